@@ -1,0 +1,131 @@
+//! Parameter checks shared by every family, so each error reads the same way.
+
+use crate::ScheduleError;
+
+/// A finite number > 0.
+pub(crate) fn positive(schedule: &str, key: &str, v: f64) -> Result<(), ScheduleError> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(ScheduleError::invalid(schedule, key, fmt(v), "a finite number > 0"))
+    }
+}
+
+/// A finite number >= 0.
+pub(crate) fn non_negative(schedule: &str, key: &str, v: f64) -> Result<(), ScheduleError> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(ScheduleError::invalid(schedule, key, fmt(v), "a finite number >= 0"))
+    }
+}
+
+/// Any finite number.
+pub(crate) fn finite(schedule: &str, key: &str, v: f64) -> Result<(), ScheduleError> {
+    if v.is_finite() {
+        Ok(())
+    } else {
+        Err(ScheduleError::invalid(schedule, key, fmt(v), "a finite number"))
+    }
+}
+
+/// A finite number in `[lo, hi]`.
+pub(crate) fn in_closed(
+    schedule: &str,
+    key: &str,
+    v: f64,
+    lo: f64,
+    hi: f64,
+) -> Result<(), ScheduleError> {
+    if v.is_finite() && v >= lo && v <= hi {
+        Ok(())
+    } else {
+        Err(ScheduleError::invalid(
+            schedule,
+            key,
+            fmt(v),
+            format!("a number in [{lo}, {hi}]"),
+        ))
+    }
+}
+
+/// A finite number in `(lo, hi)`.
+pub(crate) fn in_open(
+    schedule: &str,
+    key: &str,
+    v: f64,
+    lo: f64,
+    hi: f64,
+) -> Result<(), ScheduleError> {
+    if v.is_finite() && v > lo && v < hi {
+        Ok(())
+    } else {
+        Err(ScheduleError::invalid(
+            schedule,
+            key,
+            fmt(v),
+            format!("a number in ({lo}, {hi})"),
+        ))
+    }
+}
+
+/// An integer count >= 1.
+pub(crate) fn at_least_one(schedule: &str, key: &str, v: u64) -> Result<(), ScheduleError> {
+    if v >= 1 {
+        Ok(())
+    } else {
+        Err(ScheduleError::invalid(schedule, key, v, "an integer >= 1"))
+    }
+}
+
+/// A list that never decreases (`strict`: strictly increases).
+pub(crate) fn increasing(
+    schedule: &str,
+    key: &str,
+    v: &[u64],
+    strict: bool,
+) -> Result<(), ScheduleError> {
+    let bad = v
+        .windows(2)
+        .any(|w| if strict { w[1] <= w[0] } else { w[1] < w[0] });
+    if bad {
+        let allowed = if strict {
+            "a strictly increasing list"
+        } else {
+            "a non-decreasing list"
+        };
+        Err(ScheduleError::invalid(schedule, key, format!("{v:?}"), allowed))
+    } else {
+        Ok(())
+    }
+}
+
+/// Formats a float so NaN and infinities read as in configs.
+pub(crate) fn fmt(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "inf" } else { "-inf" }.into()
+    } else {
+        format!("{v}")
+    }
+}
+
+// Serde defaults and "is default" tests, so configs can omit (and printed forms skip)
+// parameters left at their defaults.
+#[cfg(feature = "serde")]
+pub(crate) fn one() -> f64 {
+    1.0
+}
+#[cfg(feature = "serde")]
+pub(crate) fn is_one(v: &f64) -> bool {
+    *v == 1.0
+}
+#[cfg(feature = "serde")]
+pub(crate) fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+#[cfg(feature = "serde")]
+pub(crate) fn is_false(v: &bool) -> bool {
+    !*v
+}

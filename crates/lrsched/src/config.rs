@@ -1,0 +1,278 @@
+//! Reading and writing schedules as configs: JSON, TOML and plain `serde_json::Value`s.
+//!
+//! A config is an object with a `type` key naming the schedule and the schedule's own
+//! parameters beside it. Native types are snake_case (`cosine`, `one_cycle`); PyTorch
+//! classes keep PyTorch's names and keyword arguments (`StepLR`, `step_size`, `gamma`)
+//! with the optimizer's base rate as `lr`.
+//!
+//! ```
+//! use lrsched::{config, Schedule};
+//! let s = config::from_json_str(r#"{"type": "cosine", "lr": 0.1, "steps": 100}"#).unwrap();
+//! assert_eq!(s.value(100), 0.0);
+//! let e = config::from_json_str(r#"{"type": "cosine", "lr": 0.1, "stepz": 100}"#).unwrap_err();
+//! assert!(e.to_string().contains("did you mean `steps`"));
+//! ```
+//!
+//! Durations may be written as steps (`100`), epochs (`"3ep"`) or a fraction of the run
+//! (`"10%"`, `"0.1dur"`) when a [`RunShape`] is given: see [`from_value_with_shape`].
+
+use crate::time::RunShape;
+use crate::{suggest, AnySchedule, Schedule, ScheduleError};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Every `type` a config may name: native schedules, then PyTorch classes.
+pub fn all_type_names() -> Vec<&'static str> {
+    crate::NATIVE_TYPES
+        .iter()
+        .chain(crate::torch::CLASS_NAMES)
+        .copied()
+        .collect()
+}
+
+/// Reads a schedule from JSON text; syntax errors carry the line and column.
+pub fn from_json_str(text: &str) -> Result<AnySchedule, ScheduleError> {
+    from_json_str_with_shape(text, None)
+}
+
+/// As [`from_json_str`], resolving `"3ep"` / `"10%"` durations against `shape`.
+pub fn from_json_str_with_shape(
+    text: &str,
+    shape: Option<&RunShape>,
+) -> Result<AnySchedule, ScheduleError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| ScheduleError::Syntax {
+        format: "JSON",
+        line: e.line(),
+        column: e.column(),
+        message: strip_position(&e.to_string()),
+    })?;
+    from_value_with_shape(value, shape)
+}
+
+/// Reads a schedule from TOML text: the top-level table is the config.
+#[cfg(feature = "toml")]
+pub fn from_toml_str(text: &str) -> Result<AnySchedule, ScheduleError> {
+    from_toml_str_with_shape(text, None)
+}
+
+/// As [`from_toml_str`], resolving durations against `shape`.
+#[cfg(feature = "toml")]
+pub fn from_toml_str_with_shape(
+    text: &str,
+    shape: Option<&RunShape>,
+) -> Result<AnySchedule, ScheduleError> {
+    let value: Value = toml::from_str(text).map_err(|e| {
+        let (line, column) = e
+            .span()
+            .map(|span| line_column(text, span.start))
+            .unwrap_or((1, 1));
+        ScheduleError::Syntax {
+            format: "TOML",
+            line,
+            column,
+            message: e.message().to_string(),
+        }
+    })?;
+    from_value_with_shape(value, shape)
+}
+
+/// Reads a schedule from a parsed config and validates it.
+pub fn from_value(value: Value) -> Result<AnySchedule, ScheduleError> {
+    from_value_with_shape(value, None)
+}
+
+/// Reads a schedule from a parsed config, first turning duration strings (`"3ep"`,
+/// `"10%"`, `"0.25dur"`) into steps with `shape`; without a shape they are an error.
+///
+/// ```
+/// use lrsched::{config, time::RunShape, Schedule};
+/// let shape = RunShape::new(1000, 100).with_epochs(10); // 10 steps per epoch, 100 in all
+/// let v = serde_json::json!({"type": "cosine", "lr": 1.0, "steps": "50%"});
+/// let s = config::from_value_with_shape(v, Some(&shape)).unwrap();
+/// assert_eq!(s.len(), Some(50));
+/// ```
+pub fn from_value_with_shape(
+    mut value: Value,
+    shape: Option<&RunShape>,
+) -> Result<AnySchedule, ScheduleError> {
+    resolve_durations(&mut value, shape, "")?;
+    let s = parse_value(value)?;
+    s.validate()?;
+    Ok(s)
+}
+
+/// Writes a schedule as a config object (parameters at their defaults are left out).
+pub fn to_value(s: &AnySchedule) -> Value {
+    crate::any::native_to_value(s)
+}
+
+fn parse_value(value: Value) -> Result<AnySchedule, ScheduleError> {
+    let Value::Object(mut map) = value else {
+        return Err(ScheduleError::Invalid {
+            path: String::new(),
+            message: format!(
+                "a schedule must be an object with a `type` key, found {}",
+                kind(&value)
+            ),
+        });
+    };
+    let name = match map.get("type") {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => {
+            return Err(ScheduleError::Invalid {
+                path: "type".into(),
+                message: format!("`type` must be a string, found {}", kind(other)),
+            })
+        }
+        None => {
+            return Err(ScheduleError::MissingKey {
+                schedule: "schedule".into(),
+                key: "type".into(),
+            })
+        }
+    };
+    if crate::torch::CLASS_NAMES.contains(&name.as_str()) {
+        return crate::torch::TorchSchedule::from_value(&Value::Object(map)).map(Into::into);
+    }
+    map.remove("type");
+    crate::any::native_from_value(&name, Value::Object(map)).unwrap_or_else(|| {
+        Err(ScheduleError::UnknownType {
+            suggestion: suggest(&name, all_type_names()),
+            name,
+        })
+    })
+}
+
+/// Deserializes one family's parameters (the config without `type`), turning serde's
+/// messages into typed errors that name the key.
+pub(crate) fn typed<T: serde::de::DeserializeOwned>(
+    schedule: &str,
+    body: Value,
+) -> Result<T, ScheduleError> {
+    serde_path_to_error::deserialize(body).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        serde_message_to_error(schedule, &path, &message)
+    })
+}
+
+/// Maps serde's wording for unknown and missing fields onto typed errors.
+pub(crate) fn serde_message_to_error(schedule: &str, path: &str, message: &str) -> ScheduleError {
+    let ticked: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
+    if message.starts_with("unknown field") && !ticked.is_empty() {
+        let allowed: Vec<String> = ticked[1..].iter().map(|s| s.to_string()).collect();
+        return ScheduleError::UnknownKey {
+            schedule: schedule.to_string(),
+            key: ticked[0].to_string(),
+            suggestion: suggest(ticked[0], allowed.iter().map(String::as_str)),
+            allowed,
+        };
+    }
+    if message.starts_with("missing field") && !ticked.is_empty() {
+        return ScheduleError::MissingKey {
+            schedule: schedule.to_string(),
+            key: ticked[0].to_string(),
+        };
+    }
+    let path = if path == "." { "" } else { path };
+    ScheduleError::Invalid {
+        path: if path.is_empty() {
+            schedule.to_string()
+        } else {
+            format!("{schedule}.{path}")
+        },
+        message: message.to_string(),
+    }
+}
+
+/// A family's parameters as a config object with its `type` first.
+pub(crate) fn tagged<T: Serialize>(name: &str, params: &T) -> Value {
+    let mut out = serde_json::Map::new();
+    out.insert("type".into(), Value::String(name.into()));
+    if let Ok(Value::Object(fields)) = serde_json::to_value(params) {
+        out.extend(fields);
+    }
+    Value::Object(out)
+}
+
+impl Serialize for AnySchedule {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        to_value(self).serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for AnySchedule {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        parse_value(value).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Replaces duration strings with step counts, everywhere in the tree.
+fn resolve_durations(
+    value: &mut Value,
+    shape: Option<&RunShape>,
+    path: &str,
+) -> Result<(), ScheduleError> {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                resolve_durations(v, shape, &p)?;
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter_mut().enumerate() {
+                resolve_durations(v, shape, &format!("{path}[{i}]"))?;
+            }
+        }
+        Value::String(s) => {
+            if let Some(d) = crate::time::Duration::parse(s) {
+                let Some(shape) = shape else {
+                    return Err(ScheduleError::Invalid {
+                        path: path.to_string(),
+                        message: format!(
+                            "duration \"{s}\" needs the run's shape (steps per epoch, total steps); give steps as a number instead"
+                        ),
+                    });
+                };
+                *value = Value::from(shape.steps(d).map_err(|message| ScheduleError::Invalid {
+                    path: path.to_string(),
+                    message,
+                })?);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+#[cfg(feature = "toml")]
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+    (line, column)
+}

@@ -1,0 +1,154 @@
+//! `cosine`: half a cosine from `lr` down to `min_lr`.
+
+use crate::{check, AfterEnd, Schedule, ScheduleError};
+use std::f64::consts::PI;
+
+/// Cosine decay over `steps` steps, with optax's exponent and timm's k-decay:
+///
+/// ```text
+/// p(t)  = (t / steps)^k_decay
+/// lr(t) = min_lr + (lr - min_lr) * (0.5 * (1 + cos(pi * p(t))))^exponent     for t < steps
+/// lr(t) = min_lr                                                              for t >= steps
+/// ```
+///
+/// With `exponent = k_decay = 1` this is PyTorch's `CosineAnnealingLR` closed form. The
+/// last value is `min_lr` exactly. Past `steps` the schedule follows `after_end`:
+/// `hold` (default) stays at `min_lr`, `continue` keeps the cosine (it rises again, as
+/// PyTorch's closed form does), `restart` starts over (a warm restart with a fixed period).
+///
+/// ```
+/// use lrsched::{Cosine, Schedule};
+/// let s = Cosine::new(1.0, 100).with_min_lr(0.1);
+/// assert_eq!(s.value(0), 1.0);
+/// assert!((s.value(50) - 0.55).abs() < 1e-15);
+/// assert_eq!(s.value(100), 0.1);
+/// assert_eq!(s.value(500), 0.1);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
+pub struct Cosine {
+    /// The starting (peak) value; finite and >= 0.
+    pub lr: f64,
+    /// Steps of decay; >= 1.
+    pub steps: u64,
+    /// The value reached at `steps`; finite and >= 0 (default 0).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "check::is_zero")
+    )]
+    pub min_lr: f64,
+    /// Power applied to the cosine factor (optax's `exponent`); > 0 (default 1).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default = "check::one", skip_serializing_if = "check::is_one")
+    )]
+    pub exponent: f64,
+    /// Power applied to the progress (timm's `k_decay`); > 0 (default 1).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default = "check::one", skip_serializing_if = "check::is_one")
+    )]
+    pub k_decay: f64,
+    /// What happens past `steps` (default `hold`).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "AfterEnd::is_default")
+    )]
+    pub after_end: AfterEnd,
+}
+
+impl Cosine {
+    /// Cosine decay from `lr` to 0 over `steps` steps.
+    pub fn new(lr: f64, steps: u64) -> Self {
+        Cosine {
+            lr,
+            steps,
+            min_lr: 0.0,
+            exponent: 1.0,
+            k_decay: 1.0,
+            after_end: AfterEnd::Hold,
+        }
+    }
+    /// Ends at `min_lr` instead of 0.
+    pub fn with_min_lr(mut self, min_lr: f64) -> Self {
+        self.min_lr = min_lr;
+        self
+    }
+    /// Raises the cosine factor to `exponent`.
+    pub fn with_exponent(mut self, exponent: f64) -> Self {
+        self.exponent = exponent;
+        self
+    }
+    /// Raises the progress to `k_decay`.
+    pub fn with_k_decay(mut self, k_decay: f64) -> Self {
+        self.k_decay = k_decay;
+        self
+    }
+    /// Sets the policy past `steps`.
+    pub fn with_after_end(mut self, after_end: AfterEnd) -> Self {
+        self.after_end = after_end;
+        self
+    }
+}
+
+impl Schedule for Cosine {
+    fn value(&self, step: u64) -> f64 {
+        let t = self.after_end.local_step(step, self.steps);
+        if t >= self.steps && self.after_end != AfterEnd::Continue {
+            return self.min_lr;
+        }
+        let p = (t as f64 / self.steps as f64).powf(self.k_decay);
+        let factor = 0.5 * (1.0 + (PI * p).cos());
+        self.min_lr + (self.lr - self.min_lr) * factor.powf(self.exponent)
+    }
+    fn validate(&self) -> Result<(), ScheduleError> {
+        check::non_negative("cosine", "lr", self.lr)?;
+        check::at_least_one("cosine", "steps", self.steps)?;
+        check::non_negative("cosine", "min_lr", self.min_lr)?;
+        check::positive("cosine", "exponent", self.exponent)?;
+        check::positive("cosine", "k_decay", self.k_decay)
+    }
+    fn len(&self) -> Option<u64> {
+        Some(self.steps)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lands_on_min_exactly_and_holds() {
+        for (lr, min, exp, k) in [(0.1, 0.0, 1.0, 1.0), (3e-4, 1e-6, 2.0, 0.5), (1.0, 0.3, 1.0, 3.0)] {
+            let s = Cosine::new(lr, 97)
+                .with_min_lr(min)
+                .with_exponent(exp)
+                .with_k_decay(k);
+            assert_eq!(s.value(0), lr);
+            assert_eq!(s.value(97), min);
+            assert_eq!(s.value(u64::MAX), min);
+            let v = s.values(0..98);
+            assert!(v.windows(2).all(|w| w[1] <= w[0]), "monotone {v:?}");
+        }
+    }
+
+    #[test]
+    fn continue_and_restart() {
+        let c = Cosine::new(1.0, 10).with_after_end(AfterEnd::Continue);
+        assert!((c.value(20) - 1.0).abs() < 1e-15);
+        let r = Cosine::new(1.0, 10).with_after_end(AfterEnd::Restart);
+        assert_eq!(r.value(10), 1.0);
+        assert_eq!(r.value(13), r.value(3));
+    }
+
+    #[test]
+    fn rejects_bad_parameters() {
+        assert!(Cosine::new(0.1, 0).validate().is_err());
+        assert!(Cosine::new(0.1, 10).with_exponent(0.0).validate().is_err());
+        assert!(Cosine::new(0.1, 10).with_min_lr(f64::NAN).validate().is_err());
+    }
+}

@@ -1,0 +1,4 @@
+//! TODO: the stateful driver.
+/// TODO
+#[derive(Debug)]
+pub struct Driver {}

@@ -1,0 +1,1 @@
+//! TODO: the one-line form.

@@ -1,0 +1,89 @@
+//! `step`: multiply by `gamma` every `step_size` steps.
+
+use crate::{check, Schedule, ScheduleError};
+
+/// Step decay: `lr(t) = lr * gamma^floor(t / step_size)`.
+///
+/// PyTorch's `StepLR`, as a closed form. Config:
+/// `{"type": "step", "lr": 0.1, "step_size": 30, "gamma": 0.1}`.
+///
+/// ```
+/// use lrsched::{Schedule, StepDecay};
+/// let s = StepDecay::new(1.0, 10, 0.5);
+/// assert_eq!(s.value(9), 1.0);
+/// assert_eq!(s.value(10), 0.5);
+/// assert_eq!(s.value(25), 0.25);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
+pub struct StepDecay {
+    /// The value before the first decay; finite and >= 0.
+    pub lr: f64,
+    /// Steps between two decays; >= 1.
+    pub step_size: u64,
+    /// Factor applied at each decay; finite and > 0 (default 0.1).
+    #[cfg_attr(feature = "serde", serde(default = "default_gamma"))]
+    pub gamma: f64,
+}
+
+#[cfg(feature = "serde")]
+fn default_gamma() -> f64 {
+    0.1
+}
+
+impl StepDecay {
+    /// Decay `lr` by `gamma` every `step_size` steps.
+    pub fn new(lr: f64, step_size: u64, gamma: f64) -> Self {
+        StepDecay {
+            lr,
+            step_size,
+            gamma,
+        }
+    }
+}
+
+impl Schedule for StepDecay {
+    fn value(&self, step: u64) -> f64 {
+        let k = step.checked_div(self.step_size).unwrap_or(0);
+        self.lr * pow_u64(self.gamma, k)
+    }
+    fn validate(&self) -> Result<(), ScheduleError> {
+        check::non_negative("step", "lr", self.lr)?;
+        check::at_least_one("step", "step_size", self.step_size)?;
+        check::positive("step", "gamma", self.gamma)
+    }
+}
+
+/// `base^k` for any `k`, exact for the small exponents that real runs reach.
+pub(crate) fn pow_u64(base: f64, k: u64) -> f64 {
+    if k <= i32::MAX as u64 {
+        base.powi(k as i32)
+    } else {
+        base.powf(k as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edges() {
+        let s = StepDecay::new(0.1, 3, 0.5);
+        let v: Vec<f64> = (0..7).map(|t| s.value(t)).collect();
+        assert_eq!(v, [0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025]);
+        // Far past any real run: no overflow, no panic, decays to zero.
+        assert_eq!(s.value(u64::MAX), 0.0);
+    }
+
+    #[test]
+    fn zero_step_size_is_an_error_not_a_panic() {
+        let s = StepDecay::new(0.1, 0, 0.5);
+        assert!(s.validate().is_err());
+        assert_eq!(s.value(5), 0.1);
+    }
+}
