@@ -1,1 +1,239 @@
-fn main() {}
+//! The `lrsched` command.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use lrsched::time::RunShape;
+use lrsched::{config, oneline, AnySchedule, Schedule, ScheduleError};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "lrsched",
+    version,
+    about = "Learning-rate schedules: trace, list and check them.",
+    after_help = "Examples:\n  lrsched trace --schedule \"warmup(steps=5, schedule=cosine(lr=0.1, steps=15))\" --steps 20\n  lrsched trace --config steplr.json --steps 100 --format csv\n  lrsched list"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a schedule's value for steps 0..N-1.
+    #[command(after_help = "Examples:\n  lrsched trace --schedule \"cosine(lr=0.1, steps=100)\" --steps 101\n  lrsched trace --config plateau.json --metrics val_loss.txt --steps 50\n  lrsched trace --schedule \"one_cycle(max_lr=0.1, total_steps=100)\" --steps 100 --param momentum")]
+    Trace(TraceArgs),
+    /// List every schedule type with its parameters and defaults.
+    List,
+}
+
+#[derive(clap::Args)]
+struct TraceArgs {
+    /// A JSON or TOML config file.
+    #[arg(long, conflicts_with = "schedule", required_unless_present = "schedule")]
+    config: Option<PathBuf>,
+    /// A schedule in the one-line form, e.g. "cosine(lr=0.1, steps=1000)".
+    #[arg(long)]
+    schedule: Option<String>,
+    /// How many steps to print (steps 0..N-1).
+    #[arg(long)]
+    steps: u64,
+    /// A file with one metric per line, fed to metric-driven schedules: value i is the
+    /// one after the metric on line i (PyTorch's step(metrics[i-1])).
+    #[arg(long)]
+    metrics: Option<PathBuf>,
+    /// What to print.
+    #[arg(long, value_enum, default_value = "lr")]
+    param: Param,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "plain")]
+    format: Format,
+    /// Steps per epoch, to resolve durations such as "3ep" in the schedule.
+    #[arg(long)]
+    steps_per_epoch: Option<u64>,
+    /// Epochs in the run, to resolve fractions such as "10%".
+    #[arg(long)]
+    epochs: Option<f64>,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum Param {
+    Lr,
+    Momentum,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Plain,
+    Csv,
+    Json,
+}
+
+/// An error for the user: printed on one line, exit code 2.
+struct UserError(String);
+
+impl From<ScheduleError> for UserError {
+    fn from(e: ScheduleError) -> Self {
+        UserError(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Trace(args) => trace(&args),
+        Command::List => {
+            list();
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(UserError(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load_schedule(args: &TraceArgs) -> Result<AnySchedule, UserError> {
+    let shape = args
+        .steps_per_epoch
+        .map(|spe| {
+            let shape = RunShape::new(spe, 1);
+            match args.epochs {
+                Some(e) => shape.with_epochs(e),
+                None => shape,
+            }
+        })
+        .or_else(|| args.epochs.map(|e| RunShape::new(1, 1).with_epochs(e)));
+    if let Some(text) = &args.schedule {
+        return Ok(oneline::parse_with_shape(text, shape.as_ref())?);
+    }
+    let path = args.config.as_ref().expect("clap requires one");
+    let text = read(path)?;
+    let is_toml = path.extension().is_some_and(|e| e == "toml")
+        || (path.extension().is_none_or(|e| e != "json") && !text.trim_start().starts_with('{'));
+    let parsed = if is_toml {
+        config::from_toml_str_with_shape(&text, shape.as_ref())
+    } else {
+        config::from_json_str_with_shape(&text, shape.as_ref())
+    };
+    parsed.map_err(|e| UserError(format!("{}: {e}", path.display())))
+}
+
+fn read(path: &Path) -> Result<String, UserError> {
+    std::fs::read_to_string(path).map_err(|e| UserError(format!("cannot read {}: {e}", path.display())))
+}
+
+fn read_metrics(path: &Path) -> Result<Vec<f64>, UserError> {
+    let text = read(path)?;
+    let mut metrics = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let v: f64 = line.parse().map_err(|_| {
+            UserError(format!(
+                "{}: line {}: `{line}` is not a number (one metric per line)",
+                path.display(),
+                i + 1
+            ))
+        })?;
+        metrics.push(v);
+    }
+    Ok(metrics)
+}
+
+fn trace(args: &TraceArgs) -> Result<(), UserError> {
+    let mut schedule = load_schedule(args)?;
+    let n = args.steps;
+    if n > 100_000_000 {
+        return Err(UserError(format!(
+            "--steps {n} is too many to print: at most 100000000"
+        )));
+    }
+    match &args.metrics {
+        Some(path) => {
+            let metrics = read_metrics(path)?;
+            for (i, m) in metrics.iter().enumerate() {
+                schedule.observe(i as u64, *m)?;
+            }
+            if schedule.needs_metric() && (metrics.len() as u64) + 1 < n {
+                return Err(UserError(format!(
+                    "{}: {} metrics cover steps 0..{}, but --steps {n} needs {}",
+                    path.display(),
+                    metrics.len(),
+                    metrics.len() + 1,
+                    n - 1
+                )));
+            }
+        }
+        None if schedule.needs_metric() && n > 1 => {
+            return Err(UserError(format!(
+                "`{}` is driven by a metric: give --metrics FILE with one value per line",
+                schedule.type_name()
+            )))
+        }
+        None => {}
+    }
+    let values: Vec<f64> = match args.param {
+        Param::Lr => schedule.values(0..n),
+        Param::Momentum => schedule
+            .momenta(0..n)
+            .into_iter()
+            .map(|m| {
+                m.ok_or_else(|| {
+                    UserError(format!(
+                        "`{}` sets no momentum (one_cycle, cyclic and PyTorch's OneCycleLR/CyclicLR with cycle_momentum do)",
+                        schedule.type_name()
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    print_values(&values, args.format, args.param);
+    Ok(())
+}
+
+fn print_values(values: &[f64], format: Format, param: Param) {
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let name = match param {
+        Param::Lr => "lr",
+        Param::Momentum => "momentum",
+    };
+    // Debug formatting of f64 is the shortest string that reads back to the same bits.
+    let result = match format {
+        Format::Plain => values.iter().try_for_each(|v| writeln!(out, "{v:?}")),
+        Format::Csv => writeln!(out, "step,{name}").and_then(|_| {
+            values
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, v)| writeln!(out, "{i},{v:?}"))
+        }),
+        Format::Json => {
+            let items: Vec<String> = values
+                .iter()
+                .map(|v| {
+                    if v.is_finite() {
+                        format!("{v:?}")
+                    } else {
+                        "null".into()
+                    }
+                })
+                .collect();
+            writeln!(out, "{{\"{name}\": [{}]}}", items.join(", "))
+        }
+    };
+    // A closed pipe (`| head`) is not an error worth a message.
+    let _ = result.and_then(|_| out.flush());
+}
+
+fn list() {
+    for name in config::all_type_names() {
+        println!("{name}");
+    }
+}

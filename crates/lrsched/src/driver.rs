@@ -1,4 +1,321 @@
-//! TODO: the stateful driver.
-/// TODO
-#[derive(Debug)]
-pub struct Driver {}
+//! [`Driver`]: the thin stateful wrapper a training loop steps.
+//!
+//! A schedule is a pure function of the step; the driver only keeps the step count, the
+//! parameter groups' scales and an optional separate momentum schedule. Its state is the
+//! schedule's config, the step and the metric history of plateau schedules, so a resumed
+//! driver continues bit-identically, and a restore into a different config says what
+//! differs instead of silently mixing the two.
+
+use crate::{AnySchedule, Schedule, ScheduleError};
+
+/// When a training loop advances the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
+pub enum Interval {
+    /// Once per optimizer step (batch).
+    #[default]
+    Step,
+    /// Once per epoch.
+    Epoch,
+}
+
+/// Steps a schedule through a training run.
+///
+/// Group `i`'s rate is the schedule's value times `group_scales[i]`, so each parameter
+/// group can have its own base rate (e.g. a tenth of the rate for a pretrained backbone).
+///
+/// ```
+/// use lrsched::{Driver, StepDecay};
+/// let mut d = Driver::new(StepDecay::new(0.1, 2, 0.5)).with_group_scales(vec![1.0, 0.1]);
+/// assert_eq!(d.lrs(), vec![0.1, 0.1 * 0.1]);
+/// d.step();
+/// d.step();
+/// assert_eq!(d.lr(), 0.05);
+/// assert_eq!(d.current_step(), 2);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Driver {
+    schedule: AnySchedule,
+    momentum: Option<AnySchedule>,
+    group_scales: Vec<f64>,
+    interval: Interval,
+    step: u64,
+}
+
+impl Driver {
+    /// A driver at step 0 with one parameter group.
+    pub fn new(schedule: impl Into<AnySchedule>) -> Self {
+        Driver {
+            schedule: schedule.into(),
+            momentum: None,
+            group_scales: vec![1.0],
+            interval: Interval::Step,
+            step: 0,
+        }
+    }
+
+    /// Drives momentum (or Adam's beta1) from its own schedule, overriding any momentum the
+    /// rate schedule itself cycles.
+    pub fn with_momentum(mut self, momentum: impl Into<AnySchedule>) -> Self {
+        self.momentum = Some(momentum.into());
+        self
+    }
+
+    /// One scale per parameter group, multiplying the schedule's rate.
+    pub fn with_group_scales(mut self, scales: Vec<f64>) -> Self {
+        self.group_scales = scales;
+        self
+    }
+
+    /// Whether the loop should call [`Driver::step`] per batch or per epoch.
+    pub fn with_interval(mut self, interval: Interval) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// Checks the schedules and the group scales.
+    pub fn validate(&self) -> Result<(), ScheduleError> {
+        self.schedule.validate()?;
+        if let Some(m) = &self.momentum {
+            m.validate()?;
+        }
+        if self.group_scales.is_empty() {
+            return Err(ScheduleError::invalid(
+                "driver",
+                "group_scales",
+                "[]",
+                "at least one group",
+            ));
+        }
+        for (i, s) in self.group_scales.iter().enumerate() {
+            crate::check::non_negative("driver", &format!("group_scales[{i}]"), *s)?;
+        }
+        Ok(())
+    }
+
+    /// The schedule being driven.
+    pub fn schedule(&self) -> &AnySchedule {
+        &self.schedule
+    }
+
+    /// The interval the loop steps at.
+    pub fn interval(&self) -> Interval {
+        self.interval
+    }
+
+    /// Steps taken so far; the rate in force is the schedule's value at this step.
+    pub fn current_step(&self) -> u64 {
+        self.step
+    }
+
+    /// The rate of the first parameter group.
+    pub fn lr(&self) -> f64 {
+        self.schedule.value(self.step) * self.group_scales[0]
+    }
+
+    /// The rate of every parameter group.
+    pub fn lrs(&self) -> Vec<f64> {
+        let base = self.schedule.value(self.step);
+        self.group_scales.iter().map(|s| base * s).collect()
+    }
+
+    /// The momentum in force, from the momentum schedule or the rate schedule's own cycle.
+    pub fn momentum(&self) -> Option<f64> {
+        match &self.momentum {
+            Some(m) => Some(m.value(self.step)),
+            None => self.schedule.momentum(self.step),
+        }
+    }
+
+    /// Finishes the current step; the next rate is in force.
+    pub fn step(&mut self) {
+        self.step = self.step.saturating_add(1);
+    }
+
+    /// Feeds a metric measured at the end of the current step, then steps: PyTorch's
+    /// `scheduler.step(metric)`.
+    pub fn step_with_metric(&mut self, metric: f64) -> Result<(), ScheduleError> {
+        self.observe(metric)?;
+        self.step();
+        Ok(())
+    }
+
+    /// Feeds a metric measured at the end of the current step without stepping (for a
+    /// per-batch schedule fed a per-epoch validation metric). It takes effect from the
+    /// next step.
+    pub fn observe(&mut self, metric: f64) -> Result<(), ScheduleError> {
+        self.schedule.observe(self.step, metric)?;
+        if let Some(m) = &mut self.momentum {
+            m.observe(self.step, metric)?;
+        }
+        Ok(())
+    }
+
+    /// Jumps to `step` (pure schedules make this free; metric history is kept).
+    pub fn seek(&mut self, step: u64) {
+        self.step = step;
+    }
+}
+
+#[cfg(feature = "serde")]
+mod state {
+    use super::*;
+    use serde::{Deserialize, Serialize};
+    use serde_json::Value;
+
+    /// A driver's saved state: enough to continue bit-identically.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct DriverState {
+        /// Format version, so older states are recognised.
+        pub version: u32,
+        /// The rate schedule's config.
+        pub schedule: Value,
+        /// The momentum schedule's config, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub momentum: Option<Value>,
+        /// The group scales.
+        pub group_scales: Vec<f64>,
+        /// The interval.
+        pub interval: Interval,
+        /// Steps taken.
+        pub step: u64,
+        /// What metric-driven schedules have gathered, in tree order.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub history: Vec<Value>,
+    }
+
+    impl Driver {
+        /// The state to save with a checkpoint.
+        ///
+        /// ```
+        /// use lrsched::{Cosine, Driver};
+        /// let mut a = Driver::new(Cosine::new(0.1, 1000));
+        /// for _ in 0..400 { a.step(); }
+        /// let saved = serde_json::to_string(&a.state()).unwrap();
+        /// let b = Driver::new(Cosine::new(0.1, 1000))
+        ///     .restore(&serde_json::from_str(&saved).unwrap())
+        ///     .unwrap();
+        /// assert_eq!(a, b);
+        /// ```
+        pub fn state(&self) -> DriverState {
+            let mut history = Vec::new();
+            self.schedule.save_state(&mut history);
+            if let Some(m) = &self.momentum {
+                m.save_state(&mut history);
+            }
+            DriverState {
+                version: 1,
+                schedule: crate::config::to_value(&self.schedule),
+                momentum: self.momentum.as_ref().map(crate::config::to_value),
+                group_scales: self.group_scales.clone(),
+                interval: self.interval,
+                step: self.step,
+                history,
+            }
+        }
+
+        /// Continues from `state` on this driver's config; refuses (naming every
+        /// difference) when the state was saved from another config.
+        pub fn restore(mut self, state: &DriverState) -> Result<Driver, ScheduleError> {
+            let mut differences = Vec::new();
+            diff(
+                "schedule",
+                &state.schedule,
+                &crate::config::to_value(&self.schedule),
+                &mut differences,
+            );
+            let mine = self.momentum.as_ref().map(crate::config::to_value);
+            diff(
+                "momentum",
+                &state.momentum.clone().unwrap_or(Value::Null),
+                &mine.unwrap_or(Value::Null),
+                &mut differences,
+            );
+            if state.group_scales != self.group_scales {
+                differences.push(format!(
+                    "group_scales: {:?} -> {:?}",
+                    state.group_scales, self.group_scales
+                ));
+            }
+            if state.interval != self.interval {
+                differences.push(format!(
+                    "interval: {:?} -> {:?}",
+                    state.interval, self.interval
+                ));
+            }
+            if !differences.is_empty() {
+                return Err(ScheduleError::StateMismatch { differences });
+            }
+            let mut saved = state.history.clone().into_iter();
+            self.schedule.load_state(&mut saved)?;
+            if let Some(m) = &mut self.momentum {
+                m.load_state(&mut saved)?;
+            }
+            if saved.next().is_some() {
+                return Err(ScheduleError::Invalid {
+                    path: "history".into(),
+                    message: "the saved state has more metric history than the schedule uses"
+                        .into(),
+                });
+            }
+            self.step = state.step;
+            Ok(self)
+        }
+    }
+
+    /// Lists the paths where two configs differ, as `path: saved -> given`.
+    fn diff(path: &str, saved: &Value, given: &Value, out: &mut Vec<String>) {
+        match (saved, given) {
+            (Value::Object(a), Value::Object(b)) => {
+                let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                for k in keys {
+                    let null = Value::Null;
+                    diff(
+                        &format!("{path}.{k}"),
+                        a.get(k).unwrap_or(&null),
+                        b.get(k).unwrap_or(&null),
+                        out,
+                    );
+                }
+            }
+            (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+                for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                    diff(&format!("{path}[{i}]"), x, y, out);
+                }
+            }
+            (a, b) if a != b => out.push(format!("{path}: {a} -> {b}")),
+            _ => {}
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::{Cosine, StepDecay};
+
+        #[test]
+        fn restore_into_another_config_names_the_difference() {
+            let a = Driver::new(Cosine::new(0.1, 1000));
+            let err = Driver::new(Cosine::new(0.2, 1000))
+                .restore(&a.state())
+                .unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "saved state does not match the config: schedule.lr: 0.1 -> 0.2"
+            );
+            let err = Driver::new(StepDecay::new(0.1, 10, 0.5))
+                .restore(&a.state())
+                .unwrap_err();
+            assert!(err.to_string().contains("schedule.type: \"cosine\" -> \"step\""));
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+pub use state::DriverState;

@@ -70,7 +70,9 @@ pub use clamp::Clamp;
 pub use constant::Constant;
 pub use cosine::Cosine;
 pub use cyclic::{Cyclic, CyclicMode, CyclicScaleMode};
-pub use driver::Driver;
+pub use driver::{Driver, Interval};
+#[cfg(feature = "serde")]
+pub use driver::DriverState;
 pub use exponential::Exponential;
 pub use inverse_sqrt::InverseSqrt;
 pub use inverse_time::InverseTime;
