@@ -216,8 +216,8 @@ mod tests {
         let st = s.clone().with_staircase(true);
         assert_eq!(st.value(13), 1.0);
         assert_eq!(st.value(14), 0.5);
-        assert_eq!(st.value(21), 0.5);
-        assert_eq!(st.value(22), 0.25);
+        assert_eq!(st.value(17), 0.5);
+        assert_eq!(st.value(18), 0.25);
         assert_eq!(st.value(u64::MAX), 0.0);
     }
 
