@@ -1,8 +1,111 @@
-//! TODO: being written.
-use crate::{Schedule, ScheduleError};
+//! `scale`: a schedule multiplied by a constant.
 
-/// TODO
-#[derive(Debug, Clone, PartialEq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct Scale {}
-impl Schedule for Scale { fn value(&self, _step: u64) -> f64 { 0.0 } fn validate(&self) -> Result<(), ScheduleError> { Ok(()) } }
+use crate::join::in_child;
+use crate::{check, AnySchedule, Schedule, ScheduleError};
+
+/// A schedule times a constant factor: `lr(t) = schedule(t) * factor`.
+///
+/// For the same schedule at a different peak (a per-parameter-group rate, a batch-size
+/// rule). The momentum the inner schedule sets is passed through unscaled: `factor`
+/// scales the rate only. Length, metrics and state are the inner schedule's.
+///
+/// Config: `{"type": "scale", "schedule": {...}, "factor": 0.5}`.
+///
+/// ```
+/// use lrsched::{Cosine, Scale, Schedule};
+/// let s = Scale::new(Cosine::new(1.0, 100), 0.1);
+/// assert_eq!(s.value(0), 0.1);
+/// assert_eq!(s.value(100), 0.0);
+/// assert_eq!(s.len(), Some(100));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
+pub struct Scale {
+    /// The schedule scaled.
+    pub schedule: Box<AnySchedule>,
+    /// The factor; finite and >= 0.
+    pub factor: f64,
+}
+
+impl Scale {
+    /// `schedule` multiplied by `factor`.
+    pub fn new(schedule: impl Into<AnySchedule>, factor: f64) -> Self {
+        Scale {
+            schedule: Box::new(schedule.into()),
+            factor,
+        }
+    }
+}
+
+impl Schedule for Scale {
+    fn value(&self, step: u64) -> f64 {
+        self.schedule.value(step) * self.factor
+    }
+
+    fn validate(&self) -> Result<(), ScheduleError> {
+        check::non_negative("scale", "factor", self.factor)?;
+        in_child("scale", "schedule", self.schedule.validate())
+    }
+
+    fn len(&self) -> Option<u64> {
+        self.schedule.len()
+    }
+
+    fn momentum(&self, step: u64) -> Option<f64> {
+        self.schedule.momentum(step)
+    }
+
+    fn children(&self) -> Vec<&AnySchedule> {
+        vec![&*self.schedule]
+    }
+
+    fn children_mut(&mut self) -> Vec<&mut AnySchedule> {
+        vec![&mut *self.schedule]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Constant, Join, StepDecay};
+
+    #[test]
+    fn scales_values() {
+        let s = Scale::new(StepDecay::new(1.0, 10, 0.5), 3.0);
+        assert_eq!(s.value(0), 3.0);
+        assert_eq!(s.value(10), 1.5);
+        assert_eq!(s.value(u64::MAX), 0.0);
+        assert_eq!(s.len(), None);
+        let nested = Scale::new(
+            Join::sequence(vec![(s.into(), 20)], Constant::new(1.0)),
+            0.5,
+        );
+        assert_eq!(nested.value(0), 1.5);
+        assert_eq!(nested.value(20), 0.5);
+    }
+
+    #[test]
+    fn invalid_parameters() {
+        for bad in [-1.0, f64::NAN, f64::INFINITY] {
+            let s = Scale::new(Constant::new(1.0), bad);
+            assert!(s.validate().unwrap_err().to_string().contains("`factor`"));
+            let _ = s.value(u64::MAX);
+        }
+        let e = Scale::new(Constant::new(-1.0), 1.0).validate().unwrap_err();
+        assert!(e.to_string().contains("scale: `schedule.lr`"), "{e}");
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn serde_round_trip() {
+        use crate::config::{from_value, to_value};
+        let s: AnySchedule = Scale::new(StepDecay::new(1.0, 10, 0.5), 0.25).into();
+        let v = to_value(&s);
+        assert_eq!(v["schedule"]["type"], "step");
+        assert_eq!(from_value(v).unwrap(), s);
+    }
+}
