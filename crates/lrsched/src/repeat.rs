@@ -1,8 +1,304 @@
-//! TODO: being written.
-use crate::{Schedule, ScheduleError};
+//! `repeat`: a schedule started over every `period` steps.
 
-/// TODO
-#[derive(Debug, Clone, PartialEq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct Repeat {}
-impl Schedule for Repeat { fn value(&self, _step: u64) -> f64 { 0.0 } fn validate(&self) -> Result<(), ScheduleError> { Ok(()) } }
+use crate::join::in_child;
+use crate::{check, AfterEnd, AnySchedule, Schedule, ScheduleError};
+
+/// A schedule restarted every `period` steps, for ever or `times` times:
+///
+/// ```text
+/// p     = period, or the inner schedule's length when period is absent
+/// lr(t) = schedule(t mod p)                         (no `times`, or t < p * times)
+/// ```
+///
+/// With `times = n` the length is `p * n`, and past it `after_end` applies: `hold`
+/// (default) keeps `schedule(p)`, the value the last repetition would reach next (a
+/// decay of length `p` ends exactly on its minimum); `continue` lets the last repetition
+/// run on, `schedule(t - p * (n - 1))`; `restart` repeats for ever as if `times` were
+/// absent. A `period` longer than the inner schedule's length holds its end value (by
+/// the inner schedule's own `after_end`) until the next repetition; a shorter one cuts
+/// each repetition short. O(1) at any step. Momentum and metrics read the same
+/// repeating clock, so a metric-driven schedule inside sees time go back at each start.
+///
+/// Config: `{"type": "repeat", "schedule": {...}}`, optional `"period"`, `"times"`,
+/// `"after_end"`.
+///
+/// ```
+/// use lrsched::{Cosine, Repeat, Schedule};
+/// let c = Cosine::new(1.0, 10);
+/// let s = Repeat::new(c.clone()).with_times(3);
+/// assert_eq!(s.value(0), 1.0);
+/// assert_eq!(s.value(13), c.value(3));
+/// assert_eq!(s.value(29), c.value(9));
+/// assert_eq!(s.value(30), 0.0);
+/// assert_eq!(s.len(), Some(30));
+/// assert_eq!(Repeat::new(c.clone()).value(1_000_000_003), c.value(3));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
+pub struct Repeat {
+    /// The schedule repeated.
+    pub schedule: Box<AnySchedule>,
+    /// Steps between two starts; >= 1. Default: the inner schedule's length (then
+    /// required when it has none).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub period: Option<u64>,
+    /// How many repetitions; >= 1. Default: for ever.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub times: Option<u64>,
+    /// What happens after `times` repetitions (default `hold`); unused without `times`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "AfterEnd::is_default")
+    )]
+    pub after_end: AfterEnd,
+}
+
+impl Repeat {
+    /// `schedule` repeated for ever, every `schedule.len()` steps.
+    pub fn new(schedule: impl Into<AnySchedule>) -> Self {
+        Repeat {
+            schedule: Box::new(schedule.into()),
+            period: None,
+            times: None,
+            after_end: AfterEnd::Hold,
+        }
+    }
+    /// `schedule` repeated for ever, every `period` steps.
+    pub fn every(schedule: impl Into<AnySchedule>, period: u64) -> Self {
+        Repeat::new(schedule).with_period(period)
+    }
+    /// Sets the steps between two starts.
+    pub fn with_period(mut self, period: u64) -> Self {
+        self.period = Some(period);
+        self
+    }
+    /// Stops after `times` repetitions.
+    pub fn with_times(mut self, times: u64) -> Self {
+        self.times = Some(times);
+        self
+    }
+    /// Sets the policy after the last repetition.
+    pub fn with_after_end(mut self, after_end: AfterEnd) -> Self {
+        self.after_end = after_end;
+        self
+    }
+
+    fn period_len(&self) -> Option<u64> {
+        self.period.or_else(|| self.schedule.len())
+    }
+
+    /// The step the inner schedule reads at outer step `step`.
+    fn inner_step(&self, step: u64) -> u64 {
+        let Some(p) = self.period_len().filter(|&p| p > 0) else {
+            // Invalid (no period, or 0): read the inner schedule unrepeated.
+            return step;
+        };
+        let Some(n) = self.times else {
+            return step % p;
+        };
+        // Saturating, as `len()`: a total past u64 ends at step u64::MAX.
+        let total = p.saturating_mul(n);
+        let t = self.after_end.local_step(step, total);
+        if t < total {
+            t % p
+        } else if self.after_end == AfterEnd::Continue {
+            t.saturating_sub(p.saturating_mul(n.saturating_sub(1)))
+        } else {
+            p
+        }
+    }
+}
+
+impl Schedule for Repeat {
+    fn value(&self, step: u64) -> f64 {
+        self.schedule.value(self.inner_step(step))
+    }
+
+    fn validate(&self) -> Result<(), ScheduleError> {
+        match self.period {
+            Some(p) => check::at_least_one("repeat", "period", p)?,
+            None => match self.schedule.len() {
+                Some(0) => {
+                    return Err(ScheduleError::invalid(
+                        "repeat",
+                        "period",
+                        "none",
+                        "an integer >= 1 (the schedule's length is 0)",
+                    ))
+                }
+                Some(_) => {}
+                None => {
+                    return Err(ScheduleError::invalid(
+                        "repeat",
+                        "period",
+                        "none",
+                        format!(
+                            "an integer >= 1: `{}` has no length to repeat",
+                            self.schedule.type_name()
+                        ),
+                    ))
+                }
+            },
+        }
+        if let Some(n) = self.times {
+            check::at_least_one("repeat", "times", n)?;
+        }
+        in_child("repeat", "schedule", self.schedule.validate())
+    }
+
+    fn len(&self) -> Option<u64> {
+        let n = self.times?;
+        Some(self.period_len()?.saturating_mul(n))
+    }
+
+    fn momentum(&self, step: u64) -> Option<f64> {
+        self.schedule.momentum(self.inner_step(step))
+    }
+
+    fn observe(&mut self, step: u64, metric: f64) -> Result<(), ScheduleError> {
+        let t = self.inner_step(step);
+        self.schedule.observe(t, metric)
+    }
+
+    fn children(&self) -> Vec<&AnySchedule> {
+        vec![&*self.schedule]
+    }
+
+    fn children_mut(&mut self) -> Vec<&mut AnySchedule> {
+        vec![&mut *self.schedule]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Constant, Cosine, Join, StepDecay};
+
+    #[test]
+    fn repeats_for_ever_in_closed_form() {
+        let c = Cosine::new(1.0, 10);
+        let s = Repeat::new(c.clone());
+        for t in [0, 5, 10, 15, 1_000_000_007, u64::MAX] {
+            assert_eq!(s.value(t), c.value(t % 10), "step {t}");
+        }
+        assert_eq!(s.len(), None);
+        assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn explicit_period() {
+        let longer = Repeat::every(Cosine::new(1.0, 10), 12);
+        assert_eq!(longer.value(10), 0.0);
+        assert_eq!(longer.value(11), 0.0);
+        assert_eq!(longer.value(12), 1.0);
+        let shorter = Repeat::every(StepDecay::new(1.0, 3, 0.5), 4).with_times(2);
+        let v: Vec<f64> = (0..10).map(|t| shorter.value(t)).collect();
+        assert_eq!(v, [1.0, 1.0, 1.0, 0.5, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5]);
+        assert_eq!(shorter.len(), Some(8));
+    }
+
+    #[test]
+    fn after_the_last_repetition() {
+        let c = Cosine::new(1.0, 10).with_min_lr(0.1);
+        let hold = Repeat::new(c.clone()).with_times(2);
+        assert_eq!(hold.value(19), c.value(9));
+        assert_eq!(hold.value(20), 0.1);
+        assert_eq!(hold.value(u64::MAX), 0.1);
+        let cont = Repeat::every(StepDecay::new(1.0, 3, 0.5), 4)
+            .with_times(2)
+            .with_after_end(AfterEnd::Continue);
+        assert_eq!(cont.value(8), 0.5);
+        assert_eq!(cont.value(10), 0.25);
+        assert!(cont.value(u64::MAX).is_finite());
+        let restart = Repeat::new(c.clone())
+            .with_times(2)
+            .with_after_end(AfterEnd::Restart);
+        assert_eq!(restart.value(23), c.value(3));
+        // A total length past u64 saturates, as `len()` does.
+        let huge = Repeat::every(c.clone(), u64::MAX).with_times(3);
+        assert_eq!(huge.len(), Some(u64::MAX));
+        assert_eq!(huge.value(u64::MAX), 0.1);
+    }
+
+    #[test]
+    fn nesting() {
+        let warm_then_decay =
+            Join::sequence(vec![(Constant::new(0.5).into(), 2)], Cosine::new(1.0, 8));
+        let s = Repeat::new(warm_then_decay.clone()).with_times(3);
+        assert_eq!(s.len(), Some(30));
+        assert_eq!(s.value(21), 0.5);
+        assert_eq!(s.value(22), 1.0);
+        assert_eq!(s.value(30), 0.0);
+        let twice = Repeat::every(s, 40);
+        assert_eq!(twice.value(41), 0.5);
+    }
+
+    #[test]
+    fn invalid_parameters_never_panic() {
+        let no_len = Repeat::new(Constant::new(1.0));
+        let e = no_len.validate().unwrap_err().to_string();
+        assert!(e.contains("`period`") && e.contains("no length"), "{e}");
+        assert_eq!(no_len.value(u64::MAX), 1.0);
+        let zero = Repeat::every(Cosine::new(1.0, 10), 0);
+        assert!(zero
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("`period`"));
+        assert_eq!(zero.value(5), Cosine::new(1.0, 10).value(5));
+        let zero_len = Repeat::new(Cosine::new(1.0, 0));
+        assert!(zero_len
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("`period`"));
+        let _ = zero_len.value(5);
+        let never = Repeat::new(Cosine::new(1.0, 10)).with_times(0);
+        assert!(never
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("`times`"));
+        for ae in [AfterEnd::Hold, AfterEnd::Continue, AfterEnd::Restart] {
+            let s = never.clone().with_after_end(ae);
+            for t in [0, 1, u64::MAX] {
+                assert!(s.value(t).is_finite());
+            }
+        }
+        let e = Repeat::every(Cosine::new(-1.0, 10), 3)
+            .validate()
+            .unwrap_err();
+        assert!(e.to_string().contains("repeat: `schedule.lr`"), "{e}");
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn serde_round_trip() {
+        use crate::config::{from_value, to_value};
+        for s in [
+            Repeat::new(Cosine::new(1.0, 10)),
+            Repeat::every(Cosine::new(1.0, 10), 12)
+                .with_times(3)
+                .with_after_end(AfterEnd::Continue),
+        ] {
+            let s: AnySchedule = s.into();
+            let v = to_value(&s);
+            assert_eq!(from_value(v).unwrap(), s);
+        }
+        let v = to_value(&Repeat::new(Cosine::new(1.0, 10)).into());
+        assert_eq!(v.as_object().unwrap().len(), 2, "{v}");
+        let bad =
+            serde_json::json!({"type": "repeat", "schedule": {"type": "constant", "lr": 1.0}});
+        assert!(from_value(bad).is_err());
+    }
+}
