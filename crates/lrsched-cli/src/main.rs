@@ -21,7 +21,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Print a schedule's value for steps 0..N-1.
-    #[command(after_help = "Examples:\n  lrsched trace --schedule \"cosine(lr=0.1, steps=100)\" --steps 101\n  lrsched trace --config plateau.json --metrics val_loss.txt --steps 50\n  lrsched trace --schedule \"one_cycle(max_lr=0.1, total_steps=100)\" --steps 100 --param momentum")]
+    #[command(
+        after_help = "Examples:\n  lrsched trace --schedule \"cosine(lr=0.1, steps=100)\" --steps 101\n  lrsched trace --config plateau.json --metrics val_loss.txt --steps 50\n  lrsched trace --schedule \"one_cycle(max_lr=0.1, total_steps=100)\" --steps 100 --param momentum"
+    )]
     Trace(TraceArgs),
     /// List every schedule type with its parameters and defaults.
     List,
@@ -30,7 +32,11 @@ enum Command {
 #[derive(clap::Args)]
 struct TraceArgs {
     /// A JSON or TOML config file.
-    #[arg(long, conflicts_with = "schedule", required_unless_present = "schedule")]
+    #[arg(
+        long,
+        conflicts_with = "schedule",
+        required_unless_present = "schedule"
+    )]
     config: Option<PathBuf>,
     /// A schedule in the one-line form, e.g. "cosine(lr=0.1, steps=1000)".
     #[arg(long)]
@@ -123,7 +129,8 @@ fn load_schedule(args: &TraceArgs) -> Result<AnySchedule, UserError> {
 }
 
 fn read(path: &Path) -> Result<String, UserError> {
-    std::fs::read_to_string(path).map_err(|e| UserError(format!("cannot read {}: {e}", path.display())))
+    std::fs::read_to_string(path)
+        .map_err(|e| UserError(format!("cannot read {}: {e}", path.display())))
 }
 
 fn read_metrics(path: &Path) -> Result<Vec<f64>, UserError> {

@@ -70,7 +70,7 @@ pub fn from_toml_str_with_shape(
             format: "TOML",
             line,
             column,
-            message: e.message().to_string(),
+            message: e.message().trim().lines().collect::<Vec<_>>().join("; "),
         }
     })?;
     from_value_with_shape(value, shape)

@@ -312,7 +312,9 @@ mod state {
             let err = Driver::new(StepDecay::new(0.1, 10, 0.5))
                 .restore(&a.state())
                 .unwrap_err();
-            assert!(err.to_string().contains("schedule.type: \"cosine\" -> \"step\""));
+            assert!(err
+                .to_string()
+                .contains("schedule.type: \"cosine\" -> \"step\""));
         }
     }
 }

@@ -314,10 +314,14 @@ impl Parser<'_> {
         if crate::time::Duration::parse(token).is_some() {
             return Ok(Value::String(token.to_string()));
         }
-        let parsed = token.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| {
-            self.pos = start;
-            self.error(&format!("`{token}` is not a finite number"))
-        })?;
+        let parsed = token
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| {
+                self.pos = start;
+                self.error(&format!("`{token}` is not a finite number"))
+            })?;
         // Integral literals become integers so they fill step counts as well as rates.
         if parsed.fract() == 0.0 && !token.contains(['.', 'e', 'E']) {
             if let Ok(i) = token.trim_start_matches('+').parse::<u64>() {
@@ -354,8 +358,10 @@ mod tests {
 
     #[test]
     fn values() {
-        let v = parse_value(r#"x(a=1, b=-2, c=1e-3, d=[1, 2.5], e=word, f="q\"s", g=3ep, h={k=1}, i=true)"#)
-            .unwrap();
+        let v = parse_value(
+            r#"x(a=1, b=-2, c=1e-3, d=[1, 2.5], e=word, f="q\"s", g=3ep, h={k=1}, i=true)"#,
+        )
+        .unwrap();
         assert_eq!(
             v,
             serde_json::json!({"type": "x", "a": 1, "b": -2, "c": 0.001, "d": [1, 2.5],
