@@ -1,8 +1,174 @@
-//! TODO: being written.
-use crate::{Schedule, ScheduleError};
+//! `linear`: a straight line from `start_lr` to `end_lr`.
 
-/// TODO
-#[derive(Debug, Clone, PartialEq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct Linear {}
-impl Schedule for Linear { fn value(&self, _step: u64) -> f64 { 0.0 } fn validate(&self) -> Result<(), ScheduleError> { Ok(()) } }
+use crate::polynomial::polynomial_value;
+use crate::{check, AfterEnd, Schedule, ScheduleError};
+
+/// A straight line from `start_lr` to `end_lr` over `steps` steps:
+///
+/// ```text
+/// lr(t) = (start_lr - end_lr) * (1 - t / steps) + end_lr     for t < steps
+/// lr(t) = end_lr                                              for t >= steps
+/// ```
+///
+/// optax's `linear_schedule(init_value, end_value, transition_steps)`, in its order of
+/// operations (a [`crate::Polynomial`] with power 1). It falls or rises; the value at
+/// `steps` is `end_lr` exactly (elsewhere it is within a few ulps of
+/// `max(start_lr, end_lr)`, as optax's is: a rise from a tiny `start_lr` starts at
+/// `start_lr` only to that absolute accuracy).
+///
+/// Past `steps` the schedule follows `after_end`: `hold` (default) stays at `end_lr`,
+/// `restart` starts over every `steps` steps, and `continue` extends the line — allowed
+/// only for a rising line (`end_lr >= start_lr`), since a falling one would go negative.
+///
+/// Config: `{"type": "linear", "start_lr": 0.1, "end_lr": 0.0, "steps": 1000}`.
+///
+/// ```
+/// use lrsched::{Linear, Schedule};
+/// let s = Linear::new(1.0, 0.0, 4);
+/// assert_eq!(s.value(0), 1.0);
+/// assert_eq!(s.value(1), 0.75);
+/// assert_eq!(s.value(4), 0.0);
+/// assert_eq!(s.value(100), 0.0);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
+pub struct Linear {
+    /// The value at step 0; finite and >= 0.
+    pub start_lr: f64,
+    /// The value reached at `steps`; finite and >= 0.
+    pub end_lr: f64,
+    /// Steps from `start_lr` to `end_lr`; >= 1.
+    pub steps: u64,
+    /// What happens past `steps` (default `hold`).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "AfterEnd::is_default")
+    )]
+    pub after_end: AfterEnd,
+}
+
+impl Linear {
+    /// A line from `start_lr` to `end_lr` over `steps` steps.
+    pub fn new(start_lr: f64, end_lr: f64, steps: u64) -> Self {
+        Linear {
+            start_lr,
+            end_lr,
+            steps,
+            after_end: AfterEnd::Hold,
+        }
+    }
+    /// Sets the policy past `steps`.
+    pub fn with_after_end(mut self, after_end: AfterEnd) -> Self {
+        self.after_end = after_end;
+        self
+    }
+}
+
+impl Schedule for Linear {
+    fn value(&self, step: u64) -> f64 {
+        let t = self.after_end.local_step(step, self.steps);
+        if t >= self.steps && self.after_end != AfterEnd::Continue {
+            return self.end_lr;
+        }
+        let frac = 1.0 - t as f64 / self.steps as f64;
+        polynomial_value(self.start_lr, self.end_lr, frac, 1.0)
+    }
+    fn validate(&self) -> Result<(), ScheduleError> {
+        check::non_negative("linear", "start_lr", self.start_lr)?;
+        check::non_negative("linear", "end_lr", self.end_lr)?;
+        check::at_least_one("linear", "steps", self.steps)?;
+        if self.after_end == AfterEnd::Continue && self.end_lr < self.start_lr {
+            return Err(ScheduleError::invalid(
+                "linear",
+                "after_end",
+                "continue",
+                "`hold` or `restart` for a falling line (continuing it would go below 0)",
+            ));
+        }
+        Ok(())
+    }
+    fn len(&self) -> Option<u64> {
+        Some(self.steps)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AnySchedule;
+
+    #[test]
+    fn lands_on_end_exactly_and_holds() {
+        for (a, b) in [(0.1, 0.0), (0.0, 0.1), (3e-4, 1e-6), (1e-6, 3e-4)] {
+            let s = Linear::new(a, b, 97);
+            assert!(s.validate().is_ok());
+            // optax's order of operations: exact at the end; at 0 within an ulp or two of
+            // the larger end of the line.
+            assert!((s.value(0) - a).abs() <= 1e-15 * a.max(b), "{}", s.value(0));
+            assert_eq!(s.value(97), b);
+            assert_eq!(s.value(u64::MAX), b);
+            assert_eq!(s.len(), Some(97));
+        }
+    }
+
+    #[test]
+    fn matches_optax_order() {
+        let s = Linear::new(0.3, 0.01, 7);
+        for t in 0..7u64 {
+            let want = (0.3 - 0.01) * (1.0 - t as f64 / 7.0) + 0.01;
+            assert_eq!(s.value(t), want);
+        }
+    }
+
+    #[test]
+    fn continue_and_restart() {
+        let up = Linear::new(0.0, 1.0, 10).with_after_end(AfterEnd::Continue);
+        assert!(up.validate().is_ok());
+        assert_eq!(up.value(10), 1.0);
+        assert_eq!(up.value(20), 2.0);
+        let far = up.value(u64::MAX);
+        assert!(far.is_finite() && far > 0.0, "{far}");
+        let r = Linear::new(1.0, 0.0, 10).with_after_end(AfterEnd::Restart);
+        assert_eq!(r.value(10), 1.0);
+        assert_eq!(r.value(13), r.value(3));
+        let _ = r.value(u64::MAX);
+    }
+
+    #[test]
+    fn rejects_bad_parameters() {
+        let cases = [
+            (Linear::new(-0.1, 0.0, 10), "`start_lr`"),
+            (Linear::new(f64::NAN, 0.0, 10), "`start_lr`"),
+            (Linear::new(0.1, f64::INFINITY, 10), "`end_lr`"),
+            (Linear::new(0.1, 0.0, 0), "`steps`"),
+            (
+                Linear::new(0.1, 0.0, 10).with_after_end(AfterEnd::Continue),
+                "`after_end`",
+            ),
+        ];
+        for (s, key) in cases {
+            let e = s.validate().unwrap_err();
+            assert!(e.to_string().contains(key), "{e}");
+            let _ = s.value(5);
+            let _ = s.value(u64::MAX);
+        }
+        for a in [AfterEnd::Hold, AfterEnd::Continue, AfterEnd::Restart] {
+            let _ = Linear::new(0.1, 0.0, 0).with_after_end(a).value(3);
+        }
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        let s = Linear::new(0.0, 0.1, 100).with_after_end(AfterEnd::Continue);
+        #[cfg(feature = "serde")]
+        for s in [s.clone(), Linear::new(0.1, 0.0, 10)] {
+            let v = crate::config::to_value(&AnySchedule::from(s.clone()));
+            assert_eq!(crate::config::from_value(v).unwrap(), AnySchedule::from(s));
+        }
+        let _ = AnySchedule::from(s);
+    }
+}

@@ -1,8 +1,281 @@
-//! TODO: being written.
-use crate::{Schedule, ScheduleError};
+//! `polynomial`: polynomial decay from `lr` to `end_lr`.
 
-/// TODO
-#[derive(Debug, Clone, PartialEq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct Polynomial {}
-impl Schedule for Polynomial { fn value(&self, _step: u64) -> f64 { 0.0 } fn validate(&self) -> Result<(), ScheduleError> { Ok(()) } }
+use crate::{check, AfterEnd, Schedule, ScheduleError};
+
+/// Polynomial decay over `steps` steps:
+///
+/// ```text
+/// lr(t) = (lr - end_lr) * (1 - t / steps)^power + end_lr     for t < steps
+/// lr(t) = end_lr                                              for t >= steps
+/// ```
+///
+/// This is optax's `polynomial_schedule` and, with `end_lr = 0`, PyTorch's
+/// `PolynomialLR` closed form, in the same order of operations. The value at `steps` is
+/// `end_lr` exactly. `end_lr` may be above `lr` (a polynomial rise).
+///
+/// Past `steps` the schedule follows `after_end`: `hold` (default) stays at `end_lr`,
+/// `restart` starts over every `steps` steps. `continue` is refused: the polynomial
+/// past its end leaves `[end_lr, lr]` (and is undefined for a fractional `power`).
+///
+/// `cycle` is Keras' `PolynomialDecay(cycle=True)`: instead of holding, the decay is
+/// stretched over the next multiple of `steps`, `steps * ceil(t / steps)` (`steps` at
+/// `t = 0`), so the value jumps back up just after each multiple of `steps` and decays
+/// to `end_lr` at the next one. It never ends, so a cycling schedule has no length, and
+/// `after_end` must stay at `hold`.
+///
+/// Config: `{"type": "polynomial", "lr": 0.1, "steps": 1000, "power": 2, "end_lr": 1e-4}`.
+///
+/// ```
+/// use lrsched::{Polynomial, Schedule};
+/// let s = Polynomial::new(1.0, 10).with_power(2.0);
+/// assert_eq!(s.value(0), 1.0);
+/// assert_eq!(s.value(5), 0.25);
+/// assert_eq!(s.value(10), 0.0);
+/// assert_eq!(s.value(11), 0.0);
+/// let c = Polynomial::new(1.0, 10).with_cycle(true);
+/// assert_eq!(c.value(10), 0.0);
+/// assert_eq!(c.value(15), 0.25); // (1 - 15/20)
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
+pub struct Polynomial {
+    /// The value at step 0; finite and >= 0.
+    pub lr: f64,
+    /// Steps of decay; >= 1.
+    pub steps: u64,
+    /// The value reached at `steps`; finite and >= 0 (default 0).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "check::is_zero")
+    )]
+    pub end_lr: f64,
+    /// The power of the remaining fraction; finite and > 0 (default 1, linear).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default = "check::one", skip_serializing_if = "check::is_one")
+    )]
+    pub power: f64,
+    /// Keras' `cycle`: stretch the decay to the next multiple of `steps` rather than
+    /// hold (default false).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "check::is_false")
+    )]
+    pub cycle: bool,
+    /// What happens past `steps`: `hold` (default) or `restart`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "AfterEnd::is_default")
+    )]
+    pub after_end: AfterEnd,
+}
+
+/// `(lr - end) * frac^power + end`, optax's and PyTorch's order of operations.
+///
+/// Shared with [`crate::Linear`] (power 1), as optax's `linear_schedule` is its
+/// `polynomial_schedule` with power 1.
+pub(crate) fn polynomial_value(lr: f64, end: f64, frac: f64, power: f64) -> f64 {
+    (lr - end) * frac.powf(power) + end
+}
+
+impl Polynomial {
+    /// Linear decay from `lr` to 0 over `steps` steps (raise the power with
+    /// [`Polynomial::with_power`]).
+    pub fn new(lr: f64, steps: u64) -> Self {
+        Polynomial {
+            lr,
+            steps,
+            end_lr: 0.0,
+            power: 1.0,
+            cycle: false,
+            after_end: AfterEnd::Hold,
+        }
+    }
+    /// Ends at `end_lr` instead of 0.
+    pub fn with_end_lr(mut self, end_lr: f64) -> Self {
+        self.end_lr = end_lr;
+        self
+    }
+    /// Raises the remaining fraction to `power`.
+    pub fn with_power(mut self, power: f64) -> Self {
+        self.power = power;
+        self
+    }
+    /// Stretches the decay to the next multiple of `steps` (Keras' `cycle=True`).
+    pub fn with_cycle(mut self, cycle: bool) -> Self {
+        self.cycle = cycle;
+        self
+    }
+    /// Sets the policy past `steps`.
+    pub fn with_after_end(mut self, after_end: AfterEnd) -> Self {
+        self.after_end = after_end;
+        self
+    }
+}
+
+impl Schedule for Polynomial {
+    fn value(&self, step: u64) -> f64 {
+        if self.cycle {
+            let steps = self.steps.max(1) as f64;
+            let t = step as f64;
+            // Keras: multiplier = 1 at step 0, else ceil(step / decay_steps).
+            let multiplier = if step == 0 { 1.0 } else { (t / steps).ceil() };
+            let decay_steps = steps * multiplier;
+            // Rounding at huge steps could push the fraction a hair below 0, where a
+            // fractional power is NaN; for real steps the clamp changes nothing.
+            let frac = (1.0 - t / decay_steps).max(0.0);
+            return polynomial_value(self.lr, self.end_lr, frac, self.power);
+        }
+        let t = self.after_end.local_step(step, self.steps);
+        if t >= self.steps && self.after_end != AfterEnd::Continue {
+            return self.end_lr;
+        }
+        let frac = 1.0 - t as f64 / self.steps as f64;
+        polynomial_value(self.lr, self.end_lr, frac, self.power)
+    }
+    fn validate(&self) -> Result<(), ScheduleError> {
+        check::non_negative("polynomial", "lr", self.lr)?;
+        check::at_least_one("polynomial", "steps", self.steps)?;
+        check::non_negative("polynomial", "end_lr", self.end_lr)?;
+        check::positive("polynomial", "power", self.power)?;
+        if self.after_end == AfterEnd::Continue {
+            return Err(ScheduleError::invalid(
+                "polynomial",
+                "after_end",
+                "continue",
+                "`hold` or `restart` (past `steps` the polynomial leaves [end_lr, lr])",
+            ));
+        }
+        if self.cycle && self.after_end != AfterEnd::Hold {
+            return Err(ScheduleError::invalid(
+                "polynomial",
+                "after_end",
+                "restart",
+                "`hold` when `cycle` is true (the cycle decides what follows each decay)",
+            ));
+        }
+        Ok(())
+    }
+    fn len(&self) -> Option<u64> {
+        if self.cycle {
+            None
+        } else {
+            Some(self.steps)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AnySchedule;
+
+    #[test]
+    fn lands_on_end_exactly_and_holds() {
+        for (lr, end, power) in [
+            (0.1, 0.0, 1.0),
+            (3e-4, 1e-6, 2.0),
+            (1.0, 0.3, 0.5),
+            (0.1, 0.7, 3.0),
+        ] {
+            let s = Polynomial::new(lr, 97).with_end_lr(end).with_power(power);
+            assert!(s.validate().is_ok());
+            // optax's order of operations: exact at the end, within an ulp or two at 0.
+            assert!((s.value(0) - lr).abs() <= 1e-15 * lr, "{}", s.value(0));
+            assert_eq!(s.value(97), end);
+            assert_eq!(s.value(98), end);
+            assert_eq!(s.value(u64::MAX), end);
+            assert_eq!(s.len(), Some(97));
+        }
+    }
+
+    #[test]
+    fn matches_pytorch_polynomial_lr() {
+        // base_lr * (1.0 - min(total_iters, epoch) / total_iters) ** power
+        let s = Polynomial::new(0.05, 7).with_power(1.7);
+        for t in 0..10u64 {
+            let want = 0.05 * (1.0 - t.min(7) as f64 / 7.0).powf(1.7);
+            assert_eq!(s.value(t), want, "t={t}");
+        }
+    }
+
+    #[test]
+    fn restart() {
+        let s = Polynomial::new(1.0, 10).with_after_end(AfterEnd::Restart);
+        assert_eq!(s.value(10), 1.0);
+        assert_eq!(s.value(13), s.value(3));
+        let _ = s.value(u64::MAX);
+    }
+
+    #[test]
+    fn cycle_like_keras() {
+        let s = Polynomial::new(1.0, 10).with_end_lr(0.1).with_cycle(true);
+        assert_eq!(s.len(), None);
+        assert_eq!(s.value(0), 1.0);
+        assert_eq!(s.value(10), 0.1);
+        // Step 11: decay_steps = 20, fraction 9/20.
+        assert_eq!(s.value(11), 0.9 * (1.0 - 11.0 / 20.0) + 0.1);
+        assert_eq!(s.value(20), 0.1);
+        assert_eq!(s.value(30), 0.1);
+        let far = s.clone().with_power(0.5).value(u64::MAX);
+        assert!(far.is_finite() && far >= 0.1, "{far}");
+        for t in [(1u64 << 60) + 1, (1 << 60) + 3, u64::MAX - 1] {
+            assert!(s.clone().with_power(0.5).value(t).is_finite());
+        }
+    }
+
+    #[test]
+    fn rejects_bad_parameters() {
+        let cases = [
+            (Polynomial::new(-1.0, 10), "`lr`"),
+            (Polynomial::new(f64::NAN, 10), "`lr`"),
+            (Polynomial::new(0.1, 0), "`steps`"),
+            (Polynomial::new(0.1, 10).with_end_lr(-1.0), "`end_lr`"),
+            (Polynomial::new(0.1, 10).with_power(0.0), "`power`"),
+            (
+                Polynomial::new(0.1, 10).with_power(f64::INFINITY),
+                "`power`",
+            ),
+            (
+                Polynomial::new(0.1, 10).with_after_end(AfterEnd::Continue),
+                "`after_end`",
+            ),
+            (
+                Polynomial::new(0.1, 10)
+                    .with_cycle(true)
+                    .with_after_end(AfterEnd::Restart),
+                "`after_end`",
+            ),
+        ];
+        for (s, key) in cases {
+            let e = s.validate().unwrap_err();
+            assert!(e.to_string().contains(key), "{e}");
+            for t in [0, 5, 10, 11, u64::MAX] {
+                let _ = s.value(t);
+                let _ = s.clone().with_cycle(true).value(t);
+            }
+        }
+        // Zero steps under every policy: no division panic.
+        for a in [AfterEnd::Hold, AfterEnd::Continue, AfterEnd::Restart] {
+            let _ = Polynomial::new(0.1, 0).with_after_end(a).value(3);
+        }
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        let s = Polynomial::new(0.1, 100)
+            .with_end_lr(1e-4)
+            .with_power(2.0)
+            .with_after_end(AfterEnd::Restart);
+        #[cfg(feature = "serde")]
+        for s in [s.clone(), Polynomial::new(0.1, 5).with_cycle(true)] {
+            let v = crate::config::to_value(&AnySchedule::from(s.clone()));
+            assert_eq!(crate::config::from_value(v).unwrap(), AnySchedule::from(s));
+        }
+        let _ = AnySchedule::from(s);
+    }
+}
