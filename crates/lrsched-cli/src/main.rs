@@ -240,7 +240,21 @@ fn print_values(values: &[f64], format: Format, param: Param) {
 }
 
 fn list() {
-    for name in config::all_type_names() {
-        println!("{name}");
+    use lrsched::catalog::CATALOG;
+    let width = CATALOG.iter().map(|t| t.name.len()).max().unwrap_or(0);
+    let indent = " ".repeat(width + 4);
+    for (group, title) in [
+        ("schedule", "Schedules"),
+        ("combinator", "Combinators"),
+        ("torch", "PyTorch classes (torch.optim.lr_scheduler; keyword arguments unchanged, base rate as `lr`)"),
+    ] {
+        println!("{title}:");
+        for t in CATALOG.iter().filter(|t| t.group == group) {
+            println!("  {:width$}  {}", t.name, t.summary);
+            println!("{indent}{}", t.params);
+            println!("{indent}e.g. {}", t.example);
+        }
+        println!();
     }
+    println!("A bare key is required; key=value shows the default. Durations take steps, \"3ep\" or \"10%\".");
 }

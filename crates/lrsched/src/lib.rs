@@ -22,6 +22,7 @@
 
 mod after_end;
 mod any;
+pub mod catalog;
 mod check;
 mod error;
 #[cfg(feature = "serde")]

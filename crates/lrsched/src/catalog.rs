@@ -1,0 +1,86 @@
+//! What `lrsched list` prints: every schedule type with its parameters and defaults.
+//!
+//! The table is written by hand for readable summaries; a test checks it against the
+//! parsers themselves (every key listed is accepted, every accepted key is listed, every
+//! default shown is the one the parser applies, and every example parses).
+
+/// One schedule type.
+#[derive(Debug, Clone, Copy)]
+pub struct TypeInfo {
+    /// The config `type`.
+    pub name: &'static str,
+    /// `schedule`, `combinator` or `torch`.
+    pub group: &'static str,
+    /// One line on what it does.
+    pub summary: &'static str,
+    /// Parameters, comma-separated: `key` is required, `key=value` has that default.
+    pub params: &'static str,
+    /// A complete one-line example.
+    pub example: &'static str,
+}
+
+impl TypeInfo {
+    /// The parameters as `(key, default)` pairs; `None` for required keys.
+    ///
+    /// ```
+    /// let cosine = lrsched::catalog::find("cosine").unwrap();
+    /// assert!(cosine.param_list().contains(&("min_lr", Some("0"))));
+    /// ```
+    pub fn param_list(&self) -> Vec<(&'static str, Option<&'static str>)> {
+        self.params
+            .split(", ")
+            .filter(|p| !p.is_empty())
+            .map(|p| match p.split_once('=') {
+                Some((k, v)) => (k, Some(v)),
+                None => (p, None),
+            })
+            .collect()
+    }
+}
+
+/// The entry for a config `type`.
+pub fn find(name: &str) -> Option<&'static TypeInfo> {
+    CATALOG.iter().find(|t| t.name == name)
+}
+
+macro_rules! catalog {
+    ($($name:literal, $group:literal, $summary:literal, $params:literal, $example:literal;)*) => {
+        /// Every schedule type, in the order `lrsched list` prints them.
+        pub const CATALOG: &[TypeInfo] = &[
+            $(TypeInfo { name: $name, group: $group, summary: $summary, params: $params, example: $example },)*
+        ];
+    };
+}
+
+catalog! {
+    "constant", "schedule", "the same value at every step",
+        "lr", "constant(lr=0.1)";
+    "step", "schedule", "multiply by gamma every step_size steps",
+        "lr, step_size, gamma=0.1", "step(lr=0.1, step_size=30, gamma=0.1)";
+    "multi_step", "schedule", "multiply by gamma at each milestone (repeats count again)",
+        "lr, milestones, gamma=0.1", "multi_step(lr=0.1, milestones=[30, 80], gamma=0.1)";
+    "exponential", "schedule", "lr * gamma^(t/transition_steps) or lr * exp(-k t), optional staircase and floor",
+        "lr, gamma=none, k=none, transition_steps=1, transition_begin=0, staircase=false, min_lr=0",
+        "exponential(lr=0.1, gamma=0.99)";
+    "inverse_time", "schedule", "time-based decay lr / (1 + k t/decay_steps)",
+        "lr, k, decay_steps=1, staircase=false", "inverse_time(lr=0.1, k=0.01)";
+    "inverse_sqrt", "schedule", "lr / (1 + k sqrt(t)), or lr / sqrt((t + shift) / timescale) after a warmup",
+        "lr, k=none, timescale=none, warmup_steps=0", "inverse_sqrt(lr=0.1, timescale=1000, warmup_steps=100)";
+    "cosine", "schedule", "half a cosine from lr to min_lr over steps (exponent, k-decay)",
+        "lr, steps, min_lr=0, exponent=1, k_decay=1, after_end=hold", "cosine(lr=0.1, steps=1000)";
+    "warmup", "schedule", "a rise from start_lr (linear, cosine, exponential, 1-sqrt) in front of any schedule",
+        "steps, schedule, start_lr=0, shape=linear", "warmup(steps=100, schedule=cosine(lr=0.1, steps=1000))";
+    "join", "combinator", "schedules one after another, switching at boundaries (local or global time)",
+        "schedules, boundaries, time=local",
+        "join(schedules=[constant(lr=0.1), cosine(lr=0.1, steps=900)], boundaries=[100])";
+    "product", "combinator", "the pointwise product of schedules (a base rate times factors)",
+        "schedules", "product(schedules=[cosine(lr=0.1, steps=1000), step(lr=1, step_size=100, gamma=0.9)])";
+    "scale", "combinator", "a schedule's values times a factor",
+        "schedule, factor", "scale(schedule=cosine(lr=1, steps=100), factor=0.1)";
+    "clamp", "combinator", "a schedule kept within [min, max]",
+        "schedule, min=0, max=none", "clamp(schedule=exponential(lr=0.1, gamma=0.9), min=0.001)";
+    "offset", "combinator", "a schedule shifted in time (shift > 0 skips ahead, < 0 delays)",
+        "schedule, shift", "offset(schedule=cosine(lr=0.1, steps=1000), shift=-100)";
+    "repeat", "combinator", "a schedule repeated every period steps, optionally a number of times",
+        "schedule, period=none, times=none, after_end=hold", "repeat(schedule=cosine(lr=0.1, steps=100), times=3)";
+}
