@@ -83,4 +83,6 @@ catalog! {
         "schedule, shift", "offset(schedule=cosine(lr=0.1, steps=1000), shift=-100)";
     "repeat", "combinator", "a schedule repeated every period steps, optionally a number of times",
         "schedule, period=none, times=none, after_end=hold", "repeat(schedule=cosine(lr=0.1, steps=100), times=3)";
+    "stretch", "combinator", "a schedule stretched in time by ratio (Composer's scale_schedule_ratio)",
+        "schedule, ratio", "stretch(schedule=cosine(lr=0.1, steps=100), ratio=1.5)";
 }

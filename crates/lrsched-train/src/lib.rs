@@ -1,0 +1,5 @@
+//! Training pipeline for lrsched: data sets, models, optimizers and the training loop,
+//! with lrsched schedules driving the learning rate and momentum.
+#![deny(missing_docs)]
+
+pub mod data;
