@@ -1,8 +1,183 @@
-//! TODO: being written.
-use crate::{Schedule, ScheduleError};
+//! `rex`: the REX decay ("reflected exponential") from `lr` to `min_lr`.
 
-/// TODO
-#[derive(Debug, Clone, PartialEq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct Rex {}
-impl Schedule for Rex { fn value(&self, _step: u64) -> f64 { 0.0 } fn validate(&self) -> Result<(), ScheduleError> { Ok(()) } }
+use crate::{check, AfterEnd, Schedule, ScheduleError};
+
+/// REX decay over `steps` steps (Chen, Wolfe and Kyrillidis, "REX: Revisiting Budgeted
+/// Training with an Improved Schedule", MLSys 2022):
+///
+/// ```text
+/// z(t)  = t / steps
+/// lr(t) = min_lr + (lr - min_lr) * ((1 - z) / (0.5 + 0.5 * (1 - z)))    for t < steps
+/// lr(t) = min_lr                                                          for t >= steps
+/// ```
+///
+/// The factor is the paper's `(1 - z) / (1/2 + 1/2 (1 - z))` (equal to
+/// `(1 - z) / (1 - z/2)`): it stays higher than a linear decay for longer and drops to
+/// `min_lr` at the end, which the value at `steps` is exactly.
+///
+/// Past `steps` the schedule follows `after_end`: `hold` (default) stays at `min_lr`,
+/// `restart` starts over every `steps` steps. `continue` is refused: past its end the
+/// factor goes negative (and divides by zero at `z = 2`).
+///
+/// Config: `{"type": "rex", "lr": 0.1, "steps": 1000, "min_lr": 1e-5}`.
+///
+/// ```
+/// use lrsched::{Rex, Schedule};
+/// let s = Rex::new(1.0, 100);
+/// assert_eq!(s.value(0), 1.0);
+/// assert!((s.value(50) - 2.0 / 3.0).abs() < 1e-15);
+/// assert_eq!(s.value(100), 0.0);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
+pub struct Rex {
+    /// The value at step 0; finite and >= 0.
+    pub lr: f64,
+    /// Steps of decay; >= 1.
+    pub steps: u64,
+    /// The value at `steps` and after; finite and >= 0 (default 0).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "check::is_zero")
+    )]
+    pub min_lr: f64,
+    /// What happens past `steps`: `hold` (default) or `restart`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "AfterEnd::is_default")
+    )]
+    pub after_end: AfterEnd,
+}
+
+impl Rex {
+    /// REX decay from `lr` to 0 over `steps` steps.
+    pub fn new(lr: f64, steps: u64) -> Self {
+        Rex {
+            lr,
+            steps,
+            min_lr: 0.0,
+            after_end: AfterEnd::Hold,
+        }
+    }
+    /// Ends at `min_lr` instead of 0.
+    pub fn with_min_lr(mut self, min_lr: f64) -> Self {
+        self.min_lr = min_lr;
+        self
+    }
+    /// Sets the policy past `steps`.
+    pub fn with_after_end(mut self, after_end: AfterEnd) -> Self {
+        self.after_end = after_end;
+        self
+    }
+}
+
+impl Schedule for Rex {
+    fn value(&self, step: u64) -> f64 {
+        let t = self.after_end.local_step(step, self.steps);
+        if t >= self.steps && self.after_end != AfterEnd::Continue {
+            return self.min_lr;
+        }
+        let z = t as f64 / self.steps as f64;
+        let factor = (1.0 - z) / (0.5 + 0.5 * (1.0 - z));
+        self.min_lr + (self.lr - self.min_lr) * factor
+    }
+    fn validate(&self) -> Result<(), ScheduleError> {
+        check::non_negative("rex", "lr", self.lr)?;
+        check::at_least_one("rex", "steps", self.steps)?;
+        check::non_negative("rex", "min_lr", self.min_lr)?;
+        if self.after_end == AfterEnd::Continue {
+            return Err(ScheduleError::invalid(
+                "rex",
+                "after_end",
+                "continue",
+                "`hold` or `restart` (past `steps` the REX factor goes negative)",
+            ));
+        }
+        Ok(())
+    }
+    fn len(&self) -> Option<u64> {
+        Some(self.steps)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AnySchedule;
+
+    #[test]
+    fn lands_on_min_exactly_and_holds() {
+        for (lr, min) in [(0.1, 0.0), (3e-4, 1e-6), (1.0, 0.3)] {
+            let s = Rex::new(lr, 97).with_min_lr(min);
+            assert!(s.validate().is_ok());
+            assert!((s.value(0) - lr).abs() <= 1e-15 * lr);
+            assert_eq!(s.value(97), min);
+            assert_eq!(s.value(98), min);
+            assert_eq!(s.value(u64::MAX), min);
+            let v = s.values(0..98);
+            assert!(v.windows(2).all(|w| w[1] <= w[0]), "monotone {v:?}");
+            assert_eq!(s.len(), Some(97));
+        }
+    }
+
+    #[test]
+    fn matches_paper_factor() {
+        let s = Rex::new(1.0, 10);
+        for t in 0..10u64 {
+            let z = t as f64 / 10.0;
+            let want = (1.0 - z) / (1.0 - z / 2.0);
+            assert!((s.value(t) - want).abs() < 1e-15, "t={t}");
+            // Above a linear decay everywhere inside.
+            assert!(t == 0 || s.value(t) > 1.0 - z);
+        }
+    }
+
+    #[test]
+    fn restart() {
+        let s = Rex::new(1.0, 10).with_after_end(AfterEnd::Restart);
+        assert_eq!(s.value(10), 1.0);
+        assert_eq!(s.value(13), s.value(3));
+        let _ = s.value(u64::MAX);
+    }
+
+    #[test]
+    fn rejects_bad_parameters() {
+        let cases = [
+            (Rex::new(-0.1, 10), "`lr`"),
+            (Rex::new(f64::INFINITY, 10), "`lr`"),
+            (Rex::new(0.1, 0), "`steps`"),
+            (Rex::new(0.1, 10).with_min_lr(-1.0), "`min_lr`"),
+            (
+                Rex::new(0.1, 10).with_after_end(AfterEnd::Continue),
+                "`after_end`",
+            ),
+        ];
+        for (s, key) in cases {
+            let e = s.validate().unwrap_err();
+            assert!(e.to_string().contains(key), "{e}");
+            for t in [0, 5, 10, 20, 21, u64::MAX] {
+                let _ = s.value(t);
+            }
+        }
+        for a in [AfterEnd::Hold, AfterEnd::Continue, AfterEnd::Restart] {
+            let _ = Rex::new(0.1, 0).with_after_end(a).value(3);
+        }
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        let s = Rex::new(0.1, 100)
+            .with_min_lr(1e-5)
+            .with_after_end(AfterEnd::Restart);
+        #[cfg(feature = "serde")]
+        for s in [s.clone(), Rex::new(0.1, 100)] {
+            let v = crate::config::to_value(&AnySchedule::from(s.clone()));
+            assert_eq!(crate::config::from_value(v).unwrap(), AnySchedule::from(s));
+        }
+        let _ = AnySchedule::from(s);
+    }
+}
