@@ -68,6 +68,16 @@ catalog! {
         "lr, k=none, timescale=none, warmup_steps=0", "inverse_sqrt(lr=0.1, timescale=1000, warmup_steps=100)";
     "cosine", "schedule", "half a cosine from lr to min_lr over steps (exponent, k-decay)",
         "lr, steps, min_lr=0, exponent=1, k_decay=1, after_end=hold", "cosine(lr=0.1, steps=1000)";
+    "polynomial", "schedule", "(lr - end_lr) * (1 - t/steps)^power + end_lr, optionally cycling",
+        "lr, steps, end_lr=0, power=1, cycle=false, after_end=hold", "polynomial(lr=0.1, steps=1000, power=2)";
+    "linear", "schedule", "a straight line from start_lr to end_lr over steps",
+        "start_lr, end_lr, steps, after_end=hold", "linear(start_lr=0.1, end_lr=0.001, steps=1000)";
+    "cyclic", "schedule", "cyclical rates between base_lr and max_lr (triangular, triangular2, exp_range, sine), momentum inversely",
+        "base_lr, max_lr, step_size_up=2000, step_size_down=none, mode=triangular, gamma=1, scale_mode=none, cycle_momentum=false, base_momentum=0.8, max_momentum=0.9",
+        "cyclic(base_lr=0.001, max_lr=0.1, step_size_up=10, mode=triangular2)";
+    "one_cycle", "schedule", "one cycle up to max_lr and down far below it (two or three phases), momentum inversely",
+        "max_lr, total_steps, pct_start=0.3, anneal_strategy=cos, div_factor=25, final_div_factor=10000, three_phase=false, cycle_momentum=true, base_momentum=0.85, max_momentum=0.95, after_end=hold",
+        "one_cycle(max_lr=0.1, total_steps=1000)";
     "warmup", "schedule", "a rise from start_lr (linear, cosine, exponential, 1-sqrt) in front of any schedule",
         "steps, schedule, start_lr=0, shape=linear", "warmup(steps=100, schedule=cosine(lr=0.1, steps=1000))";
     "join", "combinator", "schedules one after another, switching at boundaries (local or global time)",
