@@ -28,10 +28,10 @@ use crate::{check, Schedule, ScheduleError};
 /// let s = Exponential::new(1.0, 0.5);
 /// assert_eq!(s.value(0), 1.0);
 /// assert_eq!(s.value(2), 0.25);
-/// let c = Exponential::rate(1.0, 0.1).with_transition_begin(10).with_min_lr(0.5);
+/// let c = Exponential::rate(1.0, 0.1).with_transition_begin(10).with_min_lr(0.1);
 /// assert_eq!(c.value(10), 1.0);
 /// assert!((c.value(20) - (-1.0f64).exp()).abs() < 1e-15);
-/// assert_eq!(c.value(1_000), 0.5);
+/// assert_eq!(c.value(1_000), 0.1);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(
