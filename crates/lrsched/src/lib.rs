@@ -109,6 +109,8 @@ pub use wsd::{Cooldown, Wsd};
 /// assert_eq!(s.value(29), 0.1);
 /// assert!((s.value(30) - 0.01).abs() < 1e-15);
 /// ```
+// `len` is a duration in steps, not a container size: an `is_empty` would mean nothing.
+#[allow(clippy::len_without_is_empty)]
 pub trait Schedule: std::fmt::Debug + Send + Sync {
     /// The value in force for optimizer step `step`.
     fn value(&self, step: u64) -> f64;
