@@ -78,6 +78,12 @@ catalog! {
     "one_cycle", "schedule", "one cycle up to max_lr and down far below it (two or three phases), momentum inversely",
         "max_lr, total_steps, pct_start=0.3, anneal_strategy=cos, div_factor=25, final_div_factor=10000, three_phase=false, cycle_momentum=true, base_momentum=0.85, max_momentum=0.95, after_end=hold",
         "one_cycle(max_lr=0.1, total_steps=1000)";
+    "tanh", "schedule", "timm's tanh decay from lr to min_lr over steps (lb, ub shape it)",
+        "lr, steps, min_lr=0, lb=-7, ub=3, after_end=hold", "tanh(lr=0.1, steps=1000)";
+    "noam", "schedule", "the transformer schedule: factor * d_model^-0.5 * min(n^-0.5, n * warmup_steps^-1.5), n = step + 1",
+        "d_model, warmup_steps, factor=1", "noam(d_model=512, warmup_steps=4000)";
+    "rex", "schedule", "REX: min_lr + (lr - min_lr) * (1 - z) / (0.5 + 0.5 (1 - z)), z = t/steps",
+        "lr, steps, min_lr=0, after_end=hold", "rex(lr=0.1, steps=1000)";
     "warmup", "schedule", "a rise from start_lr (linear, cosine, exponential, 1-sqrt) in front of any schedule",
         "steps, schedule, start_lr=0, shape=linear", "warmup(steps=100, schedule=cosine(lr=0.1, steps=1000))";
     "join", "combinator", "schedules one after another, switching at boundaries (local or global time)",

@@ -79,6 +79,11 @@ pub struct Polynomial {
 /// Shared with [`crate::Linear`] (power 1), as optax's `linear_schedule` is its
 /// `polynomial_schedule` with power 1.
 pub(crate) fn polynomial_value(lr: f64, end: f64, frac: f64, power: f64) -> f64 {
+    // optax's order of operations everywhere but the start, where `(lr - end) + end`
+    // can miss `lr` by an ulp: a schedule promises to start exactly where it says.
+    if frac == 1.0 {
+        return lr;
+    }
     (lr - end) * frac.powf(power) + end
 }
 
