@@ -107,7 +107,6 @@ pub struct Noise {
     pub schedule: Box<AnySchedule>,
 }
 
-const PCT: f64 = 0.67;
 const SEED: u64 = 42;
 /// Draws of the truncated normal before the last one is clamped; the chance of needing
 /// them all is at most `P(|N| >= pct)^32`, negligible for useful `pct`.
@@ -115,11 +114,11 @@ const NORMAL_TRIES: u64 = 32;
 
 #[cfg(feature = "serde")]
 fn default_pct() -> f64 {
-    PCT
+    0.67
 }
 #[cfg(feature = "serde")]
 fn is_default_pct(v: &f64) -> bool {
-    *v == PCT
+    *v == default_pct()
 }
 #[cfg(feature = "serde")]
 fn default_seed() -> u64 {
@@ -188,8 +187,8 @@ impl Noise {
 
     /// The relative noise at `step` (0 outside the range).
     pub fn noise(&self, step: u64) -> f64 {
-        let inside = step >= self.start && self.end.is_none_or(|e| step < e);
-        if !inside || !(self.pct > 0.0) {
+        let inside = step >= self.start && self.end.map_or(true, |e| step < e);
+        if !inside || self.pct.is_nan() || self.pct <= 0.0 {
             return 0.0;
         }
         match self.kind {

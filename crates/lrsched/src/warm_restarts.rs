@@ -24,8 +24,8 @@ use std::f64::consts::PI;
 /// The cycle is found in O(1) from `n = floor(log_m(t / T0 * (m - 1) + 1))`, as PyTorch
 /// does, then checked against `B(n)` and `B(n + 1)` and moved by one where rounding put
 /// it on the wrong side of a boundary, so a restart lands exactly on its step (PyTorch's
-/// own `int(math.log(...))` can miss by one there). `period_mult` may be any float
-/// >= 1 (PyTorch takes integers only); with a fractional one, cycles start at
+/// own `int(math.log(...))` can miss by one there). `period_mult` may be any float of
+/// at least 1 (PyTorch takes integers only); with a fractional one, cycles start at
 /// `ceil(B(n))`.
 ///
 /// Without `cycle_limit` the schedule has no length. With one, its length is
