@@ -1,21 +1,615 @@
-//! TODO: being written: PyTorch-compatible schedulers.
-use crate::{Schedule, ScheduleError};
+//! PyTorch compatibility: every `torch.optim.lr_scheduler` class, reproduced step for step.
+//!
+//! A config names the class as its `type` and takes the class's own keyword arguments,
+//! with PyTorch's names and defaults; the optimizer's base learning rate is `lr` (a
+//! number, or one number per param group) and its initial momentum `momentum` (SGD's
+//! default 0):
+//!
+//! ```
+//! # #[cfg(feature = "serde")] {
+//! use lrsched::{config, Schedule};
+//! let s = config::from_json_str(r#"{"type": "StepLR", "lr": 0.1, "step_size": 30, "gamma": 0.1}"#).unwrap();
+//! assert_eq!(s.value(29), 0.1);
+//! assert_eq!(s.value(30), 0.1 * 0.1); // PyTorch multiplies the running lr: same bits
+//! # }
+//! ```
+//!
+//! The numbers are PyTorch's own, quirks included: the recursive ("chainable") classes
+//! multiply the optimizer's running lr at each step exactly as `lr_scheduler.py` does, so
+//! this form *replays* the steps (value at step `n` costs `O(n)`); the native families
+//! ([`crate::Cosine`], [`crate::StepDecay`], ...) are the closed forms. The
+//! [`TorchSimulator`] is the stateful model of scheduler plus optimizer param groups that
+//! both [`Schedule::value`] and golden tests use.
+//!
+//! Value `i` is the one in force for optimizer step `i`: `get_last_lr()` after `i` calls
+//! of `scheduler.step()` (for `ReduceLROnPlateau`, after `step(metrics[i - 1])`).
+
+pub mod expr;
+mod sim;
+
+mod chained_scheduler;
+mod constant_lr;
+mod cosine_annealing_lr;
+mod cosine_annealing_warm_restarts;
+mod cyclic_lr;
+mod exponential_lr;
+mod lambda_lr;
+mod linear_lr;
+mod multi_step_lr;
+mod multiplicative_lr;
+mod one_cycle_lr;
+mod polynomial_lr;
+mod reduce_lr_on_plateau;
+mod sequential_lr;
+mod step_lr;
+
+pub use chained_scheduler::ChainedScheduler;
+pub use constant_lr::ConstantLR;
+pub use cosine_annealing_lr::CosineAnnealingLR;
+pub use cosine_annealing_warm_restarts::CosineAnnealingWarmRestarts;
+pub use cyclic_lr::CyclicLR;
+pub use exponential_lr::ExponentialLR;
+pub use lambda_lr::{LambdaLR, Lambdas, LrLambda};
+pub use linear_lr::LinearLR;
+pub use multi_step_lr::MultiStepLR;
+pub use multiplicative_lr::MultiplicativeLR;
+pub use one_cycle_lr::OneCycleLR;
+pub use polynomial_lr::PolynomialLR;
+pub use reduce_lr_on_plateau::ReduceLROnPlateau;
+pub use sequential_lr::SequentialLR;
+pub use sim::TorchSimulator;
+pub use step_lr::StepLR;
+
+use crate::{check, suggest, Schedule, ScheduleError};
 
 /// The `torch.optim.lr_scheduler` class names a config may use.
-pub const CLASS_NAMES: &[&str] = &[];
+pub const CLASS_NAMES: &[&str] = &[
+    "LambdaLR",
+    "MultiplicativeLR",
+    "StepLR",
+    "MultiStepLR",
+    "ConstantLR",
+    "LinearLR",
+    "ExponentialLR",
+    "PolynomialLR",
+    "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
+    "CyclicLR",
+    "OneCycleLR",
+    "SequentialLR",
+    "ChainedScheduler",
+    "ReduceLROnPlateau",
+];
 
-/// TODO
+/// SGD's default learning rate, used where a config leaves `lr` out (only `CyclicLR` and
+/// `OneCycleLR`, which overwrite it, may).
+pub const DEFAULT_LR: f64 = 1e-3;
+
+/// A parameter given once for every param group, or once per group (PyTorch's
+/// `float | list[float]`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct TorchSchedule {}
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(untagged)
+)]
+pub enum PerGroup {
+    /// The same value for every group.
+    One(f64),
+    /// One value per group, in group order.
+    Each(Vec<f64>),
+}
+
+impl PerGroup {
+    /// The value for group `i` (a short list repeats its last value, an empty one is NaN,
+    /// so lookups never panic; [`TorchSchedule::validate`] rejects both).
+    pub fn get(&self, i: usize) -> f64 {
+        match self {
+            PerGroup::One(v) => *v,
+            PerGroup::Each(v) => v.get(i).or(v.last()).copied().unwrap_or(f64::NAN),
+        }
+    }
+
+    /// Every value, as a list.
+    pub fn values(&self) -> Vec<f64> {
+        match self {
+            PerGroup::One(v) => vec![*v],
+            PerGroup::Each(v) => v.clone(),
+        }
+    }
+
+    pub(crate) fn check(
+        &self,
+        class: &str,
+        key: &str,
+        groups: usize,
+        each: impl Fn(&str, &str, f64) -> Result<(), ScheduleError>,
+    ) -> Result<(), ScheduleError> {
+        if let PerGroup::Each(v) = self {
+            if v.len() != groups {
+                return Err(ScheduleError::invalid(
+                    class,
+                    key,
+                    format!("{v:?}"),
+                    format!("a number or a list of {groups} numbers (one per param group)"),
+                ));
+            }
+        }
+        for v in self.values() {
+            each(class, key, v)?;
+        }
+        Ok(())
+    }
+}
+
+/// One `torch.optim.lr_scheduler` class with its keyword arguments.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)]
+pub enum TorchClass {
+    LambdaLR(LambdaLR),
+    MultiplicativeLR(MultiplicativeLR),
+    StepLR(StepLR),
+    MultiStepLR(MultiStepLR),
+    ConstantLR(ConstantLR),
+    LinearLR(LinearLR),
+    ExponentialLR(ExponentialLR),
+    PolynomialLR(PolynomialLR),
+    CosineAnnealingLR(CosineAnnealingLR),
+    CosineAnnealingWarmRestarts(CosineAnnealingWarmRestarts),
+    CyclicLR(CyclicLR),
+    OneCycleLR(OneCycleLR),
+    SequentialLR(SequentialLR),
+    ChainedScheduler(ChainedScheduler),
+    ReduceLROnPlateau(ReduceLROnPlateau),
+}
+
+impl TorchClass {
+    /// The PyTorch class name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TorchClass::LambdaLR(_) => "LambdaLR",
+            TorchClass::MultiplicativeLR(_) => "MultiplicativeLR",
+            TorchClass::StepLR(_) => "StepLR",
+            TorchClass::MultiStepLR(_) => "MultiStepLR",
+            TorchClass::ConstantLR(_) => "ConstantLR",
+            TorchClass::LinearLR(_) => "LinearLR",
+            TorchClass::ExponentialLR(_) => "ExponentialLR",
+            TorchClass::PolynomialLR(_) => "PolynomialLR",
+            TorchClass::CosineAnnealingLR(_) => "CosineAnnealingLR",
+            TorchClass::CosineAnnealingWarmRestarts(_) => "CosineAnnealingWarmRestarts",
+            TorchClass::CyclicLR(_) => "CyclicLR",
+            TorchClass::OneCycleLR(_) => "OneCycleLR",
+            TorchClass::SequentialLR(_) => "SequentialLR",
+            TorchClass::ChainedScheduler(_) => "ChainedScheduler",
+            TorchClass::ReduceLROnPlateau(_) => "ReduceLROnPlateau",
+        }
+    }
+
+    fn is_composite(&self) -> bool {
+        matches!(
+            self,
+            TorchClass::SequentialLR(_)
+                | TorchClass::ChainedScheduler(_)
+                | TorchClass::ReduceLROnPlateau(_)
+        )
+    }
+
+    /// Whether the class writes the optimizer's momentum.
+    fn cycles_momentum(&self) -> bool {
+        match self {
+            TorchClass::CyclicLR(c) => c.cycle_momentum,
+            TorchClass::OneCycleLR(c) => c.cycle_momentum,
+            TorchClass::SequentialLR(c) => c.schedulers.iter().any(|s| s.class.cycles_momentum()),
+            TorchClass::ChainedScheduler(c) => {
+                c.schedulers.iter().any(|s| s.class.cycles_momentum())
+            }
+            _ => false,
+        }
+    }
+
+    fn check(&self, groups: usize) -> Result<(), ScheduleError> {
+        match self {
+            TorchClass::LambdaLR(c) => c.check(groups),
+            TorchClass::MultiplicativeLR(c) => c.check(groups),
+            TorchClass::StepLR(c) => c.check(),
+            TorchClass::MultiStepLR(c) => c.check(),
+            TorchClass::ConstantLR(c) => c.check(),
+            TorchClass::LinearLR(c) => c.check(),
+            TorchClass::ExponentialLR(c) => c.check(),
+            TorchClass::PolynomialLR(c) => c.check(),
+            TorchClass::CosineAnnealingLR(c) => c.check(),
+            TorchClass::CosineAnnealingWarmRestarts(c) => c.check(),
+            TorchClass::CyclicLR(c) => c.check(groups),
+            TorchClass::OneCycleLR(c) => c.check(groups),
+            TorchClass::SequentialLR(c) => c.check(groups),
+            TorchClass::ChainedScheduler(c) => c.check(groups),
+            TorchClass::ReduceLROnPlateau(c) => c.check(groups),
+        }
+    }
+
+    fn len(&self) -> Option<u64> {
+        match self {
+            TorchClass::ConstantLR(c) => Some(c.total_iters),
+            TorchClass::LinearLR(c) => Some(c.total_iters),
+            TorchClass::PolynomialLR(c) => Some(c.total_iters),
+            TorchClass::CosineAnnealingLR(c) => Some(c.t_max),
+            TorchClass::OneCycleLR(c) => Some(c.steps()),
+            _ => None,
+        }
+    }
+}
+
+/// A `torch.optim.lr_scheduler` class applied to an SGD optimizer, reproduced exactly.
+///
+/// [`Schedule::value`] is group 0's lr after `step` calls of `scheduler.step()`, replayed
+/// with a [`TorchSimulator`]; [`Schedule::values`] and [`Schedule::momenta`] replay once
+/// for a whole range.
+///
+/// ```
+/// # #[cfg(feature = "serde")] {
+/// use lrsched::{config, Schedule};
+/// let s = config::from_value(serde_json::json!({
+///     "type": "SequentialLR", "lr": 1.0, "milestones": [2],
+///     "schedulers": [
+///         {"type": "ConstantLR", "factor": 0.5, "total_iters": 2},
+///         {"type": "ExponentialLR", "gamma": 0.5},
+///     ],
+/// })).unwrap();
+/// assert_eq!(s.values(0..5), vec![0.5, 0.5, 1.0, 0.5, 0.25]);
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct TorchSchedule {
+    /// The optimizer's learning rate per param group (empty in a sub-scheduler config
+    /// of `SequentialLR`/`ChainedScheduler`, which uses the outer one).
+    pub lr: Vec<f64>,
+    /// The optimizer's initial momentum (SGD's `momentum`), if the config gives one.
+    pub momentum: Option<PerGroup>,
+    /// The class and its keyword arguments.
+    pub class: TorchClass,
+    /// Metrics fed to `ReduceLROnPlateau`, by step.
+    metrics: Vec<f64>,
+}
 
 impl TorchSchedule {
+    /// A schedule of `class` on an optimizer with one param group at learning rate `lr`.
+    ///
+    /// ```
+    /// use lrsched::torch::{StepLR, TorchClass, TorchSchedule};
+    /// use lrsched::Schedule;
+    /// let s = TorchSchedule::new(vec![0.1], TorchClass::StepLR(StepLR::new(2)));
+    /// assert_eq!(s.values(0..4), vec![0.1, 0.1, 0.1 * 0.1, 0.1 * 0.1]);
+    /// ```
+    pub fn new(lr: Vec<f64>, class: TorchClass) -> Self {
+        TorchSchedule {
+            lr,
+            momentum: None,
+            class,
+            metrics: Vec::new(),
+        }
+    }
+
+    /// Sets the optimizer's initial momentum.
+    pub fn with_momentum(mut self, momentum: PerGroup) -> Self {
+        self.momentum = Some(momentum);
+        self
+    }
+
     /// The class name.
-    pub fn class_name(&self) -> &'static str { "" }
-    /// From a config object.
-    #[cfg(feature = "serde")]
-    pub fn from_value(_v: &serde_json::Value) -> Result<Self, ScheduleError> { todo!() }
-    /// To a config object.
-    #[cfg(feature = "serde")]
-    pub fn to_value(&self) -> serde_json::Value { todo!() }
+    pub fn class_name(&self) -> &'static str {
+        self.class.name()
+    }
+
+    /// The metrics observed so far (only `ReduceLROnPlateau` keeps them).
+    pub fn metrics(&self) -> &[f64] {
+        &self.metrics
+    }
+
+    /// Number of param groups.
+    pub fn groups(&self) -> usize {
+        self.lr.len().max(1)
+    }
+
+    /// Whether [`Schedule::momentum`] reports a momentum.
+    pub fn tracks_momentum(&self) -> bool {
+        self.momentum.is_some() || self.class.cycles_momentum()
+    }
+
+    fn check_top(&self, nested: bool) -> Result<(), ScheduleError> {
+        let name = self.class_name();
+        if nested && self.class.is_composite() {
+            return Err(ScheduleError::invalid(
+                name,
+                "type",
+                name,
+                "a scheduler that is not SequentialLR, ChainedScheduler or ReduceLROnPlateau inside `schedulers`",
+            ));
+        }
+        if !nested {
+            if self.lr.is_empty() {
+                return Err(ScheduleError::MissingKey {
+                    schedule: name.into(),
+                    key: "lr".into(),
+                });
+            }
+            for &lr in &self.lr {
+                check::non_negative(name, "lr", lr)?;
+            }
+            if let Some(m) = &self.momentum {
+                m.check(name, "momentum", self.groups(), check::non_negative)?;
+            }
+        }
+        self.class.check(self.groups())
+    }
+
+    fn replay_lr(&self, steps: std::ops::Range<u64>) -> (Vec<f64>, Vec<Option<f64>>) {
+        let mut sim = TorchSimulator::new(self);
+        let track = self.tracks_momentum();
+        let mut lrs = Vec::new();
+        let mut moms = Vec::new();
+        let plateau = matches!(self.class, TorchClass::ReduceLROnPlateau(_));
+        let mut done = 0u64;
+        let advance = |sim: &mut TorchSimulator, to: u64, done: &mut u64| {
+            while *done < to {
+                if plateau {
+                    match self.metrics.get(*done as usize) {
+                        Some(&m) => sim.step_with_metric(m),
+                        // Without more metrics the lr holds.
+                        None => return,
+                    }
+                } else {
+                    sim.step();
+                }
+                *done += 1;
+            }
+        };
+        advance(&mut sim, steps.start, &mut done);
+        for s in steps {
+            advance(&mut sim, s, &mut done);
+            lrs.push(sim.last_lr().first().copied().unwrap_or(f64::NAN));
+            moms.push(if track {
+                sim.momentum_all().first().copied()
+            } else {
+                None
+            });
+        }
+        (lrs, moms)
+    }
 }
-impl Schedule for TorchSchedule { fn value(&self, _step: u64) -> f64 { 0.0 } fn validate(&self) -> Result<(), ScheduleError> { Ok(()) } }
+
+#[cfg(feature = "serde")]
+mod parse;
+
+impl Schedule for TorchSchedule {
+    fn value(&self, step: u64) -> f64 {
+        self.replay_lr(step..step.saturating_add(1))
+            .0
+            .first()
+            .copied()
+            .unwrap_or(f64::NAN)
+    }
+
+    fn validate(&self) -> Result<(), ScheduleError> {
+        self.check_top(false)
+    }
+
+    fn len(&self) -> Option<u64> {
+        self.class.len()
+    }
+
+    fn momentum(&self, step: u64) -> Option<f64> {
+        if !self.tracks_momentum() {
+            return None;
+        }
+        self.replay_lr(step..step.saturating_add(1))
+            .1
+            .first()
+            .copied()
+            .flatten()
+    }
+
+    fn values(&self, steps: std::ops::Range<u64>) -> Vec<f64> {
+        self.replay_lr(steps).0
+    }
+
+    fn momenta(&self, steps: std::ops::Range<u64>) -> Vec<Option<f64>> {
+        if !self.tracks_momentum() {
+            return steps.map(|_| None).collect();
+        }
+        self.replay_lr(steps).1
+    }
+
+    fn observe(&mut self, step: u64, metric: f64) -> Result<(), ScheduleError> {
+        if !matches!(self.class, TorchClass::ReduceLROnPlateau(_)) {
+            return Ok(());
+        }
+        let step = usize::try_from(step).unwrap_or(usize::MAX);
+        if step > self.metrics.len() {
+            return Err(ScheduleError::Invalid {
+                path: "ReduceLROnPlateau".into(),
+                message: format!(
+                    "metric for step {step} observed before the metric for step {}; observe every step in order",
+                    self.metrics.len()
+                ),
+            });
+        }
+        // Observing a step again rewrites history from there (a resumed run).
+        self.metrics.truncate(step);
+        self.metrics.push(metric);
+        Ok(())
+    }
+
+    fn needs_metric(&self) -> bool {
+        matches!(self.class, TorchClass::ReduceLROnPlateau(_))
+    }
+
+    #[cfg(feature = "serde")]
+    fn save_state(&self, out: &mut Vec<serde_json::Value>) {
+        if self.needs_metric() {
+            out.push(serde_json::json!({ "metrics": self.metrics }));
+        }
+    }
+
+    #[cfg(feature = "serde")]
+    fn load_state(
+        &mut self,
+        saved: &mut dyn Iterator<Item = serde_json::Value>,
+    ) -> Result<(), ScheduleError> {
+        if !self.needs_metric() {
+            return Ok(());
+        }
+        let bad = |message: String| ScheduleError::Invalid {
+            path: "ReduceLROnPlateau".into(),
+            message,
+        };
+        let v = saved
+            .next()
+            .ok_or_else(|| bad("saved state has no entry for ReduceLROnPlateau".into()))?;
+        let metrics = v
+            .get("metrics")
+            .and_then(|m| serde_json::from_value::<Vec<f64>>(m.clone()).ok())
+            .ok_or_else(|| bad(format!("saved state {v} is not {{\"metrics\": [numbers]}}")))?;
+        self.metrics = metrics;
+        Ok(())
+    }
+}
+
+/// The keys a class takes in a config, besides `type` (and `lr`/`momentum` at the top).
+pub fn class_keys(name: &str) -> &'static [&'static str] {
+    match name {
+        "LambdaLR" | "MultiplicativeLR" => &["lr_lambda"],
+        "StepLR" => &["step_size", "gamma"],
+        "MultiStepLR" => &["milestones", "gamma"],
+        "ConstantLR" => &["factor", "total_iters"],
+        "LinearLR" => &["start_factor", "end_factor", "total_iters"],
+        "ExponentialLR" => &["gamma"],
+        "PolynomialLR" => &["total_iters", "power"],
+        "CosineAnnealingLR" => &["T_max", "eta_min"],
+        "CosineAnnealingWarmRestarts" => &["T_0", "T_mult", "eta_min"],
+        "CyclicLR" => &[
+            "base_lr",
+            "max_lr",
+            "step_size_up",
+            "step_size_down",
+            "mode",
+            "gamma",
+            "scale_fn",
+            "scale_mode",
+            "cycle_momentum",
+            "base_momentum",
+            "max_momentum",
+        ],
+        "OneCycleLR" => &[
+            "max_lr",
+            "total_steps",
+            "epochs",
+            "steps_per_epoch",
+            "pct_start",
+            "anneal_strategy",
+            "cycle_momentum",
+            "base_momentum",
+            "max_momentum",
+            "div_factor",
+            "final_div_factor",
+            "three_phase",
+        ],
+        "SequentialLR" => &["schedulers", "milestones"],
+        "ChainedScheduler" => &["schedulers"],
+        "ReduceLROnPlateau" => &[
+            "mode",
+            "factor",
+            "patience",
+            "threshold",
+            "threshold_mode",
+            "cooldown",
+            "min_lr",
+            "eps",
+        ],
+        _ => &[],
+    }
+}
+
+/// An [`ScheduleError::UnknownKey`] for `key` in a config of `class`.
+pub(crate) fn unknown_key(class: &str, key: &str, nested: bool) -> ScheduleError {
+    let mut allowed: Vec<String> = Vec::new();
+    if !nested {
+        allowed.push("lr".into());
+        allowed.push("momentum".into());
+    }
+    allowed.extend(class_keys(class).iter().map(|k| k.to_string()));
+    ScheduleError::UnknownKey {
+        schedule: class.to_string(),
+        key: key.to_string(),
+        suggestion: suggest(key, allowed.iter().map(String::as_str)),
+        allowed,
+    }
+}
+
+/// Python's `bisect.bisect_right` on a sorted list.
+pub(crate) fn bisect_right(xs: &[u64], x: i64) -> usize {
+    xs.iter().take_while(|&&m| (m as i128) <= x as i128).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaf(class: TorchClass) -> TorchSchedule {
+        TorchSchedule::new(vec![1.0], class)
+    }
+
+    #[test]
+    fn step_lr_multiplies_the_running_lr() {
+        let s = leaf(TorchClass::StepLR(StepLR::new(3).with_gamma(0.1)));
+        let v = s.values(0..10);
+        assert_eq!(v[0], 1.0);
+        assert_eq!(v[3], 0.1);
+        assert_eq!(v[6], 0.1 * 0.1);
+        assert_eq!(v[9], 0.1 * 0.1 * 0.1);
+        assert_eq!(s.value(9), v[9]);
+    }
+
+    #[test]
+    fn repeated_multistep_milestones_apply_gamma_squared() {
+        let s = leaf(TorchClass::MultiStepLR(
+            MultiStepLR::new(vec![2, 2, 4]).with_gamma(0.5),
+        ));
+        assert_eq!(s.values(0..6), vec![1.0, 1.0, 0.25, 0.25, 0.125, 0.125]);
+    }
+
+    #[test]
+    fn plateau_needs_and_uses_metrics() {
+        let mut s = leaf(TorchClass::ReduceLROnPlateau(
+            ReduceLROnPlateau::default().with_patience(0),
+        ));
+        assert!(s.needs_metric());
+        s.observe(0, 1.0).unwrap();
+        s.observe(1, 2.0).unwrap();
+        assert!(s.observe(5, 2.0).is_err());
+        assert_eq!(s.value(0), 1.0);
+        assert_eq!(s.value(1), 1.0);
+        assert!((s.value(2) - 0.1).abs() < 1e-15);
+        assert_eq!(s.value(50), s.value(2));
+    }
+
+    #[test]
+    fn momentum_is_reported_only_when_tracked() {
+        let s = leaf(TorchClass::StepLR(StepLR::new(3)));
+        assert_eq!(s.momentum(0), None);
+        let s = s.with_momentum(PerGroup::One(0.9));
+        assert_eq!(s.momentum(5), Some(0.9));
+    }
+
+    #[test]
+    fn invalid_values_never_panic() {
+        let s = leaf(TorchClass::StepLR(StepLR::new(0)));
+        assert!(s.validate().is_err());
+        let _ = s.values(0..5);
+        let s = TorchSchedule::new(
+            vec![],
+            TorchClass::CosineAnnealingLR(CosineAnnealingLR::new(0)),
+        );
+        assert!(s.validate().is_err());
+        let _ = s.values(0..5);
+    }
+}
