@@ -86,6 +86,18 @@ catalog! {
         "lr, steps, min_lr=0, after_end=hold", "rex(lr=0.1, steps=1000)";
     "warmup", "schedule", "a rise from start_lr (linear, cosine, exponential, 1-sqrt) in front of any schedule",
         "steps, schedule, start_lr=0, shape=linear", "warmup(steps=100, schedule=cosine(lr=0.1, steps=1000))";
+    "warm_restarts", "schedule", "cosine with warm restarts (SGDR): period growing by period_mult, peak decaying by peak_decay",
+        "lr, period, min_lr=0, period_mult=1, peak_decay=1, cycle_limit=none, after_end=hold",
+        "warm_restarts(lr=0.1, period=10, period_mult=2)";
+    "wsd", "schedule", "warmup-stable-decay with a linear, cosine, 1-sqrt or 1-square cooldown",
+        "lr, stable_steps, decay_steps, warmup_steps=0, min_lr=0, warmup_start_lr=none, warmup_shape=linear, cooldown=linear, after_end=hold",
+        "wsd(lr=0.1, warmup_steps=100, stable_steps=800, decay_steps=100, cooldown=1-sqrt)";
+    "plateau", "schedule", "reduce-on-plateau: lr (or a schedule) times factor after patience steps without improvement",
+        "lr=none, schedule=none, mode=min, factor=0.1, patience=10, threshold=0.0001, threshold_mode=rel, cooldown=0, min_lr=0, eps=0.00000001",
+        "plateau(lr=0.1, factor=0.5, patience=5)";
+    "noise", "schedule", "multiplicative noise on any schedule (uniform percent or truncated normal), reproducible from a seed",
+        "schedule, kind=uniform, pct=0.67, std=1, start=0, end=none, seed=42",
+        "noise(schedule=cosine(lr=0.1, steps=1000), pct=0.1)";
     "join", "combinator", "schedules one after another, switching at boundaries (local or global time)",
         "schedules, boundaries, time=local",
         "join(schedules=[constant(lr=0.1), cosine(lr=0.1, steps=900)], boundaries=[100])";

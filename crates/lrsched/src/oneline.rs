@@ -12,7 +12,7 @@
 //! `NAME` is any config `type` (`cosine`, `warmup`, `StepLR`, ...) and each `KEY` is one of
 //! its config keys, so the one-line form says exactly what a JSON config says:
 //! `cosine(lr=0.1, steps=1000)` is `{"type": "cosine", "lr": 0.1, "steps": 1000}`.
-//! `WORD` is a bare word such as `triangular2` (a string); `STRING` is double-quoted with
+//! `WORD` is a bare word such as `triangular2` or `1-sqrt` (a string); `STRING` is double-quoted with
 //! JSON escapes. `DURATION` is `3ep`, `10%` or `0.1dur` (resolved with a run shape).
 //! Whitespace is free.
 //!
@@ -76,7 +76,7 @@ fn write_value(v: &Value, out: &mut String) {
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => out.push_str(&n.to_string()),
         Value::String(s) => {
-            if is_word(s) && !looks_like_literal(s) {
+            if reads_back_as_word(s) {
                 out.push_str(s)
             } else {
                 out.push_str(&Value::String(s.clone()).to_string())
@@ -122,9 +122,13 @@ fn is_word(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
 }
 
-/// Words that would read back as something other than a string.
-fn looks_like_literal(s: &str) -> bool {
-    matches!(s, "true" | "false" | "null" | "inf" | "nan")
+/// Whether `s` written bare (`key=s`) parses back to the string `s`.
+fn reads_back_as_word(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        && parse_value(&format!("x(v={s})"))
+            .is_ok_and(|v| v.get("v") == Some(&Value::String(s.to_string())))
 }
 
 struct Parser<'a> {
@@ -180,7 +184,7 @@ impl Parser<'_> {
         self.skip_ws();
         let start = self.pos;
         while let Some(c) = self.peek() {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
                 self.pos += 1;
             } else {
                 break;
@@ -314,14 +318,14 @@ impl Parser<'_> {
         if crate::time::Duration::parse(token).is_some() {
             return Ok(Value::String(token.to_string()));
         }
-        let parsed = token
-            .parse::<f64>()
-            .ok()
-            .filter(|v| v.is_finite())
-            .ok_or_else(|| {
-                self.pos = start;
-                self.error(&format!("`{token}` is not a finite number"))
-            })?;
+        let Ok(parsed) = token.parse::<f64>() else {
+            // Not a number: a word that starts with a digit, such as `1-sqrt`.
+            return Ok(Value::String(token.to_string()));
+        };
+        if !parsed.is_finite() {
+            self.pos = start;
+            return Err(self.error(&format!("`{token}` is not a finite number")));
+        }
         // Integral literals become integers so they fill step counts as well as rates.
         if parsed.fract() == 0.0 && !token.contains(['.', 'e', 'E']) {
             if let Ok(i) = token.trim_start_matches('+').parse::<u64>() {
