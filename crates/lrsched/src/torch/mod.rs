@@ -60,7 +60,9 @@ pub use sequential_lr::SequentialLR;
 pub use sim::TorchSimulator;
 pub use step_lr::StepLR;
 
-use crate::{check, suggest, Schedule, ScheduleError};
+#[cfg(feature = "serde")]
+use crate::suggest;
+use crate::{check, Schedule, ScheduleError};
 
 /// The `torch.optim.lr_scheduler` class names a config may use.
 pub const CLASS_NAMES: &[&str] = &[
@@ -358,7 +360,9 @@ impl TorchSchedule {
                         None => return,
                     }
                 } else {
-                    sim.step();
+                    sim.advance(to - *done);
+                    *done = to;
+                    return;
                 }
                 *done += 1;
             }
@@ -530,6 +534,7 @@ pub fn class_keys(name: &str) -> &'static [&'static str] {
 }
 
 /// An [`ScheduleError::UnknownKey`] for `key` in a config of `class`.
+#[cfg(feature = "serde")]
 pub(crate) fn unknown_key(class: &str, key: &str, nested: bool) -> ScheduleError {
     let mut allowed: Vec<String> = Vec::new();
     if !nested {

@@ -78,6 +78,45 @@ impl Leaf {
         leaf
     }
 
+    /// How many of the next `max` steps can be skipped: steps after which PyTorch's
+    /// state differs only in `last_epoch`, or whose lr the step after them overwrites
+    /// (classes whose lr is a pure function of the epoch).
+    fn skippable(&self, max: u64, groups: &[Group]) -> u64 {
+        let e = self.st.last_epoch;
+        let past = |horizon: u64| e >= 0 && e as u64 >= horizon;
+        match &self.class {
+            TorchClass::LambdaLR(_) | TorchClass::CyclicLR(_) => max,
+            TorchClass::OneCycleLR(c) => {
+                let total = c.steps() as i64;
+                if e >= total {
+                    max
+                } else {
+                    max.min((total - e - 1).max(0) as u64)
+                }
+            }
+            TorchClass::ConstantLR(c) if past(c.total_iters) => max,
+            TorchClass::LinearLR(c) if past(c.total_iters) => max,
+            TorchClass::PolynomialLR(c) if past(c.total_iters) => max,
+            TorchClass::MultiStepLR(c) if e >= 0 => {
+                match c.milestones.iter().filter(|&&m| m as i64 > e).min() {
+                    Some(&m) => max.min(m - e as u64 - 1),
+                    None => max,
+                }
+            }
+            TorchClass::StepLR(c) if e >= 0 => {
+                let size = c.step_size.max(1);
+                let next = (e as u64 / size).saturating_add(1).saturating_mul(size);
+                max.min(next - e as u64 - 1)
+            }
+            TorchClass::ExponentialLR(c)
+                if c.gamma == 1.0 || groups.iter().all(|g| g.lr == 0.0) =>
+            {
+                max
+            }
+            _ => 0,
+        }
+    }
+
     fn initial_step(&mut self, groups: &mut [Group]) {
         self.st.step_count = 0;
         self.st.is_initial = true;
@@ -194,7 +233,7 @@ struct PlateauState {
 
 #[derive(Debug, Clone)]
 enum Node {
-    Leaf(Leaf),
+    Leaf(Box<Leaf>),
     Sequential {
         subs: Vec<Leaf>,
         milestones: Vec<u64>,
@@ -295,7 +334,7 @@ impl TorchSimulator {
                     last_epoch: 0,
                 },
             },
-            class => Node::Leaf(Leaf::construct(class.clone(), &mut groups)),
+            class => Node::Leaf(Box::new(Leaf::construct(class.clone(), &mut groups))),
         };
         let mut sim = TorchSimulator {
             last_lr: Vec::new(),
@@ -358,6 +397,30 @@ impl TorchSimulator {
             Node::Plateau { .. } => return,
         }
         self.refresh_last_lr(from);
+    }
+
+    /// `n` calls of [`TorchSimulator::step`], skipping the steps that cannot change the
+    /// result: a class whose lr is a pure function of the epoch (`LambdaLR`, `CyclicLR`,
+    /// `OneCycleLR`) jumps straight to the last one, and the recursive classes jump
+    /// between the epochs where they change the lr (`StepLR` multiples, `MultiStepLR`
+    /// milestones, the end of `ConstantLR`/`LinearLR`/`PolynomialLR`). The others
+    /// (`ExponentialLR`, `MultiplicativeLR`, `CosineAnnealingLR`, warm restarts, the
+    /// composites) replay every step, as PyTorch's recursion requires.
+    pub fn advance(&mut self, n: u64) {
+        let mut left = n;
+        while left > 0 {
+            if let Node::Leaf(l) = &mut self.node {
+                let skip = l.skippable(left - 1, &self.groups);
+                if skip > 0 {
+                    l.st.last_epoch = l.st.last_epoch.saturating_add(skip as i64);
+                    l.st.step_count = l.st.step_count.saturating_add(skip);
+                    left -= skip;
+                    continue;
+                }
+            }
+            self.step();
+            left -= 1;
+        }
     }
 
     /// `scheduler.step(metric)` for `ReduceLROnPlateau`; other classes ignore the metric
