@@ -5,7 +5,7 @@
 //! Why not candle's ops: a step of a 784-128-10 MLP is about 30 small tensor ops, and at
 //! this size the per-op overhead (allocation, dispatch, shape checks) costs more than the
 //! arithmetic. Here a training step allocates nothing. The candle engine
-//! ([`super::candle_ref`]) builds the same network from candle's autodiff and the tests
+//! ([`super::CandleMlp`]) builds the same network from candle's autodiff and the tests
 //! check this module's gradients against it.
 
 use super::spec::{Activation, Init, Loss, ModelSpec};
@@ -22,13 +22,57 @@ pub enum BatchTargets<'a> {
 
 /// Where one linear layer's parameters live in the flat parameter buffer.
 #[derive(Debug, Clone)]
-struct Layer {
-    fan_in: usize,
-    fan_out: usize,
-    w: usize,
-    b: usize,
+pub(crate) struct Layer {
+    pub(crate) fan_in: usize,
+    pub(crate) fan_out: usize,
+    pub(crate) w: usize,
+    pub(crate) b: usize,
     /// `(gamma offset, beta offset, running-stats offset)` for a hidden layer with BatchNorm.
-    bn: Option<(usize, usize, usize)>,
+    pub(crate) bn: Option<(usize, usize, usize)>,
+}
+
+/// The flat layout of a spec's parameters: per layer its weights (out x in, row-major as
+/// PyTorch's), biases, then BatchNorm's gamma and beta. Returns the layers, the number of
+/// parameters and the number of running-statistics values.
+pub(crate) fn layout(spec: &ModelSpec) -> (Vec<Layer>, usize, usize) {
+    let mut layers = Vec::new();
+    let (mut n, mut r) = (0, 0);
+    let count = spec.layers();
+    for l in 0..count {
+        let (fan_in, fan_out) = (spec.sizes[l], spec.sizes[l + 1]);
+        let w = n;
+        let b = w + fan_in * fan_out;
+        n = b + fan_out;
+        let bn = (spec.batch_norm && l + 1 < count).then(|| {
+            let g = n;
+            n += 2 * fan_out;
+            let run = r;
+            r += 2 * fan_out;
+            (g, g + fan_out, run)
+        });
+        layers.push(Layer {
+            fan_in,
+            fan_out,
+            w,
+            b,
+            bn,
+        });
+    }
+    (layers, n, r)
+}
+
+/// The dropout scale of each element, drawn in row-major order: 0 or `1/(1-p)`. Both
+/// engines draw masks with this, so they drop the same units.
+pub(crate) fn draw_mask(rng: &mut Rng, p: f32, mask: &mut [f32]) {
+    let keep = 1.0 - p;
+    let scale = 1.0 / keep;
+    for m in mask.iter_mut() {
+        *m = if (rng.next_f64() as f32) < keep {
+            scale
+        } else {
+            0.0
+        };
+    }
 }
 
 /// Per-layer activations kept from the forward pass for the backward pass.
@@ -49,8 +93,13 @@ struct Saved {
 }
 
 /// BatchNorm's defaults, as PyTorch's `nn.BatchNorm1d`.
-const BN_EPS: f32 = 1e-5;
-const BN_MOMENTUM: f32 = 0.1;
+pub(crate) const BN_EPS: f32 = 1e-5;
+pub(crate) const BN_MOMENTUM: f32 = 0.1;
+
+/// The dropout stream's seed, apart from the initialisation's.
+pub(crate) fn dropout_seed(seed: u64) -> u64 {
+    seed ^ 0xD20_0D20
+}
 
 /// An MLP with parameters and gradients in flat buffers, for the optimizers.
 ///
@@ -85,30 +134,8 @@ pub struct Mlp {
 impl Mlp {
     /// A freshly initialised network for batches of up to `capacity` rows.
     pub fn new(spec: ModelSpec, seed: u64, capacity: usize) -> Mlp {
-        let mut layers = Vec::new();
-        let mut n = 0;
-        let mut r = 0;
-        let count = spec.layers();
-        for l in 0..count {
-            let (fan_in, fan_out) = (spec.sizes[l], spec.sizes[l + 1]);
-            let w = n;
-            let b = w + fan_in * fan_out;
-            n = b + fan_out;
-            let bn = (spec.batch_norm && l + 1 < count).then(|| {
-                let g = n;
-                n += 2 * fan_out;
-                let run = r;
-                r += 2 * fan_out;
-                (g, g + fan_out, run)
-            });
-            layers.push(Layer {
-                fan_in,
-                fan_out,
-                w,
-                b,
-                bn,
-            });
-        }
+        let (layers, n, r) = layout(&spec);
+        let count = layers.len();
         let mut running = vec![0.0; r];
         for layer in &layers {
             if let Some((_, _, run)) = layer.bn {
@@ -124,7 +151,7 @@ impl Mlp {
             d_in: Vec::new(),
             capacity: 0,
             layers,
-            dropout_rng: Rng::new(seed ^ 0xD20_0D20),
+            dropout_rng: Rng::new(dropout_seed(seed)),
             threads: 1,
             spec,
         };
@@ -773,6 +800,8 @@ mod tests {
 
     /// Central finite differences in f64 of the loss, against the analytic gradient.
     fn check_gradients(mut mlp: Mlp, x: &[f32], targets: BatchTargets<'_>, rows: usize) {
+        // The same dropout masks for every evaluation.
+        let rng = mlp.rng_state();
         mlp.train_step(x, targets, rows);
         let analytic = mlp.grads().to_vec();
         let running = mlp.buffers().to_vec();
@@ -780,6 +809,7 @@ mod tests {
         let loss_at = |p: &[f32]| {
             let mut m = mlp.clone();
             m.load(p, &running);
+            m.set_rng_state(rng);
             m.train_step(x, targets, rows) as f64
         };
         let h = 1e-2f32;

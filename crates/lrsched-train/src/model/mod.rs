@@ -1,7 +1,10 @@
-//! Models: the spec of an MLP and the fused fast path that trains it.
+//! Models: the spec of an MLP, the fused fast path that trains it, and the same network
+//! on candle's autodiff.
 
+mod candle_mlp;
 mod mlp;
 mod spec;
 
+pub use candle_mlp::CandleMlp;
 pub use mlp::{BatchTargets, Mlp};
 pub use spec::{Activation, Init, Loss, ModelSpec, SpecError};
