@@ -113,4 +113,40 @@ catalog! {
         "schedule, period=none, times=none, after_end=hold", "repeat(schedule=cosine(lr=0.1, steps=100), times=3)";
     "stretch", "combinator", "a schedule stretched in time by ratio (Composer's scale_schedule_ratio)",
         "schedule, ratio", "stretch(schedule=cosine(lr=0.1, steps=100), ratio=1.5)";
+    "LambdaLR", "torch", "lr * lr_lambda(epoch), lr_lambda an expression in epoch (or a list, one per group)",
+        "lr, lr_lambda, momentum=none", "LambdaLR(lr=0.1, lr_lambda=\"0.95 ** epoch\")";
+    "MultiplicativeLR", "torch", "multiply the rate by lr_lambda(epoch) every step",
+        "lr, lr_lambda, momentum=none", "MultiplicativeLR(lr=0.1, lr_lambda=0.95)";
+    "StepLR", "torch", "multiply by gamma every step_size epochs",
+        "lr, step_size, gamma=0.1, momentum=none", "StepLR(lr=0.1, step_size=30)";
+    "MultiStepLR", "torch", "multiply by gamma at each milestone",
+        "lr, milestones, gamma=0.1, momentum=none", "MultiStepLR(lr=0.1, milestones=[30, 80])";
+    "ConstantLR", "torch", "lr * factor until total_iters, then lr",
+        "lr, factor=0.3333333333333333, total_iters=5, momentum=none", "ConstantLR(lr=0.1, factor=0.5, total_iters=4)";
+    "LinearLR", "torch", "lr * a factor moving linearly from start_factor to end_factor over total_iters",
+        "lr, start_factor=0.3333333333333333, end_factor=1, total_iters=5, momentum=none",
+        "LinearLR(lr=0.1, start_factor=0.1, total_iters=10)";
+    "ExponentialLR", "torch", "multiply by gamma every epoch",
+        "lr, gamma, momentum=none", "ExponentialLR(lr=0.1, gamma=0.95)";
+    "PolynomialLR", "torch", "lr * (1 - t/total_iters)^power",
+        "lr, total_iters=5, power=1, momentum=none", "PolynomialLR(lr=0.1, total_iters=10, power=2)";
+    "CosineAnnealingLR", "torch", "cosine from lr to eta_min over T_max (PyTorch's recursive form, also past T_max)",
+        "lr, T_max, eta_min=0, momentum=none", "CosineAnnealingLR(lr=0.1, T_max=50)";
+    "CosineAnnealingWarmRestarts", "torch", "SGDR: cosine restarting every T_0 * T_mult^i epochs",
+        "lr, T_0, T_mult=1, eta_min=0, momentum=none", "CosineAnnealingWarmRestarts(lr=0.1, T_0=10, T_mult=2)";
+    "CyclicLR", "torch", "cyclical rates (triangular, triangular2, exp_range, or scale_fn), momentum inversely",
+        "lr=0.001, base_lr, max_lr, step_size_up=2000, step_size_down=none, mode=triangular, gamma=1, scale_fn=none, scale_mode=cycle, cycle_momentum=true, base_momentum=0.8, max_momentum=0.9, momentum=none",
+        "CyclicLR(base_lr=0.001, max_lr=0.1, step_size_up=10, momentum=0.9)";
+    "OneCycleLR", "torch", "one cycle to max_lr and down (total_steps or epochs x steps_per_epoch)",
+        "lr=0.001, max_lr, total_steps=none, epochs=none, steps_per_epoch=none, pct_start=0.3, anneal_strategy=cos, cycle_momentum=true, base_momentum=0.85, max_momentum=0.95, div_factor=25, final_div_factor=10000, three_phase=false, momentum=none",
+        "OneCycleLR(max_lr=0.1, total_steps=100, momentum=0.9)";
+    "SequentialLR", "torch", "schedulers one after another at milestones (configs without lr)",
+        "lr, schedulers, milestones, momentum=none",
+        "SequentialLR(lr=0.1, schedulers=[LinearLR(start_factor=0.1, total_iters=5), ExponentialLR(gamma=0.9)], milestones=[5])";
+    "ChainedScheduler", "torch", "schedulers applied together, each multiplying the rate",
+        "lr, schedulers, momentum=none",
+        "ChainedScheduler(lr=0.1, schedulers=[ConstantLR(factor=0.5, total_iters=3), ExponentialLR(gamma=0.9)])";
+    "ReduceLROnPlateau", "torch", "multiply by factor after patience epochs without improvement (needs --metrics)",
+        "lr, mode=min, factor=0.1, patience=10, threshold=0.0001, threshold_mode=rel, cooldown=0, min_lr=0, eps=0.00000001, momentum=none",
+        "ReduceLROnPlateau(lr=0.1, patience=5)";
 }

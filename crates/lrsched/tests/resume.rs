@@ -36,6 +36,11 @@ fn check_resume(one_line: &str) {
     let fresh =
         || Driver::new(oneline::parse(one_line).unwrap_or_else(|e| panic!("{one_line}: {e}")));
     let straight = run(&mut fresh(), 1000);
+    if fresh().schedule().needs_metric() {
+        // The metric must really drive the rate, or the comparison proves nothing.
+        let reductions = straight.windows(2).filter(|w| w[1].0 < w[0].0).count();
+        assert!(reductions >= 2, "{one_line}: only {reductions} reductions");
+    }
 
     let mut first = fresh();
     let mut resumed = run(&mut first, 400);
@@ -85,6 +90,34 @@ resume_tests! {
     clamp: "clamp(schedule=cosine(lr=0.1, steps=1000), min=0.01, max=0.05)",
     offset: "offset(schedule=cosine(lr=0.1, steps=1000), shift=-100)",
     repeat: "repeat(schedule=cosine(lr=0.1, steps=300), times=3)",
+    polynomial: "polynomial(lr=0.1, steps=700, power=2, end_lr=0.001)",
+    polynomial_cycle: "polynomial(lr=0.1, steps=300, cycle=true)",
+    linear: "linear(start_lr=0.1, end_lr=0.0, steps=900)",
+    tanh: "tanh(lr=0.1, steps=900, min_lr=0.001)",
+    noam: "noam(d_model=512, warmup_steps=100)",
+    rex: "rex(lr=0.1, steps=900)",
+    warm_restarts: "warm_restarts(lr=0.1, period=50, period_mult=1.5, peak_decay=0.8, min_lr=0.001)",
+    cyclic: "cyclic(base_lr=0.001, max_lr=0.1, step_size_up=70, mode=exp_range, gamma=0.999, cycle_momentum=true)",
+    one_cycle: "one_cycle(max_lr=0.1, total_steps=900, three_phase=true)",
+    wsd: "wsd(lr=0.1, warmup_steps=100, stable_steps=500, decay_steps=300, cooldown=1-sqrt)",
+    noise: "noise(schedule=cosine(lr=0.1, steps=1000), pct=0.2, seed=7)",
+    plateau: "plateau(lr=0.1, factor=0.5, patience=20, cooldown=5, min_lr=0.0001)",
+    warmup_plateau_floor: "clamp(schedule=warmup(steps=50, schedule=plateau(lr=0.1, patience=10, threshold_mode=abs, threshold=0.001)), min=0.001)",
+    join_then_plateau: "join(schedules=[linear(start_lr=0, end_lr=0.1, steps=100), plateau(lr=0.1, patience=15, mode=min)], boundaries=[100])",
+    stretch: "stretch(schedule=cosine(lr=0.1, steps=600), ratio=1.5)",
+    torch_lambda: "LambdaLR(lr=0.1, lr_lambda=\"0.99 ** epoch\")",
+    torch_multiplicative: "MultiplicativeLR(lr=0.1, lr_lambda=0.999)",
     torch_step: "StepLR(lr=0.1, step_size=30, gamma=0.5)",
+    torch_multi_step: "MultiStepLR(lr=0.1, milestones=[100, 400, 400], gamma=0.5)",
+    torch_constant: "ConstantLR(lr=0.1, factor=0.5, total_iters=450)",
+    torch_linear: "LinearLR(lr=0.1, start_factor=0.1, total_iters=450)",
+    torch_exponential: "ExponentialLR(lr=0.1, gamma=0.999)",
+    torch_polynomial: "PolynomialLR(lr=0.1, total_iters=800, power=2)",
     torch_cosine_past_t_max: "CosineAnnealingLR(lr=0.1, T_max=300, eta_min=0.001)",
+    torch_warm_restarts: "CosineAnnealingWarmRestarts(lr=0.1, T_0=50, T_mult=2, eta_min=0.001)",
+    torch_cyclic: "CyclicLR(base_lr=0.001, max_lr=0.1, step_size_up=70, mode=triangular2, momentum=0.9)",
+    torch_one_cycle: "OneCycleLR(max_lr=0.1, total_steps=1000, momentum=0.9)",
+    torch_sequential: "SequentialLR(lr=0.1, schedulers=[LinearLR(start_factor=0.1, total_iters=100), CosineAnnealingLR(T_max=900)], milestones=[100])",
+    torch_chained: "ChainedScheduler(lr=0.1, schedulers=[ConstantLR(factor=0.5, total_iters=300), ExponentialLR(gamma=0.999)])",
+    torch_plateau: "ReduceLROnPlateau(lr=0.1, factor=0.5, patience=20, cooldown=5)",
 }
