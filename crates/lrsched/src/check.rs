@@ -7,7 +7,12 @@ pub(crate) fn positive(schedule: &str, key: &str, v: f64) -> Result<(), Schedule
     if v.is_finite() && v > 0.0 {
         Ok(())
     } else {
-        Err(ScheduleError::invalid(schedule, key, fmt(v), "a finite number > 0"))
+        Err(ScheduleError::invalid(
+            schedule,
+            key,
+            fmt(v),
+            "a finite number > 0",
+        ))
     }
 }
 
@@ -16,7 +21,12 @@ pub(crate) fn non_negative(schedule: &str, key: &str, v: f64) -> Result<(), Sche
     if v.is_finite() && v >= 0.0 {
         Ok(())
     } else {
-        Err(ScheduleError::invalid(schedule, key, fmt(v), "a finite number >= 0"))
+        Err(ScheduleError::invalid(
+            schedule,
+            key,
+            fmt(v),
+            "a finite number >= 0",
+        ))
     }
 }
 
@@ -25,7 +35,12 @@ pub(crate) fn finite(schedule: &str, key: &str, v: f64) -> Result<(), ScheduleEr
     if v.is_finite() {
         Ok(())
     } else {
-        Err(ScheduleError::invalid(schedule, key, fmt(v), "a finite number"))
+        Err(ScheduleError::invalid(
+            schedule,
+            key,
+            fmt(v),
+            "a finite number",
+        ))
     }
 }
 
@@ -94,7 +109,12 @@ pub(crate) fn increasing(
         } else {
             "a non-decreasing list"
         };
-        Err(ScheduleError::invalid(schedule, key, format!("{v:?}"), allowed))
+        Err(ScheduleError::invalid(
+            schedule,
+            key,
+            format!("{v:?}"),
+            allowed,
+        ))
     } else {
         Ok(())
     }

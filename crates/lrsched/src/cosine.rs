@@ -123,7 +123,11 @@ mod tests {
 
     #[test]
     fn lands_on_min_exactly_and_holds() {
-        for (lr, min, exp, k) in [(0.1, 0.0, 1.0, 1.0), (3e-4, 1e-6, 2.0, 0.5), (1.0, 0.3, 1.0, 3.0)] {
+        for (lr, min, exp, k) in [
+            (0.1, 0.0, 1.0, 1.0),
+            (3e-4, 1e-6, 2.0, 0.5),
+            (1.0, 0.3, 1.0, 3.0),
+        ] {
             let s = Cosine::new(lr, 97)
                 .with_min_lr(min)
                 .with_exponent(exp)
@@ -149,6 +153,9 @@ mod tests {
     fn rejects_bad_parameters() {
         assert!(Cosine::new(0.1, 0).validate().is_err());
         assert!(Cosine::new(0.1, 10).with_exponent(0.0).validate().is_err());
-        assert!(Cosine::new(0.1, 10).with_min_lr(f64::NAN).validate().is_err());
+        assert!(Cosine::new(0.1, 10)
+            .with_min_lr(f64::NAN)
+            .validate()
+            .is_err());
     }
 }

@@ -143,7 +143,10 @@ impl fmt::Display for ScheduleError {
                 line,
                 column,
                 message,
-            } => write!(f, "invalid {format} at line {line}, column {column}: {message}"),
+            } => write!(
+                f,
+                "invalid {format} at line {line}, column {column}: {message}"
+            ),
             ScheduleError::StateMismatch { differences } => write!(
                 f,
                 "saved state does not match the config: {}",

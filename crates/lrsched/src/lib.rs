@@ -24,10 +24,10 @@ mod after_end;
 mod any;
 pub mod catalog;
 mod check;
-mod error;
 #[cfg(feature = "serde")]
 pub mod config;
 pub mod driver;
+mod error;
 #[cfg(feature = "serde")]
 pub mod oneline;
 pub mod time;
@@ -71,9 +71,9 @@ pub use clamp::Clamp;
 pub use constant::Constant;
 pub use cosine::Cosine;
 pub use cyclic::{Cyclic, CyclicMode, CyclicScaleMode};
-pub use driver::{Driver, Interval};
 #[cfg(feature = "serde")]
 pub use driver::DriverState;
+pub use driver::{Driver, Interval};
 pub use exponential::Exponential;
 pub use inverse_sqrt::InverseSqrt;
 pub use inverse_time::InverseTime;

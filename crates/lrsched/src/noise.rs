@@ -187,7 +187,7 @@ impl Noise {
 
     /// The relative noise at `step` (0 outside the range).
     pub fn noise(&self, step: u64) -> f64 {
-        let inside = step >= self.start && self.end.map_or(true, |e| step < e);
+        let inside = step >= self.start && self.end.is_none_or(|e| step < e);
         if !inside || self.pct.is_nan() || self.pct <= 0.0 {
             return 0.0;
         }

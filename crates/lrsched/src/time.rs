@@ -25,7 +25,12 @@ impl Duration {
     /// for any other string (so mode names and the like pass through untouched).
     pub fn parse(s: &str) -> Option<Duration> {
         let s = s.trim();
-        let num = |n: &str| n.trim().parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0);
+        let num = |n: &str| {
+            n.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+        };
         if let Some(n) = s.strip_suffix("ep") {
             num(n).map(Duration::Epochs)
         } else if let Some(n) = s.strip_suffix('%') {
