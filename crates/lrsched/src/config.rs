@@ -276,3 +276,39 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let column = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
     (line, column)
 }
+
+/// Appends the paths where two configs differ, as `path: saved -> given`, so a refusal
+/// to mix a saved state with another config can say exactly what changed.
+///
+/// ```
+/// let mut out = Vec::new();
+/// let a = serde_json::json!({"type": "cosine", "lr": 0.1, "steps": 100});
+/// let b = serde_json::json!({"type": "cosine", "lr": 0.2, "steps": 100});
+/// lrsched::config::diff("schedule", &a, &b, &mut out);
+/// assert_eq!(out, ["schedule.lr: 0.1 -> 0.2"]);
+/// ```
+pub fn diff(path: &str, saved: &Value, given: &Value, out: &mut Vec<String>) {
+    match (saved, given) {
+        (Value::Object(a), Value::Object(b)) => {
+            let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                let null = Value::Null;
+                diff(
+                    &format!("{path}.{k}"),
+                    a.get(k).unwrap_or(&null),
+                    b.get(k).unwrap_or(&null),
+                    out,
+                );
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                diff(&format!("{path}[{i}]"), x, y, out);
+            }
+        }
+        (a, b) if a != b => out.push(format!("{path}: {a} -> {b}")),
+        _ => {}
+    }
+}

@@ -222,14 +222,14 @@ mod state {
         /// difference) when the state was saved from another config.
         pub fn restore(mut self, state: &DriverState) -> Result<Driver, ScheduleError> {
             let mut differences = Vec::new();
-            diff(
+            crate::config::diff(
                 "schedule",
                 &state.schedule,
                 &crate::config::to_value(&self.schedule),
                 &mut differences,
             );
             let mine = self.momentum.as_ref().map(crate::config::to_value);
-            diff(
+            crate::config::diff(
                 "momentum",
                 &state.momentum.clone().unwrap_or(Value::Null),
                 &mine.unwrap_or(Value::Null),
@@ -264,33 +264,6 @@ mod state {
             }
             self.step = state.step;
             Ok(self)
-        }
-    }
-
-    /// Lists the paths where two configs differ, as `path: saved -> given`.
-    fn diff(path: &str, saved: &Value, given: &Value, out: &mut Vec<String>) {
-        match (saved, given) {
-            (Value::Object(a), Value::Object(b)) => {
-                let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
-                keys.sort();
-                keys.dedup();
-                for k in keys {
-                    let null = Value::Null;
-                    diff(
-                        &format!("{path}.{k}"),
-                        a.get(k).unwrap_or(&null),
-                        b.get(k).unwrap_or(&null),
-                        out,
-                    );
-                }
-            }
-            (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
-                for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                    diff(&format!("{path}[{i}]"), x, y, out);
-                }
-            }
-            (a, b) if a != b => out.push(format!("{path}: {a} -> {b}")),
-            _ => {}
         }
     }
 
