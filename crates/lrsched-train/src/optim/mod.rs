@@ -1,0 +1,618 @@
+//! Optimizers over flat f32 buffers: SGD, momentum, Nesterov, RMSProp, Adam, AdamW and
+//! schedule-free SGD / AdamW, with L2 or decoupled weight decay, L1, and gradient clipping
+//! by norm or value.
+//!
+//! The model keeps all its parameters in one contiguous `&mut [f32]` and the gradients in a
+//! matching one; [`ParamGroup`]s are index ranges into them, each with its own learning-rate
+//! factor and optionally its own weight decay (e.g. none for biases and BatchNorm).
+//!
+//! Every update follows PyTorch's single-tensor implementation (and the `schedulefree`
+//! package's for the schedule-free kinds) operation for operation in f32, with PyTorch's
+//! f64 scalar arithmetic, so that results match PyTorch's to the last bit or within an
+//! f32 rounding (see `tests/optim_golden.rs`, whose fixture `scripts/torch_optim_golden.py`
+//! makes).
+//!
+//! The learning rate, and optionally the momentum (SGD momentum, Nesterov, RMSProp,
+//! schedule-free SGD) or beta1 (Adam, AdamW, schedule-free AdamW), come from the schedule
+//! at every [`Optimizer::step`], as PyTorch's `OneCycleLR(cycle_momentum=True)` drives
+//! `momentum` or `betas[0]`.
+//!
+//! A step allocates nothing and makes one pass over the buffers (two more when L1 or
+//! clipping is on: clipping by norm needs the norm before any update).
+//!
+//! ```
+//! use lrsched_train::optim::{Optimizer, OptimizerConfig, OptimizerKind, ParamGroup};
+//! let config = OptimizerConfig { weight_decay: 0.01, ..OptimizerConfig::new(OptimizerKind::AdamW) };
+//! // Weights in 0..6 decay; biases in 6..8 do not, and learn at twice the rate.
+//! let groups = vec![
+//!     ParamGroup::new(0..6),
+//!     ParamGroup::new(6..8).with_lr_scale(2.0).with_weight_decay(0.0),
+//! ];
+//! let mut opt = Optimizer::new(config, groups, 8).unwrap();
+//! let mut params = vec![0.5f32; 8];
+//! let mut grads = vec![0.1f32; 8];
+//! opt.step(&mut params, &mut grads, 1e-3, None).unwrap();
+//! assert!(params.iter().all(|&p| p < 0.5));
+//! ```
+
+mod adam;
+mod clip;
+mod config;
+mod error;
+mod rmsprop;
+mod schedule_free;
+mod sgd;
+mod state;
+#[cfg(test)]
+mod tests;
+
+pub use config::{Clip, OptimizerConfig, OptimizerKind, ParamGroup};
+pub use error::OptimError;
+pub use state::{GroupState, NamedBuffer, OptimizerState};
+
+use config::{check_beta, check_momentum};
+
+/// What a step reports.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct StepInfo {
+    /// The total 2-norm of the gradients (after the L1 term, before scaling) when
+    /// clipping by norm, the value `clip_grad_norm_` returns.
+    pub grad_norm: Option<f32>,
+}
+
+/// A group with its resolved weight decay and schedule-free running values.
+#[derive(Debug, Clone)]
+struct Group {
+    spec: ParamGroup,
+    weight_decay: f64,
+    weight_sum: f64,
+    lr_max: f64,
+}
+
+/// An optimizer over flat parameter and gradient buffers.
+///
+/// Build it with [`Optimizer::new`], call [`step`](Optimizer::step) once per batch with the
+/// scheduled learning rate, save [`state`](Optimizer::state) with checkpoints and
+/// [`restore`](Optimizer::restore) it to resume bit for bit.
+///
+/// Schedule-free kinds keep the parameters at the gradient point `y` while training; the
+/// weights to evaluate (or to ship) are the average `x`: get them with
+/// [`eval_params`](Optimizer::eval_params) into a separate buffer, or switch the parameters
+/// in place with [`to_eval`](Optimizer::to_eval) and back with
+/// [`to_train`](Optimizer::to_train) (the package's `eval()` / `train()`; the round trip
+/// is exact only up to f32 rounding, as in PyTorch). For other kinds all three are plain
+/// copies or no-ops.
+#[derive(Debug, Clone)]
+pub struct Optimizer {
+    config: OptimizerConfig,
+    groups: Vec<Group>,
+    n_params: usize,
+    steps: u64,
+    started: bool,
+    eval_mode: bool,
+    beta: f64,
+    /// Per-parameter buffers, each `n_params` long or empty when the kind does not use it;
+    /// their meaning per kind is in `buffer_names`.
+    bufs: [Vec<f32>; 3],
+}
+
+impl Optimizer {
+    /// An optimizer of `config` over `n_params` parameters, updating the parameters in
+    /// `groups` (ranges must lie within `0..n_params` and not overlap; parameters in no
+    /// group are never touched). Errors name the bad hyperparameter or group.
+    pub fn new(
+        config: OptimizerConfig,
+        groups: Vec<ParamGroup>,
+        n_params: usize,
+    ) -> Result<Self, OptimError> {
+        config.validate()?;
+        for (i, g) in groups.iter().enumerate() {
+            let r = &g.range;
+            if r.start > r.end || r.end > n_params {
+                return Err(OptimError::BadGroup {
+                    index: i,
+                    reason: format!(
+                        "range {}..{} does not lie within the {n_params} parameters",
+                        r.start, r.end
+                    ),
+                });
+            }
+            if !(g.lr_scale.is_finite() && g.lr_scale >= 0.0) {
+                return Err(OptimError::invalid(
+                    format!("groups[{i}].lr_scale"),
+                    g.lr_scale,
+                    "a finite number >= 0",
+                ));
+            }
+            if let Some(wd) = g.weight_decay {
+                if !(wd.is_finite() && wd >= 0.0) {
+                    return Err(OptimError::invalid(
+                        format!("groups[{i}].weight_decay"),
+                        wd,
+                        "a finite number >= 0",
+                    ));
+                }
+            }
+            for (j, h) in groups[..i].iter().enumerate() {
+                let s = &h.range;
+                if r.start < s.end && s.start < r.end {
+                    return Err(OptimError::BadGroup {
+                        index: i,
+                        reason: format!(
+                            "range {}..{} overlaps group {j}'s range {}..{}",
+                            r.start, r.end, s.start, s.end
+                        ),
+                    });
+                }
+            }
+        }
+        let kind = config.kind;
+        let n = n_params;
+        let used = |b: bool| if b { vec![0.0f32; n] } else { Vec::new() };
+        let bufs = match kind {
+            OptimizerKind::Sgd => [Vec::new(), Vec::new(), Vec::new()],
+            OptimizerKind::Momentum | OptimizerKind::Nesterov | OptimizerKind::ScheduleFreeSgd => {
+                [used(true), Vec::new(), Vec::new()]
+            }
+            OptimizerKind::RmsProp => [
+                used(true),
+                used(config.centered),
+                used(config.effective_momentum() > 0.0),
+            ],
+            OptimizerKind::Adam | OptimizerKind::AdamW | OptimizerKind::ScheduleFreeAdamW => {
+                [used(true), used(true), Vec::new()]
+            }
+        };
+        let beta = if kind.uses_betas() {
+            config.betas.0
+        } else {
+            config.effective_momentum()
+        };
+        let groups = groups
+            .into_iter()
+            .map(|spec| Group {
+                weight_decay: spec.weight_decay.unwrap_or(config.weight_decay),
+                spec,
+                weight_sum: 0.0,
+                lr_max: -1.0,
+            })
+            .collect();
+        Ok(Optimizer {
+            config,
+            groups,
+            n_params,
+            steps: 0,
+            started: false,
+            eval_mode: false,
+            beta,
+            bufs,
+        })
+    }
+
+    /// The config it was built with.
+    pub fn config(&self) -> &OptimizerConfig {
+        &self.config
+    }
+
+    /// The parameter groups it was built with.
+    pub fn groups(&self) -> impl Iterator<Item = &ParamGroup> {
+        self.groups.iter().map(|g| &g.spec)
+    }
+
+    /// The number of parameters it was built for.
+    pub fn n_params(&self) -> usize {
+        self.n_params
+    }
+
+    /// Steps taken so far.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Whether the parameters hold the schedule-free evaluation weights (after
+    /// [`to_eval`](Optimizer::to_eval)); always false for other kinds.
+    pub fn is_eval_mode(&self) -> bool {
+        self.eval_mode
+    }
+
+    /// One update of `params` from `grads` with learning rate `lr` (each group's is
+    /// `lr * lr_scale`).
+    ///
+    /// `momentum`, when given, replaces the config's momentum (SGD momentum, Nesterov,
+    /// RMSProp, schedule-free SGD) or beta1 (Adam, AdamW, schedule-free AdamW) from this
+    /// step on, as a momentum schedule does; plain SGD ignores it.
+    ///
+    /// Before the update, `grads` gets the L1 term and clipping in place (PyTorch's
+    /// `clip_grad_*_` also clip in place), over all groups together; weight decay is not
+    /// written back.
+    ///
+    /// Errors, leaving everything untouched: buffers of the wrong length, a negative or
+    /// non-finite `lr`, a momentum or beta out of range, a momentum > 0 for an RMSProp
+    /// built without momentum (it has no buffer), or a schedule-free optimizer in eval mode.
+    pub fn step(
+        &mut self,
+        params: &mut [f32],
+        grads: &mut [f32],
+        lr: f64,
+        momentum: Option<f64>,
+    ) -> Result<StepInfo, OptimError> {
+        self.check_len("params", params.len())?;
+        self.check_len("grads", grads.len())?;
+        if !(lr.is_finite() && lr >= 0.0) {
+            return Err(OptimError::invalid("lr", lr, "a finite number >= 0"));
+        }
+        let kind = self.config.kind;
+        let beta = match momentum {
+            None => self.beta,
+            Some(b) if kind.uses_betas() => {
+                check_beta("momentum (beta1)", b)?;
+                if kind.is_schedule_free() && b == 0.0 {
+                    return Err(OptimError::invalid(
+                        "momentum (beta1)",
+                        b,
+                        "0 < beta1 < 1 for schedule-free",
+                    ));
+                }
+                b
+            }
+            Some(m) => {
+                check_momentum(kind, "momentum", m)?;
+                if kind == OptimizerKind::RmsProp && m > 0.0 && self.bufs[2].is_empty() {
+                    return Err(OptimError::invalid(
+                        "momentum",
+                        m,
+                        "0 for an RMSProp built with momentum 0 (set config momentum > 0 \
+                         to schedule it)",
+                    ));
+                }
+                m
+            }
+        };
+        if self.eval_mode {
+            return Err(OptimError::EvalMode);
+        }
+        let grad_norm = clip::prepare(
+            params,
+            grads,
+            self.groups.iter().map(|g| g.spec.range.clone()),
+            self.config.l1,
+            self.config.clip,
+        );
+        self.beta = beta;
+        self.steps += 1;
+        let c = &self.config;
+        let (first, step) = (!self.started, self.steps);
+        let [a, b, cbuf] = &mut self.bufs;
+        let groups = &mut self.groups;
+        fused(|| {
+            for grp in groups {
+                let r = grp.spec.range.clone();
+                let lr = lr * grp.spec.lr_scale;
+                let wd = grp.weight_decay;
+                let (l2, decay) = if c.is_decoupled() {
+                    (0.0, 1.0 - lr * wd)
+                } else {
+                    (wd, 1.0)
+                };
+                let (p, g) = (&mut params[r.clone()], &grads[r.clone()]);
+                match kind {
+                    OptimizerKind::Sgd | OptimizerKind::Momentum | OptimizerKind::Nesterov => {
+                        let m = if kind == OptimizerKind::Sgd {
+                            0.0
+                        } else {
+                            beta
+                        };
+                        let buf = (!a.is_empty()).then(|| &mut a[r]);
+                        sgd::Sgd {
+                            lr,
+                            l2,
+                            decay,
+                            momentum: m,
+                            dampening: c.dampening,
+                            nesterov: kind == OptimizerKind::Nesterov,
+                            first,
+                        }
+                        .apply(p, g, buf)
+                    }
+                    OptimizerKind::RmsProp => rmsprop::RmsProp {
+                        lr,
+                        l2,
+                        decay,
+                        alpha: c.alpha,
+                        eps: c.eps,
+                        centered: c.centered,
+                        momentum: beta,
+                    }
+                    .apply(
+                        p,
+                        g,
+                        &mut a[r.clone()],
+                        (!b.is_empty()).then(|| &mut b[r.clone()]),
+                        (!cbuf.is_empty()).then(|| &mut cbuf[r]),
+                    ),
+                    OptimizerKind::Adam | OptimizerKind::AdamW => adam::Adam {
+                        lr,
+                        l2,
+                        decay,
+                        beta1: beta,
+                        beta2: c.betas.1,
+                        eps: c.eps,
+                        step,
+                    }
+                    .apply(p, g, &mut a[r.clone()], &mut b[r]),
+                    OptimizerKind::ScheduleFreeSgd | OptimizerKind::ScheduleFreeAdamW => {
+                        let z = &mut a[r.clone()];
+                        if first {
+                            // schedulefree seeds z with the parameters at the first step.
+                            z.copy_from_slice(p);
+                        }
+                        let avg = schedule_free::averaging(
+                            lr,
+                            step - 1,
+                            c.warmup_steps,
+                            c.r,
+                            c.weight_lr_power,
+                            &mut grp.weight_sum,
+                            &mut grp.lr_max,
+                        );
+                        if kind == OptimizerKind::ScheduleFreeSgd {
+                            schedule_free::SfSgd {
+                                avg,
+                                momentum: beta,
+                                wd,
+                            }
+                            .apply(p, g, z)
+                        } else {
+                            schedule_free::SfAdamW {
+                                avg,
+                                beta1: beta,
+                                beta2: c.betas.1,
+                                eps: c.eps,
+                                wd,
+                                k: step - 1,
+                            }
+                            .apply(p, g, z, &mut b[r])
+                        }
+                    }
+                }
+            }
+        });
+        // SGD seeds its momentum buffer only on a step with momentum, as PyTorch does.
+        self.started |= kind != OptimizerKind::Sgd
+            && !(matches!(kind, OptimizerKind::Momentum | OptimizerKind::Nesterov) && beta == 0.0);
+        Ok(StepInfo { grad_norm })
+    }
+
+    /// Writes the weights to evaluate into `out`: for schedule-free kinds in training mode,
+    /// the average `x = y + (1 - 1/beta) (z - y)` (what the package's `eval()` puts in the
+    /// parameters), with the beta of the last step; otherwise a copy of `params`.
+    /// Parameters in no group, and all of them before the first step, are copied.
+    pub fn eval_params(&self, params: &[f32], out: &mut [f32]) -> Result<(), OptimError> {
+        self.check_len("params", params.len())?;
+        self.check_len("out", out.len())?;
+        out.copy_from_slice(params);
+        if self.config.kind.is_schedule_free() && self.started && !self.eval_mode {
+            fused(|| {
+                for g in &self.groups {
+                    let r = g.spec.range.clone();
+                    schedule_free::eval_into(
+                        &params[r.clone()],
+                        &self.bufs[0][r.clone()],
+                        &mut out[r],
+                        self.beta,
+                    );
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Schedule-free: switches `params` in place to the evaluation weights (the package's
+    /// `eval()`); a no-op when already switched, before the first step (but it still
+    /// enters eval mode), and for other kinds.
+    pub fn to_eval(&mut self, params: &mut [f32]) -> Result<(), OptimError> {
+        self.check_len("params", params.len())?;
+        if self.config.kind.is_schedule_free() && !self.eval_mode {
+            self.switch(params, 1.0 - 1.0 / self.beta);
+            self.eval_mode = true;
+        }
+        Ok(())
+    }
+
+    /// Schedule-free: switches `params` back to the training point `y` (the package's
+    /// `train()`); a no-op when not in eval mode and for other kinds.
+    pub fn to_train(&mut self, params: &mut [f32]) -> Result<(), OptimError> {
+        self.check_len("params", params.len())?;
+        if self.eval_mode {
+            self.switch(params, 1.0 - self.beta);
+            self.eval_mode = false;
+        }
+        Ok(())
+    }
+
+    fn switch(&self, params: &mut [f32], weight: f64) {
+        if !self.started {
+            return;
+        }
+        fused(|| {
+            for g in &self.groups {
+                let r = g.spec.range.clone();
+                schedule_free::switch(&mut params[r.clone()], &self.bufs[0][r], weight);
+            }
+        });
+    }
+
+    /// A copy of everything the optimizer learned, for a checkpoint.
+    pub fn state(&self) -> OptimizerState {
+        OptimizerState {
+            kind: self.config.kind,
+            n_params: self.n_params,
+            steps: self.steps,
+            started: self.started,
+            eval_mode: self.eval_mode,
+            beta: self.beta,
+            groups: self
+                .groups
+                .iter()
+                .map(|g| GroupState {
+                    range: g.spec.range.clone(),
+                    weight_sum: g.weight_sum,
+                    lr_max: g.lr_max,
+                })
+                .collect(),
+            buffers: self
+                .buffer_names()
+                .into_iter()
+                .zip(&self.bufs)
+                .filter(|(_, b)| !b.is_empty())
+                .map(|(name, b)| NamedBuffer {
+                    name: name.to_string(),
+                    values: b.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Puts a saved state back, so that the next step continues bit for bit. The state must
+    /// come from an optimizer of the same kind, parameter count, group ranges and buffers;
+    /// otherwise the error names the difference and nothing changes. The hyperparameters
+    /// are this optimizer's (a resumed run may change them).
+    pub fn restore(&mut self, state: &OptimizerState) -> Result<(), OptimError> {
+        let mismatch = |reason: String| Err(OptimError::StateMismatch { reason });
+        if state.kind != self.config.kind {
+            return mismatch(format!(
+                "it was saved by {}, this optimizer is {}",
+                state.kind.name(),
+                self.config.kind.name()
+            ));
+        }
+        if state.n_params != self.n_params {
+            return mismatch(format!(
+                "it has {} parameters, this optimizer {}",
+                state.n_params, self.n_params
+            ));
+        }
+        let ranges: Vec<_> = self.groups.iter().map(|g| g.spec.range.clone()).collect();
+        let saved: Vec<_> = state.groups.iter().map(|g| g.range.clone()).collect();
+        if ranges != saved {
+            return mismatch(format!(
+                "its group ranges are {saved:?}, this optimizer's {ranges:?}"
+            ));
+        }
+        let names = self.buffer_names();
+        let own: Vec<&str> = names
+            .iter()
+            .zip(&self.bufs)
+            .filter(|(_, b)| !b.is_empty())
+            .map(|(n, _)| *n)
+            .collect();
+        let theirs: Vec<&str> = state.buffers.iter().map(|b| b.name.as_str()).collect();
+        if own != theirs {
+            return mismatch(format!("it has buffers {theirs:?}, this optimizer {own:?}"));
+        }
+        if let Some(b) = state
+            .buffers
+            .iter()
+            .find(|b| b.values.len() != self.n_params)
+        {
+            return Err(OptimError::LengthMismatch {
+                what: format!("saved buffer {}", b.name),
+                expected: self.n_params,
+                got: b.values.len(),
+            });
+        }
+        let mut saved = state.buffers.iter();
+        for buf in self.bufs.iter_mut().filter(|b| !b.is_empty()) {
+            if let Some(s) = saved.next() {
+                // copy_from_slice keeps the allocation: restoring allocates nothing.
+                buf.copy_from_slice(&s.values);
+            }
+        }
+        for (g, s) in self.groups.iter_mut().zip(&state.groups) {
+            g.weight_sum = s.weight_sum;
+            g.lr_max = s.lr_max;
+        }
+        self.steps = state.steps;
+        self.started = state.started;
+        self.eval_mode = state.eval_mode;
+        self.beta = state.beta;
+        Ok(())
+    }
+
+    /// PyTorch's names of the three buffer slots for this kind.
+    fn buffer_names(&self) -> [&'static str; 3] {
+        match self.config.kind {
+            OptimizerKind::RmsProp => ["square_avg", "grad_avg", "momentum_buffer"],
+            OptimizerKind::Adam | OptimizerKind::AdamW => ["exp_avg", "exp_avg_sq", "unused"],
+            OptimizerKind::ScheduleFreeSgd => ["z", "unused", "unused"],
+            OptimizerKind::ScheduleFreeAdamW => ["z", "exp_avg_sq", "unused"],
+            _ => ["momentum_buffer", "unused", "unused"],
+        }
+    }
+
+    fn check_len(&self, what: &str, got: usize) -> Result<(), OptimError> {
+        if got == self.n_params {
+            Ok(())
+        } else {
+            Err(OptimError::LengthMismatch {
+                what: what.to_string(),
+                expected: self.n_params,
+                got,
+            })
+        }
+    }
+}
+
+/// Runs `f`, compiled for FMA and AVX2 when the CPU has them.
+///
+/// The kernels use `mul_add` wherever PyTorch's CPU kernels fuse a multiply-add, which is
+/// what makes them match PyTorch bit for bit. `mul_add` is exact on every target, but
+/// without hardware FMA enabled at compile time it is a call to libm's `fmaf` and the loops
+/// do not vectorise; here the closure is inlined into a function compiled with the
+/// features, chosen at run time, so the common x86-64 CPU gets vector FMA loops while the
+/// results stay the same everywhere.
+#[inline(always)]
+fn fused<F: FnOnce()>(f: F) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("fma") && std::is_x86_feature_detected!("avx2") {
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn run<F: FnOnce()>(f: F) {
+                f()
+            }
+            // SAFETY: the CPU supports the features `run` is compiled for (checked above).
+            unsafe { run(f) };
+            return;
+        }
+    }
+    f()
+}
+
+/// `torch.lerp` with a scalar weight, as PyTorch's CPU kernel computes it: from the
+/// nearer end, so that weight 1 gives `end` exactly.
+#[derive(Clone, Copy)]
+struct Lerp {
+    w: f32,
+    small: bool,
+}
+
+impl Lerp {
+    fn new(weight: f64) -> Self {
+        let w = weight as f32;
+        Lerp {
+            w,
+            small: w.abs() < 0.5,
+        }
+    }
+
+    #[inline(always)]
+    fn at(self, start: f32, end: f32) -> f32 {
+        // PyTorch's vectorised kernel: fma(w, end - start, start) for small weights,
+        // fma(w - 1, end - start, end) otherwise; its scalar tail compiles to the same.
+        if self.small {
+            self.w.mul_add(end - start, start)
+        } else {
+            (self.w - 1.0).mul_add(end - start, end)
+        }
+    }
+}
