@@ -2,6 +2,8 @@
 //! with lrsched schedules driving the learning rate and momentum.
 #![deny(missing_docs)]
 
+pub mod checkpoint;
 pub mod data;
 pub mod model;
 pub mod optim;
+pub mod trainer;

@@ -99,6 +99,16 @@ impl CandleMlp {
         &self.grads
     }
 
+    /// The dropout generator's state (saved with checkpoints).
+    pub fn rng_state(&self) -> u64 {
+        self.dropout_rng.state()
+    }
+
+    /// Restores the dropout generator.
+    pub fn set_rng_state(&mut self, state: u64) {
+        self.dropout_rng = Rng::from_state(state);
+    }
+
     /// BatchNorm running statistics.
     pub fn buffers(&self) -> &[f32] {
         &self.running
