@@ -21,6 +21,9 @@ pub(super) struct Adam {
 
 impl Adam {
     /// Updates `p` from `g` with first moment `m` and second moment `v`.
+    // Inlined into the FMA-enabled caller (`fused`): target features do not reach
+    // callees that are not inlined, and without them `mul_add` is a libm call.
+    #[inline(always)]
     pub(super) fn apply(&self, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
         // PyTorch computes the bias corrections in f64 from the current betas (`**` is C's
         // pow, as is powf), then hands the kernels f32 scalars.

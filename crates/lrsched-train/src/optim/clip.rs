@@ -8,6 +8,9 @@ use super::Clip;
 ///
 /// The order is that of a PyTorch loop: the L1 term is part of the loss gradient, then
 /// `clip_grad_value_` / `clip_grad_norm_` run before `optimizer.step()`.
+// Inlined into the FMA-enabled caller (`fused`): target features do not reach
+// callees that are not inlined, and without them `mul_add` is a libm call.
+#[inline(always)]
 pub(super) fn prepare(
     params: &[f32],
     grads: &mut [f32],

@@ -21,6 +21,9 @@ pub(super) struct RmsProp {
 impl RmsProp {
     /// Updates `p` from `g`; `sq` is the square average, `gavg` the gradient average
     /// (given when centered), `buf` the momentum buffer (given when momentum is on).
+    // Inlined into the FMA-enabled caller (`fused`): target features do not reach
+    // callees that are not inlined, and without them `mul_add` is a libm call.
+    #[inline(always)]
     pub(super) fn apply(
         &self,
         p: &mut [f32],

@@ -60,6 +60,9 @@ pub(super) struct SfSgd {
 
 impl SfSgd {
     /// Updates `y` (the parameters) and `z` from `g`.
+    // Inlined into the FMA-enabled caller (`fused`): target features do not reach
+    // callees that are not inlined, and without them `mul_add` is a libm call.
+    #[inline(always)]
     pub(super) fn apply(&self, y: &mut [f32], g: &[f32], z: &mut [f32]) {
         let lerp = Lerp::new(self.avg.ckp1);
         let coef = (self.avg.lr * (self.momentum * (1.0 - self.avg.ckp1) - 1.0)) as f32;
@@ -94,6 +97,9 @@ pub(super) struct SfAdamW {
 
 impl SfAdamW {
     /// Updates `y` (the parameters), `z` and the second moment `v` from `g`.
+    // Inlined into the FMA-enabled caller (`fused`): target features do not reach
+    // callees that are not inlined, and without them `mul_add` is a libm call.
+    #[inline(always)]
     pub(super) fn apply(&self, y: &mut [f32], g: &[f32], z: &mut [f32], v: &mut [f32]) {
         let bias_correction2 = (1.0 - self.beta2.powf((self.k + 1) as f64)) as f32;
         let beta2 = self.beta2 as f32;
@@ -120,6 +126,9 @@ impl SfAdamW {
 
 /// Moves `w` towards `z` by `weight` (`lerp_`), the switch between training and
 /// evaluation weights.
+// Inlined into the FMA-enabled caller (`fused`): target features do not reach
+// callees that are not inlined, and without them `mul_add` is a libm call.
+#[inline(always)]
 pub(super) fn switch(w: &mut [f32], z: &[f32], weight: f64) {
     let lerp = Lerp::new(weight);
     for (w, &z) in w.iter_mut().zip(z) {
@@ -128,6 +137,9 @@ pub(super) fn switch(w: &mut [f32], z: &[f32], weight: f64) {
 }
 
 /// Writes the evaluation weights of `y` into `out`.
+// Inlined into the FMA-enabled caller (`fused`): target features do not reach
+// callees that are not inlined, and without them `mul_add` is a libm call.
+#[inline(always)]
 pub(super) fn eval_into(y: &[f32], z: &[f32], out: &mut [f32], beta: f64) {
     let lerp = Lerp::new(1.0 - 1.0 / beta);
     for ((o, &y), &z) in out.iter_mut().zip(y).zip(z) {

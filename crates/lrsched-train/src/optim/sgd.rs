@@ -23,6 +23,9 @@ pub(super) struct Sgd {
 impl Sgd {
     /// Updates `p` from `g`, with momentum buffer `buf` (all the group's slices; no
     /// buffer for plain SGD).
+    // Inlined into the FMA-enabled caller (`fused`): target features do not reach
+    // callees that are not inlined, and without them `mul_add` is a libm call.
+    #[inline(always)]
     pub(super) fn apply(&self, p: &mut [f32], g: &[f32], buf: Option<&mut [f32]>) {
         // Scalars are rounded to f32 once, as PyTorch converts a Python float to the
         // tensor's type before the kernel runs.
