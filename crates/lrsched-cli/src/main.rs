@@ -6,6 +6,8 @@ use lrsched::{config, oneline, AnySchedule, Schedule, ScheduleError};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod train;
+
 #[derive(Parser)]
 #[command(
     name = "lrsched",
@@ -27,6 +29,11 @@ enum Command {
     Trace(TraceArgs),
     /// List every schedule type with its parameters and defaults.
     List,
+    /// Train a network with a schedule driving the learning rate.
+    #[command(
+        after_help = "Examples:\n  lrsched train                                   # digits, 64 hidden units, SGD momentum, 10 epochs\n  lrsched train --schedule \"one_cycle(max_lr=0.1, total_steps=100%)\" --epochs 5\n  lrsched train --data mnist --data-dir ~/mnist --model 128 --optimizer momentum --lr 0.1 --schedule-config steplr.json --epochs 20\n  lrsched train --checkpoint-dir ckpt --resume --metrics-out metrics.jsonl"
+    )]
+    Train(Box<train::TrainArgs>),
 }
 
 #[derive(clap::Args)]
@@ -76,7 +83,7 @@ enum Format {
 }
 
 /// An error for the user: printed on one line, exit code 2.
-struct UserError(String);
+pub struct UserError(pub String);
 
 impl From<ScheduleError> for UserError {
     fn from(e: ScheduleError) -> Self {
@@ -92,6 +99,11 @@ fn main() -> ExitCode {
             list();
             Ok(())
         }
+        Command::Train(args) => match train::run(&args) {
+            Ok(0) => Ok(()),
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -240,16 +252,25 @@ fn print_values(values: &[f64], format: Format, param: Param) {
 }
 
 fn list() {
-    use lrsched::catalog::CATALOG;
-    let width = CATALOG.iter().map(|t| t.name.len()).max().unwrap_or(0);
+    let width = lrsched::catalog::all()
+        .map(|t| t.name.len())
+        .max()
+        .unwrap_or(0);
     let indent = " ".repeat(width + 4);
     for (group, title) in [
         ("schedule", "Schedules"),
         ("combinator", "Combinators"),
         ("torch", "PyTorch classes (torch.optim.lr_scheduler; keyword arguments unchanged, base rate as `lr`)"),
+        ("transformers", "transformers (keyword arguments unchanged, base rate as `lr`)"),
+        ("timm", "timm schedulers (stepped per update; keyword arguments unchanged, base rate as `lr`)"),
+        ("optax", "optax schedules (keyword arguments unchanged)"),
+        ("keras", "Keras (keras.optimizers.schedules; keyword arguments unchanged)"),
     ] {
+        if lrsched::catalog::all().all(|t| t.group != group) {
+            continue;
+        }
         println!("{title}:");
-        for t in CATALOG.iter().filter(|t| t.group == group) {
+        for t in lrsched::catalog::all().filter(|t| t.group == group) {
             println!("  {:width$}  {}", t.name, t.summary);
             println!("{indent}{}", t.params);
             println!("{indent}e.g. {}", t.example);

@@ -40,7 +40,17 @@ impl TypeInfo {
 
 /// The entry for a config `type`.
 pub fn find(name: &str) -> Option<&'static TypeInfo> {
-    CATALOG.iter().find(|t| t.name == name)
+    all().find(|t| t.name == name)
+}
+
+/// Every entry: native schedules, combinators, PyTorch classes, then (with the `serde`
+/// feature) the paste-in types of each library.
+pub fn all() -> impl Iterator<Item = &'static TypeInfo> {
+    #[cfg(feature = "serde")]
+    let compat = crate::compat::LIBRARIES.iter().flat_map(|(_, c)| c.iter());
+    #[cfg(not(feature = "serde"))]
+    let compat = std::iter::empty();
+    CATALOG.iter().chain(compat)
 }
 
 macro_rules! catalog {

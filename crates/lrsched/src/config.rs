@@ -21,12 +21,14 @@ use crate::{suggest, AnySchedule, Schedule, ScheduleError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Every `type` a config may name: native schedules, then PyTorch classes.
+/// Every `type` a config may name: native schedules, PyTorch classes, then the paste-in
+/// types of transformers, timm, optax and Keras.
 pub fn all_type_names() -> Vec<&'static str> {
     crate::NATIVE_TYPES
         .iter()
         .chain(crate::torch::CLASS_NAMES)
         .copied()
+        .chain(crate::compat::type_names())
         .collect()
 }
 
@@ -135,6 +137,11 @@ fn parse_value(value: Value) -> Result<AnySchedule, ScheduleError> {
         return crate::torch::TorchSchedule::from_value(&Value::Object(map)).map(Into::into);
     }
     map.remove("type");
+    if name.contains('.') {
+        if let Some(result) = crate::compat::from_value(&name, map.clone()) {
+            return result;
+        }
+    }
     crate::any::native_from_value(&name, Value::Object(map)).unwrap_or_else(|| {
         Err(ScheduleError::UnknownType {
             suggestion: suggest(&name, all_type_names()),

@@ -23,6 +23,8 @@
 mod after_end;
 mod any;
 pub mod catalog;
+#[cfg(feature = "serde")]
+pub mod compat;
 mod check;
 #[cfg(feature = "serde")]
 pub mod config;
