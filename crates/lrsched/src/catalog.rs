@@ -69,17 +69,17 @@ catalog! {
         "lr, step_size, gamma=0.1", "step(lr=0.1, step_size=30, gamma=0.1)";
     "multi_step", "schedule", "multiply by gamma at each milestone (repeats count again)",
         "lr, milestones, gamma=0.1", "multi_step(lr=0.1, milestones=[30, 80], gamma=0.1)";
-    "exponential", "schedule", "lr * gamma^(t/transition_steps) or lr * exp(-k t), optional staircase and floor",
-        "lr, gamma=none, k=none, transition_steps=1, transition_begin=0, staircase=false, min_lr=0",
+    "exponential", "schedule", "lr * gamma^(t/transition_steps) or lr * exp(-k t), optional staircase, floor and (for a growth) ceiling",
+        "lr, gamma=none, k=none, transition_steps=1, transition_begin=0, staircase=false, min_lr=0, max_lr=none",
         "exponential(lr=0.1, gamma=0.99)";
     "inverse_time", "schedule", "time-based decay lr / (1 + k t/decay_steps)",
         "lr, k, decay_steps=1, staircase=false", "inverse_time(lr=0.1, k=0.01)";
     "inverse_sqrt", "schedule", "lr / (1 + k sqrt(t)), or lr / sqrt((t + shift) / timescale) after a warmup",
         "lr, k=none, timescale=none, warmup_steps=0", "inverse_sqrt(lr=0.1, timescale=1000, warmup_steps=100)";
     "cosine", "schedule", "half a cosine from lr to min_lr over steps (exponent, k-decay)",
-        "lr, steps, min_lr=0, exponent=1, k_decay=1, after_end=hold", "cosine(lr=0.1, steps=1000)";
+        "lr, steps, min_lr=0, exponent=1, k_decay=1, num_cycles=0.5, after_end=hold", "cosine(lr=0.1, steps=1000)";
     "polynomial", "schedule", "(lr - end_lr) * (1 - t/steps)^power + end_lr, optionally cycling",
-        "lr, steps, end_lr=0, power=1, cycle=false, after_end=hold", "polynomial(lr=0.1, steps=1000, power=2)";
+        "lr, steps, end_lr=0, power=1, k_decay=1, cycle=false, after_end=hold", "polynomial(lr=0.1, steps=1000, power=2)";
     "linear", "schedule", "a straight line from start_lr to end_lr over steps",
         "start_lr, end_lr, steps, after_end=hold", "linear(start_lr=0.1, end_lr=0.001, steps=1000)";
     "cyclic", "schedule", "cyclical rates between base_lr and max_lr (triangular, triangular2, exp_range, sine), momentum inversely",
@@ -97,7 +97,7 @@ catalog! {
     "warmup", "schedule", "a rise from start_lr (linear, cosine, exponential, 1-sqrt) in front of any schedule",
         "steps, schedule, start_lr=0, shape=linear", "warmup(steps=100, schedule=cosine(lr=0.1, steps=1000))";
     "warm_restarts", "schedule", "cosine with warm restarts (SGDR): period growing by period_mult, peak decaying by peak_decay",
-        "lr, period, min_lr=0, period_mult=1, peak_decay=1, cycle_limit=none, after_end=hold",
+        "lr, period, min_lr=0, period_mult=1, peak_decay=1, cycle_limit=none, decay_height=false, after_end=hold",
         "warm_restarts(lr=0.1, period=10, period_mult=2)";
     "wsd", "schedule", "warmup-stable-decay with a linear, cosine, 1-sqrt or 1-square cooldown",
         "lr, stable_steps, decay_steps, warmup_steps=0, min_lr=0, warmup_start_lr=none, warmup_shape=linear, cooldown=linear, after_end=hold",

@@ -11,14 +11,17 @@ use crate::{check, Schedule, ScheduleError};
 /// lr(t) = lr                                      for t <= transition_begin
 /// lr(t) = max(min_lr, lr * gamma^p(t))            with `gamma`
 /// lr(t) = max(min_lr, lr * exp(-k * p(t)))        with `k`
+/// lr(t) = min(max_lr, ...)                        when `max_lr` is given
 /// ```
 ///
 /// Exactly one of `gamma` (the factor per `transition_steps` steps) and `k` (a continuous
 /// rate, `lr0 * exp(-k t)`) is given. With `gamma` and the defaults this is PyTorch's
 /// `ExponentialLR` closed form `lr * gamma^t`; with all options it is optax's
 /// `exponential_decay` for a decay rate <= 1. `gamma` is at most 1 and `k` at least 0, so
-/// the value never grows without bound. Once the decay reaches `min_lr` the value is
-/// `min_lr` exactly. The schedule has no length.
+/// the value never grows without bound, unless a ceiling `max_lr` is given: then
+/// `gamma > 1` (or `k < 0`) is a growth that stops at `max_lr` (optax's `end_value` for a
+/// decay rate > 1). Once the value reaches `min_lr` (or `max_lr`) it is that bound
+/// exactly. The schedule has no length.
 ///
 /// Config: `{"type": "exponential", "lr": 0.1, "gamma": 0.99}` or
 /// `{"type": "exponential", "lr": 0.1, "k": 0.01, "min_lr": 1e-4}`.
@@ -76,6 +79,13 @@ pub struct Exponential {
         serde(default, skip_serializing_if = "check::is_zero")
     )]
     pub min_lr: f64,
+    /// The ceiling a growth stops at; finite and >= 0. Required when `gamma > 1` or
+    /// `k < 0`; none by default.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub max_lr: Option<f64>,
 }
 
 #[cfg(feature = "serde")]
@@ -102,6 +112,7 @@ impl Exponential {
             transition_begin: 0,
             staircase: false,
             min_lr: 0.0,
+            max_lr: None,
         }
     }
     /// Continuous decay `lr * exp(-k t)`.
@@ -132,6 +143,11 @@ impl Exponential {
         self.min_lr = min_lr;
         self
     }
+    /// Stops a growth (`gamma > 1` or `k < 0`) at `max_lr`.
+    pub fn with_max_lr(mut self, max_lr: f64) -> Self {
+        self.max_lr = Some(max_lr);
+        self
+    }
 }
 
 impl Schedule for Exponential {
@@ -151,21 +167,29 @@ impl Schedule for Exponential {
             (None, Some(k)) => self.lr * (-k * p).exp(),
             (None, None) => self.lr,
         };
-        decayed.max(self.min_lr)
+        let floored = decayed.max(self.min_lr);
+        match self.max_lr {
+            Some(max_lr) => floored.min(max_lr),
+            None => floored,
+        }
     }
     fn validate(&self) -> Result<(), ScheduleError> {
         check::non_negative("exponential", "lr", self.lr)?;
         match (self.gamma, self.k) {
+            (Some(gamma), None) if self.max_lr.is_some() => {
+                check::positive("exponential", "gamma", gamma)?
+            }
             (Some(gamma), None) => {
                 if !(gamma.is_finite() && gamma > 0.0 && gamma <= 1.0) {
                     return Err(ScheduleError::invalid(
                         "exponential",
                         "gamma",
                         check::fmt(gamma),
-                        "a number in (0, 1]",
+                        "a number in (0, 1] (or > 1 with a ceiling `max_lr`)",
                     ));
                 }
             }
+            (None, Some(k)) if self.max_lr.is_some() => check::finite("exponential", "k", k)?,
             (None, Some(k)) => check::non_negative("exponential", "k", k)?,
             (Some(_), Some(k)) => {
                 return Err(ScheduleError::invalid(
@@ -185,7 +209,11 @@ impl Schedule for Exponential {
             }
         }
         check::at_least_one("exponential", "transition_steps", self.transition_steps)?;
-        check::non_negative("exponential", "min_lr", self.min_lr)
+        check::non_negative("exponential", "min_lr", self.min_lr)?;
+        match self.max_lr {
+            Some(max_lr) => check::non_negative("exponential", "max_lr", max_lr),
+            None => Ok(()),
+        }
     }
 }
 
@@ -231,6 +259,32 @@ mod tests {
         assert_eq!(f.value(u64::MAX), 0.5);
         let zero = Exponential::rate(2.0, 0.0);
         assert_eq!(zero.value(u64::MAX), 2.0);
+    }
+
+    #[test]
+    fn growth_stops_at_the_ceiling() {
+        let s = Exponential::new(1.0, 2.0).with_max_lr(5.0);
+        assert!(s.validate().is_ok());
+        assert_eq!(s.value(0), 1.0);
+        assert_eq!(s.value(2), 4.0);
+        assert_eq!(s.value(3), 5.0);
+        assert_eq!(s.value(u64::MAX), 5.0);
+        let k = Exponential::rate(1.0, -0.5).with_max_lr(2.0);
+        assert!(k.validate().is_ok());
+        assert_eq!(k.value(u64::MAX), 2.0);
+        assert!(Exponential::new(1.0, 2.0).validate().is_err());
+        assert!(Exponential::rate(1.0, -0.5).validate().is_err());
+        let e = Exponential::new(1.0, 2.0)
+            .with_max_lr(f64::NAN)
+            .validate()
+            .unwrap_err();
+        assert!(e.to_string().contains("`max_lr`"), "{e}");
+        #[cfg(feature = "serde")]
+        {
+            let v = crate::config::to_value(&AnySchedule::from(s.clone()));
+            assert_eq!(v["max_lr"], 5.0);
+            assert_eq!(crate::config::from_value(v).unwrap(), AnySchedule::from(s));
+        }
     }
 
     #[test]

@@ -17,9 +17,14 @@ use std::f64::consts::PI;
 /// and lasts `T_i = T0 * m^n` steps. For step `t` in cycle `n`, `T_cur = t - B(n)` and
 ///
 /// ```text
-/// peak  = lr * peak_decay^n
+/// peak  = lr * peak_decay^n                               (default)
+/// peak  = min_lr + (lr - min_lr) * peak_decay^n            (decay_height = true)
 /// lr(t) = min_lr + (peak - min_lr) * (1 + cos(pi * T_cur / T_i)) / 2
 /// ```
+///
+/// By default `peak_decay` scales the peak, as timm's `cycle_decay` does; with
+/// `decay_height` it scales the height above `min_lr`, as Keras' `CosineDecayRestarts`
+/// `m_mul` does (the two agree when `min_lr` is 0).
 ///
 /// The cycle is found in O(1) from `n = floor(log_m(t / T0 * (m - 1) + 1))`, as PyTorch
 /// does, then checked against `B(n)` and `B(n + 1)` and moved by one where rounding put
@@ -88,6 +93,13 @@ pub struct WarmRestarts {
         serde(default, skip_serializing_if = "Option::is_none")
     )]
     pub cycle_limit: Option<u64>,
+    /// `peak_decay` scales the height above `min_lr` rather than the peak (Keras'
+    /// `m_mul`); default false.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "check::is_false")
+    )]
+    pub decay_height: bool,
     /// What happens after `cycle_limit` cycles (default `hold`).
     #[cfg_attr(
         feature = "serde",
@@ -106,6 +118,7 @@ impl WarmRestarts {
             period_mult: 1.0,
             peak_decay: 1.0,
             cycle_limit: None,
+            decay_height: false,
             after_end: AfterEnd::Hold,
         }
     }
@@ -122,6 +135,11 @@ impl WarmRestarts {
     /// Multiplies the peak by `peak_decay` at each restart.
     pub fn with_peak_decay(mut self, peak_decay: f64) -> Self {
         self.peak_decay = peak_decay;
+        self
+    }
+    /// Makes `peak_decay` scale the height above `min_lr` (Keras' `m_mul`).
+    pub fn with_decay_height(mut self, decay_height: bool) -> Self {
+        self.decay_height = decay_height;
         self
     }
     /// Ends after `cycle_limit` cycles.
@@ -212,7 +230,11 @@ impl Schedule for WarmRestarts {
             _ => step,
         };
         let (n, t_cur, t_i) = self.locate(t);
-        let peak = self.lr * self.peak_decay.powf(n);
+        let peak = if self.decay_height {
+            self.min_lr + (self.lr - self.min_lr) * self.peak_decay.powf(n)
+        } else {
+            self.lr * self.peak_decay.powf(n)
+        };
         self.min_lr + (peak - self.min_lr) * (1.0 + (PI * t_cur / t_i).cos()) / 2.0
     }
     fn validate(&self) -> Result<(), ScheduleError> {
@@ -357,6 +379,24 @@ mod tests {
     }
 
     #[test]
+    fn decay_height_scales_the_height_above_min() {
+        let s = WarmRestarts::new(1.0, 10)
+            .with_min_lr(0.2)
+            .with_peak_decay(0.5)
+            .with_decay_height(true);
+        assert_eq!(s.value(0), 1.0);
+        assert_eq!(s.value(10), 0.2 + 0.8 * 0.5);
+        assert_eq!(s.value(20), 0.2 + 0.8 * 0.25);
+        let timm = s.clone().with_decay_height(false);
+        assert_eq!(timm.value(10), 0.5);
+        let zero_min = WarmRestarts::new(1.0, 10).with_peak_decay(0.5);
+        assert_eq!(
+            zero_min.clone().with_decay_height(true).value(13),
+            zero_min.value(13)
+        );
+    }
+
+    #[test]
     fn rejects_bad_parameters_and_never_panics() {
         let msg = |s: WarmRestarts| s.validate().unwrap_err().to_string();
         assert!(msg(WarmRestarts::new(1.0, 0)).contains("`period`"));
@@ -399,6 +439,10 @@ mod tests {
                 .with_peak_decay(0.9)
                 .with_cycle_limit(4)
                 .with_after_end(AfterEnd::Restart),
+            WarmRestarts::new(0.1, 10)
+                .with_min_lr(0.01)
+                .with_peak_decay(0.5)
+                .with_decay_height(true),
         ] {
             let v = crate::config::to_value(&AnySchedule::from(s.clone()));
             let back = crate::config::from_value(v.clone()).unwrap();
