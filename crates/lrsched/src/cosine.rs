@@ -7,9 +7,16 @@ use std::f64::consts::PI;
 ///
 /// ```text
 /// p(t)  = (t / steps)^k_decay
-/// lr(t) = min_lr + (lr - min_lr) * (0.5 * (1 + cos(pi * p(t))))^exponent     for t < steps
-/// lr(t) = min_lr                                                              for t >= steps
+/// lr(t) = min_lr + (lr - min_lr) * (0.5 * (1 + cos(pi * num_cycles * 2 * p(t))))^exponent   for t < steps
+/// lr(t) = min_lr                                                                            for t >= steps
 /// ```
+///
+/// `num_cycles` is transformers' argument of that name: the number of whole cosine waves
+/// over `steps`; the default 0.5 is the half cosine from `lr` down to `min_lr` (and
+/// `pi * 0.5 * 2 * p` is `pi * p` exactly, so the default changes no value). Another
+/// number of cycles only makes sense with `after_end = continue` (transformers'
+/// `get_cosine_schedule_with_warmup(num_cycles=...)`): under `hold` the value from
+/// `steps` on is still `min_lr`.
 ///
 /// With `exponent = k_decay = 1` this is PyTorch's `CosineAnnealingLR` closed form. The
 /// last value is `min_lr` exactly. Past `steps` the schedule follows `after_end`:
@@ -53,12 +60,28 @@ pub struct Cosine {
         serde(default = "check::one", skip_serializing_if = "check::is_one")
     )]
     pub k_decay: f64,
+    /// Whole cosine waves over `steps` (transformers' `num_cycles`); finite and > 0
+    /// (default 0.5, the half cosine).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default = "half", skip_serializing_if = "is_half")
+    )]
+    pub num_cycles: f64,
     /// What happens past `steps` (default `hold`).
     #[cfg_attr(
         feature = "serde",
         serde(default, skip_serializing_if = "AfterEnd::is_default")
     )]
     pub after_end: AfterEnd,
+}
+
+#[cfg(feature = "serde")]
+fn half() -> f64 {
+    0.5
+}
+#[cfg(feature = "serde")]
+fn is_half(v: &f64) -> bool {
+    *v == 0.5
 }
 
 impl Cosine {
@@ -70,6 +93,7 @@ impl Cosine {
             min_lr: 0.0,
             exponent: 1.0,
             k_decay: 1.0,
+            num_cycles: 0.5,
             after_end: AfterEnd::Hold,
         }
     }
@@ -88,6 +112,11 @@ impl Cosine {
         self.k_decay = k_decay;
         self
     }
+    /// Sets the number of whole cosine waves over `steps` (transformers' `num_cycles`).
+    pub fn with_num_cycles(mut self, num_cycles: f64) -> Self {
+        self.num_cycles = num_cycles;
+        self
+    }
     /// Sets the policy past `steps`.
     pub fn with_after_end(mut self, after_end: AfterEnd) -> Self {
         self.after_end = after_end;
@@ -102,7 +131,8 @@ impl Schedule for Cosine {
             return self.min_lr;
         }
         let p = (t as f64 / self.steps as f64).powf(self.k_decay);
-        let factor = 0.5 * (1.0 + (PI * p).cos());
+        // transformers' order of operations: math.pi * num_cycles * 2.0 * progress.
+        let factor = 0.5 * (1.0 + (PI * self.num_cycles * 2.0 * p).cos());
         self.min_lr + (self.lr - self.min_lr) * factor.powf(self.exponent)
     }
     fn validate(&self) -> Result<(), ScheduleError> {
@@ -110,7 +140,8 @@ impl Schedule for Cosine {
         check::at_least_one("cosine", "steps", self.steps)?;
         check::non_negative("cosine", "min_lr", self.min_lr)?;
         check::positive("cosine", "exponent", self.exponent)?;
-        check::positive("cosine", "k_decay", self.k_decay)
+        check::positive("cosine", "k_decay", self.k_decay)?;
+        check::positive("cosine", "num_cycles", self.num_cycles)
     }
     fn len(&self) -> Option<u64> {
         Some(self.steps)
@@ -147,6 +178,26 @@ mod tests {
         let r = Cosine::new(1.0, 10).with_after_end(AfterEnd::Restart);
         assert_eq!(r.value(10), 1.0);
         assert_eq!(r.value(13), r.value(3));
+    }
+
+    #[test]
+    fn num_cycles_is_transformers_waves() {
+        let half = Cosine::new(1.0, 10).with_after_end(AfterEnd::Continue);
+        let same = half.clone().with_num_cycles(0.5);
+        for t in 0..30 {
+            assert_eq!(half.value(t), same.value(t));
+        }
+        // One whole wave: down at steps / 2, back up at steps.
+        let one = Cosine::new(1.0, 10)
+            .with_num_cycles(1.0)
+            .with_after_end(AfterEnd::Continue);
+        assert_eq!(one.value(5), 0.0);
+        assert!((one.value(10) - 1.0).abs() < 1e-15);
+        assert_eq!(one.clone().with_after_end(AfterEnd::Hold).value(10), 0.0);
+        assert!(Cosine::new(1.0, 10)
+            .with_num_cycles(0.0)
+            .validate()
+            .is_err());
     }
 
     #[test]

@@ -5,9 +5,12 @@ use crate::{check, AfterEnd, Schedule, ScheduleError};
 /// Polynomial decay over `steps` steps:
 ///
 /// ```text
-/// lr(t) = (lr - end_lr) * (1 - t / steps)^power + end_lr     for t < steps
-/// lr(t) = end_lr                                              for t >= steps
+/// lr(t) = (lr - end_lr) * (1 - (t / steps)^k_decay)^power + end_lr     for t < steps
+/// lr(t) = end_lr                                                        for t >= steps
 /// ```
+///
+/// `k_decay` (default 1) is timm's `PolyLRScheduler(k_decay=...)`: a power on the
+/// progress that shapes the decay (timm writes `t^k / steps^k`, equal to rounding).
 ///
 /// This is optax's `polynomial_schedule` and, with `end_lr = 0`, PyTorch's
 /// `PolynomialLR` closed form, in the same order of operations. The value at `steps` is
@@ -59,6 +62,13 @@ pub struct Polynomial {
         serde(default = "check::one", skip_serializing_if = "check::is_one")
     )]
     pub power: f64,
+    /// Power applied to the progress `t / steps` (timm's `k_decay`); finite and > 0
+    /// (default 1).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default = "check::one", skip_serializing_if = "check::is_one")
+    )]
+    pub k_decay: f64,
     /// Keras' `cycle`: stretch the decay to the next multiple of `steps` rather than
     /// hold (default false).
     #[cfg_attr(
@@ -96,6 +106,7 @@ impl Polynomial {
             steps,
             end_lr: 0.0,
             power: 1.0,
+            k_decay: 1.0,
             cycle: false,
             after_end: AfterEnd::Hold,
         }
@@ -108,6 +119,11 @@ impl Polynomial {
     /// Raises the remaining fraction to `power`.
     pub fn with_power(mut self, power: f64) -> Self {
         self.power = power;
+        self
+    }
+    /// Raises the progress to `k_decay` (timm's `k_decay`).
+    pub fn with_k_decay(mut self, k_decay: f64) -> Self {
+        self.k_decay = k_decay;
         self
     }
     /// Stretches the decay to the next multiple of `steps` (Keras' `cycle=True`).
@@ -132,14 +148,15 @@ impl Schedule for Polynomial {
             let decay_steps = steps * multiplier;
             // Rounding at huge steps could push the fraction a hair below 0, where a
             // fractional power is NaN; for real steps the clamp changes nothing.
-            let frac = (1.0 - t / decay_steps).max(0.0);
+            let frac = (1.0 - (t / decay_steps).powf(self.k_decay)).max(0.0);
             return polynomial_value(self.lr, self.end_lr, frac, self.power);
         }
         let t = self.after_end.local_step(step, self.steps);
         if t >= self.steps && self.after_end != AfterEnd::Continue {
             return self.end_lr;
         }
-        let frac = 1.0 - t as f64 / self.steps as f64;
+        // `powf(1.0)` is the identity, so the default k_decay changes no value.
+        let frac = 1.0 - (t as f64 / self.steps as f64).powf(self.k_decay);
         polynomial_value(self.lr, self.end_lr, frac, self.power)
     }
     fn validate(&self) -> Result<(), ScheduleError> {
@@ -147,6 +164,7 @@ impl Schedule for Polynomial {
         check::at_least_one("polynomial", "steps", self.steps)?;
         check::non_negative("polynomial", "end_lr", self.end_lr)?;
         check::positive("polynomial", "power", self.power)?;
+        check::positive("polynomial", "k_decay", self.k_decay)?;
         if self.after_end == AfterEnd::Continue {
             return Err(ScheduleError::invalid(
                 "polynomial",
@@ -178,6 +196,19 @@ impl Schedule for Polynomial {
 mod tests {
     use super::*;
     use crate::AnySchedule;
+
+    #[test]
+    fn k_decay_shapes_the_progress() {
+        let s = Polynomial::new(1.0, 100).with_k_decay(2.0);
+        assert_eq!(s.value(50), 0.75); // 1 - 0.5^2
+        assert_eq!(s.value(100), 0.0);
+        let plain = Polynomial::new(1.0, 100).with_power(2.0);
+        assert_eq!(plain.clone().with_k_decay(1.0).value(37), plain.value(37));
+        assert!(Polynomial::new(1.0, 10)
+            .with_k_decay(0.0)
+            .validate()
+            .is_err());
+    }
 
     #[test]
     fn lands_on_end_exactly_and_holds() {
