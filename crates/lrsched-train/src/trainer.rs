@@ -427,14 +427,22 @@ pub fn train(
         }
     };
 
-    let mut metrics = MetricsFiles::open(config.metrics_out.as_ref(), first_epoch > 0)?;
-    let uses_momentum = config.optimizer.kind != OptimizerKind::Sgd;
     let per_epoch = batches.per_epoch();
+    let resume_step = first_epoch * per_epoch as u64;
+    let mut metrics = MetricsFiles::open(
+        config.metrics_out.as_ref(),
+        (first_epoch > 0).then_some((history.as_slice(), resume_step)),
+    )?;
+    let uses_momentum = config.optimizer.kind != OptimizerKind::Sgd;
     let mut xbuf = Vec::with_capacity(config.batch_size * train.dim());
     let mut labels: Vec<u32> = Vec::with_capacity(config.batch_size);
     let mut values: Vec<f32> = Vec::with_capacity(config.batch_size);
     let mut eval_params = vec![0.0f32; n_params];
-    let mut last_lr = f64::NAN;
+    // The rate of the step before a resume, so the resumed log repeats no change event.
+    let mut last_lr = match driver.current_step() {
+        0 => f64::NAN,
+        s => driver.schedule().value(s - 1),
+    };
     let mut outcome = Outcome::Completed;
 
     for epoch in first_epoch..config.epochs {
@@ -679,7 +687,13 @@ struct MetricsFiles {
 }
 
 impl MetricsFiles {
-    fn open(path: Option<&PathBuf>, append: bool) -> Result<MetricsFiles, TrainError> {
+    /// Opens the files; on a resume, first cuts them back to what the checkpoint covers
+    /// (its epochs, and steps before `resume_step`), since a run killed after its last
+    /// checkpoint may have written lines the resumed run will write again.
+    fn open(
+        path: Option<&PathBuf>,
+        resumed: Option<(&[EpochRecord], u64)>,
+    ) -> Result<MetricsFiles, TrainError> {
         let Some(path) = path else {
             return Ok(MetricsFiles {
                 epochs: None,
@@ -687,22 +701,38 @@ impl MetricsFiles {
             });
         };
         let steps_path = path.with_extension("steps.jsonl");
-        let open = |p: &PathBuf| {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(append)
-                .write(true)
-                .truncate(!append)
-                .open(p)
+        let metrics_err = |p: &PathBuf| {
+            let p = p.clone();
+            move |source| TrainError::Metrics { path: p, source }
+        };
+        let mut epoch_lines = String::new();
+        let mut step_lines = String::new();
+        if let Some((history, resume_step)) = resumed {
+            for r in history {
+                epoch_lines.push_str(&serde_json::to_string(r).unwrap_or_default());
+                epoch_lines.push('\n');
+            }
+            let old = std::fs::read_to_string(&steps_path).unwrap_or_default();
+            for line in old.lines() {
+                let step = serde_json::from_str::<serde_json::Value>(line)
+                    .ok()
+                    .and_then(|v| v.get("step").and_then(|s| s.as_u64()));
+                if step.is_some_and(|s| s < resume_step) {
+                    step_lines.push_str(line);
+                    step_lines.push('\n');
+                }
+            }
+        }
+        let create = |p: &PathBuf, head: &str| {
+            let mut w = std::fs::File::create(p)
                 .map(std::io::BufWriter::new)
-                .map_err(|source| TrainError::Metrics {
-                    path: p.clone(),
-                    source,
-                })
+                .map_err(metrics_err(p))?;
+            w.write_all(head.as_bytes()).map_err(metrics_err(p))?;
+            Ok::<_, TrainError>(w)
         };
         Ok(MetricsFiles {
-            epochs: Some((path.clone(), open(path)?)),
-            steps: Some((steps_path.clone(), open(&steps_path)?)),
+            epochs: Some((path.clone(), create(path, &epoch_lines)?)),
+            steps: Some((steps_path.clone(), create(&steps_path, &step_lines)?)),
         })
     }
 

@@ -1,0 +1,531 @@
+//! `lrsched train`: one training run with a schedule in the loop.
+
+use crate::UserError;
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use lrsched::driver::Interval;
+use lrsched::time::RunShape;
+use lrsched::{config, oneline, AnySchedule, ScheduleError};
+use lrsched_train::data::{self, csv::CsvOptions, spirals::SpiralsOptions, Source, Split};
+use lrsched_train::model::{Activation, Init, ModelSpec};
+use lrsched_train::optim::{Clip, OptimizerConfig, OptimizerKind};
+use lrsched_train::trainer::{
+    train, CheckpointOptions, EarlyStop, Engine, EpochRecord, Monitor, Observer, Outcome, Summary,
+    TrainConfig,
+};
+use serde_json::Value;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// Exit status of a run that diverged.
+pub const EXIT_DIVERGED: u8 = 3;
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Debug)]
+pub enum DataKind {
+    Digits,
+    Xor,
+    Spirals,
+    Mnist,
+    Csv,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Debug)]
+pub enum OptimizerArg {
+    Sgd,
+    Momentum,
+    Nesterov,
+    Rmsprop,
+    Adam,
+    Adamw,
+    #[value(name = "sf-sgd")]
+    SfSgd,
+    #[value(name = "sf-adamw")]
+    SfAdamw,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Debug)]
+pub enum IntervalArg {
+    Epoch,
+    Step,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Debug)]
+pub enum EngineArg {
+    Fast,
+    Candle,
+}
+
+/// The flags `train` (and later `compare`) take.
+#[derive(Args, Debug, Clone)]
+pub struct TrainArgs {
+    /// The data set: built-in digits, xor or spirals; MNIST from --data-dir; a CSV file.
+    #[arg(long, value_enum, default_value = "digits")]
+    pub data: DataKind,
+    /// Folder with the MNIST IDX files (gzip or not), or the download cache.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Fetch MNIST into --data-dir (checked by SHA-256) if it is not there.
+    #[arg(long)]
+    pub download: bool,
+    /// Where --download fetches from.
+    #[arg(long, default_value = data::mnist::DEFAULT_BASE_URL)]
+    pub download_url: String,
+    /// The CSV file for --data csv.
+    #[arg(long)]
+    pub data_path: Option<PathBuf>,
+    /// The CSV target column (default: the last).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Points of --data spirals.
+    #[arg(long, default_value_t = 1000)]
+    pub spirals_size: usize,
+    /// Noise of --data spirals.
+    #[arg(long, default_value_t = 0.05)]
+    pub spirals_noise: f64,
+    /// Hidden sizes (`128`, `64-32`), or a full spec starting with the input size (`784-128-10`).
+    #[arg(long, default_value = "64")]
+    pub model: String,
+    /// Hidden activation.
+    #[arg(long, value_enum, default_value = "relu")]
+    pub activation: ActivationArg,
+    /// BatchNorm after each hidden layer.
+    #[arg(long)]
+    pub batch_norm: bool,
+    /// Dropout probability after each hidden activation.
+    #[arg(long, default_value_t = 0.0)]
+    pub dropout: f32,
+    /// Weight initialisation.
+    #[arg(long, value_enum, default_value = "torch")]
+    pub init: InitArg,
+    /// The optimizer.
+    #[arg(long, value_enum, default_value = "momentum")]
+    pub optimizer: OptimizerArg,
+    /// Base learning rate: the rate with no schedule, and `lr` of a PyTorch config without one.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Momentum (SGD kinds, RMSProp) or beta1 (Adam kinds).
+    #[arg(long)]
+    pub momentum: Option<f64>,
+    /// Weight decay (L2 for SGD/Adam/RMSProp, decoupled for AdamW).
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f64,
+    /// Decoupled weight decay for every optimizer (as AdamW does).
+    #[arg(long)]
+    pub decoupled_weight_decay: bool,
+    /// Exempt biases and BatchNorm parameters from weight decay.
+    #[arg(long)]
+    pub no_decay_bias: bool,
+    /// L1 penalty on the weights.
+    #[arg(long, default_value_t = 0.0)]
+    pub l1: f64,
+    /// Clip the gradients' total norm to this.
+    #[arg(long, conflicts_with = "clip_value")]
+    pub clip_norm: Option<f64>,
+    /// Clip each gradient to [-v, v].
+    #[arg(long)]
+    pub clip_value: Option<f64>,
+    /// Samples per batch.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Epochs.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: u64,
+    /// The schedule in the one-line form, e.g. "warmup(steps=100, schedule=cosine(lr=0.1, steps=1000))";
+    /// durations may be "3ep" or "10%".
+    #[arg(long, conflicts_with = "schedule_config")]
+    pub schedule: Option<String>,
+    /// A schedule config file (JSON or TOML), PyTorch's included.
+    #[arg(long)]
+    pub schedule_config: Option<PathBuf>,
+    /// Step the schedule per epoch or per batch (default: per epoch for PyTorch configs,
+    /// as PyTorch's examples do, unless the config says "interval": "step"; per batch for
+    /// native schedules).
+    #[arg(long, value_enum)]
+    pub schedule_interval: Option<IntervalArg>,
+    /// What a metric-driven (plateau) schedule is fed.
+    #[arg(long, default_value = "val_loss")]
+    pub plateau_monitor: String,
+    /// Seed of initialisation, batch order and dropout.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Threads for the matrix products (default: the machine's cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// The engine: the fused dense path, or candle's autodiff.
+    #[arg(long, value_enum, default_value = "fast")]
+    pub engine: EngineArg,
+    /// Epoch metrics as JSON lines; per-step lr and loss go to <stem>.steps.jsonl.
+    #[arg(long)]
+    pub metrics_out: Option<PathBuf>,
+    /// Write a checkpoint after every epoch into this folder.
+    #[arg(long)]
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Epoch checkpoints to keep (besides best.ckpt).
+    #[arg(long, default_value_t = 3)]
+    pub keep_checkpoints: usize,
+    /// Continue from the newest checkpoint in --checkpoint-dir.
+    #[arg(long, requires = "checkpoint_dir")]
+    pub resume: bool,
+    /// Stop after this many epochs without improvement.
+    #[arg(long)]
+    pub early_stop_patience: Option<u64>,
+    /// What early stopping watches.
+    #[arg(long, default_value = "val_loss")]
+    pub early_stop_monitor: String,
+    /// The smallest change that counts as an improvement.
+    #[arg(long, default_value_t = 0.0)]
+    pub early_stop_min_delta: f64,
+    /// Keep the last weights instead of the best ones when early stopping ends a run.
+    #[arg(long)]
+    pub no_restore_best: bool,
+    /// No progress bar and no per-epoch lines (the summary is still printed).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Debug)]
+pub enum ActivationArg {
+    Relu,
+    Tanh,
+    Sigmoid,
+    Gelu,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Debug)]
+pub enum InitArg {
+    Torch,
+    HeUniform,
+    HeNormal,
+    XavierUniform,
+    XavierNormal,
+}
+
+/// Loads the data the flags name.
+pub fn load_data(a: &TrainArgs) -> Result<(String, Split), UserError> {
+    let (name, source) = match a.data {
+        DataKind::Digits => ("digits".to_string(), Source::Digits),
+        DataKind::Xor => ("xor".to_string(), Source::Xor),
+        DataKind::Spirals => (
+            format!("spirals:{}:{}", a.spirals_size, a.spirals_noise),
+            Source::Spirals(SpiralsOptions {
+                size: a.spirals_size,
+                noise: a.spirals_noise,
+                seed: data::DEFAULT_SPLIT_SEED,
+            }),
+        ),
+        DataKind::Mnist => {
+            let dir = a.data_dir.clone().ok_or_else(|| {
+                UserError("--data mnist needs --data-dir DIR (the folder with the IDX files, or where --download puts them)".into())
+            })?;
+            if a.download {
+                data::mnist::download(&dir, &a.download_url)
+                    .map_err(|e| UserError(e.to_string()))?;
+            }
+            ("mnist".to_string(), Source::Mnist { dir })
+        }
+        DataKind::Csv => {
+            let path = a
+                .data_path
+                .clone()
+                .ok_or_else(|| UserError("--data csv needs --data-path FILE".into()))?;
+            let mut o = CsvOptions::new(path.clone());
+            o.target = a.target.clone();
+            (format!("csv:{}", path.display()), Source::Csv(o))
+        }
+    };
+    let split = source.load().map_err(|e| UserError(e.to_string()))?;
+    Ok((name, split))
+}
+
+/// Resolves the schedule flags into a schedule and its interval.
+pub fn resolve_schedule(
+    a: &TrainArgs,
+    train_rows: usize,
+) -> Result<(AnySchedule, Interval), UserError> {
+    let mut value: Value = match (&a.schedule, &a.schedule_config) {
+        (Some(text), _) => oneline::parse_value(text)?,
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| UserError(format!("cannot read {}: {e}", path.display())))?;
+            let is_toml = path.extension().is_some_and(|e| e == "toml");
+            let parsed: Result<Value, ScheduleError> = if is_toml {
+                toml_value(&text)
+            } else {
+                serde_json::from_str(&text).map_err(|e| ScheduleError::Syntax {
+                    format: "JSON",
+                    line: e.line(),
+                    column: e.column(),
+                    message: e.to_string(),
+                })
+            };
+            parsed.map_err(|e| UserError(format!("{}: {e}", path.display())))?
+        }
+        (None, None) => serde_json::json!({"type": "constant", "lr": a.lr.unwrap_or(0.01)}),
+    };
+    let name = value
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let is_torch = lrsched::torch::CLASS_NAMES.contains(&name.as_str());
+    let stated = match value.as_object_mut().and_then(|m| m.remove("interval")) {
+        None => None,
+        Some(Value::String(s)) if s == "step" => Some(Interval::Step),
+        Some(Value::String(s)) if s == "epoch" => Some(Interval::Epoch),
+        Some(other) => {
+            return Err(UserError(format!(
+            "schedule config: `interval` = {other} is not allowed: must be \"step\" or \"epoch\""
+        )))
+        }
+    };
+    if is_torch {
+        if let (Some(map), Some(lr)) = (value.as_object_mut(), a.lr) {
+            map.entry("lr").or_insert(lr.into());
+        }
+    } else if a.lr.is_some() && (a.schedule.is_some() || a.schedule_config.is_some()) {
+        eprintln!("note: --lr is ignored: the `{name}` schedule sets its own rates");
+    }
+    let interval = match a.schedule_interval {
+        Some(IntervalArg::Step) => Interval::Step,
+        Some(IntervalArg::Epoch) => Interval::Epoch,
+        None => stated.unwrap_or(if is_torch {
+            Interval::Epoch
+        } else {
+            Interval::Step
+        }),
+    };
+    let shape = match interval {
+        Interval::Step => RunShape::new(train_rows as u64, a.batch_size as u64),
+        Interval::Epoch => RunShape::new(1, 1),
+    }
+    .with_epochs(a.epochs as f64);
+    let schedule = config::from_value_with_shape(value, Some(&shape))?;
+    Ok((schedule, interval))
+}
+
+fn toml_value(text: &str) -> Result<Value, ScheduleError> {
+    // Reuse the library's TOML reader for its line/column errors, then take the value back.
+    config::from_toml_str(text).map(|s| config::to_value(&s))
+}
+
+/// Builds the run's config from the flags and the loaded data.
+pub fn build_config(
+    a: &TrainArgs,
+    data_name: String,
+    split: &Split,
+) -> Result<TrainConfig, UserError> {
+    let activation = match a.activation {
+        ActivationArg::Relu => Activation::Relu,
+        ActivationArg::Tanh => Activation::Tanh,
+        ActivationArg::Sigmoid => Activation::Sigmoid,
+        ActivationArg::Gelu => Activation::Gelu,
+    };
+    let init = match a.init {
+        InitArg::Torch => Init::Torch,
+        InitArg::HeUniform => Init::HeUniform,
+        InitArg::HeNormal => Init::HeNormal,
+        InitArg::XavierUniform => Init::XavierUniform,
+        InitArg::XavierNormal => Init::XavierNormal,
+    };
+    let model = ModelSpec::parse(
+        &a.model,
+        split.train.dim(),
+        split.train.task(),
+        activation,
+        init,
+    )
+    .and_then(|m| m.with_batch_norm(a.batch_norm).with_dropout(a.dropout))
+    .map_err(|e| UserError(e.to_string()))?;
+    let kind = match a.optimizer {
+        OptimizerArg::Sgd => OptimizerKind::Sgd,
+        OptimizerArg::Momentum => OptimizerKind::Momentum,
+        OptimizerArg::Nesterov => OptimizerKind::Nesterov,
+        OptimizerArg::Rmsprop => OptimizerKind::RmsProp,
+        OptimizerArg::Adam => OptimizerKind::Adam,
+        OptimizerArg::Adamw => OptimizerKind::AdamW,
+        OptimizerArg::SfSgd => OptimizerKind::ScheduleFreeSgd,
+        OptimizerArg::SfAdamw => OptimizerKind::ScheduleFreeAdamW,
+    };
+    let mut optimizer = OptimizerConfig::new(kind);
+    if let Some(m) = a.momentum {
+        if kind.uses_betas() {
+            optimizer.betas.0 = m;
+        } else {
+            optimizer.momentum = Some(m);
+        }
+    }
+    optimizer.weight_decay = a.weight_decay;
+    optimizer.decoupled_weight_decay = a.decoupled_weight_decay;
+    optimizer.l1 = a.l1;
+    optimizer.clip = match (a.clip_norm, a.clip_value) {
+        (Some(n), _) => Clip::Norm(n),
+        (None, Some(v)) => Clip::Value(v),
+        (None, None) => Clip::None,
+    };
+    optimizer
+        .validate()
+        .map_err(|e| UserError(format!("optimizer: {e}")))?;
+    if a.batch_size == 0 {
+        return Err(UserError(
+            "--batch-size 0 is not allowed: must be at least 1".into(),
+        ));
+    }
+    if a.epochs == 0 {
+        return Err(UserError(
+            "--epochs 0 is not allowed: must be at least 1".into(),
+        ));
+    }
+    let (schedule, interval) = resolve_schedule(a, split.train.len())?;
+    let monitor =
+        |s: &str, flag: &str| Monitor::parse(s).map_err(|e| UserError(format!("{flag}: {e}")));
+    let plateau_monitor = monitor(&a.plateau_monitor, "--plateau-monitor")?;
+    let early_stop = match a.early_stop_patience {
+        Some(patience) => Some(EarlyStop {
+            monitor: monitor(&a.early_stop_monitor, "--early-stop-monitor")?,
+            patience,
+            min_delta: a.early_stop_min_delta,
+            restore_best: !a.no_restore_best,
+        }),
+        None => None,
+    };
+    Ok(TrainConfig {
+        data: data_name,
+        model,
+        engine: match a.engine {
+            EngineArg::Fast => Engine::Fast,
+            EngineArg::Candle => Engine::Candle,
+        },
+        optimizer,
+        no_decay_on_bias_and_norm: a.no_decay_bias,
+        schedule,
+        interval,
+        momentum_schedule: None,
+        batch_size: a.batch_size,
+        epochs: a.epochs,
+        seed: a.seed,
+        threads: threads(a.threads),
+        plateau_monitor,
+        early_stop,
+        checkpoint: a.checkpoint_dir.clone().map(|dir| CheckpointOptions {
+            dir,
+            keep_last: a.keep_checkpoints.max(1),
+            resume: a.resume,
+        }),
+        metrics_out: a.metrics_out.clone(),
+    })
+}
+
+/// The thread count to use, and rayon's pool set to it (once per process).
+pub fn threads(requested: Option<usize>) -> usize {
+    let n = requested
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global();
+    n
+}
+
+/// A progress bar on a terminal; nothing otherwise.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    epochs: u64,
+    quiet: bool,
+}
+
+impl Progress {
+    pub fn new(epochs: u64, quiet: bool) -> Progress {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
+                    .unwrap()
+                    .progress_chars("=> "),
+            );
+            bar
+        });
+        Progress { bar, epochs, quiet }
+    }
+}
+
+impl Observer for Progress {
+    fn on_step(&mut self, epoch: u64, batch: usize, batches: usize, loss: f32, lr: f64) {
+        if let Some(bar) = &self.bar {
+            if batch == 1 {
+                bar.set_length(batches as u64);
+                bar.set_position(0);
+                bar.set_prefix(format!("epoch {epoch}/{}", self.epochs));
+            }
+            if batch % 8 == 0 || batch == batches {
+                bar.set_position(batch as u64);
+                bar.set_message(format!("loss {loss:.4} lr {lr:.3e}"));
+            }
+        }
+    }
+
+    fn on_epoch(&mut self, r: &EpochRecord) {
+        if self.quiet {
+            return;
+        }
+        let line = format!(
+            "epoch {:>3}  train_loss {:.4}  val_loss {:.4}  val_acc {}  lr {:.4e}  {:.2}s",
+            r.epoch,
+            r.train_loss,
+            r.val_loss,
+            r.val_acc
+                .map_or("-".to_string(), |a| format!("{:.2}%", a * 100.0)),
+            r.lr,
+            r.epoch_seconds
+        );
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// `lrsched train`: returns the exit status.
+pub fn run(a: &TrainArgs) -> Result<u8, UserError> {
+    let (name, split) = load_data(a)?;
+    let config = build_config(a, name, &split)?;
+    let mut progress = Progress::new(config.epochs, a.quiet);
+    let summary = train(&config, &split, &mut progress).map_err(|e| UserError(e.to_string()))?;
+    drop(progress);
+    print_summary(&summary);
+    Ok(match summary.outcome {
+        Outcome::Diverged { .. } => EXIT_DIVERGED,
+        _ => 0,
+    })
+}
+
+fn print_summary(s: &Summary) {
+    let last = s.history.last();
+    match &s.outcome {
+        Outcome::Diverged { epoch, step, what } => {
+            eprintln!("diverged at epoch {epoch}, step {step}: {what}; the last good checkpoint (if any) is kept");
+        }
+        Outcome::EarlyStopped => {
+            println!("stopped early after epoch {}", last.map_or(0, |r| r.epoch))
+        }
+        Outcome::Completed => {}
+    }
+    if let Some((epoch, acc)) = s.best_accuracy() {
+        println!(
+            "best val_acc {:.2}% (epoch {epoch}); final val_acc {}; {:.1}s",
+            acc * 100.0,
+            last.and_then(|r| r.val_acc)
+                .map_or("-".into(), |a| format!("{:.2}%", a * 100.0)),
+            s.seconds
+        );
+    } else if let Some(r) = last {
+        println!("final val_loss {:.6}; {:.1}s", r.val_loss, s.seconds);
+    }
+}
