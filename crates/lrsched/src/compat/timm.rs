@@ -1,16 +1,802 @@
-//! `timm.*` configs. TODO: being written.
+//! `timm.*` configs: the schedulers of `timm.scheduler`, read into native schedules.
+//!
+//! `type` is the class name (`timm.CosineLRScheduler`); `lr` is the optimizer's base rate
+//! and every other key is the class's own keyword argument with its own default. The value
+//! at step `t` is timm's `_get_lr(t)` with its noise, i.e. the rate after
+//! `scheduler.step_update(t)` with `t_in_epochs=False` (or after `scheduler.step(t)` with
+//! epochs: the numbers as a function of `t` are the same, so `t_in_epochs` is accepted and
+//! changes nothing). Checked step by step against timm 1.0.31 to a relative 1e-10 in
+//! `tests/transformers_timm_golden.rs`.
+//!
+//! What each class becomes:
+//!
+//! - `CosineLRScheduler`, `TanhLRScheduler`, `PolyLRScheduler`: cycle `i` (from 0) is a
+//!   native `cosine` (with `k_decay`), `tanh` (`lb`, `ub`) or `polynomial` (`power`,
+//!   `k_decay`) from `lr * cycle_decay^i` to `lr_min` over `t_initial * cycle_mul^i` steps;
+//!   after `cycle_limit` cycles the value is `lr_min`. With `cycle_mul = 1` and
+//!   `cycle_decay = 1` that is the family with `after_end = restart` joined with a constant
+//!   `lr_min`; otherwise a `join` of the cycles (at most 10,000 of them). timm computes the
+//!   cycle boundaries `t_initial * (1 - cycle_mul^i) / (1 - cycle_mul)` in floats and a
+//!   fractional step into a cycle; lrsched's cycles start on whole steps, so a `cycle_mul`
+//!   whose boundaries are not whole steps within `cycle_limit` cycles is refused (2, 3 or any
+//!   integer always works). timm finds the cycle of a step with `floor(log(...))`, which
+//!   float rounding can put one cycle early exactly at a boundary for some `cycle_mul`
+//!   (not for powers of two); lrsched restarts there.
+//! - `StepLRScheduler`: native `step` (`decay_t` a whole number of steps; a fractional
+//!   `decay_t` is a `stretch` of a `step` by `decay_t`).
+//! - `MultiStepLRScheduler`: native `multi_step` with every milestone one step earlier,
+//!   as timm counts `bisect_right(decay_t, t + 1)`: the rate drops at `decay_t[i] - 1`.
+//! - `PlateauLRScheduler`: native `plateau` (mode `max` by default, as timm) after the
+//!   warmup, in a `join` so that metrics measured during the warmup are not seen, as timm
+//!   does not pass them on. timm's plateau scheduler is driven by epochs: the value at `t`
+//!   is the rate after `scheduler.step(t, metric)` with the metric observed at `t - 1`.
+//!
+//! The warmup (`warmup_t`, `warmup_lr_init`) rises linearly to `lr` (for `TanhLRScheduler`
+//! without `warmup_prefix`, to the tanh's value at `warmup_t`, as timm). With
+//! `warmup_prefix` the schedule starts after the warmup (a local `join`); without, it reads
+//! the global step and the warmup hides its first `warmup_t` steps (a global `join`).
+//!
+//! Noise (`noise_range_t` a step or `[start, end]`, `noise_pct`, `noise_std`, `noise_seed`,
+//! and `noise_type` where the class has it) becomes the native `noise` with the same
+//! range, shape (truncated normal by default, as timm) and bounds: the value stays within
+//! `(1 ± noise_pct)` times the noise-free value. The draws themselves differ: timm seeds a
+//! torch generator with `noise_seed + t`, lrsched uses its own counter-based generator, so
+//! noisy steps match timm's in distribution and bounds, not number for number.
+//!
+//! ```
+//! use lrsched::{config, Schedule};
+//! let s = config::from_json_str(
+//!     r#"{"type": "timm.CosineLRScheduler", "lr": 0.1, "t_initial": 100,
+//!         "warmup_t": 5, "warmup_lr_init": 0.001}"#,
+//! )
+//! .unwrap();
+//! assert_eq!(s.value(0), 0.001);
+//! assert!((s.value(50) - 0.05).abs() < 1e-15);
+//! assert_eq!(s.value(100), 0.0);
+//! ```
 
 use crate::catalog::TypeInfo;
-use crate::{AnySchedule, ScheduleError};
+use crate::config::typed;
+use crate::{
+    AfterEnd, AnySchedule, Constant, Cosine, Join, JoinTime, MultiStep, Noise, Plateau,
+    PlateauMode, Polynomial, Schedule, ScheduleError, StepDecay, Stretch, Tanh, ThresholdMode,
+    Warmup,
+};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// The `timm.*` types `lrsched list` shows.
-pub const CATALOG: &[TypeInfo] = &[];
+pub const CATALOG: &[TypeInfo] = &[
+    TypeInfo {
+        name: "timm.CosineLRScheduler",
+        group: "timm",
+        summary: "cosine cycles (cycle_mul, cycle_decay, cycle_limit, k_decay) with warmup and noise",
+        params: "lr, t_initial, lr_min=0, cycle_mul=1, cycle_decay=1, cycle_limit=1, warmup_t=0, warmup_lr_init=0, warmup_prefix=false, t_in_epochs=true, noise_range_t=none, noise_pct=0.67, noise_std=1, noise_seed=42, k_decay=1",
+        example: "timm.CosineLRScheduler(lr=0.1, t_initial=300, warmup_t=5, warmup_lr_init=0.0001)",
+    },
+    TypeInfo {
+        name: "timm.TanhLRScheduler",
+        group: "timm",
+        summary: "tanh cycles (lb, ub, cycle_mul, cycle_decay, cycle_limit) with warmup and noise",
+        params: "lr, t_initial, lb=-7, ub=3, lr_min=0, cycle_mul=1, cycle_decay=1, cycle_limit=1, warmup_t=0, warmup_lr_init=0, warmup_prefix=false, t_in_epochs=true, noise_range_t=none, noise_pct=0.67, noise_std=1, noise_seed=42",
+        example: "timm.TanhLRScheduler(lr=0.1, t_initial=100)",
+    },
+    TypeInfo {
+        name: "timm.StepLRScheduler",
+        group: "timm",
+        summary: "lr * decay_rate^(t // decay_t) with warmup and noise",
+        params: "lr, decay_t, decay_rate=1, warmup_t=0, warmup_lr_init=0, warmup_prefix=true, t_in_epochs=true, noise_range_t=none, noise_pct=0.67, noise_std=1, noise_seed=42",
+        example: "timm.StepLRScheduler(lr=0.1, decay_t=30, decay_rate=0.1)",
+    },
+    TypeInfo {
+        name: "timm.MultiStepLRScheduler",
+        group: "timm",
+        summary: "lr * decay_rate per milestone of decay_t (timm drops one step before each) with warmup and noise",
+        params: "lr, decay_t, decay_rate=1, warmup_t=0, warmup_lr_init=0, warmup_prefix=true, t_in_epochs=true, noise_range_t=none, noise_pct=0.67, noise_std=1, noise_seed=42",
+        example: "timm.MultiStepLRScheduler(lr=0.1, decay_t=[30, 60], decay_rate=0.1)",
+    },
+    TypeInfo {
+        name: "timm.PolyLRScheduler",
+        group: "timm",
+        summary: "polynomial cycles (power, cycle_mul, cycle_decay, cycle_limit, k_decay) with warmup and noise",
+        params: "lr, t_initial, power=0.5, lr_min=0, cycle_mul=1, cycle_decay=1, cycle_limit=1, warmup_t=0, warmup_lr_init=0, warmup_prefix=false, t_in_epochs=true, noise_range_t=none, noise_pct=0.67, noise_std=1, noise_seed=42, k_decay=1",
+        example: "timm.PolyLRScheduler(lr=0.1, t_initial=100, power=2)",
+    },
+    TypeInfo {
+        name: "timm.PlateauLRScheduler",
+        group: "timm",
+        summary: "ReduceLROnPlateau (mode max by default) after a warmup, with noise",
+        params: "lr, decay_rate=0.1, patience_t=10, threshold=0.0001, cooldown_t=0, warmup_t=0, warmup_lr_init=0, lr_min=0, mode=max, noise_range_t=none, noise_type=normal, noise_pct=0.67, noise_std=1, noise_seed=42",
+        example: "timm.PlateauLRScheduler(lr=0.1, decay_rate=0.5, patience_t=2, mode=min)",
+    },
+];
 
-/// Reads `timm.<function>`; `None` for an unknown function.
+/// Reads `timm.<class>`; `None` for an unknown class.
 pub(crate) fn from_value(
-    _function: &str,
-    _body: Map<String, Value>,
+    function: &str,
+    body: Map<String, Value>,
 ) -> Option<Result<AnySchedule, ScheduleError>> {
-    None
+    let name = format!("timm.{function}");
+    let body = Value::Object(body);
+    Some(match function {
+        "CosineLRScheduler" => read::<CosineArgs>(&name, body),
+        "TanhLRScheduler" => read::<TanhArgs>(&name, body),
+        "StepLRScheduler" => read::<StepArgs>(&name, body),
+        "MultiStepLRScheduler" => read::<MultiStepArgs>(&name, body),
+        "PolyLRScheduler" => read::<PolyArgs>(&name, body),
+        "PlateauLRScheduler" => read::<PlateauArgs>(&name, body),
+        _ => return None,
+    })
+}
+
+/// A class's keyword arguments, turned into a native schedule.
+trait Build {
+    fn build(self, name: &str) -> Result<AnySchedule, ScheduleError>;
+}
+
+fn read<T: DeserializeOwned + Build>(
+    name: &str,
+    body: Value,
+) -> Result<AnySchedule, ScheduleError> {
+    typed::<T>(name, body)?.build(name)
+}
+
+fn one() -> f64 {
+    1.0
+}
+fn one_u64() -> u64 {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn default_pct() -> f64 {
+    0.67
+}
+fn default_seed() -> u64 {
+    42
+}
+
+/// `noise_range_t`: a first noisy step, or `[start, end)`.
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum NoiseRange {
+    From(u64),
+    Range(Vec<u64>),
+}
+
+impl NoiseRange {
+    fn bounds(&self, name: &str) -> Result<(u64, Option<u64>), ScheduleError> {
+        match self {
+            NoiseRange::From(s) => Ok((*s, None)),
+            NoiseRange::Range(r) if r.len() == 2 => Ok((r[0], Some(r[1].max(r[0])))),
+            NoiseRange::Range(r) => Err(ScheduleError::invalid(
+                name,
+                "noise_range_t",
+                format!("{r:?}"),
+                "a step or a list of two steps [start, end]",
+            )),
+        }
+    }
+}
+
+/// timm's noise: `v + v * n` with `n` a normal of `std` truncated to `|n| < pct` (or a
+/// uniform in `[-pct, pct)`) for `t` in the range.
+struct NoiseArgs {
+    range: Option<NoiseRange>,
+    normal: bool,
+    pct: f64,
+    std: f64,
+    seed: u64,
+}
+
+impl NoiseArgs {
+    /// `first` is the first step timm may add noise at (after a plateau warmup).
+    fn apply(self, name: &str, s: AnySchedule, first: u64) -> Result<AnySchedule, ScheduleError> {
+        let Some(range) = self.range else {
+            return Ok(s);
+        };
+        let (start, end) = range.bounds(name)?;
+        let start = start.max(first);
+        let end = end.map(|e| e.max(start));
+        let noise = if self.normal {
+            Noise::normal(s, self.pct, self.std)
+        } else {
+            Noise::new(s, self.pct)
+        };
+        Ok(noise.with_range(start, end).with_seed(self.seed).into())
+    }
+}
+
+/// timm's linear warmup `warmup_lr_init + t * (target - warmup_lr_init) / warmup_t` in
+/// front of `sched`, which reads the step after the warmup (`prefix`) or the global one.
+fn with_warmup(w: u64, init: f64, target: f64, prefix: bool, sched: AnySchedule) -> AnySchedule {
+    if w == 0 {
+        return sched;
+    }
+    if prefix && sched.value(0) == target {
+        return Warmup::linear(w, sched).with_start_lr(init).into();
+    }
+    let warm = Warmup::linear(w, Constant::new(target)).with_start_lr(init);
+    let time = if prefix {
+        JoinTime::Local
+    } else {
+        JoinTime::Global
+    };
+    Join::new(vec![warm.into(), sched], vec![w])
+        .with_time(time)
+        .into()
+}
+
+/// The most cycles written out one by one.
+const MAX_CYCLES: u64 = 10_000;
+
+/// timm's cycles: cycle `i` is `piece(lr * cycle_decay^i, t_initial * cycle_mul^i, ..)`,
+/// then `lr_min` after `cycle_limit` cycles.
+#[allow(clippy::too_many_arguments)]
+fn cycles(
+    name: &str,
+    lr: f64,
+    lr_min: f64,
+    t_initial: u64,
+    cycle_mul: f64,
+    cycle_decay: f64,
+    cycle_limit: u64,
+    piece: impl Fn(f64, u64, AfterEnd) -> AnySchedule,
+) -> Result<AnySchedule, ScheduleError> {
+    if t_initial == 0 {
+        return Err(ScheduleError::invalid(
+            name,
+            "t_initial",
+            0,
+            "a number of steps >= 1 (timm asserts t_initial > 0)",
+        ));
+    }
+    if cycle_limit == 0 {
+        return Ok(Constant::new(lr_min).into());
+    }
+    if cycle_limit == 1 {
+        return Ok(piece(lr, t_initial, AfterEnd::Hold));
+    }
+    if cycle_mul == 1.0 && cycle_decay == 1.0 {
+        let end = t_initial.checked_mul(cycle_limit).ok_or_else(|| {
+            ScheduleError::invalid(
+                name,
+                "cycle_limit",
+                cycle_limit,
+                "fewer cycles (their length overflows)",
+            )
+        })?;
+        let repeating = piece(lr, t_initial, AfterEnd::Restart);
+        return Ok(Join::new(vec![repeating, Constant::new(lr_min).into()], vec![end]).into());
+    }
+    if cycle_limit > MAX_CYCLES {
+        return Err(ScheduleError::invalid(
+            name,
+            "cycle_limit",
+            cycle_limit,
+            format!("at most {MAX_CYCLES} cycles when cycle_mul or cycle_decay is not 1"),
+        ));
+    }
+    let t0 = t_initial as f64;
+    let whole = |x: f64| x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x < 2f64.powi(63);
+    let mut parts = Vec::with_capacity(cycle_limit as usize + 1);
+    let mut boundaries = Vec::with_capacity(cycle_limit as usize);
+    let mut start = 0u64;
+    for i in 0..cycle_limit {
+        let fi = i as f64;
+        // timm: t_i = cycle_mul ** i * t_initial; gamma = cycle_decay ** i.
+        let t_i = if cycle_mul == 1.0 {
+            t0
+        } else {
+            cycle_mul.powf(fi) * t0
+        };
+        if !whole(t_i) || t_i < 1.0 {
+            return Err(ScheduleError::invalid(
+                name,
+                "cycle_mul",
+                crate::check::fmt(cycle_mul),
+                format!(
+                    "a factor whose cycles last whole steps (cycle {i} would last {t_i}); try an integer"
+                ),
+            ));
+        }
+        let len = t_i as u64;
+        parts.push(piece(lr * cycle_decay.powf(fi), len, AfterEnd::Hold));
+        start = start.checked_add(len).ok_or_else(|| {
+            ScheduleError::invalid(
+                name,
+                "cycle_limit",
+                cycle_limit,
+                "fewer cycles (their length overflows)",
+            )
+        })?;
+        boundaries.push(start);
+    }
+    parts.push(Constant::new(lr_min).into());
+    Ok(Join::new(parts, boundaries).into())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CosineArgs {
+    lr: f64,
+    t_initial: u64,
+    #[serde(default)]
+    lr_min: f64,
+    #[serde(default = "one")]
+    cycle_mul: f64,
+    #[serde(default = "one")]
+    cycle_decay: f64,
+    #[serde(default = "one_u64")]
+    cycle_limit: u64,
+    #[serde(default)]
+    warmup_t: u64,
+    #[serde(default)]
+    warmup_lr_init: f64,
+    #[serde(default)]
+    warmup_prefix: bool,
+    #[serde(default = "yes")]
+    #[allow(dead_code)]
+    t_in_epochs: bool,
+    #[serde(default)]
+    noise_range_t: Option<NoiseRange>,
+    #[serde(default = "default_pct")]
+    noise_pct: f64,
+    #[serde(default = "one")]
+    noise_std: f64,
+    #[serde(default = "default_seed")]
+    noise_seed: u64,
+    #[serde(default = "one")]
+    k_decay: f64,
+}
+
+impl Build for CosineArgs {
+    fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
+        let (lr_min, k) = (self.lr_min, self.k_decay);
+        let sched = cycles(
+            name,
+            self.lr,
+            lr_min,
+            self.t_initial,
+            self.cycle_mul,
+            self.cycle_decay,
+            self.cycle_limit,
+            |peak, len, after_end| {
+                Cosine::new(peak, len)
+                    .with_min_lr(lr_min)
+                    .with_k_decay(k)
+                    .with_after_end(after_end)
+                    .into()
+            },
+        )?;
+        let s = with_warmup(
+            self.warmup_t,
+            self.warmup_lr_init,
+            self.lr,
+            self.warmup_prefix,
+            sched,
+        );
+        NoiseArgs {
+            range: self.noise_range_t,
+            normal: true,
+            pct: self.noise_pct,
+            std: self.noise_std,
+            seed: self.noise_seed,
+        }
+        .apply(name, s, 0)
+    }
+}
+
+fn default_lb() -> f64 {
+    -7.0
+}
+fn default_ub() -> f64 {
+    3.0
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TanhArgs {
+    lr: f64,
+    t_initial: u64,
+    #[serde(default = "default_lb")]
+    lb: f64,
+    #[serde(default = "default_ub")]
+    ub: f64,
+    #[serde(default)]
+    lr_min: f64,
+    #[serde(default = "one")]
+    cycle_mul: f64,
+    #[serde(default = "one")]
+    cycle_decay: f64,
+    #[serde(default = "one_u64")]
+    cycle_limit: u64,
+    #[serde(default)]
+    warmup_t: u64,
+    #[serde(default)]
+    warmup_lr_init: f64,
+    #[serde(default)]
+    warmup_prefix: bool,
+    #[serde(default = "yes")]
+    #[allow(dead_code)]
+    t_in_epochs: bool,
+    #[serde(default)]
+    noise_range_t: Option<NoiseRange>,
+    #[serde(default = "default_pct")]
+    noise_pct: f64,
+    #[serde(default = "one")]
+    noise_std: f64,
+    #[serde(default = "default_seed")]
+    noise_seed: u64,
+}
+
+impl Build for TanhArgs {
+    fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
+        let (lr_min, lb, ub) = (self.lr_min, self.lb, self.ub);
+        let sched = cycles(
+            name,
+            self.lr,
+            lr_min,
+            self.t_initial,
+            self.cycle_mul,
+            self.cycle_decay,
+            self.cycle_limit,
+            |peak, len, after_end| {
+                Tanh::new(peak, len)
+                    .with_min_lr(lr_min)
+                    .with_bounds(lb, ub)
+                    .with_after_end(after_end)
+                    .into()
+            },
+        )?;
+        // timm warms up to `_get_lr(warmup_t)` without the prefix, to `lr` with it.
+        let target = if self.warmup_prefix {
+            self.lr
+        } else {
+            sched.value(self.warmup_t)
+        };
+        let s = with_warmup(
+            self.warmup_t,
+            self.warmup_lr_init,
+            target,
+            self.warmup_prefix,
+            sched,
+        );
+        NoiseArgs {
+            range: self.noise_range_t,
+            normal: true,
+            pct: self.noise_pct,
+            std: self.noise_std,
+            seed: self.noise_seed,
+        }
+        .apply(name, s, 0)
+    }
+}
+
+fn default_power() -> f64 {
+    0.5
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolyArgs {
+    lr: f64,
+    t_initial: u64,
+    #[serde(default = "default_power")]
+    power: f64,
+    #[serde(default)]
+    lr_min: f64,
+    #[serde(default = "one")]
+    cycle_mul: f64,
+    #[serde(default = "one")]
+    cycle_decay: f64,
+    #[serde(default = "one_u64")]
+    cycle_limit: u64,
+    #[serde(default)]
+    warmup_t: u64,
+    #[serde(default)]
+    warmup_lr_init: f64,
+    #[serde(default)]
+    warmup_prefix: bool,
+    #[serde(default = "yes")]
+    #[allow(dead_code)]
+    t_in_epochs: bool,
+    #[serde(default)]
+    noise_range_t: Option<NoiseRange>,
+    #[serde(default = "default_pct")]
+    noise_pct: f64,
+    #[serde(default = "one")]
+    noise_std: f64,
+    #[serde(default = "default_seed")]
+    noise_seed: u64,
+    #[serde(default = "one")]
+    k_decay: f64,
+}
+
+impl Build for PolyArgs {
+    fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
+        let (lr_min, power, k) = (self.lr_min, self.power, self.k_decay);
+        let sched = cycles(
+            name,
+            self.lr,
+            lr_min,
+            self.t_initial,
+            self.cycle_mul,
+            self.cycle_decay,
+            self.cycle_limit,
+            |peak, len, after_end| {
+                Polynomial::new(peak, len)
+                    .with_end_lr(lr_min)
+                    .with_power(power)
+                    .with_k_decay(k)
+                    .with_after_end(after_end)
+                    .into()
+            },
+        )?;
+        let s = with_warmup(
+            self.warmup_t,
+            self.warmup_lr_init,
+            self.lr,
+            self.warmup_prefix,
+            sched,
+        );
+        NoiseArgs {
+            range: self.noise_range_t,
+            normal: true,
+            pct: self.noise_pct,
+            std: self.noise_std,
+            seed: self.noise_seed,
+        }
+        .apply(name, s, 0)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepArgs {
+    lr: f64,
+    decay_t: f64,
+    #[serde(default = "one")]
+    decay_rate: f64,
+    #[serde(default)]
+    warmup_t: u64,
+    #[serde(default)]
+    warmup_lr_init: f64,
+    #[serde(default = "yes")]
+    warmup_prefix: bool,
+    #[serde(default = "yes")]
+    #[allow(dead_code)]
+    t_in_epochs: bool,
+    #[serde(default)]
+    noise_range_t: Option<NoiseRange>,
+    #[serde(default = "default_pct")]
+    noise_pct: f64,
+    #[serde(default = "one")]
+    noise_std: f64,
+    #[serde(default = "default_seed")]
+    noise_seed: u64,
+}
+
+impl Build for StepArgs {
+    fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
+        let d = self.decay_t;
+        if !(d.is_finite() && d > 0.0) {
+            return Err(ScheduleError::invalid(
+                name,
+                "decay_t",
+                crate::check::fmt(d),
+                "a number of steps > 0",
+            ));
+        }
+        // timm: v * decay_rate ** (t // decay_t); decay_t may be a float.
+        let sched: AnySchedule = if d.fract() == 0.0 && d < 2f64.powi(63) {
+            StepDecay::new(self.lr, d as u64, self.decay_rate).into()
+        } else {
+            Stretch::new(StepDecay::new(self.lr, 1, self.decay_rate), d).into()
+        };
+        let s = with_warmup(
+            self.warmup_t,
+            self.warmup_lr_init,
+            self.lr,
+            self.warmup_prefix,
+            sched,
+        );
+        NoiseArgs {
+            range: self.noise_range_t,
+            normal: true,
+            pct: self.noise_pct,
+            std: self.noise_std,
+            seed: self.noise_seed,
+        }
+        .apply(name, s, 0)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MultiStepArgs {
+    lr: f64,
+    decay_t: Vec<u64>,
+    #[serde(default = "one")]
+    decay_rate: f64,
+    #[serde(default)]
+    warmup_t: u64,
+    #[serde(default)]
+    warmup_lr_init: f64,
+    #[serde(default = "yes")]
+    warmup_prefix: bool,
+    #[serde(default = "yes")]
+    #[allow(dead_code)]
+    t_in_epochs: bool,
+    #[serde(default)]
+    noise_range_t: Option<NoiseRange>,
+    #[serde(default = "default_pct")]
+    noise_pct: f64,
+    #[serde(default = "one")]
+    noise_std: f64,
+    #[serde(default = "default_seed")]
+    noise_seed: u64,
+}
+
+impl Build for MultiStepArgs {
+    fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
+        // timm: bisect_right(decay_t, t + 1) milestones have passed at t, so each drop
+        // comes at decay_t[i] - 1.
+        let milestones = self.decay_t.iter().map(|m| m.saturating_sub(1)).collect();
+        let sched = MultiStep::new(self.lr, milestones).with_gamma(self.decay_rate);
+        let s = with_warmup(
+            self.warmup_t,
+            self.warmup_lr_init,
+            self.lr,
+            self.warmup_prefix,
+            sched.into(),
+        );
+        NoiseArgs {
+            range: self.noise_range_t,
+            normal: true,
+            pct: self.noise_pct,
+            std: self.noise_std,
+            seed: self.noise_seed,
+        }
+        .apply(name, s, 0)
+    }
+}
+
+fn default_decay_rate() -> f64 {
+    0.1
+}
+fn default_patience() -> u64 {
+    10
+}
+fn default_threshold() -> f64 {
+    1e-4
+}
+fn default_mode() -> PlateauMode {
+    PlateauMode::Max
+}
+fn normal_word() -> String {
+    "normal".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlateauArgs {
+    lr: f64,
+    #[serde(default = "default_decay_rate")]
+    decay_rate: f64,
+    #[serde(default = "default_patience")]
+    patience_t: u64,
+    #[serde(default = "default_threshold")]
+    threshold: f64,
+    #[serde(default)]
+    cooldown_t: u64,
+    #[serde(default)]
+    warmup_t: u64,
+    #[serde(default)]
+    warmup_lr_init: f64,
+    #[serde(default)]
+    lr_min: f64,
+    #[serde(default = "default_mode")]
+    mode: PlateauMode,
+    #[serde(default)]
+    noise_range_t: Option<NoiseRange>,
+    #[serde(default = "normal_word")]
+    noise_type: String,
+    #[serde(default = "default_pct")]
+    noise_pct: f64,
+    #[serde(default = "one")]
+    noise_std: f64,
+    #[serde(default = "default_seed")]
+    noise_seed: u64,
+}
+
+impl Build for PlateauArgs {
+    fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
+        let normal = match self.noise_type.as_str() {
+            "normal" => true,
+            "uniform" => false,
+            other => {
+                return Err(ScheduleError::invalid(
+                    name,
+                    "noise_type",
+                    other,
+                    "'normal' or 'uniform'",
+                ))
+            }
+        };
+        let plateau: AnySchedule = Plateau::new(self.lr)
+            .with_mode(self.mode)
+            .with_factor(self.decay_rate)
+            .with_patience(self.patience_t)
+            .with_threshold(self.threshold, ThresholdMode::Rel)
+            .with_cooldown(self.cooldown_t)
+            .with_min_lr(self.lr_min)
+            .into();
+        let w = self.warmup_t;
+        // timm's step(epoch, metric) warms up while epoch <= warmup_t and ignores the
+        // metric there: the metric observed at step w - 1 (fed at epoch w) is the last one
+        // the plateau must not see, so it owns the steps from w on.
+        let s = if w == 0 {
+            plateau
+        } else {
+            let warm = Warmup::linear(w, Constant::new(self.lr)).with_start_lr(self.warmup_lr_init);
+            Join::new(vec![warm.into(), plateau], vec![w]).into()
+        };
+        NoiseArgs {
+            range: self.noise_range_t,
+            normal,
+            pct: self.noise_pct,
+            std: self.noise_std,
+            seed: self.noise_seed,
+        }
+        // Noise is added only once past the warmup (epoch > warmup_t).
+        .apply(name, s, if w == 0 { 0 } else { w + 1 })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: Value) -> Result<AnySchedule, ScheduleError> {
+        crate::config::from_value(v)
+    }
+
+    #[test]
+    fn cycle_limit_reached_gives_lr_min() {
+        let s = parse(
+            json!({"type": "timm.CosineLRScheduler", "lr": 1.0, "t_initial": 4,
+            "lr_min": 0.1, "cycle_limit": 2}),
+        )
+        .unwrap();
+        assert_eq!(s.value(4), 1.0);
+        assert_eq!(s.value(8), 0.1);
+        assert_eq!(s.value(1000), 0.1);
+    }
+
+    #[test]
+    fn fractional_cycles_are_refused() {
+        let e = parse(
+            json!({"type": "timm.CosineLRScheduler", "lr": 1.0, "t_initial": 3,
+            "cycle_mul": 1.5, "cycle_limit": 3}),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("cycle_mul"), "{e}");
+    }
+
+    #[test]
+    fn multistep_drops_one_step_early() {
+        let s = parse(json!({"type": "timm.MultiStepLRScheduler", "lr": 1.0,
+            "decay_t": [3, 3, 5], "decay_rate": 0.5}))
+        .unwrap();
+        assert_eq!(s.values(0..5), vec![1.0, 1.0, 0.25, 0.25, 0.125]);
+    }
+
+    #[test]
+    fn unknown_class_is_none() {
+        assert!(from_value("CosineScheduler", Map::new()).is_none());
+    }
 }
