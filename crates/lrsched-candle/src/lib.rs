@@ -1,0 +1,275 @@
+//! lrsched schedules driving [candle](https://github.com/huggingface/candle) optimizers.
+//!
+//! candle ships no learning-rate scheduler: its [`Optimizer`] trait has only
+//! `learning_rate` / `set_learning_rate`. [`Scheduled`] wraps any candle optimizer and sets
+//! the rate (and, for optimizers that implement [`Momentum`], the momentum or Adam's beta1)
+//! from an lrsched schedule before every step. It implements [`Optimizer`] itself, so a
+//! training loop written for candle changes in one line:
+//!
+//! ```
+//! use candle_core::{DType, Device, Tensor, Var};
+//! use candle_nn::{Optimizer, SGD};
+//! use lrsched::{Cosine, Schedule, Warmup};
+//! use lrsched_candle::Scheduled;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let w = Var::zeros(2, DType::F64, &Device::Cpu)?;
+//! let schedule = Warmup::linear(2, Cosine::new(0.1, 8));
+//! // Before: let mut opt = SGD::new(vec![w.clone()], 0.1)?;
+//! let mut opt = Scheduled::new(SGD::new(vec![w.clone()], 0.1)?, schedule.clone())?;
+//! for step in 0..10 {
+//!     assert_eq!(opt.learning_rate(), schedule.value(step)); // the rate this step uses
+//!     let loss = w.as_tensor().sub(&Tensor::new(&[1.0, 2.0], &Device::Cpu)?)?.sqr()?.sum_all()?;
+//!     opt.backward_step(&loss)?;
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Rates follow the schedule exactly: the rate of optimizer step `i` (the first is 0) is
+//! `schedule.value(i)`, which is what `lrsched trace` prints. For a schedule stepped per
+//! epoch, build the [`Driver`] with [`Interval::Epoch`] and call [`Scheduled::end_epoch`];
+//! metric-driven (plateau) schedules take validation metrics through
+//! [`Scheduled::observe`] or [`Scheduled::end_epoch_with_metric`].
+//!
+//! Momentum: candle's [`SGD`](candle_nn::SGD) has no momentum, so a momentum schedule is
+//! ignored for it. [`AdamW`] implements [`Momentum`] (its beta1), and
+//! [`Scheduled::with_momentum`] turns the momentum schedule on; implement [`Momentum`] for an
+//! optimizer of your own to have it driven too.
+#![deny(missing_docs)]
+
+use candle_core::backprop::GradStore;
+use candle_core::Var;
+use candle_nn::{AdamW, Optimizer};
+use lrsched::{AnySchedule, Driver, DriverState, Interval, ScheduleError};
+
+/// An optimizer whose momentum (or Adam's beta1) can be set between steps.
+///
+/// ```
+/// use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+/// use lrsched_candle::Momentum;
+/// let mut opt = AdamW::new(vec![], ParamsAdamW::default()).unwrap();
+/// opt.set_momentum(0.85);
+/// assert_eq!(opt.momentum(), 0.85);
+/// ```
+pub trait Momentum {
+    /// The momentum in force.
+    fn momentum(&self) -> f64;
+    /// Sets the momentum for the next steps.
+    fn set_momentum(&mut self, momentum: f64);
+}
+
+/// AdamW's momentum is its first-moment decay beta1, as in PyTorch's one-cycle and cyclic
+/// schedules (`cycle_momentum` with Adam cycles `betas[0]`).
+impl Momentum for AdamW {
+    fn momentum(&self) -> f64 {
+        self.params().beta1
+    }
+    fn set_momentum(&mut self, momentum: f64) {
+        let mut params = self.params().clone();
+        params.beta1 = momentum;
+        self.set_params(params);
+    }
+}
+
+/// A candle optimizer whose learning rate (and optionally momentum) follows an lrsched
+/// schedule.
+///
+/// The rate in force is always set on the wrapped optimizer, so
+/// [`Optimizer::learning_rate`] reads the rate the next step will use. With
+/// [`Interval::Step`] (the default) the schedule advances after every optimizer step; with
+/// [`Interval::Epoch`] it advances at [`Scheduled::end_epoch`].
+///
+/// ```
+/// use candle_core::{DType, Device, Var};
+/// use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+/// use lrsched::{Driver, Interval, Plateau};
+/// use lrsched_candle::Scheduled;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let w = Var::zeros(3, DType::F32, &Device::Cpu)?;
+/// // ReduceLROnPlateau stepped per epoch: halve the rate after 1 epoch without improvement.
+/// let driver = Driver::new(Plateau::new(1e-3).with_factor(0.5).with_patience(1))
+///     .with_interval(Interval::Epoch);
+/// let adamw = AdamW::new(vec![w.clone()], ParamsAdamW::default())?;
+/// let mut opt = Scheduled::from_driver(adamw, driver)?;
+/// for val_loss in [1.0, 0.9, 0.95, 0.97] {
+///     // ... opt.backward_step(&loss)? for every batch of the epoch ...
+///     opt.end_epoch_with_metric(val_loss)?;
+/// }
+/// assert_eq!(opt.learning_rate(), 5e-4);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Scheduled<O> {
+    optimizer: O,
+    driver: Driver,
+    // Set only for optimizers that implement `Momentum` (see `with_momentum`): the generic
+    // wrapper cannot ask whether `O` has a momentum without specialization.
+    set_momentum: Option<fn(&mut O, f64)>,
+}
+
+impl<O: Optimizer> Scheduled<O> {
+    /// Drives `optimizer` from `schedule`, stepped once per optimizer step; the optimizer's
+    /// rate is set to the schedule's value at step 0.
+    ///
+    /// Fails (naming the parameter) if the schedule is invalid.
+    pub fn new(optimizer: O, schedule: impl Into<AnySchedule>) -> Result<Self, ScheduleError> {
+        Self::from_driver(optimizer, Driver::new(schedule))
+    }
+
+    /// Drives `optimizer` from a [`Driver`], for a per-epoch interval, a separate momentum
+    /// schedule or a driver restored from a checkpoint. Only the first parameter group's
+    /// scale applies: a candle optimizer has one rate.
+    ///
+    /// Fails (naming the parameter) if the driver is invalid.
+    pub fn from_driver(optimizer: O, driver: Driver) -> Result<Self, ScheduleError> {
+        driver.validate()?;
+        let mut s = Scheduled {
+            optimizer,
+            driver,
+            set_momentum: None,
+        };
+        s.apply();
+        Ok(s)
+    }
+
+    /// The wrapped optimizer.
+    pub fn optimizer(&self) -> &O {
+        &self.optimizer
+    }
+
+    /// The wrapped optimizer, mutably. A rate set on it lasts until the schedule next sets
+    /// one (the next step, epoch or metric).
+    pub fn optimizer_mut(&mut self) -> &mut O {
+        &mut self.optimizer
+    }
+
+    /// Unwraps the optimizer, with the rate of the current step set.
+    pub fn into_inner(self) -> O {
+        self.optimizer
+    }
+
+    /// The driver: the schedule, the step reached and the interval.
+    pub fn driver(&self) -> &Driver {
+        &self.driver
+    }
+
+    /// Steps (or epochs, with [`Interval::Epoch`]) taken so far.
+    pub fn current_step(&self) -> u64 {
+        self.driver.current_step()
+    }
+
+    /// Ends an epoch: advances a per-epoch schedule ([`Interval::Epoch`]) and sets the next
+    /// rate. Does nothing for a per-step schedule, so one loop serves both.
+    pub fn end_epoch(&mut self) {
+        if self.driver.interval() == Interval::Epoch {
+            self.driver.step();
+            self.apply();
+        }
+    }
+
+    /// Feeds the epoch's validation metric to a metric-driven schedule, then ends the epoch
+    /// (PyTorch's `scheduler.step(val_loss)` for a per-epoch schedule).
+    pub fn end_epoch_with_metric(&mut self, metric: f64) -> Result<(), ScheduleError> {
+        self.observe(metric)?;
+        self.end_epoch();
+        Ok(())
+    }
+
+    /// Feeds a metric to a metric-driven schedule (others ignore it). It counts as measured
+    /// after the last optimizer step taken (per-step schedules) or in the current epoch
+    /// (per-epoch schedules), and changes the rate from the next step or epoch on, as
+    /// `lrsched trace --metrics` does.
+    ///
+    /// Fails on a metric the schedule refuses; the schedule is then unchanged.
+    pub fn observe(&mut self, metric: f64) -> Result<(), ScheduleError> {
+        let now = self.driver.current_step();
+        // A per-step driver has already moved past the step the metric was measured after
+        // (it advances right after each optimizer step), so the metric belongs to the step
+        // before; before any step there is no earlier step to give it to.
+        let measured_at = match self.driver.interval() {
+            Interval::Step => now.saturating_sub(1),
+            Interval::Epoch => now,
+        };
+        self.driver.seek(measured_at);
+        let result = self.driver.observe(metric);
+        self.driver.seek(now);
+        self.apply();
+        result
+    }
+
+    /// The state to save with a checkpoint (needs nothing from the optimizer, whose own
+    /// state candle does not serialize).
+    pub fn state(&self) -> DriverState {
+        self.driver.state()
+    }
+
+    /// Continues from a saved state; refuses, naming every difference, a state saved from
+    /// another schedule, and then leaves this one as it was.
+    pub fn restore(&mut self, state: &DriverState) -> Result<(), ScheduleError> {
+        self.driver = self.driver.clone().restore(state)?;
+        self.apply();
+        Ok(())
+    }
+
+    // Sets the rate (and momentum, if driven) of the current step on the optimizer.
+    fn apply(&mut self) {
+        self.optimizer.set_learning_rate(self.driver.lr());
+        if let (Some(set), Some(m)) = (self.set_momentum, self.driver.momentum()) {
+            set(&mut self.optimizer, m);
+        }
+    }
+}
+
+impl<O: Optimizer + Momentum> Scheduled<O> {
+    /// Also drives the optimizer's momentum (AdamW's beta1) from the driver's momentum
+    /// schedule or the rate schedule's own cycle (one-cycle, cyclic). Schedules without a
+    /// momentum leave the optimizer's as it is.
+    ///
+    /// ```
+    /// use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+    /// use lrsched::OneCycle;
+    /// use lrsched_candle::{Momentum, Scheduled};
+    /// let adamw = AdamW::new(vec![], ParamsAdamW::default()).unwrap();
+    /// let one_cycle = OneCycle::new(0.01, 100).with_momentum(Some((0.85, 0.95)));
+    /// let opt = Scheduled::new(adamw, one_cycle).unwrap().with_momentum();
+    /// assert_eq!(opt.optimizer().momentum(), 0.95);
+    /// ```
+    pub fn with_momentum(mut self) -> Self {
+        self.set_momentum = Some(<O as Momentum>::set_momentum);
+        self.apply();
+        self
+    }
+}
+
+/// `Scheduled` is a candle optimizer itself, so code generic over [`Optimizer`] takes it.
+impl<O: Optimizer> Optimizer for Scheduled<O> {
+    /// The wrapped optimizer's config and the driver.
+    type Config = (O::Config, Driver);
+
+    fn new(vars: Vec<Var>, (config, driver): Self::Config) -> candle_core::Result<Self> {
+        Scheduled::from_driver(O::new(vars, config)?, driver).map_err(candle_core::Error::msg)
+    }
+
+    /// Takes an optimizer step at the scheduled rate, then advances a per-step schedule.
+    fn step(&mut self, grads: &GradStore) -> candle_core::Result<()> {
+        self.optimizer.step(grads)?;
+        if self.driver.interval() == Interval::Step {
+            self.driver.step();
+            self.apply();
+        }
+        Ok(())
+    }
+
+    /// The rate the next step uses.
+    fn learning_rate(&self) -> f64 {
+        self.optimizer.learning_rate()
+    }
+
+    /// Overrides the rate until the schedule next sets one (the next step, epoch or metric).
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.optimizer.set_learning_rate(lr)
+    }
+}
