@@ -313,7 +313,8 @@ struct PolynomialArgs {
 impl Build for PolynomialArgs {
     fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
         // transformers: `if not (lr_init > lr_end): raise ValueError`.
-        if !(self.lr > self.lr_end) {
+        // `not (lr_init > lr_end)`, NaN included.
+        if self.lr.partial_cmp(&self.lr_end) != Some(std::cmp::Ordering::Greater) {
             return Err(ScheduleError::invalid(
                 name,
                 "lr_end",
