@@ -390,8 +390,14 @@ impl Schedule for OneCycle {
         if !self.cycle_momentum {
             return None;
         }
+        // Continued past the end, a linear phase runs on without bound; momentum stays
+        // within the range the cycle moves it through, as the rate stays >= 0.
+        let (lo, hi) = (
+            self.base_momentum.min(self.max_momentum),
+            self.base_momentum.max(self.max_momentum),
+        );
         Some(match self.local(step) {
-            Some(t) => self.at(t).1,
+            Some(t) => self.at(t).1.clamp(lo, hi),
             None => self.max_momentum,
         })
     }
@@ -516,6 +522,19 @@ mod tests {
         assert!(c.value(u64::MAX).is_finite());
         let l = c.with_anneal_strategy(Anneal::Linear);
         assert!(l.value(1000) >= 0.0);
+    }
+
+    #[test]
+    fn momentum_stays_in_range_when_continued() {
+        for anneal in [Anneal::Linear, Anneal::Cos] {
+            let s = OneCycle::new(1.0, 100)
+                .with_anneal_strategy(anneal)
+                .with_after_end(AfterEnd::Continue);
+            for step in [99, 100, 1_000, 1_000_000_000, u64::MAX] {
+                let m = s.momentum(step).unwrap();
+                assert!((0.85..=0.95).contains(&m), "{anneal:?} {step}: {m}");
+            }
+        }
     }
 
     #[test]
