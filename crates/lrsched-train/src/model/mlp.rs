@@ -352,12 +352,8 @@ impl Mlp {
         (loss_sum / rows.max(1) as f64, accuracy)
     }
 
-    fn parallelism(&self) -> gemm::Parallelism {
-        if self.threads > 1 {
-            gemm::Parallelism::Rayon(self.threads)
-        } else {
-            gemm::Parallelism::None
-        }
+    fn parallelism(&self) -> usize {
+        self.threads
     }
 
     fn forward(&mut self, x: &[f32], rows: usize, train: bool) {
@@ -547,7 +543,7 @@ fn matmul(
     rhs: &[f32],
     rhs_rs: usize,
     rhs_cs: usize,
-    par: gemm::Parallelism,
+    threads: usize,
 ) {
     let last = |rows: usize, cols: usize, rs: usize, cs: usize| {
         if rows == 0 || cols == 0 {
@@ -567,6 +563,55 @@ fn matmul(
         if !accumulate {
             dst.iter_mut().for_each(|v| *v = 0.0);
         }
+        return;
+    }
+    // gemm's own threading does not start for matrices this small, yet at 64 x 784 x 128
+    // two halves of the rows on two threads are each worth it. Rows of a row-major `dst`
+    // are contiguous, so the halves are disjoint slices; each element is computed exactly
+    // as it would be whole, so results do not depend on the thread count.
+    if threads > 1 && dst_cs == 1 && dst_rs == n && m >= 32 && m * n * k >= 1 << 18 {
+        let half = m / 2;
+        let (top, bottom) = dst.split_at_mut(half * dst_rs);
+        let lhs_bottom = &lhs[half * lhs_rs..];
+        let t = threads / 2;
+        rayon::join(
+            || {
+                matmul(
+                    half,
+                    n,
+                    k,
+                    top,
+                    dst_rs,
+                    dst_cs,
+                    accumulate,
+                    lhs,
+                    lhs_rs,
+                    lhs_cs,
+                    rhs,
+                    rhs_rs,
+                    rhs_cs,
+                    t.max(1),
+                )
+            },
+            || {
+                matmul(
+                    m - half,
+                    n,
+                    k,
+                    bottom,
+                    dst_rs,
+                    dst_cs,
+                    accumulate,
+                    lhs_bottom,
+                    lhs_rs,
+                    lhs_cs,
+                    rhs,
+                    rhs_rs,
+                    rhs_cs,
+                    (threads - t).max(1),
+                )
+            },
+        );
         return;
     }
     // SAFETY: every index gemm touches is within the slices, as asserted above, and dst
@@ -591,7 +636,7 @@ fn matmul(
             false,
             false,
             false,
-            par,
+            gemm::Parallelism::None,
         );
     }
 }
@@ -831,6 +876,20 @@ mod tests {
     fn data(rows: usize, inputs: usize) -> Vec<f32> {
         let mut rng = Rng::new(3);
         (0..rows * inputs).map(|_| rng.normal() as f32).collect()
+    }
+
+    #[test]
+    fn two_threads_give_the_same_bits_as_one() {
+        let task = Task::Classification { classes: 10 };
+        let x = data(64, 784);
+        let labels: Vec<u32> = (0..64).map(|i| i % 10).collect();
+        let make = |threads| {
+            let mut m = Mlp::new(spec("128", 784, &task, Activation::Relu, false), 4, 64)
+                .with_threads(threads);
+            let loss = m.train_step(&x, BatchTargets::Classes(&labels), 64);
+            (loss.to_bits(), m.grads().to_vec())
+        };
+        assert_eq!(make(1), make(2));
     }
 
     #[test]
