@@ -468,7 +468,7 @@ impl Observer for Progress {
             return;
         }
         let line = format!(
-            "epoch {:>3}  train_loss {:.4}  val_loss {:.4}  val_acc {}  lr {:.4e}  {:.2}s",
+            "epoch {:>3}  train_loss {:.4}  val_loss {:.4}  val_acc {}  lr {:.4e}  {:.3}s",
             r.epoch,
             r.train_loss,
             r.val_loss,
