@@ -28,6 +28,8 @@ pub mod compat;
 mod check;
 #[cfg(feature = "serde")]
 pub mod config;
+#[cfg(feature = "serde")]
+pub mod convert;
 pub mod driver;
 mod error;
 #[cfg(feature = "serde")]

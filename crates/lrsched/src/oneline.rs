@@ -70,6 +70,21 @@ pub fn print(s: &AnySchedule) -> String {
     out
 }
 
+/// Writes a config object (any library's form) in the one-line form, as [`print`] does.
+///
+/// ```
+/// use lrsched::oneline;
+/// let v = serde_json::json!({"type": "optax.cosine_decay_schedule", "init_value": 0.1, "decay_steps": 100});
+/// let text = oneline::print_value(&v);
+/// assert_eq!(text, "optax.cosine_decay_schedule(decay_steps=100, init_value=0.1)");
+/// assert_eq!(oneline::parse_value(&text).unwrap(), v);
+/// ```
+pub fn print_value(v: &Value) -> String {
+    let mut out = String::new();
+    write_value(v, &mut out);
+    out
+}
+
 fn write_value(v: &Value, out: &mut String) {
     match v {
         Value::Null => out.push_str("null"),
