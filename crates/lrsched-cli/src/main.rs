@@ -6,6 +6,7 @@ use lrsched::{config, oneline, AnySchedule, Schedule, ScheduleError};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod convert;
 mod train;
 
 #[derive(Parser)]
@@ -34,6 +35,12 @@ enum Command {
         after_help = "Examples:\n  lrsched train                                   # digits, 64 hidden units, SGD momentum, 10 epochs\n  lrsched train --schedule \"one_cycle(max_lr=0.1, total_steps=100%)\" --epochs 5\n  lrsched train --data mnist --data-dir ~/mnist --model 128 --optimizer momentum --lr 0.1 --schedule-config steplr.json --epochs 20\n  lrsched train --checkpoint-dir ckpt --resume --metrics-out metrics.jsonl"
     )]
     Train(Box<train::TrainArgs>),
+    /// Write a schedule as a native one-line form or as another library's config, with
+    /// notes on stderr where that form is not exact.
+    #[command(
+        after_help = "Examples:\n  lrsched convert --config hf_cosine.json --to native\n  lrsched convert --config hf_cosine.json --to torch --format json\n  lrsched convert --schedule \"warmup(steps=100, schedule=cosine(lr=0.1, steps=900))\" --to optax\n\nTargets: native, torch, transformers, timm, optax, keras. Every form is read back and compared\nwith the source step by step; where it is not exact to 1e-10, a `note:` on stderr says from\nwhich step and by how much it differs."
+    )]
+    Convert(convert::ConvertArgs),
 }
 
 #[derive(clap::Args)]
@@ -99,6 +106,7 @@ fn main() -> ExitCode {
             list();
             Ok(())
         }
+        Command::Convert(args) => convert::run(&args),
         Command::Train(args) => match train::run(&args) {
             Ok(0) => Ok(()),
             Ok(code) => return ExitCode::from(code),

@@ -125,7 +125,12 @@ impl std::str::FromStr for Target {
             return Ok(t);
         }
         let names = Target::ALL.map(Target::name);
-        let hint = crate::suggest(&lower, names)
+        // A misspelt alias (`pytroch`) suggests the name the alias stands for.
+        let spellings = names
+            .into_iter()
+            .chain(["pytorch", "huggingface", "tensorflow"]);
+        let hint = crate::suggest(&lower, spellings)
+            .map(|n| n.parse::<Target>().map_or(n.to_string(), |t| t.to_string()))
             .map(|n| format!("did you mean `{n}`? "))
             .unwrap_or_default();
         Err(ScheduleError::Invalid {
@@ -285,6 +290,53 @@ fn cand(config: Value) -> Candidate {
 }
 
 fn candidates(s: &AnySchedule, to: Target) -> Vec<Candidate> {
+    let mut out = raw_candidates(s, to);
+    let defaults: &[(&str, Value)] = match to {
+        Target::Native => &[],
+        Target::Torch => &[("eta_min", json!(0.0))],
+        Target::Transformers => &[("num_cycles", json!(0.5))],
+        Target::Timm => &[
+            ("k_decay", json!(1.0)),
+            ("lr_min", json!(0.0)),
+            ("cycle_mul", json!(1.0)),
+            ("cycle_decay", json!(1.0)),
+        ],
+        Target::Optax => &[
+            ("exponent", json!(1.0)),
+            ("alpha", json!(0.0)),
+            ("transition_begin", json!(0)),
+            ("staircase", json!(false)),
+        ],
+        Target::Keras => &[
+            ("alpha", json!(0.0)),
+            ("staircase", json!(false)),
+            ("cycle", json!(false)),
+        ],
+    };
+    for c in &mut out {
+        strip_defaults(&mut c.config, defaults);
+    }
+    out
+}
+
+/// Leaves out keyword arguments given at the library's own default, for a shorter config
+/// that reads the same.
+fn strip_defaults(v: &mut Value, defaults: &[(&str, Value)]) {
+    match v {
+        Value::Object(o) => {
+            o.retain(|k, x| {
+                !defaults.iter().any(|(d, dv)| {
+                    d == k && (x == dv || (x.as_f64().is_some() && x.as_f64() == dv.as_f64()))
+                })
+            });
+            o.values_mut().for_each(|x| strip_defaults(x, defaults));
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| strip_defaults(x, defaults)),
+        _ => {}
+    }
+}
+
+fn raw_candidates(s: &AnySchedule, to: Target) -> Vec<Candidate> {
     let mut out = Vec::new();
     match to {
         Target::Native => out.push(cand(crate::config::to_value(s))),
@@ -681,6 +733,24 @@ fn num(x: f64) -> String {
     }
 }
 
+/// `coef * rest`, leaving out a coefficient of 1.
+fn coef(c: &str, rest: &str) -> String {
+    if c == "1.0" {
+        rest.to_string()
+    } else {
+        format!("{c} * {rest}")
+    }
+}
+
+/// `a + (b - a) * f`, shorter when `a` is 0.
+fn between(a: &str, b: &str, f: &str) -> String {
+    if a == "0.0" {
+        coef(b, f)
+    } else {
+        format!("{a} + ({b} - {a}) * {f}")
+    }
+}
+
 /// `a * (b)`, leaving out a factor of 1.
 fn times(a: f64, b: &str) -> String {
     if a == 1.0 {
@@ -792,7 +862,7 @@ fn expr(s: &AnySchedule, t: &str, base: f64) -> Option<String> {
                 frac = format!("{frac} ** {}", num(x.power));
             }
             if x.end_lr == 0.0 {
-                format!("{} * {frac}", r(x.lr))
+                coef(&r(x.lr), &frac)
             } else {
                 format!("({} - {}) * {frac} + {}", r(x.lr), r(x.end_lr), r(x.end_lr))
             }
@@ -823,7 +893,7 @@ fn expr(s: &AnySchedule, t: &str, base: f64) -> Option<String> {
                 f = format!("({f}) ** {}", num(c.exponent));
             }
             if c.min_lr == 0.0 {
-                format!("{} * {f}", r(c.lr))
+                coef(&r(c.lr), &f)
             } else {
                 format!("{} + ({} - {}) * {f}", r(c.min_lr), r(c.lr), r(c.min_lr))
             }
@@ -939,14 +1009,12 @@ fn expr(s: &AnySchedule, t: &str, base: f64) -> Option<String> {
             let p = format!("{t} / {}", w.steps);
             let (a, b) = (r(w.start_lr), r(target));
             let rise = match w.shape {
-                WarmupShape::Linear => format!("{a} + ({b} - {a}) * {p}"),
-                WarmupShape::Cosine => {
-                    format!("{a} + ({b} - {a}) * (0.5 * (1 - cos(pi * {p})))")
-                }
+                WarmupShape::Linear => between(&a, &b, &p),
+                WarmupShape::Cosine => between(&a, &b, &format!("(0.5 * (1 - cos(pi * {p})))")),
                 WarmupShape::Exponential if w.start_lr > 0.0 => {
                     format!("{a} * {} ** ({p})", num(target / w.start_lr))
                 }
-                WarmupShape::Exponential => format!("{a} + ({b} - {a}) * {p}"),
+                WarmupShape::Exponential => between(&a, &b, &p),
                 WarmupShape::OneMinusSqrt => {
                     format!("{a} + ({b} - {a}) * (1 - sqrt(max(1 - {p}, 0)))")
                 }
