@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod convert;
+mod plot;
 mod train;
 
 #[derive(Parser)]
@@ -41,6 +42,13 @@ enum Command {
         after_help = "Examples:\n  lrsched convert --config hf_cosine.json --to native\n  lrsched convert --config hf_cosine.json --to torch --format json\n  lrsched convert --schedule \"warmup(steps=100, schedule=cosine(lr=0.1, steps=900))\" --to optax\n\nTargets: native, torch, transformers, timm, optax, keras. Every form is read back and compared\nwith the source step by step; where it is not exact to 1e-10, a `note:` on stderr says from\nwhich step and by how much it differs."
     )]
     Convert(convert::ConvertArgs),
+    /// Draw schedules (one-line forms, configs) or a saved run's metrics to PNG and SVG,
+    /// or in the terminal: overlaid curves, log axis, restarts and drops marked, momentum
+    /// on a second axis; for a run, learning rate and loss against step.
+    #[command(
+        after_help = "Examples:\n  lrsched plot --schedule \"cosine(lr=0.1, steps=1000)\" --schedule \"step(lr=0.1, step_size=300, gamma=0.1)\" --steps 1000\n  lrsched plot --config onecycle.json --steps 500 --momentum --out plots --name onecycle\n  lrsched plot --schedule \"exponential(lr=0.1, gamma=0.99)\" --steps 500 --log-y --terminal\n  lrsched train --epochs 5 --metrics-out m.jsonl && lrsched plot --run m.jsonl\n\nFiles go to --out DIR (default runs/plot-<timestamp>/) as <name>.png and <name>.svg; their paths\nare printed. Dashed lines mark where a schedule drops (labelled with the factor), restarts\nor a join moves to its next part."
+    )]
+    Plot(Box<plot::PlotArgs>),
 }
 
 #[derive(clap::Args)]
@@ -107,6 +115,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Convert(args) => convert::run(&args),
+        Command::Plot(args) => plot::run(&args),
         Command::Train(args) => match train::run(&args) {
             Ok(0) => Ok(()),
             Ok(code) => return ExitCode::from(code),

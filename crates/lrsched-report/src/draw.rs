@@ -162,6 +162,10 @@ struct Panel<'a> {
     /// Where the legend goes, and its size in pixels at scale 1.
     corner: SeriesLabelPosition,
     legend: (i32, i32),
+    /// Widths of the left and right label areas, the same for every stacked panel so
+    /// their plots line up (0 on the right: no second axis in the figure).
+    left: u32,
+    right: u32,
 }
 
 impl<'a> Figure<'a> {
@@ -218,6 +222,8 @@ impl<'a> Figure<'a> {
                 y2,
                 corner: SeriesLabelPosition::UpperRight,
                 legend: (0, 0),
+                left: 0,
+                right: 0,
             });
         }
         // Stacked charts read against one another: one x range for all (when their x
@@ -236,6 +242,19 @@ impl<'a> Figure<'a> {
         }
         for p in &mut panels {
             p.place_legend(width, chart_height);
+        }
+        let left = panels
+            .iter()
+            .map(|p| label_area(&p.y.ticks))
+            .max()
+            .unwrap_or(0);
+        let right = panels
+            .iter()
+            .filter_map(|p| p.y2.as_ref().map(|a| label_area(&a.ticks)))
+            .max()
+            .unwrap_or(0);
+        for p in &mut panels {
+            (p.left, p.right) = (left, right);
         }
         Ok(Figure { panels })
     }
@@ -416,11 +435,11 @@ impl Panel<'_> {
             .margin_top(10 * k)
             .margin_left(12 * k)
             .margin_bottom(if bottom { 8 } else { 4 } * k)
-            .margin_right(if self.y2.is_some() { 12 } else { 28 } * k)
+            .margin_right(if self.right > 0 { 12 } else { 28 } * k)
             .x_label_area_size(if bottom { 46 } else { 14 } * k)
-            .y_label_area_size(label_area(&self.y.ticks) * k);
-        if let Some(y2) = &self.y2 {
-            builder.right_y_label_area_size(label_area(&y2.ticks) * k);
+            .y_label_area_size(self.left * k);
+        if self.right > 0 {
+            builder.right_y_label_area_size(self.right * k);
         }
         if !chart.title.is_empty() {
             builder.caption(&chart.title, font(20));
@@ -478,7 +497,7 @@ impl Panel<'_> {
         // Marker labels keep out of the legend's box.
         let corner = self.corner.clone();
         let (legend_w, legend_h) = (self.legend.0 * ki, self.legend.1 * ki);
-        self.draw_markers(&mut cc, k, corner.clone(), (legend_w, legend_h))?;
+        self.draw_markers(&mut cc, k, corner.clone(), (legend_w, legend_h), false)?;
 
         for s in &self.series {
             let c = palette(s.color);
@@ -530,6 +549,8 @@ impl Panel<'_> {
                 }
             }
         }
+        // Labels after the curves, so their halo lies over a curve and not under it.
+        self.draw_markers(&mut cc, k, corner.clone(), (legend_w, legend_h), true)?;
         cc.configure_series_labels()
             .position(corner)
             .margin(12 * k)
@@ -551,6 +572,7 @@ impl Panel<'_> {
         k: u32,
         corner: SeriesLabelPosition,
         legend: (i32, i32),
+        labels: bool,
     ) -> Result<(), ReportError>
     where
         CT: plotters::coord::CoordTranslate<From = (f64, f64)>,
@@ -583,13 +605,16 @@ impl Panel<'_> {
         let row_h = 17 * ki;
         let mut taken: Vec<(i32, i32, i32)> = Vec::new();
         for (x, label) in markers {
-            cc.draw_series(DashedLineSeries::new(
-                [(x, self.y.lo), (x, self.y.hi)],
-                5 * k,
-                4 * k,
-                MARKER.stroke_width(k),
-            ))
-            .map_err(de)?;
+            if !labels {
+                cc.draw_series(DashedLineSeries::new(
+                    [(x, self.y.lo), (x, self.y.hi)],
+                    5 * k,
+                    4 * k,
+                    MARKER.stroke_width(k),
+                ))
+                .map_err(de)?;
+                continue;
+            }
             if label.is_empty() {
                 continue;
             }
@@ -620,9 +645,20 @@ impl Panel<'_> {
             };
             taken.push((start, start + w, dy));
             let text = style.clone().pos(Pos::new(anchor, VPos::Top));
+            // A pale box behind the text keeps it readable where it crosses a curve.
+            let (bx0, bx1) = if dx > 0 {
+                (dx - 2 * ki, dx + w)
+            } else {
+                (dx - w, dx + 2 * ki)
+            };
+            let halo = Rectangle::new(
+                [(bx0, dy - ki), (bx1, dy + 15 * ki)],
+                WHITE.mix(0.85).filled(),
+            );
             cc.plotting_area()
                 .draw(
                     &(EmptyElement::at((x, self.y.hi))
+                        + halo
                         + Text::new(label.to_string(), (dx, dy), text)),
                 )
                 .map_err(de)?;

@@ -187,7 +187,7 @@ pub fn terminal(
     let mut out = String::new();
     let title = match (&chart.title, &chart.y_label) {
         (t, l) if t.is_empty() => l.clone(),
-        (t, l) if l.is_empty() => t.clone(),
+        (t, l) if l.is_empty() || t.eq_ignore_ascii_case(l) => t.clone(),
         (t, l) => format!("{t} ({l}{})", if chart.log_y { ", log" } else { "" }),
     };
     out.push_str(&pad(&truncate(&title, width), width));

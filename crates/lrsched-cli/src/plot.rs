@@ -1,0 +1,572 @@
+//! `lrsched plot`: schedules (one-line forms, config files) or a saved run's metrics drawn
+//! to PNG and SVG, or to the terminal in braille.
+
+use crate::{read, read_metrics, UserError};
+use lrsched::time::RunShape;
+use lrsched::{config, oneline, AnySchedule, Schedule};
+use lrsched_report::{Chart, Marker, SecondaryAxis, Series};
+use std::path::{Path, PathBuf};
+
+/// More steps than this would only draw the same pixels slower.
+const MAX_STEPS: u64 = 10_000_000;
+/// A trace with more detected jumps than this (noise, a short cycle) is not marked: a
+/// forest of dashed lines says less than none.
+const MAX_MARKERS: usize = 40;
+/// Legend labels longer than this are cut with an ellipsis.
+const MAX_LABEL: usize = 56;
+
+#[derive(clap::Args)]
+pub struct PlotArgs {
+    /// A schedule in the one-line form, e.g. "cosine(lr=0.1, steps=1000)"; repeat to overlay several.
+    #[arg(long = "schedule", value_name = "ONE-LINE")]
+    schedules: Vec<String>,
+    /// A JSON or TOML config file; repeat to overlay several.
+    #[arg(long = "config", value_name = "FILE")]
+    configs: Vec<PathBuf>,
+    /// A saved run: the epoch metrics that `lrsched train --metrics-out FILE` wrote. Its
+    /// `<stem>.steps.jsonl` beside it, if there, adds the per-step rate and loss.
+    #[arg(long, value_name = "METRICS.jsonl", conflicts_with_all = ["schedules", "configs"])]
+    run: Option<PathBuf>,
+    /// How many steps to draw (steps 0..N-1); needed for schedules.
+    #[arg(long, value_name = "N")]
+    steps: Option<u64>,
+    /// Logarithmic learning-rate axis (steps where the rate is 0 are left out).
+    #[arg(long)]
+    log_y: bool,
+    /// Draw the momentum (or Adam beta1) the schedules set, on a second axis.
+    #[arg(long)]
+    momentum: bool,
+    /// Folder for the pictures (default runs/plot-<timestamp>/).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// File name of the pictures, without extension.
+    #[arg(long, default_value = "plot")]
+    name: String,
+    /// Draw in the terminal with Unicode braille instead of writing files (with --out, both).
+    #[arg(long)]
+    terminal: bool,
+    /// Width: pixels (default 1000), or characters with --terminal (default: the terminal's).
+    #[arg(long, value_name = "W")]
+    width: Option<u32>,
+    /// Height: pixels (default 600, 800 for a run), or lines with --terminal (default 24).
+    #[arg(long, value_name = "H")]
+    height: Option<u32>,
+    /// A file with one metric per line, fed to metric-driven (plateau) schedules: value i
+    /// is the one after the metric on line i.
+    #[arg(long, value_name = "FILE")]
+    metrics: Option<PathBuf>,
+    /// Steps per epoch, to resolve durations such as "3ep" in the schedules.
+    #[arg(long)]
+    steps_per_epoch: Option<u64>,
+    /// Epochs in the run, to resolve fractions such as "10%".
+    #[arg(long)]
+    epochs: Option<f64>,
+}
+
+pub fn run(args: &PlotArgs) -> Result<(), UserError> {
+    if args.name.is_empty() || args.name.contains(['/', '\\']) {
+        return Err(UserError(format!(
+            "--name `{}` must be a plain file name without a folder",
+            args.name
+        )));
+    }
+    let charts = match &args.run {
+        Some(path) => run_charts(path, args)?,
+        None => vec![schedule_chart(args)?],
+    };
+    if args.terminal {
+        let (w, h) = terminal_size(args);
+        let each = (h / charts.len()).max(8);
+        let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        for chart in &charts {
+            let text = lrsched_report::terminal(chart, w, each, color)
+                .map_err(|e| UserError(e.to_string()))?;
+            print!("{text}");
+        }
+        if args.out.is_none() {
+            return Ok(());
+        }
+    }
+    let stacked = charts.len() > 1;
+    let width = args.width.unwrap_or(1000);
+    let height = args.height.unwrap_or(if stacked { 800 } else { 600 });
+    let png = lrsched_report::stacked_png(&charts, width, height)
+        .map_err(|e| UserError(e.to_string()))?;
+    let svg = lrsched_report::stacked_svg(&charts, width, height)
+        .map_err(|e| UserError(e.to_string()))?;
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("runs/plot-{}", timestamp())));
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        UserError(format!(
+            "cannot create output folder {}: {e}",
+            dir.display()
+        ))
+    })?;
+    for (ext, bytes) in [("png", png.as_slice()), ("svg", svg.as_bytes())] {
+        let path = dir.join(format!("{}.{ext}", args.name));
+        std::fs::write(&path, bytes)
+            .map_err(|e| UserError(format!("cannot write {}: {e}", path.display())))?;
+        println!("{}", path.display());
+    }
+    Ok(())
+}
+
+fn terminal_size(args: &PlotArgs) -> (usize, usize) {
+    let cols = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .unwrap_or(80);
+    let w = args.width.map_or(cols, |w| w as usize).clamp(30, 1000);
+    let h = args.height.map_or(24, |h| h as usize).clamp(8, 1000);
+    (w, h)
+}
+
+fn shape(args: &PlotArgs) -> Option<RunShape> {
+    args.steps_per_epoch
+        .map(|spe| {
+            let shape = RunShape::new(spe, 1);
+            match args.epochs {
+                Some(e) => shape.with_epochs(e),
+                None => shape,
+            }
+        })
+        .or_else(|| args.epochs.map(|e| RunShape::new(1, 1).with_epochs(e)))
+}
+
+/// The schedules in command-line order: one-line forms first, then config files, each
+/// with its legend label.
+fn load(args: &PlotArgs) -> Result<Vec<(String, AnySchedule)>, UserError> {
+    let shape = shape(args);
+    let mut out = Vec::new();
+    for text in &args.schedules {
+        let s = oneline::parse_with_shape(text, shape.as_ref())
+            .map_err(|e| UserError(format!("--schedule `{}`: {e}", truncate(text, 60))))?;
+        out.push((truncate(text.trim(), MAX_LABEL), s));
+    }
+    for path in &args.configs {
+        let text = read(path)?;
+        let is_toml = path.extension().is_some_and(|e| e == "toml")
+            || (path.extension().is_none_or(|e| e != "json")
+                && !text.trim_start().starts_with('{'));
+        let parsed = if is_toml {
+            config::from_toml_str_with_shape(&text, shape.as_ref())
+        } else {
+            config::from_json_str_with_shape(&text, shape.as_ref())
+        };
+        let s = parsed.map_err(|e| UserError(format!("{}: {e}", path.display())))?;
+        let label = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        out.push((truncate(&label, MAX_LABEL), s));
+    }
+    Ok(out)
+}
+
+fn schedule_chart(args: &PlotArgs) -> Result<Chart, UserError> {
+    if args.schedules.is_empty() && args.configs.is_empty() {
+        return Err(UserError(
+            "nothing to draw: give --schedule ONE-LINE, --config FILE or --run METRICS.jsonl"
+                .into(),
+        ));
+    }
+    let n = args
+        .steps
+        .ok_or_else(|| UserError("--steps N is needed to draw schedules".into()))?;
+    if n == 0 || n > MAX_STEPS {
+        return Err(UserError(format!(
+            "--steps {n}: draw between 1 and {MAX_STEPS} steps"
+        )));
+    }
+    let mut schedules = load(args)?;
+    let metrics = args.metrics.as_deref().map(read_metrics).transpose()?;
+    for (label, s) in &mut schedules {
+        if !s.needs_metric() {
+            continue;
+        }
+        let Some(metrics) = &metrics else {
+            return Err(UserError(format!(
+                "`{label}` is driven by a metric: give --metrics FILE with one value per line"
+            )));
+        };
+        for (i, m) in metrics.iter().enumerate() {
+            s.observe(i as u64, *m)?;
+        }
+        if (metrics.len() as u64) + 1 < n {
+            return Err(UserError(format!(
+                "{}: {} metrics cover steps 0..{}, but --steps {n} needs {}",
+                args.metrics
+                    .as_deref()
+                    .map(Path::display)
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
+                metrics.len(),
+                metrics.len() + 1,
+                n - 1
+            )));
+        }
+    }
+
+    let title = if schedules.len() == 1 {
+        format!("Learning rate over {n} steps")
+    } else {
+        format!("{} schedules over {n} steps", schedules.len())
+    };
+    let mut chart = Chart::new(title, "step", "learning rate").with_log_y(args.log_y);
+    let mut momenta = Vec::new();
+    for (i, (label, s)) in schedules.iter().enumerate() {
+        let values = s.values(0..n);
+        let points = values
+            .iter()
+            .enumerate()
+            .map(|(step, v)| (step as f64, *v))
+            .collect();
+        chart
+            .series
+            .push(Series::new(label.clone(), points).with_color(i));
+        let mut marks = markers(&values);
+        if let AnySchedule::Join(j) = s {
+            for &b in j.boundaries.iter().filter(|&&b| b > 0 && b < n) {
+                if !marks.iter().any(|m| m.0 == b) {
+                    marks.push((b, "join".into()));
+                }
+            }
+        }
+        chart
+            .markers
+            .extend(marks.into_iter().map(|(x, l)| Marker::new(x as f64, l)));
+        if args.momentum {
+            let m: Vec<(f64, f64)> = s
+                .momenta(0..n)
+                .into_iter()
+                .enumerate()
+                .filter_map(|(step, m)| Some((step as f64, m?)))
+                .collect();
+            if !m.is_empty() {
+                let name = if schedules.len() == 1 {
+                    "momentum".to_string()
+                } else {
+                    format!("momentum: {}", truncate(label, MAX_LABEL - 10))
+                };
+                momenta.push(Series::new(name, m).with_color(i));
+            }
+        }
+    }
+    if args.momentum {
+        if momenta.is_empty() {
+            return Err(UserError(
+                "--momentum: none of the schedules sets a momentum (one_cycle, cyclic and PyTorch's OneCycleLR/CyclicLR with cycle_momentum do)".into(),
+            ));
+        }
+        chart.secondary = Some(SecondaryAxis {
+            label: "momentum".into(),
+            series: momenta,
+        });
+    }
+    Ok(chart)
+}
+
+/// Where a trace jumps or restarts, with a label. Kept simple on purpose:
+/// - a change between two steps more than 4x larger than the change on either side
+///   (and not float noise) is a jump: a drop is labelled with its factor (`×0.1`), a rise
+///   after a decrease `restart`, any other rise `jump`;
+/// - a smooth rise right after a decrease (a triangular cycle's trough) is `restart`.
+///
+/// A trace with more than [`MAX_MARKERS`] such places (noise, short cycles) gets none.
+fn markers(v: &[f64]) -> Vec<(u64, String)> {
+    let scale = v
+        .iter()
+        .filter(|x| x.is_finite())
+        .fold(0.0f64, |m, x| m.max(x.abs()));
+    if scale == 0.0 {
+        return Vec::new();
+    }
+    let eps = 1e-9 * scale;
+    let diff = |i: usize| -> f64 {
+        let d = v[i] - v[i - 1];
+        if d.is_finite() && d.abs() > eps {
+            d
+        } else {
+            0.0
+        }
+    };
+    let mut out = Vec::new();
+    for i in 1..v.len() {
+        let d = diff(i);
+        if d == 0.0 {
+            continue;
+        }
+        let before = if i >= 2 { diff(i - 1) } else { 0.0 };
+        let after = if i + 1 < v.len() { diff(i + 1) } else { 0.0 };
+        let was_falling = (1..i)
+            .rev()
+            .map(diff)
+            .find(|d| *d != 0.0)
+            .is_some_and(|d| d < 0.0);
+        if d.abs() > 4.0 * before.abs().max(after.abs()) {
+            let label = if d < 0.0 && v[i - 1] != 0.0 {
+                format!("×{}", short(v[i] / v[i - 1]))
+            } else if d < 0.0 {
+                "drop".to_string()
+            } else if was_falling {
+                "restart".to_string()
+            } else {
+                "jump".to_string()
+            };
+            out.push((i as u64, label));
+        } else if d > 0.0 && before < 0.0 {
+            out.push((i as u64 - 1, "restart".to_string()));
+        }
+        if out.len() > MAX_MARKERS {
+            return Vec::new();
+        }
+    }
+    out
+}
+
+/// Two significant digits: a factor in a label.
+fn short(x: f64) -> String {
+    if x == 0.0 {
+        return "0".into();
+    }
+    let digits = (1 - x.abs().log10().floor() as i32).clamp(0, 10) as usize;
+    let s = format!("{x:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// An epoch record's fields that the plot reads.
+struct Epoch {
+    step: f64,
+    train_loss: f64,
+    val_loss: f64,
+    lr: f64,
+    momentum: Option<f64>,
+}
+
+/// Learning rate and loss against step, stacked: per-step values from
+/// `<stem>.steps.jsonl` when it is there, the epoch records otherwise.
+fn run_charts(path: &Path, args: &PlotArgs) -> Result<Vec<Chart>, UserError> {
+    let text = read(path)?;
+    let mut epochs = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |why: &str| {
+            UserError(format!(
+                "{}: line {}: {why} (expected the epoch records of `lrsched train --metrics-out`)",
+                path.display(),
+                i + 1
+            ))
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| bad(&format!("not JSON: {e}")))?;
+        let num = |key: &str| {
+            v.get(key)
+                .and_then(|x| x.as_f64())
+                .ok_or_else(|| bad(&format!("no number `{key}`")))
+        };
+        epochs.push(Epoch {
+            step: num("step")?,
+            train_loss: num("train_loss")?,
+            val_loss: v
+                .get("val_loss")
+                .and_then(|x| x.as_f64())
+                .unwrap_or(f64::NAN),
+            lr: num("lr")?,
+            momentum: v.get("momentum").and_then(|x| x.as_f64()),
+        });
+    }
+    if epochs.is_empty() {
+        return Err(UserError(format!(
+            "{}: no epoch records in the file",
+            path.display()
+        )));
+    }
+
+    let steps_path = path.with_extension("steps.jsonl");
+    let mut steps: Vec<(f64, f64, f64)> = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(&steps_path) {
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let bad =
+                |why: &str| UserError(format!("{}: line {}: {why}", steps_path.display(), i + 1));
+            let v: serde_json::Value =
+                serde_json::from_str(line).map_err(|e| bad(&format!("not JSON: {e}")))?;
+            // lr_change events repeat what the step lines already say.
+            if v.get("event").is_some() {
+                continue;
+            }
+            let num = |key: &str| {
+                v.get(key)
+                    .and_then(|x| x.as_f64())
+                    .ok_or_else(|| bad(&format!("no number `{key}`")))
+            };
+            steps.push((num("step")?, num("lr")?, num("loss")?));
+        }
+    }
+
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut lr = Chart::new(format!("Run {name}"), "step", "learning rate").with_log_y(args.log_y);
+    let mut loss = Chart::new("Loss", "step", "loss");
+    if steps.is_empty() {
+        lr.series.push(Series::new(
+            "learning rate (end of epoch)",
+            epochs.iter().map(|e| (e.step, e.lr)).collect(),
+        ));
+    } else {
+        let rates: Vec<f64> = steps.iter().map(|s| s.1).collect();
+        lr.series.push(Series::new(
+            "learning rate",
+            steps.iter().map(|s| (s.0, s.1)).collect(),
+        ));
+        lr.markers = markers(&rates)
+            .into_iter()
+            .filter_map(|(i, l)| Some(Marker::new(steps.get(i as usize)?.0, l)))
+            .collect();
+        loss.series.push(Series::new(
+            "training loss (step)",
+            steps.iter().map(|s| (s.0, s.2)).collect(),
+        ));
+    }
+    // Epoch records carry the step count after the epoch. Its mean training loss is
+    // drawn at the epoch's middle step, where a mean belongs; validation at its end.
+    let mut before = 0.0;
+    let middles: Vec<(f64, f64)> = epochs
+        .iter()
+        .map(|e| {
+            let mid = (before + e.step) / 2.0;
+            before = e.step;
+            (mid, e.train_loss)
+        })
+        .collect();
+    loss.series.push(
+        Series::new("training loss (epoch mean)", middles).with_color(if steps.is_empty() {
+            0
+        } else {
+            1
+        }),
+    );
+    if epochs.iter().any(|e| e.val_loss.is_finite()) {
+        loss.series.push(
+            Series::new(
+                "validation loss (epoch)",
+                epochs.iter().map(|e| (e.step, e.val_loss)).collect(),
+            )
+            .with_color(if steps.is_empty() { 1 } else { 2 }),
+        );
+    }
+    if args.momentum {
+        let m: Vec<(f64, f64)> = epochs
+            .iter()
+            .filter_map(|e| Some((e.step, e.momentum?)))
+            .collect();
+        if m.is_empty() {
+            return Err(UserError(format!(
+                "--momentum: {} records no momentum (the run's schedule set none)",
+                path.display()
+            )));
+        }
+        lr.secondary = Some(SecondaryAxis {
+            label: "momentum".into(),
+            series: vec![Series::new("momentum (end of epoch)", m).with_color(1)],
+        });
+    }
+    Ok(vec![lr, loss])
+}
+
+/// `YYYYMMDD-HHMMSS` in UTC, for the default output folder (no date crate for one name).
+fn timestamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_decay_drops_are_marked_with_their_factor() {
+        let v: Vec<f64> = (0..100).map(|s| 0.1 * 0.1f64.powi(s / 30)).collect();
+        let m = markers(&v);
+        assert_eq!(
+            m,
+            vec![
+                (30, "×0.1".to_string()),
+                (60, "×0.1".to_string()),
+                (90, "×0.1".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn smooth_curves_have_no_markers_and_restarts_do() {
+        let cosine: Vec<f64> = (0..200)
+            .map(|s| 0.05 * (1.0 + (std::f64::consts::PI * s as f64 / 199.0).cos()))
+            .collect();
+        assert!(markers(&cosine).is_empty());
+        let warm: Vec<f64> = (0..60)
+            .map(|s| 0.05 * (1.0 + (std::f64::consts::PI * (s % 20) as f64 / 20.0).cos()))
+            .collect();
+        let m = markers(&warm);
+        assert_eq!(m.iter().map(|x| x.0).collect::<Vec<_>>(), [20, 40]);
+        assert!(m.iter().all(|x| x.1 == "restart"));
+        let warmup: Vec<f64> = (0..50)
+            .map(|s| {
+                if s < 10 {
+                    0.01 * s as f64
+                } else {
+                    0.1 - 0.001 * (s - 10) as f64
+                }
+            })
+            .collect();
+        assert!(markers(&warmup).is_empty());
+    }
+
+    #[test]
+    fn timestamp_reads_as_a_date() {
+        let t = timestamp();
+        assert_eq!(t.len(), 15);
+        assert!(t.starts_with("20"));
+    }
+}

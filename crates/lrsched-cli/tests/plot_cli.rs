@@ -1,0 +1,274 @@
+//! `lrsched plot` end to end: the binary writes pictures, draws in the terminal, and
+//! refuses bad input with one line and exit status 2.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn lrsched(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lrsched"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Width and height from a PNG's IHDR chunk.
+fn png_size(bytes: &[u8]) -> (u32, u32) {
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    let be =
+        |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    (be(16), be(20))
+}
+
+fn bad(args: &[&str], dir: &Path, says: &str) {
+    let out = lrsched(args, dir);
+    assert_eq!(out.status.code(), Some(2), "{args:?} should exit 2");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "one line, got:\n{err}");
+    assert!(err.contains(says), "{args:?}: `{err}` lacks `{says}`");
+}
+
+#[test]
+fn two_schedules_overlaid_write_png_and_svg() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(&lrsched(
+        &[
+            "plot",
+            "--schedule",
+            "cosine(lr=0.1, steps=200)",
+            "--schedule",
+            "step(lr=0.1, step_size=60, gamma=0.5)",
+            "--steps",
+            "200",
+            "--out",
+            "pics",
+            "--name",
+            "two",
+            "--width",
+            "640",
+            "--height",
+            "400",
+        ],
+        dir.path(),
+    ));
+    let png = dir.path().join("pics/two.png");
+    let svg = dir.path().join("pics/two.svg");
+    assert!(out.contains("two.png") && out.contains("two.svg"), "{out}");
+    assert_eq!(png_size(&std::fs::read(&png).unwrap()), (640, 400));
+    let svg = std::fs::read_to_string(svg).unwrap();
+    assert!(svg.contains("cosine(lr=0.1, steps=200)"));
+    assert!(svg.contains("step(lr=0.1, step_size=60, gamma=0.5)"));
+    // The step decay's drops are marked with their factor.
+    assert!(svg.contains("×0.5"), "no drop markers");
+}
+
+#[test]
+fn config_file_log_axis_and_momentum() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("oc.json"),
+        r#"{"type": "one_cycle", "max_lr": 0.1, "total_steps": 300}"#,
+    )
+    .unwrap();
+    let out = ok(&lrsched(
+        &[
+            "plot",
+            "--config",
+            "oc.json",
+            "--schedule",
+            "exponential(lr=0.1, gamma=0.98)",
+            "--steps",
+            "300",
+            "--log-y",
+            "--momentum",
+            "--out",
+            "o",
+        ],
+        dir.path(),
+    ));
+    assert!(out.contains("plot.png"), "{out}");
+    let svg = std::fs::read_to_string(dir.path().join("o/plot.svg")).unwrap();
+    assert!(svg.contains("oc.json") && svg.contains("momentum"));
+    assert!(svg.contains("1e-") || svg.contains("0.001"), "no log ticks");
+}
+
+#[test]
+fn a_saved_run_draws_rate_and_loss_against_step() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&lrsched(
+        &["train", "--epochs", "2", "--metrics-out", "m.jsonl"],
+        dir.path(),
+    ));
+    assert!(dir.path().join("m.steps.jsonl").exists());
+    let out = ok(&lrsched(
+        &["plot", "--run", "m.jsonl", "--out", "r", "--name", "run"],
+        dir.path(),
+    ));
+    assert!(out.contains("run.png"), "{out}");
+    assert_eq!(
+        png_size(&std::fs::read(dir.path().join("r/run.png")).unwrap()),
+        (1000, 800)
+    );
+    let svg = std::fs::read_to_string(dir.path().join("r/run.svg")).unwrap();
+    assert!(svg.contains("training loss (step)") && svg.contains("validation loss"));
+    // And in the terminal.
+    let text = ok(&lrsched(
+        &[
+            "plot",
+            "--run",
+            "m.jsonl",
+            "--terminal",
+            "--width",
+            "70",
+            "--height",
+            "30",
+        ],
+        dir.path(),
+    ));
+    assert!(text.contains("Loss"));
+}
+
+#[test]
+fn terminal_draws_braille_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = ok(&lrsched(
+        &[
+            "plot",
+            "--schedule",
+            "warm_restarts(lr=0.1, period=50)",
+            "--steps",
+            "200",
+            "--terminal",
+            "--width",
+            "72",
+            "--height",
+            "20",
+        ],
+        dir.path(),
+    ));
+    assert_eq!(text.lines().count(), 20, "{text}");
+    assert!(text.lines().all(|l| l.chars().count() == 72), "{text}");
+    assert!(text.chars().any(|c| ('\u{2801}'..='\u{28FF}').contains(&c)));
+    assert!(text.contains('┴'), "restarts marked on the axis:\n{text}");
+    assert!(
+        !dir.path().join("runs").exists(),
+        "--terminal alone writes no files"
+    );
+}
+
+#[test]
+fn plateau_schedules_read_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics: String = (0..40)
+        .map(|i| format!("{}\n", if i < 10 { 1.0 - 0.05 * i as f64 } else { 0.5 }))
+        .collect();
+    std::fs::write(dir.path().join("val.txt"), metrics).unwrap();
+    ok(&lrsched(
+        &[
+            "plot",
+            "--schedule",
+            "plateau(lr=0.1, patience=3)",
+            "--metrics",
+            "val.txt",
+            "--steps",
+            "40",
+            "--out",
+            ".",
+        ],
+        dir.path(),
+    ));
+    assert!(dir.path().join("plot.png").exists());
+    bad(
+        &[
+            "plot",
+            "--schedule",
+            "plateau(lr=0.1, patience=3)",
+            "--steps",
+            "40",
+            "--out",
+            ".",
+        ],
+        dir.path(),
+        "--metrics",
+    );
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    bad(
+        &[
+            "plot",
+            "--schedule",
+            "cosinus(lr=0.1, steps=10)",
+            "--steps",
+            "10",
+        ],
+        d,
+        "cosinus",
+    );
+    bad(
+        &["plot", "--config", "missing.json", "--steps", "10"],
+        d,
+        "missing.json",
+    );
+    bad(
+        &["plot", "--schedule", "cosine(lr=0.1, steps=10)"],
+        d,
+        "--steps",
+    );
+    bad(&["plot", "--steps", "10"], d, "nothing to draw");
+    bad(
+        &[
+            "plot",
+            "--schedule",
+            "cosine(lr=0.1, steps=10)",
+            "--steps",
+            "10",
+            "--momentum",
+        ],
+        d,
+        "momentum",
+    );
+    std::fs::write(d.join("m.jsonl"), "{\"epoch\": 1}\nnot json\n").unwrap();
+    bad(&["plot", "--run", "m.jsonl"], d, "line 1");
+    std::fs::write(d.join("file"), "x").unwrap();
+    bad(
+        &[
+            "plot",
+            "--schedule",
+            "cosine(lr=0.1, steps=10)",
+            "--steps",
+            "10",
+            "--out",
+            "file/sub",
+        ],
+        d,
+        "cannot create output folder",
+    );
+    bad(
+        &[
+            "plot",
+            "--schedule",
+            "constant(lr=0)",
+            "--steps",
+            "10",
+            "--log-y",
+            "--out",
+            "o",
+        ],
+        d,
+        "positive",
+    );
+}
