@@ -149,6 +149,13 @@ pub fn terminal(
         .max()
         .unwrap_or(1);
     let cols = width.saturating_sub(label_w + 1);
+    if cols < 10 {
+        return Err(ReportError::TooSmall {
+            width: width as u32,
+            height: height as u32,
+            min: ((label_w + 11) as u32, height as u32),
+        });
+    }
     let x = scale::x_axis(chart.log_x, xlo, xhi, (cols / 12).clamp(2, 8));
 
     let (pw, ph) = (cols * 2, rows * 4);
