@@ -76,13 +76,11 @@ pub fn run(args: &PlotArgs) -> Result<(), UserError> {
     };
     if args.terminal {
         let (w, h) = terminal_size(args);
-        let each = (h / charts.len()).max(8);
+        let h = h.max(8 * charts.len());
         let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
-        for chart in &charts {
-            let text = lrsched_report::terminal(chart, w, each, color)
-                .map_err(|e| UserError(e.to_string()))?;
-            print!("{text}");
-        }
+        let text = lrsched_report::stacked_terminal(&charts, w, h, color)
+            .map_err(|e| UserError(e.to_string()))?;
+        print!("{text}");
         if args.out.is_none() {
             return Ok(());
         }

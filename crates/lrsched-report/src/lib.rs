@@ -34,7 +34,7 @@ mod scale;
 mod term;
 
 pub use draw::{render_png, render_svg, stacked_png, stacked_svg};
-pub use term::terminal;
+pub use term::{stacked_terminal, terminal};
 
 /// Default size of [`render_svg`]'s picture, in pixels.
 pub const DEFAULT_SIZE: (u32, u32) = (960, 560);

@@ -34,6 +34,71 @@ pub fn terminal(
     height: usize,
     color: bool,
 ) -> Result<String, ReportError> {
+    draw(chart, width, height, color, None, 0).map(|d| d.0)
+}
+
+/// Draws `charts` one above another as [`terminal`] does, splitting `height` between
+/// them, with one x range (the union of theirs) so their steps line up.
+///
+/// ```
+/// use lrsched_report::{stacked_terminal, Chart, Series};
+/// let a = Chart::new("lr", "step", "").with_series(Series::new("lr", vec![(0.0, 0.1), (90.0, 0.0)]));
+/// let b = Chart::new("loss", "step", "").with_series(Series::new("loss", vec![(0.0, 2.0), (100.0, 0.3)]));
+/// let text = stacked_terminal(&[a, b], 60, 24, false)?;
+/// assert_eq!(text.lines().count(), 24);
+/// # Ok::<(), lrsched_report::ReportError>(())
+/// ```
+pub fn stacked_terminal(
+    charts: &[Chart],
+    width: usize,
+    height: usize,
+    color: bool,
+) -> Result<String, ReportError> {
+    if charts.is_empty() {
+        return Err(ReportError::NoSeries {
+            chart: "(no charts)".into(),
+        });
+    }
+    let mut range = (f64::INFINITY, f64::NEG_INFINITY);
+    for chart in charts {
+        for s in chart
+            .series
+            .iter()
+            .chain(chart.secondary.iter().flat_map(|a| &a.series))
+        {
+            let p = scale::prepare(chart, s, 0, chart.log_y && !chart.series.is_empty())?;
+            let (lo, hi) = scale::extent(p.segments.iter().flatten().map(|p| p.0));
+            range = (range.0.min(lo), range.1.max(hi));
+        }
+    }
+    let shared = charts.iter().all(|c| c.log_x == charts[0].log_x);
+    let n = charts.len();
+    // The first charts get the rounding remainder, so the lines add up to `height`.
+    let heights: Vec<usize> = (0..n)
+        .map(|i| height / n + usize::from(i < height % n))
+        .collect();
+    let x = shared.then_some(range);
+    // A first pass measures each chart's tick labels: the widest sets everyone's y axis
+    // column, so the plots line up.
+    let mut label_w = 0;
+    for (chart, &h) in charts.iter().zip(&heights) {
+        label_w = label_w.max(draw(chart, width, h, color, x, 0)?.1);
+    }
+    let mut out = String::new();
+    for (chart, &h) in charts.iter().zip(&heights) {
+        out.push_str(&draw(chart, width, h, color, x, label_w)?.0);
+    }
+    Ok(out)
+}
+
+fn draw(
+    chart: &Chart,
+    width: usize,
+    height: usize,
+    color: bool,
+    x_range: Option<(f64, f64)>,
+    min_label_w: usize,
+) -> Result<(String, usize), ReportError> {
     if width < MIN.0 || height < MIN.1 {
         return Err(ReportError::TooSmall {
             width: width as u32,
@@ -142,12 +207,14 @@ pub fn terminal(
             .chain(&secondary)
             .flat_map(|s| s.segments.iter().flatten().map(|p| p.0)),
     );
+    let (xlo, xhi) = x_range.unwrap_or((xlo, xhi));
     let label_w = y
         .ticks
         .iter()
         .map(|t| t.1.chars().count())
         .max()
-        .unwrap_or(1);
+        .unwrap_or(1)
+        .max(min_label_w);
     let cols = width.saturating_sub(label_w + 1);
     if cols < 10 {
         return Err(ReportError::TooSmall {
@@ -280,7 +347,7 @@ pub fn terminal(
         out.push_str(&" ".repeat(width.saturating_sub(len)));
         out.push('\n');
     }
-    Ok(out)
+    Ok((out, label_w))
 }
 
 fn extent_y(series: &[Prepared]) -> (f64, f64) {

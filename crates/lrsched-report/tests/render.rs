@@ -2,8 +2,8 @@
 //! for a look.
 
 use lrsched_report::{
-    render_png, render_svg, stacked_png, stacked_svg, terminal, Chart, Marker, ReportError,
-    SecondaryAxis, Series,
+    render_png, render_svg, stacked_png, stacked_svg, stacked_terminal, terminal, Chart, Marker,
+    ReportError, SecondaryAxis, Series,
 };
 use std::f64::consts::PI;
 
@@ -247,4 +247,25 @@ fn long_traces_are_thinned_but_keep_their_spikes() {
     assert!(svg.len() < 400_000, "SVG is {} bytes", svg.len());
     // The spike sets the y range: a tick at 1 (or above) exists.
     assert!(svg.lines().any(|l| l.trim() == "1"), "spike lost");
+}
+
+#[test]
+fn stacked_terminal_lines_up_and_fills_the_height() {
+    let lr = Chart::new("lr", "step", "").with_series(Series::new("lr", cosine(90, 0.1)));
+    let loss = Chart::new("loss", "step", "").with_series(Series::new(
+        "loss",
+        (0..=100)
+            .map(|s| (s as f64, 20.0 / (1.0 + s as f64)))
+            .collect(),
+    ));
+    let text = stacked_terminal(&[lr, loss], 64, 25, false).unwrap();
+    assert_eq!(text.lines().count(), 25);
+    assert!(text.lines().all(|l| l.chars().count() == 64), "{text}");
+    // Both y axes stand in the same column.
+    let axis_cols: Vec<usize> = text
+        .lines()
+        .filter_map(|l| l.chars().position(|c| c == '└'))
+        .collect();
+    assert_eq!(axis_cols.len(), 2);
+    assert_eq!(axis_cols[0], axis_cols[1], "{text}");
 }
