@@ -207,10 +207,15 @@ fn schedule_chart(args: &PlotArgs) -> Result<Chart, UserError> {
         }
     }
 
-    let title = if schedules.len() == 1 {
-        format!("Learning rate over {n} steps")
+    let steps = if n == 1 {
+        "1 step".to_string()
     } else {
-        format!("{} schedules over {n} steps", schedules.len())
+        format!("{n} steps")
+    };
+    let title = if schedules.len() == 1 {
+        format!("Learning rate over {steps}")
+    } else {
+        format!("{} schedules over {steps}", schedules.len())
     };
     let mut chart = Chart::new(title, "step", "learning rate").with_log_y(args.log_y);
     let mut momenta = Vec::new();

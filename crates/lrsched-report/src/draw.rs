@@ -521,6 +521,11 @@ impl Panel<'_> {
         for s in &self.series {
             let c = palette(s.color);
             for (i, seg) in s.segments.iter().enumerate() {
+                // A lone point (one step, or a gap on both sides) has no line: a dot.
+                if seg.len() == 1 {
+                    cc.draw_series(std::iter::once(Circle::new(seg[0], 3 * k, c.filled())))
+                        .map_err(de)?;
+                }
                 let ann = cc
                     .draw_series(LineSeries::new(seg.iter().copied(), c.stroke_width(2 * k)))
                     .map_err(de)?;
