@@ -56,6 +56,7 @@ use lrsched::{AnySchedule, Driver, DriverState, ScheduleError};
 /// let mut b = LrschedScheduler::new(one_cycle.clone()).unwrap();
 /// b.load_record(record);
 /// assert_eq!(b.step(), one_cycle.value(20));
+/// assert_eq!(a.step(), one_cycle.value(20));
 /// assert_eq!(b.step(), a.step());
 /// ```
 #[derive(Debug, Clone)]
