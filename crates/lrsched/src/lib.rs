@@ -23,9 +23,9 @@
 mod after_end;
 mod any;
 pub mod catalog;
+mod check;
 #[cfg(feature = "serde")]
 pub mod compat;
-mod check;
 #[cfg(feature = "serde")]
 pub mod config;
 #[cfg(feature = "serde")]
