@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 mod convert;
 mod plot;
+mod report;
 mod train;
 
 #[derive(Parser)]
