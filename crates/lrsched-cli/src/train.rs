@@ -242,7 +242,7 @@ pub fn resolve_schedule(
     a: &TrainArgs,
     train_rows: usize,
 ) -> Result<(AnySchedule, Interval), UserError> {
-    let mut value: Value = match (&a.schedule, &a.schedule_config) {
+    let value: Value = match (&a.schedule, &a.schedule_config) {
         (Some(text), _) => oneline::parse_value(text)?,
         (None, Some(path)) => {
             let text = std::fs::read_to_string(path)
@@ -262,6 +262,16 @@ pub fn resolve_schedule(
         }
         (None, None) => serde_json::json!({"type": "constant", "lr": a.lr.unwrap_or(0.01)}),
     };
+    resolve_schedule_value(a, value, train_rows)
+}
+
+/// As [`resolve_schedule`], for a schedule already read into a config value (a one-line
+/// form parsed, or one entry of `compare --schedules`).
+pub fn resolve_schedule_value(
+    a: &TrainArgs,
+    mut value: Value,
+    train_rows: usize,
+) -> Result<(AnySchedule, Interval), UserError> {
     let name = value
         .get("type")
         .and_then(Value::as_str)
