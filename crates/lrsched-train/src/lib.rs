@@ -4,6 +4,7 @@
 
 pub mod checkpoint;
 pub mod data;
+pub mod find_lr;
 pub mod model;
 pub mod optim;
 pub mod trainer;

@@ -623,7 +623,7 @@ pub fn train(
 }
 
 /// Groups: everything in one group, or weights apart from biases and norms (no decay).
-fn param_groups(mlp: &Mlp, config: &TrainConfig) -> Vec<ParamGroup> {
+pub(crate) fn param_groups(mlp: &Mlp, config: &TrainConfig) -> Vec<ParamGroup> {
     let n = mlp.params().len();
     if !config.no_decay_on_bias_and_norm {
         return vec![ParamGroup::new(0..n)];
