@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod convert;
+mod find_lr;
 mod plot;
 mod report;
 mod train;
@@ -50,6 +51,13 @@ enum Command {
         after_help = "Examples:\n  lrsched plot --schedule \"cosine(lr=0.1, steps=1000)\" --schedule \"step(lr=0.1, step_size=300, gamma=0.1)\" --steps 1000\n  lrsched plot --config onecycle.json --steps 500 --momentum --out plots --name onecycle\n  lrsched plot --schedule \"exponential(lr=0.1, gamma=0.99)\" --steps 500 --log-y --terminal\n  lrsched train --epochs 5 --metrics-out m.jsonl && lrsched plot --run m.jsonl\n\nFiles go to --out DIR (default runs/plot-<timestamp>/) as <name>.png and <name>.svg; their paths\nare printed. Dashed lines mark where a schedule drops (labelled with the factor), restarts\nor a join moves to its next part."
     )]
     Plot(Box<plot::PlotArgs>),
+    /// The learning-rate range test (Smith 2017, as fastai's lr_find): raise the rate from
+    /// --start to --end over --steps updates (100), suggest rates (valley, steepest,
+    /// minimum/10) with their spread over --seeds, plot loss against rate.
+    #[command(
+        after_help = "Examples:\n  lrsched find-lr                                  # digits, 1e-7 to 10 over 100 steps\n  lrsched find-lr --seeds 5 --optimizer adam --apply onecycle --out runs/lr\n  lrsched find-lr --data mnist --data-dir ~/mnist --model 128 --steps 100 --mode linear --start 1e-4 --end 1\n\nWrites loss_vs_lr.svg/png, find_lr.json and report.html to --out DIR (default\nruns/find-lr-<timestamp>/), and with --apply onecycle|cosine a suggested.json that\n`lrsched train --schedule-config` takes. The model and optimizer start as `train` would\nstart them (same flags, same --seed); the sweep never touches the run itself."
+    )]
+    FindLr(Box<find_lr::FindLrArgs>),
 }
 
 #[derive(clap::Args)]
@@ -117,6 +125,7 @@ fn main() -> ExitCode {
         }
         Command::Convert(args) => convert::run(&args),
         Command::Plot(args) => plot::run(&args),
+        Command::FindLr(args) => find_lr::run(&args),
         Command::Train(args) => match train::run(&args) {
             Ok(0) => Ok(()),
             Ok(code) => return ExitCode::from(code),
