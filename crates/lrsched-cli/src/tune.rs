@@ -430,7 +430,10 @@ impl Space {
             let line = e.span().map_or(0, |s| {
                 text[..s.start.min(text.len())].lines().count().max(1)
             });
-            UserError(format!("line {line}: {}", e.message().trim()))
+            UserError(format!(
+                "line {line}: {}",
+                e.message().trim().replace('\n', ": ")
+            ))
         })?;
         let mut template = None;
         let mut params = Vec::new();
@@ -1389,6 +1392,10 @@ pub fn after_help() -> String {
 mod tests {
     use super::*;
 
+    fn ok<T>(r: Result<T, UserError>) -> T {
+        r.unwrap_or_else(|e| panic!("{}", e.0))
+    }
+
     #[test]
     fn space_errors_are_one_line() {
         let bad = [
@@ -1410,11 +1417,10 @@ mod tests {
 
     #[test]
     fn grid_and_sample() {
-        let s = Space::parse(
+        let s = ok(Space::parse(
             "schedule = \"cosine(lr={lr}, steps=100%, min_lr={m})\"\n[params]\nlr = { log_range = [1e-3, 1.0] }\nm = { choice = [0.0, 1e-4] }",
-        )
-        .unwrap();
-        let g = s.grid(4).unwrap();
+        ));
+        let g = ok(s.grid(4));
         assert_eq!(g.len(), 8);
         assert_eq!(g[0]["lr"], json!(0.001));
         assert_eq!(g[6]["lr"], json!(1.0));
@@ -1426,25 +1432,20 @@ mod tests {
             let lr = m["lr"].as_f64().unwrap();
             assert!((1e-3..=1.0).contains(&lr));
         }
-        let t = s
-            .trial(&g[0], 2, &["--data".into(), "digits".into()])
-            .unwrap();
+        let t = ok(s.trial(&g[0], 2, &["--data".into(), "digits".into()]));
         assert_eq!(t.key.len(), 16);
-        assert_eq!(t.line, "cosine(lr=0.001, min_lr=0.0, steps=\"100%\")");
-        let t2 = s
-            .trial(&g[0], 3, &["--data".into(), "digits".into()])
-            .unwrap();
+        assert_eq!(t.line, "cosine(lr=0.001, min_lr=0, steps=\"100%\")");
+        let t2 = ok(s.trial(&g[0], 3, &["--data".into(), "digits".into()]));
         assert_ne!(t.key, t2.key);
     }
 
     #[test]
     fn config_template_keeps_types() {
-        let s = Space::parse(
+        let s = ok(Space::parse(
             "[schedule]\ntype = \"step\"\nlr = \"{lr}\"\nstep_size = \"{k}\"\n[params]\nlr = { choice = [0.1] }\nk = { range = [1, 5], int = true }",
-        )
-        .unwrap();
-        let g = s.grid(2).unwrap();
-        let t = s.trial(&g[1], 2, &[]).unwrap();
+        ));
+        let g = ok(s.grid(2));
+        let t = ok(s.trial(&g[1], 2, &[]));
         assert_eq!(
             t.spec["schedule"],
             json!({"type": "step", "lr": 0.1, "step_size": 5})
@@ -1453,9 +1454,9 @@ mod tests {
 
     #[test]
     fn rungs_grow_by_eta_to_the_end() {
-        assert_eq!(rungs(1, 9, 3).unwrap(), vec![1, 3, 9]);
-        assert_eq!(rungs(1, 10, 3).unwrap(), vec![1, 3, 9, 10]);
-        assert_eq!(rungs(2, 2, 3).unwrap(), vec![2]);
+        assert_eq!(ok(rungs(1, 9, 3)), vec![1, 3, 9]);
+        assert_eq!(ok(rungs(1, 10, 3)), vec![1, 3, 9, 10]);
+        assert_eq!(ok(rungs(2, 2, 3)), vec![2]);
         assert!(rungs(0, 2, 3).is_err());
         assert!(rungs(1, 2, 1).is_err());
     }

@@ -1,0 +1,431 @@
+//! `lrsched tune` as a user runs it: real processes, real files, a real `kill -9`.
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+fn lrsched() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_lrsched"))
+}
+
+fn run(args: &[&str]) -> Output {
+    lrsched().args(args).output().expect("run lrsched")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn space(dir: &Path, body: &str) -> String {
+    let p = dir.join("space.toml");
+    std::fs::write(&p, body).unwrap();
+    p.display().to_string()
+}
+
+const SPACE: &str = "schedule = \"warmup(steps={warmup}, schedule=cosine(lr={lr}, steps=100%))\"\n\
+[params]\nlr = { log_range = [0.01, 0.3] }\nwarmup = { choice = [0, 5] }\n";
+
+fn results(out: &Path) -> Vec<Value> {
+    std::fs::read_to_string(out.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn keys(out: &Path) -> Vec<String> {
+    let mut k: Vec<String> = results(out)
+        .iter()
+        .map(|r| r["key"].as_str().unwrap().to_string())
+        .collect();
+    k.sort();
+    k
+}
+
+#[test]
+fn grid_of_two_by_two_gives_four_results_and_a_best_config_train_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let sp = space(dir.path(), SPACE);
+    let out = dir.path().join("out");
+    let o = run(&[
+        "tune",
+        "--space",
+        &sp,
+        "--strategy",
+        "grid",
+        "--grid-points",
+        "2",
+        "--epochs",
+        "1",
+        "--model",
+        "16",
+        "--jobs",
+        "2",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    let r = results(&out);
+    assert_eq!(r.len(), 4, "{stdout}");
+    let mut lrs: Vec<f64> = r
+        .iter()
+        .map(|x| x["params"]["lr"].as_f64().unwrap())
+        .collect();
+    lrs.sort_by(f64::total_cmp);
+    assert_eq!(lrs, [0.01, 0.01, 0.3, 0.3]);
+    // Sorted best first; the table has a header and one line per trial.
+    let scores: Vec<f64> = r.iter().map(|x| x["score"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    assert!(
+        stdout.lines().filter(|l| l.contains("completed")).count() == 4,
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("results.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        5
+    );
+    for f in [
+        "report.html",
+        "score-vs-lr.png",
+        "score-vs-lr.svg",
+        "score-vs-warmup.png",
+    ] {
+        assert!(out.join(f).metadata().unwrap().len() > 0, "{f}");
+    }
+    let best: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("best.json")).unwrap()).unwrap();
+    assert_eq!(best["type"], "warmup");
+    let t = run(&[
+        "train",
+        "--quiet",
+        "--epochs",
+        "1",
+        "--model",
+        "16",
+        "--schedule-config",
+        out.join("best.json").to_str().unwrap(),
+    ]);
+    assert!(t.status.success(), "{}", text(&t.stderr));
+    assert!(text(&t.stdout).contains("val_acc"));
+}
+
+#[test]
+fn random_search_with_a_seed_is_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let sp = space(dir.path(), SPACE);
+    let go = |name: &str, seed: &str| {
+        let out = dir.path().join(name);
+        let o = run(&[
+            "tune",
+            "--space",
+            &sp,
+            "--trials",
+            "3",
+            "--search-seed",
+            seed,
+            "--epochs",
+            "1",
+            "--model",
+            "16",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        out
+    };
+    let (a, b, c) = (go("a", "7"), go("b", "7"), go("c", "8"));
+    assert_eq!(keys(&a).len(), 3);
+    assert_eq!(keys(&a), keys(&b));
+    assert_ne!(keys(&a), keys(&c));
+    // Same trial, same result: training is seeded too.
+    let score = |d: &Path| {
+        results(d)
+            .iter()
+            .map(|r| r["score"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(score(&a), score(&b));
+}
+
+#[test]
+fn asha_stops_weak_trials_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let sp = space(dir.path(), SPACE);
+    let out = dir.path().join("out");
+    let o = run(&[
+        "tune",
+        "--space",
+        &sp,
+        "--strategy",
+        "asha",
+        "--trials",
+        "9",
+        "--eta",
+        "3",
+        "--min-epochs",
+        "1",
+        "--epochs",
+        "3",
+        "--model",
+        "16",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let r = results(&out);
+    let at = |e: u64| r.iter().filter(|x| x["epochs"] == e).count();
+    let configs = at(1);
+    assert!(configs >= 3, "{r:?}");
+    assert_eq!(at(3), configs / 3);
+    let total: u64 = r.iter().map(|x| x["epochs_run"].as_u64().unwrap()).sum();
+    assert!(total < configs as u64 * 3, "{total} epochs");
+    // The winner comes from the full-length rung.
+    assert_eq!(r[0]["epochs"], 3);
+}
+
+/// path -> (bytes, mtime) of every result.json under `out`.
+fn snapshot(out: &Path) -> BTreeMap<PathBuf, (Vec<u8>, SystemTime)> {
+    let mut m = BTreeMap::new();
+    for e in std::fs::read_dir(out.join("trials")).unwrap() {
+        let p = e.unwrap().path().join("result.json");
+        if let Ok(bytes) = std::fs::read(&p) {
+            let t = p.metadata().unwrap().modified().unwrap();
+            m.insert(p, (bytes, t));
+        }
+    }
+    m
+}
+
+#[test]
+fn a_killed_search_resumes_without_rerunning_finished_trials() {
+    let dir = tempfile::tempdir().unwrap();
+    let sp = space(
+        dir.path(),
+        "schedule = \"cosine(lr={lr}, steps=100%)\"\n[params]\nlr = { range = [0.01, 0.3] }\n",
+    );
+    let out = dir.path().join("out");
+    let args = [
+        "tune",
+        "--space",
+        &sp,
+        "--strategy",
+        "grid",
+        "--grid-points",
+        "10",
+        "--epochs",
+        "3",
+        "--model",
+        "128",
+        "--jobs",
+        "1",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let mut child = lrsched()
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !out.join("trials").exists() || snapshot(&out).len() < 2 {
+        assert!(start.elapsed() < Duration::from_secs(120), "no results");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before the kill"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    // The trial that was running goes on as an orphan; let it end so it cannot race the
+    // comparison below (whatever it writes is a whole file either way).
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = snapshot(&out);
+    assert!(before.len() < 10, "every trial finished before the kill");
+    for (p, (bytes, _)) in &before {
+        serde_json::from_slice::<Value>(bytes).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    }
+    assert!(!out.join("results.jsonl").exists());
+
+    let o = run(&args);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let after = snapshot(&out);
+    assert_eq!(after.len(), 10);
+    for (p, v) in &before {
+        assert_eq!(&after[p], v, "{} was rewritten", p.display());
+    }
+    assert_eq!(results(&out).len(), 10);
+    assert_eq!(
+        text(&o.stdout)
+            .lines()
+            .filter(|l| l.contains("completed"))
+            .count(),
+        10
+    );
+    // No temporary file is left behind.
+    for e in std::fs::read_dir(out.join("trials")).unwrap() {
+        for f in std::fs::read_dir(e.unwrap().path()).unwrap() {
+            let name = f.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(!name.contains(".tmp"), "{name}");
+        }
+    }
+}
+
+#[test]
+fn print_trials_hands_out_the_pending_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let sp = space(dir.path(), SPACE);
+    let out = dir.path().join("out");
+    let args = [
+        "tune",
+        "--space",
+        &sp,
+        "--strategy",
+        "grid",
+        "--grid-points",
+        "2",
+        "--epochs",
+        "1",
+        "--model",
+        "16",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let list = |extra: &[&str]| {
+        let o = run(&[&args[..], extra].concat());
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        text(&o.stdout)
+    };
+    let first = list(&["--print-trials"]);
+    let lines: Vec<&str> = first.lines().collect();
+    assert_eq!(lines.len(), 4, "{first}");
+    assert!(!out.join("results.jsonl").exists());
+    for l in &lines {
+        assert!(l.contains(" tune --run-trial "), "{l}");
+        assert!(l.contains(" --out "), "{l}");
+    }
+    // Run one as a cluster node would: the printed command, as is.
+    let words: Vec<&str> = lines[0].split_whitespace().collect();
+    let o = Command::new(words[0]).args(&words[1..]).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let key = words[3];
+    assert!(out.join("trials").join(key).join("result.json").exists());
+    let second = list(&["--print-trials"]);
+    assert_eq!(second.lines().count(), 3);
+    assert!(!second.contains(key));
+    // The rest run here; the one already done is not redone.
+    list(&["--quiet"]);
+    assert_eq!(results(&out).len(), 4);
+}
+
+#[test]
+fn a_diverged_trial_is_a_result_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let sp = space(
+        dir.path(),
+        "schedule = \"constant(lr={lr})\"\n[params]\nlr = { choice = [0.1, 1e30] }\n",
+    );
+    let out = dir.path().join("out");
+    let o = run(&[
+        "tune",
+        "--space",
+        &sp,
+        "--strategy",
+        "grid",
+        "--epochs",
+        "1",
+        "--model",
+        "16",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let r = results(&out);
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[0]["params"]["lr"], 0.1);
+    assert_eq!(r[1]["outcome"], "diverged");
+    assert!(r[1]["score"].is_null());
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let unwritable = file.join("out");
+    let good = space(dir.path(), SPACE);
+    let cases: Vec<(String, Vec<&str>, &str)> = vec![
+        (
+            "schedule = \"cosine(lr={lr}, steps=100%)\"\n[params]\nlr = { range = [0.1, 0.1] }"
+                .into(),
+            vec![],
+            "empty",
+        ),
+        (
+            "schedule = \"cosine(lr={lr}, steps=100%)\"\n[params]\nlr = { log_range = [1.0, 0.1] }"
+                .into(),
+            vec![],
+            "inverted",
+        ),
+        (
+            "schedule = \"cosine(lr={lr}, steps={n})\"\n[params]\nlr = { range = [0.1, 1] }".into(),
+            vec![],
+            "{n}",
+        ),
+        (
+            "schedule = \"cosine(lr=0.1, steps=100%)\"\n[params]\nlr = { range = [0.1, 1] }".into(),
+            vec![],
+            "not used",
+        ),
+        (
+            "schedule = \"cosnie(lr={lr}, steps=100%)\"\n[params]\nlr = { range = [0.1, 1] }"
+                .into(),
+            vec![],
+            "cosnie",
+        ),
+        (String::new(), vec!["--strategy", "bayes"], "bayes"),
+        (
+            String::new(),
+            vec!["--out", unwritable.to_str().unwrap()],
+            "--out",
+        ),
+        (
+            String::new(),
+            vec!["--schedule", "constant(lr=0.1)"],
+            "--schedule",
+        ),
+    ];
+    for (body, extra, want) in cases {
+        let sp = if body.is_empty() {
+            good.clone()
+        } else {
+            space(dir.path(), &body)
+        };
+        let default_out = dir.path().join("o").display().to_string();
+        let mut args = vec!["tune", "--space", &sp, "--epochs", "1", "--trials", "1"];
+        if !extra.contains(&"--out") {
+            args.extend(["--out", &default_out]);
+        }
+        args.extend(extra);
+        let o = run(&args);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(want),
+            "{args:?}: {err}"
+        );
+    }
+}
