@@ -1142,6 +1142,20 @@ fn finish(
                 .unwrap_or(Value::Null);
             let config = serde_json::to_string_pretty(&spec["schedule"]).expect("JSON") + "\n";
             report::write_atomic(&dir.join("best.json"), config.as_bytes())?;
+            // compare --schedules takes a list of named entries; the optimizer goes with
+            // the schedule when the search used another than compare's default.
+            let mut entry = json!({"name": "tuned", "schedule": spec["schedule"]});
+            let flags: Vec<&str> = spec["train_args"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if let Some(i) = flags.iter().position(|f| *f == "--optimizer") {
+                if let Some(opt) = flags.get(i + 1) {
+                    entry["optimizer"] = json!(opt);
+                }
+            }
+            let list = serde_json::to_string_pretty(&json!([entry])).expect("JSON") + "\n";
+            report::write_atomic(&dir.join("best_compare.json"), list.as_bytes())?;
             let line = format!(
                 "best: {} {} with {} ({} epochs; trial {})",
                 score_name,
@@ -1151,7 +1165,11 @@ fn finish(
                 b.key
             );
             println!("\n{line}");
-            println!("wrote {}", dir.join("best.json").display());
+            println!(
+                "wrote {} (for train --schedule-config) and {} (for compare --schedules)",
+                dir.join("best.json").display(),
+                dir.join("best_compare.json").display()
+            );
             text.push(line);
         }
         None => {
@@ -1384,7 +1402,7 @@ fn plot_param(
 /// `--help` text for the subcommand: examples and the space format.
 pub fn after_help() -> String {
     format!(
-        "Examples:\n  lrsched tune --space space.toml --strategy grid --grid-points 3 --epochs 5 --out runs/tune1\n  lrsched tune --space space.toml --strategy random --trials 20 --search-seed 1 --jobs 2\n  lrsched tune --space space.toml --strategy asha --trials 27 --eta 3 --min-epochs 1 --epochs 9\n  lrsched tune --space space.toml --out runs/tune1 --print-trials | sbatch-each   # a cluster runs them\n  lrsched train --schedule-config runs/tune1/best.json --epochs 5\n\n{SPACE_HELP}\n\nEach trial is a process (`lrsched tune --run-trial KEY --out DIR`) training on one thread; its\nkey is the first 16 hex digits of the SHA-256 of its schedule, train flags and epochs. A rerun\nwith the same --out skips trials that have trials/KEY/result.json (written atomically).\nOutputs in --out: results.csv, results.jsonl, best.json (for train --schedule-config and\ncompare --schedules), score-vs-<param>.png/.svg, report.html. A diverged trial scores worst."
+        "Examples:\n  lrsched tune --space space.toml --strategy grid --grid-points 3 --epochs 5 --out runs/tune1\n  lrsched tune --space space.toml --strategy random --trials 20 --search-seed 1 --jobs 2\n  lrsched tune --space space.toml --strategy asha --trials 27 --eta 3 --min-epochs 1 --epochs 9\n  lrsched tune --space space.toml --out runs/tune1 --print-trials | while read -r c; do sbatch --wrap \"$c\"; done\n  lrsched train --schedule-config runs/tune1/best.json --epochs 5\n\n{SPACE_HELP}\n\nEach trial is a process (`lrsched tune --run-trial KEY --out DIR`) training on one thread; its\nkey is the first 16 hex digits of the SHA-256 of its schedule, train flags and epochs. A rerun\nwith the same --out skips trials that have trials/KEY/result.json (written atomically).\nOutputs in --out: results.csv, results.jsonl, best.json (for train --schedule-config),\nbest_compare.json (for compare --schedules), score-vs-<param>.png/.svg, report.html. A diverged trial scores worst."
     )
 }
 

@@ -114,6 +114,22 @@ fn grid_of_two_by_two_gives_four_results_and_a_best_config_train_accepts() {
     ]);
     assert!(t.status.success(), "{}", text(&t.stderr));
     assert!(text(&t.stdout).contains("val_acc"));
+    let c = run(&[
+        "compare",
+        "--quiet",
+        "--seeds",
+        "1",
+        "--epochs",
+        "1",
+        "--model",
+        "16",
+        "--schedules",
+        out.join("best_compare.json").to_str().unwrap(),
+        "--out",
+        dir.path().join("cmp").to_str().unwrap(),
+    ]);
+    assert!(c.status.success(), "{}", text(&c.stderr));
+    assert!(text(&c.stdout).contains("tuned"), "{}", text(&c.stdout));
 }
 
 #[test]
