@@ -829,6 +829,12 @@ fn trial_args(spec: &Value) -> Result<TrainArgs, UserError> {
 
 /// `lrsched tune --run-trial KEY --out DIR`: trains one trial and writes its result.
 fn run_trial(key: &str, dir: &Path) -> Result<(), UserError> {
+    // The key names a folder: anything but the 16 hex digits tune makes could escape it.
+    if key.len() != 16 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(UserError(format!(
+            "--run-trial `{key}` is not a trial key (16 hex digits, as --print-trials prints)"
+        )));
+    }
     let tdir = dir.join("trials").join(key);
     let result_path = tdir.join("result.json");
     if result_path.exists() {
