@@ -422,6 +422,11 @@ fn bad_input_is_one_line_and_exit_2() {
             vec!["--schedule", "constant(lr=0.1)"],
             "--schedule",
         ),
+        (
+            String::new(),
+            vec!["--run-trial", "../../etc"],
+            "not a trial key",
+        ),
     ];
     for (body, extra, want) in cases {
         let sp = if body.is_empty() {
