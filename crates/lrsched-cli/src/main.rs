@@ -6,6 +6,7 @@ use lrsched::{config, oneline, AnySchedule, Schedule, ScheduleError};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod compare;
 mod convert;
 mod find_lr;
 mod plot;
@@ -51,6 +52,12 @@ enum Command {
         after_help = "Examples:\n  lrsched plot --schedule \"cosine(lr=0.1, steps=1000)\" --schedule \"step(lr=0.1, step_size=300, gamma=0.1)\" --steps 1000\n  lrsched plot --config onecycle.json --steps 500 --momentum --out plots --name onecycle\n  lrsched plot --schedule \"exponential(lr=0.1, gamma=0.99)\" --steps 500 --log-y --terminal\n  lrsched train --epochs 5 --metrics-out m.jsonl && lrsched plot --run m.jsonl\n\nFiles go to --out DIR (default runs/plot-<timestamp>/) as <name>.png and <name>.svg; their paths\nare printed. Dashed lines mark where a schedule drops (labelled with the factor), restarts\nor a join moves to its next part."
     )]
     Plot(Box<plot::PlotArgs>),
+    /// Train the same model under several schedules over several seeds, in parallel; rank
+    /// them and write report.html with the curves, metrics.jsonl/csv and steps.jsonl.
+    #[command(
+        after_help = "Examples:\n  lrsched compare                                  # digits, 11 schedules x 3 seeds, 15 epochs\n  lrsched compare --seeds 5 --epochs 30 --jobs 2 --out runs/cmp\n  lrsched compare --schedules mine.toml --optimizer adam --target-acc 0.9\n  lrsched compare --preset xor\n  lrsched compare --preset mnist --data-dir ~/mnist\n\n--schedules FILE is a JSON list [{\"name\": \"cos\", \"schedule\": \"cosine(lr=0.1, steps=100%)\"}] or TOML\n[[schedules]] tables with name, schedule (a one-line form or a config table), and optionally\noptimizer and interval. Durations such as \"100%\" or \"3ep\" fit any run length."
+    )]
+    Compare(Box<compare::CompareArgs>),
     /// The learning-rate range test (Smith 2017, as fastai's lr_find): raise the rate from
     /// --start to --end over --steps updates (100), suggest rates (valley, steepest,
     /// minimum/10) with their spread over --seeds, plot loss against rate.
@@ -125,6 +132,7 @@ fn main() -> ExitCode {
         }
         Command::Convert(args) => convert::run(&args),
         Command::Plot(args) => plot::run(&args),
+        Command::Compare(args) => compare::run(&args),
         Command::FindLr(args) => find_lr::run(&args),
         Command::Train(args) => match train::run(&args) {
             Ok(0) => Ok(()),

@@ -227,9 +227,11 @@ impl std::fmt::Display for ReportError {
 
 impl std::error::Error for ReportError {}
 
-/// The palette (Tableau 10): distinct, colour-blind friendlier than the primaries, and
-/// calm enough for a band at low opacity.
-pub const PALETTE: [(u8, u8, u8); 10] = [
+/// The palette (Tableau 10, then a near-black and a dark teal): distinct, colour-blind
+/// friendlier than the primaries, and calm enough for a band at low opacity. Twelve
+/// colours, because `lrsched compare`'s default set has eleven schedules and a wrapped
+/// colour makes two curves indistinguishable.
+pub const PALETTE: [(u8, u8, u8); 12] = [
     (0x4E, 0x79, 0xA7),
     (0xF2, 0x8E, 0x2B),
     (0xE1, 0x57, 0x59),
@@ -240,4 +242,6 @@ pub const PALETTE: [(u8, u8, u8); 10] = [
     (0xFF, 0x9D, 0xA7),
     (0x9C, 0x75, 0x5F),
     (0xBA, 0xB0, 0xAC),
+    (0x33, 0x33, 0x33),
+    (0x11, 0x6A, 0x75),
 ];
