@@ -97,6 +97,7 @@ pub fn from_value_with_shape(
     mut value: Value,
     shape: Option<&RunShape>,
 ) -> Result<AnySchedule, ScheduleError> {
+    check_depth(&value)?;
     resolve_durations(&mut value, shape, "")?;
     let s = parse_value(value)?;
     s.validate()?;
@@ -215,6 +216,32 @@ impl<'de> Deserialize<'de> for AnySchedule {
     }
 }
 
+/// Configs nest at most this deep (objects and lists), as the one-line form does, so every
+/// config that reads also prints to a one-line form that reads back, and no tree is deep
+/// enough to exhaust the stack.
+pub const MAX_DEPTH: usize = crate::oneline::MAX_DEPTH;
+
+/// Refuses a tree nested deeper than [`MAX_DEPTH`], without recursion (the tree may be
+/// arbitrarily deep).
+fn check_depth(value: &Value) -> Result<(), ScheduleError> {
+    let mut stack = vec![(value, 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match v {
+            Value::Object(m) => Box::new(m.values()),
+            Value::Array(a) => Box::new(a.iter()),
+            _ => continue,
+        };
+        if depth + 1 > MAX_DEPTH {
+            return Err(ScheduleError::Invalid {
+                path: String::new(),
+                message: format!("the config is nested deeper than {MAX_DEPTH} levels"),
+            });
+        }
+        stack.extend(children.map(|c| (c, depth + 1)));
+    }
+    Ok(())
+}
+
 /// Replaces duration strings with step counts, everywhere in the tree.
 fn resolve_durations(
     value: &mut Value,
@@ -317,5 +344,30 @@ pub fn diff(path: &str, saved: &Value, given: &Value, out: &mut Vec<String>) {
         }
         (a, b) if a != b => out.push(format!("{path}: {a} -> {b}")),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deep_trees_are_refused_not_overflowed() {
+        let mut v = serde_json::json!({"type": "constant", "lr": 0.1});
+        // 200 levels: what the fuzzer found overflowing a debug thread's stack.
+        for _ in 0..200 {
+            v = serde_json::json!({"type": "scale", "factor": 1.0, "schedule": v});
+        }
+        let e = from_value(v).unwrap_err();
+        assert!(e.to_string().contains("deeper than 64"), "{e}");
+        let mut ok = serde_json::json!({"type": "constant", "lr": 0.1});
+        for _ in 0..30 {
+            ok = serde_json::json!({"type": "scale", "factor": 1.0, "schedule": ok});
+        }
+        let s = from_value(ok).unwrap();
+        assert_eq!(
+            crate::oneline::parse(&crate::oneline::print(&s)).unwrap(),
+            s
+        );
     }
 }

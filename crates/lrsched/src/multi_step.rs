@@ -82,7 +82,7 @@ impl Schedule for MultiStep {
     fn validate(&self) -> Result<(), ScheduleError> {
         check::non_negative("multi_step", "lr", self.lr)?;
         check::increasing("multi_step", "milestones", &self.milestones, false)?;
-        check::positive("multi_step", "gamma", self.gamma)
+        crate::step::decay_factor("multi_step", self.gamma)
     }
 }
 

@@ -32,7 +32,7 @@ use crate::{config, AnySchedule, ScheduleError};
 use serde_json::{Map, Value};
 
 /// Nesting deeper than this is refused rather than risking the stack.
-const MAX_DEPTH: usize = 64;
+pub const MAX_DEPTH: usize = 64;
 
 /// Parses a one-line schedule and validates it.
 pub fn parse(text: &str) -> Result<AnySchedule, ScheduleError> {

@@ -54,7 +54,22 @@ impl Schedule for StepDecay {
     fn validate(&self) -> Result<(), ScheduleError> {
         check::non_negative("step", "lr", self.lr)?;
         check::at_least_one("step", "step_size", self.step_size)?;
-        check::positive("step", "gamma", self.gamma)
+        decay_factor("step", self.gamma)
+    }
+}
+
+/// A decay's factor must be in (0, 1]: a factor above 1 grows without bound and reaches
+/// infinity at large steps (use `exponential` with `max_lr` for a bounded growth).
+pub(crate) fn decay_factor(schedule: &str, gamma: f64) -> Result<(), ScheduleError> {
+    if gamma.is_finite() && gamma > 0.0 && gamma <= 1.0 {
+        Ok(())
+    } else {
+        Err(ScheduleError::invalid(
+            schedule,
+            "gamma",
+            check::fmt(gamma),
+            "a factor in (0, 1] (for growth use exponential with max_lr)",
+        ))
     }
 }
 
@@ -78,6 +93,15 @@ mod tests {
         assert_eq!(v, [0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025]);
         // Far past any real run: no overflow, no panic, decays to zero.
         assert_eq!(s.value(u64::MAX), 0.0);
+    }
+
+    #[test]
+    fn growth_is_refused() {
+        let e = StepDecay::new(0.1, 10, 2.0)
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`gamma` = 2"), "{e}");
     }
 
     #[test]

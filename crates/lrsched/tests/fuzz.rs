@@ -1234,7 +1234,6 @@ fn odd_run_shapes_never_panic() {
 }
 
 #[test]
-#[ignore = "fails until serde_json's float_roundtrip feature is on (reported to the lead)"]
 fn json_text_round_trips_floats_exactly() {
     let s = oneline::parse("constant(lr=0.9420538466209161)").unwrap();
     let text = config::to_value(&s).to_string();
