@@ -12,6 +12,7 @@ mod find_lr;
 mod plot;
 mod report;
 mod train;
+mod tune;
 
 #[derive(Parser)]
 #[command(
@@ -52,12 +53,6 @@ enum Command {
         after_help = "Examples:\n  lrsched plot --schedule \"cosine(lr=0.1, steps=1000)\" --schedule \"step(lr=0.1, step_size=300, gamma=0.1)\" --steps 1000\n  lrsched plot --config onecycle.json --steps 500 --momentum --out plots --name onecycle\n  lrsched plot --schedule \"exponential(lr=0.1, gamma=0.99)\" --steps 500 --log-y --terminal\n  lrsched train --epochs 5 --metrics-out m.jsonl && lrsched plot --run m.jsonl\n\nFiles go to --out DIR (default runs/plot-<timestamp>/) as <name>.png and <name>.svg; their paths\nare printed. Dashed lines mark where a schedule drops (labelled with the factor), restarts\nor a join moves to its next part."
     )]
     Plot(Box<plot::PlotArgs>),
-    /// Train the same model under several schedules over several seeds, in parallel; rank
-    /// them and write report.html with the curves, metrics.jsonl/csv and steps.jsonl.
-    #[command(
-        after_help = "Examples:\n  lrsched compare                                  # digits, 11 schedules x 3 seeds, 15 epochs\n  lrsched compare --seeds 5 --epochs 30 --jobs 2 --out runs/cmp\n  lrsched compare --schedules mine.toml --optimizer adam --target-acc 0.9\n  lrsched compare --preset xor\n  lrsched compare --preset mnist --data-dir ~/mnist\n\n--schedules FILE is a JSON list [{\"name\": \"cos\", \"schedule\": \"cosine(lr=0.1, steps=100%)\"}] or TOML\n[[schedules]] tables with name, schedule (a one-line form or a config table), and optionally\noptimizer and interval. Durations such as \"100%\" or \"3ep\" fit any run length."
-    )]
-    Compare(Box<compare::CompareArgs>),
     /// The learning-rate range test (Smith 2017, as fastai's lr_find): raise the rate from
     /// --start to --end over --steps updates (100), suggest rates (valley, steepest,
     /// minimum/10) with their spread over --seeds, plot loss against rate.
@@ -65,6 +60,16 @@ enum Command {
         after_help = "Examples:\n  lrsched find-lr                                  # digits, 1e-7 to 10 over 100 steps\n  lrsched find-lr --seeds 5 --optimizer adam --apply onecycle --out runs/lr\n  lrsched find-lr --data mnist --data-dir ~/mnist --model 128 --steps 100 --mode linear --start 1e-4 --end 1\n\nWrites loss_vs_lr.svg/png, find_lr.json and report.html to --out DIR (default\nruns/find-lr-<timestamp>/), and with --apply onecycle|cosine a suggested.json that\n`lrsched train --schedule-config` takes. The model and optimizer start as `train` would\nstart them (same flags, same --seed); the sweep never touches the run itself."
     )]
     FindLr(Box<find_lr::FindLrArgs>),
+    /// Train the same model under several schedules over several seeds, in parallel; rank
+    /// them and write report.html with the curves, metrics.jsonl/csv and steps.jsonl.
+    #[command(
+        after_help = "Examples:\n  lrsched compare                                  # digits, 11 schedules x 3 seeds, 15 epochs\n  lrsched compare --seeds 5 --epochs 30 --jobs 2 --out runs/cmp\n  lrsched compare --schedules mine.toml --optimizer adam --target-acc 0.9\n  lrsched compare --preset xor\n  lrsched compare --preset mnist --data-dir ~/mnist\n\n--schedules FILE is a JSON list [{\"name\": \"cos\", \"schedule\": \"cosine(lr=0.1, steps=100%)\"}] or TOML\n[[schedules]] tables with name, schedule (a one-line form or a config table), and optionally\noptimizer and interval. Durations such as \"100%\" or \"3ep\" fit any run length."
+    )]
+    Compare(Box<compare::CompareArgs>),
+    /// Search a schedule's hyper-parameters (grid, random, or successive halving) over a
+    /// TOML search space; trials run as parallel processes and resume after a kill.
+    #[command(after_help = tune::after_help())]
+    Tune(Box<tune::TuneArgs>),
 }
 
 #[derive(clap::Args)]
@@ -114,6 +119,7 @@ enum Format {
 }
 
 /// An error for the user: printed on one line, exit code 2.
+#[derive(Debug)]
 pub struct UserError(pub String);
 
 impl From<ScheduleError> for UserError {
@@ -132,8 +138,9 @@ fn main() -> ExitCode {
         }
         Command::Convert(args) => convert::run(&args),
         Command::Plot(args) => plot::run(&args),
-        Command::Compare(args) => compare::run(&args),
         Command::FindLr(args) => find_lr::run(&args),
+        Command::Compare(args) => compare::run(&args),
+        Command::Tune(args) => tune::run(&args),
         Command::Train(args) => match train::run(&args) {
             Ok(0) => Ok(()),
             Ok(code) => return ExitCode::from(code),
