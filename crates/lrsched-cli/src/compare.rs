@@ -240,6 +240,15 @@ pub fn run(args: &CompareArgs) -> Result<(), UserError> {
     ];
     let html = out.join("report.html");
     report::write_html(&html, "lrsched compare", &report::command_line(), &sections)?;
+    // The comparison itself succeeded, so the exit status stays 0; say which runs diverged.
+    for r in runs.iter().filter(|r| r.diverged.is_some()) {
+        eprintln!(
+            "note: `{}` seed {} diverged at {}",
+            entries[r.schedule].name,
+            r.seed,
+            r.diverged.as_deref().unwrap_or("")
+        );
+    }
     print_table(&compact(&table));
     println!("\n{verdict}");
     println!("report: {}", html.display());
@@ -970,7 +979,10 @@ fn write_metrics(out: &Path, entries: &[Entry], runs: &[Run]) -> Result<(), User
 }
 
 /// Mean and (min, max) over seeds of `value` at each x, skipping non-finite values.
-fn mean_band(per_seed: &[Vec<(f64, f64)>]) -> (Vec<(f64, f64)>, Vec<(f64, f64, f64)>) {
+/// A mean curve and its `(x, lo, hi)` band over seeds.
+type Banded = (Vec<(f64, f64)>, Vec<(f64, f64, f64)>);
+
+fn mean_band(per_seed: &[Vec<(f64, f64)>]) -> Banded {
     let mut xs: Vec<f64> = per_seed.iter().flatten().map(|p| p.0).collect();
     xs.sort_by(f64::total_cmp);
     xs.dedup();
@@ -1057,7 +1069,7 @@ fn charts(entries: &[Entry], runs: &[Run], per_epoch: f64, has_acc: bool) -> Vec
                 .collect();
             mean_band(&per_seed)
         };
-        let add = |chart: &mut Chart, (m, b): (Vec<(f64, f64)>, Vec<(f64, f64, f64)>)| {
+        let add = |chart: &mut Chart, (m, b): Banded| {
             // A log axis leaves out values <= 0 (an error of exactly 0): a curve with
             // nothing left is not drawn rather than failing the chart.
             if m.iter().any(|p| !chart.log_y || p.1 > 0.0) {

@@ -1,0 +1,261 @@
+//! `lrsched compare` end to end: the binary on digits with tiny runs (a few epochs, two
+//! seeds), so the whole file takes seconds.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn compare(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lrsched"))
+        .arg("compare")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+const TWO: &str = r#"[
+  {"name": "cosine", "schedule": "cosine(lr=0.05, steps=100%)"},
+  {"name": "step", "schedule": {"type": "step", "lr": 0.05, "step_size": "1ep", "gamma": 0.5}}
+]"#;
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// A user error: exit 2 and one line on stderr.
+fn assert_user_error(o: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains(needle), "`{needle}` in: {err}");
+}
+
+#[test]
+fn two_schedules_two_seeds_write_report_and_one_row_per_run_and_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "two.json", TWO);
+    let out = dir.path().join("out");
+    let o = compare(&[
+        "--schedules",
+        &file,
+        "--seeds",
+        "2",
+        "--epochs",
+        "3",
+        "--jobs",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        stdout.contains("cosine") && stdout.contains("step"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ended best"), "the verdict: {stdout}");
+    assert!(stdout.contains("report.html"), "{stdout}");
+
+    let jsonl = lines(&out.join("metrics.jsonl"));
+    assert_eq!(jsonl.len(), 2 * 2 * 3, "schedules x seeds x epochs");
+    let first: serde_json::Value = serde_json::from_str(&jsonl[0]).unwrap();
+    for key in [
+        "schedule",
+        "seed",
+        "epoch",
+        "train_loss",
+        "val_loss",
+        "val_acc",
+        "lr",
+    ] {
+        assert!(first.get(key).is_some(), "{key} in {first}");
+    }
+    let csv = lines(&out.join("metrics.csv"));
+    assert_eq!(
+        csv.len(),
+        1 + 2 * 2 * 3,
+        "header + one row per run and epoch"
+    );
+    assert!(csv[0].starts_with("schedule,seed,epoch,"), "{}", csv[0]);
+    // Digits: 1437 training rows in batches of 64 = 23 steps per epoch.
+    let steps = lines(&out.join("steps.jsonl"));
+    assert_eq!(steps.len() % (2 * 2 * 3), 0);
+    assert!(steps.len() >= 2 * 2 * 3 * 2, "{} step rows", steps.len());
+
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("<table>"));
+    assert!(
+        html.contains("--seeds 2"),
+        "the command line is in the report"
+    );
+    assert!(
+        !html.contains("<script") && !html.contains("src=\"http"),
+        "self-contained"
+    );
+}
+
+#[test]
+fn a_diverging_schedule_is_reported_and_the_others_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "div.toml",
+        r#"
+[[schedules]]
+name = "blow-up"
+schedule = "constant(lr=1e30)"
+
+[[schedules]]
+name = "cosine"
+schedule = "cosine(lr=0.05, steps=100%)"
+"#,
+    );
+    let out = dir.path().join("out");
+    let o = compare(&[
+        "--schedules",
+        &file,
+        "--seeds",
+        "2",
+        "--epochs",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let blow = stdout
+        .lines()
+        .find(|l| l.contains("blow-up"))
+        .expect("a row");
+    assert!(blow.contains("diverged (2/2 seeds)"), "{blow}");
+    let cos = stdout.lines().find(|l| l.contains(" cosine")).unwrap();
+    assert!(cos.trim_end().ends_with("no"), "cosine completed: {cos}");
+    assert!(
+        stdout.find(" cosine").unwrap() < stdout.find("blow-up").unwrap(),
+        "the diverged schedule ranks last: {stdout}"
+    );
+    let rows: Vec<serde_json::Value> = lines(&out.join("metrics.jsonl"))
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.iter().filter(|r| r["schedule"] == "cosine").count(), 4);
+    assert!(rows
+        .iter()
+        .any(|r| r["schedule"] == "blow-up" && r["diverged"] == true));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("diverged"));
+}
+
+#[test]
+fn bad_input_is_a_one_line_error_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let out = out.to_str().unwrap();
+
+    let unknown = write(
+        dir.path(),
+        "unknown.json",
+        r#"[{"name": "mine", "schedule": "nosuch(lr=0.1)"}]"#,
+    );
+    assert_user_error(&compare(&["--schedules", &unknown, "--out", out]), "nosuch");
+
+    let broken = write(dir.path(), "broken.json", r#"[{"name": "a", "schedule": "#);
+    assert_user_error(
+        &compare(&["--schedules", &broken, "--out", out]),
+        "broken.json",
+    );
+
+    let no_name = write(
+        dir.path(),
+        "noname.toml",
+        "[[schedules]]\nschedule = \"constant(lr=0.1)\"\n",
+    );
+    assert_user_error(
+        &compare(&["--schedules", &no_name, "--out", out]),
+        "no `name`",
+    );
+
+    let missing = dir.path().join("nothere.json");
+    assert_user_error(
+        &compare(&["--schedules", missing.to_str().unwrap(), "--out", out]),
+        "cannot read",
+    );
+
+    // A folder inside a regular file cannot be created, even by root.
+    let file = write(dir.path(), "plain", "x");
+    let unwritable = format!("{file}/out");
+    assert_user_error(
+        &compare(&["--epochs", "1", "--seeds", "1", "--out", &unwritable]),
+        "--out",
+    );
+
+    assert_user_error(&compare(&["--seeds", "0", "--out", out]), "--seeds 0");
+}
+
+#[test]
+fn the_same_seeds_give_the_same_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "two.json", TWO);
+    let run = |name: &str, jobs: &str| {
+        let out = dir.path().join(name);
+        let o = compare(&[
+            "--schedules",
+            &file,
+            "--seeds",
+            "2",
+            "--epochs",
+            "2",
+            "--jobs",
+            jobs,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        // Everything but the wall-clock columns.
+        lines(&out.join("metrics.jsonl"))
+            .iter()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v.as_object_mut().unwrap().remove("epoch_seconds");
+                v
+            })
+            .collect::<Vec<_>>()
+    };
+    let a = run("a", "1");
+    let b = run("b", "2");
+    assert_eq!(a.len(), 8);
+    assert_eq!(a, b, "same seeds, same numbers, whatever --jobs is");
+}
+
+#[test]
+fn the_xor_preset_runs_the_seeds_study() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = compare(&[
+        "--preset",
+        "xor",
+        "--seeds",
+        "2",
+        "--epochs",
+        "10",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for name in ["step", "exponential", "plateau", "cosine", "cyclic"] {
+        assert!(stdout.contains(name), "{name} in {stdout}");
+    }
+    assert!(stdout.contains("epochs to 100%"), "XOR's target: {stdout}");
+    assert_eq!(lines(&out.join("metrics.jsonl")).len(), 5 * 2 * 10);
+}
