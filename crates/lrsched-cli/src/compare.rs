@@ -15,7 +15,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// The flags of `lrsched compare`: every `train` flag, plus the comparison's own.
+///
+/// `--target` is the accuracy to reach here, so `train`'s `--target` (the CSV target
+/// column) is `--target-column` in this command.
 #[derive(Args, Debug, Clone)]
+#[command(mut_arg("target", |a| a.long("target-column")))]
 pub struct CompareArgs {
     #[command(flatten)]
     pub train: TrainArgs,
@@ -29,8 +33,9 @@ pub struct CompareArgs {
     /// `schedule` is a one-line form or a config (any form `train` accepts).
     #[arg(long)]
     pub schedules: Option<PathBuf>,
-    /// The validation accuracy that counts as converged (default: per data set).
-    #[arg(long = "target-acc", visible_alias = "target-accuracy")]
+    /// The validation accuracy that counts as converged (default: 0.95 on digits, 0.97
+    /// on MNIST, 1.0 on XOR, 0.9 otherwise); never reaching it is a result, not an error.
+    #[arg(long = "target", id = "target_acc", value_name = "ACC")]
     pub target_acc: Option<f64>,
     /// A ready comparison: the seeds' XOR schedule study, or the MNIST StepLR recipe
     /// against the others (needs --data-dir).
@@ -128,7 +133,7 @@ pub fn run(args: &CompareArgs) -> Result<(), UserError> {
     if let Some(t) = args.target_acc {
         if !(0.0..=1.0).contains(&t) {
             return Err(UserError(format!(
-                "--target-acc {t} is not allowed: an accuracy between 0 and 1"
+                "--target {t} is not allowed: an accuracy between 0 and 1"
             )));
         }
     }

@@ -63,7 +63,7 @@ enum Command {
     /// Train the same model under several schedules over several seeds, in parallel; rank
     /// them and write report.html with the curves, metrics.jsonl/csv and steps.jsonl.
     #[command(
-        after_help = "Examples:\n  lrsched compare                                  # digits, 11 schedules x 3 seeds, 15 epochs\n  lrsched compare --seeds 5 --epochs 30 --jobs 2 --out runs/cmp\n  lrsched compare --schedules mine.toml --optimizer adam --target-acc 0.9\n  lrsched compare --preset xor\n  lrsched compare --preset mnist --data-dir ~/mnist\n\n--schedules FILE is a JSON list [{\"name\": \"cos\", \"schedule\": \"cosine(lr=0.1, steps=100%)\"}] or TOML\n[[schedules]] tables with name, schedule (a one-line form or a config table), and optionally\noptimizer and interval. Durations such as \"100%\" or \"3ep\" fit any run length."
+        after_help = "Examples:\n  lrsched compare                                  # digits, 11 schedules x 3 seeds, 15 epochs\n  lrsched compare --seeds 5 --epochs 30 --jobs 2 --out runs/cmp\n  lrsched compare --schedules mine.toml --optimizer adam --target 0.9\n  lrsched compare --preset xor\n  lrsched compare --preset mnist --data-dir ~/mnist\n\n--schedules FILE is a JSON list [{\"name\": \"cos\", \"schedule\": \"cosine(lr=0.1, steps=100%)\"}] or TOML\n[[schedules]] tables with name, schedule (a one-line form or a config table), and optionally\noptimizer and interval. Durations such as \"100%\" or \"3ep\" fit any run length."
     )]
     Compare(Box<compare::CompareArgs>),
     /// Search a schedule's hyper-parameters (grid, random, or successive halving) over a

@@ -200,6 +200,7 @@ fn bad_input_is_a_one_line_error_with_exit_2() {
     );
 
     assert_user_error(&compare(&["--seeds", "0", "--out", out]), "--seeds 0");
+    assert_user_error(&compare(&["--target", "1.5", "--out", out]), "--target 1.5");
 }
 
 #[test]
