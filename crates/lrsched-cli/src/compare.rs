@@ -509,7 +509,7 @@ fn run_all(
         let bar = ProgressBar::new(total_epochs);
         bar.set_style(
             ProgressStyle::with_template(
-                "{prefix} [{bar:30}] {pos}/{len} epochs  {msg}  ETA {eta}",
+                "{prefix} [{bar:20}] {pos}/{len} epochs  {msg}  ETA {eta}",
             )
             .unwrap()
             .progress_chars("=> "),
@@ -518,6 +518,9 @@ fn run_all(
     });
     let done = std::sync::atomic::AtomicUsize::new(0);
     let n = jobs_list.len();
+    if let Some(bar) = &bar {
+        bar.set_prefix(format!("runs 0/{n}"));
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build()
@@ -537,7 +540,7 @@ fn run_all(
                     .map_err(|e| UserError(format!("schedule `{}`: {e}", entries[i].name)))?;
                 let k = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 if let Some(bar) = &bar {
-                    bar.set_prefix(format!("run {k}/{n}"));
+                    bar.set_prefix(format!("runs {k}/{n}"));
                 }
                 Ok(Run {
                     schedule: i,
@@ -738,8 +741,8 @@ fn ranking_table(
         header.extend([
             "final acc %".into(),
             "best acc %".into(),
-            format!("epochs to {:.0}%", target * 100.0),
-            format!("seconds to {:.0}%", target * 100.0),
+            format!("epochs to {}", pct(target)),
+            format!("seconds to {}", pct(target)),
         ]);
     }
     header.extend([
@@ -828,18 +831,40 @@ fn verdict(
         });
     let fast = match all_reached.filter(|_| has_acc) {
         Some(i) => format!(
-            "{} converged fastest ({:.0}% validation accuracy after {:.1} epochs, mean over seeds)",
+            "{} converged fastest ({} validation accuracy after {:.1} epochs, mean over seeds)",
             entries[i].name,
-            target * 100.0,
+            pct(target),
             stats[i].epochs_to_target.mean
         ),
+        None if has_acc && stats.iter().any(|s| s.reached > 0) => {
+            // Some seeds got there: the schedule that got the most there is the news
+            // (XOR: most seeds never converge, whatever the schedule).
+            let i = (0..stats.len())
+                .max_by(|&i, &j| {
+                    stats[i].reached.cmp(&stats[j].reached).then(
+                        stats[j]
+                            .epochs_to_target
+                            .mean
+                            .total_cmp(&stats[i].epochs_to_target.mean),
+                    )
+                })
+                .unwrap_or(best);
+            format!(
+                "No schedule reached {} on every seed; {} got there on the most ({}/{} seeds, after {:.1} epochs on average)",
+                pct(target),
+                entries[i].name,
+                stats[i].reached,
+                stats[i].runs,
+                stats[i].epochs_to_target.mean
+            )
+        }
         None => {
             let i = (0..stats.len())
                 .filter(|&i| stats[i].auc.n > 0)
                 .min_by(|&i, &j| stats[i].auc.mean.total_cmp(&stats[j].auc.mean))
                 .unwrap_or(best);
             let why = if has_acc {
-                format!("no schedule reached {:.0}% on every seed; ", target * 100.0)
+                format!("no schedule reached {} on every seed; ", pct(target))
             } else {
                 String::new()
             };
@@ -852,10 +877,20 @@ fn verdict(
     format!("{fast}; {end}.")
 }
 
+/// An accuracy as a percentage, with a decimal only where it has one (95%, 99.5%).
+fn pct(a: f64) -> String {
+    let p = a * 100.0;
+    if (p - p.round()).abs() < 1e-9 {
+        format!("{p:.0}%")
+    } else {
+        format!("{}%", (p * 100.0).round() / 100.0)
+    }
+}
+
 fn explain(target: f64, has_acc: bool) -> String {
     let mut s = String::from("Cells read mean (lowest–highest) over seeds. ");
     if has_acc {
-        s += &format!("“epochs to {:.0}%” is the first epoch whose validation accuracy reached it, over the seeds that did. ", target * 100.0);
+        s += &format!("“epochs to {}” is the first epoch whose validation accuracy reached it, over the seeds that did. ", pct(target));
     }
     s += "“val loss AUC” is the area under the validation loss against epoch (small: came down early and stayed down); “late spread” is the standard deviation of the validation loss over the last epochs; “loss rises” counts epochs whose validation loss rose. A schedule with a diverged seed ranks last; its other seeds still count.";
     s
