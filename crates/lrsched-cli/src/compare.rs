@@ -231,7 +231,7 @@ pub fn run(args: &CompareArgs) -> Result<(), UserError> {
         Section {
             heading: "Curves".into(),
             text: vec![
-                "Each line is the mean over seeds; the shaded band spans the lowest to the highest seed.".into(),
+                "Each line is the mean over seeds; the shaded band is one standard deviation either side of it (within the lowest and highest seed). The tables give the full range.".into(),
             ],
             svgs,
             table: None,
@@ -1018,7 +1018,7 @@ fn write_metrics(out: &Path, entries: &[Entry], runs: &[Run]) -> Result<(), User
     report::write_atomic(&out.join("steps.jsonl"), steps.as_bytes())
 }
 
-/// Mean and (min, max) over seeds of `value` at each x, skipping non-finite values.
+/// Mean and a ± one standard deviation band over seeds at each x, skipping non-finite values.
 /// A mean curve and its `(x, lo, hi)` band over seeds.
 type Banded = (Vec<(f64, f64)>, Vec<(f64, f64, f64)>);
 
@@ -1038,12 +1038,13 @@ fn mean_band(per_seed: &[Vec<(f64, f64)>]) -> Banded {
             continue;
         }
         let m = vals.iter().sum::<f64>() / vals.len() as f64;
+        let sd = (vals.iter().map(|v| (v - m).powi(2)).sum::<f64>() / vals.len() as f64).sqrt();
+        // Mean ± one standard deviation, kept within the seeds' range: with many seeds a
+        // min–max band is set by the single worst seed and hides everything else.
+        let lo = vals.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         mean.push((x, m));
-        band.push((
-            x,
-            vals.iter().copied().fold(f64::INFINITY, f64::min),
-            vals.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        ));
+        band.push((x, (m - sd).max(lo), (m + sd).min(hi)));
     }
     (mean, band)
 }
