@@ -17,9 +17,21 @@ use std::time::Instant;
 /// The flags of `lrsched compare`: every `train` flag, plus the comparison's own.
 ///
 /// `--target` is the accuracy to reach here, so `train`'s `--target` (the CSV target
-/// column) is `--target-column` in this command.
+/// column) is `--target-column` in this command. Flags that make no sense for many runs
+/// at once (one schedule, checkpoints, one metrics file, threads per run) are hidden and
+/// refused.
 #[derive(Args, Debug, Clone)]
-#[command(mut_arg("target", |a| a.long("target-column")))]
+#[command(
+    mut_arg("target", |a| a.long("target-column")),
+    mut_arg("epochs", |a| a.default_value("15").hide_default_value(false).help("Epochs per run [default: 15]")),
+    mut_arg("schedule", |a| a.hide(true)),
+    mut_arg("schedule_config", |a| a.hide(true)),
+    mut_arg("threads", |a| a.hide(true)),
+    mut_arg("metrics_out", |a| a.hide(true)),
+    mut_arg("checkpoint_dir", |a| a.hide(true)),
+    mut_arg("keep_checkpoints", |a| a.hide(true)),
+    mut_arg("resume", |a| a.hide(true))
+)]
 pub struct CompareArgs {
     #[command(flatten)]
     pub train: TrainArgs,
@@ -91,6 +103,11 @@ pub fn run(args: &CompareArgs) -> Result<(), UserError> {
             "compare takes its schedules from --schedules FILE (or the default set), not --schedule/--schedule-config".into(),
         ));
     }
+    if a.checkpoint_dir.is_some() || a.resume || a.metrics_out.is_some() || a.threads.is_some() {
+        return Err(UserError(
+            "compare writes its own metrics into --out and runs each training on one thread: --checkpoint-dir, --resume, --metrics-out and --threads are not for compare (--jobs sets the runs at once)".into(),
+        ));
+    }
     let mut seeds = args.seeds;
     match args.preset {
         Some(Preset::Xor) => {
@@ -117,12 +134,9 @@ pub fn run(args: &CompareArgs) -> Result<(), UserError> {
             }
             seeds = seeds.or(Some(1));
         }
-        None => {
-            // Long enough for the schedules to differ, short enough to finish in seconds.
-            if !given("--epochs") {
-                a.epochs = 15;
-            }
-        }
+        // The default of 15 epochs (set on the flag): long enough for the schedules to
+        // differ, short enough to finish in seconds.
+        None => {}
     }
     let seeds = seeds.unwrap_or(3);
     if seeds == 0 {
