@@ -12,6 +12,10 @@ use std::f64::consts::PI;
 /// - otherwise `(1 + cos(pi t / T_max)) / (1 + cos(pi (t - 1) / T_max)) * (lr - eta_min)
 ///   + eta_min`.
 ///
+/// Where the quotient's denominator rounds to 0 (PyTorch raises `ZeroDivisionError`:
+/// `T_max` above about `7e7`, at the epoch just before a minimum) the lr is the closed
+/// form instead.
+///
 /// Past `T_max` it does not hold at `eta_min`: it climbs back up, a period of `2 T_max`.
 /// Closed form: `eta_min + (base_lr - eta_min) * (1 + cos(pi t / T_max)) / 2`.
 ///
@@ -79,7 +83,13 @@ impl CosineAnnealingLR {
                 .map(|(g, b)| g.lr + (b - eta) * (1.0 - (PI / tm).cos()) / 2.0)
                 .collect();
         }
-        let f = (1.0 + (PI * t as f64 / tm).cos()) / (1.0 + (PI * (t - 1) as f64 / tm).cos());
+        let den = 1.0 + (PI * (t - 1) as f64 / tm).cos();
+        if den == 0.0 {
+            // Python raises ZeroDivisionError here (T_max above ~7e7, the epoch before a
+            // minimum): no value to match, and the closed form is the one meant.
+            return self.closed_form(st);
+        }
+        let f = (1.0 + (PI * t as f64 / tm).cos()) / den;
         groups.iter().map(|g| f * (g.lr - eta) + eta).collect()
     }
     pub(crate) fn closed_form(&self, st: &LeafState) -> Vec<f64> {

@@ -178,6 +178,17 @@ fn tokenize(src: &str) -> Result<Vec<(Tok, usize)>, ExprError> {
     Ok(out)
 }
 
+fn uses_var(n: &Node) -> bool {
+    match n {
+        Node::Num(_) => false,
+        Node::Var => true,
+        Node::Neg(a) => uses_var(a),
+        Node::Bin(_, a, b) => uses_var(a) || uses_var(b),
+        Node::Cmp(xs, _) | Node::Call(_, xs) => xs.iter().any(uses_var),
+        Node::Cond(a, b, c) => uses_var(a) || uses_var(b) || uses_var(c),
+    }
+}
+
 fn depth(n: &Node) -> usize {
     match n {
         Node::Num(_) | Node::Var => 1,
@@ -688,6 +699,17 @@ impl Expr {
     /// ```
     pub fn parse_any(source: &str) -> Result<Expr, ExprError> {
         Expr::parse(source, "")
+    }
+
+    /// Whether the value depends on the variable (`"0.95"` does not, `"0.95 ** e"` does).
+    ///
+    /// ```
+    /// use lrsched::torch::expr::Expr;
+    /// assert!(!Expr::parse_any("lambda e: 0.5 * 2").unwrap().uses_var());
+    /// assert!(Expr::parse_any("0.5 ** e").unwrap().uses_var());
+    /// ```
+    pub fn uses_var(&self) -> bool {
+        uses_var(&self.root)
     }
 
     /// The text the expression was parsed from.

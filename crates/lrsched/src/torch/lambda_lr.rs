@@ -23,6 +23,17 @@ impl LrLambda {
     }
 }
 
+impl LrLambda {
+    /// The factor, where it does not depend on the epoch.
+    pub(crate) fn constant(&self) -> Option<f64> {
+        match self {
+            LrLambda::Factor(f) => Some(*f),
+            LrLambda::Expr(e) if !e.uses_var() => Some(e.eval(0.0).unwrap_or(f64::NAN)),
+            LrLambda::Expr(_) => None,
+        }
+    }
+}
+
 /// `lr_lambda`: one function for every param group, or one per group.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Lambdas {

@@ -83,6 +83,15 @@ pub const CLASS_NAMES: &[&str] = &[
     "ReduceLROnPlateau",
 ];
 
+/// How many steps [`Schedule::value`] replays one by one (counting only the steps that
+/// change the lr, not those a class can skip) before it jumps the rest of the way with a
+/// closed form: see the module docs. About 50 ms of replay at most.
+pub const REPLAY_LIMIT: u64 = 1_000_000;
+
+/// A negative value no larger than this times the schedule's scale (its largest `lr`,
+/// `eta_min`, `max_lr`, ...) is PyTorch's rounding, and [`Schedule::value`] gives 0.
+pub const ROUNDING_SLACK: f64 = 1e-9;
+
 /// SGD's default learning rate, used where a config leaves `lr` out (only `CyclicLR` and
 /// `OneCycleLR`, which overwrite it, may).
 pub const DEFAULT_LR: f64 = 1e-3;
@@ -344,7 +353,43 @@ impl TorchSchedule {
         self.class.check(self.groups())
     }
 
-    fn replay_lr(&self, steps: std::ops::Range<u64>) -> (Vec<f64>, Vec<Option<f64>>) {
+    /// The largest `|v|` among the numbers a value is computed from: a negative value no
+    /// larger than [`ROUNDING_SLACK`] times this is rounding, not a schedule going below 0.
+    fn scale(&self) -> f64 {
+        fn class_scale(c: &TorchClass) -> f64 {
+            let most = |p: &PerGroup| p.values().iter().fold(0.0f64, |a, v| a.max(v.abs()));
+            match c {
+                TorchClass::CosineAnnealingLR(c) => c.eta_min.abs(),
+                TorchClass::CosineAnnealingWarmRestarts(c) => c.eta_min.abs(),
+                TorchClass::CyclicLR(c) => most(&c.base_lr).max(most(&c.max_lr)),
+                TorchClass::OneCycleLR(c) => most(&c.max_lr),
+                TorchClass::ReduceLROnPlateau(c) => most(&c.min_lr),
+                TorchClass::SequentialLR(c) => c
+                    .schedulers
+                    .iter()
+                    .fold(0.0, |a, s| a.max(class_scale(&s.class))),
+                TorchClass::ChainedScheduler(c) => c
+                    .schedulers
+                    .iter()
+                    .fold(0.0, |a, s| a.max(class_scale(&s.class))),
+                _ => 0.0,
+            }
+        }
+        self.lr
+            .iter()
+            .fold(class_scale(&self.class), |a, v| a.max(v.abs()))
+    }
+
+    /// `v`, with a negative that is only rounding (see the module docs) raised to 0.
+    fn clamp(&self, v: f64, scale: f64) -> f64 {
+        if v < 0.0 && -v <= ROUNDING_SLACK * scale {
+            0.0
+        } else {
+            v
+        }
+    }
+
+    fn replay_lr(&self, start: u64, count: u64) -> (Vec<f64>, Vec<Option<f64>>) {
         let mut sim = TorchSimulator::new(self);
         let track = self.tracks_momentum();
         let mut lrs = Vec::new();
@@ -367,10 +412,12 @@ impl TorchSchedule {
                 *done += 1;
             }
         };
-        advance(&mut sim, steps.start, &mut done);
-        for s in steps {
-            advance(&mut sim, s, &mut done);
-            lrs.push(sim.last_lr().first().copied().unwrap_or(f64::NAN));
+        advance(&mut sim, start, &mut done);
+        let scale = self.scale();
+        for i in 0..count {
+            advance(&mut sim, start.saturating_add(i), &mut done);
+            let lr = sim.last_lr().first().copied().unwrap_or(f64::NAN);
+            lrs.push(self.clamp(lr, scale));
             moms.push(if track {
                 sim.momentum_all().first().copied()
             } else {
@@ -386,7 +433,7 @@ mod parse;
 
 impl Schedule for TorchSchedule {
     fn value(&self, step: u64) -> f64 {
-        self.replay_lr(step..step.saturating_add(1))
+        self.replay_lr(step, 1)
             .0
             .first()
             .copied()
@@ -405,22 +452,20 @@ impl Schedule for TorchSchedule {
         if !self.tracks_momentum() {
             return None;
         }
-        self.replay_lr(step..step.saturating_add(1))
-            .1
-            .first()
-            .copied()
-            .flatten()
+        self.replay_lr(step, 1).1.first().copied().flatten()
     }
 
     fn values(&self, steps: std::ops::Range<u64>) -> Vec<f64> {
-        self.replay_lr(steps).0
+        let n = steps.end.saturating_sub(steps.start);
+        self.replay_lr(steps.start, n).0
     }
 
     fn momenta(&self, steps: std::ops::Range<u64>) -> Vec<Option<f64>> {
         if !self.tracks_momentum() {
             return steps.map(|_| None).collect();
         }
-        self.replay_lr(steps).1
+        let n = steps.end.saturating_sub(steps.start);
+        self.replay_lr(steps.start, n).1
     }
 
     fn observe(&mut self, step: u64, metric: f64) -> Result<(), ScheduleError> {
@@ -450,7 +495,18 @@ impl Schedule for TorchSchedule {
     #[cfg(feature = "serde")]
     fn save_state(&self, out: &mut Vec<serde_json::Value>) {
         if self.needs_metric() {
-            out.push(serde_json::json!({ "metrics": self.metrics }));
+            // JSON has no NaN or infinity (serde_json writes them as null): name them.
+            let metrics: Vec<serde_json::Value> = self
+                .metrics
+                .iter()
+                .map(|&m| match m {
+                    m if m.is_finite() => serde_json::json!(m),
+                    m if m.is_nan() => serde_json::json!("NaN"),
+                    m if m > 0.0 => serde_json::json!("inf"),
+                    _ => serde_json::json!("-inf"),
+                })
+                .collect();
+            out.push(serde_json::json!({ "metrics": metrics }));
         }
     }
 
@@ -469,10 +525,27 @@ impl Schedule for TorchSchedule {
         let v = saved
             .next()
             .ok_or_else(|| bad("saved state has no entry for ReduceLROnPlateau".into()))?;
+        // Numbers, the names save_state gives non-finite metrics, and null (what older
+        // states hold for a NaN).
+        let metric = |m: &serde_json::Value| match m {
+            serde_json::Value::Null => Some(f64::NAN),
+            serde_json::Value::String(s) => match s.to_ascii_lowercase().as_str() {
+                "nan" => Some(f64::NAN),
+                "inf" | "+inf" | "infinity" | "+infinity" => Some(f64::INFINITY),
+                "-inf" | "-infinity" => Some(f64::NEG_INFINITY),
+                _ => None,
+            },
+            m => m.as_f64(),
+        };
         let metrics = v
             .get("metrics")
-            .and_then(|m| serde_json::from_value::<Vec<f64>>(m.clone()).ok())
-            .ok_or_else(|| bad(format!("saved state {v} is not {{\"metrics\": [numbers]}}")))?;
+            .and_then(|m| m.as_array())
+            .and_then(|ms| ms.iter().map(metric).collect::<Option<Vec<f64>>>())
+            .ok_or_else(|| {
+                bad(format!(
+                    "saved state {v} is not {{\"metrics\": [numbers, \"NaN\", \"inf\" or \"-inf\"]}}"
+                ))
+            })?;
         self.metrics = metrics;
         Ok(())
     }
@@ -554,6 +627,9 @@ pub(crate) fn unknown_key(class: &str, key: &str, nested: bool) -> ScheduleError
 pub(crate) fn bisect_right(xs: &[u64], x: i64) -> usize {
     xs.iter().take_while(|&&m| (m as i128) <= x as i128).count()
 }
+
+#[cfg(all(test, feature = "serde"))]
+mod far_tests;
 
 #[cfg(test)]
 mod tests {

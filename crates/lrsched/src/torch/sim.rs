@@ -1,7 +1,8 @@
 //! The stateful model of PyTorch's schedulers and the optimizer param groups they share.
 
-use super::{bisect_right, TorchClass, TorchSchedule, DEFAULT_LR};
+use super::{bisect_right, TorchClass, TorchSchedule, DEFAULT_LR, REPLAY_LIMIT};
 use crate::ScheduleError;
+use std::f64::consts::PI;
 
 /// One optimizer param group: the keys PyTorch's schedulers read and write.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,6 +118,124 @@ impl Leaf {
         }
     }
 
+    /// Moves this scheduler `k` epochs on without replaying them: its counters as after
+    /// `k` steps, and each group's lr by the closed form of those `k` steps (see the
+    /// module docs for the forms and how far they are from a replay). A class whose lr
+    /// is a pure function of the epoch leaves the lr alone: the step after a jump
+    /// overwrites it.
+    fn jump(&mut self, k: u64, groups: &mut [Group]) {
+        let e0 = self.st.last_epoch;
+        let k = k.min(epoch_headroom(e0));
+        if k == 0 {
+            return;
+        }
+        let mut e1 = e0 + k as i64;
+        let kf = k as f64;
+        let (a, b) = (e0 as i128, e1 as i128);
+        // How many epochs t in (e0, e1] have t == x (mod m).
+        let hits = |x: i128, m: i128| -> i128 {
+            let m = m.max(1);
+            (b - x).div_euclid(m) - (a - x).div_euclid(m)
+        };
+        let scale = |groups: &mut [Group], f: &dyn Fn(usize) -> f64| {
+            for (i, g) in groups.iter_mut().enumerate() {
+                // A zero lr stays zero in the replay, whatever the factors.
+                if g.lr != 0.0 {
+                    g.lr *= f(i);
+                }
+            }
+        };
+        match &self.class {
+            TorchClass::ExponentialLR(c) => scale(groups, &|_| c.gamma.powf(kf)),
+            TorchClass::MultiplicativeLR(c) => scale(groups, &|i| {
+                // An epoch-dependent factor has no bounded product: the lr holds.
+                c.lr_lambda.get(i).constant().map_or(1.0, |f| f.powf(kf))
+            }),
+            TorchClass::StepLR(c) => {
+                let n = hits(0, c.step_size as i128);
+                scale(groups, &|_| c.gamma.powf(n as f64));
+            }
+            TorchClass::MultiStepLR(c) => {
+                let n = c
+                    .milestones
+                    .iter()
+                    .filter(|&&m| (m as i128) > a && (m as i128) <= b)
+                    .count();
+                scale(groups, &|_| c.gamma.powf(n as f64));
+            }
+            TorchClass::ConstantLR(c) => {
+                let t = c.total_iters as i128;
+                if t > a && t <= b {
+                    scale(groups, &|_| 1.0 / c.factor);
+                }
+            }
+            TorchClass::LinearLR(c) => {
+                let t = c.total_iters as i128;
+                if a < t {
+                    let (s, e, n) = (c.start_factor, c.end_factor, c.total_iters as f64);
+                    let at = |x: i128| s + (e - s) * (x.min(t) as f64) / n;
+                    let f = at(b) / at(a);
+                    scale(groups, &|_| f);
+                }
+            }
+            TorchClass::PolynomialLR(c) => {
+                let t = c.total_iters as i128;
+                if a < t {
+                    let n = c.total_iters as f64;
+                    let at = |x: i128| (1.0 - (x.min(t) as f64) / n).powf(c.power);
+                    let f = at(b) / at(a);
+                    scale(groups, &|_| f);
+                }
+            }
+            TorchClass::CosineAnnealingLR(c) => {
+                let tm = c.t_max as f64;
+                let eta = c.eta_min;
+                // Its own epoch moves on by whole periods less: the same cosines, from
+                // arguments small enough to keep their precision (and PyTorch's
+                // ill-conditioned quotient near each minimum within its range).
+                let period = 2 * (c.t_max.max(1) as i128);
+                e1 -= ((b - a) / period * period) as i64;
+                let to = 1.0 + (PI * e1 as f64 / tm).cos();
+                // The step after each minimum adds (base - eta) (1 - cos(pi / T)) / 2 to
+                // an lr that is eta up to rounding: from there on the recursion is the
+                // closed form. Between those steps its factors telescope.
+                let restarts = hits(c.t_max as i128 + 1, 2 * (c.t_max as i128));
+                let from = 1.0 + (PI * e0 as f64 / tm).cos();
+                for (g, base) in groups.iter_mut().zip(&self.st.base_lrs) {
+                    // A quotient by 0 (T_max too large for 1 - cos(pi / T_max) to be
+                    // more than 0) starts from eta_min: the closed form.
+                    g.lr = if restarts > 0 || from == 0.0 {
+                        eta + (base - eta) * to / 2.0
+                    } else {
+                        eta + (g.lr - eta) * to / from
+                    };
+                }
+            }
+            TorchClass::CosineAnnealingWarmRestarts(c) => {
+                let mut t_cur = self.st.t_cur + kf;
+                let mut t_i = self.st.t_i;
+                if c.t_mult <= 1 {
+                    t_cur %= t_i;
+                } else {
+                    // Each period is at least twice the last: 130 of them pass 2^64.
+                    for _ in 0..130 {
+                        if t_cur < t_i || t_cur.is_nan() || t_i.is_nan() {
+                            break;
+                        }
+                        t_cur -= t_i;
+                        t_i *= c.t_mult as f64;
+                    }
+                }
+                self.st.t_cur = t_cur;
+                self.st.t_i = t_i;
+            }
+            _ => {}
+        }
+        self.st.last_epoch = e1;
+        self.st.step_count = self.st.step_count.saturating_add(k);
+        self.st.last_lr = lrs(groups);
+    }
+
     fn initial_step(&mut self, groups: &mut [Group]) {
         self.st.step_count = 0;
         self.st.is_initial = true;
@@ -223,6 +342,12 @@ impl Leaf {
     }
 }
 
+/// How many more steps a scheduler at `epoch` may take: `last_epoch` is PyTorch's int,
+/// an `i64` here, and stays clear of its end (later steps hold).
+fn epoch_headroom(epoch: i64) -> u64 {
+    (i64::MAX - 2).saturating_sub(epoch).max(0) as u64
+}
+
 #[derive(Debug, Clone)]
 struct PlateauState {
     best: f64,
@@ -276,6 +401,10 @@ pub struct TorchSimulator {
     last_lr: Vec<f64>,
     momenta: Vec<f64>,
     track_momentum: bool,
+    /// Steps [`TorchSimulator::advance`] has replayed one by one.
+    replayed: u64,
+    /// How many it may replay before it jumps.
+    limit: u64,
 }
 
 impl TorchSimulator {
@@ -342,6 +471,8 @@ impl TorchSimulator {
             groups,
             node,
             track_momentum: s.tracks_momentum(),
+            replayed: 0,
+            limit: REPLAY_LIMIT,
         };
         sim.refresh_last_lr(None);
         sim
@@ -405,21 +536,141 @@ impl TorchSimulator {
     /// between the epochs where they change the lr (`StepLR` multiples, `MultiStepLR`
     /// milestones, the end of `ConstantLR`/`LinearLR`/`PolynomialLR`). The others
     /// (`ExponentialLR`, `MultiplicativeLR`, `CosineAnnealingLR`, warm restarts, the
-    /// composites) replay every step, as PyTorch's recursion requires.
+    /// composites) replay every step, as PyTorch's recursion requires, up to
+    /// [`REPLAY_LIMIT`](super::REPLAY_LIMIT) replayed steps over this simulator's life;
+    /// past that, the rest is one jump by closed forms (see the [module docs](super))
+    /// and a last real step. Epochs stop at `2^63 - 2` (PyTorch's `last_epoch` is an
+    /// int): steps beyond hold.
     pub fn advance(&mut self, n: u64) {
-        let mut left = n;
+        let mut left = n.min(self.headroom());
         while left > 0 {
             if let Node::Leaf(l) = &mut self.node {
                 let skip = l.skippable(left - 1, &self.groups);
                 if skip > 0 {
-                    l.st.last_epoch = l.st.last_epoch.saturating_add(skip as i64);
+                    l.st.last_epoch += skip as i64;
                     l.st.step_count = l.st.step_count.saturating_add(skip);
                     left -= skip;
                     continue;
                 }
             }
+            if self.replayed >= self.limit {
+                self.jump(left);
+                return;
+            }
             self.step();
+            self.replayed += 1;
             left -= 1;
+        }
+    }
+
+    /// The same simulator with another replay limit (tests compare jumps with replays
+    /// at a small one).
+    #[cfg(test)]
+    pub(crate) fn with_replay_limit(mut self, limit: u64) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Steps this simulator may still take before an epoch counter nears `i64::MAX`.
+    fn headroom(&self) -> u64 {
+        let most = |subs: &[Leaf]| subs.iter().map(|s| s.st.last_epoch).max().unwrap_or(0);
+        let epoch = match &self.node {
+            Node::Leaf(l) => l.st.last_epoch,
+            Node::Sequential {
+                subs, last_epoch, ..
+            } => most(subs).max(*last_epoch),
+            Node::Chained { subs } => most(subs),
+            Node::Plateau { st, .. } => st.last_epoch,
+        };
+        epoch_headroom(epoch)
+    }
+
+    /// `k >= 1` steps: all but the last one or three jumped by closed forms
+    /// ([`Leaf::jump`]), the others real, so that classes which overwrite the lr, and
+    /// the last step's own factors, are exact. A `CosineAnnealingLR` forgets the lr at
+    /// each minimum (its factor there is `1 + cos(pi) = 0`) and adds to it at the next
+    /// step: the last such pair in reach is stepped for real, so that in a
+    /// `ChainedScheduler` the other schedulers' factors before it are forgotten and those
+    /// after it kept, as in the replay.
+    fn jump(&mut self, k: u64) {
+        let leaves: &[Leaf] = match &self.node {
+            Node::Leaf(l) => std::slice::from_ref(l.as_ref()),
+            Node::Chained { subs } => subs,
+            Node::Sequential { .. } => return self.jump_sequential(k),
+            Node::Plateau { .. } => return,
+        };
+        // Steps from now to the last restart in reach (cosine epochs are their own:
+        // a jump keeps them within a period or two, see `Leaf::jump`).
+        let target = k as i128;
+        let restart = leaves
+            .iter()
+            .filter_map(|l| match &l.class {
+                TorchClass::CosineAnnealingLR(c) if c.t_max > 0 => {
+                    let t = c.t_max as i128;
+                    let e0 = l.st.last_epoch as i128;
+                    let s = e0 + target - (e0 + target - t - 1).rem_euclid(2 * t);
+                    (s > e0).then_some(s - e0)
+                }
+                _ => None,
+            })
+            .max();
+        let mut at = 0;
+        if let Some(s) = restart {
+            let pre = (s - 2).max(0);
+            self.jump_leaves(pre as u64);
+            at = pre;
+            while at < s {
+                self.step();
+                at += 1;
+            }
+        }
+        if at < target {
+            self.jump_leaves((target - at - 1) as u64);
+            self.step();
+        }
+    }
+
+    fn jump_leaves(&mut self, k: u64) {
+        match &mut self.node {
+            Node::Leaf(l) => l.jump(k, &mut self.groups),
+            Node::Chained { subs } => {
+                for s in subs.iter_mut() {
+                    s.jump(k, &mut self.groups);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `SequentialLR`: the active scheduler jumps to just before each milestone in
+    /// reach, and the milestone's own step (its `_update_lr(0)`) is real.
+    fn jump_sequential(&mut self, k: u64) {
+        let mut left = k;
+        // One pass per milestone, and the last: bounded by the milestones.
+        while left > 0 {
+            let Node::Sequential {
+                subs,
+                milestones,
+                last_epoch,
+            } = &mut self.node
+            else {
+                return;
+            };
+            let e = *last_epoch as i128;
+            let gap = milestones
+                .iter()
+                .map(|&m| m as i128 - e)
+                .filter(|&d| d > 0)
+                .min()
+                .map_or(left, |d| (d as u64).min(left));
+            let plain = gap - 1;
+            if !subs.is_empty() && plain > 0 {
+                let idx = bisect_right(milestones, *last_epoch).min(subs.len() - 1);
+                subs[idx].jump(plain, &mut self.groups);
+            }
+            *last_epoch += plain as i64;
+            self.step();
+            left -= gap;
         }
     }
 
