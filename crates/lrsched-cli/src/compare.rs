@@ -240,7 +240,7 @@ pub fn run(args: &CompareArgs) -> Result<(), UserError> {
             heading: "Ranking".into(),
             text: vec![verdict.clone(), setup.clone(), explain(target, has_acc)],
             svgs: vec![],
-            table: Some(table.clone()),
+            table: Some(two_line(&table)),
         },
         Section {
             heading: "Curves".into(),
@@ -902,12 +902,33 @@ fn pct(a: f64) -> String {
 }
 
 fn explain(target: f64, has_acc: bool) -> String {
-    let mut s = String::from("Cells read mean (lowest–highest) over seeds. ");
+    let mut s =
+        String::from("Each cell is the mean over seeds, with the lowest–highest seed under it. ");
     if has_acc {
         s += &format!("“epochs to {}” is the first epoch whose validation accuracy reached it, over the seeds that did. ", pct(target));
     }
     s += "“val loss AUC” is the area under the validation loss against epoch (small: came down early and stayed down); “late spread” is the standard deviation of the validation loss over the last epochs; “loss rises” counts epochs whose validation loss rose. A schedule with a diverged seed ranks last; its other seeds still count.";
     s
+}
+
+/// The table for the report: `mean (lo–hi) (k/n seeds)` as the mean over a smaller line
+/// `lo–hi, k/n seeds`, so the columns stay narrow enough for a page.
+fn two_line(t: &Table) -> Table {
+    let cell = |c: &String| match c.split_once(" (") {
+        Some((main, rest)) => {
+            let rest = rest.replace(") (", ", ");
+            format!("{main}\n{}", rest.trim_end_matches(')'))
+        }
+        None => c.clone(),
+    };
+    Table {
+        header: t.header.clone(),
+        rows: t
+            .rows
+            .iter()
+            .map(|r| r.iter().map(cell).collect())
+            .collect(),
+    }
 }
 
 /// The ranking's main columns, to fit a terminal; report.html has them all.

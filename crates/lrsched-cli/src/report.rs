@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 pub struct Table {
     /// Column names.
     pub header: Vec<String>,
-    /// Rows of cells; a row shorter than the header is padded with empty cells.
+    /// Rows of cells; a row shorter than the header is padded with empty cells. A cell's
+    /// text after a newline shows as a smaller second line (a range, a count).
     pub rows: Vec<Vec<String>>,
 }
 
@@ -98,7 +99,20 @@ fn write_table(h: &mut String, t: &Table) {
                 .trim_start_matches(['-', '+', '±'])
                 .starts_with(|c: char| c.is_ascii_digit());
             let class = if numeric { " class=\"num\"" } else { "" };
-            let _ = write!(h, "<td{class}>{}</td>", escape(cell));
+            // A second line (after '\n') is a detail under the value, e.g. a range.
+            match cell.split_once('\n') {
+                Some((main, sub)) => {
+                    let _ = write!(
+                        h,
+                        "<td{class}>{}<br><span class=\"sub\">{}</span></td>",
+                        escape(main),
+                        escape(sub)
+                    );
+                }
+                None => {
+                    let _ = write!(h, "<td{class}>{}</td>", escape(cell));
+                }
+            }
         }
         h.push_str("</tr>\n");
     }
@@ -133,7 +147,7 @@ const CSS: &str = "
 :root{color-scheme:light;--fg:#1d2430;--muted:#5b6573;--line:#d9dee5;--bg:#fff;--alt:#f6f8fa}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--fg);font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif}
-main{max-width:1040px;margin:0 auto;padding:24px 20px 60px}
+main{max-width:1180px;margin:0 auto;padding:24px 20px 60px}
 h1{font-size:1.6em;margin:0 0 .3em}
 h2{font-size:1.25em;margin:1.8em 0 .5em;padding-bottom:.2em;border-bottom:1px solid var(--line)}
 p{margin:.5em 0}
@@ -146,9 +160,10 @@ figure{margin:14px 0}
 figure svg{display:block;max-width:100%;height:auto}
 .table{overflow-x:auto;margin:10px 0}
 table{border-collapse:collapse;font-size:13.5px;font-variant-numeric:tabular-nums}
-th,td{padding:4px 10px;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
-th{background:var(--alt);font-weight:600}
+th,td{padding:4px 10px;vertical-align:top;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
+th{background:var(--alt);font-weight:600;white-space:normal;vertical-align:bottom}
 td.num{text-align:right}
+.sub{color:var(--muted);font-size:11.5px}
 tbody tr:hover{background:#eef3f9}
 ";
 
