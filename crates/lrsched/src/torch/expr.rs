@@ -706,7 +706,8 @@ impl Expr {
     /// ```
     /// use lrsched::torch::expr::Expr;
     /// assert!(!Expr::parse_any("lambda e: 0.5 * 2").unwrap().uses_var());
-    /// assert!(Expr::parse_any("0.5 ** e").unwrap().uses_var());
+    /// assert!(Expr::parse_any("0.5 ** x").unwrap().uses_var());
+    /// assert!(!Expr::parse_any("0.5 ** e").unwrap().uses_var()); // e is 2.718...
     /// ```
     pub fn uses_var(&self) -> bool {
         uses_var(&self.root)

@@ -56,6 +56,16 @@ impl Lambdas {
         }
     }
 
+    /// The function of group `i` (as [`Lambdas::get`]), without a copy: a replay
+    /// evaluates it at every step.
+    pub(crate) fn at(&self, i: usize) -> &LrLambda {
+        const NAN: LrLambda = LrLambda::Factor(f64::NAN);
+        match self {
+            Lambdas::One(l) => l,
+            Lambdas::Each(v) => v.get(i).or(v.last()).unwrap_or(&NAN),
+        }
+    }
+
     /// Checks the list length and that each function gives a finite value >= 0 on the
     /// first epochs (an expression can only be spot-checked).
     pub(crate) fn check(&self, class: &str, groups: usize) -> Result<(), ScheduleError> {
@@ -208,7 +218,7 @@ impl LambdaLR {
         st.base_lrs
             .iter()
             .enumerate()
-            .map(|(i, b)| b * self.lr_lambda.get(i).eval(st.last_epoch))
+            .map(|(i, b)| b * self.lr_lambda.at(i).eval(st.last_epoch))
             .collect()
     }
 }

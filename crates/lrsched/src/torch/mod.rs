@@ -23,6 +23,66 @@
 //!
 //! Value `i` is the one in force for optimizer step `i`: `get_last_lr()` after `i` calls
 //! of `scheduler.step()` (for `ReduceLROnPlateau`, after `step(metrics[i - 1])`).
+//!
+//! # Far steps: the replay is bounded
+//!
+//! A replay of `n` steps would make `value(n)` hang for a large `n`, so
+//! [`TorchSimulator::advance`] (which [`Schedule::value`] and [`Schedule::values`] use)
+//! replays at most [`REPLAY_LIMIT`] steps one by one, counting only the steps it cannot
+//! skip (see [`TorchSimulator::advance`]): **up to there every value is PyTorch's replay,
+//! bit for bit, as before**. Past it, the remaining `k` steps are one jump: all but the
+//! last are taken by the closed forms below, the last is a real step (so the step's own
+//! factor, and every class that overwrites the lr, is exact). A value then costs
+//! `O(REPLAY_LIMIT + milestones + schedulers)`, about 50 ms at most.
+//!
+//! Per class, from the replayed lr `lr` at epoch `m` to epoch `n = m + k`:
+//! - `ExponentialLR`: `lr * gamma^k` (PyTorch's closed form `base_lr * gamma^n`, taken
+//!   from where the replay stopped).
+//! - `MultiplicativeLR`: with a factor that does not depend on the epoch (a number, or
+//!   an expression without the variable), `lr * f^k`. With an epoch-dependent factor no
+//!   bounded product exists: **the lr holds** at its value after the replay, and the last
+//!   (real) step multiplies it by `f(n)`, so `value(n) = value(end of replay) * f(n)`.
+//! - `StepLR`, `MultiStepLR`: `lr * gamma^c`, `c` the cuts at epochs in `(m, n]`;
+//!   `ConstantLR`: `lr / factor` if `total_iters` is in `(m, n]`; `LinearLR`,
+//!   `PolynomialLR`: `lr` times the ratio of PyTorch's closed forms at `n` and `m`
+//!   (epochs capped at `total_iters`).
+//! - `CosineAnnealingLR`: between two minima the recursion's factors telescope,
+//!   `eta_min + (lr - eta_min) * (1 + cos(pi n / T_max)) / (1 + cos(pi m / T_max))`; at a minimum
+//!   its factor `1 + cos(pi (2j+1))` is 0, so the lr is forgotten and from there on it is
+//!   PyTorch's closed form `eta_min + (base_lr - eta_min) * (1 + cos(pi n / T_max)) / 2`.
+//!   The scheduler's own epoch moves on by whole periods (`2 T_max`) fewer, which the
+//!   cosines do not see but their precision does. The last minimum in reach and the step
+//!   after it are real steps, so that in a `ChainedScheduler` the other schedulers'
+//!   factors are forgotten there too.
+//! - `CosineAnnealingWarmRestarts`: `T_cur` and `T_i` move on through PyTorch's restarts
+//!   (exact while epochs are below `2^53`), and the lr is its own formula of them;
+//!   `LambdaLR`, `CyclicLR`, `OneCycleLR`: pure functions of the epoch, exact.
+//! - `SequentialLR`: the running scheduler jumps to the step before each milestone in
+//!   reach, and each milestone's step (its `_update_lr(0)`) is real: beyond its last
+//!   milestone it is its last scheduler continuing, with that scheduler's own count.
+//! - `ChainedScheduler`: each child jumps in turn on the shared lr, so the factors of
+//!   the multiplicative children multiply. That is the replay up to rounding when every
+//!   child is multiplicative (a `CosineAnnealingLR` with `eta_min = 0` included); a child
+//!   with `eta_min > 0` among others applies its map over the whole jump rather than
+//!   interleaved step by step with theirs, an approximation.
+//! - `ReduceLROnPlateau` replays only the metrics it was given: never long.
+//!
+//! How far a jumped value may be from PyTorch's replay: the replay rounds at each of
+//! its `k` multiplications where a jump rounds once, so the relative difference is
+//! about `k` times `1e-16` (about `1e-7` at `10^9` steps); a cosine's is about `1e-16`
+//! times `n / T_max`, of `base_lr - eta_min` (PyTorch's own `cos(pi n / T_max)` loses
+//! that much).
+//! Epochs stop at `2^63 - 2` (PyTorch's `last_epoch` is an int): later steps hold.
+//!
+//! # The one deliberate difference: no rounding negatives
+//!
+//! PyTorch's recursions can round a value that should be 0 (or `eta_min`) to a tiny
+//! negative (`LinearLR(start_factor=1/3, end_factor=0)` at `total_iters`: `-1.5e-18`).
+//! [`Schedule::value`] and [`Schedule::values`] return 0 for a negative no larger than
+//! [`ROUNDING_SLACK`] times the schedule's scale (its largest `lr`, `eta_min`, `max_lr`,
+//! `base_lr`, `min_lr`). The [`TorchSimulator`] keeps PyTorch's value, so every later
+//! step still follows PyTorch's recursion. A larger negative is PyTorch's and is kept:
+//! `OneCycleLR` with `anneal_strategy="linear"` extrapolates below 0 at `total_steps`.
 
 pub mod expr;
 mod sim;
@@ -85,8 +145,8 @@ pub const CLASS_NAMES: &[&str] = &[
 
 /// How many steps [`Schedule::value`] replays one by one (counting only the steps that
 /// change the lr, not those a class can skip) before it jumps the rest of the way with a
-/// closed form: see the module docs. About 50 ms of replay at most.
-pub const REPLAY_LIMIT: u64 = 1_000_000;
+/// closed form: see the module docs. Some 10 to 50 ms of replay at most, optimised.
+pub const REPLAY_LIMIT: u64 = 500_000;
 
 /// A negative value no larger than this times the schedule's scale (its largest `lr`,
 /// `eta_min`, `max_lr`, ...) is PyTorch's rounding, and [`Schedule::value`] gives 0.

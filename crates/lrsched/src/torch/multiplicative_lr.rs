@@ -42,7 +42,7 @@ impl MultiplicativeLR {
         groups
             .iter()
             .enumerate()
-            .map(|(i, g)| g.lr * self.lr_lambda.get(i).eval(st.last_epoch))
+            .map(|(i, g)| g.lr * self.lr_lambda.at(i).eval(st.last_epoch))
             .collect()
     }
 }

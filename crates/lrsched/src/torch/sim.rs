@@ -149,7 +149,7 @@ impl Leaf {
             TorchClass::ExponentialLR(c) => scale(groups, &|_| c.gamma.powf(kf)),
             TorchClass::MultiplicativeLR(c) => scale(groups, &|i| {
                 // An epoch-dependent factor has no bounded product: the lr holds.
-                c.lr_lambda.get(i).constant().map_or(1.0, |f| f.powf(kf))
+                c.lr_lambda.at(i).constant().map_or(1.0, |f| f.powf(kf))
             }),
             TorchClass::StepLR(c) => {
                 let n = hits(0, c.step_size as i128);
