@@ -206,11 +206,22 @@ fn below_the_limit_is_the_replay_and_beyond_it_close() {
 }
 
 #[test]
-fn a_replay_past_the_limit_in_one_range_matches_value() {
-    let s = torch(&json!({"type": "ExponentialLR", "lr": 2.0, "gamma": 0.9999999}));
-    let v = s.values(REPLAY_LIMIT - 2..REPLAY_LIMIT + 3);
-    for (i, x) in v.iter().enumerate() {
-        assert_eq!(*x, s.value(REPLAY_LIMIT - 2 + i as u64));
+fn a_range_across_the_limit_matches_value_bit_for_bit() {
+    for v in [
+        json!({"type": "ExponentialLR", "lr": 2.0, "gamma": 0.9999999}),
+        json!({"type": "StepLR", "lr": 1.0, "step_size": 3, "gamma": 0.9999999}),
+        json!({"type": "MultiplicativeLR", "lr": 1.0, "lr_lambda": "1 - 1e-7 * (epoch % 3)"}),
+        json!({"type": "ChainedScheduler", "lr": 1.0,
+               "schedulers": [{"type": "CosineAnnealingLR", "T_max": 3, "eta_min": 0.1},
+                              {"type": "ExponentialLR", "gamma": 0.999}]}),
+    ] {
+        let s = torch(&v);
+        let from = REPLAY_LIMIT - 2;
+        let all = s.values(from..from + 8);
+        for (i, x) in all.iter().enumerate() {
+            let at = from + i as u64;
+            assert_eq!(x.to_bits(), s.value(at).to_bits(), "{v} value({at})");
+        }
     }
 }
 

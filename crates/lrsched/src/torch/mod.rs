@@ -452,37 +452,50 @@ impl TorchSchedule {
     fn replay_lr(&self, start: u64, count: u64) -> (Vec<f64>, Vec<Option<f64>>) {
         let mut sim = TorchSimulator::new(self);
         let track = self.tracks_momentum();
+        let plateau = matches!(self.class, TorchClass::ReduceLROnPlateau(_));
+        let read = |sim: &TorchSimulator| {
+            let lr = sim.last_lr().first().copied().unwrap_or(f64::NAN);
+            let m = track.then(|| sim.momentum_all().first().copied()).flatten();
+            (lr, m)
+        };
+        let scale = self.scale();
+        let mut done = 0u64;
+        // Where the one-by-one replay ran out: every later step jumps from that state,
+        // as `value` from scratch does, so `values` and `value` agree bit for bit.
+        let mut far: Option<(u64, TorchSimulator)> = None;
         let mut lrs = Vec::new();
         let mut moms = Vec::new();
-        let plateau = matches!(self.class, TorchClass::ReduceLROnPlateau(_));
-        let mut done = 0u64;
-        let advance = |sim: &mut TorchSimulator, to: u64, done: &mut u64| {
-            while *done < to {
-                if plateau {
-                    match self.metrics.get(*done as usize) {
+        for i in 0..count {
+            let to = start.saturating_add(i);
+            let (lr, m) = if plateau {
+                while done < to {
+                    match self.metrics.get(done as usize) {
                         Some(&m) => sim.step_with_metric(m),
                         // Without more metrics the lr holds.
-                        None => return,
+                        None => break,
                     }
-                } else {
-                    sim.advance(to - *done);
-                    *done = to;
-                    return;
+                    done += 1;
                 }
-                *done += 1;
-            }
-        };
-        advance(&mut sim, start, &mut done);
-        let scale = self.scale();
-        for i in 0..count {
-            advance(&mut sim, start.saturating_add(i), &mut done);
-            let lr = sim.last_lr().first().copied().unwrap_or(f64::NAN);
-            lrs.push(self.clamp(lr, scale));
-            moms.push(if track {
-                sim.momentum_all().first().copied()
+                read(&sim)
             } else {
-                None
-            });
+                if far.is_none() && done < to {
+                    let left = sim.replay(to - done);
+                    if left > 0 {
+                        far = Some((to - left, sim.clone()));
+                    }
+                    done = to;
+                }
+                match &far {
+                    Some((at, snapshot)) => {
+                        let mut jumped = snapshot.clone();
+                        jumped.advance(to - at);
+                        read(&jumped)
+                    }
+                    None => read(&sim),
+                }
+            };
+            lrs.push(self.clamp(lr, scale));
+            moms.push(m);
         }
         (lrs, moms)
     }

@@ -542,8 +542,19 @@ impl TorchSimulator {
     /// and a last real step. Epochs stop at `2^63 - 2` (PyTorch's `last_epoch` is an
     /// int): steps beyond hold.
     pub fn advance(&mut self, n: u64) {
+        let left = self.replay(n);
+        self.jump(left);
+    }
+
+    /// The replay part of [`TorchSimulator::advance`]: up to `n` steps, stopping where
+    /// the limit is reached (before any skip there, so the state it stops in does not
+    /// depend on `n`); returns the steps left.
+    pub(crate) fn replay(&mut self, n: u64) -> u64 {
         let mut left = n.min(self.headroom());
         while left > 0 {
+            if self.replayed >= self.limit {
+                return left;
+            }
             if let Node::Leaf(l) = &mut self.node {
                 let skip = l.skippable(left - 1, &self.groups);
                 if skip > 0 {
@@ -553,14 +564,11 @@ impl TorchSimulator {
                     continue;
                 }
             }
-            if self.replayed >= self.limit {
-                self.jump(left);
-                return;
-            }
             self.step();
             self.replayed += 1;
             left -= 1;
         }
+        0
     }
 
     /// The same simulator with another replay limit (tests compare jumps with replays
@@ -593,6 +601,9 @@ impl TorchSimulator {
     /// `ChainedScheduler` the other schedulers' factors before it are forgotten and those
     /// after it kept, as in the replay.
     fn jump(&mut self, k: u64) {
+        if k == 0 {
+            return;
+        }
         let leaves: &[Leaf] = match &self.node {
             Node::Leaf(l) => std::slice::from_ref(l.as_ref()),
             Node::Chained { subs } => subs,
