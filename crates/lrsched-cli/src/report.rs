@@ -201,10 +201,20 @@ pub fn shell_quote(s: &str) -> String {
 /// The output folder: `out` if given, else `runs/<command>-<timestamp>`; created, and
 /// checked to be writable, so a bad `--out` fails before any training is spent.
 pub fn out_dir(command: &str, out: Option<&Path>) -> Result<PathBuf, UserError> {
-    let dir = out.map_or_else(
-        || PathBuf::from(format!("runs/{command}-{}", timestamp())),
-        Path::to_path_buf,
-    );
+    let dir = match out {
+        Some(dir) => dir.to_path_buf(),
+        None => {
+            // Two runs in the same second must not share (and overwrite) a folder.
+            let base = format!("runs/{command}-{}", timestamp());
+            let mut dir = PathBuf::from(&base);
+            let mut n = 2;
+            while dir.exists() {
+                dir = PathBuf::from(format!("{base}-{n}"));
+                n += 1;
+            }
+            dir
+        }
+    };
     std::fs::create_dir_all(&dir)
         .map_err(|e| UserError(format!("cannot create --out {}: {e}", dir.display())))?;
     let probe = dir.join(".lrsched-write-test");
