@@ -237,6 +237,7 @@ fn nan_and_infinite_metrics_survive_a_saved_state() {
             .restore(&serde_json::from_str(&text).unwrap())
             .unwrap_or_else(|e| panic!("{m}: {e}"));
         assert_eq!(serde_json::to_string(&back.state()).unwrap(), text);
+        assert_eq!(back, d, "a NaN metric equals itself in a restored driver");
 
         let mut s = torch(&json!({"type": "ReduceLROnPlateau", "lr": 0.1}));
         s.observe(0, m).unwrap();
@@ -279,4 +280,42 @@ fn rounding_negatives_are_zero() {
     sim.step();
     assert_eq!(s.value(67), sim.last_lr()[0]);
     assert!(s.values(0..200).iter().all(|&x| x >= 0.0));
+}
+
+#[test]
+fn invalid_schedules_far_away_never_panic_or_hang() {
+    use super::*;
+    let leaf = |c: TorchClass| TorchSchedule::new(vec![1.0], c);
+    let cases = vec![
+        leaf(TorchClass::CosineAnnealingLR(CosineAnnealingLR::new(0))),
+        leaf(TorchClass::CosineAnnealingWarmRestarts(
+            CosineAnnealingWarmRestarts::new(0).with_t_mult(0),
+        )),
+        leaf(TorchClass::CosineAnnealingWarmRestarts(
+            CosineAnnealingWarmRestarts::new(1).with_t_mult(u64::MAX),
+        )),
+        leaf(TorchClass::StepLR(StepLR::new(0))),
+        leaf(TorchClass::LinearLR(LinearLR::new(0.0, 0.0, 0))),
+        leaf(TorchClass::PolynomialLR(PolynomialLR::new(0, f64::NAN))),
+        leaf(TorchClass::ExponentialLR(ExponentialLR::new(f64::NAN))),
+        leaf(TorchClass::ExponentialLR(ExponentialLR::new(2.0))),
+        leaf(TorchClass::SequentialLR(SequentialLR::new(
+            vec![],
+            vec![1, 2],
+        ))),
+        leaf(TorchClass::ChainedScheduler(ChainedScheduler::new(vec![]))),
+        leaf(TorchClass::SequentialLR(SequentialLR::new(
+            vec![TorchSchedule::new(
+                vec![],
+                TorchClass::CosineAnnealingLR(CosineAnnealingLR::new(u64::MAX)),
+            )],
+            vec![0, u64::MAX],
+        ))),
+    ];
+    for s in cases {
+        let t = Instant::now();
+        let _ = s.value(1_000_000_000_000_000);
+        let _ = s.values(u64::MAX - 2..u64::MAX);
+        assert!(t.elapsed() < Duration::from_secs(60), "{s:?}");
+    }
 }
