@@ -280,6 +280,23 @@ fn rounding_negatives_are_zero() {
     sim.step();
     assert_eq!(s.value(67), sim.last_lr()[0]);
     assert!(s.values(0..200).iter().all(|&x| x >= 0.0));
+
+    // Not rounding-sized: the quotient near the minimum loses ~T_max^2 * 1e-16 of eta_min.
+    let s = torch(
+        &json!({"type": "CosineAnnealingLR", "lr": 0.0, "eta_min": 479.0,
+                          "T_max": 49528}),
+    );
+    let mut sim = TorchSimulator::new(&s);
+    sim.advance(99056);
+    assert!(sim.last_lr()[0] < -1e-6, "PyTorch's own value is negative");
+    assert_eq!(s.value(99056), 0.0);
+
+    // OneCycleLR's extrapolation at total_steps is PyTorch's own value: kept.
+    let s = torch(
+        &json!({"type": "OneCycleLR", "max_lr": 1.0, "total_steps": 10,
+                          "anneal_strategy": "linear"}),
+    );
+    assert!(s.value(10) < -1e-3);
 }
 
 #[test]

@@ -77,13 +77,19 @@
 //!
 //! # The one deliberate difference: no rounding negatives
 //!
-//! PyTorch's recursions can round a value that should be 0 (or `eta_min`) to a tiny
-//! negative (`LinearLR(start_factor=1/3, end_factor=0)` at `total_iters`: `-1.5e-18`).
-//! [`Schedule::value`] and [`Schedule::values`] return 0 for a negative no larger than
-//! [`ROUNDING_SLACK`] times the schedule's scale (its largest `lr`, `eta_min`, `max_lr`,
-//! `base_lr`, `min_lr`). The [`TorchSimulator`] keeps PyTorch's value, so every later
-//! step still follows PyTorch's recursion. A larger negative is PyTorch's and is kept:
-//! `OneCycleLR` with `anneal_strategy="linear"` extrapolates below 0 at `total_steps`.
+//! PyTorch's recursions can round a value that should be 0 to a negative:
+//! `LinearLR(start_factor=1/3, end_factor=0)` at `total_iters` gives `-1.5e-18`, and
+//! `CosineAnnealingLR` with `lr < eta_min` gives `-6e-14` back at its start (`T_max=33`)
+//! or `-1.7e-5` (`T_max=49528`, `eta_min=479`: its quotient near each minimum loses
+//! about `T_max^2 * 1e-16` of `eta_min`). [`Schedule::value`] and [`Schedule::values`]
+//! return 0 for every negative value, the only place they differ from PyTorch. The
+//! [`TorchSimulator`] keeps PyTorch's value, so every later step still follows PyTorch's
+//! recursion.
+//!
+//! One exception: a schedule with a `OneCycleLR` keeps a negative larger than
+//! [`ROUNDING_SLACK`] times its scale (its largest `lr`, `max_lr`, ...), because that is
+//! PyTorch's real value and not rounding: with `anneal_strategy="linear"` it
+//! extrapolates below 0 at `total_steps` (recorded in the golden traces), and holds it.
 
 pub mod expr;
 mod sim;
@@ -149,8 +155,10 @@ pub const CLASS_NAMES: &[&str] = &[
 /// closed form: see the module docs. Some 10 to 50 ms of replay at most, optimised.
 pub const REPLAY_LIMIT: u64 = 500_000;
 
-/// A negative value no larger than this times the schedule's scale (its largest `lr`,
-/// `eta_min`, `max_lr`, ...) is PyTorch's rounding, and [`Schedule::value`] gives 0.
+/// In a schedule with a `OneCycleLR`, a negative value no larger than this times the
+/// schedule's scale (its largest `lr`, `eta_min`, `max_lr`, ...) is rounding, and
+/// [`Schedule::value`] gives 0; a larger one is `OneCycleLR`'s own (see the module docs).
+/// Other schedules give 0 for every negative.
 pub const ROUNDING_SLACK: f64 = 1e-9;
 
 /// SGD's default learning rate, used where a config leaves `lr` out (only `CyclicLR` and
@@ -457,9 +465,20 @@ impl TorchSchedule {
             .fold(class_scale(&self.class), |a, v| a.max(v.abs()))
     }
 
-    /// `v`, with a negative that is only rounding (see the module docs) raised to 0.
-    fn clamp(&self, v: f64, scale: f64) -> f64 {
-        if v < 0.0 && -v <= ROUNDING_SLACK * scale {
+    /// Whether a `OneCycleLR` is in the tree: the one class that goes below 0 itself.
+    fn has_one_cycle(&self) -> bool {
+        match &self.class {
+            TorchClass::OneCycleLR(_) => true,
+            TorchClass::SequentialLR(c) => c.schedulers.iter().any(|s| s.has_one_cycle()),
+            TorchClass::ChainedScheduler(c) => c.schedulers.iter().any(|s| s.has_one_cycle()),
+            _ => false,
+        }
+    }
+
+    /// `v`, with a negative that is rounding (see the module docs) raised to 0; `slack`
+    /// the largest such negative's size.
+    fn clamp(&self, v: f64, slack: f64) -> f64 {
+        if v < 0.0 && -v <= slack {
             0.0
         } else {
             v
@@ -475,7 +494,11 @@ impl TorchSchedule {
             let m = track.then(|| sim.momentum_all().first().copied()).flatten();
             (lr, m)
         };
-        let scale = self.scale();
+        let slack = if self.has_one_cycle() {
+            ROUNDING_SLACK * self.scale()
+        } else {
+            f64::INFINITY
+        };
         let mut done = 0u64;
         // Where the one-by-one replay ran out: every later step jumps from that state,
         // as `value` from scratch does, so `values` and `value` agree bit for bit.
@@ -511,7 +534,7 @@ impl TorchSchedule {
                     None => read(&sim),
                 }
             };
-            lrs.push(self.clamp(lr, scale));
+            lrs.push(self.clamp(lr, slack));
             moms.push(m);
         }
         (lrs, moms)
