@@ -6,5 +6,6 @@ mod mlp;
 mod spec;
 
 pub use candle_mlp::CandleMlp;
+pub(crate) use mlp::FlushDenormals;
 pub use mlp::{BatchTargets, Mlp};
 pub use spec::{Activation, Init, Loss, ModelSpec, SpecError};
