@@ -96,6 +96,9 @@ struct Saved {
 pub(crate) const BN_EPS: f32 = 1e-5;
 pub(crate) const BN_MOMENTUM: f32 = 0.1;
 
+/// Rows per product when evaluating.
+const EVAL_CHUNK: usize = 512;
+
 /// The dropout stream's seed, apart from the initialisation's.
 pub(crate) fn dropout_seed(seed: u64) -> u64 {
     seed ^ 0xD20_0D20
@@ -329,6 +332,9 @@ impl Mlp {
         let inputs = self.layers[0].fan_in;
         let last = self.layers.len() - 1;
         let outputs = self.layers[last].fan_out;
+        // Evaluation needs no gradients, so it can take larger chunks than the training
+        // batch: fewer, fuller products (buffers grow once, on the first evaluation).
+        self.reserve(EVAL_CHUNK.min(rows));
         let chunk = self.capacity.max(1);
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
         let mut start = 0;
