@@ -6,7 +6,6 @@
 
 // Shared by several commands that land one at a time: a helper one of them does not use
 // yet is not dead.
-#![allow(dead_code)]
 
 use crate::UserError;
 use std::fmt::Write as _;
