@@ -95,7 +95,7 @@ pub fn run(args: &PlotArgs) -> Result<(), UserError> {
     let dir = args
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("runs/plot-{}", timestamp())));
+        .unwrap_or_else(|| PathBuf::from(format!("runs/plot-{}", crate::report::timestamp())));
     std::fs::create_dir_all(&dir).map_err(|e| {
         UserError(format!(
             "cannot create output folder {}: {e}",
@@ -499,31 +499,6 @@ fn run_charts(path: &Path, args: &PlotArgs) -> Result<Vec<Chart>, UserError> {
     Ok(vec![lr, loss])
 }
 
-/// `YYYYMMDD-HHMMSS` in UTC, for the default output folder (no date crate for one name).
-fn timestamp() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -564,12 +539,5 @@ mod tests {
             })
             .collect();
         assert!(markers(&warmup).is_empty());
-    }
-
-    #[test]
-    fn timestamp_reads_as_a_date() {
-        let t = timestamp();
-        assert_eq!(t.len(), 15);
-        assert!(t.starts_with("20"));
     }
 }

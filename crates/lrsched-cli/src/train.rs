@@ -278,6 +278,9 @@ pub fn resolve_schedule_value(
         .unwrap_or("")
         .to_string();
     let is_torch = lrsched::torch::CLASS_NAMES.contains(&name.as_str());
+    Monitor::parse(&a.plateau_monitor)
+        .and_then(|m| m.apply_mode(&mut value))
+        .map_err(|e| UserError(format!("--plateau-monitor: {e}")))?;
     let stated = match value.as_object_mut().and_then(|m| m.remove("interval")) {
         None => None,
         Some(Value::String(s)) if s == "step" => Some(Interval::Step),
@@ -504,6 +507,11 @@ impl Drop for Progress {
 
 /// `lrsched train`: returns the exit status.
 pub fn run(a: &TrainArgs) -> Result<u8, UserError> {
+    let trial =
+        lrsched::trial::Trial::from_env().map_err(|e| UserError(format!("trial protocol: {e}")))?;
+    if let Some(trial) = trial {
+        return run_trial(a, trial);
+    }
     let (name, split) = load_data(a)?;
     let config = build_config(a, name, &split)?;
     let mut progress = Progress::new(config.epochs, a.quiet);
@@ -516,6 +524,77 @@ pub fn run(a: &TrainArgs) -> Result<u8, UserError> {
     })
 }
 
+/// `lrsched train` started by a tool as one trial (docs/protocol.md): the schedule,
+/// seed and epochs come from the `LRSCHED_*` variables, the flags give everything else,
+/// and the metrics go to `$LRSCHED_METRICS` as protocol lines. The built-in trainer is
+/// then just one more program behind `--command`.
+fn run_trial(a: &TrainArgs, trial: lrsched::trial::Trial) -> Result<u8, UserError> {
+    use lrsched_tools::protocol::{Line, TrialInput};
+    use lrsched_tools::trainer::BuiltIn;
+    use lrsched_tools::trial::{Control, TrialStatus};
+    if a.schedule.is_some() || a.schedule_config.is_some() {
+        return Err(UserError(
+            "this run is a trial (LRSCHED_PROTOCOL is set): its schedule comes from LRSCHED_SCHEDULE, so --schedule/--schedule-config are not allowed".into(),
+        ));
+    }
+    let (name, split) = load_data(a)?;
+    let config = build_config(a, name, &split)?;
+    let mut schedule = trial.schedule.clone();
+    if let Some(map) = schedule.as_object_mut() {
+        let interval = match trial.interval {
+            Interval::Step => "step",
+            Interval::Epoch => "epoch",
+        };
+        map.insert("interval".into(), interval.into());
+    }
+    let input = TrialInput {
+        name: trial.name.clone(),
+        schedule,
+        seed: trial.seed,
+        epochs: trial.epochs,
+        max_steps: trial.max_steps,
+        dir: trial.out_dir.clone(),
+    };
+    let built_in = BuiltIn {
+        config,
+        split: std::sync::Arc::new(split),
+    };
+    let mut metrics = trial
+        .metrics()
+        .map_err(|e| UserError(format!("trial protocol: {e}")))?;
+    let mut write_error = None;
+    let result = built_in.run(&input, &mut |line| {
+        let written = match line {
+            Line::Epoch(e) => {
+                let values: Vec<(&str, f64)> =
+                    e.values.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+                metrics.epoch(e.epoch, &values)
+            }
+            Line::Step(s) => {
+                metrics.step(s.step, s.lr.unwrap_or(f64::NAN), s.loss.unwrap_or(f64::NAN))
+            }
+        };
+        match written {
+            Ok(()) => Control::Continue,
+            Err(e) => {
+                write_error = Some(e.to_string());
+                Control::Stop("cannot write metrics".into())
+            }
+        }
+    });
+    if let Some(e) = write_error {
+        return Err(UserError(format!("trial protocol: {e}")));
+    }
+    match result.status {
+        TrialStatus::Completed | TrialStatus::Stopped { .. } => Ok(0),
+        TrialStatus::Diverged { at, what } => {
+            eprintln!("diverged at {at}: {what}");
+            Ok(EXIT_DIVERGED)
+        }
+        other => Err(UserError(other.to_string())),
+    }
+}
+
 fn print_summary(s: &Summary) {
     let last = s.history.last();
     match &s.outcome {
@@ -525,7 +604,7 @@ fn print_summary(s: &Summary) {
         Outcome::EarlyStopped => {
             println!("stopped early after epoch {}", last.map_or(0, |r| r.epoch))
         }
-        Outcome::Completed => {}
+        Outcome::Completed | Outcome::Stopped => {}
     }
     if let Some((epoch, acc)) = s.best_accuracy() {
         println!(

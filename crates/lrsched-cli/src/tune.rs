@@ -518,7 +518,7 @@ impl Space {
 
     /// `n` samples (fewer when the space has fewer distinct points).
     fn sample(&self, n: usize, seed: u64) -> Vec<Map<String, Value>> {
-        let mut rng = Rng(seed ^ 0x5EED_7E57_0000_0000);
+        let mut rng = lrsched_train::data::Rng::new(seed ^ 0x5EED_7E57_0000_0000);
         let mut out: Vec<Map<String, Value>> = Vec::new();
         // Duplicates are dropped; the bound stops a tiny space from looping forever.
         for _ in 0..n.saturating_mul(20) {
@@ -659,11 +659,11 @@ impl Param {
         }
     }
 
-    fn sample(&self, rng: &mut Rng) -> Value {
+    fn sample(&self, rng: &mut lrsched_train::data::Rng) -> Value {
         match self {
-            Param::Choice(c) => c[(rng.next() % c.len() as u64) as usize].clone(),
+            Param::Choice(c) => c[(rng.next_u64() % c.len() as u64) as usize].clone(),
             &Param::Range { lo, hi, log, int } => {
-                let u = rng.uniform();
+                let u = rng.next_f64();
                 let x = match (log, int) {
                     (false, true) => {
                         // Every whole number equally likely, the ends included.
@@ -692,23 +692,6 @@ fn number(x: f64, lo: f64, hi: f64, int: bool) -> Value {
     }
     let r: f64 = format!("{x:.3e}").parse().unwrap_or(x);
     json!(r.clamp(lo, hi))
-}
-
-/// splitmix64: a seeded stream with no dependency, the same on every platform.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn uniform(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
 }
 
 fn to_json(v: &toml::Value) -> Value {
@@ -865,6 +848,7 @@ fn run_trial(key: &str, dir: &Path) -> Result<(), UserError> {
             let (outcome, message) = match &s.outcome {
                 Outcome::Completed => ("completed", None),
                 Outcome::EarlyStopped => ("early_stopped", None),
+                Outcome::Stopped => ("stopped", None),
                 Outcome::Diverged { epoch, step, what } => (
                     "diverged",
                     Some(format!("diverged at epoch {epoch}, step {step}: {what}")),

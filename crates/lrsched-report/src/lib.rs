@@ -30,6 +30,7 @@
 #![deny(missing_docs)]
 
 mod draw;
+pub mod html;
 mod scale;
 mod term;
 

@@ -55,6 +55,82 @@ impl Monitor {
         self == Monitor::ValAcc
     }
 
+    /// The monitor's name as the flags spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Monitor::ValLoss => "val_loss",
+            Monitor::ValAcc => "val_acc",
+            Monitor::TrainLoss => "train_loss",
+        }
+    }
+
+    /// Sets the `mode` of every reduce-on-plateau schedule in a config tree (native
+    /// `plateau`, PyTorch's `ReduceLROnPlateau`, transformers' and timm's plateau forms)
+    /// from this monitor when the config leaves it out, and refuses a stated mode that
+    /// contradicts the monitor. The trainer feeds the metric as it is and the schedule's
+    /// mode decides what counts as better, as PyTorch's `ReduceLROnPlateau` does; flipping
+    /// the sign instead breaks the relative threshold (`best * (1 - threshold)` of a
+    /// negative number moves the wrong way) and double-flips an explicit `mode = max`.
+    ///
+    /// ```
+    /// use lrsched_train::trainer::Monitor;
+    /// let mut c = serde_json::json!({"type": "plateau", "lr": 0.1});
+    /// Monitor::ValAcc.apply_mode(&mut c).unwrap();
+    /// assert_eq!(c["mode"], "max");
+    /// let mut wrong = serde_json::json!({"type": "ReduceLROnPlateau", "lr": 0.1, "mode": "min"});
+    /// assert!(Monitor::ValAcc.apply_mode(&mut wrong).is_err());
+    /// ```
+    pub fn apply_mode(self, config: &mut serde_json::Value) -> Result<(), String> {
+        const PLATEAUS: [&str; 4] = [
+            "plateau",
+            "ReduceLROnPlateau",
+            "transformers.get_reduce_on_plateau_schedule",
+            "timm.PlateauLRScheduler",
+        ];
+        let wanted = if self.higher_is_better() {
+            "max"
+        } else {
+            "min"
+        };
+        match config {
+            serde_json::Value::Object(map) => {
+                let is_plateau = map
+                    .get("type")
+                    .and_then(serde_json::Value::as_str)
+                    .is_some_and(|t| PLATEAUS.contains(&t));
+                if is_plateau {
+                    match map.get("mode").and_then(serde_json::Value::as_str) {
+                        None => {
+                            map.insert("mode".into(), wanted.into());
+                        }
+                        Some(m) if m == wanted => {}
+                        Some(m) => {
+                            return Err(format!(
+                                "plateau `mode` = {m:?} contradicts the monitor {}: {} is {} \
+                                 is better, so the mode must be {wanted:?} (or left out)",
+                                self.name(),
+                                self.name(),
+                                if self.higher_is_better() {
+                                    "higher"
+                                } else {
+                                    "lower"
+                                }
+                            ))
+                        }
+                    }
+                }
+                for v in map.values_mut() {
+                    self.apply_mode(v)?;
+                }
+                Ok(())
+            }
+            serde_json::Value::Array(items) => {
+                items.iter_mut().try_for_each(|v| self.apply_mode(v))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn read(self, r: &EpochRecord) -> f64 {
         match self {
             Monitor::ValLoss => r.val_loss,
@@ -182,6 +258,8 @@ pub enum Outcome {
     Completed,
     /// Early stopping ended it.
     EarlyStopped,
+    /// The observer asked to stop ([`Observer::should_stop`]).
+    Stopped,
     /// A loss or gradient became NaN or infinite.
     Diverged {
         /// The epoch (from 1) and step at which it happened.
@@ -263,6 +341,11 @@ pub trait Observer {
     fn on_step(&mut self, _epoch: u64, _batch: usize, _batches: usize, _loss: f32, _lr: f64) {}
     /// After each epoch's validation.
     fn on_epoch(&mut self, _record: &EpochRecord) {}
+    /// Asked after every step and epoch: `true` ends the run there with
+    /// [`Outcome::Stopped`] (a tool pruning a trial, a range test past its stop rule).
+    fn should_stop(&mut self) -> bool {
+        false
+    }
 }
 
 /// An observer that does nothing.
@@ -515,6 +598,13 @@ pub fn train(
             if config.interval == Interval::Step {
                 driver.step();
             }
+            if observer.should_stop() {
+                outcome = Outcome::Stopped;
+                break;
+            }
+        }
+        if outcome == Outcome::Stopped {
+            break;
         }
         if let Outcome::Diverged { .. } = &outcome {
             let record = EpochRecord {
@@ -565,12 +655,9 @@ pub fn train(
         observer.on_epoch(&record);
 
         // The schedule hears the epoch's metric, then (per epoch) advances.
-        let watched = config.plateau_monitor.read(&record);
-        let fed = if config.plateau_monitor.higher_is_better() {
-            -watched
-        } else {
-            watched
-        };
+        // Fed as measured: the schedule's mode (set from the monitor by
+        // `Monitor::apply_mode` when the config leaves it out) decides what is better.
+        let fed = config.plateau_monitor.read(&record);
         let needs_metric = driver.schedule().needs_metric();
         match config.interval {
             Interval::Epoch if needs_metric => driver.step_with_metric(fed)?,
@@ -607,6 +694,10 @@ pub fn train(
         }
         if stop {
             outcome = Outcome::EarlyStopped;
+            break;
+        }
+        if observer.should_stop() {
+            outcome = Outcome::Stopped;
             break;
         }
     }

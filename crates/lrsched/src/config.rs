@@ -104,6 +104,45 @@ pub fn from_value_with_shape(
     Ok(s)
 }
 
+/// Removes a config's `interval` key and says how often the schedule advances: the one
+/// rule every entry point follows (`lrsched train`, the trial protocol, the adapters).
+///
+/// The `interval` key when the config has one (`"step"` or `"epoch"`); when it has none,
+/// per epoch for PyTorch's classes except `OneCycleLR` and `CyclicLR` (PyTorch's docs step
+/// those per batch and the rest per epoch), and per step for everything else (native,
+/// transformers, timm, optax, Keras).
+///
+/// ```
+/// use lrsched::{config, driver::Interval};
+/// let mut c = serde_json::json!({"type": "StepLR", "lr": 0.1, "step_size": 30});
+/// assert_eq!(config::take_interval(&mut c).unwrap(), Interval::Epoch);
+/// let mut c = serde_json::json!({"type": "cosine", "lr": 0.1, "steps": 100, "interval": "epoch"});
+/// assert_eq!(config::take_interval(&mut c).unwrap(), Interval::Epoch);
+/// assert!(c.get("interval").is_none());
+/// ```
+pub fn take_interval(value: &mut Value) -> Result<crate::driver::Interval, ScheduleError> {
+    use crate::driver::Interval;
+    let name = value
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    match value.as_object_mut().and_then(|m| m.remove("interval")) {
+        None if crate::torch::CLASS_NAMES.contains(&name.as_str())
+            && !matches!(name.as_str(), "OneCycleLR" | "CyclicLR") =>
+        {
+            Ok(Interval::Epoch)
+        }
+        None => Ok(Interval::Step),
+        Some(Value::String(s)) if s == "step" => Ok(Interval::Step),
+        Some(Value::String(s)) if s == "epoch" => Ok(Interval::Epoch),
+        Some(other) => Err(ScheduleError::Invalid {
+            path: "interval".into(),
+            message: format!("{other} is not allowed: must be \"step\" or \"epoch\""),
+        }),
+    }
+}
+
 /// Writes a schedule as a config object (parameters at their defaults are left out).
 pub fn to_value(s: &AnySchedule) -> Value {
     crate::any::native_to_value(s)

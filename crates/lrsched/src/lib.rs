@@ -36,6 +36,8 @@ mod error;
 pub mod oneline;
 pub mod time;
 pub mod torch;
+#[cfg(feature = "serde")]
+pub mod trial;
 
 // Families: one per file.
 mod constant;
@@ -85,7 +87,7 @@ pub use join::{Join, JoinTime};
 pub use linear::Linear;
 pub use multi_step::MultiStep;
 pub use noam::Noam;
-pub use noise::{Noise, NoiseKind};
+pub use noise::{splitmix64, Noise, NoiseKind};
 pub use offset::Offset;
 pub use one_cycle::{Anneal, OneCycle};
 pub use plateau::{Plateau, PlateauMode, ThresholdMode};

@@ -14,10 +14,9 @@ pub struct Rng {
 
 const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+/// SplitMix64's finaliser alone (the increment taken back out of `lrsched::splitmix64`).
+fn mix(z: u64) -> u64 {
+    lrsched::splitmix64(z.wrapping_sub(GAMMA))
 }
 
 impl Rng {
@@ -38,8 +37,9 @@ impl Rng {
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
+        let out = lrsched::splitmix64(self.state);
         self.state = self.state.wrapping_add(GAMMA);
-        mix(self.state)
+        out
     }
 
     /// Uniform in `[0, 1)`, with 53 random bits.

@@ -1,0 +1,326 @@
+//! Running a user's training command as one trial: its own process group, the protocol's
+//! environment, its metrics read as they are written, a timeout, and a clean stop
+//! (SIGTERM, then SIGKILL after a grace period) that leaves no process behind.
+
+use crate::protocol::{Line, MetricsReader, TrialInput};
+use crate::trial::{Control, TrialResult, TrialStatus};
+use std::collections::BTreeSet;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// A training program run once per trial (`--command`).
+///
+/// ```
+/// use lrsched_tools::process::CommandTrainer;
+/// let t = CommandTrainer::new("python train.py --data-dir data");
+/// assert_eq!(t.grace, std::time::Duration::from_secs(5));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandTrainer {
+    /// The command line, run by `sh -c` (so quoting and `&&` work as in a shell).
+    pub command: String,
+    /// The folder it runs in (default: lrsched's own).
+    pub cwd: Option<PathBuf>,
+    /// The program's optimizer steps per epoch, when the user gave it: durations such as
+    /// `"3ep"` are then resolved before the trial starts (`LRSCHED_STEPS_PER_EPOCH`).
+    pub steps_per_epoch: Option<u64>,
+    /// A trial running longer is stopped and reported as timed out.
+    pub timeout: Option<Duration>,
+    /// Time between SIGTERM and SIGKILL when a trial is stopped.
+    pub grace: Duration,
+    /// How often the metrics file is read.
+    pub poll: Duration,
+}
+
+impl CommandTrainer {
+    /// A command with the defaults: no timeout, 5 s grace, metrics read every 50 ms.
+    pub fn new(command: impl Into<String>) -> Self {
+        CommandTrainer {
+            command: command.into(),
+            cwd: None,
+            steps_per_epoch: None,
+            timeout: None,
+            grace: Duration::from_secs(5),
+            poll: Duration::from_millis(50),
+        }
+    }
+}
+
+/// Process groups of the trials running now, so [`cancel_all`] can end them.
+static RUNNING: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+static CANCELLED: AtomicBool = AtomicBool::new(false);
+
+/// Stops every running trial at once (SIGKILL to each process group) and makes running
+/// and later trials end as [`TrialStatus::Cancelled`]: what a Ctrl-C handler calls.
+pub fn cancel_all() {
+    CANCELLED.store(true, Ordering::SeqCst);
+    let groups = RUNNING.lock().map(|g| g.clone()).unwrap_or_default();
+    for pgid in groups {
+        kill_group(pgid, libc::SIGKILL);
+    }
+}
+
+/// Whether [`cancel_all`] was called.
+pub fn cancelled() -> bool {
+    CANCELLED.load(Ordering::SeqCst)
+}
+
+fn kill_group(pgid: i32, signal: i32) {
+    if pgid > 1 {
+        // SAFETY: kill(2) with a negative pid signals the process group; no memory involved.
+        unsafe {
+            libc::kill(-pgid, signal);
+        }
+    }
+}
+
+/// Removes the group from the registry and kills what is left of it when dropped, so
+/// neither an error path nor a panic leaves the trial's processes running.
+struct GroupGuard(i32);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        kill_group(self.0, libc::SIGKILL);
+        if let Ok(mut g) = RUNNING.lock() {
+            g.remove(&self.0);
+        }
+    }
+}
+
+/// Runs one trial of `trainer`: calls `control` with every line the program writes
+/// (return [`Control::Stop`] to end the trial, e.g. a pruned ASHA trial or a range test
+/// past its stop rule) and returns what it reported and how it ended.
+pub fn run(
+    trainer: &CommandTrainer,
+    input: &TrialInput,
+    control: &mut dyn FnMut(&Line) -> Control,
+) -> TrialResult {
+    let started = Instant::now();
+    let mut result = TrialResult::new();
+    if cancelled() {
+        result.status = TrialStatus::Cancelled;
+        return result;
+    }
+    if let Err(e) = prepare_dir(input) {
+        result.status = TrialStatus::Failed {
+            code: None,
+            signal: None,
+            message: Some(e),
+        };
+        return result;
+    }
+    let open = |name: &str| std::fs::File::create(input.dir.join(name));
+    let (stdout, stderr) = match (open("stdout.log"), open("stderr.log")) {
+        (Ok(o), Ok(e)) => (o, e),
+        (Err(e), _) | (_, Err(e)) => {
+            result.status = TrialStatus::Failed {
+                code: None,
+                signal: None,
+                message: Some(format!(
+                    "cannot create logs in {}: {e}",
+                    input.dir.display()
+                )),
+            };
+            return result;
+        }
+    };
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(&trainer.command)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .envs(input.env(trainer.steps_per_epoch))
+        .process_group(0);
+    if let Some(dir) = &trainer.cwd {
+        cmd.current_dir(dir);
+    }
+    // SAFETY: prctl is async-signal-safe; it makes the kernel kill the trial's shell (and
+    // the program it execs) if lrsched itself dies, even by SIGKILL.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            result.status = TrialStatus::Failed {
+                code: None,
+                signal: None,
+                message: Some(format!("cannot start `sh -c {}`: {e}", trainer.command)),
+            };
+            return result;
+        }
+    };
+    let pgid = child.id() as i32;
+    if let Ok(mut g) = RUNNING.lock() {
+        g.insert(pgid);
+    }
+    let _guard = GroupGuard(pgid);
+    let mut reader = MetricsReader::new(&input.metrics_path());
+    // Set when lrsched ends the trial itself; the exit status then says nothing new.
+    let mut ended: Option<TrialStatus> = None;
+    let exit = loop {
+        let waited = child.try_wait();
+        let lines = if matches!(waited, Ok(Some(_))) {
+            reader.finish()
+        } else {
+            reader.poll()
+        };
+        match lines {
+            Ok(lines) => {
+                for mut line in lines {
+                    if ended.is_some() {
+                        break;
+                    }
+                    if let Line::Epoch(e) = &mut line {
+                        e.elapsed = Some(started.elapsed().as_secs_f64());
+                    }
+                    if let Some(why) = nonfinite(&line) {
+                        ended = Some(TrialStatus::Diverged {
+                            at: at(&line),
+                            what: why,
+                        });
+                    } else if let Control::Stop(reason) = control(&line) {
+                        ended = Some(TrialStatus::Stopped { reason });
+                    }
+                    result.push(line);
+                }
+            }
+            Err(e) => ended = ended.or(Some(TrialStatus::Malformed(e))),
+        }
+        if ended.is_none() && cancelled() {
+            ended = Some(TrialStatus::Cancelled);
+        }
+        if ended.is_none() {
+            if let Some(limit) = trainer.timeout {
+                if started.elapsed() >= limit {
+                    ended = Some(TrialStatus::TimedOut {
+                        seconds: limit.as_secs_f64(),
+                    });
+                }
+            }
+        }
+        match waited {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) => {}
+            Err(_) => break None,
+        }
+        if ended.is_some() {
+            break stop(&mut child, pgid, trainer.grace);
+        }
+        std::thread::sleep(trainer.poll);
+    };
+    result.seconds = started.elapsed().as_secs_f64();
+    result.stderr_tail = tail(&input.dir.join("stderr.log"), 20);
+    result.status = match ended {
+        Some(s) => s,
+        None => match exit {
+            Some(s) if s.success() => {
+                if result.epochs.is_empty() && result.steps.is_empty() {
+                    TrialStatus::NoReport
+                } else {
+                    TrialStatus::Completed
+                }
+            }
+            Some(s) => TrialStatus::Failed {
+                code: s.code(),
+                signal: s.signal(),
+                message: None,
+            },
+            None => TrialStatus::Failed {
+                code: None,
+                signal: None,
+                message: Some("lost track of the process".into()),
+            },
+        },
+    };
+    result
+}
+
+/// SIGTERM to the group, SIGKILL after `grace` if it is still there; the exit status.
+fn stop(
+    child: &mut std::process::Child,
+    pgid: i32,
+    grace: Duration,
+) -> Option<std::process::ExitStatus> {
+    kill_group(pgid, libc::SIGTERM);
+    let until = Instant::now() + grace;
+    while Instant::now() < until {
+        if let Ok(Some(s)) = child.try_wait() {
+            return Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    kill_group(pgid, libc::SIGKILL);
+    child.wait().ok()
+}
+
+/// A fresh trial folder: an earlier attempt's metrics are kept beside it, never
+/// overwritten (`metrics.prev-1.jsonl`, ...).
+fn prepare_dir(input: &TrialInput) -> Result<(), String> {
+    std::fs::create_dir_all(&input.dir)
+        .map_err(|e| format!("cannot create {}: {e}", input.dir.display()))?;
+    let metrics = input.metrics_path();
+    if metrics.exists() {
+        let mut k = 1;
+        let kept = loop {
+            let p = input.dir.join(format!("metrics.prev-{k}.jsonl"));
+            if !p.exists() {
+                break p;
+            }
+            k += 1;
+        };
+        std::fs::rename(&metrics, &kept)
+            .map_err(|e| format!("cannot keep {}: {e}", metrics.display()))?;
+    }
+    let text = format!("{}\n", input.schedule);
+    lrsched_train::checkpoint::write_bytes_atomic(&input.schedule_path(), text.as_bytes())
+        .map_err(|e| e.to_string())
+}
+
+fn nonfinite(line: &Line) -> Option<String> {
+    match line {
+        Line::Epoch(e) => e
+            .values
+            .iter()
+            .find(|(_, v)| !v.is_finite())
+            .map(|(k, v)| format!("{k} = {v}")),
+        Line::Step(s) => match (s.loss, s.lr) {
+            (Some(l), _) if !l.is_finite() => Some(format!("loss = {l}")),
+            (_, Some(r)) if !r.is_finite() => Some(format!("lr = {r}")),
+            _ => None,
+        },
+    }
+}
+
+fn at(line: &Line) -> String {
+    match line {
+        Line::Epoch(e) => format!("epoch {}", e.epoch),
+        Line::Step(s) => format!("step {}", s.step),
+    }
+}
+
+/// The last `n` lines of a file (at most 64 KiB read), for failure reports.
+pub fn tail(path: &std::path::Path, n: usize) -> Vec<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| l.chars().take(300).collect())
+        .collect();
+    lines[lines.len().saturating_sub(n)..].to_vec()
+}

@@ -1,0 +1,105 @@
+//! Runs many trials, `jobs` at a time, each on its own worker thread; results come back
+//! in the trials' order whatever finished first, so a tool's output depends only on the
+//! trials, never on timing.
+
+use crate::protocol::{Line, TrialInput};
+use crate::trainer::Trainer;
+use crate::trial::{Control, TrialResult};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// What happens while trials run, for progress bars and logs.
+#[derive(Debug)]
+pub enum TrialEvent<'a> {
+    /// Trial `index` started.
+    Started {
+        /// Its position in the list.
+        index: usize,
+        /// Its input.
+        input: &'a TrialInput,
+    },
+    /// Trial `index` reported a line.
+    Line {
+        /// Its position in the list.
+        index: usize,
+        /// Its input.
+        input: &'a TrialInput,
+        /// What it reported.
+        line: &'a Line,
+    },
+    /// Trial `index` ended.
+    Finished {
+        /// Its position in the list.
+        index: usize,
+        /// Its input.
+        input: &'a TrialInput,
+        /// How it ended and what it reported.
+        result: &'a TrialResult,
+    },
+}
+
+/// Runs `trials` (each with its trainer), at most `jobs` at once. `control` hears every
+/// line of trial `i` as `control(i, line)` and may stop it; `events` hears starts, lines
+/// and ends. Returns the results in the order of `trials`.
+///
+/// ```
+/// use lrsched_tools::process::CommandTrainer;
+/// use lrsched_tools::protocol::TrialInput;
+/// use lrsched_tools::runner::run_all;
+/// use lrsched_tools::trainer::Trainer;
+/// use lrsched_tools::trial::{Control, TrialStatus};
+/// let dir = tempfile::tempdir().unwrap();
+/// let t = Trainer::Command(CommandTrainer::new(
+///     r#"echo "{\"epoch\": 1, \"val_acc\": 0.$LRSCHED_SEED}" >> "$LRSCHED_METRICS""#,
+/// ));
+/// let trials: Vec<_> = (1..=3)
+///     .map(|seed| (&t, TrialInput {
+///         name: format!("s{seed}"),
+///         schedule: serde_json::json!({"type": "constant", "lr": 0.1}),
+///         seed, epochs: 1, max_steps: None,
+///         dir: dir.path().join(format!("s{seed}")),
+///     }))
+///     .collect();
+/// let results = run_all(2, &trials, &|_, _| Control::Continue, &|_| {});
+/// assert!(results.iter().all(|r| r.status == TrialStatus::Completed));
+/// assert_eq!(results[2].last("val_acc"), Some(0.3));
+/// ```
+pub fn run_all(
+    jobs: usize,
+    trials: &[(&Trainer, TrialInput)],
+    control: &(dyn Fn(usize, &Line) -> Control + Sync),
+    events: &(dyn Fn(TrialEvent<'_>) + Sync),
+) -> Vec<TrialResult> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<TrialResult>>> = Mutex::new(vec![None; trials.len()]);
+    let workers = jobs.clamp(1, trials.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, Ordering::SeqCst);
+                let Some((trainer, input)) = trials.get(index) else {
+                    break;
+                };
+                events(TrialEvent::Started { index, input });
+                let result = trainer.run(input, &mut |line| {
+                    events(TrialEvent::Line { index, input, line });
+                    control(index, line)
+                });
+                events(TrialEvent::Finished {
+                    index,
+                    input,
+                    result: &result,
+                });
+                if let Ok(mut r) = results.lock() {
+                    r[index] = Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect()
+}

@@ -1,0 +1,127 @@
+//! Small statistics over seeds: mean, spread, a 95% interval and a paired test, so a
+//! verdict says when two schedules cannot be told apart instead of ranking noise.
+
+/// Mean, sample standard deviation and range of the finite values.
+///
+/// ```
+/// use lrsched_tools::stats::Summary;
+/// let s = Summary::of([0.9, 0.92, 0.94]);
+/// assert!((s.mean - 0.92).abs() < 1e-12);
+/// assert!((s.sd - 0.02).abs() < 1e-12);
+/// assert_eq!((s.min, s.max, s.n), (0.9, 0.94, 3));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Summary {
+    /// Mean (NaN when no finite value).
+    pub mean: f64,
+    /// Sample standard deviation (0 for one value, NaN for none).
+    pub sd: f64,
+    /// Smallest value.
+    pub min: f64,
+    /// Largest value.
+    pub max: f64,
+    /// How many finite values.
+    pub n: usize,
+}
+
+impl Summary {
+    /// Summarises `values`, skipping non-finite ones.
+    pub fn of(values: impl IntoIterator<Item = f64>) -> Summary {
+        let v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
+        let n = v.len();
+        if n == 0 {
+            return Summary {
+                mean: f64::NAN,
+                sd: f64::NAN,
+                min: f64::NAN,
+                max: f64::NAN,
+                n,
+            };
+        }
+        let mean = v.iter().sum::<f64>() / n as f64;
+        let sd = if n > 1 {
+            (v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64).sqrt()
+        } else {
+            0.0
+        };
+        Summary {
+            mean,
+            sd,
+            min: v.iter().cloned().fold(f64::INFINITY, f64::min),
+            max: v.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+            n,
+        }
+    }
+
+    /// Half the width of the 95% confidence interval of the mean (Student's t); NaN with
+    /// fewer than two values, where the spread between seeds is unknown.
+    pub fn ci95(&self) -> f64 {
+        if self.n < 2 {
+            return f64::NAN;
+        }
+        t975(self.n - 1) * self.sd / (self.n as f64).sqrt()
+    }
+}
+
+/// The 97.5% quantile of Student's t with `df` degrees of freedom (two-sided 95%).
+///
+/// ```
+/// assert_eq!(lrsched_tools::stats::t975(4), 2.776);
+/// assert!((lrsched_tools::stats::t975(1000) - 1.96).abs() < 0.01);
+/// ```
+pub fn t975(df: usize) -> f64 {
+    const TABLE: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+        2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+        2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+    ];
+    match df {
+        0 => f64::NAN,
+        1..=30 => TABLE[df - 1],
+        // Beyond the table, the normal quantile plus the first Cornish-Fisher term.
+        _ => 1.959_964 + (1.959_964f64.powi(3) + 1.959_964) / (4.0 * df as f64),
+    }
+}
+
+/// Whether `a` and `b` (the same seeds, in the same order) differ at the 5% level by a
+/// paired t-test on their differences. `None` when fewer than two pairs are finite; with
+/// identical differences (zero spread) any non-zero mean difference counts as real.
+///
+/// ```
+/// use lrsched_tools::stats::paired_differ;
+/// assert_eq!(paired_differ(&[0.90, 0.91, 0.92], &[0.80, 0.82, 0.81]), Some(true));
+/// assert_eq!(paired_differ(&[0.90, 0.80, 0.92], &[0.91, 0.81, 0.90]), Some(false));
+/// assert_eq!(paired_differ(&[0.9], &[0.8]), None);
+/// ```
+pub fn paired_differ(a: &[f64], b: &[f64]) -> Option<bool> {
+    let d: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| x - y)
+        .filter(|x| x.is_finite())
+        .collect();
+    if d.len() < 2 {
+        return None;
+    }
+    let s = Summary::of(d);
+    if s.sd == 0.0 {
+        return Some(s.mean != 0.0);
+    }
+    let t = s.mean / (s.sd / (s.n as f64).sqrt());
+    Some(t.abs() > t975(s.n - 1))
+}
+
+/// Seeds a paired comparison would need to tell apart a mean difference `diff` whose
+/// per-seed differences spread by `sd` (95% two-sided, 80% power: `((1.96 + 0.84) sd /
+/// diff)^2`, at least 2). `None` when it cannot be estimated.
+///
+/// ```
+/// assert_eq!(lrsched_tools::stats::seeds_needed(0.01, 0.01), Some(8));
+/// ```
+pub fn seeds_needed(diff: f64, sd: f64) -> Option<u64> {
+    if !(diff.is_finite() && sd.is_finite()) || diff == 0.0 {
+        return None;
+    }
+    let n = ((1.959_964 + 0.841_621) * sd / diff.abs()).powi(2).ceil();
+    Some((n as u64).max(2))
+}
