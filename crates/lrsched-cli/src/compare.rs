@@ -1,18 +1,23 @@
 //! `lrsched compare`: the same model on the same data under several schedules, each over
 //! the same seeds, runs in parallel; a ranking table, a verdict, plots and a report.
 
-use crate::report::{self, Section, Table};
+use crate::report::{self, Table};
 use crate::train::{self, DataKind, InitArg, IntervalArg, OptimizerArg, TrainArgs};
 use crate::UserError;
-use clap::{Args, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use lrsched_report::{render_svg, Chart, Series};
+use lrsched_tools::compare::{self as tool, Candidate, CompareSpec, Metric};
+use lrsched_tools::process::CommandTrainer;
+use lrsched_tools::protocol::Line;
+use lrsched_tools::runner::TrialEvent;
+use lrsched_tools::trainer::{BuiltIn, Trainer};
 use lrsched_train::data::Split;
-use lrsched_train::trainer::{train as train_run, EpochRecord, Observer, Outcome, TrainConfig};
-use serde_json::{json, Value};
+use lrsched_train::trainer::TrainConfig;
+use serde_json::Value;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::sync::Arc;
 
 /// The flags of `lrsched compare`: every `train` flag, plus the comparison's own.
 ///
@@ -53,10 +58,142 @@ pub struct CompareArgs {
     /// against the others (needs --data-dir).
     #[arg(long, value_enum)]
     pub preset: Option<Preset>,
-    /// Folder for report.html, metrics.jsonl, metrics.csv and steps.jsonl (default
-    /// runs/compare-<timestamp>/).
+    /// Folder for report.html, metrics.jsonl, metrics.csv, steps.jsonl and one folder per
+    /// trial (default runs/compare-<timestamp>/).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub trials: TrialArgs,
+}
+
+/// How trials run when they are a user's program: the flags `compare`, `find-lr` and
+/// `tune` share (docs/protocol.md).
+#[derive(Args, Debug, Clone, Default)]
+pub struct TrialArgs {
+    /// Train with this command instead of the built-in trainer: run once per trial by
+    /// `sh -c`, given the trial as LRSCHED_* variables, reporting JSON lines to
+    /// $LRSCHED_METRICS (docs/protocol.md).
+    #[arg(long, value_name = "CMD")]
+    pub command: Option<String>,
+    /// The folder the command runs in (default: this one).
+    #[arg(long, value_name = "DIR", requires = "command")]
+    pub cwd: Option<PathBuf>,
+    /// The command's optimizer steps per epoch: durations such as "3ep" or "10%" are then
+    /// resolved before the trial starts, for programs that use no lrsched helper.
+    #[arg(long, value_name = "N", requires = "command")]
+    pub steps_per_epoch: Option<u64>,
+    /// Stop a trial that runs longer than this many seconds and report it as timed out.
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
+    pub trial_timeout: Option<f64>,
+    /// The epoch metric that scores (default: val_acc when the trials report it, else
+    /// val_loss).
+    #[arg(long, value_name = "NAME")]
+    pub metric: Option<String>,
+    /// Whether a higher or lower --metric is better (default: from its name; higher for
+    /// accuracies and scores).
+    #[arg(long, value_enum, requires = "metric")]
+    pub mode: Option<MetricMode>,
+}
+
+/// Which way a metric is better.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Debug)]
+pub enum MetricMode {
+    /// Higher is better.
+    Max,
+    /// Lower is better.
+    Min,
+}
+
+/// Longest `--trial-timeout` (a week): past it a typo, not a plan.
+const MAX_TRIAL_TIMEOUT: f64 = 7.0 * 86_400.0;
+
+impl TrialArgs {
+    /// The command trainer, when `--command` is given.
+    pub fn command_trainer(&self) -> Result<Option<CommandTrainer>, UserError> {
+        let Some(command) = &self.command else {
+            return Ok(None);
+        };
+        if command.trim().is_empty() {
+            return Err(UserError(
+                "--command is empty: give the program to run per trial".into(),
+            ));
+        }
+        let mut t = CommandTrainer::new(command.clone());
+        t.cwd = self.cwd.clone();
+        if let Some(dir) = &t.cwd {
+            if !dir.is_dir() {
+                return Err(UserError(format!(
+                    "--cwd {} is not a folder",
+                    dir.display()
+                )));
+            }
+        }
+        t.steps_per_epoch = match self.steps_per_epoch {
+            Some(0) => {
+                return Err(UserError(
+                    "--steps-per-epoch 0 is not allowed: must be at least 1".into(),
+                ))
+            }
+            n => n,
+        };
+        t.timeout = self.timeout()?;
+        Ok(Some(t))
+    }
+
+    /// `--trial-timeout`, checked.
+    pub fn timeout(&self) -> Result<Option<std::time::Duration>, UserError> {
+        match self.trial_timeout {
+            None => Ok(None),
+            Some(s) if s.is_finite() && s > 0.0 && s <= MAX_TRIAL_TIMEOUT => {
+                Ok(Some(std::time::Duration::from_secs_f64(s)))
+            }
+            Some(s) => Err(UserError(format!(
+                "--trial-timeout {s} is not allowed: must be seconds between 0 and {MAX_TRIAL_TIMEOUT} (a week)"
+            ))),
+        }
+    }
+
+    /// `--metric` with `--mode`, if given.
+    pub fn metric(&self) -> Option<Metric> {
+        self.metric.as_deref().map(|name| {
+            let mut m = Metric::named(name);
+            match self.mode {
+                Some(MetricMode::Max) => m.higher_is_better = true,
+                Some(MetricMode::Min) => m.higher_is_better = false,
+                None => {}
+            }
+            m
+        })
+    }
+}
+
+/// The flags typed on the command line that a `--command` run has no use for: they shape
+/// the built-in trainer, and the user's program chooses its own data, model, optimizer.
+fn built_in_only(matches: &ArgMatches) -> Vec<String> {
+    const SHARED: [&str; 14] = [
+        "seeds",
+        "seed",
+        "epochs",
+        "jobs",
+        "schedules",
+        "target_acc",
+        "out",
+        "quiet",
+        "command",
+        "cwd",
+        "steps_per_epoch",
+        "trial_timeout",
+        "metric",
+        "mode",
+    ];
+    matches
+        .ids()
+        .map(|id| id.as_str().to_string())
+        // Argument groups (the flattened structs) are ids too, named in CamelCase.
+        .filter(|id| !SHARED.contains(&id.as_str()) && !id.starts_with(char::is_uppercase))
+        .filter(|id| matches.value_source(id) == Some(ValueSource::CommandLine))
+        .map(|id| format!("--{}", id.replace('_', "-")))
+        .collect()
 }
 
 /// The ready comparisons of `--preset`.
@@ -78,25 +215,9 @@ struct Entry {
     interval: Option<IntervalArg>,
 }
 
-/// One finished (or diverged) run.
-struct Run {
-    schedule: usize,
-    seed: u64,
-    history: Vec<EpochRecord>,
-    /// `(step, lr, loss)` for every optimizer step.
-    steps: Vec<(u64, f64, f64)>,
-    diverged: Option<String>,
-    seconds: f64,
-}
-
-/// True when `flag` was typed on the command line, to tell a default from a choice.
-fn given(flag: &str) -> bool {
-    let eq = format!("{flag}=");
-    std::env::args().any(|a| a == flag || a.starts_with(&eq))
-}
-
-/// `lrsched compare`.
-pub fn run(args: &CompareArgs) -> Result<(), UserError> {
+/// `lrsched compare`: flags to a [`CompareSpec`] once, the comparison in
+/// `lrsched_tools::compare`, then the table, the verdict and the files.
+pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
     let mut a = args.train.clone();
     if a.schedule.is_some() || a.schedule_config.is_some() {
         return Err(UserError(
@@ -108,7 +229,20 @@ pub fn run(args: &CompareArgs) -> Result<(), UserError> {
             "compare writes its own metrics into --out and runs each training on one thread: --checkpoint-dir, --resume, --metrics-out and --threads are not for compare (--jobs sets the runs at once)".into(),
         ));
     }
+    let command = args.trials.command_trainer()?;
+    if command.is_some() {
+        let unused = built_in_only(matches);
+        if !unused.is_empty() {
+            return Err(UserError(format!(
+                "with --command your program chooses its own data, model and optimizer, so {} would be ignored: remove {}",
+                unused.join(", "),
+                if unused.len() == 1 { "it" } else { "them" }
+            )));
+        }
+    }
+    let epochs_given = matches.value_source("epochs") == Some(ValueSource::CommandLine);
     let mut seeds = args.seeds;
+    let mut target = args.target_acc;
     match args.preset {
         Some(Preset::Xor) => {
             a.data = DataKind::Xor;
@@ -117,10 +251,11 @@ pub fn run(args: &CompareArgs) -> Result<(), UserError> {
             a.optimizer = OptimizerArg::Adam;
             a.init = InitArg::HeNormal;
             a.batch_size = 4;
-            if !given("--epochs") {
+            if !epochs_given {
                 a.epochs = 100;
             }
             seeds = seeds.or(Some(10));
+            target = target.or(Some(1.0));
         }
         Some(Preset::Mnist) => {
             a.data = DataKind::Mnist;
@@ -129,25 +264,38 @@ pub fn run(args: &CompareArgs) -> Result<(), UserError> {
             a.lr = a.lr.or(Some(0.1));
             a.momentum = a.momentum.or(Some(0.9));
             a.batch_size = 64;
-            if !given("--epochs") {
+            if !epochs_given {
                 a.epochs = 20;
             }
-            seeds = seeds.or(Some(1));
+            // One seed ranks nothing (the verdict says so); three tell large differences.
+            seeds = seeds.or(Some(3));
+            // 98%: most schedules reach it, late enough to tell them apart (97% is
+            // reached by nearly all in epoch 3).
+            target = target.or(Some(0.98));
         }
         // The default of 15 epochs (set on the flag): long enough for the schedules to
         // differ, short enough to finish in seconds.
         None => {}
     }
-    let seeds = seeds.unwrap_or(3);
-    if seeds == 0 {
+    if args.preset.is_some() && command.is_some() {
         return Err(UserError(
-            "--seeds 0 is not allowed: must be at least 1".into(),
+            "--preset chooses the built-in trainer's data and model: not with --command".into(),
         ));
     }
+    let seeds = seeds.unwrap_or(3);
+    if seeds == 0 || seeds > MAX_SEEDS {
+        return Err(UserError(format!(
+            "--seeds {seeds} is not allowed: must be between 1 and {MAX_SEEDS}"
+        )));
+    }
     if let Some(t) = args.target_acc {
-        if !(0.0..=1.0).contains(&t) {
+        let is_acc = args
+            .trials
+            .metric()
+            .is_none_or(|m| m.name.to_ascii_lowercase().contains("acc"));
+        if !t.is_finite() || (is_acc && !(0.0..=1.0).contains(&t)) {
             return Err(UserError(format!(
-                "--target {t} is not allowed: an accuracy between 0 and 1"
+                "--target {t} is not allowed: an accuracy between 0 and 1 (or any finite value of --metric)"
             )));
         }
     }
@@ -157,7 +305,7 @@ pub fn run(args: &CompareArgs) -> Result<(), UserError> {
         (None, Some(Preset::Mnist)) => {
             let mut set = vec![Entry {
                 name: "StepLR (recipe)".into(),
-                schedule: json!({"type": "StepLR", "step_size": 10, "gamma": 0.1, "lr": 0.1}),
+                schedule: serde_json::json!({"type": "StepLR", "step_size": 10, "gamma": 0.1, "lr": 0.1}),
                 optimizer: None,
                 interval: Some(IntervalArg::Epoch),
             }];
@@ -167,111 +315,191 @@ pub fn run(args: &CompareArgs) -> Result<(), UserError> {
         (None, None) => default_set(&a),
     };
     let out = report::out_dir("compare", args.out.as_deref())?;
-    let (data_name, split) = train::load_data(&a)?;
-    let target = args.target_acc.unwrap_or(match a.data {
-        DataKind::Xor => 1.0,
-        DataKind::Mnist => 0.97,
-        DataKind::Digits => 0.95,
-        _ => 0.9,
-    });
-    // One config per schedule; the seeds only change `seed`.
-    let mut configs = Vec::with_capacity(entries.len());
-    for e in &entries {
-        configs.push(entry_config(&a, e, &data_name, &split)?);
-    }
     let jobs = args
         .jobs
         .filter(|j| *j > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let seed_list: Vec<u64> = (0..seeds).map(|i| a.seed + i).collect();
-    let started = Instant::now();
-    let runs = run_all(&configs, &entries, &seed_list, &split, jobs, a.quiet)?;
-    let wall = started.elapsed().as_secs_f64();
-
-    let has_acc = runs
-        .iter()
-        .any(|r| r.history.iter().any(|h| h.val_acc.is_some()));
-    let stats: Vec<Stats> = (0..entries.len())
-        .map(|i| Stats::of(runs.iter().filter(|r| r.schedule == i), target, has_acc))
-        .collect();
-    let order = rank(&stats, has_acc);
-    let table = ranking_table(&entries, &stats, &order, target, has_acc);
-    let verdict = verdict(&entries, &stats, &order, target, has_acc);
-
-    write_metrics(&out, &entries, &runs)?;
-    let per_epoch = split.train.len().div_ceil(a.batch_size.max(1)) as f64;
-    let charts = charts(&entries, &runs, per_epoch, has_acc);
-    let mut svgs = Vec::new();
-    for c in &charts {
-        svgs.push(render_svg(c).map_err(|e| UserError(format!("plot: {e}")))?);
-    }
-    let setup = format!(
-        "{} schedules x {} seeds ({}) on {data_name}: model {}, optimizer {:?}, batch {}, {} epochs; {} runs in parallel, {:.1}s in all.",
-        entries.len(),
-        seeds,
-        seed_list
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(", "),
-        a.model,
-        a.optimizer,
-        a.batch_size,
-        a.epochs,
-        jobs,
-        wall
-    );
-    let schedules_table = Table {
-        header: vec!["schedule".into(), "optimizer".into(), "config".into()],
-        rows: entries
-            .iter()
-            .zip(&configs)
-            .map(|(e, c)| {
-                vec![
-                    e.name.clone(),
-                    format!("{:?}", c.optimizer.kind),
-                    e.schedule.to_string(),
-                ]
-            })
-            .collect(),
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .min(MAX_JOBS);
+    let (candidates, setup, trainer_text) = match &command {
+        Some(c) => {
+            let trainer = Trainer::Command(c.clone());
+            let mut candidates = Vec::new();
+            for e in &entries {
+                let mut schedule = candidate_schedule(&a, e);
+                if let Some(n) = c.steps_per_epoch {
+                    let shape = lrsched::time::RunShape::new(n, 1).with_epochs(a.epochs as f64);
+                    lrsched::config::resolve_durations_with(&mut schedule, &shape)
+                        .map_err(|err| UserError(format!("schedule `{}`: {err}", e.name)))?;
+                }
+                candidates.push(Candidate {
+                    name: e.name.clone(),
+                    schedule,
+                    trainer: trainer.clone(),
+                });
+            }
+            let setup = format!(
+                "{} schedules x {seeds} seeds, {} epochs, {jobs} trials at once.",
+                entries.len(),
+                a.epochs
+            );
+            (candidates, setup, trainer.describe())
+        }
+        None => {
+            let (data_name, split) = train::load_data(&a)?;
+            let split = Arc::new(split);
+            let mut candidates = Vec::new();
+            for e in &entries {
+                let config = entry_config(&a, e, &data_name, &split)?;
+                candidates.push(Candidate {
+                    name: e.name.clone(),
+                    schedule: candidate_schedule(&a, e),
+                    trainer: Trainer::BuiltIn(Box::new(BuiltIn {
+                        config,
+                        split: split.clone(),
+                    })),
+                });
+            }
+            let setup = format!(
+                "{} schedules x {seeds} seeds on {data_name}: model {}, optimizer {:?}, batch {}, {} epochs; {jobs} trials at once.",
+                entries.len(),
+                a.model,
+                a.optimizer,
+                a.batch_size,
+                a.epochs
+            );
+            (candidates, setup, "the built-in trainer".to_string())
+        }
     };
-    let sections = vec![
-        Section {
-            heading: "Ranking".into(),
-            text: vec![verdict.clone(), setup.clone(), explain(target, has_acc)],
-            svgs: vec![],
-            table: Some(two_line(&table)),
-        },
-        Section {
-            heading: "Curves".into(),
-            text: vec![
-                "Each line is the mean over seeds; the shaded band is one standard deviation either side of it (within the lowest and highest seed). The tables give the full range.".into(),
-            ],
-            svgs,
-            table: None,
-        },
-        Section {
-            heading: "Schedules".into(),
-            text: vec![],
-            svgs: vec![],
-            table: Some(schedules_table),
-        },
-    ];
+    let spec = CompareSpec {
+        candidates,
+        seeds: (0..seeds).map(|i| a.seed + i).collect(),
+        epochs: a.epochs,
+        metric: args.trials.metric(),
+        target,
+        jobs,
+        dir: out.clone(),
+    };
+    let bar = Bar::new(&spec, a.quiet);
+    let result = tool::compare(&spec, &|e| bar.event(e));
+    bar.finish();
+
+    let setup = format!("{setup} {:.1} s in all.", result.wall_seconds);
+    tool::write_metrics(&out, &result).map_err(UserError)?;
+    let sections = tool::sections(&result, &setup, &trainer_text);
     let html = out.join("report.html");
     report::write_html(&html, "lrsched compare", &report::command_line(), &sections)?;
-    // The comparison itself succeeded, so the exit status stays 0; say which runs diverged.
-    for r in runs.iter().filter(|r| r.diverged.is_some()) {
+    for run in result.runs.iter().filter(|r| !r.result.status.is_usable()) {
         eprintln!(
-            "note: `{}` seed {} diverged at {}",
-            entries[r.schedule].name,
-            r.seed,
-            r.diverged.as_deref().unwrap_or("")
+            "note: `{}` seed {}: {} ({})",
+            result.names[run.candidate],
+            run.seed,
+            run.result.status,
+            run.input.dir.display()
         );
     }
-    print_table(&compact(&table));
-    println!("\n{verdict}");
+    print_table(&compact(&tool::ranking_table(&result)));
+    println!();
+    for line in &result.verdict {
+        println!("{line}");
+    }
     println!("report: {}", html.display());
     Ok(())
+}
+
+/// Most seeds per schedule: enough for any test, and a bound on the work a typo asks for.
+const MAX_SEEDS: u64 = 1000;
+/// Most trials at once.
+const MAX_JOBS: usize = 256;
+
+/// A candidate's schedule as the trial gets it: `--lr` where a PyTorch config leaves its
+/// base rate out, the entry's interval (or `--schedule-interval`) as an `interval` key.
+fn candidate_schedule(a: &TrainArgs, e: &Entry) -> Value {
+    let mut schedule = e.schedule.clone();
+    let name = schedule
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if let Some(map) = schedule.as_object_mut() {
+        if lrsched::torch::CLASS_NAMES.contains(&name.as_str()) {
+            if let Some(lr) = a.lr {
+                map.entry("lr").or_insert(lr.into());
+            }
+        }
+        let interval = e.interval.or(a.schedule_interval).map(|i| match i {
+            IntervalArg::Step => "step",
+            IntervalArg::Epoch => "epoch",
+        });
+        if let Some(i) = interval {
+            map.insert("interval".into(), i.into());
+        }
+    }
+    schedule
+}
+
+/// The progress bar, fed by what the trials report: trials done, epochs, the last
+/// metric, ETA.
+struct Bar {
+    bar: Option<ProgressBar>,
+    trials: usize,
+    done: std::sync::atomic::AtomicUsize,
+}
+
+impl Bar {
+    fn new(spec: &CompareSpec, quiet: bool) -> Bar {
+        let trials = spec.candidates.len() * spec.seeds.len();
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new(trials as u64 * spec.epochs);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:20}] {pos}/{len} epochs  ETA {eta}  {msg}",
+                )
+                .expect("a valid template")
+                .progress_chars("=> "),
+            );
+            bar.set_prefix(format!("trials 0/{trials}"));
+            bar
+        });
+        Bar {
+            bar,
+            trials,
+            done: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    fn event(&self, e: TrialEvent<'_>) {
+        let Some(bar) = &self.bar else { return };
+        match e {
+            TrialEvent::Line {
+                input,
+                line: Line::Epoch(l),
+                ..
+            } => {
+                bar.inc(1);
+                let shown = ["val_acc", "val_loss"]
+                    .iter()
+                    .find_map(|k| l.get(k).map(|v| format!(" {k} {v:.4}")))
+                    .unwrap_or_default();
+                let mut msg = format!("{} epoch {}{shown}", input.name, l.epoch);
+                msg.truncate(40);
+                bar.set_message(msg);
+            }
+            TrialEvent::Finished { input, result, .. } => {
+                let k = self.done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                bar.set_prefix(format!("trials {k}/{}", self.trials));
+                // A trial that ended early leaves its remaining epochs to account for.
+                let reported = result.epochs.len() as u64;
+                bar.inc(input.epochs.saturating_sub(reported));
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// The default set, scaled to the run: durations are fractions of the run ("100%"), so
@@ -485,474 +713,6 @@ fn entry_config(
     Ok(config)
 }
 
-/// Records steps and moves the shared bar.
-struct Recorder<'a> {
-    steps: Vec<(u64, f64, f64)>,
-    bar: Option<&'a ProgressBar>,
-    label: String,
-}
-
-impl Observer for Recorder<'_> {
-    fn on_step(&mut self, epoch: u64, batch: usize, batches: usize, loss: f32, lr: f64) {
-        let step = (epoch - 1) * batches as u64 + batch as u64 - 1;
-        self.steps.push((step, lr, loss as f64));
-    }
-
-    fn on_epoch(&mut self, r: &EpochRecord) {
-        if let Some(bar) = self.bar {
-            bar.inc(1);
-            bar.set_message(format!("{} epoch {}", self.label, r.epoch));
-        }
-    }
-}
-
-fn run_all(
-    configs: &[TrainConfig],
-    entries: &[Entry],
-    seeds: &[u64],
-    split: &Split,
-    jobs: usize,
-    quiet: bool,
-) -> Result<Vec<Run>, UserError> {
-    use rayon::prelude::*;
-    let jobs_list: Vec<(usize, u64)> = (0..configs.len())
-        .flat_map(|i| seeds.iter().map(move |s| (i, *s)))
-        .collect();
-    let total_epochs: u64 = configs.iter().map(|c| c.epochs).sum::<u64>() * seeds.len() as u64;
-    let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-        let bar = ProgressBar::new(total_epochs);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix} [{bar:20}] {pos}/{len} epochs  {msg}  ETA {eta}",
-            )
-            .unwrap()
-            .progress_chars("=> "),
-        );
-        bar
-    });
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let n = jobs_list.len();
-    if let Some(bar) = &bar {
-        bar.set_prefix(format!("runs 0/{n}"));
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build()
-        .map_err(|e| UserError(format!("cannot start {jobs} threads: {e}")))?;
-    let results: Vec<Result<Run, UserError>> = pool.install(|| {
-        jobs_list
-            .par_iter()
-            .map(|&(i, seed)| {
-                let mut config = configs[i].clone();
-                config.seed = seed;
-                let mut rec = Recorder {
-                    steps: Vec::new(),
-                    bar: bar.as_ref(),
-                    label: format!("{} seed {seed}", entries[i].name),
-                };
-                let summary = train_run(&config, split, &mut rec)
-                    .map_err(|e| UserError(format!("schedule `{}`: {e}", entries[i].name)))?;
-                let k = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                if let Some(bar) = &bar {
-                    bar.set_prefix(format!("runs {k}/{n}"));
-                }
-                Ok(Run {
-                    schedule: i,
-                    seed,
-                    history: summary.history,
-                    steps: rec.steps,
-                    diverged: match summary.outcome {
-                        Outcome::Diverged { epoch, what, .. } => {
-                            Some(format!("epoch {epoch}: {what}"))
-                        }
-                        _ => None,
-                    },
-                    seconds: summary.seconds,
-                })
-            })
-            .collect()
-    });
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
-    results.into_iter().collect()
-}
-
-/// Mean and spread over seeds.
-#[derive(Debug, Clone, Copy, Default)]
-struct Agg {
-    mean: f64,
-    min: f64,
-    max: f64,
-    n: usize,
-}
-
-impl Agg {
-    fn of(values: impl IntoIterator<Item = f64>) -> Agg {
-        let v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
-        if v.is_empty() {
-            return Agg {
-                mean: f64::NAN,
-                min: f64::NAN,
-                max: f64::NAN,
-                n: 0,
-            };
-        }
-        Agg {
-            mean: v.iter().sum::<f64>() / v.len() as f64,
-            min: v.iter().copied().fold(f64::INFINITY, f64::min),
-            max: v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-            n: v.len(),
-        }
-    }
-
-    /// `mean (min–max)`, or `-` when no seed has a value.
-    fn show(&self, digits: usize, scale: f64) -> String {
-        if self.n == 0 {
-            return "-".into();
-        }
-        let (m, lo, hi) = (self.mean * scale, self.min * scale, self.max * scale);
-        if self.n == 1 || (hi - lo).abs() < 0.5 * 10f64.powi(-(digits as i32)) {
-            format!("{m:.digits$}")
-        } else {
-            format!("{m:.digits$} ({lo:.digits$}–{hi:.digits$})")
-        }
-    }
-}
-
-/// One schedule's numbers over its seeds.
-#[derive(Debug, Clone, Default)]
-struct Stats {
-    runs: usize,
-    diverged: usize,
-    final_acc: Agg,
-    best_acc: Agg,
-    final_loss: Agg,
-    best_loss: Agg,
-    /// Over the seeds that reached the target.
-    epochs_to_target: Agg,
-    seconds_to_target: Agg,
-    reached: usize,
-    auc: Agg,
-    /// Standard deviation of the validation loss over the last epochs.
-    late_spread: Agg,
-    rises: Agg,
-    seconds: Agg,
-}
-
-/// How many final epochs the stability spread looks at.
-const LATE_EPOCHS: usize = 5;
-
-impl Stats {
-    fn of<'a>(runs: impl Iterator<Item = &'a Run>, target: f64, has_acc: bool) -> Stats {
-        let runs: Vec<&Run> = runs.collect();
-        let good = |r: &&Run| r.diverged.is_none();
-        let ok: Vec<&Run> = runs.iter().copied().filter(good).collect();
-        let last = |r: &Run| r.history.last().cloned();
-        let mut s = Stats {
-            runs: runs.len(),
-            diverged: runs.len() - ok.len(),
-            ..Stats::default()
-        };
-        s.final_acc = Agg::of(ok.iter().filter_map(|r| last(r).and_then(|h| h.val_acc)));
-        s.best_acc = Agg::of(ok.iter().map(|r| {
-            r.history
-                .iter()
-                .filter_map(|h| h.val_acc)
-                .fold(f64::NAN, f64::max)
-        }));
-        s.final_loss = Agg::of(ok.iter().filter_map(|r| last(r).map(|h| h.val_loss)));
-        s.best_loss = Agg::of(ok.iter().map(|r| {
-            r.history
-                .iter()
-                .map(|h| h.val_loss)
-                .fold(f64::NAN, f64::min)
-        }));
-        let mut to_target = Vec::new();
-        let mut secs_to_target = Vec::new();
-        if has_acc {
-            for r in &ok {
-                let mut secs = 0.0;
-                for h in &r.history {
-                    secs += h.epoch_seconds;
-                    if h.val_acc.is_some_and(|a| a >= target - 1e-12) {
-                        to_target.push(h.epoch as f64);
-                        secs_to_target.push(secs);
-                        break;
-                    }
-                }
-            }
-        }
-        s.reached = to_target.len();
-        s.epochs_to_target = Agg::of(to_target);
-        s.seconds_to_target = Agg::of(secs_to_target);
-        // The area under the validation loss against epoch (trapezoids from epoch 1): low
-        // when the loss came down early and stayed down.
-        s.auc = Agg::of(ok.iter().map(|r| {
-            r.history
-                .windows(2)
-                .map(|w| 0.5 * (w[0].val_loss + w[1].val_loss))
-                .sum::<f64>()
-        }));
-        s.late_spread = Agg::of(ok.iter().map(|r| {
-            let tail: Vec<f64> = r
-                .history
-                .iter()
-                .rev()
-                .take(LATE_EPOCHS)
-                .map(|h| h.val_loss)
-                .collect();
-            let m = tail.iter().sum::<f64>() / tail.len().max(1) as f64;
-            (tail.iter().map(|x| (x - m).powi(2)).sum::<f64>() / tail.len().max(1) as f64).sqrt()
-        }));
-        s.rises = Agg::of(ok.iter().map(|r| {
-            r.history
-                .windows(2)
-                .filter(|w| w[1].val_loss > w[0].val_loss)
-                .count() as f64
-        }));
-        s.seconds = Agg::of(runs.iter().map(|r| r.seconds));
-        s
-    }
-}
-
-/// Schedules best first: by final validation accuracy (loss where there is none, or on a
-/// tie); a schedule with a diverged seed ranks below every one without.
-fn rank(stats: &[Stats], has_acc: bool) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..stats.len()).collect();
-    let key = |s: &Stats| {
-        let acc = if has_acc && s.final_acc.n > 0 {
-            -s.final_acc.mean
-        } else {
-            0.0
-        };
-        let loss = if s.final_loss.n > 0 {
-            s.final_loss.mean
-        } else {
-            f64::INFINITY
-        };
-        (s.diverged > 0, s.final_loss.n == 0, acc, loss)
-    };
-    order.sort_by(|&i, &j| {
-        let (a, b) = (key(&stats[i]), key(&stats[j]));
-        a.0.cmp(&b.0)
-            .then(a.1.cmp(&b.1))
-            .then(a.2.total_cmp(&b.2))
-            .then(a.3.total_cmp(&b.3))
-    });
-    order
-}
-
-fn ranking_table(
-    entries: &[Entry],
-    stats: &[Stats],
-    order: &[usize],
-    target: f64,
-    has_acc: bool,
-) -> Table {
-    let mut header = vec!["#".to_string(), "schedule".to_string()];
-    if has_acc {
-        header.extend([
-            "final acc %".into(),
-            "best acc %".into(),
-            format!("epochs to {}", pct(target)),
-            format!("seconds to {}", pct(target)),
-        ]);
-    }
-    header.extend([
-        "final val loss".into(),
-        "best val loss".into(),
-        "val loss AUC".into(),
-        format!("late spread (last {LATE_EPOCHS})"),
-        "loss rises".into(),
-        "diverged".into(),
-    ]);
-    let rows = order
-        .iter()
-        .enumerate()
-        .map(|(place, &i)| {
-            let s = &stats[i];
-            let mut row = vec![(place + 1).to_string(), entries[i].name.clone()];
-            if has_acc {
-                let reach = |agg: &Agg, digits: usize| {
-                    if s.reached == 0 {
-                        "not reached".to_string()
-                    } else if s.reached < s.runs {
-                        format!("{} ({}/{} seeds)", agg.show(digits, 1.0), s.reached, s.runs)
-                    } else {
-                        agg.show(digits, 1.0)
-                    }
-                };
-                row.extend([
-                    s.final_acc.show(2, 100.0),
-                    s.best_acc.show(2, 100.0),
-                    reach(&s.epochs_to_target, 1),
-                    reach(&s.seconds_to_target, 3),
-                ]);
-            }
-            row.extend([
-                s.final_loss.show(4, 1.0),
-                s.best_loss.show(4, 1.0),
-                s.auc.show(3, 1.0),
-                s.late_spread.show(4, 1.0),
-                s.rises.show(1, 1.0),
-                if s.diverged == 0 {
-                    "no".into()
-                } else {
-                    format!("diverged ({}/{} seeds)", s.diverged, s.runs)
-                },
-            ]);
-            row
-        })
-        .collect();
-    Table { header, rows }
-}
-
-/// One sentence: which converged fastest and which ended best.
-fn verdict(
-    entries: &[Entry],
-    stats: &[Stats],
-    order: &[usize],
-    target: f64,
-    has_acc: bool,
-) -> String {
-    let Some(&best) = order.first().filter(|&&i| stats[i].final_loss.n > 0) else {
-        return "Every run diverged: no schedule converged.".into();
-    };
-    let end = if has_acc && stats[best].final_acc.n > 0 {
-        format!(
-            "{} ended best ({:.2}% final validation accuracy, mean over seeds)",
-            entries[best].name,
-            stats[best].final_acc.mean * 100.0
-        )
-    } else {
-        format!(
-            "{} ended best (final validation loss {:.4}, mean over seeds)",
-            entries[best].name, stats[best].final_loss.mean
-        )
-    };
-    // Fastest: fewest mean epochs to the target among those where every seed reached it;
-    // where none did, the smallest area under the validation loss.
-    let all_reached = (0..stats.len())
-        .filter(|&i| stats[i].reached == stats[i].runs && stats[i].runs > 0)
-        .min_by(|&i, &j| {
-            stats[i]
-                .epochs_to_target
-                .mean
-                .total_cmp(&stats[j].epochs_to_target.mean)
-                // Whole epochs tie often: the area under the loss breaks the tie.
-                .then(stats[i].auc.mean.total_cmp(&stats[j].auc.mean))
-        });
-    let fast = match all_reached.filter(|_| has_acc) {
-        Some(i) => format!(
-            "{} converged fastest ({} validation accuracy after {:.1} epochs, mean over seeds)",
-            entries[i].name,
-            pct(target),
-            stats[i].epochs_to_target.mean
-        ),
-        None if has_acc && stats.iter().any(|s| s.reached > 0) => {
-            // Some seeds got there: the schedule that got the most there is the news
-            // (XOR: most seeds never converge, whatever the schedule).
-            let i = (0..stats.len())
-                .max_by(|&i, &j| {
-                    stats[i].reached.cmp(&stats[j].reached).then(
-                        stats[j]
-                            .epochs_to_target
-                            .mean
-                            .total_cmp(&stats[i].epochs_to_target.mean),
-                    )
-                })
-                .unwrap_or(best);
-            format!(
-                "No schedule reached {} on every seed; {} got there on the most ({}/{} seeds, after {:.1} epochs on average)",
-                pct(target),
-                entries[i].name,
-                stats[i].reached,
-                stats[i].runs,
-                stats[i].epochs_to_target.mean
-            )
-        }
-        None => {
-            let i = (0..stats.len())
-                .filter(|&i| stats[i].auc.n > 0)
-                .min_by(|&i, &j| stats[i].auc.mean.total_cmp(&stats[j].auc.mean))
-                .unwrap_or(best);
-            let why = if has_acc {
-                format!("no schedule reached {} on every seed; ", pct(target))
-            } else {
-                String::new()
-            };
-            format!(
-                "{} converged fastest ({why}smallest area under the validation loss, {:.3})",
-                entries[i].name, stats[i].auc.mean
-            )
-        }
-    };
-    format!("{fast}; {end}.")
-}
-
-/// An accuracy as a percentage, with a decimal only where it has one (95%, 99.5%).
-fn pct(a: f64) -> String {
-    let p = a * 100.0;
-    if (p - p.round()).abs() < 1e-9 {
-        format!("{p:.0}%")
-    } else {
-        format!("{}%", (p * 100.0).round() / 100.0)
-    }
-}
-
-fn explain(target: f64, has_acc: bool) -> String {
-    let mut s =
-        String::from("Each cell is the mean over seeds, with the lowest–highest seed under it. ");
-    if has_acc {
-        s += &format!("“epochs to {}” is the first epoch whose validation accuracy reached it, over the seeds that did. ", pct(target));
-    }
-    s += "“val loss AUC” is the area under the validation loss against epoch (small: came down early and stayed down); “late spread” is the standard deviation of the validation loss over the last epochs; “loss rises” counts epochs whose validation loss rose. A schedule with a diverged seed ranks last; its other seeds still count.";
-    s
-}
-
-/// The table for the report: `mean (lo–hi) (k/n seeds)` as the mean over a smaller line
-/// `lo–hi, k/n seeds`, so the columns stay narrow enough for a page.
-fn two_line(t: &Table) -> Table {
-    let cell = |c: &String| match c.split_once(" (") {
-        Some((main, rest)) => {
-            let rest = rest.replace(") (", ", ");
-            format!("{main}\n{}", rest.trim_end_matches(')'))
-        }
-        None => c.clone(),
-    };
-    Table {
-        header: t.header.clone(),
-        rows: t
-            .rows
-            .iter()
-            .map(|r| r.iter().map(cell).collect())
-            .collect(),
-    }
-}
-
-/// The ranking's main columns, to fit a terminal; report.html has them all.
-fn compact(t: &Table) -> Table {
-    let keep: Vec<usize> = t
-        .header
-        .iter()
-        .enumerate()
-        .filter(|(_, h)| {
-            !(h.starts_with("best val") || h.starts_with("seconds") || h.starts_with("late"))
-        })
-        .map(|(i, _)| i)
-        .collect();
-    let pick = |row: &Vec<String>| {
-        keep.iter()
-            .map(|&i| row.get(i).cloned().unwrap_or_default())
-            .collect()
-    };
-    Table {
-        header: pick(&t.header),
-        rows: t.rows.iter().map(pick).collect(),
-    }
-}
-
 fn print_table(t: &Table) {
     let mut widths: Vec<usize> = t.header.iter().map(|h| h.chars().count()).collect();
     for row in &t.rows {
@@ -984,211 +744,27 @@ fn print_table(t: &Table) {
     }
 }
 
-fn num(x: f64) -> Value {
-    if x.is_finite() {
-        json!(x)
-    } else {
-        Value::Null
-    }
-}
-
-fn csv_num(x: f64) -> String {
-    if x.is_finite() {
-        format!("{x:?}")
-    } else {
-        String::new()
-    }
-}
-
-fn csv_text(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-/// metrics.jsonl and metrics.csv (one row per run and epoch), steps.jsonl (one per step).
-fn write_metrics(out: &Path, entries: &[Entry], runs: &[Run]) -> Result<(), UserError> {
-    let mut jsonl = String::new();
-    let mut csv = String::from(
-        "schedule,seed,epoch,step,train_loss,val_loss,val_acc,lr,momentum,epoch_seconds,diverged\n",
-    );
-    let mut steps = String::new();
-    for r in runs {
-        let name = &entries[r.schedule].name;
-        for h in &r.history {
-            let row = json!({
-                "schedule": name, "seed": r.seed, "epoch": h.epoch, "step": h.step,
-                "train_loss": num(h.train_loss), "val_loss": num(h.val_loss),
-                "val_acc": h.val_acc.map_or(Value::Null, num), "lr": num(h.lr),
-                "momentum": h.momentum.map_or(Value::Null, num),
-                "epoch_seconds": num(h.epoch_seconds), "diverged": h.diverged,
-            });
-            jsonl.push_str(&row.to_string());
-            jsonl.push('\n');
-            csv.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{},{},{}\n",
-                csv_text(name),
-                r.seed,
-                h.epoch,
-                h.step,
-                csv_num(h.train_loss),
-                csv_num(h.val_loss),
-                h.val_acc.map_or(String::new(), csv_num),
-                csv_num(h.lr),
-                h.momentum.map_or(String::new(), csv_num),
-                csv_num(h.epoch_seconds),
-                h.diverged
-            ));
-        }
-        for &(step, lr, loss) in &r.steps {
-            let row = json!({"schedule": name, "seed": r.seed, "step": step, "lr": num(lr), "loss": num(loss)});
-            steps.push_str(&row.to_string());
-            steps.push('\n');
-        }
-    }
-    report::write_atomic(&out.join("metrics.jsonl"), jsonl.as_bytes())?;
-    report::write_atomic(&out.join("metrics.csv"), csv.as_bytes())?;
-    report::write_atomic(&out.join("steps.jsonl"), steps.as_bytes())
-}
-
-/// Mean and a ± one standard deviation band over seeds at each x, skipping non-finite values.
-/// A mean curve and its `(x, lo, hi)` band over seeds.
-type Banded = (Vec<(f64, f64)>, Vec<(f64, f64, f64)>);
-
-fn mean_band(per_seed: &[Vec<(f64, f64)>]) -> Banded {
-    let mut xs: Vec<f64> = per_seed.iter().flatten().map(|p| p.0).collect();
-    xs.sort_by(f64::total_cmp);
-    xs.dedup();
-    let mut mean = Vec::new();
-    let mut band = Vec::new();
-    for x in xs {
-        let vals: Vec<f64> = per_seed
-            .iter()
-            .filter_map(|s| s.iter().find(|p| p.0 == x).map(|p| p.1))
-            .filter(|v| v.is_finite())
-            .collect();
-        if vals.is_empty() {
-            continue;
-        }
-        let m = vals.iter().sum::<f64>() / vals.len() as f64;
-        let sd = (vals.iter().map(|v| (v - m).powi(2)).sum::<f64>() / vals.len() as f64).sqrt();
-        // Mean ± one standard deviation, kept within the seeds' range: with many seeds a
-        // min–max band is set by the single worst seed and hides everything else.
-        let lo = vals.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        mean.push((x, m));
-        band.push((x, (m - sd).max(lo), (m + sd).min(hi)));
-    }
-    (mean, band)
-}
-
-/// Every `k`-th point, so a long run's step curves stay a few hundred points.
-fn thin<T: Clone>(v: &[T], most: usize) -> Vec<T> {
-    let k = v.len().div_ceil(most.max(1)).max(1);
-    v.iter().step_by(k).cloned().collect()
-}
-
-/// A moving average over `w` points, so the per-batch loss shows its trend.
-fn smooth(v: &[(f64, f64)], w: usize) -> Vec<(f64, f64)> {
-    let w = w.max(1);
-    let mut out = Vec::with_capacity(v.len());
-    let mut sum = 0.0;
-    for i in 0..v.len() {
-        sum += v[i].1;
-        if i >= w {
-            sum -= v[i - w].1;
-        }
-        let n = (i + 1).min(w);
-        out.push((v[i].0, sum / n as f64));
-    }
-    out
-}
-
-fn charts(entries: &[Entry], runs: &[Run], per_epoch: f64, has_acc: bool) -> Vec<Chart> {
-    let mut lr = Chart::new("Learning rate", "epoch", "learning rate");
-    let mut train_loss = Chart::new("Training loss", "epoch", "training loss").with_log_y(true);
-    let mut val_acc = Chart::new("Validation accuracy", "epoch", "validation accuracy");
-    // Accuracy near the top is squeezed on a linear axis; the error on a log axis shows how
-    // the schedules differ at the end, where it matters.
-    let mut val_err = Chart::new(
-        "Validation error (1 - accuracy), log scale",
-        "epoch",
-        "validation error",
-    )
-    .with_log_y(true);
-    let mut val_loss = Chart::new("Validation loss", "epoch", "validation loss").with_log_y(true);
-    let mut step_loss = Chart::new(
-        "Training loss per step (moving average over half an epoch)",
-        "step",
-        "training loss",
-    )
-    .with_log_y(true);
-    for (i, e) in entries.iter().enumerate() {
-        let mine: Vec<&Run> = runs.iter().filter(|r| r.schedule == i).collect();
-        let name = if mine.iter().any(|r| r.diverged.is_some()) {
-            format!("{} (diverged)", e.name)
-        } else {
-            e.name.clone()
-        };
-        let epoch_curve = |f: &dyn Fn(&EpochRecord) -> Option<f64>| {
-            let per_seed: Vec<Vec<(f64, f64)>> = mine
-                .iter()
-                .map(|r| {
-                    r.history
-                        .iter()
-                        .filter(|h| !h.diverged)
-                        .filter_map(|h| f(h).map(|v| (h.epoch as f64, v)))
-                        .collect()
-                })
-                .collect();
-            mean_band(&per_seed)
-        };
-        let add = |chart: &mut Chart, (m, b): Banded| {
-            // A log axis leaves out values <= 0 (an error of exactly 0): a curve with
-            // nothing left is not drawn rather than failing the chart.
-            if m.iter().any(|p| !chart.log_y || p.1 > 0.0) {
-                chart
-                    .series
-                    .push(Series::new(name.clone(), m).with_band(b).with_color(i));
-            }
-        };
-        add(&mut train_loss, epoch_curve(&|h| Some(h.train_loss)));
-        add(&mut val_loss, epoch_curve(&|h| Some(h.val_loss)));
-        if has_acc {
-            add(&mut val_acc, epoch_curve(&|h| h.val_acc));
-            add(&mut val_err, epoch_curve(&|h| h.val_acc.map(|a| 1.0 - a)));
-        }
-        // Rates and losses per step: x in epochs for the rate, so its shape inside an
-        // epoch (warmup, cycles) shows on the same axis as the epoch curves.
-        let lr_per_seed: Vec<Vec<(f64, f64)>> = mine
-            .iter()
-            .map(|r| {
-                thin(&r.steps, 600)
-                    .iter()
-                    .map(|&(s, lr, _)| ((s + 1) as f64 / per_epoch, lr))
-                    .collect()
+/// The ranking's main columns on one line each, to fit a terminal; report.html has them
+/// all.
+fn compact(t: &Table) -> Table {
+    let keep: Vec<usize> = t
+        .header
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| !(h.starts_with("best ") || h.starts_with("seconds")))
+        .map(|(i, _)| i)
+        .collect();
+    let pick = |row: &Vec<String>| {
+        keep.iter()
+            .map(|&i| {
+                let cell = row.get(i).cloned().unwrap_or_default();
+                // A failure's detail stays in the report; the terminal gets the count.
+                cell.split('\n').next().unwrap_or("").to_string()
             })
-            .collect();
-        add(&mut lr, mean_band(&lr_per_seed));
-        let w = (per_epoch / 2.0).round() as usize;
-        let loss_per_seed: Vec<Vec<(f64, f64)>> = mine
-            .iter()
-            .map(|r| {
-                let raw: Vec<(f64, f64)> = r.steps.iter().map(|&(s, _, l)| (s as f64, l)).collect();
-                thin(&smooth(&raw, w), 600)
-            })
-            .collect();
-        add(&mut step_loss, mean_band(&loss_per_seed));
+            .collect()
+    };
+    Table {
+        header: pick(&t.header),
+        rows: t.rows.iter().map(pick).collect(),
     }
-    let mut out = vec![lr, train_loss];
-    if has_acc {
-        out.push(val_acc);
-        out.push(val_err);
-    }
-    out.push(val_loss);
-    out.push(step_loss);
-    out.retain(|c| !c.series.is_empty());
-    out
 }

@@ -129,7 +129,19 @@ impl From<ScheduleError> for UserError {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Before any thread starts: Ctrl-C then stops every trial's process group too.
+    lrsched_tools::process::cancel_on_interrupt();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let sub = |name: &str| {
+        matches
+            .subcommand_matches(name)
+            .cloned()
+            .unwrap_or_default()
+    };
     let result = match cli.command {
         Command::Trace(args) => trace(&args),
         Command::List => {
@@ -139,7 +151,7 @@ fn main() -> ExitCode {
         Command::Convert(args) => convert::run(&args),
         Command::Plot(args) => plot::run(&args),
         Command::FindLr(args) => find_lr::run(&args),
-        Command::Compare(args) => compare::run(&args),
+        Command::Compare(args) => compare::run(&args, &sub("compare")),
         Command::Tune(args) => tune::run(&args),
         Command::Train(args) => match train::run(&args) {
             Ok(0) => Ok(()),

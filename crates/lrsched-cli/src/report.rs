@@ -2,7 +2,7 @@
 //! `lrsched_tools::files`), with errors as one-line [`UserError`]s.
 
 use crate::UserError;
-pub use lrsched_report::html::{escape, render_html, Section, Table};
+pub use lrsched_report::html::{render_html, Section, Table};
 pub use lrsched_tools::files::{command_line, shell_quote, timestamp};
 use std::path::{Path, PathBuf};
 

@@ -8,6 +8,7 @@
 //! and how it ended), so the tools never know which trainer ran.
 #![deny(missing_docs)]
 
+pub mod compare;
 pub mod files;
 pub mod process;
 pub mod protocol;

@@ -64,6 +64,29 @@ pub fn cancel_all() {
     }
 }
 
+/// Makes Ctrl-C (SIGINT), SIGTERM and SIGHUP end the whole run cleanly: every running
+/// trial's process group is killed, a line says so, and the process exits with 128 + the
+/// signal. Call it at the start of `main`, before any other thread is started (the
+/// signals are blocked in every thread and taken by one waiting thread).
+pub fn cancel_on_interrupt() {
+    // SAFETY: plain libc signal-mask calls on a local set; the waiting thread owns a copy.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        std::thread::spawn(move || {
+            let mut sig = 0;
+            libc::sigwait(&set, &mut sig);
+            cancel_all();
+            eprintln!("\ninterrupted (signal {sig}): every running trial was stopped");
+            std::process::exit(128 + sig);
+        });
+    }
+}
+
 /// Whether [`cancel_all`] was called.
 pub fn cancelled() -> bool {
     CANCELLED.load(Ordering::SeqCst)
@@ -144,6 +167,11 @@ pub fn run(
     unsafe {
         cmd.pre_exec(|| {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            // `cancel_on_interrupt` blocks SIGINT/SIGTERM in lrsched's threads, and a
+            // blocked mask survives exec: unblock them so the trial can be stopped.
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &all, std::ptr::null_mut());
             Ok(())
         });
     }

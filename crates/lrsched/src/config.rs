@@ -282,6 +282,19 @@ fn check_depth(value: &Value) -> Result<(), ScheduleError> {
 }
 
 /// Replaces duration strings with step counts, everywhere in the tree.
+/// Turns the duration strings of a config (`"3ep"`, `"10%"`) into steps with `shape`,
+/// leaving everything else as written (a paste-in stays a paste-in).
+///
+/// ```
+/// use lrsched::{config, time::RunShape};
+/// let mut v = serde_json::json!({"type": "OneCycleLR", "max_lr": 0.1, "total_steps": "100%"});
+/// config::resolve_durations_with(&mut v, &RunShape::new(100, 10).with_epochs(3)).unwrap();
+/// assert_eq!(v["total_steps"], 30);
+/// ```
+pub fn resolve_durations_with(value: &mut Value, shape: &RunShape) -> Result<(), ScheduleError> {
+    resolve_durations(value, Some(shape), "")
+}
+
 fn resolve_durations(
     value: &mut Value,
     shape: Option<&RunShape>,

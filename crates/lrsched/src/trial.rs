@@ -12,13 +12,21 @@
 //! let steps_per_epoch = 120; // the program's own data size / batch size
 //! let mut driver = trial.driver(Some(steps_per_epoch))?;
 //! let mut metrics = trial.metrics()?;
+//! let per_step = trial.interval() == lrsched::Interval::Step;
+//! let mut step = 0; // optimizer steps, from 0
 //! for epoch in 1..=trial.epochs() {
 //!     for _ in 0..steps_per_epoch {
 //!         let lr = driver.lr(); // set it on the optimizer, train one batch
-//!         metrics.step(driver.current_step(), lr, 0.42)?;
-//!         driver.step();
+//!         metrics.step(step, lr, 0.42)?;
+//!         step += 1;
+//!         if per_step {
+//!             driver.step();
+//!         }
 //!     }
 //!     metrics.epoch(epoch, &[("val_loss", 0.31), ("val_acc", 0.91)])?;
+//!     if !per_step {
+//!         driver.step();
+//!     }
 //! }
 //! # Ok(()) }
 //! ```

@@ -1,0 +1,179 @@
+//! `lrsched compare --command`: a real candle program (the lrsched-candle `digits_trial`
+//! example) and misbehaving shell programs, each with the outcome it must get.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn lrsched(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lrsched"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The candle example, built by `cargo test --workspace` beside the lrsched binary; built
+/// here when a narrower test run did not build it.
+fn digits_trial() -> PathBuf {
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_lrsched"));
+    let path = exe.parent().unwrap().join("examples").join("digits_trial");
+    if !path.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "lrsched-candle", "--example", "digits_trial"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "building the digits_trial example");
+    }
+    path
+}
+
+/// Whether a process runs: no /proc entry, or a zombie (killed, awaiting a reaper), is not.
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}
+
+fn schedules(dir: &Path) -> String {
+    let path = dir.join("s.toml");
+    std::fs::write(
+        &path,
+        r#"
+[[schedules]]
+name = "cosine"
+schedule = "cosine(lr=0.1, steps=100%)"
+
+[[schedules]]
+name = "step"
+schedule = { type = "StepLR", lr = 0.1, step_size = 1, gamma = 0.5 }
+"#,
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn a_candle_program_is_compared_like_the_built_in_trainer() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let program = digits_trial();
+    let o = lrsched(&[
+        "compare",
+        "--command",
+        program.to_str().unwrap(),
+        "--schedules",
+        &schedules(dir.path()),
+        "--seeds",
+        "2",
+        "--epochs",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("has the best final val_acc"), "{stdout}");
+    let rows = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    assert_eq!(rows.lines().count(), 2 * 2 * 2, "{rows}");
+    let steps = std::fs::read_to_string(out.join("steps.jsonl")).unwrap();
+    assert!(steps.lines().count() >= 2 * 2 * 2 * 10);
+    // StepLR per epoch (PyTorch's default interval): the second epoch's rate is halved.
+    let first_step_of_epoch2 = steps
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["schedule"] == "step" && v["step"] == 23)
+        .unwrap();
+    assert_eq!(first_step_of_epoch2["lr"], 0.05);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("command: ") && html.contains("digits_trial"));
+    // Each trial keeps what it was given.
+    let trial = out.join("trials/cosine-seed0");
+    assert!(trial.join("schedule.json").exists() && trial.join("metrics.jsonl").exists());
+}
+
+#[test]
+fn misbehaving_programs_are_results_not_crashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // One program, four behaviours chosen by the schedule's rate.
+    let script = dir.path().join("bad.sh");
+    std::fs::write(
+        &script,
+        r#"#!/bin/sh
+case "$LRSCHED_SCHEDULE" in
+  *0.1*) echo '{"epoch": 1, "val_acc": 0.5}' >> "$LRSCHED_METRICS" ;;
+  *0.2*) echo "Traceback: boom" >&2; exit 1 ;;
+  *0.3*) echo 'not json' >> "$LRSCHED_METRICS" ;;
+  *0.4*) echo '{"epoch": 1, "val_acc": NaN}' >> "$LRSCHED_METRICS"; sleep 30 ;;
+  *0.5*) echo $$ > "$LRSCHED_OUT_DIR/pid"; exec sleep 30 ;;
+  *0.6*) exit 0 ;;
+esac
+"#,
+    )
+    .unwrap();
+    let list = dir.path().join("s.json");
+    let entries: Vec<String> = (1..=6)
+        .map(|k| format!(r#"{{"name": "c{k}", "schedule": "constant(lr=0.{k})"}}"#))
+        .collect();
+    std::fs::write(&list, format!("[{}]", entries.join(","))).unwrap();
+    let started = std::time::Instant::now();
+    let o = lrsched(&[
+        "compare",
+        "--command",
+        &format!("sh {}", script.display()),
+        "--schedules",
+        list.to_str().unwrap(),
+        "--seeds",
+        "1",
+        "--epochs",
+        "1",
+        "--trial-timeout",
+        "2",
+        "--jobs",
+        "6",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(started.elapsed().as_secs() < 20, "no trial hangs the run");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}\n{stdout}");
+    let row = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains(&format!(" {name} ")))
+            .unwrap_or_else(|| panic!("{name} in {stdout}"))
+            .to_string()
+    };
+    assert!(row("c1").ends_with("1 ok"), "{}", row("c1"));
+    assert!(row("c2").contains("1 failed"), "{}", row("c2"));
+    assert!(row("c3").contains("1 bad output"), "{}", row("c3"));
+    assert!(row("c4").contains("1 diverged"), "{}", row("c4"));
+    assert!(row("c5").contains("1 timed out"), "{}", row("c5"));
+    assert!(row("c6").contains("1 no report"), "{}", row("c6"));
+    assert!(stderr.contains("exited with status 1"), "{stderr}");
+    assert!(
+        stderr.contains("metrics.jsonl:1: not a JSON object"),
+        "{stderr}"
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("Traceback: boom"),
+        "stderr tail in the report"
+    );
+    // The hung program is gone.
+    let pid = std::fs::read_to_string(out.join("trials/c5-seed0/pid")).unwrap();
+    assert!(!alive(pid.trim()), "the hung program {pid} was stopped");
+}
+
+#[test]
+fn built_in_flags_with_a_command_are_refused() {
+    let o = lrsched(&["compare", "--command", "true", "--model", "128"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--model would be ignored"), "{err}");
+    let o = lrsched(&["compare", "--command", "true", "--trial-timeout", "-1"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--trial-timeout -1 is not allowed"), "{err}");
+}

@@ -1,0 +1,1079 @@
+//! Compare schedules on any trainer: every candidate over the same seeds, ranked by a
+//! metric with its spread, and a verdict that says what the seeds can and cannot tell.
+//!
+//! The verdict's rules, so a reader knows what to trust:
+//! - **Rank** by the mean over seeds of the metric's last reported value (`--metric`,
+//!   higher or lower better). A candidate with a seed that failed or diverged ranks below
+//!   every candidate without one; its other seeds still count.
+//! - **Told apart**: two candidates differ only when a paired t-test over the seeds they
+//!   share rejects equality at 5%. Those the best cannot be told apart from are named with
+//!   it, with the number of seeds that would tell the closest one apart (80% power).
+//! - **One seed**: the spread between seeds is unknown, so no difference is ranked; the
+//!   verdict says so and asks for more seeds.
+//! - **Target**: the value that counts as reached (`--target`); when not given, the median
+//!   over candidates of their best mean value, rounded to a round number on the easy side,
+//!   so about half the candidates reach it and it measures something. Time to target is in
+//!   epochs and seconds; candidates that tie are named together; a target every candidate
+//!   reaches in its first epoch is reported as measuring nothing.
+
+use crate::protocol::{Line, TrialInput};
+use crate::runner::{run_all, TrialEvent};
+use crate::stats::{paired_differ, seeds_needed, Summary};
+use crate::trainer::Trainer;
+use crate::trial::{Control, TrialResult};
+use lrsched_report::html::{Section, Table};
+use lrsched_report::{render_svg, Chart, Series};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// One schedule under comparison.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Its name in tables and plots.
+    pub name: String,
+    /// The schedule's JSON config (may keep an `interval` key and durations).
+    pub schedule: Value,
+    /// Who trains it (the built-in trainer with this candidate's optimizer, or a command).
+    pub trainer: Trainer,
+}
+
+/// The metric that scores, and which way is better.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    /// The key in the trials' epoch lines.
+    pub name: String,
+    /// Whether larger is better.
+    pub higher_is_better: bool,
+}
+
+impl Metric {
+    /// A metric by name, its direction guessed from the name: larger is better for
+    /// accuracies and scores (`acc`, `auc`, `f1`, `score`, `iou`, `map`, `bleu`, `r2`).
+    ///
+    /// ```
+    /// use lrsched_tools::compare::Metric;
+    /// assert!(Metric::named("val_acc").higher_is_better);
+    /// assert!(!Metric::named("val_loss").higher_is_better);
+    /// ```
+    pub fn named(name: &str) -> Metric {
+        let lower = name.to_ascii_lowercase();
+        let higher = ["acc", "auc", "f1", "score", "iou", "map", "bleu", "r2"]
+            .iter()
+            .any(|k| lower.contains(k));
+        Metric {
+            name: name.to_string(),
+            higher_is_better: higher,
+        }
+    }
+
+    /// Whether `a` is better than `b`.
+    pub fn better(&self, a: f64, b: f64) -> bool {
+        if self.higher_is_better {
+            a > b
+        } else {
+            a < b
+        }
+    }
+
+    /// Whether `v` has reached `target`.
+    pub fn reached(&self, v: f64, target: f64) -> bool {
+        if self.higher_is_better {
+            v >= target - 1e-12
+        } else {
+            v <= target + 1e-12
+        }
+    }
+
+    fn is_fraction(&self) -> bool {
+        self.higher_is_better && self.name.to_ascii_lowercase().contains("acc")
+    }
+}
+
+/// What to compare and how.
+#[derive(Debug, Clone)]
+pub struct CompareSpec {
+    /// The schedules.
+    pub candidates: Vec<Candidate>,
+    /// The same seeds for every candidate.
+    pub seeds: Vec<u64>,
+    /// Epochs per trial.
+    pub epochs: u64,
+    /// The metric; `None`: `val_acc` when the trials report it, else `val_loss`.
+    pub metric: Option<Metric>,
+    /// The value that counts as reached; `None`: chosen to discriminate (module docs).
+    pub target: Option<f64>,
+    /// Trials at once.
+    pub jobs: usize,
+    /// Trial folders go in `dir/trials/`.
+    pub dir: PathBuf,
+}
+
+/// One trial of the comparison.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// Index into the spec's candidates.
+    pub candidate: usize,
+    /// The seed.
+    pub seed: u64,
+    /// What it was given.
+    pub input: TrialInput,
+    /// What it reported and how it ended.
+    pub result: TrialResult,
+}
+
+/// One candidate's numbers over its seeds.
+#[derive(Debug, Clone, Default)]
+pub struct CandidateStats {
+    /// Trials run.
+    pub runs: usize,
+    /// Trials that failed, diverged, timed out ...: (seed, the status word, what happened).
+    pub failed: Vec<(u64, &'static str, String)>,
+    /// The metric's last value, per seed in the spec's order (NaN where none).
+    pub per_seed_final: Vec<f64>,
+    /// Over the usable seeds: the metric's last value.
+    pub final_value: Summary,
+    /// The metric's best value.
+    pub best_value: Summary,
+    /// First epoch at the target, over the seeds that reached it.
+    pub epochs_to_target: Summary,
+    /// Seconds to the target, over the seeds that reached it.
+    pub seconds_to_target: Summary,
+    /// Seeds that reached the target.
+    pub reached: usize,
+    /// Seconds per trial.
+    pub seconds: Summary,
+}
+
+/// The outcome of [`compare`].
+#[derive(Debug, Clone)]
+pub struct CompareResult {
+    /// Candidate names, in the spec's order.
+    pub names: Vec<String>,
+    /// Candidate schedules, in the spec's order.
+    pub schedules: Vec<Value>,
+    /// The seeds.
+    pub seeds: Vec<u64>,
+    /// Every trial.
+    pub runs: Vec<Run>,
+    /// The metric that scored.
+    pub metric: Metric,
+    /// The target used, if the metric has values.
+    pub target: Option<f64>,
+    /// Whether the target was chosen by lrsched.
+    pub target_chosen: bool,
+    /// Per candidate.
+    pub stats: Vec<CandidateStats>,
+    /// Candidates best first.
+    pub order: Vec<usize>,
+    /// Sentences a reader can trust (module docs).
+    pub verdict: Vec<String>,
+    /// Wall-clock seconds for all trials.
+    pub wall_seconds: f64,
+}
+
+/// Runs every candidate over every seed, `spec.jobs` trials at once, and ranks them.
+/// `events` hears each trial start, line and end (for progress bars).
+///
+/// ```
+/// use lrsched_tools::compare::{compare, Candidate, CompareSpec};
+/// use lrsched_tools::process::CommandTrainer;
+/// use lrsched_tools::trainer::Trainer;
+/// // A "training program" whose accuracy is its schedule's rate: the larger rate wins.
+/// let program = Trainer::Command(CommandTrainer::new(
+///     r#"lr=$(echo "$LRSCHED_SCHEDULE" | sed 's/.*"lr": *\([0-9.]*\).*/\1/');
+///        echo "{\"epoch\": 1, \"val_acc\": $lr}" >> "$LRSCHED_METRICS""#,
+/// ));
+/// let cand = |name: &str, lr: f64| Candidate {
+///     name: name.into(),
+///     schedule: serde_json::json!({"type": "constant", "lr": lr}),
+///     trainer: program.clone(),
+/// };
+/// let dir = tempfile::tempdir().unwrap();
+/// let spec = CompareSpec {
+///     candidates: vec![cand("small", 0.25), cand("large", 0.5)],
+///     seeds: vec![1, 2],
+///     epochs: 1,
+///     metric: None,
+///     target: None,
+///     jobs: 2,
+///     dir: dir.path().to_path_buf(),
+/// };
+/// let r = compare(&spec, &|_| {});
+/// assert_eq!(r.names[r.order[0]], "large");
+/// assert_eq!(r.metric.name, "val_acc");
+/// ```
+pub fn compare(spec: &CompareSpec, events: &(dyn Fn(TrialEvent<'_>) + Sync)) -> CompareResult {
+    let started = std::time::Instant::now();
+    let mut trials: Vec<(&Trainer, TrialInput)> = Vec::new();
+    let mut slugs = BTreeSet::new();
+    for c in &spec.candidates {
+        let slug = unique_slug(&c.name, &mut slugs);
+        for &seed in &spec.seeds {
+            trials.push((
+                &c.trainer,
+                TrialInput {
+                    name: format!("{}-seed{seed}", c.name),
+                    schedule: c.schedule.clone(),
+                    seed,
+                    epochs: spec.epochs,
+                    max_steps: None,
+                    dir: spec.dir.join("trials").join(format!("{slug}-seed{seed}")),
+                },
+            ));
+        }
+    }
+    let results = run_all(spec.jobs, &trials, &|_, _: &Line| Control::Continue, events);
+    let n_seeds = spec.seeds.len();
+    let runs: Vec<Run> = trials
+        .into_iter()
+        .zip(results)
+        .enumerate()
+        .map(|(k, ((_, input), result))| Run {
+            candidate: k / n_seeds.max(1),
+            seed: input.seed,
+            input,
+            result,
+        })
+        .collect();
+    let metric = spec.metric.clone().unwrap_or_else(|| {
+        let has_acc = runs.iter().any(|r| r.result.last("val_acc").is_some());
+        Metric::named(if has_acc { "val_acc" } else { "val_loss" })
+    });
+    let (target, target_chosen) = match spec.target {
+        Some(t) => (Some(t), false),
+        None => (choose_target(&runs, spec.candidates.len(), &metric), true),
+    };
+    let stats: Vec<CandidateStats> = (0..spec.candidates.len())
+        .map(|i| {
+            candidate_stats(
+                runs.iter().filter(|r| r.candidate == i),
+                &spec.seeds,
+                &metric,
+                target,
+            )
+        })
+        .collect();
+    let order = rank(&stats, &metric);
+    let names: Vec<String> = spec.candidates.iter().map(|c| c.name.clone()).collect();
+    let verdict = verdict(&names, &stats, &order, &metric, target, target_chosen);
+    CompareResult {
+        names,
+        schedules: spec.candidates.iter().map(|c| c.schedule.clone()).collect(),
+        seeds: spec.seeds.clone(),
+        runs,
+        metric,
+        target,
+        target_chosen,
+        stats,
+        order,
+        verdict,
+        wall_seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// A folder name from a candidate's name: letters, digits, `-`, `_`, unique.
+fn unique_slug(name: &str, used: &mut BTreeSet<String>) -> String {
+    let base: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(60)
+        .collect();
+    let base = if base.is_empty() {
+        "schedule".into()
+    } else {
+        base
+    };
+    let mut slug = base.clone();
+    let mut k = 2;
+    while !used.insert(slug.clone()) {
+        slug = format!("{base}-{k}");
+        k += 1;
+    }
+    slug
+}
+
+/// The mean over seeds of `metric` at each epoch.
+fn mean_curve(runs: &[&Run], metric: &str) -> Vec<(u64, f64)> {
+    let mut epochs: Vec<u64> = runs
+        .iter()
+        .flat_map(|r| r.result.epochs.iter().map(|e| e.epoch))
+        .collect();
+    epochs.sort_unstable();
+    epochs.dedup();
+    epochs
+        .into_iter()
+        .filter_map(|ep| {
+            let v = Summary::of(runs.iter().filter_map(|r| {
+                r.result
+                    .epochs
+                    .iter()
+                    .find(|e| e.epoch == ep)
+                    .and_then(|e| e.get(metric))
+            }));
+            (v.n > 0).then_some((ep, v.mean))
+        })
+        .collect()
+}
+
+/// The median over candidates of their best mean value, rounded to the easy side.
+fn choose_target(runs: &[Run], candidates: usize, metric: &Metric) -> Option<f64> {
+    let mut bests: Vec<f64> = (0..candidates)
+        .filter_map(|i| {
+            let mine: Vec<&Run> = runs
+                .iter()
+                .filter(|r| r.candidate == i && r.result.status.is_usable())
+                .collect();
+            let curve = mean_curve(&mine, &metric.name);
+            curve
+                .iter()
+                .map(|p| p.1)
+                .reduce(|a, b| if metric.better(b, a) { b } else { a })
+        })
+        .filter(|v| v.is_finite())
+        .collect();
+    if bests.is_empty() {
+        return None;
+    }
+    bests.sort_by(f64::total_cmp);
+    let median = bests[(bests.len() - 1) / 2];
+    Some(round_easy(median, metric))
+}
+
+/// Rounds toward the easier side: down for higher-is-better, up otherwise, to a step of
+/// 0.5% for fractions (accuracy) and two significant digits else.
+fn round_easy(v: f64, metric: &Metric) -> f64 {
+    let step = if metric.is_fraction() && (0.0..=1.0).contains(&v) {
+        0.005
+    } else if v == 0.0 {
+        return 0.0;
+    } else {
+        10f64.powf(v.abs().log10().floor() - 1.0)
+    };
+    let q = v / step;
+    let r = if metric.higher_is_better {
+        (q + 1e-9).floor()
+    } else {
+        (q - 1e-9).ceil()
+    };
+    // Round the step multiple itself so 0.975 prints as 0.975, not 0.97499999.
+    (r * step * 1e9).round() / 1e9
+}
+
+fn candidate_stats<'a>(
+    runs: impl Iterator<Item = &'a Run>,
+    seeds: &[u64],
+    metric: &Metric,
+    target: Option<f64>,
+) -> CandidateStats {
+    let runs: Vec<&Run> = runs.collect();
+    let usable: Vec<&Run> = runs
+        .iter()
+        .copied()
+        .filter(|r| r.result.status.is_usable())
+        .collect();
+    let last = |r: &Run| r.result.last(&metric.name);
+    let per_seed_final = seeds
+        .iter()
+        .map(|s| {
+            usable
+                .iter()
+                .find(|r| r.seed == *s)
+                .and_then(|r| last(r))
+                .unwrap_or(f64::NAN)
+        })
+        .collect();
+    let best = |r: &Run| {
+        r.result
+            .series(&metric.name)
+            .into_iter()
+            .map(|p| p.1)
+            .reduce(|a, b| if metric.better(b, a) { b } else { a })
+    };
+    let mut to_epochs = Vec::new();
+    let mut to_seconds = Vec::new();
+    if let Some(t) = target {
+        for r in &usable {
+            if let Some(e) = r
+                .result
+                .epochs
+                .iter()
+                .find(|e| e.get(&metric.name).is_some_and(|v| metric.reached(v, t)))
+            {
+                to_epochs.push(e.epoch as f64);
+                to_seconds.push(e.elapsed.unwrap_or(f64::NAN));
+            }
+        }
+    }
+    CandidateStats {
+        runs: runs.len(),
+        failed: runs
+            .iter()
+            .filter(|r| !r.result.status.is_usable())
+            .map(|r| (r.seed, r.result.status.word(), r.result.status.to_string()))
+            .collect(),
+        per_seed_final,
+        final_value: Summary::of(usable.iter().filter_map(|r| last(r))),
+        best_value: Summary::of(usable.iter().filter_map(|r| best(r))),
+        reached: to_epochs.len(),
+        epochs_to_target: Summary::of(to_epochs),
+        seconds_to_target: Summary::of(to_seconds),
+        seconds: Summary::of(runs.iter().map(|r| r.result.seconds)),
+    }
+}
+
+/// Best first: candidates without failures before those with; then by the mean final
+/// value; candidates with no value last.
+fn rank(stats: &[CandidateStats], metric: &Metric) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..stats.len()).collect();
+    let key = |s: &CandidateStats| {
+        let v = s.final_value.mean;
+        let signed = if metric.higher_is_better { -v } else { v };
+        (
+            !s.failed.is_empty(),
+            s.final_value.n == 0,
+            if signed.is_finite() {
+                signed
+            } else {
+                f64::INFINITY
+            },
+        )
+    };
+    order.sort_by(|&i, &j| {
+        let (a, b) = (key(&stats[i]), key(&stats[j]));
+        a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.total_cmp(&b.2))
+    });
+    order
+}
+
+/// A value for text: a percentage for accuracies, else 4 significant digits.
+pub fn show_value(metric: &Metric, v: f64) -> String {
+    if !v.is_finite() {
+        return "-".into();
+    }
+    if metric.is_fraction() {
+        format!("{:.2}%", v * 100.0)
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+/// A target for headers and sentences: `97.5%` for an accuracy (no trailing zeros).
+pub fn show_target(metric: &Metric, t: f64) -> String {
+    if metric.is_fraction() {
+        let p = ((t * 100.0) * 100.0).round() / 100.0;
+        format!("{p}%")
+    } else {
+        format!("{t}")
+    }
+}
+
+fn show_spread(metric: &Metric, s: &Summary) -> String {
+    if s.n == 0 {
+        return "-".into();
+    }
+    let scale = if metric.is_fraction() { 100.0 } else { 1.0 };
+    if s.n < 2 {
+        return show_value(metric, s.mean);
+    }
+    let digits = if metric.is_fraction() { 2 } else { 4 };
+    format!("{} ± {:.digits$}", show_value(metric, s.mean), s.sd * scale)
+}
+
+/// Names joined as `a`, `a and b`, `a, b and c`.
+fn join_names(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [a] => a.to_string(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+fn verdict(
+    names: &[String],
+    stats: &[CandidateStats],
+    order: &[usize],
+    metric: &Metric,
+    target: Option<f64>,
+    target_chosen: bool,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(&best) = order.first().filter(|&&i| stats[i].final_value.n > 0) else {
+        out.push(format!(
+            "No trial reported {}: nothing to rank (see each trial's status below).",
+            metric.name
+        ));
+        return out;
+    };
+    let seeds = stats[best].per_seed_final.len();
+    let way = if metric.higher_is_better {
+        "higher"
+    } else {
+        "lower"
+    };
+    // Which candidates the best cannot be told apart from.
+    let mut ties: Vec<usize> = Vec::new();
+    let mut closest: Option<(usize, f64, f64)> = None;
+    for &i in &order[1..] {
+        if stats[i].final_value.n == 0 {
+            continue;
+        }
+        let a = &stats[best].per_seed_final;
+        let b = &stats[i].per_seed_final;
+        match paired_differ(a, b) {
+            Some(true) => {}
+            Some(false) | None => ties.push(i),
+        }
+        let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+        let ds = Summary::of(d);
+        if ds.n >= 2 && closest.is_none() {
+            closest = Some((i, ds.mean, ds.sd));
+        }
+    }
+    let best_text = format!(
+        "{} has the best final {} ({}, {way} is better; mean{} over {} seed{})",
+        names[best],
+        metric.name,
+        show_value(metric, stats[best].final_value.mean),
+        if seeds > 1 { " ± sd" } else { "" },
+        seeds,
+        if seeds == 1 { "" } else { "s" }
+    );
+    if seeds < 2 {
+        out.push(format!(
+            "{best_text}. With one seed the spread between seeds is unknown, so no difference between schedules can be ranked: rerun with --seeds 5 or more to tell which differences are real."
+        ));
+    } else if ties.is_empty() {
+        out.push(format!(
+            "{best_text}; it is better than every other schedule by a paired t-test over the {seeds} seeds (5% level)."
+        ));
+    } else {
+        let tied: Vec<&str> = ties.iter().map(|&i| names[i].as_str()).collect();
+        let need = closest
+            .and_then(|(_, m, sd)| seeds_needed(m, sd))
+            .map(|n| {
+                format!(
+                    "; telling {} from {} apart would take about {n} seeds",
+                    names[best], names[ties[0]]
+                )
+            })
+            .unwrap_or_default();
+        out.push(format!(
+            "{best_text}, but {} cannot be told apart from it at {seeds} seeds (paired t-test, 5% level){need}.",
+            join_names(&tied)
+        ));
+    }
+    // Time to target.
+    if let Some(t) = target {
+        let tv = show_target(metric, t);
+        let how = if target_chosen {
+            format!("{tv} (chosen: the median best of the schedules, so about half reach it)")
+        } else {
+            tv.clone()
+        };
+        let all: Vec<usize> = (0..stats.len())
+            .filter(|&i| stats[i].runs > 0 && stats[i].reached == stats[i].runs)
+            .collect();
+        if all.is_empty() {
+            let most = (0..stats.len()).max_by_key(|&i| stats[i].reached);
+            match most.filter(|&i| stats[i].reached > 0) {
+                Some(i) => out.push(format!(
+                    "No schedule reached {how} on every seed; {} got there on the most ({}/{} seeds).",
+                    names[i], stats[i].reached, stats[i].runs
+                )),
+                None => out.push(format!("No schedule reached {how}.")),
+            }
+        } else {
+            let fastest = all
+                .iter()
+                .map(|&i| stats[i].epochs_to_target.mean)
+                .fold(f64::INFINITY, f64::min);
+            let tied: Vec<usize> = all
+                .iter()
+                .copied()
+                .filter(|&i| (stats[i].epochs_to_target.mean - fastest).abs() < 1e-9)
+                .collect();
+            let secs = tied
+                .iter()
+                .map(|&i| format!("{} {:.2} s", names[i], stats[i].seconds_to_target.mean))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let who = tied.iter().map(|&i| names[i].as_str()).collect::<Vec<_>>();
+            let verb = if who.len() == 1 {
+                "reached"
+            } else {
+                "all reached"
+            };
+            let mut s = format!(
+                "{} {verb} {how} first, after {:.1} epochs (mean over seeds; {secs})",
+                join_names(&who),
+                fastest
+            );
+            if all.len() == stats.len() && fastest <= 1.0 + 1e-9 && tied.len() == all.len() {
+                s.push_str(": every schedule reached it in its first epoch, so this target measures nothing");
+            }
+            s.push('.');
+            out.push(s);
+        }
+    }
+    let failed: usize = stats.iter().map(|s| s.failed.len()).sum();
+    if failed > 0 {
+        out.push(format!(
+            "{failed} trial{} did not finish normally (see Failures); {} ranked below the rest.",
+            if failed == 1 { "" } else { "s" },
+            if failed == 1 {
+                "its schedule is"
+            } else {
+                "their schedules are"
+            }
+        ));
+    }
+    out
+}
+
+/// The ranking table: one row per candidate, best first.
+pub fn ranking_table(r: &CompareResult) -> Table {
+    let m = &r.metric;
+    let mut header = vec![
+        "#".to_string(),
+        "schedule".to_string(),
+        format!("final {}", m.name),
+        format!("best {}", m.name),
+    ];
+    if let Some(t) = r.target {
+        header.push(format!("epochs to {}", show_target(m, t)));
+        header.push(format!("seconds to {}", show_target(m, t)));
+    }
+    header.push("trials".into());
+    let rows = r
+        .order
+        .iter()
+        .enumerate()
+        .map(|(place, &i)| {
+            let s = &r.stats[i];
+            let mut row = vec![
+                (place + 1).to_string(),
+                r.names[i].clone(),
+                show_spread(m, &s.final_value),
+                show_spread(m, &s.best_value),
+            ];
+            if r.target.is_some() {
+                let reach = |x: &Summary, digits: usize| {
+                    if s.reached == 0 {
+                        "not reached".to_string()
+                    } else {
+                        let v = format!("{:.digits$}", x.mean);
+                        if s.reached < s.runs {
+                            format!("{v}\n{}/{} seeds", s.reached, s.runs)
+                        } else {
+                            v
+                        }
+                    }
+                };
+                row.push(reach(&s.epochs_to_target, 1));
+                row.push(reach(&s.seconds_to_target, 2));
+            }
+            row.push(if s.failed.is_empty() {
+                format!("{} ok", s.runs)
+            } else {
+                let mut words: Vec<&str> = s.failed.iter().map(|f| f.1).collect();
+                words.dedup();
+                let counts: Vec<String> = words
+                    .iter()
+                    .map(|w| format!("{} {w}", s.failed.iter().filter(|f| f.1 == *w).count()))
+                    .collect();
+                format!(
+                    "{}/{} ok, {}\n{}",
+                    s.runs - s.failed.len(),
+                    s.runs,
+                    counts.join(", "),
+                    s.failed
+                        .iter()
+                        .map(|(seed, _, what)| format!("seed {seed}: {what}"))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            });
+            row
+        })
+        .collect();
+    Table { header, rows }
+}
+
+/// The failures table: every trial that did not finish normally, with its stderr tail.
+pub fn failures_table(r: &CompareResult) -> Option<Table> {
+    let rows: Vec<Vec<String>> = r
+        .runs
+        .iter()
+        .filter(|run| !run.result.status.is_usable())
+        .map(|run| {
+            vec![
+                r.names[run.candidate].clone(),
+                run.seed.to_string(),
+                run.result.status.to_string(),
+                run.result.stderr_tail.join("\n"),
+                run.input.dir.display().to_string(),
+            ]
+        })
+        .collect();
+    (!rows.is_empty()).then(|| Table {
+        header: vec![
+            "schedule".into(),
+            "seed".into(),
+            "outcome".into(),
+            "last lines of stderr".into(),
+            "trial folder".into(),
+        ],
+        rows,
+    })
+}
+
+/// The report's sections: ranking and verdict, curves, failures, schedules. `setup` is a
+/// sentence on what ran (trainer, data, epochs); `trainer` names the command or trainer.
+pub fn sections(r: &CompareResult, setup: &str, trainer: &str) -> Vec<Section> {
+    let mut text = r.verdict.clone();
+    text.push(setup.to_string());
+    text.push(format!("Trained by: {trainer}."));
+    text.push(format!(
+        "Each cell is the mean over seeds ± the standard deviation between seeds. Two schedules are told apart only by a paired t-test over their shared seeds (5% level); time to target is the first epoch whose {} reached it, over the seeds that did, and the seconds to that epoch.",
+        r.metric.name
+    ));
+    let mut sections = vec![Section {
+        heading: "Ranking".into(),
+        text,
+        svgs: vec![],
+        table: Some(ranking_table(r)),
+    }];
+    let svgs: Vec<String> = charts(r)
+        .iter()
+        .filter_map(|c| render_svg(c).ok())
+        .collect();
+    sections.push(Section {
+        heading: "Curves".into(),
+        text: vec!["Each line is the mean over seeds; the band is one standard deviation either side (within the lowest and highest seed).".into()],
+        svgs,
+        table: None,
+    });
+    if let Some(t) = failures_table(r) {
+        sections.push(Section {
+            heading: "Failures".into(),
+            text: vec!["Trials that did not finish normally; the others went on. Their logs are in each trial folder (stdout.log, stderr.log).".into()],
+            svgs: vec![],
+            table: Some(t),
+        });
+    }
+    sections.push(Section {
+        heading: "Schedules".into(),
+        text: vec![],
+        svgs: vec![],
+        table: Some(Table {
+            header: vec!["schedule".into(), "config".into()],
+            rows: r
+                .names
+                .iter()
+                .zip(&r.schedules)
+                .map(|(n, s)| vec![n.clone(), s.to_string()])
+                .collect(),
+        }),
+    });
+    sections
+}
+
+/// `metrics.jsonl` and `metrics.csv` (one row per trial and epoch, every metric the
+/// trials reported) and `steps.jsonl` (one row per step) in `dir`.
+pub fn write_metrics(dir: &Path, r: &CompareResult) -> Result<(), String> {
+    let mut keys: BTreeSet<&str> = BTreeSet::new();
+    for run in &r.runs {
+        for e in &run.result.epochs {
+            keys.extend(e.values.keys().map(String::as_str));
+        }
+    }
+    let num = |x: f64| if x.is_finite() { json!(x) } else { Value::Null };
+    let csv_num = |x: Option<f64>| {
+        x.filter(|v| v.is_finite())
+            .map_or(String::new(), |v| format!("{v:?}"))
+    };
+    let csv_text = |s: &str| {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    let mut jsonl = String::new();
+    let mut csv = format!(
+        "schedule,seed,epoch,{},elapsed_seconds,status\n",
+        keys.iter().copied().collect::<Vec<_>>().join(",")
+    );
+    let mut steps = String::new();
+    for run in &r.runs {
+        let name = &r.names[run.candidate];
+        let status = run.result.status.word();
+        for e in &run.result.epochs {
+            let mut row = json!({"schedule": name, "seed": run.seed, "epoch": e.epoch});
+            for (k, v) in &e.values {
+                row[k] = num(*v);
+            }
+            row["elapsed_seconds"] = e.elapsed.map_or(Value::Null, num);
+            row["status"] = status.into();
+            jsonl.push_str(&row.to_string());
+            jsonl.push('\n');
+            let cells: Vec<String> = keys.iter().map(|k| csv_num(e.get(k))).collect();
+            csv.push_str(&format!(
+                "{},{},{},{},{},{}\n",
+                csv_text(name),
+                run.seed,
+                e.epoch,
+                cells.join(","),
+                csv_num(e.elapsed),
+                status
+            ));
+        }
+        for s in &run.result.steps {
+            let row = json!({"schedule": name, "seed": run.seed, "step": s.step,
+                "lr": s.lr.map_or(Value::Null, num), "loss": s.loss.map_or(Value::Null, num)});
+            steps.push_str(&row.to_string());
+            steps.push('\n');
+        }
+    }
+    crate::files::write_atomic(&dir.join("metrics.jsonl"), jsonl.as_bytes())?;
+    crate::files::write_atomic(&dir.join("metrics.csv"), csv.as_bytes())?;
+    crate::files::write_atomic(&dir.join("steps.jsonl"), steps.as_bytes())
+}
+
+/// A mean curve and its `(x, lo, hi)` band over seeds.
+type Banded = (Vec<(f64, f64)>, Vec<(f64, f64, f64)>);
+
+fn mean_band(per_seed: &[Vec<(f64, f64)>]) -> Banded {
+    let mut xs: Vec<f64> = per_seed.iter().flatten().map(|p| p.0).collect();
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
+    let mut mean = Vec::new();
+    let mut band = Vec::new();
+    for x in xs {
+        let vals: Vec<f64> = per_seed
+            .iter()
+            .filter_map(|s| s.iter().find(|p| p.0 == x).map(|p| p.1))
+            .filter(|v| v.is_finite())
+            .collect();
+        if vals.is_empty() {
+            continue;
+        }
+        let m = vals.iter().sum::<f64>() / vals.len() as f64;
+        let sd = (vals.iter().map(|v| (v - m).powi(2)).sum::<f64>() / vals.len() as f64).sqrt();
+        // Mean ± one standard deviation, kept within the seeds' range: with many seeds a
+        // min–max band is set by the single worst seed and hides everything else.
+        let lo = vals.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        mean.push((x, m));
+        band.push((x, (m - sd).max(lo), (m + sd).min(hi)));
+    }
+    (mean, band)
+}
+
+/// Every `k`-th point, so a long run's step curves stay a few hundred points.
+fn thin<T: Clone>(v: &[T], most: usize) -> Vec<T> {
+    let k = v.len().div_ceil(most.max(1)).max(1);
+    v.iter().step_by(k).cloned().collect()
+}
+
+/// A moving average over `w` points, so the per-batch loss shows its trend.
+fn smooth(v: &[(f64, f64)], w: usize) -> Vec<(f64, f64)> {
+    let w = w.max(1);
+    let mut out = Vec::with_capacity(v.len());
+    let mut sum = 0.0;
+    for i in 0..v.len() {
+        sum += v[i].1;
+        if i >= w {
+            sum -= v[i - w].1;
+        }
+        let n = (i + 1).min(w);
+        out.push((v[i].0, sum / n as f64));
+    }
+    out
+}
+
+/// Steps per epoch as the trials reported them (the largest step count over epochs).
+fn steps_per_epoch(r: &CompareResult) -> f64 {
+    r.runs
+        .iter()
+        .filter_map(|run| {
+            let epochs = run.result.epochs.len() as f64;
+            let steps = run.result.steps.last()?.step as f64 + 1.0;
+            (epochs > 0.0).then_some(steps / epochs)
+        })
+        .fold(0.0, f64::max)
+        .max(1.0)
+}
+
+/// The report's charts: learning rate, the metric (and its error on a log scale for an
+/// accuracy), every other loss the trials reported per epoch, the per-step loss.
+pub fn charts(r: &CompareResult) -> Vec<Chart> {
+    let per_epoch = steps_per_epoch(r);
+    let m = &r.metric;
+    let mut lr = Chart::new("Learning rate", "epoch", "learning rate");
+    let mut metric = Chart::new(&m.name, "epoch", &m.name);
+    let mut error = Chart::new(
+        format!("Error (1 - {}), log scale", m.name),
+        "epoch",
+        "error",
+    )
+    .with_log_y(true);
+    let loss_keys: Vec<&str> = ["val_loss", "train_loss"]
+        .into_iter()
+        .filter(|k| *k != m.name)
+        .filter(|k| r.runs.iter().any(|run| run.result.last(k).is_some()))
+        .collect();
+    let mut losses: Vec<Chart> = loss_keys
+        .iter()
+        .map(|k| Chart::new(*k, "epoch", *k).with_log_y(true))
+        .collect();
+    let mut step_loss = Chart::new(
+        "Training loss per step (moving average over half an epoch)",
+        "step",
+        "training loss",
+    )
+    .with_log_y(true);
+    for (i, name) in r.names.iter().enumerate() {
+        let mine: Vec<&Run> = r.runs.iter().filter(|run| run.candidate == i).collect();
+        let label = if mine.iter().any(|run| !run.result.status.is_usable()) {
+            format!(
+                "{name} ({})",
+                mine.iter()
+                    .find(|x| !x.result.status.is_usable())
+                    .map_or("", |x| x.result.status.word())
+            )
+        } else {
+            name.clone()
+        };
+        let epoch_curve = |key: &str, f: &dyn Fn(f64) -> f64| {
+            let per_seed: Vec<Vec<(f64, f64)>> = mine
+                .iter()
+                .map(|run| {
+                    run.result
+                        .series(key)
+                        .into_iter()
+                        .map(|(e, v)| (e as f64, f(v)))
+                        .collect()
+                })
+                .collect();
+            mean_band(&per_seed)
+        };
+        let add = |chart: &mut Chart, (mean, band): Banded| {
+            // A log axis leaves out values <= 0: a curve with nothing left is not drawn.
+            if mean
+                .iter()
+                .any(|p| p.1.is_finite() && (!chart.log_y || p.1 > 0.0))
+            {
+                chart.series.push(
+                    Series::new(label.clone(), mean)
+                        .with_band(band)
+                        .with_color(i),
+                );
+            }
+        };
+        add(&mut metric, epoch_curve(&m.name, &|v| v));
+        if m.is_fraction() {
+            add(&mut error, epoch_curve(&m.name, &|v| 1.0 - v));
+        }
+        for (chart, key) in losses.iter_mut().zip(&loss_keys) {
+            add(chart, epoch_curve(key, &|v| v));
+        }
+        let lr_per_seed: Vec<Vec<(f64, f64)>> = mine
+            .iter()
+            .map(|run| {
+                thin(&run.result.steps, 600)
+                    .iter()
+                    .filter_map(|s| s.lr.map(|v| ((s.step + 1) as f64 / per_epoch, v)))
+                    .collect()
+            })
+            .collect();
+        add(&mut lr, mean_band(&lr_per_seed));
+        let w = (per_epoch / 2.0).round() as usize;
+        let loss_per_seed: Vec<Vec<(f64, f64)>> = mine
+            .iter()
+            .map(|run| {
+                let raw: Vec<(f64, f64)> = run
+                    .result
+                    .steps
+                    .iter()
+                    .filter_map(|s| s.loss.map(|l| (s.step as f64, l)))
+                    .collect();
+                thin(&smooth(&raw, w), 600)
+            })
+            .collect();
+        add(&mut step_loss, mean_band(&loss_per_seed));
+    }
+    let mut out = vec![lr, metric];
+    if m.is_fraction() {
+        out.push(error);
+    }
+    out.extend(losses);
+    out.push(step_loss);
+    out.retain(|c| !c.series.is_empty());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_round_to_the_easy_side() {
+        let acc = Metric::named("val_acc");
+        assert_eq!(round_easy(0.9787, &acc), 0.975);
+        let loss = Metric::named("val_loss");
+        assert_eq!(round_easy(0.1234, &loss), 0.13);
+    }
+
+    #[test]
+    fn names_join_as_a_sentence() {
+        assert_eq!(join_names(&["a", "b", "c"]), "a, b and c");
+        assert_eq!(join_names(&["a"]), "a");
+    }
+
+    fn stats(per_seed: &[f64], epochs_to_target: &[f64]) -> CandidateStats {
+        CandidateStats {
+            runs: per_seed.len(),
+            per_seed_final: per_seed.to_vec(),
+            final_value: Summary::of(per_seed.iter().copied()),
+            reached: epochs_to_target.len(),
+            epochs_to_target: Summary::of(epochs_to_target.iter().copied()),
+            seconds_to_target: Summary::of(epochs_to_target.iter().map(|e| e * 0.1)),
+            ..CandidateStats::default()
+        }
+    }
+
+    #[test]
+    fn verdict_names_ties_and_indistinguishable_schedules() {
+        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let m = Metric::named("val_acc");
+        // a and b overlap seed by seed; c is clearly worse.
+        let s = vec![
+            stats(&[0.95, 0.93, 0.96], &[3.0, 3.0, 3.0]),
+            stats(&[0.94, 0.94, 0.95], &[3.0, 3.0, 3.0]),
+            stats(&[0.80, 0.81, 0.79], &[]),
+        ];
+        let order = rank(&s, &m);
+        assert_eq!(order, vec![0, 1, 2]);
+        let v = verdict(&names, &s, &order, &m, Some(0.9), false);
+        assert!(v[0].contains("but b cannot be told apart"), "{v:?}");
+        assert!(v[1].starts_with("a and b all reached 90% first"), "{v:?}");
+    }
+
+    #[test]
+    fn one_seed_ranks_nothing() {
+        let names: Vec<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
+        let m = Metric::named("val_acc");
+        let s = vec![stats(&[0.9832], &[1.0]), stats(&[0.9806], &[1.0])];
+        let v = verdict(&names, &s, &[0, 1], &m, Some(0.97), false);
+        assert!(v[0].contains("With one seed"), "{v:?}");
+        assert!(v[1].contains("measures nothing"), "{v:?}");
+    }
+}
