@@ -1064,7 +1064,10 @@ mod tests {
         assert_eq!(order, vec![0, 1, 2]);
         let v = verdict(&names, &s, &order, &m, Some(0.9), false);
         assert!(v[0].contains("but b cannot be told apart"), "{v:?}");
-        assert!(v[1].starts_with("a and b all reached 90% first"), "{v:?}");
+        assert!(
+            v[1].starts_with("a and b reached 90% first (a tie)"),
+            "{v:?}"
+        );
     }
 
     #[test]
