@@ -17,7 +17,7 @@ use crate::{check, Schedule, ScheduleError};
     serde(deny_unknown_fields)
 )]
 pub struct Constant {
-    /// The value at every step; finite and >= 0.
+    /// The value at every step; finite (negative and zero values are allowed, as optax computes them).
     pub lr: f64,
 }
 
@@ -33,7 +33,7 @@ impl Schedule for Constant {
         self.lr
     }
     fn validate(&self) -> Result<(), ScheduleError> {
-        check::non_negative("constant", "lr", self.lr)
+        check::rate("constant", "lr", self.lr)
     }
 }
 
