@@ -186,5 +186,8 @@ fn negative_optax_values_trace_and_convert() {
         "native",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    close(&trace(stdout(&o).trim(), 7), &[-0.1, -0.1, -0.1, -0.1, -0.1, -0.05, -0.05]);
+    close(
+        &trace(stdout(&o).trim(), 7),
+        &[-0.1, -0.1, -0.1, -0.1, -0.1, -0.05, -0.05],
+    );
 }

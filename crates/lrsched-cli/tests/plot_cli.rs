@@ -282,11 +282,16 @@ fn negative_optax_values_are_plotted() {
     )
     .unwrap();
     let out = ok(&lrsched(
-        &["plot", "--config", "neg.json", "--steps", "40", "--out", "n"],
+        &[
+            "plot", "--config", "neg.json", "--steps", "40", "--out", "n",
+        ],
         dir.path(),
     ));
     assert!(out.contains("plot.png"), "{out}");
     let svg = std::fs::read_to_string(dir.path().join("n/plot.svg")).unwrap();
     // The y axis reaches below 0 to show the values optax gives.
-    assert!(svg.contains("−0.05") || svg.contains("-0.05"), "no negative tick");
+    assert!(
+        svg.contains("−0.05") || svg.contains("-0.05"),
+        "no negative tick"
+    );
 }

@@ -260,8 +260,10 @@ mod tests {
             for t in 0..1500 {
                 let want = timm_cosine(t, 0.1, 0.001, t0, m, d, limit);
                 let got = s.value(t);
+                // The cycle is timm's exactly; the cosine's operations are ordered as
+                // transformers writes them, a few ulps from timm's order.
                 assert!(
-                    (got - want).abs() <= 1e-15 * want.abs(),
+                    (got - want).abs() <= 1e-14 * want.abs(),
                     "t0={t0} m={m} t={t}: {got} vs {want}"
                 );
             }
@@ -309,7 +311,7 @@ mod tests {
         assert!(msg(c().with_cycle_mul(f64::NAN)).contains("`cycle_mul`"));
         assert!(msg(c().with_cycle_decay(-0.5)).contains("`cycle_decay`"));
         assert!(msg(c().with_cycle_limit(0)).contains("`cycle_limit`"));
-        assert!(msg(Cycles::new(Cosine::new(1.0, 0))).contains("`steps`"));
+        assert!(msg(Cycles::new(Cosine::new(1.0, 0))).contains("`schedule.steps`"));
         for s in [
             c().with_cycle_mul(0.0),
             c().with_cycle_mul(1e300).with_cycle_limit(9),

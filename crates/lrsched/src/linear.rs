@@ -137,7 +137,7 @@ mod tests {
     #[test]
     fn rejects_bad_parameters() {
         let cases = [
-            (Linear::new(-0.1, 0.0, 10), "`start_lr`"),
+            (Linear::new(f64::NEG_INFINITY, 0.0, 10), "`start_lr`"),
             (Linear::new(f64::NAN, 0.0, 10), "`start_lr`"),
             (Linear::new(0.1, f64::INFINITY, 10), "`end_lr`"),
             (Linear::new(0.1, 0.0, 0), "`steps`"),

@@ -277,10 +277,10 @@ mod tests {
     #[test]
     fn rejects_bad_parameters() {
         let cases = [
-            (Polynomial::new(-1.0, 10), "`lr`"),
+            (Polynomial::new(f64::INFINITY, 10), "`lr`"),
             (Polynomial::new(f64::NAN, 10), "`lr`"),
             (Polynomial::new(0.1, 0), "`steps`"),
-            (Polynomial::new(0.1, 10).with_end_lr(-1.0), "`end_lr`"),
+            (Polynomial::new(0.1, 10).with_end_lr(f64::NAN), "`end_lr`"),
             (Polynomial::new(0.1, 10).with_power(0.0), "`power`"),
             (
                 Polynomial::new(0.1, 10).with_power(f64::INFINITY),

@@ -122,7 +122,8 @@ impl Tanh {
     pub(crate) fn at(&self, peak: f64, x: f64, len: f64) -> f64 {
         let tr = x / len;
         // timm: lr_min + 0.5 * (lr_max - lr_min) * (1 - tanh(lb * (1 - tr) + ub * tr)).
-        self.min_lr + 0.5 * (peak - self.min_lr) * (1.0 - (self.lb * (1.0 - tr) + self.ub * tr).tanh())
+        self.min_lr
+            + 0.5 * (peak - self.min_lr) * (1.0 - (self.lb * (1.0 - tr) + self.ub * tr).tanh())
     }
 }
 

@@ -255,7 +255,7 @@ mod tests {
             .with_start_lr(f64::NAN)
             .validate()
             .is_err());
-        let e = Warmup::linear(10, Constant::new(-1.0))
+        let e = Warmup::linear(10, Constant::new(f64::NAN))
             .validate()
             .unwrap_err();
         assert!(e.to_string().contains("`lr`"), "{e}");

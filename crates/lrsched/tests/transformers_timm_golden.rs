@@ -212,5 +212,9 @@ fn float_cycle_mul_is_accepted_for_every_cycle_class() {
         assert_eq!(s.value(25), s.value(0), "{class}: cycle 2 starts at 25");
         assert!(s.value(26) < s.value(0), "{class}");
         assert_eq!(s.len(), Some(48), "{class}: cycle 3 would start at 47.5");
+        // And converts back to the same timm class, exactly.
+        let c = lrsched::convert::convert(&s, lrsched::convert::Target::Timm).unwrap();
+        assert!(c.exact, "{class}: {:?}", c.notes);
+        assert_eq!(c.config["cycle_mul"], 1.5, "{class}");
     }
 }

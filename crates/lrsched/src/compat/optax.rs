@@ -794,11 +794,10 @@ mod tests {
     #[test]
     fn quirks_and_refusals() {
         let err = |v: Value| config::from_value(v).unwrap_err().to_string();
-        assert!(
-            err(json!({"type": "optax.exponential_decay", "init_value": 0.1,
-            "transition_steps": 1, "decay_rate": 1.5}))
-            .contains("`end_value`")
-        );
+        // Growth without an end_value grows, as in optax.
+        let g = parse(json!({"type": "optax.exponential_decay", "init_value": 0.1,
+            "transition_steps": 1, "decay_rate": 1.5}));
+        assert_eq!(g.value(2), 0.1 * 1.5f64.powf(2.0));
         assert!(err(
             json!({"type": "optax.piecewise_constant_schedule", "init_value": 0.1,
             "boundaries_and_scales": {"x": 0.5}})

@@ -140,61 +140,62 @@ trait Build {
 /// A cycle-aware class's own keyword arguments, turned into a native schedule with the
 /// cycles, warmup and noise they share.
 trait BuildCycle {
-    fn build(self, name: &str, cycle: Cycle, common: Common)
-        -> Result<AnySchedule, ScheduleError>;
+    fn build(self, name: &str, cycle: Cycle, common: Common) -> Result<AnySchedule, ScheduleError>;
 }
 
 fn read<T: DeserializeOwned + Build>(
     name: &str,
     mut body: Map<String, Value>,
 ) -> Result<AnySchedule, ScheduleError> {
+    known_keys(name, &body, &[fields_of::<T>(), fields_of::<Common>()])?;
     let common = take::<Common>(name, &mut body)?;
-    rest::<T>(name, body, &[fields_of::<Common>()])?.build(name, common)
+    typed::<T>(name, Value::Object(body))?.build(name, common)
 }
 
 fn read_cycle<T: DeserializeOwned + BuildCycle>(
     name: &str,
     mut body: Map<String, Value>,
 ) -> Result<AnySchedule, ScheduleError> {
+    let structs = [
+        fields_of::<T>(),
+        fields_of::<Cycle>(),
+        fields_of::<Common>(),
+    ];
+    known_keys(name, &body, &structs)?;
     let common = take::<Common>(name, &mut body)?;
     let cycle = take::<Cycle>(name, &mut body)?;
-    let taken = [fields_of::<Common>(), fields_of::<Cycle>()];
-    rest::<T>(name, body, &taken)?.build(name, cycle, common)
+    typed::<T>(name, Value::Object(body))?.build(name, cycle, common)
+}
+
+/// An unknown key is reported first, listing every key the class takes across the
+/// structs its arguments are split into (as one struct with `deny_unknown_fields` did).
+fn known_keys(
+    name: &str,
+    body: &Map<String, Value>,
+    structs: &[&[&str]],
+) -> Result<(), ScheduleError> {
+    let allowed = || structs.iter().flat_map(|s| s.iter().copied());
+    match body.keys().find(|k| !allowed().any(|a| a == k.as_str())) {
+        None => Ok(()),
+        Some(key) => Err(ScheduleError::UnknownKey {
+            schedule: name.to_string(),
+            key: key.clone(),
+            suggestion: crate::suggest(key, allowed()),
+            allowed: allowed().map(String::from).collect(),
+        }),
+    }
 }
 
 /// Moves the keys of struct `S` out of `body` and reads them into an `S`.
-fn take<S: DeserializeOwned>(name: &str, body: &mut Map<String, Value>) -> Result<S, ScheduleError> {
+fn take<S: DeserializeOwned>(
+    name: &str,
+    body: &mut Map<String, Value>,
+) -> Result<S, ScheduleError> {
     let part: Map<String, Value> = fields_of::<S>()
         .iter()
         .filter_map(|k| body.remove_entry(*k))
         .collect();
     typed::<S>(name, Value::Object(part))
-}
-
-/// Reads what is left of `body` into the class's own `T`; an unknown key lists every key
-/// the class takes, the ones already taken included.
-fn rest<T: DeserializeOwned>(
-    name: &str,
-    body: Map<String, Value>,
-    taken: &[&[&str]],
-) -> Result<T, ScheduleError> {
-    typed::<T>(name, Value::Object(body)).map_err(|e| match e {
-        ScheduleError::UnknownKey {
-            schedule,
-            key,
-            mut allowed,
-            ..
-        } => {
-            allowed.extend(taken.iter().flat_map(|t| t.iter().map(|k| k.to_string())));
-            ScheduleError::UnknownKey {
-                suggestion: crate::suggest(&key, allowed.iter().map(String::as_str)),
-                schedule,
-                key,
-                allowed,
-            }
-        }
-        other => other,
-    })
 }
 
 /// The field names of a plain (not flattened) struct, as its derived `Deserialize`
@@ -432,12 +433,7 @@ struct CosineArgs {
 }
 
 impl BuildCycle for CosineArgs {
-    fn build(
-        self,
-        name: &str,
-        cycle: Cycle,
-        common: Common,
-    ) -> Result<AnySchedule, ScheduleError> {
+    fn build(self, name: &str, cycle: Cycle, common: Common) -> Result<AnySchedule, ScheduleError> {
         let (lr_min, k) = (cycle.lr_min, self.k_decay);
         let sched = cycle.build(name, self.lr, |peak, len, after_end| {
             Cosine::new(peak, len)
@@ -468,12 +464,7 @@ struct TanhArgs {
 }
 
 impl BuildCycle for TanhArgs {
-    fn build(
-        self,
-        name: &str,
-        cycle: Cycle,
-        common: Common,
-    ) -> Result<AnySchedule, ScheduleError> {
+    fn build(self, name: &str, cycle: Cycle, common: Common) -> Result<AnySchedule, ScheduleError> {
         let (lr_min, lb, ub) = (cycle.lr_min, self.lb, self.ub);
         let sched = cycle.build(name, self.lr, |peak, len, after_end| {
             Tanh::new(peak, len)
@@ -507,12 +498,7 @@ struct PolyArgs {
 }
 
 impl BuildCycle for PolyArgs {
-    fn build(
-        self,
-        name: &str,
-        cycle: Cycle,
-        common: Common,
-    ) -> Result<AnySchedule, ScheduleError> {
+    fn build(self, name: &str, cycle: Cycle, common: Common) -> Result<AnySchedule, ScheduleError> {
         let (lr_min, power, k) = (cycle.lr_min, self.power, self.k_decay);
         let sched = cycle.build(name, self.lr, |peak, len, after_end| {
             Polynomial::new(peak, len)
@@ -683,8 +669,10 @@ mod tests {
     #[test]
     fn fractional_cycle_mul_is_timms() {
         // timm: cycles of 3, 4.5, 6.75 steps starting at 0, 3, 7.5.
-        let s = parse(json!({"type": "timm.CosineLRScheduler", "lr": 1.0, "t_initial": 3,
-            "cycle_mul": 1.5, "cycle_limit": 3}))
+        let s = parse(
+            json!({"type": "timm.CosineLRScheduler", "lr": 1.0, "t_initial": 3,
+            "cycle_mul": 1.5, "cycle_limit": 3}),
+        )
         .unwrap();
         assert_eq!(s.type_name(), "cycles");
         assert_eq!(s.value(3), 1.0);
@@ -693,8 +681,10 @@ mod tests {
         assert_eq!(s.len(), Some(15));
         assert_eq!(s.value(15), 0.0);
         for bad in [0.0, -1.5] {
-            let e = parse(json!({"type": "timm.TanhLRScheduler", "lr": 1.0, "t_initial": 3,
-                "cycle_mul": bad, "cycle_limit": 3}))
+            let e = parse(
+                json!({"type": "timm.TanhLRScheduler", "lr": 1.0, "t_initial": 3,
+                "cycle_mul": bad, "cycle_limit": 3}),
+            )
             .unwrap_err();
             assert!(e.to_string().contains("cycle_mul"), "{e}");
         }
@@ -702,13 +692,27 @@ mod tests {
 
     #[test]
     fn shared_keys_are_listed_for_an_unknown_key() {
-        let e = parse(json!({"type": "timm.PolyLRScheduler", "lr": 1.0, "t_initial": 3,
-            "cycle_mull": 1.5}))
+        let e = parse(
+            json!({"type": "timm.PolyLRScheduler", "lr": 1.0, "t_initial": 3,
+            "cycle_mull": 1.5}),
+        )
         .unwrap_err();
-        let ScheduleError::UnknownKey { allowed, suggestion, .. } = &e else {
+        let ScheduleError::UnknownKey {
+            allowed,
+            suggestion,
+            ..
+        } = &e
+        else {
             panic!("{e:?}");
         };
-        for k in ["lr", "power", "t_initial", "cycle_mul", "noise_seed", "warmup_t"] {
+        for k in [
+            "lr",
+            "power",
+            "t_initial",
+            "cycle_mul",
+            "noise_seed",
+            "warmup_t",
+        ] {
             assert!(allowed.iter().any(|a| a == k), "{k}: {e}");
         }
         assert_eq!(suggestion.as_deref(), Some("cycle_mul"));
