@@ -89,6 +89,8 @@ OPTAX = [
     ("pwc_numeric_order", {"type": "optax.piecewise_constant_schedule", "init_value": 0.2,
                            "boundaries_and_scales": {"100": 0.5, "20": 3.0, "3": 0.1}}, 110),
     ("pwc_none", {"type": "optax.piecewise_constant_schedule", "init_value": 0.2}, 5),
+    ("pwc_negative_init", {"type": "optax.piecewise_constant_schedule", "init_value": -0.1,
+                           "boundaries_and_scales": {"5": 0.5, "10": 2.0}}, 15),
     # piecewise_interpolate_schedule
     ("pwi_linear", {"type": "optax.piecewise_interpolate_schedule", "interpolate_type": "linear",
                     "init_value": 0.1, "boundaries_and_scales": {"10": 10.0, "30": 0.01}}, 40),
@@ -126,11 +128,23 @@ OPTAX = [
     ("cos_alpha_exponent", {"type": "optax.cosine_decay_schedule", "init_value": 1.0, "decay_steps": 50,
                             "alpha": 0.1, "exponent": 2.0}, 60),
     ("cos_one_step", {"type": "optax.cosine_decay_schedule", "init_value": 0.5, "decay_steps": 1}, 3),
+    # growth without an end_value, as range tests use it
+    ("exp_growth_free", {"type": "optax.exponential_decay", "init_value": 0.01, "transition_steps": 5,
+                         "decay_rate": 1.5}, 60),
+    ("exp_growth_free_staircase_begin", {"type": "optax.exponential_decay", "init_value": 1e-4,
+                                         "transition_steps": 3, "decay_rate": 2.0, "staircase": True,
+                                         "transition_begin": 4}, 50),
+    ("exp_growth_free_begin", {"type": "optax.exponential_decay", "init_value": 1e-3, "transition_steps": 1,
+                               "decay_rate": 1.1, "transition_begin": 10}, 60),
     # warmup_cosine_decay_schedule
     ("wcd_basic", wcd(init_value=0.0, peak_value=1e-3, warmup_steps=10, decay_steps=100), 120),
     ("wcd_no_warmup", wcd(init_value=1e-4, peak_value=0.1, warmup_steps=0, decay_steps=50, end_value=1e-3,
                           exponent=1.5), 60),
     ("wcd_zero_peak", wcd(init_value=0.0, peak_value=0.0, warmup_steps=5, decay_steps=10, end_value=0.1), 15),
+    ("wcd_zero_peak_negative_end", wcd(init_value=0.1, peak_value=0.0, warmup_steps=5, decay_steps=10,
+                                       end_value=-0.1), 15),
+    ("wcd_negative_end", wcd(init_value=0.0, peak_value=0.1, warmup_steps=5, decay_steps=30, end_value=-0.05),
+     40),
     ("wcd_one_decay_step", wcd(init_value=0.05, peak_value=0.1, warmup_steps=3, decay_steps=4,
                                end_value=0.01), 7),
     # warmup_constant_schedule
@@ -184,6 +198,12 @@ OPTAX = [
         {"init_value": 1e-3, "peak_value": 0.1, "warmup_steps": 3, "decay_steps": 8, "exponent": 2.0},
         {"init_value": 1e-3, "peak_value": 0.08, "warmup_steps": 3, "decay_steps": 8, "exponent": 2.0},
         {"init_value": 1e-3, "peak_value": 0.06, "warmup_steps": 3, "decay_steps": 8, "exponent": 2.0}]}, 30),
+    ("sgdr_four_restarts", {"type": "optax.sgdr_schedule", "cosine_kwargs": [
+        {"init_value": 1e-4, "peak_value": 0.1 * 0.7 ** i, "warmup_steps": 3, "decay_steps": 30 * (i + 1),
+         "end_value": 1e-3} for i in range(5)]}, 460),
+    ("sgdr_same_cycles_small_end", {"type": "optax.sgdr_schedule", "cosine_kwargs": [
+        {"init_value": 0.0, "peak_value": 0.1, "warmup_steps": 5, "decay_steps": 50, "end_value": 1e-4}] * 4},
+     205),
     ("sgdr_one", {"type": "optax.sgdr_schedule", "cosine_kwargs": [
         {"init_value": 0.0, "peak_value": 0.1, "warmup_steps": 5, "decay_steps": 10}]}, 15),
 ]

@@ -149,6 +149,18 @@ CONFIGS = [
                                   "warmup_t": 4, "warmup_lr_init": 1e-3, "warmup_prefix": True, **PU}, 80),
     ("tcos_mul", {"type": TM + "CosineLRScheduler", "lr": 0.1, "t_initial": 10, "cycle_mul": 2.0,
                   "cycle_limit": 3, "lr_min": 1e-4, **PU}, 90),
+    # float cycle_mul: timm's cycle index floor(log(1 - t / t_initial * (1 - m), m))
+    ("tcos_mul_float", {"type": TM + "CosineLRScheduler", "lr": 0.1, "t_initial": 10, "cycle_mul": 1.5,
+                        "cycle_limit": 5, "lr_min": 1e-4, **PU}, 150),
+    ("tcos_mul_float_decay_warmup", {"type": TM + "CosineLRScheduler", "lr": 0.1, "t_initial": 7, "cycle_mul": 2.5,
+                                     "cycle_decay": 0.8, "cycle_limit": 4, "k_decay": 2.0, "warmup_t": 4,
+                                     "warmup_lr_init": 1e-3, "warmup_prefix": True, **PU}, 160),
+    ("tcos_mul_three_early_boundary", {"type": TM + "CosineLRScheduler", "lr": 1.0, "t_initial": 4,
+                                       "cycle_mul": 3.0, "cycle_limit": 7, **PU}, 500),
+    ("tcos_mul_shrinking", {"type": TM + "CosineLRScheduler", "lr": 0.1, "t_initial": 16, "cycle_mul": 0.5,
+                            "cycle_limit": 3, "lr_min": 0.01, **PU}, 31),
+    ("tcos_many_cycles", {"type": TM + "CosineLRScheduler", "lr": 0.1, "t_initial": 3, "cycle_decay": 0.99,
+                          "cycle_limit": 20000, **PU}, 100),
     ("tcos_restart_forever", {"type": TM + "CosineLRScheduler", "lr": 1.0, "t_initial": 7,
                               "cycle_limit": 4, "k_decay": 2.0, **PU}, 40),
     ("tcos_noise", {"type": TM + "CosineLRScheduler", "lr": 0.1, "t_initial": 40,
@@ -158,6 +170,9 @@ CONFIGS = [
                                 "warmup_lr_init": 1e-3, "lb": -5.0, "ub": 2.0, "lr_min": 1e-3, **PU}, 40),
     ("ttanh_cycles", {"type": TM + "TanhLRScheduler", "lr": 0.1, "t_initial": 8, "cycle_mul": 2.0,
                       "cycle_decay": 0.7, "cycle_limit": 3, "warmup_t": 3, "warmup_prefix": True, **PU}, 70),
+    ("ttanh_mul_float", {"type": TM + "TanhLRScheduler", "lr": 0.1, "t_initial": 8, "cycle_mul": 1.5,
+                         "cycle_decay": 0.7, "cycle_limit": 4, "lr_min": 1e-3, "warmup_t": 3,
+                         "warmup_lr_init": 1e-3, **PU}, 90),
     ("ttanh_noise", {"type": TM + "TanhLRScheduler", "lr": 0.1, "t_initial": 30, "noise_range_t": 5,
                      "noise_pct": 0.1, **PU}, 40),
     ("tstep_basic", {"type": TM + "StepLRScheduler", "lr": 0.1, "decay_t": 10, "decay_rate": 0.5,
@@ -181,6 +196,11 @@ CONFIGS = [
                       "warmup_t": 5, "warmup_lr_init": 1e-3, **PU}, 45),
     ("tpoly_mul", {"type": TM + "PolyLRScheduler", "lr": 1.0, "t_initial": 5, "power": 1.0, "cycle_mul": 3.0,
                    "cycle_limit": 3, "lr_min": 0.01, **PU}, 80),
+    ("tpoly_mul_float", {"type": TM + "PolyLRScheduler", "lr": 1.0, "t_initial": 6, "power": 2.0,
+                         "k_decay": 0.5, "cycle_mul": 1.25, "cycle_decay": 0.5, "cycle_limit": 6,
+                         "lr_min": 0.01, **PU}, 70),
+    ("tpoly_mul_float_sqrt", {"type": TM + "PolyLRScheduler", "lr": 0.1, "t_initial": 5, "cycle_mul": 2.5,
+                              "cycle_limit": 4, **PU}, 110),
     ("tpoly_noise", {"type": TM + "PolyLRScheduler", "lr": 0.1, "t_initial": 30, "noise_range_t": [5, 25],
                      "noise_pct": 0.05, **PU}, 35),
     ("tplat_default_max", {"type": TM + "PlateauLRScheduler", "lr": 0.1, "patience_t": 2}, RISING),
@@ -191,6 +211,17 @@ CONFIGS = [
                              "patience_t": 0, "threshold": 0.05}, FALLING),
     ("tplat_noise", {"type": TM + "PlateauLRScheduler", "lr": 0.1, "mode": "min", "patience_t": 2,
                      "warmup_t": 3, "noise_range_t": [2, 20], "noise_type": "uniform", "noise_pct": 0.1}, FALLING),
+]
+
+# Configs timm refuses: it asserts in the constructor or raises at the first steps.
+REJECTED = [
+    ("tcos_zero_t_initial", {"type": TM + "CosineLRScheduler", "lr": 0.1, "t_initial": 0, **PU}),
+    ("tcos_zero_cycle_mul", {"type": TM + "CosineLRScheduler", "lr": 0.1, "t_initial": 10, "cycle_mul": 0.0,
+                             "cycle_limit": 3, **PU}),
+    ("ttanh_negative_cycle_mul", {"type": TM + "TanhLRScheduler", "lr": 0.1, "t_initial": 10,
+                                  "cycle_mul": -1.5, "cycle_limit": 3, **PU}),
+    ("tpoly_zero_cycle_mul", {"type": TM + "PolyLRScheduler", "lr": 0.1, "t_initial": 10, "cycle_mul": 0.0,
+                              **PU}),
 ]
 
 
@@ -259,6 +290,14 @@ def main():
             clean = {k: v for k, v in cfg.items() if k != "noise_range_t"}
             case["clean"] = [repr(float(v)) for v in run(clean, n)]
         cases.append(case)
+    rejected = []
+    for name, cfg in REJECTED:
+        try:
+            run_timm(cfg, 20)
+        except (AssertionError, ValueError, ZeroDivisionError) as e:
+            rejected.append({"name": name, "config": cfg, "error": repr(e)})
+        else:
+            sys.exit(f"{name}: timm accepted {cfg}")
     doc = {
         "generator": "scripts/transformers_timm_golden.py",
         "versions": {
@@ -268,6 +307,7 @@ def main():
             "timm": timm.__version__,
         },
         "cases": cases,
+        "rejected": rejected,
     }
     with open(OUT, "w") as f:
         json.dump(doc, f, indent=1)

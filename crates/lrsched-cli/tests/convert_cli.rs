@@ -157,3 +157,37 @@ fn errors_are_one_line_with_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("steps"), "{}", stderr(&o));
 }
+
+/// optax computes this schedule's negative values; lrsched used to refuse the config.
+const OPTAX_NEGATIVE: &str = r#"{"type": "optax.warmup_cosine_decay_schedule", "init_value": 0.0, "peak_value": 0.1, "warmup_steps": 5, "decay_steps": 30, "end_value": -0.05}"#;
+
+#[test]
+fn negative_optax_values_trace_and_convert() {
+    let path = temp_file("optax_negative.json", OPTAX_NEGATIVE);
+    let path = path.to_str().unwrap();
+    let o = lrsched(&["trace", "--config", path, "--steps", "40"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let source: Vec<f64> = stdout(&o).lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(source[5], 0.1);
+    assert!(source[29] < 0.0);
+    assert_eq!(source[30..], [-0.05; 10]);
+    for to in ["native", "optax", "torch"] {
+        let o = lrsched(&["convert", "--config", path, "--to", to]);
+        assert_eq!(o.status.code(), Some(0), "{to}: {}", stderr(&o));
+        let line = stdout(&o);
+        assert!(!stderr(&o).contains("differs"), "{to}: {}", stderr(&o));
+        close(&trace(line.trim(), 40), &source);
+    }
+    let o = lrsched(&[
+        "convert",
+        "--schedule",
+        "optax.piecewise_constant_schedule(init_value=-0.1, boundaries_and_scales={5=0.5})",
+        "--to",
+        "native",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    close(
+        &trace(stdout(&o).trim(), 7),
+        &[-0.1, -0.1, -0.1, -0.1, -0.1, -0.05, -0.05],
+    );
+}

@@ -272,3 +272,26 @@ fn bad_input_is_one_line_and_exit_2() {
         "positive",
     );
 }
+
+#[test]
+fn negative_optax_values_are_plotted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("neg.json"),
+        r#"{"type": "optax.warmup_cosine_decay_schedule", "init_value": 0.0, "peak_value": 0.1, "warmup_steps": 5, "decay_steps": 30, "end_value": -0.05}"#,
+    )
+    .unwrap();
+    let out = ok(&lrsched(
+        &[
+            "plot", "--config", "neg.json", "--steps", "40", "--out", "n",
+        ],
+        dir.path(),
+    ));
+    assert!(out.contains("plot.png"), "{out}");
+    let svg = std::fs::read_to_string(dir.path().join("n/plot.svg")).unwrap();
+    // The y axis reaches below 0 to show the values optax gives.
+    assert!(
+        svg.contains("−0.05") || svg.contains("-0.05"),
+        "no negative tick"
+    );
+}

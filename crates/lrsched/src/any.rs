@@ -115,6 +115,7 @@ schedules! {
     Offset(Offset) = "offset",
     Repeat(Repeat) = "repeat",
     Stretch(Stretch) = "stretch",
+    Cycles(Cycles) = "cycles",
 }
 
 impl Schedule for AnySchedule {

@@ -123,6 +123,8 @@ catalog! {
         "schedule, period=none, times=none, after_end=hold", "repeat(schedule=cosine(lr=0.1, steps=100), times=3)";
     "stretch", "combinator", "a schedule stretched in time by ratio (Composer's scale_schedule_ratio)",
         "schedule, ratio", "stretch(schedule=cosine(lr=0.1, steps=100), ratio=1.5)";
+    "cycles", "combinator", "a cosine, tanh or polynomial decay in cycles growing by a float cycle_mul, peaks by cycle_decay (timm's cycles)",
+        "schedule, cycle_mul=1, cycle_decay=1, cycle_limit=none", "cycles(schedule=cosine(lr=0.1, steps=10), cycle_mul=1.5, cycle_limit=4)";
     "LambdaLR", "torch", "lr * lr_lambda(epoch), lr_lambda an expression in epoch (or a list, one per group)",
         "lr, lr_lambda, momentum=none", "LambdaLR(lr=0.1, lr_lambda=\"0.95 ** epoch\")";
     "MultiplicativeLR", "torch", "multiply the rate by lr_lambda(epoch) every step",

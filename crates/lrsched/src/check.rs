@@ -30,6 +30,16 @@ pub(crate) fn non_negative(schedule: &str, key: &str, v: f64) -> Result<(), Sche
     }
 }
 
+/// A value a schedule takes (a rate, its start, end or floor): any finite number.
+/// Negative and zero values are allowed because the libraries whose configs lrsched
+/// reads compute them (optax's `piecewise_constant_schedule` with a negative
+/// `init_value`, a negative `end_value` of `warmup_cosine_decay_schedule`) and a paste-in
+/// must give the library's values; what an optimizer does with a rate <= 0 is for the
+/// training side to say (see [`crate::is_usable_rate`]).
+pub(crate) fn rate(schedule: &str, key: &str, v: f64) -> Result<(), ScheduleError> {
+    finite(schedule, key, v)
+}
+
 /// Any finite number.
 pub(crate) fn finite(schedule: &str, key: &str, v: f64) -> Result<(), ScheduleError> {
     if v.is_finite() {

@@ -155,7 +155,7 @@ mod tests {
             assert!(s.validate().unwrap_err().to_string().contains("`max`"));
             let _ = s.value(0);
         }
-        let e = Clamp::new(Constant::new(-1.0)).validate().unwrap_err();
+        let e = Clamp::new(Constant::new(f64::NAN)).validate().unwrap_err();
         assert!(e.to_string().contains("`schedule.lr`"), "{e}");
     }
 

@@ -17,7 +17,7 @@ use crate::{check, Schedule, ScheduleError};
     serde(deny_unknown_fields)
 )]
 pub struct Constant {
-    /// The value at every step; finite and >= 0.
+    /// The value at every step; finite (negative and zero values are allowed, as optax computes them).
     pub lr: f64,
 }
 
@@ -33,7 +33,7 @@ impl Schedule for Constant {
         self.lr
     }
     fn validate(&self) -> Result<(), ScheduleError> {
-        check::non_negative("constant", "lr", self.lr)
+        check::rate("constant", "lr", self.lr)
     }
 }
 
@@ -51,9 +51,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_rate() {
-        for bad in [-1.0, f64::NAN, f64::INFINITY] {
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
             let e = Constant::new(bad).validate().unwrap_err();
             assert!(e.to_string().contains("`lr`"), "{e}");
+        }
+        // Negative and zero values are values optax computes: allowed.
+        for v in [-1.0, 0.0] {
+            assert!(Constant::new(v).validate().is_ok());
+            assert_eq!(Constant::new(v).value(3), v);
         }
     }
 }

@@ -1255,6 +1255,16 @@ fn timm(s: &AnySchedule) -> Option<Candidate> {
                 "lr_min": x.min_lr, "cycle_mul": x.period_mult, "cycle_decay": x.peak_decay,
                 "cycle_limit": x.cycle_limit?})
         }
+        // timm's own cycles: the first cycle's class with the cycle arguments.
+        AnySchedule::Cycles(x) if !matches!(*x.schedule, AnySchedule::Cycles(_)) => {
+            let limit = x.cycle_limit?;
+            let mut first = timm(&x.schedule)?.config;
+            let o = first.as_object_mut()?;
+            o.insert("cycle_mul".into(), json!(x.cycle_mul));
+            o.insert("cycle_decay".into(), json!(x.cycle_decay));
+            o.insert("cycle_limit".into(), json!(limit));
+            first
+        }
         AnySchedule::Tanh(x) if x.after_end == AfterEnd::Hold => {
             json!({"type": "timm.TanhLRScheduler", "lr": x.lr, "t_initial": x.steps,
                 "lb": x.lb, "ub": x.ub, "lr_min": x.min_lr})

@@ -38,11 +38,11 @@ use std::f64::consts::PI;
     serde(deny_unknown_fields)
 )]
 pub struct Cosine {
-    /// The starting (peak) value; finite and >= 0.
+    /// The starting (peak) value; finite (may be <= 0, as optax allows).
     pub lr: f64,
     /// Steps of decay; >= 1.
     pub steps: u64,
-    /// The value reached at `steps`; finite and >= 0 (default 0).
+    /// The value reached at `steps`; finite, may be <= 0 as optax allows (default 0).
     #[cfg_attr(
         feature = "serde",
         serde(default, skip_serializing_if = "check::is_zero")
@@ -124,21 +124,29 @@ impl Cosine {
     }
 }
 
+impl Cosine {
+    /// The value `x` steps into a decay of `len` steps (both may be fractional) from
+    /// `peak` to `min_lr`: what [`crate::Cycles`] asks of each cycle.
+    pub(crate) fn at(&self, peak: f64, x: f64, len: f64) -> f64 {
+        let p = (x / len).powf(self.k_decay);
+        // transformers' order of operations: math.pi * num_cycles * 2.0 * progress.
+        let factor = 0.5 * (1.0 + (PI * self.num_cycles * 2.0 * p).cos());
+        self.min_lr + (peak - self.min_lr) * factor.powf(self.exponent)
+    }
+}
+
 impl Schedule for Cosine {
     fn value(&self, step: u64) -> f64 {
         let t = self.after_end.local_step(step, self.steps);
         if t >= self.steps && self.after_end != AfterEnd::Continue {
             return self.min_lr;
         }
-        let p = (t as f64 / self.steps as f64).powf(self.k_decay);
-        // transformers' order of operations: math.pi * num_cycles * 2.0 * progress.
-        let factor = 0.5 * (1.0 + (PI * self.num_cycles * 2.0 * p).cos());
-        self.min_lr + (self.lr - self.min_lr) * factor.powf(self.exponent)
+        self.at(self.lr, t as f64, self.steps as f64)
     }
     fn validate(&self) -> Result<(), ScheduleError> {
-        check::non_negative("cosine", "lr", self.lr)?;
+        check::rate("cosine", "lr", self.lr)?;
         check::at_least_one("cosine", "steps", self.steps)?;
-        check::non_negative("cosine", "min_lr", self.min_lr)?;
+        check::rate("cosine", "min_lr", self.min_lr)?;
         check::positive("cosine", "exponent", self.exponent)?;
         check::positive("cosine", "k_decay", self.k_decay)?;
         check::positive("cosine", "num_cycles", self.num_cycles)

@@ -359,7 +359,7 @@ mod tests {
         }
 
         let mut bad_child = three();
-        bad_child.schedules[2] = Cosine::new(-1.0, 10).into();
+        bad_child.schedules[2] = Cosine::new(f64::NAN, 10).into();
         let e = bad_child.validate().unwrap_err().to_string();
         assert!(e.contains("`schedules[2].lr`"), "{e}");
     }

@@ -62,12 +62,37 @@ mod wsd;
 
 // Combinators: one per file.
 mod clamp;
+mod cycles;
 mod join;
 mod offset;
 mod product;
 mod repeat;
 mod scale;
 mod stretch;
+
+/// Whether `lr` is a rate an optimizer can step with: finite and > 0.
+///
+/// Schedules read from paste-in configs give the library's values, and some libraries
+/// compute values <= 0 (optax's `piecewise_constant_schedule` with a negative
+/// `init_value`, `warmup_cosine_decay_schedule` with a negative `end_value`, a cosine
+/// ending at 0): `value`, [`Driver::lr`] and the tools that trace, plot or convert a
+/// schedule return them as they are, never refusing or clamping them. Code that hands
+/// a rate to an optimizer asks this at each step and says so where it is false.
+///
+/// ```
+/// use lrsched::{is_usable_rate, Constant, Driver, Schedule};
+/// // What optax.piecewise_constant_schedule(init_value=-0.1) reads into.
+/// let s = Constant::new(-0.1);
+/// assert!(s.validate().is_ok());
+/// let d = Driver::new(s.clone());
+/// assert!(d.validate().is_ok());
+/// assert_eq!(d.lr(), -0.1);
+/// assert!(!is_usable_rate(s.value(0)));
+/// assert!(!is_usable_rate(0.0) && !is_usable_rate(f64::NAN) && is_usable_rate(1e-3));
+/// ```
+pub fn is_usable_rate(lr: f64) -> bool {
+    lr.is_finite() && lr > 0.0
+}
 
 pub use after_end::AfterEnd;
 pub use any::{AnySchedule, NATIVE_TYPES};
@@ -76,6 +101,7 @@ pub use error::{suggest, ScheduleError};
 pub use clamp::Clamp;
 pub use constant::Constant;
 pub use cosine::Cosine;
+pub use cycles::Cycles;
 pub use cyclic::{Cyclic, CyclicMode, CyclicScaleMode};
 #[cfg(feature = "serde")]
 pub use driver::DriverState;

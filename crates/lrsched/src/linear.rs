@@ -35,9 +35,9 @@ use crate::{check, AfterEnd, Schedule, ScheduleError};
     serde(deny_unknown_fields)
 )]
 pub struct Linear {
-    /// The value at step 0; finite and >= 0.
+    /// The value at step 0; finite (may be <= 0, as optax allows).
     pub start_lr: f64,
-    /// The value reached at `steps`; finite and >= 0.
+    /// The value reached at `steps`; finite (may be <= 0, as optax allows).
     pub end_lr: f64,
     /// Steps from `start_lr` to `end_lr`; >= 1.
     pub steps: u64,
@@ -76,8 +76,8 @@ impl Schedule for Linear {
         polynomial_value(self.start_lr, self.end_lr, frac, 1.0)
     }
     fn validate(&self) -> Result<(), ScheduleError> {
-        check::non_negative("linear", "start_lr", self.start_lr)?;
-        check::non_negative("linear", "end_lr", self.end_lr)?;
+        check::rate("linear", "start_lr", self.start_lr)?;
+        check::rate("linear", "end_lr", self.end_lr)?;
         check::at_least_one("linear", "steps", self.steps)?;
         if self.after_end == AfterEnd::Continue && self.end_lr < self.start_lr {
             return Err(ScheduleError::invalid(
@@ -137,7 +137,7 @@ mod tests {
     #[test]
     fn rejects_bad_parameters() {
         let cases = [
-            (Linear::new(-0.1, 0.0, 10), "`start_lr`"),
+            (Linear::new(f64::NEG_INFINITY, 0.0, 10), "`start_lr`"),
             (Linear::new(f64::NAN, 0.0, 10), "`start_lr`"),
             (Linear::new(0.1, f64::INFINITY, 10), "`end_lr`"),
             (Linear::new(0.1, 0.0, 0), "`steps`"),

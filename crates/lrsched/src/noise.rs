@@ -316,7 +316,7 @@ mod tests {
         assert!(msg(Noise::new(Constant::new(1.0), f64::NAN)).contains("`pct`"));
         assert!(msg(Noise::normal(Constant::new(1.0), 0.5, 0.0)).contains("`std`"));
         assert!(msg(Noise::new(Constant::new(1.0), 0.5).with_range(5, Some(4))).contains("`end`"));
-        assert!(msg(Noise::new(Constant::new(-1.0), 0.5)).contains("`lr`"));
+        assert!(msg(Noise::new(Constant::new(f64::NAN), 0.5)).contains("`lr`"));
         // Invalid, still no panic and never negative.
         let s = Noise::new(Constant::new(1.0), 5.0);
         assert!(s.values(0..100).iter().all(|v| *v >= 0.0));

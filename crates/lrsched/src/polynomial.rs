@@ -46,11 +46,11 @@ use crate::{check, AfterEnd, Schedule, ScheduleError};
     serde(deny_unknown_fields)
 )]
 pub struct Polynomial {
-    /// The value at step 0; finite and >= 0.
+    /// The value at step 0; finite (may be <= 0, as optax allows).
     pub lr: f64,
     /// Steps of decay; >= 1.
     pub steps: u64,
-    /// The value reached at `steps`; finite and >= 0 (default 0).
+    /// The value reached at `steps`; finite, may be <= 0 as optax allows (default 0).
     #[cfg_attr(
         feature = "serde",
         serde(default, skip_serializing_if = "check::is_zero")
@@ -138,6 +138,18 @@ impl Polynomial {
     }
 }
 
+impl Polynomial {
+    /// The value `x` steps into a decay of `len` steps (both may be fractional) from
+    /// `peak` to `end_lr`: what [`crate::Cycles`] asks of each cycle.
+    pub(crate) fn at(&self, peak: f64, x: f64, len: f64) -> f64 {
+        // `powf(1.0)` is the identity, so the default k_decay changes no value. timm's
+        // rounding can put `x` a hair past `len` at a cycle's end, where a fractional
+        // power of the negative fraction would be NaN: that is the end value.
+        let frac = (1.0 - (x / len).powf(self.k_decay)).max(0.0);
+        polynomial_value(peak, self.end_lr, frac, self.power)
+    }
+}
+
 impl Schedule for Polynomial {
     fn value(&self, step: u64) -> f64 {
         if self.cycle {
@@ -155,14 +167,12 @@ impl Schedule for Polynomial {
         if t >= self.steps && self.after_end != AfterEnd::Continue {
             return self.end_lr;
         }
-        // `powf(1.0)` is the identity, so the default k_decay changes no value.
-        let frac = 1.0 - (t as f64 / self.steps as f64).powf(self.k_decay);
-        polynomial_value(self.lr, self.end_lr, frac, self.power)
+        self.at(self.lr, t as f64, self.steps as f64)
     }
     fn validate(&self) -> Result<(), ScheduleError> {
-        check::non_negative("polynomial", "lr", self.lr)?;
+        check::rate("polynomial", "lr", self.lr)?;
         check::at_least_one("polynomial", "steps", self.steps)?;
-        check::non_negative("polynomial", "end_lr", self.end_lr)?;
+        check::rate("polynomial", "end_lr", self.end_lr)?;
         check::positive("polynomial", "power", self.power)?;
         check::positive("polynomial", "k_decay", self.k_decay)?;
         if self.after_end == AfterEnd::Continue {
@@ -267,10 +277,10 @@ mod tests {
     #[test]
     fn rejects_bad_parameters() {
         let cases = [
-            (Polynomial::new(-1.0, 10), "`lr`"),
+            (Polynomial::new(f64::INFINITY, 10), "`lr`"),
             (Polynomial::new(f64::NAN, 10), "`lr`"),
             (Polynomial::new(0.1, 0), "`steps`"),
-            (Polynomial::new(0.1, 10).with_end_lr(-1.0), "`end_lr`"),
+            (Polynomial::new(0.1, 10).with_end_lr(f64::NAN), "`end_lr`"),
             (Polynomial::new(0.1, 10).with_power(0.0), "`power`"),
             (
                 Polynomial::new(0.1, 10).with_power(f64::INFINITY),

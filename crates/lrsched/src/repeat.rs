@@ -275,7 +275,7 @@ mod tests {
                 assert!(s.value(t).is_finite());
             }
         }
-        let e = Repeat::every(Cosine::new(-1.0, 10), 3)
+        let e = Repeat::every(Cosine::new(f64::NAN, 10), 3)
             .validate()
             .unwrap_err();
         assert!(e.to_string().contains("repeat: `schedule.lr`"), "{e}");

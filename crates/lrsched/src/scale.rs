@@ -95,7 +95,9 @@ mod tests {
             assert!(s.validate().unwrap_err().to_string().contains("`factor`"));
             let _ = s.value(u64::MAX);
         }
-        let e = Scale::new(Constant::new(-1.0), 1.0).validate().unwrap_err();
+        let e = Scale::new(Constant::new(f64::NAN), 1.0)
+            .validate()
+            .unwrap_err();
         assert!(e.to_string().contains("scale: `schedule.lr`"), "{e}");
     }
 

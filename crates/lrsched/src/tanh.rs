@@ -116,16 +116,24 @@ impl Tanh {
     }
 }
 
+impl Tanh {
+    /// The value `x` steps into a decay of `len` steps (both may be fractional) from
+    /// `peak` to `min_lr`: what [`crate::Cycles`] asks of each cycle.
+    pub(crate) fn at(&self, peak: f64, x: f64, len: f64) -> f64 {
+        let tr = x / len;
+        // timm: lr_min + 0.5 * (lr_max - lr_min) * (1 - tanh(lb * (1 - tr) + ub * tr)).
+        self.min_lr
+            + 0.5 * (peak - self.min_lr) * (1.0 - (self.lb * (1.0 - tr) + self.ub * tr).tanh())
+    }
+}
+
 impl Schedule for Tanh {
     fn value(&self, step: u64) -> f64 {
         let t = self.after_end.local_step(step, self.steps);
         if t >= self.steps && self.after_end != AfterEnd::Continue {
             return self.min_lr;
         }
-        let tr = t as f64 / self.steps as f64;
-        // timm: lr_min + 0.5 * (lr_max - lr_min) * (1 - tanh(lb * (1 - tr) + ub * tr)).
-        self.min_lr
-            + 0.5 * (self.lr - self.min_lr) * (1.0 - (self.lb * (1.0 - tr) + self.ub * tr).tanh())
+        self.at(self.lr, t as f64, self.steps as f64)
     }
     fn validate(&self) -> Result<(), ScheduleError> {
         check::non_negative("tanh", "lr", self.lr)?;

@@ -101,7 +101,7 @@ impl WarmupShape {
 pub struct Warmup {
     /// Steps of warmup; 0 means none.
     pub steps: u64,
-    /// The value at step 0; finite and >= 0, and > 0 for exponential (default 0).
+    /// The value at step 0; finite (may be <= 0, as optax allows), and > 0 for exponential (default 0).
     #[cfg_attr(
         feature = "serde",
         serde(default, skip_serializing_if = "check::is_zero")
@@ -164,7 +164,7 @@ impl Schedule for Warmup {
         if self.shape == WarmupShape::Exponential {
             check::positive("warmup", "start_lr", self.start_lr)?;
         } else {
-            check::non_negative("warmup", "start_lr", self.start_lr)?;
+            check::rate("warmup", "start_lr", self.start_lr)?;
         }
         self.schedule.validate()
     }
@@ -255,7 +255,7 @@ mod tests {
             .with_start_lr(f64::NAN)
             .validate()
             .is_err());
-        let e = Warmup::linear(10, Constant::new(-1.0))
+        let e = Warmup::linear(10, Constant::new(f64::NAN))
             .validate()
             .unwrap_err();
         assert!(e.to_string().contains("`lr`"), "{e}");

@@ -189,3 +189,32 @@ fn library_errors_are_errors_not_panics() {
         assert!(config::from_value(config.clone()).is_err(), "{config}");
     }
 }
+
+#[test]
+fn what_timm_refuses_lrsched_refuses() {
+    let doc: Value = serde_json::from_str(FIXTURE).unwrap();
+    let rejected = doc["rejected"].as_array().unwrap();
+    assert!(rejected.len() >= 4);
+    for case in rejected {
+        let r = config::from_value(case["config"].clone());
+        assert!(r.is_err(), "{} parsed: {r:?}", case["name"]);
+    }
+}
+
+#[test]
+fn float_cycle_mul_is_accepted_for_every_cycle_class() {
+    // Regression: a cycle_mul whose cycles are not whole steps was refused.
+    for class in ["CosineLRScheduler", "TanhLRScheduler", "PolyLRScheduler"] {
+        let config = serde_json::json!({"type": format!("timm.{class}"), "lr": 0.1,
+            "t_initial": 10, "cycle_mul": 1.5, "cycle_limit": 3});
+        let s = config::from_value(config).unwrap();
+        assert_eq!(s.value(10), s.value(0), "{class}: cycle 1 starts at 10");
+        assert_eq!(s.value(25), s.value(0), "{class}: cycle 2 starts at 25");
+        assert!(s.value(26) < s.value(0), "{class}");
+        assert_eq!(s.len(), Some(48), "{class}: cycle 3 would start at 47.5");
+        // And converts back to the same timm class, exactly.
+        let c = lrsched::convert::convert(&s, lrsched::convert::Target::Timm).unwrap();
+        assert!(c.exact, "{class}: {:?}", c.notes);
+        assert_eq!(c.config["cycle_mul"], 1.5, "{class}");
+    }
+}

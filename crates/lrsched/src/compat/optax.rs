@@ -9,8 +9,16 @@
 //!   `warmup_steps = 0` stays at `init_value`, as optax's does);
 //! * `exponential_decay`'s `end_value` is a floor when `decay_rate < 1` and a ceiling
 //!   otherwise, applied at every step (an `end_value` on the far side of `init_value`
-//!   makes the whole schedule that constant); a growing rate without an `end_value` is
-//!   refused, as lrsched never grows without bound;
+//!   makes the whole schedule that constant); a growing rate without an `end_value`
+//!   grows without bound, as in optax (an `exponential` with `max_lr` the largest f64);
+//! * values may be negative or zero where optax's are (a negative `init_value` of
+//!   `piecewise_constant_schedule`, a negative `end_value` of
+//!   `warmup_cosine_decay_schedule`): they are reproduced, not refused; a training loop
+//!   tells them apart with [`crate::is_usable_rate`]. `exponential_decay` (whose
+//!   `end_value` clip lrsched's `exponential` floors at 0) still needs a non-negative
+//!   `init_value`;
+//! * `warmup_cosine_decay_schedule` with `peak_value` 0 ignores `end_value`, as optax
+//!   does (it decays to `alpha * peak` with `alpha = 0`);
 //! * `piecewise_interpolate_schedule` (and the one-cycle schedules built on it) gives a
 //!   boundary at 0 or two equal boundaries a segment that is never in force, and a
 //!   one-cycle whose computed boundaries collide keeps the later scale, as Python's dict
@@ -149,7 +157,7 @@ struct ConstantSchedule {
 
 impl Build for ConstantSchedule {
     fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
-        check::non_negative(name, "value", self.value)?;
+        check::rate(name, "value", self.value)?;
         Ok(Constant::new(self.value).into())
     }
 }
@@ -211,11 +219,11 @@ fn polynomial(
     steps: i64,
     begin: i64,
 ) -> Result<AnySchedule, ScheduleError> {
-    check::non_negative(name, "init_value", init)?;
+    check::rate(name, "init_value", init)?;
     if steps <= 0 || power == 0.0 {
         return Ok(Constant::new(init).into());
     }
-    check::non_negative(name, "end_value", end)?;
+    check::rate(name, "end_value", end)?;
     let steps = steps as u64;
     let core: AnySchedule = if power == 1.0 {
         Linear::new(init, end, steps).into()
@@ -281,7 +289,7 @@ struct PiecewiseConstant {
 
 impl Build for PiecewiseConstant {
     fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
-        check::non_negative(name, "init_value", self.init_value)?;
+        check::rate(name, "init_value", self.init_value)?;
         // A step below 0 is reached from the start, as step 0 is.
         let entries = steps_and_scales(name, self.boundaries_and_scales, true)?;
         if entries.is_empty() {
@@ -336,7 +344,7 @@ fn interpolate(
     init: f64,
     entries: &[(i64, f64)],
 ) -> Result<AnySchedule, ScheduleError> {
-    check::non_negative(name, "init_value", init)?;
+    check::rate(name, "init_value", init)?;
     if entries.is_empty() {
         return Ok(Constant::new(init).into());
     }
@@ -409,14 +417,11 @@ fn exponential(
         .with_transition_begin(begin.max(0) as u64)
         .with_staircase(staircase);
     Ok(match end {
-        None if rate > 1.0 => {
-            return Err(ScheduleError::invalid(
-                name,
-                "end_value",
-                "None",
-                "given when decay_rate > 1 (it is the ceiling of the growth; lrsched refuses values that grow without bound)",
-            ))
-        }
+        // A growing rate without a ceiling grows without bound, as in optax (range tests
+        // use it). lrsched's `exponential` asks a growth for a ceiling so that no native
+        // config grows by mistake: the largest float is one that never binds (optax's
+        // float32 overflows to inf long before f64 reaches it).
+        None if rate > 1.0 => base.with_max_lr(f64::MAX).into(),
         None => base.into(),
         // optax clips every step, the held start included: a floor above `init_value`
         // or a ceiling below it is the whole schedule.
@@ -445,7 +450,7 @@ struct CosineDecay {
 
 impl Build for CosineDecay {
     fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
-        check::non_negative(name, "init_value", self.init_value)?;
+        check::rate(name, "init_value", self.init_value)?;
         if self.decay_steps <= 0 {
             return Err(ScheduleError::invalid(
                 name,
@@ -454,7 +459,7 @@ impl Build for CosineDecay {
                 "> 0 (optax raises otherwise)",
             ));
         }
-        check::non_negative(name, "alpha", self.alpha)?;
+        check::finite(name, "alpha", self.alpha)?;
         check::positive(name, "exponent", self.exponent)?;
         Ok(Cosine::new(self.init_value, self.decay_steps as u64)
             .with_min_lr(self.alpha * self.init_value)
@@ -478,9 +483,13 @@ struct WarmupCosineDecay {
 
 impl Build for WarmupCosineDecay {
     fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
-        check::non_negative(name, "init_value", self.init_value)?;
-        check::non_negative(name, "peak_value", self.peak_value)?;
-        check::non_negative(name, "end_value", self.end_value)?;
+        check::rate(name, "init_value", self.init_value)?;
+        check::rate(name, "peak_value", self.peak_value)?;
+        // optax ignores end_value for a zero peak (alpha = 0), so only a value it uses
+        // is checked.
+        if self.peak_value != 0.0 {
+            check::rate(name, "end_value", self.end_value)?;
+        }
         check::positive(name, "exponent", self.exponent)?;
         if self.decay_steps <= self.warmup_steps {
             return Err(ScheduleError::invalid(
@@ -526,8 +535,8 @@ struct WarmupConstant {
 
 impl Build for WarmupConstant {
     fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
-        check::non_negative(name, "init_value", self.init_value)?;
-        check::non_negative(name, "peak_value", self.peak_value)?;
+        check::rate(name, "init_value", self.init_value)?;
+        check::rate(name, "peak_value", self.peak_value)?;
         // optax's is a `linear_schedule` over `warmup_steps`, which is constant at
         // `init_value` for zero steps.
         if self.warmup_steps == 0 {
@@ -785,11 +794,10 @@ mod tests {
     #[test]
     fn quirks_and_refusals() {
         let err = |v: Value| config::from_value(v).unwrap_err().to_string();
-        assert!(
-            err(json!({"type": "optax.exponential_decay", "init_value": 0.1,
-            "transition_steps": 1, "decay_rate": 1.5}))
-            .contains("`end_value`")
-        );
+        // Growth without an end_value grows, as in optax.
+        let g = parse(json!({"type": "optax.exponential_decay", "init_value": 0.1,
+            "transition_steps": 1, "decay_rate": 1.5}));
+        assert_eq!(g.value(2), 0.1 * 1.5f64.powf(2.0));
         assert!(err(
             json!({"type": "optax.piecewise_constant_schedule", "init_value": 0.1,
             "boundaries_and_scales": {"x": 0.5}})

@@ -15,13 +15,15 @@
 //!   `k_decay`) from `lr * cycle_decay^i` to `lr_min` over `t_initial * cycle_mul^i` steps;
 //!   after `cycle_limit` cycles the value is `lr_min`. With `cycle_mul = 1` and
 //!   `cycle_decay = 1` that is the family with `after_end = restart` joined with a constant
-//!   `lr_min`; otherwise a `join` of the cycles (at most 10,000 of them). timm computes the
-//!   cycle boundaries `t_initial * (1 - cycle_mul^i) / (1 - cycle_mul)` in floats and a
-//!   fractional step into a cycle; lrsched's cycles start on whole steps, so a `cycle_mul`
-//!   whose boundaries are not whole steps within `cycle_limit` cycles is refused (2, 3 or any
-//!   integer always works). timm finds the cycle of a step with `floor(log(...))`, which
-//!   float rounding can put one cycle early exactly at a boundary for some `cycle_mul`
-//!   (not for powers of two); lrsched restarts there.
+//!   `lr_min`; otherwise the native [`crate::Cycles`] around the first cycle, which
+//!   computes the cycle index, its length and the (possibly fractional) steps into it with
+//!   timm's own float formula, `floor(log(1 - t / t_initial * (1 - cycle_mul),
+//!   cycle_mul))`, so any float `cycle_mul > 0` (1.5, 2.5, 0.5) gives timm's values, at
+//!   every step and O(1), including the boundaries where that `floor(log)` lands one
+//!   cycle early (for `cycle_mul = 3`, the start of cycle 5) and timm does not restart.
+//!   A `cycle_mul <= 0` is refused (timm's log raises at the first step); below 1 the
+//!   cycles shrink towards `t_initial / (1 - cycle_mul)`, where timm's log raises and
+//!   lrsched holds `lr_min`.
 //! - `StepLRScheduler`: native `step` (`decay_t` a whole number of steps; a fractional
 //!   `decay_t` is a `stretch` of a `step` by `decay_t`).
 //! - `MultiStepLRScheduler`: native `multi_step` with every milestone one step earlier,
@@ -58,7 +60,7 @@
 use crate::catalog::TypeInfo;
 use crate::config::typed;
 use crate::{
-    AfterEnd, AnySchedule, Constant, Cosine, Join, JoinTime, MultiStep, Noise, Plateau,
+    AfterEnd, AnySchedule, Constant, Cosine, Cycles, Join, JoinTime, MultiStep, Noise, Plateau,
     PlateauMode, Polynomial, Schedule, ScheduleError, StepDecay, Stretch, Tanh, ThresholdMode,
     Warmup,
 };
@@ -118,28 +120,113 @@ pub(crate) fn from_value(
     body: Map<String, Value>,
 ) -> Option<Result<AnySchedule, ScheduleError>> {
     let name = format!("timm.{function}");
-    let body = Value::Object(body);
     Some(match function {
-        "CosineLRScheduler" => read::<CosineArgs>(&name, body),
-        "TanhLRScheduler" => read::<TanhArgs>(&name, body),
+        "CosineLRScheduler" => read_cycle::<CosineArgs>(&name, body),
+        "TanhLRScheduler" => read_cycle::<TanhArgs>(&name, body),
+        "PolyLRScheduler" => read_cycle::<PolyArgs>(&name, body),
         "StepLRScheduler" => read::<StepArgs>(&name, body),
         "MultiStepLRScheduler" => read::<MultiStepArgs>(&name, body),
-        "PolyLRScheduler" => read::<PolyArgs>(&name, body),
         "PlateauLRScheduler" => read::<PlateauArgs>(&name, body),
         _ => return None,
     })
 }
 
-/// A class's keyword arguments, turned into a native schedule.
+/// A class's own keyword arguments, turned into a native schedule with the warmup and
+/// noise every class takes.
 trait Build {
-    fn build(self, name: &str) -> Result<AnySchedule, ScheduleError>;
+    fn build(self, name: &str, common: Common) -> Result<AnySchedule, ScheduleError>;
+}
+
+/// A cycle-aware class's own keyword arguments, turned into a native schedule with the
+/// cycles, warmup and noise they share.
+trait BuildCycle {
+    fn build(self, name: &str, cycle: Cycle, common: Common) -> Result<AnySchedule, ScheduleError>;
 }
 
 fn read<T: DeserializeOwned + Build>(
     name: &str,
-    body: Value,
+    mut body: Map<String, Value>,
 ) -> Result<AnySchedule, ScheduleError> {
-    typed::<T>(name, body)?.build(name)
+    known_keys(name, &body, &[fields_of::<T>(), fields_of::<Common>()])?;
+    let common = take::<Common>(name, &mut body)?;
+    typed::<T>(name, Value::Object(body))?.build(name, common)
+}
+
+fn read_cycle<T: DeserializeOwned + BuildCycle>(
+    name: &str,
+    mut body: Map<String, Value>,
+) -> Result<AnySchedule, ScheduleError> {
+    let structs = [
+        fields_of::<T>(),
+        fields_of::<Cycle>(),
+        fields_of::<Common>(),
+    ];
+    known_keys(name, &body, &structs)?;
+    let common = take::<Common>(name, &mut body)?;
+    let cycle = take::<Cycle>(name, &mut body)?;
+    typed::<T>(name, Value::Object(body))?.build(name, cycle, common)
+}
+
+/// An unknown key is reported first, listing every key the class takes across the
+/// structs its arguments are split into (as one struct with `deny_unknown_fields` did).
+fn known_keys(
+    name: &str,
+    body: &Map<String, Value>,
+    structs: &[&[&str]],
+) -> Result<(), ScheduleError> {
+    let allowed = || structs.iter().flat_map(|s| s.iter().copied());
+    match body.keys().find(|k| !allowed().any(|a| a == k.as_str())) {
+        None => Ok(()),
+        Some(key) => Err(ScheduleError::UnknownKey {
+            schedule: name.to_string(),
+            key: key.clone(),
+            suggestion: crate::suggest(key, allowed()),
+            allowed: allowed().map(String::from).collect(),
+        }),
+    }
+}
+
+/// Moves the keys of struct `S` out of `body` and reads them into an `S`.
+fn take<S: DeserializeOwned>(
+    name: &str,
+    body: &mut Map<String, Value>,
+) -> Result<S, ScheduleError> {
+    let part: Map<String, Value> = fields_of::<S>()
+        .iter()
+        .filter_map(|k| body.remove_entry(*k))
+        .collect();
+    typed::<S>(name, Value::Object(part))
+}
+
+/// The field names of a plain (not flattened) struct, as its derived `Deserialize`
+/// passes them to `deserialize_struct`: one list, so a shared struct's keys are written
+/// once.
+fn fields_of<S: DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{value::Error, Error as _, Visitor};
+    struct Probe<'a>(&'a mut &'static [&'static str]);
+    impl<'de> serde::Deserializer<'de> for Probe<'_> {
+        type Error = Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
+            Err(Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Error> {
+            *self.0 = fields;
+            Err(Error::custom("probed"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    let mut fields: &'static [&'static str] = &[];
+    let _ = S::deserialize(Probe(&mut fields));
+    fields
 }
 
 fn one() -> f64 {
@@ -181,31 +268,63 @@ impl NoiseRange {
     }
 }
 
-/// timm's noise: `v + v * n` with `n` a normal of `std` truncated to `|n| < pct` (or a
-/// uniform in `[-pct, pct)`) for `t` in the range.
-struct NoiseArgs {
-    range: Option<NoiseRange>,
-    normal: bool,
-    pct: f64,
-    std: f64,
-    seed: u64,
+/// The warmup and noise arguments every timm class takes, with timm's defaults.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Common {
+    #[serde(default)]
+    warmup_t: u64,
+    #[serde(default)]
+    warmup_lr_init: f64,
+    #[serde(default)]
+    noise_range_t: Option<NoiseRange>,
+    #[serde(default = "default_pct")]
+    noise_pct: f64,
+    #[serde(default = "one")]
+    noise_std: f64,
+    #[serde(default = "default_seed")]
+    noise_seed: u64,
 }
 
-impl NoiseArgs {
-    /// `first` is the first step timm may add noise at (after a plateau warmup).
-    fn apply(self, name: &str, s: AnySchedule, first: u64) -> Result<AnySchedule, ScheduleError> {
-        let Some(range) = self.range else {
+impl Common {
+    /// timm's noise: `v + v * n` with `n` a normal of `noise_std` truncated to
+    /// `|n| < noise_pct` (`normal`) or a uniform in `[-noise_pct, noise_pct)`, for `t` in
+    /// the range; `first` is the first step timm may add noise at (after a plateau
+    /// warmup).
+    fn noise(
+        &self,
+        name: &str,
+        s: AnySchedule,
+        normal: bool,
+        first: u64,
+    ) -> Result<AnySchedule, ScheduleError> {
+        let Some(range) = &self.noise_range_t else {
             return Ok(s);
         };
         let (start, end) = range.bounds(name)?;
         let start = start.max(first);
         let end = end.map(|e| e.max(start));
-        let noise = if self.normal {
-            Noise::normal(s, self.pct, self.std)
+        let noise = if normal {
+            Noise::normal(s, self.noise_pct, self.noise_std)
         } else {
-            Noise::new(s, self.pct)
+            Noise::new(s, self.noise_pct)
         };
-        Ok(noise.with_range(start, end).with_seed(self.seed).into())
+        Ok(noise
+            .with_range(start, end)
+            .with_seed(self.noise_seed)
+            .into())
+    }
+
+    /// The warmup to `target` in front of `sched` (see [`with_warmup`]), then the noise.
+    fn finish(
+        &self,
+        name: &str,
+        target: f64,
+        prefix: bool,
+        sched: AnySchedule,
+    ) -> Result<AnySchedule, ScheduleError> {
+        let s = with_warmup(self.warmup_t, self.warmup_lr_init, target, prefix, sched);
+        self.noise(name, s, true, 0)
     }
 }
 
@@ -229,99 +348,10 @@ fn with_warmup(w: u64, init: f64, target: f64, prefix: bool, sched: AnySchedule)
         .into()
 }
 
-/// The most cycles written out one by one.
-const MAX_CYCLES: u64 = 10_000;
-
-/// timm's cycles: cycle `i` is `piece(lr * cycle_decay^i, t_initial * cycle_mul^i, ..)`,
-/// then `lr_min` after `cycle_limit` cycles.
-#[allow(clippy::too_many_arguments)]
-fn cycles(
-    name: &str,
-    lr: f64,
-    lr_min: f64,
-    t_initial: u64,
-    cycle_mul: f64,
-    cycle_decay: f64,
-    cycle_limit: u64,
-    piece: impl Fn(f64, u64, AfterEnd) -> AnySchedule,
-) -> Result<AnySchedule, ScheduleError> {
-    if t_initial == 0 {
-        return Err(ScheduleError::invalid(
-            name,
-            "t_initial",
-            0,
-            "a number of steps >= 1 (timm asserts t_initial > 0)",
-        ));
-    }
-    if cycle_limit == 0 {
-        return Ok(Constant::new(lr_min).into());
-    }
-    if cycle_limit == 1 {
-        return Ok(piece(lr, t_initial, AfterEnd::Hold));
-    }
-    if cycle_mul == 1.0 && cycle_decay == 1.0 {
-        let end = t_initial.checked_mul(cycle_limit).ok_or_else(|| {
-            ScheduleError::invalid(
-                name,
-                "cycle_limit",
-                cycle_limit,
-                "fewer cycles (their length overflows)",
-            )
-        })?;
-        let repeating = piece(lr, t_initial, AfterEnd::Restart);
-        return Ok(Join::new(vec![repeating, Constant::new(lr_min).into()], vec![end]).into());
-    }
-    if cycle_limit > MAX_CYCLES {
-        return Err(ScheduleError::invalid(
-            name,
-            "cycle_limit",
-            cycle_limit,
-            format!("at most {MAX_CYCLES} cycles when cycle_mul or cycle_decay is not 1"),
-        ));
-    }
-    let t0 = t_initial as f64;
-    let whole = |x: f64| x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x < 2f64.powi(63);
-    let mut parts = Vec::with_capacity(cycle_limit as usize + 1);
-    let mut boundaries = Vec::with_capacity(cycle_limit as usize);
-    let mut start = 0u64;
-    for i in 0..cycle_limit {
-        let fi = i as f64;
-        // timm: t_i = cycle_mul ** i * t_initial; gamma = cycle_decay ** i.
-        let t_i = if cycle_mul == 1.0 {
-            t0
-        } else {
-            cycle_mul.powf(fi) * t0
-        };
-        if !whole(t_i) || t_i < 1.0 {
-            return Err(ScheduleError::invalid(
-                name,
-                "cycle_mul",
-                crate::check::fmt(cycle_mul),
-                format!(
-                    "a factor whose cycles last whole steps (cycle {i} would last {t_i}); try an integer"
-                ),
-            ));
-        }
-        let len = t_i as u64;
-        parts.push(piece(lr * cycle_decay.powf(fi), len, AfterEnd::Hold));
-        start = start.checked_add(len).ok_or_else(|| {
-            ScheduleError::invalid(
-                name,
-                "cycle_limit",
-                cycle_limit,
-                "fewer cycles (their length overflows)",
-            )
-        })?;
-        boundaries.push(start);
-    }
-    parts.push(Constant::new(lr_min).into());
-    Ok(Join::new(parts, boundaries).into())
-}
-
+/// The cycle arguments of `CosineLRScheduler`, `TanhLRScheduler` and `PolyLRScheduler`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CosineArgs {
-    lr: f64,
+struct Cycle {
     t_initial: u64,
     #[serde(default)]
     lr_min: f64,
@@ -332,60 +362,87 @@ struct CosineArgs {
     #[serde(default = "one_u64")]
     cycle_limit: u64,
     #[serde(default)]
-    warmup_t: u64,
-    #[serde(default)]
-    warmup_lr_init: f64,
-    #[serde(default)]
     warmup_prefix: bool,
     #[serde(default = "yes")]
     #[allow(dead_code)]
     t_in_epochs: bool,
-    #[serde(default)]
-    noise_range_t: Option<NoiseRange>,
-    #[serde(default = "default_pct")]
-    noise_pct: f64,
-    #[serde(default = "one")]
-    noise_std: f64,
-    #[serde(default = "default_seed")]
-    noise_seed: u64,
+}
+
+impl Cycle {
+    /// timm's cycles: cycle `i` is `piece(lr * cycle_decay^i, t_initial * cycle_mul^i)`,
+    /// then `lr_min` after `cycle_limit` cycles. `piece(lr, t_initial, after_end)` is the
+    /// first cycle.
+    fn build(
+        &self,
+        name: &str,
+        lr: f64,
+        piece: impl Fn(f64, u64, AfterEnd) -> AnySchedule,
+    ) -> Result<AnySchedule, ScheduleError> {
+        let (t_initial, cycle_limit) = (self.t_initial, self.cycle_limit);
+        let (mul, decay) = (self.cycle_mul, self.cycle_decay);
+        if t_initial == 0 {
+            return Err(ScheduleError::invalid(
+                name,
+                "t_initial",
+                0,
+                "a number of steps >= 1 (timm asserts t_initial > 0)",
+            ));
+        }
+        if !(mul.is_finite() && mul > 0.0) {
+            // timm's math.log(x, cycle_mul) raises at the first step for these.
+            return Err(ScheduleError::invalid(
+                name,
+                "cycle_mul",
+                crate::check::fmt(mul),
+                "a finite number > 0 (timm's log of the cycle fails otherwise)",
+            ));
+        }
+        if cycle_limit == 0 {
+            return Ok(Constant::new(self.lr_min).into());
+        }
+        if cycle_limit == 1 {
+            return Ok(piece(lr, t_initial, AfterEnd::Hold));
+        }
+        if mul == 1.0 && decay == 1.0 {
+            let end = t_initial.checked_mul(cycle_limit).ok_or_else(|| {
+                ScheduleError::invalid(
+                    name,
+                    "cycle_limit",
+                    cycle_limit,
+                    "fewer cycles (their length overflows)",
+                )
+            })?;
+            let repeating = piece(lr, t_initial, AfterEnd::Restart);
+            let hold = Constant::new(self.lr_min).into();
+            return Ok(Join::new(vec![repeating, hold], vec![end]).into());
+        }
+        Ok(Cycles::new(piece(lr, t_initial, AfterEnd::Hold))
+            .with_cycle_mul(mul)
+            .with_cycle_decay(decay)
+            .with_cycle_limit(cycle_limit)
+            .into())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CosineArgs {
+    lr: f64,
     #[serde(default = "one")]
     k_decay: f64,
 }
 
-impl Build for CosineArgs {
-    fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
-        let (lr_min, k) = (self.lr_min, self.k_decay);
-        let sched = cycles(
-            name,
-            self.lr,
-            lr_min,
-            self.t_initial,
-            self.cycle_mul,
-            self.cycle_decay,
-            self.cycle_limit,
-            |peak, len, after_end| {
-                Cosine::new(peak, len)
-                    .with_min_lr(lr_min)
-                    .with_k_decay(k)
-                    .with_after_end(after_end)
-                    .into()
-            },
-        )?;
-        let s = with_warmup(
-            self.warmup_t,
-            self.warmup_lr_init,
-            self.lr,
-            self.warmup_prefix,
-            sched,
-        );
-        NoiseArgs {
-            range: self.noise_range_t,
-            normal: true,
-            pct: self.noise_pct,
-            std: self.noise_std,
-            seed: self.noise_seed,
-        }
-        .apply(name, s, 0)
+impl BuildCycle for CosineArgs {
+    fn build(self, name: &str, cycle: Cycle, common: Common) -> Result<AnySchedule, ScheduleError> {
+        let (lr_min, k) = (cycle.lr_min, self.k_decay);
+        let sched = cycle.build(name, self.lr, |peak, len, after_end| {
+            Cosine::new(peak, len)
+                .with_min_lr(lr_min)
+                .with_k_decay(k)
+                .with_after_end(after_end)
+                .into()
+        })?;
+        common.finish(name, self.lr, cycle.warmup_prefix, sched)
     }
 }
 
@@ -400,78 +457,29 @@ fn default_ub() -> f64 {
 #[serde(deny_unknown_fields)]
 struct TanhArgs {
     lr: f64,
-    t_initial: u64,
     #[serde(default = "default_lb")]
     lb: f64,
     #[serde(default = "default_ub")]
     ub: f64,
-    #[serde(default)]
-    lr_min: f64,
-    #[serde(default = "one")]
-    cycle_mul: f64,
-    #[serde(default = "one")]
-    cycle_decay: f64,
-    #[serde(default = "one_u64")]
-    cycle_limit: u64,
-    #[serde(default)]
-    warmup_t: u64,
-    #[serde(default)]
-    warmup_lr_init: f64,
-    #[serde(default)]
-    warmup_prefix: bool,
-    #[serde(default = "yes")]
-    #[allow(dead_code)]
-    t_in_epochs: bool,
-    #[serde(default)]
-    noise_range_t: Option<NoiseRange>,
-    #[serde(default = "default_pct")]
-    noise_pct: f64,
-    #[serde(default = "one")]
-    noise_std: f64,
-    #[serde(default = "default_seed")]
-    noise_seed: u64,
 }
 
-impl Build for TanhArgs {
-    fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
-        let (lr_min, lb, ub) = (self.lr_min, self.lb, self.ub);
-        let sched = cycles(
-            name,
-            self.lr,
-            lr_min,
-            self.t_initial,
-            self.cycle_mul,
-            self.cycle_decay,
-            self.cycle_limit,
-            |peak, len, after_end| {
-                Tanh::new(peak, len)
-                    .with_min_lr(lr_min)
-                    .with_bounds(lb, ub)
-                    .with_after_end(after_end)
-                    .into()
-            },
-        )?;
+impl BuildCycle for TanhArgs {
+    fn build(self, name: &str, cycle: Cycle, common: Common) -> Result<AnySchedule, ScheduleError> {
+        let (lr_min, lb, ub) = (cycle.lr_min, self.lb, self.ub);
+        let sched = cycle.build(name, self.lr, |peak, len, after_end| {
+            Tanh::new(peak, len)
+                .with_min_lr(lr_min)
+                .with_bounds(lb, ub)
+                .with_after_end(after_end)
+                .into()
+        })?;
         // timm warms up to `_get_lr(warmup_t)` without the prefix, to `lr` with it.
-        let target = if self.warmup_prefix {
+        let target = if cycle.warmup_prefix {
             self.lr
         } else {
-            sched.value(self.warmup_t)
+            sched.value(common.warmup_t)
         };
-        let s = with_warmup(
-            self.warmup_t,
-            self.warmup_lr_init,
-            target,
-            self.warmup_prefix,
-            sched,
-        );
-        NoiseArgs {
-            range: self.noise_range_t,
-            normal: true,
-            pct: self.noise_pct,
-            std: self.noise_std,
-            seed: self.noise_seed,
-        }
-        .apply(name, s, 0)
+        common.finish(name, target, cycle.warmup_prefix, sched)
     }
 }
 
@@ -483,73 +491,24 @@ fn default_power() -> f64 {
 #[serde(deny_unknown_fields)]
 struct PolyArgs {
     lr: f64,
-    t_initial: u64,
     #[serde(default = "default_power")]
     power: f64,
-    #[serde(default)]
-    lr_min: f64,
-    #[serde(default = "one")]
-    cycle_mul: f64,
-    #[serde(default = "one")]
-    cycle_decay: f64,
-    #[serde(default = "one_u64")]
-    cycle_limit: u64,
-    #[serde(default)]
-    warmup_t: u64,
-    #[serde(default)]
-    warmup_lr_init: f64,
-    #[serde(default)]
-    warmup_prefix: bool,
-    #[serde(default = "yes")]
-    #[allow(dead_code)]
-    t_in_epochs: bool,
-    #[serde(default)]
-    noise_range_t: Option<NoiseRange>,
-    #[serde(default = "default_pct")]
-    noise_pct: f64,
-    #[serde(default = "one")]
-    noise_std: f64,
-    #[serde(default = "default_seed")]
-    noise_seed: u64,
     #[serde(default = "one")]
     k_decay: f64,
 }
 
-impl Build for PolyArgs {
-    fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
-        let (lr_min, power, k) = (self.lr_min, self.power, self.k_decay);
-        let sched = cycles(
-            name,
-            self.lr,
-            lr_min,
-            self.t_initial,
-            self.cycle_mul,
-            self.cycle_decay,
-            self.cycle_limit,
-            |peak, len, after_end| {
-                Polynomial::new(peak, len)
-                    .with_end_lr(lr_min)
-                    .with_power(power)
-                    .with_k_decay(k)
-                    .with_after_end(after_end)
-                    .into()
-            },
-        )?;
-        let s = with_warmup(
-            self.warmup_t,
-            self.warmup_lr_init,
-            self.lr,
-            self.warmup_prefix,
-            sched,
-        );
-        NoiseArgs {
-            range: self.noise_range_t,
-            normal: true,
-            pct: self.noise_pct,
-            std: self.noise_std,
-            seed: self.noise_seed,
-        }
-        .apply(name, s, 0)
+impl BuildCycle for PolyArgs {
+    fn build(self, name: &str, cycle: Cycle, common: Common) -> Result<AnySchedule, ScheduleError> {
+        let (lr_min, power, k) = (cycle.lr_min, self.power, self.k_decay);
+        let sched = cycle.build(name, self.lr, |peak, len, after_end| {
+            Polynomial::new(peak, len)
+                .with_end_lr(lr_min)
+                .with_power(power)
+                .with_k_decay(k)
+                .with_after_end(after_end)
+                .into()
+        })?;
+        common.finish(name, self.lr, cycle.warmup_prefix, sched)
     }
 }
 
@@ -560,27 +519,15 @@ struct StepArgs {
     decay_t: f64,
     #[serde(default = "one")]
     decay_rate: f64,
-    #[serde(default)]
-    warmup_t: u64,
-    #[serde(default)]
-    warmup_lr_init: f64,
     #[serde(default = "yes")]
     warmup_prefix: bool,
     #[serde(default = "yes")]
     #[allow(dead_code)]
     t_in_epochs: bool,
-    #[serde(default)]
-    noise_range_t: Option<NoiseRange>,
-    #[serde(default = "default_pct")]
-    noise_pct: f64,
-    #[serde(default = "one")]
-    noise_std: f64,
-    #[serde(default = "default_seed")]
-    noise_seed: u64,
 }
 
 impl Build for StepArgs {
-    fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
+    fn build(self, name: &str, common: Common) -> Result<AnySchedule, ScheduleError> {
         let d = self.decay_t;
         if !(d.is_finite() && d > 0.0) {
             return Err(ScheduleError::invalid(
@@ -596,21 +543,7 @@ impl Build for StepArgs {
         } else {
             Stretch::new(StepDecay::new(self.lr, 1, self.decay_rate), d).into()
         };
-        let s = with_warmup(
-            self.warmup_t,
-            self.warmup_lr_init,
-            self.lr,
-            self.warmup_prefix,
-            sched,
-        );
-        NoiseArgs {
-            range: self.noise_range_t,
-            normal: true,
-            pct: self.noise_pct,
-            std: self.noise_std,
-            seed: self.noise_seed,
-        }
-        .apply(name, s, 0)
+        common.finish(name, self.lr, self.warmup_prefix, sched)
     }
 }
 
@@ -621,46 +554,20 @@ struct MultiStepArgs {
     decay_t: Vec<u64>,
     #[serde(default = "one")]
     decay_rate: f64,
-    #[serde(default)]
-    warmup_t: u64,
-    #[serde(default)]
-    warmup_lr_init: f64,
     #[serde(default = "yes")]
     warmup_prefix: bool,
     #[serde(default = "yes")]
     #[allow(dead_code)]
     t_in_epochs: bool,
-    #[serde(default)]
-    noise_range_t: Option<NoiseRange>,
-    #[serde(default = "default_pct")]
-    noise_pct: f64,
-    #[serde(default = "one")]
-    noise_std: f64,
-    #[serde(default = "default_seed")]
-    noise_seed: u64,
 }
 
 impl Build for MultiStepArgs {
-    fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
+    fn build(self, name: &str, common: Common) -> Result<AnySchedule, ScheduleError> {
         // timm: bisect_right(decay_t, t + 1) milestones have passed at t, so each drop
         // comes at decay_t[i] - 1.
         let milestones = self.decay_t.iter().map(|m| m.saturating_sub(1)).collect();
         let sched = MultiStep::new(self.lr, milestones).with_gamma(self.decay_rate);
-        let s = with_warmup(
-            self.warmup_t,
-            self.warmup_lr_init,
-            self.lr,
-            self.warmup_prefix,
-            sched.into(),
-        );
-        NoiseArgs {
-            range: self.noise_range_t,
-            normal: true,
-            pct: self.noise_pct,
-            std: self.noise_std,
-            seed: self.noise_seed,
-        }
-        .apply(name, s, 0)
+        common.finish(name, self.lr, self.warmup_prefix, sched.into())
     }
 }
 
@@ -693,27 +600,15 @@ struct PlateauArgs {
     #[serde(default)]
     cooldown_t: u64,
     #[serde(default)]
-    warmup_t: u64,
-    #[serde(default)]
-    warmup_lr_init: f64,
-    #[serde(default)]
     lr_min: f64,
     #[serde(default = "default_mode")]
     mode: PlateauMode,
-    #[serde(default)]
-    noise_range_t: Option<NoiseRange>,
     #[serde(default = "normal_word")]
     noise_type: String,
-    #[serde(default = "default_pct")]
-    noise_pct: f64,
-    #[serde(default = "one")]
-    noise_std: f64,
-    #[serde(default = "default_seed")]
-    noise_seed: u64,
 }
 
 impl Build for PlateauArgs {
-    fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
+    fn build(self, name: &str, common: Common) -> Result<AnySchedule, ScheduleError> {
         let normal = match self.noise_type.as_str() {
             "normal" => true,
             "uniform" => false,
@@ -734,25 +629,19 @@ impl Build for PlateauArgs {
             .with_cooldown(self.cooldown_t)
             .with_min_lr(self.lr_min)
             .into();
-        let w = self.warmup_t;
+        let w = common.warmup_t;
         // timm's step(epoch, metric) warms up while epoch <= warmup_t and ignores the
         // metric there: the metric observed at step w - 1 (fed at epoch w) is the last one
         // the plateau must not see, so it owns the steps from w on.
         let s = if w == 0 {
             plateau
         } else {
-            let warm = Warmup::linear(w, Constant::new(self.lr)).with_start_lr(self.warmup_lr_init);
+            let warm =
+                Warmup::linear(w, Constant::new(self.lr)).with_start_lr(common.warmup_lr_init);
             Join::new(vec![warm.into(), plateau], vec![w]).into()
         };
-        NoiseArgs {
-            range: self.noise_range_t,
-            normal,
-            pct: self.noise_pct,
-            std: self.noise_std,
-            seed: self.noise_seed,
-        }
         // Noise is added only once past the warmup (epoch > warmup_t).
-        .apply(name, s, if w == 0 { 0 } else { w + 1 })
+        common.noise(name, s, normal, if w == 0 { 0 } else { w + 1 })
     }
 }
 
@@ -778,13 +667,60 @@ mod tests {
     }
 
     #[test]
-    fn fractional_cycles_are_refused() {
-        let e = parse(
+    fn fractional_cycle_mul_is_timms() {
+        // timm: cycles of 3, 4.5, 6.75 steps starting at 0, 3, 7.5.
+        let s = parse(
             json!({"type": "timm.CosineLRScheduler", "lr": 1.0, "t_initial": 3,
             "cycle_mul": 1.5, "cycle_limit": 3}),
         )
+        .unwrap();
+        assert_eq!(s.type_name(), "cycles");
+        assert_eq!(s.value(3), 1.0);
+        let at = |t_curr: f64, t_i: f64| 0.5 * (1.0 + (std::f64::consts::PI * t_curr / t_i).cos());
+        assert!((s.value(8) - at(0.5, 6.75)).abs() < 1e-15);
+        assert_eq!(s.len(), Some(15));
+        assert_eq!(s.value(15), 0.0);
+        for bad in [0.0, -1.5] {
+            let e = parse(
+                json!({"type": "timm.TanhLRScheduler", "lr": 1.0, "t_initial": 3,
+                "cycle_mul": bad, "cycle_limit": 3}),
+            )
+            .unwrap_err();
+            assert!(e.to_string().contains("cycle_mul"), "{e}");
+        }
+    }
+
+    #[test]
+    fn shared_keys_are_listed_for_an_unknown_key() {
+        let e = parse(
+            json!({"type": "timm.PolyLRScheduler", "lr": 1.0, "t_initial": 3,
+            "cycle_mull": 1.5}),
+        )
         .unwrap_err();
-        assert!(e.to_string().contains("cycle_mul"), "{e}");
+        let ScheduleError::UnknownKey {
+            allowed,
+            suggestion,
+            ..
+        } = &e
+        else {
+            panic!("{e:?}");
+        };
+        for k in [
+            "lr",
+            "power",
+            "t_initial",
+            "cycle_mul",
+            "noise_seed",
+            "warmup_t",
+        ] {
+            assert!(allowed.iter().any(|a| a == k), "{k}: {e}");
+        }
+        assert_eq!(suggestion.as_deref(), Some("cycle_mul"));
+        // The plateau takes the shared warmup and noise keys but no warmup_prefix.
+        let e = parse(json!({"type": "timm.PlateauLRScheduler", "lr": 1.0,
+            "warmup_prefix": true}))
+        .unwrap_err();
+        assert!(matches!(e, ScheduleError::UnknownKey { .. }), "{e}");
     }
 
     #[test]
