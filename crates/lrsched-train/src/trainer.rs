@@ -341,6 +341,19 @@ pub trait Observer {
     fn on_step(&mut self, _epoch: u64, _batch: usize, _batches: usize, _loss: f32, _lr: f64) {}
     /// After each epoch's validation.
     fn on_epoch(&mut self, _record: &EpochRecord) {}
+    /// The first step whose rate is zero or negative (a schedule may ask for it: optax
+    /// computes negative rates). A decision made on purpose: a zero rate is applied (the
+    /// weights stay where they are); a negative one is refused by the optimizer, as
+    /// PyTorch's optimizers refuse a negative rate, and the run ends with that error. By
+    /// default this says so on stderr, once per run, at the step where it happens.
+    fn on_nonpositive_lr(&mut self, epoch: u64, step: u64, lr: f64) {
+        let what = if lr == 0.0 {
+            "applied: the weights do not move while it lasts"
+        } else {
+            "a negative rate is refused by the optimizer (as PyTorch's are), so the run stops here"
+        };
+        eprintln!("note: the schedule gives lr = {lr} at step {step} (epoch {epoch}): {what}");
+    }
     /// Asked after every step and epoch: `true` ends the run there with
     /// [`Outcome::Stopped`] (a tool pruning a trial, a range test past its stop rule).
     fn should_stop(&mut self) -> bool {
@@ -527,6 +540,7 @@ pub fn train(
         s => driver.schedule().value(s - 1),
     };
     let mut outcome = Outcome::Completed;
+    let mut warned_nonpositive = false;
     let mut cached: (Option<u64>, f64, Option<f64>) = (None, f64::NAN, None);
     // The optimizer's buffers reach subnormal floats too.
     let _ftz = crate::model::FlushDenormals::new();
@@ -584,6 +598,10 @@ pub fn train(
                     what,
                 };
                 break;
+            }
+            if lr <= 0.0 && !warned_nonpositive {
+                warned_nonpositive = true;
+                observer.on_nonpositive_lr(epoch + 1, step, lr);
             }
             // A parameter the update overflows shows in the next step's loss.
             optimizer.step(params, grads, lr, momentum)?;

@@ -158,3 +158,17 @@ fn early_stopping_restores_the_best_weights() {
     assert!(s.history.len() < 30);
     assert!(s.best_epoch.unwrap() < s.history.len() as u64);
 }
+
+#[test]
+fn a_negative_rate_from_the_schedule_stops_the_run_with_a_clear_error() {
+    // optax computes negative rates; the optimizer refuses them as PyTorch's do.
+    let split = digits::split().unwrap();
+    let mut c = config(&split, "constant(lr=0.1)", Interval::Step, 3);
+    c.schedule = lrsched::config::from_value(serde_json::json!({
+        "type": "optax.linear_schedule", "init_value": 0.1, "end_value": -0.1,
+        "transition_steps": 40
+    }))
+    .unwrap();
+    let err = train(&c, &split, &mut Quiet).unwrap_err().to_string();
+    assert!(err.contains("lr") && err.contains(">= 0"), "{err}");
+}
