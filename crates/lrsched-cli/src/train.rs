@@ -348,7 +348,7 @@ pub fn build_config(
         init,
     )
     .and_then(|m| m.with_batch_norm(a.batch_norm).with_dropout(a.dropout))
-    .map_err(|e| UserError(e.to_string()))?;
+    .map_err(|e| UserError(flag_names(&e.to_string())))?;
     let kind = match a.optimizer {
         OptimizerArg::Sgd => OptimizerKind::Sgd,
         OptimizerArg::Momentum => OptimizerKind::Momentum,
@@ -505,6 +505,20 @@ impl Drop for Progress {
     }
 }
 
+/// The training crate's messages name a run spec's fields (`` `batch_size` = 0 ``); on the
+/// command line the user typed flags, so say those.
+pub fn flag_names(message: &str) -> String {
+    [
+        ("`batch_size` = ", "--batch-size "),
+        ("`model` = ", "--model "),
+        ("`dropout` = ", "--dropout "),
+    ]
+    .iter()
+    .fold(message.to_string(), |m, (field, flag)| {
+        m.replace(field, flag)
+    })
+}
+
 /// `lrsched train`: returns the exit status.
 pub fn run(a: &TrainArgs) -> Result<u8, UserError> {
     let trial =
@@ -515,7 +529,8 @@ pub fn run(a: &TrainArgs) -> Result<u8, UserError> {
     let (name, split) = load_data(a)?;
     let config = build_config(a, name, &split)?;
     let mut progress = Progress::new(config.epochs, a.quiet);
-    let summary = train(&config, &split, &mut progress).map_err(|e| UserError(e.to_string()))?;
+    let summary =
+        train(&config, &split, &mut progress).map_err(|e| UserError(flag_names(&e.to_string())))?;
     drop(progress);
     print_summary(&summary);
     Ok(match summary.outcome {

@@ -431,7 +431,7 @@ pub fn train(
     let train = &data.train;
     if config.batch_size == 0 {
         return Err(TrainError::Config(
-            "--batch-size 0 is not allowed: must be at least 1".into(),
+            "`batch_size` = 0 is not allowed: must be at least 1".into(),
         ));
     }
     if train.dim() != config.model.sizes[0] {

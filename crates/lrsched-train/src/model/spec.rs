@@ -117,12 +117,12 @@ impl ModelSpec {
             for part in text.split(['-', ',', 'x']) {
                 let n: usize = part.trim().parse().map_err(|_| {
                     SpecError(format!(
-                        "--model `{text}`: `{part}` is not a layer size (write sizes like 128 or 784-128-10)"
+                        "`model` = `{text}`: `{part}` is not a layer size (write sizes like 128 or 784-128-10)"
                     ))
                 })?;
                 if n == 0 || n > 1 << 20 {
                     return Err(SpecError(format!(
-                        "--model `{text}`: layer size {n} must be between 1 and 1048576"
+                        "`model` = `{text}`: layer size {n} must be between 1 and 1048576"
                     )));
                 }
                 sizes.push(n);
@@ -133,7 +133,7 @@ impl ModelSpec {
             let last = *sizes.last().unwrap();
             if last != outputs {
                 return Err(SpecError(format!(
-                    "--model `{text}` has {last} outputs but the data needs {outputs} ({}); give the hidden sizes alone, e.g. --model {}",
+                    "`model` = `{text}` has {last} outputs but the data needs {outputs} ({}); give the hidden sizes alone, e.g. `{}`",
                     describe(task),
                     sizes[1..sizes.len() - 1].iter().map(|s| s.to_string()).collect::<Vec<_>>().join("-")
                 )));
@@ -165,7 +165,7 @@ impl ModelSpec {
     pub fn with_dropout(mut self, p: f32) -> Result<Self, SpecError> {
         if !(0.0..1.0).contains(&p) {
             return Err(SpecError(format!(
-                "--dropout {p} is not allowed: must be in [0, 1)"
+                "`dropout` = {p} is not allowed: must be in [0, 1)"
             )));
         }
         self.dropout = p;
