@@ -91,6 +91,7 @@
 //! PyTorch's real value and not rounding: with `anneal_strategy="linear"` it
 //! extrapolates below 0 at `total_steps` (recorded in the golden traces), and holds it.
 
+mod cursor;
 pub mod expr;
 mod sim;
 
@@ -268,9 +269,7 @@ impl TorchClass {
     fn is_composite(&self) -> bool {
         matches!(
             self,
-            TorchClass::SequentialLR(_)
-                | TorchClass::ChainedScheduler(_)
-                | TorchClass::ReduceLROnPlateau(_)
+            TorchClass::SequentialLR(_) | TorchClass::ChainedScheduler(_)
         )
     }
 
@@ -347,8 +346,13 @@ pub struct TorchSchedule {
     pub momentum: Option<PerGroup>,
     /// The class and its keyword arguments.
     pub class: TorchClass,
-    /// Metrics fed to `ReduceLROnPlateau`, by step.
+    /// Metrics fed to `ReduceLROnPlateau`, in order.
     metrics: Vec<f64>,
+    /// The step each metric was measured at (increasing): it is in force from the next.
+    metric_steps: Vec<u64>,
+    /// Where the last replay stopped, so the next step costs one step (a cache: not
+    /// compared, see [`cursor`]).
+    cache: cursor::CursorCache,
 }
 
 /// Metrics compare by their bits, so that a schedule that has seen a NaN metric equals
@@ -359,6 +363,7 @@ impl PartialEq for TorchSchedule {
             && self.momentum == other.momentum
             && self.class == other.class
             && self.metrics.len() == other.metrics.len()
+            && self.metric_steps == other.metric_steps
             && self
                 .metrics
                 .iter()
@@ -382,6 +387,8 @@ impl TorchSchedule {
             momentum: None,
             class,
             metrics: Vec::new(),
+            metric_steps: Vec::new(),
+            cache: Default::default(),
         }
     }
 
@@ -401,6 +408,11 @@ impl TorchSchedule {
         &self.metrics
     }
 
+    /// The step each of [`TorchSchedule::metrics`] was measured at.
+    pub fn metric_steps(&self) -> &[u64] {
+        &self.metric_steps
+    }
+
     /// Number of param groups.
     pub fn groups(&self) -> usize {
         self.lr.len().max(1)
@@ -413,12 +425,14 @@ impl TorchSchedule {
 
     fn check_top(&self, nested: bool) -> Result<(), ScheduleError> {
         let name = self.class_name();
-        if nested && self.class.is_composite() {
+        // PyTorch nests SequentialLR and ChainedScheduler in each other, but refuses a
+        // ReduceLROnPlateau in either (its step needs a metric).
+        if nested && matches!(self.class, TorchClass::ReduceLROnPlateau(_)) {
             return Err(ScheduleError::invalid(
                 name,
                 "type",
                 name,
-                "a scheduler that is not SequentialLR, ChainedScheduler or ReduceLROnPlateau inside `schedulers`",
+                "a scheduler other than ReduceLROnPlateau inside `schedulers` (PyTorch's SequentialLR and ChainedScheduler refuse it: its step needs a metric)",
             ));
         }
         if !nested {
@@ -485,59 +499,18 @@ impl TorchSchedule {
         }
     }
 
-    fn replay_lr(&self, start: u64, count: u64) -> (Vec<f64>, Vec<Option<f64>>) {
-        let mut sim = TorchSimulator::new(self);
-        let track = self.tracks_momentum();
-        let plateau = matches!(self.class, TorchClass::ReduceLROnPlateau(_));
-        let read = |sim: &TorchSimulator| {
-            let lr = sim.last_lr().first().copied().unwrap_or(f64::NAN);
-            let m = track.then(|| sim.momentum_all().first().copied()).flatten();
-            (lr, m)
-        };
-        let slack = if self.has_one_cycle() {
-            ROUNDING_SLACK * self.scale()
-        } else {
-            f64::INFINITY
-        };
-        let mut done = 0u64;
-        // Where the one-by-one replay ran out: every later step jumps from that state,
-        // as `value` from scratch does, so `values` and `value` agree bit for bit.
-        let mut far: Option<(u64, TorchSimulator)> = None;
-        let mut lrs = Vec::new();
-        let mut moms = Vec::new();
-        for i in 0..count {
-            let to = start.saturating_add(i);
-            let (lr, m) = if plateau {
-                while done < to {
-                    match self.metrics.get(done as usize) {
-                        Some(&m) => sim.step_with_metric(m),
-                        // Without more metrics the lr holds.
-                        None => break,
-                    }
-                    done += 1;
-                }
-                read(&sim)
-            } else {
-                if far.is_none() && done < to {
-                    let left = sim.replay(to - done);
-                    if left > 0 {
-                        far = Some((to - left, sim.clone()));
-                    }
-                    done = to;
-                }
-                match &far {
-                    Some((at, snapshot)) => {
-                        let mut jumped = snapshot.clone();
-                        jumped.advance(to - at);
-                        read(&jumped)
-                    }
-                    None => read(&sim),
-                }
-            };
-            lrs.push(self.clamp(lr, slack));
-            moms.push(m);
-        }
-        (lrs, moms)
+    /// The lr and momentum at `step`, from the shared cursor.
+    fn at(&self, step: u64) -> (f64, Option<f64>) {
+        self.cache.with(self, |c| c.at(self, step))
+    }
+
+    /// The lrs and momenta of a range, walked once by the shared cursor.
+    fn range(&self, start: u64, count: u64) -> (Vec<f64>, Vec<Option<f64>>) {
+        self.cache.with(self, |c| {
+            (0..count)
+                .map(|i| c.at(self, start.saturating_add(i)))
+                .unzip()
+        })
     }
 }
 
@@ -546,11 +519,7 @@ mod parse;
 
 impl Schedule for TorchSchedule {
     fn value(&self, step: u64) -> f64 {
-        self.replay_lr(step, 1)
-            .0
-            .first()
-            .copied()
-            .unwrap_or(f64::NAN)
+        self.at(step).0
     }
 
     fn validate(&self) -> Result<(), ScheduleError> {
@@ -565,12 +534,12 @@ impl Schedule for TorchSchedule {
         if !self.tracks_momentum() {
             return None;
         }
-        self.replay_lr(step, 1).1.first().copied().flatten()
+        self.at(step).1
     }
 
     fn values(&self, steps: std::ops::Range<u64>) -> Vec<f64> {
         let n = steps.end.saturating_sub(steps.start);
-        self.replay_lr(steps.start, n).0
+        self.range(steps.start, n).0
     }
 
     fn momenta(&self, steps: std::ops::Range<u64>) -> Vec<Option<f64>> {
@@ -578,26 +547,22 @@ impl Schedule for TorchSchedule {
             return steps.map(|_| None).collect();
         }
         let n = steps.end.saturating_sub(steps.start);
-        self.replay_lr(steps.start, n).1
+        self.range(steps.start, n).1
     }
 
     fn observe(&mut self, step: u64, metric: f64) -> Result<(), ScheduleError> {
         if !matches!(self.class, TorchClass::ReduceLROnPlateau(_)) {
             return Ok(());
         }
-        let step = usize::try_from(step).unwrap_or(usize::MAX);
-        if step > self.metrics.len() {
-            return Err(ScheduleError::Invalid {
-                path: "ReduceLROnPlateau".into(),
-                message: format!(
-                    "metric for step {step} observed before the metric for step {}; observe every step in order",
-                    self.metrics.len()
-                ),
-            });
-        }
-        // Observing a step again rewrites history from there (a resumed run).
-        self.metrics.truncate(step);
+        // Observing a step again (or an earlier one) rewrites history from there: a
+        // resumed run. Any number of steps may pass between metrics (one per epoch on a
+        // per-step schedule): PyTorch's plateau counts the calls, not the steps.
+        let keep = self.metric_steps.partition_point(|&s| s < step);
+        self.metrics.truncate(keep);
+        self.metric_steps.truncate(keep);
         self.metrics.push(metric);
+        self.metric_steps.push(step);
+        self.cache.forget_stale(keep, step);
         Ok(())
     }
 
@@ -619,7 +584,18 @@ impl Schedule for TorchSchedule {
                     _ => serde_json::json!("-inf"),
                 })
                 .collect();
-            out.push(serde_json::json!({ "metrics": metrics }));
+            // A metric every step (the steps 0, 1, 2, ...) needs no steps: the format
+            // states had before metrics could skip steps.
+            let dense = self
+                .metric_steps
+                .iter()
+                .enumerate()
+                .all(|(i, &s)| s == i as u64);
+            if dense {
+                out.push(serde_json::json!({ "metrics": metrics }));
+            } else {
+                out.push(serde_json::json!({ "metrics": metrics, "steps": self.metric_steps }));
+            }
         }
     }
 
@@ -659,7 +635,22 @@ impl Schedule for TorchSchedule {
                     "saved state {v} is not {{\"metrics\": [numbers, \"NaN\", \"inf\" or \"-inf\"]}}"
                 ))
             })?;
+        let steps = match v.get("steps") {
+            None => (0..metrics.len() as u64).collect(),
+            Some(steps) => steps
+                .as_array()
+                .and_then(|a| a.iter().map(|s| s.as_u64()).collect::<Option<Vec<u64>>>())
+                .filter(|a| a.len() == metrics.len() && a.windows(2).all(|w| w[0] < w[1]))
+                .ok_or_else(|| {
+                    bad(format!(
+                        "saved steps {steps} are not {} increasing steps, one per metric",
+                        metrics.len()
+                    ))
+                })?,
+        };
         self.metrics = metrics;
+        self.metric_steps = steps;
+        self.cache.clear();
         Ok(())
     }
 }
@@ -742,6 +733,8 @@ pub(crate) fn bisect_right(xs: &[u64], x: i64) -> usize {
 }
 
 #[cfg(all(test, feature = "serde"))]
+mod cursor_tests;
+#[cfg(all(test, feature = "serde"))]
 mod far_tests;
 
 #[cfg(test)]
@@ -779,11 +772,20 @@ mod tests {
         assert!(s.needs_metric());
         s.observe(0, 1.0).unwrap();
         s.observe(1, 2.0).unwrap();
-        assert!(s.observe(5, 2.0).is_err());
         assert_eq!(s.value(0), 1.0);
         assert_eq!(s.value(1), 1.0);
         assert!((s.value(2) - 0.1).abs() < 1e-15);
         assert_eq!(s.value(50), s.value(2));
+        // Steps may pass between metrics (one per epoch on a per-step schedule): each
+        // is in force from the step after the one it was measured at.
+        s.observe(5, 2.0).unwrap();
+        assert_eq!(s.value(5), s.value(2));
+        assert!((s.value(6) - 0.01).abs() < 1e-15);
+        assert_eq!(s.metric_steps(), &[0, 1, 5]);
+        // Observing an earlier step again rewrites the history from there.
+        s.observe(1, 0.5).unwrap();
+        assert_eq!(s.metric_steps(), &[0, 1]);
+        assert_eq!(s.value(6), 1.0);
     }
 
     #[test]

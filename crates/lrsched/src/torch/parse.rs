@@ -249,6 +249,8 @@ fn parse(v: &Value, nested: bool, path: &str) -> Result<TorchSchedule, ScheduleE
         momentum,
         class,
         metrics: Vec::new(),
+        metric_steps: Vec::new(),
+        cache: Default::default(),
     })
 }
 
