@@ -30,6 +30,8 @@ pub(crate) struct Cursor {
     used: usize,
     /// The largest negative that is rounding (see [`TorchSchedule::clamp`]).
     slack: f64,
+    /// Whether the schedule reports a momentum (asked once: it walks the class tree).
+    momentum: bool,
     /// The value just before `step` (a caller that looks one step back costs nothing).
     prev: Option<(u64, f64, Option<f64>)>,
 }
@@ -47,6 +49,7 @@ impl Cursor {
             } else {
                 f64::INFINITY
             },
+            momentum: s.tracks_momentum(),
             prev: None,
         }
     }
@@ -79,8 +82,8 @@ impl Cursor {
         s.clamp(lr, self.slack)
     }
 
-    fn read_momentum(&self, s: &TorchSchedule) -> Option<f64> {
-        if s.tracks_momentum() {
+    fn read_momentum(&self, _: &TorchSchedule) -> Option<f64> {
+        if self.momentum {
             self.sim.momentum_all().first().copied()
         } else {
             None

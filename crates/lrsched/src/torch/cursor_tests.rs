@@ -167,3 +167,78 @@ fn stepping_costs_one_step() {
         assert!(took < budget, "{cfg}: 20,000 steps took {took:?}");
     }
 }
+
+#[test]
+fn a_per_step_plateau_takes_one_metric_per_epoch_like_the_native_one() {
+    // Issue 10: "metric for step 19 observed before the metric for step 0".
+    let losses = [1.0, 0.8, 0.9, 0.95, 0.7, 0.75, 0.76, 0.77];
+    for cfg in [
+        json!({"type": "ReduceLROnPlateau", "lr": 0.1, "patience": 1, "factor": 0.5}),
+        json!({"type": "plateau", "lr": 0.1, "patience": 1, "factor": 0.5}),
+    ] {
+        let mut d = Driver::new(parse(&cfg));
+        let mut epoch_lrs = Vec::new();
+        for loss in losses {
+            for _ in 0..20 {
+                d.step();
+            }
+            d.end_epoch_with_metric(loss)
+                .unwrap_or_else(|e| panic!("{cfg}: {e}"));
+            epoch_lrs.push(d.lr());
+        }
+        // PyTorch's ReduceLROnPlateau(patience=1, factor=0.5) stepped once per epoch.
+        assert_eq!(
+            epoch_lrs,
+            vec![0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025],
+            "{cfg}"
+        );
+        // And a plain end of epoch is refused instead of silently taking no metric.
+        let mut per_epoch = Driver::new(parse(&cfg)).with_interval(crate::Interval::Epoch);
+        let e = per_epoch.end_epoch().unwrap_err().to_string();
+        assert!(e.contains("end_epoch_with_metric"), "{cfg}: {e}");
+        assert!(d.end_epoch().is_err(), "{cfg}");
+        assert_eq!(per_epoch.current_step(), 0);
+    }
+}
+
+#[test]
+fn nesting_is_refused_exactly_where_pytorch_refuses_it() {
+    let chain = json!({"type": "ChainedScheduler", "schedulers": [
+        {"type": "StepLR", "step_size": 2}, {"type": "ExponentialLR", "gamma": 0.9}]});
+    let seq = json!({"type": "SequentialLR", "milestones": [2], "schedulers": [
+        {"type": "ConstantLR"}, {"type": "ExponentialLR", "gamma": 0.9}]});
+    let plateau = json!({"type": "ReduceLROnPlateau"});
+    let check = |v: Value| config::from_value(v.clone()).and_then(|s| s.validate().map(|_| s));
+    // Accepted by PyTorch.
+    for v in [
+        json!({"type": "SequentialLR", "lr": 0.1, "milestones": [3], "schedulers": [chain.clone(), {"type": "StepLR", "step_size": 2}]}),
+        json!({"type": "SequentialLR", "lr": 0.1, "milestones": [0], "schedulers": [{"type": "StepLR", "step_size": 2}, chain.clone()]}),
+        json!({"type": "SequentialLR", "lr": 0.1, "milestones": [4], "schedulers": [seq.clone(), {"type": "StepLR", "step_size": 2}]}),
+        json!({"type": "ChainedScheduler", "lr": 0.1, "schedulers": [seq.clone(), chain.clone()]}),
+    ] {
+        check(v.clone()).unwrap_or_else(|e| panic!("{v}: {e}"));
+    }
+    // Refused: ReduceLROnPlateau inside (ValueError), a composite restarted at a
+    // milestone (NotImplementedError from its `_update_lr(0)`).
+    for (v, says) in [
+        (
+            json!({"type": "ChainedScheduler", "lr": 0.1, "schedulers": [chain.clone(), plateau.clone()]}),
+            "ReduceLROnPlateau",
+        ),
+        (
+            json!({"type": "SequentialLR", "lr": 0.1, "milestones": [3], "schedulers": [chain.clone(), plateau.clone()]}),
+            "ReduceLROnPlateau",
+        ),
+        (
+            json!({"type": "SequentialLR", "lr": 0.1, "milestones": [3], "schedulers": [{"type": "StepLR", "step_size": 2}, chain.clone()]}),
+            "NotImplementedError",
+        ),
+        (
+            json!({"type": "SequentialLR", "lr": 0.1, "milestones": [3], "schedulers": [{"type": "StepLR", "step_size": 2}, seq.clone()]}),
+            "NotImplementedError",
+        ),
+    ] {
+        let e = check(v.clone()).unwrap_err().to_string();
+        assert!(e.contains(says) && !e.contains('\n'), "{v}: {e}");
+    }
+}

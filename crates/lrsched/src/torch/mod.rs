@@ -22,8 +22,15 @@
 //! [`TorchSimulator`] is the stateful model of scheduler plus optimizer param groups that
 //! both [`Schedule::value`] and golden tests use.
 //!
+//! Stepping is O(1): each schedule keeps its replay paused where it was last asked (a
+//! cache, shared by [`Schedule::value`], [`Schedule::values`] and [`Schedule::momentum`],
+//! ignored by `==`), so asking for the next step costs one step, from a [`crate::Driver`],
+//! from a combinator around the schedule or from any loop; asking for an earlier step
+//! replays again from the start. A stepped value is the random-access value, bit for bit.
+//!
 //! Value `i` is the one in force for optimizer step `i`: `get_last_lr()` after `i` calls
-//! of `scheduler.step()` (for `ReduceLROnPlateau`, after `step(metrics[i - 1])`).
+//! of `scheduler.step()` (for `ReduceLROnPlateau`, after a `step(metric)` for each metric
+//! observed before step `i`: one per step, or one per epoch on a per-step schedule).
 //!
 //! # Far steps: the replay is bounded
 //!
@@ -31,10 +38,12 @@
 //! [`TorchSimulator::advance`] (which [`Schedule::value`] and [`Schedule::values`] use)
 //! replays at most [`REPLAY_LIMIT`] steps one by one, counting only the steps it cannot
 //! skip (see [`TorchSimulator::advance`]): **up to there every value is PyTorch's replay,
-//! bit for bit, as before**. Past it, the remaining `k` steps are one jump: all but the
-//! last are taken by the closed forms below, the last is a real step (so the step's own
-//! factor, and every class that overwrites the lr, is exact). A value then costs
-//! `O(REPLAY_LIMIT + milestones + schedulers)`, about 50 ms at most.
+//! bit for bit, as before**. Past it, steps go in windows of 1024: the start of a step's
+//! window is one jump from where the replay stopped (all but the last of its steps taken
+//! by the closed forms below, the last a real step, so the step's own factor, and every
+//! class that overwrites the lr, is exact), and the steps inside the window are replayed.
+//! A value then costs `O(REPLAY_LIMIT + 1024 + milestones + schedulers)`, about 50 ms at
+//! most, and stepping still costs one step (and a jump per window).
 //!
 //! Per class, from the replayed lr `lr` at epoch `m` to epoch `n = m + k`:
 //! - `ExponentialLR`: `lr * gamma^k` (PyTorch's closed form `base_lr * gamma^n`, taken
@@ -58,6 +67,8 @@
 //! - `CosineAnnealingWarmRestarts`: `T_cur` and `T_i` move on through PyTorch's restarts
 //!   (exact while epochs are below `2^53`), and the lr is its own formula of them;
 //!   `LambdaLR`, `CyclicLR`, `OneCycleLR`: pure functions of the epoch, exact.
+//! - `SequentialLR` and `ChainedScheduler` nest in each other as in PyTorch (not a
+//!   `ReduceLROnPlateau`, nor a composite that a milestone restarts: PyTorch raises there).
 //! - `SequentialLR`: the running scheduler jumps to the step before each milestone in
 //!   reach, and each milestone's step (its `_update_lr(0)`) is real: beyond its last
 //!   milestone it is its last scheduler continuing, with that scheduler's own count.

@@ -270,7 +270,9 @@ impl Leaf {
         for (g, v) in groups.iter_mut().zip(values) {
             g.lr = v;
         }
-        self.st.last_lr = lrs(groups);
+        // In place: this runs once per step of every replay.
+        self.st.last_lr.clear();
+        self.st.last_lr.extend(groups.iter().map(|g| g.lr));
     }
 
     fn get_lr(&self, groups: &mut [Group]) -> Vec<f64> {
