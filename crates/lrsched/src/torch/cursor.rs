@@ -138,18 +138,19 @@ impl Cursor {
 /// schedule stays `Sync`. It is a cache, never state: cloning copies it, comparing
 /// ignores it, and a call that finds it busy (another thread) replays on its own.
 #[derive(Default)]
-pub(crate) struct CursorCache(Mutex<Option<Cursor>>);
+// Boxed: a schedule without a cursor yet stays small (`AnySchedule` holds it inline).
+pub(crate) struct CursorCache(Mutex<Option<Box<Cursor>>>);
 
 impl CursorCache {
     /// Runs `f` on the shared cursor (made if there is none), or on a fresh one if
     /// another thread holds it.
     pub(crate) fn with<R>(&self, s: &TorchSchedule, f: impl FnOnce(&mut Cursor) -> R) -> R {
         match self.0.try_lock() {
-            Ok(mut guard) => f(guard.get_or_insert_with(|| Cursor::new(s))),
+            Ok(mut guard) => f(guard.get_or_insert_with(|| Box::new(Cursor::new(s)))),
             Err(std::sync::TryLockError::Poisoned(p)) => {
                 let mut guard = p.into_inner();
                 *guard = None;
-                f(guard.get_or_insert_with(|| Cursor::new(s)))
+                f(guard.get_or_insert_with(|| Box::new(Cursor::new(s))))
             }
             Err(std::sync::TryLockError::WouldBlock) => f(&mut Cursor::new(s)),
         }

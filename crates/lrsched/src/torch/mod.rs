@@ -357,6 +357,14 @@ pub struct TorchSchedule {
     pub momentum: Option<PerGroup>,
     /// The class and its keyword arguments.
     pub class: TorchClass,
+    /// The metrics observed and the replay cache, boxed: most schedules have neither,
+    /// and `AnySchedule` holds this struct inline.
+    run: Box<Run>,
+}
+
+/// What a [`TorchSchedule`] gathers while it is used.
+#[derive(Debug, Clone, Default)]
+struct Run {
     /// Metrics fed to `ReduceLROnPlateau`, in order.
     metrics: Vec<f64>,
     /// The step each metric was measured at (increasing): it is in force from the next.
@@ -373,12 +381,13 @@ impl PartialEq for TorchSchedule {
         self.lr == other.lr
             && self.momentum == other.momentum
             && self.class == other.class
-            && self.metrics.len() == other.metrics.len()
-            && self.metric_steps == other.metric_steps
+            && self.run.metrics.len() == other.run.metrics.len()
+            && self.run.metric_steps == other.run.metric_steps
             && self
+                .run
                 .metrics
                 .iter()
-                .zip(&other.metrics)
+                .zip(&other.run.metrics)
                 .all(|(a, b)| a.to_bits() == b.to_bits())
     }
 }
@@ -397,9 +406,7 @@ impl TorchSchedule {
             lr,
             momentum: None,
             class,
-            metrics: Vec::new(),
-            metric_steps: Vec::new(),
-            cache: Default::default(),
+            run: Box::default(),
         }
     }
 
@@ -416,12 +423,12 @@ impl TorchSchedule {
 
     /// The metrics observed so far (only `ReduceLROnPlateau` keeps them).
     pub fn metrics(&self) -> &[f64] {
-        &self.metrics
+        &self.run.metrics
     }
 
     /// The step each of [`TorchSchedule::metrics`] was measured at.
     pub fn metric_steps(&self) -> &[u64] {
-        &self.metric_steps
+        &self.run.metric_steps
     }
 
     /// Number of param groups.
@@ -512,12 +519,12 @@ impl TorchSchedule {
 
     /// The lr and momentum at `step`, from the shared cursor.
     fn at(&self, step: u64) -> (f64, Option<f64>) {
-        self.cache.with(self, |c| c.at(self, step))
+        self.run.cache.with(self, |c| c.at(self, step))
     }
 
     /// The lrs and momenta of a range, walked once by the shared cursor.
     fn range(&self, start: u64, count: u64) -> (Vec<f64>, Vec<Option<f64>>) {
-        self.cache.with(self, |c| {
+        self.run.cache.with(self, |c| {
             (0..count)
                 .map(|i| c.at(self, start.saturating_add(i)))
                 .unzip()
@@ -568,12 +575,12 @@ impl Schedule for TorchSchedule {
         // Observing a step again (or an earlier one) rewrites history from there: a
         // resumed run. Any number of steps may pass between metrics (one per epoch on a
         // per-step schedule): PyTorch's plateau counts the calls, not the steps.
-        let keep = self.metric_steps.partition_point(|&s| s < step);
-        self.metrics.truncate(keep);
-        self.metric_steps.truncate(keep);
-        self.metrics.push(metric);
-        self.metric_steps.push(step);
-        self.cache.forget_stale(keep, step);
+        let keep = self.run.metric_steps.partition_point(|&s| s < step);
+        self.run.metrics.truncate(keep);
+        self.run.metric_steps.truncate(keep);
+        self.run.metrics.push(metric);
+        self.run.metric_steps.push(step);
+        self.run.cache.forget_stale(keep, step);
         Ok(())
     }
 
@@ -586,6 +593,7 @@ impl Schedule for TorchSchedule {
         if self.needs_metric() {
             // JSON has no NaN or infinity (serde_json writes them as null): name them.
             let metrics: Vec<serde_json::Value> = self
+                .run
                 .metrics
                 .iter()
                 .map(|&m| match m {
@@ -598,6 +606,7 @@ impl Schedule for TorchSchedule {
             // A metric every step (the steps 0, 1, 2, ...) needs no steps: the format
             // states had before metrics could skip steps.
             let dense = self
+                .run
                 .metric_steps
                 .iter()
                 .enumerate()
@@ -605,7 +614,7 @@ impl Schedule for TorchSchedule {
             if dense {
                 out.push(serde_json::json!({ "metrics": metrics }));
             } else {
-                out.push(serde_json::json!({ "metrics": metrics, "steps": self.metric_steps }));
+                out.push(serde_json::json!({ "metrics": metrics, "steps": self.run.metric_steps }));
             }
         }
     }
@@ -659,9 +668,9 @@ impl Schedule for TorchSchedule {
                     ))
                 })?,
         };
-        self.metrics = metrics;
-        self.metric_steps = steps;
-        self.cache.clear();
+        self.run.metrics = metrics;
+        self.run.metric_steps = steps;
+        self.run.cache.clear();
         Ok(())
     }
 }

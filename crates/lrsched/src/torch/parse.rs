@@ -248,9 +248,7 @@ fn parse(v: &Value, nested: bool, path: &str) -> Result<TorchSchedule, ScheduleE
         lr,
         momentum,
         class,
-        metrics: Vec::new(),
-        metric_steps: Vec::new(),
-        cache: Default::default(),
+        run: Box::default(),
     })
 }
 
