@@ -167,6 +167,32 @@ CONFIGS = [
     ("chain_cyclic_exp", {"type": "ChainedScheduler", "lr": 0.1, "schedulers": [
         {"type": "CyclicLR", "base_lr": 0.01, "max_lr": 0.1, "step_size_up": 3},
         {"type": "ExponentialLR", "gamma": 0.95}]}, 20),
+    # Composites nested as PyTorch allows (its own tests chain a SequentialLR's parts)
+    ("seq_chain_first", {"type": "SequentialLR", "lr": 0.1, "milestones": [6], "schedulers": [
+        {"type": "ChainedScheduler", "schedulers": [
+            {"type": "ConstantLR", "factor": 0.5, "total_iters": 3},
+            {"type": "ExponentialLR", "gamma": 0.9}]},
+        {"type": "CosineAnnealingLR", "T_max": 10, "eta_min": 0.01}]}, 25),
+    ("seq_chain_at_zero", {"type": "SequentialLR", "lr": 0.1, "milestones": [0], "schedulers": [
+        {"type": "StepLR", "step_size": 2},
+        {"type": "ChainedScheduler", "schedulers": [
+            {"type": "LinearLR", "start_factor": 0.2, "total_iters": 4},
+            {"type": "StepLR", "step_size": 3, "gamma": 0.5}]}]}, 20),
+    ("seq_in_seq_first", {"type": "SequentialLR", "lr": 1.0, "milestones": [8], "schedulers": [
+        {"type": "SequentialLR", "milestones": [3], "schedulers": [
+            {"type": "LinearLR", "start_factor": 0.25, "total_iters": 3},
+            {"type": "ExponentialLR", "gamma": 0.8}]},
+        {"type": "StepLR", "step_size": 4, "gamma": 0.5}]}, 25),
+    ("chain_with_seq", {"type": "ChainedScheduler", "lr": 1.0, "schedulers": [
+        {"type": "SequentialLR", "milestones": [4], "schedulers": [
+            {"type": "ConstantLR", "factor": 0.5, "total_iters": 4},
+            {"type": "ExponentialLR", "gamma": 0.9}]},
+        {"type": "MultiStepLR", "milestones": [6, 12], "gamma": 0.5}]}, 25),
+    ("chain_in_chain", {"type": "ChainedScheduler", "lr": 1.0, "schedulers": [
+        {"type": "ChainedScheduler", "schedulers": [
+            {"type": "ExponentialLR", "gamma": 0.95},
+            {"type": "StepLR", "step_size": 5, "gamma": 0.5}]},
+        {"type": "CosineAnnealingLR", "T_max": 7}]}, 25),
     # ReduceLROnPlateau
     ("plateau_min_rel", {"type": "ReduceLROnPlateau", "lr": 0.1, "patience": 2}, {"metrics": PLATEAU_METRICS}),
     ("plateau_max_abs_cooldown", {"type": "ReduceLROnPlateau", "lr": [0.1, 0.5], "mode": "max", "threshold_mode": "abs",

@@ -163,19 +163,23 @@ impl<O: Optimizer> Scheduled<O> {
 
     /// Ends an epoch: advances a per-epoch schedule ([`Interval::Epoch`]) and sets the next
     /// rate. Does nothing for a per-step schedule, so one loop serves both.
-    pub fn end_epoch(&mut self) {
-        if self.driver.interval() == Interval::Epoch {
-            self.driver.step();
-            self.apply();
-        }
+    ///
+    /// Fails on a metric-driven (plateau) schedule, which needs the epoch's metric: use
+    /// [`Scheduled::end_epoch_with_metric`] ([`Driver::end_epoch`]).
+    pub fn end_epoch(&mut self) -> Result<(), ScheduleError> {
+        self.driver.end_epoch()?;
+        self.apply();
+        Ok(())
     }
 
     /// Feeds the epoch's validation metric to a metric-driven schedule, then ends the epoch
-    /// (PyTorch's `scheduler.step(val_loss)` for a per-epoch schedule).
+    /// (PyTorch's `scheduler.step(val_loss)` for a per-epoch schedule); with a per-step
+    /// schedule the metric is in force from the next optimizer step
+    /// ([`Driver::end_epoch_with_metric`]).
     pub fn end_epoch_with_metric(&mut self, metric: f64) -> Result<(), ScheduleError> {
-        self.observe(metric)?;
-        self.end_epoch();
-        Ok(())
+        let result = self.driver.end_epoch_with_metric(metric);
+        self.apply();
+        result
     }
 
     /// Feeds a metric to a metric-driven schedule (others ignore it). It counts as measured

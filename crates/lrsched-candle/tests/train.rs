@@ -145,7 +145,7 @@ fn per_epoch_step_decay() {
     let mut opt = Scheduled::from_driver(SGD::new(net.params(), 0.0).unwrap(), driver).unwrap();
     for epoch in 0..6 {
         assert_eq!(train(&net, &mut opt, 2), vec![schedule.value(epoch); 2]);
-        opt.end_epoch();
+        opt.end_epoch().unwrap();
     }
 }
 
@@ -211,4 +211,14 @@ fn generic_candle_code_takes_the_wrapper() {
         <Scheduled<SGD> as Optimizer>::new(net.params(), (0.0, Driver::new(schedule.clone())))
             .unwrap();
     assert_eq!(fit(&mut opt, &net, 12), schedule.values(0..12));
+}
+
+#[test]
+fn end_epoch_without_a_metric_is_refused_on_a_plateau_schedule() {
+    let net = xor();
+    let driver = Driver::new(lrsched::Plateau::new(0.1)).with_interval(Interval::Epoch);
+    let mut opt = Scheduled::from_driver(SGD::new(net.params(), 0.0).unwrap(), driver).unwrap();
+    assert!(opt.end_epoch().is_err());
+    opt.end_epoch_with_metric(1.0).unwrap();
+    assert_eq!(opt.current_step(), 1);
 }

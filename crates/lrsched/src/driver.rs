@@ -132,6 +132,11 @@ impl Driver {
     }
 
     /// Finishes the current step; the next rate is in force.
+    ///
+    /// Costs one step of the schedule, whatever the step count: a replayed PyTorch class
+    /// keeps its replay between calls (see [`crate::torch`]). A per-epoch loop over a
+    /// metric-driven schedule ends each epoch with [`Driver::end_epoch_with_metric`] (or
+    /// [`Driver::step_with_metric`]): a plain `step` gives it no metric.
     pub fn step(&mut self) {
         self.step = self.step.saturating_add(1);
     }
@@ -153,6 +158,76 @@ impl Driver {
             m.observe(self.step, metric)?;
         }
         Ok(())
+    }
+
+    /// Ends an epoch that has no metric to give: advances a per-epoch driver
+    /// ([`Interval::Epoch`]) and leaves a per-step one alone (it advances per batch), so
+    /// one loop serves both.
+    ///
+    /// A metric-driven schedule (`plateau`, `ReduceLROnPlateau`) reacts to the epoch's
+    /// metric, so ending an epoch without one is a mistake: this refuses, and leaves the
+    /// driver as it was. Use [`Driver::end_epoch_with_metric`].
+    ///
+    /// ```
+    /// use lrsched::{Cosine, Driver, Interval, Plateau};
+    /// let mut d = Driver::new(Cosine::new(0.1, 10)).with_interval(Interval::Epoch);
+    /// d.end_epoch().unwrap();
+    /// assert_eq!(d.current_step(), 1);
+    ///
+    /// let mut p = Driver::new(Plateau::new(0.1)).with_interval(Interval::Epoch);
+    /// assert!(p.end_epoch().unwrap_err().to_string().contains("end_epoch_with_metric"));
+    /// assert_eq!(p.current_step(), 0);
+    /// ```
+    pub fn end_epoch(&mut self) -> Result<(), ScheduleError> {
+        let needs = self.schedule.needs_metric()
+            || self.momentum.as_ref().is_some_and(|m| m.needs_metric());
+        if needs {
+            return Err(ScheduleError::Invalid {
+                path: "driver".into(),
+                message: "the schedule is metric-driven (plateau or ReduceLROnPlateau) and an epoch ended without its metric: end it with end_epoch_with_metric(metric)".into(),
+            });
+        }
+        if self.interval == Interval::Epoch {
+            self.step();
+        }
+        Ok(())
+    }
+
+    /// Ends an epoch with its validation metric, as PyTorch's `scheduler.step(val_loss)`
+    /// once per epoch, for either interval:
+    ///
+    /// - [`Interval::Epoch`]: the metric is measured at the end of the current epoch,
+    ///   then the driver steps; the next epoch's rate reflects it.
+    /// - [`Interval::Step`]: the driver has already stepped past the epoch's last batch,
+    ///   so the metric is measured after the last step taken and is in force from the
+    ///   current step on. Any number of steps may pass between two metrics.
+    ///
+    /// Schedules that take no metric ignore it (and a per-step driver stays where it is).
+    ///
+    /// ```
+    /// # #[cfg(feature = "serde")] {
+    /// use lrsched::{config, Driver};
+    /// // A per-step ReduceLROnPlateau validated once per epoch of 10 batches.
+    /// let s = config::from_json_str(r#"{"type": "ReduceLROnPlateau", "lr": 0.1, "patience": 0}"#).unwrap();
+    /// let mut d = Driver::new(s);
+    /// for val_loss in [1.0, 2.0] {
+    ///     for _ in 0..10 { d.step(); }
+    ///     d.end_epoch_with_metric(val_loss).unwrap();
+    /// }
+    /// assert!((d.lr() - 0.01).abs() < 1e-15); // the second epoch was worse: cut
+    /// # }
+    /// ```
+    pub fn end_epoch_with_metric(&mut self, metric: f64) -> Result<(), ScheduleError> {
+        match self.interval {
+            Interval::Epoch => self.step_with_metric(metric),
+            Interval::Step => {
+                let now = self.step;
+                self.step = now.saturating_sub(1);
+                let result = self.observe(metric);
+                self.step = now;
+                result
+            }
+        }
     }
 
     /// Jumps to `step` (pure schedules make this free; metric history is kept).

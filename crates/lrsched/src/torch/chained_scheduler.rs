@@ -23,7 +23,7 @@ use crate::ScheduleError;
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChainedScheduler {
-    /// The schedulers, in order (none of them composite or `ReduceLROnPlateau`).
+    /// The schedulers, in order (any but `ReduceLROnPlateau`, as in PyTorch).
     pub schedulers: Vec<TorchSchedule>,
 }
 

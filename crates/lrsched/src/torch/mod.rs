@@ -22,8 +22,15 @@
 //! [`TorchSimulator`] is the stateful model of scheduler plus optimizer param groups that
 //! both [`Schedule::value`] and golden tests use.
 //!
+//! Stepping is O(1): each schedule keeps its replay paused where it was last asked (a
+//! cache, shared by [`Schedule::value`], [`Schedule::values`] and [`Schedule::momentum`],
+//! ignored by `==`), so asking for the next step costs one step, from a [`crate::Driver`],
+//! from a combinator around the schedule or from any loop; asking for an earlier step
+//! replays again from the start. A stepped value is the random-access value, bit for bit.
+//!
 //! Value `i` is the one in force for optimizer step `i`: `get_last_lr()` after `i` calls
-//! of `scheduler.step()` (for `ReduceLROnPlateau`, after `step(metrics[i - 1])`).
+//! of `scheduler.step()` (for `ReduceLROnPlateau`, after a `step(metric)` for each metric
+//! observed before step `i`: one per step, or one per epoch on a per-step schedule).
 //!
 //! # Far steps: the replay is bounded
 //!
@@ -31,10 +38,12 @@
 //! [`TorchSimulator::advance`] (which [`Schedule::value`] and [`Schedule::values`] use)
 //! replays at most [`REPLAY_LIMIT`] steps one by one, counting only the steps it cannot
 //! skip (see [`TorchSimulator::advance`]): **up to there every value is PyTorch's replay,
-//! bit for bit, as before**. Past it, the remaining `k` steps are one jump: all but the
-//! last are taken by the closed forms below, the last is a real step (so the step's own
-//! factor, and every class that overwrites the lr, is exact). A value then costs
-//! `O(REPLAY_LIMIT + milestones + schedulers)`, about 50 ms at most.
+//! bit for bit, as before**. Past it, steps go in windows of 1024: the start of a step's
+//! window is one jump from where the replay stopped (all but the last of its steps taken
+//! by the closed forms below, the last a real step, so the step's own factor, and every
+//! class that overwrites the lr, is exact), and the steps inside the window are replayed.
+//! A value then costs `O(REPLAY_LIMIT + 1024 + milestones + schedulers)`, about 50 ms at
+//! most, and stepping still costs one step (and a jump per window).
 //!
 //! Per class, from the replayed lr `lr` at epoch `m` to epoch `n = m + k`:
 //! - `ExponentialLR`: `lr * gamma^k` (PyTorch's closed form `base_lr * gamma^n`, taken
@@ -58,6 +67,8 @@
 //! - `CosineAnnealingWarmRestarts`: `T_cur` and `T_i` move on through PyTorch's restarts
 //!   (exact while epochs are below `2^53`), and the lr is its own formula of them;
 //!   `LambdaLR`, `CyclicLR`, `OneCycleLR`: pure functions of the epoch, exact.
+//! - `SequentialLR` and `ChainedScheduler` nest in each other as in PyTorch (not a
+//!   `ReduceLROnPlateau`, nor a composite that a milestone restarts: PyTorch raises there).
 //! - `SequentialLR`: the running scheduler jumps to the step before each milestone in
 //!   reach, and each milestone's step (its `_update_lr(0)`) is real: beyond its last
 //!   milestone it is its last scheduler continuing, with that scheduler's own count.
@@ -91,6 +102,7 @@
 //! PyTorch's real value and not rounding: with `anneal_strategy="linear"` it
 //! extrapolates below 0 at `total_steps` (recorded in the golden traces), and holds it.
 
+mod cursor;
 pub mod expr;
 mod sim;
 
@@ -268,9 +280,7 @@ impl TorchClass {
     fn is_composite(&self) -> bool {
         matches!(
             self,
-            TorchClass::SequentialLR(_)
-                | TorchClass::ChainedScheduler(_)
-                | TorchClass::ReduceLROnPlateau(_)
+            TorchClass::SequentialLR(_) | TorchClass::ChainedScheduler(_)
         )
     }
 
@@ -347,8 +357,21 @@ pub struct TorchSchedule {
     pub momentum: Option<PerGroup>,
     /// The class and its keyword arguments.
     pub class: TorchClass,
-    /// Metrics fed to `ReduceLROnPlateau`, by step.
+    /// The metrics observed and the replay cache, boxed: most schedules have neither,
+    /// and `AnySchedule` holds this struct inline.
+    run: Box<Run>,
+}
+
+/// What a [`TorchSchedule`] gathers while it is used.
+#[derive(Debug, Clone, Default)]
+struct Run {
+    /// Metrics fed to `ReduceLROnPlateau`, in order.
     metrics: Vec<f64>,
+    /// The step each metric was measured at (increasing): it is in force from the next.
+    metric_steps: Vec<u64>,
+    /// Where the last replay stopped, so the next step costs one step (a cache: not
+    /// compared, see [`cursor`]).
+    cache: cursor::CursorCache,
 }
 
 /// Metrics compare by their bits, so that a schedule that has seen a NaN metric equals
@@ -358,11 +381,13 @@ impl PartialEq for TorchSchedule {
         self.lr == other.lr
             && self.momentum == other.momentum
             && self.class == other.class
-            && self.metrics.len() == other.metrics.len()
+            && self.run.metrics.len() == other.run.metrics.len()
+            && self.run.metric_steps == other.run.metric_steps
             && self
+                .run
                 .metrics
                 .iter()
-                .zip(&other.metrics)
+                .zip(&other.run.metrics)
                 .all(|(a, b)| a.to_bits() == b.to_bits())
     }
 }
@@ -381,7 +406,7 @@ impl TorchSchedule {
             lr,
             momentum: None,
             class,
-            metrics: Vec::new(),
+            run: Box::default(),
         }
     }
 
@@ -398,7 +423,12 @@ impl TorchSchedule {
 
     /// The metrics observed so far (only `ReduceLROnPlateau` keeps them).
     pub fn metrics(&self) -> &[f64] {
-        &self.metrics
+        &self.run.metrics
+    }
+
+    /// The step each of [`TorchSchedule::metrics`] was measured at.
+    pub fn metric_steps(&self) -> &[u64] {
+        &self.run.metric_steps
     }
 
     /// Number of param groups.
@@ -413,12 +443,14 @@ impl TorchSchedule {
 
     fn check_top(&self, nested: bool) -> Result<(), ScheduleError> {
         let name = self.class_name();
-        if nested && self.class.is_composite() {
+        // PyTorch nests SequentialLR and ChainedScheduler in each other, but refuses a
+        // ReduceLROnPlateau in either (its step needs a metric).
+        if nested && matches!(self.class, TorchClass::ReduceLROnPlateau(_)) {
             return Err(ScheduleError::invalid(
                 name,
                 "type",
                 name,
-                "a scheduler that is not SequentialLR, ChainedScheduler or ReduceLROnPlateau inside `schedulers`",
+                "a scheduler other than ReduceLROnPlateau inside `schedulers` (PyTorch's SequentialLR and ChainedScheduler refuse it: its step needs a metric)",
             ));
         }
         if !nested {
@@ -485,59 +517,18 @@ impl TorchSchedule {
         }
     }
 
-    fn replay_lr(&self, start: u64, count: u64) -> (Vec<f64>, Vec<Option<f64>>) {
-        let mut sim = TorchSimulator::new(self);
-        let track = self.tracks_momentum();
-        let plateau = matches!(self.class, TorchClass::ReduceLROnPlateau(_));
-        let read = |sim: &TorchSimulator| {
-            let lr = sim.last_lr().first().copied().unwrap_or(f64::NAN);
-            let m = track.then(|| sim.momentum_all().first().copied()).flatten();
-            (lr, m)
-        };
-        let slack = if self.has_one_cycle() {
-            ROUNDING_SLACK * self.scale()
-        } else {
-            f64::INFINITY
-        };
-        let mut done = 0u64;
-        // Where the one-by-one replay ran out: every later step jumps from that state,
-        // as `value` from scratch does, so `values` and `value` agree bit for bit.
-        let mut far: Option<(u64, TorchSimulator)> = None;
-        let mut lrs = Vec::new();
-        let mut moms = Vec::new();
-        for i in 0..count {
-            let to = start.saturating_add(i);
-            let (lr, m) = if plateau {
-                while done < to {
-                    match self.metrics.get(done as usize) {
-                        Some(&m) => sim.step_with_metric(m),
-                        // Without more metrics the lr holds.
-                        None => break,
-                    }
-                    done += 1;
-                }
-                read(&sim)
-            } else {
-                if far.is_none() && done < to {
-                    let left = sim.replay(to - done);
-                    if left > 0 {
-                        far = Some((to - left, sim.clone()));
-                    }
-                    done = to;
-                }
-                match &far {
-                    Some((at, snapshot)) => {
-                        let mut jumped = snapshot.clone();
-                        jumped.advance(to - at);
-                        read(&jumped)
-                    }
-                    None => read(&sim),
-                }
-            };
-            lrs.push(self.clamp(lr, slack));
-            moms.push(m);
-        }
-        (lrs, moms)
+    /// The lr and momentum at `step`, from the shared cursor.
+    fn at(&self, step: u64) -> (f64, Option<f64>) {
+        self.run.cache.with(self, |c| c.at(self, step))
+    }
+
+    /// The lrs and momenta of a range, walked once by the shared cursor.
+    fn range(&self, start: u64, count: u64) -> (Vec<f64>, Vec<Option<f64>>) {
+        self.run.cache.with(self, |c| {
+            (0..count)
+                .map(|i| c.at(self, start.saturating_add(i)))
+                .unzip()
+        })
     }
 }
 
@@ -546,11 +537,7 @@ mod parse;
 
 impl Schedule for TorchSchedule {
     fn value(&self, step: u64) -> f64 {
-        self.replay_lr(step, 1)
-            .0
-            .first()
-            .copied()
-            .unwrap_or(f64::NAN)
+        self.at(step).0
     }
 
     fn validate(&self) -> Result<(), ScheduleError> {
@@ -565,12 +552,12 @@ impl Schedule for TorchSchedule {
         if !self.tracks_momentum() {
             return None;
         }
-        self.replay_lr(step, 1).1.first().copied().flatten()
+        self.at(step).1
     }
 
     fn values(&self, steps: std::ops::Range<u64>) -> Vec<f64> {
         let n = steps.end.saturating_sub(steps.start);
-        self.replay_lr(steps.start, n).0
+        self.range(steps.start, n).0
     }
 
     fn momenta(&self, steps: std::ops::Range<u64>) -> Vec<Option<f64>> {
@@ -578,26 +565,22 @@ impl Schedule for TorchSchedule {
             return steps.map(|_| None).collect();
         }
         let n = steps.end.saturating_sub(steps.start);
-        self.replay_lr(steps.start, n).1
+        self.range(steps.start, n).1
     }
 
     fn observe(&mut self, step: u64, metric: f64) -> Result<(), ScheduleError> {
         if !matches!(self.class, TorchClass::ReduceLROnPlateau(_)) {
             return Ok(());
         }
-        let step = usize::try_from(step).unwrap_or(usize::MAX);
-        if step > self.metrics.len() {
-            return Err(ScheduleError::Invalid {
-                path: "ReduceLROnPlateau".into(),
-                message: format!(
-                    "metric for step {step} observed before the metric for step {}; observe every step in order",
-                    self.metrics.len()
-                ),
-            });
-        }
-        // Observing a step again rewrites history from there (a resumed run).
-        self.metrics.truncate(step);
-        self.metrics.push(metric);
+        // Observing a step again (or an earlier one) rewrites history from there: a
+        // resumed run. Any number of steps may pass between metrics (one per epoch on a
+        // per-step schedule): PyTorch's plateau counts the calls, not the steps.
+        let keep = self.run.metric_steps.partition_point(|&s| s < step);
+        self.run.metrics.truncate(keep);
+        self.run.metric_steps.truncate(keep);
+        self.run.metrics.push(metric);
+        self.run.metric_steps.push(step);
+        self.run.cache.forget_stale(keep, step);
         Ok(())
     }
 
@@ -610,6 +593,7 @@ impl Schedule for TorchSchedule {
         if self.needs_metric() {
             // JSON has no NaN or infinity (serde_json writes them as null): name them.
             let metrics: Vec<serde_json::Value> = self
+                .run
                 .metrics
                 .iter()
                 .map(|&m| match m {
@@ -619,7 +603,19 @@ impl Schedule for TorchSchedule {
                     _ => serde_json::json!("-inf"),
                 })
                 .collect();
-            out.push(serde_json::json!({ "metrics": metrics }));
+            // A metric every step (the steps 0, 1, 2, ...) needs no steps: the format
+            // states had before metrics could skip steps.
+            let dense = self
+                .run
+                .metric_steps
+                .iter()
+                .enumerate()
+                .all(|(i, &s)| s == i as u64);
+            if dense {
+                out.push(serde_json::json!({ "metrics": metrics }));
+            } else {
+                out.push(serde_json::json!({ "metrics": metrics, "steps": self.run.metric_steps }));
+            }
         }
     }
 
@@ -659,7 +655,22 @@ impl Schedule for TorchSchedule {
                     "saved state {v} is not {{\"metrics\": [numbers, \"NaN\", \"inf\" or \"-inf\"]}}"
                 ))
             })?;
-        self.metrics = metrics;
+        let steps = match v.get("steps") {
+            None => (0..metrics.len() as u64).collect(),
+            Some(steps) => steps
+                .as_array()
+                .and_then(|a| a.iter().map(|s| s.as_u64()).collect::<Option<Vec<u64>>>())
+                .filter(|a| a.len() == metrics.len() && a.windows(2).all(|w| w[0] < w[1]))
+                .ok_or_else(|| {
+                    bad(format!(
+                        "saved steps {steps} are not {} increasing steps, one per metric",
+                        metrics.len()
+                    ))
+                })?,
+        };
+        self.run.metrics = metrics;
+        self.run.metric_steps = steps;
+        self.run.cache.clear();
         Ok(())
     }
 }
@@ -742,6 +753,8 @@ pub(crate) fn bisect_right(xs: &[u64], x: i64) -> usize {
 }
 
 #[cfg(all(test, feature = "serde"))]
+mod cursor_tests;
+#[cfg(all(test, feature = "serde"))]
 mod far_tests;
 
 #[cfg(test)]
@@ -779,11 +792,20 @@ mod tests {
         assert!(s.needs_metric());
         s.observe(0, 1.0).unwrap();
         s.observe(1, 2.0).unwrap();
-        assert!(s.observe(5, 2.0).is_err());
         assert_eq!(s.value(0), 1.0);
         assert_eq!(s.value(1), 1.0);
         assert!((s.value(2) - 0.1).abs() < 1e-15);
         assert_eq!(s.value(50), s.value(2));
+        // Steps may pass between metrics (one per epoch on a per-step schedule): each
+        // is in force from the step after the one it was measured at.
+        s.observe(5, 2.0).unwrap();
+        assert_eq!(s.value(5), s.value(2));
+        assert!((s.value(6) - 0.01).abs() < 1e-15);
+        assert_eq!(s.metric_steps(), &[0, 1, 5]);
+        // Observing an earlier step again rewrites the history from there.
+        s.observe(1, 0.5).unwrap();
+        assert_eq!(s.metric_steps(), &[0, 1]);
+        assert_eq!(s.value(6), 1.0);
     }
 
     #[test]

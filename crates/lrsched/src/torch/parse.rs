@@ -248,7 +248,7 @@ fn parse(v: &Value, nested: bool, path: &str) -> Result<TorchSchedule, ScheduleE
         lr,
         momentum,
         class,
-        metrics: Vec::new(),
+        run: Box::default(),
     })
 }
 

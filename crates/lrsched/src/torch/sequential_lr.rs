@@ -25,7 +25,8 @@ use crate::{check, ScheduleError};
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct SequentialLR {
-    /// The schedulers, in order (none of them composite or `ReduceLROnPlateau`).
+    /// The schedulers, in order (not `ReduceLROnPlateau`; a `SequentialLR` or
+    /// `ChainedScheduler` only where no milestone restarts it, as in PyTorch).
     pub schedulers: Vec<TorchSchedule>,
     /// The epochs at which to switch to the next scheduler; `schedulers.len() - 1` of
     /// them, non-decreasing.
@@ -62,6 +63,23 @@ impl SequentialLR {
             ));
         }
         check::increasing(C, "milestones", &self.milestones, false)?;
+        // At a milestone PyTorch restarts the next scheduler with `_update_lr(0)`, which
+        // only single schedulers have: a SequentialLR or ChainedScheduler restarted there
+        // raises NotImplementedError. One that starts at step 0, or that a later
+        // scheduler with the same milestone replaces, is never restarted.
+        for (i, s) in self.schedulers.iter().enumerate().skip(1) {
+            let m = self.milestones[i - 1];
+            let restarted = m > 0 && super::bisect_right(&self.milestones, m as i64) == i;
+            if restarted && s.class.is_composite() {
+                return Err(ScheduleError::Invalid {
+                    path: format!("{C}.schedulers[{i}]"),
+                    message: format!(
+                        "PyTorch cannot restart a {} at milestone {m} (SequentialLR calls its `_update_lr(0)`, which raises NotImplementedError): only a single scheduler may start at a milestone > 0; nest it the other way round or start it at step 0",
+                        s.class_name()
+                    ),
+                });
+            }
+        }
         check_subs(C, &self.schedulers, groups)
     }
 }

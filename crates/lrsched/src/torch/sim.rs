@@ -270,7 +270,9 @@ impl Leaf {
         for (g, v) in groups.iter_mut().zip(values) {
             g.lr = v;
         }
-        self.st.last_lr = lrs(groups);
+        // In place: this runs once per step of every replay.
+        self.st.last_lr.clear();
+        self.st.last_lr.extend(groups.iter().map(|g| g.lr));
     }
 
     fn get_lr(&self, groups: &mut [Group]) -> Vec<f64> {
@@ -356,21 +358,205 @@ struct PlateauState {
     last_epoch: i64,
 }
 
+/// One scheduler object: a single class, or a composite of scheduler objects (PyTorch
+/// nests `SequentialLR` and `ChainedScheduler` in each other freely).
 #[derive(Debug, Clone)]
 enum Node {
     Leaf(Box<Leaf>),
     Sequential {
-        subs: Vec<Leaf>,
+        subs: Vec<Node>,
         milestones: Vec<u64>,
         last_epoch: i64,
+        /// `_last_lr`: what the scheduler it last ran reported.
+        last_lr: Vec<f64>,
     },
     Chained {
-        subs: Vec<Leaf>,
+        subs: Vec<Node>,
+        /// `_last_lr`: the groups' lr after its last step.
+        last_lr: Vec<f64>,
     },
     Plateau {
         cfg: super::ReduceLROnPlateau,
         st: PlateauState,
     },
+}
+
+impl Node {
+    /// The constructor of a scheduler (not `ReduceLROnPlateau`, which is only ever the
+    /// top) on the shared groups, with everything it does to them.
+    fn construct(class: &TorchClass, groups: &mut [Group]) -> Node {
+        match class {
+            TorchClass::SequentialLR(seq) => {
+                let mut subs: Vec<Node> = seq
+                    .schedulers
+                    .iter()
+                    .map(|c| Node::construct(&c.class, groups))
+                    .collect();
+                for g in groups.iter_mut() {
+                    if let Some(l) = g.initial_lr {
+                        g.lr = l;
+                    }
+                }
+                // `recursive_undo`: every single scheduler in the tree, not a nested
+                // SequentialLR's own epoch.
+                for sub in subs.iter_mut() {
+                    sub.undo();
+                }
+                let idx = bisect_right(&seq.milestones, 0).min(subs.len().saturating_sub(1));
+                let last_lr = match subs.get_mut(idx) {
+                    Some(sub) => {
+                        sub.initial_step(groups);
+                        sub.last_lr(groups)
+                    }
+                    None => lrs(groups),
+                };
+                Node::Sequential {
+                    subs,
+                    milestones: seq.milestones.clone(),
+                    last_epoch: 0,
+                    last_lr,
+                }
+            }
+            TorchClass::ChainedScheduler(ch) => {
+                let subs = ch
+                    .schedulers
+                    .iter()
+                    .map(|c| Node::construct(&c.class, groups))
+                    .collect();
+                Node::Chained {
+                    subs,
+                    last_lr: lrs(groups),
+                }
+            }
+            class => Node::Leaf(Box::new(Leaf::construct(class.clone(), groups))),
+        }
+    }
+
+    /// `SequentialLR.recursive_undo` on this scheduler.
+    fn undo(&mut self) {
+        match self {
+            Node::Leaf(l) => l.st.last_epoch -= 1,
+            Node::Sequential { subs, .. } | Node::Chained { subs, .. } => {
+                subs.iter_mut().for_each(Node::undo)
+            }
+            Node::Plateau { .. } => {}
+        }
+    }
+
+    /// `_initial_step()`: a single scheduler's step in its initial mode; a composite's
+    /// is its plain `step()` (only the composite itself is in initial mode).
+    fn initial_step(&mut self, groups: &mut [Group]) {
+        match self {
+            Node::Leaf(l) => l.initial_step(groups),
+            other => other.step(groups),
+        }
+    }
+
+    /// `get_last_lr()`.
+    fn last_lr(&self, groups: &[Group]) -> Vec<f64> {
+        match self {
+            Node::Leaf(l) => l.st.last_lr.clone(),
+            Node::Sequential { last_lr, .. } | Node::Chained { last_lr, .. } => last_lr.clone(),
+            Node::Plateau { .. } => lrs(groups),
+        }
+    }
+
+    /// `step()` (a `ReduceLROnPlateau` needs a metric: nothing).
+    fn step(&mut self, groups: &mut [Group]) {
+        match self {
+            Node::Leaf(l) => l.step(groups),
+            Node::Sequential {
+                subs,
+                milestones,
+                last_epoch,
+                last_lr,
+            } => {
+                *last_epoch += 1;
+                if subs.is_empty() {
+                    return;
+                }
+                let idx = bisect_right(milestones, *last_epoch).min(subs.len() - 1);
+                if idx > 0 && milestones.get(idx - 1).map(|&m| m as i64) == Some(*last_epoch) {
+                    // `_update_lr(0)`; PyTorch has it only for single schedulers (a
+                    // composite raises NotImplementedError, which validate refuses).
+                    if let Node::Leaf(l) = &mut subs[idx] {
+                        l.update_lr(groups, Some(0));
+                    }
+                } else {
+                    subs[idx].step(groups);
+                }
+                *last_lr = subs[idx].last_lr(groups);
+            }
+            Node::Chained { subs, last_lr } => {
+                for s in subs.iter_mut() {
+                    s.step(groups);
+                }
+                last_lr.clear();
+                last_lr.extend(groups.iter().map(|g| g.lr));
+            }
+            Node::Plateau { .. } => {}
+        }
+    }
+
+    /// The largest epoch counter in the tree.
+    fn max_epoch(&self) -> i64 {
+        match self {
+            Node::Leaf(l) => l.st.last_epoch,
+            Node::Sequential {
+                subs, last_epoch, ..
+            } => subs.iter().map(Node::max_epoch).fold(*last_epoch, i64::max),
+            Node::Chained { subs, .. } => subs.iter().map(Node::max_epoch).max().unwrap_or(0),
+            Node::Plateau { st, .. } => st.last_epoch,
+        }
+    }
+
+    /// `k` steps without replaying them: single schedulers by their closed forms
+    /// ([`Leaf::jump`]), a chain's children in turn, a `SequentialLR` by jumping its
+    /// running scheduler to just before each milestone in reach and taking the
+    /// milestone's step for real (the last of the `k` steps is then real too).
+    fn jump(&mut self, k: u64, groups: &mut [Group]) {
+        match self {
+            Node::Leaf(l) => l.jump(k, groups),
+            Node::Chained { subs, last_lr } => {
+                for s in subs.iter_mut() {
+                    s.jump(k, groups);
+                }
+                last_lr.clear();
+                last_lr.extend(groups.iter().map(|g| g.lr));
+            }
+            Node::Sequential { .. } => {
+                let mut left = k;
+                // One pass per milestone, and the last: bounded by the milestones.
+                while left > 0 {
+                    let Node::Sequential {
+                        subs,
+                        milestones,
+                        last_epoch,
+                        ..
+                    } = self
+                    else {
+                        return;
+                    };
+                    let e = *last_epoch as i128;
+                    let gap = milestones
+                        .iter()
+                        .map(|&m| m as i128 - e)
+                        .filter(|&d| d > 0)
+                        .min()
+                        .map_or(left, |d| (d as u64).min(left));
+                    let plain = gap - 1;
+                    if !subs.is_empty() && plain > 0 {
+                        let idx = bisect_right(milestones, *last_epoch).min(subs.len() - 1);
+                        subs[idx].jump(plain, groups);
+                    }
+                    *last_epoch += plain as i64;
+                    self.step(groups);
+                    left -= gap;
+                }
+            }
+            Node::Plateau { .. } => {}
+        }
+    }
 }
 
 /// PyTorch's scheduler and the SGD optimizer's param groups, stepped as a training loop
@@ -423,37 +609,6 @@ impl TorchSimulator {
             })
             .collect();
         let node = match &s.class {
-            TorchClass::SequentialLR(seq) => {
-                let mut subs: Vec<Leaf> = seq
-                    .schedulers
-                    .iter()
-                    .map(|c| Leaf::construct(c.class.clone(), &mut groups))
-                    .collect();
-                for g in groups.iter_mut() {
-                    if let Some(l) = g.initial_lr {
-                        g.lr = l;
-                    }
-                }
-                for sub in subs.iter_mut() {
-                    sub.st.last_epoch -= 1;
-                }
-                let idx = bisect_right(&seq.milestones, 0).min(subs.len().saturating_sub(1));
-                if let Some(sub) = subs.get_mut(idx) {
-                    sub.initial_step(&mut groups);
-                }
-                Node::Sequential {
-                    subs,
-                    milestones: seq.milestones.clone(),
-                    last_epoch: 0,
-                }
-            }
-            TorchClass::ChainedScheduler(ch) => Node::Chained {
-                subs: ch
-                    .schedulers
-                    .iter()
-                    .map(|c| Leaf::construct(c.class.clone(), &mut groups))
-                    .collect(),
-            },
             TorchClass::ReduceLROnPlateau(p) => Node::Plateau {
                 cfg: p.clone(),
                 st: PlateauState {
@@ -463,7 +618,7 @@ impl TorchSimulator {
                     last_epoch: 0,
                 },
             },
-            class => Node::Leaf(Box::new(Leaf::construct(class.clone(), &mut groups))),
+            class => Node::construct(class, &mut groups),
         };
         let mut sim = TorchSimulator {
             last_lr: Vec::new(),
@@ -474,60 +629,33 @@ impl TorchSimulator {
             replayed: 0,
             limit: REPLAY_LIMIT,
         };
-        sim.refresh_last_lr(None);
+        sim.refresh_last_lr();
         sim
     }
 
-    fn refresh_last_lr(&mut self, from: Option<usize>) {
-        self.last_lr = match (&self.node, from) {
-            (Node::Leaf(l), _) => l.st.last_lr.clone(),
-            (Node::Sequential { subs, .. }, Some(i)) => subs[i].st.last_lr.clone(),
-            (
-                Node::Sequential {
-                    subs, milestones, ..
-                },
-                None,
-            ) => {
-                let idx = bisect_right(milestones, 0).min(subs.len().saturating_sub(1));
-                subs.get(idx)
-                    .map_or_else(|| lrs(&self.groups), |s| s.st.last_lr.clone())
+    fn refresh_last_lr(&mut self) {
+        match &self.node {
+            Node::Leaf(l) => self.last_lr.clone_from(&l.st.last_lr),
+            Node::Sequential { last_lr, .. } | Node::Chained { last_lr, .. } => {
+                self.last_lr.clone_from(last_lr)
             }
-            _ => lrs(&self.groups),
-        };
-        self.momenta = self.groups.iter().map(|g| g.momentum).collect();
+            Node::Plateau { .. } => {
+                self.last_lr.clear();
+                self.last_lr.extend(self.groups.iter().map(|g| g.lr));
+            }
+        }
+        self.momenta.clear();
+        self.momenta.extend(self.groups.iter().map(|g| g.momentum));
     }
 
     /// `scheduler.step()`. On `ReduceLROnPlateau`, which needs a metric, it does nothing:
     /// use [`TorchSimulator::step_with_metric`].
     pub fn step(&mut self) {
-        let mut from = None;
-        match &mut self.node {
-            Node::Leaf(l) => l.step(&mut self.groups),
-            Node::Sequential {
-                subs,
-                milestones,
-                last_epoch,
-            } => {
-                *last_epoch += 1;
-                if subs.is_empty() {
-                    return;
-                }
-                let idx = bisect_right(milestones, *last_epoch).min(subs.len() - 1);
-                if idx > 0 && milestones.get(idx - 1).map(|&m| m as i64) == Some(*last_epoch) {
-                    subs[idx].update_lr(&mut self.groups, Some(0));
-                } else {
-                    subs[idx].step(&mut self.groups);
-                }
-                from = Some(idx);
-            }
-            Node::Chained { subs } => {
-                for s in subs.iter_mut() {
-                    s.step(&mut self.groups);
-                }
-            }
-            Node::Plateau { .. } => return,
+        if let Node::Plateau { .. } = self.node {
+            return;
         }
-        self.refresh_last_lr(from);
+        self.node.step(&mut self.groups);
+        self.refresh_last_lr();
     }
 
     /// `n` calls of [`TorchSimulator::step`], skipping the steps that cannot change the
@@ -538,34 +666,60 @@ impl TorchSimulator {
     /// (`ExponentialLR`, `MultiplicativeLR`, `CosineAnnealingLR`, warm restarts, the
     /// composites) replay every step, as PyTorch's recursion requires, up to
     /// [`REPLAY_LIMIT`](super::REPLAY_LIMIT) replayed steps over this simulator's life;
-    /// past that, the rest is one jump by closed forms (see the [module docs](super))
-    /// and a last real step. Epochs stop at `2^63 - 2` (PyTorch's `last_epoch` is an
-    /// int): steps beyond hold.
+    /// past that, the steps go in windows of 1024: the start of the window the last step
+    /// is in is one jump by closed forms (see the [module docs](super)), the rest of the
+    /// window is replayed. Epochs stop at `2^63 - 2` (PyTorch's `last_epoch` is an int):
+    /// steps beyond hold.
     pub fn advance(&mut self, n: u64) {
         let left = self.replay(n);
-        self.jump(left);
+        let window = left / super::cursor::FAR_WINDOW * super::cursor::FAR_WINDOW;
+        self.jump(window);
+        self.replay_unlimited(left - window);
     }
 
     /// The replay part of [`TorchSimulator::advance`]: up to `n` steps, stopping where
-    /// the limit is reached (before any skip there, so the state it stops in does not
-    /// depend on `n`); returns the steps left.
+    /// the limit is reached; returns the steps left.
+    ///
+    /// Only the steps no class could skip count towards the limit (a skippable step
+    /// taken for real, the last of a run, does not), so the step where the limit is
+    /// reached does not depend on how the `n` steps are split between calls: a cursor
+    /// stepping one at a time stops where one call for all of them does.
     pub(crate) fn replay(&mut self, n: u64) -> u64 {
+        self.run(n, true)
+    }
+
+    /// `n` steps replayed (skipping what can be skipped), whatever the limit.
+    pub(crate) fn replay_unlimited(&mut self, n: u64) {
+        self.run(n, false);
+    }
+
+    fn run(&mut self, n: u64, limited: bool) -> u64 {
         let mut left = n.min(self.headroom());
         while left > 0 {
-            if self.replayed >= self.limit {
+            if limited && self.replayed >= self.limit {
                 return left;
             }
             if let Node::Leaf(l) = &mut self.node {
-                let skip = l.skippable(left - 1, &self.groups);
-                if skip > 0 {
-                    l.st.last_epoch += skip as i64;
-                    l.st.step_count = l.st.step_count.saturating_add(skip);
-                    left -= skip;
+                let free = l.skippable(u64::MAX, &self.groups);
+                if free > 0 {
+                    let skip = free.min(left - 1);
+                    if skip > 0 {
+                        l.st.last_epoch += skip as i64;
+                        l.st.step_count = l.st.step_count.saturating_add(skip);
+                        left -= skip;
+                    } else {
+                        // The last step of a skippable run: real (it may overwrite the
+                        // lr), not counted.
+                        self.step();
+                        left -= 1;
+                    }
                     continue;
                 }
             }
             self.step();
-            self.replayed += 1;
+            if limited {
+                self.replayed += 1;
+            }
             left -= 1;
         }
         0
@@ -581,16 +735,7 @@ impl TorchSimulator {
 
     /// Steps this simulator may still take before an epoch counter nears `i64::MAX`.
     fn headroom(&self) -> u64 {
-        let most = |subs: &[Leaf]| subs.iter().map(|s| s.st.last_epoch).max().unwrap_or(0);
-        let epoch = match &self.node {
-            Node::Leaf(l) => l.st.last_epoch,
-            Node::Sequential {
-                subs, last_epoch, ..
-            } => most(subs).max(*last_epoch),
-            Node::Chained { subs } => most(subs),
-            Node::Plateau { st, .. } => st.last_epoch,
-        };
-        epoch_headroom(epoch)
+        epoch_headroom(self.node.max_epoch())
     }
 
     /// `k >= 1` steps: all but the last one or three jumped by closed forms
@@ -600,14 +745,24 @@ impl TorchSimulator {
     /// step: the last such pair in reach is stepped for real, so that in a
     /// `ChainedScheduler` the other schedulers' factors before it are forgotten and those
     /// after it kept, as in the replay.
-    fn jump(&mut self, k: u64) {
+    pub(crate) fn jump(&mut self, k: u64) {
         if k == 0 {
             return;
         }
-        let leaves: &[Leaf] = match &self.node {
-            Node::Leaf(l) => std::slice::from_ref(l.as_ref()),
-            Node::Chained { subs } => subs,
-            Node::Sequential { .. } => return self.jump_sequential(k),
+        let leaves: Vec<&Leaf> = match &self.node {
+            Node::Leaf(l) => vec![l.as_ref()],
+            Node::Chained { subs, .. } => subs
+                .iter()
+                .filter_map(|s| match s {
+                    Node::Leaf(l) => Some(l.as_ref()),
+                    _ => None,
+                })
+                .collect(),
+            Node::Sequential { .. } => {
+                self.node.jump(k, &mut self.groups);
+                self.refresh_last_lr();
+                return;
+            }
             Node::Plateau { .. } => return,
         };
         // Steps from now to the last restart in reach (cosine epochs are their own:
@@ -642,47 +797,7 @@ impl TorchSimulator {
     }
 
     fn jump_leaves(&mut self, k: u64) {
-        match &mut self.node {
-            Node::Leaf(l) => l.jump(k, &mut self.groups),
-            Node::Chained { subs } => {
-                for s in subs.iter_mut() {
-                    s.jump(k, &mut self.groups);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// `SequentialLR`: the active scheduler jumps to just before each milestone in
-    /// reach, and the milestone's own step (its `_update_lr(0)`) is real.
-    fn jump_sequential(&mut self, k: u64) {
-        let mut left = k;
-        // One pass per milestone, and the last: bounded by the milestones.
-        while left > 0 {
-            let Node::Sequential {
-                subs,
-                milestones,
-                last_epoch,
-            } = &mut self.node
-            else {
-                return;
-            };
-            let e = *last_epoch as i128;
-            let gap = milestones
-                .iter()
-                .map(|&m| m as i128 - e)
-                .filter(|&d| d > 0)
-                .min()
-                .map_or(left, |d| (d as u64).min(left));
-            let plain = gap - 1;
-            if !subs.is_empty() && plain > 0 {
-                let idx = bisect_right(milestones, *last_epoch).min(subs.len() - 1);
-                subs[idx].jump(plain, &mut self.groups);
-            }
-            *last_epoch += plain as i64;
-            self.step();
-            left -= gap;
-        }
+        self.node.jump(k, &mut self.groups);
     }
 
     /// `scheduler.step(metric)` for `ReduceLROnPlateau`; other classes ignore the metric
@@ -718,7 +833,7 @@ impl TorchSimulator {
             st.cooldown_counter = cfg.cooldown;
             st.num_bad_epochs = 0;
         }
-        self.refresh_last_lr(None);
+        self.refresh_last_lr();
     }
 
     /// `scheduler.step(epoch)`: `CosineAnnealingWarmRestarts` takes any epoch >= 0,
@@ -754,7 +869,7 @@ impl TorchSimulator {
             l.st.step_count += 1;
             l.update_lr(&mut self.groups, Some(epoch as i64));
         }
-        self.refresh_last_lr(None);
+        self.refresh_last_lr();
         Ok(())
     }
 
