@@ -1,6 +1,6 @@
 //! The `lrsched` command.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use lrsched::time::RunShape;
 use lrsched::{config, oneline, AnySchedule, Schedule, ScheduleError};
 use std::path::{Path, PathBuf};
@@ -129,7 +129,10 @@ impl From<ScheduleError> for UserError {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The matches stay at hand so a tool can tell a typed flag from its default
+    // (`ArgMatches::value_source`) without reading argv itself.
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
         Command::Trace(args) => trace(&args),
         Command::List => {
@@ -138,7 +141,11 @@ fn main() -> ExitCode {
         }
         Command::Convert(args) => convert::run(&args),
         Command::Plot(args) => plot::run(&args),
-        Command::FindLr(args) => find_lr::run(&args),
+        Command::FindLr(args) => match find_lr::run(&args, matches.subcommand_matches("find-lr")) {
+            Ok(0) => Ok(()),
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
         Command::Compare(args) => compare::run(&args),
         Command::Tune(args) => tune::run(&args),
         Command::Train(args) => match train::run(&args) {

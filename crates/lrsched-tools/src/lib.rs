@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod files;
+pub mod find_lr;
 pub mod process;
 pub mod protocol;
 pub mod runner;
