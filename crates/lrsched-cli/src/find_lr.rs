@@ -1,23 +1,36 @@
-//! `lrsched find-lr`: the learning-rate range test over one or more seeds, its
-//! suggestions and their spread, a plot, a report and (with `--apply`) a ready config.
+//! `lrsched find-lr`: the flags turned into a `lrsched_tools::find_lr::FindLrSpec` and a
+//! trainer once, the library's range test run with a progress bar, the suggestions
+//! printed and the files written. Everything after the trainer (smoothing, stop rule,
+//! rules, spread, report) is the library's, for the built-in trainer and `--command` alike.
 
-use crate::report::{self, Section, Table};
+use crate::report;
 use crate::train::{build_config, load_data, TrainArgs};
 use crate::UserError;
-use clap::Args;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args};
 use indicatif::{ProgressBar, ProgressStyle};
-use lrsched_report::{Chart, Marker, Series};
-use lrsched_train::find_lr::{
-    initial_state, range_test_observed, RangeMode, RangeTest, RangeTestOptions, Stop, Suggestions,
-    DEFAULT_END, DEFAULT_START, DEFAULT_STEPS,
+use lrsched_report::html::Section;
+use lrsched_tools::find_lr::{
+    self, fmt_lr, Apply, FindLrError, FindLrEvent, FindLrResult, FindLrSpec, OptionError,
+    RangeMode, DEFAULT_END, DEFAULT_START, DEFAULT_STEPS,
 };
+use lrsched_tools::process::{self, CommandTrainer};
+use lrsched_tools::runner::TrialEvent;
+use lrsched_tools::trainer::{BuiltIn, Trainer};
 use lrsched_train::trainer::Engine;
 use serde_json::{json, Value};
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-/// The flags of `find-lr`: every `train` flag (model, data, optimizer, batch size, seed),
-/// and the range test's own.
+/// Exit status when no seed gave a curve.
+const EXIT_ALL_FAILED: u8 = 1;
+/// Exit status after Ctrl-C (128 + SIGINT, as a shell reports it).
+const EXIT_CANCELLED: u8 = 130;
+
+/// The flags of `find-lr`: every `train` flag (model, data, optimizer, batch size, seed)
+/// for the built-in trainer, the range test's own, and the flags that run a program.
 #[derive(Args, Debug, Clone)]
 pub struct FindLrArgs {
     /// Model, data and optimizer flags, as `lrsched train` takes them.
@@ -29,9 +42,10 @@ pub struct FindLrArgs {
     /// The rate the sweep rises towards.
     #[arg(long, default_value_t = DEFAULT_END, allow_hyphen_values = true)]
     pub end: f64,
-    /// Updates per sweep (fastai's 100: at most one epoch once an epoch has 100 batches).
-    #[arg(long)]
-    pub steps: Option<usize>,
+    /// Updates per sweep (fastai's 100: at most one epoch once an epoch has 100 batches;
+    /// at most 100000).
+    #[arg(long, allow_hyphen_values = true)]
+    pub steps: Option<String>,
     /// How the rate rises: exp (equal ratios per step) or linear.
     #[arg(long, default_value = "exp")]
     pub mode: String,
@@ -46,312 +60,309 @@ pub struct FindLrArgs {
     /// Output folder (default runs/find-lr-<timestamp>/).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Run this training program once per seed (`sh -c CMD`) instead of the built-in
+    /// trainer; it speaks the trial protocol (docs/protocol.md) and must write step lines.
+    #[arg(long)]
+    pub command: Option<String>,
+    /// The folder --command runs in.
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// The program's optimizer steps per epoch: sets the epoch budget to just cover the
+    /// sweep and reports its cost in epochs (with --command).
+    #[arg(long)]
+    pub steps_per_epoch: Option<u64>,
+    /// Stop a sweep that runs longer than this many seconds (with --command).
+    #[arg(long)]
+    pub trial_timeout: Option<f64>,
+    /// Sweeps at once (default: 1 for the built-in trainer, which uses every core; the
+    /// cores, at most --seeds, for --command).
+    #[arg(long)]
+    pub jobs: Option<usize>,
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Apply {
-    OneCycle,
-    Cosine,
+/// A field of the spec as its flag: the library names fields, the user typed flags.
+fn flag_error(e: OptionError, steps_text: Option<&str>) -> UserError {
+    let flag = format!("--{}", e.field.replace('_', "-"));
+    let value = match (e.field, steps_text) {
+        ("steps", Some(t)) => t.to_string(),
+        _ => e.value,
+    };
+    UserError(format!("{flag} {value} is not allowed: {}", e.allowed))
 }
 
-/// Spread of one rule's suggestion over the seeds.
-struct Spread {
-    name: &'static str,
-    values: Vec<f64>,
-}
-
-impl Spread {
-    fn min(&self) -> Option<f64> {
-        self.values.iter().copied().reduce(f64::min)
+/// `--steps` as typed: a whole number, in plain or e-notation (`1e3`), so a huge value
+/// meets the cap's message rather than a parse error.
+fn parse_steps(text: &str) -> Result<u64, UserError> {
+    if let Ok(n) = text.parse::<u64>() {
+        return Ok(n);
     }
-    fn max(&self) -> Option<f64> {
-        self.values.iter().copied().reduce(f64::max)
-    }
-    /// The median; for an even count the geometric mean of the middle two, since rates
-    /// live on a log scale.
-    fn median(&self) -> Option<f64> {
-        let mut v = self.values.clone();
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        match n {
-            0 => None,
-            _ if n % 2 == 1 => Some(v[n / 2]),
-            _ => Some((v[n / 2 - 1] * v[n / 2]).sqrt()),
-        }
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 && v.fract() == 0.0 => Ok(v.min(u64::MAX as f64) as u64),
+        _ => Err(UserError(format!(
+            "--steps `{text}` is not allowed: must be a whole number of updates, {} to {}",
+            find_lr::MIN_STEPS,
+            find_lr::MAX_STEPS
+        ))),
     }
 }
 
-fn spreads(tests: &[RangeTest]) -> Vec<Spread> {
-    let names = Suggestions::default().named().map(|(n, _)| n);
-    names
-        .iter()
-        .enumerate()
-        .map(|(k, name)| Spread {
-            name,
-            values: tests
-                .iter()
-                .filter_map(|t| t.suggestions.named()[k].1)
-                .collect(),
-        })
+/// The built-in trainer's flags the user typed, which `--command` would silently
+/// ignore; `--seed` (the first seed) and `--quiet` apply to any trainer.
+fn built_in_flags_given(m: &ArgMatches) -> Vec<String> {
+    let defs = TrainArgs::augment_args(clap::Command::new("find-lr"));
+    defs.get_arguments()
+        .filter(|a| !matches!(a.get_id().as_str(), "seed" | "quiet"))
+        .filter(|a| m.value_source(a.get_id().as_str()) == Some(ValueSource::CommandLine))
+        .map(|a| format!("--{}", a.get_long().unwrap_or(a.get_id().as_str())))
         .collect()
 }
 
-fn fmt_lr(v: Option<f64>) -> String {
-    v.map_or("-".into(), |v| format!("{v:.3e}"))
-}
-
-/// `lrsched find-lr`.
-pub fn run(a: &FindLrArgs) -> Result<(), UserError> {
-    // Settings first, so a typo costs no data loading.
-    let mode = match a.mode.as_str() {
-        "exp" | "exponential" => RangeMode::Exponential,
-        "linear" | "lin" => RangeMode::Linear,
-        other => {
-            return Err(UserError(format!(
-                "--mode `{other}` is not known: use exp or linear"
-            )))
-        }
-    };
+/// `lrsched find-lr`; returns the exit status (0, 1 when no seed gave a curve, 130 after
+/// Ctrl-C). `matches` are the subcommand's, to tell typed flags from defaults.
+pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError> {
+    // Settings first, so a typo costs no data loading and no program start.
+    let mode = RangeMode::from_name(&a.mode).ok_or_else(|| {
+        UserError(format!(
+            "--mode `{}` is not known: use exp or linear",
+            a.mode
+        ))
+    })?;
     let apply = match a.apply.as_deref() {
         None => None,
-        Some("onecycle" | "one_cycle" | "one-cycle") => Some(Apply::OneCycle),
-        Some("cosine") => Some(Apply::Cosine),
-        Some(other) => {
-            return Err(UserError(format!(
-                "--apply `{other}` is not known: use onecycle or cosine"
-            )))
+        Some(name) => Some(Apply::from_name(name).ok_or_else(|| {
+            UserError(format!(
+                "--apply `{name}` is not known: use onecycle or cosine"
+            ))
+        })?),
+    };
+    let steps = match &a.steps {
+        Some(t) => parse_steps(t)?,
+        None => DEFAULT_STEPS as u64,
+    };
+    let jobs = match (a.jobs, &a.command) {
+        (Some(j), _) => j,
+        (None, None) => 1,
+        (None, Some(_)) => std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(a.seeds.max(1)),
+    };
+    let mut spec = FindLrSpec {
+        start: a.start,
+        end: a.end,
+        steps,
+        mode,
+        seed: a.train.seed,
+        seeds: a.seeds,
+        jobs,
+        dir: PathBuf::new(),
+    };
+    spec.validate()
+        .map_err(|e| flag_error(e, a.steps.as_deref()))?;
+    let command_only = [
+        ("--cwd", a.cwd.is_some()),
+        ("--steps-per-epoch", a.steps_per_epoch.is_some()),
+        ("--trial-timeout", a.trial_timeout.is_some()),
+    ];
+    let trainer = match &a.command {
+        Some(command) => {
+            if let Some(m) = matches {
+                let given = built_in_flags_given(m);
+                if !given.is_empty() {
+                    return Err(UserError(format!(
+                        "{} {} for the built-in trainer and would be ignored with --command (your program picks its own model, data and optimizer)",
+                        given.join(", "),
+                        if given.len() == 1 { "is" } else { "are" }
+                    )));
+                }
+            }
+            if command.trim().is_empty() {
+                return Err(UserError(
+                    "--command is empty: give the program to run, e.g. --command \"python train.py\"".into(),
+                ));
+            }
+            let mut c = CommandTrainer::new(command.clone());
+            if let Some(dir) = &a.cwd {
+                if !dir.is_dir() {
+                    return Err(UserError(format!(
+                        "--cwd {} is not a folder",
+                        dir.display()
+                    )));
+                }
+                c.cwd = Some(dir.clone());
+            }
+            if let Some(s) = a.steps_per_epoch {
+                if s == 0 {
+                    return Err(UserError(
+                        "--steps-per-epoch 0 is not allowed: must be at least 1".into(),
+                    ));
+                }
+                c.steps_per_epoch = Some(s);
+            }
+            if let Some(t) = a.trial_timeout {
+                if !(t.is_finite() && t > 0.0) {
+                    return Err(UserError(format!(
+                        "--trial-timeout {t} is not allowed: must be a number of seconds > 0"
+                    )));
+                }
+                c.timeout = Some(Duration::from_secs_f64(t));
+            }
+            Trainer::Command(c)
+        }
+        None => {
+            if let Some((flag, _)) = command_only.iter().find(|(_, given)| *given) {
+                return Err(UserError(format!(
+                    "{flag} is for --command (a program of yours); the built-in trainer knows its own"
+                )));
+            }
+            let (name, split) = load_data(&a.train)?;
+            let mut config = build_config(&a.train, name, &split)?;
+            if config.engine == Engine::Candle {
+                eprintln!("note: the range test runs on the fast engine (same initial weights and updates as candle's)");
+                config.engine = Engine::Fast;
+            }
+            Trainer::BuiltIn(Box::new(BuiltIn {
+                config,
+                split: Arc::new(split),
+            }))
         }
     };
-    if a.seeds == 0 {
-        return Err(UserError(
-            "--seeds 0 is not allowed: must be at least 1".into(),
-        ));
-    }
-    if a.seeds > 1000 {
-        return Err(UserError(format!(
-            "--seeds {} is too many: at most 1000",
-            a.seeds
-        )));
-    }
-    let mut probe = RangeTestOptions::new(a.train.batch_size.max(1), a.train.seed);
-    probe.start = a.start;
-    probe.end = a.end;
-    probe.mode = mode;
-    probe.steps = a.steps.unwrap_or(lrsched_train::find_lr::MIN_STEPS);
-    probe.validate().map_err(UserError)?;
-
-    let (name, split) = load_data(&a.train)?;
-    let mut config = build_config(&a.train, name.clone(), &split)?;
     let out = report::out_dir("find-lr", a.out.as_deref())?;
-    if config.engine == Engine::Candle {
-        eprintln!("note: the range test runs on the fast engine (same initial weights and updates as candle's)");
-        config.engine = Engine::Fast;
-    }
-    let per_epoch = split.train.len().div_ceil(config.batch_size);
-    let steps = a.steps.unwrap_or(DEFAULT_STEPS);
-    let base_seed = config.seed;
+    spec.dir = out.clone();
+
+    // Ctrl-C ends every running program's process group; the sweeps then end as
+    // cancelled and nothing is left behind.
+    let _ = ctrlc::set_handler(process::cancel_all);
 
     let bar = (!a.train.quiet && std::io::stderr().is_terminal()).then(|| {
-        let bar = ProgressBar::new((steps * a.seeds) as u64);
+        let bar = ProgressBar::new(steps * spec.seeds as u64);
         bar.set_style(
             ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
+        bar.set_prefix(format!("find-lr 0/{}", spec.seeds));
         bar
     });
-    let mut tests = Vec::with_capacity(a.seeds);
-    for k in 0..a.seeds {
-        config.seed = base_seed.wrapping_add(k as u64);
-        let (model, optimizer) = initial_state(&config).map_err(|e| UserError(e.to_string()))?;
-        let mut opts = RangeTestOptions::new(config.batch_size, config.seed).with_steps(steps);
-        opts.start = a.start;
-        opts.end = a.end;
-        opts.mode = mode;
-        if let Some(bar) = &bar {
-            bar.set_prefix(format!("seed {}/{}", k + 1, a.seeds));
-        }
-        let done = (k * steps) as u64;
-        let test = range_test_observed(&model, &optimizer, &split, &opts, &mut |i, lr, loss| {
-            if let Some(bar) = &bar {
-                bar.set_position(done + i as u64 + 1);
-                bar.set_message(format!("lr {lr:.2e} loss {loss:.4}"));
+    // Steps counted per sweep, so a sweep that stops early moves the bar to its end and
+    // the ETA stays honest.
+    let counted = Mutex::new(vec![0u64; spec.seeds]);
+    let finished = Mutex::new(0usize);
+    let events = |e: FindLrEvent<'_>| {
+        let Some(bar) = &bar else { return };
+        match e {
+            FindLrEvent::Step {
+                index,
+                seed,
+                count,
+                lr,
+                smoothed,
+            } => {
+                if let Ok(mut c) = counted.lock() {
+                    c[index] = count.min(steps);
+                }
+                bar.inc(1);
+                bar.set_message(format!(
+                    "seed {seed} step {count} lr {lr:.2e} loss {smoothed:.4}"
+                ));
             }
-        })
-        .map_err(|e| UserError(e.to_string()))?;
-        tests.push(test);
-    }
+            FindLrEvent::Trial(TrialEvent::Finished { index, .. }) => {
+                let done = counted.lock().map(|c| c[index]).unwrap_or(0);
+                bar.inc(steps.saturating_sub(done));
+                if let Ok(mut f) = finished.lock() {
+                    *f += 1;
+                    bar.set_prefix(format!("find-lr {}/{}", *f, spec.seeds));
+                }
+            }
+            FindLrEvent::Trial(_) => {}
+        }
+    };
+    let result = find_lr::find_lr(&spec, &trainer, &events).map_err(|e| match e {
+        FindLrError::Spec(e) => flag_error(e, a.steps.as_deref()),
+        FindLrError::Io(e) => UserError(e),
+    })?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-
-    let spread = spreads(&tests);
-    let suggested = spread.iter().find_map(|s| s.median().map(|m| (s.name, m)));
-    let mean_seconds = tests.iter().map(|t| t.seconds).sum::<f64>() / tests.len() as f64;
-    let mean_steps = tests.iter().map(|t| t.steps_run).sum::<usize>() as f64 / tests.len() as f64;
-    let mode_name = match mode {
-        RangeMode::Exponential => "exponential",
-        RangeMode::Linear => "linear",
-    };
-
-    // What a person reads first: the suggestions.
-    println!(
-        "range test on {name}: {steps} steps from {:e} to {:e} ({mode_name}), batch {}, {} seed{}",
-        a.start,
-        a.end,
-        config.batch_size,
-        a.seeds,
-        if a.seeds == 1 { "" } else { "s" }
-    );
-    for (k, t) in tests.iter().enumerate() {
-        let why = match t.stop {
-            Stop::Completed => "all steps".to_string(),
-            Stop::Diverging => format!(
-                "stopped at lr {:.2e}: smoothed loss passed 4x its best",
-                t.lrs.last().copied().unwrap_or(f64::NAN)
-            ),
-            Stop::NotFinite => format!(
-                "stopped at lr {:.2e}: the loss became NaN or infinite",
-                t.lrs.last().copied().unwrap_or(f64::NAN)
-            ),
-        };
-        if a.seeds > 1 || t.stop != Stop::Completed {
-            println!(
-                "  seed {}: {} steps, {why}",
-                base_seed.wrapping_add(k as u64),
-                t.steps_run
-            );
-        }
-    }
-    if a.seeds == 1 {
-        for s in &spread {
-            println!("{:<11} {}", s.name, fmt_lr(s.values.first().copied()));
-        }
-    } else {
-        println!(
-            "{:<11} {:>10} {:>10} {:>10}  max/min",
-            "rule", "min", "median", "max"
+    if process::cancelled() {
+        eprintln!(
+            "cancelled: every sweep was stopped; partial trials are in {}",
+            out.display()
         );
-        for s in &spread {
-            let ratio = match (s.min(), s.max()) {
-                (Some(lo), Some(hi)) if lo > 0.0 => format!("{:.1}x", hi / lo),
-                _ => "-".into(),
-            };
-            println!(
-                "{:<11} {:>10} {:>10} {:>10}  {ratio}",
-                s.name,
-                fmt_lr(s.min()),
-                fmt_lr(s.median()),
-                fmt_lr(s.max())
-            );
-        }
-    }
-    let epochs_cost = mean_steps / per_epoch as f64;
-    let cost = format!(
-        "cost: {mean_steps:.0} updates per sweep = {epochs_cost:.2} epochs of batches ({per_epoch} per epoch), {mean_seconds:.3} s per sweep"
-    );
-    println!("{cost}");
-    match suggested {
-        Some((rule, lr)) => println!("suggested lr: {lr:.3e} ({rule})"),
-        None => println!(
-            "no suggestion: the curve is too short (ran {mean_steps:.0} of {steps} steps); try more --steps or a lower --start"
-        ),
+        return Ok(EXIT_CANCELLED);
     }
 
-    // The picture: smoothed loss against rate, one curve per seed, rules marked.
-    let chart = chart(&tests, &spread, base_seed);
-    let svg = lrsched_report::render_svg(&chart).map_err(|e| UserError(e.to_string()))?;
-    let png =
-        lrsched_report::render_png(&chart, 1200, 700).map_err(|e| UserError(e.to_string()))?;
-    report::write_atomic(&out.join("loss_vs_lr.svg"), svg.as_bytes())?;
-    report::write_atomic(&out.join("loss_vs_lr.png"), &png)?;
+    print_summary(&result, &trainer);
 
-    let applied = match (apply, suggested) {
+    let usable = result.usable().count();
+    if usable > 0 {
+        let chart = find_lr::chart(&result);
+        let svg = lrsched_report::render_svg(&chart).map_err(|e| UserError(e.to_string()))?;
+        let png =
+            lrsched_report::render_png(&chart, 1200, 700).map_err(|e| UserError(e.to_string()))?;
+        report::write_atomic(&out.join("loss_vs_lr.svg"), svg.as_bytes())?;
+        report::write_atomic(&out.join("loss_vs_lr.png"), &png)?;
+    }
+
+    let applied = match (apply, result.suggested) {
         (Some(kind), Some((rule, lr))) => {
             let path = out.join("suggested.json");
-            let value = applied_config(kind, lr);
+            let value = kind.config(lr);
             // Read it back as train will, so a bad config is caught here and not later.
-            let shape =
-                lrsched::time::RunShape::new(split.train.len() as u64, config.batch_size as u64)
-                    .with_epochs(config.epochs as f64);
+            let shape = match &trainer {
+                Trainer::BuiltIn(b) => lrsched::time::RunShape::new(
+                    b.split.train.len() as u64,
+                    b.config.batch_size as u64,
+                )
+                .with_epochs(b.config.epochs as f64),
+                Trainer::Command(_) => {
+                    lrsched::time::RunShape::new(result.steps_per_epoch.unwrap_or(100), 1)
+                        .with_epochs(10.0)
+                }
+            };
             lrsched::config::from_value_with_shape(value.clone(), Some(&shape))
                 .map_err(|e| UserError(format!("the suggested config does not load: {e}")))?;
             let text = serde_json::to_string_pretty(&value).unwrap_or_default() + "\n";
             report::write_atomic(&path, text.as_bytes())?;
             Some((path, rule, lr, value))
         }
-        (Some(_), None) => {
-            return Err(UserError(
-                "--apply: no rule gave a rate (the sweep was too short); nothing written".into(),
-            ))
-        }
         _ => None,
     };
 
-    let json_value = json!({
-        "command": report::command_line(),
-        "data": name,
-        "start": a.start,
-        "end": a.end,
-        "mode": mode_name,
-        "steps": steps,
-        "batch_size": config.batch_size,
-        "steps_per_epoch": per_epoch,
-        "smooth_beta": lrsched_train::find_lr::SMOOTH_BETA,
-        "stop_factor": lrsched_train::find_lr::STOP_FACTOR,
-        "suggested": suggested.map(|(rule, lr)| json!({"rule": rule, "lr": lr})),
-        "spread": spread.iter().map(|s| (s.name.to_string(), json!({
-            "min": s.min(), "median": s.median(), "max": s.max(), "values": s.values,
-        }))).collect::<serde_json::Map<String, Value>>(),
-        "cost": {
-            "updates_per_sweep": mean_steps,
-            "epochs_per_sweep": epochs_cost,
-            "seconds_per_sweep": mean_seconds,
-        },
-        "runs": tests.iter().enumerate().map(|(k, t)| json!({
-            "seed": base_seed.wrapping_add(k as u64),
-            "steps_run": t.steps_run,
-            "stop": t.stop,
-            "seconds": t.seconds,
-            "suggestions": t.suggestions,
-            "lrs": t.lrs,
-            "losses": t.losses,
-            "smoothed": t.smoothed,
-        })).collect::<Vec<_>>(),
-        "applied": applied.as_ref().map(|(p, _, _, v)| json!({"path": p, "config": v})),
-    });
+    let mut json_value = find_lr::to_json(&result);
+    if let Value::Object(map) = &mut json_value {
+        map.insert("command".into(), json!(report::command_line()));
+        if let Trainer::BuiltIn(b) = &trainer {
+            map.insert("data".into(), json!(b.config.data));
+            map.insert("batch_size".into(), json!(b.config.batch_size));
+        }
+        map.insert(
+            "applied".into(),
+            json!(applied
+                .as_ref()
+                .map(|(p, _, _, v)| json!({"path": p, "config": v}))),
+        );
+    }
     let text = serde_json::to_string_pretty(&json_value).unwrap_or_default() + "\n";
     report::write_atomic(&out.join("find_lr.json"), text.as_bytes())?;
 
-    let mut sections = vec![Section {
-        heading: "Suggestions".into(),
-        text: vec![
-            format!("{steps} steps from {:e} to {:e} ({mode_name}) on {name}, batch {}, over {} seed(s). Loss smoothed with an exponential moving average (beta 0.98, bias-corrected); a sweep stops once it passes 4x its best. Rules as fastai's: valley (middle of the longest fall; fastai's default), steepest (fastest fall against log rate), minimum/10.", a.start, a.end, config.batch_size, a.seeds),
-            match suggested {
-                Some((rule, lr)) => format!("Suggested rate: {lr:.3e} (median {rule})."),
-                None => "No suggestion: the curve is too short.".into(),
-            },
-            cost.clone(),
-        ],
-        svgs: vec![svg],
-        table: Some(Table {
-            header: ["rule", "min", "median", "max"].map(String::from).to_vec(),
-            rows: spread
-                .iter()
-                .map(|s| vec![s.name.to_string(), fmt_lr(s.min()), fmt_lr(s.median()), fmt_lr(s.max())])
-                .collect(),
-        }),
-    }];
+    let mut sections = find_lr::sections(&result);
     if let Some((path, rule, lr, value)) = &applied {
+        let how = match &trainer {
+            Trainer::BuiltIn(_) => format!(
+                "Train with: lrsched train --schedule-config {} (plus the same model, data and optimizer flags).",
+                path.display()
+            ),
+            Trainer::Command(_) => format!(
+                "Hand it to your program as its schedule, e.g. lrsched compare --command ... --schedules with {}.",
+                path.display()
+            ),
+        };
         sections.push(Section {
             heading: "Ready config".into(),
             text: vec![
                 format!("{} from the {rule} rate {lr:.3e}:", path.display()),
                 serde_json::to_string(value).unwrap_or_default(),
-                format!(
-                    "Train with: lrsched train --schedule-config {} (plus the same model, data and optimizer flags).",
-                    path.display()
-                ),
+                how,
             ],
             ..Section::default()
         });
@@ -363,85 +374,96 @@ pub fn run(a: &FindLrArgs) -> Result<(), UserError> {
         &sections,
     )?;
 
+    if let Some(summary) = result.all_failed() {
+        eprintln!("error: {summary}");
+        println!("wrote {}", out.display());
+        return Ok(EXIT_ALL_FAILED);
+    }
+    if apply.is_some() && applied.is_none() {
+        return Err(UserError(
+            "--apply: no rule gave a rate (the sweep was too short); nothing written".into(),
+        ));
+    }
     if let Some((path, _, _, _)) = &applied {
-        println!(
-            "wrote {}: lrsched train --schedule-config {}",
-            path.display(),
-            path.display()
-        );
-    }
-    println!("wrote {}", out.display());
-    Ok(())
-}
-
-/// The config `--apply` writes: one-cycle peaking at the rate (fastai's `fit_one_cycle`
-/// with `lr_max` from `lr_find`), or a 5% warmup to it then cosine to zero.
-fn applied_config(kind: Apply, lr: f64) -> Value {
-    // Three significant digits: the rule's own noise is far larger than that.
-    let lr: f64 = format!("{lr:.2e}").parse().unwrap_or(lr);
-    match kind {
-        Apply::OneCycle => json!({"type": "one_cycle", "max_lr": lr, "total_steps": "100%"}),
-        Apply::Cosine => json!({
-            "type": "warmup",
-            "steps": "5%",
-            "schedule": {"type": "cosine", "lr": lr, "steps": "95%"},
-        }),
-    }
-}
-
-/// Loss against rate on a log axis: each seed's smoothed curve, and a marker per rule at
-/// its median suggestion.
-fn chart(tests: &[RangeTest], spread: &[Spread], base_seed: u64) -> Chart {
-    let title = if tests.len() == 1 {
-        "LR range test: smoothed training loss".to_string()
-    } else {
-        format!(
-            "LR range test: smoothed training loss, {} seeds (marks: median suggestions)",
-            tests.len()
-        )
-    };
-    // The last points of a sweep shoot up (a sweep stops only once past 4x its best, and
-    // one step can jump far beyond that): drawn in full they squash the part that matters
-    // into a flat line. Curves are cut where they pass the starting loss by half the
-    // fall below it, as fastai's plot drops the last points.
-    let first = tests
-        .iter()
-        .filter_map(|t| t.smoothed.first().copied())
-        .fold(f64::NEG_INFINITY, f64::max);
-    let best = tests
-        .iter()
-        .flat_map(|t| t.smoothed.iter().copied())
-        .filter(|v| v.is_finite())
-        .fold(f64::INFINITY, f64::min);
-    let cap = first + 0.5 * (first - best).max(0.05 * first.abs());
-    let mut chart = Chart::new(title, "learning rate", "smoothed loss").with_log_x(true);
-    for (k, t) in tests.iter().enumerate() {
-        let points: Vec<(f64, f64)> = t
-            .lrs
-            .iter()
-            .zip(&t.smoothed)
-            .map(|(&x, &y)| (x, y))
-            .take_while(|&(_, y)| !(cap.is_finite() && y > cap))
-            .collect();
-        let name = if tests.len() == 1 {
-            "smoothed loss".to_string()
-        } else {
-            format!("seed {}", base_seed.wrapping_add(k as u64))
-        };
-        chart = chart.with_series(Series::new(name, points));
-    }
-    for s in spread {
-        if let Some(m) = s.median() {
-            // Short labels: the chart has two rows for them, and a third that fits nowhere
-            // is dropped.
-            let name = if s.name == "minimum/10" {
-                "min/10"
-            } else {
-                s.name
-            };
-            let label = format!("{name} {m:.1e}");
-            chart = chart.with_marker(Marker::new(m, label));
+        match &trainer {
+            Trainer::BuiltIn(_) => println!(
+                "wrote {}: lrsched train --schedule-config {}",
+                path.display(),
+                path.display()
+            ),
+            Trainer::Command(_) => println!("wrote {}", path.display()),
         }
     }
-    chart
+    println!("wrote {}", out.display());
+    Ok(0)
+}
+
+/// What a person reads first: the sweep, how each seed's sweep ended, the rules'
+/// suggestions with their spread, the cost and the rate to use.
+fn print_summary(result: &FindLrResult, trainer: &Trainer) {
+    let spec = &result.spec;
+    let who = match trainer {
+        Trainer::BuiltIn(b) => format!("{}, batch {}", b.config.data, b.config.batch_size),
+        Trainer::Command(c) => format!("`{}`", c.command),
+    };
+    println!(
+        "range test on {who}: {} steps from {:e} to {:e} ({}), {} seed{}",
+        spec.steps,
+        spec.start,
+        spec.end,
+        spec.mode.name(),
+        spec.seeds,
+        if spec.seeds == 1 { "" } else { "s" }
+    );
+    for r in &result.runs {
+        let all = r.usable() && r.steps_run() as u64 >= spec.steps;
+        if spec.seeds > 1 || !all {
+            println!(
+                "  seed {}: {} steps, {}",
+                r.seed,
+                r.steps_run(),
+                r.describe(spec.steps)
+            );
+        }
+        if !r.usable() {
+            for l in r.stderr_tail.iter().rev().take(3).rev() {
+                println!("    stderr: {l}");
+            }
+        }
+    }
+    if result.usable().count() == 0 {
+        return;
+    }
+    if spec.seeds == 1 {
+        for s in &result.spread {
+            println!("{:<11} {}", s.name, fmt_lr(s.values.first().copied()));
+        }
+    } else {
+        println!(
+            "{:<11} {:>10} {:>10} {:>10}  max/min",
+            "rule", "min", "median", "max"
+        );
+        for s in &result.spread {
+            println!(
+                "{:<11} {:>10} {:>10} {:>10}  {}",
+                s.name,
+                fmt_lr(s.min()),
+                fmt_lr(s.median()),
+                fmt_lr(s.max()),
+                s.ratio().map_or("-".into(), |r| format!("{r:.1}x"))
+            );
+        }
+    }
+    println!(
+        "{}",
+        find_lr::cost_line(&result.cost(), result.steps_per_epoch)
+    );
+    match result.suggested {
+        Some((rule, lr)) => println!("suggested lr: {lr:.3e} ({rule})"),
+        None => println!(
+            "no suggestion: the curve is too short (ran {:.0} of {} steps); try more --steps or a lower --start",
+            result.cost().updates_per_sweep,
+            spec.steps
+        ),
+    }
 }

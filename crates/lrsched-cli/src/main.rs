@@ -131,11 +131,11 @@ impl From<ScheduleError> for UserError {
 fn main() -> ExitCode {
     // Before any thread starts: Ctrl-C then stops every trial's process group too.
     lrsched_tools::process::cancel_on_interrupt();
+    // The matches stay at hand so a tool can tell a typed flag from its default
+    // (`ArgMatches::value_source`) without reading argv itself.
     let matches = <Cli as clap::CommandFactory>::command().get_matches();
-    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
-        Ok(cli) => cli,
-        Err(e) => e.exit(),
-    };
+    let cli =
+        <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let sub = |name: &str| {
         matches
             .subcommand_matches(name)
@@ -150,7 +150,11 @@ fn main() -> ExitCode {
         }
         Command::Convert(args) => convert::run(&args),
         Command::Plot(args) => plot::run(&args),
-        Command::FindLr(args) => find_lr::run(&args),
+        Command::FindLr(args) => match find_lr::run(&args, matches.subcommand_matches("find-lr")) {
+            Ok(0) => Ok(()),
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
         Command::Compare(args) => compare::run(&args, &sub("compare")),
         Command::Tune(args) => tune::run(&args),
         Command::Train(args) => match train::run(&args) {

@@ -136,6 +136,16 @@ fn bad_input_is_one_line_and_exit_2() {
         (vec!["--start", "0"], "--start"),
         (vec!["--start", "-1e-3"], "--start"),
         (vec!["--steps", "0"], "--steps"),
+        // Capped before any work, in plain or e-notation, with the cap named.
+        (
+            vec!["--steps", "1e11"],
+            "--steps 1e11 is not allowed: must be at most 100000",
+        ),
+        (
+            vec!["--steps", "100000000000"],
+            "--steps 100000000000 is not allowed: must be at most 100000",
+        ),
+        (vec!["--steps", "2.5"], "--steps `2.5` is not allowed"),
         (vec!["--apply", "linear"], "--apply"),
         (vec!["--mode", "cubic"], "--mode"),
         (vec!["--seeds", "0"], "--seeds"),
@@ -149,4 +159,6 @@ fn bad_input_is_one_line_and_exit_2() {
         assert!(err.contains(needle), "{args:?}: {err}");
         assert!(!err.contains("panicked"));
     }
+    // Checked before the output folder is even made.
+    assert!(!std::path::Path::new(out).exists());
 }

@@ -10,6 +10,7 @@
 
 pub mod compare;
 pub mod files;
+pub mod find_lr;
 pub mod process;
 pub mod protocol;
 pub mod runner;

@@ -50,6 +50,161 @@ pub const DEFAULT_STEPS: usize = 100;
 /// The fewest steps a test may have: the rules look at the points after the first tenth
 /// and before the last five (fastai raises `num_it` below 6 to 6).
 pub const MIN_STEPS: usize = 6;
+/// The most steps a test may have. The rules read a rate off a few hundred points; a
+/// million-step sweep is a typo, and refusing it up front costs nothing, where running it
+/// costs hours and its curve memory.
+pub const MAX_STEPS: usize = 100_000;
+
+/// A setting of a range test that is not allowed: the field (`start`, `end`, `steps`,
+/// ...), its value and what is allowed. Names fields, not command-line flags, so any
+/// front end can name its own spelling of them.
+///
+/// ```
+/// use lrsched_train::find_lr::RangeTestOptions;
+/// let mut o = RangeTestOptions::new(64, 0);
+/// o.steps = 3;
+/// let e = o.validate().unwrap_err();
+/// assert_eq!((e.field, e.value.as_str()), ("steps", "3"));
+/// assert!(e.to_string().starts_with("steps = 3 is not allowed: must be at least 6"));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptionError {
+    /// The field at fault.
+    pub field: &'static str,
+    /// Its value, as given.
+    pub value: String,
+    /// What is allowed.
+    pub allowed: String,
+}
+
+impl std::fmt::Display for OptionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} = {} is not allowed: {}",
+            self.field, self.value, self.allowed
+        )
+    }
+}
+
+impl std::error::Error for OptionError {}
+
+/// Checks a sweep's rates and length: `start` finite and > 0, `end` finite and above
+/// `start`, `steps` in [`MIN_STEPS`, `MAX_STEPS`]. The one check behind
+/// [`RangeTestOptions::validate`] and the tools' range test over any trainer.
+pub fn validate_sweep(start: f64, end: f64, steps: u64) -> Result<(), OptionError> {
+    let err = |field, value: String, allowed: String| {
+        Err(OptionError {
+            field,
+            value,
+            allowed,
+        })
+    };
+    if !(start.is_finite() && start > 0.0) {
+        return err(
+            "start",
+            start.to_string(),
+            "must be a finite rate > 0".into(),
+        );
+    }
+    if !(end.is_finite() && end > start) {
+        return err(
+            "end",
+            end.to_string(),
+            format!("must be finite and greater than the start rate {start}"),
+        );
+    }
+    if steps < MIN_STEPS as u64 {
+        return err(
+            "steps",
+            steps.to_string(),
+            format!("must be at least {MIN_STEPS} (the rules skip the first tenth and the last 5 points)"),
+        );
+    }
+    if steps > MAX_STEPS as u64 {
+        return err(
+            "steps",
+            steps.to_string(),
+            format!("must be at most {MAX_STEPS} (the rules read a rate off a few hundred points)"),
+        );
+    }
+    Ok(())
+}
+
+/// fastai's `AvgSmoothLoss` and `stop_div` as a running state: feed each step's loss,
+/// read the bias-corrected moving average, ask whether it has passed the stop factor
+/// times its best. The one smoother behind [`range_test`] and the tools' range test on
+/// a program's reported losses.
+///
+/// ```
+/// use lrsched_train::find_lr::Smoother;
+/// let mut s = Smoother::new(0.98);
+/// assert_eq!(s.push(2.0), 2.0); // bias-corrected: the first value is the loss itself
+/// assert!(s.push(1.0) < 2.0);
+/// assert!(!s.diverging(4.0));
+/// for _ in 0..200 { s.push(100.0); }
+/// assert!(s.diverging(4.0));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Smoother {
+    beta: f64,
+    avg: f64,
+    count: i32,
+    last: f64,
+    best: f64,
+}
+
+impl Smoother {
+    /// A smoother with moving-average `beta` (fastai: [`SMOOTH_BETA`]).
+    pub fn new(beta: f64) -> Self {
+        Smoother {
+            beta,
+            avg: 0.0,
+            count: 0,
+            last: f64::NAN,
+            best: f64::INFINITY,
+        }
+    }
+
+    /// Takes one step's loss; returns the smoothed loss after it.
+    pub fn push(&mut self, loss: f64) -> f64 {
+        // fastai's AvgSmoothLoss: torch.lerp(loss, val, beta), then / (1 - beta^count).
+        self.avg = self.beta * self.avg + (1.0 - self.beta) * loss;
+        self.count = self.count.saturating_add(1);
+        self.last = self.avg / (1.0 - self.beta.powi(self.count));
+        // As fastai's LRFinder.after_batch: the best so far includes this point.
+        self.best = self.best.min(self.last);
+        self.last
+    }
+
+    /// The last smoothed loss (NaN before the first).
+    pub fn smoothed(&self) -> f64 {
+        self.last
+    }
+
+    /// The lowest smoothed loss so far.
+    pub fn best(&self) -> f64 {
+        self.best
+    }
+
+    /// Whether the last smoothed loss is above `factor` times the best: fastai's
+    /// `stop_div`, and what the range test calls a diverging loss.
+    pub fn diverging(&self, factor: f64) -> bool {
+        self.last > factor * self.best
+    }
+}
+
+/// The bias-corrected moving average of `losses` ([`Smoother`] over the whole series).
+///
+/// ```
+/// let s = lrsched_train::find_lr::smooth(&[2.0, 1.0, 1.0], 0.98);
+/// assert_eq!(s[0], 2.0);
+/// assert!(s[2] < s[1] && s[1] < 2.0);
+/// ```
+pub fn smooth(losses: &[f64], beta: f64) -> Vec<f64> {
+    let mut s = Smoother::new(beta);
+    losses.iter().map(|&l| s.push(l)).collect()
+}
 
 /// How the rate rises from `start` to `end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -63,6 +218,29 @@ pub enum RangeMode {
 }
 
 impl RangeMode {
+    /// Reads `exp`/`exponential` or `linear`/`lin`.
+    ///
+    /// ```
+    /// use lrsched_train::find_lr::RangeMode;
+    /// assert_eq!(RangeMode::from_name("exp"), Some(RangeMode::Exponential));
+    /// assert_eq!(RangeMode::from_name("cubic"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "exp" | "exponential" => Some(RangeMode::Exponential),
+            "linear" | "lin" => Some(RangeMode::Linear),
+            _ => None,
+        }
+    }
+
+    /// `exponential` or `linear`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RangeMode::Exponential => "exponential",
+            RangeMode::Linear => "linear",
+        }
+    }
+
     /// The rate at step `i` of `steps`; step 0 is `start`, and `end` itself is never
     /// reached (fastai evaluates the schedule at `train_iter / num_it`).
     pub fn rate(self, start: f64, end: f64, i: usize, steps: usize) -> f64 {
@@ -117,31 +295,23 @@ impl RangeTestOptions {
         self
     }
 
-    /// Checks the settings; the message names the flag at fault.
-    pub fn validate(&self) -> Result<(), String> {
-        if !(self.start.is_finite() && self.start > 0.0) {
-            return Err(format!(
-                "--start {} is not allowed: must be a finite rate > 0",
-                self.start
-            ));
-        }
-        if !(self.end.is_finite() && self.end > self.start) {
-            return Err(format!(
-                "--end {} is not allowed: must be finite and greater than --start {}",
-                self.end, self.start
-            ));
-        }
-        if self.steps < MIN_STEPS {
-            return Err(format!(
-                "--steps {} is not allowed: must be at least {MIN_STEPS} (the rules skip the first tenth and the last 5 points)",
-                self.steps
-            ));
-        }
+    /// Checks the settings; the error names the field at fault (`start`, `end`,
+    /// `steps`, `batch_size`, `beta`).
+    pub fn validate(&self) -> Result<(), OptionError> {
+        validate_sweep(self.start, self.end, self.steps as u64)?;
         if self.batch_size == 0 {
-            return Err("--batch-size 0 is not allowed: must be at least 1".into());
+            return Err(OptionError {
+                field: "batch_size",
+                value: "0".into(),
+                allowed: "must be at least 1".into(),
+            });
         }
         if !(self.beta >= 0.0 && self.beta < 1.0) {
-            return Err(format!("smoothing beta {} must lie in [0, 1)", self.beta));
+            return Err(OptionError {
+                field: "beta",
+                value: self.beta.to_string(),
+                allowed: "must lie in [0, 1)".into(),
+            });
         }
         Ok(())
     }
@@ -211,7 +381,7 @@ pub struct RangeTest {
 pub enum RangeTestError {
     /// Bad settings.
     #[error("{0}")]
-    Options(String),
+    Options(#[from] OptionError),
     /// The data does not fit the model.
     #[error("{0}")]
     Data(String),
@@ -226,7 +396,7 @@ pub enum RangeTestError {
 pub fn initial_state(config: &TrainConfig) -> Result<(Mlp, Optimizer), TrainError> {
     if config.batch_size == 0 {
         return Err(TrainError::Config(
-            "--batch-size 0 is not allowed: must be at least 1".into(),
+            "batch_size = 0 is not allowed: must be at least 1".into(),
         ));
     }
     let mlp =
@@ -258,7 +428,7 @@ pub fn range_test_observed(
     on_step: &mut dyn FnMut(usize, f64, f64),
 ) -> Result<RangeTest, RangeTestError> {
     let started = Instant::now();
-    opts.validate().map_err(RangeTestError::Options)?;
+    opts.validate()?;
     let train = &data.train;
     if train.dim() != model.spec().sizes[0] {
         return Err(RangeTestError::Data(format!(
@@ -276,8 +446,7 @@ pub fn range_test_observed(
     let mut labels: Vec<u32> = Vec::with_capacity(opts.batch_size);
     let mut values: Vec<f32> = Vec::with_capacity(opts.batch_size);
     let (mut lrs, mut losses, mut smoothed) = (Vec::new(), Vec::new(), Vec::new());
-    let mut avg = 0.0f64;
-    let mut best = f64::INFINITY;
+    let mut smoother = Smoother::new(opts.beta);
     let mut stop = Stop::Completed;
     for i in 0..opts.steps {
         let lr = opts.mode.rate(opts.start, opts.end, i, opts.steps);
@@ -304,9 +473,7 @@ pub fn range_test_observed(
             break;
         }
         opt.step(params, grads, lr, None)?;
-        // fastai's AvgSmoothLoss: torch.lerp(loss, val, beta), then / (1 - beta^count).
-        avg = opts.beta * avg + (1.0 - opts.beta) * loss as f64;
-        let s = avg / (1.0 - opts.beta.powi(i as i32 + 1));
+        let s = smoother.push(loss as f64);
         lrs.push(lr);
         losses.push(loss as f64);
         smoothed.push(s);
@@ -315,9 +482,8 @@ pub fn range_test_observed(
             stop = Stop::NotFinite;
             break;
         }
-        best = best.min(s);
         // As fastai's LRFinder.after_batch: the diverging point is recorded, then stop.
-        if opts.stop_factor.is_some_and(|f| s > f * best) {
+        if opts.stop_factor.is_some_and(|f| smoother.diverging(f)) {
             stop = Stop::Diverging;
             break;
         }
@@ -634,16 +800,27 @@ mod tests {
         for (f, needle) in [
             (
                 Box::new(|o: &mut RangeTestOptions| o.start = 0.0) as Box<dyn Fn(&mut _)>,
-                "--start",
+                "start = 0",
             ),
             (
                 Box::new(|o: &mut RangeTestOptions| o.end = o.start),
-                "--end",
+                "end = ",
             ),
-            (Box::new(|o: &mut RangeTestOptions| o.steps = 0), "--steps"),
+            (
+                Box::new(|o: &mut RangeTestOptions| o.steps = 0),
+                "steps = 0",
+            ),
+            (
+                Box::new(|o: &mut RangeTestOptions| o.steps = MAX_STEPS + 1),
+                "at most 100000",
+            ),
+            (
+                Box::new(|o: &mut RangeTestOptions| o.batch_size = 0),
+                "batch_size = 0",
+            ),
             (
                 Box::new(|o: &mut RangeTestOptions| o.start = f64::NAN),
-                "--start",
+                "start = NaN",
             ),
         ] {
             let mut o = base.clone();
@@ -652,6 +829,8 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(e.contains(needle), "{e}");
+            // Fields, never command-line flags: the front end names its own spelling.
+            assert!(!e.contains("--"), "{e}");
         }
     }
 }
