@@ -185,7 +185,7 @@ fn bad_input_is_an_error_not_a_panic() {
     let driver = Driver::new(Cosine::new(0.1, 10)).with_group_scales(vec![]);
     assert!(Scheduled::from_driver(SGD::new(vec![], 0.1).unwrap(), driver).is_err());
     // The same through candle's own constructor, as a candle error.
-    let bad = Driver::new(Cosine::new(-1.0, 10));
+    let bad = Driver::new(Cosine::new(f64::NAN, 10));
     assert!(<Scheduled<SGD> as Optimizer>::new(vec![], (0.1, bad)).is_err());
     // A NaN metric to a plateau: refused or ignored, never a panic or a NaN rate.
     let mut opt = Scheduled::new(SGD::new(vec![], 0.1).unwrap(), Plateau::new(0.1)).unwrap();
