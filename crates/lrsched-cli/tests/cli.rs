@@ -122,11 +122,11 @@ fn bad_input_is_one_line_and_exit_2() {
     let o = lrsched(&[
         "trace",
         "--schedule",
-        "cosine(lr=-0.1, steps=3)",
+        "cosine(lr=0.1, steps=3, exponent=-1)",
         "--steps",
         "2",
     ]);
-    assert_user_error(&o, "`lr` = -0.1");
+    assert_user_error(&o, "`exponent` = -1");
     let o = lrsched(&["trace", "--schedule", "cosine(lr=0.1)", "--steps", "2"]);
     assert_user_error(&o, "missing required key `steps`");
     let o = lrsched(&[

@@ -168,10 +168,11 @@ fn negative_optax_values_trace_and_convert() {
     let o = lrsched(&["trace", "--config", path, "--steps", "40"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let source: Vec<f64> = stdout(&o).lines().map(|l| l.parse().unwrap()).collect();
-    assert_eq!(source[5], 0.1);
+    assert!((source[5] - 0.1).abs() < 1e-15, "{}", source[5]);
     assert!(source[29] < 0.0);
     assert_eq!(source[30..], [-0.05; 10]);
-    for to in ["native", "optax", "torch"] {
+    // (PyTorch's LambdaLR form is refused: lrsched's LambdaLR takes factors >= 0 only.)
+    for to in ["native", "optax"] {
         let o = lrsched(&["convert", "--config", path, "--to", to]);
         assert_eq!(o.status.code(), Some(0), "{to}: {}", stderr(&o));
         let line = stdout(&o);

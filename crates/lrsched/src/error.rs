@@ -9,7 +9,7 @@ use std::fmt;
 ///
 /// ```
 /// use lrsched::{Cosine, Schedule};
-/// let err = Cosine::new(-0.1, 100).validate().unwrap_err();
+/// let err = Cosine::new(f64::NAN, 100).validate().unwrap_err();
 /// assert!(err.to_string().contains("lr"));
 /// ```
 #[derive(Debug, Clone, PartialEq)]

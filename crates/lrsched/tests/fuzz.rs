@@ -21,9 +21,11 @@
 //!
 //! Properties:
 //! - no parser panics, and none takes long (a watchdog fails the run on a hang);
-//! - a schedule that parses (and so validates) gives finite values (negative only where the config asks) at
-//!   steps 0, 1, len-1, len, len+1, 10^9, `u64::MAX` and random steps, finite momenta,
-//!   and stays within the bounds it declares (clamp, constant, cosine);
+//! - a schedule that parses (and so validates) gives finite values at
+//!   steps 0, 1, len-1, len, len+1, 10^9, `u64::MAX` and random steps, non-negative
+//!   unless one of its parameters is negative (optax computes negative values from
+//!   those, so lrsched does), finite momenta, and stays within the bounds it declares
+//!   (clamp, constant, cosine);
 //! - `oneline::print` then `oneline::parse`, and `config::to_value` then
 //!   `config::from_value`, give back an equal schedule;
 //! - a driver over it takes metrics, saves and restores without panicking.
@@ -671,11 +673,11 @@ fn check_schedule(rng: &mut Rng, s: &AnySchedule) -> Result<(), String> {
         }
     }
     let bounds = declared_bounds(s);
+    // A negative value is allowed only where a parameter asked for one.
+    let negative_ok = negative_param(&config::to_value(s));
     for &t in &steps {
         let v = s.value(t);
-        // Negative rates are allowed where a config asks for them (optax computes them,
-        // and the paste-ins reproduce optax); what must never happen is a non-finite one.
-        if !v.is_finite() {
+        if !v.is_finite() || (v < 0.0 && !negative_ok) {
             return Err(fail(&format!("value({t}) = {v}"), s));
         }
         if let Some((lo, hi)) = bounds {
@@ -727,7 +729,7 @@ fn check_schedule(rng: &mut Rng, s: &AnySchedule) -> Result<(), String> {
         };
         let _ = d.step_with_metric(metric);
         let lr = d.lr();
-        if !lr.is_finite() {
+        if !lr.is_finite() || (lr < 0.0 && !negative_ok) {
             return Err(fail(&format!("driver lr {lr} after metric {metric}"), s));
         }
     }
@@ -774,6 +776,16 @@ fn extreme(v: &Value) -> bool {
 
 /// Whether any schedule in the tree has a multiplicative factor above 1 (`gamma`), or
 /// a PyTorch lambda (an expression of the epoch, which may grow without bound).
+/// Whether any number in the tree is negative (a value, start or end below 0).
+fn negative_param(v: &Value) -> bool {
+    match v {
+        Value::Number(n) => n.as_f64().is_some_and(|x| x < 0.0),
+        Value::Object(m) => m.values().any(negative_param),
+        Value::Array(items) => items.iter().any(negative_param),
+        _ => false,
+    }
+}
+
 fn grows(v: &Value) -> bool {
     match v {
         Value::Object(m) => m.iter().any(|(k, x)| {
