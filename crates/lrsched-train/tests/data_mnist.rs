@@ -439,7 +439,7 @@ fn https_refuses_a_certificate_it_was_not_told_to_trust() {
         cache.path(),
         "blob.bin",
         &sha,
-        &opts(&[srv.base.clone()], Some(&not_pem)),
+        &opts(std::slice::from_ref(&srv.base), Some(&not_pem)),
     )
     .unwrap_err()
     .to_string();
