@@ -67,9 +67,11 @@ pub struct TrainArgs {
     /// Fetch MNIST into --data-dir (checked by SHA-256) if it is not there.
     #[arg(long)]
     pub download: bool,
-    /// Where --download fetches from.
-    #[arg(long, default_value = data::mnist::DEFAULT_BASE_URL)]
-    pub download_url: String,
+    /// Where --download fetches from: folder addresses (https:// or http://) tried in
+    /// turn; repeat the flag or separate them with commas. Root certificates: the
+    /// built-in Mozilla set, or the PEM file named by LRSCHED_CA_CERT.
+    #[arg(long, value_delimiter = ',', default_values = data::mnist::DEFAULT_MIRRORS)]
+    pub download_url: Vec<String>,
     /// The CSV file for --data csv.
     #[arg(long)]
     pub data_path: Option<PathBuf>,
@@ -218,8 +220,12 @@ pub fn load_data(a: &TrainArgs) -> Result<(String, Split), UserError> {
                 UserError("--data mnist needs --data-dir DIR (the folder with the IDX files, or where --download puts them)".into())
             })?;
             if a.download {
-                data::mnist::download(&dir, &a.download_url)
-                    .map_err(|e| UserError(e.to_string()))?;
+                let options = data::mnist::DownloadOptions {
+                    mirrors: a.download_url.clone(),
+                    progress: !a.quiet,
+                    ..Default::default()
+                };
+                data::mnist::download_with(&dir, &options).map_err(|e| UserError(e.to_string()))?;
             }
             ("mnist".to_string(), Source::Mnist { dir })
         }

@@ -1,24 +1,33 @@
 //! MNIST: the real files from shared/data, damaged copies, and the checked download
-//! from a local HTTP server on 127.0.0.1.
+//! from local http and https servers on 127.0.0.1 (nothing here reaches the internet).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+mod support {
+    pub mod server;
+}
+use support::server;
+
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use lrsched_train::data::mnist::{self, IMAGES_MAGIC, LABELS_MAGIC};
+use lrsched_train::data::mnist::{self, DownloadOptions, IMAGES_MAGIC, LABELS_MAGIC};
 use lrsched_train::data::{DataError, Source, Task};
 use md5::{Digest, Md5};
 
-/// The project's shared data folder (`../shared/data` from the repository root), or
-/// `None` with a note when this machine does not have it.
+/// The project's shared data folder (`shared/data/mnist` next to the repository, or next
+/// to any folder above it, so a worktree nested deeper finds it too), or `None` with a
+/// note when this machine does not have it.
 fn shared_mnist() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist");
-    if p.join("train-images-idx3-ubyte.gz").is_file() {
-        Some(p)
-    } else {
-        eprintln!("skipped: no MNIST files at {}", p.display());
-        None
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let found = manifest
+        .ancestors()
+        .skip(2)
+        .map(|a| a.join("shared/data/mnist"))
+        .find(|p| p.join("train-images-idx3-ubyte.gz").is_file());
+    if found.is_none() {
+        eprintln!("skipped: no shared/data/mnist above {}", manifest.display());
     }
+    found
 }
 
 fn gunzip(p: &Path) -> Vec<u8> {
@@ -223,96 +232,54 @@ fn small_uncompressed_folder_and_mismatches() {
     assert!(matches!(e, DataError::Byte { offset: 0, .. }), "{e}");
 }
 
-/// Serves `root`'s files on 127.0.0.1 for `connections` requests, then stops.
-/// Paths: `/good/NAME` the file as is, `/bad/NAME` the file with one byte flipped when
-/// NAME is the test labels, `/chunked/NAME` the file in chunked encoding, `/moved/NAME`
-/// a redirect to `/good/NAME`; anything else is 404.
-fn serve(root: PathBuf, connections: usize) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(connections) {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request = String::new();
-            reader.read_line(&mut request).unwrap();
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
-                    break;
-                }
-            }
-            let path = request.split(' ').nth(1).unwrap_or("").to_string();
-            let (kind, name) = path
-                .trim_start_matches('/')
-                .split_once('/')
-                .unwrap_or(("", ""));
-            let body = std::fs::read(root.join(name)).ok();
-            let _ = match (kind, body) {
-                ("good", Some(b)) => write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
-                    b.len()
-                )
-                .and_then(|_| stream.write_all(&b)),
-                ("bad", Some(mut b)) => {
-                    if name == "t10k-labels-idx1-ubyte.gz" {
-                        let mid = b.len() / 2;
-                        b[mid] ^= 0xff;
-                    }
-                    write!(
-                        stream,
-                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
-                        b.len()
-                    )
-                    .and_then(|_| stream.write_all(&b))
-                }
-                ("chunked", Some(b)) => {
-                    let mut out = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
-                    for c in b.chunks(70_000) {
-                        out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
-                        out.extend_from_slice(c);
-                        out.extend_from_slice(b"\r\n");
-                    }
-                    out.extend_from_slice(b"0\r\n\r\n");
-                    stream.write_all(&out)
-                }
-                ("moved", Some(_)) => write!(
-                    stream,
-                    "HTTP/1.1 301 Moved\r\nLocation: /good/{name}\r\nContent-Length: 0\r\n\r\n"
-                ),
-                _ => write!(
-                    stream,
-                    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
-                ),
-            };
-        }
-    });
-    format!("http://{addr}")
+fn sha256_file(p: &Path) -> String {
+    server::sha256_hex(&std::fs::read(p).unwrap())
 }
 
-fn sha256_hex(p: &Path) -> String {
-    use sha2::Digest as _;
-    let bytes = std::fs::read(p).unwrap();
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// Options for a test: these mirrors, short timeouts, `ca` as the only trusted root (no
+/// environment involved), no progress output.
+fn opts(mirrors: &[String], ca: Option<&Path>) -> DownloadOptions {
+    DownloadOptions {
+        mirrors: mirrors.to_vec(),
+        connect_timeout: Duration::from_secs(5),
+        read_timeout: Duration::from_secs(5),
+        ca_cert: ca.map(Path::to_path_buf),
+        progress: false,
+    }
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// A folder with `blob.bin` (300 kB, not all one byte) and the same bytes as
+/// `blob.flip`, which the server's `/bad/` corrupts; and the bytes' SHA-256.
+fn blob_root() -> (tempfile::TempDir, Vec<u8>, String) {
+    let root = tempfile::tempdir().unwrap();
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    std::fs::write(root.path().join("blob.bin"), &bytes).unwrap();
+    std::fs::write(root.path().join("blob.flip"), &bytes).unwrap();
+    let sha = server::sha256_hex(&bytes);
+    (root, bytes, sha)
 }
 
 #[test]
-fn download_checks_sha256_against_a_local_server() {
+fn download_checks_sha256_against_a_local_http_server() {
     let Some(dir) = shared_mnist() else { return };
-    // 4 good + 4 chunked + 4 redirected (2 connections each) + 4 bad + 1 missing.
-    let base = serve(dir.clone(), 30);
+    let base = server::start(dir.clone(), false).base;
 
     let cache = tempfile::tempdir().unwrap();
     let got = mnist::download(cache.path(), &format!("{base}/good/")).unwrap();
     assert_eq!(got, cache.path());
     for (name, sha) in mnist::FILES {
-        assert_eq!(sha256_hex(&cache.path().join(name)), sha, "{name}");
+        assert_eq!(sha256_file(&cache.path().join(name)), sha, "{name}");
         assert_eq!(
-            sha256_hex(&dir.join(name)),
+            sha256_file(&dir.join(name)),
             sha,
             "the embedded digest of {name}"
         );
@@ -325,7 +292,7 @@ fn download_checks_sha256_against_a_local_server() {
         mnist::download(cache.path(), &format!("{base}/{kind}")).unwrap();
         let name = mnist::FILES[3].0;
         assert_eq!(
-            sha256_hex(&cache.path().join(name)),
+            sha256_file(&cache.path().join(name)),
             mnist::FILES[3].1,
             "{kind}"
         );
@@ -347,11 +314,267 @@ fn download_checks_sha256_against_a_local_server() {
     let cache = tempfile::tempdir().unwrap();
     let e = mnist::download(cache.path(), &format!("{base}/nowhere/")).unwrap_err();
     assert!(e.to_string().contains("HTTP 404"), "{e}");
-    assert!(
-        std::fs::read_dir(cache.path()).unwrap().next().is_none(),
-        "nothing kept"
-    );
+    assert!(files_in(cache.path()).is_empty(), "nothing kept");
 
-    let e = mnist::download(cache.path(), "https://example.org/mnist/").unwrap_err();
-    assert!(e.to_string().contains("https is not supported"), "{e}");
+    let e = mnist::download(cache.path(), "ftp://example.org/mnist/").unwrap_err();
+    assert!(
+        e.to_string().contains("not an http:// or https:// address"),
+        "{e}"
+    );
+}
+
+#[test]
+fn https_mnist_download_falls_back_to_the_second_mirror() {
+    let Some(dir) = shared_mnist() else { return };
+    let srv = server::start(dir, true);
+    let cache = tempfile::tempdir().unwrap();
+    let mirrors = [
+        format!("{}/nowhere/", srv.base),
+        format!("{}/good/", srv.base),
+    ];
+    let o = opts(&mirrors, srv.cert_pem.as_deref());
+    mnist::download_with(cache.path(), &o).unwrap();
+    for (name, sha) in mnist::FILES {
+        assert_eq!(sha256_file(&cache.path().join(name)), sha, "{name}");
+    }
+    let s = mnist::load(cache.path()).unwrap();
+    assert_eq!((s.train.len(), s.val.len()), (60_000, 10_000));
+}
+
+#[test]
+fn https_download_keeps_only_the_right_bytes() {
+    let (root, bytes, sha) = blob_root();
+    let srv = server::start(root.path().to_path_buf(), true);
+    let ca = srv.cert_pem.as_deref();
+
+    let cache = tempfile::tempdir().unwrap();
+    let dest = cache.path().join("sub");
+    let p = mnist::download_file(
+        &dest,
+        "blob.bin",
+        &sha,
+        &opts(&[format!("{}/good", srv.base)], ca),
+    )
+    .unwrap();
+    assert_eq!(p, dest.join("blob.bin"));
+    assert_eq!(std::fs::read(&p).unwrap(), bytes);
+    assert_eq!(files_in(&dest), ["blob.bin"], "no .part left");
+    // An upper-case digest is the same digest.
+    let again = opts(&["https://127.0.0.1:9/dead".to_string()], ca);
+    mnist::download_file(&dest, "blob.bin", &sha.to_uppercase(), &again).unwrap();
+
+    // Chunked and redirected bodies arrive whole over TLS too.
+    for kind in ["chunked", "moved"] {
+        let d = cache.path().join(kind);
+        mnist::download_file(
+            &d,
+            "blob.bin",
+            &sha,
+            &opts(&[format!("{}/{kind}", srv.base)], ca),
+        )
+        .unwrap();
+        assert_eq!(std::fs::read(d.join("blob.bin")).unwrap(), bytes, "{kind}");
+    }
+
+    // One flipped byte: refused, named, nothing kept under either name.
+    let d = cache.path().join("bad");
+    let url = format!("{}/bad/blob.flip", srv.base);
+    let e = mnist::download_file(
+        &d,
+        "blob.flip",
+        &sha,
+        &opts(&[format!("{}/bad/", srv.base)], ca),
+    )
+    .unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, DataError::Checksum { .. }), "{msg}");
+    assert!(
+        msg.contains(&url) && msg.contains(&sha) && msg.contains("not kept"),
+        "{msg}"
+    );
+    assert!(files_in(&d).is_empty(), "{:?}", files_in(&d));
+
+    // The body cut off halfway: an error, nothing kept.
+    let d = cache.path().join("cut");
+    let e = mnist::download_file(
+        &d,
+        "blob.bin",
+        &sha,
+        &opts(&[format!("{}/cut", srv.base)], ca),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("/cut/blob.bin") && e.contains("connection closed"),
+        "{e}"
+    );
+    assert!(files_in(&d).is_empty(), "{:?}", files_in(&d));
+}
+
+#[test]
+fn https_refuses_a_certificate_it_was_not_told_to_trust() {
+    let (root, _, sha) = blob_root();
+    let srv = server::start(root.path().to_path_buf(), true);
+    let cache = tempfile::tempdir().unwrap();
+    // The built-in Mozilla roots only: the self-signed certificate is not among them.
+    let e = mnist::download_file(
+        cache.path(),
+        "blob.bin",
+        &sha,
+        &opts(&[format!("{}/good", srv.base)], None),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains(&srv.base) && e.contains("certificate"), "{e}");
+    assert!(
+        e.contains("LRSCHED_CA_CERT"),
+        "the error says how to trust it: {e}"
+    );
+    assert!(files_in(cache.path()).is_empty());
+
+    // A CA file that is not one: the error names it.
+    let not_pem = cache.path().join("notes.txt");
+    std::fs::write(&not_pem, "not a certificate\n").unwrap();
+    let e = mnist::download_file(
+        cache.path(),
+        "blob.bin",
+        &sha,
+        &opts(std::slice::from_ref(&srv.base), Some(&not_pem)),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("notes.txt") && e.contains("no certificate"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_failing_first_mirror_is_followed_by_the_next() {
+    let (root, bytes, sha) = blob_root();
+    let srv = server::start(root.path().to_path_buf(), true);
+    let ca = srv.cert_pem.as_deref();
+    let good = format!("{}/good/", srv.base);
+    let refused = server::refused_base();
+    for first in [
+        refused.clone(),
+        format!("{}/nowhere/", srv.base),
+        format!("{}/bad/", srv.base),
+    ] {
+        let cache = tempfile::tempdir().unwrap();
+        // blob.flip: /bad/ corrupts it, /good/ does not.
+        let p = mnist::download_file(
+            cache.path(),
+            "blob.flip",
+            &sha,
+            &opts(&[first.clone(), good.clone()], ca),
+        )
+        .unwrap();
+        assert_eq!(std::fs::read(p).unwrap(), bytes, "after {first}");
+        assert_eq!(files_in(cache.path()), ["blob.flip"]);
+    }
+
+    // Every mirror fails: one error naming each address and what went wrong there.
+    let cache = tempfile::tempdir().unwrap();
+    let mirrors = [refused.clone(), format!("{}/nowhere", srv.base)];
+    let e = mnist::download_file(cache.path(), "blob.bin", &sha, &opts(&mirrors, ca))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&format!("{refused}/blob.bin")) && e.contains("connection refused"),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!("{}/nowhere/blob.bin", srv.base)) && e.contains("HTTP 404 Not Found"),
+        "{e}"
+    );
+    assert!(files_in(cache.path()).is_empty());
+
+    let e = mnist::download_file(cache.path(), "blob.bin", &sha, &opts(&[], ca))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("empty"), "{e}");
+}
+
+#[test]
+fn a_stalled_server_times_out_and_leaves_no_file() {
+    let (root, bytes, sha) = blob_root();
+    let srv = server::start(root.path().to_path_buf(), true);
+    let ca = srv.cert_pem.clone();
+    let timeout = Duration::from_millis(800);
+    for kind in ["stall", "silent"] {
+        let cache = tempfile::tempdir().unwrap();
+        let dir = cache.path().to_path_buf();
+        let mut o = opts(&[format!("{}/{kind}", srv.base)], ca.as_deref());
+        o.read_timeout = timeout;
+        let expected = sha.clone();
+        let start = Instant::now();
+        let worker =
+            std::thread::spawn(move || mnist::download_file(&dir, "blob.bin", &expected, &o));
+        // While it hangs, the bytes go to the .part file only: a kill now would leave
+        // nothing under the final name.
+        if kind == "stall" {
+            while !cache.path().join("blob.bin.part").exists() && !worker.is_finished() {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            assert!(!cache.path().join("blob.bin").exists());
+        }
+        let e = worker.join().unwrap().unwrap_err().to_string();
+        let took = start.elapsed();
+        assert!(
+            e.contains("timed out") && !e.contains("os error"),
+            "{kind}: {e}"
+        );
+        assert!(
+            e.contains(&format!("/{kind}/blob.bin")) && e.contains("800ms"),
+            "{kind}: {e}"
+        );
+        assert!(took >= timeout && took < timeout * 6, "{kind}: {took:?}");
+        assert!(
+            files_in(cache.path()).is_empty(),
+            "{kind}: {:?}",
+            files_in(cache.path())
+        );
+    }
+    // A stalled mirror, then a good one: the file comes from the second.
+    let cache = tempfile::tempdir().unwrap();
+    let mut o = opts(
+        &[format!("{}/stall", srv.base), format!("{}/good", srv.base)],
+        ca.as_deref(),
+    );
+    o.read_timeout = timeout;
+    let p = mnist::download_file(cache.path(), "blob.bin", &sha, &o).unwrap();
+    assert_eq!(std::fs::read(p).unwrap(), bytes);
+}
+
+#[test]
+fn plain_http_on_loopback_still_works() {
+    let (root, bytes, sha) = blob_root();
+    let srv = server::start(root.path().to_path_buf(), false);
+    assert!(srv.base.starts_with("http://"));
+    for kind in ["good", "chunked", "moved"] {
+        let cache = tempfile::tempdir().unwrap();
+        let p = mnist::download_file(
+            cache.path(),
+            "blob.bin",
+            &sha,
+            &opts(&[format!("{}/{kind}", srv.base)], None),
+        )
+        .unwrap();
+        assert_eq!(std::fs::read(p).unwrap(), bytes, "{kind}");
+    }
+}
+
+#[test]
+fn default_options_name_the_https_mirrors() {
+    let o = DownloadOptions::default();
+    assert_eq!(
+        o.mirrors,
+        [
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+            "https://storage.googleapis.com/cvdf-datasets/mnist/"
+        ]
+    );
+    assert!(o.mirrors.iter().all(|m| m.starts_with("https://")));
+    assert!(o.connect_timeout > Duration::ZERO && o.read_timeout > Duration::ZERO);
 }

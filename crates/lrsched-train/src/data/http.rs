@@ -1,269 +1,262 @@
-//! A minimal HTTP/1.1 GET client on `std::net`, for `--download`.
+//! The HTTP(S) GET client behind `--download`: [`ureq`] with rustls on the `ring`
+//! crypto provider (pure Rust plus a little C and assembly that `cc` builds; no system
+//! OpenSSL), Mozilla's root certificates built in.
 //!
-//! Plain `http://` only: a TLS stack would outweigh the rest of the crate, and the
-//! files are checked against known SHA-256 digests anyway, so the transport does not
-//! need to be trusted. Follows redirects to other `http://` addresses, and reads
-//! `Content-Length`, chunked and until-close bodies.
+//! What this layer adds to `ureq`: a connect and a per-read timeout whose errors say
+//! "timed out" (a stalled server otherwise surfaces as "os error 11"), errors that name
+//! the address and what went wrong in words, a cap on the body size, an optional PEM
+//! file of root certificates to trust instead of the built-in ones, and an optional
+//! progress bar.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use ureq::tls::{parse_pem, PemItem, RootCerts, TlsConfig};
+use ureq::Timeout;
 
 use super::DataError;
 
 /// Largest body accepted: MNIST's largest file is under 10 MB, so anything far bigger is
 /// a wrong address, not a slow mirror, and must not fill the disk.
-const MAX_BODY: u64 = 256 << 20;
-const MAX_REDIRECTS: usize = 5;
-const MAX_HEADER_BYTES: usize = 64 << 10;
-const TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const MAX_BODY: u64 = 256 << 20;
+const MAX_REDIRECTS: u32 = 5;
 
-#[derive(Debug)]
-struct Url {
-    host: String,
-    port: u16,
-    path: String,
+/// How the client connects: timeouts and trusted roots.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub ca_cert: Option<PathBuf>,
+    pub progress: bool,
 }
 
-fn parse_url(url: &str) -> Result<Url, String> {
-    let rest = match url.split_once("://") {
-        Some(("http", rest)) => rest,
-        Some(("https", _)) => {
-            return Err(
-                "https is not supported (this build has no TLS); use an http:// \
-                        mirror, or fetch the files by hand and pass --data-dir"
-                    .into(),
-            )
+/// One configured client; cheap to reuse for several files (it keeps connections).
+pub(crate) struct Client {
+    agent: ureq::Agent,
+    settings: Settings,
+}
+
+fn fail(url: &str, problem: impl Into<String>) -> DataError {
+    DataError::Download {
+        url: url.to_string(),
+        problem: problem.into(),
+    }
+}
+
+/// Reads every certificate in a PEM file; an error names the file.
+fn load_roots(path: &Path) -> Result<RootCerts, DataError> {
+    let bad = |problem: String| DataError::File {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let pem = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    let mut certs = Vec::new();
+    for item in parse_pem(&pem) {
+        match item {
+            Ok(PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {} // a key or other block in a bundle is not a root; skip it
+            Err(e) => return Err(bad(format!("not a PEM certificate file: {e}"))),
         }
-        _ => return Err("not an http:// address".into()),
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    // An IPv6 literal is bracketed: [::1]:8080.
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (h, after) = v6.split_once(']').ok_or("unclosed '[' in the host")?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => p.parse().map_err(|_| format!("bad port {p:?}"))?,
-            None => 80,
+    }
+    if certs.is_empty() {
+        return Err(bad(
+            "no certificate in it (expected PEM blocks \"-----BEGIN CERTIFICATE-----\")".into(),
+        ));
+    }
+    Ok(RootCerts::from(certs))
+}
+
+impl Client {
+    pub(crate) fn new(settings: Settings) -> Result<Client, DataError> {
+        for (what, d) in [
+            ("connect timeout", settings.connect_timeout),
+            ("read timeout", settings.read_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(DataError::invalid(
+                    what,
+                    "0 s is not allowed; give a positive duration",
+                ));
+            }
+        }
+        let tls = match &settings.ca_cert {
+            Some(p) => TlsConfig::builder().root_certs(load_roots(p)?).build(),
+            None => TlsConfig::default(),
         };
-        (h.to_string(), port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (
-                h.to_string(),
-                p.parse().map_err(|_| format!("bad port {p:?}"))?,
+        let config = ureq::Agent::config_builder()
+            .tls_config(tls)
+            // Statuses are reported by `get` with the address, in our own words.
+            .http_status_as_error(false)
+            .max_redirects(MAX_REDIRECTS)
+            .user_agent(concat!("lrsched-train/", env!("CARGO_PKG_VERSION")))
+            // identity: the files are already gzip; a transfer encoding on top would
+            // only need undoing (and must not be undone into the wrong SHA-256).
+            .accept_encoding("identity")
+            .timeout_resolve(Some(settings.connect_timeout))
+            .timeout_connect(Some(settings.connect_timeout))
+            // Per read, not per body: a slow link that keeps delivering is fine, a
+            // server that goes silent for this long is not.
+            .timeout_per_read(Some(settings.read_timeout))
+            .timeout_per_write(Some(settings.read_timeout))
+            .build();
+        Ok(Client {
+            agent: config.into(),
+            settings,
+        })
+    }
+
+    fn timeout_problem(&self, which: Timeout) -> String {
+        match which {
+            Timeout::Resolve => format!(
+                "timed out looking up the host (no answer within {:?})",
+                self.settings.connect_timeout
             ),
-            None => (authority.to_string(), 80),
+            Timeout::Connect => format!(
+                "timed out connecting (no connection within {:?})",
+                self.settings.connect_timeout
+            ),
+            Timeout::PerWrite | Timeout::SendRequest | Timeout::SendBody => format!(
+                "timed out sending the request (stalled for {:?})",
+                self.settings.read_timeout
+            ),
+            _ => format!(
+                "timed out waiting for data (nothing received for {:?})",
+                self.settings.read_timeout
+            ),
         }
-    };
-    if host.is_empty() {
-        return Err("no host".into());
     }
-    Ok(Url {
-        host,
-        port,
-        path: path.to_string(),
-    })
-}
 
-/// Fetches `url`, writing the body to `out`; returns the byte count.
-pub(crate) fn get(url: &str, out: &mut dyn Write) -> Result<u64, DataError> {
-    let fail = |u: &str, p: String| DataError::Download {
-        url: u.to_string(),
-        problem: p,
-    };
-    let mut current = url.to_string();
-    for _ in 0..=MAX_REDIRECTS {
-        let u = parse_url(&current).map_err(|p| fail(&current, p))?;
-        match request(&u, out).map_err(|p| fail(&current, p))? {
-            Outcome::Done(n) => return Ok(n),
-            Outcome::Redirect(location) => {
-                // A relative Location is resolved against the current host.
-                current = if location.starts_with('/') {
-                    format!("http://{}:{}{}", host_for_url(&u.host), u.port, location)
-                } else {
-                    location
-                };
+    fn problem(&self, e: &ureq::Error) -> String {
+        match e {
+            ureq::Error::Timeout(which) => self.timeout_problem(*which),
+            ureq::Error::Io(io) => self.io_problem(io),
+            ureq::Error::HostNotFound => "host not found (DNS lookup gave no address)".into(),
+            ureq::Error::ConnectionFailed => "cannot connect".into(),
+            ureq::Error::TooManyRedirects => format!("more than {MAX_REDIRECTS} redirects"),
+            ureq::Error::BodyExceedsLimit(n) => {
+                format!("body larger than the {n} bytes accepted")
             }
+            ureq::Error::BadUri(u) => format!("not a valid address: {u}"),
+            ureq::Error::Rustls(t) => format!(
+                "TLS: {t} (to trust another root certificate, set {} to its PEM file)",
+                super::mnist::CA_CERT_ENV
+            ),
+            other => other.to_string(),
         }
     }
-    Err(fail(url, format!("more than {MAX_REDIRECTS} redirects")))
-}
 
-fn host_for_url(host: &str) -> String {
-    if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host.to_string()
-    }
-}
-
-enum Outcome {
-    Done(u64),
-    Redirect(String),
-}
-
-fn request(u: &Url, out: &mut dyn Write) -> Result<Outcome, String> {
-    let addrs: Vec<_> = (u.host.as_str(), u.port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {}: {e}", u.host))?
-        .collect();
-    let mut last = format!("no address for {}", u.host);
-    let mut stream = None;
-    for a in &addrs {
-        match TcpStream::connect_timeout(a, TIMEOUT) {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
-            Err(e) => last = format!("cannot connect to {a}: {e}"),
+    fn io_problem(&self, e: &std::io::Error) -> String {
+        use std::io::ErrorKind as K;
+        // A body read wraps ureq's own error in an io::Error.
+        if let Some(inner) = e.get_ref().and_then(|x| x.downcast_ref::<ureq::Error>()) {
+            return self.problem(inner);
+        }
+        match e.kind() {
+            // WouldBlock is what a socket read timeout gives on Unix ("os error 11").
+            K::TimedOut | K::WouldBlock => self.timeout_problem(Timeout::PerRead),
+            K::ConnectionRefused => "cannot connect: connection refused".into(),
+            K::UnexpectedEof => "connection closed before the whole body arrived".into(),
+            // rustls reports a rejected certificate as InvalidData carrying its error.
+            _ if e.to_string().contains("certificate") => format!(
+                "TLS: {e} (to trust another root certificate, set {} to its PEM file)",
+                super::mnist::CA_CERT_ENV
+            ),
+            _ => format!("connection: {e}"),
         }
     }
-    let mut stream = stream.ok_or(last)?;
-    let io = |e: std::io::Error| format!("connection: {e}");
-    stream.set_read_timeout(Some(TIMEOUT)).map_err(io)?;
-    stream.set_write_timeout(Some(TIMEOUT)).map_err(io)?;
-    let host_header = if u.port == 80 {
-        host_for_url(&u.host)
-    } else {
-        format!("{}:{}", host_for_url(&u.host), u.port)
-    };
-    // identity: the files are already gzip; a transfer encoding on top would only
-    // need undoing.
-    write!(
-        stream,
-        "GET {} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: lrsched-train\r\n\
-         Accept-Encoding: identity\r\nConnection: close\r\n\r\n",
-        u.path
-    )
-    .map_err(io)?;
-    stream.flush().map_err(io)?;
 
-    let mut reader = BufReader::new(stream);
-    let mut header_bytes = 0;
-    let status_line = read_line(&mut reader, &mut header_bytes)?;
-    let mut parts = status_line.splitn(3, ' ');
-    let version = parts.next().unwrap_or("");
-    let code: u16 = parts
-        .next()
-        .and_then(|c| c.parse().ok())
-        .filter(|_| version.starts_with("HTTP/"))
-        .ok_or_else(|| format!("not an HTTP response: {status_line:?}"))?;
-    let reason = parts.next().unwrap_or("").to_string();
-
-    let mut length = None;
-    let mut chunked = false;
-    let mut location = None;
-    loop {
-        let line = read_line(&mut reader, &mut header_bytes)?;
-        if line.is_empty() {
-            break;
+    /// Fetches `url` (http or https), writing the body to `out`; returns the byte count.
+    /// A progress bar is drawn on stderr while it runs, when enabled and stderr is a
+    /// terminal.
+    pub(crate) fn get(&self, url: &str, out: &mut dyn Write) -> Result<u64, DataError> {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(fail(url, "not an http:// or https:// address"));
         }
-        let Some((name, value)) = line.split_once(':') else {
-            return Err(format!("bad header line {line:?}"));
-        };
-        let value = value.trim();
-        match name.trim().to_ascii_lowercase().as_str() {
-            "content-length" => {
-                length = Some(
-                    value
-                        .parse::<u64>()
-                        .map_err(|_| format!("bad Content-Length {value:?}"))?,
+        let response = self
+            .agent
+            .get(url)
+            .call()
+            .map_err(|e| fail(url, self.problem(&e)))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(fail(
+                url,
+                format!(
+                    "HTTP {} {}",
+                    status.as_u16(),
+                    status.canonical_reason().unwrap_or("")
                 )
+                .trim_end()
+                .to_string(),
+            ));
+        }
+        let length = response.body().content_length();
+        if let Some(len) = length.filter(|&l| l > MAX_BODY) {
+            return Err(fail(
+                url,
+                format!("{len} bytes is more than the {MAX_BODY} accepted"),
+            ));
+        }
+        let bar = self.progress_bar(url, length);
+        let mut reader = response
+            .into_body()
+            .into_with_config()
+            .limit(MAX_BODY)
+            .reader();
+        let mut buf = vec![0u8; 64 << 10];
+        let mut total = 0u64;
+        let result = loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break Ok(total),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => break Err(fail(url, self.io_problem(&e))),
+            };
+            if let Err(e) = out.write_all(&buf[..n]) {
+                break Err(fail(url, format!("writing the file: {e}")));
             }
-            "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
-            "location" => location = Some(value.to_string()),
-            _ => {}
+            total += n as u64;
+            if let Some(b) = &bar {
+                b.set_position(total);
+            }
+        };
+        if let Some(b) = bar {
+            b.finish_and_clear();
         }
-    }
-    match code {
-        200 => {}
-        301 | 302 | 303 | 307 | 308 => {
-            return location
-                .map(Outcome::Redirect)
-                .ok_or_else(|| format!("HTTP {code} without a Location"))
-        }
-        _ => return Err(format!("HTTP {code} {reason}")),
-    }
-    let n = if chunked {
-        read_chunked(&mut reader, out)?
-    } else if let Some(len) = length {
-        if len > MAX_BODY {
-            return Err(format!("{len} bytes is more than the {MAX_BODY} accepted"));
-        }
-        let n = copy(&mut reader.by_ref().take(len), out)?;
-        if n < len {
-            return Err(format!(
-                "connection closed at byte {n} of a {len}-byte body"
+        let n = result?;
+        if let Some(len) = length.filter(|&l| l != n) {
+            return Err(fail(
+                url,
+                format!("connection closed at byte {n} of a {len}-byte body"),
             ));
         }
-        n
-    } else {
-        copy(&mut reader, out)?
-    };
-    Ok(Outcome::Done(n))
-}
-
-fn read_line(r: &mut impl BufRead, used: &mut usize) -> Result<String, String> {
-    let mut buf = Vec::new();
-    // The limit keeps a server that never ends its headers from growing memory.
-    let limit = (MAX_HEADER_BYTES - *used) as u64 + 1;
-    r.take(limit)
-        .read_until(b'\n', &mut buf)
-        .map_err(|e| format!("reading the response: {e}"))?;
-    *used += buf.len();
-    if *used > MAX_HEADER_BYTES {
-        return Err(format!("headers longer than {MAX_HEADER_BYTES} bytes"));
+        Ok(n)
     }
-    if buf.last() != Some(&b'\n') {
-        return Err("connection closed inside the headers".into());
-    }
-    let s = String::from_utf8_lossy(&buf);
-    Ok(s.trim_end_matches(['\r', '\n']).to_string())
-}
 
-/// Copies until end of stream, refusing more than [`MAX_BODY`] bytes.
-fn copy(r: &mut impl Read, out: &mut dyn Write) -> Result<u64, String> {
-    let n = std::io::copy(&mut r.take(MAX_BODY + 1), out)
-        .map_err(|e| format!("reading the body: {e}"))?;
-    if n > MAX_BODY {
-        return Err(format!("body larger than the {MAX_BODY} bytes accepted"));
-    }
-    Ok(n)
-}
-
-fn read_chunked(r: &mut impl BufRead, out: &mut dyn Write) -> Result<u64, String> {
-    let mut total = 0u64;
-    let mut used = 0;
-    loop {
-        // Chunk sizes count against the header limit too, so it cannot loop forever on
-        // empty chunk extensions.
-        used = used.min(MAX_HEADER_BYTES / 2);
-        let line = read_line(r, &mut used)?;
-        let size_hex = line.split(';').next().unwrap_or("").trim();
-        let size =
-            u64::from_str_radix(size_hex, 16).map_err(|_| format!("bad chunk size {line:?}"))?;
-        if size == 0 {
-            return Ok(total);
+    /// A bar only for a person watching: in a log (stderr redirected) it would be
+    /// hundreds of carriage-return updates, so it is not drawn there at all.
+    fn progress_bar(&self, url: &str, length: Option<u64>) -> Option<indicatif::ProgressBar> {
+        if !self.settings.progress || !std::io::stderr().is_terminal() {
+            return None;
         }
-        total += size;
-        if total > MAX_BODY {
-            return Err(format!("body larger than the {MAX_BODY} bytes accepted"));
-        }
-        let n =
-            std::io::copy(&mut r.take(size), out).map_err(|e| format!("reading the body: {e}"))?;
-        if n < size {
-            return Err(format!(
-                "connection closed inside a chunk, at body byte {}",
-                total - size + n
-            ));
-        }
-        let end = read_line(r, &mut used)?;
-        if !end.is_empty() {
-            return Err("chunk not followed by CRLF".into());
-        }
+        let name = url.rsplit('/').next().unwrap_or(url).to_string();
+        let bar = match length {
+            Some(len) => indicatif::ProgressBar::new(len).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+                )
+                .ok()?
+                .progress_chars("=> "),
+            ),
+            None => indicatif::ProgressBar::new_spinner().with_style(
+                indicatif::ProgressStyle::with_template("{msg} {spinner} {bytes} {bytes_per_sec}")
+                    .ok()?,
+            ),
+        };
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        bar.set_message(name);
+        Some(bar)
     }
 }
 
@@ -271,33 +264,59 @@ fn read_chunked(r: &mut impl BufRead, out: &mut dyn Write) -> Result<u64, String
 mod tests {
     use super::*;
 
-    #[test]
-    fn urls() {
-        let u = parse_url("http://127.0.0.1:8080/a/b").unwrap();
-        assert_eq!(
-            (u.host.as_str(), u.port, u.path.as_str()),
-            ("127.0.0.1", 8080, "/a/b")
-        );
-        let u = parse_url("http://example.org").unwrap();
-        assert_eq!(
-            (u.host.as_str(), u.port, u.path.as_str()),
-            ("example.org", 80, "/")
-        );
-        let u = parse_url("http://[::1]:9/x").unwrap();
-        assert_eq!((u.host.as_str(), u.port), ("::1", 9));
-        assert!(parse_url("https://example.org/")
-            .unwrap_err()
-            .contains("https"));
-        assert!(parse_url("ftp://x/").is_err());
-        assert!(parse_url("http://h:99999/").is_err());
+    fn client(read: Duration) -> Client {
+        Client::new(Settings {
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: read,
+            ca_cert: None,
+            progress: false,
+        })
+        .unwrap()
     }
 
     #[test]
-    fn chunked_body() {
-        let body = b"4\r\nWiki\r\n5;x=1\r\npedia\r\n0\r\n\r\n";
-        let mut out = Vec::new();
-        let n = read_chunked(&mut &body[..], &mut out).unwrap();
-        assert_eq!((n, out.as_slice()), (9, &b"Wikipedia"[..]));
-        assert!(read_chunked(&mut &b"4\r\nWi"[..], &mut Vec::new()).is_err());
+    fn bad_addresses_and_settings_are_refused_with_their_value() {
+        let c = client(Duration::from_secs(5));
+        let e = c.get("ftp://x/", &mut Vec::new()).unwrap_err().to_string();
+        assert!(e.contains("ftp://x/") && e.contains("https://"), "{e}");
+        let e = Client::new(Settings {
+            connect_timeout: Duration::ZERO,
+            read_timeout: Duration::from_secs(1),
+            ca_cert: None,
+            progress: false,
+        })
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            e.contains("connect timeout") && e.contains("positive"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_would_block_read_reads_as_timed_out() {
+        let c = client(Duration::from_millis(1500));
+        let e = std::io::Error::from_raw_os_error(11);
+        let p = c.io_problem(&e);
+        assert!(p.contains("timed out") && p.contains("1.5s"), "{p}");
+        assert!(!p.contains("os error"), "{p}");
+    }
+
+    #[test]
+    fn ca_cert_file_errors_name_the_file() {
+        let dir = std::env::temp_dir().join(format!("lrsched-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("empty.pem");
+        std::fs::write(&p, "hello\n").unwrap();
+        let e = load_roots(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("empty.pem") && e.contains("no certificate"),
+            "{e}"
+        );
+        let missing = dir.join("missing.pem");
+        let e = load_roots(&missing).unwrap_err().to_string();
+        assert!(e.contains("missing.pem"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -5,12 +5,14 @@
 //! name). The validation part is the official 10,000-image test set, so results compare
 //! with published ones. Pixels are scaled to `[0, 1]` (divided by 255).
 //!
-//! [`download`] fetches the four `.gz` files into a cache folder and keeps each only if
-//! its SHA-256 is the published one.
+//! [`download_with`] fetches the four `.gz` files over https (or http) into a cache
+//! folder, trying [`DEFAULT_MIRRORS`] in turn, and keeps each only if its SHA-256 is the
+//! published one.
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
@@ -51,10 +53,69 @@ pub const FILES: [(&str, &str); 4] = [
     ),
 ];
 
-/// Where [`download`] fetches from when no address is given: the original site, which
-/// serves the files over plain HTTP (the only scheme this crate's client speaks; the
-/// SHA-256 check is what makes that safe).
-pub const DEFAULT_BASE_URL: &str = "http://yann.lecun.com/exdb/mnist/";
+/// The mirrors [`download`] tries, in turn, when none are given: the ones torchvision
+/// uses (PyTorch's S3 copy) and TensorFlow uses (Google's CVDF copy), both serving the
+/// original gzip files over https. The original site, `http://yann.lecun.com/exdb/mnist/`,
+/// no longer serves them. Whatever the mirror, a file is kept only if its SHA-256 is the
+/// one in [`FILES`].
+pub const DEFAULT_MIRRORS: [&str; 2] = [
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+];
+
+/// Environment variable naming a PEM file of root certificates that [`DownloadOptions`]
+/// trusts *instead of* the built-in Mozilla roots (as `curl --cacert` does): for a
+/// mirror behind a TLS-inspecting proxy, or a local test server with its own CA.
+pub const CA_CERT_ENV: &str = "LRSCHED_CA_CERT";
+
+/// How [`download_with`] fetches: which mirrors, how long to wait, what to trust.
+///
+/// ```
+/// use std::time::Duration;
+/// use lrsched_train::data::mnist::{DownloadOptions, DEFAULT_MIRRORS};
+///
+/// let o = DownloadOptions::default();
+/// assert_eq!(o.mirrors, DEFAULT_MIRRORS);
+/// assert_eq!(o.read_timeout, Duration::from_secs(60));
+/// let local = DownloadOptions {
+///     mirrors: vec!["http://127.0.0.1:8000/mnist/".into()],
+///     read_timeout: Duration::from_secs(5),
+///     ..DownloadOptions::default()
+/// };
+/// assert_eq!(local.mirrors.len(), 1);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadOptions {
+    /// Folder addresses (`https://` or `http://`; a missing trailing `/` is added), tried
+    /// in this order for each file until one gives the right bytes.
+    pub mirrors: Vec<String>,
+    /// Longest wait to resolve the host and to connect (TLS handshake included).
+    pub connect_timeout: Duration,
+    /// Longest silence from the server while waiting for the response or any part of
+    /// the body; a slow download that keeps receiving is never cut off.
+    pub read_timeout: Duration,
+    /// A PEM file of root certificates to trust instead of the built-in Mozilla roots.
+    /// [`Default`] takes it from the environment variable [`CA_CERT_ENV`]
+    /// (`LRSCHED_CA_CERT`) when that is set and not empty.
+    pub ca_cert: Option<PathBuf>,
+    /// Draw a progress bar on stderr (only when stderr is a terminal) and say on stderr
+    /// when a mirror fails and the next is tried.
+    pub progress: bool,
+}
+
+impl Default for DownloadOptions {
+    fn default() -> Self {
+        DownloadOptions {
+            mirrors: DEFAULT_MIRRORS.iter().map(|m| m.to_string()).collect(),
+            connect_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(60),
+            ca_cert: std::env::var_os(CA_CERT_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            progress: true,
+        }
+    }
+}
 
 /// Number of classes (the digits 0 to 9).
 pub const CLASSES: usize = 10;
@@ -273,50 +334,164 @@ fn file_sha256(path: &Path) -> Result<String, DataError> {
     Ok(hex(&h.finalize()))
 }
 
-/// Fetches the four MNIST files from `base_url` (a folder address; a missing trailing
-/// `/` is added) into `cache_dir`, creating it, and returns `cache_dir` for [`load`].
+/// Fetches the four MNIST files from one folder address `base_url` into `cache_dir`:
+/// [`download_with`] with that single mirror and the other options at their defaults.
 ///
-/// A file already in the cache with the right SHA-256 is not fetched again. Each
-/// download goes to a `.part` file that is renamed into place only once its SHA-256
-/// matches [`FILES`]; on a mismatch it is deleted and [`DataError::Checksum`] returned,
-/// so a bad file is never used or kept.
+/// ```no_run
+/// use lrsched_train::data::mnist;
+///
+/// let dir = mnist::download(std::path::Path::new("mnist"), mnist::DEFAULT_MIRRORS[0])?;
+/// let split = mnist::load(&dir)?;
+/// # Ok::<(), lrsched_train::data::DataError>(())
+/// ```
 pub fn download(cache_dir: &Path, base_url: &str) -> Result<PathBuf, DataError> {
-    fs::create_dir_all(cache_dir).map_err(|e| DataError::io(cache_dir, e))?;
-    let base = if base_url.ends_with('/') {
-        base_url.to_string()
-    } else {
-        format!("{base_url}/")
-    };
+    download_with(
+        cache_dir,
+        &DownloadOptions {
+            mirrors: vec![base_url.to_string()],
+            ..DownloadOptions::default()
+        },
+    )
+}
+
+/// Fetches the four MNIST files into `cache_dir`, creating it, and returns `cache_dir`
+/// for [`load`].
+///
+/// A file already in the cache with the right SHA-256 is not fetched again. Otherwise
+/// each mirror of `options` is tried in turn until one gives bytes with the SHA-256 in
+/// [`FILES`]; a mirror that fails (no connection, an HTTP error, a timeout, a wrong
+/// digest) is followed by the next. If all fail, the error names every address tried
+/// and what went wrong with each (with one mirror, that mirror's own error, e.g.
+/// [`DataError::Checksum`]).
+///
+/// Each download is written to `NAME.part` and renamed to `NAME` only once complete,
+/// synced to disk and checked, so a download that is killed, cut off or wrong never
+/// leaves a file under the final name; a failed `.part` is deleted.
+///
+/// ```no_run
+/// use lrsched_train::data::mnist::{self, DownloadOptions};
+///
+/// let dir = mnist::download_with(std::path::Path::new("mnist"), &DownloadOptions::default())?;
+/// assert_eq!(mnist::load(&dir)?.train.len(), 60_000);
+/// # Ok::<(), lrsched_train::data::DataError>(())
+/// ```
+pub fn download_with(cache_dir: &Path, options: &DownloadOptions) -> Result<PathBuf, DataError> {
     for (name, expected) in FILES {
-        let target = cache_dir.join(name);
-        if target.is_file() && file_sha256(&target)? == expected {
-            continue;
-        }
-        let url = format!("{base}{name}");
-        let part = cache_dir.join(format!("{name}.part"));
-        let result = fetch_checked(&url, &part, expected);
-        match result {
-            Ok(()) => fs::rename(&part, &target).map_err(|e| DataError::io(&target, e))?,
-            Err(e) => {
-                // Best effort: the error being reported matters more than a failed
-                // cleanup of a file that may not exist.
-                let _ = fs::remove_file(&part);
-                return Err(e);
-            }
-        }
+        download_file(cache_dir, name, expected, options)?;
     }
     Ok(cache_dir.to_path_buf())
 }
 
-fn fetch_checked(url: &str, part: &Path, expected: &str) -> Result<(), DataError> {
+/// Fetches one file `name` from the mirrors of `options` into `dir` (created if
+/// missing), keeping it only if its SHA-256 is `sha256` (hex), and returns its path.
+/// The machinery of [`download_with`], for any file: same cache check, mirror order,
+/// `.part` file and errors.
+///
+/// ```no_run
+/// use lrsched_train::data::mnist::{self, DownloadOptions, FILES};
+///
+/// let (name, sha) = FILES[3];
+/// let p = mnist::download_file(std::path::Path::new("mnist"), name, sha, &DownloadOptions::default())?;
+/// assert!(p.ends_with("t10k-labels-idx1-ubyte.gz"));
+/// # Ok::<(), lrsched_train::data::DataError>(())
+/// ```
+pub fn download_file(
+    dir: &Path,
+    name: &str,
+    sha256: &str,
+    options: &DownloadOptions,
+) -> Result<PathBuf, DataError> {
+    if options.mirrors.is_empty() {
+        return Err(DataError::invalid(
+            "download mirrors",
+            "the list is empty; give at least one http:// or https:// folder address",
+        ));
+    }
+    let expected = sha256.to_ascii_lowercase();
+    let target = dir.join(name);
+    if target.is_file() && file_sha256(&target)? == expected {
+        return Ok(target);
+    }
+    let client = http::Client::new(http::Settings {
+        connect_timeout: options.connect_timeout,
+        read_timeout: options.read_timeout,
+        ca_cert: options.ca_cert.clone(),
+        progress: options.progress,
+    })?;
+    fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
+    let part = dir.join(format!("{name}.part"));
+    let mut failures: Vec<DataError> = Vec::new();
+    for (i, mirror) in options.mirrors.iter().enumerate() {
+        let url = if mirror.ends_with('/') {
+            format!("{mirror}{name}")
+        } else {
+            format!("{mirror}/{name}")
+        };
+        match fetch_checked(&client, &url, &part, &expected) {
+            Ok(()) => {
+                fs::rename(&part, &target).map_err(|e| DataError::io(&target, e))?;
+                return Ok(target);
+            }
+            Err(e) => {
+                // Best effort: the error being reported matters more than a failed
+                // cleanup of a file that may not exist.
+                let _ = fs::remove_file(&part);
+                // A local file problem (disk full, no permission) is the same for
+                // every mirror: stop at once.
+                if matches!(e, DataError::Io { .. }) {
+                    return Err(e);
+                }
+                if options.progress && i + 1 < options.mirrors.len() {
+                    eprintln!("{e}; trying the next mirror");
+                }
+                failures.push(e);
+            }
+        }
+    }
+    Err(all_failed(failures))
+}
+
+/// One error for a file no mirror could give: the only one as is, or the first with
+/// the others appended, so the message names every address tried.
+fn all_failed(mut failures: Vec<DataError>) -> DataError {
+    if failures.len() == 1 {
+        return failures.remove(0);
+    }
+    let rest: Vec<String> = failures[1..].iter().map(|e| e.to_string()).collect();
+    let (url, first) = match &failures[0] {
+        DataError::Download { url, problem } => (url.clone(), problem.clone()),
+        DataError::Checksum {
+            url,
+            expected,
+            actual,
+        } => (
+            url.clone(),
+            format!("SHA-256 {actual} does not match the expected {expected}; file not kept"),
+        ),
+        other => (String::new(), other.to_string()),
+    };
+    DataError::Download {
+        url,
+        problem: format!(
+            "{first}; every other mirror failed too: {}",
+            rest.join("; ")
+        ),
+    }
+}
+
+fn fetch_checked(
+    client: &http::Client,
+    url: &str,
+    part: &Path,
+    expected: &str,
+) -> Result<(), DataError> {
     let file = fs::File::create(part).map_err(|e| DataError::io(part, e))?;
     let mut w = Hashing {
         inner: std::io::BufWriter::new(file),
         hasher: Sha256::new(),
     };
-    http::get(url, &mut w)?;
-    w.flush().map_err(|e| DataError::io(part, e))?;
-    let actual = hex(&w.hasher.finalize());
+    client.get(url, &mut w)?;
+    let actual = hex(&w.hasher.finalize_reset());
     if actual != expected {
         return Err(DataError::Checksum {
             url: url.to_string(),
@@ -324,5 +499,12 @@ fn fetch_checked(url: &str, part: &Path, expected: &str) -> Result<(), DataError
             actual,
         });
     }
+    let file = w
+        .inner
+        .into_inner()
+        .map_err(|e| DataError::io(part, e.into_error()))?;
+    // On disk before the rename, so a crash right after cannot leave a renamed file
+    // whose bytes never reached the disk.
+    file.sync_all().map_err(|e| DataError::io(part, e))?;
     Ok(())
 }
