@@ -1,5 +1,5 @@
-//! A candle training program that lrsched's tools can drive: a 64-32-10 MLP on the UCI
-//! digits, SGD with momentum, its rate from the trial's schedule (docs/protocol.md).
+//! A candle training program that lrsched's tools can drive: a 64-32-10 tanh MLP on the UCI
+//! digits, plain SGD, its rate from the trial's schedule (docs/protocol.md).
 //!
 //! ```sh
 //! cargo build --release -p lrsched-candle --example digits_trial
@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = seed;
     let (hidden, vars_h) = linear(64, 32, &mut rng, &dev)?;
     let (out, vars_o) = linear(32, 10, &mut rng, &dev)?;
-    let model = candle_nn::seq().add(hidden).add_fn(|x| x.relu()).add(out);
+    let model = candle_nn::seq().add(hidden).add_fn(|x| x.tanh()).add(out);
     let sgd = SGD::new([vars_h, vars_o].concat(), 0.1)?;
 
     // 2. The schedule: the trial's, durations resolved with this program's shape.

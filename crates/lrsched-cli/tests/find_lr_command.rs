@@ -143,7 +143,10 @@ fn an_exploding_loss_stops_the_program_early() {
         "echo $$ > \"$LRSCHED_OUT_DIR/pid\"; exec {}",
         digits_trial().display()
     );
-    let steps = 400;
+    // The rate reaches ~5 (where the loss explodes) two thirds of the way in, so the
+    // program still has a third of its steps (about half a second) to go when it is
+    // stopped: enough margin for the 20 ms polling however fast the machine is.
+    let steps = 4000;
     let o = run(&[
         "find-lr",
         "--quiet",
@@ -152,7 +155,7 @@ fn an_exploding_loss_stops_the_program_early() {
         "--start",
         "1e-4",
         "--end",
-        "10",
+        "1000",
         "--steps",
         &steps.to_string(),
         "--out",
