@@ -12,7 +12,7 @@
 //! use lrsched::{Cosine, Schedule, Warmup};
 //! use lrsched_candle::Scheduled;
 //!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # fn main() -> candle_core::Result<()> {
 //! let w = Var::zeros(2, DType::F64, &Device::Cpu)?;
 //! let schedule = Warmup::linear(2, Cosine::new(0.1, 8));
 //! // Before: let mut opt = SGD::new(vec![w.clone()], 0.1)?;
@@ -26,22 +26,80 @@
 //! # }
 //! ```
 //!
-//! Rates follow the schedule exactly: the rate of optimizer step `i` (the first is 0) is
-//! `schedule.value(i)`, which is what `lrsched trace` prints. For a schedule stepped per
-//! epoch, build the [`Driver`] with [`Interval::Epoch`] and call [`Scheduled::end_epoch`];
-//! metric-driven (plateau) schedules take validation metrics through
-//! [`Scheduled::observe`] or [`Scheduled::end_epoch_with_metric`].
+//! Every fallible method returns `candle_core::Result`, so `?` works in candle code as it
+//! is (a [`ScheduleError`] travels inside `candle_core::Error`, its message unchanged).
 //!
-//! Momentum: candle's [`SGD`](candle_nn::SGD) has no momentum, so a momentum schedule is
-//! ignored for it. [`AdamW`] implements [`Momentum`] (its beta1), and
-//! [`Scheduled::with_momentum`] turns the momentum schedule on; implement [`Momentum`] for an
-//! optimizer of your own to have it driven too.
+//! Rates follow the schedule exactly: the rate of optimizer step `i` (the first is 0) is
+//! `schedule.value(i)`, which is what `lrsched trace` prints. Metric-driven (plateau)
+//! schedules take validation metrics through [`Scheduled::observe`] or
+//! [`Scheduled::end_epoch_with_metric`].
+//!
+//! # Per step or per epoch
+//!
+//! The interval follows lrsched's one rule ([`lrsched::config::default_interval`]), the same
+//! as `lrsched train` and `lrsched trace`: a config's `interval` key when it has one
+//! (pass the [`Config`](lrsched::config::Config) of `lrsched::config::load_json_str`);
+//! otherwise per epoch for a pasted PyTorch class (`StepLR`, `ReduceLROnPlateau`, ...) except
+//! `OneCycleLR` and `CyclicLR`, and per optimizer step for everything else. A per-epoch
+//! schedule advances at [`Scheduled::end_epoch`], so call it after every epoch (it does
+//! nothing to a per-step schedule, so one loop serves both); [`Scheduled::from_driver`]
+//! with [`Driver::with_interval`] chooses explicitly.
+//!
+//! ```
+//! use candle_nn::{Optimizer, SGD};
+//! use lrsched::{config, Interval};
+//! use lrsched_candle::Scheduled;
+//! # fn main() -> candle_core::Result<()> {
+//! let text = r#"{"type": "StepLR", "lr": 0.1, "step_size": 2}"#;
+//! let steplr = config::from_json_str(text).map_err(candle_core::Error::wrap)?;
+//! let mut opt = Scheduled::new(SGD::new(vec![], 0.1)?, steplr)?;
+//! assert_eq!(opt.driver().interval(), Interval::Epoch);
+//! for _epoch in 0..2 {
+//!     // ... opt.backward_step(&loss)? for every batch: the rate stays 0.1 ...
+//!     opt.end_epoch();
+//! }
+//! assert!((opt.learning_rate() - 0.01).abs() < 1e-15);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Momentum
+//!
+//! When the schedule carries a momentum (PyTorch's `OneCycleLR`, and `CyclicLR` with
+//! `cycle_momentum`, by default; a native `one_cycle` or `cyclic` given one; a
+//! [`Driver::with_momentum`] schedule), [`AdamW`]'s beta1 follows it, as PyTorch cycles
+//! Adam's `betas[0]`; a schedule without one leaves beta1 as it is (`OneCycleLR` with
+//! `cycle_momentum: false` too). candle's [`SGD`](candle_nn::SGD) has no momentum, so a
+//! momentum schedule is ignored for it. For an optimizer of your own, implement
+//! [`Momentum`] and call [`Scheduled::with_momentum`].
 #![deny(missing_docs)]
+
+use std::any::Any;
 
 use candle_core::backprop::GradStore;
 use candle_core::Var;
 use candle_nn::{AdamW, Optimizer};
-use lrsched::{AnySchedule, Driver, DriverState, Interval, ScheduleError};
+use lrsched::config::Config;
+use lrsched::{Driver, DriverState, Interval, ScheduleError};
+
+/// The README's code blocks, compiled and run as doctests so they cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
+// A schedule's refusal as candle's error, its message unchanged.
+fn candle_error(e: ScheduleError) -> candle_core::Error {
+    candle_core::Error::wrap(e)
+}
+
+// Sets AdamW's beta1; other optimizers have no momentum this crate knows of without
+// `Momentum` (see `with_momentum`). Checked by type, since the generic wrapper cannot ask
+// whether `O` implements a trait.
+fn set_adamw_beta1<O: 'static>(optimizer: &mut O, momentum: f64) {
+    if let Some(adamw) = (optimizer as &mut dyn Any).downcast_mut::<AdamW>() {
+        adamw.set_momentum(momentum);
+    }
+}
 
 /// An optimizer whose momentum (or Adam's beta1) can be set between steps.
 ///
@@ -77,8 +135,9 @@ impl Momentum for AdamW {
 ///
 /// The rate in force is always set on the wrapped optimizer, so
 /// [`Optimizer::learning_rate`] reads the rate the next step will use. With
-/// [`Interval::Step`] (the default) the schedule advances after every optimizer step; with
-/// [`Interval::Epoch`] it advances at [`Scheduled::end_epoch`].
+/// [`Interval::Step`] the schedule advances after every optimizer step; with
+/// [`Interval::Epoch`] it advances at [`Scheduled::end_epoch`] (which interval applies:
+/// [the crate docs](crate#per-step-or-per-epoch)).
 ///
 /// ```
 /// use candle_core::{DType, Device, Var};
@@ -86,7 +145,7 @@ impl Momentum for AdamW {
 /// use lrsched::{Driver, Interval, Plateau};
 /// use lrsched_candle::Scheduled;
 ///
-/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # fn main() -> candle_core::Result<()> {
 /// let w = Var::zeros(3, DType::F32, &Device::Cpu)?;
 /// // ReduceLROnPlateau stepped per epoch: halve the rate after 1 epoch without improvement.
 /// let driver = Driver::new(Plateau::new(1e-3).with_factor(0.5).with_patience(1))
@@ -105,36 +164,40 @@ impl Momentum for AdamW {
 pub struct Scheduled<O> {
     optimizer: O,
     driver: Driver,
-    // Set only for optimizers that implement `Momentum` (see `with_momentum`): the generic
-    // wrapper cannot ask whether `O` has a momentum without specialization.
-    set_momentum: Option<fn(&mut O, f64)>,
+    // How the momentum is set: AdamW's beta1 by default, an optimizer's `Momentum` after
+    // `with_momentum`.
+    set_momentum: fn(&mut O, f64),
 }
 
-impl<O: Optimizer> Scheduled<O> {
-    /// Drives `optimizer` from `schedule`, stepped once per optimizer step; the optimizer's
-    /// rate is set to the schedule's value at step 0.
+impl<O: Optimizer + 'static> Scheduled<O> {
+    /// Drives `optimizer` from `schedule` (a schedule, or a [`Config`] read with its
+    /// `interval`), stepped at the interval of lrsched's rule (see [the crate
+    /// docs](crate#per-step-or-per-epoch)); the optimizer's rate is set to the schedule's
+    /// value at step 0, and AdamW's beta1 to its momentum if it carries one.
     ///
     /// Fails (naming the parameter) if the schedule is invalid.
-    pub fn new(optimizer: O, schedule: impl Into<AnySchedule>) -> Result<Self, ScheduleError> {
-        Self::from_driver(optimizer, Driver::new(schedule))
+    pub fn new(optimizer: O, schedule: impl Into<Config>) -> candle_core::Result<Self> {
+        Self::from_driver(optimizer, schedule.into().driver())
     }
 
-    /// Drives `optimizer` from a [`Driver`], for a per-epoch interval, a separate momentum
-    /// schedule or a driver restored from a checkpoint. Only the first parameter group's
-    /// scale applies: a candle optimizer has one rate.
+    /// Drives `optimizer` from a [`Driver`], for an interval of your choice, a separate
+    /// momentum schedule or a driver restored from a checkpoint. Only the first parameter
+    /// group's scale applies: a candle optimizer has one rate.
     ///
     /// Fails (naming the parameter) if the driver is invalid.
-    pub fn from_driver(optimizer: O, driver: Driver) -> Result<Self, ScheduleError> {
-        driver.validate()?;
+    pub fn from_driver(optimizer: O, driver: Driver) -> candle_core::Result<Self> {
+        driver.validate().map_err(candle_error)?;
         let mut s = Scheduled {
             optimizer,
             driver,
-            set_momentum: None,
+            set_momentum: set_adamw_beta1::<O>,
         };
         s.apply();
         Ok(s)
     }
+}
 
+impl<O: Optimizer> Scheduled<O> {
     /// The wrapped optimizer.
     pub fn optimizer(&self) -> &O {
         &self.optimizer
@@ -166,8 +229,8 @@ impl<O: Optimizer> Scheduled<O> {
     ///
     /// Fails on a metric-driven (plateau) schedule, which needs the epoch's metric: use
     /// [`Scheduled::end_epoch_with_metric`] ([`Driver::end_epoch`]).
-    pub fn end_epoch(&mut self) -> Result<(), ScheduleError> {
-        self.driver.end_epoch()?;
+    pub fn end_epoch(&mut self) -> candle_core::Result<()> {
+        self.driver.end_epoch().map_err(candle_error)?;
         self.apply();
         Ok(())
     }
@@ -176,10 +239,10 @@ impl<O: Optimizer> Scheduled<O> {
     /// (PyTorch's `scheduler.step(val_loss)` for a per-epoch schedule); with a per-step
     /// schedule the metric is in force from the next optimizer step
     /// ([`Driver::end_epoch_with_metric`]).
-    pub fn end_epoch_with_metric(&mut self, metric: f64) -> Result<(), ScheduleError> {
+    pub fn end_epoch_with_metric(&mut self, metric: f64) -> candle_core::Result<()> {
         let result = self.driver.end_epoch_with_metric(metric);
         self.apply();
-        result
+        result.map_err(candle_error)
     }
 
     /// Feeds a metric to a metric-driven schedule (others ignore it). It counts as measured
@@ -188,7 +251,7 @@ impl<O: Optimizer> Scheduled<O> {
     /// `lrsched trace --metrics` does.
     ///
     /// Fails on a metric the schedule refuses; the schedule is then unchanged.
-    pub fn observe(&mut self, metric: f64) -> Result<(), ScheduleError> {
+    pub fn observe(&mut self, metric: f64) -> candle_core::Result<()> {
         let now = self.driver.current_step();
         // A per-step driver has already moved past the step the metric was measured after
         // (it advances right after each optimizer step), so the metric belongs to the step
@@ -201,7 +264,7 @@ impl<O: Optimizer> Scheduled<O> {
         let result = self.driver.observe(metric);
         self.driver.seek(now);
         self.apply();
-        result
+        result.map_err(candle_error)
     }
 
     /// The state to save with a checkpoint (needs nothing from the optimizer, whose own
@@ -212,8 +275,8 @@ impl<O: Optimizer> Scheduled<O> {
 
     /// Continues from a saved state; refuses, naming every difference, a state saved from
     /// another schedule, and then leaves this one as it was.
-    pub fn restore(&mut self, state: &DriverState) -> Result<(), ScheduleError> {
-        self.driver = self.driver.clone().restore(state)?;
+    pub fn restore(&mut self, state: &DriverState) -> candle_core::Result<()> {
+        self.driver = self.driver.clone().restore(state).map_err(candle_error)?;
         self.apply();
         Ok(())
     }
@@ -221,16 +284,17 @@ impl<O: Optimizer> Scheduled<O> {
     // Sets the rate (and momentum, if driven) of the current step on the optimizer.
     fn apply(&mut self) {
         self.optimizer.set_learning_rate(self.driver.lr());
-        if let (Some(set), Some(m)) = (self.set_momentum, self.driver.momentum()) {
-            set(&mut self.optimizer, m);
+        if let Some(m) = self.driver.momentum() {
+            (self.set_momentum)(&mut self.optimizer, m);
         }
     }
 }
 
 impl<O: Optimizer + Momentum> Scheduled<O> {
-    /// Also drives the optimizer's momentum (AdamW's beta1) from the driver's momentum
-    /// schedule or the rate schedule's own cycle (one-cycle, cyclic). Schedules without a
-    /// momentum leave the optimizer's as it is.
+    /// Drives the optimizer's momentum through its [`Momentum`] implementation, from the
+    /// driver's momentum schedule or the rate schedule's own cycle (one-cycle, cyclic):
+    /// for an optimizer of your own (AdamW's beta1 is driven without it). Schedules without
+    /// a momentum leave the optimizer's as it is.
     ///
     /// ```
     /// use candle_nn::{AdamW, Optimizer, ParamsAdamW};
@@ -242,19 +306,21 @@ impl<O: Optimizer + Momentum> Scheduled<O> {
     /// assert_eq!(opt.optimizer().momentum(), 0.95);
     /// ```
     pub fn with_momentum(mut self) -> Self {
-        self.set_momentum = Some(<O as Momentum>::set_momentum);
+        self.set_momentum = <O as Momentum>::set_momentum;
         self.apply();
         self
     }
 }
 
 /// `Scheduled` is a candle optimizer itself, so code generic over [`Optimizer`] takes it.
-impl<O: Optimizer> Optimizer for Scheduled<O> {
+/// (`O: 'static`, as every candle optimizer is: the wrapper recognises AdamW by its type to
+/// drive beta1.)
+impl<O: Optimizer + 'static> Optimizer for Scheduled<O> {
     /// The wrapped optimizer's config and the driver.
     type Config = (O::Config, Driver);
 
     fn new(vars: Vec<Var>, (config, driver): Self::Config) -> candle_core::Result<Self> {
-        Scheduled::from_driver(O::new(vars, config)?, driver).map_err(candle_core::Error::msg)
+        Scheduled::from_driver(O::new(vars, config)?, driver)
     }
 
     /// Takes an optimizer step at the scheduled rate, then advances a per-step schedule.

@@ -41,7 +41,7 @@ impl Xor {
 }
 
 /// Trains `n` steps and returns the rate the wrapped optimizer held at each step.
-fn train<O: Optimizer>(net: &Xor, opt: &mut Scheduled<O>, n: u64) -> Vec<f64> {
+fn train<O: Optimizer + 'static>(net: &Xor, opt: &mut Scheduled<O>, n: u64) -> Vec<f64> {
     (0..n)
         .map(|_| {
             let used = opt.optimizer().learning_rate();
@@ -84,11 +84,96 @@ fn adamw_follows_one_cycle_rate_and_beta1() {
 }
 
 #[test]
-fn without_with_momentum_beta1_is_left_alone() {
-    let schedule = OneCycle::new(0.05, 25).with_momentum(Some((0.85, 0.95)));
-    let adamw = AdamW::new(vec![], ParamsAdamW::default()).unwrap();
-    let opt = Scheduled::new(adamw, schedule).unwrap();
-    assert_eq!(opt.optimizer().momentum(), 0.9);
+fn adamw_beta1_follows_a_pasted_one_cycle_without_with_momentum() {
+    // PyTorch's OneCycleLR cycles Adam's betas[0] by default (cycle_momentum=True): so does
+    // the wrapper, for PyTorch's config as pasted, with no `.with_momentum()`.
+    let net = xor();
+    let config = lrsched::config::load_json_str(
+        r#"{"type": "OneCycleLR", "max_lr": 0.05, "total_steps": 20}"#,
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        config.interval,
+        Interval::Step,
+        "PyTorch steps OneCycleLR per batch"
+    );
+    let schedule = config.schedule.clone();
+    let adamw = AdamW::new(net.params(), ParamsAdamW::default()).unwrap();
+    let mut opt = Scheduled::new(adamw, config).unwrap();
+    let mut betas = Vec::new();
+    let mut rates = Vec::new();
+    for _ in 0..20 {
+        rates.push(opt.optimizer().learning_rate());
+        betas.push(Some(opt.optimizer().momentum()));
+        opt.backward_step(&net.loss()).unwrap();
+    }
+    assert_eq!(rates, schedule.values(0..20));
+    assert_eq!(betas, schedule.momenta(0..20));
+    assert_eq!(betas[0], Some(0.95), "max_momentum at the start");
+    assert!(
+        betas[6].unwrap() < 0.86,
+        "near base_momentum at the peak: {betas:?}"
+    );
+}
+
+#[test]
+fn beta1_is_left_alone_by_schedules_without_momentum() {
+    for text in [
+        r#"{"type": "OneCycleLR", "max_lr": 0.05, "total_steps": 20, "cycle_momentum": false}"#,
+        r#"{"type": "cosine", "lr": 0.1, "steps": 20}"#,
+    ] {
+        let params = ParamsAdamW {
+            beta1: 0.8,
+            ..Default::default()
+        };
+        let adamw = AdamW::new(vec![], params).unwrap();
+        let s = lrsched::config::from_json_str(text).unwrap();
+        let opt = Scheduled::new(adamw, s).unwrap();
+        assert_eq!(opt.optimizer().momentum(), 0.8, "{text}");
+    }
+    // SGD has no momentum: a momentum schedule is ignored, not an error.
+    let opt = Scheduled::new(SGD::new(vec![], 0.1).unwrap(), OneCycle::new(0.1, 10)).unwrap();
+    assert_eq!(opt.learning_rate(), OneCycle::new(0.1, 10).value(0));
+}
+
+#[test]
+fn a_pasted_steplr_steps_per_epoch_unless_its_config_says_step() {
+    let net = xor();
+    let text = r#"{"type": "StepLR", "lr": 0.1, "step_size": 2, "gamma": 0.5}"#;
+    let reference = lrsched::config::from_json_str(text).unwrap();
+    // The same rule as `lrsched train` and `trace`: a PyTorch class steps per epoch.
+    let mut opt = Scheduled::new(SGD::new(net.params(), 0.0).unwrap(), reference.clone()).unwrap();
+    assert_eq!(opt.driver().interval(), Interval::Epoch);
+    for epoch in 0..5 {
+        assert_eq!(
+            train(&net, &mut opt, 3),
+            vec![reference.value(epoch); 3],
+            "epoch {epoch}"
+        );
+        opt.end_epoch().unwrap();
+    }
+    // `"interval": "step"` in the config, kept by `load_json_str`: per batch.
+    let stated = text.replace('}', r#", "interval": "step"}"#);
+    let config = lrsched::config::load_json_str(&stated, None).unwrap();
+    let mut opt = Scheduled::new(SGD::new(net.params(), 0.0).unwrap(), config).unwrap();
+    assert_eq!(train(&net, &mut opt, 6), reference.values(0..6));
+}
+
+#[test]
+fn errors_take_candle_question_mark() {
+    // What the README promises: `?` in a function returning candle's Result.
+    fn build(lr: f64) -> candle_core::Result<Scheduled<SGD>> {
+        let mut opt = Scheduled::new(SGD::new(vec![], 0.1)?, Plateau::new(lr))?;
+        opt.observe(1.0)?;
+        opt.end_epoch_with_metric(0.5)?;
+        let state = opt.state();
+        opt.restore(&state)?;
+        Ok(opt)
+    }
+    assert!(build(0.1).is_ok());
+    let e = build(f64::NAN).unwrap_err().to_string();
+    assert!(e.contains("lr") && e.contains("NaN"), "{e}");
 }
 
 #[test]

@@ -15,7 +15,34 @@
 //!
 //! Durations may be written as steps (`100`), epochs (`"3ep"`) or a fraction of the run
 //! (`"10%"`, `"0.1dur"`) when a [`RunShape`] is given: see [`from_value_with_shape`].
+//!
+//! # The interval: per step or per epoch
+//!
+//! One rule, the same for `lrsched train`, `lrsched trace`, the candle and burn adapters and
+//! [`load_value`] (see [`interval_of`]):
+//!
+//! - the config's top-level `interval` key (`"step"` or `"epoch"`) when it has one;
+//! - otherwise per epoch for PyTorch's classes, as PyTorch's examples step them, except
+//!   `OneCycleLR` and `CyclicLR`, which PyTorch's docs say to step after every batch;
+//! - and per step for everything else: native schedules and the transformers, timm, optax
+//!   and Keras paste-ins, which those libraries step per optimizer step.
+//!
+//! Every loader accepts the `interval` key (JSON, TOML, the one-line form's `interval=step`);
+//! the `from_*` functions return the schedule alone, the `load_*` functions the schedule
+//! with its interval, as a [`Config`].
+//!
+//! ```
+//! use lrsched::{config, Interval};
+//! let c = config::load_json_str(r#"{"type": "StepLR", "lr": 0.1, "step_size": 30}"#, None).unwrap();
+//! assert_eq!(c.interval, Interval::Epoch);
+//! let c = config::load_json_str(
+//!     r#"{"type": "StepLR", "lr": 0.1, "step_size": 30, "interval": "step"}"#, None).unwrap();
+//! assert_eq!(c.interval, Interval::Step);
+//! let c = config::load_json_str(r#"{"type": "OneCycleLR", "max_lr": 0.1, "total_steps": 100}"#, None).unwrap();
+//! assert_eq!(c.interval, Interval::Step);
+//! ```
 
+use crate::driver::{Driver, Interval};
 use crate::time::RunShape;
 use crate::{suggest, AnySchedule, Schedule, ScheduleError};
 use serde::{Deserialize, Serialize};
@@ -32,7 +59,131 @@ pub fn all_type_names() -> Vec<&'static str> {
         .collect()
 }
 
-/// Reads a schedule from JSON text; syntax errors carry the line and column.
+/// PyTorch classes whose docs say to step them after every batch; every other PyTorch class
+/// is stepped per epoch by default.
+pub const TORCH_PER_BATCH_CLASSES: &[&str] = &["OneCycleLR", "CyclicLR"];
+
+/// The interval a schedule of config type `type_name` is stepped at when its config does not
+/// say: per epoch for PyTorch's classes other than [`TORCH_PER_BATCH_CLASSES`], per step
+/// for everything else (see [the module docs](self#the-interval-per-step-or-per-epoch)).
+///
+/// ```
+/// use lrsched::{config, Interval};
+/// assert_eq!(config::default_interval("StepLR"), Interval::Epoch);
+/// assert_eq!(config::default_interval("ReduceLROnPlateau"), Interval::Epoch);
+/// assert_eq!(config::default_interval("CyclicLR"), Interval::Step);
+/// assert_eq!(config::default_interval("cosine"), Interval::Step);
+/// assert_eq!(config::default_interval("optax.warmup_cosine_decay_schedule"), Interval::Step);
+/// ```
+pub fn default_interval(type_name: &str) -> Interval {
+    if crate::torch::CLASS_NAMES.contains(&type_name)
+        && !TORCH_PER_BATCH_CLASSES.contains(&type_name)
+    {
+        Interval::Epoch
+    } else {
+        Interval::Step
+    }
+}
+
+/// The interval of a config, without building it: its top-level `interval` key when it has
+/// one, else [`default_interval`] of its `type`.
+///
+/// Fails if `interval` is neither `"step"` nor `"epoch"`.
+///
+/// ```
+/// use lrsched::{config, Interval};
+/// let v = serde_json::json!({"type": "MultiStepLR", "lr": 0.1, "milestones": [30, 60]});
+/// assert_eq!(config::interval_of(&v).unwrap(), Interval::Epoch);
+/// let v = serde_json::json!({"type": "cosine", "lr": 0.1, "steps": 9, "interval": "epoch"});
+/// assert_eq!(config::interval_of(&v).unwrap(), Interval::Epoch);
+/// let bad = serde_json::json!({"type": "cosine", "lr": 0.1, "steps": 9, "interval": "batch"});
+/// assert!(config::interval_of(&bad).unwrap_err().to_string().contains("\"step\" or \"epoch\""));
+/// ```
+pub fn interval_of(value: &Value) -> Result<Interval, ScheduleError> {
+    let name = value.get("type").and_then(Value::as_str).unwrap_or("");
+    match value.get("interval") {
+        None => Ok(default_interval(name)),
+        Some(Value::String(s)) if s == "step" => Ok(Interval::Step),
+        Some(Value::String(s)) if s == "epoch" => Ok(Interval::Epoch),
+        Some(other) => Err(ScheduleError::invalid(
+            if name.is_empty() { "schedule" } else { name },
+            "interval",
+            other,
+            "\"step\" or \"epoch\"",
+        )),
+    }
+}
+
+/// A schedule read from a config, with the interval it is stepped at (see
+/// [`interval_of`]).
+///
+/// Anything that converts into an [`AnySchedule`] converts into a `Config` with the
+/// [`default_interval`] of its type, so the adapters take a schedule or a loaded config
+/// alike.
+///
+/// ```
+/// use lrsched::{config::Config, Cosine, Interval};
+/// let c: Config = Cosine::new(0.1, 100).into();
+/// assert_eq!(c.interval, Interval::Step);
+/// assert_eq!(c.driver().interval(), Interval::Step);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The schedule, validated.
+    pub schedule: AnySchedule,
+    /// When it advances: per optimizer step or per epoch.
+    pub interval: Interval,
+}
+
+impl Config {
+    /// A driver at step 0 stepping the schedule at the config's interval.
+    pub fn driver(&self) -> Driver {
+        Driver::new(self.schedule.clone()).with_interval(self.interval)
+    }
+}
+
+impl<T: Into<AnySchedule>> From<T> for Config {
+    fn from(schedule: T) -> Self {
+        let schedule = schedule.into();
+        let interval = default_interval(schedule.type_name());
+        Config { schedule, interval }
+    }
+}
+
+/// Reads a schedule and its interval from a parsed config (the one-line form's
+/// [`parse_value`](crate::oneline::parse_value) included), resolving durations with
+/// `shape` as [`from_value_with_shape`] does.
+///
+/// ```
+/// use lrsched::{config, oneline, Interval};
+/// let v = oneline::parse_value("StepLR(lr=0.1, step_size=3, interval=step)").unwrap();
+/// assert_eq!(config::load_value(v, None).unwrap().interval, Interval::Step);
+/// ```
+pub fn load_value(value: Value, shape: Option<&RunShape>) -> Result<Config, ScheduleError> {
+    let interval = interval_of(&value)?;
+    let schedule = from_value_with_shape(value, shape)?;
+    Ok(Config { schedule, interval })
+}
+
+/// Reads a schedule and its interval from JSON text (see [`load_value`]).
+pub fn load_json_str(text: &str, shape: Option<&RunShape>) -> Result<Config, ScheduleError> {
+    load_value(json_value(text)?, shape)
+}
+
+/// Reads a schedule and its interval from TOML text (see [`load_value`]).
+///
+/// ```
+/// use lrsched::{config, Interval};
+/// let c = config::load_toml_str("type = \"StepLR\"\nlr = 0.1\nstep_size = 3\n", None).unwrap();
+/// assert_eq!(c.interval, Interval::Epoch);
+/// ```
+#[cfg(feature = "toml")]
+pub fn load_toml_str(text: &str, shape: Option<&RunShape>) -> Result<Config, ScheduleError> {
+    load_value(toml_value(text)?, shape)
+}
+
+/// Reads a schedule from JSON text; syntax errors carry the line and column. A top-level
+/// `interval` key is accepted and checked; [`load_json_str`] returns it with the schedule.
 pub fn from_json_str(text: &str) -> Result<AnySchedule, ScheduleError> {
     from_json_str_with_shape(text, None)
 }
@@ -42,13 +193,16 @@ pub fn from_json_str_with_shape(
     text: &str,
     shape: Option<&RunShape>,
 ) -> Result<AnySchedule, ScheduleError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| ScheduleError::Syntax {
+    from_value_with_shape(json_value(text)?, shape)
+}
+
+fn json_value(text: &str) -> Result<Value, ScheduleError> {
+    serde_json::from_str(text).map_err(|e| ScheduleError::Syntax {
         format: "JSON",
         line: e.line(),
         column: e.column(),
         message: strip_position(&e.to_string()),
-    })?;
-    from_value_with_shape(value, shape)
+    })
 }
 
 /// Reads a schedule from TOML text: the top-level table is the config.
@@ -63,7 +217,13 @@ pub fn from_toml_str_with_shape(
     text: &str,
     shape: Option<&RunShape>,
 ) -> Result<AnySchedule, ScheduleError> {
-    let value: Value = toml::from_str(text).map_err(|e| {
+    from_value_with_shape(toml_value(text)?, shape)
+}
+
+/// TOML text as a config value, syntax errors with their line and column.
+#[cfg(feature = "toml")]
+pub fn toml_value(text: &str) -> Result<Value, ScheduleError> {
+    toml::from_str(text).map_err(|e| {
         let (line, column) = e
             .span()
             .map(|span| line_column(text, span.start))
@@ -74,8 +234,7 @@ pub fn from_toml_str_with_shape(
             column,
             message: e.message().trim().lines().collect::<Vec<_>>().join("; "),
         }
-    })?;
-    from_value_with_shape(value, shape)
+    })
 }
 
 /// Reads a schedule from a parsed config and validates it.
@@ -84,7 +243,9 @@ pub fn from_value(value: Value) -> Result<AnySchedule, ScheduleError> {
 }
 
 /// Reads a schedule from a parsed config, first turning duration strings (`"3ep"`,
-/// `"10%"`, `"0.25dur"`) into steps with `shape`; without a shape they are an error.
+/// `"10%"`, `"0.25dur"`) into steps with `shape`; without a shape they are an error. A
+/// top-level `interval` key is checked and left out of the schedule ([`load_value`] returns
+/// it).
 ///
 /// ```
 /// use lrsched::{config, time::RunShape, Schedule};
@@ -98,6 +259,10 @@ pub fn from_value_with_shape(
     shape: Option<&RunShape>,
 ) -> Result<AnySchedule, ScheduleError> {
     check_depth(&value)?;
+    interval_of(&value)?;
+    if let Value::Object(map) = &mut value {
+        map.remove("interval");
+    }
     resolve_durations(&mut value, shape, "")?;
     let s = parse_value(value)?;
     s.validate()?;
@@ -120,27 +285,12 @@ pub fn from_value_with_shape(
 /// assert_eq!(config::take_interval(&mut c).unwrap(), Interval::Epoch);
 /// assert!(c.get("interval").is_none());
 /// ```
-pub fn take_interval(value: &mut Value) -> Result<crate::driver::Interval, ScheduleError> {
-    use crate::driver::Interval;
-    let name = value
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    match value.as_object_mut().and_then(|m| m.remove("interval")) {
-        None if crate::torch::CLASS_NAMES.contains(&name.as_str())
-            && !matches!(name.as_str(), "OneCycleLR" | "CyclicLR") =>
-        {
-            Ok(Interval::Epoch)
-        }
-        None => Ok(Interval::Step),
-        Some(Value::String(s)) if s == "step" => Ok(Interval::Step),
-        Some(Value::String(s)) if s == "epoch" => Ok(Interval::Epoch),
-        Some(other) => Err(ScheduleError::Invalid {
-            path: "interval".into(),
-            message: format!("{other} is not allowed: must be \"step\" or \"epoch\""),
-        }),
+pub fn take_interval(value: &mut Value) -> Result<Interval, ScheduleError> {
+    let interval = interval_of(value)?;
+    if let Some(map) = value.as_object_mut() {
+        map.remove("interval");
     }
+    Ok(interval)
 }
 
 /// Writes a schedule as a config object (parameters at their defaults are left out).
@@ -421,5 +571,100 @@ mod tests {
             crate::oneline::parse(&crate::oneline::print(&s)).unwrap(),
             s
         );
+    }
+}
+
+#[cfg(test)]
+mod interval_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_interval_rule_for_every_family() {
+        // Every PyTorch class but the two its docs step per batch: per epoch.
+        for &name in crate::torch::CLASS_NAMES {
+            let want = if name == "OneCycleLR" || name == "CyclicLR" {
+                Interval::Step
+            } else {
+                Interval::Epoch
+            };
+            assert_eq!(default_interval(name), want, "{name}");
+        }
+        // Native schedules and the other libraries' paste-ins: per step.
+        for name in all_type_names() {
+            if !crate::torch::CLASS_NAMES.contains(&name) {
+                assert_eq!(default_interval(name), Interval::Step, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_loader_accepts_interval_and_the_stated_one_wins() {
+        let steplr = json!({"type": "StepLR", "lr": 0.1, "step_size": 3});
+        let mut stated = steplr.clone();
+        stated["interval"] = json!("step");
+        let plain = from_value(steplr.clone()).unwrap();
+        // The schedule is the same with or without the key; only the interval differs.
+        assert_eq!(from_value(stated.clone()).unwrap(), plain);
+        assert_eq!(
+            from_json_str(&stated.to_string()).unwrap(),
+            plain,
+            "from_json_str"
+        );
+        assert_eq!(
+            load_value(steplr.clone(), None).unwrap().interval,
+            Interval::Epoch
+        );
+        let loaded = load_json_str(&stated.to_string(), None).unwrap();
+        assert_eq!(loaded.interval, Interval::Step);
+        assert_eq!(loaded.schedule, plain);
+        assert_eq!(loaded.driver().interval(), Interval::Step);
+        let oneline = "StepLR(lr=0.1, step_size=3, interval=step)";
+        assert_eq!(crate::oneline::parse(oneline).unwrap(), plain);
+        let v = crate::oneline::parse_value(oneline).unwrap();
+        assert_eq!(load_value(v, None).unwrap().interval, Interval::Step);
+        // A native schedule may be asked to step per epoch.
+        let c = load_json_str(
+            r#"{"type": "cosine", "lr": 0.1, "steps": 9, "interval": "epoch"}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.interval, Interval::Epoch);
+        // OneCycleLR steps per batch unless told otherwise.
+        let c = load_value(
+            json!({"type": "OneCycleLR", "max_lr": 0.1, "total_steps": 10}),
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.interval, Interval::Step);
+    }
+
+    #[cfg(feature = "toml")]
+    #[test]
+    fn toml_accepts_interval() {
+        let text = "type = \"StepLR\"\nlr = 0.1\nstep_size = 3\ninterval = \"step\"\n";
+        assert_eq!(load_toml_str(text, None).unwrap().interval, Interval::Step);
+        assert!(from_toml_str(text).is_ok());
+    }
+
+    #[test]
+    fn a_bad_interval_names_the_value_and_what_is_allowed() {
+        for bad in [json!("batch"), json!(1), json!(null)] {
+            let v = json!({"type": "StepLR", "lr": 0.1, "step_size": 3, "interval": bad});
+            let e = from_value(v.clone()).unwrap_err().to_string();
+            assert!(
+                e.contains("interval") && e.contains("\"step\" or \"epoch\""),
+                "{e}"
+            );
+            assert_eq!(load_value(v, None).unwrap_err().to_string(), e);
+        }
+    }
+
+    #[test]
+    fn interval_is_only_a_top_level_key() {
+        let v = json!({"type": "warmup", "steps": 2,
+            "schedule": {"type": "cosine", "lr": 0.1, "steps": 9, "interval": "step"}});
+        let e = from_value(v).unwrap_err().to_string();
+        assert!(e.contains("interval"), "{e}");
     }
 }
