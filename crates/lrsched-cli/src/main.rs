@@ -1,6 +1,6 @@
 //! The `lrsched` command.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use lrsched::time::RunShape;
 use lrsched::{config, oneline, AnySchedule, Schedule, ScheduleError};
 use std::path::{Path, PathBuf};
@@ -129,7 +129,10 @@ impl From<ScheduleError> for UserError {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The matches stay at hand: tools tell flags the user gave from defaults by their
+    // value source, never by reading argv again.
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
         Command::Trace(args) => trace(&args),
         Command::List => {
@@ -140,7 +143,12 @@ fn main() -> ExitCode {
         Command::Plot(args) => plot::run(&args),
         Command::FindLr(args) => find_lr::run(&args),
         Command::Compare(args) => compare::run(&args),
-        Command::Tune(args) => tune::run(&args),
+        Command::Tune(args) => tune::run(
+            &args,
+            matches
+                .subcommand_matches("tune")
+                .expect("clap matched the tune subcommand"),
+        ),
         Command::Train(args) => match train::run(&args) {
             Ok(0) => Ok(()),
             Ok(code) => return ExitCode::from(code),

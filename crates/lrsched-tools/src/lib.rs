@@ -15,3 +15,4 @@ pub mod runner;
 pub mod stats;
 pub mod trainer;
 pub mod trial;
+pub mod tune;
