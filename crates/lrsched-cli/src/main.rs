@@ -156,7 +156,12 @@ fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Command::Compare(args) => compare::run(&args, &sub("compare")),
-        Command::Tune(args) => tune::run(&args),
+        Command::Tune(args) => tune::run(
+            &args,
+            matches
+                .subcommand_matches("tune")
+                .expect("clap matched the tune subcommand"),
+        ),
         Command::Train(args) => match train::run(&args) {
             Ok(0) => Ok(()),
             Ok(code) => return ExitCode::from(code),

@@ -606,6 +606,14 @@ fn run_trial(a: &TrainArgs, trial: lrsched::trial::Trial) -> Result<u8, UserErro
     if let Some(e) = write_error {
         return Err(UserError(format!("trial protocol: {e}")));
     }
+    if let TrialStatus::Diverged { .. } = &result.status {
+        // The trainer stops before it reports the non-finite loss; the tool reading the
+        // metrics learns of a divergence from a non-finite value (docs/protocol.md).
+        let epoch = result.epochs.len() as u64 + 1;
+        metrics
+            .epoch(epoch, &[("train_loss", f64::NAN)])
+            .map_err(|e| UserError(format!("trial protocol: {e}")))?;
+    }
     match result.status {
         TrialStatus::Completed | TrialStatus::Stopped { .. } => Ok(0),
         TrialStatus::Diverged { at, what } => {

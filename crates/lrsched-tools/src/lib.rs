@@ -17,3 +17,4 @@ pub mod runner;
 pub mod stats;
 pub mod trainer;
 pub mod trial;
+pub mod tune;

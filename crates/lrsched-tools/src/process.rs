@@ -297,6 +297,16 @@ fn stop(
 fn prepare_dir(input: &TrialInput) -> Result<(), String> {
     std::fs::create_dir_all(&input.dir)
         .map_err(|e| format!("cannot create {}: {e}", input.dir.display()))?;
+    // A kill during an earlier attempt's atomic write leaves its temporary file behind:
+    // the folder is being used again, so clean it.
+    if let Ok(entries) = std::fs::read_dir(&input.dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.contains(".tmp-") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
     let metrics = input.metrics_path();
     if metrics.exists() {
         let mut k = 1;

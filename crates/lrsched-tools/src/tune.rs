@@ -1,0 +1,811 @@
+//! Hyper-parameter search over a schedule: grid, seeded random, or asynchronous
+//! successive halving (ASHA), on any [`Trainer`].
+//!
+//! A search is a [`TuneSpec`]: the [`Space`] (a schedule template and its parameters),
+//! the strategy, the epoch budget and the output folder. Each configuration becomes one
+//! trial, a [`TrialInput`] keyed by the first 16 hex digits of the SHA-256 of its
+//! canonical JSON (schedule, seed, epochs, trainer), stored as `trials/KEY/trial.json`.
+//! When a trial ends its outcome is written atomically to `trials/KEY/result.json`, so a
+//! killed search leaves only whole results and a rerun with the same folder runs only
+//! the trials that have none. Completed, pruned, diverged and failed trials are all
+//! finished; a trial cancelled by Ctrl-C (or whose lrsched was killed) is not.
+//!
+//! [`output`] turns the [`TuneResult`] into files (results.csv/jsonl, best.json,
+//! best_compare.json, score-vs-parameter plots) and report sections.
+
+pub mod asha;
+pub mod output;
+pub mod space;
+
+use crate::process::{self, CommandTrainer};
+use crate::protocol::{Line, TrialInput};
+use crate::runner::{run_all, TrialEvent};
+use crate::trainer::Trainer;
+use crate::trial::{Control, TrialResult, TrialStatus};
+use asha::Asha;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use space::{canonical, Params, Space};
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Seek, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// How configurations are chosen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Strategy {
+    /// Every combination: ranges at `points` values, choices at all of theirs.
+    Grid {
+        /// Values per range.
+        points: usize,
+    },
+    /// `trials` distinct samples drawn with `seed`.
+    Random {
+        /// How many configurations.
+        trials: usize,
+        /// The sampling seed.
+        seed: u64,
+    },
+    /// `trials` samples, weak ones stopped at rungs of `min_epochs * eta^k` epochs.
+    Asha {
+        /// How many configurations.
+        trials: usize,
+        /// The sampling seed.
+        seed: u64,
+        /// Keep the best `1/eta` at each rung.
+        eta: u64,
+        /// Epochs of the first rung.
+        min_epochs: u64,
+    },
+}
+
+/// Whether higher or lower scores are better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Higher is better (accuracy).
+    Max,
+    /// Lower is better (loss).
+    Min,
+}
+
+impl Mode {
+    /// The natural direction of a metric: max for names that contain acc, accuracy, auc,
+    /// f1, score, iou, map, bleu or r2; min for everything else (losses, errors).
+    ///
+    /// ```
+    /// use lrsched_tools::tune::Mode;
+    /// assert_eq!(Mode::for_metric("val_acc"), Mode::Max);
+    /// assert_eq!(Mode::for_metric("val_loss"), Mode::Min);
+    /// ```
+    pub fn for_metric(name: &str) -> Mode {
+        let n = name.to_ascii_lowercase();
+        let max = [
+            "acc", "accuracy", "auc", "f1", "score", "iou", "map", "bleu", "r2",
+        ];
+        if max.iter().any(|m| n.contains(m)) {
+            Mode::Max
+        } else {
+            Mode::Min
+        }
+    }
+
+    /// `value` as goodness: higher is better.
+    pub fn goodness(self, value: f64) -> f64 {
+        match self {
+            Mode::Max => value,
+            Mode::Min => -value,
+        }
+    }
+}
+
+/// Which of a trial's epochs scores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScoreBy {
+    /// The last epoch it reported.
+    Final,
+    /// Its best epoch.
+    Best,
+}
+
+/// A search.
+#[derive(Debug, Clone)]
+pub struct TuneSpec {
+    /// The search space.
+    pub space: Space,
+    /// How configurations are chosen.
+    pub strategy: Strategy,
+    /// Each trial's epoch budget.
+    pub epochs: u64,
+    /// Each trial's training seed.
+    pub seed: u64,
+    /// The metric that scores (default: `val_acc` when the trials report it, else `val_loss`).
+    pub metric: Option<String>,
+    /// Higher or lower is better (default: [`Mode::for_metric`]).
+    pub mode: Option<Mode>,
+    /// Final or best epoch.
+    pub score: ScoreBy,
+    /// Trials at once.
+    pub jobs: usize,
+    /// The output folder (trials go to `trials/KEY/` in it).
+    pub out: PathBuf,
+    /// What trains, as part of every trial's key: the same schedule on another program is
+    /// another trial (e.g. the command line, or the built-in trainer's flags).
+    pub trainer_id: String,
+}
+
+/// One trial of a plan.
+#[derive(Debug, Clone)]
+pub struct PlannedTrial {
+    /// The key (16 hex digits).
+    pub key: String,
+    /// The parameters' values.
+    pub params: Params,
+    /// The schedule's config.
+    pub schedule: Value,
+    /// The schedule as one line.
+    pub line: String,
+    /// What the trainer gets.
+    pub input: TrialInput,
+}
+
+impl PlannedTrial {
+    /// The trial as stored in `trial.json`.
+    pub fn to_json(&self, trainer_id: &str) -> Value {
+        json!({
+            "key": self.key,
+            "name": self.input.name,
+            "params": self.params,
+            "schedule": self.schedule,
+            "schedule_line": self.line,
+            "seed": self.input.seed,
+            "epochs": self.input.epochs,
+            "max_steps": self.input.max_steps,
+            "trainer": trainer_id,
+            "dir": self.input.dir,
+        })
+    }
+}
+
+/// The trials of a search and those already finished in its folder.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Every trial, in the strategy's order.
+    pub trials: Vec<PlannedTrial>,
+    /// Results already in the folder, by key.
+    pub finished: HashMap<String, TrialRecord>,
+}
+
+impl Plan {
+    /// The trials without a result, in order.
+    pub fn pending(&self) -> Vec<&PlannedTrial> {
+        self.trials
+            .iter()
+            .filter(|t| !self.finished.contains_key(&t.key))
+            .collect()
+    }
+}
+
+/// The key of a trial: the first 16 hex digits of the SHA-256 of its canonical JSON.
+///
+/// ```
+/// use lrsched_tools::tune::trial_key;
+/// let s = serde_json::json!({"type": "constant", "lr": 0.1});
+/// let k = trial_key(&s, 0, 3, "cmd");
+/// assert_eq!(k.len(), 16);
+/// assert_eq!(k, trial_key(&s, 0, 3, "cmd"));
+/// assert_ne!(k, trial_key(&s, 0, 4, "cmd"));
+/// ```
+pub fn trial_key(schedule: &Value, seed: u64, epochs: u64, trainer_id: &str) -> String {
+    let keyed =
+        json!({"schedule": schedule, "seed": seed, "epochs": epochs, "trainer": trainer_id});
+    let digest = Sha256::digest(canonical(&keyed).as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks the spec and makes its trials; reads the results already in its folder.
+/// Counts are checked before any configuration is made.
+pub fn plan(spec: &TuneSpec) -> Result<Plan, String> {
+    if spec.epochs == 0 {
+        return Err("epochs = 0 is not allowed: must be at least 1".into());
+    }
+    let configs = match &spec.strategy {
+        Strategy::Grid { points } => spec.space.grid(*points)?,
+        Strategy::Random { trials, seed } => spec.space.sample(*trials, *seed)?,
+        Strategy::Asha {
+            trials,
+            seed,
+            eta,
+            min_epochs,
+        } => {
+            asha::rungs(*min_epochs, spec.epochs, *eta)?;
+            spec.space.sample(*trials, *seed)?
+        }
+    };
+    let mut trials = Vec::with_capacity(configs.len());
+    let mut finished = HashMap::new();
+    for params in configs {
+        let schedule = spec.space.schedule(&params)?;
+        let key = trial_key(&schedule, spec.seed, spec.epochs, &spec.trainer_id);
+        let dir = spec.out.join("trials").join(&key);
+        if let Some(r) = TrialRecord::read(&dir.join("result.json")) {
+            finished.insert(key.clone(), r);
+        }
+        trials.push(PlannedTrial {
+            line: lrsched::oneline::print_value(&schedule),
+            input: TrialInput {
+                name: key.clone(),
+                schedule: schedule.clone(),
+                seed: spec.seed,
+                epochs: spec.epochs,
+                max_steps: None,
+                dir,
+            },
+            key,
+            params,
+            schedule,
+        });
+    }
+    Ok(Plan { trials, finished })
+}
+
+/// Writes each trial's `trial.json` (when it differs) and `schedule.json`: what a trial
+/// run elsewhere (`--print-trials`) needs.
+pub fn write_inputs(spec: &TuneSpec, plan: &Plan) -> Result<(), String> {
+    for t in &plan.trials {
+        std::fs::create_dir_all(&t.input.dir)
+            .map_err(|e| format!("cannot create {}: {e}", t.input.dir.display()))?;
+        let text = serde_json::to_string_pretty(&t.to_json(&spec.trainer_id))
+            .expect("JSON values serialise")
+            + "\n";
+        let path = t.input.dir.join("trial.json");
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            crate::files::write_atomic(&path, text.as_bytes())?;
+        }
+        let sched = format!("{}\n", t.schedule);
+        let sp = t.input.schedule_path();
+        if std::fs::read_to_string(&sp).ok().as_deref() != Some(sched.as_str()) {
+            crate::files::write_atomic(&sp, sched.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+/// An advisory lock on an output folder (`flock` on `.lrsched.lock` in it): a second
+/// search on the same folder is refused instead of running every trial twice. The kernel
+/// drops it when the process ends, however it ends; trials do not inherit it.
+#[derive(Debug)]
+pub struct OutLock {
+    _file: std::fs::File,
+    /// The lock file.
+    pub path: PathBuf,
+}
+
+impl OutLock {
+    /// Takes the lock, or says who holds it.
+    ///
+    /// ```
+    /// use lrsched_tools::tune::OutLock;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let held = OutLock::acquire(dir.path()).unwrap();
+    /// let e = OutLock::acquire(dir.path()).unwrap_err();
+    /// assert!(e.contains(".lrsched.lock"), "{e}");
+    /// drop(held);
+    /// assert!(OutLock::acquire(dir.path()).is_ok());
+    /// ```
+    pub fn acquire(dir: &Path) -> Result<OutLock, String> {
+        let path = dir.join(".lrsched.lock");
+        // std opens files close-on-exec, so the trials' processes never hold the lock.
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| format!("cannot open the lock {}: {e}", path.display()))?;
+        // SAFETY: flock(2) on a file descriptor this function owns.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let who = match holder.trim().parse::<u32>() {
+                Ok(pid) => format!("process {pid}"),
+                Err(_) => "another process".into(),
+            };
+            return Err(format!(
+                "{} is in use: {who} holds the lock {} (another tune on the same folder); wait for it or use another folder",
+                dir.display(),
+                path.display()
+            ));
+        }
+        let _ = file.set_len(0);
+        let _ = file.rewind();
+        let _ = writeln!(file, "{}", std::process::id());
+        Ok(OutLock { _file: file, path })
+    }
+}
+
+/// How one trial ended, as stored in `result.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialRecord {
+    /// The trial's key.
+    pub key: String,
+    /// `completed`, `pruned`, `stopped`, `diverged`, `failed`, `timed out`, `bad output`,
+    /// `no report`.
+    pub outcome: String,
+    /// The whole status (`exited with status 1`, `pruned at rung 1 (epoch 1)`, ...).
+    pub message: String,
+    /// The exit code of a failed program.
+    pub exit_code: Option<i32>,
+    /// The signal that killed a failed program.
+    pub signal: Option<i32>,
+    /// The rung epoch a pruned trial stopped at.
+    pub pruned_at: Option<u64>,
+    /// Epoch lines reported.
+    pub epochs_run: u64,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// The last lines of its standard error.
+    pub stderr_tail: Vec<String>,
+    /// Each epoch line's values (`epoch` included; non-finite values as null).
+    pub metrics: Vec<BTreeMap<String, Option<f64>>>,
+}
+
+impl TrialRecord {
+    /// The record of a trial that ended (`pruned_at`: the rung that stopped it).
+    pub fn from_result(key: &str, r: &TrialResult, pruned_at: Option<u64>) -> TrialRecord {
+        let (exit_code, signal) = match &r.status {
+            TrialStatus::Failed { code, signal, .. } => (*code, *signal),
+            _ => (None, None),
+        };
+        let outcome = match &r.status {
+            TrialStatus::Completed => "completed",
+            TrialStatus::Stopped { .. } if pruned_at.is_some() => "pruned",
+            other => other.word(),
+        };
+        TrialRecord {
+            key: key.to_string(),
+            outcome: outcome.to_string(),
+            message: r.status.to_string(),
+            exit_code,
+            signal,
+            pruned_at,
+            epochs_run: r.epochs.len() as u64,
+            seconds: r.seconds,
+            stderr_tail: r.stderr_tail.clone(),
+            metrics: r
+                .epochs
+                .iter()
+                .map(|e| {
+                    let mut m: BTreeMap<String, Option<f64>> = e
+                        .values
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.is_finite().then_some(*v)))
+                        .collect();
+                    m.insert("epoch".into(), Some(e.epoch as f64));
+                    m
+                })
+                .collect(),
+        }
+    }
+
+    /// Reads a `result.json`; `None` when absent or unreadable (the trial then runs again).
+    pub fn read(path: &Path) -> Option<TrialRecord> {
+        let text = std::fs::read_to_string(path).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// `(epoch, value)` of `metric` per epoch (non-finite values as NaN).
+    pub fn series(&self, metric: &str) -> Vec<(u64, f64)> {
+        self.metrics
+            .iter()
+            .filter_map(|m| {
+                let e = m.get("epoch").copied().flatten()? as u64;
+                let v = m.get(metric)?.unwrap_or(f64::NAN);
+                Some((e, v))
+            })
+            .collect()
+    }
+
+    /// Whether the trial's numbers count (completed, pruned at a rung, stopped on purpose).
+    pub fn is_usable(&self) -> bool {
+        matches!(self.outcome.as_str(), "completed" | "pruned" | "stopped")
+    }
+
+    /// Its score: the metric at its last epoch, or its best over the epochs up to `upto`.
+    pub fn score(&self, metric: &str, mode: Mode, by: ScoreBy, upto: Option<u64>) -> Option<f64> {
+        let s: Vec<f64> = self
+            .series(metric)
+            .into_iter()
+            .filter(|(e, _)| upto.is_none_or(|u| *e <= u))
+            .map(|(_, v)| v)
+            .collect();
+        match by {
+            ScoreBy::Final => s.last().copied().filter(|v| v.is_finite()),
+            ScoreBy::Best => s
+                .into_iter()
+                .filter(|v| v.is_finite())
+                .max_by(|a, b| mode.goodness(*a).total_cmp(&mode.goodness(*b))),
+        }
+    }
+
+    /// Exit code or signal, and the last stderr line: what a table shows of a failure.
+    pub fn note(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(c) = self.exit_code {
+            parts.push(format!("exit {c}"));
+        }
+        if let Some(s) = self.signal {
+            parts.push(format!("signal {s}"));
+        }
+        if !matches!(self.outcome.as_str(), "completed" | "failed") {
+            parts.push(self.message.clone());
+        }
+        if self.outcome != "completed" && self.outcome != "pruned" {
+            if let Some(l) = self.stderr_tail.iter().rev().find(|l| !l.trim().is_empty()) {
+                let l: String = l.trim().chars().take(80).collect();
+                parts.push(format!("stderr: {l}"));
+            }
+        }
+        parts.join("; ")
+    }
+}
+
+/// One trial in the results.
+#[derive(Debug, Clone)]
+pub struct TrialRow {
+    /// The key.
+    pub key: String,
+    /// The parameters' values.
+    pub params: Params,
+    /// The schedule's config.
+    pub schedule: Value,
+    /// The schedule as one line.
+    pub line: String,
+    /// The epochs it was to reach: its rung when pruned, else the budget.
+    pub budget: u64,
+    /// Its score, when its outcome counts.
+    pub score: Option<f64>,
+    /// How it ended.
+    pub record: TrialRecord,
+}
+
+/// What a search found.
+#[derive(Debug, Clone)]
+pub struct TuneResult {
+    /// Every finished trial, best first: scored trials by the epochs they reached (the
+    /// full budget first) then by score; trials without a score last; ties by key.
+    pub rows: Vec<TrialRow>,
+    /// The metric that scored.
+    pub metric: String,
+    /// Its direction.
+    pub mode: Mode,
+    /// Final or best epoch.
+    pub score: ScoreBy,
+    /// The epoch budget.
+    pub epochs: u64,
+    /// The strategy.
+    pub strategy: Strategy,
+    /// The space searched.
+    pub space: Space,
+    /// The trainer, described.
+    pub trainer: String,
+    /// Trials run by this call (the others were finished before).
+    pub ran: usize,
+}
+
+impl TuneResult {
+    /// The best trial that ran the whole budget (or, failing that, the best scored one).
+    pub fn best(&self) -> Option<&TrialRow> {
+        self.rows
+            .iter()
+            .find(|r| r.score.is_some() && r.budget == self.epochs)
+            .or_else(|| self.rows.iter().find(|r| r.score.is_some()))
+    }
+}
+
+/// Runs a search: locks `spec.out`, plans, runs the pending trials (`spec.jobs` at a
+/// time) and returns every finished trial ranked. `events` hears each trial start, report
+/// and end (indices count the pending trials).
+///
+/// ```
+/// use lrsched_tools::process::CommandTrainer;
+/// use lrsched_tools::trainer::Trainer;
+/// use lrsched_tools::tune::{space::Space, tune, Mode, ScoreBy, Strategy, TuneSpec};
+/// let dir = tempfile::tempdir().unwrap();
+/// // A "program" whose accuracy is its rate: the search must pick the largest.
+/// let t = Trainer::Command(CommandTrainer::new(
+///     r#"lr=$(sed 's/.*"lr":\([0-9.e-]*\).*/\1/' "$LRSCHED_SCHEDULE_FILE"); echo "{\"epoch\": 1, \"val_acc\": $lr}" >> "$LRSCHED_METRICS""#,
+/// ));
+/// let spec = TuneSpec {
+///     space: Space::parse("schedule = \"constant(lr={lr})\"\n[params]\nlr = { choice = [0.1, 0.3, 0.2] }").unwrap(),
+///     strategy: Strategy::Grid { points: 3 },
+///     epochs: 1, seed: 0, metric: None, mode: None, score: ScoreBy::Final, jobs: 2,
+///     out: dir.path().to_path_buf(), trainer_id: t.describe(),
+/// };
+/// let r = tune(&spec, &t, &|_| {}).unwrap();
+/// assert_eq!((r.metric.as_str(), r.mode), ("val_acc", Mode::Max));
+/// assert_eq!(r.best().unwrap().params["lr"], 0.3);
+/// // A rerun finds every trial finished and runs none.
+/// assert_eq!(tune(&spec, &t, &|_| {}).unwrap().ran, 0);
+/// ```
+pub fn tune(
+    spec: &TuneSpec,
+    trainer: &Trainer,
+    events: &(dyn Fn(TrialEvent<'_>) + Sync),
+) -> Result<TuneResult, String> {
+    std::fs::create_dir_all(&spec.out)
+        .map_err(|e| format!("cannot create {}: {e}", spec.out.display()))?;
+    let _lock = OutLock::acquire(&spec.out)?;
+    let mut plan = plan(spec)?;
+    write_inputs(spec, &plan)?;
+    collect_external(&mut plan)?;
+    run(spec, plan, trainer, events)
+}
+
+/// Runs a plan's pending trials (the caller holds the folder's [`OutLock`]).
+pub fn run(
+    spec: &TuneSpec,
+    plan: Plan,
+    trainer: &Trainer,
+    events: &(dyn Fn(TrialEvent<'_>) + Sync),
+) -> Result<TuneResult, String> {
+    let pending: Vec<&PlannedTrial> = plan.pending();
+    let metric_of = |has_acc: bool| -> String {
+        spec.metric
+            .clone()
+            .unwrap_or_else(|| if has_acc { "val_acc" } else { "val_loss" }.to_string())
+    };
+    let asha = match &spec.strategy {
+        Strategy::Asha {
+            eta, min_epochs, ..
+        } => {
+            let a = Asha::new(asha::rungs(*min_epochs, spec.epochs, *eta)?, *eta);
+            // Trials finished before count at the rungs they reached.
+            for r in plan.finished.values().filter(|r| r.is_usable()) {
+                let metric = metric_of(r.metrics.iter().any(|m| m.contains_key("val_acc")));
+                let mode = spec.mode.unwrap_or_else(|| Mode::for_metric(&metric));
+                for &rung in a.rungs() {
+                    if r.series(&metric).iter().any(|(e, _)| *e == rung) {
+                        if let Some(s) = r.score(&metric, mode, spec.score, Some(rung)) {
+                            a.record(rung, mode.goodness(s));
+                        }
+                    }
+                }
+            }
+            Some(a)
+        }
+        _ => None,
+    };
+    let best_so_far: Vec<Mutex<Option<f64>>> = pending.iter().map(|_| Mutex::new(None)).collect();
+    let pruned: Vec<Mutex<Option<u64>>> = pending.iter().map(|_| Mutex::new(None)).collect();
+    let control = |i: usize, line: &Line| -> Control {
+        let (Some(a), Line::Epoch(e)) = (&asha, line) else {
+            return Control::Continue;
+        };
+        let metric = metric_of(e.values.contains_key("val_acc"));
+        let mode = spec.mode.unwrap_or_else(|| Mode::for_metric(&metric));
+        let Some(v) = e.get(&metric) else {
+            return Control::Continue;
+        };
+        let g = mode.goodness(v);
+        let g = match spec.score {
+            ScoreBy::Final => g,
+            ScoreBy::Best => {
+                let mut b = best_so_far[i].lock().unwrap_or_else(|p| p.into_inner());
+                let best = b.map_or(g, |x: f64| x.max(g));
+                *b = Some(best);
+                best
+            }
+        };
+        match a.decide(e.epoch, g) {
+            Some(rung) => {
+                *pruned[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(e.epoch);
+                Control::Stop(format!("pruned at rung {} (epoch {})", rung + 1, e.epoch))
+            }
+            None => Control::Continue,
+        }
+    };
+    let records: Mutex<HashMap<String, TrialRecord>> = Mutex::new(HashMap::new());
+    let write_errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let on_event = |ev: TrialEvent<'_>| {
+        if let TrialEvent::Finished {
+            index,
+            input,
+            result,
+        } = &ev
+        {
+            // A cancelled trial is not finished: the next run starts it again.
+            if result.status != TrialStatus::Cancelled {
+                let at = *pruned[*index].lock().unwrap_or_else(|p| p.into_inner());
+                let rec = TrialRecord::from_result(&input.name, result, at);
+                let bytes = serde_json::to_vec_pretty(&rec).expect("records serialise");
+                if let Err(e) = crate::files::write_atomic(&input.dir.join("result.json"), &bytes) {
+                    write_errors
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(e);
+                }
+                records
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(input.name.clone(), rec);
+            }
+        }
+        events(ev);
+    };
+    let jobs: Vec<(&Trainer, TrialInput)> =
+        pending.iter().map(|t| (trainer, t.input.clone())).collect();
+    run_all(spec.jobs.max(1), &jobs, &control, &on_event);
+    if let Some(e) = write_errors.into_inner().unwrap_or_default().first() {
+        return Err(format!("cannot write a trial's result: {e}"));
+    }
+    if process::cancelled() {
+        return Err(format!(
+            "cancelled: the finished trials are kept in {}; run again with the same folder to go on",
+            spec.out.display()
+        ));
+    }
+    let ran = pending.len();
+    let mut all = plan.finished;
+    all.extend(records.into_inner().unwrap_or_default());
+    Ok(rank(spec, &plan.trials, all, trainer.describe(), ran))
+}
+
+fn rank(
+    spec: &TuneSpec,
+    trials: &[PlannedTrial],
+    mut records: HashMap<String, TrialRecord>,
+    trainer: String,
+    ran: usize,
+) -> TuneResult {
+    let has_acc = records
+        .values()
+        .any(|r| r.metrics.iter().any(|m| m.contains_key("val_acc")));
+    let metric = spec
+        .metric
+        .clone()
+        .unwrap_or_else(|| if has_acc { "val_acc" } else { "val_loss" }.to_string());
+    let mode = spec.mode.unwrap_or_else(|| Mode::for_metric(&metric));
+    let mut rows: Vec<TrialRow> = trials
+        .iter()
+        .filter_map(|t| {
+            let record = records.remove(&t.key)?;
+            let score = record
+                .is_usable()
+                .then(|| record.score(&metric, mode, spec.score, None))
+                .flatten();
+            Some(TrialRow {
+                key: t.key.clone(),
+                params: t.params.clone(),
+                schedule: t.schedule.clone(),
+                line: t.line.clone(),
+                budget: record.pruned_at.unwrap_or(spec.epochs),
+                score,
+                record,
+            })
+        })
+        .collect();
+    rows.sort_by(|x, y| {
+        let k = |r: &TrialRow| {
+            (
+                r.score.is_none(),
+                std::cmp::Reverse(r.budget),
+                -r.score.map_or(f64::NEG_INFINITY, |s| mode.goodness(s)),
+            )
+        };
+        let (a, b) = (k(x), k(y));
+        a.0.cmp(&b.0)
+            .then(a.1.cmp(&b.1))
+            .then(a.2.total_cmp(&b.2))
+            .then_with(|| x.key.cmp(&y.key))
+    });
+    TuneResult {
+        rows,
+        metric,
+        mode,
+        score: spec.score,
+        epochs: spec.epochs,
+        strategy: spec.strategy.clone(),
+        space: spec.space.clone(),
+        trainer,
+        ran,
+    }
+}
+
+/// A pending trial as one shell line that runs it elsewhere (a cluster node): the
+/// `LRSCHED_*` assignments, the command, its logs in the trial folder and its exit status
+/// in `exit_status`, which the next `tune` on the folder reads as the trial's end.
+pub fn command_line_for(trainer: &CommandTrainer, input: &TrialInput) -> String {
+    use crate::files::shell_quote as q;
+    let dir = input.dir.display().to_string();
+    let env: Vec<String> = input
+        .env(trainer.steps_per_epoch)
+        .into_iter()
+        .map(|(k, v)| format!("{k}={}", q(&v)))
+        .collect();
+    let cd = trainer.cwd.as_ref().map_or(String::new(), |c| {
+        format!("cd {} && ", q(&c.display().to_string()))
+    });
+    format!(
+        "{cd}env {} sh -c {} >{} 2>{}; echo $? >{}",
+        env.join(" "),
+        q(&trainer.command),
+        q(&format!("{dir}/stdout.log")),
+        q(&format!("{dir}/stderr.log")),
+        q(&format!("{dir}/exit_status")),
+    )
+}
+
+/// Collects trials run elsewhere from `--print-trials` lines: a pending trial whose
+/// folder has `exit_status` gets its `result.json` from its metrics file (diverged on a
+/// non-finite value, failed on a non-zero status). Returns how many were collected.
+pub fn collect_external(plan: &mut Plan) -> Result<usize, String> {
+    let mut n = 0;
+    for t in &plan.trials {
+        if plan.finished.contains_key(&t.key) {
+            continue;
+        }
+        let Ok(status) = std::fs::read_to_string(t.input.dir.join("exit_status")) else {
+            continue;
+        };
+        let Ok(code) = status.trim().parse::<i32>() else {
+            continue;
+        };
+        let mut result = TrialResult::new();
+        let mut reader = crate::protocol::MetricsReader::new(&t.input.metrics_path());
+        let mut ended = None;
+        match reader.finish() {
+            Ok(lines) => {
+                for line in lines {
+                    if ended.is_none() {
+                        if let Line::Epoch(e) = &line {
+                            if let Some((k, v)) = e.values.iter().find(|(_, v)| !v.is_finite()) {
+                                ended = Some(TrialStatus::Diverged {
+                                    at: format!("epoch {}", e.epoch),
+                                    what: format!("{k} = {v}"),
+                                });
+                            }
+                        }
+                    }
+                    result.push(line);
+                }
+            }
+            Err(e) => ended = Some(TrialStatus::Malformed(e)),
+        }
+        result.stderr_tail = std::fs::read_to_string(t.input.dir.join("stderr.log"))
+            .map(|s| {
+                let lines: Vec<String> = s.lines().map(str::to_string).collect();
+                lines[lines.len().saturating_sub(20)..].to_vec()
+            })
+            .unwrap_or_default();
+        result.status = ended.unwrap_or(match code {
+            0 if result.epochs.is_empty() && result.steps.is_empty() => TrialStatus::NoReport,
+            0 => TrialStatus::Completed,
+            // A shell reports death by signal N as 128 + N.
+            c if c > 128 => TrialStatus::Failed {
+                code: None,
+                signal: Some(c - 128),
+                message: None,
+            },
+            c => TrialStatus::Failed {
+                code: Some(c),
+                signal: None,
+                message: None,
+            },
+        });
+        let rec = TrialRecord::from_result(&t.key, &result, None);
+        let bytes = serde_json::to_vec_pretty(&rec).expect("records serialise");
+        crate::files::write_atomic(&t.input.dir.join("result.json"), &bytes)?;
+        n += 1;
+    }
+    for t in &plan.trials {
+        if !plan.finished.contains_key(&t.key) {
+            if let Some(r) = TrialRecord::read(&t.input.dir.join("result.json")) {
+                plan.finished.insert(t.key.clone(), r);
+            }
+        }
+    }
+    Ok(n)
+}
