@@ -193,14 +193,9 @@ fn load_schedule(args: &TraceArgs) -> Result<AnySchedule, UserError> {
     }
     let path = args.config.as_ref().expect("clap requires one");
     let text = read(path)?;
-    let is_toml = path.extension().is_some_and(|e| e == "toml")
-        || (path.extension().is_none_or(|e| e != "json") && !text.trim_start().starts_with('{'));
-    let parsed = if is_toml {
-        config::from_toml_str_with_shape(&text, shape.as_ref())
-    } else {
-        config::from_json_str_with_shape(&text, shape.as_ref())
-    };
-    parsed.map_err(|e| UserError(format!("{}: {e}", path.display())))
+    config::text_value(&text, path)
+        .and_then(|v| config::from_value_with_shape(v, shape.as_ref()))
+        .map_err(|e| UserError(format!("{}: {e}", path.display())))
 }
 
 fn read(path: &Path) -> Result<String, UserError> {

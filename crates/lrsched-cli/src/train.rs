@@ -5,7 +5,7 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use lrsched::driver::Interval;
 use lrsched::time::RunShape;
-use lrsched::{config, oneline, AnySchedule, ScheduleError};
+use lrsched::{config, oneline, AnySchedule};
 use lrsched_train::data::{self, csv::CsvOptions, spirals::SpiralsOptions, Source, Split};
 use lrsched_train::model::{Activation, Init, ModelSpec};
 use lrsched_train::optim::{Clip, OptimizerConfig, OptimizerKind};
@@ -253,18 +253,8 @@ pub fn resolve_schedule(
         (None, Some(path)) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| UserError(format!("cannot read {}: {e}", path.display())))?;
-            let is_toml = path.extension().is_some_and(|e| e == "toml");
-            let parsed: Result<Value, ScheduleError> = if is_toml {
-                toml_value(&text)
-            } else {
-                serde_json::from_str(&text).map_err(|e| ScheduleError::Syntax {
-                    format: "JSON",
-                    line: e.line(),
-                    column: e.column(),
-                    message: e.to_string(),
-                })
-            };
-            parsed.map_err(|e| UserError(format!("{}: {e}", path.display())))?
+            config::text_value(&text, path)
+                .map_err(|e| UserError(format!("{}: {e}", path.display())))?
         }
         (None, None) => serde_json::json!({"type": "constant", "lr": a.lr.unwrap_or(0.01)}),
     };
@@ -287,16 +277,9 @@ pub fn resolve_schedule_value(
     Monitor::parse(&a.plateau_monitor)
         .and_then(|m| m.apply_mode(&mut value))
         .map_err(|e| UserError(format!("--plateau-monitor: {e}")))?;
-    let stated = match value.as_object_mut().and_then(|m| m.remove("interval")) {
-        None => None,
-        Some(Value::String(s)) if s == "step" => Some(Interval::Step),
-        Some(Value::String(s)) if s == "epoch" => Some(Interval::Epoch),
-        Some(other) => {
-            return Err(UserError(format!(
-            "schedule config: `interval` = {other} is not allowed: must be \"step\" or \"epoch\""
-        )))
-        }
-    };
+    // The one interval rule (lrsched::config::interval_of): the config's `interval` key,
+    // else per epoch for PyTorch classes but OneCycleLR/CyclicLR, else per step.
+    let stated = config::take_interval(&mut value)?;
     if is_torch {
         if let (Some(map), Some(lr)) = (value.as_object_mut(), a.lr) {
             map.entry("lr").or_insert(lr.into());
@@ -307,11 +290,7 @@ pub fn resolve_schedule_value(
     let interval = match a.schedule_interval {
         Some(IntervalArg::Step) => Interval::Step,
         Some(IntervalArg::Epoch) => Interval::Epoch,
-        None => stated.unwrap_or(if is_torch {
-            Interval::Epoch
-        } else {
-            Interval::Step
-        }),
+        None => stated,
     };
     let shape = match interval {
         Interval::Step => RunShape::new(train_rows as u64, a.batch_size as u64),
@@ -320,11 +299,6 @@ pub fn resolve_schedule_value(
     .with_epochs(a.epochs as f64);
     let schedule = config::from_value_with_shape(value, Some(&shape))?;
     Ok((schedule, interval))
-}
-
-fn toml_value(text: &str) -> Result<Value, ScheduleError> {
-    // Reuse the library's TOML reader for its line/column errors, then take the value back.
-    config::from_toml_str(text).map(|s| config::to_value(&s))
 }
 
 /// Builds the run's config from the flags and the loaded data.

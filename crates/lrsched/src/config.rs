@@ -237,6 +237,33 @@ pub fn toml_value(text: &str) -> Result<Value, ScheduleError> {
     })
 }
 
+/// A config file's text as a config value: the one way every command tells JSON from TOML.
+/// A `.toml` file is TOML and a `.json` file JSON; any other name is JSON when its text
+/// starts with `{` or `[`, TOML otherwise. Durations (`"3ep"`, `"10%"`) stay as written
+/// for the caller to resolve with its run's shape, whichever the format.
+///
+/// ```
+/// use std::path::Path;
+/// let v = lrsched::config::text_value("type = \"cosine\"\nsteps = \"10%\"\n", Path::new("s.toml")).unwrap();
+/// assert_eq!(v["steps"], "10%");
+/// let v = lrsched::config::text_value(r#"{"type": "cosine"}"#, Path::new("s.conf")).unwrap();
+/// assert_eq!(v["type"], "cosine");
+/// ```
+#[cfg(feature = "toml")]
+pub fn text_value(text: &str, path: &std::path::Path) -> Result<Value, ScheduleError> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let json = match ext {
+        "toml" => false,
+        "json" => true,
+        _ => matches!(text.trim_start().chars().next(), Some('{' | '[')),
+    };
+    if json {
+        json_value(text)
+    } else {
+        toml_value(text)
+    }
+}
+
 /// Reads a schedule from a parsed config and validates it.
 pub fn from_value(value: Value) -> Result<AnySchedule, ScheduleError> {
     from_value_with_shape(value, None)
