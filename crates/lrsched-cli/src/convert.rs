@@ -3,7 +3,7 @@
 
 use crate::UserError;
 use lrsched::convert::{convert, Target};
-use lrsched::{config, oneline};
+use lrsched::oneline;
 use std::path::PathBuf;
 
 /// The arguments of `lrsched convert`.
@@ -43,18 +43,7 @@ pub fn run(args: &ConvertArgs) -> Result<(), UserError> {
     let to: Target = args.to.parse()?;
     let schedule = match (&args.schedule, &args.config) {
         (Some(text), _) => oneline::parse(text)?,
-        (None, Some(path)) => {
-            let text = crate::read(path)?;
-            let is_toml = path.extension().is_some_and(|e| e == "toml")
-                || (path.extension().is_none_or(|e| e != "json")
-                    && !text.trim_start().starts_with('{'));
-            let parsed = if is_toml {
-                config::from_toml_str(&text)
-            } else {
-                config::from_json_str(&text)
-            };
-            parsed.map_err(|e| UserError(format!("{}: {e}", path.display())))?
-        }
+        (None, Some(path)) => crate::load_config(path, None)?,
         (None, None) => {
             return Err(UserError(
                 "give --config FILE or --schedule \"ONE-LINE\"".into(),

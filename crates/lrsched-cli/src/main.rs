@@ -177,6 +177,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// A schedule config file, read the one way every command reads one
+/// (`lrsched::config::text_value`), durations resolved with `shape`.
+pub fn load_config(path: &Path, shape: Option<&RunShape>) -> Result<AnySchedule, UserError> {
+    let text = read(path)?;
+    config::text_value(&text, path)
+        .and_then(|v| config::from_value_with_shape(v, shape))
+        .map_err(|e| UserError(format!("{}: {e}", path.display())))
+}
+
 fn load_schedule(args: &TraceArgs) -> Result<AnySchedule, UserError> {
     let shape = args
         .steps_per_epoch
@@ -192,10 +201,7 @@ fn load_schedule(args: &TraceArgs) -> Result<AnySchedule, UserError> {
         return Ok(oneline::parse_with_shape(text, shape.as_ref())?);
     }
     let path = args.config.as_ref().expect("clap requires one");
-    let text = read(path)?;
-    config::text_value(&text, path)
-        .and_then(|v| config::from_value_with_shape(v, shape.as_ref()))
-        .map_err(|e| UserError(format!("{}: {e}", path.display())))
+    load_config(path, shape.as_ref())
 }
 
 fn read(path: &Path) -> Result<String, UserError> {

@@ -3,7 +3,7 @@
 
 use crate::{read, read_metrics, UserError};
 use lrsched::time::RunShape;
-use lrsched::{config, oneline, AnySchedule, Schedule};
+use lrsched::{oneline, AnySchedule, Schedule};
 use lrsched_report::{Chart, Marker, SecondaryAxis, Series};
 use std::path::{Path, PathBuf};
 
@@ -144,16 +144,7 @@ fn load(args: &PlotArgs) -> Result<Vec<(String, AnySchedule)>, UserError> {
         out.push((truncate(text.trim(), MAX_LABEL), s));
     }
     for path in &args.configs {
-        let text = read(path)?;
-        let is_toml = path.extension().is_some_and(|e| e == "toml")
-            || (path.extension().is_none_or(|e| e != "json")
-                && !text.trim_start().starts_with('{'));
-        let parsed = if is_toml {
-            config::from_toml_str_with_shape(&text, shape.as_ref())
-        } else {
-            config::from_json_str_with_shape(&text, shape.as_ref())
-        };
-        let s = parsed.map_err(|e| UserError(format!("{}: {e}", path.display())))?;
+        let s = crate::load_config(path, shape.as_ref())?;
         let label = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -559,7 +559,7 @@ fn verdict(
             .and_then(|(_, m, sd)| seeds_needed(m, sd))
             .map(|n| {
                 format!(
-                    "; telling {} from {} apart would take about {n} seeds",
+                    "; telling {} and {} apart would take about {n} seeds",
                     names[best], names[ties[0]]
                 )
             })
@@ -605,13 +605,9 @@ fn verdict(
                 .collect::<Vec<_>>()
                 .join(", ");
             let who = tied.iter().map(|&i| names[i].as_str()).collect::<Vec<_>>();
-            let verb = if who.len() == 1 {
-                "reached"
-            } else {
-                "all reached"
-            };
+            let tie = if who.len() == 1 { "" } else { " (a tie)" };
             let mut s = format!(
-                "{} {verb} {how} first, after {:.1} epochs (mean over seeds; {secs})",
+                "{} reached {how} first{tie}, after {:.1} epochs (mean over seeds; {secs})",
                 join_names(&who),
                 fastest
             );
