@@ -167,6 +167,8 @@ pub struct Scheduled<O> {
     // How the momentum is set: AdamW's beta1 by default, an optimizer's `Momentum` after
     // `with_momentum`.
     set_momentum: fn(&mut O, f64),
+    // Whether the first zero or negative rate has been reported (once per run).
+    noted_nonpositive: bool,
 }
 
 impl<O: Optimizer + 'static> Scheduled<O> {
@@ -191,6 +193,7 @@ impl<O: Optimizer + 'static> Scheduled<O> {
             optimizer,
             driver,
             set_momentum: set_adamw_beta1::<O>,
+            noted_nonpositive: false,
         };
         s.apply();
         Ok(s)
@@ -282,8 +285,25 @@ impl<O: Optimizer> Scheduled<O> {
     }
 
     // Sets the rate (and momentum, if driven) of the current step on the optimizer.
+    //
+    // A schedule may give a zero or negative rate on purpose (optax computes negative
+    // ones); candle applies it as given, so the first such step is said on stderr, once:
+    // zero leaves the weights where they are, negative climbs the loss.
     fn apply(&mut self) {
-        self.optimizer.set_learning_rate(self.driver.lr());
+        let lr = self.driver.lr();
+        if lr <= 0.0 && !self.noted_nonpositive {
+            self.noted_nonpositive = true;
+            eprintln!(
+                "note: the schedule gives lr = {lr} at step {} (applied as given: {})",
+                self.driver.current_step(),
+                if lr == 0.0 {
+                    "the weights do not move"
+                } else {
+                    "the optimizer climbs the loss"
+                }
+            );
+        }
+        self.optimizer.set_learning_rate(lr);
         if let Some(m) = self.driver.momentum() {
             (self.set_momentum)(&mut self.optimizer, m);
         }
