@@ -27,8 +27,18 @@ fn digits_trial() -> PathBuf {
 }
 
 /// Whether a process runs: no /proc entry, or a zombie (killed, awaiting a reaper), is not.
+/// A signal is delivered asynchronously: the kernel gets up to 2 s to finish the process.
 fn alive(pid: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+    let running =
+        || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "));
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while running() {
+        if std::time::Instant::now() > until {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    false
 }
 
 fn schedules(dir: &Path) -> String {

@@ -41,10 +41,19 @@ fn alive(pid_file: &Path) -> bool {
         .parse()
         .unwrap();
     // A reaped or killed process has no /proc entry, or is a zombie awaiting its parent.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+    // A signal is delivered asynchronously: give the kernel up to 2 s to finish it.
+    let running = || match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => false,
         Ok(stat) => !stat.contains(") Z "),
+    };
+    let until = Instant::now() + Duration::from_secs(2);
+    while running() {
+        if Instant::now() > until {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
+    false
 }
 
 const REPORT3: &str = r#"for e in 1 2 3; do echo "{\"epoch\": $e, \"val_acc\": 0.$e, \"seed\": $LRSCHED_SEED}" >> "$LRSCHED_METRICS"; done"#;
