@@ -229,10 +229,6 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
     let out = report::out_dir("find-lr", a.out.as_deref())?;
     spec.dir = out.clone();
 
-    // Ctrl-C ends every running program's process group; the sweeps then end as
-    // cancelled and nothing is left behind.
-    let _ = ctrlc::set_handler(process::cancel_all);
-
     let bar = (!a.train.quiet && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new(steps * spec.seeds as u64);
         bar.set_style(

@@ -249,8 +249,6 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
         }
         return Ok(());
     }
-    // Ctrl-C kills every running trial's process group; finished results stay.
-    let _ = ctrlc::set_handler(lrsched_tools::process::cancel_all);
     let pending = plan.pending().len();
     let progress = Progress::new(pending, a.train.quiet, a.train.epochs);
     let trainer = Trainer::Command(trainer);
