@@ -229,6 +229,8 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
     let out = report::out_dir("find-lr", a.out.as_deref())?;
     spec.dir = out.clone();
 
+    // Ctrl-C is main's `process::cancel_on_interrupt`: every trial's process group is
+    // killed and lrsched exits; a library caller's `cancel_all` ends the sweeps as below.
     let bar = (!a.train.quiet && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new(steps * spec.seeds as u64);
         bar.set_style(
@@ -394,6 +396,32 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
     Ok(0)
 }
 
+/// At most three lines of a failed program's stderr worth printing: the lines that say
+/// what went wrong (`Error:`, `panicked`, a Python `Traceback`/`...Error:`) and the last
+/// line, since the tail alone is often the bottom of a backtrace. The report and
+/// find_lr.json keep the whole tail.
+fn stderr_gist(tail: &[String]) -> Vec<&str> {
+    let lines: Vec<&str> = tail
+        .iter()
+        .map(|l| l.trim_end())
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let telling = |l: &&str| {
+        let low = l.to_lowercase();
+        low.contains("error") || low.contains("panicked") || low.contains("traceback")
+    };
+    let mut out: Vec<&str> = lines.iter().copied().filter(telling).take(2).collect();
+    match lines.last() {
+        Some(last) if !out.contains(last) => out.push(last),
+        _ => {}
+    }
+    if out.len() < 2 {
+        // Nothing says "error": the last lines are the best there is.
+        out = lines[lines.len().saturating_sub(3)..].to_vec();
+    }
+    out
+}
+
 /// What a person reads first: the sweep, how each seed's sweep ended, the rules'
 /// suggestions with their spread, the cost and the rate to use.
 fn print_summary(result: &FindLrResult, trainer: &Trainer) {
@@ -422,7 +450,7 @@ fn print_summary(result: &FindLrResult, trainer: &Trainer) {
             );
         }
         if !r.usable() {
-            for l in r.stderr_tail.iter().rev().take(3).rev() {
+            for l in stderr_gist(&r.stderr_tail) {
                 println!("    stderr: {l}");
             }
         }
@@ -461,5 +489,33 @@ fn print_summary(result: &FindLrResult, trainer: &Trainer) {
             result.cost().updates_per_sweep,
             spec.steps
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stderr_gist;
+
+    fn lines(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn stderr_gist_keeps_the_error_above_a_backtrace() {
+        let tail = lines(&[
+            "Error: cannot seed the CPU rng",
+            "stack backtrace:",
+            "   0: main",
+            "  20: _start",
+            "",
+        ]);
+        assert_eq!(
+            stderr_gist(&tail),
+            ["Error: cannot seed the CPU rng", "  20: _start"]
+        );
+        // Nothing says error: the last three non-empty lines.
+        let tail = lines(&["a", "b", "c", "d", " "]);
+        assert_eq!(stderr_gist(&tail), ["b", "c", "d"]);
+        assert!(stderr_gist(&[]).is_empty());
     }
 }
