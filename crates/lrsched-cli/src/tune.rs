@@ -6,13 +6,12 @@
 //! user's `--command`, or, without it, this very executable's `train` with the training
 //! flags given here, so the built-in trainer runs exactly as a user's program would.
 
-use crate::report::{self, Section};
+use crate::report::{self, shell_quote, Section};
 use crate::train::{self, TrainArgs};
 use crate::UserError;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args};
 use indicatif::{ProgressBar, ProgressStyle};
-use lrsched_tools::files::shell_quote;
 use lrsched_tools::process::CommandTrainer;
 use lrsched_tools::protocol::Line;
 use lrsched_tools::runner::TrialEvent;
@@ -195,11 +194,10 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
     let given = given_train_flags(m);
     let (trainer, trainer_id, compare_extra) = match &a.command {
         Some(cmd) => {
-            if let Some((id, _)) = given
-                .iter()
-                .find(|(id, _)| !PER_TRIAL.contains(&id.as_str()))
+            if let Some((_, words)) =
+                given.iter().find(|(id, _)| !PER_TRIAL.contains(&id.as_str()))
             {
-                let long = format!("--{}", id.replace('_', "-"));
+                let long = &words[0];
                 return Err(UserError(format!(
                     "{long} is not allowed with --command: the program chooses its own data, model and optimizer (tune gives it only the schedule, --seed and --epochs)"
                 )));

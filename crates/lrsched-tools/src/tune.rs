@@ -247,15 +247,50 @@ pub fn plan(spec: &TuneSpec) -> Result<Plan, String> {
             schedule,
         });
     }
+    // A schedule that cannot be built is normally one trial's failure; when no trial's
+    // can (a misspelt type), the space itself is wrong: say so before running anything.
+    // The shape is nominal (1000 steps per epoch): only the program knows its own.
+    let shape = lrsched::time::RunShape::new(1000, 1).with_epochs(spec.epochs as f64);
+    let check = |s: &Value| -> Result<(), String> {
+        let mut v = s.clone();
+        lrsched::config::take_interval(&mut v).map_err(|e| e.to_string())?;
+        lrsched::config::from_value_with_shape(v, Some(&shape))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    if let Some(first) = trials.first() {
+        if let Err(e) = check(&first.schedule) {
+            if trials[1..].iter().all(|t| check(&t.schedule).is_err()) {
+                return Err(format!(
+                    "every trial's schedule is invalid, e.g. `{}`: {e}",
+                    first.line
+                ));
+            }
+        }
+    }
     Ok(Plan { trials, finished })
 }
 
 /// Writes each trial's `trial.json` (when it differs) and `schedule.json`: what a trial
-/// run elsewhere (`--print-trials`) needs.
+/// run elsewhere (`--print-trials`) needs. Call it holding the folder's [`OutLock`]: it
+/// also removes temporary files an earlier, killed search left half-written.
 pub fn write_inputs(spec: &TuneSpec, plan: &Plan) -> Result<(), String> {
     for t in &plan.trials {
         std::fs::create_dir_all(&t.input.dir)
             .map_err(|e| format!("cannot create {}: {e}", t.input.dir.display()))?;
+        // A search killed during an atomic write leaves its temporary file; the lock says
+        // no one else writes here, so the leftovers of lrsched's own files can go.
+        if let Ok(entries) = std::fs::read_dir(&t.input.dir) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let ours = ["trial.json", "schedule.json", "result.json"]
+                    .iter()
+                    .any(|f| name.starts_with(&format!(".{f}.tmp-")));
+                if ours {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
         let text = serde_json::to_string_pretty(&t.to_json(&spec.trainer_id))
             .expect("JSON values serialise")
             + "\n";
