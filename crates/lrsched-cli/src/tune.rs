@@ -194,8 +194,9 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
     let given = given_train_flags(m);
     let (trainer, trainer_id, compare_extra) = match &a.command {
         Some(cmd) => {
-            if let Some((_, words)) =
-                given.iter().find(|(id, _)| !PER_TRIAL.contains(&id.as_str()))
+            if let Some((_, words)) = given
+                .iter()
+                .find(|(id, _)| !PER_TRIAL.contains(&id.as_str()))
             {
                 let long = &words[0];
                 return Err(UserError(format!(
