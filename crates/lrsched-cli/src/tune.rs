@@ -207,6 +207,9 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
             t.cwd = a.cwd.clone();
             t.steps_per_epoch = a.steps_per_epoch;
             t.timeout = timeout;
+            // Read the metrics every 10 ms, not 50: a trial's end is seen sooner (the
+            // per-trial cost measured in the reply), and reading a small file is cheap.
+            t.poll = Duration::from_millis(10);
             let id = json!({"command": cmd, "cwd": a.cwd, "steps_per_epoch": a.steps_per_epoch});
             (t, id.to_string(), Map::new())
         }
@@ -339,6 +342,7 @@ fn built_in(
     );
     let mut t = CommandTrainer::new(command.trim_end().to_string());
     t.timeout = timeout;
+    t.poll = Duration::from_millis(10);
     // The key names the flags, not where this executable happens to live.
     let id = json!({"built_in": flags}).to_string();
     let mut extra = Map::new();

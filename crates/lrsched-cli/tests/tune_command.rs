@@ -148,6 +148,7 @@ case "$LRSCHED_SCHEDULE" in
   *'"lr":0.5'[,}]*) echo '{"epoch": 1, "val_acc": NaN}' >> "$LRSCHED_METRICS"; exec sleep 60 ;;
   *'"lr":0.6'[,}]*) true ;;
   *'"lr":0.7'[,}]*) kill -9 $$ ;;
+  *'"lr":0.8'[,}]*) echo 'Error: no GPU here' >&2; seq 1 40 >&2; exit 3 ;;
 esac"#;
 
 #[test]
@@ -155,7 +156,7 @@ fn misbehaving_programs_are_results_and_leave_nothing_running() {
     let dir = tempfile::tempdir().unwrap();
     let sp = space(
         dir.path(),
-        "[schedule]\ntype = \"constant\"\nlr = \"{lr}\"\n[params]\nlr = { choice = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7] }\n",
+        "[schedule]\ntype = \"constant\"\nlr = \"{lr}\"\n[params]\nlr = { choice = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8] }\n",
     );
     let out = dir.path().join("out");
     let start = Instant::now();
@@ -184,7 +185,7 @@ fn misbehaving_programs_are_results_and_leave_nothing_running() {
         start.elapsed()
     );
     let r = results(&out);
-    assert_eq!(r.len(), 7, "{r:?}");
+    assert_eq!(r.len(), 8, "{r:?}");
     let by = |lr: f64| {
         r.iter()
             .find(|x| x["params"]["lr"].as_f64() == Some(lr))
@@ -215,6 +216,10 @@ fn misbehaving_programs_are_results_and_leave_nothing_running() {
     let killed = by(0.7);
     assert_eq!(killed["outcome"], "failed");
     assert_eq!(killed["signal"], 9, "{killed}");
+    // The error line is found even when 40 more lines push it out of the stderr tail.
+    let noisy = by(0.8);
+    assert_eq!(noisy["exit_code"], 3);
+    assert_eq!(noisy["error_line"], "Error: no GPU here", "{noisy}");
     for x in &r[1..] {
         assert!(x["score"].is_null(), "{x}");
     }
@@ -225,6 +230,10 @@ fn misbehaving_programs_are_results_and_leave_nothing_running() {
         "{stdout}"
     );
     assert!(stdout.contains("signal 9"), "{stdout}");
+    assert!(
+        stdout.contains("exit 3; stderr: Error: no GPU here"),
+        "{stdout}"
+    );
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(
         html.contains("boom: out of luck") && html.contains("timed out"),

@@ -383,6 +383,10 @@ pub struct TrialRecord {
     pub seconds: f64,
     /// The last lines of its standard error.
     pub stderr_tail: Vec<String>,
+    /// The first line of its standard error that names an error (`Error: ...`, a panic),
+    /// which a long backtrace can push out of the tail.
+    #[serde(default)]
+    pub error_line: Option<String>,
     /// Each epoch line's values (`epoch` included; non-finite values as null).
     pub metrics: Vec<BTreeMap<String, Option<f64>>>,
 }
@@ -409,6 +413,7 @@ impl TrialRecord {
             epochs_run: r.epochs.len() as u64,
             seconds: r.seconds,
             stderr_tail: r.stderr_tail.clone(),
+            error_line: None,
             metrics: r
                 .epochs
                 .iter()
@@ -478,7 +483,8 @@ impl TrialRecord {
             parts.push(self.message.clone());
         }
         if self.outcome != "completed" && self.outcome != "pruned" {
-            if let Some(l) = self.stderr_tail.iter().rev().find(|l| !l.trim().is_empty()) {
+            let last = self.stderr_tail.iter().rev().find(|l| !l.trim().is_empty());
+            if let Some(l) = self.error_line.as_ref().or(last) {
                 let l: String = l.trim().chars().take(80).collect();
                 parts.push(format!("stderr: {l}"));
             }
@@ -654,7 +660,10 @@ pub fn run(
             // A cancelled trial is not finished: the next run starts it again.
             if result.status != TrialStatus::Cancelled {
                 let at = *pruned[*index].lock().unwrap_or_else(|p| p.into_inner());
-                let rec = TrialRecord::from_result(&input.name, result, at);
+                let mut rec = TrialRecord::from_result(&input.name, result, at);
+                if !rec.is_usable() {
+                    rec.error_line = error_line(&input.dir.join("stderr.log"));
+                }
                 let bytes = serde_json::to_vec_pretty(&rec).expect("records serialise");
                 if let Err(e) = crate::files::write_atomic(&input.dir.join("result.json"), &bytes) {
                     write_errors
@@ -686,6 +695,23 @@ pub fn run(
     let mut all = plan.finished;
     all.extend(records.into_inner().unwrap_or_default());
     Ok(rank(spec, &plan.trials, all, trainer.describe(), ran))
+}
+
+/// The first line of a log (its first 64 KiB) that names an error or a panic.
+fn error_line(path: &Path) -> Option<String> {
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(64 * 1024)
+        .read_to_end(&mut head)
+        .ok()?;
+    String::from_utf8_lossy(&head)
+        .lines()
+        .find(|l| {
+            let l = l.to_ascii_lowercase();
+            l.contains("error") || l.contains("panicked") || l.contains("traceback")
+        })
+        .map(|l| l.trim().chars().take(200).collect())
 }
 
 fn rank(
@@ -830,7 +856,10 @@ pub fn collect_external(plan: &mut Plan) -> Result<usize, String> {
                 message: None,
             },
         });
-        let rec = TrialRecord::from_result(&t.key, &result, None);
+        let mut rec = TrialRecord::from_result(&t.key, &result, None);
+        if !rec.is_usable() {
+            rec.error_line = error_line(&t.input.dir.join("stderr.log"));
+        }
         let bytes = serde_json::to_vec_pretty(&rec).expect("records serialise");
         crate::files::write_atomic(&t.input.dir.join("result.json"), &bytes)?;
         n += 1;

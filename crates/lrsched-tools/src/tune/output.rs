@@ -275,7 +275,12 @@ pub fn sections(r: &TuneResult, svgs: &[String]) -> Vec<Section> {
             text: failed
                 .iter()
                 .map(|t| {
-                    let tail = t.record.stderr_tail.join("\n");
+                    let mut tail = t.record.stderr_tail.join("\n");
+                    if let Some(e) = &t.record.error_line {
+                        if !tail.contains(e.as_str()) {
+                            tail = format!("{e}\n...\n{tail}");
+                        }
+                    }
                     format!(
                         "{} ({}): {}{}",
                         t.key,
