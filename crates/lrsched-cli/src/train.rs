@@ -137,9 +137,9 @@ pub struct TrainArgs {
     /// A schedule config file (JSON or TOML), PyTorch's included.
     #[arg(long)]
     pub schedule_config: Option<PathBuf>,
-    /// Step the schedule per epoch or per batch (default: per epoch for PyTorch configs,
-    /// as PyTorch's examples do, unless the config says "interval": "step"; per batch for
-    /// native schedules).
+    /// Step the schedule per epoch or per batch (default: the config's "interval" if it
+    /// has one, else per epoch for PyTorch classes but OneCycleLR and CyclicLR, which
+    /// PyTorch steps per batch, else per batch).
     #[arg(long, value_enum)]
     pub schedule_interval: Option<IntervalArg>,
     /// What a metric-driven (plateau) schedule is fed.
@@ -278,16 +278,10 @@ pub fn resolve_schedule_value(
         .unwrap_or("")
         .to_string();
     let is_torch = lrsched::torch::CLASS_NAMES.contains(&name.as_str());
-    let stated = match value.as_object_mut().and_then(|m| m.remove("interval")) {
-        None => None,
-        Some(Value::String(s)) if s == "step" => Some(Interval::Step),
-        Some(Value::String(s)) if s == "epoch" => Some(Interval::Epoch),
-        Some(other) => {
-            return Err(UserError(format!(
-            "schedule config: `interval` = {other} is not allowed: must be \"step\" or \"epoch\""
-        )))
-        }
-    };
+    // The one interval rule (the config's `interval`, else per epoch for PyTorch's classes
+    // but OneCycleLR/CyclicLR, else per step), shared with `trace` and the adapters.
+    let stated =
+        config::interval_of(&value).map_err(|e| UserError(format!("schedule config: {e}")))?;
     if is_torch {
         if let (Some(map), Some(lr)) = (value.as_object_mut(), a.lr) {
             map.entry("lr").or_insert(lr.into());
@@ -298,11 +292,7 @@ pub fn resolve_schedule_value(
     let interval = match a.schedule_interval {
         Some(IntervalArg::Step) => Interval::Step,
         Some(IntervalArg::Epoch) => Interval::Epoch,
-        None => stated.unwrap_or(if is_torch {
-            Interval::Epoch
-        } else {
-            Interval::Step
-        }),
+        None => stated,
     };
     let shape = match interval {
         Interval::Step => RunShape::new(train_rows as u64, a.batch_size as u64),
@@ -314,8 +304,9 @@ pub fn resolve_schedule_value(
 }
 
 fn toml_value(text: &str) -> Result<Value, ScheduleError> {
-    // Reuse the library's TOML reader for its line/column errors, then take the value back.
-    config::from_toml_str(text).map(|s| config::to_value(&s))
+    // The config as written (its `interval` key included), with the library's line/column
+    // errors.
+    config::toml_value(text)
 }
 
 /// Builds the run's config from the flags and the loaded data.
