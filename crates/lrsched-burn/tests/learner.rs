@@ -189,7 +189,9 @@ fn a_pasted_pytorch_config_follows_the_interval_rule() {
     let reference = config.schedule.clone();
     // PyTorch steps StepLR per epoch: `new`, which steps per batch, refuses and says what to
     // do instead, rather than stepping it 3x too fast.
-    let e = LrschedScheduler::new(config.clone()).unwrap_err().to_string();
+    let e = LrschedScheduler::new(config.clone())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("StepLR") && e.contains("per_epoch"), "{e}");
     let mut s = LrschedScheduler::per_epoch(config, 3).unwrap();
     let rates: Vec<f64> = (0..15).map(|_| s.step()).collect();

@@ -93,7 +93,11 @@ fn adamw_beta1_follows_a_pasted_one_cycle_without_with_momentum() {
         None,
     )
     .unwrap();
-    assert_eq!(config.interval, Interval::Step, "PyTorch steps OneCycleLR per batch");
+    assert_eq!(
+        config.interval,
+        Interval::Step,
+        "PyTorch steps OneCycleLR per batch"
+    );
     let schedule = config.schedule.clone();
     let adamw = AdamW::new(net.params(), ParamsAdamW::default()).unwrap();
     let mut opt = Scheduled::new(adamw, config).unwrap();
@@ -107,7 +111,10 @@ fn adamw_beta1_follows_a_pasted_one_cycle_without_with_momentum() {
     assert_eq!(rates, schedule.values(0..20));
     assert_eq!(betas, schedule.momenta(0..20));
     assert_eq!(betas[0], Some(0.95), "max_momentum at the start");
-    assert!(betas[6].unwrap() < 0.86, "near base_momentum at the peak: {betas:?}");
+    assert!(
+        betas[6].unwrap() < 0.86,
+        "near base_momentum at the peak: {betas:?}"
+    );
 }
 
 #[test]
