@@ -26,15 +26,52 @@
 //!
 //! Metric-driven (plateau) schedules take validation metrics through a [`MetricFeed`], a
 //! handle the model's validation step (burn's `InferenceStep`) can hold; see
-//! [`MetricFeed`]. Momentum schedules are ignored: burn's [`LrScheduler`] gives an optimizer
-//! only its rate.
+//! [`MetricFeed`]. Momentum schedules are ignored (with a `log::warn!`): burn's
+//! [`LrScheduler`] gives an optimizer only its rate, so a pasted `OneCycleLR` cycles the
+//! rate but not Adam's beta1 as PyTorch would.
+//!
+//! # Per step or per epoch
+//!
+//! The interval follows lrsched's one rule ([`lrsched::config::default_interval`]), the same
+//! as `lrsched train`, `lrsched trace` and the candle adapter: a config's `interval` key when
+//! it has one (pass the [`Config`] of `lrsched::config::load_json_str`); otherwise per
+//! epoch for a pasted PyTorch class (`StepLR`, `ReduceLROnPlateau`, ...) except `OneCycleLR`
+//! and `CyclicLR`, and per optimizer step for everything else. burn steps its scheduler once
+//! per optimizer step and tells it nothing of epochs, so a per-epoch schedule needs the
+//! number of batches per epoch: [`LrschedScheduler::per_epoch`]. [`LrschedScheduler::new`]
+//! refuses a per-epoch schedule with a message that says so, rather than stepping it per
+//! batch.
+//!
+//! ```
+//! use burn::lr_scheduler::LrScheduler;
+//! use lrsched::config;
+//! use lrsched_burn::LrschedScheduler;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let text = r#"{"type": "StepLR", "lr": 0.1, "step_size": 2}"#; // pasted from PyTorch
+//! let steplr = config::load_json_str(text, None)?;
+//! assert!(LrschedScheduler::new(steplr.clone()).unwrap_err().to_string().contains("per_epoch"));
+//! // Epochs of 3 batches: the rate drops after 2 epochs, i.e. 6 optimizer steps.
+//! let mut s = LrschedScheduler::per_epoch(steplr, 3)?;
+//! let rates: Vec<f64> = (0..7).map(|_| s.step()).collect();
+//! assert_eq!(rates[..6], [0.1; 6]);
+//! assert!((rates[6] - 0.01).abs() < 1e-15);
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use burn::lr_scheduler::{LrScheduler, LrSchedulerRecord};
 use burn::optim::LearningRate;
-use lrsched::{AnySchedule, Driver, DriverState, ScheduleError};
+use lrsched::config::Config;
+use lrsched::{Driver, DriverState, Interval, ScheduleError};
+
+/// The README's code blocks, compiled as doctests so they cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 /// An lrsched schedule stepped by burn.
 ///
@@ -70,32 +107,72 @@ pub struct LrschedScheduler {
 }
 
 impl LrschedScheduler {
-    /// A scheduler advancing `schedule` once per optimizer step.
+    /// A scheduler advancing `schedule` (a schedule, or a [`Config`] read with its
+    /// `interval`) once per optimizer step.
     ///
-    /// Fails (naming the parameter) if the schedule is invalid.
-    pub fn new(schedule: impl Into<AnySchedule>) -> Result<Self, ScheduleError> {
-        Self::from_driver(Driver::new(schedule))
+    /// Fails (naming the parameter) if the schedule is invalid, and if lrsched's rule says it
+    /// steps per epoch (a pasted PyTorch class but `OneCycleLR`/`CyclicLR`, or a config
+    /// saying `"interval": "epoch"`): use [`LrschedScheduler::per_epoch`] for those.
+    pub fn new(schedule: impl Into<Config>) -> Result<Self, ScheduleError> {
+        Self::from_driver(schedule.into().driver())
+    }
+
+    /// A scheduler advancing `schedule` once per epoch of `steps_per_epoch` optimizer steps
+    /// (burn steps its scheduler per optimizer step and tells it nothing of epochs), whatever
+    /// interval the schedule would have by default.
+    ///
+    /// Fails if the schedule is invalid or `steps_per_epoch` is 0.
+    pub fn per_epoch(
+        schedule: impl Into<Config>,
+        steps_per_epoch: u64,
+    ) -> Result<Self, ScheduleError> {
+        Self::build(
+            schedule.into().driver().with_interval(Interval::Epoch),
+            steps_per_epoch,
+        )
     }
 
     /// A scheduler stepping a [`Driver`] (for a driver restored from an lrsched state).
     /// Only the first parameter group's scale applies; burn gives each parameter group its
-    /// own scheduler (`ModuleLrScheduler`). The driver's interval is not used: burn steps
-    /// the scheduler per optimizer step, see [`LrschedScheduler::with_steps_per_epoch`].
+    /// own scheduler (`ModuleLrScheduler`).
     ///
-    /// Fails (naming the parameter) if the driver is invalid.
+    /// Fails (naming the parameter) if the driver is invalid, and if it steps per epoch
+    /// ([`Interval::Epoch`]): [`LrschedScheduler::per_epoch`] takes the epoch's length.
     pub fn from_driver(driver: Driver) -> Result<Self, ScheduleError> {
+        if driver.interval() == Interval::Epoch {
+            let name = driver.schedule().type_name();
+            return Err(ScheduleError::Invalid {
+                path: name.to_string(),
+                message: format!(
+                    "`{name}` steps per epoch (lrsched's rule: PyTorch's classes but OneCycleLR and CyclicLR do, unless the config says \"interval\": \"step\"), and burn steps its scheduler per batch: give the batches per epoch with LrschedScheduler::per_epoch(schedule, batches_per_epoch), or step it per batch with \"interval\": \"step\""
+                ),
+            });
+        }
+        Self::build(driver, 1)
+    }
+
+    fn build(driver: Driver, steps_per_epoch: u64) -> Result<Self, ScheduleError> {
         driver.validate()?;
-        Ok(LrschedScheduler {
+        if driver.momentum().is_some() {
+            log::warn!(
+                "lrsched-burn: the `{}` schedule's momentum is not applied: burn's LrScheduler sets only the learning rate",
+                driver.schedule().type_name()
+            );
+        }
+        LrschedScheduler {
             driver,
             calls: 0,
             steps_per_epoch: 1,
             feed: MetricFeed::default(),
-        })
+        }
+        .with_steps_per_epoch(steps_per_epoch)
     }
 
-    /// Advances the schedule once every `steps_per_epoch` optimizer steps, for a schedule
-    /// written in epochs (`StepLR(step_size=30)`, a plateau's patience in epochs): burn
-    /// steps its scheduler once per optimizer step and tells it nothing of epochs.
+    /// Advances the schedule once every `steps_per_epoch` optimizer steps, for a native
+    /// schedule written in epochs (`StepDecay` every 30 epochs, a plateau's patience in
+    /// epochs): burn steps its scheduler once per optimizer step and tells it nothing of
+    /// epochs. ([`LrschedScheduler::per_epoch`] does the same in one call, and takes the
+    /// schedules `new` refuses as per-epoch.)
     ///
     /// Fails if `steps_per_epoch` is 0.
     ///

@@ -181,3 +181,48 @@ fn bad_input_is_an_error_not_a_panic() {
     let mut s = s;
     assert!(s.step().is_finite());
 }
+
+#[test]
+fn a_pasted_pytorch_config_follows_the_interval_rule() {
+    let text = r#"{"type": "StepLR", "lr": 0.1, "step_size": 2, "gamma": 0.5}"#;
+    let config = lrsched::config::load_json_str(text, None).unwrap();
+    let reference = config.schedule.clone();
+    // PyTorch steps StepLR per epoch: `new`, which steps per batch, refuses and says what to
+    // do instead, rather than stepping it 3x too fast.
+    let e = LrschedScheduler::new(config.clone())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("StepLR") && e.contains("per_epoch"), "{e}");
+    let mut s = LrschedScheduler::per_epoch(config, 3).unwrap();
+    let rates: Vec<f64> = (0..15).map(|_| s.step()).collect();
+    let want: Vec<f64> = (0..15).map(|i| reference.value(i / 3)).collect();
+    assert_eq!(rates, want);
+    // The config's own `"interval": "step"` wins: per batch.
+    let stated = text.replace('}', r#", "interval": "step"}"#);
+    let mut s =
+        LrschedScheduler::new(lrsched::config::load_json_str(&stated, None).unwrap()).unwrap();
+    let rates: Vec<f64> = (0..6).map(|_| s.step()).collect();
+    assert_eq!(rates, reference.values(0..6));
+    // OneCycleLR is stepped per batch by PyTorch, so `new` takes it as pasted.
+    let one_cycle = lrsched::config::load_json_str(
+        r#"{"type": "OneCycleLR", "max_lr": 0.1, "total_steps": 10}"#,
+        None,
+    )
+    .unwrap();
+    let reference = one_cycle.schedule.clone();
+    let mut s = LrschedScheduler::new(one_cycle).unwrap();
+    let rates: Vec<f64> = (0..10).map(|_| s.step()).collect();
+    assert_eq!(rates, reference.values(0..10));
+}
+
+#[test]
+fn errors_take_question_mark_in_box_dyn_error_and_anyhow() {
+    fn boxed() -> Result<LrschedScheduler, Box<dyn std::error::Error>> {
+        Ok(LrschedScheduler::new(Cosine::new(f64::NAN, 10))?)
+    }
+    fn any() -> anyhow::Result<LrschedScheduler> {
+        Ok(LrschedScheduler::new(Cosine::new(f64::NAN, 10))?)
+    }
+    assert!(boxed().unwrap_err().to_string().contains("NaN"));
+    assert!(any().unwrap_err().to_string().contains("NaN"));
+}

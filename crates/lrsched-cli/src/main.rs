@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use lrsched::time::RunShape;
-use lrsched::{config, oneline, AnySchedule, Schedule, ScheduleError};
+use lrsched::{config, oneline, Interval, Schedule, ScheduleError};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -84,7 +84,9 @@ struct TraceArgs {
     /// A schedule in the one-line form, e.g. "cosine(lr=0.1, steps=1000)".
     #[arg(long)]
     schedule: Option<String>,
-    /// How many steps to print (steps 0..N-1).
+    /// How many values to print (0..N-1): optimizer steps, or epochs for a schedule stepped
+    /// per epoch (the config's "interval", else per epoch for PyTorch classes but
+    /// OneCycleLR and CyclicLR; CSV's header and JSON's "interval" say which).
     #[arg(long)]
     steps: u64,
     /// A file with one metric per line, fed to metric-driven schedules: value i is the
@@ -186,7 +188,9 @@ pub fn load_config(path: &Path, shape: Option<&RunShape>) -> Result<AnySchedule,
         .map_err(|e| UserError(format!("{}: {e}", path.display())))
 }
 
-fn load_schedule(args: &TraceArgs) -> Result<AnySchedule, UserError> {
+/// The schedule and the interval it steps at (the config's `interval`, else the rule in
+/// `lrsched::config::interval_of`).
+fn load_schedule(args: &TraceArgs) -> Result<config::Config, UserError> {
     let shape = args
         .steps_per_epoch
         .map(|spe| {
@@ -198,10 +202,16 @@ fn load_schedule(args: &TraceArgs) -> Result<AnySchedule, UserError> {
         })
         .or_else(|| args.epochs.map(|e| RunShape::new(1, 1).with_epochs(e)));
     if let Some(text) = &args.schedule {
-        return Ok(oneline::parse_with_shape(text, shape.as_ref())?);
+        return Ok(config::load_value(
+            oneline::parse_value(text)?,
+            shape.as_ref(),
+        )?);
     }
     let path = args.config.as_ref().expect("clap requires one");
-    load_config(path, shape.as_ref())
+    let text = read(path)?;
+    config::text_value(&text, path)
+        .and_then(|v| config::load_value(v, shape.as_ref()))
+        .map_err(|e| UserError(format!("{}: {e}", path.display())))
 }
 
 fn read(path: &Path) -> Result<String, UserError> {
@@ -230,7 +240,10 @@ fn read_metrics(path: &Path) -> Result<Vec<f64>, UserError> {
 }
 
 fn trace(args: &TraceArgs) -> Result<(), UserError> {
-    let mut schedule = load_schedule(args)?;
+    let config::Config {
+        mut schedule,
+        interval,
+    } = load_schedule(args)?;
     let n = args.steps;
     if n > 100_000_000 {
         return Err(UserError(format!(
@@ -276,11 +289,13 @@ fn trace(args: &TraceArgs) -> Result<(), UserError> {
             })
             .collect::<Result<_, _>>()?,
     };
-    print_values(&values, args.format, args.param);
+    print_values(&values, args.format, args.param, interval);
     Ok(())
 }
 
-fn print_values(values: &[f64], format: Format, param: Param) {
+/// Prints value i of the schedule, the rate of optimizer step i for a per-step schedule and
+/// of epoch i for a per-epoch one; CSV's header and JSON's `interval` key say which.
+fn print_values(values: &[f64], format: Format, param: Param, interval: Interval) {
     use std::io::Write;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -288,10 +303,14 @@ fn print_values(values: &[f64], format: Format, param: Param) {
         Param::Lr => "lr",
         Param::Momentum => "momentum",
     };
+    let unit = match interval {
+        Interval::Step => "step",
+        Interval::Epoch => "epoch",
+    };
     // Debug formatting of f64 is the shortest string that reads back to the same bits.
     let result = match format {
         Format::Plain => values.iter().try_for_each(|v| writeln!(out, "{v:?}")),
-        Format::Csv => writeln!(out, "step,{name}").and_then(|_| {
+        Format::Csv => writeln!(out, "{unit},{name}").and_then(|_| {
             values
                 .iter()
                 .enumerate()
@@ -308,7 +327,11 @@ fn print_values(values: &[f64], format: Format, param: Param) {
                     }
                 })
                 .collect();
-            writeln!(out, "{{\"{name}\": [{}]}}", items.join(", "))
+            writeln!(
+                out,
+                "{{\"interval\": \"{unit}\", \"{name}\": [{}]}}",
+                items.join(", ")
+            )
         }
     };
     // A closed pipe (`| head`) is not an error worth a message.

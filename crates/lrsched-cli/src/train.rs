@@ -139,9 +139,9 @@ pub struct TrainArgs {
     /// A schedule config file (JSON or TOML), PyTorch's included.
     #[arg(long)]
     pub schedule_config: Option<PathBuf>,
-    /// Step the schedule per epoch or per batch (default: per epoch for PyTorch configs,
-    /// as PyTorch's examples do, unless the config says "interval": "step"; per batch for
-    /// native schedules).
+    /// Step the schedule per epoch or per batch (default: the config's "interval" if it
+    /// has one, else per epoch for PyTorch classes but OneCycleLR and CyclicLR, which
+    /// PyTorch steps per batch, else per batch).
     #[arg(long, value_enum)]
     pub schedule_interval: Option<IntervalArg>,
     /// What a metric-driven (plateau) schedule is fed.

@@ -71,7 +71,7 @@ fn trace_csv_and_json() {
         "--format",
         "json",
     ]);
-    assert_eq!(stdout(&o), "{\"lr\": [0.5, 0.5]}\n");
+    assert_eq!(stdout(&o), "{\"interval\": \"step\", \"lr\": [0.5, 0.5]}\n");
 }
 
 #[test]
@@ -188,4 +188,65 @@ fn metrics_file_errors_name_the_line() {
 fn plateau_needs_metrics() {
     let o = lrsched(&["trace", "--schedule", "plateau(lr=0.1)", "--steps", "3"]);
     assert_user_error(&o, "--metrics");
+}
+
+#[test]
+fn trace_takes_the_interval_key_and_says_which_interval_applies() {
+    // The key `train` accepts is accepted by trace, in JSON, TOML and the one-line form;
+    // the CSV header and the JSON output say which interval the values are per.
+    let json = temp_file(
+        "steplr_interval.json",
+        r#"{"type": "StepLR", "lr": 0.1, "step_size": 1, "gamma": 0.5, "interval": "step"}"#,
+    );
+    let toml = temp_file(
+        "steplr_interval.toml",
+        "type = \"StepLR\"\nlr = 0.1\nstep_size = 1\ngamma = 0.5\n",
+    );
+    let cases: [(&[&str], &str); 4] = [
+        (&["--config", json.to_str().unwrap()], "step"),
+        (&["--config", toml.to_str().unwrap()], "epoch"),
+        (
+            &["--schedule", "StepLR(lr=0.1, step_size=1, gamma=0.5)"],
+            "epoch",
+        ),
+        (
+            &[
+                "--schedule",
+                "StepLR(lr=0.1, step_size=1, gamma=0.5, interval=step)",
+            ],
+            "step",
+        ),
+    ];
+    for (source, unit) in cases {
+        let mut args = vec!["trace", "--steps", "2", "--format", "csv"];
+        args.extend_from_slice(source);
+        let o = lrsched(&args);
+        assert_eq!(
+            stdout(&o),
+            format!("{unit},lr\n0,0.1\n1,0.05\n"),
+            "{args:?}"
+        );
+    }
+    let o = lrsched(&[
+        "trace",
+        "--schedule",
+        "OneCycleLR(max_lr=0.1, total_steps=10)",
+        "--steps",
+        "1",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        stdout(&o).starts_with("{\"interval\": \"step\", \"lr\": ["),
+        "{}",
+        stdout(&o)
+    );
+    let o = lrsched(&[
+        "trace",
+        "--schedule",
+        "StepLR(lr=0.1, step_size=1, interval=batch)",
+        "--steps",
+        "1",
+    ]);
+    assert_user_error(&o, "\"step\" or \"epoch\"");
 }

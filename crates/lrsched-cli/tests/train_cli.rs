@@ -226,3 +226,56 @@ fn pytorch_configs_step_per_epoch() {
         .collect();
     assert_eq!(lrs, vec![0.1, 0.1, 0.05, 0.05]);
 }
+
+#[test]
+fn one_cycle_and_a_stated_interval_step_per_batch() {
+    // The one interval rule: PyTorch steps OneCycleLR per batch, and a config's
+    // `"interval": "step"` (in a TOML file too) steps any class per batch: the rate changes
+    // between the first two batches, where a per-epoch schedule would hold it.
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("steplr.toml");
+    std::fs::write(
+        &toml,
+        "type = \"StepLR\"\nstep_size = 1\ngamma = 0.5\ninterval = \"step\"\n",
+    )
+    .unwrap();
+    for (schedule, first_two) in [
+        (
+            vec!["--schedule", "OneCycleLR(max_lr=0.1, total_steps=1000)"],
+            None,
+        ),
+        (
+            vec!["--schedule-config", toml.to_str().unwrap()],
+            Some([0.1, 0.05]),
+        ),
+    ] {
+        let metrics = dir.path().join("m.jsonl");
+        let mut args = vec![
+            "train",
+            "--quiet",
+            "--epochs",
+            "1",
+            "--lr",
+            "0.1",
+            "--metrics-out",
+            metrics.to_str().unwrap(),
+        ];
+        args.extend(schedule.iter().copied());
+        let o = run(&args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let steps = std::fs::read_to_string(dir.path().join("m.steps.jsonl")).unwrap();
+        // Step records only (the file also holds `lr_change` events).
+        let lrs: Vec<f64> = steps
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|r| r.get("event").is_none())
+            .take(2)
+            .map(|r| r["lr"].as_f64().unwrap())
+            .collect();
+        match first_two {
+            // OneCycleLR rises from max_lr / 25 = 0.004 from the first batch on.
+            None => assert!(lrs[0] < lrs[1] && (lrs[0] - 0.004).abs() < 1e-12, "{lrs:?}"),
+            Some(want) => assert_eq!(lrs, want, "{schedule:?}"),
+        }
+    }
+}
