@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use lrsched::time::RunShape;
-use lrsched::{config, oneline, Interval, Schedule, ScheduleError};
+use lrsched::{config, oneline, AnySchedule, Interval, Schedule, ScheduleError};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 

@@ -3,7 +3,7 @@
 
 use crate::UserError;
 pub use lrsched_report::html::{render_html, Section, Table};
-pub use lrsched_tools::files::{command_line, timestamp};
+pub use lrsched_tools::files::{command_line, shell_quote, timestamp};
 use std::path::{Path, PathBuf};
 
 /// Writes `path` as a self-contained HTML report (atomically).
