@@ -1,44 +1,17 @@
 //! `lrsched compare --command`: a real candle program (the lrsched-candle `digits_trial`
 //! example) and misbehaving shell programs, each with the outcome it must get.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::{Command, Output};
+use support::{alive, digits_trial};
 
 fn lrsched(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lrsched"))
         .args(args)
         .output()
         .unwrap()
-}
-
-/// The candle example, built by `cargo test --workspace` beside the lrsched binary; built
-/// here when a narrower test run did not build it.
-fn digits_trial() -> PathBuf {
-    let exe = PathBuf::from(env!("CARGO_BIN_EXE_lrsched"));
-    let path = exe.parent().unwrap().join("examples").join("digits_trial");
-    if !path.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "lrsched-candle", "--example", "digits_trial"])
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the digits_trial example");
-    }
-    path
-}
-
-/// Whether a process runs: no /proc entry, or a zombie (killed, awaiting a reaper), is not.
-/// A signal is delivered asynchronously: the kernel gets up to 2 s to finish the process.
-fn alive(pid: &str) -> bool {
-    let running =
-        || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "));
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    while running() {
-        if std::time::Instant::now() > until {
-            return true;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    false
 }
 
 fn schedules(dir: &Path) -> String {
@@ -174,7 +147,10 @@ esac
     );
     // The hung program is gone.
     let pid = std::fs::read_to_string(out.join("trials/c5-seed0/pid")).unwrap();
-    assert!(!alive(pid.trim()), "the hung program {pid} was stopped");
+    assert!(
+        !alive(pid.trim().parse().unwrap()),
+        "the hung program {pid} was stopped"
+    );
 }
 
 #[test]

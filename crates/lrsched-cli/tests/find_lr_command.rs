@@ -2,9 +2,11 @@
 //! trial protocol, and misbehaving `sh` programs, each with the outcome it must get and
 //! no process left behind.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::OnceLock;
+use support::{alive, digits_trial};
 
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lrsched"))
@@ -19,41 +21,6 @@ fn text(b: &[u8]) -> String {
 
 fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-/// The candle example program, built once into this build's own target folder (the
-/// test binary lives in `<target>/debug/deps/`), so no second copy of candle is built.
-fn digits_trial() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-        let target = profile_dir.parent().unwrap().to_path_buf();
-        let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "lrsched-candle",
-                "--example",
-                "digits_trial",
-            ])
-            .env("CARGO_TARGET_DIR", &target)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("run cargo");
-        assert!(status.success(), "building the digits_trial example failed");
-        let bin = profile_dir.join("examples").join("digits_trial");
-        assert!(bin.exists(), "{} missing", bin.display());
-        bin
-    })
-}
-
-/// Whether a process with this id still runs (a zombie has been killed already).
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| s.split_whitespace().nth(2).is_none_or(|state| state != "Z"))
-        .unwrap_or(false)
 }
 
 fn pid_in(dir: &Path) -> u32 {

@@ -1,10 +1,13 @@
 //! `lrsched tune --command`: a real external program (the candle digits example), and
 //! programs that misbehave in every way the protocol names; nothing is left running.
 
+mod support;
+
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use support::{alive, digits_trial, read_pid};
 
 fn lrsched() -> Command {
     Command::new(env!("CARGO_BIN_EXE_lrsched"))
@@ -30,50 +33,6 @@ fn results(out: &Path) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
-}
-
-/// Whether a process is still running (a zombie waiting to be reaped is not).
-fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
-            !state.starts_with('Z') && !state.starts_with('X')
-        }
-        Err(_) => false,
-    }
-}
-
-fn read_pid(p: &Path) -> u32 {
-    std::fs::read_to_string(p)
-        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
-/// The candle example, built once into the same target folder as this test's lrsched.
-fn digits_trial() -> PathBuf {
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_lrsched"));
-    let profile_dir = bin.parent().unwrap();
-    let target = profile_dir.parent().unwrap();
-    let exe = profile_dir.join("examples").join("digits_trial");
-    let st = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "-q",
-            "-p",
-            "lrsched-candle",
-            "--example",
-            "digits_trial",
-        ])
-        .arg("--target-dir")
-        .arg(target)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cargo build");
-    assert!(st.success(), "cannot build the digits_trial example");
-    assert!(exe.exists(), "{}", exe.display());
-    exe
 }
 
 #[test]

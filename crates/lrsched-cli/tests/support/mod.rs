@@ -1,0 +1,59 @@
+//! Helpers the `--command` tests share: the candle example program and process checks.
+#![allow(dead_code)] // each test file uses its own part
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The candle example program (`lrsched-candle`'s `digits_trial`), from the target folder
+/// this test's lrsched was built in. `cargo test --workspace` has built it already; a
+/// narrower run builds it here once, with the workspace's features, so candle is never
+/// compiled a second time with another feature set.
+pub fn digits_trial() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let lrsched = PathBuf::from(env!("CARGO_BIN_EXE_lrsched"));
+        let profile_dir = lrsched.parent().unwrap();
+        let exe = profile_dir.join("examples").join("digits_trial");
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-q", "--workspace", "--example", "digits_trial"])
+            .arg("--target-dir")
+            .arg(profile_dir.parent().unwrap())
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo");
+        assert!(status.success(), "cannot build the digits_trial example");
+        assert!(exe.exists(), "{} missing", exe.display());
+        exe
+    })
+}
+
+/// Whether a process is running: no /proc entry, or a zombie (killed, awaiting a reaper),
+/// is not. A signal is delivered asynchronously: the kernel gets up to 2 s to finish it.
+pub fn alive(pid: u32) -> bool {
+    let running = || match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+            !state.starts_with('Z') && !state.starts_with('X')
+        }
+        Err(_) => false,
+    };
+    let until = Instant::now() + Duration::from_secs(2);
+    while running() {
+        if Instant::now() > until {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// The process id a test program wrote into `path`.
+pub fn read_pid(path: &Path) -> u32 {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
