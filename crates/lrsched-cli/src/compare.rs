@@ -35,7 +35,8 @@ use std::sync::Arc;
     mut_arg("metrics_out", |a| a.hide(true)),
     mut_arg("checkpoint_dir", |a| a.hide(true)),
     mut_arg("keep_checkpoints", |a| a.hide(true)),
-    mut_arg("resume", |a| a.hide(true))
+    mut_arg("resume", |a| a.hide(true)),
+    mut_arg("overwrite", |a| a.hide(true))
 )]
 pub struct CompareArgs {
     #[command(flatten)]
@@ -224,9 +225,14 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
             "compare takes its schedules from --schedules FILE (or the default set), not --schedule/--schedule-config".into(),
         ));
     }
-    if a.checkpoint_dir.is_some() || a.resume || a.metrics_out.is_some() || a.threads.is_some() {
+    if a.checkpoint_dir.is_some()
+        || a.resume
+        || a.overwrite
+        || a.metrics_out.is_some()
+        || a.threads.is_some()
+    {
         return Err(UserError(
-            "compare writes its own metrics into --out and runs each training on one thread: --checkpoint-dir, --resume, --metrics-out and --threads are not for compare (--jobs sets the runs at once)".into(),
+            "compare writes its own metrics into --out and runs each training on one thread: --checkpoint-dir, --resume, --overwrite, --metrics-out and --threads are not for compare (--jobs sets the runs at once)".into(),
         ));
     }
     let command = args.trials.command_trainer()?;
@@ -314,7 +320,7 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
         }
         (None, None) => default_set(&a),
     };
-    let out = report::out_dir("compare", args.out.as_deref())?;
+    let out = report::new_out_dir("compare", args.out.as_deref())?;
     let jobs = args
         .jobs
         .filter(|j| *j > 0)

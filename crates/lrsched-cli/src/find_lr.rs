@@ -121,6 +121,12 @@ fn built_in_flags_given(m: &ArgMatches) -> Vec<String> {
 /// Ctrl-C). `matches` are the subcommand's, to tell typed flags from defaults.
 pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError> {
     // Settings first, so a typo costs no data loading and no program start.
+    let t = &a.train;
+    if t.checkpoint_dir.is_some() || t.resume || t.overwrite || t.metrics_out.is_some() {
+        return Err(UserError(
+            "find-lr writes its curves and report into --out: --checkpoint-dir, --resume, --overwrite and --metrics-out are not for find-lr".into(),
+        ));
+    }
     let mode = RangeMode::from_name(&a.mode).ok_or_else(|| {
         UserError(format!(
             "--mode `{}` is not known: use exp or linear",
@@ -226,7 +232,7 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
             }))
         }
     };
-    let out = report::out_dir("find-lr", a.out.as_deref())?;
+    let out = report::new_out_dir("find-lr", a.out.as_deref())?;
     spec.dir = out.clone();
 
     // Ctrl-C is main's `process::cancel_on_interrupt`: every trial's process group is

@@ -22,6 +22,11 @@ pub fn out_dir(command: &str, out: Option<&Path>) -> Result<PathBuf, UserError> 
     lrsched_tools::files::out_dir(command, out).map_err(UserError)
 }
 
+/// As [`out_dir`], refusing a given folder that already holds files (another run's).
+pub fn new_out_dir(command: &str, out: Option<&Path>) -> Result<PathBuf, UserError> {
+    lrsched_tools::files::new_out_dir(command, out).map_err(UserError)
+}
+
 /// Writes `bytes` to `path` atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), UserError> {
     lrsched_tools::files::write_atomic(path, bytes).map_err(UserError)

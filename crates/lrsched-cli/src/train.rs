@@ -168,6 +168,10 @@ pub struct TrainArgs {
     /// Continue from the newest checkpoint in --checkpoint-dir.
     #[arg(long, requires = "checkpoint_dir")]
     pub resume: bool,
+    /// Replace what another run left: its checkpoints in --checkpoint-dir and an existing
+    /// --metrics-out file (without it, a new run refuses to start over them).
+    #[arg(long, conflicts_with = "resume")]
+    pub overwrite: bool,
     /// Stop after this many epochs without improvement.
     #[arg(long)]
     pub early_stop_patience: Option<u64>,
@@ -405,6 +409,8 @@ pub fn build_config(
             resume: a.resume,
         }),
         metrics_out: a.metrics_out.clone(),
+        divergence: Default::default(),
+        overwrite: a.overwrite,
     })
 }
 
@@ -492,6 +498,10 @@ pub fn flag_names(message: &str) -> String {
         ("`batch_size` = ", "--batch-size "),
         ("`model` = ", "--model "),
         ("`dropout` = ", "--dropout "),
+        ("`epochs` = ", "--epochs "),
+        ("`resume`", "--resume"),
+        ("`overwrite`", "--overwrite"),
+        ("`metrics_out`", "--metrics-out"),
     ]
     .iter()
     .fold(message.to_string(), |m, (field, flag)| {
@@ -506,17 +516,73 @@ pub fn run(a: &TrainArgs) -> Result<u8, UserError> {
     if let Some(trial) = trial {
         return run_trial(a, trial);
     }
+    refuse_outputs_over_inputs(a)?;
     let (name, split) = load_data(a)?;
     let config = build_config(a, name, &split)?;
     let mut progress = Progress::new(config.epochs, a.quiet);
     let summary =
         train(&config, &split, &mut progress).map_err(|e| UserError(flag_names(&e.to_string())))?;
     drop(progress);
+    if summary.epochs_run == 0 {
+        if let Some(dir) = &a.checkpoint_dir {
+            println!(
+                "nothing to do: the run in {} already {} after {} epochs; its checkpoints and metrics are unchanged",
+                dir.display(),
+                if summary.outcome == Outcome::EarlyStopped {
+                    "stopped early"
+                } else {
+                    "finished"
+                },
+                summary.history.last().map_or(0, |r| r.epoch)
+            );
+        }
+    }
     print_summary(&summary);
     Ok(match summary.outcome {
         Outcome::Diverged { .. } => EXIT_DIVERGED,
         _ => 0,
     })
+}
+
+/// Refuses a `--metrics-out` (or its step log) that is one of the run's inputs: the CSV
+/// trained on, the schedule config, a file of --data-dir, a checkpoint.
+fn refuse_outputs_over_inputs(a: &TrainArgs) -> Result<(), UserError> {
+    let Some(metrics) = &a.metrics_out else {
+        return Ok(());
+    };
+    let steps = lrsched_train::trainer::steps_path(metrics);
+    let mut inputs: Vec<(&str, PathBuf)> = Vec::new();
+    if let Some(p) = &a.data_path {
+        inputs.push(("--data-path", p.clone()));
+    }
+    if let Some(p) = &a.schedule_config {
+        inputs.push(("--schedule-config", p.clone()));
+    }
+    // Folders: the files read from them (MNIST's IDX files, checkpoints), not whatever
+    // else lives there: a resumed run's own metrics file may sit beside its checkpoints.
+    let folders = [
+        ("--data-dir", &a.data_dir, "ubyte"),
+        ("--checkpoint-dir", &a.checkpoint_dir, ".ckpt"),
+    ];
+    for (flag, dir, marker) in folders {
+        if let Some(Ok(entries)) = dir.as_ref().map(std::fs::read_dir) {
+            for e in entries.flatten().take(10_000) {
+                if e.file_name().to_string_lossy().contains(marker) {
+                    inputs.push((flag, e.path()));
+                }
+            }
+        }
+    }
+    let inputs: Vec<(&str, &std::path::Path)> =
+        inputs.iter().map(|(f, p)| (*f, p.as_path())).collect();
+    lrsched_train::outputs::refuse_overlap(
+        &[
+            ("--metrics-out", metrics),
+            ("--metrics-out's step log", &steps),
+        ],
+        &inputs,
+    )
+    .map_err(UserError)
 }
 
 /// `lrsched train` started by a tool as one trial (docs/protocol.md): the schedule,

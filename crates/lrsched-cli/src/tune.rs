@@ -308,7 +308,7 @@ fn built_in(
         }
         if matches!(
             id.as_str(),
-            "metrics_out" | "checkpoint_dir" | "resume" | "keep_checkpoints"
+            "metrics_out" | "checkpoint_dir" | "resume" | "keep_checkpoints" | "overwrite"
         ) {
             return Err(UserError(format!(
                 "{long} is not allowed with tune: each trial writes its own result"

@@ -119,12 +119,16 @@ name = "blow-up"
 schedule = "constant(lr=1e30)"
 
 [[schedules]]
+name = "runaway"
+schedule = "constant(lr=1e6)"
+
+[[schedules]]
 name = "cosine"
 schedule = "cosine(lr=0.05, steps=100%)"
 "#,
     );
     let out = dir.path().join("out");
-    let o = compare(&[
+    let args = [
         "--schedules",
         &file,
         "--seeds",
@@ -133,7 +137,8 @@ schedule = "cosine(lr=0.05, steps=100%)"
         "2",
         "--out",
         out.to_str().unwrap(),
-    ]);
+    ];
+    let o = compare(&args);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let blow = stdout
@@ -141,6 +146,16 @@ schedule = "cosine(lr=0.05, steps=100%)"
         .find(|l| l.contains("blow-up"))
         .expect("a row");
     assert!(blow.contains("0/2 ok, 2 diverged"), "{blow}");
+    // A loss that stays finite but runs far above where it started is a divergence too.
+    let runaway = stdout
+        .lines()
+        .find(|l| l.contains("runaway"))
+        .expect("a row");
+    assert!(runaway.contains("0/2 ok, 2 diverged"), "{runaway}");
+    // The folder now holds this run: a second compare into it is refused, nothing lost.
+    let report = std::fs::read(out.join("report.html")).unwrap();
+    assert_user_error(&compare(&args), "already holds files");
+    assert_eq!(std::fs::read(out.join("report.html")).unwrap(), report);
     let cos = stdout.lines().find(|l| l.contains(" cosine")).unwrap();
     assert!(cos.trim_end().ends_with("2 ok"), "cosine completed: {cos}");
     assert!(

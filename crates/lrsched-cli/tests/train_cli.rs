@@ -135,6 +135,279 @@ fn a_diverging_run_exits_3_and_says_so() {
     assert!(stderr(&o).contains("diverged"));
     let last = records(&metrics).pop().unwrap();
     assert_eq!(last["diverged"], true);
+    // The record names the step and rate the message names (not the epoch's end, not null).
+    let said = format!("step {}:", last["step"]);
+    assert!(stderr(&o).contains(&said), "{said} in {}", stderr(&o));
+    assert_eq!(last["lr"], 1e30, "{last}");
+}
+
+#[test]
+fn a_finite_loss_that_runs_away_is_a_divergence_too() {
+    // --lr 1e6 trains to a loss near 1e6 and chance accuracy without ever being NaN.
+    let o = run(&["train", "--quiet", "--epochs", "2", "--lr", "1e6"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("the loss ran away"), "{}", stderr(&o));
+}
+
+/// Digits for `epochs` epochs into `dir`'s checkpoint folder and `dir/m.jsonl`.
+fn digits_run(dir: &Path, epochs: &str, extra: &[&str]) -> Output {
+    let ckpt = dir.join("ckpt");
+    let metrics = dir.join("m.jsonl");
+    let args = [
+        "train",
+        "--quiet",
+        "--epochs",
+        epochs,
+        "--checkpoint-dir",
+        ckpt.to_str().unwrap(),
+        "--metrics-out",
+        metrics.to_str().unwrap(),
+    ];
+    run(&[&args[..], extra].concat())
+}
+
+/// Every file in `dir`, with its bytes.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = walk(dir)
+        .into_iter()
+        .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+/// A user error: exit 2, one line, naming `needle`.
+fn assert_user_error(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains(needle), "`{needle}` in: {err}");
+}
+
+#[test]
+fn a_folder_holding_another_run_is_refused_and_overwrite_replaces_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = digits_run(dir.path(), "1", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A run killed mid-write left this; the next use of the folder clears it.
+    let stale = dir.path().join("ckpt/.epoch-000002.ckpt.tmp-999999999");
+    std::fs::write(&stale, b"half a checkpoint").unwrap();
+    let before = snapshot(dir.path());
+    let o = digits_run(dir.path(), "2", &["--seed", "3"]);
+    assert_user_error(
+        &o,
+        "holds another run's checkpoints (epoch-000001.ckpt, best.ckpt)",
+    );
+    assert!(stderr(&o).contains("--resume") && stderr(&o).contains("--overwrite"));
+    let after: Vec<_> = snapshot(dir.path())
+        .into_iter()
+        .filter(|(p, _)| !p.contains(".tmp-"))
+        .collect();
+    let before: Vec<_> = before
+        .into_iter()
+        .filter(|(p, _)| !p.contains(".tmp-"))
+        .collect();
+    assert_eq!(after, before, "nothing touched");
+    assert!(
+        !stale.exists(),
+        "the dead writer's temporary file is cleared"
+    );
+    // The metrics file alone is another run's too.
+    std::fs::remove_dir_all(dir.path().join("ckpt")).unwrap();
+    assert_user_error(&digits_run(dir.path(), "2", &[]), "m.jsonl exists");
+    let o = digits_run(dir.path(), "2", &["--seed", "3", "--overwrite"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(records(&dir.path().join("m.jsonl")).len(), 2);
+}
+
+#[test]
+fn outputs_never_land_on_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("train.csv");
+    let mut text = String::from("a,b,label\n");
+    for i in 0..40 {
+        text.push_str(&format!("{},{},{}\n", i % 7, i % 5, i % 2));
+    }
+    std::fs::write(&csv, &text).unwrap();
+    let c = csv.to_str().unwrap();
+    let o = run(&[
+        "train",
+        "--quiet",
+        "--data",
+        "csv",
+        "--data-path",
+        c,
+        "--metrics-out",
+        c,
+    ]);
+    assert_user_error(&o, "--metrics-out");
+    assert!(stderr(&o).contains("--data-path"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), text);
+    // Through another spelling of the same file, and onto the schedule config.
+    let config = dir.path().join("s.json");
+    std::fs::write(&config, r#"{"type": "constant", "lr": 0.1}"#).unwrap();
+    let other = format!("{}/./s.json", dir.path().display());
+    let o = run(&[
+        "train",
+        "--quiet",
+        "--schedule-config",
+        config.to_str().unwrap(),
+        "--metrics-out",
+        &other,
+    ]);
+    assert_user_error(&o, "--schedule-config");
+    // The step log beside the metrics file counts as an output too.
+    let steps_name = dir.path().join("x.steps.jsonl");
+    std::fs::write(&steps_name, r#"{"type": "constant", "lr": 0.1}"#).unwrap();
+    let o = run(&[
+        "train",
+        "--quiet",
+        "--schedule-config",
+        steps_name.to_str().unwrap(),
+        "--metrics-out",
+        dir.path().join("x.jsonl").to_str().unwrap(),
+    ]);
+    assert_user_error(&o, "step log");
+    // A metrics file named like a checkpoint in the checkpoint folder.
+    let ck = dir.path().join("ck");
+    let o = run(&[
+        "train",
+        "--quiet",
+        "--checkpoint-dir",
+        ck.to_str().unwrap(),
+        "--metrics-out",
+        ck.join("epoch-000001.ckpt").to_str().unwrap(),
+    ]);
+    assert_user_error(&o, "checkpoint folder");
+}
+
+#[test]
+fn a_finished_run_resumes_to_nothing_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = digits_run(dir.path(), "2", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let before = snapshot(dir.path());
+    let o = digits_run(dir.path(), "2", &["--resume"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("nothing to do"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(snapshot(dir.path()), before, "nothing rewritten");
+    assert_user_error(
+        &digits_run(dir.path(), "1", &["--resume"]),
+        "--epochs 1 is fewer than the 2 epochs",
+    );
+    // Results do not depend on threads, so neither does a resume.
+    let o = digits_run(dir.path(), "3", &["--resume", "--threads", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(records(&dir.path().join("m.jsonl")).len(), 3);
+}
+
+#[test]
+fn an_early_stopped_run_stays_stopped_on_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let stop = [
+        "--early-stop-patience",
+        "0",
+        "--schedule",
+        "constant(lr=0.5)",
+    ];
+    let o = digits_run(dir.path(), "40", &stop);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("stopped early"));
+    let epochs = records(&dir.path().join("m.jsonl")).len();
+    assert!(epochs < 40, "it stopped early");
+    let o = digits_run(dir.path(), "40", &[&stop[..], &["--resume"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("nothing to do"));
+    assert_eq!(records(&dir.path().join("m.jsonl")).len(), epochs);
+}
+
+#[test]
+fn resume_with_only_best_ckpt_left_says_so_and_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = digits_run(dir.path(), "1", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::remove_file(dir.path().join("ckpt/epoch-000001.ckpt")).unwrap();
+    let before = snapshot(dir.path());
+    assert_user_error(
+        &digits_run(dir.path(), "2", &["--resume"]),
+        "holds best.ckpt but no epoch checkpoint",
+    );
+    assert_eq!(snapshot(dir.path()), before);
+}
+
+#[test]
+fn a_resume_killed_at_any_moment_keeps_the_measured_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    // Long epochs, so the kills land inside the first resumed epoch.
+    let long = [
+        "--data",
+        "spirals",
+        "--spirals-size",
+        "40000",
+        "--model",
+        "128-128",
+        "--batch-size",
+        "8",
+    ];
+    let o = digits_run(dir.path(), "1", &long);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let metrics = dir.path().join("m.jsonl");
+    let steps = dir.path().join("m.steps.jsonl");
+    let epoch_lines = std::fs::read_to_string(&metrics).unwrap();
+    let step_lines = std::fs::read_to_string(&steps).unwrap();
+    assert_eq!(epoch_lines.lines().count(), 1);
+    for wait_ms in [0u64, 30, 120, 400] {
+        let args = [
+            "train",
+            "--quiet",
+            "--epochs",
+            "2",
+            "--checkpoint-dir",
+            dir.path().join("ckpt").to_str().unwrap().to_string().leak(),
+            "--metrics-out",
+            metrics.to_str().unwrap().to_string().leak(),
+            "--resume",
+        ];
+        let mut child = lrsched()
+            .args([&args[..], &long[..]].concat())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(wait_ms));
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        assert!(
+            !status.success(),
+            "the resumed epoch ended within {wait_ms} ms"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&metrics).unwrap(),
+            epoch_lines,
+            "after {wait_ms} ms"
+        );
+        let now = std::fs::read_to_string(&steps).unwrap();
+        assert!(
+            now.starts_with(&step_lines),
+            "the first epoch's step lines are kept (after {wait_ms} ms)"
+        );
+    }
 }
 
 #[test]
@@ -259,6 +532,8 @@ fn one_cycle_and_a_stated_interval_step_per_batch() {
             "0.1",
             "--metrics-out",
             metrics.to_str().unwrap(),
+            // Each case replaces the last one's metrics on purpose.
+            "--overwrite",
         ];
         args.extend(schedule.iter().copied());
         let o = run(&args);

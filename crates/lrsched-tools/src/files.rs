@@ -60,6 +60,41 @@ pub fn out_dir(command: &str, out: Option<&Path>) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
+/// As [`out_dir`], for a tool whose run cannot continue an earlier one (compare, find-lr):
+/// a given folder that already holds files is refused, so another run's report and
+/// measurements are never overwritten.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let out = dir.path().join("cmp");
+/// lrsched_tools::files::new_out_dir("compare", Some(&out)).unwrap();
+/// std::fs::write(out.join("report.html"), "<html>").unwrap();
+/// let e = lrsched_tools::files::new_out_dir("compare", Some(&out)).unwrap_err();
+/// assert!(e.contains("report.html"), "{e}");
+/// ```
+pub fn new_out_dir(command: &str, out: Option<&Path>) -> Result<PathBuf, String> {
+    if let Some(dir) = out {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            let mut names: Vec<String> = entries
+                .flatten()
+                .take(4)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            if !names.is_empty() {
+                names.sort();
+                return Err(format!(
+                    "--out {} already holds files ({}{}), perhaps another run's: choose a new \
+                     folder, or move that one away",
+                    dir.display(),
+                    names[..names.len().min(3)].join(", "),
+                    if names.len() > 3 { ", ..." } else { "" }
+                ));
+            }
+        }
+    }
+    out_dir(command, out)
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder, synced, and a
 /// rename, so readers see the old file or the whole new one, never a part.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {

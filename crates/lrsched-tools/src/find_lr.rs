@@ -540,11 +540,17 @@ fn seed_run(spec: &FindLrSpec, input: &TrialInput, r: TrialResult) -> SeedRun {
         }
     }
     let diverged = matches!(r.status, TrialStatus::Diverged { .. });
-    let stop = stop.unwrap_or(if diverged {
+    let stop = stop.unwrap_or(match &r.status {
+        // The trainer's runaway rule can end a sweep before the smoothed curve passes
+        // the range test's own line: the same kind of end.
+        TrialStatus::Diverged { what, .. }
+            if what.contains(lrsched_train::divergence::RAN_AWAY) =>
+        {
+            Stop::Diverging
+        }
         // The built-in trainer ends at a NaN loss without reporting that step.
-        Stop::NotFinite
-    } else {
-        Stop::Completed
+        _ if diverged => Stop::NotFinite,
+        _ => Stop::Completed,
     });
     let problem = match (&r.status, lrs.is_empty()) {
         (TrialStatus::Completed | TrialStatus::Stopped { .. }, true) => {

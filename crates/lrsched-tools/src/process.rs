@@ -4,6 +4,7 @@
 
 use crate::protocol::{Line, MetricsReader, TrialInput};
 use crate::trial::{Control, TrialResult, TrialStatus};
+use lrsched_train::divergence::{DivergenceRule, Watch};
 use std::collections::BTreeSet;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
@@ -34,7 +35,15 @@ pub struct CommandTrainer {
     pub grace: Duration,
     /// How often the metrics file is read.
     pub poll: Duration,
+    /// When a loss that is still finite counts as diverged: on the step lines' `loss`, or,
+    /// for a program that reports only epochs, on the epochs' `train_loss` (else `loss`).
+    pub divergence: DivergenceRule,
 }
+
+/// The most metric lines one trial may write; past it the trial ends as bad output
+/// instead of growing lrsched's memory without end (5 million step lines are already
+/// 78,000 epochs of MNIST at batch 64).
+pub const MAX_LINES_PER_TRIAL: usize = 5_000_000;
 
 impl CommandTrainer {
     /// A command with the defaults: no timeout, 5 s grace, metrics read every 20 ms.
@@ -48,6 +57,7 @@ impl CommandTrainer {
             // Short enough that a quick trial's end is seen at once (the default compare
             // runs 33 trials of a fraction of a second), long enough to cost nothing.
             poll: Duration::from_millis(20),
+            divergence: DivergenceRule::default(),
         }
     }
 }
@@ -194,6 +204,7 @@ pub fn run(
     }
     let _guard = GroupGuard(pgid);
     let mut reader = MetricsReader::new(&input.metrics_path());
+    let mut watch = LineWatch::new(trainer.divergence);
     // Set when lrsched ends the trial itself; the exit status then says nothing new.
     let mut ended: Option<TrialStatus> = None;
     let exit = loop {
@@ -212,7 +223,18 @@ pub fn run(
                     if let Line::Epoch(e) = &mut line {
                         e.elapsed = Some(started.elapsed().as_secs_f64());
                     }
-                    if let Some(why) = nonfinite(&line) {
+                    if result.epochs.len() + result.steps.len() >= MAX_LINES_PER_TRIAL {
+                        ended = Some(TrialStatus::Malformed(crate::protocol::ProtocolError {
+                            path: input.metrics_path(),
+                            line: MAX_LINES_PER_TRIAL + 1,
+                            problem: format!(
+                                "more than {MAX_LINES_PER_TRIAL} metric lines: at most one step \
+                                 line per optimizer step and one epoch line per epoch"
+                            ),
+                        }));
+                        break;
+                    }
+                    if let Some(why) = watch.diverged(&line) {
                         ended = Some(TrialStatus::Diverged {
                             at: at(&line),
                             what: why,
@@ -325,6 +347,46 @@ fn prepare_dir(input: &TrialInput) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// The divergence rule ([`lrsched_train::divergence`]) over a trial's lines: any value not
+/// finite; a runaway step `loss`; for a program that reports no step losses, a runaway
+/// epoch `train_loss` (else `loss`).
+pub(crate) struct LineWatch {
+    steps: Watch,
+    epochs: Watch,
+    saw_step_loss: bool,
+}
+
+impl LineWatch {
+    pub(crate) fn new(rule: DivergenceRule) -> LineWatch {
+        LineWatch {
+            steps: Watch::new(rule),
+            epochs: Watch::new(rule.per_epoch()),
+            saw_step_loss: false,
+        }
+    }
+
+    /// `Some(what)` once the trial has diverged.
+    pub(crate) fn diverged(&mut self, line: &Line) -> Option<String> {
+        if let Some(why) = nonfinite(line) {
+            return Some(why);
+        }
+        match line {
+            Line::Step(s) => {
+                let loss = s.loss?;
+                self.saw_step_loss = true;
+                self.steps.observe(loss)
+            }
+            Line::Epoch(e) if !self.saw_step_loss => {
+                let (key, loss) = ["train_loss", "loss"]
+                    .iter()
+                    .find_map(|k| e.get(k).map(|v| (*k, v)))?;
+                self.epochs.observe(loss).map(|w| format!("{key}: {w}"))
+            }
+            Line::Epoch(_) => None,
+        }
+    }
+}
+
 fn nonfinite(line: &Line) -> Option<String> {
     match line {
         Line::Epoch(e) => e
@@ -363,4 +425,56 @@ pub fn tail(path: &std::path::Path, n: usize) -> Vec<String> {
         .map(|l| l.chars().take(300).collect())
         .collect();
     lines[lines.len().saturating_sub(n)..].to_vec()
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::protocol::parse_line;
+    use proptest::prelude::*;
+
+    fn number() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<f64>().prop_map(|v| format!("{v:?}")),
+            Just("NaN".to_string()),
+            Just("Infinity".to_string()),
+            Just("-Infinity".to_string()),
+            Just("null".to_string()),
+            Just("1e999".to_string()),
+            Just("\"text\"".to_string()),
+        ]
+    }
+
+    proptest! {
+        /// Whatever a program writes, reading it never panics: a line is read or refused.
+        #[test]
+        fn any_text_is_read_or_refused(text in "\\PC{0,200}") {
+            let _ = parse_line(&text);
+        }
+
+        /// Lines shaped like the protocol's, with hostile numbers: the divergence watch
+        /// never panics, and a NaN or infinite value always ends the trial.
+        #[test]
+        fn the_watch_flags_every_non_finite_value(
+            values in proptest::collection::vec((any::<bool>(), any::<u64>(), number()), 1..60)
+        ) {
+            let mut watch = LineWatch::new(DivergenceRule::default());
+            for (is_step, n, v) in values {
+                let text = if is_step {
+                    format!("{{\"step\": {n}, \"loss\": {v}}}")
+                } else {
+                    format!("{{\"epoch\": {n}, \"train_loss\": {v}}}")
+                };
+                let Ok(line) = parse_line(&text) else { continue };
+                let said = watch.diverged(&line);
+                let non_finite = match &line {
+                    Line::Step(s) => s.loss.is_some_and(|l| !l.is_finite()),
+                    Line::Epoch(e) => e.values.values().any(|v| !v.is_finite()),
+                };
+                if non_finite {
+                    prop_assert!(said.is_some(), "{text}");
+                }
+            }
+        }
+    }
 }

@@ -800,8 +800,8 @@ pub fn command_line_for(trainer: &CommandTrainer, input: &TrialInput) -> String 
 }
 
 /// Collects trials run elsewhere from `--print-trials` lines: a pending trial whose
-/// folder has `exit_status` gets its `result.json` from its metrics file (diverged on a
-/// non-finite value, failed on a non-zero status). Returns how many were collected.
+/// folder has `exit_status` gets its `result.json` from its metrics file (diverged by the
+/// rule of `lrsched_train::divergence`, failed on a non-zero status). Returns how many were collected.
 pub fn collect_external(plan: &mut Plan) -> Result<usize, String> {
     let mut n = 0;
     for t in &plan.trials {
@@ -817,17 +817,19 @@ pub fn collect_external(plan: &mut Plan) -> Result<usize, String> {
         let mut result = TrialResult::new();
         let mut reader = crate::protocol::MetricsReader::new(&t.input.metrics_path());
         let mut ended = None;
+        // The same divergence rule as a trial run here (process::LineWatch).
+        let mut watch =
+            crate::process::LineWatch::new(lrsched_train::divergence::DivergenceRule::default());
         match reader.finish() {
             Ok(lines) => {
                 for line in lines {
                     if ended.is_none() {
-                        if let Line::Epoch(e) = &line {
-                            if let Some((k, v)) = e.values.iter().find(|(_, v)| !v.is_finite()) {
-                                ended = Some(TrialStatus::Diverged {
-                                    at: format!("epoch {}", e.epoch),
-                                    what: format!("{k} = {v}"),
-                                });
-                            }
+                        if let Some(what) = watch.diverged(&line) {
+                            let at = match &line {
+                                Line::Epoch(e) => format!("epoch {}", e.epoch),
+                                Line::Step(s) => format!("step {}", s.step),
+                            };
+                            ended = Some(TrialStatus::Diverged { at, what });
                         }
                     }
                     result.push(line);

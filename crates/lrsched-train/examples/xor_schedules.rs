@@ -89,6 +89,8 @@ fn main() {
                 early_stop: None,
                 checkpoint: None,
                 metrics_out: None,
+                divergence: Default::default(),
+                overwrite: false,
             };
             let summary = train(&config, &split, &mut Quiet).expect("training runs");
             let h = &summary.history;

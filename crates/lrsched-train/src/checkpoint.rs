@@ -157,6 +157,37 @@ pub fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>, CheckpointError> {
     Ok(found)
 }
 
+/// Removes the temporary files (`.NAME.tmp-PID`) that a process killed in the middle of
+/// [`write_bytes_atomic`] left in `dir`, where that process is gone; a live writer's
+/// file is left alone. Best effort: what cannot be removed stays.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let stale = dir.path().join(".epoch-000001.ckpt.tmp-999999999");
+/// std::fs::write(&stale, b"half").unwrap();
+/// lrsched_train::checkpoint::remove_stale_temporaries(dir.path());
+/// assert!(!stale.exists());
+/// ```
+pub fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix('.')
+            .and_then(|n| n.rsplit_once(".tmp-"))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+        if !alive {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Deletes all but the newest `keep` epoch checkpoints.
 pub fn prune(dir: &Path, keep: usize) -> Result<(), CheckpointError> {
     let all = list(dir)?;

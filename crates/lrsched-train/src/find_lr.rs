@@ -606,6 +606,8 @@ pub fn doc_config(split: &Split) -> TrainConfig {
         early_stop: None,
         checkpoint: None,
         metrics_out: None,
+        divergence: Default::default(),
+        overwrite: false,
     }
 }
 

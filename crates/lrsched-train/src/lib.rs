@@ -4,7 +4,9 @@
 
 pub mod checkpoint;
 pub mod data;
+pub mod divergence;
 pub mod find_lr;
 pub mod model;
 pub mod optim;
+pub mod outputs;
 pub mod trainer;

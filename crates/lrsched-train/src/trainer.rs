@@ -3,6 +3,7 @@
 
 use crate::checkpoint::{self, CheckpointError};
 use crate::data::{BatchState, Batches, Split, Targets};
+use crate::divergence::{DivergenceRule, Watch};
 use crate::model::{BatchTargets, CandleMlp, Mlp, ModelSpec};
 use crate::optim::{
     OptimError, Optimizer, OptimizerConfig, OptimizerKind, OptimizerState, ParamGroup,
@@ -11,7 +12,7 @@ use lrsched::driver::Interval;
 use lrsched::{AnySchedule, Driver, DriverState, Schedule, ScheduleError};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Which implementation computes forward and backward passes.
@@ -201,10 +202,16 @@ pub struct TrainConfig {
     /// Where epoch metrics go (JSON lines); step metrics go beside it as
     /// `<stem>.steps.jsonl`.
     pub metrics_out: Option<PathBuf>,
+    /// When a loss that is still finite counts as diverged ([`crate::divergence`]).
+    pub divergence: DivergenceRule,
+    /// Replace what another run left: its checkpoints in the checkpoint folder, an
+    /// existing metrics file. Without it a fresh run refuses to start over them.
+    pub overwrite: bool,
 }
 
 impl TrainConfig {
     /// The settings a resumed run must share, as a config value (to name differences).
+    /// Threads are not among them: the results are the same bits for any thread count.
     pub fn identity(&self) -> serde_json::Value {
         serde_json::json!({
             "data": self.data,
@@ -217,7 +224,6 @@ impl TrainConfig {
             "momentum_schedule": self.momentum_schedule,
             "batch_size": self.batch_size,
             "seed": self.seed,
-            "threads": self.threads,
             "plateau_monitor": self.plateau_monitor,
             "early_stop": self.early_stop,
         })
@@ -282,6 +288,8 @@ pub struct Summary {
     pub best_epoch: Option<u64>,
     /// Total seconds spent in this process.
     pub seconds: f64,
+    /// Epochs trained in this process: 0 when a resume found the run already finished.
+    pub epochs_run: u64,
     /// The final parameters (the best ones when `restore_best` applied).
     pub params: Vec<f32>,
 }
@@ -386,6 +394,13 @@ struct SavedRun {
     batches: (u64, u64, u64),
     early: EarlyState,
     history: Vec<EpochRecord>,
+    /// The runaway-loss watch, so a resumed run diverges where the whole run would.
+    #[serde(default)]
+    watch: Option<Watch>,
+    /// Set in the checkpoint of the epoch where early stopping ended the run, so a
+    /// resume says there is nothing left to do instead of training on.
+    #[serde(default)]
+    early_stopped: bool,
 }
 
 /// The network of a run; one per run, so the variants' sizes do not matter.
@@ -442,6 +457,11 @@ pub fn train(
         )));
     }
     config.schedule.validate()?;
+    if let (Some(m), Some(ck)) = (&config.metrics_out, &config.checkpoint) {
+        for file in [m.clone(), steps_path(m)] {
+            crate::outputs::refuse_in_checkpoints(&file, &ck.dir).map_err(TrainError::Config)?;
+        }
+    }
     let mut mlp =
         Mlp::new(config.model.clone(), config.seed, config.batch_size).with_threads(config.threads);
     let groups = param_groups(&mlp, config);
@@ -462,19 +482,69 @@ pub fn train(
     };
     let mut history = Vec::new();
     let mut first_epoch = 0;
+    let mut watch = Watch::new(config.divergence);
+    // Set when a resume finds the run already over: nothing is trained or written.
+    let mut finished: Option<Outcome> = None;
 
     if let Some(ck) = &config.checkpoint {
         std::fs::create_dir_all(&ck.dir).map_err(|source| CheckpointError::Io {
             path: ck.dir.clone(),
             source,
         })?;
+        // A run killed while writing a checkpoint leaves its temporary file behind.
+        checkpoint::remove_stale_temporaries(&ck.dir);
+        let found = checkpoint::list(&ck.dir)?;
+        let best = checkpoint::best_path(&ck.dir);
+        if !ck.resume && (!found.is_empty() || best.exists()) {
+            if config.overwrite {
+                for path in found.iter().map(|(_, p)| p).chain([&best]) {
+                    match std::fs::remove_file(path) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(CheckpointError::Io {
+                                path: path.clone(),
+                                source: e,
+                            }
+                            .into())
+                        }
+                        _ => {}
+                    }
+                }
+            } else {
+                let mut names: Vec<String> = found
+                    .iter()
+                    .map(|(_, p)| p.file_name().unwrap_or_default().to_string_lossy().into())
+                    .collect();
+                if best.exists() {
+                    names.push("best.ckpt".into());
+                }
+                return Err(TrainError::Config(format!(
+                    "checkpoint folder {} holds another run's checkpoints ({}): continue that run \
+                     with `resume`, use another folder, or replace them with `overwrite`",
+                    ck.dir.display(),
+                    names.join(", ")
+                )));
+            }
+        }
+        if ck.resume && found.is_empty() && best.exists() {
+            return Err(TrainError::Config(format!(
+                "`resume`: {} holds best.ckpt but no epoch checkpoint to continue from (best.ckpt \
+                 is the best epoch's state, not where the run stopped); nothing was changed. To go \
+                 on from the best epoch, copy best.ckpt to epoch-NNNNNN.ckpt (NNNNNN its epoch)",
+                ck.dir.display()
+            )));
+        }
         if ck.resume {
-            if let Some((_, path)) = checkpoint::list(&ck.dir)?.pop() {
+            if let Some((_, path)) = found.last().cloned() {
                 let saved: SavedRun = checkpoint::read(&path)?;
+                let mut saved_config = saved.config;
+                // Checkpoints before threads left the run's identity still carry them.
+                if let Some(map) = saved_config.as_object_mut() {
+                    map.remove("threads");
+                }
                 let mut differences = Vec::new();
                 lrsched::config::diff(
                     "config",
-                    &saved.config,
+                    &saved_config,
                     &config.identity(),
                     &mut differences,
                 );
@@ -504,8 +574,38 @@ pub fn train(
                 early = saved.early;
                 history = saved.history;
                 first_epoch = saved.epoch;
+                watch = saved.watch.unwrap_or(watch);
+                if saved.epoch > config.epochs {
+                    return Err(TrainError::Config(format!(
+                        "`epochs` = {} is fewer than the {} epochs {} has already run: give at \
+                         least {} to continue it",
+                        config.epochs,
+                        saved.epoch,
+                        path.display(),
+                        saved.epoch
+                    )));
+                }
+                if saved.early_stopped {
+                    finished = Some(Outcome::EarlyStopped);
+                } else if saved.epoch == config.epochs {
+                    finished = Some(Outcome::Completed);
+                }
             }
         }
+    }
+    if let Some(outcome) = finished {
+        let params = match (&config.early_stop, &early.best_params) {
+            (Some(es), Some(best)) if es.restore_best => best.clone(),
+            _ => mlp.params().to_vec(),
+        };
+        return Ok(Summary {
+            outcome,
+            history,
+            best_epoch: early.best_epoch,
+            seconds: started.elapsed().as_secs_f64(),
+            epochs_run: 0,
+            params,
+        });
     }
 
     let mut net = match config.engine {
@@ -525,9 +625,13 @@ pub fn train(
 
     let per_epoch = batches.per_epoch();
     let resume_step = first_epoch * per_epoch as u64;
+    // `resume` continues what the folder holds, even nothing (a run killed in its first
+    // epoch): its metrics files are then this run's, started again.
+    let resuming = config.checkpoint.as_ref().is_some_and(|ck| ck.resume);
     let mut metrics = MetricsFiles::open(
         config.metrics_out.as_ref(),
-        (first_epoch > 0).then_some((history.as_slice(), resume_step)),
+        resuming.then_some((history.as_slice(), resume_step)),
+        config.overwrite,
     )?;
     let uses_momentum = config.optimizer.kind != OptimizerKind::Sgd;
     let mut xbuf = Vec::with_capacity(config.batch_size * train.dim());
@@ -540,6 +644,8 @@ pub fn train(
         s => driver.schedule().value(s - 1),
     };
     let mut outcome = Outcome::Completed;
+    let mut diverged_lr = f64::NAN;
+    let mut epochs_run = 0;
     let mut warned_nonpositive = false;
     let mut cached: (Option<u64>, f64, Option<f64>) = (None, f64::NAN, None);
     // The optimizer's buffers reach subnormal floats too.
@@ -589,9 +695,10 @@ pub fn train(
             } else if !finite_sum(grads) {
                 Some("a gradient is not finite".to_string())
             } else {
-                None
+                watch.observe(loss as f64)
             };
             if let Some(what) = what {
+                diverged_lr = lr;
                 outcome = Outcome::Diverged {
                     epoch: epoch + 1,
                     step,
@@ -624,14 +731,16 @@ pub fn train(
         if outcome == Outcome::Stopped {
             break;
         }
-        if let Outcome::Diverged { .. } = &outcome {
+        if let Outcome::Diverged { step, .. } = &outcome {
+            // The step it diverged at (the updates done before it), and the rate that
+            // step was given: the same numbers the message says.
             let record = EpochRecord {
                 epoch: epoch + 1,
-                step: epoch * per_epoch as u64 + per_epoch as u64,
+                step: *step,
                 train_loss: f64::NAN,
                 val_loss: f64::NAN,
                 val_acc: None,
-                lr: last_lr,
+                lr: diverged_lr,
                 momentum: driver.momentum(),
                 epoch_seconds: t0.elapsed().as_secs_f64(),
                 samples_per_sec: 0.0,
@@ -686,6 +795,7 @@ pub fn train(
 
         let stop = update_early(&mut early, config, &record, &net);
         history.push(record);
+        epochs_run += 1;
 
         if let Some(ck) = &config.checkpoint {
             let batch_state = batches.state();
@@ -703,6 +813,8 @@ pub fn train(
                 batches: (batch_state.seed, batch_state.epoch, batch_state.position),
                 early: early.clone(),
                 history: history.clone(),
+                watch: Some(watch),
+                early_stopped: stop,
             };
             checkpoint::write_atomic(&checkpoint::epoch_path(&ck.dir, epoch + 1), &saved)?;
             if early.best_epoch == Some(epoch + 1) {
@@ -731,6 +843,7 @@ pub fn train(
         history,
         best_epoch: early.best_epoch,
         seconds: started.elapsed().as_secs_f64(),
+        epochs_run,
         params,
     })
 }
@@ -807,6 +920,17 @@ fn update_early(
     patience.is_some_and(|p| early.bad_epochs > p)
 }
 
+/// Where the per-step log of `--metrics-out` goes: `<stem>.steps.jsonl` beside it.
+///
+/// ```
+/// use std::path::Path;
+/// let p = lrsched_train::trainer::steps_path(Path::new("runs/a.jsonl"));
+/// assert_eq!(p, Path::new("runs/a.steps.jsonl"));
+/// ```
+pub fn steps_path(metrics_out: &Path) -> PathBuf {
+    metrics_out.with_extension("steps.jsonl")
+}
+
 /// The epoch and step metrics files.
 struct MetricsFiles {
     epochs: Option<(PathBuf, std::io::BufWriter<std::fs::File>)>,
@@ -814,12 +938,16 @@ struct MetricsFiles {
 }
 
 impl MetricsFiles {
-    /// Opens the files; on a resume, first cuts them back to what the checkpoint covers
-    /// (its epochs, and steps before `resume_step`), since a run killed after its last
-    /// checkpoint may have written lines the resumed run will write again.
+    /// Opens the files for appending. A fresh run refuses files that exist (another run's
+    /// measurements) unless `overwrite`. On a resume the files are first cut back to what
+    /// the checkpoint covers (its epochs, and steps before `resume_step`), since a run
+    /// killed after its last checkpoint may have written lines the resumed run writes
+    /// again; the cut-back file replaces the old one atomically, so a kill at any moment
+    /// leaves either the old lines or the kept ones, never an empty file.
     fn open(
         path: Option<&PathBuf>,
         resumed: Option<(&[EpochRecord], u64)>,
+        overwrite: bool,
     ) -> Result<MetricsFiles, TrainError> {
         let Some(path) = path else {
             return Ok(MetricsFiles {
@@ -827,39 +955,69 @@ impl MetricsFiles {
                 steps: None,
             });
         };
-        let steps_path = path.with_extension("steps.jsonl");
+        let steps_path = steps_path(path);
         let metrics_err = |p: &PathBuf| {
             let p = p.clone();
             move |source| TrainError::Metrics { path: p, source }
         };
-        let mut epoch_lines = String::new();
-        let mut step_lines = String::new();
-        if let Some((history, resume_step)) = resumed {
-            for r in history {
-                epoch_lines.push_str(&serde_json::to_string(r).unwrap_or_default());
-                epoch_lines.push('\n');
-            }
-            let old = std::fs::read_to_string(&steps_path).unwrap_or_default();
-            for line in old.lines() {
-                let step = serde_json::from_str::<serde_json::Value>(line)
-                    .ok()
-                    .and_then(|v| v.get("step").and_then(|s| s.as_u64()));
-                if step.is_some_and(|s| s < resume_step) {
-                    step_lines.push_str(line);
-                    step_lines.push('\n');
+        let start = |p: &PathBuf, head: &str| -> Result<(), TrainError> {
+            checkpoint::write_bytes_atomic(p, head.as_bytes()).map_err(|e| match e {
+                CheckpointError::Io { source, .. } => TrainError::Metrics {
+                    path: p.clone(),
+                    source,
+                },
+                other => other.into(),
+            })
+        };
+        match resumed {
+            Some((history, resume_step)) => {
+                let mut epoch_lines = String::new();
+                for r in history {
+                    epoch_lines.push_str(&Self::epoch_line(r).to_string());
+                    epoch_lines.push('\n');
                 }
+                let mut step_lines = String::new();
+                let old = match std::fs::read_to_string(&steps_path) {
+                    Ok(text) => text,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                    Err(e) => return Err(metrics_err(&steps_path)(e)),
+                };
+                for line in old.lines() {
+                    let step = serde_json::from_str::<serde_json::Value>(line)
+                        .ok()
+                        .and_then(|v| v.get("step").and_then(|s| s.as_u64()));
+                    if step.is_some_and(|s| s < resume_step) {
+                        step_lines.push_str(line);
+                        step_lines.push('\n');
+                    }
+                }
+                start(path, &epoch_lines)?;
+                start(&steps_path, &step_lines)?;
+            }
+            None => {
+                for p in [path, &steps_path] {
+                    if p.exists() && !overwrite {
+                        return Err(TrainError::Config(format!(
+                            "`metrics_out`: {} exists and may hold another run's measurements: \
+                             choose a new path, or replace it with `overwrite`",
+                            p.display()
+                        )));
+                    }
+                }
+                start(path, "")?;
+                start(&steps_path, "")?;
             }
         }
-        let create = |p: &PathBuf, head: &str| {
-            let mut w = std::fs::File::create(p)
+        let append = |p: &PathBuf| {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(p)
                 .map(std::io::BufWriter::new)
-                .map_err(metrics_err(p))?;
-            w.write_all(head.as_bytes()).map_err(metrics_err(p))?;
-            Ok::<_, TrainError>(w)
+                .map_err(metrics_err(p))
         };
         Ok(MetricsFiles {
-            epochs: Some((path.clone(), create(path, &epoch_lines)?)),
-            steps: Some((steps_path.clone(), create(&steps_path, &step_lines)?)),
+            epochs: Some((path.clone(), append(path)?)),
+            steps: Some((steps_path.clone(), append(&steps_path)?)),
         })
     }
 
@@ -878,8 +1036,13 @@ impl MetricsFiles {
         Ok(())
     }
 
+    /// An epoch's line, the same bytes whether written live or again on a resume.
+    fn epoch_line(r: &EpochRecord) -> serde_json::Value {
+        serde_json::to_value(r).unwrap_or_default()
+    }
+
     fn epoch(&mut self, r: &EpochRecord) -> Result<(), TrainError> {
-        let line = serde_json::to_value(r).unwrap_or_default();
+        let line = Self::epoch_line(r);
         Self::write(&mut self.epochs, &line, true)?;
         // Steps are flushed with each epoch so a killed run leaves whole lines.
         if let Some((path, w)) = &mut self.steps {

@@ -86,6 +86,8 @@ fn trainer_feeds_accuracy_as_measured() {
         early_stop: None,
         checkpoint: None,
         metrics_out: None,
+        divergence: Default::default(),
+        overwrite: false,
     };
     let s = train(&c, &split, &mut Quiet).unwrap();
     let accs: Vec<f64> = s.history.iter().map(|r| r.val_acc.unwrap()).collect();

@@ -37,6 +37,8 @@ fn config(split: &Split, schedule: &str, interval: Interval, epochs: u64) -> Tra
         early_stop: None,
         checkpoint: None,
         metrics_out: None,
+        divergence: Default::default(),
+        overwrite: false,
     }
 }
 
