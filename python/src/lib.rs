@@ -74,14 +74,18 @@ pub fn load_text(
     text: &str,
     shape: Option<&RunShape>,
 ) -> Result<(AnySchedule, Interval), lrsched::ScheduleError> {
-    let value = if is_oneline(text) {
-        oneline::parse_value(text)?
-    } else {
-        // `text_value` tells JSON (`{`, `[`) from TOML by the first character.
-        config::text_value(text, Path::new("config"))?
-    };
-    let Config { schedule, interval } = config::load_value(value, shape)?;
+    let Config { schedule, interval } = config::load_value(text_config(text)?, shape)?;
     Ok((schedule, interval))
+}
+
+/// A config's text (JSON, TOML or the one-line form) as a config value, unbuilt: as
+/// [`load_text`] reads it.
+pub fn text_config(text: &str) -> Result<Value, lrsched::ScheduleError> {
+    if is_oneline(text) {
+        oneline::parse_value(text)
+    } else {
+        config::text_value(text, Path::new("config"))
+    }
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
@@ -384,10 +388,7 @@ impl PySchedule {
     }
 
     fn __repr__(&self) -> String {
-        format!(
-            "lrsched.Schedule({})",
-            Value::String(self.__str__())
-        )
+        format!("lrsched.Schedule({})", Value::String(self.__str__()))
     }
 
     fn __reduce__<'py>(
@@ -640,6 +641,13 @@ impl PyMetrics {
     }
 }
 
+/// A config's text (JSON, TOML or the one-line form) as a dict, without building it (the
+/// PyTorch scheduler fills in the optimizer's `lr` where a pasted class config leaves it out).
+#[pyfunction]
+fn parse_config<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+    value_to_py(py, &text_config(text).map_err(err)?)
+}
+
 #[pymodule]
 fn _lrsched(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ScheduleError", m.py().get_type::<ScheduleError>())?;
@@ -649,6 +657,7 @@ fn _lrsched(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTrial>()?;
     m.add_class::<PyMetrics>()?;
     m.add_function(wrap_pyfunction!(catalog_list, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_config, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
