@@ -327,8 +327,13 @@ impl PySchedule {
         let values = py.allow_threads(|| self.schedule.values(start..start.saturating_add(n)));
         match py.import("numpy") {
             Ok(np) => {
-                let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
-                let buffer = PyByteArray::new(py, &bytes);
+                // Written straight into the buffer numpy then wraps: no copy on either side.
+                let buffer = PyByteArray::new_with(py, values.len() * 8, |bytes| {
+                    for (chunk, v) in bytes.chunks_exact_mut(8).zip(&values) {
+                        chunk.copy_from_slice(&v.to_ne_bytes());
+                    }
+                    Ok(())
+                })?;
                 let kwargs = PyDict::new(py);
                 kwargs.set_item("dtype", "float64")?;
                 np.call_method("frombuffer", (buffer,), Some(&kwargs))
