@@ -89,3 +89,23 @@ def test_lrsched_compare_runs_the_example(tmp_path):
     steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
     step_lr = {s["step"]: s["lr"] for s in steps if s["schedule"] == "step"}
     assert step_lr[9] == 0.1 and step_lr[10] == 0.05
+
+
+@needs_data
+@pytest.mark.skipif(lrsched_bin() is None, reason="no lrsched binary (LRSCHED_BIN)")
+def test_lrsched_find_lr_runs_the_example(tmp_path):
+    cmd = f"{sys.executable} {EXAMPLE} " + " ".join(ARGS)
+    out = tmp_path / "lr"
+    o = subprocess.run(
+        [lrsched_bin(), "find-lr", "--quiet", "--command", cmd, "--seeds", "1",
+         "--steps", "40", "--steps-per-epoch", "10", "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert o.returncode == 0, o.stderr + o.stdout
+    assert "suggested lr:" in o.stdout, o.stdout
+    run = json.loads((out / "find_lr.json").read_text())["runs"][0]
+    assert run["problem"] is None, run
+    # The example stepped the rate lrsched handed it: geometric from 1e-7, per step.
+    lrs = run["lrs"]
+    assert len(lrs) >= 5 and abs(lrs[0] / 1e-7 - 1) < 1e-6
+    assert abs(lrs[1] / lrs[0] - lrs[2] / lrs[1]) < 1e-6
