@@ -39,28 +39,80 @@ _PER_GROUP_KEYS = ("lr", "max_lr", "base_lr", "min_lr", "eta_min", "momentum",
                    "base_momentum", "max_momentum", "lr_lambda")
 
 
-def _as_schedule(schedule: Any, optimizer: Optimizer) -> Schedule:
-    """The schedule, with the optimizer's ``lr`` filled into a PyTorch class config that
-    leaves it out (PyTorch takes the base rate from the optimizer)."""
-    if isinstance(schedule, Schedule):
-        return schedule
+def _group_configs(config: Dict[str, Any], initial: List[float]) -> List[Dict[str, Any]]:
+    """One config per param group for a pasted PyTorch class: PyTorch runs the class's
+    recursion on each group's own base rate, so each group gets its own schedule (the
+    same bits as PyTorch's, where scaling one group's rates would round differently).
+    A per-group list (``max_lr=[...]``, ``lr_lambda=[...]``) gives each group its entry."""
+    n = len(initial)
+    name = config["type"]
+    base = config.get("lr")
+    out = []
+    for i in range(n):
+        c = dict(config)
+        for key in _PER_GROUP_KEYS:
+            v = c.get(key)
+            if isinstance(v, (list, tuple)):
+                if len(v) != n:
+                    raise ScheduleError(
+                        f"{name}: `{key}` = {list(v)!r} is not allowed: must be a number or a "
+                        f"list of {n} numbers (one per param group)"
+                    )
+                c[key] = v[i]
+        if not isinstance(base, (list, tuple)):  # a list's entry was taken above
+            if base is None or base == initial[0]:
+                c["lr"] = initial[i]
+            else:
+                # The config names another base rate: the groups keep their ratios to it.
+                c["lr"] = base * initial[i] / initial[0] if initial[0] else base
+        out.append(c)
+    return out
+
+
+def _plan(schedule: Any, optimizer: Optimizer, interval: Optional[str]):
+    """The drivers and the param groups each one sets: ``[(driver, [group, ...])]``, and
+    the first group's schedule."""
+    initial = [_scalar(g.get("initial_lr", g["lr"])) for g in optimizer.param_groups]
+    n = len(initial)
     config = schedule
     if isinstance(config, str):
         config = parse_config(config)
+    elif isinstance(config, Schedule) and config.type in _TORCH_CLASSES and n > 1:
+        config = config.to_config()
     if isinstance(config, dict) and config.get("type") in _TORCH_CLASSES:
-        groups = len(optimizer.param_groups)
-        if groups > 1:
-            for key in _PER_GROUP_KEYS:
-                if isinstance(config.get(key), (list, tuple)):
-                    raise ScheduleError(
-                        f"{config['type']}: `{key}` = {config[key]!r} is not allowed: must be one "
-                        "value; lrsched.torch.LRScheduler scales each param group by its "
-                        "initial lr over the first group's"
-                    )
-        if "lr" not in config:
-            config = dict(config)
-            config["lr"] = float(optimizer.param_groups[0]["lr"])
-    return Schedule(config)
+        configs = _group_configs(config, initial)
+        groups: Dict[str, List[int]] = {}
+        built: Dict[str, Schedule] = {}
+        for i, c in enumerate(configs):
+            key = repr(sorted(c.items()))
+            if key not in built:
+                built[key] = Schedule(c)
+                groups[key] = []
+            groups[key].append(i)
+        first = next(iter(built.values()))
+        interval = _interval(interval, first)
+        plan = [(_Driver(built[k], [1.0] * len(idx), interval), idx) for k, idx in groups.items()]
+        return plan, first, interval
+    if not isinstance(schedule, Schedule):
+        schedule = Schedule(schedule)
+    if n > 1 and initial[0] == 0.0:
+        raise ScheduleError(
+            "param_groups[0]: `lr` = 0 is not allowed: must be > 0 when there are several "
+            "groups (each group's rate is the schedule's times its lr over group 0's)"
+        )
+    scales = [1.0] + [lr / initial[0] for lr in initial[1:]]
+    interval = _interval(interval, schedule)
+    return [(_Driver(schedule, scales, interval), list(range(n)))], schedule, interval
+
+
+def _interval(interval: Optional[str], schedule: Schedule) -> str:
+    if interval is None:
+        return schedule.interval
+    if interval not in ("step", "epoch"):
+        raise ScheduleError(
+            f"`interval` = {interval!r} is not allowed: must be \"step\" or \"epoch\""
+        )
+    return interval
 
 
 def _scalar(x: Any) -> float:
@@ -71,9 +123,11 @@ class LRScheduler(_TorchLRScheduler):
     """Drives an optimizer's learning rates (and momentum) with an lrsched schedule.
 
     Args:
-        optimizer: the optimizer. Group ``i``'s rate is the schedule's value times the
-            group's initial ``lr`` over the first group's, so each group keeps its own
-            base rate, as PyTorch's schedulers keep theirs.
+        optimizer: the optimizer. Each param group keeps its own base rate, as with
+            PyTorch's schedulers: a pasted PyTorch class runs on each group's initial
+            ``lr`` (per-group lists such as ``max_lr=[...]`` give each group its entry),
+            exactly as PyTorch runs it; any other schedule sets group ``i`` to its value
+            times the group's initial ``lr`` over the first group's.
         schedule: an ``lrsched.Schedule``, a config dict, JSON, TOML or one-line string.
         interval: ``"step"`` or ``"epoch"``, how often the loop calls ``step()``; by
             default the schedule's own (``Schedule.interval``: per epoch for PyTorch's
@@ -97,28 +151,30 @@ class LRScheduler(_TorchLRScheduler):
     ) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not a torch.optim.Optimizer")
-        schedule = _as_schedule(schedule, optimizer)
-        if interval is None:
-            interval = schedule.interval
-        if interval not in ("step", "epoch"):
-            raise ScheduleError(
-                f"`interval` = {interval!r} is not allowed: must be \"step\" or \"epoch\""
-            )
-        initial = [_scalar(g.get("initial_lr", g["lr"])) for g in optimizer.param_groups]
-        if len(initial) > 1 and initial[0] == 0.0:
-            raise ScheduleError(
-                "param_groups[0]: `lr` = 0 is not allowed: must be > 0 when there are several "
-                "groups (each group's rate is the schedule's times its lr over group 0's)"
-            )
-        scales = [1.0] + [lr / initial[0] for lr in initial[1:]]
-        self.schedule = schedule
-        self.interval = interval
-        self._driver = _Driver(schedule, scales, interval)
+        self._plan, self.schedule, self.interval = _plan(schedule, optimizer, interval)
+        self._driver = self._plan[0][0]
+        self._single = len(self._plan) == 1
         self._started = False
         super().__init__(optimizer)
         self._started = True
 
-    def _apply(self, lrs: List[float], momentum: Optional[float]) -> None:
+    def _each(self, call) -> None:
+        """Runs ``call`` on every driver and sets the groups' rates and momenta."""
+        if self._single:
+            lrs, momentum = call(self._driver)
+            self._apply(lrs, momentum)
+            return
+        n = len(self.optimizer.param_groups)
+        lrs: List[float] = [0.0] * n
+        momenta: List[Optional[float]] = [None] * n
+        for driver, idx in self._plan:
+            got, m = call(driver)
+            for j, g in enumerate(idx):
+                lrs[g] = got[j]
+                momenta[g] = m
+        self._apply(lrs, momenta)
+
+    def _apply(self, lrs: List[float], momentum: Union[None, float, List[Optional[float]]]) -> None:
         groups = self.optimizer.param_groups
         for g, lr in zip(groups, lrs):
             if isinstance(g["lr"], torch.Tensor):
@@ -126,11 +182,14 @@ class LRScheduler(_TorchLRScheduler):
             else:
                 g["lr"] = lr
         if momentum is not None:
-            for g in groups:
+            each = momentum if isinstance(momentum, list) else [momentum] * len(groups)
+            for g, m in zip(groups, each):
+                if m is None:
+                    continue
                 if "momentum" in g:
-                    g["momentum"] = momentum
+                    g["momentum"] = m
                 elif "betas" in g:
-                    g["betas"] = (momentum, *g["betas"][1:])
+                    g["betas"] = (m, *g["betas"][1:])
         self._last_lr = lrs
         self.last_epoch = self._driver.step_count
 
@@ -143,7 +202,7 @@ class LRScheduler(_TorchLRScheduler):
         self._step_count = getattr(self, "_step_count", 0) + 1
         if not self._started:
             # The base class's constructor calls step() once: apply step 0's rates.
-            self._apply(*self._driver.current())
+            self._each(lambda d: d.current())
             return
         if metric is None:
             if self.interval == "epoch" and self._driver.needs_metric:
@@ -151,17 +210,13 @@ class LRScheduler(_TorchLRScheduler):
                     f"{self.schedule.type}: the schedule is metric-driven and step() was called "
                     "without its metric: call scheduler.step(metric) with the validation metric"
                 )
-            self._apply(*self._driver.step())
+            if self._single:
+                self._apply(*self._driver.step())
+            else:
+                self._each(lambda d: d.step())
         else:
-            if isinstance(metric, torch.Tensor):
-                metric = metric.item()
-            try:
-                value = float(metric)
-            except (TypeError, ValueError):
-                raise ScheduleError(
-                    f"metric = {metric!r} is not allowed: must be a number"
-                ) from None
-            self._apply(*self._driver.step(value))
+            value = _metric(metric)
+            self._each(lambda d: d.step(value))
 
     def end_epoch(self, metric: Optional[float] = None) -> None:
         """Ends an epoch, with its validation metric when there is one.
@@ -170,23 +225,32 @@ class LRScheduler(_TorchLRScheduler):
         has stepped past the epoch's batches already); for a per-epoch one this is
         ``step(metric)``.
         """
-        m = None if metric is None else float(metric)
-        self._apply(*self._driver.end_epoch(m))
+        m = None if metric is None else _metric(metric)
+        self._each(lambda d: d.end_epoch(m))
 
     def get_lr(self) -> List[float]:
         """The rates in force, one per param group."""
-        return self._driver.current()[0]
+        if self._single:
+            return self._driver.current()[0]
+        lrs = [0.0] * len(self.optimizer.param_groups)
+        for driver, idx in self._plan:
+            for j, g in enumerate(idx):
+                lrs[g] = driver.current()[0][j]
+        return lrs
 
     def state_dict(self) -> Dict[str, Any]:
         """The state to checkpoint: plain values (the config, the step, any metric
         history), so ``torch.save`` and JSON both hold it."""
-        return {
+        state = {
             "lrsched": self._driver.state(),
             "last_epoch": self.last_epoch,
             "_step_count": self._step_count,
             "_last_lr": list(self._last_lr),
             "interval": self.interval,
         }
+        if not self._single:
+            state["lrsched_groups"] = [d.state() for d, _ in self._plan[1:]]
+        return state
 
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
         """Continues from a saved state, bit-identically.
@@ -200,6 +264,24 @@ class LRScheduler(_TorchLRScheduler):
                 f"not an lrsched scheduler state (keys: {keys}): load the state_dict() of an "
                 "lrsched.torch.LRScheduler"
             )
-        self._driver.restore(state_dict["lrsched"])
+        saved = [state_dict["lrsched"], *state_dict.get("lrsched_groups", [])]
+        if len(saved) != len(self._plan):
+            raise ScheduleError(
+                f"saved state does not match the config: it drives {len(saved)} distinct "
+                f"param-group schedules, this scheduler {len(self._plan)}"
+            )
+        for (driver, _), st in zip(self._plan, saved):
+            driver.restore(st)
         self._step_count = state_dict.get("_step_count", self._driver.step_count + 1)
-        self._apply(*self._driver.current())
+        self._each(lambda d: d.current())
+
+
+def _metric(metric: Any) -> float:
+    if isinstance(metric, torch.Tensor):
+        metric = metric.item()
+    if isinstance(metric, bool):
+        raise ScheduleError(f"metric = {metric!r} is not allowed: must be a number")
+    try:
+        return float(metric)
+    except (TypeError, ValueError):
+        raise ScheduleError(f"metric = {metric!r} is not allowed: must be a number") from None

@@ -134,20 +134,63 @@ def test_side_by_side_with_the_torch_class(case):
         assert torch.equal(a, b), name
 
 
-def test_groups_keep_their_own_base_rates():
+def two_groups(kind="sgd"):
     torch.manual_seed(0)
     a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
-    opt = torch.optim.SGD([{"params": a.parameters()}, {"params": b.parameters(), "lr": 0.01}],
-                          lr=0.1, momentum=0.9)
-    ref_opt = torch.optim.SGD([{"params": a.parameters()}, {"params": b.parameters(), "lr": 0.01}],
-                              lr=0.1, momentum=0.9)
-    ours = lrsched.torch.LRScheduler(opt, {"type": "StepLR", "step_size": 2, "gamma": 0.5})
-    ref = tls.StepLR(ref_opt, step_size=2, gamma=0.5)
-    for _ in range(6):
+    groups = [{"params": a.parameters()}, {"params": b.parameters(), "lr": 0.013}]
+    if kind == "sgd":
+        return torch.optim.SGD(groups, lr=0.1, momentum=0.9)
+    return torch.optim.Adam(groups, lr=0.1)
+
+
+GROUP_CASES = [
+    ({"type": "StepLR", "step_size": 2, "gamma": 0.3},
+     lambda o: S.StepLR(o, step_size=2, gamma=0.3)),
+    ({"type": "CosineAnnealingLR", "T_max": 7, "eta_min": 0.001},
+     lambda o: S.CosineAnnealingLR(o, T_max=7, eta_min=0.001)),
+    ({"type": "OneCycleLR", "max_lr": [0.2, 0.02], "total_steps": 30},
+     lambda o: S.OneCycleLR(o, max_lr=[0.2, 0.02], total_steps=30)),
+    ({"type": "LambdaLR", "lr_lambda": ["0.9 ** epoch", "1 / (epoch + 1)"]},
+     lambda o: S.LambdaLR(o, [lambda e: 0.9 ** e, lambda e: 1 / (e + 1)])),
+    ({"type": "SequentialLR", "milestones": [3],
+      "schedulers": [{"type": "LinearLR", "start_factor": 0.1, "total_iters": 3},
+                     {"type": "ExponentialLR", "gamma": 0.8}]},
+     lambda o: S.SequentialLR(o, [S.LinearLR(o, start_factor=0.1, total_iters=3),
+                                  S.ExponentialLR(o, gamma=0.8)], milestones=[3])),
+]
+
+
+@pytest.mark.parametrize("config, factory", GROUP_CASES, ids=[c[0]["type"] for c in GROUP_CASES])
+def test_groups_keep_their_own_base_rates_exactly(config, factory):
+    opt, ref_opt = two_groups(), two_groups()
+    ours = lrsched.torch.LRScheduler(opt, config)
+    ref = factory(ref_opt)
+    for i in range(25):
+        assert group_state(opt) == group_state(ref_opt), i
         opt.step(), ref_opt.step()
         ours.step(), ref.step()
-        assert ours.get_last_lr()[0] == ref.get_last_lr()[0]
-        assert ours.get_last_lr()[1] == pytest.approx(ref.get_last_lr()[1], rel=1e-15)
+        assert ours.get_last_lr() == ref.get_last_lr(), i
+        assert ours.get_lr() == ours.get_last_lr()
+    # Resumes with every group's schedule.
+    again = lrsched.torch.LRScheduler(two_groups(), config)
+    again.load_state_dict(ours.state_dict())
+    assert again.get_last_lr() == ours.get_last_lr()
+
+
+def test_native_schedule_scales_groups_by_their_initial_rates():
+    opt = two_groups()
+    s = lrsched.torch.LRScheduler(opt, "cosine(lr=0.1, steps=10)")
+    ref = lrsched.Schedule("cosine(lr=0.1, steps=10)")
+    for t in range(12):
+        assert s.get_last_lr() == [ref.value(t), ref.value(t) * (0.013 / 0.1)]
+        opt.step()
+        s.step()
+
+
+def test_per_group_lists_must_match_the_groups():
+    with pytest.raises(lrsched.ScheduleError, match="list of 2 numbers"):
+        lrsched.torch.LRScheduler(two_groups(), {"type": "OneCycleLR", "max_lr": [0.1, 0.2, 0.3],
+                                                 "total_steps": 10})
 
 
 def test_native_schedule_sets_momentum_and_adam_betas():
