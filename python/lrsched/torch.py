@@ -62,9 +62,10 @@ def _group_configs(config: Dict[str, Any], initial: List[float]) -> List[Dict[st
         if not isinstance(base, (list, tuple)):  # a list's entry was taken above
             if base is None or base == initial[0]:
                 c["lr"] = initial[i]
-            else:
-                # The config names another base rate: the groups keep their ratios to it.
-                c["lr"] = base * initial[i] / initial[0] if initial[0] else base
+            elif i > 0 and initial[0]:
+                # The config names another base rate: the groups keep their ratios to it
+                # (the first group takes it as written, not rounded through a ratio).
+                c["lr"] = base * initial[i] / initial[0]
         out.append(c)
     return out
 

@@ -250,6 +250,23 @@ fn step_arg(step: i64) -> PyResult<u64> {
 }
 
 /// A learning-rate schedule: a pure function of the step, computed by lrsched's Rust core.
+///
+/// `Schedule(config, *, steps_per_epoch=None, epochs=None)`: `config` is a dict (native, or
+/// pasted from PyTorch, transformers, timm, optax or Keras), a JSON or TOML string, the
+/// one-line form, or another Schedule. `steps_per_epoch` and `epochs` resolve durations
+/// written `"3ep"` or `"10%"`. Bad configs raise `lrsched.ScheduleError` (a `ValueError`)
+/// with the message the `lrsched` command line prints.
+///
+/// >>> import lrsched
+/// >>> s = lrsched.Schedule({"type": "StepLR", "lr": 0.1, "step_size": 2, "gamma": 0.5})
+/// >>> s.value(2), s.interval
+/// (0.05, 'epoch')
+/// >>> [float(v) for v in s.values(4)]
+/// [0.1, 0.1, 0.05, 0.05]
+/// >>> str(lrsched.Schedule("cosine(lr=0.1, steps=100, min_lr=0)"))
+/// 'cosine(lr=0.1, steps=100)'
+/// >>> lrsched.Schedule(s.to_config()) == s
+/// True
 #[pyclass(name = "Schedule", module = "lrsched", frozen, eq)]
 #[derive(Clone, PartialEq)]
 pub struct PySchedule {
