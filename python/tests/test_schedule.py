@@ -172,3 +172,16 @@ def test_help_teaches():
     assert "Schedule" in lrsched.__doc__
     assert lrsched.Schedule.value.__doc__
     assert lrsched.list.__doc__
+
+
+def test_values_is_a_list_without_numpy():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['numpy'] = None\n"
+        "import lrsched\n"
+        "v = lrsched.Schedule('step(lr=1, step_size=2, gamma=0.5)').values(5)\n"
+        "assert v == [1.0, 1.0, 0.5, 0.5, 0.25] and type(v) is list, v\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
