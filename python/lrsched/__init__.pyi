@@ -1,0 +1,8 @@
+from typing import Any, Dict, List as _List
+
+from ._lrsched import Conversion as Conversion
+from ._lrsched import Schedule as Schedule
+from ._lrsched import ScheduleError as ScheduleError
+from ._lrsched import __version__ as __version__
+
+def list() -> _List[Dict[str, Any]]: ...

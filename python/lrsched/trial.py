@@ -1,0 +1,164 @@
+"""The trial protocol, program side: run a training script under ``lrsched compare
+--command``, ``find-lr --command`` and ``tune --command`` (docs/protocol.md).
+
+lrsched hands each trial its schedule, seed and epoch budget in ``LRSCHED_*`` variables
+and reads back JSON lines appended to ``$LRSCHED_METRICS``. A PyTorch script takes part
+with three changes:
+
+.. code-block:: python
+
+    import lrsched.torch, lrsched.trial
+    torch.manual_seed(lrsched.trial.seed(default=0))
+    sched = lrsched.torch.LRScheduler(opt, lrsched.trial.schedule(
+        steps_per_epoch=len(loader), default={"type": "StepLR", "step_size": 10}))
+    for epoch in range(1, lrsched.trial.epochs(default=20) + 1):
+        ...  # train; per step: lrsched.trial.report_step(step, lr=..., loss=...)
+        lrsched.trial.report(epoch, val_loss=val_loss, val_acc=val_acc)
+
+Run on its own (no ``LRSCHED_PROTOCOL`` in the environment), each helper returns its
+``default`` and the reports write nothing, so the same script still trains by itself.
+
+>>> import lrsched.trial
+>>> lrsched.trial.active()
+False
+>>> lrsched.trial.seed(default=7)
+7
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+from . import Schedule, ScheduleError
+from ._lrsched import _Metrics, _Trial
+
+__all__ = [
+    "active", "schedule", "seed", "epochs", "max_steps", "interval", "name", "out_dir",
+    "report", "report_step",
+]
+
+_NOT_READ = object()
+_trial: Any = _NOT_READ
+_metrics: Optional[_Metrics] = None
+
+
+def _get() -> Optional[_Trial]:
+    global _trial
+    if _trial is _NOT_READ:
+        _trial = _Trial.from_env()
+    return _trial
+
+
+def _reset() -> None:
+    """Forget the trial read from the environment (tests change the environment)."""
+    global _trial, _metrics
+    _trial, _metrics = _NOT_READ, None
+
+
+def active() -> bool:
+    """Whether lrsched started this process for a trial (``LRSCHED_PROTOCOL`` is set)."""
+    return _get() is not None
+
+
+def _need(what: str, default: Any) -> Any:
+    if default is None:
+        raise ScheduleError(
+            f"lrsched.trial.{what}(): not running under lrsched (LRSCHED_PROTOCOL is unset) "
+            f"and no default given: pass {what}(default=...) or run through "
+            "`lrsched compare --command`"
+        )
+    return default
+
+
+def schedule(
+    steps_per_epoch: Optional[int] = None,
+    default: Union[Schedule, dict, str, None] = None,
+) -> Schedule:
+    """The trial's schedule, ``"3ep"`` / ``"10%"`` durations resolved with the program's
+    own ``steps_per_epoch`` (else ``LRSCHED_STEPS_PER_EPOCH``), and its interval from
+    ``LRSCHED_INTERVAL``. Outside a trial, ``Schedule(default)``."""
+    t = _get()
+    if t is None:
+        return Schedule(_need("schedule", default))
+    return t.schedule(steps_per_epoch)
+
+
+def seed(default: Optional[int] = None) -> int:
+    """The trial's seed (``LRSCHED_SEED``); outside a trial, ``default``."""
+    t = _get()
+    return _need("seed", default) if t is None else t.seed
+
+
+def epochs(default: Optional[int] = None) -> int:
+    """The trial's epoch budget (``LRSCHED_EPOCHS``); outside a trial, ``default``."""
+    t = _get()
+    return _need("epochs", default) if t is None else t.epochs
+
+
+def max_steps() -> Optional[int]:
+    """The cap on optimizer steps (``LRSCHED_MAX_STEPS``, a range test), or None."""
+    t = _get()
+    return None if t is None else t.max_steps
+
+
+def interval() -> Optional[str]:
+    """``"step"`` or ``"epoch"`` (``LRSCHED_INTERVAL``); None outside a trial."""
+    t = _get()
+    return None if t is None else t.interval
+
+
+def name() -> Optional[str]:
+    """The trial's name (``LRSCHED_TRIAL``); None outside a trial."""
+    t = _get()
+    return None if t is None else t.name
+
+
+def out_dir() -> Optional[str]:
+    """The trial's own folder (``LRSCHED_OUT_DIR``); None outside a trial."""
+    t = _get()
+    return None if t is None else t.out_dir
+
+
+def _writer() -> Optional[_Metrics]:
+    global _metrics
+    t = _get()
+    if t is None:
+        return None
+    if _metrics is None:
+        _metrics = _Metrics(t.metrics_path)
+    return _metrics
+
+
+def _number(key: str, v: Any) -> float:
+    if hasattr(v, "item"):
+        v = v.item()  # a tensor or numpy scalar
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ScheduleError(f"metric `{key}` = {v!r} is not allowed: must be a number")
+    return float(v)
+
+
+def report(epoch: int, **metrics: float) -> None:
+    """Appends one epoch's line, ``{"epoch": 3, "val_loss": 0.31, ...}`` (epochs from 1).
+
+    NaN and infinities are written ``NaN`` / ``Infinity`` / ``-Infinity``; lrsched then
+    ends the trial as diverged. Outside a trial this does nothing.
+    """
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
+        raise ScheduleError(f"epoch = {epoch!r} is not allowed: must be an integer >= 1")
+    w = _writer()
+    if w is None:
+        return
+    w.epoch(epoch, [(k, _number(k, v)) for k, v in metrics.items()])
+
+
+def report_step(step: int, lr: float, loss: float) -> None:
+    """Appends one optimizer step's line, ``{"step": 120, "lr": 0.05, "loss": 0.42}``
+    (steps from 0; the rate used for the step and its training loss). ``find-lr`` needs
+    these; plots use them. Outside a trial this does nothing."""
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise ScheduleError(f"step = {step!r} is not allowed: must be an integer >= 0")
+    w = _writer()
+    if w is None:
+        return
+    w.step(step, _number("lr", lr), _number("loss", loss))
+

@@ -1,0 +1,96 @@
+"""lrsched.trial: the protocol's environment in, its JSON lines out (docs/protocol.md)."""
+
+import json
+
+import pytest
+
+import lrsched
+import lrsched.trial as trial
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    for k in list(__import__("os").environ):
+        if k.startswith("LRSCHED_"):
+            monkeypatch.delenv(k)
+    metrics = tmp_path / "metrics.jsonl"
+    values = {
+        "LRSCHED_PROTOCOL": "1",
+        "LRSCHED_TRIAL": "cosine-seed3",
+        "LRSCHED_SCHEDULE": json.dumps({"type": "cosine", "lr": 0.1, "steps": "100%"}),
+        "LRSCHED_SCHEDULE_FILE": str(tmp_path / "schedule.json"),
+        "LRSCHED_INTERVAL": "step",
+        "LRSCHED_SEED": "3",
+        "LRSCHED_EPOCHS": "4",
+        "LRSCHED_OUT_DIR": str(tmp_path),
+        "LRSCHED_METRICS": str(metrics),
+    }
+    for k, v in values.items():
+        monkeypatch.setenv(k, v)
+    trial._reset()
+    yield metrics
+    trial._reset()
+
+
+def test_outside_a_trial_helpers_fall_back(monkeypatch):
+    monkeypatch.delenv("LRSCHED_PROTOCOL", raising=False)
+    trial._reset()
+    assert not trial.active()
+    assert trial.seed(default=5) == 5 and trial.epochs(default=2) == 2
+    assert trial.schedule(default="cosine(lr=0.1, steps=10)").value(10) == 0.0
+    trial.report(1, val_loss=0.5)  # writes nothing, fails nothing
+    trial.report_step(0, lr=0.1, loss=1.0)
+    with pytest.raises(lrsched.ScheduleError, match="default"):
+        trial.seed()
+
+
+def test_reads_the_trial_and_resolves_durations(env):
+    assert trial.active()
+    assert (trial.seed(), trial.epochs(), trial.name(), trial.interval()) == (
+        3, 4, "cosine-seed3", "step")
+    s = trial.schedule(steps_per_epoch=25)  # 100% of 4 epochs x 25 steps
+    assert s.length == 100 and s.interval == "step"
+    with pytest.raises(lrsched.ScheduleError, match="100%"):
+        trial.schedule()  # no steps per epoch: the duration cannot be resolved
+
+
+def test_writes_the_protocols_lines(env):
+    trial.report_step(0, lr=0.1, loss=2.5)
+    trial.report(1, val_loss=0.25, val_acc=0.5)
+    trial.report(2, val_loss=float("nan"), val_acc=float("inf"), other=-float("inf"))
+    lines = env.read_text().splitlines()
+    assert lines == [
+        '{"step":0,"lr":0.1,"loss":2.5}',
+        '{"epoch":1,"val_loss":0.25,"val_acc":0.5}',
+        '{"epoch":2,"val_loss":NaN,"val_acc":Infinity,"other":-Infinity}',
+    ]
+    # Python's json module reads them back, as lrsched does.
+    assert json.loads(lines[1]) == {"epoch": 1, "val_loss": 0.25, "val_acc": 0.5}
+
+
+def test_bad_reports_are_refused(env):
+    with pytest.raises(lrsched.ScheduleError, match="reserved"):
+        trial.report(1, step=3.0)
+    with pytest.raises(lrsched.ScheduleError, match="must be a number"):
+        trial.report(1, val_loss="low")
+    with pytest.raises(lrsched.ScheduleError, match="epoch = 0"):
+        trial.report(0, val_loss=1.0)
+    with pytest.raises(lrsched.ScheduleError, match="step = -1"):
+        trial.report_step(-1, lr=0.1, loss=1.0)
+
+
+def test_a_bad_environment_names_the_variable(env, monkeypatch):
+    monkeypatch.setenv("LRSCHED_SEED", "minus one")
+    trial._reset()
+    with pytest.raises(lrsched.ScheduleError, match="LRSCHED_SEED"):
+        trial.seed()
+    monkeypatch.setenv("LRSCHED_SEED", "1")
+    monkeypatch.setenv("LRSCHED_SCHEDULE", '{"type": "cosin"}')
+    trial._reset()
+    with pytest.raises(lrsched.ScheduleError, match="did you mean `cosine`"):
+        trial.schedule(steps_per_epoch=10)
+
+
+def test_tensor_metrics():
+    torch = pytest.importorskip("torch")
+    assert trial._number("loss", torch.tensor(0.5)) == 0.5
