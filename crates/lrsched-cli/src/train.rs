@@ -573,6 +573,20 @@ fn refuse_outputs_over_inputs(a: &TrainArgs) -> Result<(), UserError> {
             }
         }
     }
+    // A checkpoint is never a metrics file, even with --overwrite and wherever it lies.
+    for file in [metrics, &steps] {
+        let mut head = [0u8; 8];
+        let is_checkpoint = std::fs::File::open(file)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+            .is_ok()
+            && &head == b"LRSCKPT\0";
+        if is_checkpoint {
+            return Err(UserError(format!(
+                "--metrics-out: {} is an lrsched checkpoint: choose another path",
+                file.display()
+            )));
+        }
+    }
     let inputs: Vec<(&str, &std::path::Path)> =
         inputs.iter().map(|(f, p)| (*f, p.as_path())).collect();
     lrsched_train::outputs::refuse_overlap(
@@ -665,7 +679,8 @@ fn run_trial(a: &TrainArgs, trial: lrsched::trial::Trial) -> Result<u8, UserErro
 }
 
 fn print_summary(s: &Summary) {
-    let last = s.history.last();
+    // A diverged run's last record is the divergence (NaN losses), said on stderr.
+    let last = s.history.iter().rev().find(|r| !r.diverged);
     match &s.outcome {
         Outcome::Diverged { epoch, step, what } => {
             eprintln!("diverged at epoch {epoch}, step {step}: {what}; the last good checkpoint (if any) is kept");
@@ -685,5 +700,7 @@ fn print_summary(s: &Summary) {
         );
     } else if let Some(r) = last {
         println!("final val_loss {:.6}; {:.1}s", r.val_loss, s.seconds);
+    } else {
+        println!("no epoch finished; {:.1}s", s.seconds);
     }
 }

@@ -291,6 +291,27 @@ fn outputs_never_land_on_inputs() {
         ck.join("epoch-000001.ckpt").to_str().unwrap(),
     ]);
     assert_user_error(&o, "checkpoint folder");
+    // A checkpoint anywhere is never overwritten by metrics, --overwrite or not.
+    let o = run(&[
+        "train",
+        "--quiet",
+        "--epochs",
+        "1",
+        "--checkpoint-dir",
+        ck.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let best = ck.join("best.ckpt");
+    let bytes = std::fs::read(&best).unwrap();
+    let o = run(&[
+        "train",
+        "--quiet",
+        "--metrics-out",
+        best.to_str().unwrap(),
+        "--overwrite",
+    ]);
+    assert_user_error(&o, "is an lrsched checkpoint");
+    assert_eq!(std::fs::read(&best).unwrap(), bytes);
 }
 
 #[test]
