@@ -85,7 +85,14 @@ impl Metric {
         }
     }
 
-    fn is_fraction(&self) -> bool {
+    /// Whether values are fractions shown as percentages (accuracies).
+    ///
+    /// ```
+    /// use lrsched_tools::compare::Metric;
+    /// assert!(Metric::named("val_acc").is_fraction());
+    /// assert!(!Metric::named("val_loss").is_fraction());
+    /// ```
+    pub fn is_fraction(&self) -> bool {
         self.higher_is_better && self.name.to_ascii_lowercase().contains("acc")
     }
 }

@@ -80,11 +80,8 @@ impl Mode {
     /// assert_eq!(Mode::for_metric("val_loss"), Mode::Min);
     /// ```
     pub fn for_metric(name: &str) -> Mode {
-        let n = name.to_ascii_lowercase();
-        let max = [
-            "acc", "accuracy", "auc", "f1", "score", "iou", "map", "bleu", "r2",
-        ];
-        if max.iter().any(|m| n.contains(m)) {
+        // The one rule of which metrics are better higher, shared with compare.
+        if crate::compare::Metric::named(name).higher_is_better {
             Mode::Max
         } else {
             Mode::Min

@@ -29,7 +29,7 @@ pub fn fmt_score(r: &TuneResult, s: Option<f64>) -> String {
 }
 
 fn is_fraction(metric: &str) -> bool {
-    metric.contains("acc")
+    crate::compare::Metric::named(metric).is_fraction()
 }
 
 /// The results table: a header and one row per trial, best first; the `note` column has
