@@ -41,3 +41,21 @@ def list() -> _List[Dict[str, Any]]:  # noqa: A001 - the catalog is `lrsched.lis
     (True, '0')
     """
     return _catalog_list()
+
+
+def __getattr__(name: str) -> Any:
+    """``lrsched.torch`` and ``lrsched.trial`` after a plain ``import lrsched``.
+
+    They are imported on first use, so ``import lrsched`` stays quick and does not need
+    torch installed.
+
+    >>> import lrsched
+    >>> lrsched.trial.active()
+    False
+    """
+    if name in ("torch", "trial"):
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+

@@ -1,5 +1,8 @@
 from typing import Any, Dict, List as _List
 
+from . import torch as torch
+from . import trial as trial
+
 from ._lrsched import Conversion as Conversion
 from ._lrsched import Schedule as Schedule
 from ._lrsched import ScheduleError as ScheduleError

@@ -185,3 +185,16 @@ def test_values_is_a_list_without_numpy():
         "assert v == [1.0, 1.0, 0.5, 0.5, 0.25] and type(v) is list, v\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_torch_and_trial_are_there_after_a_plain_import():
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LRSCHED_")}
+    code = "import lrsched; print(lrsched.torch.LRScheduler.__name__, lrsched.trial.active())"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.split() == ["LRScheduler", "False"]
