@@ -918,7 +918,9 @@ mod tests {
         let space = "schedule = \"cosine(lr={lr}, steps={n})\"\n[params]\nlr = { log_range = [1e-3, 1.0] }\nn = { range = [10, 1000], int = true }";
         let t = std::time::Instant::now();
         for strategy in [
-            Strategy::Grid { points: 100_000_000 },
+            Strategy::Grid {
+                points: 100_000_000,
+            },
             Strategy::Grid { points: usize::MAX },
             Strategy::Random {
                 trials: 100_000_000,
@@ -928,6 +930,10 @@ mod tests {
             let e = plan(&spec(space, strategy)).unwrap_err();
             assert!(e.contains(&space::MAX_TRIALS.to_string()), "{e}");
         }
-        assert!(t.elapsed() < std::time::Duration::from_secs(2), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            t.elapsed()
+        );
     }
 }

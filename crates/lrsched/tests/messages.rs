@@ -23,7 +23,10 @@ fn assert_short(message: &str) {
             Some(q) if c == q => open = None,
             Some(_) => {
                 len += 1;
-                assert!(len <= MAX_QUOTE + 1, "a quote over {MAX_QUOTE} characters in {message}");
+                assert!(
+                    len <= MAX_QUOTE + 1,
+                    "a quote over {MAX_QUOTE} characters in {message}"
+                );
             }
             None if c == '`' || c == '"' => (open, len) = (Some(c), 0),
             None => {}
