@@ -303,15 +303,34 @@ pub fn write_inputs(spec: &TuneSpec, plan: &Plan) -> Result<(), String> {
             + "\n";
         let path = t.input.dir.join("trial.json");
         if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-            crate::files::write_atomic(&path, text.as_bytes())?;
+            replace_file(&path, text.as_bytes())?;
         }
         let sched = format!("{}\n", t.schedule);
         let sp = t.input.schedule_path();
         if std::fs::read_to_string(&sp).ok().as_deref() != Some(sched.as_str()) {
-            crate::files::write_atomic(&sp, sched.as_bytes())?;
+            replace_file(&sp, sched.as_bytes())?;
         }
     }
     Ok(())
+}
+
+/// Replaces `path` with `bytes` through a temporary file (`.NAME.tmp-PID`, the name
+/// [`write_inputs`] clears) and a rename, so no half file ever has the final name, but
+/// without `fsync`: a trial's inputs are made again from the plan by the next search, so
+/// a power cut loses nothing, and 10000 trials' inputs take a second instead of the
+/// 2 minutes their 40000 syncs took (results stay synced: they are the only copy).
+fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("cannot write {}: {e}", path.display())
+        })
 }
 
 /// An advisory lock on an output folder (`flock` on `.lrsched.lock` in it): a second
