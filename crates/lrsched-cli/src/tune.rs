@@ -247,6 +247,15 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
     };
     let lock = lib::OutLock::acquire(&spec.out).map_err(UserError)?;
     let mut plan = lib::plan(&spec).map_err(UserError)?;
+    if let Strategy::Random { trials, .. } | Strategy::Asha { trials, .. } = spec.strategy {
+        if plan.trials.len() < trials && !a.train.quiet {
+            eprintln!(
+                "note: the space holds {} distinct schedules (values are written to a few significant digits): {} trials, not {trials}",
+                plan.trials.len(),
+                plan.trials.len()
+            );
+        }
+    }
     lib::write_inputs(&spec, &plan).map_err(UserError)?;
     let collected = lib::collect_external(&mut plan).map_err(UserError)?;
     if collected > 0 && !a.train.quiet {

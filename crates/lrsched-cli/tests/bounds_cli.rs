@@ -706,3 +706,30 @@ fn model_data_and_jobs_sizes_are_bounded() {
         );
     }
 }
+
+#[test]
+fn tune_prints_a_large_search_in_seconds() {
+    // 10000 trials' inputs took 138 s to write, each file synced to disk (40000 syncs);
+    // they are made again from the plan, so they are renamed into place unsynced.
+    let dir = tempfile::tempdir().unwrap();
+    let space = dir.path().join("space.toml");
+    std::fs::write(
+        &space,
+        "schedule = \"cosine(lr={lr}, steps=100%)\"\n[params]\nlr = { log_range = [1e-4, 1.0] }\n",
+    )
+    .unwrap();
+    let t = Instant::now();
+    let o = run(&[
+        "tune",
+        "--space",
+        space.to_str().unwrap(),
+        "--trials",
+        "10000",
+        "--print-trials",
+        "--out",
+        dir.path().join("t").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 10000);
+    assert!(t.elapsed() < Duration::from_secs(60), "{:?}", t.elapsed());
+}
