@@ -53,7 +53,12 @@ pub struct CompareArgs {
     pub schedules: Option<PathBuf>,
     /// The validation accuracy that counts as converged (default: 0.95 on digits, 0.97
     /// on MNIST, 1.0 on XOR, 0.9 otherwise); never reaching it is a result, not an error.
-    #[arg(long = "target", id = "target_acc", value_name = "ACC")]
+    #[arg(
+        long = "target",
+        id = "target_acc",
+        value_name = "ACC",
+        allow_hyphen_values = true
+    )]
     pub target_acc: Option<f64>,
     /// A ready comparison: the seeds' XOR schedule study, or the MNIST StepLR recipe
     /// against the others (needs --data-dir).
@@ -84,7 +89,7 @@ pub struct TrialArgs {
     #[arg(long, value_name = "N", requires = "command")]
     pub steps_per_epoch: Option<u64>,
     /// Stop a trial that runs longer than this many seconds and report it as timed out.
-    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     pub trial_timeout: Option<f64>,
     /// The epoch metric that scores (default: val_acc when the trials report it, else
     /// val_loss).
@@ -235,6 +240,8 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
             "compare writes its own metrics into --out and runs each training on one thread: --checkpoint-dir, --resume, --overwrite, --metrics-out and --threads are not for compare (--jobs sets the runs at once)".into(),
         ));
     }
+    train::check_epochs(a.epochs)?;
+    check_jobs(args.jobs)?;
     let command = args.trials.command_trainer()?;
     if command.is_some() {
         let unused = built_in_only(matches);
@@ -370,7 +377,8 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
                 entries.len(),
                 a.model,
                 a.optimizer,
-                a.batch_size,
+                // As trained: a batch above the rows is the rows.
+                a.batch_size.min(split.train.len()),
                 a.epochs
             );
             (candidates, setup, "the built-in trainer".to_string())
@@ -412,10 +420,21 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
     Ok(())
 }
 
+/// `--jobs` of compare, find-lr and tune: at most [`MAX_JOBS`] (each job is a thread and,
+/// with --command, a process; more is a typo that would start thousands).
+pub fn check_jobs(jobs: Option<usize>) -> Result<(), UserError> {
+    match jobs {
+        Some(j) if j > MAX_JOBS => Err(UserError(format!(
+            "--jobs {j} is not allowed: must be between 1 and {MAX_JOBS}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Most seeds per schedule: enough for any test, and a bound on the work a typo asks for.
 const MAX_SEEDS: u64 = 1000;
 /// Most trials at once.
-const MAX_JOBS: usize = 256;
+pub const MAX_JOBS: usize = 256;
 
 /// A candidate's schedule as the trial gets it: `--lr` where a PyTorch config leaves its
 /// base rate out, the entry's interval (or `--schedule-interval`) as an `interval` key.
@@ -453,9 +472,9 @@ struct Bar {
 
 impl Bar {
     fn new(spec: &CompareSpec, quiet: bool) -> Bar {
-        let trials = spec.candidates.len() * spec.seeds.len();
+        let trials = spec.candidates.len().saturating_mul(spec.seeds.len());
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-            let bar = ProgressBar::new(trials as u64 * spec.epochs);
+            let bar = ProgressBar::new((trials as u64).saturating_mul(spec.epochs));
             bar.set_style(
                 ProgressStyle::with_template(
                     "{prefix} [{bar:20}] {pos}/{len} epochs  ETA {eta}  {msg}",

@@ -72,7 +72,7 @@ pub struct FindLrArgs {
     #[arg(long)]
     pub steps_per_epoch: Option<u64>,
     /// Stop a sweep that runs longer than this many seconds (with --command).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub trial_timeout: Option<f64>,
     /// Sweeps at once (default: 1 for the built-in trainer, which uses every core; the
     /// cores, at most --seeds, for --command).
@@ -145,6 +145,7 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
         Some(t) => parse_steps(t)?,
         None => DEFAULT_STEPS as u64,
     };
+    crate::compare::check_jobs(a.jobs)?;
     let jobs = match (a.jobs, &a.command) {
         (Some(j), _) => j,
         (None, None) => 1,
@@ -238,7 +239,7 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
     // Ctrl-C is main's `process::cancel_on_interrupt`: every trial's process group is
     // killed and lrsched exits; a library caller's `cancel_all` ends the sweeps as below.
     let bar = (!a.train.quiet && std::io::stderr().is_terminal()).then(|| {
-        let bar = ProgressBar::new(steps * spec.seeds as u64);
+        let bar = ProgressBar::new(steps.saturating_mul(spec.seeds as u64));
         bar.set_style(
             ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())

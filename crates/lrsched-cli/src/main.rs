@@ -84,7 +84,7 @@ struct TraceArgs {
     /// A schedule in the one-line form, e.g. "cosine(lr=0.1, steps=1000)".
     #[arg(long)]
     schedule: Option<String>,
-    /// How many values to print (0..N-1): optimizer steps, or epochs for a schedule stepped
+    /// How many values to print (0..N-1, at most 10^9, streamed): optimizer steps, or epochs for a schedule stepped
     /// per epoch (the config's "interval", else per epoch for PyTorch classes but
     /// OneCycleLR and CyclicLR; CSV's header and JSON's "interval" say which).
     #[arg(long)]
@@ -103,7 +103,7 @@ struct TraceArgs {
     #[arg(long)]
     steps_per_epoch: Option<u64>,
     /// Epochs in the run, to resolve fractions such as "10%".
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     epochs: Option<f64>,
 }
 
@@ -173,7 +173,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(UserError(message)) => {
-            eprintln!("error: {message}");
+            // Whatever the error quotes of the input is cut (`lrsched::shorten`): a
+            // pasted file is not echoed back whole.
+            eprintln!("error: {}", lrsched::shorten(&message));
             ExitCode::from(2)
         }
     }
@@ -239,24 +241,44 @@ fn read_metrics(path: &Path) -> Result<Vec<f64>, UserError> {
     Ok(metrics)
 }
 
+/// The most values `trace` prints: a billion lines is tens of gigabytes of text; more is
+/// a typo. Output is streamed, so memory stays the same at any count.
+const MAX_TRACE_STEPS: u64 = 1_000_000_000;
+
+/// Values computed and written per chunk: the first lines come out at once, and memory
+/// holds one chunk, not the whole trace.
+const TRACE_CHUNK: u64 = 1 << 16;
+
+/// `--epochs` of `trace` and `plot` (a run's length, to resolve "10%"): a finite
+/// number above 0.
+pub fn check_run_epochs(epochs: Option<f64>) -> Result<(), UserError> {
+    match epochs {
+        Some(e) if !(e.is_finite() && e > 0.0) => Err(UserError(format!(
+            "--epochs {e} is not allowed: must be a finite number > 0"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn trace(args: &TraceArgs) -> Result<(), UserError> {
+    check_run_epochs(args.epochs)?;
+    let n = args.steps;
+    if n > MAX_TRACE_STEPS {
+        return Err(UserError(format!(
+            "--steps {n} is not allowed: at most {MAX_TRACE_STEPS} values are printed"
+        )));
+    }
     let config::Config {
         mut schedule,
         interval,
     } = load_schedule(args)?;
-    let n = args.steps;
-    if n > 100_000_000 {
-        return Err(UserError(format!(
-            "--steps {n} is too many to print: at most 100000000"
-        )));
-    }
     match &args.metrics {
         Some(path) => {
             let metrics = read_metrics(path)?;
             for (i, m) in metrics.iter().enumerate() {
                 schedule.observe(i as u64, *m)?;
             }
-            if schedule.needs_metric() && (metrics.len() as u64) + 1 < n {
+            if schedule.needs_metric() && (metrics.len() as u64).saturating_add(1) < n {
                 return Err(UserError(format!(
                     "{}: {} metrics cover steps 0..{}, but --steps {n} needs {}",
                     path.display(),
@@ -274,31 +296,50 @@ fn trace(args: &TraceArgs) -> Result<(), UserError> {
         }
         None => {}
     }
-    let values: Vec<f64> = match args.param {
-        Param::Lr => schedule.values(0..n),
-        Param::Momentum => schedule
-            .momenta(0..n)
-            .into_iter()
-            .map(|m| {
-                m.ok_or_else(|| {
-                    UserError(format!(
-                        "`{}` sets no momentum (one_cycle, cyclic and PyTorch's OneCycleLR/CyclicLR with cycle_momentum do)",
-                        schedule.type_name()
-                    ))
-                })
-            })
-            .collect::<Result<_, _>>()?,
-    };
-    print_values(&values, args.format, args.param, interval);
-    Ok(())
+    if args.param == Param::Momentum && n > 0 && schedule.momentum(0).is_none() {
+        return Err(no_momentum(&schedule));
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match print_values(&mut out, &schedule, n, args.format, args.param, interval) {
+        Ok(()) => Ok(()),
+        // A closed pipe (`| head`) is the reader saying it has enough: not an error.
+        Err(Printed::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(Printed::Io(e)) => Err(UserError(format!("cannot write the trace: {e}"))),
+        Err(Printed::User(e)) => Err(e),
+    }
+}
+
+fn no_momentum(schedule: &AnySchedule) -> UserError {
+    UserError(format!(
+        "`{}` sets no momentum (one_cycle, cyclic and PyTorch's OneCycleLR/CyclicLR with cycle_momentum do)",
+        schedule.type_name()
+    ))
+}
+
+/// Why printing stopped.
+enum Printed {
+    Io(std::io::Error),
+    User(UserError),
+}
+
+impl From<std::io::Error> for Printed {
+    fn from(e: std::io::Error) -> Self {
+        Printed::Io(e)
+    }
 }
 
 /// Prints value i of the schedule, the rate of optimizer step i for a per-step schedule and
 /// of epoch i for a per-epoch one; CSV's header and JSON's `interval` key say which.
-fn print_values(values: &[f64], format: Format, param: Param, interval: Interval) {
-    use std::io::Write;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+/// Values are computed [`TRACE_CHUNK`] at a time and written as they come.
+fn print_values(
+    out: &mut impl std::io::Write,
+    schedule: &AnySchedule,
+    n: u64,
+    format: Format,
+    param: Param,
+    interval: Interval,
+) -> Result<(), Printed> {
     let name = match param {
         Param::Lr => "lr",
         Param::Momentum => "momentum",
@@ -307,62 +348,80 @@ fn print_values(values: &[f64], format: Format, param: Param, interval: Interval
         Interval::Step => "step",
         Interval::Epoch => "epoch",
     };
-    // Debug formatting of f64 is the shortest string that reads back to the same bits.
-    let result = match format {
-        Format::Plain => values.iter().try_for_each(|v| writeln!(out, "{v:?}")),
-        Format::Csv => writeln!(out, "{unit},{name}").and_then(|_| {
-            values
-                .iter()
-                .enumerate()
-                .try_for_each(|(i, v)| writeln!(out, "{i},{v:?}"))
-        }),
-        Format::Json => {
-            let items: Vec<String> = values
-                .iter()
-                .map(|v| {
+    match format {
+        Format::Plain => {}
+        Format::Csv => writeln!(out, "{unit},{name}")?,
+        Format::Json => write!(out, "{{\"interval\": \"{unit}\", \"{name}\": [")?,
+    }
+    let mut start = 0;
+    while start < n {
+        let end = start.saturating_add(TRACE_CHUNK).min(n);
+        let values: Vec<f64> = match param {
+            Param::Lr => schedule.values(start..end),
+            Param::Momentum => schedule
+                .momenta(start..end)
+                .into_iter()
+                .map(|m| m.ok_or_else(|| Printed::User(no_momentum(schedule))))
+                .collect::<Result<_, _>>()?,
+        };
+        for (i, v) in (start..end).zip(values) {
+            // Debug formatting of f64 is the shortest string that reads back to the same
+            // bits; JSON has no NaN or infinity, so those are null.
+            match format {
+                Format::Plain => writeln!(out, "{v:?}")?,
+                Format::Csv => writeln!(out, "{i},{v:?}")?,
+                Format::Json => {
+                    let sep = if i == 0 { "" } else { ", " };
                     if v.is_finite() {
-                        format!("{v:?}")
+                        write!(out, "{sep}{v:?}")?
                     } else {
-                        "null".into()
+                        write!(out, "{sep}null")?
                     }
-                })
-                .collect();
-            writeln!(
-                out,
-                "{{\"interval\": \"{unit}\", \"{name}\": [{}]}}",
-                items.join(", ")
-            )
+                }
+            }
         }
-    };
-    // A closed pipe (`| head`) is not an error worth a message.
-    let _ = result.and_then(|_| out.flush());
+        start = end;
+    }
+    if let Format::Json = format {
+        writeln!(out, "]}}")?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
+/// Prints the catalog; a closed pipe (`lrsched list | head`) ends it quietly.
 fn list() {
+    use std::io::Write;
     let width = lrsched::catalog::all()
         .map(|t| t.name.len())
         .max()
         .unwrap_or(0);
     let indent = " ".repeat(width + 4);
-    for (group, title) in [
-        ("schedule", "Schedules"),
-        ("combinator", "Combinators"),
-        ("torch", "PyTorch classes (torch.optim.lr_scheduler; keyword arguments unchanged, base rate as `lr`)"),
-        ("transformers", "transformers (keyword arguments unchanged, base rate as `lr`)"),
-        ("timm", "timm schedulers (stepped per update; keyword arguments unchanged, base rate as `lr`)"),
-        ("optax", "optax schedules (keyword arguments unchanged)"),
-        ("keras", "Keras (keras.optimizers.schedules; keyword arguments unchanged)"),
-    ] {
-        if lrsched::catalog::all().all(|t| t.group != group) {
-            continue;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut print = || -> std::io::Result<()> {
+        for (group, title) in [
+            ("schedule", "Schedules"),
+            ("combinator", "Combinators"),
+            ("torch", "PyTorch classes (torch.optim.lr_scheduler; keyword arguments unchanged, base rate as `lr`)"),
+            ("transformers", "transformers (keyword arguments unchanged, base rate as `lr`)"),
+            ("timm", "timm schedulers (stepped per update; keyword arguments unchanged, base rate as `lr`)"),
+            ("optax", "optax schedules (keyword arguments unchanged)"),
+            ("keras", "Keras (keras.optimizers.schedules; keyword arguments unchanged)"),
+        ] {
+            if lrsched::catalog::all().all(|t| t.group != group) {
+                continue;
+            }
+            writeln!(out, "{title}:")?;
+            for t in lrsched::catalog::all().filter(|t| t.group == group) {
+                writeln!(out, "  {:width$}  {}", t.name, t.summary)?;
+                writeln!(out, "{indent}{}", t.params)?;
+                writeln!(out, "{indent}e.g. {}", t.example)?;
+            }
+            writeln!(out)?;
         }
-        println!("{title}:");
-        for t in lrsched::catalog::all().filter(|t| t.group == group) {
-            println!("  {:width$}  {}", t.name, t.summary);
-            println!("{indent}{}", t.params);
-            println!("{indent}e.g. {}", t.example);
-        }
-        println!();
-    }
-    println!("A bare key is required; key=value shows the default. Durations take steps, \"3ep\" or \"10%\".");
+        writeln!(out, "A bare key is required; key=value shows the default. Durations take steps, \"3ep\" or \"10%\".")?;
+        out.flush()
+    };
+    // A write error here is the reader going away (`| head`): nothing to report.
+    let _ = print();
 }

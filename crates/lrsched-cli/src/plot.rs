@@ -59,7 +59,7 @@ pub struct PlotArgs {
     #[arg(long)]
     steps_per_epoch: Option<u64>,
     /// Epochs in the run, to resolve fractions such as "10%".
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     epochs: Option<f64>,
 }
 
@@ -69,6 +69,10 @@ pub fn run(args: &PlotArgs) -> Result<(), UserError> {
             "--name `{}` must be a plain file name without a folder",
             args.name
         )));
+    }
+    crate::check_run_epochs(args.epochs)?;
+    if !args.terminal || args.out.is_some() {
+        check_picture(args.width, args.height)?;
     }
     let charts = match &args.run {
         Some(path) => run_charts(path, args)?,
@@ -107,6 +111,36 @@ pub fn run(args: &PlotArgs) -> Result<(), UserError> {
         std::fs::write(&path, bytes)
             .map_err(|e| UserError(format!("cannot write {}: {e}", path.display())))?;
         println!("{}", path.display());
+    }
+    Ok(())
+}
+
+/// `--width`/`--height` of a picture, checked before any chart is computed: each side
+/// within what a chart needs and [`lrsched_report::MAX_SIDE`], and at most
+/// [`lrsched_report::MAX_PIXELS`] in all (a typo such as 100000 would otherwise allocate
+/// tens of gigabytes). The height a stack of charts needs is checked once their number is
+/// known.
+fn check_picture(width: Option<u32>, height: Option<u32>) -> Result<(), UserError> {
+    use lrsched_report::{MAX_PIXELS, MAX_SIDE};
+    let (min_w, min_h) = (240, 160);
+    for (flag, value, min, what) in [
+        ("--width", width, min_w, "wide"),
+        ("--height", height, min_h, "high"),
+    ] {
+        if let Some(v) = value {
+            if v < min || v > MAX_SIDE {
+                return Err(UserError(format!(
+                    "{flag} {v} is not allowed: a picture is {min} to {MAX_SIDE} pixels {what}"
+                )));
+            }
+        }
+    }
+    let (w, h) = (width.unwrap_or(1000) as u64, height.unwrap_or(800) as u64);
+    if w * h > MAX_PIXELS {
+        return Err(UserError(format!(
+            "--width {w} --height {h} is not allowed: {} pixels, at most {MAX_PIXELS} in all",
+            w * h
+        )));
     }
     Ok(())
 }

@@ -78,11 +78,11 @@ pub struct TrainArgs {
     /// The CSV target column (default: the last).
     #[arg(long)]
     pub target: Option<String>,
-    /// Points of --data spirals.
+    /// Points of --data spirals (4 to 10000000).
     #[arg(long, default_value_t = 1000)]
     pub spirals_size: usize,
     /// Noise of --data spirals.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 0.05)]
     pub spirals_noise: f64,
     /// Hidden sizes (`128`, `64-32`), or a full spec starting with the input size (`784-128-10`).
     #[arg(long, default_value = "64")]
@@ -94,7 +94,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub batch_norm: bool,
     /// Dropout probability after each hidden activation.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 0.0)]
     pub dropout: f32,
     /// Weight initialisation.
     #[arg(long, value_enum, default_value = "torch")]
@@ -103,13 +103,13 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value = "momentum")]
     pub optimizer: OptimizerArg,
     /// Base learning rate: the rate with no schedule, and `lr` of a PyTorch config without one.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub lr: Option<f64>,
     /// Momentum (SGD kinds, RMSProp) or beta1 (Adam kinds).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub momentum: Option<f64>,
     /// Weight decay (L2 for SGD/Adam/RMSProp, decoupled for AdamW).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 0.0)]
     pub weight_decay: f64,
     /// Decoupled weight decay for every optimizer (as AdamW does).
     #[arg(long)]
@@ -118,18 +118,18 @@ pub struct TrainArgs {
     #[arg(long)]
     pub no_decay_bias: bool,
     /// L1 penalty on the weights.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 0.0)]
     pub l1: f64,
     /// Clip the gradients' total norm to this.
-    #[arg(long, conflicts_with = "clip_value")]
+    #[arg(long, allow_hyphen_values = true, conflicts_with = "clip_value")]
     pub clip_norm: Option<f64>,
     /// Clip each gradient to [-v, v].
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub clip_value: Option<f64>,
     /// Samples per batch.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
-    /// Epochs.
+    /// Epochs, 1 to 1000000.
     #[arg(long, default_value_t = 10)]
     pub epochs: u64,
     /// The schedule in the one-line form, e.g. "warmup(steps=100, schedule=cosine(lr=0.1, steps=1000))";
@@ -150,7 +150,7 @@ pub struct TrainArgs {
     /// Seed of initialisation, batch order and dropout.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Threads for the matrix products (default: the machine's cores).
+    /// Threads for the matrix products, 1 to 256 (default: the machine's cores).
     #[arg(long)]
     pub threads: Option<usize>,
     /// The engine: the fused dense path, or candle's autodiff.
@@ -179,7 +179,7 @@ pub struct TrainArgs {
     #[arg(long, default_value = "val_loss")]
     pub early_stop_monitor: String,
     /// The smallest change that counts as an improvement.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 0.0)]
     pub early_stop_min_delta: f64,
     /// Keep the last weights instead of the best ones when early stopping ends a run.
     #[arg(long)]
@@ -206,8 +206,91 @@ pub enum InitArg {
     XavierNormal,
 }
 
-/// Loads the data the flags name.
+/// The most epochs a run may ask for: past it a typo, not a plan (a million epochs of
+/// one step each is already hours), and counts that multiply epochs stay far from
+/// overflow.
+pub const MAX_EPOCHS: u64 = 1_000_000;
+
+/// `--epochs`: between 1 and [`MAX_EPOCHS`].
+pub fn check_epochs(epochs: u64) -> Result<(), UserError> {
+    if epochs == 0 || epochs > MAX_EPOCHS {
+        return Err(UserError(format!(
+            "--epochs {epochs} is not allowed: must be between 1 and {MAX_EPOCHS}"
+        )));
+    }
+    Ok(())
+}
+
+/// The most `--spirals-size` points: 10^7 is 80 MB of features, far more than the
+/// problem needs; a typo of 10^12 would otherwise abort on the allocation.
+pub const MAX_SPIRALS: usize = 10_000_000;
+
+/// The most `--threads`: a matrix product of these sizes gains nothing past a few dozen,
+/// and every thread costs start-up time and memory, so more is a typo.
+pub const MAX_THREADS: usize = 256;
+
+/// The flags that bound sizes and counts, checked before any data is loaded or any work
+/// starts: each bad value is one line naming the flag and what is allowed.
+pub fn check_flags(a: &TrainArgs) -> Result<(), UserError> {
+    check_epochs(a.epochs)?;
+    // Every number flag: finite first (serde would later call NaN "null" and name a
+    // config key, not the flag), then the range that does not depend on other flags;
+    // the rest (momentum per optimizer) is the optimizer's check, named by flag below.
+    let number = |flag: &str, v: Option<f64>, ok: fn(f64) -> bool, allowed: &str| match v {
+        Some(v) if !v.is_finite() || !ok(v) => Err(UserError(format!(
+            "{flag} {v} is not allowed: must be a finite number{allowed}"
+        ))),
+        _ => Ok(()),
+    };
+    number("--lr", a.lr, |v| v > 0.0, " > 0")?;
+    number("--momentum", a.momentum, |_| true, "")?;
+    number(
+        "--weight-decay",
+        Some(a.weight_decay),
+        |v| v >= 0.0,
+        " >= 0",
+    )?;
+    number("--l1", Some(a.l1), |v| v >= 0.0, " >= 0")?;
+    number("--clip-norm", a.clip_norm, |v| v > 0.0, " > 0")?;
+    number("--clip-value", a.clip_value, |v| v > 0.0, " > 0")?;
+    if !(0.0..1.0).contains(&a.dropout) {
+        // f32: printed as typed (widened to f64 it would print -0.10000000149011612).
+        return Err(UserError(format!(
+            "--dropout {} is not allowed: must be a finite number in [0, 1)",
+            a.dropout
+        )));
+    }
+    number(
+        "--spirals-noise",
+        Some(a.spirals_noise),
+        |v| v >= 0.0,
+        " >= 0",
+    )?;
+    number(
+        "--early-stop-min-delta",
+        Some(a.early_stop_min_delta),
+        |v| v >= 0.0,
+        " >= 0",
+    )?;
+    if a.data == DataKind::Spirals && !(4..=MAX_SPIRALS).contains(&a.spirals_size) {
+        return Err(UserError(format!(
+            "--spirals-size {} is not allowed: must be between 4 and {MAX_SPIRALS}",
+            a.spirals_size
+        )));
+    }
+    if let Some(t) = a.threads {
+        if t == 0 || t > MAX_THREADS {
+            return Err(UserError(format!(
+                "--threads {t} is not allowed: must be between 1 and {MAX_THREADS}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Loads the data the flags name, after [`check_flags`].
 pub fn load_data(a: &TrainArgs) -> Result<(String, Split), UserError> {
+    check_flags(a)?;
     let (name, source) = match a.data {
         DataKind::Digits => ("digits".to_string(), Source::Digits),
         DataKind::Xor => ("xor".to_string(), Source::Xor),
@@ -359,19 +442,19 @@ pub fn build_config(
         (None, Some(v)) => Clip::Value(v),
         (None, None) => Clip::None,
     };
-    optimizer
-        .validate()
-        .map_err(|e| UserError(format!("optimizer: {e}")))?;
-    if a.batch_size == 0 {
-        return Err(UserError(
-            "--batch-size 0 is not allowed: must be at least 1".into(),
-        ));
-    }
-    if a.epochs == 0 {
-        return Err(UserError(
-            "--epochs 0 is not allowed: must be at least 1".into(),
-        ));
-    }
+    optimizer.validate().map_err(|e| optimizer_error(&e))?;
+    let batch_size = bound_batch(a.batch_size, split.train.len())?;
+    check_epochs(a.epochs)?;
+    let bounded;
+    let a = if batch_size == a.batch_size {
+        a
+    } else {
+        bounded = TrainArgs {
+            batch_size,
+            ..a.clone()
+        };
+        &bounded
+    };
     let (schedule, interval) = resolve_schedule(a, split.train.len())?;
     let monitor =
         |s: &str, flag: &str| Monitor::parse(s).map_err(|e| UserError(format!("{flag}: {e}")));
@@ -414,11 +497,34 @@ pub fn build_config(
     })
 }
 
+/// `--batch-size` bounded by the data: at least 1, and a batch larger than the `rows`
+/// training rows is the whole set, so it becomes `rows` (a note says so, once per
+/// process). The run is the same either way (one batch of every row per epoch), but the
+/// buffers are then sized by the data, not by the number typed.
+pub fn bound_batch(batch_size: usize, rows: usize) -> Result<usize, UserError> {
+    if batch_size == 0 {
+        return Err(UserError(
+            "--batch-size 0 is not allowed: must be at least 1".into(),
+        ));
+    }
+    if batch_size > rows && rows > 0 {
+        static NOTE: std::sync::Once = std::sync::Once::new();
+        NOTE.call_once(|| {
+            eprintln!(
+                "note: --batch-size {batch_size} is more than the {rows} training rows: using {rows} (one batch per epoch)"
+            )
+        });
+        return Ok(rows);
+    }
+    Ok(batch_size)
+}
+
 /// The thread count to use, and rayon's pool set to it (once per process).
 pub fn threads(requested: Option<usize>) -> usize {
     let n = requested
         .filter(|n| *n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .min(MAX_THREADS);
     let _ = rayon::ThreadPoolBuilder::new()
         .num_threads(n)
         .build_global();
@@ -489,6 +595,33 @@ impl Drop for Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// The optimizer's complaint about a value, said with the flag that set it.
+fn optimizer_error(e: &lrsched_train::optim::OptimError) -> UserError {
+    use lrsched_train::optim::OptimError;
+    if let OptimError::InvalidValue {
+        key,
+        value,
+        allowed,
+    } = e
+    {
+        let flag = match key.as_str() {
+            "momentum" | "betas[0]" => Some("--momentum"),
+            "weight_decay" => Some("--weight-decay"),
+            "l1" => Some("--l1"),
+            "clip.norm" => Some("--clip-norm"),
+            "clip.value" => Some("--clip-value"),
+            "decoupled_weight_decay" => Some("--decoupled-weight-decay"),
+            _ => None,
+        };
+        if let Some(flag) = flag {
+            return UserError(format!(
+                "{flag} {value} is not allowed with this optimizer: must be {allowed}"
+            ));
+        }
+    }
+    UserError(e.to_string())
 }
 
 /// The training crate's messages name a run spec's fields (`` `batch_size` = 0 ``); on the

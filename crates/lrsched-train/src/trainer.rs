@@ -449,6 +449,19 @@ pub fn train(
             "`batch_size` = 0 is not allowed: must be at least 1".into(),
         ));
     }
+    // A batch larger than the data is the whole data (as `Batches` takes it): every
+    // buffer below is then sized by the rows, never by the number asked for.
+    let bounded;
+    let config = match train.len() {
+        rows if rows > 0 && config.batch_size > rows => {
+            bounded = TrainConfig {
+                batch_size: rows,
+                ..config.clone()
+            };
+            &bounded
+        }
+        _ => config,
+    };
     if train.dim() != config.model.sizes[0] {
         return Err(TrainError::Config(format!(
             "the model takes {} inputs but the data has {} features",

@@ -98,7 +98,17 @@ impl ScheduleError {
 }
 
 impl fmt::Display for ScheduleError {
+    /// Quoted input is cut to [`MAX_QUOTE`] characters ([`shorten`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut full = String::new();
+        self.write_full(&mut full)?;
+        f.write_str(&shorten(&full))
+    }
+}
+
+impl ScheduleError {
+    /// The message with every value as given; [`fmt::Display`] cuts long quotes.
+    fn write_full(&self, f: &mut impl fmt::Write) -> fmt::Result {
         match self {
             ScheduleError::InvalidValue {
                 schedule,
@@ -107,7 +117,8 @@ impl fmt::Display for ScheduleError {
                 allowed,
             } => write!(
                 f,
-                "{schedule}: `{key}` = {value} is not allowed: must be {allowed}"
+                "{schedule}: `{key}` = {} is not allowed: must be {allowed}",
+                quote(value)
             ),
             ScheduleError::UnknownType { name, suggestion } => {
                 write!(f, "unknown schedule type `{name}`")?;
@@ -158,6 +169,73 @@ impl fmt::Display for ScheduleError {
 
 impl std::error::Error for ScheduleError {}
 
+/// The most characters of the user's input an error message quotes: enough to recognise
+/// the value, never a whole pasted file (a 100 KB input once came back whole).
+pub const MAX_QUOTE: usize = 80;
+
+/// The most characters of one error message (after [`shorten`] has cut its quotes).
+pub const MAX_MESSAGE: usize = 1000;
+
+/// `text` as an error message quotes it: at most [`MAX_QUOTE`] characters, a longer text
+/// cut with an ellipsis.
+///
+/// ```
+/// assert_eq!(lrsched::quote("cosine"), "cosine");
+/// let long = "x".repeat(100_000);
+/// assert_eq!(lrsched::quote(&long).chars().count(), lrsched::MAX_QUOTE + 1);
+/// assert!(lrsched::quote(&long).ends_with('…'));
+/// ```
+pub fn quote(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(MAX_QUOTE) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((cut, _)) => std::borrow::Cow::Owned(format!("{}…", &text[..cut])),
+    }
+}
+
+/// A message with every quoted part (between backticks or double quotes) cut to
+/// [`MAX_QUOTE`] characters, and the whole to [`MAX_MESSAGE`]: what an error may say of
+/// the user's input, however long that was. Every error of this crate displays through
+/// it, and `lrsched` prints every error through it.
+///
+/// ```
+/// let input = "y".repeat(100_000);
+/// let m = format!("unknown schedule type `{input}` (`lrsched list` shows all)");
+/// let short = lrsched::shorten(&m);
+/// assert!(short.len() < 200, "{short}");
+/// assert!(short.ends_with("y…` (`lrsched list` shows all)"), "{short}");
+/// assert_eq!(lrsched::shorten("at `lr`: expected a number"), "at `lr`: expected a number");
+/// ```
+pub fn shorten(message: &str) -> std::borrow::Cow<'_, str> {
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(at) = rest.find(['`', '"']) {
+        let q = rest[at..].chars().next().unwrap_or('`');
+        out.push_str(&rest[..=at]);
+        let inside = &rest[at + 1..];
+        match inside.find(q) {
+            Some(end) => {
+                out.push_str(&quote(&inside[..end]));
+                out.push(q);
+                rest = &inside[end + 1..];
+            }
+            None => {
+                out.push_str(&quote(inside));
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    if let Some((cut, _)) = out.char_indices().nth(MAX_MESSAGE) {
+        out.truncate(cut);
+        out.push('…');
+    }
+    if out == message {
+        std::borrow::Cow::Borrowed(message)
+    } else {
+        std::borrow::Cow::Owned(out)
+    }
+}
+
 /// The known name closest to `name` by edit distance, if it is close enough to be a typo.
 ///
 /// ```
@@ -166,10 +244,14 @@ impl std::error::Error for ScheduleError {}
 /// ```
 pub fn suggest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<String> {
     let lower = name.to_ascii_lowercase();
+    let limit = |k: &str| (k.len().max(name.len()) / 3).max(2);
     known
         .into_iter()
+        // The distance is at least the difference in length: a name far longer than
+        // any known one (a pasted file) is no typo, and costs nothing to rule out.
+        .filter(|k| k.len().abs_diff(name.len()) <= limit(k))
         .map(|k| (edit_distance(&lower, &k.to_ascii_lowercase()), k))
-        .filter(|(d, k)| *d <= (k.len().max(name.len()) / 3).max(2))
+        .filter(|(d, k)| *d <= limit(k))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k.to_string())
 }

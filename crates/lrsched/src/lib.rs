@@ -96,7 +96,7 @@ pub fn is_usable_rate(lr: f64) -> bool {
 
 pub use after_end::AfterEnd;
 pub use any::{AnySchedule, NATIVE_TYPES};
-pub use error::{suggest, ScheduleError};
+pub use error::{quote, shorten, suggest, ScheduleError, MAX_MESSAGE, MAX_QUOTE};
 
 pub use clamp::Clamp;
 pub use constant::Constant;

@@ -232,7 +232,7 @@ pub fn sections(r: &TuneResult, svgs: &[String]) -> Vec<Section> {
                 .map(u64::to_string)
                 .collect::<Vec<_>>()
                 .join(", "),
-            *trials as u64 * r.epochs
+            (*trials as u64).saturating_mul(r.epochs)
         ),
     };
     text.push(format!(

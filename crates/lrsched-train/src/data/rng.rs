@@ -114,7 +114,8 @@ pub struct Batches {
 }
 
 impl Batches {
-    /// Batches of `batch_size` over `n` rows, starting at epoch 0. Errors if either is 0.
+    /// Batches of `batch_size` over `n` rows, starting at epoch 0. Errors if either is 0;
+    /// a `batch_size` above `n` is `n` (one batch per epoch).
     pub fn new(n: usize, batch_size: usize, seed: u64) -> Result<Batches, DataError> {
         Batches::resume(
             n,
@@ -147,7 +148,9 @@ impl Batches {
         }
         Ok(Batches {
             n,
-            batch_size,
+            // A batch larger than the data is the whole data: kept as `n`, so nothing
+            // downstream sizes a buffer by (or overflows adding) the number asked for.
+            batch_size: batch_size.min(n),
             state,
             order: epoch_order(n, state.seed, state.epoch),
         })
@@ -161,6 +164,12 @@ impl Batches {
     /// Epochs finished so far.
     pub fn epoch(&self) -> u64 {
         self.state.epoch
+    }
+
+    /// Rows per batch (the last of an epoch may have fewer): the size asked for, or the
+    /// row count when that is smaller.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
     }
 
     /// Batches in one epoch (the last may be short).
@@ -203,6 +212,21 @@ mod tests {
                 assert!(r.below(n) < n);
             }
         }
+    }
+
+    #[test]
+    fn a_batch_above_the_rows_is_the_rows() {
+        // usize::MAX once overflowed `start + batch_size` on the first batch.
+        for asked in [11, 1 << 40, usize::MAX] {
+            let mut b = Batches::new(10, asked, 3).unwrap();
+            assert_eq!(b.batch_size(), 10);
+            assert_eq!(b.per_epoch(), 1);
+            assert_eq!(b.next_batch().len(), 10);
+            assert_eq!(b.next_batch().len(), 10);
+        }
+        let mut same = Batches::new(10, 10, 3).unwrap();
+        let mut big = Batches::new(10, usize::MAX, 3).unwrap();
+        assert_eq!(same.next_batch(), big.next_batch());
     }
 
     #[test]

@@ -96,6 +96,10 @@ struct Saved {
 pub(crate) const BN_EPS: f32 = 1e-5;
 pub(crate) const BN_MOMENTUM: f32 = 0.1;
 
+/// The most batch rows [`Mlp::new`] reserves buffers for before seeing a batch (65536:
+/// more than any sensible mini-batch, a few hundred MB at most for wide layers).
+pub const MAX_RESERVED_ROWS: usize = 1 << 16;
+
 /// Rows per product when evaluating.
 const EVAL_CHUNK: usize = 512;
 
@@ -135,7 +139,10 @@ pub struct Mlp {
 }
 
 impl Mlp {
-    /// A freshly initialised network for batches of up to `capacity` rows.
+    /// A freshly initialised network for batches of up to `capacity` rows. At most
+    /// [`MAX_RESERVED_ROWS`] rows are reserved here, whatever `capacity` says: a larger
+    /// batch grows the buffers when it comes (by its real size), so a huge number asked
+    /// for costs no memory up front.
     pub fn new(spec: ModelSpec, seed: u64, capacity: usize) -> Mlp {
         let (layers, n, r) = layout(&spec);
         let count = layers.len();
@@ -159,7 +166,7 @@ impl Mlp {
             spec,
         };
         mlp.init(seed);
-        mlp.reserve(capacity.max(1));
+        mlp.reserve(capacity.clamp(1, MAX_RESERVED_ROWS));
         mlp
     }
 
@@ -891,6 +898,20 @@ mod tests {
         ModelSpec::parse(hidden, inputs, task, act, Init::Torch)
             .unwrap()
             .with_batch_norm(bn)
+    }
+
+    #[test]
+    fn a_huge_capacity_reserves_a_bounded_amount() {
+        // usize::MAX once panicked ("capacity overflow"), 10^12 aborted on the allocation.
+        let task = Task::BinaryClassification;
+        for capacity in [usize::MAX, 1 << 40] {
+            let mut mlp = Mlp::new(spec("8", 2, &task, Activation::Relu, false), 7, capacity);
+            assert_eq!(mlp.capacity, MAX_RESERVED_ROWS);
+            let x = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
+            assert!(mlp
+                .train_step(&x, BatchTargets::Classes(&[0, 1, 1, 0]), 4)
+                .is_finite());
+        }
     }
 
     /// Central finite differences in f64 of the loss, against the analytic gradient.

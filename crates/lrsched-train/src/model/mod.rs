@@ -7,5 +7,5 @@ mod spec;
 
 pub use candle_mlp::CandleMlp;
 pub(crate) use mlp::FlushDenormals;
-pub use mlp::{BatchTargets, Mlp};
-pub use spec::{Activation, Init, Loss, ModelSpec, SpecError};
+pub use mlp::{BatchTargets, Mlp, MAX_RESERVED_ROWS};
+pub use spec::{Activation, Init, Loss, ModelSpec, SpecError, MAX_PARAMS};

@@ -86,13 +86,17 @@ impl fmt::Display for SpecError {
 
 impl std::error::Error for SpecError {}
 
+/// The most parameters a model may have (10^8: 400 MB per buffer of them, and the
+/// optimizer keeps up to three more); a larger `--model` is refused before any allocation.
+pub const MAX_PARAMS: usize = 100_000_000;
+
 impl ModelSpec {
     /// Builds a spec from `--model` text and the data's shape.
     ///
     /// `"128"` or `"64-32"` give the hidden sizes alone (the data fixes inputs and
     /// outputs); a spec that starts with the data's input size is a full spec
     /// (`"784-128-10"`), whose last size must then equal the outputs the task needs.
-    /// `""` or `"none"` is a model with no hidden layer.
+    /// `""` or `"none"` is a model with no hidden layer. At most [`MAX_PARAMS`] parameters.
     ///
     /// ```
     /// use lrsched_train::model::{Activation, Init, ModelSpec};
@@ -145,6 +149,20 @@ impl ModelSpec {
             all.push(outputs);
             all
         };
+        // Counted with checked arithmetic before anything is allocated: parameters,
+        // gradients and optimizer state are each one buffer of this many floats.
+        let params = sizes.windows(2).try_fold(0usize, |n, w| {
+            w[0].checked_mul(w[1])?.checked_add(w[1])?.checked_add(n)
+        });
+        match params {
+            Some(p) if p <= MAX_PARAMS => {}
+            p => {
+                return Err(SpecError(format!(
+                    "`model` = `{text}` has {} parameters: at most {MAX_PARAMS} (each is a few floats of memory)",
+                    p.map_or("too many".to_string(), |p| p.to_string())
+                )))
+            }
+        }
         Ok(ModelSpec {
             sizes,
             activation,
