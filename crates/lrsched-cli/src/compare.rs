@@ -3,12 +3,12 @@
 
 use crate::report::{self, Table};
 use crate::train::{self, DataKind, InitArg, IntervalArg, OptimizerArg, TrainArgs};
+use crate::trial_flags::{self, CommandArgs};
 use crate::UserError;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use lrsched_tools::compare::{self as tool, Candidate, CompareSpec, Metric};
-use lrsched_tools::process::CommandTrainer;
 use lrsched_tools::protocol::Line;
 use lrsched_tools::runner::TrialEvent;
 use lrsched_tools::trainer::{BuiltIn, Trainer};
@@ -72,25 +72,11 @@ pub struct CompareArgs {
     pub trials: TrialArgs,
 }
 
-/// How trials run when they are a user's program: the flags `compare`, `find-lr` and
-/// `tune` share (docs/protocol.md).
+/// How trials run when they are a user's program (docs/protocol.md), and what scores them.
 #[derive(Args, Debug, Clone, Default)]
 pub struct TrialArgs {
-    /// Train with this command instead of the built-in trainer: run once per trial by
-    /// `sh -c`, given the trial as LRSCHED_* variables, reporting JSON lines to
-    /// $LRSCHED_METRICS (docs/protocol.md).
-    #[arg(long, value_name = "CMD")]
-    pub command: Option<String>,
-    /// The folder the command runs in (default: this one).
-    #[arg(long, value_name = "DIR", requires = "command")]
-    pub cwd: Option<PathBuf>,
-    /// The command's optimizer steps per epoch: durations such as "3ep" or "10%" are then
-    /// resolved before the trial starts, for programs that use no lrsched helper.
-    #[arg(long, value_name = "N", requires = "command")]
-    pub steps_per_epoch: Option<u64>,
-    /// Stop a trial that runs longer than this many seconds and report it as timed out.
-    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
-    pub trial_timeout: Option<f64>,
+    #[command(flatten)]
+    pub command: CommandArgs,
     /// The epoch metric that scores (default: val_acc when the trials report it, else
     /// val_loss).
     #[arg(long, value_name = "NAME")]
@@ -110,55 +96,7 @@ pub enum MetricMode {
     Min,
 }
 
-/// Longest `--trial-timeout` (a week): past it a typo, not a plan.
-const MAX_TRIAL_TIMEOUT: f64 = 7.0 * 86_400.0;
-
 impl TrialArgs {
-    /// The command trainer, when `--command` is given.
-    pub fn command_trainer(&self) -> Result<Option<CommandTrainer>, UserError> {
-        let Some(command) = &self.command else {
-            return Ok(None);
-        };
-        if command.trim().is_empty() {
-            return Err(UserError(
-                "--command is empty: give the program to run per trial".into(),
-            ));
-        }
-        let mut t = CommandTrainer::new(command.clone());
-        t.cwd = self.cwd.clone();
-        if let Some(dir) = &t.cwd {
-            if !dir.is_dir() {
-                return Err(UserError(format!(
-                    "--cwd {} is not a folder",
-                    dir.display()
-                )));
-            }
-        }
-        t.steps_per_epoch = match self.steps_per_epoch {
-            Some(0) => {
-                return Err(UserError(
-                    "--steps-per-epoch 0 is not allowed: must be at least 1".into(),
-                ))
-            }
-            n => n,
-        };
-        t.timeout = self.timeout()?;
-        Ok(Some(t))
-    }
-
-    /// `--trial-timeout`, checked.
-    pub fn timeout(&self) -> Result<Option<std::time::Duration>, UserError> {
-        match self.trial_timeout {
-            None => Ok(None),
-            Some(s) if s.is_finite() && s > 0.0 && s <= MAX_TRIAL_TIMEOUT => {
-                Ok(Some(std::time::Duration::from_secs_f64(s)))
-            }
-            Some(s) => Err(UserError(format!(
-                "--trial-timeout {s} is not allowed: must be seconds between 0 and {MAX_TRIAL_TIMEOUT} (a week)"
-            ))),
-        }
-    }
-
     /// `--metric` with `--mode`, if given.
     pub fn metric(&self) -> Option<Metric> {
         self.metric.as_deref().map(|name| {
@@ -171,35 +109,6 @@ impl TrialArgs {
             m
         })
     }
-}
-
-/// The flags typed on the command line that a `--command` run has no use for: they shape
-/// the built-in trainer, and the user's program chooses its own data, model, optimizer.
-fn built_in_only(matches: &ArgMatches) -> Vec<String> {
-    const SHARED: [&str; 14] = [
-        "seeds",
-        "seed",
-        "epochs",
-        "jobs",
-        "schedules",
-        "target_acc",
-        "out",
-        "quiet",
-        "command",
-        "cwd",
-        "steps_per_epoch",
-        "trial_timeout",
-        "metric",
-        "mode",
-    ];
-    matches
-        .ids()
-        .map(|id| id.as_str().to_string())
-        // Argument groups (the flattened structs) are ids too, named in CamelCase.
-        .filter(|id| !SHARED.contains(&id.as_str()) && !id.starts_with(char::is_uppercase))
-        .filter(|id| matches.value_source(id) == Some(ValueSource::CommandLine))
-        .map(|id| format!("--{}", id.replace('_', "-")))
-        .collect()
 }
 
 /// The ready comparisons of `--preset`.
@@ -242,16 +151,9 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
     }
     train::check_epochs(a.epochs)?;
     check_jobs(args.jobs)?;
-    let command = args.trials.command_trainer()?;
+    let command = args.trials.command.trainer()?;
     if command.is_some() {
-        let unused = built_in_only(matches);
-        if !unused.is_empty() {
-            return Err(UserError(format!(
-                "with --command your program chooses its own data, model and optimizer, so {} would be ignored: remove {}",
-                unused.join(", "),
-                if unused.len() == 1 { "it" } else { "them" }
-            )));
-        }
+        trial_flags::refuse_built_in_flags(matches, &["seed", "epochs", "quiet"], &["preset"])?;
     }
     let epochs_given = matches.value_source("epochs") == Some(ValueSource::CommandLine);
     let mut seeds = args.seeds;

@@ -5,8 +5,8 @@
 
 use crate::report;
 use crate::train::{build_config, load_data, TrainArgs};
+use crate::trial_flags::{self, CommandArgs};
 use crate::UserError;
-use clap::parser::ValueSource;
 use clap::{ArgMatches, Args};
 use indicatif::{ProgressBar, ProgressStyle};
 use lrsched_report::html::Section;
@@ -14,7 +14,7 @@ use lrsched_tools::find_lr::{
     self, fmt_lr, Apply, FindLrError, FindLrEvent, FindLrResult, FindLrSpec, OptionError,
     RangeMode, DEFAULT_END, DEFAULT_START, DEFAULT_STEPS,
 };
-use lrsched_tools::process::{self, CommandTrainer};
+use lrsched_tools::process;
 use lrsched_tools::runner::TrialEvent;
 use lrsched_tools::trainer::{BuiltIn, Trainer};
 use lrsched_train::trainer::Engine;
@@ -22,7 +22,6 @@ use serde_json::{json, Value};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 /// Exit status when no seed gave a curve.
 const EXIT_ALL_FAILED: u8 = 1;
@@ -60,20 +59,10 @@ pub struct FindLrArgs {
     /// Output folder (default runs/find-lr-<timestamp>/).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Run this training program once per seed (`sh -c CMD`) instead of the built-in
-    /// trainer; it speaks the trial protocol (docs/protocol.md) and must write step lines.
-    #[arg(long)]
-    pub command: Option<String>,
-    /// The folder --command runs in.
-    #[arg(long)]
-    pub cwd: Option<PathBuf>,
-    /// The program's optimizer steps per epoch: sets the epoch budget to just cover the
-    /// sweep and reports its cost in epochs (with --command).
-    #[arg(long)]
-    pub steps_per_epoch: Option<u64>,
-    /// Stop a sweep that runs longer than this many seconds (with --command).
-    #[arg(long, allow_hyphen_values = true)]
-    pub trial_timeout: Option<f64>,
+    /// The program to sweep instead of the built-in trainer (one run per seed); it speaks
+    /// the trial protocol (docs/protocol.md) and must write step lines.
+    #[command(flatten)]
+    pub command: CommandArgs,
     /// Sweeps at once (default: 1 for the built-in trainer, which uses every core; the
     /// cores, at most --seeds, for --command).
     #[arg(long)]
@@ -106,17 +95,6 @@ fn parse_steps(text: &str) -> Result<u64, UserError> {
     }
 }
 
-/// The built-in trainer's flags the user typed, which `--command` would silently
-/// ignore; `--seed` (the first seed) and `--quiet` apply to any trainer.
-fn built_in_flags_given(m: &ArgMatches) -> Vec<String> {
-    let defs = TrainArgs::augment_args(clap::Command::new("find-lr"));
-    defs.get_arguments()
-        .filter(|a| !matches!(a.get_id().as_str(), "seed" | "quiet"))
-        .filter(|a| m.value_source(a.get_id().as_str()) == Some(ValueSource::CommandLine))
-        .map(|a| format!("--{}", a.get_long().unwrap_or(a.get_id().as_str())))
-        .collect()
-}
-
 /// `lrsched find-lr`; returns the exit status (0, 1 when no seed gave a curve, 130 after
 /// Ctrl-C). `matches` are the subcommand's, to tell typed flags from defaults.
 pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError> {
@@ -146,7 +124,7 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
         None => DEFAULT_STEPS as u64,
     };
     crate::compare::check_jobs(a.jobs)?;
-    let jobs = match (a.jobs, &a.command) {
+    let jobs = match (a.jobs, &a.command.command) {
         (Some(j), _) => j,
         (None, None) => 1,
         (None, Some(_)) => std::thread::available_parallelism()
@@ -165,62 +143,14 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
     };
     spec.validate()
         .map_err(|e| flag_error(e, a.steps.as_deref()))?;
-    let command_only = [
-        ("--cwd", a.cwd.is_some()),
-        ("--steps-per-epoch", a.steps_per_epoch.is_some()),
-        ("--trial-timeout", a.trial_timeout.is_some()),
-    ];
-    let trainer = match &a.command {
-        Some(command) => {
+    let trainer = match a.command.trainer()? {
+        Some(c) => {
             if let Some(m) = matches {
-                let given = built_in_flags_given(m);
-                if !given.is_empty() {
-                    return Err(UserError(format!(
-                        "{} {} for the built-in trainer and would be ignored with --command (your program picks its own model, data and optimizer)",
-                        given.join(", "),
-                        if given.len() == 1 { "is" } else { "are" }
-                    )));
-                }
-            }
-            if command.trim().is_empty() {
-                return Err(UserError(
-                    "--command is empty: give the program to run, e.g. --command \"python train.py\"".into(),
-                ));
-            }
-            let mut c = CommandTrainer::new(command.clone());
-            if let Some(dir) = &a.cwd {
-                if !dir.is_dir() {
-                    return Err(UserError(format!(
-                        "--cwd {} is not a folder",
-                        dir.display()
-                    )));
-                }
-                c.cwd = Some(dir.clone());
-            }
-            if let Some(s) = a.steps_per_epoch {
-                if s == 0 {
-                    return Err(UserError(
-                        "--steps-per-epoch 0 is not allowed: must be at least 1".into(),
-                    ));
-                }
-                c.steps_per_epoch = Some(s);
-            }
-            if let Some(t) = a.trial_timeout {
-                if !(t.is_finite() && t > 0.0) {
-                    return Err(UserError(format!(
-                        "--trial-timeout {t} is not allowed: must be a number of seconds > 0"
-                    )));
-                }
-                c.timeout = Some(Duration::from_secs_f64(t));
+                trial_flags::refuse_built_in_flags(m, &["seed", "quiet"], &[])?;
             }
             Trainer::Command(c)
         }
         None => {
-            if let Some((flag, _)) = command_only.iter().find(|(_, given)| *given) {
-                return Err(UserError(format!(
-                    "{flag} is for --command (a program of yours); the built-in trainer knows its own"
-                )));
-            }
             let (name, split) = load_data(&a.train)?;
             let mut config = build_config(&a.train, name, &split)?;
             if config.engine == Engine::Candle {

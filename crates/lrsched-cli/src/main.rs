@@ -12,6 +12,7 @@ mod find_lr;
 mod plot;
 mod report;
 mod train;
+mod trial_flags;
 mod tune;
 
 #[derive(Parser)]

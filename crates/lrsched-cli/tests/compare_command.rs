@@ -158,8 +158,31 @@ fn built_in_flags_with_a_command_are_refused() {
     let o = lrsched(&["compare", "--command", "true", "--model", "128"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("--model would be ignored"), "{err}");
+    assert!(
+        err.contains("--model is for the built-in trainer and would be ignored"),
+        "{err}"
+    );
+    let o = lrsched(&["compare", "--command", "true", "--preset", "xor"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--preset is for the built-in trainer"),
+        "{err}"
+    );
     let o = lrsched(&["compare", "--command", "true", "--trial-timeout", "-1"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("--trial-timeout -1 is not allowed"), "{err}");
+    // A command's flags without --command: one line saying so, not silently ignored.
+    for flag in [
+        ["--trial-timeout", "5"],
+        ["--steps-per-epoch", "10"],
+        ["--cwd", "."],
+    ] {
+        let o = lrsched(&["compare", flag[0], flag[1]]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(&format!("{} is for --command", flag[0])),
+            "{err}"
+        );
+    }
 }

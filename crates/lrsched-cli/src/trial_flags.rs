@@ -1,0 +1,125 @@
+//! The flags that run a user's program once per trial (`--command`, `--cwd`,
+//! `--steps-per-epoch`, `--trial-timeout`), one definition and one set of checks for
+//! `compare` and `find-lr`, and the refusal of built-in trainer flags typed beside
+//! `--command` (they would be silently ignored).
+
+use crate::train::TrainArgs;
+use crate::UserError;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args};
+use lrsched_tools::process::CommandTrainer;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Longest `--trial-timeout` (a week): past it a typo, not a plan.
+pub const MAX_TRIAL_TIMEOUT: f64 = 7.0 * 86_400.0;
+
+/// How a trial runs when it is a user's program.
+#[derive(Args, Debug, Clone, Default)]
+pub struct CommandArgs {
+    /// Train with this command instead of the built-in trainer: run once per trial by
+    /// `sh -c`, given the trial as LRSCHED_* variables, reporting JSON lines to
+    /// $LRSCHED_METRICS (docs/protocol.md).
+    #[arg(long, value_name = "CMD")]
+    pub command: Option<String>,
+    /// The folder --command runs in (default: this one).
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// The program's optimizer steps per epoch (with --command): durations such as "3ep"
+    /// or "10%" are then resolved before the trial starts, for programs that use no
+    /// lrsched helper.
+    #[arg(long, value_name = "N")]
+    pub steps_per_epoch: Option<u64>,
+    /// Stop a trial of --command that runs longer than this many seconds and report it as
+    /// timed out.
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
+    pub trial_timeout: Option<f64>,
+}
+
+impl CommandArgs {
+    /// The checked trainer when `--command` is given; without it, an error for any flag
+    /// that only a command uses.
+    pub fn trainer(&self) -> Result<Option<CommandTrainer>, UserError> {
+        let Some(command) = &self.command else {
+            let given = [
+                ("--cwd", self.cwd.is_some()),
+                ("--steps-per-epoch", self.steps_per_epoch.is_some()),
+                ("--trial-timeout", self.trial_timeout.is_some()),
+            ];
+            if let Some((flag, _)) = given.iter().find(|(_, typed)| *typed) {
+                return Err(UserError(format!(
+                    "{flag} is for --command (a program of yours); the built-in trainer knows its own"
+                )));
+            }
+            return Ok(None);
+        };
+        if command.trim().is_empty() {
+            return Err(UserError(
+                "--command is empty: give the program to run per trial, e.g. --command \"python train.py\"".into(),
+            ));
+        }
+        let mut t = CommandTrainer::new(command.clone());
+        if let Some(dir) = &self.cwd {
+            if !dir.is_dir() {
+                return Err(UserError(format!(
+                    "--cwd {} is not a folder",
+                    dir.display()
+                )));
+            }
+            t.cwd = Some(dir.clone());
+        }
+        t.steps_per_epoch = match self.steps_per_epoch {
+            Some(0) => {
+                return Err(UserError(
+                    "--steps-per-epoch 0 is not allowed: must be at least 1".into(),
+                ))
+            }
+            n => n,
+        };
+        t.timeout = self.timeout()?;
+        Ok(Some(t))
+    }
+
+    /// `--trial-timeout`, checked.
+    pub fn timeout(&self) -> Result<Option<Duration>, UserError> {
+        match self.trial_timeout {
+            None => Ok(None),
+            Some(s) if s.is_finite() && s > 0.0 && s <= MAX_TRIAL_TIMEOUT => {
+                Ok(Some(Duration::from_secs_f64(s)))
+            }
+            Some(s) => Err(UserError(format!(
+                "--trial-timeout {s} is not allowed: must be seconds between 0 and {MAX_TRIAL_TIMEOUT} (a week)"
+            ))),
+        }
+    }
+}
+
+/// Refuses the built-in trainer's flags typed beside `--command`: every `train` flag but
+/// `allowed` (ids such as `seed`, `epochs`, `quiet`, which a trial passes on), and the
+/// tool's own built-in-only flags named in `also` (e.g. `preset`).
+pub fn refuse_built_in_flags(
+    m: &ArgMatches,
+    allowed: &[&str],
+    also: &[&str],
+) -> Result<(), UserError> {
+    let defs = TrainArgs::augment_args(clap::Command::new("train"));
+    let typed = |id: &str| m.value_source(id) == Some(ValueSource::CommandLine);
+    let given: Vec<String> = defs
+        .get_arguments()
+        .filter(|a| !allowed.contains(&a.get_id().as_str()) && typed(a.get_id().as_str()))
+        .map(|a| format!("--{}", a.get_long().unwrap_or(a.get_id().as_str())))
+        .chain(
+            also.iter()
+                .filter(|id| typed(id))
+                .map(|id| format!("--{}", id.replace('_', "-"))),
+        )
+        .collect();
+    if given.is_empty() {
+        return Ok(());
+    }
+    Err(UserError(format!(
+        "{} {} for the built-in trainer and would be ignored with --command (your program picks its own data, model and optimizer)",
+        given.join(", "),
+        if given.len() == 1 { "is" } else { "are" }
+    )))
+}
