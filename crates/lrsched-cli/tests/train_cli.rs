@@ -170,6 +170,8 @@ fn digits_run(dir: &Path, epochs: &str, extra: &[&str]) -> Output {
 fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut files: Vec<_> = walk(dir)
         .into_iter()
+        // The folder lock names its last holder; it is not a measurement.
+        .filter(|p| !p.ends_with(".lrsched.lock"))
         .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
         .collect();
     files.sort();
@@ -370,6 +372,46 @@ fn resume_with_only_best_ckpt_left_says_so_and_keeps_it() {
         "holds best.ckpt but no epoch checkpoint",
     );
     assert_eq!(snapshot(dir.path()), before);
+}
+
+#[test]
+fn two_runs_on_one_checkpoint_folder_cannot_overlap() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("ck");
+    let long = [
+        "train",
+        "--quiet",
+        "--epochs",
+        "50",
+        "--data",
+        "spirals",
+        "--spirals-size",
+        "40000",
+        "--model",
+        "128-128",
+        "--batch-size",
+        "8",
+        "--checkpoint-dir",
+    ];
+    let mut first = lrsched()
+        .args(long)
+        .arg(&ck)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !ck.join(".lrsched.lock").exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the first run never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let o = run(&[&long[..], &[ck.to_str().unwrap(), "--resume"]].concat());
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_user_error(&o, "in use");
 }
 
 #[test]

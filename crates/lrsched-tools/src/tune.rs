@@ -28,8 +28,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use space::{canonical, Params, Space};
 use std::collections::{BTreeMap, HashMap};
-use std::io::{Read, Seek, Write};
-use std::os::fd::AsRawFd;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -330,59 +329,9 @@ fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
         })
 }
 
-/// An advisory lock on an output folder (`flock` on `.lrsched.lock` in it): a second
-/// search on the same folder is refused instead of running every trial twice. The kernel
-/// drops it when the process ends, however it ends; trials do not inherit it.
-#[derive(Debug)]
-pub struct OutLock {
-    _file: std::fs::File,
-    /// The lock file.
-    pub path: PathBuf,
-}
-
-impl OutLock {
-    /// Takes the lock, or says who holds it.
-    ///
-    /// ```
-    /// use lrsched_tools::tune::OutLock;
-    /// let dir = tempfile::tempdir().unwrap();
-    /// let held = OutLock::acquire(dir.path()).unwrap();
-    /// let e = OutLock::acquire(dir.path()).unwrap_err();
-    /// assert!(e.contains(".lrsched.lock"), "{e}");
-    /// drop(held);
-    /// assert!(OutLock::acquire(dir.path()).is_ok());
-    /// ```
-    pub fn acquire(dir: &Path) -> Result<OutLock, String> {
-        let path = dir.join(".lrsched.lock");
-        // std opens files close-on-exec, so the trials' processes never hold the lock.
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| format!("cannot open the lock {}: {e}", path.display()))?;
-        // SAFETY: flock(2) on a file descriptor this function owns.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            let who = match holder.trim().parse::<u32>() {
-                Ok(pid) => format!("process {pid}"),
-                Err(_) => "another process".into(),
-            };
-            return Err(format!(
-                "{} is in use: {who} holds the lock {} (another tune on the same folder); wait for it or use another folder",
-                dir.display(),
-                path.display()
-            ));
-        }
-        let _ = file.set_len(0);
-        let _ = file.rewind();
-        let _ = writeln!(file, "{}", std::process::id());
-        Ok(OutLock { _file: file, path })
-    }
-}
+/// The advisory lock on tune's output folder: a second search on the same folder is
+/// refused instead of running every trial twice (the one lock of `lrsched_train::lock`).
+pub use lrsched_train::lock::FolderLock as OutLock;
 
 /// How one trial ended, as stored in `result.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -6,6 +6,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod divergence;
 pub mod find_lr;
+pub mod lock;
 pub mod model;
 pub mod optim;
 pub mod outputs;

@@ -498,13 +498,16 @@ pub fn train(
     let mut watch = Watch::new(config.divergence);
     // Set when a resume finds the run already over: nothing is trained or written.
     let mut finished: Option<Outcome> = None;
+    let mut folder_lock = None;
 
     if let Some(ck) = &config.checkpoint {
         std::fs::create_dir_all(&ck.dir).map_err(|source| CheckpointError::Io {
             path: ck.dir.clone(),
             source,
         })?;
-        // A run killed while writing a checkpoint leaves its temporary file behind.
+        // One run per folder, held to the end of the run; then, a run killed while writing
+        // a checkpoint leaves its temporary file behind.
+        folder_lock = Some(crate::lock::FolderLock::acquire(&ck.dir).map_err(TrainError::Config)?);
         checkpoint::remove_stale_temporaries(&ck.dir);
         let found = checkpoint::list(&ck.dir)?;
         let best = checkpoint::best_path(&ck.dir);
@@ -851,14 +854,16 @@ pub fn train(
             params = best.clone();
         }
     }
-    Ok(Summary {
+    let summary = Ok(Summary {
         outcome,
         history,
         best_epoch: early.best_epoch,
         seconds: started.elapsed().as_secs_f64(),
         epochs_run,
         params,
-    })
+    });
+    drop(folder_lock);
+    summary
 }
 
 /// Whether every value is finite, in one vectorisable pass: the sum of finite f32s is
