@@ -178,6 +178,11 @@ impl Observer for Relay<'_> {
     fn should_stop(&mut self) -> bool {
         self.stop.is_some()
     }
+
+    /// Quiet in a tool: a warmup from 0 gives every trial a zero first rate, and 33 notes
+    /// of it buried the table; a negative rate ends the trial with the optimizer's error,
+    /// which its result reports.
+    fn on_nonpositive_lr(&mut self, _epoch: u64, _step: u64, _lr: f64) {}
 }
 
 /// The built-in trainer's epoch record as the protocol line a program would write.
