@@ -10,6 +10,7 @@
 
 use super::spec::{Activation, Init, Loss, ModelSpec};
 use crate::data::Rng;
+use rayon::prelude::*;
 
 /// Targets of one batch.
 #[derive(Debug, Clone, Copy)]
@@ -96,8 +97,93 @@ struct Saved {
 pub(crate) const BN_EPS: f32 = 1e-5;
 pub(crate) const BN_MOMENTUM: f32 = 0.1;
 
-/// Rows per product when evaluating.
+/// Rows per product when evaluating: a fixed size, so the chunks (and the order their
+/// losses are summed in) do not depend on the thread count.
 const EVAL_CHUNK: usize = 512;
+
+/// A training batch is cut into `ceil(rows / SLICE_ROWS)` slices, at most [`MAX_SLICES`].
+/// The count depends on the batch alone, never on the thread count: threads only decide
+/// who computes which slice, so the results are the same bits for any thread count.
+/// 32 rows keep each product large enough for the GEMM kernel to run near its peak.
+const SLICE_ROWS: usize = 32;
+const MAX_SLICES: usize = 8;
+
+/// Rows of a weight gradient computed as one unit of work (fixed, like the slices).
+const BLOCK_ROWS: usize = 32;
+
+/// One slice's buffers: its rows' activations, and the deltas its backward pass leaves
+/// for the weight gradients. Evaluation reuses them, one per thread.
+#[derive(Debug, Clone, Default)]
+struct Workspace {
+    saved: Vec<Saved>,
+    /// Per layer, d(loss)/d(linear output) of the slice's rows.
+    delta: Vec<Vec<f32>>,
+    /// Per layer with BatchNorm, d gamma then d beta (only a whole-batch slice has them).
+    d_norm: Vec<Vec<f32>>,
+    capacity: usize,
+    /// Where the slice's rows start in the batch, and how many there are this step.
+    start: usize,
+    rows: usize,
+    /// Summed (not mean) loss of the slice's rows.
+    loss: f32,
+}
+
+impl Workspace {
+    /// Room for `capacity` rows; allocates only when it grows.
+    fn reserve(&mut self, layers: &[Layer], capacity: usize) {
+        if self.saved.len() != layers.len() {
+            self.saved = vec![Saved::default(); layers.len()];
+            self.delta = vec![Vec::new(); layers.len()];
+            self.d_norm = vec![Vec::new(); layers.len()];
+            self.capacity = 0;
+        }
+        if capacity <= self.capacity {
+            return;
+        }
+        self.capacity = capacity;
+        for (l, layer) in layers.iter().enumerate() {
+            let (n, fo) = (capacity * layer.fan_out, layer.fan_out);
+            let saved = &mut self.saved[l];
+            saved.z.resize(n, 0.0);
+            saved.h.resize(n, 0.0);
+            saved.a.resize(n, 0.0);
+            saved.mask.resize(n, 0.0);
+            if layer.bn.is_some() {
+                saved.xhat.resize(n, 0.0);
+                saved.inv_std.resize(fo, 0.0);
+                self.d_norm[l].resize(2 * fo, 0.0);
+            }
+            self.delta[l].resize(n, 0.0);
+        }
+    }
+}
+
+/// What the passes read of the network: shared by every thread.
+#[derive(Clone, Copy)]
+struct View<'a> {
+    spec: &'a ModelSpec,
+    layers: &'a [Layer],
+    params: &'a [f32],
+}
+
+/// BatchNorm's statistics in a forward pass: the batch's (updating the running ones) when
+/// training, the running ones when evaluating.
+enum Stats<'a> {
+    Batch(&'a mut [f32]),
+    Running(&'a [f32]),
+}
+
+impl<'a> BatchTargets<'a> {
+    /// The targets of rows `start..start + rows`.
+    fn rows(self, start: usize, rows: usize, outputs: usize) -> BatchTargets<'a> {
+        match self {
+            BatchTargets::Classes(c) => BatchTargets::Classes(&c[start..start + rows]),
+            BatchTargets::Values(v) => {
+                BatchTargets::Values(&v[start * outputs..(start + rows) * outputs])
+            }
+        }
+    }
+}
 
 /// The dropout stream's seed, apart from the initialisation's.
 pub(crate) fn dropout_seed(seed: u64) -> u64 {
@@ -124,11 +210,10 @@ pub struct Mlp {
     grads: Vec<f32>,
     /// BatchNorm running mean and variance (buffers, not parameters).
     running: Vec<f32>,
-    saved: Vec<Saved>,
-    /// Gradient scratch: the gradient flowing into the current layer's output, and the
-    /// one being computed for its input.
-    d_out: Vec<f32>,
-    d_in: Vec<f32>,
+    /// One workspace per slice of a training batch (and per thread when evaluating).
+    slices: Vec<Workspace>,
+    /// Each evaluation chunk's summed loss and correct count, summed in order at the end.
+    eval_parts: Vec<(f64, usize)>,
     capacity: usize,
     dropout_rng: Rng,
     threads: usize,
@@ -138,7 +223,6 @@ impl Mlp {
     /// A freshly initialised network for batches of up to `capacity` rows.
     pub fn new(spec: ModelSpec, seed: u64, capacity: usize) -> Mlp {
         let (layers, n, r) = layout(&spec);
-        let count = layers.len();
         let mut running = vec![0.0; r];
         for layer in &layers {
             if let Some((_, _, run)) = layer.bn {
@@ -149,9 +233,8 @@ impl Mlp {
             params: vec![0.0; n],
             grads: vec![0.0; n],
             running,
-            saved: vec![Saved::default(); count],
-            d_out: Vec::new(),
-            d_in: Vec::new(),
+            slices: Vec::new(),
+            eval_parts: Vec::new(),
             capacity: 0,
             layers,
             dropout_rng: Rng::new(dropout_seed(seed)),
@@ -163,7 +246,8 @@ impl Mlp {
         mlp
     }
 
-    /// Runs matrix products on `threads` threads (rayon's global pool); 1 runs inline.
+    /// Trains and evaluates on up to `threads` threads of rayon's global pool; 1 runs
+    /// inline. The results are the same bits for any thread count.
     pub fn with_threads(mut self, threads: usize) -> Mlp {
         self.threads = threads.max(1);
         self
@@ -214,21 +298,16 @@ impl Mlp {
             return;
         }
         self.capacity = capacity;
-        let mut widest = 0;
-        for (layer, saved) in self.layers.iter().zip(&mut self.saved) {
-            let n = capacity * layer.fan_out;
-            widest = widest.max(layer.fan_out).max(layer.fan_in);
-            saved.z.resize(n, 0.0);
-            saved.h.resize(n, 0.0);
-            saved.a.resize(n, 0.0);
-            saved.mask.resize(n, 0.0);
-            if layer.bn.is_some() {
-                saved.xhat.resize(n, 0.0);
-                saved.inv_std.resize(layer.fan_out, 0.0);
-            }
+        let count = self.slice_count(capacity);
+        if self.slices.len() < count {
+            self.slices.resize(count, Workspace::default());
         }
-        self.d_out.resize(capacity * widest, 0.0);
-        self.d_in.resize(capacity * widest, 0.0);
+        for (s, ws) in self.slices[..count].iter_mut().enumerate() {
+            ws.reserve(
+                &self.layers,
+                (s + 1) * capacity / count - s * capacity / count,
+            );
+        }
     }
 
     /// The spec it was built from.
@@ -303,25 +382,86 @@ impl Mlp {
     /// Forward and backward on one batch of `rows` rows (`x` is rows x inputs): fills
     /// [`Mlp::grads`] and returns the mean loss. Training mode: BatchNorm uses batch
     /// statistics and updates its running ones; dropout is on.
+    ///
+    /// The batch is cut into a fixed number of row slices (by its size alone); each
+    /// slice's forward and backward pass runs on some thread, then the weight gradients are
+    /// computed in fixed blocks of rows, each summing the slices in order. Which thread
+    /// runs what changes nothing in the arithmetic, so any thread count gives the same bits.
     pub fn train_step(&mut self, x: &[f32], targets: BatchTargets<'_>, rows: usize) -> f32 {
         let _ftz = FlushDenormals::new();
         self.reserve(rows);
-        self.forward(x, rows, true);
+        let count = self.slice_count(rows);
+        for (s, ws) in self.slices[..count].iter_mut().enumerate() {
+            ws.start = s * rows / count;
+            ws.rows = (s + 1) * rows / count - ws.start;
+            ws.reserve(&self.layers, ws.rows);
+        }
+        if self.spec.dropout > 0.0 {
+            // Drawn in the order one pass over the whole batch draws them: layer by layer,
+            // row-major, so the masks do not depend on the slicing.
+            for (l, layer) in self.layers[..self.layers.len() - 1].iter().enumerate() {
+                for ws in &mut self.slices[..count] {
+                    let n = ws.rows * layer.fan_out;
+                    draw_mask(
+                        &mut self.dropout_rng,
+                        self.spec.dropout,
+                        &mut ws.saved[l].mask[..n],
+                    );
+                }
+            }
+        }
+        let Mlp {
+            spec,
+            layers,
+            params,
+            grads,
+            running,
+            slices,
+            threads,
+            ..
+        } = self;
+        let net = View {
+            spec,
+            layers,
+            params,
+        };
+        let slices = &mut slices[..count];
+        let parallel = *threads > 1;
+        let mut work = || {
+            if count == 1 {
+                // The only case with BatchNorm: its statistics need the whole batch.
+                slice_pass(net, &mut slices[0], x, targets, Stats::Batch(running), rows);
+            } else {
+                debug_assert!(running.is_empty());
+                let pass = |ws: &mut Workspace| {
+                    slice_pass(net, ws, x, targets, Stats::Batch(&mut []), rows)
+                };
+                if parallel {
+                    slices.par_iter_mut().for_each(pass);
+                } else {
+                    slices.iter_mut().for_each(pass);
+                }
+            }
+            all_grads(net, 0, grads, slices, x, parallel);
+        };
+        if parallel {
+            // The whole step runs inside the pool: its joins are then cheap hand-offs
+            // between workers instead of wake-ups of a thread outside it.
+            rayon::scope(|_| work());
+        } else {
+            work();
+        }
         let last = self.layers.len() - 1;
         let outputs = self.layers[last].fan_out;
-        let loss = loss_and_grad(
-            self.spec.loss,
-            &self.saved[last].z[..rows * outputs],
-            targets,
-            outputs,
-            Some(&mut self.d_out[..rows * outputs]),
-        );
-        self.backward(x, rows);
-        loss
+        let total = self.slices[..count]
+            .iter()
+            .fold(0.0f32, |total, ws| total + ws.loss);
+        total * loss_scale(self.spec.loss, targets, rows, outputs)
     }
 
     /// Mean loss and accuracy (`None` for regression) over a whole set, in eval mode,
-    /// in chunks of the reserved capacity.
+    /// in chunks of a fixed size that the threads share (rows are independent in eval
+    /// mode; the chunks' losses are summed in order).
     pub fn evaluate(
         &mut self,
         x: &[f32],
@@ -332,87 +472,167 @@ impl Mlp {
         let inputs = self.layers[0].fan_in;
         let last = self.layers.len() - 1;
         let outputs = self.layers[last].fan_out;
-        // Evaluation needs no gradients, so it can take larger chunks than the training
-        // batch: fewer, fuller products (buffers grow once, on the first evaluation).
-        self.reserve(EVAL_CHUNK.min(rows));
-        let chunk = self.capacity.max(1);
-        let (mut loss_sum, mut correct) = (0.0f64, 0usize);
-        let mut start = 0;
-        while start < rows {
-            let n = chunk.min(rows - start);
-            self.forward(&x[start * inputs..(start + n) * inputs], n, false);
-            let logits = &self.saved[last].z[..n * outputs];
-            let part = match targets {
-                BatchTargets::Classes(c) => BatchTargets::Classes(&c[start..start + n]),
-                BatchTargets::Values(v) => {
-                    BatchTargets::Values(&v[start * outputs..(start + n) * outputs])
-                }
-            };
-            loss_sum +=
-                loss_and_grad(self.spec.loss, logits, part, outputs, None) as f64 * n as f64;
-            if let BatchTargets::Classes(c) = part {
-                correct += count_correct(self.spec.loss, logits, c, outputs);
+        let chunks = rows.div_ceil(EVAL_CHUNK);
+        let groups = self.threads.min(chunks).max(1);
+        let per_group = chunks.div_ceil(groups).max(1);
+        if self.slices.len() < groups {
+            self.slices.resize(groups, Workspace::default());
+        }
+        for ws in &mut self.slices[..groups] {
+            ws.reserve(&self.layers, EVAL_CHUNK.min(rows));
+        }
+        self.eval_parts.clear();
+        self.eval_parts.resize(chunks, (0.0, 0));
+        let net = View {
+            spec: &self.spec,
+            layers: &self.layers,
+            params: &self.params,
+        };
+        let running = &self.running;
+        let loss = self.spec.loss;
+        let run = |(g, (ws, parts)): (usize, (&mut Workspace, &mut [(f64, usize)]))| {
+            let _ftz = FlushDenormals::new();
+            for (i, part) in parts.iter_mut().enumerate() {
+                let start = (g * per_group + i) * EVAL_CHUNK;
+                let n = EVAL_CHUNK.min(rows - start);
+                let xs = &x[start * inputs..(start + n) * inputs];
+                forward(net, ws, xs, n, Stats::Running(running), false);
+                let logits = &ws.saved[last].z[..n * outputs];
+                let t = targets.rows(start, n, outputs);
+                let scale = loss_scale(loss, t, n, outputs);
+                let mean = loss_sum(loss, logits, t, outputs, None, scale) * scale;
+                let correct = match t {
+                    BatchTargets::Classes(c) => count_correct(loss, logits, c, outputs),
+                    BatchTargets::Values(_) => 0,
+                };
+                *part = (mean as f64 * n as f64, correct);
             }
-            start += n;
+        };
+        let slices = &mut self.slices[..groups];
+        if groups > 1 {
+            slices
+                .par_iter_mut()
+                .zip(self.eval_parts.par_chunks_mut(per_group))
+                .enumerate()
+                .for_each(run);
+        } else {
+            slices
+                .iter_mut()
+                .zip(self.eval_parts.chunks_mut(per_group))
+                .enumerate()
+                .for_each(run);
+        }
+        let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+        for &(l, c) in &self.eval_parts {
+            loss_sum += l;
+            correct += c;
         }
         let accuracy = matches!(targets, BatchTargets::Classes(_))
             .then(|| correct as f64 / rows.max(1) as f64);
         (loss_sum / rows.max(1) as f64, accuracy)
     }
 
-    fn parallelism(&self) -> usize {
-        self.threads
+    /// Slices of a batch of `rows` rows: by its size alone (see [`SLICE_ROWS`]); one with
+    /// BatchNorm, whose statistics couple the rows.
+    fn slice_count(&self, rows: usize) -> usize {
+        if self.spec.batch_norm {
+            1
+        } else {
+            rows.div_ceil(SLICE_ROWS).clamp(1, MAX_SLICES)
+        }
     }
+}
 
-    fn forward(&mut self, x: &[f32], rows: usize, train: bool) {
-        self.reserve(rows);
-        let par = self.parallelism();
-        let count = self.layers.len();
-        for l in 0..count {
-            let layer = self.layers[l].clone();
-            let (fi, fo) = (layer.fan_in, layer.fan_out);
-            let (before, rest) = self.saved.split_at_mut(l);
-            let saved = &mut rest[0];
-            let input: &[f32] = if l == 0 {
-                &x[..rows * fi]
-            } else {
-                &before[l - 1].a[..rows * fi]
-            };
-            let z = &mut saved.z[..rows * fo];
-            let bias = &self.params[layer.b..layer.b + fo];
-            for row in z.chunks_exact_mut(fo) {
-                row.copy_from_slice(bias);
-            }
-            // z += input (rows x fi) * W^T (fi x fo); W is fo x fi row-major.
-            matmul(
-                rows,
-                fo,
-                fi,
-                z,
-                fo,
-                1,
-                true,
-                input,
-                fi,
-                1,
-                &self.params[layer.w..layer.b],
-                1,
-                fi,
-                par,
-            );
-            if l + 1 == count {
-                break;
-            }
-            let h = &mut saved.h[..rows * fo];
-            match layer.bn {
-                Some((g, beta, run)) => {
-                    let (gamma, beta) = (&self.params[g..g + fo], &self.params[beta..beta + fo]);
-                    let (mean_r, var_r) = self.running[run..run + 2 * fo].split_at_mut(fo);
-                    let xhat = &mut saved.xhat[..rows * fo];
-                    let inv_std = &mut saved.inv_std[..fo];
-                    if train {
+/// One slice's forward pass, loss and backward pass down to the deltas (no weight
+/// gradients: [`all_grads`] sums those over the slices).
+fn slice_pass(
+    net: View<'_>,
+    ws: &mut Workspace,
+    x: &[f32],
+    targets: BatchTargets<'_>,
+    stats: Stats<'_>,
+    batch_rows: usize,
+) {
+    // Each thread of the pool sets its own flags: the same arithmetic on every thread.
+    let _ftz = FlushDenormals::new();
+    let (start, rows) = (ws.start, ws.rows);
+    let inputs = net.layers[0].fan_in;
+    let last = net.layers.len() - 1;
+    let outputs = net.layers[last].fan_out;
+    let xs = &x[start * inputs..(start + rows) * inputs];
+    forward(net, ws, xs, rows, stats, net.spec.dropout > 0.0);
+    let part = targets.rows(start, rows, outputs);
+    // Scaled by the whole batch: the gradient of the batch's mean loss.
+    let scale = loss_scale(net.spec.loss, targets, batch_rows, outputs);
+    let (saved, delta) = (&ws.saved[last], &mut ws.delta[last]);
+    ws.loss = loss_sum(
+        net.spec.loss,
+        &saved.z[..rows * outputs],
+        part,
+        outputs,
+        Some(&mut delta[..rows * outputs]),
+        scale,
+    );
+    backward(net, ws, rows);
+}
+
+/// The forward pass of `rows` rows of `x` through the workspace; `dropout` applies the
+/// masks already drawn into it.
+fn forward(
+    net: View<'_>,
+    ws: &mut Workspace,
+    x: &[f32],
+    rows: usize,
+    mut stats: Stats<'_>,
+    dropout: bool,
+) {
+    let count = net.layers.len();
+    for (l, layer) in net.layers.iter().enumerate() {
+        let (fi, fo) = (layer.fan_in, layer.fan_out);
+        let (before, rest) = ws.saved.split_at_mut(l);
+        let saved = &mut rest[0];
+        let input: &[f32] = if l == 0 {
+            &x[..rows * fi]
+        } else {
+            &before[l - 1].a[..rows * fi]
+        };
+        let z = &mut saved.z[..rows * fo];
+        let bias = &net.params[layer.b..layer.b + fo];
+        for row in z.chunks_exact_mut(fo) {
+            row.copy_from_slice(bias);
+        }
+        // z += input (rows x fi) * W^T (fi x fo); W is fo x fi row-major.
+        matmul(
+            rows,
+            fo,
+            fi,
+            z,
+            fo,
+            1,
+            true,
+            input,
+            fi,
+            1,
+            &net.params[layer.w..layer.b],
+            1,
+            fi,
+        );
+        if l + 1 == count {
+            break;
+        }
+        let h = &mut saved.h[..rows * fo];
+        match layer.bn {
+            Some((g, beta, run)) => {
+                let (gamma, beta) = (&net.params[g..g + fo], &net.params[beta..beta + fo]);
+                let xhat = &mut saved.xhat[..rows * fo];
+                let inv_std = &mut saved.inv_std[..fo];
+                match &mut stats {
+                    Stats::Batch(running) => {
+                        let (mean_r, var_r) = running[run..run + 2 * fo].split_at_mut(fo);
                         batch_norm_train(z, rows, fo, xhat, inv_std, mean_r, var_r);
-                    } else {
+                    }
+                    Stats::Running(running) => {
+                        let (mean_r, var_r) = running[run..run + 2 * fo].split_at(fo);
                         for j in 0..fo {
                             inv_std[j] = 1.0 / (var_r[j] + BN_EPS).sqrt();
                         }
@@ -422,116 +642,170 @@ impl Mlp {
                             }
                         }
                     }
-                    for (xr, hr) in xhat.chunks_exact(fo).zip(h.chunks_exact_mut(fo)) {
-                        for j in 0..fo {
-                            hr[j] = gamma[j] * xr[j] + beta[j];
-                        }
+                }
+                for (xr, hr) in xhat.chunks_exact(fo).zip(h.chunks_exact_mut(fo)) {
+                    for j in 0..fo {
+                        hr[j] = gamma[j] * xr[j] + beta[j];
                     }
                 }
-                None => h.copy_from_slice(z),
             }
-            let a = &mut saved.a[..rows * fo];
-            activate(self.spec.activation, h, a);
-            if train && self.spec.dropout > 0.0 {
-                let keep = 1.0 - self.spec.dropout;
-                let scale = 1.0 / keep;
-                let mask = &mut saved.mask[..rows * fo];
-                for (m, v) in mask.iter_mut().zip(a.iter_mut()) {
-                    *m = if (self.dropout_rng.next_f64() as f32) < keep {
-                        scale
-                    } else {
-                        0.0
-                    };
-                    *v *= *m;
-                }
+            None => h.copy_from_slice(z),
+        }
+        let a = &mut saved.a[..rows * fo];
+        activate(net.spec.activation, h, a);
+        if dropout {
+            for (v, m) in a.iter_mut().zip(&saved.mask[..rows * fo]) {
+                *v *= *m;
             }
         }
     }
+}
 
-    fn backward(&mut self, x: &[f32], rows: usize) {
-        let par = self.parallelism();
-        let count = self.layers.len();
-        for l in (0..count).rev() {
-            let layer = self.layers[l].clone();
-            let (fi, fo) = (layer.fan_in, layer.fan_out);
+/// The backward pass from the last layer's delta (already in the workspace) down to the
+/// first layer's: each layer's delta is the gradient of its linear output.
+fn backward(net: View<'_>, ws: &mut Workspace, rows: usize) {
+    for l in (1..net.layers.len()).rev() {
+        let layer = &net.layers[l];
+        let (fi, fo) = (layer.fan_in, layer.fan_out);
+        let (lower, upper) = ws.delta.split_at_mut(l);
+        let g = &upper[0][..rows * fo];
+        // d input (rows x fi) = g (rows x fo) * W (fo x fi)
+        let d_in = &mut lower[l - 1][..rows * fi];
+        matmul(
+            rows,
+            fi,
+            fo,
+            d_in,
+            fi,
+            1,
+            false,
+            g,
+            fo,
+            1,
+            &net.params[layer.w..layer.b],
+            fi,
+            1,
+        );
+        // Back through the previous layer's dropout, activation and BatchNorm.
+        let prev = &net.layers[l - 1];
+        let saved = &ws.saved[l - 1];
+        let n = rows * fi;
+        if net.spec.dropout > 0.0 {
+            for (d, m) in d_in.iter_mut().zip(&saved.mask[..n]) {
+                *d *= *m;
+            }
+        }
+        activation_backward(net.spec.activation, &saved.h[..n], d_in);
+        if let Some((gm, _, _)) = prev.bn {
+            let (d_gamma, d_beta) = ws.d_norm[l - 1].split_at_mut(fi);
+            batch_norm_backward(
+                d_in,
+                &saved.xhat[..n],
+                &saved.inv_std[..fi],
+                &net.params[gm..gm + fi],
+                rows,
+                fi,
+                d_gamma,
+                d_beta,
+            );
+        }
+    }
+}
+
+/// The gradients of layers `first..` into `grads` (which starts at layer `first`'s
+/// weights), from the slices' deltas. With `parallel`, the layers and the blocks of rows of
+/// each weight gradient are shared among rayon's threads; each block is the same fixed
+/// sequence of products wherever it runs.
+fn all_grads(
+    net: View<'_>,
+    first: usize,
+    grads: &mut [f32],
+    slices: &[Workspace],
+    x: &[f32],
+    parallel: bool,
+) {
+    let Some(layer) = net.layers.get(first) else {
+        return;
+    };
+    let end = net
+        .layers
+        .get(first + 1)
+        .map_or(grads.len(), |next| next.w - layer.w);
+    let (mine, rest) = grads.split_at_mut(end);
+    if parallel && first + 1 < net.layers.len() {
+        rayon::join(
+            || layer_grads(net, first, mine, slices, x, true),
+            || all_grads(net, first + 1, rest, slices, x, true),
+        );
+    } else {
+        layer_grads(net, first, mine, slices, x, parallel);
+        all_grads(net, first + 1, rest, slices, x, parallel);
+    }
+}
+
+/// One layer's gradients into `region` (its weights, biases, then BatchNorm's gamma and beta).
+fn layer_grads(
+    net: View<'_>,
+    l: usize,
+    region: &mut [f32],
+    slices: &[Workspace],
+    x: &[f32],
+    parallel: bool,
+) {
+    let layer = &net.layers[l];
+    let (fi, fo) = (layer.fan_in, layer.fan_out);
+    let (dw, rest) = region.split_at_mut(fi * fo);
+    let (db, norm) = rest.split_at_mut(fo);
+    // dW rows j0..j1 (fo x fi) = sum over slices, in order, of g^T (fo x rows) * input (rows x fi).
+    let block = |(b, dst): (usize, &mut [f32])| {
+        let _ftz = FlushDenormals::new();
+        let j0 = b * BLOCK_ROWS;
+        let m = dst.len() / fi;
+        for (s, ws) in slices.iter().enumerate() {
+            let rows = ws.rows;
+            let g = &ws.delta[l][..rows * fo];
             let input: &[f32] = if l == 0 {
-                &x[..rows * fi]
+                &x[ws.start * fi..(ws.start + rows) * fi]
             } else {
-                &self.saved[l - 1].a[..rows * fi]
+                &ws.saved[l - 1].a[..rows * fi]
             };
-            let g = &self.d_out[..rows * fo];
-            // dW (fo x fi) = g^T (fo x rows) * input (rows x fi)
             matmul(
-                fo,
+                m,
                 fi,
                 rows,
-                &mut self.grads[layer.w..layer.b],
+                dst,
                 fi,
                 1,
-                false,
-                g,
+                s > 0,
+                &g[j0..],
                 1,
                 fo,
                 input,
                 fi,
                 1,
-                par,
             );
-            let db = &mut self.grads[layer.b..layer.b + fo];
-            db.fill(0.0);
-            for row in g.chunks_exact(fo) {
-                for j in 0..fo {
-                    db[j] += row[j];
-                }
-            }
-            if l == 0 {
-                break;
-            }
-            // d input (rows x fi) = g (rows x fo) * W (fo x fi)
-            let d_in = &mut self.d_in[..rows * fi];
-            matmul(
-                rows,
-                fi,
-                fo,
-                d_in,
-                fi,
-                1,
-                false,
-                g,
-                fo,
-                1,
-                &self.params[layer.w..layer.b],
-                fi,
-                1,
-                par,
-            );
-            // Back through the previous layer's dropout, activation and BatchNorm.
-            let prev = self.layers[l - 1].clone();
-            let saved = &self.saved[l - 1];
-            let n = rows * fi;
-            if self.spec.dropout > 0.0 {
-                for (d, m) in d_in.iter_mut().zip(&saved.mask[..n]) {
-                    *d *= *m;
-                }
-            }
-            activation_backward(self.spec.activation, &saved.h[..n], d_in);
-            if let Some((gm, bt, _)) = prev.bn {
-                let (head, tail) = self.grads.split_at_mut(bt);
-                let d_gamma = &mut head[gm..gm + fi];
-                let d_beta = &mut tail[..fi];
-                batch_norm_backward(
-                    d_in,
-                    &saved.xhat[..n],
-                    &saved.inv_std[..fi],
-                    &self.params[gm..gm + fi],
-                    rows,
-                    fi,
-                    d_gamma,
-                    d_beta,
-                );
-            }
-            std::mem::swap(&mut self.d_out, &mut self.d_in);
         }
+    };
+    if parallel {
+        dw.par_chunks_mut(BLOCK_ROWS * fi)
+            .enumerate()
+            .for_each(block);
+    } else {
+        dw.chunks_mut(BLOCK_ROWS * fi).enumerate().for_each(block);
+    }
+    // Biases: the deltas summed over the batch's rows in order, as one pass would.
+    let _ftz = FlushDenormals::new();
+    db.fill(0.0);
+    for ws in slices {
+        for row in ws.delta[l][..ws.rows * fo].chunks_exact(fo) {
+            for j in 0..fo {
+                db[j] += row[j];
+            }
+        }
+    }
+    if layer.bn.is_some() {
+        // Only a single, whole-batch slice has BatchNorm.
+        norm[..2 * fo].copy_from_slice(&slices[0].d_norm[l][..2 * fo]);
     }
 }
 
@@ -590,7 +864,6 @@ fn matmul(
     rhs: &[f32],
     rhs_rs: usize,
     rhs_cs: usize,
-    threads: usize,
 ) {
     let last = |rows: usize, cols: usize, rs: usize, cs: usize| {
         if rows == 0 || cols == 0 {
@@ -606,64 +879,15 @@ fn matmul(
     if m == 0 || n == 0 {
         return;
     }
-    // Threads of rayon's pool run halves of products: each sets its own flags.
-    let _ftz = FlushDenormals::new();
     if k == 0 {
         if !accumulate {
             dst.iter_mut().for_each(|v| *v = 0.0);
         }
         return;
     }
-    // gemm's own threading does not start for matrices this small; two halves of the rows
-    // on two threads pay only for large products (measured: at MNIST's 64 x 784 x 128 the
-    // split made an epoch 0.49 s instead of 0.38 s on this 2-core machine). Rows of a row-major `dst`
-    // are contiguous, so the halves are disjoint slices; each element is computed exactly
-    // as it would be whole, so results do not depend on the thread count.
-    if threads > 1 && dst_cs == 1 && dst_rs == n && m >= 32 && m * n * k >= 1 << 24 {
-        let half = m / 2;
-        let (top, bottom) = dst.split_at_mut(half * dst_rs);
-        let lhs_bottom = &lhs[half * lhs_rs..];
-        let t = threads / 2;
-        rayon::join(
-            || {
-                matmul(
-                    half,
-                    n,
-                    k,
-                    top,
-                    dst_rs,
-                    dst_cs,
-                    accumulate,
-                    lhs,
-                    lhs_rs,
-                    lhs_cs,
-                    rhs,
-                    rhs_rs,
-                    rhs_cs,
-                    t.max(1),
-                )
-            },
-            || {
-                matmul(
-                    m - half,
-                    n,
-                    k,
-                    bottom,
-                    dst_rs,
-                    dst_cs,
-                    accumulate,
-                    lhs_bottom,
-                    lhs_rs,
-                    lhs_cs,
-                    rhs,
-                    rhs_rs,
-                    rhs_cs,
-                    (threads - t).max(1),
-                )
-            },
-        );
-        return;
-    }
+    // Single-threaded: the callers share work among threads in fixed units, so that no
+    // result depends on the thread count (gemm's own threading does not start at these
+    // sizes anyway).
     // SAFETY: every index gemm touches is within the slices, as asserted above, and dst
     // does not alias lhs or rhs (it is a distinct &mut borrow).
     unsafe {
@@ -795,16 +1019,29 @@ fn batch_norm_backward(
     }
 }
 
-/// Mean loss over the batch; with `grad`, also d(mean loss)/d(logits).
-fn loss_and_grad(
+/// What the summed loss of a batch of `rows` rows is multiplied by for its mean: per row
+/// for (binary) cross-entropy on classes, per element for MSE.
+fn loss_scale(loss: Loss, targets: BatchTargets<'_>, rows: usize, outputs: usize) -> f32 {
+    match (loss, targets) {
+        (Loss::CrossEntropy | Loss::BinaryCrossEntropy, BatchTargets::Classes(_)) => {
+            1.0 / rows.max(1) as f32
+        }
+        _ => 1.0 / (rows * outputs).max(1) as f32,
+    }
+}
+
+/// The summed loss of the rows of `logits`; with `grad`, also d(loss)/d(logits) times
+/// `scale` (the batch's [`loss_scale`], so a slice of a batch gets the gradient of the
+/// batch's mean loss).
+fn loss_sum(
     loss: Loss,
     logits: &[f32],
     targets: BatchTargets<'_>,
     outputs: usize,
     mut grad: Option<&mut [f32]>,
+    scale: f32,
 ) -> f32 {
-    let rows = logits.len() / outputs.max(1);
-    let inv_rows = 1.0 / rows.max(1) as f32;
+    let inv_rows = scale;
     let mut total = 0.0f32;
     match (loss, targets) {
         (Loss::CrossEntropy, BatchTargets::Classes(labels)) => {
@@ -833,7 +1070,7 @@ fn loss_and_grad(
             }
         }
         (_, BatchTargets::Values(values)) => {
-            let inv = 1.0 / logits.len().max(1) as f32;
+            let inv = scale;
             for (i, (&z, &y)) in logits.iter().zip(values).enumerate() {
                 let d = z - y;
                 total += d * d;
@@ -841,11 +1078,11 @@ fn loss_and_grad(
                     g[i] = 2.0 * d * inv;
                 }
             }
-            return total * inv;
+            return total;
         }
         (_, BatchTargets::Classes(labels)) => {
             // MSE on class indices: a regression head fed labels; treat them as values.
-            let inv = 1.0 / logits.len().max(1) as f32;
+            let inv = scale;
             for (i, &z) in logits.iter().enumerate() {
                 let d = z - labels[i / outputs] as f32;
                 total += d * d;
@@ -853,10 +1090,10 @@ fn loss_and_grad(
                     g[i] = 2.0 * d * inv;
                 }
             }
-            return total * inv;
+            return total;
         }
     }
-    total * inv_rows
+    total
 }
 
 fn count_correct(loss: Loss, logits: &[f32], labels: &[u32], outputs: usize) -> usize {
