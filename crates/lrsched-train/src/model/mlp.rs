@@ -158,6 +158,9 @@ impl Workspace {
     }
 }
 
+/// An evaluation chunk's summed loss and correct count.
+type EvalPart = (f64, usize);
+
 /// What the passes read of the network: shared by every thread.
 #[derive(Clone, Copy)]
 struct View<'a> {
@@ -213,7 +216,7 @@ pub struct Mlp {
     /// One workspace per slice of a training batch (and per thread when evaluating).
     slices: Vec<Workspace>,
     /// Each evaluation chunk's summed loss and correct count, summed in order at the end.
-    eval_parts: Vec<(f64, usize)>,
+    eval_parts: Vec<EvalPart>,
     capacity: usize,
     dropout_rng: Rng,
     threads: usize,
@@ -490,7 +493,7 @@ impl Mlp {
         };
         let running = &self.running;
         let loss = self.spec.loss;
-        let run = |(g, (ws, parts)): (usize, (&mut Workspace, &mut [(f64, usize)]))| {
+        let run = |(g, (ws, parts)): (usize, (&mut Workspace, &mut [EvalPart]))| {
             let _ftz = FlushDenormals::new();
             for (i, part) in parts.iter_mut().enumerate() {
                 let start = (g * per_group + i) * EVAL_CHUNK;
@@ -1178,6 +1181,98 @@ mod tests {
             (loss.to_bits(), m.grads().to_vec())
         };
         assert_eq!(make(1), make(2));
+    }
+
+    /// Trains `steps` steps of SGD with momentum on `threads` threads of a 2-thread pool
+    /// (so the slices really run in parallel even where the machine has one core) and
+    /// returns every bit that matters: losses, parameters, BatchNorm buffers, the dropout
+    /// generator and the evaluation.
+    fn train_bits(spec: ModelSpec, batch: usize, steps: usize, threads: usize) -> Vec<u64> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let rows = 600; // not a multiple of the batch: short batches too
+            let inputs = spec.sizes[0];
+            let outputs = *spec.sizes.last().unwrap();
+            let x = data(rows, inputs);
+            let classes: Vec<u32> = (0..rows as u32)
+                .map(|i| (i * 7) % outputs.max(2) as u32)
+                .collect();
+            let values: Vec<f32> = x.iter().step_by(inputs).copied().collect();
+            let regression = spec.loss == Loss::Mse;
+            let mut mlp = Mlp::new(spec, 9, batch).with_threads(threads);
+            let mut velocity = vec![0.0f32; mlp.params().len()];
+            let mut bits = Vec::new();
+            let mut start = 0;
+            for _ in 0..steps {
+                let n = batch.min(rows - start);
+                let xs = &x[start * inputs..(start + n) * inputs];
+                let t = if regression {
+                    BatchTargets::Values(&values[start..start + n])
+                } else {
+                    BatchTargets::Classes(&classes[start..start + n])
+                };
+                bits.push(mlp.train_step(xs, t, n).to_bits() as u64);
+                let (p, g) = mlp.params_and_grads();
+                for ((p, v), g) in p.iter_mut().zip(&mut velocity).zip(g.iter()) {
+                    *v = 0.9 * *v + g;
+                    *p -= 0.01 * *v;
+                }
+                start = if start + n == rows { 0 } else { start + n };
+            }
+            let t = if regression {
+                BatchTargets::Values(&values)
+            } else {
+                BatchTargets::Classes(&classes)
+            };
+            let (loss, acc) = mlp.evaluate(&x, t, rows);
+            bits.extend([
+                loss.to_bits(),
+                acc.unwrap_or(-1.0).to_bits(),
+                mlp.rng_state(),
+            ]);
+            bits.extend(mlp.params().iter().map(|p| p.to_bits() as u64));
+            bits.extend(mlp.buffers().iter().map(|p| p.to_bits() as u64));
+            bits
+        })
+    }
+
+    /// The invariant of the parallel engine: a few hundred steps on 1, 2 or 3 threads end
+    /// in the same bits.
+    #[test]
+    fn training_on_one_or_two_threads_gives_the_same_bits() {
+        let classes = Task::Classification { classes: 10 };
+        let mut dropout = spec("64-32", 784, &classes, Activation::Gelu, false);
+        dropout.dropout = 0.2;
+        let cases = [
+            // The MNIST recipe's network and batch: two slices per batch.
+            (spec("128", 784, &classes, Activation::Relu, false), 64, 300),
+            // Several layers, dropout, 4 uneven slices and a short last batch.
+            (dropout, 100, 40),
+            // BatchNorm: one whole-batch slice, weight gradients still shared.
+            (spec("64", 784, &classes, Activation::Tanh, true), 64, 40),
+            (
+                spec("16", 784, &Task::Regression, Activation::Sigmoid, false),
+                256,
+                20,
+            ),
+        ];
+        for (spec, batch, steps) in cases {
+            let one = train_bits(spec.clone(), batch, steps, 1);
+            assert!(one[..steps]
+                .iter()
+                .all(|&b| f32::from_bits(b as u32).is_finite()));
+            assert!(
+                one == train_bits(spec.clone(), batch, steps, 2),
+                "{spec:?} batch {batch}"
+            );
+            assert!(
+                one == train_bits(spec, batch, steps, 3),
+                "batch {batch}, 3 threads"
+            );
+        }
     }
 
     #[test]
