@@ -18,9 +18,6 @@ fn main() {
     let dir = args.first().map_or("../shared/data/mnist", |s| s.as_str());
     let epochs: usize = args.get(1).map_or(3, |s| s.parse().expect("epochs"));
     let data = mnist::load(std::path::Path::new(dir)).expect("MNIST");
-    let _ = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build_global();
     let Targets::Classes(labels) = data.train.targets() else {
         unreachable!()
     };

@@ -8,9 +8,10 @@
 //! ([`super::CandleMlp`]) builds the same network from candle's autodiff and the tests
 //! check this module's gradients against it.
 
+use super::pool::Pool;
 use super::spec::{Activation, Init, Loss, ModelSpec};
 use crate::data::Rng;
-use rayon::prelude::*;
+use std::sync::Arc;
 
 /// Targets of one batch.
 #[derive(Debug, Clone, Copy)]
@@ -220,6 +221,8 @@ pub struct Mlp {
     capacity: usize,
     dropout_rng: Rng,
     threads: usize,
+    /// The persistent threads of the steps (none for one thread).
+    pool: Option<Arc<Pool>>,
 }
 
 impl Mlp {
@@ -242,6 +245,7 @@ impl Mlp {
             layers,
             dropout_rng: Rng::new(dropout_seed(seed)),
             threads: 1,
+            pool: None,
             spec,
         };
         mlp.init(seed);
@@ -249,10 +253,12 @@ impl Mlp {
         mlp
     }
 
-    /// Trains and evaluates on up to `threads` threads of rayon's global pool; 1 runs
-    /// inline. The results are the same bits for any thread count.
+    /// Trains and evaluates on `threads` threads: the caller's and `threads - 1` started
+    /// here, which live as long as the model (and its clones). The results are the same
+    /// bits for any thread count.
     pub fn with_threads(mut self, threads: usize) -> Mlp {
         self.threads = threads.max(1);
+        self.pool = (self.threads > 1).then(|| Arc::new(Pool::new(self.threads)));
         self
     }
 
@@ -420,7 +426,7 @@ impl Mlp {
             grads,
             running,
             slices,
-            threads,
+            pool,
             ..
         } = self;
         let net = View {
@@ -428,32 +434,44 @@ impl Mlp {
             layers,
             params,
         };
-        let slices = &mut slices[..count];
-        let parallel = *threads > 1;
-        let mut work = || {
-            if count == 1 {
-                // The only case with BatchNorm: its statistics need the whole batch.
-                slice_pass(net, &mut slices[0], x, targets, Stats::Batch(running), rows);
-            } else {
-                debug_assert!(running.is_empty());
-                let pass = |ws: &mut Workspace| {
-                    slice_pass(net, ws, x, targets, Stats::Batch(&mut []), rows)
-                };
-                if parallel {
-                    slices.par_iter_mut().for_each(pass);
-                } else {
-                    slices.iter_mut().for_each(pass);
-                }
-            }
-            all_grads(net, 0, grads, slices, x, parallel);
+        let pool = pool.as_deref();
+        let run = |units: usize, f: &(dyn Fn(usize, usize) + Sync)| match pool {
+            Some(pool) => pool.run(units, f),
+            None => (0..units).for_each(|u| f(u, 0)),
         };
-        if parallel {
-            // The whole step runs inside the pool: its joins are then cheap hand-offs
-            // between workers instead of wake-ups of a thread outside it.
-            rayon::scope(|_| work());
-        } else {
-            work();
-        }
+        // Phase 1: each slice's forward and backward pass.
+        let ws = SendPtr(slices.as_mut_ptr());
+        let (stats, stats_len) = (SendPtr(running.as_mut_ptr()), running.len());
+        run(count, &|s, _| {
+            // SAFETY: unit `s` alone touches workspace `s` (below `count`, the slices'
+            // length), and the running statistics are lent only with one slice (BatchNorm:
+            // its statistics need the whole batch), to its only unit.
+            let ws = unsafe { &mut *ws.get().add(s) };
+            let running: &mut [f32] = if count == 1 {
+                unsafe { std::slice::from_raw_parts_mut(stats.get(), stats_len) }
+            } else {
+                &mut []
+            };
+            slice_pass(net, ws, x, targets, Stats::Batch(running), rows);
+        });
+        // Phase 2: the weight gradients in fixed blocks of rows, each summing the slices.
+        let slices: &[Workspace] = &slices[..count];
+        let blocks: usize = layers.iter().map(|l| l.fan_out.div_ceil(BLOCK_ROWS)).sum();
+        let out = SendPtr(grads.as_mut_ptr());
+        debug_assert_eq!(grads.len(), params.len());
+        run(blocks, &|mut unit, _| {
+            for (l, layer) in layers.iter().enumerate() {
+                let here = layer.fan_out.div_ceil(BLOCK_ROWS);
+                if unit < here {
+                    // SAFETY: block `unit` of layer `l` alone writes that layer's weight-
+                    // gradient rows of the block (and, block 0, its bias and BatchNorm
+                    // gradients), all within `grads`, which nothing else touches meanwhile.
+                    unsafe { weight_block(net, l, unit, out, slices, x) };
+                    return;
+                }
+                unit -= here;
+            }
+        });
         let last = self.layers.len() - 1;
         let outputs = self.layers[last].fan_out;
         let total = self.slices[..count]
@@ -476,12 +494,12 @@ impl Mlp {
         let last = self.layers.len() - 1;
         let outputs = self.layers[last].fan_out;
         let chunks = rows.div_ceil(EVAL_CHUNK);
-        let groups = self.threads.min(chunks).max(1);
-        let per_group = chunks.div_ceil(groups).max(1);
-        if self.slices.len() < groups {
-            self.slices.resize(groups, Workspace::default());
+        // One workspace per thread: a thread evaluates one chunk at a time.
+        let workers = self.threads;
+        if self.slices.len() < workers {
+            self.slices.resize(workers, Workspace::default());
         }
-        for ws in &mut self.slices[..groups] {
+        for ws in &mut self.slices[..workers] {
             ws.reserve(&self.layers, EVAL_CHUNK.min(rows));
         }
         self.eval_parts.clear();
@@ -493,37 +511,31 @@ impl Mlp {
         };
         let running = &self.running;
         let loss = self.spec.loss;
-        let run = |(g, (ws, parts)): (usize, (&mut Workspace, &mut [EvalPart]))| {
+        let ws = SendPtr(self.slices.as_mut_ptr());
+        let parts = SendPtr(self.eval_parts.as_mut_ptr());
+        let chunk = |c: usize, worker: usize| {
             let _ftz = FlushDenormals::new();
-            for (i, part) in parts.iter_mut().enumerate() {
-                let start = (g * per_group + i) * EVAL_CHUNK;
-                let n = EVAL_CHUNK.min(rows - start);
-                let xs = &x[start * inputs..(start + n) * inputs];
-                forward(net, ws, xs, n, Stats::Running(running), false);
-                let logits = &ws.saved[last].z[..n * outputs];
-                let t = targets.rows(start, n, outputs);
-                let scale = loss_scale(loss, t, n, outputs);
-                let mean = loss_sum(loss, logits, t, outputs, None, scale) * scale;
-                let correct = match t {
-                    BatchTargets::Classes(c) => count_correct(loss, logits, c, outputs),
-                    BatchTargets::Values(_) => 0,
-                };
-                *part = (mean as f64 * n as f64, correct);
-            }
+            // SAFETY: a thread runs one chunk at a time and only it uses its workspace
+            // (`worker` is below the thread count, the workspaces' length); chunk `c`
+            // (below `chunks`, the parts' length) alone writes its part.
+            let (ws, part) = unsafe { (&mut *ws.get().add(worker), &mut *parts.get().add(c)) };
+            let start = c * EVAL_CHUNK;
+            let n = EVAL_CHUNK.min(rows - start);
+            let xs = &x[start * inputs..(start + n) * inputs];
+            forward(net, ws, xs, n, Stats::Running(running), false);
+            let logits = &ws.saved[last].z[..n * outputs];
+            let t = targets.rows(start, n, outputs);
+            let scale = loss_scale(loss, t, n, outputs);
+            let mean = loss_sum(loss, logits, t, outputs, None, scale) * scale;
+            let correct = match t {
+                BatchTargets::Classes(c) => count_correct(loss, logits, c, outputs),
+                BatchTargets::Values(_) => 0,
+            };
+            *part = (mean as f64 * n as f64, correct);
         };
-        let slices = &mut self.slices[..groups];
-        if groups > 1 {
-            slices
-                .par_iter_mut()
-                .zip(self.eval_parts.par_chunks_mut(per_group))
-                .enumerate()
-                .for_each(run);
-        } else {
-            slices
-                .iter_mut()
-                .zip(self.eval_parts.chunks_mut(per_group))
-                .enumerate()
-                .for_each(run);
+        match &self.pool {
+            Some(pool) => pool.run(chunks, &chunk),
+            None => (0..chunks).for_each(|c| chunk(c, 0)),
         }
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
         for &(l, c) in &self.eval_parts {
@@ -715,89 +727,76 @@ fn backward(net: View<'_>, ws: &mut Workspace, rows: usize) {
     }
 }
 
-/// The gradients of layers `first..` into `grads` (which starts at layer `first`'s
-/// weights), from the slices' deltas. With `parallel`, the layers and the blocks of rows of
-/// each weight gradient are shared among rayon's threads; each block is the same fixed
-/// sequence of products wherever it runs.
-fn all_grads(
-    net: View<'_>,
-    first: usize,
-    grads: &mut [f32],
-    slices: &[Workspace],
-    x: &[f32],
-    parallel: bool,
-) {
-    let Some(layer) = net.layers.get(first) else {
-        return;
-    };
-    let end = net
-        .layers
-        .get(first + 1)
-        .map_or(grads.len(), |next| next.w - layer.w);
-    let (mine, rest) = grads.split_at_mut(end);
-    if parallel && first + 1 < net.layers.len() {
-        rayon::join(
-            || layer_grads(net, first, mine, slices, x, true),
-            || all_grads(net, first + 1, rest, slices, x, true),
-        );
-    } else {
-        layer_grads(net, first, mine, slices, x, parallel);
-        all_grads(net, first + 1, rest, slices, x, parallel);
+/// A pointer that crosses threads: the units of a job write disjoint parts through it.
+struct SendPtr<T>(*mut T);
+impl<T> Clone for SendPtr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for SendPtr<T> {}
+// SAFETY: each use says why its units' accesses are disjoint.
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
+
+impl<T> SendPtr<T> {
+    /// The pointer (a method, so closures capture the `Sync` wrapper, not the field).
+    fn get(self) -> *mut T {
+        self.0
     }
 }
 
-/// One layer's gradients into `region` (its weights, biases, then BatchNorm's gamma and beta).
-fn layer_grads(
+/// Block `block` (rows `block * BLOCK_ROWS..`) of layer `l`'s weight gradient, from the
+/// slices' deltas: the sum over the slices, in order, of `g^T (rows x block) * input`; block 0
+/// also writes the layer's bias gradient and BatchNorm's gamma and beta gradients.
+///
+/// # Safety
+/// `grads` points to the model's gradient buffer, of which nothing else reads or writes
+/// these parts meanwhile.
+unsafe fn weight_block(
     net: View<'_>,
     l: usize,
-    region: &mut [f32],
+    block: usize,
+    grads: SendPtr<f32>,
     slices: &[Workspace],
     x: &[f32],
-    parallel: bool,
 ) {
+    // Each thread sets its own flags: the same arithmetic on every thread.
+    let _ftz = FlushDenormals::new();
     let layer = &net.layers[l];
     let (fi, fo) = (layer.fan_in, layer.fan_out);
-    let (dw, rest) = region.split_at_mut(fi * fo);
-    let (db, norm) = rest.split_at_mut(fo);
-    // dW rows j0..j1 (fo x fi) = sum over slices, in order, of g^T (fo x rows) * input (rows x fi).
-    let block = |(b, dst): (usize, &mut [f32])| {
-        let _ftz = FlushDenormals::new();
-        let j0 = b * BLOCK_ROWS;
-        let m = dst.len() / fi;
-        for (s, ws) in slices.iter().enumerate() {
-            let rows = ws.rows;
-            let g = &ws.delta[l][..rows * fo];
-            let input: &[f32] = if l == 0 {
-                &x[ws.start * fi..(ws.start + rows) * fi]
-            } else {
-                &ws.saved[l - 1].a[..rows * fi]
-            };
-            matmul(
-                m,
-                fi,
-                rows,
-                dst,
-                fi,
-                1,
-                s > 0,
-                &g[j0..],
-                1,
-                fo,
-                input,
-                fi,
-                1,
-            );
-        }
-    };
-    if parallel {
-        dw.par_chunks_mut(BLOCK_ROWS * fi)
-            .enumerate()
-            .for_each(block);
-    } else {
-        dw.chunks_mut(BLOCK_ROWS * fi).enumerate().for_each(block);
+    let j0 = block * BLOCK_ROWS;
+    let m = BLOCK_ROWS.min(fo - j0);
+    let dst = std::slice::from_raw_parts_mut(grads.get().add(layer.w + j0 * fi), m * fi);
+    for (s, ws) in slices.iter().enumerate() {
+        let rows = ws.rows;
+        let g = &ws.delta[l][..rows * fo];
+        let input: &[f32] = if l == 0 {
+            &x[ws.start * fi..(ws.start + rows) * fi]
+        } else {
+            &ws.saved[l - 1].a[..rows * fi]
+        };
+        matmul(
+            m,
+            fi,
+            rows,
+            dst,
+            fi,
+            1,
+            s > 0,
+            &g[j0..],
+            1,
+            fo,
+            input,
+            fi,
+            1,
+        );
+    }
+    if block != 0 {
+        return;
     }
     // Biases: the deltas summed over the batch's rows in order, as one pass would.
-    let _ftz = FlushDenormals::new();
+    let db = std::slice::from_raw_parts_mut(grads.get().add(layer.b), fo);
     db.fill(0.0);
     for ws in slices {
         for row in ws.delta[l][..ws.rows * fo].chunks_exact(fo) {
@@ -806,9 +805,10 @@ fn layer_grads(
             }
         }
     }
-    if layer.bn.is_some() {
-        // Only a single, whole-batch slice has BatchNorm.
-        norm[..2 * fo].copy_from_slice(&slices[0].d_norm[l][..2 * fo]);
+    if let Some((gamma, _, _)) = layer.bn {
+        // Only a single, whole-batch slice has BatchNorm: d gamma then d beta.
+        let norm = std::slice::from_raw_parts_mut(grads.get().add(gamma), 2 * fo);
+        norm.copy_from_slice(&slices[0].d_norm[l][..2 * fo]);
     }
 }
 
@@ -1183,16 +1183,11 @@ mod tests {
         assert_eq!(make(1), make(2));
     }
 
-    /// Trains `steps` steps of SGD with momentum on `threads` threads of a 2-thread pool
-    /// (so the slices really run in parallel even where the machine has one core) and
-    /// returns every bit that matters: losses, parameters, BatchNorm buffers, the dropout
-    /// generator and the evaluation.
+    /// Trains `steps` steps of SGD with momentum on `threads` threads (real threads, in
+    /// parallel even where the machine has one core) and returns every bit that matters:
+    /// losses, parameters, BatchNorm buffers, the dropout generator and the evaluation.
     fn train_bits(spec: ModelSpec, batch: usize, steps: usize, threads: usize) -> Vec<u64> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        pool.install(|| {
+        {
             let rows = 600; // not a multiple of the batch: short batches too
             let inputs = spec.sizes[0];
             let outputs = *spec.sizes.last().unwrap();
@@ -1236,7 +1231,7 @@ mod tests {
             bits.extend(mlp.params().iter().map(|p| p.to_bits() as u64));
             bits.extend(mlp.buffers().iter().map(|p| p.to_bits() as u64));
             bits
-        })
+        }
     }
 
     /// The invariant of the parallel engine: a few hundred steps on 1, 2 or 3 threads end
