@@ -14,7 +14,8 @@ mean of the epochs after the first. The summary gives the best and the median ro
 The limit: an epoch's arithmetic (forward, input gradients except the first layer's, weight
 gradients, and the evaluation's forward) over the cores' FMA peak, given in GFLOP/s per
 core with --peak (default 80: 2 AVX2 FMA units x 8 lanes x 2 FLOP at 2.5 GHz, the figure
-issue 14 used).
+issue 14 used; with AVX-512, which gemm and PyTorch use where the CPU has it, the peak is
+twice that, and the limit is printed for both).
 """
 
 import argparse
@@ -65,7 +66,8 @@ def main():
         flop = gflop(hidden)
         print(f"\n784-{hidden}-10, batch {batch}: {flop:.1f} GFLOP/epoch; limit "
               f"{flop / args.peak:.3f} s on 1 core, {flop / args.peak / 2:.3f} s on 2 "
-              f"(at {args.peak:g} GFLOP/s per core)")
+              f"(at {args.peak:g} GFLOP/s per core; {flop / args.peak / 2:.3f} and "
+              f"{flop / args.peak / 4:.3f} s at twice that, AVX-512)")
         rounds = []
         for r in range(args.repeats):
             row = {}
