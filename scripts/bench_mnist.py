@@ -46,14 +46,16 @@ def find(dir_, stem):
 
 
 def bench_lrsched(args):
-    binary = os.path.join(ROOT, "target", "release", "lrsched")
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "lrsched-cli"], cwd=ROOT, check=True)
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+    binary = getattr(args, "binary", None) or os.path.join(target, "release", "lrsched")
+    if not getattr(args, "binary", None):
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "lrsched-cli"], cwd=ROOT, check=True)
     with tempfile.TemporaryDirectory() as tmp:
         metrics = os.path.join(tmp, "m.jsonl")
         cmd = [
             binary, "train", "--quiet", "--data", "mnist", "--data-dir", args.data_dir,
-            "--model", "128", "--optimizer", "momentum", "--lr", "0.1", "--momentum", "0.9",
-            "--batch-size", "64", "--schedule", "StepLR(step_size=10, gamma=0.1)",
+            "--model", getattr(args, "hidden", "128"), "--optimizer", "momentum", "--lr", "0.1",
+            "--momentum", "0.9", "--batch-size", str(getattr(args, "batch_size", 64)), "--schedule", "StepLR(step_size=10, gamma=0.1)",
             "--epochs", str(args.epochs), "--threads", str(args.threads), "--seed", "0",
             "--metrics-out", metrics,
         ]
@@ -76,7 +78,12 @@ def bench_torch(args):
         shape, raw = read_idx(find(args.data_dir, stem))
         t = torch.frombuffer(bytearray(raw), dtype=torch.uint8)
         tensors[key] = t.reshape(shape[0], -1).float().div_(255.0) if key.startswith("x") else t.long()
-    model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+    sizes = [784] + [int(h) for h in getattr(args, "hidden", "128").split("-")] + [10]
+    layers = []
+    for fan_in, fan_out in zip(sizes, sizes[1:]):
+        layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+    model = nn.Sequential(*layers[:-1])
+    batch = getattr(args, "batch_size", 64)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.1)
     loss_fn = nn.CrossEntropyLoss()
@@ -86,8 +93,8 @@ def bench_torch(args):
         t0 = time.perf_counter()
         model.train()
         perm = torch.randperm(xtr.shape[0])
-        for i in range(0, xtr.shape[0], 64):
-            idx = perm[i : i + 64]
+        for i in range(0, xtr.shape[0], batch):
+            idx = perm[i : i + batch]
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(model(xtr[idx]), ytr[idx])
             loss.backward()

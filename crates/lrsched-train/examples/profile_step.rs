@@ -11,9 +11,6 @@ fn main() {
         .nth(1)
         .and_then(|t| t.parse().ok())
         .unwrap_or(1);
-    let _ = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build_global();
     let task = Task::Classification { classes: 10 };
     let spec = ModelSpec::parse("128", 784, &task, Activation::Relu, Init::Torch).unwrap();
     let mut mlp = Mlp::new(spec, 0, 64).with_threads(threads);

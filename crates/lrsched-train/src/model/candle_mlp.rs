@@ -278,10 +278,12 @@ mod tests {
     /// for every activation, with and without BatchNorm and dropout, for all three losses.
     #[test]
     fn fused_path_matches_candle_autodiff() {
-        let x = data(16, 7);
-        let labels: Vec<u32> = (0..16).map(|i| (i * 7 % 3) as u32).collect();
-        let binary: Vec<u32> = (0..16).map(|i| (i % 2) as u32).collect();
-        let values: Vec<f32> = (0..16).map(|i| i as f32 / 8.0 - 1.0).collect();
+        // 80 rows: the fused path cuts them into 3 uneven slices (without BatchNorm).
+        const ROWS: usize = 80;
+        let x = data(ROWS, 7);
+        let labels: Vec<u32> = (0..ROWS).map(|i| (i * 7 % 3) as u32).collect();
+        let binary: Vec<u32> = (0..ROWS).map(|i| (i % 2) as u32).collect();
+        let values: Vec<f32> = (0..ROWS).map(|i| i as f32 / 40.0 - 1.0).collect();
         let cases: [(Task, BatchTargets); 3] = [
             (
                 Task::Classification { classes: 3 },
@@ -305,12 +307,12 @@ mod tests {
                         .with_batch_norm(bn)
                         .with_dropout(dropout)
                         .unwrap();
-                    let mut fast = Mlp::new(spec.clone(), 21, 16);
+                    let mut fast = Mlp::new(spec.clone(), 21, ROWS);
                     let mut reference =
                         CandleMlp::new(spec, fast.params(), fast.buffers(), 21).unwrap();
                     for it in 0..2 {
-                        let a = fast.train_step(&x, *targets, 16);
-                        let b = reference.train_step(&x, *targets, 16).unwrap();
+                        let a = fast.train_step(&x, *targets, ROWS);
+                        let b = reference.train_step(&x, *targets, ROWS).unwrap();
                         let what =
                             format!("{task:?} {act:?} bn={bn} dropout={dropout} iteration {it}");
                         assert!(

@@ -3,6 +3,7 @@
 
 mod candle_mlp;
 mod mlp;
+mod pool;
 mod spec;
 
 pub use candle_mlp::CandleMlp;

@@ -1,0 +1,99 @@
+//! Seconds per epoch of the fused engine alone on real MNIST, on 1 and 2 threads, phase
+//! by phase (gather, step, optimizer update, evaluation), beside the arithmetic's FLOP
+//! count. Not a test: it prints numbers.
+//!
+//!     cargo bench -p lrsched-train --bench epoch -- ../shared/data/mnist [epochs]
+//!
+//! The whole pipeline against PyTorch is `scripts/bench_epoch.py`.
+
+use lrsched_train::data::{mnist, Batches, Targets, Task};
+use lrsched_train::model::{Activation, BatchTargets, Init, Mlp, ModelSpec};
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let dir = args.first().map_or("../shared/data/mnist", |s| s.as_str());
+    let epochs: usize = args.get(1).map_or(3, |s| s.parse().expect("epochs"));
+    let data = mnist::load(std::path::Path::new(dir)).expect("MNIST");
+    let Targets::Classes(labels) = data.train.targets() else {
+        unreachable!()
+    };
+    let Targets::Classes(val_labels) = data.val.targets() else {
+        unreachable!()
+    };
+    let task = Task::Classification { classes: 10 };
+    for (hidden, batch) in [("128", 64), ("512-256", 128), ("512-256", 256)] {
+        let spec = ModelSpec::parse(hidden, 784, &task, Activation::Relu, Init::Torch).unwrap();
+        let sizes = &spec.sizes;
+        let macs: usize = sizes.windows(2).map(|w| w[0] * w[1]).sum();
+        // Forward, input gradients (none for the first layer) and weight gradients.
+        let train_flop = data.train.len() as f64 * 2.0 * (3 * macs - sizes[0] * sizes[1]) as f64;
+        let eval_flop = data.val.len() as f64 * 2.0 * macs as f64;
+        println!(
+            "784-{hidden}-10 batch {batch}: {:.1} GFLOP/epoch (train {:.1} + eval {:.1}), load {}",
+            (train_flop + eval_flop) / 1e9,
+            train_flop / 1e9,
+            eval_flop / 1e9,
+            std::fs::read_to_string("/proc/loadavg")
+                .unwrap_or_default()
+                .split(' ')
+                .next()
+                .unwrap_or("?")
+        );
+        let mut firsts = Vec::new();
+        for threads in [1, 2] {
+            let mut mlp = Mlp::new(spec.clone(), 0, batch).with_threads(threads);
+            let mut velocity = vec![0.0f32; mlp.params().len()];
+            let mut batches = Batches::new(data.train.len(), batch, 0).unwrap();
+            let per_epoch = data.train.len().div_ceil(batch);
+            let (mut x, mut y) = (Vec::new(), Vec::new());
+            let mut best = [f64::INFINITY; 5];
+            for _ in 0..epochs {
+                let mut t = [0.0f64; 4];
+                for _ in 0..per_epoch {
+                    let t0 = Instant::now();
+                    let rows = batches.next_batch();
+                    x.clear();
+                    data.train.gather_features(rows, &mut x);
+                    y.clear();
+                    y.extend(rows.iter().map(|&i| labels[i]));
+                    let t1 = Instant::now();
+                    mlp.train_step(&x, BatchTargets::Classes(&y), y.len());
+                    let t2 = Instant::now();
+                    let (p, g) = mlp.params_and_grads();
+                    for ((p, v), g) in p.iter_mut().zip(&mut velocity).zip(g.iter()) {
+                        *v = 0.9 * *v + g;
+                        *p -= 0.1 * *v;
+                    }
+                    let t3 = Instant::now();
+                    t[0] += (t1 - t0).as_secs_f64();
+                    t[1] += (t2 - t1).as_secs_f64();
+                    t[2] += (t3 - t2).as_secs_f64();
+                }
+                let t0 = Instant::now();
+                let (_, acc) = mlp.evaluate(
+                    data.val.features(),
+                    BatchTargets::Classes(val_labels),
+                    data.val.len(),
+                );
+                t[3] = t0.elapsed().as_secs_f64();
+                let total = t.iter().sum::<f64>();
+                for (b, v) in best.iter_mut().zip(t.iter().chain([&total])) {
+                    *b = b.min(*v);
+                }
+                let _ = acc;
+            }
+            println!(
+                "  threads {threads}: best epoch {:.3} s (gather {:.3}, step {:.3}, update {:.3}, eval {:.3}); {:.0} GFLOP/s; params crc {:08x}",
+                best[4], best[0], best[1], best[2], best[3],
+                (train_flop + eval_flop) / best[4] / 1e9,
+                mlp.params().iter().fold(0u32, |h, p| h.rotate_left(5) ^ p.to_bits())
+            );
+            firsts.push(best[4]);
+        }
+        println!("  2 threads / 1 thread: {:.2}", firsts[1] / firsts[0]);
+    }
+}
