@@ -150,7 +150,8 @@ pub struct TrainArgs {
     /// Seed of initialisation, batch order and dropout.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Threads for the matrix products, 1 to 256 (default: the machine's cores).
+    /// Threads that share each training step, 1 to 256 (default: the machine's cores);
+    /// the results are the same bits for any count.
     #[arg(long)]
     pub threads: Option<usize>,
     /// The engine: the fused dense path, or candle's autodiff.
@@ -519,7 +520,9 @@ pub fn bound_batch(batch_size: usize, rows: usize) -> Result<usize, UserError> {
     Ok(batch_size)
 }
 
-/// The thread count to use, and rayon's pool set to it (once per process).
+/// The thread count to use (the fused engine's own pool takes it from the config), and
+/// rayon's global pool set to it once per process, for candle's CPU kernels (`--engine
+/// candle`).
 pub fn threads(requested: Option<usize>) -> usize {
     let n = requested
         .filter(|n| *n > 0)

@@ -191,7 +191,8 @@ pub struct TrainConfig {
     pub epochs: u64,
     /// Seeds the initialisation, batch order and dropout.
     pub seed: u64,
-    /// Threads for the matrix products.
+    /// Threads that share each step's work (the fused engine's pool); the results are the
+    /// same bits for any count, so it is not part of the run's identity.
     pub threads: usize,
     /// What a metric-driven schedule is fed.
     pub plateau_monitor: Monitor,
