@@ -227,7 +227,10 @@ pub fn shorten(message: &str) -> std::borrow::Cow<'_, str> {
     out.push_str(rest);
     if let Some((cut, _)) = out.char_indices().nth(MAX_MESSAGE) {
         out.truncate(cut);
-        out.push('…');
+        // A cut right after a quote's own ellipsis would otherwise lengthen that quote.
+        if !out.ends_with('…') {
+            out.push('…');
+        }
     }
     if out == message {
         std::borrow::Cow::Borrowed(message)

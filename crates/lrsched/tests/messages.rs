@@ -35,6 +35,20 @@ fn assert_short(message: &str) {
 }
 
 #[test]
+fn a_message_cut_right_after_a_cut_quote_stays_short() {
+    // The whole message is cut at MAX_MESSAGE exactly after a quote's own ellipsis (a
+    // case proptest found): the quote must not grow by a second ellipsis.
+    let message = format!(
+        "{}`{}` tail",
+        "p".repeat(MAX_MESSAGE - MAX_QUOTE - 2),
+        "a".repeat(100)
+    );
+    let short = lrsched::shorten(&message);
+    assert_short(&short);
+    assert!(short.ends_with("a…"), "{}", &short[short.len() - 10..]);
+}
+
+#[test]
 fn a_100_kb_input_is_quoted_short() {
     let big = "x".repeat(100_000);
     let inputs = [
