@@ -711,12 +711,7 @@ fn refuse_outputs_over_inputs(a: &TrainArgs) -> Result<(), UserError> {
     }
     // A checkpoint is never a metrics file, even with --overwrite and wherever it lies.
     for file in [metrics, &steps] {
-        let mut head = [0u8; 8];
-        let is_checkpoint = std::fs::File::open(file)
-            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
-            .is_ok()
-            && &head == b"LRSCKPT\0";
-        if is_checkpoint {
+        if lrsched_train::checkpoint::is_checkpoint(file) {
             return Err(UserError(format!(
                 "--metrics-out: {} is an lrsched checkpoint: choose another path",
                 file.display()

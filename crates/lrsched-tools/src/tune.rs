@@ -809,12 +809,8 @@ pub fn collect_external(plan: &mut Plan) -> Result<usize, String> {
             }
             Err(e) => ended = Some(TrialStatus::Malformed(e)),
         }
-        result.stderr_tail = std::fs::read_to_string(t.input.dir.join("stderr.log"))
-            .map(|s| {
-                let lines: Vec<String> = s.lines().map(str::to_string).collect();
-                lines[lines.len().saturating_sub(20)..].to_vec()
-            })
-            .unwrap_or_default();
+        // The same bounded tail as a trial run here (a program's stderr may be gigabytes).
+        result.stderr_tail = crate::process::tail(&t.input.dir.join("stderr.log"), 20);
         result.status = ended.unwrap_or(match code {
             0 if result.epochs.is_empty() && result.steps.is_empty() => TrialStatus::NoReport,
             0 => TrialStatus::Completed,

@@ -89,6 +89,25 @@ pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointErr
     result
 }
 
+/// Whether `path` starts like a checkpoint (the magic bytes), whatever its name: what an
+/// output must never overwrite.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let p = dir.path().join("x.jsonl");
+/// lrsched_train::checkpoint::write_atomic(&p, &1u32).unwrap();
+/// assert!(lrsched_train::checkpoint::is_checkpoint(&p));
+/// assert!(!lrsched_train::checkpoint::is_checkpoint(&dir.path().join("missing")));
+/// ```
+pub fn is_checkpoint(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 8];
+    fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && &head == MAGIC
+}
+
 /// Reads and verifies a checkpoint written by [`write_atomic`].
 pub fn read<T: DeserializeOwned>(path: &Path) -> Result<T, CheckpointError> {
     let bytes = fs::read(path).map_err(io(path))?;
