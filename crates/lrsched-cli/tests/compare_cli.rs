@@ -1,8 +1,11 @@
 //! `lrsched compare` end to end: the binary on digits with tiny runs (a few epochs, two
 //! seeds), so the whole file takes seconds.
 
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Output};
+use support::assert_user_error;
 
 fn compare(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lrsched"))
@@ -29,15 +32,6 @@ fn lines(path: &Path) -> Vec<String> {
         .lines()
         .map(String::from)
         .collect()
-}
-
-/// A user error: exit 2 and one line on stderr.
-fn assert_user_error(o: &Output, needle: &str) {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    assert!(err.starts_with("error: "), "{err}");
-    assert!(err.contains(needle), "`{needle}` in: {err}");
 }
 
 #[test]

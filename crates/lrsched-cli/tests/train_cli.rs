@@ -1,8 +1,11 @@
 //! `lrsched train` as a user runs it: a real process, real files, a real `kill -9`.
 
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use support::assert_user_error;
 
 fn lrsched() -> Command {
     Command::new(env!("CARGO_BIN_EXE_lrsched"))
@@ -188,14 +191,6 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
-}
-
-/// A user error: exit 2, one line, naming `needle`.
-fn assert_user_error(o: &Output, needle: &str) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    assert!(err.contains(needle), "`{needle}` in: {err}");
 }
 
 #[test]

@@ -1,8 +1,9 @@
-//! Helpers the `--command` tests share: the candle example program and process checks.
+//! Helpers the CLI tests share: the user-error check, the candle example program and
+//! process checks.
 #![allow(dead_code)] // each test file uses its own part
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -56,4 +57,13 @@ pub fn read_pid(path: &Path) -> u32 {
         .trim()
         .parse()
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A user error: exit status 2 and one line on stderr, `error: ...`, naming `needle`.
+pub fn assert_user_error(o: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains(needle), "`{needle}` in: {err}");
 }
