@@ -3,14 +3,15 @@
 
 use crate::report::{self, Table};
 use crate::train::{self, DataKind, InitArg, IntervalArg, OptimizerArg, TrainArgs};
-use crate::trial_flags::{self, CommandArgs};
+use crate::trial_flags::{self, CommandArgs, LauncherArgs};
 use crate::UserError;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use lrsched_tools::compare::{self as tool, Candidate, CompareSpec, Metric};
+use lrsched_tools::process::CommandTrainer;
 use lrsched_tools::protocol::Line;
-use lrsched_tools::runner::TrialEvent;
+use lrsched_tools::runner::{Launcher, TrialEvent};
 use lrsched_tools::trainer::{BuiltIn, Trainer};
 use lrsched_train::data::Split;
 use lrsched_train::trainer::TrainConfig;
@@ -70,6 +71,8 @@ pub struct CompareArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub trials: TrialArgs,
+    #[command(flatten)]
+    pub launch: LauncherArgs,
 }
 
 /// How trials run when they are a user's program (docs/protocol.md), and what scores them.
@@ -229,11 +232,37 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
         }
         (None, None) => default_set(&a),
     };
-    let out = report::new_out_dir("compare", args.out.as_deref())?;
+    // A SLURM comparison may be run again on its folder to go on (tasks still queued are
+    // watched, finished ones collected); any other folder in use is refused.
+    let resumable = args.launch.is_slurm()
+        && args
+            .out
+            .as_ref()
+            .is_some_and(|o| o.join("slurm").join(COMPARE_IDENTITY).exists());
+    let out = if resumable {
+        report::out_dir("compare", args.out.as_deref())?
+    } else {
+        report::new_out_dir("compare", args.out.as_deref())?
+    };
+    let out = std::fs::canonicalize(&out).unwrap_or(out);
+    let launcher = args.launch.launcher(&out, "compare")?;
+    let _lock = match launcher {
+        Launcher::Slurm(_) => {
+            Some(lrsched_train::lock::FolderLock::acquire(&out).map_err(UserError)?)
+        }
+        Launcher::Local => None,
+    };
     let jobs = args
         .jobs
         .filter(|j| *j > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .unwrap_or_else(|| {
+            if args.launch.is_slurm() {
+                // The cluster decides how many run at once.
+                MAX_JOBS
+            } else {
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            }
+        })
         .min(MAX_JOBS);
     let (candidates, setup, trainer_text) = match &command {
         Some(c) => {
@@ -265,13 +294,22 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
             let mut candidates = Vec::new();
             for e in &entries {
                 let config = entry_config(&a, e, &data_name, &split)?;
+                let trainer = if args.launch.is_slurm() {
+                    // On a node the built-in trainer is this program's `train`, given
+                    // the same settings as flags.
+                    Trainer::Command(CommandTrainer::new(trial_flags::built_in_command(
+                        &entry_flags(&a, e, matches),
+                    )?))
+                } else {
+                    Trainer::BuiltIn(Box::new(BuiltIn {
+                        config,
+                        split: split.clone(),
+                    }))
+                };
                 candidates.push(Candidate {
                     name: e.name.clone(),
                     schedule: candidate_schedule(&a, e),
-                    trainer: Trainer::BuiltIn(Box::new(BuiltIn {
-                        config,
-                        split: split.clone(),
-                    })),
+                    trainer,
                 });
             }
             let setup = format!(
@@ -294,10 +332,18 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
         target,
         jobs,
         dir: out.clone(),
+        launcher,
     };
+    if args.launch.is_slurm() {
+        check_identity(&spec, args.out.is_some() && resumable)?;
+    }
     let bar = Bar::new(&spec, a.quiet);
     let result = tool::compare(&spec, &|e| bar.event(e));
     bar.finish();
+    let result = result.map_err(UserError)?;
+    if let (Some(t), false) = (&result.timings, a.quiet) {
+        eprintln!("slurm: {}", lrsched_tools::slurm::describe_timings(t));
+    }
 
     let setup = format!("{setup} {:.1} s in all.", result.wall_seconds);
     tool::write_metrics(&out, &result).map_err(UserError)?;
@@ -369,6 +415,7 @@ fn candidate_schedule(a: &TrainArgs, e: &Entry) -> Value {
 struct Bar {
     bar: Option<ProgressBar>,
     trials: usize,
+    quiet: bool,
     done: std::sync::atomic::AtomicUsize,
 }
 
@@ -390,11 +437,35 @@ impl Bar {
         Bar {
             bar,
             trials,
+            quiet,
             done: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
     fn event(&self, e: TrialEvent<'_>) {
+        match (&e, &self.bar) {
+            (TrialEvent::Note { text }, Some(bar)) => bar.println(text),
+            (TrialEvent::Note { text }, None) if !self.quiet => eprintln!("{text}"),
+            (
+                TrialEvent::Queue {
+                    pending,
+                    running,
+                    done,
+                    failed,
+                },
+                bar,
+            ) => {
+                let line = format!(
+                    "queue: {pending} pending, {running} running, {done} done, {failed} failed"
+                );
+                match bar {
+                    Some(b) => b.set_message(line),
+                    None if !self.quiet => eprintln!("{line}"),
+                    None => {}
+                }
+            }
+            _ => {}
+        }
         let Some(bar) = &self.bar else { return };
         match e {
             TrialEvent::Line {
@@ -607,6 +678,90 @@ fn read_schedules(path: &Path) -> Result<Vec<Entry>, UserError> {
         });
     }
     Ok(entries)
+}
+
+/// The file in `--out/slurm/` naming the comparison a SLURM run there belongs to.
+const COMPARE_IDENTITY: &str = "compare.json";
+
+/// A SLURM comparison's folder holds one comparison: its trials (names, schedules,
+/// seeds, epochs, trainers) are written on the first run and must match on a rerun, so
+/// a rerun with other schedules never collects another comparison's results.
+fn check_identity(spec: &CompareSpec, rerun: bool) -> Result<(), UserError> {
+    let id = serde_json::json!({
+        "candidates": spec.candidates.iter().map(|c| serde_json::json!({
+            "name": c.name,
+            "schedule": c.schedule,
+            "trainer": c.trainer.describe(),
+        })).collect::<Vec<_>>(),
+        "seeds": spec.seeds,
+        "epochs": spec.epochs,
+    });
+    let path = spec.dir.join("slurm").join(COMPARE_IDENTITY);
+    let text = serde_json::to_string_pretty(&id).expect("JSON values serialise") + "\n";
+    if rerun {
+        let before = std::fs::read_to_string(&path).unwrap_or_default();
+        if before != text {
+            return Err(UserError(format!(
+                "--out {} holds another comparison (other schedules, seeds, epochs or trainer; see {}): choose a new folder, or rerun with the same flags to go on",
+                spec.dir.display(),
+                path.display()
+            )));
+        }
+        return Ok(());
+    }
+    std::fs::create_dir_all(spec.dir.join("slurm"))
+        .map_err(|e| UserError(format!("cannot create {}: {e}", spec.dir.display())))?;
+    lrsched_tools::files::write_atomic(&path, text.as_bytes()).map_err(UserError)
+}
+
+/// The `train` flags that make a node's `lrsched train` train as `entry_config` does
+/// here: the flags typed (data paths absolute), with the preset's and the entry's own
+/// settings (optimizer) in place of the typed ones, on one thread.
+fn entry_flags(a: &TrainArgs, e: &Entry, m: &ArgMatches) -> Vec<String> {
+    fn name<T: ValueEnum>(v: T) -> String {
+        v.to_possible_value()
+            .map(|p| p.get_name().to_string())
+            .unwrap_or_default()
+    }
+    // What a preset or an entry may set, written from the effective settings.
+    const SET_HERE: [&str; 8] = [
+        "data",
+        "model",
+        "batch_norm",
+        "init",
+        "optimizer",
+        "batch_size",
+        "lr",
+        "momentum",
+    ];
+    let mut flags: Vec<String> = trial_flags::given_train_flags(m)
+        .into_iter()
+        .filter(|(id, _)| {
+            !trial_flags::PER_TRIAL.contains(&id.as_str())
+                && !SET_HERE.contains(&id.as_str())
+                && !matches!(id.as_str(), "schedule_interval")
+        })
+        .flat_map(|(_, w)| w)
+        .collect();
+    flags.extend(["--data".into(), name(a.data)]);
+    flags.extend(["--model".into(), a.model.clone()]);
+    if a.batch_norm {
+        flags.push("--batch-norm".into());
+    }
+    flags.extend(["--init".into(), name(a.init)]);
+    flags.extend([
+        "--optimizer".into(),
+        name(e.optimizer.unwrap_or(a.optimizer)),
+    ]);
+    flags.extend(["--batch-size".into(), a.batch_size.to_string()]);
+    if let Some(lr) = a.lr {
+        flags.extend(["--lr".into(), lr.to_string()]);
+    }
+    if let Some(m) = a.momentum {
+        flags.extend(["--momentum".into(), m.to_string()]);
+    }
+    flags.extend(["--threads".into(), "1".into()]);
+    flags
 }
 
 /// The run config of one schedule, built as `train` builds it, on one thread.

@@ -8,6 +8,8 @@ use crate::UserError;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args};
 use lrsched_tools::process::CommandTrainer;
+use lrsched_tools::runner::Launcher;
+use lrsched_tools::slurm::{self, SlurmConfig};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -122,4 +124,126 @@ pub fn refuse_built_in_flags(
         given.join(", "),
         if given.len() == 1 { "is" } else { "are" }
     )))
+}
+
+/// Where `tune` and `compare` run their trials: here, or on a SLURM cluster.
+#[derive(Args, Debug, Clone, Default)]
+pub struct LauncherArgs {
+    /// local (default: trials run here, --jobs at a time) or slurm (one job array on the
+    /// cluster, at most --jobs tasks at once; --out must be on a filesystem the nodes share).
+    #[arg(long, value_name = "NAME")]
+    pub launcher: Option<String>,
+    /// Words passed to sbatch, e.g. "--partition gpu --gres=gpu:1 --time=02:00:00".
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    pub slurm_args: Option<String>,
+    /// With --launcher slurm: resubmit a trial whose task failed (non-zero exit, cancelled
+    /// by someone else, time limit, out of memory, node failure) up to N times (default 1).
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+}
+
+impl LauncherArgs {
+    /// The checked launcher; `out` holds its state (`out/slurm/`), `tool` names the job.
+    pub fn launcher(&self, out: &std::path::Path, tool: &str) -> Result<Launcher, UserError> {
+        match self.launcher.as_deref() {
+            None | Some("local") => {
+                if self.slurm_args.is_some() || self.retries.is_some() {
+                    let flag = if self.slurm_args.is_some() {
+                        "--slurm-args"
+                    } else {
+                        "--retries"
+                    };
+                    return Err(UserError(format!(
+                        "{flag} is for --launcher slurm; trials run here without it"
+                    )));
+                }
+                Ok(Launcher::Local)
+            }
+            Some("slurm") => {
+                let mut c = SlurmConfig::new(out.join("slurm"), &format!("lrsched-{tool}"));
+                if let Some(a) = &self.slurm_args {
+                    c.sbatch_args = slurm::split_sbatch_args(a).map_err(UserError)?;
+                }
+                if let Some(r) = self.retries {
+                    if r > slurm::MAX_RETRIES {
+                        return Err(UserError(format!(
+                            "--retries {r} is not allowed: must be between 0 and {}",
+                            slurm::MAX_RETRIES
+                        )));
+                    }
+                    c.retries = r;
+                }
+                Ok(Launcher::Slurm(c))
+            }
+            Some(other) => Err(UserError(format!(
+                "--launcher `{}` is unknown: must be local or slurm",
+                lrsched::shorten(other)
+            ))),
+        }
+    }
+
+    /// Whether trials go to a cluster.
+    pub fn is_slurm(&self) -> bool {
+        self.launcher.as_deref() == Some("slurm")
+    }
+}
+
+/// The train flags every trial takes from the trial itself (or that act once, here).
+pub const PER_TRIAL: [&str; 6] = [
+    "epochs",
+    "seed",
+    "threads",
+    "quiet",
+    "download",
+    "download_url",
+];
+
+/// The `train` flags given on the command line, by id, as `--flag value...` words.
+pub fn given_train_flags(m: &ArgMatches) -> Vec<(String, Vec<String>)> {
+    let cmd = <TrainArgs as Args>::augment_args(clap::Command::new("train"));
+    let mut out = Vec::new();
+    for arg in cmd.get_arguments() {
+        let id = arg.get_id().as_str();
+        if m.value_source(id) != Some(ValueSource::CommandLine) {
+            continue;
+        }
+        let long = format!("--{}", arg.get_long().unwrap_or(id));
+        let mut words = Vec::new();
+        if arg.get_action().takes_values() {
+            for v in m.get_raw(id).into_iter().flatten() {
+                let mut v = v.to_string_lossy().into_owned();
+                // Trials may run from another folder (a cluster node): absolute paths.
+                if matches!(id, "data_dir" | "data_path") {
+                    if let Ok(p) = std::fs::canonicalize(&v) {
+                        v = p.display().to_string();
+                    }
+                }
+                words.push(long.clone());
+                words.push(v);
+            }
+        } else {
+            words.push(long.clone());
+        }
+        out.push((id.to_string(), words));
+    }
+    out
+}
+
+/// The built-in trainer as a trial's command: this executable's `train` with `flags`,
+/// which reads the trial (schedule, seed, epochs) from the `LRSCHED_*` variables.
+pub fn built_in_command(flags: &[String]) -> Result<String, UserError> {
+    let exe = std::env::current_exe()
+        .map_err(|e| UserError(format!("cannot find this program's path: {e}")))?;
+    // `exec`: the shell becomes lrsched train, so the trial's process is the one that
+    // dies with this process (PR_SET_PDEATHSIG) and gets the stop signals.
+    let command = format!(
+        "exec {} train --quiet {}",
+        crate::report::shell_quote(&exe.display().to_string()),
+        flags
+            .iter()
+            .map(|f| crate::report::shell_quote(f))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    Ok(command.trim_end().to_string())
 }

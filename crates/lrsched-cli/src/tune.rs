@@ -6,8 +6,9 @@
 //! user's `--command`, or, without it, this very executable's `train` with the training
 //! flags given here, so the built-in trainer runs exactly as a user's program would.
 
-use crate::report::{self, shell_quote, Section};
+use crate::report::{self, Section};
 use crate::train::{self, TrainArgs};
+use crate::trial_flags::{built_in_command, given_train_flags, LauncherArgs, PER_TRIAL};
 use crate::UserError;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args};
@@ -92,18 +93,10 @@ pub struct TuneArgs {
     #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     pub trial_timeout: Option<f64>,
     #[command(flatten)]
+    pub launch: LauncherArgs,
+    #[command(flatten)]
     pub train: TrainArgs,
 }
-
-/// The train flags every trial takes from the trial itself (or that act once, here).
-const PER_TRIAL: [&str; 6] = [
-    "epochs",
-    "seed",
-    "threads",
-    "quiet",
-    "download",
-    "download_url",
-];
 
 /// `lrsched tune`.
 pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
@@ -229,10 +222,22 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
         }
         None => built_in(a, m, &given, timeout)?,
     };
+    if a.print_trials && a.launch.is_slurm() {
+        return Err(UserError(
+            "--print-trials prints the trials for a scheduler of your own; --launcher slurm submits them itself: give one".into(),
+        ));
+    }
     let dir = report::out_dir("tune", a.out.as_deref())?;
-    let jobs = a
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    let launcher = a.launch.launcher(&dir, "tune")?;
+    let jobs = a.jobs.unwrap_or_else(|| {
+        if a.launch.is_slurm() {
+            // The cluster decides how many run; lrsched does not throttle it.
+            lib::space::MAX_TRIALS
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        }
+    });
     let spec = TuneSpec {
         space,
         strategy,
@@ -242,8 +247,9 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
         mode,
         score,
         jobs,
-        out: std::fs::canonicalize(&dir).unwrap_or(dir.clone()),
+        out: dir.clone(),
         trainer_id,
+        launcher,
     };
     let lock = lib::OutLock::acquire(&spec.out).map_err(UserError)?;
     let mut plan = lib::plan(&spec).map_err(UserError)?;
@@ -257,7 +263,12 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
         }
     }
     lib::write_inputs(&spec, &plan).map_err(UserError)?;
-    let collected = lib::collect_external(&mut plan).map_err(UserError)?;
+    // The SLURM launcher collects ended tasks itself (and retries the failed ones).
+    let collected = if a.launch.is_slurm() {
+        0
+    } else {
+        lib::collect_external(&mut plan).map_err(UserError)?
+    };
     if collected > 0 && !a.train.quiet {
         eprintln!("collected {collected} trial(s) run from --print-trials lines");
     }
@@ -280,38 +291,10 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
     progress.finish();
     let result = result.map_err(UserError)?;
     drop(lock);
-    finish(&result, &spec.out, &compare_extra)
-}
-
-/// The `train` flags given on the command line, by id, as `--flag value...` words.
-fn given_train_flags(m: &ArgMatches) -> Vec<(String, Vec<String>)> {
-    let cmd = <TrainArgs as Args>::augment_args(clap::Command::new("train"));
-    let mut out = Vec::new();
-    for arg in cmd.get_arguments() {
-        let id = arg.get_id().as_str();
-        if m.value_source(id) != Some(ValueSource::CommandLine) {
-            continue;
-        }
-        let long = format!("--{}", arg.get_long().unwrap_or(id));
-        let mut words = Vec::new();
-        if arg.get_action().takes_values() {
-            for v in m.get_raw(id).into_iter().flatten() {
-                let mut v = v.to_string_lossy().into_owned();
-                // Trials may run from another folder (a cluster node): absolute paths.
-                if matches!(id, "data_dir" | "data_path") {
-                    if let Ok(p) = std::fs::canonicalize(&v) {
-                        v = p.display().to_string();
-                    }
-                }
-                words.push(long.clone());
-                words.push(v);
-            }
-        } else {
-            words.push(long.clone());
-        }
-        out.push((id.to_string(), words));
+    if let (Some(t), false) = (&result.timings, a.train.quiet) {
+        eprintln!("slurm: {}", lrsched_tools::slurm::describe_timings(t));
     }
-    out
+    finish(&result, &spec.out, &compare_extra)
 }
 
 /// The built-in trainer as a command: this executable's `train` with the given flags.
@@ -349,20 +332,7 @@ fn built_in(
         "--threads".into(),
         a.train.threads.unwrap_or(1).max(1).to_string(),
     ]);
-    let exe = std::env::current_exe()
-        .map_err(|e| UserError(format!("cannot find this program's path: {e}")))?;
-    // `exec`: the shell becomes lrsched train, so the trial's process is the one that
-    // dies with this process (PR_SET_PDEATHSIG) and gets the stop signals.
-    let command = format!(
-        "exec {} train --quiet {}",
-        shell_quote(&exe.display().to_string()),
-        flags
-            .iter()
-            .map(|f| shell_quote(f))
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    let mut t = CommandTrainer::new(command.trim_end().to_string());
+    let mut t = CommandTrainer::new(built_in_command(&flags)?);
     t.timeout = timeout;
     t.poll = Duration::from_millis(10);
     // The key names the flags, not where this executable happens to live.
@@ -391,9 +361,11 @@ impl Progress {
         let bar = (!quiet && total > 0 && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(total as u64);
             bar.set_style(
-                ProgressStyle::with_template("[{bar:30}] {pos}/{len} trials {msg} ETA {eta}")
-                    .unwrap()
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {pos}/{len} trials {msg} ETA {eta}",
+                )
+                .unwrap()
+                .progress_chars("=> "),
             );
             bar
         });
@@ -423,6 +395,26 @@ impl Progress {
                         "({} epoch {}/{} {m})",
                         input.name, e.epoch, self.epochs
                     ));
+                }
+            }
+            TrialEvent::Note { text } => match &self.bar {
+                Some(b) => b.println(text),
+                None if !self.quiet => eprintln!("{text}"),
+                None => {}
+            },
+            TrialEvent::Queue {
+                pending,
+                running,
+                done,
+                failed,
+            } => {
+                let line = format!(
+                    "queue: {pending} pending, {running} running, {done} done, {failed} failed"
+                );
+                match &self.bar {
+                    Some(b) => b.set_prefix(line),
+                    None if !self.quiet => eprintln!("{line}"),
+                    None => {}
                 }
             }
             TrialEvent::Finished { input, result, .. } => {

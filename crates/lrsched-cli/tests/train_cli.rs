@@ -412,14 +412,15 @@ fn two_runs_on_one_checkpoint_folder_cannot_overlap() {
 #[test]
 fn a_resume_killed_at_any_moment_keeps_the_measured_lines() {
     let dir = tempfile::tempdir().unwrap();
-    // Long epochs, so the kills land inside the first resumed epoch.
+    // Long epochs (seconds even on a quiet machine: 128-128 took 0.38 s, and the kill at
+    // 400 ms came after the resumed epoch), so the kills land inside that epoch.
     let long = [
         "--data",
         "spirals",
         "--spirals-size",
         "40000",
         "--model",
-        "128-128",
+        "512-512",
         "--batch-size",
         "8",
     ];

@@ -17,7 +17,7 @@
 //!   reaches in its first epoch is reported as measuring nothing.
 
 use crate::protocol::{Line, TrialInput};
-use crate::runner::{run_all, TrialEvent};
+use crate::runner::{launch, Launcher, TrialEvent};
 use crate::stats::{paired_differ, seeds_needed, Summary};
 use crate::trainer::Trainer;
 use crate::trial::{Control, TrialResult};
@@ -114,6 +114,8 @@ pub struct CompareSpec {
     pub jobs: usize,
     /// Trial folders go in `dir/trials/`.
     pub dir: PathBuf,
+    /// Where the trials run: here, or on a SLURM cluster (state in `dir/slurm/`).
+    pub launcher: Launcher,
 }
 
 /// One trial of the comparison.
@@ -177,6 +179,8 @@ pub struct CompareResult {
     pub verdict: Vec<String>,
     /// Wall-clock seconds for all trials.
     pub wall_seconds: f64,
+    /// How long a SLURM run's tasks waited and took (none for a local run).
+    pub timings: Option<crate::slurm::Timings>,
 }
 
 /// Runs every candidate over every seed, `spec.jobs` trials at once, and ranks them.
@@ -205,12 +209,16 @@ pub struct CompareResult {
 ///     target: None,
 ///     jobs: 2,
 ///     dir: dir.path().to_path_buf(),
+///     launcher: Default::default(),
 /// };
-/// let r = compare(&spec, &|_| {});
+/// let r = compare(&spec, &|_| {}).unwrap();
 /// assert_eq!(r.names[r.order[0]], "large");
 /// assert_eq!(r.metric.name, "val_acc");
 /// ```
-pub fn compare(spec: &CompareSpec, events: &(dyn Fn(TrialEvent<'_>) + Sync)) -> CompareResult {
+pub fn compare(
+    spec: &CompareSpec,
+    events: &(dyn Fn(TrialEvent<'_>) + Sync),
+) -> Result<CompareResult, String> {
     let started = std::time::Instant::now();
     let mut trials: Vec<(&Trainer, TrialInput)> = Vec::new();
     let mut slugs = BTreeSet::new();
@@ -230,7 +238,13 @@ pub fn compare(spec: &CompareSpec, events: &(dyn Fn(TrialEvent<'_>) + Sync)) -> 
             ));
         }
     }
-    let results = run_all(spec.jobs, &trials, &|_, _: &Line| Control::Continue, events);
+    let (results, timings) = launch(
+        &spec.launcher,
+        spec.jobs,
+        &trials,
+        &|_, _: &Line| Control::Continue,
+        events,
+    )?;
     let n_seeds = spec.seeds.len();
     let runs: Vec<Run> = trials
         .into_iter()
@@ -264,7 +278,7 @@ pub fn compare(spec: &CompareSpec, events: &(dyn Fn(TrialEvent<'_>) + Sync)) -> 
     let order = rank(&stats, &metric);
     let names: Vec<String> = spec.candidates.iter().map(|c| c.name.clone()).collect();
     let verdict = verdict(&names, &stats, &order, &metric, target, target_chosen);
-    CompareResult {
+    Ok(CompareResult {
         names,
         schedules: spec.candidates.iter().map(|c| c.schedule.clone()).collect(),
         seeds: spec.seeds.clone(),
@@ -276,7 +290,8 @@ pub fn compare(spec: &CompareSpec, events: &(dyn Fn(TrialEvent<'_>) + Sync)) -> 
         order,
         verdict,
         wall_seconds: started.elapsed().as_secs_f64(),
-    }
+        timings,
+    })
 }
 
 /// A folder name from a candidate's name: letters, digits, `-`, `_`, unique.
@@ -606,15 +621,17 @@ fn verdict(
                 .copied()
                 .filter(|&i| (stats[i].epochs_to_target.mean - fastest).abs() < 1e-9)
                 .collect();
+            // Seconds are unknown where a trial's lines were read only at its end (a fast
+            // task on a cluster): said only where measured.
             let secs = tied
                 .iter()
-                .map(|&i| format!("{} {:.2} s", names[i], stats[i].seconds_to_target.mean))
-                .collect::<Vec<_>>()
-                .join(", ");
+                .filter(|&&i| stats[i].seconds_to_target.mean.is_finite())
+                .map(|&i| format!("; {} {:.2} s", names[i], stats[i].seconds_to_target.mean))
+                .collect::<String>();
             let who = tied.iter().map(|&i| names[i].as_str()).collect::<Vec<_>>();
             let tie = if who.len() == 1 { "" } else { " (a tie)" };
             let mut s = format!(
-                "{} reached {how} first{tie}, after {:.1} epochs (mean over seeds; {secs})",
+                "{} reached {how} first{tie}, after {:.1} epochs (mean over seeds{secs})",
                 join_names(&who),
                 fastest
             );

@@ -66,14 +66,17 @@ impl CommandTrainer {
 static RUNNING: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 static CANCELLED: AtomicBool = AtomicBool::new(false);
 
-/// Stops every running trial at once (SIGKILL to each process group) and makes running
-/// and later trials end as [`TrialStatus::Cancelled`]: what a Ctrl-C handler calls.
-pub fn cancel_all() {
+/// Stops every running trial at once (SIGKILL to each process group, `scancel` of the
+/// SLURM jobs this process submitted) and makes running and later trials end as
+/// [`TrialStatus::Cancelled`]: what a Ctrl-C handler calls. Returns what it said to the
+/// cluster, if anything.
+pub fn cancel_all() -> Option<String> {
     CANCELLED.store(true, Ordering::SeqCst);
     let groups = RUNNING.lock().map(|g| g.clone()).unwrap_or_default();
     for pgid in groups {
         kill_group(pgid, libc::SIGKILL);
     }
+    crate::slurm::cancel_submitted()
 }
 
 /// Makes Ctrl-C (SIGINT), SIGTERM and SIGHUP end the whole run cleanly: every running
@@ -92,8 +95,11 @@ pub fn cancel_on_interrupt() {
         std::thread::spawn(move || {
             let mut sig = 0;
             libc::sigwait(&set, &mut sig);
-            cancel_all();
+            let cluster = cancel_all();
             eprintln!("\ninterrupted (signal {sig}): every running trial was stopped");
+            if let Some(line) = cluster {
+                eprintln!("{line}");
+            }
             std::process::exit(128 + sig);
         });
     }
@@ -314,9 +320,51 @@ fn stop(
     child.wait().ok()
 }
 
+/// A trial as one shell line that runs it anywhere (a cluster node, another machine):
+/// the `LRSCHED_*` assignments, the command, its logs in the trial folder and its exit
+/// status written atomically to `exit_status` (which marks the attempt as ended: the
+/// next `tune` or the SLURM launcher reads the trial's outcome from it); the line exits
+/// with the program's status, so a scheduler sees a failure as one.
+///
+/// ```
+/// use lrsched_tools::process::{shell_line, CommandTrainer};
+/// use lrsched_tools::protocol::TrialInput;
+/// let dir = tempfile::tempdir().unwrap();
+/// let input = TrialInput {
+///     name: "t".into(), schedule: serde_json::json!({"type": "constant", "lr": 0.1}),
+///     seed: 1, epochs: 1, max_steps: None, dir: dir.path().to_path_buf(),
+/// };
+/// let line = shell_line(&CommandTrainer::new("echo \"{\\\"epoch\\\": 1}\" >> $LRSCHED_METRICS; exit 3"), &input);
+/// let status = std::process::Command::new("sh").arg("-c").arg(&line).status().unwrap();
+/// assert_eq!(status.code(), Some(3));
+/// assert_eq!(std::fs::read_to_string(dir.path().join("exit_status")).unwrap(), "3\n");
+/// ```
+pub fn shell_line(trainer: &CommandTrainer, input: &TrialInput) -> String {
+    use crate::files::shell_quote as q;
+    let dir = input.dir.display().to_string();
+    let env: Vec<String> = input
+        .env(trainer.steps_per_epoch)
+        .into_iter()
+        .map(|(k, v)| format!("{k}={}", q(&v)))
+        .collect();
+    let cd = trainer.cwd.as_ref().map_or(String::new(), |c| {
+        format!("cd {} && ", q(&c.display().to_string()))
+    });
+    format!(
+        "{cd}env {} sh -c {} >{} 2>{}; s=$?; echo $s >{} && mv -f {} {}; exit $s",
+        env.join(" "),
+        q(&trainer.command),
+        q(&format!("{dir}/stdout.log")),
+        q(&format!("{dir}/stderr.log")),
+        q(&format!("{dir}/.exit_status.tmp")),
+        q(&format!("{dir}/.exit_status.tmp")),
+        q(&format!("{dir}/exit_status")),
+    )
+}
+
 /// A fresh trial folder: an earlier attempt's metrics are kept beside it, never
-/// overwritten (`metrics.prev-1.jsonl`, ...).
-fn prepare_dir(input: &TrialInput) -> Result<(), String> {
+/// overwritten (`metrics.prev-1.jsonl`, ...), and its `exit_status` removed.
+pub(crate) fn prepare_dir(input: &TrialInput) -> Result<(), String> {
     std::fs::create_dir_all(&input.dir)
         .map_err(|e| format!("cannot create {}: {e}", input.dir.display()))?;
     // A kill during an earlier attempt's atomic write leaves its temporary file behind:
@@ -328,6 +376,11 @@ fn prepare_dir(input: &TrialInput) -> Result<(), String> {
                 let _ = std::fs::remove_file(e.path());
             }
         }
+    }
+    let status = input.dir.join("exit_status");
+    if status.exists() {
+        std::fs::remove_file(&status)
+            .map_err(|e| format!("cannot remove {}: {e}", status.display()))?;
     }
     let metrics = input.metrics_path();
     if metrics.exists() {
@@ -345,6 +398,50 @@ fn prepare_dir(input: &TrialInput) -> Result<(), String> {
     let text = format!("{}\n", input.schedule);
     lrsched_train::checkpoint::write_bytes_atomic(&input.schedule_path(), text.as_bytes())
         .map_err(|e| e.to_string())
+}
+
+/// The result of a trial that ran elsewhere (a `--print-trials` line, a SLURM task) and
+/// exited with `code`, read from its folder: its metrics file (diverged by the same rule
+/// as a trial run here), the tail of its stderr, and its status from the code (a shell
+/// reports death by signal N as 128 + N).
+pub fn result_from_folder(input: &TrialInput, code: i32) -> TrialResult {
+    let mut result = TrialResult::new();
+    let mut reader = MetricsReader::new(&input.metrics_path());
+    let mut ended = None;
+    let mut watch = LineWatch::new(DivergenceRule::default());
+    match reader.finish() {
+        Ok(lines) => {
+            for line in lines {
+                if ended.is_none() {
+                    if let Some(what) = watch.diverged(&line) {
+                        ended = Some(TrialStatus::Diverged {
+                            at: at(&line),
+                            what,
+                        });
+                    }
+                }
+                result.push(line);
+            }
+        }
+        Err(e) => ended = Some(TrialStatus::Malformed(e)),
+    }
+    // Bounded: a program's stderr may be gigabytes.
+    result.stderr_tail = tail(&input.dir.join("stderr.log"), 20);
+    result.status = ended.unwrap_or(match code {
+        0 if result.epochs.is_empty() && result.steps.is_empty() => TrialStatus::NoReport,
+        0 => TrialStatus::Completed,
+        c if c > 128 => TrialStatus::Failed {
+            code: None,
+            signal: Some(c - 128),
+            message: None,
+        },
+        c => TrialStatus::Failed {
+            code: Some(c),
+            signal: None,
+            message: None,
+        },
+    });
+    result
 }
 
 /// The divergence rule ([`lrsched_train::divergence`]) over a trial's lines: any value not

@@ -36,6 +36,52 @@ pub enum TrialEvent<'a> {
         /// How it ended and what it reported.
         result: &'a TrialResult,
     },
+    /// The cluster's queue changed (SLURM launcher): trials waiting, running, finished
+    /// with a usable result, finished without one.
+    Queue {
+        /// Waiting to be submitted or queued.
+        pending: usize,
+        /// Running on a node.
+        running: usize,
+        /// Finished with a usable result.
+        done: usize,
+        /// Finished failed, diverged, cancelled, ...
+        failed: usize,
+    },
+    /// Something the launcher did or saw that a user should know (a submission, a retry,
+    /// a task watched again after a restart).
+    Note {
+        /// One line.
+        text: &'a str,
+    },
+}
+
+/// Where trials run.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Launcher {
+    /// Here, `jobs` at a time ([`run_all`]).
+    #[default]
+    Local,
+    /// On a SLURM cluster, as a job array ([`crate::slurm::run_all`]).
+    Slurm(crate::slurm::SlurmConfig),
+}
+
+/// Runs `trials` where `launcher` says: [`run_all`] here, or the SLURM launcher (which
+/// can fail as a whole: no `sbatch`, a folder the nodes cannot see). The figures of a
+/// SLURM run come back for a closing line.
+pub fn launch(
+    launcher: &Launcher,
+    jobs: usize,
+    trials: &[(&Trainer, TrialInput)],
+    control: &(dyn Fn(usize, &Line) -> Control + Sync),
+    events: &(dyn Fn(TrialEvent<'_>) + Sync),
+) -> Result<(Vec<TrialResult>, Option<crate::slurm::Timings>), String> {
+    match launcher {
+        Launcher::Local => Ok((run_all(jobs, trials, control, events), None)),
+        Launcher::Slurm(c) => {
+            crate::slurm::run_all(c, jobs, trials, control, events).map(|(r, t)| (r, Some(t)))
+        }
+    }
 }
 
 /// Runs `trials` (each with its trainer), at most `jobs` at once. `control` hears every

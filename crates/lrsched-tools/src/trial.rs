@@ -115,6 +115,8 @@ pub struct TrialResult {
     pub seconds: f64,
     /// The last lines of its standard error (command trials).
     pub stderr_tail: Vec<String>,
+    /// Earlier attempts that failed and were retried (SLURM launcher), one line each.
+    pub attempts: Vec<String>,
 }
 
 impl TrialResult {
@@ -126,6 +128,7 @@ impl TrialResult {
             status: TrialStatus::Completed,
             seconds: 0.0,
             stderr_tail: Vec::new(),
+            attempts: Vec::new(),
         }
     }
 

@@ -19,7 +19,7 @@ pub mod space;
 
 use crate::process::{self, CommandTrainer};
 use crate::protocol::{Line, TrialInput};
-use crate::runner::{run_all, TrialEvent};
+use crate::runner::{launch, Launcher, TrialEvent};
 use crate::trainer::Trainer;
 use crate::trial::{Control, TrialResult, TrialStatus};
 use asha::Asha;
@@ -129,6 +129,8 @@ pub struct TuneSpec {
     /// What trains, as part of every trial's key: the same schedule on another program is
     /// another trial (e.g. the command line, or the built-in trainer's flags).
     pub trainer_id: String,
+    /// Where the trials run: here, or on a SLURM cluster (state in `out/slurm/`).
+    pub launcher: Launcher,
 }
 
 /// One trial of a plan.
@@ -361,6 +363,9 @@ pub struct TrialRecord {
     pub error_line: Option<String>,
     /// Each epoch line's values (`epoch` included; non-finite values as null).
     pub metrics: Vec<BTreeMap<String, Option<f64>>>,
+    /// Earlier attempts that failed and were retried (SLURM launcher), one line each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<String>,
 }
 
 impl TrialRecord {
@@ -386,6 +391,7 @@ impl TrialRecord {
             seconds: r.seconds,
             stderr_tail: r.stderr_tail.clone(),
             error_line: None,
+            attempts: r.attempts.clone(),
             metrics: r
                 .epochs
                 .iter()
@@ -451,8 +457,16 @@ impl TrialRecord {
         if let Some(s) = self.signal {
             parts.push(format!("signal {s}"));
         }
-        if !matches!(self.outcome.as_str(), "completed" | "failed") {
+        let unexplained_failure =
+            self.outcome == "failed" && self.exit_code.is_none() && self.signal.is_none();
+        if unexplained_failure || !matches!(self.outcome.as_str(), "completed" | "failed") {
             parts.push(self.message.clone());
+        }
+        if let Some(last) = self.attempts.last() {
+            parts.push(format!(
+                "retried {} time(s), last failure: {last}",
+                self.attempts.len()
+            ));
         }
         if self.outcome != "completed" && self.outcome != "pruned" {
             let last = self.stderr_tail.iter().rev().find(|l| !l.trim().is_empty());
@@ -506,6 +520,8 @@ pub struct TuneResult {
     pub trainer: String,
     /// Trials run by this call (the others were finished before).
     pub ran: usize,
+    /// How long a SLURM run's tasks waited and took (none for a local run).
+    pub timings: Option<crate::slurm::Timings>,
 }
 
 impl TuneResult {
@@ -535,7 +551,7 @@ impl TuneResult {
 ///     space: Space::parse("schedule = \"constant(lr={lr})\"\n[params]\nlr = { choice = [0.1, 0.3, 0.2] }").unwrap(),
 ///     strategy: Strategy::Grid { points: 3 },
 ///     epochs: 1, seed: 0, metric: None, mode: None, score: ScoreBy::Final, jobs: 2,
-///     out: dir.path().to_path_buf(), trainer_id: t.describe(),
+///     out: dir.path().to_path_buf(), trainer_id: t.describe(), launcher: Default::default(),
 /// };
 /// let r = tune(&spec, &t, &|_| {}).unwrap();
 /// assert_eq!((r.metric.as_str(), r.mode), ("val_acc", Mode::Max));
@@ -553,7 +569,10 @@ pub fn tune(
     let _lock = OutLock::acquire(&spec.out)?;
     let mut plan = plan(spec)?;
     write_inputs(spec, &plan)?;
-    collect_external(&mut plan)?;
+    // The SLURM launcher collects ended tasks itself, retrying failures.
+    if spec.launcher == Launcher::Local {
+        collect_external(&mut plan)?;
+    }
     run(spec, plan, trainer, events)
 }
 
@@ -653,7 +672,7 @@ pub fn run(
     };
     let jobs: Vec<(&Trainer, TrialInput)> =
         pending.iter().map(|t| (trainer, t.input.clone())).collect();
-    run_all(spec.jobs.max(1), &jobs, &control, &on_event);
+    let (_, timings) = launch(&spec.launcher, spec.jobs.max(1), &jobs, &control, &on_event)?;
     if let Some(e) = write_errors.into_inner().unwrap_or_default().first() {
         return Err(format!("cannot write a trial's result: {e}"));
     }
@@ -666,7 +685,9 @@ pub fn run(
     let ran = pending.len();
     let mut all = plan.finished;
     all.extend(records.into_inner().unwrap_or_default());
-    Ok(rank(spec, &plan.trials, all, trainer.describe(), ran))
+    let mut result = rank(spec, &plan.trials, all, trainer.describe(), ran);
+    result.timings = timings;
+    Ok(result)
 }
 
 /// The first line of a log (its first 64 KiB) that names an error or a panic.
@@ -744,31 +765,15 @@ fn rank(
         space: spec.space.clone(),
         trainer,
         ran,
+        timings: None,
     }
 }
 
-/// A pending trial as one shell line that runs it elsewhere (a cluster node): the
-/// `LRSCHED_*` assignments, the command, its logs in the trial folder and its exit status
-/// in `exit_status`, which the next `tune` on the folder reads as the trial's end.
+/// A pending trial as one shell line that runs it elsewhere (a cluster node): the one
+/// line of [`process::shell_line`], which `--print-trials` prints and the SLURM launcher
+/// submits.
 pub fn command_line_for(trainer: &CommandTrainer, input: &TrialInput) -> String {
-    use crate::files::shell_quote as q;
-    let dir = input.dir.display().to_string();
-    let env: Vec<String> = input
-        .env(trainer.steps_per_epoch)
-        .into_iter()
-        .map(|(k, v)| format!("{k}={}", q(&v)))
-        .collect();
-    let cd = trainer.cwd.as_ref().map_or(String::new(), |c| {
-        format!("cd {} && ", q(&c.display().to_string()))
-    });
-    format!(
-        "{cd}env {} sh -c {} >{} 2>{}; echo $? >{}",
-        env.join(" "),
-        q(&trainer.command),
-        q(&format!("{dir}/stdout.log")),
-        q(&format!("{dir}/stderr.log")),
-        q(&format!("{dir}/exit_status")),
-    )
+    process::shell_line(trainer, input)
 }
 
 /// Collects trials run elsewhere from `--print-trials` lines: a pending trial whose
@@ -786,46 +791,7 @@ pub fn collect_external(plan: &mut Plan) -> Result<usize, String> {
         let Ok(code) = status.trim().parse::<i32>() else {
             continue;
         };
-        let mut result = TrialResult::new();
-        let mut reader = crate::protocol::MetricsReader::new(&t.input.metrics_path());
-        let mut ended = None;
-        // The same divergence rule as a trial run here (process::LineWatch).
-        let mut watch =
-            crate::process::LineWatch::new(lrsched_train::divergence::DivergenceRule::default());
-        match reader.finish() {
-            Ok(lines) => {
-                for line in lines {
-                    if ended.is_none() {
-                        if let Some(what) = watch.diverged(&line) {
-                            let at = match &line {
-                                Line::Epoch(e) => format!("epoch {}", e.epoch),
-                                Line::Step(s) => format!("step {}", s.step),
-                            };
-                            ended = Some(TrialStatus::Diverged { at, what });
-                        }
-                    }
-                    result.push(line);
-                }
-            }
-            Err(e) => ended = Some(TrialStatus::Malformed(e)),
-        }
-        // The same bounded tail as a trial run here (a program's stderr may be gigabytes).
-        result.stderr_tail = crate::process::tail(&t.input.dir.join("stderr.log"), 20);
-        result.status = ended.unwrap_or(match code {
-            0 if result.epochs.is_empty() && result.steps.is_empty() => TrialStatus::NoReport,
-            0 => TrialStatus::Completed,
-            // A shell reports death by signal N as 128 + N.
-            c if c > 128 => TrialStatus::Failed {
-                code: None,
-                signal: Some(c - 128),
-                message: None,
-            },
-            c => TrialStatus::Failed {
-                code: Some(c),
-                signal: None,
-                message: None,
-            },
-        });
+        let result = process::result_from_folder(&t.input, code);
         let mut rec = TrialRecord::from_result(&t.key, &result, None);
         if !rec.is_usable() {
             rec.error_line = error_line(&t.input.dir.join("stderr.log"));
@@ -860,6 +826,7 @@ mod tests {
             jobs: 1,
             out: std::env::temp_dir().join("lrsched-plan-test-not-written"),
             trainer_id: "test".into(),
+            launcher: Launcher::Local,
         }
     }
 
