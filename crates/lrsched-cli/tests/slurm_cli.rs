@@ -1,0 +1,478 @@
+//! `tune` and `compare` with `--launcher slurm`, on a real one-node SLURM cluster started
+//! on this machine by `scripts/slurm-cluster` (Debian's slurm-wlm): the built-in trainer
+//! and a `--command` program through job arrays, a task cancelled mid-way by someone
+//! else (reported with the scheduler's state, retried), Ctrl-C (scancel, nothing counted
+//! as a failure), and the whole run killed and run again without rerunning any trial.
+//!
+//! Where the cluster cannot start (not root, no apt), each test says why and skips;
+//! under CI (the `CI` variable set) it must start, and a failure to start fails.
+
+mod support;
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use support::digits_trial;
+
+/// Starts the cluster once for this binary; `Err(why)` where it cannot.
+fn cluster() -> Result<(), String> {
+    static UP: OnceLock<Result<(), String>> = OnceLock::new();
+    UP.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/slurm-cluster");
+        let o = Command::new("bash")
+            .arg(&script)
+            .arg("start")
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+        if o.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the one-node SLURM cluster did not start: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ))
+        }
+    })
+    .clone()
+}
+
+/// Whether the test can run: panics under CI when the cluster cannot start.
+fn ready(test: &str) -> bool {
+    match cluster() {
+        Ok(()) => true,
+        Err(why) if std::env::var_os("CI").is_some() => panic!("{why}"),
+        Err(why) => {
+            eprintln!("skipping {test}: {why}");
+            false
+        }
+    }
+}
+
+/// One test at a time: the node has 2 CPUs and the tests count what ran.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn lrsched() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_lrsched"))
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn results(out: &Path) -> Vec<Value> {
+    std::fs::read_to_string(out.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A space of `n` constant rates 0.1, 0.2, ...
+fn space(dir: &Path, n: usize) -> String {
+    let values: Vec<String> = (1..=n).map(|i| format!("0.{i}")).collect();
+    let p = dir.join("space.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "schedule = \"constant(lr={{lr}})\"\n[params]\nlr = {{ choice = [{}] }}\n",
+            values.join(", ")
+        ),
+    )
+    .unwrap();
+    p.display().to_string()
+}
+
+/// A slow training program: `epochs` epochs of `secs` seconds, accuracy = its rate; each
+/// start is appended to `runs.log`, so a test counts how often each trial ran.
+fn slow_program(dir: &Path, secs: f64) -> String {
+    let p = dir.join("prog.sh");
+    let log = dir.join("runs.log");
+    std::fs::write(
+        &p,
+        format!(
+            "lr=$(sed 's/.*\"lr\":\\([0-9.e-]*\\).*/\\1/' \"$LRSCHED_SCHEDULE_FILE\")\n\
+             echo \"$LRSCHED_TRIAL\" >> {log}\n\
+             e=1\n\
+             while [ $e -le $LRSCHED_EPOCHS ]; do sleep {secs}; echo \"{{\\\"epoch\\\": $e, \\\"val_acc\\\": $lr}}\" >> \"$LRSCHED_METRICS\"; e=$((e+1)); done\n",
+            log = log.display()
+        ),
+    )
+    .unwrap();
+    format!("sh {}", p.display())
+}
+
+/// How many times each trial started.
+fn runs(dir: &Path) -> std::collections::BTreeMap<String, usize> {
+    let mut m = std::collections::BTreeMap::new();
+    for l in std::fs::read_to_string(dir.join("runs.log"))
+        .unwrap_or_default()
+        .lines()
+    {
+        *m.entry(l.to_string()).or_insert(0) += 1;
+    }
+    m
+}
+
+/// The submissions the launcher recorded: `(job, task, trial folder)`.
+fn submissions(out: &Path) -> Vec<(String, u64, PathBuf)> {
+    std::fs::read_to_string(out.join("slurm").join("submissions.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|v| {
+            (
+                v["job"].as_str().unwrap().to_string(),
+                v["task"].as_u64().unwrap(),
+                PathBuf::from(v["dir"].as_str().unwrap()),
+            )
+        })
+        .collect()
+}
+
+/// The scheduler's state of task `id` (`123_4`), if it knows it.
+fn state(id: &str) -> Option<String> {
+    let o = Command::new("squeue")
+        .args(["-h", "-r", "-t", "all", "-o", "%i|%T"])
+        .output()
+        .ok()?;
+    text(&o.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{id}|")).map(str::to_string))
+}
+
+fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < limit, "waited {limit:?} for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn tune_args<'a>(sp: &'a str, out: &'a Path, command: &'a str, epochs: &'a str) -> Vec<&'a str> {
+    vec![
+        "tune",
+        "--space",
+        sp,
+        "--strategy",
+        "grid",
+        "--epochs",
+        epochs,
+        "--command",
+        command,
+        "--launcher",
+        "slurm",
+        "--out",
+        out.to_str().unwrap(),
+    ]
+}
+
+#[test]
+fn the_built_in_trainer_and_a_command_tune_through_job_arrays() {
+    if !ready("the_built_in_trainer_and_a_command_tune_through_job_arrays") {
+        return;
+    }
+    let _one = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let sp = space(dir.path(), 2);
+    // The built-in trainer: each task is this executable's `train`.
+    let out = dir.path().join("builtin");
+    let o = lrsched()
+        .args([
+            "tune",
+            "--space",
+            &sp,
+            "--strategy",
+            "grid",
+            "--epochs",
+            "2",
+            "--model",
+            "16",
+            "--launcher",
+            "slurm",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains("submitted 2 trial(s) as SLURM job"), "{err}");
+    assert!(err.contains("queue: "), "{err}");
+    let r = results(&out);
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert!(
+        r.iter()
+            .all(|x| x["outcome"] == "completed" && x["epochs_run"] == 2),
+        "{r:?}"
+    );
+    assert!(out.join("report.html").exists() && out.join("best.json").exists());
+    let subs = submissions(&out);
+    assert_eq!(subs.len(), 2);
+    for (job, task, _) in &subs {
+        assert_eq!(
+            state(&format!("{job}_{task}")).as_deref(),
+            Some("COMPLETED")
+        );
+    }
+
+    // A program lrsched did not write: the candle example, one task per trial.
+    let out = dir.path().join("command");
+    let exe = digits_trial().display().to_string();
+    let o = lrsched()
+        .args(tune_args(&sp, &out, &exe, "1"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let r = results(&out);
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert!(r.iter().all(|x| x["outcome"] == "completed"), "{r:?}");
+    assert!(r[0]["score"].as_f64().unwrap() > 0.3, "{}", r[0]);
+    // Rerun: every trial has a result, nothing is submitted.
+    let o = lrsched()
+        .args(tune_args(&sp, &out, &exe, "1"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        !text(&o.stderr).contains("as SLURM job"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(submissions(&out).len(), 2);
+}
+
+#[test]
+fn a_task_cancelled_by_someone_else_is_reported_and_retried() {
+    if !ready("a_task_cancelled_by_someone_else_is_reported_and_retried") {
+        return;
+    }
+    let _one = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let sp = space(dir.path(), 2);
+    let program = slow_program(dir.path(), 0.5);
+    let out = dir.path().join("out");
+    let mut args = tune_args(&sp, &out, &program, "6");
+    args.extend(["--retries", "1"]);
+    let child = lrsched()
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Cancel the first trial's task once it has reported an epoch.
+    wait_until("a submission", Duration::from_secs(60), || {
+        !submissions(&out).is_empty()
+    });
+    let (job, task, trial_dir) = submissions(&out)[0].clone();
+    wait_until("the first epoch", Duration::from_secs(60), || {
+        std::fs::read_to_string(trial_dir.join("metrics.jsonl")).is_ok_and(|m| !m.is_empty())
+    });
+    let id = format!("{job}_{task}");
+    assert!(Command::new("scancel").arg(&id).status().unwrap().success());
+    let o = child.wait_with_output().unwrap();
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("SLURM task {id}: CANCELLED")) && err.contains("retrying"),
+        "{err}"
+    );
+    let r = results(&out);
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert!(
+        r.iter()
+            .all(|x| x["outcome"] == "completed" && x["epochs_run"] == 6),
+        "{r:?}"
+    );
+    let key = trial_dir.file_name().unwrap().to_str().unwrap();
+    let retried = r.iter().find(|x| x["key"] == key).unwrap();
+    let record: Value =
+        serde_json::from_str(&std::fs::read_to_string(trial_dir.join("result.json")).unwrap())
+            .unwrap();
+    assert!(
+        record["attempts"][0]
+            .as_str()
+            .unwrap()
+            .contains("CANCELLED"),
+        "{record}"
+    );
+    assert_eq!(
+        retried["attempts"].as_array().map(Vec::len),
+        Some(1),
+        "{retried}"
+    );
+    // The cancelled attempt's lines are kept beside the new ones.
+    assert!(trial_dir.join("metrics.prev-1.jsonl").exists());
+    let counts = runs(dir.path());
+    assert_eq!(counts.get(key), Some(&2), "{counts:?}");
+    assert_eq!(counts.values().sum::<usize>(), 3, "{counts:?}");
+}
+
+#[test]
+fn interrupted_then_killed_then_resumed_runs_every_trial_to_its_end_once() {
+    if !ready("interrupted_then_killed_then_resumed_runs_every_trial_to_its_end_once") {
+        return;
+    }
+    let _one = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let sp = space(dir.path(), 4);
+    let program = slow_program(dir.path(), 0.5);
+    let out = dir.path().join("out");
+    let mut args = tune_args(&sp, &out, &program, "4");
+    // Two at a time: two tasks wait in the queue while two run. No retries: a cancel of
+    // our own must not count as a failure.
+    args.extend(["--jobs", "2", "--retries", "0"]);
+    let spawn = || {
+        lrsched()
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // 1. Ctrl-C while the first two run: lrsched cancels its job and says so.
+    let child = spawn();
+    wait_until("two started trials", Duration::from_secs(60), || {
+        runs(dir.path()).values().sum::<usize>() == 2
+    });
+    let interrupt = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupt.success());
+    let o = child.wait_with_output().unwrap();
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    let job = submissions(&out)[0].0.clone();
+    assert!(
+        err.contains(&format!("cancelled SLURM job(s) {job} (scancel)")),
+        "{err}"
+    );
+    wait_until("every task cancelled", Duration::from_secs(30), || {
+        submissions(&out)
+            .iter()
+            .all(|(j, t, _)| state(&format!("{j}_{t}")).is_none_or(|s| s == "CANCELLED"))
+    });
+    let after_cancel = runs(dir.path());
+    assert_eq!(after_cancel.values().sum::<usize>(), 2, "{after_cancel:?}");
+
+    // 2. Run again, and kill lrsched outright (SIGKILL) once two trials have finished:
+    // its tasks go on without it.
+    let mut child = spawn();
+    wait_until("two finished trials", Duration::from_secs(90), || {
+        std::fs::read_dir(out.join("trials"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().join("result.json").exists())
+            .count()
+            >= 2
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // 3. Run again: the finished trials are kept, the queued or running ones watched
+    // (not submitted again), and every trial ends completed.
+    let o = lrsched().args(&args).output().unwrap();
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let r = results(&out);
+    assert_eq!(r.len(), 4, "{r:?}");
+    assert!(
+        r.iter()
+            .all(|x| x["outcome"] == "completed" && x["epochs_run"] == 4),
+        "{r:?}"
+    );
+    // The two cancelled by Ctrl-C ran twice (cancelled, then whole); every other once.
+    let counts = runs(dir.path());
+    for (trial, n) in &counts {
+        let expected = if after_cancel.contains_key(trial) {
+            2
+        } else {
+            1
+        };
+        assert_eq!(*n, expected, "{trial}: {counts:?}\n{err}");
+    }
+    assert_eq!(counts.len(), 4, "{counts:?}");
+    // Nothing was counted as a failed attempt.
+    assert!(r.iter().all(|x| x["attempts"].is_null()), "{r:?}");
+}
+
+#[test]
+fn compare_runs_its_trials_on_the_cluster() {
+    if !ready("compare_runs_its_trials_on_the_cluster") {
+        return;
+    }
+    let _one = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cmp");
+    let o = lrsched()
+        .args([
+            "compare",
+            "--epochs",
+            "2",
+            "--seeds",
+            "2",
+            "--model",
+            "16",
+            "--launcher",
+            "slurm",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("as SLURM job"), "{err}");
+    let stdout = text(&o.stdout);
+    assert!(stdout.contains("2 ok"), "{stdout}");
+    assert!(!stdout.contains("failed"), "{stdout}");
+    assert!(out.join("report.html").exists());
+    // Run again on the same folder: everything is collected, nothing submitted.
+    let o = lrsched()
+        .args([
+            "compare",
+            "--epochs",
+            "2",
+            "--seeds",
+            "2",
+            "--model",
+            "16",
+            "--launcher",
+            "slurm",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(!err.contains("as SLURM job"), "{err}");
+    // Another comparison in that folder is refused.
+    let o = lrsched()
+        .args([
+            "compare",
+            "--epochs",
+            "3",
+            "--seeds",
+            "2",
+            "--model",
+            "16",
+            "--launcher",
+            "slurm",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("holds another comparison"),
+        "{}",
+        text(&o.stderr)
+    );
+}
