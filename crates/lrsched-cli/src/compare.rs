@@ -232,6 +232,7 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
         }
         (None, None) => default_set(&a),
     };
+    args.launch.check()?;
     // A SLURM comparison may be run again on its folder to go on (tasks still queued are
     // watched, finished ones collected); any other folder in use is refused.
     let resumable = args.launch.is_slurm()

@@ -182,6 +182,14 @@ impl LauncherArgs {
         }
     }
 
+    /// Checks the flags (and that `sbatch` runs, for slurm) before any folder is made.
+    pub fn check(&self) -> Result<(), UserError> {
+        if let Launcher::Slurm(_) = self.launcher(std::path::Path::new(""), "check")? {
+            slurm::check_installed().map_err(UserError)?;
+        }
+        Ok(())
+    }
+
     /// Whether trials go to a cluster.
     pub fn is_slurm(&self) -> bool {
         self.launcher.as_deref() == Some("slurm")

@@ -222,6 +222,7 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
         }
         None => built_in(a, m, &given, timeout)?,
     };
+    a.launch.check()?;
     if a.print_trials && a.launch.is_slurm() {
         return Err(UserError(
             "--print-trials prints the trials for a scheduler of your own; --launcher slurm submits them itself: give one".into(),

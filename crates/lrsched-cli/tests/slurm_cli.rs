@@ -11,7 +11,7 @@ mod support;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use support::digits_trial;
@@ -475,4 +475,52 @@ fn compare_runs_its_trials_on_the_cluster() {
         "{}",
         text(&o.stderr)
     );
+}
+
+#[test]
+fn bad_launcher_flags_are_refused_before_any_folder_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let sp = space(dir.path(), 2);
+    let out = dir.path().join("out");
+    let empty = tempfile::tempdir().unwrap();
+    for (flags, needle, path) in [
+        (vec!["--launcher", "pbs"], "must be local or slurm", None),
+        (
+            vec!["--launcher", "slurm", "--slurm-args", "--array=0-9"],
+            "lrsched sets it",
+            None,
+        ),
+        (
+            vec!["--launcher", "slurm", "--slurm-args", "--time '1:00"],
+            "quotes do not close",
+            None,
+        ),
+        (
+            vec!["--launcher", "slurm", "--retries", "1000000"],
+            "between 0 and 100",
+            None,
+        ),
+        (vec!["--retries", "2"], "for --launcher slurm", None),
+        (
+            vec!["--launcher", "slurm", "--print-trials"],
+            "give one",
+            None,
+        ),
+        // No SLURM on PATH: said before anything is written.
+        (
+            vec!["--launcher", "slurm"],
+            "needs SLURM's commands on PATH",
+            Some(empty.path()),
+        ),
+    ] {
+        let mut cmd = lrsched();
+        cmd.args(["tune", "--space", &sp, "--out", out.to_str().unwrap()])
+            .args(&flags);
+        if let Some(p) = path {
+            cmd.env("PATH", p);
+        }
+        let o = cmd.output().unwrap();
+        support::assert_user_error(&o, needle);
+        assert!(!out.exists(), "{flags:?} made {}", out.display());
+    }
 }

@@ -270,6 +270,20 @@ fn run_tool(program: &str, args: &[String]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&o.stdout).into_owned())
 }
 
+/// Whether SLURM's commands are here: `Err` names what is missing.
+///
+/// ```no_run
+/// lrsched_tools::slurm::check_installed().unwrap();
+/// ```
+pub fn check_installed() -> Result<(), String> {
+    for tool in ["sbatch", "squeue", "scancel", "sinfo"] {
+        run_tool(tool, &["--version".into()]).map_err(|e| {
+            format!("--launcher slurm needs SLURM's commands on PATH ({tool}): {e}")
+        })?;
+    }
+    Ok(())
+}
+
 /// The states of every task of `job`; empty when the scheduler no longer knows it.
 fn query(job: &str) -> Result<HashMap<String, TaskState>, String> {
     let args: Vec<String> = ["-h", "-r", "-t", "all", "-j", job, "-o", "%i|%T|%r|%N"]
@@ -464,7 +478,7 @@ pub fn run_all(
     if trials.is_empty() {
         return Ok((Vec::new(), Timings::default()));
     }
-    run_tool("sbatch", &["--version".into()])?;
+    check_installed()?;
     std::fs::create_dir_all(config.state_dir.join("logs"))
         .map_err(|e| format!("cannot create {}: {e}", config.state_dir.display()))?;
     if let Some(note) = check_shared(&config.state_dir)? {
