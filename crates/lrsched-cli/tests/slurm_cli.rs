@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use support::digits_trial;
+use support::{digits_trial, results};
 
 /// Starts the cluster once for this binary; `Err(why)` where it cannot.
 fn cluster() -> Result<(), String> {
@@ -62,14 +62,6 @@ fn lrsched() -> Command {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-fn results(out: &Path) -> Vec<Value> {
-    std::fs::read_to_string(out.join("results.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 /// A space of `n` constant rates 0.1, 0.2, ...
@@ -409,22 +401,17 @@ fn compare_runs_its_trials_on_the_cluster() {
     let _one = serial();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("cmp");
-    let o = lrsched()
-        .args([
-            "compare",
-            "--epochs",
-            "2",
-            "--seeds",
-            "2",
-            "--model",
-            "16",
-            "--launcher",
-            "slurm",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let compare = |epochs: &str| {
+        lrsched()
+            .args([
+                "compare", "--epochs", epochs, "--seeds", "2", "--model", "16",
+            ])
+            .args(["--launcher", "slurm", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let o = compare("2");
     let err = text(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(err.contains("as SLURM job"), "{err}");
@@ -433,48 +420,15 @@ fn compare_runs_its_trials_on_the_cluster() {
     assert!(!stdout.contains("failed"), "{stdout}");
     assert!(out.join("report.html").exists());
     // Run again on the same folder: everything is collected, nothing submitted.
-    let o = lrsched()
-        .args([
-            "compare",
-            "--epochs",
-            "2",
-            "--seeds",
-            "2",
-            "--model",
-            "16",
-            "--launcher",
-            "slurm",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = compare("2");
     let err = text(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(!err.contains("as SLURM job"), "{err}");
     // Another comparison in that folder is refused.
-    let o = lrsched()
-        .args([
-            "compare",
-            "--epochs",
-            "3",
-            "--seeds",
-            "2",
-            "--model",
-            "16",
-            "--launcher",
-            "slurm",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = compare("3");
     assert!(!o.status.success());
-    assert!(
-        text(&o.stderr).contains("holds another comparison"),
-        "{}",
-        text(&o.stderr)
-    );
+    let err = text(&o.stderr);
+    assert!(err.contains("holds another comparison"), "{err}");
 }
 
 #[test]

@@ -1,10 +1,13 @@
 //! `lrsched tune` as a user runs it: real processes, real files, a real `kill -9`.
 
+mod support;
+
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
+use support::results;
 
 fn lrsched() -> Command {
     Command::new(env!("CARGO_BIN_EXE_lrsched"))
@@ -26,14 +29,6 @@ fn space(dir: &Path, body: &str) -> String {
 
 const SPACE: &str = "schedule = \"warmup(steps={warmup}, schedule=cosine(lr={lr}, steps=100%))\"\n\
 [params]\nlr = { log_range = [0.01, 0.3] }\nwarmup = { choice = [0, 5] }\n";
-
-fn results(out: &Path) -> Vec<Value> {
-    std::fs::read_to_string(out.join("results.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 fn keys(out: &Path) -> Vec<String> {
     let mut k: Vec<String> = results(out)

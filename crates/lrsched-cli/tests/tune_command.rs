@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use support::{alive, digits_trial, read_pid};
+use support::{alive, digits_trial, read_pid, results};
 
 fn lrsched() -> Command {
     Command::new(env!("CARGO_BIN_EXE_lrsched"))
@@ -25,14 +25,6 @@ fn space(dir: &Path, body: &str) -> String {
     let p = dir.join("space.toml");
     std::fs::write(&p, body).unwrap();
     p.display().to_string()
-}
-
-fn results(out: &Path) -> Vec<Value> {
-    std::fs::read_to_string(out.join("results.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 #[test]

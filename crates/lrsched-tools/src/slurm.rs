@@ -892,14 +892,7 @@ fn finish_track(
     t.result.status = status;
     t.result.attempts = std::mem::take(&mut t.failures);
     let now = wall_now();
-    let started = t.id().and_then(|id| {
-        let stamp = config.state_dir.join("logs").join(format!("{id}.start"));
-        std::fs::read_to_string(stamp)
-            .ok()?
-            .trim()
-            .parse::<f64>()
-            .ok()
-    });
+    let started = start_stamp(config, t);
     if let Some(start) = started {
         t.result.seconds = (now - start).max(0.0);
     } else if let Some(s) = t.started_at {

@@ -67,3 +67,12 @@ pub fn assert_user_error(o: &Output, needle: &str) {
     assert!(err.starts_with("error: "), "{err}");
     assert!(err.contains(needle), "`{needle}` in: {err}");
 }
+
+/// The rows of a tune's `results.jsonl`, best first.
+pub fn results(out: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(out.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
