@@ -45,7 +45,8 @@ pub struct CompareArgs {
     /// Seeds per schedule (the same seeds, from --seed on, for every schedule).
     #[arg(long)]
     pub seeds: Option<u64>,
-    /// Runs at once (default: the cores); each run uses one thread.
+    /// Runs at once (default: the cores, at most one per run); the cores are shared among
+    /// them (one run alone gets them all), which changes no result, only the time.
     #[arg(long)]
     pub jobs: Option<usize>,
     /// A TOML or JSON list of named schedules, `[{name, schedule, optimizer?}]`, where
@@ -149,7 +150,7 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
         || a.threads.is_some()
     {
         return Err(UserError(
-            "compare writes its own metrics into --out and runs each training on one thread: --checkpoint-dir, --resume, --overwrite, --metrics-out and --threads are not for compare (--jobs sets the runs at once)".into(),
+            "compare writes its own metrics into --out and shares the cores among its runs: --checkpoint-dir, --resume, --overwrite, --metrics-out and --threads are not for compare (--jobs sets the runs at once)".into(),
         ));
     }
     train::check_epochs(a.epochs)?;
@@ -253,18 +254,23 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
         }
         Launcher::Local => None,
     };
-    let jobs = args
-        .jobs
-        .filter(|j| *j > 0)
-        .unwrap_or_else(|| {
-            if args.launch.is_slurm() {
-                // The cluster decides how many run at once.
-                MAX_JOBS
-            } else {
-                std::thread::available_parallelism().map_or(1, |n| n.get())
-            }
-        })
-        .min(MAX_JOBS);
+    let trials = entries.len() * seeds as usize;
+    // Built-in runs share the cores: as many at once as there are cores (or --jobs), the
+    // cores split among them; on a cluster, the scheduler decides how many run at once
+    // and each task uses its own allocation.
+    let (jobs, threads) = if args.launch.is_slurm() {
+        (
+            args.jobs
+                .filter(|j| *j > 0)
+                .unwrap_or(MAX_JOBS)
+                .min(MAX_JOBS),
+            1,
+        )
+    } else {
+        let (jobs, threads) =
+            trial_flags::share_cores(trials, args.jobs.filter(|j| *j > 0), trial_flags::cores());
+        (jobs.min(MAX_JOBS), threads)
+    };
     let (candidates, setup, trainer_text) = match &command {
         Some(c) => {
             let trainer = Trainer::Command(c.clone());
@@ -294,7 +300,7 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
             let split = Arc::new(split);
             let mut candidates = Vec::new();
             for e in &entries {
-                let config = entry_config(&a, e, &data_name, &split)?;
+                let config = entry_config(&a, e, &data_name, &split, threads)?;
                 let trainer = if args.launch.is_slurm() {
                     // On a node the built-in trainer is this program's `train`, given
                     // the same settings as flags.
@@ -313,8 +319,16 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
                     trainer,
                 });
             }
+            let at_once = if args.launch.is_slurm() {
+                "trials on the SLURM cluster".to_string()
+            } else {
+                format!(
+                    "{jobs} trial(s) at once, {threads} thread(s) each ({} cores)",
+                    trial_flags::cores()
+                )
+            };
             let setup = format!(
-                "{} schedules x {seeds} seeds on {data_name}: model {}, optimizer {:?}, batch {}, {} epochs; {jobs} trials at once.",
+                "{} schedules x {seeds} seeds on {data_name}: model {}, optimizer {:?}, batch {}, {} epochs; {at_once}.",
                 entries.len(),
                 a.model,
                 a.optimizer,
@@ -761,7 +775,7 @@ fn entry_flags(a: &TrainArgs, e: &Entry, m: &ArgMatches) -> Vec<String> {
     if let Some(m) = a.momentum {
         flags.extend(["--momentum".into(), m.to_string()]);
     }
-    flags.extend(["--threads".into(), "1".into()]);
+    // No --threads: on a node, `train` uses the cores the task was given.
     flags
 }
 
@@ -771,6 +785,7 @@ fn entry_config(
     e: &Entry,
     data_name: &str,
     split: &Split,
+    threads: usize,
 ) -> Result<TrainConfig, UserError> {
     let mut a = a.clone();
     a.schedule = None;
@@ -790,9 +805,9 @@ fn entry_config(
         train::resolve_schedule_value(&a, e.schedule.clone(), split.train.len()).map_err(named)?;
     config.schedule = schedule;
     config.interval = interval;
-    // Runs parallelise across cores, one thread each: no contention, and the same numbers
-    // whatever --jobs is.
-    config.threads = 1;
+    // The cores shared among the runs at once (`share_cores`); the numbers are the same
+    // bits for any thread count, so --jobs changes only the time.
+    config.threads = threads;
     Ok(config)
 }
 

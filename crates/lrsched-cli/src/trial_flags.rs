@@ -255,3 +255,36 @@ pub fn built_in_command(flags: &[String]) -> Result<String, UserError> {
     );
     Ok(command.trim_end().to_string())
 }
+
+/// How `trials` runs of the built-in trainer share the machine's `cores`: at most `jobs`
+/// (default: the cores) at once, never more than there are trials, and the cores split
+/// among them, so one run alone gets every core and many runs one each. Threads change no
+/// result (the engine gives the same bits for any count), only the time.
+///
+/// ```ignore
+/// assert_eq!(share_cores(33, None, 2), (2, 1));
+/// assert_eq!(share_cores(1, None, 2), (1, 2));
+/// ```
+pub fn share_cores(trials: usize, jobs: Option<usize>, cores: usize) -> (usize, usize) {
+    let jobs = jobs.unwrap_or(cores).clamp(1, trials.max(1));
+    (jobs, (cores / jobs).max(1))
+}
+
+/// The machine's cores, as the threads of one process see them (affinity included).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cores_are_shared_among_the_runs() {
+        assert_eq!(share_cores(33, None, 2), (2, 1));
+        assert_eq!(share_cores(1, None, 2), (1, 2));
+        assert_eq!(share_cores(3, None, 8), (3, 2));
+        assert_eq!(share_cores(10, Some(4), 2), (4, 1));
+        assert_eq!(share_cores(0, None, 2), (1, 2));
+    }
+}

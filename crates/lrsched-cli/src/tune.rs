@@ -8,7 +8,9 @@
 
 use crate::report::{self, Section};
 use crate::train::{self, TrainArgs};
-use crate::trial_flags::{built_in_command, given_train_flags, LauncherArgs, PER_TRIAL};
+use crate::trial_flags::{
+    built_in_command, cores, given_train_flags, share_cores, LauncherArgs, PER_TRIAL,
+};
 use crate::UserError;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args};
@@ -70,7 +72,8 @@ pub struct TuneArgs {
     /// Score by the metric at the last epoch (final) or its best epoch (best).
     #[arg(long, default_value = "final")]
     pub score: String,
-    /// Trials run at once (default: the cores).
+    /// Trials run at once (default: the cores); the built-in trainer's runs share the cores
+    /// among them (--threads overrides), which changes no result, only the time.
     #[arg(long)]
     pub jobs: Option<usize>,
     /// Output folder (default runs/tune-<timestamp>/); rerun with the same one to resume.
@@ -220,7 +223,29 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
             let id = json!({"command": cmd, "cwd": a.cwd, "steps_per_epoch": a.steps_per_epoch});
             (t, id.to_string(), Map::new())
         }
-        None => built_in(a, m, &given, timeout)?,
+        None => {
+            // Threads per trial: the user's, or the cores shared among the trials at once
+            // (on a cluster, each task's own allocation, which `train` reads itself).
+            let threads = match a.train.threads {
+                Some(t) => Some(t),
+                None if a.launch.is_slurm() => None,
+                None => {
+                    let trials = match &strategy {
+                        Strategy::Grid { points } => space.grid_size(*points),
+                        Strategy::Random { trials, .. } | Strategy::Asha { trials, .. } => *trials,
+                    };
+                    let (jobs, threads) = share_cores(trials, a.jobs, cores());
+                    if !a.train.quiet && !a.print_trials {
+                        eprintln!(
+                            "{jobs} trial(s) at once, {threads} thread(s) each ({} cores)",
+                            cores()
+                        );
+                    }
+                    Some(threads)
+                }
+            };
+            built_in(a, m, &given, timeout, threads)?
+        }
     };
     a.launch.check()?;
     if a.print_trials && a.launch.is_slurm() {
@@ -304,6 +329,7 @@ fn built_in(
     m: &ArgMatches,
     given: &[(String, Vec<String>)],
     timeout: Option<Duration>,
+    threads: Option<usize>,
 ) -> Result<(CommandTrainer, String, Map<String, serde_json::Value>), UserError> {
     for (id, words) in given {
         let long = &words[0];
@@ -329,15 +355,15 @@ fn built_in(
         .filter(|(id, _)| !PER_TRIAL.contains(&id.as_str()))
         .flat_map(|(_, w)| w.clone())
         .collect();
-    flags.extend([
-        "--threads".into(),
-        a.train.threads.unwrap_or(1).max(1).to_string(),
-    ]);
+    // The key names the flags, not where this executable happens to live, nor the
+    // threads (they change no result).
+    let id = json!({"built_in": flags}).to_string();
+    if let Some(n) = threads {
+        flags.extend(["--threads".into(), n.to_string()]);
+    }
     let mut t = CommandTrainer::new(built_in_command(&flags)?);
     t.timeout = timeout;
     t.poll = Duration::from_millis(10);
-    // The key names the flags, not where this executable happens to live.
-    let id = json!({"built_in": flags}).to_string();
     let mut extra = Map::new();
     if m.value_source("optimizer") == Some(ValueSource::CommandLine) {
         // compare --schedules takes the optimizer with the schedule.
