@@ -324,7 +324,8 @@ fn stop(
 /// the `LRSCHED_*` assignments, the command, its logs in the trial folder and its exit
 /// status written atomically to `exit_status` (which marks the attempt as ended: the
 /// next `tune` or the SLURM launcher reads the trial's outcome from it); the line exits
-/// with the program's status, so a scheduler sees a failure as one.
+/// with the program's status, so a scheduler sees a failure as one. A line whose shell is
+/// signalled (a cancelled job) writes no status.
 ///
 /// ```
 /// use lrsched_tools::process::{shell_line, CommandTrainer};
@@ -350,8 +351,11 @@ pub fn shell_line(trainer: &CommandTrainer, input: &TrialInput) -> String {
     let cd = trainer.cwd.as_ref().map_or(String::new(), |c| {
         format!("cd {} && ", q(&c.display().to_string()))
     });
+    // A line stopped from outside (scancel, Ctrl-C, a node going down) signals this shell
+    // too: it then exits without writing a status, so the attempt counts as not ended
+    // (run again), never as the program's own failure.
     format!(
-        "{cd}env {} sh -c {} >{} 2>{}; s=$?; echo $s >{} && mv -f {} {}; exit $s",
+        "trap 'exit 143' TERM; trap 'exit 130' INT; trap 'exit 129' HUP; {cd}env {} sh -c {} >{} 2>{}; s=$?; echo $s >{} && mv -f {} {}; exit $s",
         env.join(" "),
         q(&trainer.command),
         q(&format!("{dir}/stdout.log")),

@@ -149,6 +149,12 @@ impl TaskState {
         )
     }
 
+    /// Whether the scheduler ended it (cancelled, time limit, out of memory, node
+    /// failure, preempted, ...) rather than the program's own exit.
+    pub fn stopped_by_scheduler(&self) -> bool {
+        self.ended() && !matches!(self.state.as_str(), "COMPLETED" | "FAILED")
+    }
+
     /// Whether it is running (or finishing) rather than waiting in the queue.
     pub fn running(&self) -> bool {
         matches!(
@@ -538,10 +544,9 @@ pub fn run_all(
         let id = format!("{}_{}", sub.job, sub.task);
         let state = asked[&sub.job].get(&id).cloned();
         let code = read_exit_status(&input.dir);
-        if code.is_none()
-            && cancelled_by_us.contains(&sub.job)
-            && state.as_ref().is_none_or(|s| s.ended())
-        {
+        let stopped_from_outside =
+            state.as_ref().is_none_or(|s| s.stopped_by_scheduler()) && code.is_none_or(|c| c > 128);
+        if stopped_from_outside && cancelled_by_us.contains(&sub.job) {
             // Stopped by our own Ctrl-C: not a failed attempt; it runs again.
             t.attempt = sub.attempt.saturating_sub(1);
             t.job = None;
@@ -614,8 +619,9 @@ pub fn run_all(
             if matches!(t.phase, Phase::Queued | Phase::Running) {
                 let input = &trials[i].1;
                 read_lines(config, t, i, input, control, events, false);
-                // A trial that wrote its status has ended: no need to wait for the queue.
-                if let Some(code) = read_exit_status(&input.dir) {
+                // A trial that wrote its status has ended: no need to wait for the queue,
+                // unless a signal ended it (the queue then says who: the scheduler?).
+                if let Some(code) = read_exit_status(&input.dir).filter(|c| *c <= 128) {
                     finish_track(config, t, i, input, None, Some(code), events);
                 }
             }
@@ -839,6 +845,10 @@ fn finish_track(
         read_lines(config, t, index, input, &noop, events, true);
     }
     let id = t.id().unwrap_or_else(|| "outside lrsched".into());
+    // A status of death by a signal from a task the scheduler stopped (cancelled, time
+    // limit, out of memory, node failure) is the scheduler's doing: its state says more.
+    let scheduler_stopped = state.is_some_and(TaskState::stopped_by_scheduler);
+    let code = code.filter(|c| !(scheduler_stopped && *c > 128));
     let status = if let Some(s) = t.ended_by_us.take() {
         s
     } else if let Some(code) = code {
