@@ -202,6 +202,8 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
         s => s.map(Duration::from_secs_f64),
     };
     let given = given_train_flags(m);
+    // How the built-in runs share the cores: said once every flag is known good.
+    let mut sharing = None;
     let (trainer, trainer_id, compare_extra) = match &a.command {
         Some(cmd) => {
             if let Some((_, words)) = given
@@ -226,6 +228,7 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
         None => {
             // Threads per trial: the user's, or the cores shared among the trials at once
             // (on a cluster, each task's own allocation, which `train` reads itself).
+            let mut shared = None;
             let threads = match a.train.threads {
                 Some(t) => Some(t),
                 None if a.launch.is_slurm() => None,
@@ -235,15 +238,16 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
                         Strategy::Random { trials, .. } | Strategy::Asha { trials, .. } => *trials,
                     };
                     let (jobs, threads) = share_cores(trials, a.jobs, cores());
-                    if !a.train.quiet && !a.print_trials {
-                        eprintln!(
-                            "{jobs} trial(s) at once, {threads} thread(s) each ({} cores)",
-                            cores()
-                        );
-                    }
+                    shared = Some(jobs);
                     Some(threads)
                 }
             };
+            if let (Some(jobs), Some(threads)) = (shared, threads) {
+                sharing = Some(format!(
+                    "{jobs} trial(s) at once, {threads} thread(s) each ({} cores)",
+                    cores()
+                ));
+            }
             built_in(a, m, &given, timeout, threads)?
         }
     };
@@ -311,6 +315,9 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
         return Ok(());
     }
     let pending = plan.pending().len();
+    if let (Some(line), false, true) = (&sharing, a.train.quiet, pending > 0) {
+        eprintln!("{line}");
+    }
     let progress = Progress::new(pending, a.train.quiet, a.train.epochs);
     let trainer = Trainer::Command(trainer);
     let result = lib::run(&spec, plan, &trainer, &|ev| progress.hear(ev));
