@@ -8,6 +8,7 @@
 
 use lrsched_train::data::{mnist, Batches, Targets, Task};
 use lrsched_train::model::{Activation, BatchTargets, Init, Mlp, ModelSpec};
+use lrsched_train::optim::{Optimizer, OptimizerConfig, OptimizerKind, ParamGroup};
 use std::time::Instant;
 
 fn main() {
@@ -46,7 +47,19 @@ fn main() {
         let mut firsts = Vec::new();
         for threads in [1, 2] {
             let mut mlp = Mlp::new(spec.clone(), 0, batch).with_threads(threads);
-            let mut velocity = vec![0.0f32; mlp.params().len()];
+            // The trainer's optimizer (PyTorch's SGD momentum), sharing the step's threads.
+            let n = mlp.params().len();
+            let mut opt = Optimizer::new(
+                OptimizerConfig {
+                    momentum: Some(0.9),
+                    ..OptimizerConfig::new(OptimizerKind::Momentum)
+                },
+                vec![ParamGroup::new(0..n)],
+                n,
+            )
+            .unwrap();
+            let pool = mlp.threads();
+            let cuts = mlp.update_cuts();
             let mut batches = Batches::new(data.train.len(), batch, 0).unwrap();
             let per_epoch = data.train.len().div_ceil(batch);
             let (mut x, mut y) = (Vec::new(), Vec::new());
@@ -63,10 +76,13 @@ fn main() {
                     let t1 = Instant::now();
                     mlp.train_step(&x, BatchTargets::Classes(&y), y.len());
                     let t2 = Instant::now();
+                    assert!(mlp.grads_finite());
                     let (p, g) = mlp.params_and_grads();
-                    for ((p, v), g) in p.iter_mut().zip(&mut velocity).zip(g.iter()) {
-                        *v = 0.9 * *v + g;
-                        *p -= 0.1 * *v;
+                    if std::env::var_os("SERIAL_UPDATE").is_some() {
+                        opt.step(p, g, 0.1, None).unwrap();
+                    } else {
+                        opt.step_on(p, g, 0.1, None, &|n, f| pool.run(n, f), &cuts)
+                            .unwrap();
                     }
                     let t3 = Instant::now();
                     t[0] += (t1 - t0).as_secs_f64();

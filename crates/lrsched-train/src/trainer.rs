@@ -651,6 +651,13 @@ pub fn train(
         config.overwrite,
     )?;
     let uses_momentum = config.optimizer.kind != OptimizerKind::Sgd;
+    let (threads, cuts) = match &net {
+        Net::Fast(m) => (
+            Some(m.threads()).filter(|t| t.is_parallel()),
+            m.update_cuts(),
+        ),
+        Net::Candle { .. } => (None, Vec::new()),
+    };
     let mut xbuf = Vec::with_capacity(config.batch_size * train.dim());
     let mut labels: Vec<u32> = Vec::with_capacity(config.batch_size);
     let mut values: Vec<f32> = Vec::with_capacity(config.batch_size);
@@ -706,10 +713,15 @@ pub fn train(
                     .map_err(|e| TrainError::Engine(e.to_string()))?,
             };
             let step = epoch * per_epoch as u64 + b as u64;
+            // The fused engine checks its gradients while its threads write them.
+            let grads_finite = match &net {
+                Net::Fast(m) => m.grads_finite(),
+                Net::Candle { .. } => finite_sum(net.params_and_grads().1),
+            };
             let (params, grads) = net.params_and_grads();
             let what = if !loss.is_finite() {
                 Some(format!("loss is {loss}"))
-            } else if !finite_sum(grads) {
+            } else if !grads_finite {
                 Some("a gradient is not finite".to_string())
             } else {
                 watch.observe(loss as f64)
@@ -727,8 +739,14 @@ pub fn train(
                 warned_nonpositive = true;
                 observer.on_nonpositive_lr(epoch + 1, step, lr);
             }
-            // A parameter the update overflows shows in the next step's loss.
-            optimizer.step(params, grads, lr, momentum)?;
+            // A parameter the update overflows shows in the next step's loss. The fused
+            // engine's threads share the update (the same bits as one thread).
+            match &threads {
+                Some(t) => {
+                    optimizer.step_on(params, grads, lr, momentum, &|n, f| t.run(n, f), &cuts)?
+                }
+                None => optimizer.step(params, grads, lr, momentum)?,
+            };
             if lr != last_lr {
                 metrics.lr_change(step, epoch + 1, last_lr, lr)?;
                 last_lr = lr;

@@ -224,11 +224,34 @@ pub struct Mlp {
     slices: Vec<Workspace>,
     /// Each evaluation chunk's summed loss and correct count, summed in order at the end.
     eval_parts: Vec<EvalPart>,
+    /// Each weight-gradient block's sum of absolute gradients (the last step's), summed in
+    /// order by [`Mlp::grads_finite`]: the divergence check, made while the block is hot.
+    block_sums: Vec<f32>,
     capacity: usize,
     dropout_rng: Rng,
     threads: usize,
     /// The persistent threads of the steps (none for one thread).
     pool: Option<Arc<Pool>>,
+}
+
+/// The threads of an [`Mlp`]'s steps ([`Mlp::threads`]), lent to other work.
+#[derive(Debug, Clone)]
+pub struct Threads(Option<Arc<Pool>>);
+
+impl Threads {
+    /// Runs `f(unit)` for every unit in `0..n`, each once, on the model's threads (the
+    /// caller's among them), and returns when all are done.
+    pub fn run(&self, n: usize, f: &(dyn Fn(usize) + Sync)) {
+        match &self.0 {
+            Some(pool) => pool.run(n, &|unit, _| f(unit)),
+            None => (0..n).for_each(f),
+        }
+    }
+
+    /// Whether there is more than the caller's thread.
+    pub fn is_parallel(&self) -> bool {
+        self.0.is_some()
+    }
 }
 
 impl Mlp {
@@ -250,6 +273,7 @@ impl Mlp {
             running,
             slices: Vec::new(),
             eval_parts: Vec::new(),
+            block_sums: Vec::new(),
             capacity: 0,
             layers,
             dropout_rng: Rng::new(dropout_seed(seed)),
@@ -260,6 +284,54 @@ impl Mlp {
         mlp.init(seed);
         mlp.reserve(capacity.clamp(1, MAX_RESERVED_ROWS));
         mlp
+    }
+
+    /// Whether every gradient of the last [`Mlp::train_step`] is finite (and their absolute
+    /// sum too): the same test as summing `grads()`, done by the step's threads.
+    ///
+    /// ```
+    /// use lrsched_train::model::{Activation, BatchTargets, Init, Mlp, ModelSpec};
+    /// use lrsched_train::data::Task;
+    /// let spec = ModelSpec::parse("8", 4, &Task::Classification { classes: 2 }, Activation::Relu, Init::Torch).unwrap();
+    /// let mut mlp = Mlp::new(spec, 0, 2);
+    /// mlp.train_step(&[0.1; 8], BatchTargets::Classes(&[0, 1]), 2);
+    /// assert!(mlp.grads_finite());
+    /// mlp.train_step(&[f32::NAN; 8], BatchTargets::Classes(&[0, 1]), 2);
+    /// assert!(!mlp.grads_finite());
+    /// ```
+    pub fn grads_finite(&self) -> bool {
+        self.block_sums.iter().sum::<f32>().is_finite()
+    }
+
+    /// Where the step's weight-gradient units start in the parameters, in unit order:
+    /// cuts for [`crate::optim::Optimizer::step_on`], so that the update of the
+    /// parameters a unit's gradients are for runs on the thread that wrote them.
+    pub fn update_cuts(&self) -> Vec<usize> {
+        let mut cuts = Vec::new();
+        for layer in &self.layers {
+            for j0 in (0..layer.fan_out).step_by(BLOCK_ROWS) {
+                cuts.push(layer.w + j0 * layer.fan_in);
+            }
+        }
+        cuts
+    }
+
+    /// The step's threads, to share other work among them (the optimizer update):
+    /// a handle that lives apart from the model, so it can run while the parameters are
+    /// borrowed.
+    ///
+    /// ```
+    /// use lrsched_train::model::{Activation, Init, Mlp, ModelSpec};
+    /// use lrsched_train::data::Task;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// let spec = ModelSpec::parse("8", 4, &Task::Classification { classes: 2 }, Activation::Relu, Init::Torch).unwrap();
+    /// let mlp = Mlp::new(spec, 0, 2).with_threads(2);
+    /// let done = AtomicUsize::new(0);
+    /// mlp.threads().run(10, &|_| { done.fetch_add(1, Ordering::SeqCst); });
+    /// assert_eq!(done.load(Ordering::SeqCst), 10);
+    /// ```
+    pub fn threads(&self) -> Threads {
+        Threads(self.pool.clone())
     }
 
     /// Trains and evaluates on `threads` threads: the caller's and `threads - 1` started
@@ -436,6 +508,7 @@ impl Mlp {
             running,
             slices,
             pool,
+            block_sums,
             ..
         } = self;
         let net = View {
@@ -468,17 +541,24 @@ impl Mlp {
         let blocks: usize = layers.iter().map(|l| l.fan_out.div_ceil(BLOCK_ROWS)).sum();
         let out = SendPtr(grads.as_mut_ptr());
         debug_assert_eq!(grads.len(), params.len());
-        run(blocks, &|mut unit, _| {
+        block_sums.clear();
+        block_sums.resize(blocks, 0.0);
+        let sums = SendPtr(block_sums.as_mut_ptr());
+        run(blocks, &|unit, _| {
+            let mut block = unit;
             for (l, layer) in layers.iter().enumerate() {
                 let here = layer.fan_out.div_ceil(BLOCK_ROWS);
-                if unit < here {
-                    // SAFETY: block `unit` of layer `l` alone writes that layer's weight-
+                if block < here {
+                    // SAFETY: block `block` of layer `l` alone writes that layer's weight-
                     // gradient rows of the block (and, block 0, its bias and BatchNorm
-                    // gradients), all within `grads`, which nothing else touches meanwhile.
-                    unsafe { weight_block(net, l, unit, out, slices, x) };
+                    // gradients), all within `grads`, which nothing else touches meanwhile;
+                    // unit `unit` (below `blocks`, the sums' length) alone writes its sum.
+                    unsafe {
+                        *sums.get().add(unit) = weight_block(net, l, block, out, slices, x);
+                    }
                     return;
                 }
-                unit -= here;
+                block -= here;
             }
         });
         let last = self.layers.len() - 1;
@@ -758,6 +838,7 @@ impl<T> SendPtr<T> {
 /// Block `block` (rows `block * BLOCK_ROWS..`) of layer `l`'s weight gradient, from the
 /// slices' deltas: the sum over the slices, in order, of `g^T (rows x block) * input`; block 0
 /// also writes the layer's bias gradient and BatchNorm's gamma and beta gradients.
+/// Returns the sum of the absolute values it wrote (the divergence check's part).
 ///
 /// # Safety
 /// `grads` points to the model's gradient buffer, of which nothing else reads or writes
@@ -769,7 +850,7 @@ unsafe fn weight_block(
     grads: SendPtr<f32>,
     slices: &[Workspace],
     x: &[f32],
-) {
+) -> f32 {
     // Each thread sets its own flags: the same arithmetic on every thread.
     let _ftz = FlushDenormals::new();
     let layer = &net.layers[l];
@@ -801,8 +882,9 @@ unsafe fn weight_block(
             1,
         );
     }
+    let mut sum = abs_sum(dst);
     if block != 0 {
-        return;
+        return sum;
     }
     // Biases: the deltas summed over the batch's rows in order, as one pass would.
     let db = std::slice::from_raw_parts_mut(grads.get().add(layer.b), fo);
@@ -818,7 +900,22 @@ unsafe fn weight_block(
         // Only a single, whole-batch slice has BatchNorm: d gamma then d beta.
         let norm = std::slice::from_raw_parts_mut(grads.get().add(gamma), 2 * fo);
         norm.copy_from_slice(&slices[0].d_norm[l][..2 * fo]);
+        sum += abs_sum(norm);
     }
+    sum + abs_sum(db)
+}
+
+/// The sum of absolute values, in 16 lanes (vectorised): finite exactly when every value
+/// is and the sum does not overflow.
+fn abs_sum(values: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 16];
+    let mut chunks = values.chunks_exact(16);
+    for c in &mut chunks {
+        for (l, v) in lanes.iter_mut().zip(c) {
+            *l += v.abs();
+        }
+    }
+    lanes.iter().sum::<f32>() + chunks.remainder().iter().map(|v| v.abs()).sum::<f32>()
 }
 
 /// Flushes subnormal floats to zero on this thread while alive (x86's FTZ and DAZ bits),

@@ -2,6 +2,7 @@
 //! weight decay), operation for operation in f32, fused multiply-adds where PyTorch fuses.
 
 /// The scalars of one group's Adam update.
+#[derive(Debug, Clone, Copy)]
 pub(super) struct Adam {
     /// The group's learning rate.
     pub lr: f64,

@@ -94,6 +94,8 @@ pub struct Optimizer {
     /// Per-parameter buffers, each `n_params` long or empty when the kind does not use it;
     /// their meaning per kind is in `buffer_names`.
     bufs: [Vec<f32>; 3],
+    /// The kernels of the step being taken, kept so a step allocates nothing.
+    plan: Vec<(std::ops::Range<usize>, Kernel)>,
 }
 
 impl Optimizer {
@@ -186,6 +188,7 @@ impl Optimizer {
             eval_mode: false,
             beta,
             bufs,
+            plan: Vec::new(),
         })
     }
 
@@ -236,6 +239,43 @@ impl Optimizer {
         lr: f64,
         momentum: Option<f64>,
     ) -> Result<StepInfo, OptimError> {
+        self.step_on(params, grads, lr, momentum, &|n, f| (0..n).for_each(f), &[])
+    }
+
+    /// [`step`](Optimizer::step) with the update shared among threads: `par` runs the
+    /// update's pieces, cut at `cuts` (sorted parameter indices: where the caller's own
+    /// units of work start, so that piece `k` is the parameters its unit `k` wrote and
+    /// the same thread takes both), or, without cuts, of at most 16384 parameters. The
+    /// update is elementwise: the same bits as `step`'s for any threads and cuts.
+    ///
+    /// ```
+    /// use lrsched_train::optim::{Optimizer, OptimizerConfig, OptimizerKind, ParamGroup};
+    /// let config = OptimizerConfig::new(OptimizerKind::Adam);
+    /// let n = 100_000;
+    /// let mut one = Optimizer::new(config.clone(), vec![ParamGroup::new(0..n)], n).unwrap();
+    /// let mut two = one.clone();
+    /// let (mut p1, mut g1) = (vec![0.5f32; n], vec![0.1f32; n]);
+    /// let (mut p2, mut g2) = (p1.clone(), g1.clone());
+    /// one.step(&mut p1, &mut g1, 1e-3, None).unwrap();
+    /// // Here two scoped threads take the odd and even pieces.
+    /// two.step_on(&mut p2, &mut g2, 1e-3, None, &|n, f| {
+    ///     std::thread::scope(|s| {
+    ///         s.spawn(|| (0..n).step_by(2).for_each(f));
+    ///         (1..n).step_by(2).for_each(f);
+    ///     })
+    /// }, &[1000, 50_000])
+    /// .unwrap();
+    /// assert_eq!(p1, p2);
+    /// ```
+    pub fn step_on(
+        &mut self,
+        params: &mut [f32],
+        grads: &mut [f32],
+        lr: f64,
+        momentum: Option<f64>,
+        par: Parallel<'_>,
+        cuts: &[usize],
+    ) -> Result<StepInfo, OptimError> {
         self.check_len("params", params.len())?;
         self.check_len("grads", grads.len())?;
         if !(lr.is_finite() && lr >= 0.0) {
@@ -280,24 +320,42 @@ impl Optimizer {
         );
         self.beta = beta;
         self.steps += 1;
-        let c = &self.config;
         let (first, step) = (!self.started, self.steps);
-        let [a, b, cbuf] = &mut self.bufs;
-        let groups = &mut self.groups;
-        let bufs = [a, b, cbuf];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("fma") && std::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU has the features the function is compiled for.
-                unsafe {
-                    update_groups_fma(kind, c, groups, params, grads, bufs, lr, beta, first, step)
-                };
+        let mut plan = std::mem::take(&mut self.plan);
+        plan_kernels(
+            kind,
+            &self.config,
+            &mut self.groups,
+            lr,
+            beta,
+            first,
+            step,
+            &mut plan,
+        );
+        let ptr = |b: &mut Vec<f32>| {
+            if b.is_empty() {
+                Shared(std::ptr::null_mut())
             } else {
-                update_groups(kind, c, groups, params, grads, bufs, lr, beta, first, step);
+                Shared(b.as_mut_ptr())
             }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        update_groups(kind, c, groups, params, grads, bufs, lr, beta, first, step);
+        };
+        let [a, b, cbuf] = &mut self.bufs;
+        let bufs = [ptr(a), ptr(b), ptr(cbuf)];
+        let (p, g) = (Shared(params.as_mut_ptr()), Shared(grads.as_mut_ptr()));
+        let cut: Vec<(usize, std::ops::Range<usize>)> = pieces(&plan, cuts).collect();
+        let plan_ref = &plan;
+        let cut_ref = &cut;
+        par(cut.len(), &|unit| {
+            if let Some((k, r)) = cut_ref.get(unit).cloned() {
+                // SAFETY: the buffers are `n_params` long (checked above, and at build),
+                // each piece's range lies in its group's, groups do not overlap, and each
+                // unit is one piece.
+                unsafe {
+                    apply_piece_dispatch(plan_ref[k].1, r, p.get(), g.get(), bufs.map(Shared::get))
+                };
+            }
+        });
+        self.plan = plan;
         // SGD seeds its momentum buffer only on a step with momentum, as PyTorch does.
         self.started |= kind != OptimizerKind::Sgd
             && !(matches!(kind, OptimizerKind::Momentum | OptimizerKind::Nesterov) && beta == 0.0);
@@ -485,42 +543,37 @@ impl Optimizer {
 }
 
 /// [`update_groups`] compiled with AVX2 and FMA (it is inlined here whole).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn update_groups_fma(
-    kind: OptimizerKind,
-    c: &OptimizerConfig,
-    groups: &mut [Group],
-    params: &mut [f32],
-    grads: &[f32],
-    bufs: [&mut Vec<f32>; 3],
-    lr: f64,
-    beta: f64,
-    first: bool,
-    step: u64,
-) {
-    update_groups(kind, c, groups, params, grads, bufs, lr, beta, first, step)
+/// One group's update with this step's scalars fixed: elementwise, so the group's range
+/// may be cut into pieces updated in any order, on any thread, with the same bits.
+#[derive(Debug, Clone, Copy)]
+enum Kernel {
+    Sgd(sgd::Sgd),
+    RmsProp(rmsprop::RmsProp),
+    Adam(adam::Adam),
+    /// Schedule-free SGD; `true` on the first step (z starts at the parameters).
+    SfSgd(schedule_free::SfSgd, bool),
+    /// Schedule-free AdamW; `true` on the first step.
+    SfAdamW(schedule_free::SfAdamW, bool),
 }
 
-/// The update of every group: the body that [`update_groups_fma`] compiles with FMA. It must be
-/// inlined there (hence `inline(always)`, down to each kind's `apply`): target features
-/// reach only code inlined into the feature-enabled function, and without them every
-/// `mul_add` is a call to libm's `fmaf` (measured: 17x slower on a 100k-parameter step).
-#[inline(always)]
+/// Parameters per piece of a parallel update: large enough that a piece costs far more
+/// than handing it to a thread, small enough that two threads share a layer evenly.
+const PIECE: usize = 16 * 1024;
+
+/// The kernel of each group for this step (the schedule-free averaging weights, which
+/// are per group, are advanced here, once).
 #[allow(clippy::too_many_arguments)]
-fn update_groups(
+fn plan_kernels(
     kind: OptimizerKind,
     c: &OptimizerConfig,
     groups: &mut [Group],
-    params: &mut [f32],
-    grads: &[f32],
-    [a, b, cbuf]: [&mut Vec<f32>; 3],
     lr: f64,
     beta: f64,
     first: bool,
     step: u64,
+    out: &mut Vec<(std::ops::Range<usize>, Kernel)>,
 ) {
+    out.clear();
     for grp in groups {
         let r = grp.spec.range.clone();
         let lr = lr * grp.spec.lr_scale;
@@ -530,27 +583,23 @@ fn update_groups(
         } else {
             (wd, 1.0)
         };
-        let (p, g) = (&mut params[r.clone()], &grads[r.clone()]);
-        match kind {
+        let kernel = match kind {
             OptimizerKind::Sgd | OptimizerKind::Momentum | OptimizerKind::Nesterov => {
-                let m = if kind == OptimizerKind::Sgd {
-                    0.0
-                } else {
-                    beta
-                };
-                let buf = (!a.is_empty()).then(|| &mut a[r]);
-                sgd::Sgd {
+                Kernel::Sgd(sgd::Sgd {
                     lr,
                     l2,
                     decay,
-                    momentum: m,
+                    momentum: if kind == OptimizerKind::Sgd {
+                        0.0
+                    } else {
+                        beta
+                    },
                     dampening: c.dampening,
                     nesterov: kind == OptimizerKind::Nesterov,
                     first,
-                }
-                .apply(p, g, buf)
+                })
             }
-            OptimizerKind::RmsProp => rmsprop::RmsProp {
+            OptimizerKind::RmsProp => Kernel::RmsProp(rmsprop::RmsProp {
                 lr,
                 l2,
                 decay,
@@ -558,15 +607,8 @@ fn update_groups(
                 eps: c.eps,
                 centered: c.centered,
                 momentum: beta,
-            }
-            .apply(
-                p,
-                g,
-                &mut a[r.clone()],
-                (!b.is_empty()).then(|| &mut b[r.clone()]),
-                (!cbuf.is_empty()).then(|| &mut cbuf[r]),
-            ),
-            OptimizerKind::Adam | OptimizerKind::AdamW => adam::Adam {
+            }),
+            OptimizerKind::Adam | OptimizerKind::AdamW => Kernel::Adam(adam::Adam {
                 lr,
                 l2,
                 decay,
@@ -574,14 +616,8 @@ fn update_groups(
                 beta2: c.betas.1,
                 eps: c.eps,
                 step,
-            }
-            .apply(p, g, &mut a[r.clone()], &mut b[r]),
+            }),
             OptimizerKind::ScheduleFreeSgd | OptimizerKind::ScheduleFreeAdamW => {
-                let z = &mut a[r.clone()];
-                if first {
-                    // schedulefree seeds z with the parameters at the first step.
-                    z.copy_from_slice(p);
-                }
                 let avg = schedule_free::averaging(
                     lr,
                     step - 1,
@@ -592,25 +628,160 @@ fn update_groups(
                     &mut grp.lr_max,
                 );
                 if kind == OptimizerKind::ScheduleFreeSgd {
-                    schedule_free::SfSgd {
-                        avg,
-                        momentum: beta,
-                        wd,
-                    }
-                    .apply(p, g, z)
+                    Kernel::SfSgd(
+                        schedule_free::SfSgd {
+                            avg,
+                            momentum: beta,
+                            wd,
+                        },
+                        first,
+                    )
                 } else {
-                    schedule_free::SfAdamW {
-                        avg,
-                        beta1: beta,
-                        beta2: c.betas.1,
-                        eps: c.eps,
-                        wd,
-                        k: step - 1,
-                    }
-                    .apply(p, g, z, &mut b[r])
+                    Kernel::SfAdamW(
+                        schedule_free::SfAdamW {
+                            avg,
+                            beta1: beta,
+                            beta2: c.betas.1,
+                            eps: c.eps,
+                            wd,
+                            k: step - 1,
+                        },
+                        first,
+                    )
                 }
             }
+        };
+        out.push((r, kernel));
+    }
+}
+
+/// The pieces of a plan, in order: `(kernel index, range)`, each group cut at `cuts`
+/// (sorted parameter indices) when given, else into pieces of at most [`PIECE`].
+fn pieces<'a>(
+    plan: &'a [(std::ops::Range<usize>, Kernel)],
+    cuts: &'a [usize],
+) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> + 'a {
+    plan.iter().enumerate().flat_map(move |(k, (r, _))| {
+        let r = r.clone();
+        let starts: Vec<usize> = if cuts.is_empty() {
+            (r.start..r.end).step_by(PIECE).collect()
+        } else {
+            std::iter::once(r.start)
+                .chain(cuts.iter().copied().filter(|c| *c > r.start && *c < r.end))
+                .collect()
+        };
+        let ends: Vec<usize> = starts[1..].iter().copied().chain([r.end]).collect();
+        starts
+            .into_iter()
+            .zip(ends)
+            .filter(|(a, b)| a < b)
+            .map(move |(a, b)| (k, a..b))
+    })
+}
+
+/// Applies `kernel` to the parameters in `r`.
+///
+/// # Safety
+/// The pointers are the optimizer's buffers (`params`, `grads`, and `bufs`, each null or
+/// `n_params` long) and `r` lies within them; nothing else touches `r` of any of them
+/// meanwhile.
+#[inline(always)]
+unsafe fn apply_piece(
+    kernel: Kernel,
+    r: std::ops::Range<usize>,
+    params: *mut f32,
+    grads: *const f32,
+    bufs: [*mut f32; 3],
+) {
+    let n = r.end - r.start;
+    let p = std::slice::from_raw_parts_mut(params.add(r.start), n);
+    let g = std::slice::from_raw_parts(grads.add(r.start), n);
+    let buf = |i: usize| -> Option<&mut [f32]> {
+        (!bufs[i].is_null()).then(|| std::slice::from_raw_parts_mut(bufs[i].add(r.start), n))
+    };
+    match kernel {
+        Kernel::Sgd(k) => k.apply(p, g, buf(0)),
+        Kernel::RmsProp(k) => k.apply(
+            p,
+            g,
+            buf(0).expect("RMSProp keeps its square average"),
+            buf(1),
+            buf(2),
+        ),
+        Kernel::Adam(k) => k.apply(
+            p,
+            g,
+            buf(0).expect("Adam keeps its first moment"),
+            buf(1).expect("Adam keeps its second moment"),
+        ),
+        Kernel::SfSgd(k, first) => {
+            let z = buf(0).expect("schedule-free keeps z");
+            if first {
+                z.copy_from_slice(p);
+            }
+            k.apply(p, g, z)
         }
+        Kernel::SfAdamW(k, first) => {
+            let z = buf(0).expect("schedule-free keeps z");
+            if first {
+                z.copy_from_slice(p);
+            }
+            k.apply(
+                p,
+                g,
+                z,
+                buf(1).expect("schedule-free AdamW keeps its second moment"),
+            )
+        }
+    }
+}
+
+/// [`apply_piece`] compiled for FMA and AVX2 where the CPU has them (see [`fused`]: a
+/// closure would not carry the features into the kernels, and `mul_add` would become a
+/// libm call per value).
+///
+/// # Safety
+/// As [`apply_piece`].
+unsafe fn apply_piece_dispatch(
+    kernel: Kernel,
+    r: std::ops::Range<usize>,
+    params: *mut f32,
+    grads: *const f32,
+    bufs: [*mut f32; 3],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn with_fma(
+            kernel: Kernel,
+            r: std::ops::Range<usize>,
+            params: *mut f32,
+            grads: *const f32,
+            bufs: [*mut f32; 3],
+        ) {
+            apply_piece(kernel, r, params, grads, bufs)
+        }
+        if std::is_x86_feature_detected!("fma") && std::is_x86_feature_detected!("avx2") {
+            return with_fma(kernel, r, params, grads, bufs);
+        }
+    }
+    apply_piece(kernel, r, params, grads, bufs)
+}
+
+/// Runs `f(unit)` for every unit in `0..n`, each once, on any threads: how a caller
+/// lends its threads to [`Optimizer::step_on`] (the fused engine lends its pool).
+pub type Parallel<'a> = &'a (dyn Fn(usize, &(dyn Fn(usize) + Sync)) + Sync);
+
+/// A pointer the pieces of one update share; each piece touches its own range.
+#[derive(Clone, Copy)]
+struct Shared(*mut f32);
+// SAFETY: the pieces of an update write disjoint ranges (see `apply_piece`).
+unsafe impl Send for Shared {}
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    fn get(self) -> *mut f32 {
+        self.0
     }
 }
 

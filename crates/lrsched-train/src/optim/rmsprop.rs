@@ -1,6 +1,7 @@
 //! RMSProp: `torch.optim.RMSprop`'s single-tensor rule, operation for operation in f32.
 
 /// The scalars of one group's RMSProp update.
+#[derive(Debug, Clone, Copy)]
 pub(super) struct RmsProp {
     /// The group's learning rate.
     pub lr: f64,

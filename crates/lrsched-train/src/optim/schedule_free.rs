@@ -9,6 +9,7 @@
 use super::Lerp;
 
 /// Per-group averaging scalars, updated once per step before the parameters.
+#[derive(Debug, Clone, Copy)]
 pub(super) struct Averaging {
     /// The learning rate after warmup.
     pub lr: f64,
@@ -49,6 +50,7 @@ pub(super) fn averaging(
 }
 
 /// Schedule-free SGD for one group.
+#[derive(Debug, Clone, Copy)]
 pub(super) struct SfSgd {
     /// Learning rate and interpolation weight of this step.
     pub avg: Averaging,
@@ -80,6 +82,7 @@ impl SfSgd {
 }
 
 /// Schedule-free AdamW for one group.
+#[derive(Debug, Clone, Copy)]
 pub(super) struct SfAdamW {
     /// Learning rate and interpolation weight of this step.
     pub avg: Averaging,
