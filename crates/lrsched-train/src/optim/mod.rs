@@ -94,8 +94,10 @@ pub struct Optimizer {
     /// Per-parameter buffers, each `n_params` long or empty when the kind does not use it;
     /// their meaning per kind is in `buffer_names`.
     bufs: [Vec<f32>; 3],
-    /// The kernels of the step being taken, kept so a step allocates nothing.
+    /// The kernels of the step being taken and its pieces, kept so a step allocates
+    /// nothing.
     plan: Vec<(std::ops::Range<usize>, Kernel)>,
+    pieces: Vec<(usize, std::ops::Range<usize>)>,
 }
 
 impl Optimizer {
@@ -189,6 +191,7 @@ impl Optimizer {
             beta,
             bufs,
             plan: Vec::new(),
+            pieces: Vec::new(),
         })
     }
 
@@ -342,7 +345,8 @@ impl Optimizer {
         let [a, b, cbuf] = &mut self.bufs;
         let bufs = [ptr(a), ptr(b), ptr(cbuf)];
         let (p, g) = (Shared(params.as_mut_ptr()), Shared(grads.as_mut_ptr()));
-        let cut: Vec<(usize, std::ops::Range<usize>)> = pieces(&plan, cuts).collect();
+        let mut cut = std::mem::take(&mut self.pieces);
+        cut_pieces(&plan, cuts, &mut cut);
         let plan_ref = &plan;
         let cut_ref = &cut;
         par(cut.len(), &|unit| {
@@ -356,6 +360,7 @@ impl Optimizer {
             }
         });
         self.plan = plan;
+        self.pieces = cut;
         // SGD seeds its momentum buffer only on a step with momentum, as PyTorch does.
         self.started |= kind != OptimizerKind::Sgd
             && !(matches!(kind, OptimizerKind::Momentum | OptimizerKind::Nesterov) && beta == 0.0);
@@ -655,28 +660,35 @@ fn plan_kernels(
     }
 }
 
-/// The pieces of a plan, in order: `(kernel index, range)`, each group cut at `cuts`
-/// (sorted parameter indices) when given, else into pieces of at most [`PIECE`].
-fn pieces<'a>(
-    plan: &'a [(std::ops::Range<usize>, Kernel)],
-    cuts: &'a [usize],
-) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> + 'a {
-    plan.iter().enumerate().flat_map(move |(k, (r, _))| {
-        let r = r.clone();
-        let starts: Vec<usize> = if cuts.is_empty() {
-            (r.start..r.end).step_by(PIECE).collect()
+/// The pieces of a plan, in order, into `out`: `(kernel index, range)`, each group cut
+/// at `cuts` (increasing parameter indices) when given, else into pieces of at most
+/// [`PIECE`].
+fn cut_pieces(
+    plan: &[(std::ops::Range<usize>, Kernel)],
+    cuts: &[usize],
+    out: &mut Vec<(usize, std::ops::Range<usize>)>,
+) {
+    out.clear();
+    for (k, (r, _)) in plan.iter().enumerate() {
+        let mut lo = r.start;
+        if cuts.is_empty() {
+            while lo < r.end {
+                let hi = (lo + PIECE).min(r.end);
+                out.push((k, lo..hi));
+                lo = hi;
+            }
         } else {
-            std::iter::once(r.start)
-                .chain(cuts.iter().copied().filter(|c| *c > r.start && *c < r.end))
-                .collect()
-        };
-        let ends: Vec<usize> = starts[1..].iter().copied().chain([r.end]).collect();
-        starts
-            .into_iter()
-            .zip(ends)
-            .filter(|(a, b)| a < b)
-            .map(move |(a, b)| (k, a..b))
-    })
+            for &c in cuts.iter().filter(|c| **c > r.start && **c < r.end) {
+                if c > lo {
+                    out.push((k, lo..c));
+                    lo = c;
+                }
+            }
+            if lo < r.end {
+                out.push((k, lo..r.end));
+            }
+        }
+    }
 }
 
 /// Applies `kernel` to the parameters in `r`.
