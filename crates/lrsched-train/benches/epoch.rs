@@ -7,7 +7,7 @@
 //! The whole pipeline against PyTorch is `scripts/bench_epoch.py`.
 
 use lrsched_train::data::{mnist, Batches, Targets, Task};
-use lrsched_train::model::{Activation, BatchTargets, Init, Mlp, ModelSpec};
+use lrsched_train::model::{Activation, BatchInput, BatchTargets, Init, Mlp, ModelSpec};
 use lrsched_train::optim::{Optimizer, OptimizerConfig, OptimizerKind, ParamGroup};
 use std::time::Instant;
 
@@ -62,19 +62,26 @@ fn main() {
             let cuts = mlp.update_cuts();
             let mut batches = Batches::new(data.train.len(), batch, 0).unwrap();
             let per_epoch = data.train.len().div_ceil(batch);
-            let (mut x, mut y) = (Vec::new(), Vec::new());
+            let mut y = Vec::new();
             let mut best = [f64::INFINITY; 5];
             for _ in 0..epochs {
                 let mut t = [0.0f64; 4];
                 for _ in 0..per_epoch {
                     let t0 = Instant::now();
                     let rows = batches.next_batch();
-                    x.clear();
-                    data.train.gather_features(rows, &mut x);
                     y.clear();
                     y.extend(rows.iter().map(|&i| labels[i]));
                     let t1 = Instant::now();
-                    mlp.train_step(&x, BatchTargets::Classes(&y), y.len());
+                    // As the trainer does: each thread gathers its slices' rows, inside
+                    // the step (so the "gather" column is only the labels).
+                    let gather = |start: usize, n: usize, out: &mut Vec<f32>| {
+                        data.train.gather_features(&rows[start..start + n], out)
+                    };
+                    mlp.train_step_from(
+                        BatchInput::Gather(&gather),
+                        BatchTargets::Classes(&y),
+                        y.len(),
+                    );
                     let t2 = Instant::now();
                     assert!(mlp.grads_finite());
                     let (p, g) = mlp.params_and_grads();

@@ -4,7 +4,7 @@
 use crate::checkpoint::{self, CheckpointError};
 use crate::data::{BatchState, Batches, Split, Targets};
 use crate::divergence::{DivergenceRule, Watch};
-use crate::model::{BatchTargets, CandleMlp, Mlp, ModelSpec};
+use crate::model::{BatchInput, BatchTargets, CandleMlp, Mlp, ModelSpec};
 use crate::optim::{
     OptimError, Optimizer, OptimizerConfig, OptimizerKind, OptimizerState, ParamGroup,
 };
@@ -681,8 +681,11 @@ pub fn train(
         let mut seen = 0usize;
         for b in 0..per_epoch {
             let rows = batches.next_batch();
-            xbuf.clear();
-            train.gather_features(rows, &mut xbuf);
+            // The fused engine's threads gather their own slices' rows.
+            if matches!(net, Net::Candle { .. }) {
+                xbuf.clear();
+                train.gather_features(rows, &mut xbuf);
+            }
             let n = rows.len();
             let targets = match train.targets() {
                 Targets::Classes(c) => {
@@ -707,7 +710,13 @@ pub fn train(
             }
             let (lr, momentum) = (cached.1, cached.2);
             let loss = match &mut net {
-                Net::Fast(m) => m.train_step(&xbuf, targets, n),
+                Net::Fast(m) => m.train_step_from(
+                    BatchInput::Gather(&|start, count, out: &mut Vec<f32>| {
+                        train.gather_features(&rows[start..start + count], out)
+                    }),
+                    targets,
+                    n,
+                ),
                 Net::Candle { net, .. } => net
                     .train_step(&xbuf, targets, n)
                     .map_err(|e| TrainError::Engine(e.to_string()))?,

@@ -133,6 +133,8 @@ struct Workspace {
     rows: usize,
     /// Summed (not mean) loss of the slice's rows.
     loss: f32,
+    /// The slice's input rows, when its thread gathered them ([`BatchInput::Gather`]).
+    x: Vec<f32>,
 }
 
 impl Workspace {
@@ -167,6 +169,27 @@ impl Workspace {
 
 /// An evaluation chunk's summed loss and correct count.
 type EvalPart = (f64, usize);
+
+/// Where a training step's input rows come from.
+#[derive(Clone, Copy)]
+pub enum BatchInput<'a> {
+    /// The batch's rows in one buffer, rows x inputs.
+    Rows(&'a [f32]),
+    /// Fetched slice by slice by the thread that trains the slice: `gather(start, rows,
+    /// out)` appends rows `start..start + rows` of the batch to `out` (so gathering is
+    /// shared by the threads too, and a slice's rows are in its thread's cache).
+    Gather(&'a (dyn Fn(usize, usize, &mut Vec<f32>) + Sync)),
+}
+
+impl<'a> BatchInput<'a> {
+    /// The input rows of a slice whose workspace is `ws`.
+    fn rows_of(self, ws: &'a Workspace, fan_in: usize) -> &'a [f32] {
+        match self {
+            BatchInput::Rows(x) => &x[ws.start * fan_in..(ws.start + ws.rows) * fan_in],
+            BatchInput::Gather(_) => &ws.x[..ws.rows * fan_in],
+        }
+    }
+}
 
 /// What the passes read of the network: shared by every thread.
 #[derive(Clone, Copy)]
@@ -478,6 +501,37 @@ impl Mlp {
     /// computed in fixed blocks of rows, each summing the slices in order. Which thread
     /// runs what changes nothing in the arithmetic, so any thread count gives the same bits.
     pub fn train_step(&mut self, x: &[f32], targets: BatchTargets<'_>, rows: usize) -> f32 {
+        self.train_step_from(BatchInput::Rows(x), targets, rows)
+    }
+
+    /// [`Mlp::train_step`] on rows the step's threads fetch themselves, slice by slice
+    /// ([`BatchInput::Gather`]): the same bits as gathering the batch first.
+    ///
+    /// ```
+    /// use lrsched_train::model::{Activation, BatchInput, BatchTargets, Init, Mlp, ModelSpec};
+    /// use lrsched_train::data::Task;
+    /// let spec = ModelSpec::parse("8", 2, &Task::Classification { classes: 2 }, Activation::Relu, Init::Torch).unwrap();
+    /// let data: Vec<f32> = (0..200).map(|i| (i as f32 * 0.37).sin()).collect(); // 100 rows
+    /// let rows: Vec<usize> = (0..64).map(|i| (i * 7) % 100).collect();
+    /// let labels: Vec<u32> = rows.iter().map(|r| (r % 2) as u32).collect();
+    /// let mut a = Mlp::new(spec.clone(), 0, 64).with_threads(2);
+    /// let mut b = Mlp::new(spec, 0, 64);
+    /// let x: Vec<f32> = rows.iter().flat_map(|&r| data[2 * r..2 * r + 2].to_vec()).collect();
+    /// let gather = |start: usize, n: usize, out: &mut Vec<f32>| {
+    ///     for &r in &rows[start..start + n] {
+    ///         out.extend_from_slice(&data[2 * r..2 * r + 2]);
+    ///     }
+    /// };
+    /// let la = a.train_step_from(BatchInput::Gather(&gather), BatchTargets::Classes(&labels), 64);
+    /// let lb = b.train_step(&x, BatchTargets::Classes(&labels), 64);
+    /// assert_eq!((la.to_bits(), a.grads()), (lb.to_bits(), b.grads()));
+    /// ```
+    pub fn train_step_from(
+        &mut self,
+        input: BatchInput<'_>,
+        targets: BatchTargets<'_>,
+        rows: usize,
+    ) -> f32 {
         let _ftz = FlushDenormals::new();
         self.reserve(rows);
         let count = self.slice_count(rows);
@@ -534,7 +588,7 @@ impl Mlp {
             } else {
                 &mut []
             };
-            slice_pass(net, ws, x, targets, Stats::Batch(running), rows);
+            slice_pass(net, ws, input, targets, Stats::Batch(running), rows);
         });
         // Phase 2: the weight gradients in fixed blocks of rows, each summing the slices.
         let slices: &[Workspace] = &slices[..count];
@@ -554,7 +608,7 @@ impl Mlp {
                     // gradients), all within `grads`, which nothing else touches meanwhile;
                     // unit `unit` (below `blocks`, the sums' length) alone writes its sum.
                     unsafe {
-                        *sums.get().add(unit) = weight_block(net, l, block, out, slices, x);
+                        *sums.get().add(unit) = weight_block(net, l, block, out, slices, input);
                     }
                     return;
                 }
@@ -652,7 +706,7 @@ impl Mlp {
 fn slice_pass(
     net: View<'_>,
     ws: &mut Workspace,
-    x: &[f32],
+    input: BatchInput<'_>,
     targets: BatchTargets<'_>,
     stats: Stats<'_>,
     batch_rows: usize,
@@ -663,8 +717,23 @@ fn slice_pass(
     let inputs = net.layers[0].fan_in;
     let last = net.layers.len() - 1;
     let outputs = net.layers[last].fan_out;
-    let xs = &x[start * inputs..(start + rows) * inputs];
+    // The slice's rows: a part of the batch's buffer, or fetched here, by this thread.
+    let mut own = std::mem::take(&mut ws.x);
+    let xs: &[f32] = match input {
+        BatchInput::Rows(x) => &x[start * inputs..(start + rows) * inputs],
+        BatchInput::Gather(gather) => {
+            own.clear();
+            gather(start, rows, &mut own);
+            assert_eq!(
+                own.len(),
+                rows * inputs,
+                "the gather gave the wrong number of values"
+            );
+            &own
+        }
+    };
     forward(net, ws, xs, rows, stats, net.spec.dropout > 0.0);
+    ws.x = own;
     let part = targets.rows(start, rows, outputs);
     // Scaled by the whole batch: the gradient of the batch's mean loss.
     let scale = loss_scale(net.spec.loss, targets, batch_rows, outputs);
@@ -849,7 +918,7 @@ unsafe fn weight_block(
     block: usize,
     grads: SendPtr<f32>,
     slices: &[Workspace],
-    x: &[f32],
+    x: BatchInput<'_>,
 ) -> f32 {
     // Each thread sets its own flags: the same arithmetic on every thread.
     let _ftz = FlushDenormals::new();
@@ -862,7 +931,7 @@ unsafe fn weight_block(
         let rows = ws.rows;
         let g = &ws.delta[l][..rows * fo];
         let input: &[f32] = if l == 0 {
-            &x[ws.start * fi..(ws.start + rows) * fi]
+            x.rows_of(ws, fi)
         } else {
             &ws.saved[l - 1].a[..rows * fi]
         };

@@ -8,5 +8,5 @@ mod spec;
 
 pub use candle_mlp::CandleMlp;
 pub(crate) use mlp::FlushDenormals;
-pub use mlp::{BatchTargets, Mlp, Threads, MAX_RESERVED_ROWS};
+pub use mlp::{BatchInput, BatchTargets, Mlp, Threads, MAX_RESERVED_ROWS};
 pub use spec::{Activation, Init, Loss, ModelSpec, SpecError, MAX_PARAMS};

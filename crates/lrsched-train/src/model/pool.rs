@@ -139,8 +139,16 @@ impl Pool {
         }));
         // Close the job to helpers not yet inside, then wait for those inside to leave.
         s.entry.fetch_or(CLOSED, SeqCst);
+        // Spin (a helper's last unit ends within microseconds); yield only after a long
+        // wait, for a machine where the helper waits for a core.
+        let mut spins = 0u32;
         while s.entry.load(Acquire) & INSIDE != 0 {
-            std::thread::yield_now();
+            spins = spins.wrapping_add(1);
+            if spins < 4096 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
         }
         if let Err(e) = work {
             std::panic::resume_unwind(e);
