@@ -263,11 +263,18 @@ pub struct Threads(Option<Arc<Pool>>);
 
 impl Threads {
     /// Runs `f(unit)` for every unit in `0..n`, each once, on the model's threads (the
-    /// caller's among them), and returns when all are done.
+    /// caller's among them), and returns when all are done. Each unit runs with
+    /// subnormals flushed to zero, as the engine's own arithmetic does on every thread:
+    /// without it a unit's result would depend on the thread that ran it (and a helper's
+    /// share of the optimizer update ran several times slower on subnormal momenta).
     pub fn run(&self, n: usize, f: &(dyn Fn(usize) + Sync)) {
+        let flushed = |unit: usize| {
+            let _ftz = FlushDenormals::new();
+            f(unit)
+        };
         match &self.0 {
-            Some(pool) => pool.run(n, &|unit, _| f(unit)),
-            None => (0..n).for_each(f),
+            Some(pool) => pool.run(n, &|unit, _| flushed(unit)),
+            None => (0..n).for_each(flushed),
         }
     }
 
