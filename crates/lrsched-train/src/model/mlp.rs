@@ -507,10 +507,12 @@ impl Mlp {
     /// [`Mlp::grads`] and returns the mean loss. Training mode: BatchNorm uses batch
     /// statistics and updates its running ones; dropout is on.
     ///
-    /// The batch is cut into a fixed number of row slices (by its size alone); each
-    /// slice's forward and backward pass runs on some thread, then the weight gradients are
-    /// computed in fixed blocks of rows, each summing the slices in order. Which thread
-    /// runs what changes nothing in the arithmetic, so any thread count gives the same bits.
+    /// The batch is cut into a fixed number of row slices (by its size alone); the first
+    /// layer's linear output is made in fixed blocks of its columns, each for every slice;
+    /// each slice's remaining forward and backward pass runs on some thread; then the
+    /// weight gradients are computed in fixed blocks of rows, each summing the slices in
+    /// order. Which thread runs what changes nothing in the arithmetic, so any thread count
+    /// gives the same bits.
     pub fn train_step(&mut self, x: &[f32], targets: BatchTargets<'_>, rows: usize) -> f32 {
         self.train_step_from(BatchInput::Rows(x), targets, rows)
     }
