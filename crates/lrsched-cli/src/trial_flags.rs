@@ -259,12 +259,8 @@ pub fn built_in_command(flags: &[String]) -> Result<String, UserError> {
 /// How `trials` runs of the built-in trainer share the machine's `cores`: at most `jobs`
 /// (default: the cores) at once, never more than there are trials, and the cores split
 /// among them, so one run alone gets every core and many runs one each. Threads change no
-/// result (the engine gives the same bits for any count), only the time.
-///
-/// ```ignore
-/// assert_eq!(share_cores(33, None, 2), (2, 1));
-/// assert_eq!(share_cores(1, None, 2), (1, 2));
-/// ```
+/// result (the engine gives the same bits for any count), only the time. E.g. 33 runs on
+/// 2 cores: 2 at once, 1 thread each; 1 run: 2 threads (the tests below).
 pub fn share_cores(trials: usize, jobs: Option<usize>, cores: usize) -> (usize, usize) {
     let jobs = jobs.unwrap_or(cores).clamp(1, trials.max(1));
     (jobs, (cores / jobs).max(1))

@@ -229,15 +229,8 @@ pub fn run(
                     if let Line::Epoch(e) = &mut line {
                         e.elapsed = Some(started.elapsed().as_secs_f64());
                     }
-                    if result.epochs.len() + result.steps.len() >= MAX_LINES_PER_TRIAL {
-                        ended = Some(TrialStatus::Malformed(crate::protocol::ProtocolError {
-                            path: input.metrics_path(),
-                            line: MAX_LINES_PER_TRIAL + 1,
-                            problem: format!(
-                                "more than {MAX_LINES_PER_TRIAL} metric lines: at most one step \
-                                 line per optimizer step and one epoch line per epoch"
-                            ),
-                        }));
+                    if let Some(too_many) = over_the_line_cap(&result, input) {
+                        ended = Some(too_many);
                         break;
                     }
                     if let Some(why) = watch.diverged(&line) {
@@ -503,7 +496,22 @@ fn nonfinite(line: &Line) -> Option<String> {
     }
 }
 
-fn at(line: &Line) -> String {
+/// The end of a trial that has already reported [`MAX_LINES_PER_TRIAL`] lines, if it has.
+pub(crate) fn over_the_line_cap(result: &TrialResult, input: &TrialInput) -> Option<TrialStatus> {
+    (result.epochs.len() + result.steps.len() >= MAX_LINES_PER_TRIAL).then(|| {
+        TrialStatus::Malformed(crate::protocol::ProtocolError {
+            path: input.metrics_path(),
+            line: MAX_LINES_PER_TRIAL + 1,
+            problem: format!(
+                "more than {MAX_LINES_PER_TRIAL} metric lines: at most one step line per \
+                 optimizer step and one epoch line per epoch"
+            ),
+        })
+    })
+}
+
+/// Where a line is, for a divergence message: `epoch 3`, `step 120`.
+pub(crate) fn at(line: &Line) -> String {
     match line {
         Line::Epoch(e) => format!("epoch {}", e.epoch),
         Line::Step(s) => format!("step {}", s.step),

@@ -787,13 +787,8 @@ fn read_lines(
                 None => None,
             };
         }
-        if t.result.epochs.len() + t.result.steps.len() >= process::MAX_LINES_PER_TRIAL {
-            let e = crate::protocol::ProtocolError {
-                path: input.metrics_path(),
-                line: process::MAX_LINES_PER_TRIAL + 1,
-                problem: format!("more than {} metric lines", process::MAX_LINES_PER_TRIAL),
-            };
-            cancel_task(t, TrialStatus::Malformed(e));
+        if let Some(too_many) = process::over_the_line_cap(&t.result, input) {
+            cancel_task(t, too_many);
             break;
         }
         events(TrialEvent::Line {
@@ -802,11 +797,10 @@ fn read_lines(
             line: &line,
         });
         let stop = if let Some(what) = t.watch.diverged(&line) {
-            let at = match &line {
-                Line::Epoch(e) => format!("epoch {}", e.epoch),
-                Line::Step(s) => format!("step {}", s.step),
-            };
-            Some(TrialStatus::Diverged { at, what })
+            Some(TrialStatus::Diverged {
+                at: process::at(&line),
+                what,
+            })
         } else if all {
             None
         } else if let Control::Stop(reason) = control(index, &line) {
