@@ -293,12 +293,7 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
         }
     }
     lib::write_inputs(&spec, &plan).map_err(UserError)?;
-    // The SLURM launcher collects ended tasks itself (and retries the failed ones).
-    let collected = if a.launch.is_slurm() {
-        0
-    } else {
-        lib::collect_external(&mut plan).map_err(UserError)?
-    };
+    let collected = lib::collect_external(&spec, &mut plan).map_err(UserError)?;
     if collected > 0 && !a.train.quiet {
         eprintln!("collected {collected} trial(s) run from --print-trials lines");
     }

@@ -569,10 +569,7 @@ pub fn tune(
     let _lock = OutLock::acquire(&spec.out)?;
     let mut plan = plan(spec)?;
     write_inputs(spec, &plan)?;
-    // The SLURM launcher collects ended tasks itself, retrying failures.
-    if spec.launcher == Launcher::Local {
-        collect_external(&mut plan)?;
-    }
+    collect_external(spec, &mut plan)?;
     run(spec, plan, trainer, events)
 }
 
@@ -778,8 +775,13 @@ pub fn command_line_for(trainer: &CommandTrainer, input: &TrialInput) -> String 
 
 /// Collects trials run elsewhere from `--print-trials` lines: a pending trial whose
 /// folder has `exit_status` gets its `result.json` from its metrics file (diverged by the
-/// rule of `lrsched_train::divergence`, failed on a non-zero status). Returns how many were collected.
-pub fn collect_external(plan: &mut Plan) -> Result<usize, String> {
+/// rule of `lrsched_train::divergence`, failed on a non-zero status). Returns how many were
+/// collected. Nothing for the SLURM launcher: it collects its tasks itself, retrying the
+/// failed ones, which a `result.json` written here would make final.
+pub fn collect_external(spec: &TuneSpec, plan: &mut Plan) -> Result<usize, String> {
+    if spec.launcher != Launcher::Local {
+        return Ok(0);
+    }
     let mut n = 0;
     for t in &plan.trials {
         if plan.finished.contains_key(&t.key) {
