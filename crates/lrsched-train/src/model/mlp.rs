@@ -1467,23 +1467,38 @@ mod tests {
             let values: Vec<f32> = x.iter().step_by(inputs).copied().collect();
             let regression = spec.loss == Loss::Mse;
             let mut mlp = Mlp::new(spec, 9, batch).with_threads(threads);
-            let mut velocity = vec![0.0f32; mlp.params().len()];
+            // As the trainer steps: rows gathered by the step's threads, the optimizer's
+            // update shared among them, cut at the gradient blocks.
+            let n_params = mlp.params().len();
+            let mut opt = crate::optim::Optimizer::new(
+                crate::optim::OptimizerConfig {
+                    momentum: Some(0.9),
+                    ..crate::optim::OptimizerConfig::new(crate::optim::OptimizerKind::Momentum)
+                },
+                vec![crate::optim::ParamGroup::new(0..n_params)],
+                n_params,
+            )
+            .unwrap();
+            let (pool, cuts) = (mlp.threads(), mlp.update_cuts());
             let mut bits = Vec::new();
             let mut start = 0;
             for _ in 0..steps {
                 let n = batch.min(rows - start);
-                let xs = &x[start * inputs..(start + n) * inputs];
+                let gather = |first: usize, count: usize, out: &mut Vec<f32>| {
+                    let from = (start + first) * inputs;
+                    out.extend_from_slice(&x[from..from + count * inputs]);
+                };
                 let t = if regression {
                     BatchTargets::Values(&values[start..start + n])
                 } else {
                     BatchTargets::Classes(&classes[start..start + n])
                 };
-                bits.push(mlp.train_step(xs, t, n).to_bits() as u64);
+                let loss = mlp.train_step_from(BatchInput::Gather(&gather), t, n);
+                bits.push(loss.to_bits() as u64);
+                bits.push(mlp.grads_finite() as u64);
                 let (p, g) = mlp.params_and_grads();
-                for ((p, v), g) in p.iter_mut().zip(&mut velocity).zip(g.iter()) {
-                    *v = 0.9 * *v + g;
-                    *p -= 0.01 * *v;
-                }
+                opt.step_on(p, g, 0.01, None, &|k, f| pool.run(k, f), &cuts)
+                    .unwrap();
                 start = if start + n == rows { 0 } else { start + n };
             }
             let t = if regression {
@@ -1525,9 +1540,9 @@ mod tests {
         ];
         for (spec, batch, steps) in cases {
             let one = train_bits(spec.clone(), batch, steps, 1);
-            assert!(one[..steps]
-                .iter()
-                .all(|&b| f32::from_bits(b as u32).is_finite()));
+            assert!(one[..2 * steps]
+                .chunks(2)
+                .all(|b| f32::from_bits(b[0] as u32).is_finite() && b[1] == 1));
             assert!(
                 one == train_bits(spec.clone(), batch, steps, 2),
                 "{spec:?} batch {batch}"
