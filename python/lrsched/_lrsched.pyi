@@ -1,6 +1,6 @@
 """Type stubs of lrsched's extension module (lrsched._lrsched)."""
 
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy
 
@@ -16,7 +16,10 @@ class Schedule:
 
     ``config`` is a dict (native, PyTorch, transformers, timm, optax or Keras form), a
     JSON or TOML string, the one-line form (``"cosine(lr=0.1, steps=1000)"``) or another
-    ``Schedule``. ``steps_per_epoch`` and ``epochs`` resolve ``"3ep"`` / ``"10%"`` durations.
+    ``Schedule``. ``steps_per_epoch`` and ``epochs`` resolve ``"3ep"`` / ``"10%"`` durations;
+    the run's steps (epochs x steps per epoch) must be at most 2**53. Steps are integers
+    in ``0 .. 2**64``; anything else raises ``ScheduleError`` (``TypeError`` for a
+    non-integer).
 
     >>> import lrsched
     >>> lrsched.Schedule("cosine(lr=0.1, steps=100)").value(100)
@@ -31,12 +34,13 @@ class Schedule:
         epochs: Optional[float] = None,
     ) -> None: ...
     def value(self, step: int) -> float:
-        """The rate in force for optimizer step ``step`` (from 0)."""
+        """The rate in force for optimizer step ``step`` (from 0, below 2**64)."""
     def momentum(self, step: int) -> Optional[float]:
         """The momentum (or Adam's beta1) the schedule sets at ``step``, or None."""
     def values(self, n: int, start: int = 0) -> Union["numpy.ndarray", List[float]]:
         """Values for steps ``start .. start + n``: a float64 numpy array when numpy is
-        installed, else a list."""
+        installed, else a list. At most 1,000,000,000 values a call (as ``lrsched trace
+        --steps``); more raise ``ScheduleError``."""
     @property
     def length(self) -> Optional[int]:
         """The schedule's length in steps, or None."""
@@ -71,7 +75,9 @@ class Conversion:
 def catalog_list() -> List[Dict[str, Any]]: ...
 
 class _Driver:
-    def __init__(self, schedule: Schedule, group_scales: List[float], interval: str) -> None: ...
+    def __init__(
+        self, schedule: Schedule, group_scales: Sequence[float], interval: str
+    ) -> None: ...
     def step(self, metric: Optional[float] = None) -> Tuple[List[float], Optional[float]]: ...
     def observe(self, metric: float) -> None: ...
     def end_epoch(self, metric: Optional[float] = None) -> Tuple[List[float], Optional[float]]: ...
@@ -98,6 +104,7 @@ class _Trial:
 
 class _Metrics:
     def __init__(self, path: str) -> None: ...
-    def epoch(self, epoch: int, values: List[Tuple[str, float]]) -> None: ...
+    def epoch(self, epoch: int, values: Sequence[Tuple[str, float]]) -> None:
+        """One epoch's line; a line over 64 KiB raises ``ScheduleError``, writing nothing."""
     def step(self, step: int, lr: float, loss: float) -> None: ...
 def parse_config(text: str) -> Dict[str, Any]: ...

@@ -30,6 +30,7 @@ from torch.optim.lr_scheduler import LRScheduler as _TorchLRScheduler
 from . import Schedule, ScheduleError
 from . import list as _catalog
 from ._lrsched import _Driver, parse_config
+from .trial import _shown
 
 __all__ = ["LRScheduler"]
 
@@ -278,11 +279,13 @@ class LRScheduler(_TorchLRScheduler):
 
 
 def _metric(metric: Any) -> float:
-    if isinstance(metric, torch.Tensor):
-        metric = metric.item()
-    if isinstance(metric, bool):
-        raise ScheduleError(f"metric = {metric!r} is not allowed: must be a number")
+    bad = ScheduleError(f"metric = {_shown(metric)} is not allowed: must be a number")
     try:
-        return float(metric)
-    except (TypeError, ValueError):
-        raise ScheduleError(f"metric = {metric!r} is not allowed: must be a number") from None
+        if isinstance(metric, torch.Tensor):
+            metric = metric.item()  # fails for more than one element
+        number = None if isinstance(metric, bool) else float(metric)
+    except (TypeError, ValueError, OverflowError, RuntimeError):
+        raise bad from None
+    if number is None:
+        raise bad
+    return number

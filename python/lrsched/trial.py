@@ -76,7 +76,8 @@ def schedule(
 ) -> Schedule:
     """The trial's schedule, ``"3ep"`` / ``"10%"`` durations resolved with the program's
     own ``steps_per_epoch`` (else ``LRSCHED_STEPS_PER_EPOCH``), and its interval from
-    ``LRSCHED_INTERVAL``. Outside a trial, ``Schedule(default)``."""
+    ``LRSCHED_INTERVAL``. The run (epochs x steps per epoch) must be at most 2**53 steps,
+    so every duration resolves exactly. Outside a trial, ``Schedule(default)``."""
     t = _get()
     if t is None:
         return Schedule(_need("schedule", default))
@@ -130,21 +131,48 @@ def _writer() -> Optional[_Metrics]:
 
 
 def _number(key: str, v: Any) -> float:
+    """A metric's value as a float: anything ``float()`` takes as a number (an int, a
+    float, a one-element tensor or numpy scalar, a ``Decimal``), not a bool or a string,
+    and not an int too large for a float."""
     if hasattr(v, "item"):
-        v = v.item()  # a tensor or numpy scalar
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ScheduleError(f"metric `{key}` = {v!r} is not allowed: must be a number")
-    return float(v)
+        try:
+            v = v.item()  # a tensor or numpy scalar
+        except (TypeError, ValueError, RuntimeError) as e:  # more than one element
+            raise ScheduleError(
+                f"metric `{key}` = {_shown(v)} is not allowed: must be one number ({e})"
+            ) from None
+    if isinstance(v, (bool, str, bytes)) or not (
+        hasattr(type(v), "__float__") or hasattr(type(v), "__index__")
+    ):
+        raise ScheduleError(f"metric `{key}` = {_shown(v)} is not allowed: must be a number")
+    try:
+        return float(v)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise ScheduleError(
+            f"metric `{key}` = {_shown(v)} is not allowed: must be a number that fits a "
+            f"float ({e})"
+        ) from None
+
+
+def _shown(v: Any) -> str:
+    """``repr(v)`` as an error quotes it: at most 80 characters (lrsched's rule)."""
+    try:
+        text = repr(v)
+    except ValueError:  # an int past Python's digit limit
+        text = f"(an integer of {v.bit_length()} bits)"
+    return text if len(text) <= 80 else text[:80] + "…"
 
 
 def report(epoch: int, **metrics: float) -> None:
     """Appends one epoch's line, ``{"epoch": 3, "val_loss": 0.31, ...}`` (epochs from 1).
 
     NaN and infinities are written ``NaN`` / ``Infinity`` / ``-Infinity``; lrsched then
-    ends the trial as diverged. Outside a trial this does nothing.
+    ends the trial as diverged. A line longer than the protocol's 64 KiB (thousands of
+    metrics, or very long names) raises ``lrsched.ScheduleError`` and writes nothing.
+    Outside a trial this does nothing.
     """
     if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
-        raise ScheduleError(f"epoch = {epoch!r} is not allowed: must be an integer >= 1")
+        raise ScheduleError(f"epoch = {_shown(epoch)} is not allowed: must be an integer >= 1")
     w = _writer()
     if w is None:
         return
@@ -156,7 +184,7 @@ def report_step(step: int, lr: float, loss: float) -> None:
     (steps from 0; the rate used for the step and its training loss). ``find-lr`` needs
     these; plots use them. Outside a trial this does nothing."""
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise ScheduleError(f"step = {step!r} is not allowed: must be an integer >= 0")
+        raise ScheduleError(f"step = {_shown(step)} is not allowed: must be an integer >= 0")
     w = _writer()
     if w is None:
         return

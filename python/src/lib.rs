@@ -23,11 +23,36 @@ use lrsched::time::RunShape;
 use lrsched::trial::{Metrics, Trial, TrialError};
 use lrsched::{catalog, oneline, AnySchedule, Driver, DriverState, Interval, Schedule};
 use pyo3::create_exception;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyByteArray, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{
+    PyBool, PyByteArray, PyDict, PyFloat, PyInt, PyList, PySequence, PyString, PyTuple,
+};
 use serde_json::{Map, Number, Value};
 use std::path::Path;
+
+/// The most values [`PySchedule::values`] returns from one call: the most `lrsched trace
+/// --steps` prints (`MAX_TRACE_STEPS` in `crates/lrsched-cli/src/main.rs`, private there,
+/// so the number is stated again here). A billion float64s are 8 GB; more is a typo, and
+/// a count past memory used to abort the interpreter.
+pub const MAX_VALUES: u64 = 1_000_000_000;
+
+/// Steps computed per chunk by [`PySchedule::values`]: the GIL is released while a chunk
+/// is computed and Ctrl-C is checked between chunks.
+const VALUES_CHUNK: u64 = 1 << 16;
+
+/// The most steps a run's shape may have, per epoch and in all (epochs x steps per
+/// epoch): durations (`"3ep"`, `"10%"`) are resolved in floating point, exact up to 2^53
+/// steps; past that a duration would be rounded or clamped, not resolved.
+pub const MAX_RUN_STEPS: u64 = 1 << 53;
+
+/// The longest metrics line the trial protocol reads, newline included: lrsched's reader
+/// (`lrsched_tools::protocol::MAX_LINE_BYTES`, a crate this one does not depend on)
+/// refuses longer ones, so the writer refuses them before writing anything.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// Why a step is at most `u64::MAX`, for [`int_arg`]'s message.
+const STEP_RANGE: &str = " (steps are 64-bit counts)";
 
 create_exception!(
     lrsched,
@@ -45,8 +70,125 @@ create_exception!(
      True"
 );
 
+/// A `ScheduleError` with `e`'s text, every quoted part cut as the CLI cuts it
+/// ([`lrsched::shorten`]).
 fn err(e: impl std::fmt::Display) -> PyErr {
-    ScheduleError::new_err(e.to_string())
+    ScheduleError::new_err(lrsched::shorten(&e.to_string()).into_owned())
+}
+
+/// A Python value as an error message shows it: its `str()`, cut to
+/// [`lrsched::MAX_QUOTE`] characters; an integer too long for `str()` (Python's digit
+/// limit) by its size in bits.
+fn shown(obj: &Bound<'_, PyAny>) -> String {
+    match obj.str() {
+        Ok(s) => lrsched::quote(&s.to_string_lossy()).into_owned(),
+        Err(_) => match obj
+            .call_method0("bit_length")
+            .and_then(|b| b.extract::<u64>())
+        {
+            Ok(bits) => format!("(an integer of {bits} bits)"),
+            Err(_) => format!("(a {} that cannot be printed)", type_name(obj)),
+        },
+    }
+}
+
+/// A string as an error message quotes it: its `repr()` (escapes for what is not
+/// printable, a lone surrogate included), cut to [`lrsched::MAX_QUOTE`] characters.
+fn shown_repr(obj: &Bound<'_, PyAny>) -> String {
+    match obj.repr() {
+        Ok(s) => lrsched::quote(&s.to_string_lossy()).into_owned(),
+        Err(_) => format!("(a {})", type_name(obj)),
+    }
+}
+
+/// A Python string as UTF-8 text. A string holding a lone surrogate (what a
+/// `surrogateescape` decode of bad bytes leaves) has none: the error says so, naming
+/// `what` the string is.
+fn utf8(s: &Bound<'_, PyString>, what: impl FnOnce(String) -> String) -> PyResult<String> {
+    s.to_cow().map(|t| t.into_owned()).map_err(|_| {
+        err(format!(
+            "{} is not valid Unicode (it holds a lone surrogate, as a bad decode leaves): text must be UTF-8",
+            what(shown_repr(s.as_any()))
+        ))
+    })
+}
+
+/// An integer argument in `min..=max`: whatever Python takes as an index (an int, a
+/// numpy integer, a 0-d integer array). Out of range, a `ScheduleError` naming `name`,
+/// the value and the range (`why` says where an upper bound comes from); not an
+/// integer, a `TypeError`. Never an `OverflowError`, whatever the size.
+fn int_arg(obj: &Bound<'_, PyAny>, name: &str, min: u64, max: u64, why: &str) -> PyResult<u64> {
+    let py = obj.py();
+    let int = if obj.is_instance_of::<PyInt>() {
+        obj.clone()
+    } else {
+        match py.import("operator")?.call_method1("index", (obj,)) {
+            Ok(i) => i,
+            Err(e) if e.is_instance_of::<PyTypeError>(py) => {
+                return Err(PyTypeError::new_err(format!(
+                    "{name} = {} is not allowed: must be an integer, not a {}",
+                    shown_repr(obj),
+                    type_name(obj)
+                )))
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    if let Ok(v) = int.extract::<u64>() {
+        if (min..=max).contains(&v) {
+            return Ok(v);
+        }
+    }
+    Err(err(if int.lt(min)? {
+        format!(
+            "{name} = {} is not allowed: must be an integer >= {min}",
+            shown(&int)
+        )
+    } else {
+        format!(
+            "{name} = {} is not allowed: must be an integer <= {max}{why}",
+            shown(&int)
+        )
+    }))
+}
+
+/// A number argument: whatever Python's `float()` takes. One too large for a float
+/// (`10**400`) is a `ScheduleError` naming `name`; not a number, a `TypeError`.
+fn float_arg(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<f64> {
+    let py = obj.py();
+    obj.extract::<f64>().map_err(|e| {
+        if e.is_instance_of::<PyOverflowError>(py) {
+            err(format!(
+                "{name} = {} is not allowed: must be a finite number",
+                shown(obj)
+            ))
+        } else if e.is_instance_of::<PyTypeError>(py) {
+            PyTypeError::new_err(format!(
+                "{name} = {} is not allowed: must be a number, not a {}",
+                shown_repr(obj),
+                type_name(obj)
+            ))
+        } else {
+            e
+        }
+    })
+}
+
+/// A list or tuple of numbers (`name[i]` named in an error), read from a copy made
+/// first: a value whose `__float__` changes the list changes nothing here.
+fn float_list(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<f64>> {
+    if !(obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>()) {
+        return Err(PyTypeError::new_err(format!(
+            "{name} must be a list of numbers, not a {}",
+            type_name(obj)
+        )));
+    }
+    let items = obj.downcast::<PySequence>()?.to_tuple()?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, v)| float_arg(&v, &format!("{name}[{i}]")))
+        .collect()
 }
 
 /// Whether `text` reads as the one-line form (`name(...)`) rather than TOML or JSON.
@@ -95,8 +237,23 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
+/// Whether `obj` is numpy's boolean scalar (`np.True_`): a boolean, as Python's `True`
+/// is, not the number its `__float__` gives.
+fn is_numpy_bool(obj: &Bound<'_, PyAny>) -> bool {
+    obj.get_type()
+        .fully_qualified_name()
+        .is_ok_and(|n| matches!(n.to_string_lossy().as_ref(), "numpy.bool" | "numpy.bool_"))
+}
+
 /// A Python value (dict, list, str, number, bool, None) as a config value; `path` names
 /// where it sits, for the error.
+///
+/// Numbers are what Python takes as numbers: an int or anything with `__index__` (numpy
+/// integers, 0-d integer arrays) is an integer; a float or anything else with
+/// `__float__` (numpy floats, 0-d arrays, `Decimal`, `Fraction`) is a float; numpy's
+/// bool is a boolean. Dicts and lists are read from a copy of their items made first, so
+/// a value whose conversion changes its container (a `__float__` that adds a key)
+/// changes nothing here: the container is read as it was.
 fn py_to_value(obj: &Bound<'_, PyAny>, path: &str, depth: usize) -> PyResult<Value> {
     if depth > oneline::MAX_DEPTH {
         return Err(err(format!(
@@ -105,73 +262,116 @@ fn py_to_value(obj: &Bound<'_, PyAny>, path: &str, depth: usize) -> PyResult<Val
         )));
     }
     let here = if path.is_empty() { "config" } else { path };
+    let py = obj.py();
     if obj.is_none() {
         return Ok(Value::Null);
     }
     if obj.is_instance_of::<PyBool>() {
-        return Ok(Value::Bool(obj.extract()?));
+        return Ok(Value::Bool(obj.is_truthy()?));
     }
-    if obj.is_instance_of::<PyString>() {
-        return Ok(Value::String(obj.extract()?));
+    if let Ok(s) = obj.downcast::<PyString>() {
+        return Ok(Value::String(utf8(s, |r| format!("`{here}` = {r}"))?));
     }
-    let number = |f: f64| {
-        Number::from_f64(f).map(Value::Number).ok_or_else(|| {
-            err(format!(
-                "`{here}` = {f} is not allowed: a config number must be finite"
-            ))
-        })
-    };
-    if obj.is_instance_of::<PyInt>()
-        || (!obj.is_instance_of::<PyFloat>() && obj.hasattr("__index__")?)
-    {
-        if let Ok(i) = obj.extract::<i64>() {
-            return Ok(Value::from(i));
-        }
-        if let Ok(u) = obj.extract::<u64>() {
-            return Ok(Value::from(u));
-        }
-        return Err(err(format!(
-            "`{here}` = {} is not allowed: must be an integer within 64 bits",
-            obj.str()?
-        )));
+    if obj.is_instance_of::<PyInt>() {
+        return int_value(obj, here);
     }
-    if obj.is_instance_of::<PyFloat>() || obj.hasattr("__float__")? {
-        return number(obj.extract::<f64>()?);
+    if obj.is_instance_of::<PyFloat>() {
+        return float_value(obj, here);
     }
     if let Ok(dict) = obj.downcast::<PyDict>() {
         let mut map = Map::new();
-        for (k, v) in dict.iter() {
-            let Ok(key) = k.extract::<String>() else {
+        for item in dict.as_mapping().items()?.iter() {
+            let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract()?;
+            let Ok(k) = k.downcast::<PyString>() else {
                 return Err(err(format!(
                     "`{here}` has a key {} of Python type {}: config keys are strings",
-                    k.repr()?,
+                    shown_repr(&k),
                     type_name(&k)
                 )));
             };
+            let key = utf8(k, |r| format!("`{here}` has a key {r} that"))?;
             let child = if path.is_empty() {
                 key.clone()
             } else {
                 format!("{path}.{key}")
             };
             let value = py_to_value(&v, &child, depth + 1)?;
-            map.insert(key, value);
+            if map.insert(key, value).is_some() {
+                // Only str subclasses with their own `__eq__`/`__hash__` get here.
+                return Err(err(format!("`{here}` has the key `{child}` twice")));
+            }
         }
         return Ok(Value::Object(map));
     }
     if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
-        let mut items = Vec::new();
-        for (i, item) in obj.try_iter()?.enumerate() {
-            items.push(py_to_value(&item?, &format!("{here}[{i}]"), depth + 1)?);
+        let items = obj.downcast::<PySequence>()?.to_tuple()?;
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            out.push(py_to_value(&item, &format!("{here}[{i}]"), depth + 1)?);
         }
-        return Ok(Value::Array(items));
+        return Ok(Value::Array(out));
     }
     if let Ok(s) = obj.downcast::<PySchedule>() {
         return Ok(s.borrow().config_value());
+    }
+    if is_numpy_bool(obj) {
+        return Ok(Value::Bool(obj.is_truthy()?));
+    }
+    if obj.hasattr("__index__")? {
+        match py.import("operator")?.call_method1("index", (obj,)) {
+            Ok(int) => return int_value(&int, here),
+            // A float array's `__index__` refuses: it may still be a number.
+            Err(e) if e.is_instance_of::<PyTypeError>(py) && obj.hasattr("__float__")? => {}
+            Err(e) => {
+                return Err(err(format!(
+                    "`{here}` = {} is not allowed: must be a number ({})",
+                    shown(obj),
+                    e.value(py)
+                )))
+            }
+        }
+    }
+    if obj.hasattr("__float__")? {
+        return float_value(obj, here);
     }
     Err(err(format!(
         "`{here}` is a {}: a config holds numbers, strings, booleans, None, lists and dicts",
         type_name(obj)
     )))
+}
+
+/// A Python int as a config integer: within 64 bits, signed or not.
+fn int_value(int: &Bound<'_, PyAny>, here: &str) -> PyResult<Value> {
+    if let Ok(i) = int.extract::<i64>() {
+        return Ok(Value::from(i));
+    }
+    if let Ok(u) = int.extract::<u64>() {
+        return Ok(Value::from(u));
+    }
+    Err(err(format!(
+        "`{here}` = {} is not allowed: must be an integer within 64 bits",
+        shown(int)
+    )))
+}
+
+/// What `float()` makes of `obj`, as a config number: finite.
+fn float_value(obj: &Bound<'_, PyAny>, here: &str) -> PyResult<Value> {
+    let py = obj.py();
+    let finite = || {
+        err(format!(
+            "`{here}` = {} is not allowed: a config number must be finite",
+            shown(obj)
+        ))
+    };
+    match obj.extract::<f64>() {
+        Ok(f) => Number::from_f64(f).map(Value::Number).ok_or_else(finite),
+        Err(e) if e.is_instance_of::<PyOverflowError>(py) => Err(finite()),
+        Err(e) => Err(err(format!(
+            "`{here}` = {} is not allowed: must be a number ({})",
+            shown(obj),
+            e.value(py)
+        ))),
+    }
 }
 
 /// A config value as the Python value `json.loads` would give.
@@ -206,22 +406,62 @@ fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
     })
 }
 
-fn shape_of(steps_per_epoch: Option<u64>, epochs: Option<f64>) -> PyResult<Option<RunShape>> {
-    match (steps_per_epoch, epochs) {
-        (None, None) => Ok(None),
-        (Some(0), _) => Err(err(
-            "`steps_per_epoch` = 0 is not allowed: must be an integer >= 1",
-        )),
-        (spe, e) => {
-            let e = e.unwrap_or(1.0);
+/// Why a run's steps are at most [`MAX_RUN_STEPS`], for the messages.
+const RUN_RANGE: &str = " (durations such as \"3ep\" and \"10%\" are resolved in floating point, exact up to 2^53 steps)";
+
+/// The run's shape `Schedule(..., steps_per_epoch=, epochs=)` describes: steps per epoch
+/// in `1..=2^53`, epochs finite and above 0, and the run's steps (epochs x steps per
+/// epoch) at most 2^53, so that every duration resolves exactly and none is clamped.
+fn shape_of(
+    steps_per_epoch: Option<&Bound<'_, PyAny>>,
+    epochs: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Option<RunShape>> {
+    let spe = steps_per_epoch
+        .map(|n| int_arg(n, "`steps_per_epoch`", 1, MAX_RUN_STEPS, RUN_RANGE))
+        .transpose()?;
+    let e = match epochs {
+        None => None,
+        Some(obj) => {
+            let e = float_arg(obj, "`epochs`").map_err(|error| {
+                if error.is_instance_of::<ScheduleError>(obj.py()) {
+                    err(format!(
+                        "`epochs` = {} is not allowed: must be a finite number > 0",
+                        shown(obj)
+                    ))
+                } else {
+                    error
+                }
+            })?;
             if !(e.is_finite() && e > 0.0) {
                 return Err(err(format!(
-                    "`epochs` = {e} is not allowed: must be a finite number > 0"
+                    "`epochs` = {} is not allowed: must be a finite number > 0",
+                    shown(obj)
                 )));
             }
-            Ok(Some(RunShape::new(spe.unwrap_or(1), 1).with_epochs(e)))
+            Some((e, obj))
+        }
+    };
+    if spe.is_none() && e.is_none() {
+        return Ok(None);
+    }
+    let spe_n = spe.unwrap_or(1);
+    if let Some((e, obj)) = e {
+        // Exact: spe_n <= 2^53, so it is a float as it is.
+        if e * spe_n as f64 > MAX_RUN_STEPS as f64 {
+            return Err(err(match spe {
+                Some(n) => format!(
+                    "`epochs` = {} is not allowed with `steps_per_epoch` = {n}: the run's steps (epochs x steps per epoch) must be at most {MAX_RUN_STEPS}{RUN_RANGE}",
+                    shown(obj)
+                ),
+                None => format!(
+                    "`epochs` = {} is not allowed: must be at most {MAX_RUN_STEPS}{RUN_RANGE}",
+                    shown(obj)
+                ),
+            }));
         }
     }
+    let e = e.map(|(e, _)| e).unwrap_or(1.0);
+    Ok(Some(RunShape::new(spe_n, 1).with_epochs(e)))
 }
 
 fn interval_name(i: Interval) -> &'static str {
@@ -241,12 +481,9 @@ fn parse_interval(s: &str) -> PyResult<Interval> {
     }
 }
 
-fn step_arg(step: i64) -> PyResult<u64> {
-    u64::try_from(step).map_err(|_| {
-        err(format!(
-            "step = {step} is not allowed: must be an integer >= 0"
-        ))
-    })
+/// A step argument: an integer in `0..=u64::MAX`.
+fn step_arg(step: &Bound<'_, PyAny>, name: &str) -> PyResult<u64> {
+    int_arg(step, name, 0, u64::MAX, STEP_RANGE)
 }
 
 /// A learning-rate schedule: a pure function of the step, computed by lrsched's Rust core.
@@ -254,8 +491,11 @@ fn step_arg(step: i64) -> PyResult<u64> {
 /// `Schedule(config, *, steps_per_epoch=None, epochs=None)`: `config` is a dict (native, or
 /// pasted from PyTorch, transformers, timm, optax or Keras), a JSON or TOML string, the
 /// one-line form, or another Schedule. `steps_per_epoch` and `epochs` resolve durations
-/// written `"3ep"` or `"10%"`. Bad configs raise `lrsched.ScheduleError` (a `ValueError`)
-/// with the message the `lrsched` command line prints.
+/// written `"3ep"` or `"10%"` (the run's steps, epochs x steps per epoch, at most 2^53, so
+/// every duration resolves exactly). Numbers in a config dict are what Python takes as
+/// numbers (numpy scalars and 0-d arrays, `Decimal`, `Fraction`). Bad configs raise
+/// `lrsched.ScheduleError` (a `ValueError`) with the message the `lrsched` command line
+/// prints; so do steps outside `0 .. 2**64`.
 ///
 /// >>> import lrsched
 /// >>> s = lrsched.Schedule({"type": "StepLR", "lr": 0.1, "step_size": 2, "gamma": 0.5})
@@ -275,6 +515,36 @@ pub struct PySchedule {
 }
 
 impl PySchedule {
+    /// Calls `f` with the values of steps `start ..= start + n - 1` (the last at most
+    /// `u64::MAX`), [`VALUES_CHUNK`] at a time: each chunk computed without the GIL,
+    /// Ctrl-C checked between chunks.
+    fn each_chunk(
+        &self,
+        py: Python<'_>,
+        start: u64,
+        n: u64,
+        mut f: impl FnMut(&[f64]) -> PyResult<()>,
+    ) -> PyResult<()> {
+        let mut done = 0;
+        while done < n {
+            let count = (n - done).min(VALUES_CHUNK);
+            let first = start + done;
+            let values = py.allow_threads(|| match first.checked_add(count) {
+                Some(end) => self.schedule.values(first..end),
+                // The chunk ends at the last step there is, which no exclusive range reaches.
+                None => {
+                    let mut v = self.schedule.values(first..u64::MAX);
+                    v.push(self.schedule.value(u64::MAX));
+                    v
+                }
+            });
+            f(&values)?;
+            py.check_signals()?;
+            done += count;
+        }
+        Ok(())
+    }
+
     /// The config with its `interval` key where it is not the type's default.
     fn config_value(&self) -> Value {
         let mut v = config::to_value(&self.schedule);
@@ -295,7 +565,8 @@ impl PySchedule {
             return Ok((s.schedule.clone(), s.interval));
         }
         if let Ok(text) = config.downcast::<PyString>() {
-            return load_text(&text.to_cow()?, shape).map_err(err);
+            let text = utf8(text, |r| format!("the config text {r}"))?;
+            return load_text(&text, shape).map_err(err);
         }
         if config.is_instance_of::<PyDict>() {
             let value = py_to_value(config, "", 0)?;
@@ -315,8 +586,8 @@ impl PySchedule {
     #[pyo3(signature = (config, *, steps_per_epoch=None, epochs=None))]
     fn new(
         config: &Bound<'_, PyAny>,
-        steps_per_epoch: Option<u64>,
-        epochs: Option<f64>,
+        steps_per_epoch: Option<&Bound<'_, PyAny>>,
+        epochs: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let shape = shape_of(steps_per_epoch, epochs)?;
         let (schedule, interval) = Self::from_any(config, shape.as_ref())?;
@@ -324,38 +595,75 @@ impl PySchedule {
     }
 
     /// The rate in force for optimizer step `step` (from 0).
-    fn value(&self, py: Python<'_>, step: i64) -> PyResult<f64> {
-        let step = step_arg(step)?;
+    fn value(&self, py: Python<'_>, step: &Bound<'_, PyAny>) -> PyResult<f64> {
+        let step = step_arg(step, "step")?;
         Ok(py.allow_threads(|| self.schedule.value(step)))
     }
 
     /// The momentum (or Adam's beta1) the schedule sets at `step`, or None.
-    fn momentum(&self, step: i64) -> PyResult<Option<f64>> {
-        Ok(self.schedule.momentum(step_arg(step)?))
+    fn momentum(&self, step: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
+        Ok(self.schedule.momentum(step_arg(step, "step")?))
     }
 
     /// The values for steps `start .. start + n`: a float64 numpy array when numpy is
-    /// installed (filled here, no Python loop), else a list of floats.
-    #[pyo3(signature = (n, start=0))]
-    fn values<'py>(&self, py: Python<'py>, n: i64, start: i64) -> PyResult<Bound<'py, PyAny>> {
-        let n = u64::try_from(n)
-            .map_err(|_| err(format!("n = {n} is not allowed: must be an integer >= 0")))?;
-        let start = step_arg(start)?;
-        let values = py.allow_threads(|| self.schedule.values(start..start.saturating_add(n)));
+    /// installed (filled here, no Python loop), else a list of floats. At most
+    /// 1,000,000,000 values a call, as `lrsched trace --steps`.
+    #[pyo3(signature = (n, start=None), text_signature = "(self, n, start=0)")]
+    fn values<'py>(
+        &self,
+        py: Python<'py>,
+        n: &Bound<'py, PyAny>,
+        start: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let n = int_arg(
+            n,
+            "n",
+            0,
+            MAX_VALUES,
+            " (the most values one call returns, as `lrsched trace --steps`: take more in slices with `start`)",
+        )?;
+        let start = match start {
+            Some(s) => step_arg(s, "start")?,
+            None => 0,
+        };
+        if n > 0 && start.checked_add(n - 1).is_none() {
+            return Err(err(format!(
+                "start = {start} with n = {n} is not allowed: the last step, start + n - 1, must be at most {}{STEP_RANGE}",
+                u64::MAX
+            )));
+        }
         match py.import("numpy") {
             Ok(np) => {
-                // Written straight into the buffer numpy then wraps: no copy on either side.
-                let buffer = PyByteArray::new_with(py, values.len() * 8, |bytes| {
-                    for (chunk, v) in bytes.chunks_exact_mut(8).zip(&values) {
-                        chunk.copy_from_slice(&v.to_ne_bytes());
-                    }
-                    Ok(())
+                let len = usize::try_from(n)
+                    .ok()
+                    .and_then(|n| n.checked_mul(8))
+                    .ok_or_else(|| {
+                        PyMemoryError::new_err(format!("{n} values do not fit in memory here"))
+                    })?;
+                // Written straight into the buffer numpy then wraps: no copy of the whole
+                // on either side, and a buffer Python cannot allocate is a MemoryError.
+                let buffer = PyByteArray::new_with(py, len, |bytes| {
+                    let mut out = bytes.chunks_exact_mut(8);
+                    self.each_chunk(py, start, n, |values| {
+                        // `values` first: zip asks its first iterator first, and an
+                        // exhausted `values` must not take a slot of `out` with it.
+                        for (v, chunk) in values.iter().zip(&mut out) {
+                            chunk.copy_from_slice(&v.to_ne_bytes());
+                        }
+                        Ok(())
+                    })
                 })?;
                 let kwargs = PyDict::new(py);
                 kwargs.set_item("dtype", "float64")?;
                 np.call_method("frombuffer", (buffer,), Some(&kwargs))
             }
-            Err(_) => Ok(PyList::new(py, values)?.into_any()),
+            Err(_) => {
+                let list = PyList::empty(py);
+                self.each_chunk(py, start, n, |values| {
+                    values.iter().try_for_each(|v| list.append(*v))
+                })?;
+                Ok(list.into_any())
+            }
         }
     }
 
@@ -499,7 +807,12 @@ pub struct PyDriver {
 impl PyDriver {
     #[new]
     #[pyo3(signature = (schedule, group_scales, interval))]
-    fn new(schedule: &PySchedule, group_scales: Vec<f64>, interval: &str) -> PyResult<Self> {
+    fn new(
+        schedule: &PySchedule,
+        group_scales: &Bound<'_, PyAny>,
+        interval: &str,
+    ) -> PyResult<Self> {
+        let group_scales = float_list(group_scales, "group_scales")?;
         let driver = Driver::new(schedule.schedule.clone())
             .with_group_scales(group_scales)
             .with_interval(parse_interval(interval)?);
@@ -509,24 +822,34 @@ impl PyDriver {
 
     /// Steps (feeding `metric` first when given) and returns the new rates and momentum.
     #[pyo3(signature = (metric=None))]
-    fn step(&mut self, metric: Option<f64>) -> PyResult<(Vec<f64>, Option<f64>)> {
+    fn step(&mut self, metric: Option<&Bound<'_, PyAny>>) -> PyResult<(Vec<f64>, Option<f64>)> {
         match metric {
-            Some(m) => self.driver.step_with_metric(m).map_err(err)?,
+            Some(m) => {
+                let m = float_arg(m, "metric")?;
+                self.driver.step_with_metric(m).map_err(err)?
+            }
             None => self.driver.step(),
         }
         Ok((self.driver.lrs(), self.driver.momentum()))
     }
 
     /// Feeds a metric measured at the end of the current step, without stepping.
-    fn observe(&mut self, metric: f64) -> PyResult<()> {
+    fn observe(&mut self, metric: &Bound<'_, PyAny>) -> PyResult<()> {
+        let metric = float_arg(metric, "metric")?;
         self.driver.observe(metric).map_err(err)
     }
 
     /// Ends an epoch (with its metric when given), as `Driver::end_epoch[_with_metric]`.
     #[pyo3(signature = (metric=None))]
-    fn end_epoch(&mut self, metric: Option<f64>) -> PyResult<(Vec<f64>, Option<f64>)> {
+    fn end_epoch(
+        &mut self,
+        metric: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(Vec<f64>, Option<f64>)> {
         match metric {
-            Some(m) => self.driver.end_epoch_with_metric(m).map_err(err)?,
+            Some(m) => {
+                let m = float_arg(m, "metric")?;
+                self.driver.end_epoch_with_metric(m).map_err(err)?
+            }
             None => self.driver.end_epoch().map_err(err)?,
         }
         Ok((self.driver.lrs(), self.driver.momentum()))
@@ -571,6 +894,38 @@ fn trial_err(e: TrialError) -> PyErr {
     err(e)
 }
 
+/// The run's shape a trial's durations are resolved with (as [`Trial::driver`] makes it)
+/// within [`MAX_RUN_STEPS`]: the epoch budget, the steps per epoch (`steps_per_epoch`,
+/// else `LRSCHED_STEPS_PER_EPOCH`) and their product, each named where it is too large.
+fn check_trial_shape(trial: &Trial, steps_per_epoch: Option<u64>) -> PyResult<()> {
+    use lrsched::trial::{ENV_EPOCHS, ENV_STEPS_PER_EPOCH};
+    let epochs = trial.epochs;
+    if epochs > MAX_RUN_STEPS {
+        return Err(err(format!(
+            "{ENV_EPOCHS} = {epochs} is not allowed: must be at most {MAX_RUN_STEPS}{RUN_RANGE}"
+        )));
+    }
+    if trial.interval == Interval::Epoch {
+        return Ok(());
+    }
+    let (spe, name) = match (steps_per_epoch, trial.steps_per_epoch) {
+        (Some(n), _) => (n, "`steps_per_epoch`"),
+        (None, Some(n)) => (n, ENV_STEPS_PER_EPOCH),
+        (None, None) => return Ok(()),
+    };
+    if spe > MAX_RUN_STEPS {
+        return Err(err(format!(
+            "{name} = {spe} is not allowed: must be an integer <= {MAX_RUN_STEPS}{RUN_RANGE}"
+        )));
+    }
+    if u128::from(spe) * u128::from(epochs) > u128::from(MAX_RUN_STEPS) {
+        return Err(err(format!(
+            "{name} = {spe} is not allowed with {ENV_EPOCHS} = {epochs}: the run's steps (epochs x steps per epoch) must be at most {MAX_RUN_STEPS}{RUN_RANGE}"
+        )));
+    }
+    Ok(())
+}
+
 /// The trial lrsched handed this process (the `LRSCHED_*` variables).
 #[pyclass(name = "_Trial", module = "lrsched", frozen)]
 pub struct PyTrial {
@@ -589,12 +944,11 @@ impl PyTrial {
 
     /// The trial's schedule, durations resolved with the program's steps per epoch.
     #[pyo3(signature = (steps_per_epoch=None))]
-    fn schedule(&self, steps_per_epoch: Option<u64>) -> PyResult<PySchedule> {
-        if steps_per_epoch == Some(0) {
-            return Err(err(
-                "`steps_per_epoch` = 0 is not allowed: must be an integer >= 1",
-            ));
-        }
+    fn schedule(&self, steps_per_epoch: Option<&Bound<'_, PyAny>>) -> PyResult<PySchedule> {
+        let steps_per_epoch = steps_per_epoch
+            .map(|n| int_arg(n, "`steps_per_epoch`", 1, MAX_RUN_STEPS, RUN_RANGE))
+            .transpose()?;
+        check_trial_shape(&self.trial, steps_per_epoch)?;
         let d = self.trial.driver(steps_per_epoch).map_err(trial_err)?;
         Ok(PySchedule {
             schedule: d.schedule().clone(),
@@ -651,23 +1005,80 @@ impl PyMetrics {
         })
     }
 
-    /// One epoch's line.
-    fn epoch(&mut self, epoch: u64, values: Vec<(String, f64)>) -> PyResult<()> {
-        let values: Vec<(&str, f64)> = values.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    /// One epoch's line: `values` is a list of `(name, number)` pairs. A line longer
+    /// than the protocol reads (64 KiB) is refused before anything is written.
+    fn epoch(&mut self, epoch: &Bound<'_, PyAny>, values: &Bound<'_, PyAny>) -> PyResult<()> {
+        let epoch = int_arg(epoch, "epoch", 1, u64::MAX, " (epochs are 64-bit counts)")?;
+        if !(values.is_instance_of::<PyList>() || values.is_instance_of::<PyTuple>()) {
+            return Err(PyTypeError::new_err(format!(
+                "metrics must be a list of (name, number) pairs, not a {}",
+                type_name(values)
+            )));
+        }
+        // A copy made first: nothing a value's conversion does to the list changes it.
+        let items = values.downcast::<PySequence>()?.to_tuple()?;
+        let mut pairs = Vec::with_capacity(items.len());
+        for item in items.iter() {
+            let (name, value): (Bound<'_, PyString>, Bound<'_, PyAny>) = item.extract()?;
+            let name = utf8(&name, |r| format!("metric name {r}"))?;
+            let value = float_arg(&value, &format!("metric `{name}`"))?;
+            pairs.push((name, value));
+        }
+        let values: Vec<(&str, f64)> = pairs.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        check_line("epoch", epoch, &values)?;
         self.metrics.epoch(epoch, &values).map_err(trial_err)
     }
 
     /// One optimizer step's line.
-    fn step(&mut self, step: u64, lr: f64, loss: f64) -> PyResult<()> {
+    fn step(
+        &mut self,
+        step: &Bound<'_, PyAny>,
+        lr: &Bound<'_, PyAny>,
+        loss: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let step = step_arg(step, "step")?;
+        let (lr, loss) = (float_arg(lr, "lr")?, float_arg(loss, "loss")?);
+        let values = [("lr", lr), ("loss", loss)];
+        check_line("step", step, &values)?;
         self.metrics.step(step, lr, loss).map_err(trial_err)
     }
+}
+
+/// The bytes of the line [`Metrics`] writes for `{key: at, values...}`, newline included:
+/// JSON numbers as serde_json prints them, `NaN` / `Infinity` / `-Infinity` otherwise.
+fn line_bytes(key: &str, at: u64, values: &[(&str, f64)]) -> usize {
+    let number = |v: f64| match Number::from_f64(v) {
+        Some(n) => n.to_string().len(),
+        None if v.is_nan() => "NaN".len(),
+        None if v > 0.0 => "Infinity".len(),
+        None => "-Infinity".len(),
+    };
+    let head = format!("{{\"{key}\":{at}").len();
+    let body: usize = values
+        .iter()
+        .map(|(name, v)| 1 + Value::String((*name).to_string()).to_string().len() + 1 + number(*v))
+        .sum();
+    head + body + "}\n".len()
+}
+
+/// Refuses a line over [`MAX_LINE_BYTES`], naming its size and the limit: lrsched would
+/// refuse the trial's metrics file at that line.
+fn check_line(key: &str, at: u64, values: &[(&str, f64)]) -> PyResult<()> {
+    let bytes = line_bytes(key, at, values);
+    if bytes > MAX_LINE_BYTES {
+        return Err(err(format!(
+            "the {key} {at} line would be {bytes} bytes: the trial protocol reads lines of at most {MAX_LINE_BYTES} bytes (64 KiB); report fewer or shorter metric names"
+        )));
+    }
+    Ok(())
 }
 
 /// A config's text (JSON, TOML or the one-line form) as a dict, without building it (the
 /// PyTorch scheduler fills in the optimizer's `lr` where a pasted class config leaves it out).
 #[pyfunction]
-fn parse_config<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
-    value_to_py(py, &text_config(text).map_err(err)?)
+fn parse_config<'py>(py: Python<'py>, text: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {
+    let text = utf8(text, |r| format!("the config text {r}"))?;
+    value_to_py(py, &text_config(&text).map_err(err)?)
 }
 
 #[pymodule]
@@ -705,6 +1116,41 @@ mod tests {
         assert_eq!(json, toml);
         assert_eq!(json, line);
         assert_eq!(json.1, Interval::Epoch);
+    }
+
+    #[test]
+    fn line_bytes_is_the_size_of_the_line_metrics_writes() {
+        let dir = std::env::temp_dir().join(format!("lrsched-python-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("metrics.jsonl");
+        let mut m = Metrics::append(&path).unwrap();
+        let name = "quote\" back\\ tab\t é \u{1}".repeat(3);
+        type Line<'a> = (&'a str, u64, Vec<(&'a str, f64)>);
+        let cases: [Line; 4] = [
+            ("epoch", 1, vec![("val_loss", 0.25), ("val_acc", 1.0 / 3.0)]),
+            (
+                "epoch",
+                u64::MAX,
+                vec![(&name, f64::NAN), ("a", f64::INFINITY)],
+            ),
+            (
+                "epoch",
+                7,
+                vec![("b", -f64::INFINITY), ("c", -1e-300), ("d", 1e300)],
+            ),
+            ("step", 120, vec![("lr", 0.05), ("loss", 0.42)]),
+        ];
+        let mut expected = 0;
+        for (key, at, values) in &cases {
+            if *key == "step" {
+                m.step(*at, values[0].1, values[1].1).unwrap();
+            } else {
+                m.epoch(*at, values).unwrap();
+            }
+            expected += line_bytes(key, *at, values);
+            assert_eq!(std::fs::metadata(&path).unwrap().len() as usize, expected);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
