@@ -22,9 +22,14 @@ pub fn out_dir(command: &str, out: Option<&Path>) -> Result<PathBuf, UserError> 
     lrsched_tools::files::out_dir(command, out).map_err(UserError)
 }
 
-/// As [`out_dir`], refusing a given folder that already holds files (another run's).
-pub fn new_out_dir(command: &str, out: Option<&Path>) -> Result<PathBuf, UserError> {
-    lrsched_tools::files::new_out_dir(command, out).map_err(UserError)
+/// The output folder of one run, locked while the returned lock lives; with `fresh`, a
+/// folder holding another run's files is refused (`lrsched_tools::files::locked_out_dir`).
+pub fn locked_out_dir(
+    command: &str,
+    out: Option<&Path>,
+    fresh: bool,
+) -> Result<(PathBuf, lrsched_train::lock::FolderLock), UserError> {
+    lrsched_tools::files::locked_out_dir(command, out, fresh).map_err(UserError)
 }
 
 /// Writes `bytes` to `path` atomically.

@@ -1,6 +1,7 @@
 //! Files the tools write: the output folder, atomic writes, the command line as typed,
 //! the timestamp of default folder names. One copy of each for every tool.
 
+use lrsched_train::lock::{FolderLock, LOCK_NAME};
 use std::path::{Path, PathBuf};
 
 /// The command line as typed, quoted so it can be pasted back into a shell.
@@ -39,26 +40,45 @@ pub fn shell_quote(s: &str) -> String {
 pub fn out_dir(command: &str, out: Option<&Path>) -> Result<PathBuf, String> {
     let dir = match out {
         Some(dir) => dir.to_path_buf(),
-        None => {
-            // Two runs in the same second must not share (and overwrite) a folder.
-            let base = format!("runs/{command}-{}", timestamp());
-            let mut dir = PathBuf::from(&base);
-            let mut n = 2;
-            while dir.exists() {
-                dir = PathBuf::from(format!("{base}-{n}"));
-                n += 1;
-            }
-            dir
-        }
+        None => default_dir(command)?,
     };
     std::fs::create_dir_all(&dir)
         .map_err(|e| format!("cannot create --out {}: {e}", dir.display()))?;
-    let probe = dir.join(".lrsched-write-test");
+    probe(&dir)?;
+    Ok(dir)
+}
+
+/// A new `runs/<command>-<timestamp>[-N]` folder, made here: `create_dir` fails on a
+/// folder that exists, so two runs started in the same second never get the same one.
+fn default_dir(command: &str) -> Result<PathBuf, String> {
+    let base = format!("runs/{command}-{}", timestamp());
+    std::fs::create_dir_all("runs").map_err(|e| format!("cannot create runs/: {e}"))?;
+    for n in 1..10_000 {
+        let dir = if n == 1 {
+            PathBuf::from(&base)
+        } else {
+            PathBuf::from(format!("{base}-{n}"))
+        };
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(format!("cannot create --out {}: {e}", dir.display())),
+        }
+    }
+    Err(format!("cannot create --out {base}: 10000 folders of that name exist"))
+}
+
+/// Checks that files can be written into `dir`.
+fn probe(dir: &Path) -> Result<(), String> {
+    let probe = dir.join(PROBE);
     std::fs::write(&probe, b"")
         .map_err(|e| format!("cannot write into --out {}: {e}", dir.display()))?;
     let _ = std::fs::remove_file(&probe);
-    Ok(dir)
+    Ok(())
 }
+
+/// The file [`out_dir`] writes to see that a folder is writable (removed at once).
+const PROBE: &str = ".lrsched-write-test";
 
 /// As [`out_dir`], for a tool whose run cannot continue an earlier one (compare, find-lr):
 /// a given folder that already holds files is refused, so another run's report and
@@ -74,25 +94,127 @@ pub fn out_dir(command: &str, out: Option<&Path>) -> Result<PathBuf, String> {
 /// ```
 pub fn new_out_dir(command: &str, out: Option<&Path>) -> Result<PathBuf, String> {
     if let Some(dir) = out {
-        if let Ok(entries) = std::fs::read_dir(dir) {
-            let mut names: Vec<String> = entries
-                .flatten()
-                .take(4)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect();
-            if !names.is_empty() {
-                names.sort();
-                return Err(format!(
-                    "--out {} already holds files ({}{}), perhaps another run's: choose a new \
-                     folder, or move that one away",
-                    dir.display(),
-                    names[..names.len().min(3)].join(", "),
-                    if names.len() > 3 { ", ..." } else { "" }
-                ));
-            }
-        }
+        refuse_files(dir)?;
     }
     out_dir(command, out)
+}
+
+/// The output folder of one run, made (as [`out_dir`]) and locked
+/// ([`lrsched_train::lock::FolderLock`]) for as long as the returned lock lives, so a
+/// second run on the same folder is refused at once, with one line naming the folder,
+/// instead of both running and mixing their trials' lines. With `fresh` (compare,
+/// find-lr: a run that cannot go on from an earlier one) a folder that already holds
+/// files is refused too; the lock is taken first, so two runs started together cannot
+/// both find the folder empty.
+///
+/// ```
+/// use lrsched_tools::files::locked_out_dir;
+/// let dir = tempfile::tempdir().unwrap();
+/// let out = dir.path().join("cmp");
+/// let (path, lock) = locked_out_dir("compare", Some(&out), true).unwrap();
+/// assert_eq!(path, out);
+/// let e = locked_out_dir("compare", Some(&out), true).unwrap_err();
+/// assert!(e.contains("another lrsched run holds it"), "{e}");
+/// drop(lock);
+/// // Free again, and still empty but for the lock file: a fresh run may use it.
+/// let (_, lock) = locked_out_dir("compare", Some(&out), true).unwrap();
+/// std::fs::write(out.join("report.html"), "<html>").unwrap();
+/// drop(lock);
+/// let e = locked_out_dir("compare", Some(&out), true).unwrap_err();
+/// assert!(e.contains("already holds files (report.html)"), "{e}");
+/// ```
+pub fn locked_out_dir(
+    command: &str,
+    out: Option<&Path>,
+    fresh: bool,
+) -> Result<(PathBuf, FolderLock), String> {
+    let dir = match out {
+        Some(dir) => {
+            if fresh {
+                // A folder of files and no lock file is another tool's or a person's:
+                // said before anything is made in it.
+                if !dir.join(LOCK_NAME).exists() {
+                    refuse_files(dir)?;
+                }
+            }
+            dir.to_path_buf()
+        }
+        None => default_dir(command)?,
+    };
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("cannot create --out {}: {e}", dir.display()))?;
+    let lock = FolderLock::acquire(&dir)?;
+    if fresh {
+        refuse_files(&dir)?;
+    }
+    probe(&dir)?;
+    Ok((dir, lock))
+}
+
+/// Refuses a folder that holds files other than the lock's: another run's.
+fn refuse_files(dir: &Path) -> Result<(), String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != LOCK_NAME && n != PROBE)
+        .take(4)
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    names.sort();
+    Err(format!(
+        "--out {} already holds files ({}{}), perhaps another run's: choose a new \
+         folder, or move that one away",
+        dir.display(),
+        names[..names.len().min(3)].join(", "),
+        if names.len() > 3 { ", ..." } else { "" }
+    ))
+}
+
+/// Refuses an output path that exists as anything but a regular file (a folder, a named
+/// pipe, a device): found before any trial runs, not when its result is written.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let p = dir.path().join("result.json");
+/// assert!(lrsched_tools::files::check_output_path(&p).is_ok());
+/// std::fs::create_dir(&p).unwrap();
+/// let e = lrsched_tools::files::check_output_path(&p).unwrap_err();
+/// assert!(e.ends_with("result.json is a folder, not a regular file: lrsched writes its output there; move it away"), "{e}");
+/// ```
+pub fn check_output_path(path: &Path) -> Result<(), String> {
+    match std::fs::symlink_metadata(path) {
+        Err(_) => Ok(()),
+        Ok(m) if m.file_type().is_file() => Ok(()),
+        Ok(m) if m.file_type().is_symlink() => match std::fs::metadata(path) {
+            Ok(t) if !t.is_file() => Err(not_regular(path, &t.file_type())),
+            _ => Ok(()),
+        },
+        Ok(m) => Err(not_regular(path, &m.file_type())),
+    }
+}
+
+fn not_regular(path: &Path, t: &std::fs::FileType) -> String {
+    use std::os::unix::fs::FileTypeExt;
+    let what = if t.is_dir() {
+        "a folder"
+    } else if t.is_fifo() {
+        "a named pipe"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else {
+        "not a file"
+    };
+    format!(
+        "{} is {what}, not a regular file: lrsched writes its output there; move it away",
+        path.display()
+    )
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder, synced, and a

@@ -16,19 +16,50 @@ pub struct FolderLock {
 }
 
 impl FolderLock {
-    /// Takes the lock, or says who holds it.
+    /// Takes the lock, or says who holds it: one line naming the folder and saying that
+    /// another lrsched run holds it.
     ///
     /// ```
     /// use lrsched_train::lock::FolderLock;
     /// let dir = tempfile::tempdir().unwrap();
     /// let held = FolderLock::acquire(dir.path()).unwrap();
     /// let e = FolderLock::acquire(dir.path()).unwrap_err();
-    /// assert!(e.contains(".lrsched.lock"), "{e}");
+    /// assert!(e.contains(".lrsched.lock") && e.contains("another lrsched run holds it"), "{e}");
     /// drop(held);
     /// assert!(FolderLock::acquire(dir.path()).is_ok());
     /// ```
     pub fn acquire(dir: &Path) -> Result<FolderLock, String> {
-        let path = dir.join(".lrsched.lock");
+        Self::acquire_at(dir.join(LOCK_NAME), dir)
+    }
+
+    /// The lock of one file a run writes (`train --metrics-out`) rather than of a whole
+    /// folder: `.NAME.lrsched.lock` beside the file, so two runs never write one file
+    /// while runs writing other files in the same folder go on.
+    ///
+    /// ```
+    /// use lrsched_train::lock::FolderLock;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let file = dir.path().join("run.jsonl");
+    /// let held = FolderLock::for_file(&file).unwrap();
+    /// let e = FolderLock::for_file(&file).unwrap_err();
+    /// assert!(e.starts_with(&format!("{} is in use: another lrsched run holds it", file.display())), "{e}");
+    /// assert!(FolderLock::for_file(&dir.path().join("other.jsonl")).is_ok());
+    /// drop(held);
+    /// ```
+    pub fn for_file(file: &Path) -> Result<FolderLock, String> {
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let dir = match file.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        Self::acquire_at(dir.join(format!(".{name}.lrsched.lock")), file)
+    }
+
+    /// Takes the lock file `path`, which guards `what` (a folder or a file).
+    fn acquire_at(path: PathBuf, what: &Path) -> Result<FolderLock, String> {
         // std opens files close-on-exec, so the trials' processes never hold the lock.
         let mut file = std::fs::OpenOptions::new()
             .read(true)
@@ -43,12 +74,12 @@ impl FolderLock {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
             let who = match holder.trim().parse::<u32>() {
-                Ok(pid) => format!("process {pid}"),
-                Err(_) => "another process".into(),
+                Ok(pid) => format!("process {pid}, "),
+                Err(_) => String::new(),
             };
             return Err(format!(
-                "{} is in use: {who} holds the lock {} (another lrsched run on the same folder); wait for it or use another folder",
-                dir.display(),
+                "{} is in use: another lrsched run holds it ({who}lock {}); wait for it to end or use another path",
+                what.display(),
                 path.display()
             ));
         }
@@ -58,3 +89,7 @@ impl FolderLock {
         Ok(FolderLock { _file: file, path })
     }
 }
+
+/// The lock file's name in a locked folder; not a run's output (a folder holding only
+/// it holds nothing).
+pub const LOCK_NAME: &str = ".lrsched.lock";
