@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use lrsched_tools::compare::{self as tool, Candidate, CompareSpec, Metric};
 use lrsched_tools::process::CommandTrainer;
 use lrsched_tools::protocol::Line;
-use lrsched_tools::runner::{Launcher, TrialEvent};
+use lrsched_tools::runner::TrialEvent;
 use lrsched_tools::trainer::{BuiltIn, Trainer};
 use lrsched_train::data::Split;
 use lrsched_train::trainer::TrainConfig;
@@ -241,19 +241,12 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
             .out
             .as_ref()
             .is_some_and(|o| o.join("slurm").join(COMPARE_IDENTITY).exists());
-    let out = if resumable {
-        report::out_dir("compare", args.out.as_deref())?
-    } else {
-        report::new_out_dir("compare", args.out.as_deref())?
-    };
+    // One run per folder: the lock is held until this process ends, so a second compare
+    // on the same --out is refused at once instead of mixing its trials' lines into
+    // this one's (and a SLURM rerun never runs beside the run it continues).
+    let (out, _lock) = report::locked_out_dir("compare", args.out.as_deref(), !resumable)?;
     let out = std::fs::canonicalize(&out).unwrap_or(out);
     let launcher = args.launch.launcher(&out, "compare")?;
-    let _lock = match launcher {
-        Launcher::Slurm(_) => {
-            Some(lrsched_train::lock::FolderLock::acquire(&out).map_err(UserError)?)
-        }
-        Launcher::Local => None,
-    };
     let trials = entries.len() * seeds as usize;
     // Built-in runs share the cores: as many at once as there are cores (or --jobs), the
     // cores split among them; on a cluster, the scheduler decides how many run at once
@@ -301,6 +294,11 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
             let mut candidates = Vec::new();
             for e in &entries {
                 let config = entry_config(&a, e, &data_name, &split, threads)?;
+                // The runs at once share the data, each with its own model and buffers
+                // (on a cluster, each task checks its own node).
+                if !args.launch.is_slurm() {
+                    train::check_memory(&a, &config, &split, jobs, true)?;
+                }
                 let trainer = if args.launch.is_slurm() {
                     // On a node the built-in trainer is this program's `train`, given
                     // the same settings as flags.

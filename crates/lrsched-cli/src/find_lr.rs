@@ -153,6 +153,8 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
         None => {
             let (name, split) = load_data(&a.train)?;
             let mut config = build_config(&a.train, name, &split)?;
+            // The sweeps at once share the data, each with its own model and buffers.
+            crate::train::check_memory(&a.train, &config, &split, jobs, true)?;
             if config.engine == Engine::Candle {
                 eprintln!("note: the range test runs on the fast engine (same initial weights and updates as candle's)");
                 config.engine = Engine::Fast;
@@ -163,7 +165,8 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
             }))
         }
     };
-    let out = report::new_out_dir("find-lr", a.out.as_deref())?;
+    // Locked until this process ends: a second find-lr on the folder is refused at once.
+    let (out, _lock) = report::locked_out_dir("find-lr", a.out.as_deref(), true)?;
     spec.dir = out.clone();
 
     // Ctrl-C is main's `process::cancel_on_interrupt`: every trial's process group is

@@ -446,6 +446,7 @@ pub fn build_config(
     optimizer.validate().map_err(|e| optimizer_error(&e))?;
     let batch_size = bound_batch(a.batch_size, split.train.len())?;
     check_epochs(a.epochs)?;
+    let typed = a;
     let bounded;
     let a = if batch_size == a.batch_size {
         a
@@ -469,7 +470,7 @@ pub fn build_config(
         }),
         None => None,
     };
-    Ok(TrainConfig {
+    let config = TrainConfig {
         data: data_name,
         model,
         engine: match a.engine {
@@ -495,7 +496,69 @@ pub fn build_config(
         metrics_out: a.metrics_out.clone(),
         divergence: Default::default(),
         overwrite: a.overwrite,
-    })
+    };
+    check_memory(typed, &config, split, 1, true)?;
+    Ok(config)
+}
+
+/// Refuses a run, or `runs` runs at once (compare's and find-lr's share the data in one
+/// process: `shared_data`; tune's are processes of their own), whose buffers would not
+/// fit in the memory the machine has free (`lrsched_train::memory`): each size flag is
+/// within its own limit, but their product may not be. One line naming the flags and
+/// the size, before any work.
+pub fn check_memory(
+    a: &TrainArgs,
+    config: &TrainConfig,
+    split: &Split,
+    runs: usize,
+    shared_data: bool,
+) -> Result<(), UserError> {
+    use lrsched_train::memory;
+    let one = memory::estimate(
+        &config.model,
+        config.optimizer.kind,
+        config.batch_size,
+        config.threads,
+        split.train.len(),
+        split.val.len(),
+    );
+    let needed = one.times(runs, shared_data);
+    let Err(e) = memory::check(&needed, memory::available()) else {
+        return Ok(());
+    };
+    let data = match a.data {
+        DataKind::Spirals => format!("--spirals-size {}", a.spirals_size),
+        DataKind::Csv => format!(
+            "--data-path {}",
+            a.data_path
+                .as_deref()
+                .map_or(String::new(), |p| p.display().to_string())
+        ),
+        DataKind::Mnist => "--data mnist".to_string(),
+        DataKind::Digits => "--data digits".to_string(),
+        DataKind::Xor => "--data xor".to_string(),
+    };
+    let threads = match a.threads {
+        Some(t) => format!(", --threads {t}"),
+        None => format!(" ({} threads)", config.threads),
+    };
+    let who = if runs > 1 {
+        format!("{runs} runs at once (--jobs) need")
+    } else {
+        "the run needs".to_string()
+    };
+    Err(UserError(format!(
+        "--model {}, --batch-size {}, {data}{threads}: {who} about {} (parameters and optimizer state {}, activations {}, data {}), more than the {} this machine has free ({}); use a smaller --batch-size or --model{}",
+        a.model,
+        a.batch_size,
+        memory::bytes(needed.total()),
+        memory::bytes(needed.parameters),
+        memory::bytes(needed.activations),
+        memory::bytes(needed.data),
+        memory::bytes(e.available.bytes),
+        e.available.source,
+        if runs > 1 { ", or fewer --jobs" } else { "" }
+    )))
 }
 
 /// `--batch-size` bounded by the data: at least 1, and a batch larger than the `rows`
@@ -653,6 +716,16 @@ pub fn run(a: &TrainArgs) -> Result<u8, UserError> {
         return run_trial(a, trial);
     }
     refuse_outputs_over_inputs(a)?;
+    // One run per metrics file, held until this process ends: a second train on the same
+    // --metrics-out (with --overwrite too) is refused at once instead of both writing it.
+    // The checkpoint folder has its own lock (taken by the trainer).
+    let _metrics_lock = match &a.metrics_out {
+        // A missing folder is the trainer's error to report, naming the flag.
+        Some(path) if path.parent().is_none_or(|p| p.as_os_str().is_empty() || p.is_dir()) => {
+            Some(lrsched_train::lock::FolderLock::for_file(path).map_err(UserError)?)
+        }
+        _ => None,
+    };
     let (name, split) = load_data(a)?;
     let config = build_config(a, name, &split)?;
     let mut progress = Progress::new(config.epochs, a.quiet);

@@ -248,7 +248,13 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
                     cores()
                 ));
             }
-            built_in(a, m, &given, timeout, threads)?
+            // Trials at once, for the memory they need together.
+            let runs = match shared {
+                Some(jobs) => jobs,
+                None if a.launch.is_slurm() => 1,
+                None => a.jobs.unwrap_or_else(cores),
+            };
+            built_in(a, m, &given, timeout, threads, runs)?
         }
     };
     a.launch.check()?;
@@ -332,6 +338,7 @@ fn built_in(
     given: &[(String, Vec<String>)],
     timeout: Option<Duration>,
     threads: Option<usize>,
+    runs: usize,
 ) -> Result<(CommandTrainer, String, Map<String, serde_json::Value>), UserError> {
     for (id, words) in given {
         let long = &words[0];
@@ -351,7 +358,12 @@ fn built_in(
     }
     // Bad data or model flags fail here, once, before any trial; --download happens here.
     let (name, split) = train::load_data(&a.train)?;
-    train::build_config(&a.train, name, &split)?;
+    let mut config = train::build_config(&a.train, name, &split)?;
+    // Each trial is a process of its own (its own data too), `runs` of them at once.
+    if let Some(n) = threads {
+        config.threads = n;
+    }
+    train::check_memory(&a.train, &config, &split, runs, false)?;
     let mut flags: Vec<String> = given
         .iter()
         .filter(|(id, _)| !PER_TRIAL.contains(&id.as_str()))

@@ -7,6 +7,7 @@ pub mod data;
 pub mod divergence;
 pub mod find_lr;
 pub mod lock;
+pub mod memory;
 pub mod model;
 pub mod optim;
 pub mod outputs;
