@@ -40,10 +40,7 @@ pub struct CommandTrainer {
     pub divergence: DivergenceRule,
 }
 
-/// The most metric lines one trial may write; past it the trial ends as bad output
-/// instead of growing lrsched's memory without end (5 million step lines are already
-/// 78,000 epochs of MNIST at batch 64).
-pub const MAX_LINES_PER_TRIAL: usize = 5_000_000;
+pub use crate::protocol::MAX_LINES_PER_TRIAL;
 
 impl CommandTrainer {
     /// A command with the defaults: no timeout, 5 s grace, metrics read every 20 ms.
@@ -132,6 +129,113 @@ impl Drop for GroupGuard {
     }
 }
 
+/// Kills a trial's process group when lrsched goes away, however it goes (SIGKILL
+/// included): a small `sh` in a process group of its own, deaf to the terminal's and
+/// lrsched's signals, that reads its standard input until end of file and then kills the
+/// group. lrsched holds the input's only write end, which the kernel closes when lrsched
+/// exits for any reason; dropping the `Reaper` closes it on purpose when the trial ends.
+///
+/// `PR_SET_PDEATHSIG` alone reaches only the trial's shell: `sh -c` forks the program (and
+/// the program its own children), and those would outlive a killed lrsched and go on
+/// appending to a folder a rerun uses.
+struct Reaper {
+    child: Option<std::process::Child>,
+}
+
+impl Reaper {
+    /// A reaper for process group `pgid`; `None` inside when `sh` cannot be started (the
+    /// trial's shell still dies with lrsched through PDEATHSIG).
+    fn watch(pgid: i32) -> Reaper {
+        use std::io::Write;
+        let spawned = Command::new("sh")
+            .arg("-c")
+            // `kill` is dash's and bash's builtin: no process to start after lrsched died.
+            .arg(r#"trap '' INT TERM HUP QUIT PIPE; read pg; while read _; do :; done; kill -KILL -"$pg" 2>/dev/null; exit 0"#)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn();
+        let Ok(mut child) = spawned else {
+            return Reaper { child: None };
+        };
+        let told = child
+            .stdin
+            .as_mut()
+            .map(|i| writeln!(i, "{pgid}").and_then(|_| i.flush()));
+        if !matches!(told, Some(Ok(()))) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Reaper { child: None };
+        }
+        Reaper { child: Some(child) }
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // End of file: the reaper kills what is left of the group and exits.
+            drop(child.stdin.take());
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The lock that fences a trial folder: `.trial.lock` in it, locked (`flock`) by lrsched
+/// and inherited, open, by the trial's program and every process it starts. The kernel
+/// drops the lock only when the last of them has closed it, so while any process of an
+/// earlier attempt lives (lrsched killed before it could end the trial, a daemon the
+/// program started in a session of its own) a new attempt refuses the folder instead of
+/// running beside it.
+struct TrialFence {
+    file: std::fs::File,
+}
+
+impl TrialFence {
+    /// How long a new attempt waits for the processes of an earlier one to finish dying.
+    const WAIT: Duration = Duration::from_secs(3);
+
+    fn take(input: &TrialInput) -> Result<TrialFence, String> {
+        use std::os::fd::AsRawFd;
+        std::fs::create_dir_all(&input.dir)
+            .map_err(|e| format!("cannot create {}: {e}", input.dir.display()))?;
+        let path = input.dir.join(".trial.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let until = Instant::now() + Self::WAIT;
+        loop {
+            // SAFETY: flock(2) on a descriptor this function owns.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                return Ok(TrialFence { file });
+            }
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                return Err(format!("cannot lock {}: {err}", path.display()));
+            }
+            if Instant::now() >= until {
+                return Err(format!(
+                    "{} is still in use by a process of an earlier attempt (it holds {}): \
+                     not starting a second writer there; end that process (fuser -k {}) and run again",
+                    input.dir.display(),
+                    path.display(),
+                    path.display()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn fd(&self) -> i32 {
+        use std::os::fd::AsRawFd;
+        self.file.as_raw_fd()
+    }
+}
+
 /// Runs one trial of `trainer`: calls `control` with every line the program writes
 /// (return [`Control::Stop`] to end the trial, e.g. a pruned ASHA trial or a range test
 /// past its stop rule) and returns what it reported and how it ended.
@@ -146,6 +250,19 @@ pub fn run(
         result.status = TrialStatus::Cancelled;
         return result;
     }
+    // The folder's fence first: while a process of an earlier attempt lives, nothing of
+    // this one may start writing there.
+    let fence = match TrialFence::take(input) {
+        Ok(f) => f,
+        Err(e) => {
+            result.status = TrialStatus::Failed {
+                code: None,
+                signal: None,
+                message: Some(e),
+            };
+            return result;
+        }
+    };
     if let Err(e) = prepare_dir(input) {
         result.status = TrialStatus::Failed {
             code: None,
@@ -180,11 +297,16 @@ pub fn run(
     if let Some(dir) = &trainer.cwd {
         cmd.current_dir(dir);
     }
-    // SAFETY: prctl is async-signal-safe; it makes the kernel kill the trial's shell (and
-    // the program it execs) if lrsched itself dies, even by SIGKILL.
+    let fence_fd = fence.fd();
+    // SAFETY: prctl, fcntl and pthread_sigmask are async-signal-safe and touch no memory
+    // of the parent. PDEATHSIG makes the kernel kill the trial's shell if lrsched itself
+    // dies, even by SIGKILL (its children are the reaper's: `Reaper`).
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            // The fence's open file goes to the program and everything it starts: the
+            // folder stays fenced while any of them lives (`TrialFence`).
+            libc::fcntl(fence_fd, libc::F_SETFD, 0);
             // `cancel_on_interrupt` blocks SIGINT/SIGTERM in lrsched's threads, and a
             // blocked mask survives exec: unblock them so the trial can be stopped.
             let mut all: libc::sigset_t = std::mem::zeroed();
@@ -208,43 +330,42 @@ pub fn run(
     if let Ok(mut g) = RUNNING.lock() {
         g.insert(pgid);
     }
+    // Dropped in reverse order: the group is killed, then the reaper ends, then the fence
+    // is released (held on by any process of the trial that escaped its group).
+    let _fence = fence;
+    let _reaper = Reaper::watch(pgid);
     let _guard = GroupGuard(pgid);
-    let mut reader = MetricsReader::new(&input.metrics_path());
+    let mut reader = MetricsReader::for_trial(input);
     let mut watch = LineWatch::new(trainer.divergence);
     // Set when lrsched ends the trial itself; the exit status then says nothing new.
     let mut ended: Option<TrialStatus> = None;
     let exit = loop {
         let waited = child.try_wait();
-        let lines = if matches!(waited, Ok(Some(_))) {
+        // Once the program has exited, the file is read to its end, however long.
+        let batch = if matches!(waited, Ok(Some(_))) {
             reader.finish()
         } else {
             reader.poll()
         };
-        match lines {
-            Ok(lines) => {
-                for mut line in lines {
-                    if ended.is_some() {
-                        break;
-                    }
-                    if let Line::Epoch(e) = &mut line {
-                        e.elapsed = Some(started.elapsed().as_secs_f64());
-                    }
-                    if let Some(too_many) = over_the_line_cap(&result, input) {
-                        ended = Some(too_many);
-                        break;
-                    }
-                    if let Some(why) = watch.diverged(&line) {
-                        ended = Some(TrialStatus::Diverged {
-                            at: at(&line),
-                            what: why,
-                        });
-                    } else if let Control::Stop(reason) = control(&line) {
-                        ended = Some(TrialStatus::Stopped { reason });
-                    }
-                    result.push(line);
-                }
+        for mut line in batch.lines {
+            if ended.is_some() {
+                break;
             }
-            Err(e) => ended = ended.or(Some(TrialStatus::Malformed(e))),
+            if let Line::Epoch(e) = &mut line {
+                e.elapsed = Some(started.elapsed().as_secs_f64());
+            }
+            if let Some(why) = watch.diverged(&line) {
+                ended = Some(TrialStatus::Diverged {
+                    at: at(&line),
+                    what: why,
+                });
+            } else if let Control::Stop(reason) = control(&line) {
+                ended = Some(TrialStatus::Stopped { reason });
+            }
+            result.push(line);
+        }
+        if let Some(e) = batch.error {
+            ended = ended.or(Some(TrialStatus::Malformed(e)));
         }
         if ended.is_none() && cancelled() {
             ended = Some(TrialStatus::Cancelled);
@@ -403,24 +524,23 @@ pub(crate) fn prepare_dir(input: &TrialInput) -> Result<(), String> {
 /// reports death by signal N as 128 + N).
 pub fn result_from_folder(input: &TrialInput, code: i32) -> TrialResult {
     let mut result = TrialResult::new();
-    let mut reader = MetricsReader::new(&input.metrics_path());
     let mut ended = None;
     let mut watch = LineWatch::new(DivergenceRule::default());
-    match reader.finish() {
-        Ok(lines) => {
-            for line in lines {
-                if ended.is_none() {
-                    if let Some(what) = watch.diverged(&line) {
-                        ended = Some(TrialStatus::Diverged {
-                            at: at(&line),
-                            what,
-                        });
-                    }
-                }
-                result.push(line);
+    // To the end of the file, however long: a result is never decided on part of it.
+    let batch = MetricsReader::for_trial(input).finish();
+    for line in batch.lines {
+        if ended.is_none() {
+            if let Some(what) = watch.diverged(&line) {
+                ended = Some(TrialStatus::Diverged {
+                    at: at(&line),
+                    what,
+                });
             }
         }
-        Err(e) => ended = Some(TrialStatus::Malformed(e)),
+        result.push(line);
+    }
+    if let Some(e) = batch.error {
+        ended = ended.or(Some(TrialStatus::Malformed(e)));
     }
     // Bounded: a program's stderr may be gigabytes.
     result.stderr_tail = tail(&input.dir.join("stderr.log"), 20);
@@ -496,20 +616,6 @@ fn nonfinite(line: &Line) -> Option<String> {
     }
 }
 
-/// The end of a trial that has already reported [`MAX_LINES_PER_TRIAL`] lines, if it has.
-pub(crate) fn over_the_line_cap(result: &TrialResult, input: &TrialInput) -> Option<TrialStatus> {
-    (result.epochs.len() + result.steps.len() >= MAX_LINES_PER_TRIAL).then(|| {
-        TrialStatus::Malformed(crate::protocol::ProtocolError {
-            path: input.metrics_path(),
-            line: MAX_LINES_PER_TRIAL + 1,
-            problem: format!(
-                "more than {MAX_LINES_PER_TRIAL} metric lines: at most one step line per \
-                 optimizer step and one epoch line per epoch"
-            ),
-        })
-    })
-}
-
 /// Where a line is, for a divergence message: `epoch 3`, `step 120`.
 pub(crate) fn at(line: &Line) -> String {
     match line {
@@ -518,16 +624,12 @@ pub(crate) fn at(line: &Line) -> String {
     }
 }
 
-/// The last `n` lines of a file (at most 64 KiB read), for failure reports.
+/// The last `n` lines of a file (at most 64 KiB read, never blocking on a FIFO put in its
+/// place), for failure reports.
 pub fn tail(path: &std::path::Path, n: usize) -> Vec<String> {
-    use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut f) = std::fs::File::open(path) else {
+    let Ok(buf) = crate::protocol::read_trial_file(path, 64 * 1024) else {
         return Vec::new();
     };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let _ = f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
-    let mut buf = Vec::new();
-    let _ = f.read_to_end(&mut buf);
     let text = String::from_utf8_lossy(&buf);
     let lines: Vec<String> = text
         .lines()

@@ -117,7 +117,7 @@ pub enum Line {
 pub struct ProtocolError {
     /// The metrics file.
     pub path: PathBuf,
-    /// 1-based line number.
+    /// 1-based line number; 0 for a problem with the file as a whole.
     pub line: usize,
     /// What is wrong.
     pub problem: String,
@@ -125,7 +125,10 @@ pub struct ProtocolError {
 
 impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.path.display(), self.line, self.problem)
+        match self.line {
+            0 => write!(f, "{}: {}", self.path.display(), self.problem),
+            n => write!(f, "{}:{n}: {}", self.path.display(), self.problem),
+        }
     }
 }
 
@@ -157,10 +160,12 @@ pub fn parse_line(text: &str) -> Result<Line, String> {
     let count = |key: &str| -> Result<Option<u64>, String> {
         match map.get(key) {
             None => Ok(None),
-            Some(v) => v
-                .as_u64()
-                .map(Some)
-                .ok_or_else(|| format!("`{key}` = {v} is not allowed: must be an integer >= 0")),
+            Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+                format!(
+                    "`{key}` = {} is not allowed: must be an integer >= 0",
+                    shown(v)
+                )
+            }),
         }
     };
     let number = |key: &str, v: &Value| -> Option<f64> {
@@ -253,6 +258,23 @@ fn replace_nonfinite(text: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
+/// A value as the program wrote it (`NaN`, not the marker it is read through), at most
+/// 80 characters, for messages.
+fn shown(v: &Value) -> String {
+    let text = match v {
+        Value::String(s) if s == NAN_MARK => "NaN".to_string(),
+        Value::String(s) if s == INF_MARK => "Infinity".to_string(),
+        Value::String(s) if s == NEG_INF_MARK => "-Infinity".to_string(),
+        v => v.to_string(),
+    };
+    let short: String = text.chars().take(80).collect();
+    if short.len() < text.len() {
+        format!("{short}...")
+    } else {
+        short
+    }
+}
+
 /// At most 80 characters of a line, for messages.
 fn quote(text: &str) -> String {
     let t: String = text.chars().take(80).collect();
@@ -263,83 +285,343 @@ fn quote(text: &str) -> String {
     }
 }
 
+/// The most metric lines one trial may write; past it the trial ends as bad output
+/// instead of growing lrsched's memory without end (5 million step lines are already
+/// 78,000 epochs of MNIST at batch 64).
+pub const MAX_LINES_PER_TRIAL: usize = 5_000_000;
+
+/// Bytes read from the file in one go; a poll reads at most [`POLL_BYTES`], `finish`
+/// reads on to the end however long the file is.
+const CHUNK_BYTES: usize = 1 << 20;
+/// At most this much is read by one poll, so a fast writer cannot make one poll take
+/// long; what is left is read by the next poll (or by `finish`).
+const POLL_BYTES: usize = 16 * CHUNK_BYTES;
+/// The bytes before the read position compared on every read: a program that rewrites
+/// its file (`open(.., "w")` each epoch) changes them even when the size does not shrink.
+const TAIL_CHECK_BYTES: usize = 64;
+
+/// What a trial's lines may say, from the trial itself: epochs within its budget, steps
+/// under its cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineBounds {
+    /// `LRSCHED_EPOCHS`: epoch lines count `1..=epochs`.
+    pub epochs: u64,
+    /// `LRSCHED_MAX_STEPS`: step lines count `0..max_steps`.
+    pub max_steps: Option<u64>,
+}
+
+/// One read of a metrics file: the lines that read well, in order, and the first problem
+/// after them (a bad line ends the reading, but never takes the good lines before it).
+#[derive(Debug, Default, PartialEq)]
+pub struct Batch {
+    /// Complete lines, in file order, up to the first problem.
+    pub lines: Vec<Line>,
+    /// The first line or file state that breaks the protocol, if any.
+    pub error: Option<ProtocolError>,
+}
+
+impl Batch {
+    /// The lines, or the error when there was one (the good lines before it dropped).
+    pub fn into_result(self) -> Result<Vec<Line>, ProtocolError> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.lines),
+        }
+    }
+}
+
 /// Reads a metrics file as it grows: each [`MetricsReader::poll`] returns the complete
 /// lines appended since the last one (a line without its newline waits for the next poll,
-/// and is taken at [`MetricsReader::finish`] once the program has exited).
+/// and is taken at [`MetricsReader::finish`] once the program has exited, which reads to
+/// the end of the file however long it is).
+///
+/// The file must be what the protocol says: a regular file that is only appended to. A
+/// FIFO, device or folder at the path is refused without ever blocking on it; a file that
+/// shrinks, is rewritten in place, or is replaced or removed while the trial runs is bad
+/// output naming the rule "append only". With [`MetricsReader::for_trial`] the lines are
+/// also checked against the trial: epochs `1..=LRSCHED_EPOCHS`, never going back; steps
+/// below `LRSCHED_MAX_STEPS`. At most [`MAX_LINES_PER_TRIAL`] lines are taken.
+///
+/// ```
+/// use lrsched_tools::protocol::MetricsReader;
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("metrics.jsonl");
+/// let mut reader = MetricsReader::new(&path);
+/// std::fs::write(&path, "{\"epoch\": 1, \"val_acc\": 0.5}\n{\"epoch\": 2}").unwrap();
+/// assert_eq!(reader.poll().lines.len(), 1);     // a line without its newline waits
+/// assert_eq!(reader.finish().lines.len(), 1);   // and is taken at the end
+/// std::fs::write(&path, "").unwrap();            // truncated: not append only
+/// assert!(reader.finish().error.unwrap().problem.contains("append only"));
+/// ```
 #[derive(Debug)]
 pub struct MetricsReader {
     path: PathBuf,
+    bounds: Option<LineBounds>,
     offset: u64,
     line: usize,
     pending: Vec<u8>,
+    /// The bytes just before `offset`, compared again on the next read.
+    tail: Vec<u8>,
+    /// The file's device and inode once it has been seen.
+    identity: Option<(u64, u64)>,
+    last_epoch: u64,
+    taken: usize,
+    /// Set by the first problem: every later read reports it again.
+    failed: Option<ProtocolError>,
 }
 
 impl MetricsReader {
-    /// A reader at the start of `path` (which need not exist yet).
+    /// A reader at the start of `path` (which need not exist yet), checking the lines
+    /// against the protocol only.
     pub fn new(path: &Path) -> Self {
         MetricsReader {
             path: path.to_path_buf(),
+            bounds: None,
             offset: 0,
             line: 0,
             pending: Vec::new(),
+            tail: Vec::new(),
+            identity: None,
+            last_epoch: 0,
+            taken: 0,
+            failed: None,
         }
     }
 
-    /// The complete lines appended since the last poll; blank lines are skipped.
-    pub fn poll(&mut self) -> Result<Vec<Line>, ProtocolError> {
-        let mut f = match std::fs::File::open(&self.path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(self.error(format!("cannot read: {e}"))),
-        };
-        if f.seek(SeekFrom::Start(self.offset)).is_err() {
-            return Ok(Vec::new());
+    /// A reader of `input`'s metrics file that also checks its lines against the trial
+    /// (epoch budget, step cap).
+    ///
+    /// ```
+    /// use lrsched_tools::protocol::{MetricsReader, TrialInput};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let input = TrialInput {
+    ///     name: "t".into(), schedule: serde_json::json!({"type": "constant", "lr": 0.1}),
+    ///     seed: 1, epochs: 3, max_steps: None, dir: dir.path().to_path_buf(),
+    /// };
+    /// std::fs::write(input.metrics_path(), "{\"epoch\": 1}\n{\"epoch\": 18446744073709551615}\n").unwrap();
+    /// let batch = MetricsReader::for_trial(&input).finish();
+    /// assert_eq!(batch.lines.len(), 1);
+    /// assert!(batch.error.unwrap().problem.contains("budget of 3 epochs"));
+    /// ```
+    pub fn for_trial(input: &TrialInput) -> Self {
+        MetricsReader {
+            bounds: Some(LineBounds {
+                epochs: input.epochs,
+                max_steps: input.max_steps,
+            }),
+            ..MetricsReader::new(&input.metrics_path())
         }
-        let mut buf = Vec::new();
-        // Read a bounded amount per poll so a runaway writer cannot exhaust memory.
-        let read = f
-            .take(16 * MAX_LINE_BYTES as u64)
-            .read_to_end(&mut buf)
-            .map_err(|e| self.error(format!("cannot read: {e}")))?;
-        self.offset += read as u64;
-        self.pending.extend_from_slice(&buf);
-        let mut lines = Vec::new();
-        while let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
-            let raw: Vec<u8> = self.pending.drain(..=end).collect();
-            self.line += 1;
-            if let Some(line) = self.parse(&raw[..raw.len() - 1])? {
-                lines.push(line);
+    }
+
+    /// The complete lines appended since the last poll (at most [`POLL_BYTES`] of the
+    /// file per call); blank lines are skipped.
+    pub fn poll(&mut self) -> Batch {
+        self.read(false)
+    }
+
+    /// Reads what is left, to the end of the file however long it is, including a last
+    /// line without its newline: call it once the program has exited.
+    pub fn finish(&mut self) -> Batch {
+        self.read(true)
+    }
+
+    fn read(&mut self, to_the_end: bool) -> Batch {
+        let mut batch = Batch::default();
+        if let Some(e) = &self.failed {
+            batch.error = Some(e.clone());
+            return batch;
+        }
+        if let Err(e) = self.read_lines(to_the_end, &mut batch.lines) {
+            self.failed = Some(e.clone());
+            batch.error = Some(e);
+        }
+        batch
+    }
+
+    fn read_lines(&mut self, to_the_end: bool, out: &mut Vec<Line>) -> Result<(), ProtocolError> {
+        let Some(mut file) = self.open_checked()? else {
+            return Ok(());
+        };
+        let mut read_now = 0usize;
+        loop {
+            let mut chunk = Vec::with_capacity(CHUNK_BYTES.min(1 << 16));
+            let n = (&mut file)
+                .take(CHUNK_BYTES as u64)
+                .read_to_end(&mut chunk)
+                .map_err(|e| self.error(format!("cannot read: {e}")))?;
+            self.remember_tail(&chunk);
+            self.offset += n as u64;
+            self.pending.extend_from_slice(&chunk);
+            self.take_complete_lines(out)?;
+            read_now += n;
+            if n < CHUNK_BYTES || (!to_the_end && read_now >= POLL_BYTES) {
+                break;
             }
         }
+        if to_the_end && !self.pending.is_empty() {
+            let raw = std::mem::take(&mut self.pending);
+            self.line += 1;
+            self.take(&raw, out)?;
+        }
+        Ok(())
+    }
+
+    /// Opens the file without blocking (a FIFO would block `open` until a writer came)
+    /// and checks it is the same regular file, only appended to since the last read.
+    /// `None` when it does not exist yet.
+    fn open_checked(&mut self) -> Result<Option<std::fs::File>, ProtocolError> {
+        use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+        let file = match std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(&self.path)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return match self.identity {
+                    None => Ok(None),
+                    Some(_) => Err(self.append_only("was removed while the trial ran")),
+                };
+            }
+            Err(e) => return Err(self.error(format!("cannot read: {e}"))),
+        };
+        let meta = file
+            .metadata()
+            .map_err(|e| self.error(format!("cannot read: {e}")))?;
+        if !meta.file_type().is_file() {
+            return Err(self.file_error(format!(
+                "is {}, not a regular file: the metrics file must be a plain file the program appends to",
+                kind_of(&meta.file_type())
+            )));
+        }
+        let identity = (meta.dev(), meta.ino());
+        match self.identity {
+            Some(seen) if seen != identity => {
+                return Err(self.append_only(
+                    "was replaced by another file while the trial ran (deleted and written anew)",
+                ))
+            }
+            _ => self.identity = Some(identity),
+        }
+        if meta.len() < self.offset {
+            return Err(self.append_only(&format!(
+                "shrank from {} to {} bytes while the trial ran (truncated, or rewritten with \"w\")",
+                self.offset,
+                meta.len()
+            )));
+        }
+        if !self.tail.is_empty() {
+            let mut now = vec![0u8; self.tail.len()];
+            let at = self.offset - self.tail.len() as u64;
+            if file.read_exact_at(&mut now, at).is_err() || now != self.tail {
+                return Err(self.append_only(
+                    "was rewritten while the trial ran (its bytes already read changed)",
+                ));
+            }
+        }
+        let mut file = file;
+        file.seek(SeekFrom::Start(self.offset))
+            .map_err(|e| self.error(format!("cannot read: {e}")))?;
+        Ok(Some(file))
+    }
+
+    fn remember_tail(&mut self, chunk: &[u8]) {
+        let keep = TAIL_CHECK_BYTES;
+        if chunk.len() >= keep {
+            self.tail.clear();
+            self.tail.extend_from_slice(&chunk[chunk.len() - keep..]);
+        } else {
+            self.tail.extend_from_slice(chunk);
+            let extra = self.tail.len().saturating_sub(keep);
+            self.tail.drain(..extra);
+        }
+    }
+
+    /// Parses every complete line in `pending` (one pass; what is left is the start of
+    /// the next line).
+    fn take_complete_lines(&mut self, out: &mut Vec<Line>) -> Result<(), ProtocolError> {
+        let pending = std::mem::take(&mut self.pending);
+        let mut start = 0;
+        let mut result = Ok(());
+        while let Some(len) = pending[start..].iter().position(|b| *b == b'\n') {
+            self.line += 1;
+            let raw = &pending[start..start + len];
+            start += len + 1;
+            if let Err(e) = self.take(raw, out) {
+                result = Err(e);
+                break;
+            }
+        }
+        self.pending = pending;
+        self.pending.drain(..start);
+        result?;
         if self.pending.len() > MAX_LINE_BYTES {
             self.line += 1;
             return Err(self.error(format!(
                 "a line longer than {MAX_LINE_BYTES} bytes: protocol lines are short JSON objects"
             )));
         }
-        Ok(lines)
+        Ok(())
     }
 
-    /// Reads what is left, including a last line without its newline.
-    pub fn finish(&mut self) -> Result<Vec<Line>, ProtocolError> {
-        let mut lines = self.poll()?;
-        if !self.pending.is_empty() {
-            let raw = std::mem::take(&mut self.pending);
-            self.line += 1;
-            if let Some(line) = self.parse(&raw)? {
-                lines.push(line);
-            }
-        }
-        Ok(lines)
-    }
-
-    fn parse(&self, raw: &[u8]) -> Result<Option<Line>, ProtocolError> {
+    /// Parses one line, checks it against the trial and keeps it.
+    fn take(&mut self, raw: &[u8], out: &mut Vec<Line>) -> Result<(), ProtocolError> {
         let text = std::str::from_utf8(raw).map_err(|_| self.error("not UTF-8 text".into()))?;
         let text = text.trim();
         if text.is_empty() {
-            return Ok(None);
+            return Ok(());
         }
-        parse_line(text).map(Some).map_err(|p| self.error(p))
+        let line = parse_line(text).map_err(|p| self.error(p))?;
+        self.check_bounds(&line).map_err(|p| self.error(p))?;
+        if self.taken >= MAX_LINES_PER_TRIAL {
+            return Err(self.error(format!(
+                "more than {MAX_LINES_PER_TRIAL} metric lines: at most one step line per \
+                 optimizer step and one epoch line per epoch"
+            )));
+        }
+        self.taken += 1;
+        out.push(line);
+        Ok(())
+    }
+
+    fn check_bounds(&mut self, line: &Line) -> Result<(), String> {
+        let Some(b) = self.bounds else {
+            return Ok(());
+        };
+        match line {
+            Line::Epoch(e) => {
+                if e.epoch > b.epochs {
+                    return Err(format!(
+                        "`epoch` = {} is past the trial's budget of {} epochs (LRSCHED_EPOCHS): epochs count 1..={}",
+                        e.epoch, b.epochs, b.epochs
+                    ));
+                }
+                if e.epoch < self.last_epoch {
+                    return Err(format!(
+                        "`epoch` = {} comes after epoch {}: epochs never go back (one line per epoch, in order)",
+                        e.epoch, self.last_epoch
+                    ));
+                }
+                self.last_epoch = e.epoch;
+            }
+            Line::Step(s) => {
+                if let Some(cap) = b.max_steps {
+                    if s.step >= cap {
+                        return Err(format!(
+                            "`step` = {} is past the trial's cap of {cap} steps (LRSCHED_MAX_STEPS): steps count 0..{cap}",
+                            s.step
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn append_only(&self, what: &str) -> ProtocolError {
+        self.file_error(format!(
+            "{what}: the metrics file is append only (open it with \"a\" and never rewrite or delete it)"
+        ))
     }
 
     fn error(&self, problem: String) -> ProtocolError {
@@ -348,6 +630,65 @@ impl MetricsReader {
             line: self.line,
             problem,
         }
+    }
+
+    /// A problem with the file as a whole (its kind, its being rewritten): no line.
+    fn file_error(&self, problem: String) -> ProtocolError {
+        ProtocolError {
+            path: self.path.clone(),
+            line: 0,
+            problem,
+        }
+    }
+}
+
+/// Reads a small file a trial's program could have tampered with (`exit_status`, the end
+/// of `stderr.log`): opened without blocking, refused unless it is a regular file, and at
+/// most the last `limit` bytes of it read. A FIFO put where a file should be would block a
+/// plain `open` for ever.
+///
+/// ```
+/// use lrsched_tools::protocol::read_trial_file;
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("exit_status"), "0\n").unwrap();
+/// assert_eq!(read_trial_file(&dir.path().join("exit_status"), 64).unwrap(), b"0\n");
+/// assert!(read_trial_file(dir.path(), 64).unwrap_err().to_string().contains("a folder"));
+/// ```
+pub fn read_trial_file(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.file_type().is_file() {
+        return Err(std::io::Error::other(format!(
+            "{} is {}, not a regular file",
+            path.display(),
+            kind_of(&meta.file_type())
+        )));
+    }
+    file.seek(SeekFrom::Start(meta.len().saturating_sub(limit)))?;
+    let mut buf = Vec::new();
+    file.take(limit).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// "a FIFO", "a folder", ... for a file that is not a regular file.
+fn kind_of(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a folder"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else {
+        "an unknown kind of file"
     }
 }
 
@@ -393,15 +734,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.jsonl");
         let mut r = MetricsReader::new(&path);
-        assert!(r.poll().unwrap().is_empty());
+        assert_eq!(r.poll(), Batch::default());
         std::fs::write(&path, "{\"epoch\": 1, \"val_acc\": 0.5}\n{\"epoch\": 2").unwrap();
-        assert_eq!(r.poll().unwrap().len(), 1);
+        assert_eq!(r.poll().lines.len(), 1);
         std::fs::write(
             &path,
             "{\"epoch\": 1, \"val_acc\": 0.5}\n{\"epoch\": 2}\n\nbad\n",
         )
         .unwrap();
-        let e = r.poll().unwrap_err();
+        let batch = r.poll();
+        assert_eq!(
+            batch.lines.len(),
+            1,
+            "the good line before the bad one is kept"
+        );
+        let e = batch.error.unwrap();
         assert_eq!(e.line, 4, "{e}");
         assert!(
             e.to_string().contains("m.jsonl:4: not a JSON object"),

@@ -508,7 +508,7 @@ pub fn run_all(
             task: 0,
             attempt: 0,
             failures: Vec::new(),
-            reader: MetricsReader::new(&input.metrics_path()),
+            reader: MetricsReader::for_trial(input),
             watch: LineWatch::new(DivergenceRule::default()),
             result: TrialResult::new(),
             ended_by_us: None,
@@ -754,19 +754,12 @@ fn read_lines(
     events: &(dyn Fn(TrialEvent<'_>) + Sync),
     all: bool,
 ) {
-    let lines = if all {
+    let batch = if all {
         t.reader.finish()
     } else {
         t.reader.poll()
     };
-    let lines = match lines {
-        Ok(l) => l,
-        Err(e) => {
-            cancel_task(t, TrialStatus::Malformed(e));
-            return;
-        }
-    };
-    for mut line in lines {
+    for mut line in batch.lines {
         if t.ended_by_us.is_some() {
             break;
         }
@@ -786,10 +779,6 @@ fn read_lines(
                 None if !all => start_stamp(config, t).map(|s| (wall_now() - s).max(0.0)),
                 None => None,
             };
-        }
-        if let Some(too_many) = process::over_the_line_cap(&t.result, input) {
-            cancel_task(t, too_many);
-            break;
         }
         events(TrialEvent::Line {
             index,
@@ -811,6 +800,11 @@ fn read_lines(
         t.result.push(line);
         if let Some(s) = stop {
             cancel_task(t, s);
+        }
+    }
+    if let Some(e) = batch.error {
+        if t.ended_by_us.is_none() {
+            cancel_task(t, TrialStatus::Malformed(e));
         }
     }
 }
@@ -890,7 +884,7 @@ fn finish_track(
         t.result = TrialResult::new();
         t.clock = 0.0;
         t.watch = LineWatch::new(DivergenceRule::default());
-        t.reader = MetricsReader::new(&input.metrics_path());
+        t.reader = MetricsReader::for_trial(input);
         return;
     }
     t.result.status = status;
@@ -936,11 +930,9 @@ fn wall_now() -> f64 {
 const NOT_SHARED_EXIT: i32 = 97;
 
 fn read_exit_status(dir: &Path) -> Option<i32> {
-    std::fs::read_to_string(dir.join("exit_status"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+    // Never blocking: the trial's program could have put a FIFO there.
+    let bytes = crate::protocol::read_trial_file(&dir.join("exit_status"), 64).ok()?;
+    std::str::from_utf8(&bytes).ok()?.trim().parse().ok()
 }
 
 /// The latest submission of each trial folder.

@@ -194,6 +194,6 @@ fn the_rust_helper_reads_the_trial_lrsched_writes() {
     let mut m = trial.metrics().unwrap();
     m.epoch(1, &[("val_acc", 0.25)]).unwrap();
     let mut reader = lrsched_tools::protocol::MetricsReader::new(&i.metrics_path());
-    let lines = reader.poll().unwrap();
+    let lines = reader.poll().into_result().unwrap();
     assert_eq!(lines.len(), 1);
 }

@@ -7,7 +7,8 @@
 //!   epoch losses are known).
 //!
 //! "Its first value" is the loss of the first batch, before any update: the untrained
-//! network's loss. A run that trains to a loss several times worse than where it started,
+//! network's loss (the first loss that is not exactly 0, by its magnitude: a 0 gives no
+//! scale, so the runaway check waits for a loss that does). A run that trains to a loss several times worse than where it started,
 //! and stays there, has not learnt anything (`--lr 1e6` ends at a training loss of 1.8e6
 //! with chance accuracy); a warm restart or a noisy batch that rises for a step or two does
 //! not count. The range test (`find_lr`) stops on its own, stricter rule, fastai's: the
@@ -92,9 +93,17 @@ impl Watch {
         if !loss.is_finite() {
             return Some(format!("loss is {}", name(loss)));
         }
-        let first = *self.first.get_or_insert(loss);
-        // A first loss of 0 would make any later loss "infinitely" worse.
-        let line = self.rule.factor * first.abs().max(1e-12);
+        // The reference is the first loss that is not 0: a loss of exactly 0 (a program
+        // that reports 0 before it has a loss, a perfectly fitted first batch) is no scale
+        // to measure a runaway against, and would make every later loss "infinitely"
+        // worse. Until such a loss is seen there is nothing to run away from.
+        if self.first.is_none() && loss != 0.0 {
+            self.first = Some(loss);
+        }
+        let Some(first) = self.first else {
+            return None;
+        };
+        let line = self.rule.factor * first.abs();
         if self.rule.factor > 0.0 && loss > line {
             self.above += 1;
         } else {
@@ -136,6 +145,26 @@ mod tests {
             assert_eq!(w.observe(100.0), None);
         }
         assert!(w.observe(100.0).is_some());
+    }
+
+    #[test]
+    fn a_first_loss_of_zero_is_not_the_reference() {
+        // Before: the reference was max(0, 1e-12), so any ordinary later loss "ran away".
+        let mut w = Watch::new(DivergenceRule::default());
+        assert_eq!(w.observe(0.0), None);
+        for _ in 0..50 {
+            assert_eq!(
+                w.observe(0.7),
+                None,
+                "0.7 is the first real loss, not a runaway"
+            );
+        }
+        let said: Vec<_> = (0..10).filter_map(|_| w.observe(2.9)).collect();
+        assert_eq!(said.len(), 1, "2.9 > 4 x 0.7 for 10 updates is a runaway");
+        assert!(said[0].contains("(0.7000)"), "{}", said[0]);
+        // Only zeros: nothing to run away from, and no false alarm.
+        let mut w = Watch::new(DivergenceRule::default());
+        assert!((0..100).all(|_| w.observe(0.0).is_none()));
     }
 
     #[test]
