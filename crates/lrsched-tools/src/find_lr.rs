@@ -37,6 +37,49 @@ pub const MAX_SEEDS: usize = 1000;
 pub const NEEDS_STEP_LINES: &str =
     "find-lr needs step lines {\"step\", \"lr\", \"loss\"}: see docs/protocol.md";
 
+/// How far (relative) a reported `lr` may be from the rate the sweep gave at its step:
+/// a program that prints its rate as an `f32` (7 significant digits) is within it.
+pub const RATE_TOLERANCE: f64 = 1e-6;
+
+/// The rates the sweep hands a trial: its schedule's value at each step, as the program
+/// computes it from `LRSCHED_SCHEDULE`.
+struct GivenRates<'a> {
+    spec: &'a FindLrSpec,
+    schedule: Option<lrsched::AnySchedule>,
+}
+
+impl<'a> GivenRates<'a> {
+    fn new(spec: &'a FindLrSpec) -> Self {
+        let mut config = spec.schedule();
+        let schedule = lrsched::config::take_interval(&mut config)
+            .ok()
+            .and_then(|_| lrsched::config::from_value(config).ok());
+        GivenRates { spec, schedule }
+    }
+
+    /// The rate at `step`.
+    fn at(&self, step: u64) -> f64 {
+        use lrsched::Schedule;
+        match &self.schedule {
+            Some(s) => s.value(step),
+            None => self.spec.rate(step),
+        }
+    }
+
+    /// Why a reported `lr` is not the rate given at `step`; `None` when it is (within
+    /// [`RATE_TOLERANCE`]) or not reported (absent or `null`).
+    fn wrong(&self, step: u64, lr: Option<f64>) -> Option<String> {
+        let got = lr.filter(|v| !v.is_nan())?;
+        let expected = self.at(step);
+        if (got - expected).abs() <= RATE_TOLERANCE * expected.abs() {
+            return None;
+        }
+        Some(format!(
+            "step {step}: `lr` = {got:e} is not the rate find-lr gave: expected {expected:.3e} (within a relative {RATE_TOLERANCE:e}); the program must train with the sweep's rates (LRSCHED_SCHEDULE) and report them"
+        ))
+    }
+}
+
 /// One range test over seeds: the sweep, the seeds and where the trials' folders go.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FindLrSpec {
@@ -434,6 +477,7 @@ pub fn find_lr(
         .iter()
         .map(|_| Mutex::new((Smoother::new(SMOOTH_BETA), 0)))
         .collect();
+    let given = GivenRates::new(spec);
     let control = |index: usize, line: &Line| -> Control {
         if crate::process::cancelled() {
             return Control::Stop("cancelled".into());
@@ -441,6 +485,11 @@ pub fn find_lr(
         let Line::Step(s) = line else {
             return Control::Continue;
         };
+        // A rate that is not the sweep's makes the curve meaningless: end the trial
+        // (`seed_run` reports it as bad output).
+        if let Some(why) = given.wrong(s.step, s.lr) {
+            return Control::Stop(why);
+        }
         let Ok(mut state) = states[index].lock() else {
             return Control::Continue;
         };
@@ -451,7 +500,7 @@ pub fn find_lr(
         };
         let lr =
             s.lr.filter(|r| r.is_finite())
-                .unwrap_or_else(|| spec.rate(*count - 1));
+                .unwrap_or_else(|| given.at(s.step));
         let smoothed = smoother.push(loss);
         events(FindLrEvent::Step {
             index,
@@ -477,7 +526,7 @@ pub fn find_lr(
     let runs: Vec<SeedRun> = results
         .into_iter()
         .zip(&inputs)
-        .map(|(r, input)| seed_run(spec, input, r))
+        .map(|(r, input)| seed_run(spec, &given, input, r))
         .collect();
     let spread = spreads(&runs);
     let suggested = spread.iter().find_map(|s| s.median().map(|m| (s.name, m)));
@@ -518,11 +567,22 @@ fn write_trial_json(
 /// A trial's step lines as a range-test curve, cut as the live stop rule cut it: at the
 /// first point past 4x the best (kept, as fastai keeps it), before the first non-finite
 /// loss, at the spec's steps.
-fn seed_run(spec: &FindLrSpec, input: &TrialInput, r: TrialResult) -> SeedRun {
+fn seed_run(spec: &FindLrSpec, given: &GivenRates, input: &TrialInput, r: TrialResult) -> SeedRun {
+    let mut r = r;
+    // Every step line's rate must be the one the sweep gave at its step: a program that
+    // trains (or reports) with another rate gives a curve against the wrong axis.
+    let wrong = r.steps.iter().find_map(|s| given.wrong(s.step, s.lr));
+    if let (Some(problem), false) = (wrong, r.status == TrialStatus::Cancelled) {
+        r.status = TrialStatus::Malformed(crate::protocol::ProtocolError {
+            path: input.metrics_path(),
+            line: 0,
+            problem,
+        });
+    }
     let mut smoother = Smoother::new(SMOOTH_BETA);
     let (mut lrs, mut losses, mut smoothed) = (Vec::new(), Vec::new(), Vec::new());
     let mut stop = None;
-    for (i, s) in r.steps.iter().take(spec.steps as usize).enumerate() {
+    for s in r.steps.iter().take(spec.steps as usize) {
         let Some(loss) = s.loss else { continue };
         if !loss.is_finite() {
             stop = Some(Stop::NotFinite);
@@ -530,7 +590,7 @@ fn seed_run(spec: &FindLrSpec, input: &TrialInput, r: TrialResult) -> SeedRun {
         }
         let lr =
             s.lr.filter(|r| r.is_finite())
-                .unwrap_or_else(|| spec.rate(i as u64));
+                .unwrap_or_else(|| given.at(s.step));
         lrs.push(lr);
         losses.push(loss);
         smoothed.push(smoother.push(loss));
@@ -594,6 +654,8 @@ fn spreads(runs: &[SeedRun]) -> Vec<Spread> {
                 .iter()
                 .filter(|r| r.usable())
                 .filter_map(|r| r.suggestions.named()[k].1)
+                // A rate to train with is positive and finite, whatever a curve says.
+                .filter(|v| v.is_finite() && *v > 0.0)
                 .collect(),
         })
         .collect()
@@ -1016,6 +1078,32 @@ mod tests {
         let why = result.all_failed().unwrap();
         assert!(why.contains("seed 0") && why.contains("NaN"), "{why}");
         assert!(result.suggested.is_none());
+    }
+
+    #[test]
+    fn a_rate_that_is_not_the_sweeps_is_bad_output_naming_the_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spec = FindLrSpec::new(dir.path());
+        spec.seeds = 3;
+        // Seed 0 reports the sweep's rates as f32 text, seed 1 a rate of 0 at step 7,
+        // seed 2 the negated rates.
+        let script = format!(
+            r#"case $LRSCHED_SEED in 0) {} ;; 1) {} ;; *) {} ;; esac"#,
+            BOWL.replace("%.17g, \\\"loss", "%.7g, \\\"loss"),
+            BOWL.replace(", i, lr, 1", ", i, (i == 7 ? 0 : lr), 1"),
+            BOWL.replace(", i, lr, 1", ", i, -lr, 1"),
+        );
+        let result = find_lr(&spec, &sh(&script), &|_| {}).unwrap();
+        assert!(result.runs[0].usable(), "{:?}", result.runs[0].problem);
+        for (run, step) in [(&result.runs[1], 7), (&result.runs[2], 0)] {
+            assert_eq!(run.status.word(), "bad output");
+            let p = run.problem.as_deref().unwrap();
+            assert!(p.contains(&format!("step {step}: `lr` = ")), "{p}");
+            assert!(p.contains(&format!("expected {:.3e}", spec.rate(step))), "{p}");
+        }
+        let (_, lr) = result.suggested.unwrap();
+        assert!(lr > 0.0 && lr.is_finite());
+        assert!(result.spread.iter().all(|s| s.values.len() == 1));
     }
 
     #[test]
