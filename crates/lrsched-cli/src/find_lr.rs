@@ -231,16 +231,6 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
 
     print_summary(&result, &trainer);
 
-    let usable = result.usable().count();
-    if usable > 0 {
-        let chart = find_lr::chart(&result);
-        let svg = lrsched_report::render_svg(&chart).map_err(|e| UserError(e.to_string()))?;
-        let png =
-            lrsched_report::render_png(&chart, 1200, 700).map_err(|e| UserError(e.to_string()))?;
-        report::write_atomic(&out.join("loss_vs_lr.svg"), svg.as_bytes())?;
-        report::write_atomic(&out.join("loss_vs_lr.png"), &png)?;
-    }
-
     let applied = match (apply, result.suggested) {
         (Some(kind), Some((rule, lr))) => {
             let path = out.join("suggested.json");
@@ -282,6 +272,22 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
     }
     let text = serde_json::to_string_pretty(&json_value).unwrap_or_default() + "\n";
     report::write_atomic(&out.join("find_lr.json"), text.as_bytes())?;
+
+    // The measurements are written first: a chart that cannot be drawn is a note, never
+    // the loss of find_lr.json.
+    if result.usable().count() > 0 {
+        let chart = find_lr::chart(&result);
+        let drawn = lrsched_report::render_svg(&chart).and_then(|svg| {
+            Ok((svg, lrsched_report::render_png(&chart, 1200, 700)?))
+        });
+        match drawn {
+            Ok((svg, png)) => {
+                report::write_atomic(&out.join("loss_vs_lr.svg"), svg.as_bytes())?;
+                report::write_atomic(&out.join("loss_vs_lr.png"), &png)?;
+            }
+            Err(e) => eprintln!("note: the loss-vs-rate chart was not drawn: {e}"),
+        }
+    }
 
     let mut sections = find_lr::sections(&result);
     if let Some((path, rule, lr, value)) = &applied {
