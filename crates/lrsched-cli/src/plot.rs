@@ -378,139 +378,291 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-/// An epoch record's fields that the plot reads.
+/// One epoch's values, as any metrics file lrsched writes holds them. A value written as
+/// `null` (or `NaN`: a diverged run) is NaN, a gap in its curve.
 struct Epoch {
-    step: f64,
+    epoch: f64,
+    /// The optimizer steps after the epoch, where the file says (train's records).
+    step: Option<f64>,
     train_loss: f64,
     val_loss: f64,
     lr: f64,
     momentum: Option<f64>,
 }
 
-/// Learning rate and loss against step, stacked: per-step values from
-/// `<stem>.steps.jsonl` when it is there, the epoch records otherwise.
+/// One optimizer step's rate and loss.
+struct Step {
+    step: f64,
+    lr: f64,
+    loss: f64,
+}
+
+/// One run's lines in a file: a file of `train --metrics-out` or a trial's
+/// `metrics.jsonl` holds one; compare's `metrics.jsonl` one per schedule and seed.
+#[derive(Default)]
+struct Run {
+    label: String,
+    epochs: Vec<Epoch>,
+    steps: Vec<Step>,
+}
+
+/// The runs of a metrics file, in the order they first appear.
+#[derive(Default)]
+struct Runs(Vec<Run>);
+
+impl Runs {
+    fn get(&mut self, label: String) -> &mut Run {
+        match self.0.iter().position(|r| r.label == label) {
+            Some(i) => &mut self.0[i],
+            None => {
+                self.0.push(Run {
+                    label,
+                    ..Run::default()
+                });
+                self.0.last_mut().expect("just pushed")
+            }
+        }
+    }
+
+    /// Reads every line of `text` (from `path`): epoch records (train's, with `step`;
+    /// a protocol `{"epoch": ...}` line; compare's rows with `schedule` and `seed`),
+    /// step lines (`{"step", "lr", "loss"}`), train's `lr_change` events (skipped).
+    fn read(&mut self, path: &Path, text: &str) -> Result<(), UserError> {
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let bad = |why: &str| {
+                UserError(format!(
+                    "{}: line {}: {why} (expected the metrics lrsched writes: `train --metrics-out`, a trial's metrics.jsonl, compare's metrics.jsonl)",
+                    path.display(),
+                    i + 1
+                ))
+            };
+            let v = read_line(line).map_err(|e| bad(&e))?;
+            let serde_json::Value::Object(map) = &v else {
+                return Err(bad("not a JSON object"));
+            };
+            // train's `lr_change` events repeat what the step lines already say.
+            if map.contains_key("event") {
+                continue;
+            }
+            let num = |key: &str| -> Result<Option<f64>, UserError> {
+                match map.get(key) {
+                    None => Ok(None),
+                    Some(serde_json::Value::Null) => Ok(Some(f64::NAN)),
+                    Some(x) => x
+                        .as_f64()
+                        .map(Some)
+                        .ok_or_else(|| bad(&format!("`{key}` is not a number"))),
+                }
+            };
+            let label = match (map.get("schedule"), map.get("seed")) {
+                (Some(serde_json::Value::String(s)), Some(seed)) => format!("{s} seed {seed}"),
+                (Some(serde_json::Value::String(s)), None) => s.clone(),
+                _ => String::new(),
+            };
+            let run = self.get(label);
+            match (num("epoch")?, num("step")?) {
+                (Some(epoch), step) => run.epochs.push(Epoch {
+                    epoch,
+                    step,
+                    train_loss: num("train_loss")?.unwrap_or(f64::NAN),
+                    val_loss: num("val_loss")?.unwrap_or(f64::NAN),
+                    lr: num("lr")?.unwrap_or(f64::NAN),
+                    momentum: num("momentum")?.filter(|m| !m.is_nan()),
+                }),
+                (None, Some(step)) => run.steps.push(Step {
+                    step,
+                    lr: num("lr")?.unwrap_or(f64::NAN),
+                    loss: num("loss")?.unwrap_or(f64::NAN),
+                }),
+                (None, None) => return Err(bad("no `epoch` or `step`")),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A line as JSON; the bare `NaN` / `Infinity` tokens a Python program writes are read
+/// through the protocol's own parser.
+fn read_line(line: &str) -> Result<serde_json::Value, String> {
+    match serde_json::from_str(line) {
+        Ok(v) => Ok(v),
+        Err(e) => match lrsched_tools::protocol::parse_line(line) {
+            Ok(lrsched_tools::protocol::Line::Epoch(l)) => {
+                let mut m = serde_json::Map::new();
+                m.insert("epoch".into(), l.epoch.into());
+                for (k, v) in l.values {
+                    m.insert(k, serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, Into::into));
+                }
+                Ok(m.into())
+            }
+            Ok(lrsched_tools::protocol::Line::Step(s)) => Ok(serde_json::json!({
+                "step": s.step,
+                "lr": s.lr.and_then(serde_json::Number::from_f64),
+                "loss": s.loss.and_then(serde_json::Number::from_f64),
+            })),
+            Err(_) => Err(format!("not JSON: {e}")),
+        },
+    }
+}
+
+/// Whether `points` has one a chart can draw (finite; positive on a log axis).
+fn drawable(points: &[(f64, f64)], log_y: bool) -> bool {
+    points
+        .iter()
+        .any(|(x, y)| x.is_finite() && y.is_finite() && (!log_y || *y > 0.0))
+}
+
+/// Learning rate and loss against step, stacked, for every run in the file: per-step
+/// values from the step lines (in the file, or `<stem>.steps.jsonl` beside it, or
+/// compare's `steps.jsonl`), the epoch records otherwise. Null and NaN values are gaps.
 fn run_charts(path: &Path, args: &PlotArgs) -> Result<Vec<Chart>, UserError> {
     let text = read(path)?;
-    let mut epochs = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let bad = |why: &str| {
-            UserError(format!(
-                "{}: line {}: {why} (expected the epoch records of `lrsched train --metrics-out`)",
-                path.display(),
-                i + 1
-            ))
-        };
-        let v: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| bad(&format!("not JSON: {e}")))?;
-        let num = |key: &str| {
-            v.get(key)
-                .and_then(|x| x.as_f64())
-                .ok_or_else(|| bad(&format!("no number `{key}`")))
-        };
-        epochs.push(Epoch {
-            step: num("step")?,
-            train_loss: num("train_loss")?,
-            val_loss: v
-                .get("val_loss")
-                .and_then(|x| x.as_f64())
-                .unwrap_or(f64::NAN),
-            lr: num("lr")?,
-            momentum: v.get("momentum").and_then(|x| x.as_f64()),
-        });
-    }
-    if epochs.is_empty() {
+    let mut runs = Runs::default();
+    runs.read(path, &text)?;
+    if runs.0.iter().all(|r| r.epochs.is_empty() && r.steps.is_empty()) {
         return Err(UserError(format!(
             "{}: no epoch records in the file",
             path.display()
         )));
     }
-
-    let steps_path = path.with_extension("steps.jsonl");
-    let mut steps: Vec<(f64, f64, f64)> = Vec::new();
-    if let Ok(text) = std::fs::read_to_string(&steps_path) {
-        for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let bad =
-                |why: &str| UserError(format!("{}: line {}: {why}", steps_path.display(), i + 1));
-            let v: serde_json::Value =
-                serde_json::from_str(line).map_err(|e| bad(&format!("not JSON: {e}")))?;
-            // lr_change events repeat what the step lines already say.
-            if v.get("event").is_some() {
-                continue;
-            }
-            let num = |key: &str| {
-                v.get(key)
-                    .and_then(|x| x.as_f64())
-                    .ok_or_else(|| bad(&format!("no number `{key}`")))
-            };
-            steps.push((num("step")?, num("lr")?, num("loss")?));
+    if runs.0.iter().all(|r| r.steps.is_empty()) {
+        let beside = path.with_extension("steps.jsonl");
+        let compare = path.with_file_name("steps.jsonl");
+        let labelled = runs.0.iter().any(|r| !r.label.is_empty());
+        let steps_path = if beside.is_file() {
+            Some(beside)
+        } else if labelled && compare.is_file() {
+            Some(compare)
+        } else {
+            None
+        };
+        if let Some(p) = steps_path {
+            let text = read(&p)?;
+            runs.read(&p, &text)?;
         }
     }
+    runs.0.retain(|r| !(r.epochs.is_empty() && r.steps.is_empty()));
+    let many = runs.0.len() > 1;
+    // Every epoch at a step: its own `step`, else its end at the run's steps per epoch;
+    // without any step, the axis is epochs.
+    let by_step = runs
+        .0
+        .iter()
+        .any(|r| !r.steps.is_empty() || r.epochs.iter().any(|e| e.step.is_some()));
+    let x_name = if by_step { "step" } else { "epoch" };
 
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut lr = Chart::new(format!("Run {name}"), "step", "learning rate").with_log_y(args.log_y);
-    let mut loss = Chart::new("Loss", "step", "loss");
-    if steps.is_empty() {
-        lr.series.push(Series::new(
-            "learning rate (end of epoch)",
-            epochs.iter().map(|e| (e.step, e.lr)).collect(),
-        ));
-    } else {
-        let rates: Vec<f64> = steps.iter().map(|s| s.1).collect();
-        lr.series.push(Series::new(
-            "learning rate",
-            steps.iter().map(|s| (s.0, s.1)).collect(),
-        ));
-        lr.markers = markers(&rates)
-            .into_iter()
-            .filter_map(|(i, l)| Some(Marker::new(steps.get(i as usize)?.0, l)))
-            .collect();
-        loss.series.push(Series::new(
-            "training loss (step)",
-            steps.iter().map(|s| (s.0, s.2)).collect(),
-        ));
-    }
-    // Epoch records carry the step count after the epoch. Its mean training loss is
-    // drawn at the epoch's middle step, where a mean belongs; validation at its end.
-    let mut before = 0.0;
-    let middles: Vec<(f64, f64)> = epochs
-        .iter()
-        .map(|e| {
-            let mid = (before + e.step) / 2.0;
-            before = e.step;
-            (mid, e.train_loss)
-        })
-        .collect();
-    loss.series.push(
-        Series::new("training loss (epoch mean)", middles).with_color(if steps.is_empty() {
-            0
+    let mut lr = Chart::new(format!("Run {name}"), x_name, "learning rate").with_log_y(args.log_y);
+    let mut loss = Chart::new("Loss", x_name, "loss");
+    let mut momenta = Vec::new();
+    for (i, run) in runs.0.iter().enumerate() {
+        let named = |what: &str| {
+            if run.label.is_empty() {
+                what.to_string()
+            } else {
+                truncate(&format!("{}: {what}", run.label), MAX_LABEL)
+            }
+        };
+        let last_step = run.steps.iter().map(|s| s.step).fold(f64::NAN, f64::max);
+        let last_epoch = run.epochs.iter().map(|e| e.epoch).fold(f64::NAN, f64::max);
+        let per_epoch = if last_step.is_finite() && last_epoch > 0.0 {
+            (last_step + 1.0) / last_epoch
         } else {
-            1
-        }),
-    );
-    if epochs.iter().any(|e| e.val_loss.is_finite()) {
-        loss.series.push(
-            Series::new(
-                "validation loss (epoch)",
-                epochs.iter().map(|e| (e.step, e.val_loss)).collect(),
-            )
-            .with_color(if steps.is_empty() { 1 } else { 2 }),
+            1.0
+        };
+        let at = |e: &Epoch| {
+            if !by_step {
+                e.epoch
+            } else {
+                e.step.filter(|s| s.is_finite()).unwrap_or(e.epoch * per_epoch)
+            }
+        };
+        // Colours: one per run when there are several, else one per curve.
+        let color = |k: usize| if many { i } else { k };
+        let add = |chart: &mut Chart, s: Series| {
+            if drawable(&s.points, chart.log_y) {
+                chart.series.push(s);
+            }
+        };
+        if run.steps.is_empty() {
+            add(
+                &mut lr,
+                Series::new(
+                    named("learning rate (end of epoch)"),
+                    run.epochs.iter().map(|e| (at(e), e.lr)).collect(),
+                )
+                .with_color(color(0)),
+            );
+        } else {
+            add(
+                &mut lr,
+                Series::new(
+                    named("learning rate"),
+                    run.steps.iter().map(|s| (s.step, s.lr)).collect(),
+                )
+                .with_color(color(0)),
+            );
+            if !many {
+                let rates: Vec<f64> = run.steps.iter().map(|s| s.lr).collect();
+                lr.markers = markers(&rates)
+                    .into_iter()
+                    .filter_map(|(k, l)| Some(Marker::new(run.steps.get(k as usize)?.step, l)))
+                    .collect();
+            }
+            add(
+                &mut loss,
+                Series::new(
+                    named("training loss (step)"),
+                    run.steps.iter().map(|s| (s.step, s.loss)).collect(),
+                )
+                .with_color(color(0)),
+            );
+        }
+        // An epoch's mean training loss is drawn at its middle step, where a mean
+        // belongs; validation at its end.
+        let mut before = 0.0;
+        let middles: Vec<(f64, f64)> = run
+            .epochs
+            .iter()
+            .map(|e| {
+                let end = at(e);
+                let mid = if by_step { (before + end) / 2.0 } else { end };
+                before = end;
+                (mid, e.train_loss)
+            })
+            .collect();
+        let k = usize::from(!run.steps.is_empty());
+        add(
+            &mut loss,
+            Series::new(named("training loss (epoch mean)"), middles).with_color(color(k)),
         );
+        add(
+            &mut loss,
+            Series::new(
+                named("validation loss (epoch)"),
+                run.epochs.iter().map(|e| (at(e), e.val_loss)).collect(),
+            )
+            .with_color(color(k + 1)),
+        );
+        if args.momentum {
+            let m: Vec<(f64, f64)> = run
+                .epochs
+                .iter()
+                .filter_map(|e| Some((at(e), e.momentum?)))
+                .collect();
+            if !m.is_empty() {
+                momenta.push(Series::new(named("momentum (end of epoch)"), m).with_color(if many { i } else { 1 }));
+            }
+        }
     }
     if args.momentum {
-        let m: Vec<(f64, f64)> = epochs
-            .iter()
-            .filter_map(|e| Some((e.step, e.momentum?)))
-            .collect();
-        if m.is_empty() {
+        if momenta.is_empty() {
             return Err(UserError(format!(
                 "--momentum: {} records no momentum (the run's schedule set none)",
                 path.display()
@@ -518,10 +670,21 @@ fn run_charts(path: &Path, args: &PlotArgs) -> Result<Vec<Chart>, UserError> {
         }
         lr.secondary = Some(SecondaryAxis {
             label: "momentum".into(),
-            series: vec![Series::new("momentum (end of epoch)", m).with_color(1)],
+            series: momenta,
         });
     }
-    Ok(vec![lr, loss])
+    let charts: Vec<Chart> = [lr, loss]
+        .into_iter()
+        .filter(|c| !c.series.is_empty() || c.secondary.is_some())
+        .collect();
+    if charts.is_empty() {
+        return Err(UserError(format!(
+            "{}: nothing to draw: no rate or loss in the file is a finite number{}",
+            path.display(),
+            if args.log_y { " above 0 (--log-y)" } else { "" }
+        )));
+    }
+    Ok(charts)
 }
 
 #[cfg(test)]
