@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """PyTorch Lightning with an lrsched schedule, stepped after every optimizer step.
 
-``configure_optimizers`` returns ``lrsched.torch.LRScheduler`` with ``"interval": "step"``;
+``configure_optimizers`` returns ``lrsched_rs.torch.LRScheduler`` with ``"interval": "step"``;
 Lightning steps it like any PyTorch scheduler. The schedule here is a linear warmup into a
-cosine decay, in lrsched's one-line form; any config ``lrsched.Schedule`` reads works.
+cosine decay, in lrsched's one-line form; any config ``lrsched_rs.Schedule`` reads works.
 
     python examples/pytorch/lightning_example.py --epochs 3
 """
@@ -13,7 +13,7 @@ import argparse
 import lightning as L
 import torch
 
-import lrsched.torch
+import lrsched_rs.torch
 
 SCHEDULE = "warmup(steps=10, schedule=cosine(lr=0.05, steps=50))"
 
@@ -38,7 +38,7 @@ class Regression(L.LightningModule):
 
     def configure_optimizers(self):
         opt = torch.optim.SGD(self.parameters(), lr=0.05, momentum=0.9)
-        sched = lrsched.torch.LRScheduler(opt, self.schedule, interval="step")
+        sched = lrsched_rs.torch.LRScheduler(opt, self.schedule, interval="step")
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 

@@ -26,8 +26,8 @@ import sys
 
 import torch
 
-import lrsched.torch  # lrsched
-import lrsched.trial  # lrsched
+import lrsched_rs.torch  # lrsched
+import lrsched_rs.trial  # lrsched
 
 DEFAULT_SCHEDULE = {"type": "StepLR", "lr": 0.1, "step_size": 10, "gamma": 0.1}
 
@@ -76,8 +76,8 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    seed = lrsched.trial.seed(default=args.seed)  # lrsched
-    epochs = lrsched.trial.epochs(default=args.epochs)  # lrsched
+    seed = lrsched_rs.trial.seed(default=args.seed)  # lrsched
+    epochs = lrsched_rs.trial.epochs(default=args.epochs)  # lrsched
     torch.manual_seed(seed)
 
     x, y = load(args.data_dir, "train", args.limit)
@@ -88,10 +88,10 @@ def main():
         torch.nn.Linear(784, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10)
     )
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    schedule = lrsched.trial.schedule(steps_per_epoch, default=DEFAULT_SCHEDULE)  # lrsched
-    scheduler = lrsched.torch.LRScheduler(opt, schedule)  # lrsched
+    schedule = lrsched_rs.trial.schedule(steps_per_epoch, default=DEFAULT_SCHEDULE)  # lrsched
+    scheduler = lrsched_rs.torch.LRScheduler(opt, schedule)  # lrsched
     per_step = scheduler.interval == "step"
-    max_steps = lrsched.trial.max_steps()
+    max_steps = lrsched_rs.trial.max_steps()
 
     g = torch.Generator().manual_seed(seed)
     step = 0
@@ -105,7 +105,7 @@ def main():
             opt.zero_grad()
             loss.backward()
             opt.step()
-            lrsched.trial.report_step(step, lr=lr, loss=loss.item())  # lrsched
+            lrsched_rs.trial.report_step(step, lr=lr, loss=loss.item())  # lrsched
             step += 1
             if per_step:
                 scheduler.step()
@@ -116,8 +116,8 @@ def main():
             logits = model(tx)
             val_loss = torch.nn.functional.cross_entropy(logits, ty).item()
             val_acc = (logits.argmax(1) == ty).float().mean().item()
-        lrsched.trial.report(epoch, val_loss=val_loss, val_acc=val_acc)  # lrsched
-        if not lrsched.trial.active():
+        lrsched_rs.trial.report(epoch, val_loss=val_loss, val_acc=val_acc)  # lrsched
+        if not lrsched_rs.trial.active():
             print(f"epoch {epoch}: lr {opt.param_groups[0]['lr']:.4g} "
                   f"val_loss {val_loss:.4f} val_acc {val_acc:.4f}", flush=True)
         if not per_step:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""scheduler.step() through lrsched.torch.LRScheduler against the PyTorch class's own.
+"""scheduler.step() through lrsched_rs.torch.LRScheduler against the PyTorch class's own.
 
 For StepLR, CosineAnnealingLR, OneCycleLR and a SequentialLR, both schedulers drive an
 SGD optimizer (one param group) on the same machine; the time per step() is measured
@@ -17,8 +17,8 @@ import warnings
 import torch
 import torch.optim.lr_scheduler as S
 
-import lrsched
-import lrsched.torch
+import lrsched_rs
+import lrsched_rs.torch
 
 FAR = 10**6
 
@@ -62,13 +62,13 @@ def main():
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     torch.set_num_threads(1)
-    print(f"torch {torch.__version__}, lrsched {lrsched.__version__}; us per step(), best of "
+    print(f"torch {torch.__version__}, lrsched {lrsched_rs.__version__}; us per step(), best of "
           f"{args.repeat} windows of {args.window}")
     print(f"{'scheduler':<20}{'at step':>10}{'torch':>10}{'lrsched':>10}{'ratio':>8}")
     for name, (config, factory) in CASES.items():
         for at in (10, FAR):
             t_torch = per_step(factory(optimizer()), at, args.window, args.repeat)
-            t_ours = per_step(lrsched.torch.LRScheduler(optimizer(), config), at, args.window,
+            t_ours = per_step(lrsched_rs.torch.LRScheduler(optimizer(), config), at, args.window,
                               args.repeat)
             print(f"{name:<20}{at:>10}{t_torch * 1e6:>10.2f}{t_ours * 1e6:>10.2f}"
                   f"{t_torch / t_ours:>7.1f}x")
@@ -76,11 +76,11 @@ def main():
                  "warmup(steps=1000, schedule=cosine(lr=0.1, steps=1000000))",
                  '{"type": "CosineAnnealingLR", "lr": 0.1, "T_max": 1000}',
                  '{"type": "OneCycleLR", "max_lr": 0.1, "total_steps": 1000000}']:
-        s = lrsched.Schedule(text)
+        s = lrsched_rs.Schedule(text)
         t = time.perf_counter()
         v = s.values(FAR)
         t_values = time.perf_counter() - t
-        s = lrsched.Schedule(text)
+        s = lrsched_rs.Schedule(text)
         t = time.perf_counter()
         s.value(FAR)
         t_value = time.perf_counter() - t

@@ -1,10 +1,10 @@
-//! `lrsched._lrsched`: the extension module behind the `lrsched` Python package.
+//! `lrsched_rs._lrsched`: the extension module behind the `lrsched` Python package.
 //!
 //! A thin layer over the `lrsched` crate: every schedule, every config form, every error
-//! message is the crate's own. Python sees [`PySchedule`] (`lrsched.Schedule`), the
+//! message is the crate's own. Python sees [`PySchedule`] (`lrsched_rs.Schedule`), the
 //! catalog, conversions, a driver the PyTorch scheduler steps, and the trial protocol.
-//! The Python package (`python/lrsched/`) adds the PyTorch subclass and the trial helpers
-//! on top. Errors raise `lrsched.ScheduleError`, a `ValueError`, with the message the
+//! The Python package (`python/lrsched_rs/`) adds the PyTorch subclass and the trial helpers
+//! on top. Errors raise `lrsched_rs.ScheduleError`, a `ValueError`, with the message the
 //! CLI prints.
 //!
 //! The functions the module is built from are plain Rust too, so the crate's own tests
@@ -55,17 +55,17 @@ pub const MAX_LINE_BYTES: usize = 64 * 1024;
 const STEP_RANGE: &str = " (steps are 64-bit counts)";
 
 create_exception!(
-    lrsched,
+    lrsched_rs,
     ScheduleError,
     PyValueError,
     "A schedule, config, state or trial that lrsched refuses.\n\n\
      The message is the one the `lrsched` command line prints: the key, the value, what is\n\
      allowed and, for a misspelling, the nearest spelling. A `ValueError`, so code that\n\
      catches `ValueError` catches it too.\n\n\
-     >>> import lrsched\n\
+     >>> import lrsched_rs\n\
      >>> try:\n\
-     ...     lrsched.Schedule({\"type\": \"cosine\", \"lr\": 0.1, \"stepz\": 100})\n\
-     ... except lrsched.ScheduleError as e:\n\
+     ...     lrsched_rs.Schedule({\"type\": \"cosine\", \"lr\": 0.1, \"stepz\": 100})\n\
+     ... except lrsched_rs.ScheduleError as e:\n\
      ...     print(\"did you mean `steps`\" in str(e))\n\
      True"
 );
@@ -494,20 +494,20 @@ fn step_arg(step: &Bound<'_, PyAny>, name: &str) -> PyResult<u64> {
 /// written `"3ep"` or `"10%"` (the run's steps, epochs x steps per epoch, at most 2^53, so
 /// every duration resolves exactly). Numbers in a config dict are what Python takes as
 /// numbers (numpy scalars and 0-d arrays, `Decimal`, `Fraction`). Bad configs raise
-/// `lrsched.ScheduleError` (a `ValueError`) with the message the `lrsched` command line
+/// `lrsched_rs.ScheduleError` (a `ValueError`) with the message the `lrsched` command line
 /// prints; so do steps outside `0 .. 2**64`.
 ///
-/// >>> import lrsched
-/// >>> s = lrsched.Schedule({"type": "StepLR", "lr": 0.1, "step_size": 2, "gamma": 0.5})
+/// >>> import lrsched_rs
+/// >>> s = lrsched_rs.Schedule({"type": "StepLR", "lr": 0.1, "step_size": 2, "gamma": 0.5})
 /// >>> s.value(2), s.interval
 /// (0.05, 'epoch')
 /// >>> [float(v) for v in s.values(4)]
 /// [0.1, 0.1, 0.05, 0.05]
-/// >>> str(lrsched.Schedule("cosine(lr=0.1, steps=100, min_lr=0)"))
+/// >>> str(lrsched_rs.Schedule("cosine(lr=0.1, steps=100, min_lr=0)"))
 /// 'cosine(lr=0.1, steps=100)'
-/// >>> lrsched.Schedule(s.to_config()) == s
+/// >>> lrsched_rs.Schedule(s.to_config()) == s
 /// True
-#[pyclass(name = "Schedule", module = "lrsched", frozen, eq)]
+#[pyclass(name = "Schedule", module = "lrsched_rs", frozen, eq)]
 #[derive(Clone, PartialEq)]
 pub struct PySchedule {
     schedule: AnySchedule,
@@ -574,7 +574,7 @@ impl PySchedule {
             return Ok((c.schedule, c.interval));
         }
         Err(PyTypeError::new_err(format!(
-            "a schedule is a dict, a JSON, TOML or one-line string, or an lrsched.Schedule, not a {}",
+            "a schedule is a dict, a JSON, TOML or one-line string, or an lrsched_rs.Schedule, not a {}",
             type_name(config)
         )))
     }
@@ -718,7 +718,7 @@ impl PySchedule {
     }
 
     fn __repr__(&self) -> String {
-        format!("lrsched.Schedule({})", Value::String(self.__str__()))
+        format!("lrsched_rs.Schedule({})", Value::String(self.__str__()))
     }
 
     fn __reduce__<'py>(
@@ -733,7 +733,7 @@ impl PySchedule {
 }
 
 /// A schedule converted into another library's config form.
-#[pyclass(name = "Conversion", module = "lrsched", frozen)]
+#[pyclass(name = "Conversion", module = "lrsched_rs", frozen)]
 pub struct PyConversion {
     config: Value,
     exact: bool,
@@ -742,7 +742,7 @@ pub struct PyConversion {
 
 #[pymethods]
 impl PyConversion {
-    /// The config in the target library's form (a dict `lrsched.Schedule` reads back).
+    /// The config in the target library's form (a dict `lrsched_rs.Schedule` reads back).
     #[getter]
     fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         value_to_py(py, &self.config)
@@ -767,7 +767,7 @@ impl PyConversion {
 
     fn __repr__(&self) -> String {
         format!(
-            "lrsched.Conversion(config={}, exact={}, notes={:?})",
+            "lrsched_rs.Conversion(config={}, exact={}, notes={:?})",
             self.config,
             if self.exact { "True" } else { "False" },
             self.notes
@@ -796,9 +796,9 @@ fn catalog_list<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
     Ok(out)
 }
 
-/// The stateful driver behind `lrsched.torch.LRScheduler`: the step count, the groups'
+/// The stateful driver behind `lrsched_rs.torch.LRScheduler`: the step count, the groups'
 /// scales and the plateau history; one call per training step.
-#[pyclass(name = "_Driver", module = "lrsched")]
+#[pyclass(name = "_Driver", module = "lrsched_rs")]
 pub struct PyDriver {
     driver: Driver,
 }
@@ -882,7 +882,7 @@ impl PyDriver {
         let v = py_to_value(state, "state", 0)?;
         let st: DriverState = serde_json::from_value(v).map_err(|e| {
             err(format!(
-                "not an lrsched scheduler state ({e}): load a state_dict() of lrsched.torch.LRScheduler"
+                "not an lrsched scheduler state ({e}): load a state_dict() of lrsched_rs.torch.LRScheduler"
             ))
         })?;
         self.driver = self.driver.clone().restore(&st).map_err(err)?;
@@ -927,7 +927,7 @@ fn check_trial_shape(trial: &Trial, steps_per_epoch: Option<u64>) -> PyResult<()
 }
 
 /// The trial lrsched handed this process (the `LRSCHED_*` variables).
-#[pyclass(name = "_Trial", module = "lrsched", frozen)]
+#[pyclass(name = "_Trial", module = "lrsched_rs", frozen)]
 pub struct PyTrial {
     trial: Trial,
 }
@@ -991,7 +991,7 @@ impl PyTrial {
 }
 
 /// Appends the protocol's JSON lines to a metrics file.
-#[pyclass(name = "_Metrics", module = "lrsched")]
+#[pyclass(name = "_Metrics", module = "lrsched_rs")]
 pub struct PyMetrics {
     metrics: Metrics,
 }

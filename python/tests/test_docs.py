@@ -4,20 +4,20 @@ import doctest
 
 import pytest
 
-import lrsched
-import lrsched.trial
+import lrsched_rs
+import lrsched_rs.trial
 
 
-@pytest.mark.parametrize("module", ["lrsched", "lrsched.trial", "lrsched.torch"])
+@pytest.mark.parametrize("module", ["lrsched_rs", "lrsched_rs.trial", "lrsched_rs.torch"])
 def test_docstring_examples(module, monkeypatch):
     monkeypatch.delenv("LRSCHED_PROTOCOL", raising=False)
-    lrsched.trial._reset()
-    if module == "lrsched.torch":
+    lrsched_rs.trial._reset()
+    if module == "lrsched_rs.torch":
         pytest.importorskip("torch")
     mod = __import__(module, fromlist=["_"])
     finder = doctest.DocTestFinder()
     tests = finder.find(mod, module, extraglobs={})
-    tests += finder.find(lrsched.ScheduleError, "ScheduleError", module=False, globs={})
+    tests += finder.find(lrsched_rs.ScheduleError, "ScheduleError", module=False, globs={})
     runner = doctest.DocTestRunner()
     for t in tests:
         runner.run(t)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("torch")
-import lrsched  # noqa: E402
+import lrsched_rs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "pytorch" / "train_mnist.py"
@@ -62,7 +62,7 @@ def test_the_example_speaks_the_protocol(tmp_path, schedule, interval):
     assert all(0 < e["val_acc"] <= 1 for e in epochs)
     assert [s["step"] for s in steps] == list(range(20))  # 640 / 64 = 10 steps per epoch
     # The rate each step used is the schedule's, at the trial's interval.
-    s = lrsched.Schedule(schedule, steps_per_epoch=10, epochs=2)
+    s = lrsched_rs.Schedule(schedule, steps_per_epoch=10, epochs=2)
     want = [s.value(k if interval == "step" else k // 10) for k in range(20)]
     assert [x["lr"] for x in steps] == want
 

@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-import lrsched
-import lrsched.trial as trial
+import lrsched_rs
+import lrsched_rs.trial as trial
 
 COSINE = {"type": "cosine", "lr": 0.1, "steps": 100}
 U64_MAX = 2**64 - 1
@@ -32,7 +32,7 @@ def run_python(code):
     )
 
 
-def refused(call, *needles, kind=lrsched.ScheduleError):
+def refused(call, *needles, kind=lrsched_rs.ScheduleError):
     """The one-line message `call()` raises with; it must name every needle."""
     with pytest.raises(kind) as e:
         call()
@@ -49,8 +49,8 @@ def refused(call, *needles, kind=lrsched.ScheduleError):
 @pytest.mark.parametrize("n", [10**12, 2**63 - 1, TRACE_LIMIT + 1, 2**64, 10**30])
 def test_values_past_the_trace_limit_is_a_value_error_not_an_abort(n):
     code = (
-        "import lrsched\n"
-        "s = lrsched.Schedule('cosine(lr=0.1, steps=100)')\n"
+        "import lrsched_rs\n"
+        "s = lrsched_rs.Schedule('cosine(lr=0.1, steps=100)')\n"
         "try:\n"
         f"    s.values({n})\n"
         "except ValueError as e:\n"
@@ -63,7 +63,7 @@ def test_values_past_the_trace_limit_is_a_value_error_not_an_abort(n):
 
 
 def test_values_at_the_edges_of_the_step_range():
-    s = lrsched.Schedule(COSINE)
+    s = lrsched_rs.Schedule(COSINE)
     # The last step there is, 2^64 - 1, included.
     assert list(s.values(4, start=U64_MAX - 3)) == [0.0, 0.0, 0.0, 0.0]
     refused(lambda: s.values(5, start=U64_MAX - 3), "start", str(U64_MAX))
@@ -73,8 +73,8 @@ def test_values_at_the_edges_of_the_step_range():
 def test_values_without_numpy_is_bounded_too():
     code = (
         "import sys; sys.modules['numpy'] = None\n"
-        "import lrsched\n"
-        "s = lrsched.Schedule('cosine(lr=0.1, steps=100)')\n"
+        "import lrsched_rs\n"
+        "s = lrsched_rs.Schedule('cosine(lr=0.1, steps=100)')\n"
         "assert s.values(3) == [0.1, s.value(1), s.value(2)]\n"
         "try:\n"
         "    s.values(10**12)\n"
@@ -90,7 +90,7 @@ def test_values_without_numpy_is_bounded_too():
 
 
 def test_steps_take_the_whole_u64_range():
-    s = lrsched.Schedule(COSINE)
+    s = lrsched_rs.Schedule(COSINE)
     assert s.value(2**63) == 0.0 and s.value(U64_MAX) == 0.0
     assert s.momentum(U64_MAX) is None
 
@@ -107,12 +107,12 @@ def test_steps_take_the_whole_u64_range():
     ],
 )
 def test_integer_arguments_out_of_range_are_named(call, needles):
-    s = lrsched.Schedule(COSINE)
+    s = lrsched_rs.Schedule(COSINE)
     refused(lambda: call(s), *needles)
 
 
 def test_an_integer_too_long_to_print_is_still_named_shortly():
-    s = lrsched.Schedule(COSINE)
+    s = lrsched_rs.Schedule(COSINE)
     # 10**5000 has more digits than Python prints (sys.get_int_max_str_digits).
     message = refused(lambda: s.value(10**5000), "step = ")
     assert "bits" in message or "…" in message, message
@@ -122,7 +122,7 @@ def test_an_integer_too_long_to_print_is_still_named_shortly():
 
 def test_integer_arguments_accept_what_python_takes_as_an_index():
     np = pytest.importorskip("numpy")
-    s = lrsched.Schedule(COSINE)
+    s = lrsched_rs.Schedule(COSINE)
     assert s.value(np.int64(50)) == s.value(50)
     assert s.values(np.uint64(2), start=np.int32(99)).tolist() == [s.value(99), 0.0]
     with pytest.raises(TypeError, match="step"):
@@ -146,15 +146,15 @@ def test_integer_arguments_accept_what_python_takes_as_an_index():
 )
 def test_run_shapes_that_do_not_fit_are_refused_naming_the_value(kwargs, needles):
     config = {"type": "cosine", "lr": 0.1, "steps": "200%"}
-    refused(lambda: lrsched.Schedule(config, **kwargs), *needles)
+    refused(lambda: lrsched_rs.Schedule(config, **kwargs), *needles)
 
 
 def test_the_largest_run_shape_still_resolves_exactly():
-    s = lrsched.Schedule(
+    s = lrsched_rs.Schedule(
         {"type": "cosine", "lr": 0.1, "steps": "100%"}, steps_per_epoch=2**43, epochs=2**10
     )
     assert s.length == MAX_RUN_STEPS
-    s = lrsched.Schedule(
+    s = lrsched_rs.Schedule(
         {"type": "cosine", "lr": 0.1, "steps": "1ep"}, steps_per_epoch=MAX_RUN_STEPS
     )
     assert s.length == MAX_RUN_STEPS
@@ -215,7 +215,7 @@ def test_a_dict_changed_while_it_is_read_is_read_as_it_was():
             return 0.1
 
     config["lr"] = Grows()
-    s = lrsched.Schedule(config)  # a PanicException before
+    s = lrsched_rs.Schedule(config)  # a PanicException before
     assert s.value(0) == 0.1
 
 
@@ -228,7 +228,7 @@ def test_a_dict_emptied_while_it_is_read_is_read_as_it_was():
             return 0.1
 
     config["lr"] = Clears()
-    assert lrsched.Schedule(config).value(0) == 0.1
+    assert lrsched_rs.Schedule(config).value(0) == 0.1
 
 
 def test_a_list_changed_while_it_is_read_is_read_as_it_was():
@@ -240,20 +240,20 @@ def test_a_list_changed_while_it_is_read_is_read_as_it_was():
             return 4
 
     milestones[1] = Clears()
-    s = lrsched.Schedule({"type": "MultiStepLR", "lr": 0.1, "milestones": milestones})
+    s = lrsched_rs.Schedule({"type": "MultiStepLR", "lr": 0.1, "milestones": milestones})
     assert s.to_config()["milestones"] == [2, 4, 6]  # [2, 4] before: the rest was lost
 
 
 def test_a_list_that_grows_while_it_is_read_ends():
     code = (
-        "import lrsched\n"
+        "import lrsched_rs\n"
         "ms = [2]\n"
         "class Grows:\n"
         "    def __index__(self):\n"
         "        ms.append(Grows()) if len(ms) < 10**6 else None\n"
         "        return 4\n"
         "ms.append(Grows())\n"
-        "s = lrsched.Schedule({'type': 'MultiStepLR', 'lr': 0.1, 'milestones': ms})\n"
+        "s = lrsched_rs.Schedule({'type': 'MultiStepLR', 'lr': 0.1, 'milestones': ms})\n"
         "print(s.to_config()['milestones'])\n"
     )
     out = run_python(code)
@@ -262,9 +262,9 @@ def test_a_list_that_grows_while_it_is_read_ends():
 
 
 def test_a_state_dict_changed_while_it_is_read_does_not_panic():
-    from lrsched._lrsched import _Driver
+    from lrsched_rs._lrsched import _Driver
 
-    s = lrsched.Schedule(COSINE)
+    s = lrsched_rs.Schedule(COSINE)
     d = _Driver(s, [1.0], "step")
     state = d.state()
 
@@ -280,7 +280,7 @@ def test_a_state_dict_changed_while_it_is_read_does_not_panic():
 
 
 def test_group_scales_changed_while_read_do_not_hang_or_panic():
-    from lrsched._lrsched import _Driver
+    from lrsched_rs._lrsched import _Driver
 
     scales = [1.0]
 
@@ -291,7 +291,7 @@ def test_group_scales_changed_while_read_do_not_hang_or_panic():
             return 0.5
 
     scales.append(Grows())
-    d = _Driver(lrsched.Schedule(COSINE), scales, "step")
+    d = _Driver(lrsched_rs.Schedule(COSINE), scales, "step")
     assert d.current()[0] == [0.1, 0.05]
 
 
@@ -301,21 +301,21 @@ def test_group_scales_changed_while_read_do_not_hang_or_panic():
 def test_numpy_numbers_are_numbers():
     np = pytest.importorskip("numpy")
     for lr in [np.array(0.1), np.float64(0.1), np.array(0.1, dtype=np.float64)]:
-        s = lrsched.Schedule({"type": "cosine", "lr": lr, "steps": 100})
+        s = lrsched_rs.Schedule({"type": "cosine", "lr": lr, "steps": 100})
         assert s.value(0) == 0.1
-    s = lrsched.Schedule({"type": "cosine", "lr": np.float32(0.1), "steps": np.array(100)})
+    s = lrsched_rs.Schedule({"type": "cosine", "lr": np.float32(0.1), "steps": np.array(100)})
     assert s.value(0) == float(np.float32(0.1)) and s.length == 100
-    assert lrsched.Schedule({"type": "cosine", "lr": 0.1, "steps": np.int64(7)}).length == 7
+    assert lrsched_rs.Schedule({"type": "cosine", "lr": 0.1, "steps": np.int64(7)}).length == 7
 
 
 def test_numbers_with_dunder_float_are_numbers():
     from decimal import Decimal
     from fractions import Fraction
 
-    assert lrsched.Schedule({"type": "cosine", "lr": Fraction(1, 10), "steps": 100}).value(0) == 0.1
-    assert lrsched.Schedule({"type": "cosine", "lr": Decimal("0.1"), "steps": 100}).value(0) == 0.1
+    assert lrsched_rs.Schedule({"type": "cosine", "lr": Fraction(1, 10), "steps": 100}).value(0) == 0.1
+    assert lrsched_rs.Schedule({"type": "cosine", "lr": Decimal("0.1"), "steps": 100}).value(0) == 0.1
     refused(
-        lambda: lrsched.Schedule({"type": "cosine", "lr": Fraction(10**400), "steps": 100}),
+        lambda: lrsched_rs.Schedule({"type": "cosine", "lr": Fraction(10**400), "steps": 100}),
         "`lr`", "finite",
     )
 
@@ -326,13 +326,13 @@ def test_booleans_are_refused_as_numbers_whatever_their_library():
     # read as 1.0 before).
     for flag in [True, np.True_]:
         config = {"type": "cosine", "lr": flag, "steps": 100}
-        refused(lambda: lrsched.Schedule(config), "lr", "boolean")
+        refused(lambda: lrsched_rs.Schedule(config), "lr", "boolean")
 
 
 def test_arrays_that_are_not_one_number_are_refused_naming_the_key():
     np = pytest.importorskip("numpy")
     message = refused(
-        lambda: lrsched.Schedule({"type": "cosine", "lr": np.array([0.1, 0.2]), "steps": 100}),
+        lambda: lrsched_rs.Schedule({"type": "cosine", "lr": np.array([0.1, 0.2]), "steps": 100}),
         "`lr`", "must be a number",
     )
     assert "integer" not in message
@@ -340,7 +340,7 @@ def test_arrays_that_are_not_one_number_are_refused_naming_the_key():
 
 def test_a_surrogate_key_is_named_as_not_unicode():
     message = refused(
-        lambda: lrsched.Schedule(
+        lambda: lrsched_rs.Schedule(
             {"type": "warmup", "steps": 10, "schedule": {"type": "cosine", "\ud800x": 1}}
         ),
         "`schedule`", "not valid Unicode", "\\ud800",
@@ -349,17 +349,17 @@ def test_a_surrogate_key_is_named_as_not_unicode():
 
 
 def test_a_surrogate_value_or_text_is_named_as_not_unicode():
-    refused(lambda: lrsched.Schedule({"type": "cos\udcffine", "lr": 0.1, "steps": 100}),
+    refused(lambda: lrsched_rs.Schedule({"type": "cos\udcffine", "lr": 0.1, "steps": 100}),
             "`type`", "not valid Unicode")
-    refused(lambda: lrsched.Schedule({"type": "MultiStepLR", "lr": 0.1, "milestones": ["\ud800"]}),
+    refused(lambda: lrsched_rs.Schedule({"type": "MultiStepLR", "lr": 0.1, "milestones": ["\ud800"]}),
             "`milestones[0]`", "not valid Unicode")
-    refused(lambda: lrsched.Schedule("cosine(lr=0.1, steps=\ud800)"), "not valid Unicode")
+    refused(lambda: lrsched_rs.Schedule("cosine(lr=0.1, steps=\ud800)"), "not valid Unicode")
 
 
 def test_an_integer_past_64_bits_in_a_config_is_quoted_shortly():
     for steps in [10**400, 10**5000]:  # the second too long for str()
         config = {"type": "cosine", "lr": 0.1, "steps": steps}
-        message = refused(lambda: lrsched.Schedule(config), "`steps`", "64 bits")
+        message = refused(lambda: lrsched_rs.Schedule(config), "`steps`", "64 bits")
         assert "…" in message or "bits)" in message, message
 
 
@@ -386,7 +386,7 @@ def test_values_in_chunks_agree_with_value():
         "warmup(steps=1000, schedule=cosine(lr=0.1, steps=200000))",
         {"type": "CosineAnnealingLR", "lr": 0.1, "T_max": 70000},
     ]:
-        s = lrsched.Schedule(config)
+        s = lrsched_rs.Schedule(config)
         v = s.values(150_000, start=3)  # more than one chunk of 65536
         assert v.dtype == np.float64 and v.shape == (150_000,)
         for t in [0, 65535, 65536, 65537, 131072, 149_999]:
@@ -409,19 +409,19 @@ def test_trial_metrics_are_what_float_takes():
 
 def test_torch_scheduler_metrics_that_are_not_numbers_are_named():
     torch = pytest.importorskip("torch")
-    import lrsched.torch
+    import lrsched_rs.torch
 
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
-    sched = lrsched.torch.LRScheduler(opt, {"type": "ReduceLROnPlateau"})
+    sched = lrsched_rs.torch.LRScheduler(opt, {"type": "ReduceLROnPlateau"})
     refused(lambda: sched.step(10**400), "metric = 1000", "must be a number")
     refused(lambda: sched.step(torch.tensor([1.0, 2.0])), "metric = tensor", "must be a number")
-    refused(lambda: lrsched.torch.LRScheduler(opt, "StepLR(step_size=\ud800)"), "not valid Unicode")
+    refused(lambda: lrsched_rs.torch.LRScheduler(opt, "StepLR(step_size=\ud800)"), "not valid Unicode")
 
 
 def test_driver_metrics_past_a_float_are_named():
-    from lrsched._lrsched import _Driver
+    from lrsched_rs._lrsched import _Driver
 
-    d = _Driver(lrsched.Schedule({"type": "ReduceLROnPlateau", "lr": 0.1}), [1.0], "epoch")
+    d = _Driver(lrsched_rs.Schedule({"type": "ReduceLROnPlateau", "lr": 0.1}), [1.0], "epoch")
     refused(lambda: d.step(10**400), "metric = 1000", "finite")
     refused(lambda: d.observe(-(10**400)), "metric = -1000", "finite")
     refused(lambda: d.end_epoch(10**400), "metric = 1000", "finite")

@@ -1,4 +1,4 @@
-"""PyTorch Lightning accepts lrsched.torch.LRScheduler unchanged and steps it per step.
+"""PyTorch Lightning accepts lrsched_rs.torch.LRScheduler unchanged and steps it per step.
 
 The rate of every optimizer step is checked against the schedule's trace (the values
 `lrsched trace` prints; the same binary's output when LRSCHED_BIN is set).
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("lightning")
-import lrsched  # noqa: E402
+import lrsched_rs  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pytorch" / "lightning_example.py"
 
@@ -30,7 +30,7 @@ def test_every_step_follows_the_trace():
     model = ex.train(epochs=3, quiet=True)
     steps = 3 * 20  # 640 samples / batch 32
     assert len(model.rates) == steps
-    trace = lrsched.Schedule(ex.SCHEDULE).values(steps).tolist()
+    trace = lrsched_rs.Schedule(ex.SCHEDULE).values(steps).tolist()
     assert model.rates == trace
     binary = os.environ.get("LRSCHED_BIN")
     if binary and os.path.exists(binary):

@@ -1,4 +1,4 @@
-"""lrsched.torch.LRScheduler side by side with PyTorch's own schedulers, in a real loop.
+"""lrsched_rs.torch.LRScheduler side by side with PyTorch's own schedulers, in a real loop.
 
 Every class lrsched reads is pasted as a config and driven through lrsched's scheduler in
 the same training loop as the real torch class: every step's rates and momenta must be
@@ -13,8 +13,8 @@ import pytest
 torch = pytest.importorskip("torch")
 import torch.optim.lr_scheduler as tls  # noqa: E402
 
-import lrsched  # noqa: E402
-import lrsched.torch  # noqa: E402
+import lrsched_rs  # noqa: E402
+import lrsched_rs.torch  # noqa: E402
 
 S = tls  # shorter in the table
 
@@ -102,7 +102,7 @@ def data(n):
 
 def test_every_torch_class_is_covered():
     covered = {c[1]["type"] for c in CASES}
-    torch_classes = {t["name"] for t in lrsched.list() if t["group"] == "torch"}
+    torch_classes = {t["name"] for t in lrsched_rs.list() if t["group"] == "torch"}
     assert covered == torch_classes
 
 
@@ -112,7 +112,7 @@ def test_side_by_side_with_the_torch_class(case):
     ref_model, ref_opt = make(kind)
     our_model, our_opt = make(kind)
     ref = factory(ref_opt)
-    ours = lrsched.torch.LRScheduler(our_opt, config)
+    ours = lrsched_rs.torch.LRScheduler(our_opt, config)
     assert isinstance(ours, tls.LRScheduler)
     batches = data(steps)
     for i, (x, y) in enumerate(batches):
@@ -163,7 +163,7 @@ GROUP_CASES = [
 @pytest.mark.parametrize("config, factory", GROUP_CASES, ids=[c[0]["type"] for c in GROUP_CASES])
 def test_groups_keep_their_own_base_rates_exactly(config, factory):
     opt, ref_opt = two_groups(), two_groups()
-    ours = lrsched.torch.LRScheduler(opt, config)
+    ours = lrsched_rs.torch.LRScheduler(opt, config)
     ref = factory(ref_opt)
     for i in range(25):
         assert group_state(opt) == group_state(ref_opt), i
@@ -172,15 +172,15 @@ def test_groups_keep_their_own_base_rates_exactly(config, factory):
         assert ours.get_last_lr() == ref.get_last_lr(), i
         assert ours.get_lr() == ours.get_last_lr()
     # Resumes with every group's schedule.
-    again = lrsched.torch.LRScheduler(two_groups(), config)
+    again = lrsched_rs.torch.LRScheduler(two_groups(), config)
     again.load_state_dict(ours.state_dict())
     assert again.get_last_lr() == ours.get_last_lr()
 
 
 def test_native_schedule_scales_groups_by_their_initial_rates():
     opt = two_groups()
-    s = lrsched.torch.LRScheduler(opt, "cosine(lr=0.1, steps=10)")
-    ref = lrsched.Schedule("cosine(lr=0.1, steps=10)")
+    s = lrsched_rs.torch.LRScheduler(opt, "cosine(lr=0.1, steps=10)")
+    ref = lrsched_rs.Schedule("cosine(lr=0.1, steps=10)")
     for t in range(12):
         assert s.get_last_lr() == [ref.value(t), ref.value(t) * (0.013 / 0.1)]
         opt.step()
@@ -188,16 +188,16 @@ def test_native_schedule_scales_groups_by_their_initial_rates():
 
 
 def test_per_group_lists_must_match_the_groups():
-    with pytest.raises(lrsched.ScheduleError, match="list of 2 numbers"):
-        lrsched.torch.LRScheduler(two_groups(), {"type": "OneCycleLR", "max_lr": [0.1, 0.2, 0.3],
+    with pytest.raises(lrsched_rs.ScheduleError, match="list of 2 numbers"):
+        lrsched_rs.torch.LRScheduler(two_groups(), {"type": "OneCycleLR", "max_lr": [0.1, 0.2, 0.3],
                                                  "total_steps": 10})
 
 
 def test_native_schedule_sets_momentum_and_adam_betas():
     _, opt = make("adam")
-    s = lrsched.torch.LRScheduler(opt, "one_cycle(max_lr=0.1, total_steps=20)")
+    s = lrsched_rs.torch.LRScheduler(opt, "one_cycle(max_lr=0.1, total_steps=20)")
     assert s.interval == "step"
-    sched = lrsched.Schedule("one_cycle(max_lr=0.1, total_steps=20)")
+    sched = lrsched_rs.Schedule("one_cycle(max_lr=0.1, total_steps=20)")
     for t in range(10):
         assert opt.param_groups[0]["lr"] == sched.value(t)
         assert opt.param_groups[0]["betas"][0] == sched.momentum(t)
@@ -208,7 +208,7 @@ def test_native_schedule_sets_momentum_and_adam_betas():
 
 def run(config, steps, state=None, kind="sgd", metrics=None):
     model, opt = make(kind)
-    sched = lrsched.torch.LRScheduler(opt, config)
+    sched = lrsched_rs.torch.LRScheduler(opt, config)
     if state is not None:
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
@@ -246,24 +246,24 @@ def test_state_dict_resumes_bit_identically(config, metrics):
 def test_foreign_state_names_what_changed():
     _, state = run({"type": "CosineAnnealingLR", "T_max": 30}, 3)
     _, opt = make("sgd")
-    other = lrsched.torch.LRScheduler(opt, {"type": "CosineAnnealingLR", "T_max": 40})
-    with pytest.raises(lrsched.ScheduleError, match="T_max: 30 -> 40"):
+    other = lrsched_rs.torch.LRScheduler(opt, {"type": "CosineAnnealingLR", "T_max": 40})
+    with pytest.raises(lrsched_rs.ScheduleError, match="T_max: 30 -> 40"):
         other.load_state_dict(state["sched"])
     torch_state = tls.StepLR(make("sgd")[1], step_size=3).state_dict()
-    with pytest.raises(lrsched.ScheduleError, match="not an lrsched scheduler state"):
+    with pytest.raises(lrsched_rs.ScheduleError, match="not an lrsched scheduler state"):
         other.load_state_dict(torch_state)
-    with pytest.raises(lrsched.ScheduleError, match="not an lrsched scheduler state"):
+    with pytest.raises(lrsched_rs.ScheduleError, match="not an lrsched scheduler state"):
         other.load_state_dict({"lrsched": {"version": 1}})
-    with pytest.raises(lrsched.ScheduleError, match="not an lrsched scheduler state"):
+    with pytest.raises(lrsched_rs.ScheduleError, match="not an lrsched scheduler state"):
         other.load_state_dict([1, 2])
 
 
 def test_plateau_stepped_without_a_metric_is_refused():
     _, opt = make("sgd")
-    s = lrsched.torch.LRScheduler(opt, {"type": "ReduceLROnPlateau", "patience": 1})
-    with pytest.raises(lrsched.ScheduleError, match=r"step\(metric\)"):
+    s = lrsched_rs.torch.LRScheduler(opt, {"type": "ReduceLROnPlateau", "patience": 1})
+    with pytest.raises(lrsched_rs.ScheduleError, match=r"step\(metric\)"):
         s.step()
-    with pytest.raises(lrsched.ScheduleError, match="must be a number"):
+    with pytest.raises(lrsched_rs.ScheduleError, match="must be a number"):
         s.step("low")
     s.step(torch.tensor(0.5))
     assert s.last_epoch == 1
@@ -272,24 +272,24 @@ def test_plateau_stepped_without_a_metric_is_refused():
 def test_bad_arguments():
     _, opt = make("sgd")
     with pytest.raises(TypeError, match="Optimizer"):
-        lrsched.torch.LRScheduler(object(), "cosine(lr=0.1, steps=10)")
-    with pytest.raises(lrsched.ScheduleError, match="interval"):
-        lrsched.torch.LRScheduler(opt, "cosine(lr=0.1, steps=10)", interval="batch")
-    with pytest.raises(lrsched.ScheduleError, match="did you mean `StepLR`"):
-        lrsched.torch.LRScheduler(opt, {"type": "StepLr", "step_size": 3})
-    with pytest.raises(lrsched.ScheduleError, match="step_size"):
-        lrsched.torch.LRScheduler(opt, {"type": "StepLR", "step_size": "three"})
+        lrsched_rs.torch.LRScheduler(object(), "cosine(lr=0.1, steps=10)")
+    with pytest.raises(lrsched_rs.ScheduleError, match="interval"):
+        lrsched_rs.torch.LRScheduler(opt, "cosine(lr=0.1, steps=10)", interval="batch")
+    with pytest.raises(lrsched_rs.ScheduleError, match="did you mean `StepLR`"):
+        lrsched_rs.torch.LRScheduler(opt, {"type": "StepLr", "step_size": 3})
+    with pytest.raises(lrsched_rs.ScheduleError, match="step_size"):
+        lrsched_rs.torch.LRScheduler(opt, {"type": "StepLR", "step_size": "three"})
     with pytest.raises(TypeError):
-        lrsched.torch.LRScheduler(opt, 3.0)
+        lrsched_rs.torch.LRScheduler(opt, 3.0)
 
 
 def test_deep_copy_and_lr_as_tensor():
     model = torch.nn.Linear(2, 1)
     opt = torch.optim.Adam(model.parameters(), lr=torch.tensor(0.01))
-    s = lrsched.torch.LRScheduler(opt, "cosine(lr=0.01, steps=10)")
+    s = lrsched_rs.torch.LRScheduler(opt, "cosine(lr=0.01, steps=10)")
     opt.step()
     s.step()
     assert isinstance(opt.param_groups[0]["lr"], torch.Tensor)
-    assert opt.param_groups[0]["lr"].item() == pytest.approx(lrsched.Schedule(
+    assert opt.param_groups[0]["lr"].item() == pytest.approx(lrsched_rs.Schedule(
         "cosine(lr=0.01, steps=10)").value(1))
     copy.deepcopy(s.state_dict())

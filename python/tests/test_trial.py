@@ -1,11 +1,11 @@
-"""lrsched.trial: the protocol's environment in, its JSON lines out (docs/protocol.md)."""
+"""lrsched_rs.trial: the protocol's environment in, its JSON lines out (docs/protocol.md)."""
 
 import json
 
 import pytest
 
-import lrsched
-import lrsched.trial as trial
+import lrsched_rs
+import lrsched_rs.trial as trial
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_outside_a_trial_helpers_fall_back(monkeypatch):
     assert trial.schedule(default="cosine(lr=0.1, steps=10)").value(10) == 0.0
     trial.report(1, val_loss=0.5)  # writes nothing, fails nothing
     trial.report_step(0, lr=0.1, loss=1.0)
-    with pytest.raises(lrsched.ScheduleError, match="default"):
+    with pytest.raises(lrsched_rs.ScheduleError, match="default"):
         trial.seed()
 
 
@@ -50,7 +50,7 @@ def test_reads_the_trial_and_resolves_durations(env):
         3, 4, "cosine-seed3", "step")
     s = trial.schedule(steps_per_epoch=25)  # 100% of 4 epochs x 25 steps
     assert s.length == 100 and s.interval == "step"
-    with pytest.raises(lrsched.ScheduleError, match="100%"):
+    with pytest.raises(lrsched_rs.ScheduleError, match="100%"):
         trial.schedule()  # no steps per epoch: the duration cannot be resolved
 
 
@@ -69,25 +69,25 @@ def test_writes_the_protocols_lines(env):
 
 
 def test_bad_reports_are_refused(env):
-    with pytest.raises(lrsched.ScheduleError, match="reserved"):
+    with pytest.raises(lrsched_rs.ScheduleError, match="reserved"):
         trial.report(1, step=3.0)
-    with pytest.raises(lrsched.ScheduleError, match="must be a number"):
+    with pytest.raises(lrsched_rs.ScheduleError, match="must be a number"):
         trial.report(1, val_loss="low")
-    with pytest.raises(lrsched.ScheduleError, match="epoch = 0"):
+    with pytest.raises(lrsched_rs.ScheduleError, match="epoch = 0"):
         trial.report(0, val_loss=1.0)
-    with pytest.raises(lrsched.ScheduleError, match="step = -1"):
+    with pytest.raises(lrsched_rs.ScheduleError, match="step = -1"):
         trial.report_step(-1, lr=0.1, loss=1.0)
 
 
 def test_a_bad_environment_names_the_variable(env, monkeypatch):
     monkeypatch.setenv("LRSCHED_SEED", "minus one")
     trial._reset()
-    with pytest.raises(lrsched.ScheduleError, match="LRSCHED_SEED"):
+    with pytest.raises(lrsched_rs.ScheduleError, match="LRSCHED_SEED"):
         trial.seed()
     monkeypatch.setenv("LRSCHED_SEED", "1")
     monkeypatch.setenv("LRSCHED_SCHEDULE", '{"type": "cosin"}')
     trial._reset()
-    with pytest.raises(lrsched.ScheduleError, match="did you mean `cosine`"):
+    with pytest.raises(lrsched_rs.ScheduleError, match="did you mean `cosine`"):
         trial.schedule(steps_per_epoch=10)
 
 

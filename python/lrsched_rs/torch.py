@@ -2,14 +2,14 @@
 
 ``LRScheduler(optimizer, schedule)`` is a real subclass of
 ``torch.optim.lr_scheduler.LRScheduler``, so PyTorch Lightning and Hugging Face's
-``Trainer`` take it unchanged. ``schedule`` is an ``lrsched.Schedule`` or anything
-``lrsched.Schedule`` accepts; a pasted PyTorch class config may leave out ``lr``, which
+``Trainer`` take it unchanged. ``schedule`` is an ``lrsched_rs.Schedule`` or anything
+``lrsched_rs.Schedule`` accepts; a pasted PyTorch class config may leave out ``lr``, which
 then comes from the optimizer, as PyTorch takes it.
 
->>> import torch, lrsched.torch
+>>> import torch, lrsched_rs.torch
 >>> model = torch.nn.Linear(2, 1)
 >>> opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
->>> sched = lrsched.torch.LRScheduler(opt, {"type": "StepLR", "step_size": 2, "gamma": 0.5})
+>>> sched = lrsched_rs.torch.LRScheduler(opt, {"type": "StepLR", "step_size": 2, "gamma": 0.5})
 >>> for epoch in range(3):
 ...     opt.step()
 ...     sched.step()
@@ -130,7 +130,7 @@ class LRScheduler(_TorchLRScheduler):
             ``lr`` (per-group lists such as ``max_lr=[...]`` give each group its entry),
             exactly as PyTorch runs it; any other schedule sets group ``i`` to its value
             times the group's initial ``lr`` over the first group's.
-        schedule: an ``lrsched.Schedule``, a config dict, JSON, TOML or one-line string.
+        schedule: an ``lrsched_rs.Schedule``, a config dict, JSON, TOML or one-line string.
         interval: ``"step"`` or ``"epoch"``, how often the loop calls ``step()``; by
             default the schedule's own (``Schedule.interval``: per epoch for PyTorch's
             classes other than OneCycleLR and CyclicLR, per step for everything else).
@@ -257,14 +257,14 @@ class LRScheduler(_TorchLRScheduler):
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
         """Continues from a saved state, bit-identically.
 
-        Raises ``lrsched.ScheduleError`` naming every difference when the state was saved
+        Raises ``lrsched_rs.ScheduleError`` naming every difference when the state was saved
         from another config, and when it is not an lrsched state at all.
         """
         if not isinstance(state_dict, dict) or "lrsched" not in state_dict:
             keys = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
             raise ScheduleError(
                 f"not an lrsched scheduler state (keys: {keys}): load the state_dict() of an "
-                "lrsched.torch.LRScheduler"
+                "lrsched_rs.torch.LRScheduler"
             )
         saved = [state_dict["lrsched"], *state_dict.get("lrsched_groups", [])]
         if len(saved) != len(self._plan):

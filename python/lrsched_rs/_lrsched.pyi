@@ -1,4 +1,4 @@
-"""Type stubs of lrsched's extension module (lrsched._lrsched)."""
+"""Type stubs of lrsched's extension module (lrsched_rs._lrsched)."""
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -21,8 +21,8 @@ class Schedule:
     in ``0 .. 2**64``; anything else raises ``ScheduleError`` (``TypeError`` for a
     non-integer).
 
-    >>> import lrsched
-    >>> lrsched.Schedule("cosine(lr=0.1, steps=100)").value(100)
+    >>> import lrsched_rs
+    >>> lrsched_rs.Schedule("cosine(lr=0.1, steps=100)").value(100)
     0.0
     """
 

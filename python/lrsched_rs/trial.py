@@ -7,21 +7,21 @@ with three changes:
 
 .. code-block:: python
 
-    import lrsched.torch, lrsched.trial
-    torch.manual_seed(lrsched.trial.seed(default=0))
-    sched = lrsched.torch.LRScheduler(opt, lrsched.trial.schedule(
+    import lrsched_rs.torch, lrsched_rs.trial
+    torch.manual_seed(lrsched_rs.trial.seed(default=0))
+    sched = lrsched_rs.torch.LRScheduler(opt, lrsched_rs.trial.schedule(
         steps_per_epoch=len(loader), default={"type": "StepLR", "step_size": 10}))
-    for epoch in range(1, lrsched.trial.epochs(default=20) + 1):
-        ...  # train; per step: lrsched.trial.report_step(step, lr=..., loss=...)
-        lrsched.trial.report(epoch, val_loss=val_loss, val_acc=val_acc)
+    for epoch in range(1, lrsched_rs.trial.epochs(default=20) + 1):
+        ...  # train; per step: lrsched_rs.trial.report_step(step, lr=..., loss=...)
+        lrsched_rs.trial.report(epoch, val_loss=val_loss, val_acc=val_acc)
 
 Run on its own (no ``LRSCHED_PROTOCOL`` in the environment), each helper returns its
 ``default`` and the reports write nothing, so the same script still trains by itself.
 
->>> import lrsched.trial
->>> lrsched.trial.active()
+>>> import lrsched_rs.trial
+>>> lrsched_rs.trial.active()
 False
->>> lrsched.trial.seed(default=7)
+>>> lrsched_rs.trial.seed(default=7)
 7
 """
 
@@ -63,7 +63,7 @@ def active() -> bool:
 def _need(what: str, default: Any) -> Any:
     if default is None:
         raise ScheduleError(
-            f"lrsched.trial.{what}(): not running under lrsched (LRSCHED_PROTOCOL is unset) "
+            f"lrsched_rs.trial.{what}(): not running under lrsched (LRSCHED_PROTOCOL is unset) "
             f"and no default given: pass {what}(default=...) or run through "
             "`lrsched compare --command`"
         )
@@ -168,7 +168,7 @@ def report(epoch: int, **metrics: float) -> None:
 
     NaN and infinities are written ``NaN`` / ``Infinity`` / ``-Infinity``; lrsched then
     ends the trial as diverged. A line longer than the protocol's 64 KiB (thousands of
-    metrics, or very long names) raises ``lrsched.ScheduleError`` and writes nothing.
+    metrics, or very long names) raises ``lrsched_rs.ScheduleError`` and writes nothing.
     Outside a trial this does nothing.
     """
     if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
