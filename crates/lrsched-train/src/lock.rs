@@ -33,8 +33,10 @@ impl FolderLock {
     }
 
     /// The lock of one file a run writes (`train --metrics-out`) rather than of a whole
-    /// folder: `.NAME.lrsched.lock` beside the file, so two runs never write one file
-    /// while runs writing other files in the same folder go on.
+    /// folder, so two runs never write one file while runs writing other files in the
+    /// same folder go on. The lock file lives in the user's temporary folder
+    /// (`lrsched-locks-UID/`, named by a hash of the file's absolute path), not beside the
+    /// file: the run's folder holds only what the run writes.
     ///
     /// ```
     /// use lrsched_train::lock::FolderLock;
@@ -44,18 +46,26 @@ impl FolderLock {
     /// let e = FolderLock::for_file(&file).unwrap_err();
     /// assert!(e.starts_with(&format!("{} is in use: another lrsched run holds it", file.display())), "{e}");
     /// assert!(FolderLock::for_file(&dir.path().join("other.jsonl")).is_ok());
+    /// assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing beside the file");
     /// drop(held);
     /// ```
     pub fn for_file(file: &Path) -> Result<FolderLock, String> {
-        let name = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let dir = match file.parent() {
+        use sha2::{Digest, Sha256};
+        use std::os::unix::ffi::OsStrExt;
+        let parent = match file.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        Self::acquire_at(dir.join(format!(".{name}.lrsched.lock")), file)
+        let parent = std::fs::canonicalize(parent).unwrap_or_else(|_| parent.to_path_buf());
+        let absolute = parent.join(file.file_name().unwrap_or_default());
+        let digest = Sha256::digest(absolute.as_os_str().as_bytes());
+        let name: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        // SAFETY: getuid(2) cannot fail.
+        let uid = unsafe { libc::getuid() };
+        let dir = std::env::temp_dir().join(format!("lrsched-locks-{uid}"));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create the lock folder {}: {e}", dir.display()))?;
+        Self::acquire_at(dir.join(format!("{name}.lock")), file)
     }
 
     /// Takes the lock file `path`, which guards `what` (a folder or a file).
