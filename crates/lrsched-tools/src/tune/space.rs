@@ -91,6 +91,12 @@ impl Space {
                 }
                 ("params", toml::Value::Table(t)) => {
                     for (name, spec) in t {
+                        printable(name).map_err(|c| {
+                            format!(
+                                "param {}: its name has a control character ({c}): names are placeholders, letters, digits and _",
+                                shown(name)
+                            )
+                        })?;
                         params.push((name.clone(), Param::parse(name, spec)?));
                     }
                 }
@@ -109,6 +115,31 @@ impl Space {
             return Err(
                 "no [params]: give at least one, e.g. lr = { log_range = [1e-3, 1.0] }".into(),
             );
+        }
+        // A control character would reach a trial's environment or a file name, and fail
+        // every trial: refused here, before any runs.
+        let check = |what: &str, s: &str| {
+            // Line breaks and tabs are a template's layout, whitespace to the parser.
+            let laid_out: String = s.replace(['\n', '\r', '\t'], " ");
+            printable(&laid_out).map_err(|c| {
+                format!(
+                    "{what} {} has a control character ({c}): use printable characters",
+                    shown(s)
+                )
+            })
+        };
+        match &template {
+            Template::Line(s) => check("`schedule`", s)?,
+            Template::Config(v) => walk_strings(v, &mut |s| check("a `schedule` value", s))?,
+        }
+        for (name, p) in &params {
+            if let Param::Choice(values) = p {
+                for (k, v) in values.iter().enumerate() {
+                    walk_strings(v, &mut |s| {
+                        check(&format!("param `{name}`: choice {}", k + 1), s)
+                    })?;
+                }
+            }
         }
         let mut used = BTreeSet::new();
         match &template {
@@ -404,6 +435,20 @@ fn walk_strings(v: &Value, f: &mut dyn FnMut(&str) -> Result<(), String>) -> Res
         Value::Object(m) => m.values().try_for_each(|x| walk_strings(x, f)),
         _ => Ok(()),
     }
+}
+
+/// `Ok` when `s` has no control character, else the first one as `U+0000`.
+pub fn printable(s: &str) -> Result<(), String> {
+    match s.chars().find(|c| c.is_control()) {
+        Some(c) => Err(format!("U+{:04X}", c as u32)),
+        None => Ok(()),
+    }
+}
+
+/// A string for a message: quoted with its control characters escaped, at most
+/// `lrsched::MAX_QUOTE` characters.
+fn shown(s: &str) -> String {
+    lrsched::shorten(&format!("{s:?}")).to_string()
 }
 
 /// A value as text: strings without their quotes.
