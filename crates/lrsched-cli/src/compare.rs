@@ -378,6 +378,11 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
         println!("{line}");
     }
     println!("report: {}", html.display());
+    if !result.runs.iter().any(|r| r.result.status.is_usable()) {
+        report::exit_no_trial_completed(&report::count_outcomes(
+            result.runs.iter().map(|r| r.result.status.word()),
+        ));
+    }
     Ok(())
 }
 
@@ -646,6 +651,15 @@ fn read_schedules(path: &Path) -> Result<Vec<Entry>, UserError> {
             Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
             _ => return Err(at(format!("entry {n} has no `name`"))),
         };
+        // The name is the trial's LRSCHED_TRIAL and part of its folder's name: a control
+        // character (NUL cannot be in an environment variable) would fail every trial.
+        if let Some(c) = name.chars().find(|c| c.is_control()) {
+            return Err(at(format!(
+                "entry {n}: the name {} has a control character (U+{:04X}): names are shown in tables and passed to the trials; use printable characters",
+                lrsched::shorten(&format!("{name:?}")),
+                c as u32
+            )));
+        }
         if entries.iter().any(|e| e.name == name) {
             return Err(at(format!("two entries are named `{name}`")));
         }

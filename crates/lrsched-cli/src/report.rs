@@ -36,3 +36,33 @@ pub fn locked_out_dir(
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), UserError> {
     lrsched_tools::files::write_atomic(path, bytes).map_err(UserError)
 }
+
+/// Exit status of compare and tune when no trial completed (as find-lr's when no sweep
+/// gave a curve): the report and files are written, but there is nothing to use.
+pub const EXIT_NO_TRIAL: i32 = 1;
+
+/// Ends a tool whose trials all failed: says so on one line (`what` counts them by
+/// outcome) and exits with [`EXIT_NO_TRIAL`], after everything was written. The locks
+/// it held are the kernel's to drop.
+pub fn exit_no_trial_completed(what: &str) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    eprintln!("error: no trial completed ({what}): nothing to rank; see the report");
+    std::process::exit(EXIT_NO_TRIAL)
+}
+
+/// Trials counted by outcome word: `2 failed, 1 timed out`.
+pub fn count_outcomes<'a>(words: impl Iterator<Item = &'a str>) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for w in words {
+        match counts.iter_mut().find(|(x, _)| *x == w) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((w, 1)),
+        }
+    }
+    counts
+        .iter()
+        .map(|(w, n)| format!("{n} {w}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -519,6 +519,11 @@ fn finish(
         &sections,
     )?;
     println!("wrote {}", dir.join("report.html").display());
+    if !r.rows.iter().any(|t| t.record.is_usable()) {
+        report::exit_no_trial_completed(&report::count_outcomes(
+            r.rows.iter().map(|t| t.record.outcome.as_str()),
+        ));
+    }
     Ok(())
 }
 

@@ -20,7 +20,7 @@ use crate::protocol::{Line, TrialInput};
 use crate::runner::{launch, Launcher, TrialEvent};
 use crate::stats::{paired_differ, seeds_needed, Summary};
 use crate::trainer::Trainer;
-use crate::trial::{Control, TrialResult};
+use crate::trial::{Control, TrialResult, TrialStatus};
 use lrsched_report::html::{Section, Table};
 use lrsched_report::{render_svg, Chart, Series};
 use serde_json::{json, Value};
@@ -85,6 +85,30 @@ impl Metric {
         }
     }
 
+    /// Whether `v` is a value this metric can take, so it may be ranked: an accuracy
+    /// ([`Metric::is_fraction`]) lies in `[0, 1]`, any metric is finite. A value outside
+    /// (`1e308` as an accuracy, shown as `inf%`, would win every ranking) makes its trial
+    /// bad output ([`check_range`]).
+    ///
+    /// ```
+    /// use lrsched_tools::compare::Metric;
+    /// let acc = Metric::named("val_acc");
+    /// assert!(acc.allows(0.97) && !acc.allows(1e308) && !acc.allows(-0.1));
+    /// assert!(Metric::named("val_loss").allows(1e9) && !Metric::named("val_loss").allows(f64::NAN));
+    /// ```
+    pub fn allows(&self, v: f64) -> bool {
+        v.is_finite() && (!self.is_fraction() || (0.0..=1.0).contains(&v))
+    }
+
+    /// What [`Metric::allows`], for messages.
+    pub fn allowed(&self) -> &'static str {
+        if self.is_fraction() {
+            "an accuracy must be between 0 and 1"
+        } else {
+            "a metric must be a finite number"
+        }
+    }
+
     /// Whether values are fractions shown as percentages (accuracies).
     ///
     /// ```
@@ -94,6 +118,59 @@ impl Metric {
     /// ```
     pub fn is_fraction(&self) -> bool {
         self.higher_is_better && self.name.to_ascii_lowercase().contains("acc")
+    }
+}
+
+/// Why a trial's values of `metric` cannot be ranked: the first epoch whose value is
+/// outside what the metric allows ([`Metric::allows`]), named with the value and the
+/// range; `None` when every value is allowed.
+///
+/// ```
+/// use lrsched_tools::compare::{check_range, Metric};
+/// use lrsched_tools::protocol::parse_line;
+/// let mut r = lrsched_tools::trial::TrialResult::new();
+/// r.push(parse_line(r#"{"epoch": 1, "val_acc": 0.5}"#).unwrap());
+/// r.push(parse_line(r#"{"epoch": 2, "val_acc": 1e308}"#).unwrap());
+/// assert_eq!(check_range(&r, &Metric::named("val_acc")).unwrap(),
+///     "epoch 2: `val_acc` = 1e308 is not allowed: an accuracy must be between 0 and 1");
+/// ```
+pub fn check_range(result: &TrialResult, metric: &Metric) -> Option<String> {
+    result.epochs.iter().find_map(|e| {
+        let v = e.get(&metric.name)?;
+        (!metric.allows(v)).then(|| {
+            format!(
+                "epoch {}: `{}` = {} is not allowed: {}",
+                e.epoch,
+                metric.name,
+                number(v),
+                metric.allowed()
+            )
+        })
+    })
+}
+
+/// A number as a person reads it: `1.5`, `-0.25`, `1e308` (not 309 digits), `NaN`.
+fn number(v: f64) -> String {
+    if v.is_finite() && v != 0.0 && !(1e-4..1e6).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
+/// A trial that finished normally but reported a value of `metric` it cannot take
+/// ([`check_range`]) becomes bad output, so it is never ranked, let alone best.
+/// `metrics` is its metrics file, named in the status.
+pub fn reject_out_of_range(result: &mut TrialResult, metric: &Metric, metrics: &Path) {
+    if !result.status.is_usable() {
+        return;
+    }
+    if let Some(problem) = check_range(result, metric) {
+        result.status = TrialStatus::Malformed(crate::protocol::ProtocolError {
+            path: metrics.to_path_buf(),
+            line: 0,
+            problem,
+        });
     }
 }
 
@@ -219,6 +296,18 @@ pub fn compare(
     spec: &CompareSpec,
     events: &(dyn Fn(TrialEvent<'_>) + Sync),
 ) -> Result<CompareResult, String> {
+    // A name is each trial's LRSCHED_TRIAL: a control character (NUL cannot be in an
+    // environment variable) would fail every trial, so the spec is refused first.
+    for (k, c) in spec.candidates.iter().enumerate() {
+        if let Some(ch) = c.name.chars().find(|ch| ch.is_control()) {
+            return Err(format!(
+                "candidate {}: the name {} has a control character (U+{:04X}): use printable characters",
+                k + 1,
+                lrsched::shorten(&format!("{:?}", c.name)),
+                ch as u32
+            ));
+        }
+    }
     let started = std::time::Instant::now();
     let mut trials: Vec<(&Trainer, TrialInput)> = Vec::new();
     let mut slugs = BTreeSet::new();
@@ -238,6 +327,11 @@ pub fn compare(
             ));
         }
     }
+    // What this run writes, checked before any trial: a folder (or pipe) where a file
+    // goes would be found only after every trial ran.
+    for name in ["metrics.jsonl", "metrics.csv", "steps.jsonl", "report.html"] {
+        crate::files::check_output_path(&spec.dir.join(name))?;
+    }
     let (results, timings) = launch(
         &spec.launcher,
         spec.jobs,
@@ -246,7 +340,7 @@ pub fn compare(
         events,
     )?;
     let n_seeds = spec.seeds.len();
-    let runs: Vec<Run> = trials
+    let mut runs: Vec<Run> = trials
         .into_iter()
         .zip(results)
         .enumerate()
@@ -261,6 +355,10 @@ pub fn compare(
         let has_acc = runs.iter().any(|r| r.result.last("val_acc").is_some());
         Metric::named(if has_acc { "val_acc" } else { "val_loss" })
     });
+    for run in &mut runs {
+        let path = run.input.metrics_path();
+        reject_out_of_range(&mut run.result, &metric, &path);
+    }
     let (target, target_chosen) = match spec.target {
         Some(t) => (Some(t), false),
         None => (choose_target(&runs, spec.candidates.len(), &metric), true),

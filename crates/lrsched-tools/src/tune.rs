@@ -96,6 +96,15 @@ impl Mode {
     }
 }
 
+/// The metric that scores, as compare's [`crate::compare::Metric`]: its direction from
+/// `mode`, which values it may take ([`crate::compare::Metric::allows`]).
+fn scoring(metric: &str, mode: Mode) -> crate::compare::Metric {
+    crate::compare::Metric {
+        name: metric.to_string(),
+        higher_is_better: mode == Mode::Max,
+    }
+}
+
 /// Which of a trial's epochs scores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScoreBy {
@@ -581,6 +590,7 @@ pub fn run(
     events: &(dyn Fn(TrialEvent<'_>) + Sync),
 ) -> Result<TuneResult, String> {
     let pending: Vec<&PlannedTrial> = plan.pending();
+    check_outputs(spec, &pending)?;
     let metric_of = |has_acc: bool| -> String {
         spec.metric
             .clone()
@@ -618,6 +628,14 @@ pub fn run(
         let Some(v) = e.get(&metric) else {
             return Control::Continue;
         };
+        // A value the metric cannot take never counts at a rung (it would prune every
+        // other trial): the trial ends, and is recorded as bad output.
+        if !scoring(&metric, mode).allows(v) {
+            return Control::Stop(format!(
+                "epoch {}: `{metric}` is out of its range",
+                e.epoch
+            ));
+        }
         let g = mode.goodness(v);
         let g = match spec.score {
             ScoreBy::Final => g,
@@ -648,7 +666,8 @@ pub fn run(
             // A cancelled trial is not finished: the next run starts it again.
             if result.status != TrialStatus::Cancelled {
                 let at = *pruned[*index].lock().unwrap_or_else(|p| p.into_inner());
-                let mut rec = TrialRecord::from_result(&input.name, result, at);
+                let checked = in_range(spec, result, &input.metrics_path());
+                let mut rec = TrialRecord::from_result(&input.name, &checked, at);
                 if !rec.is_usable() {
                     rec.error_line = error_line(&input.dir.join("stderr.log"));
                 }
@@ -687,6 +706,35 @@ pub fn run(
     Ok(result)
 }
 
+/// Refuses, before any trial runs, an output that exists as something other than a file
+/// (a folder, a pipe): each pending trial's `result.json` and the search's own files. Found
+/// after the trials, it would cost their results.
+fn check_outputs(spec: &TuneSpec, pending: &[&PlannedTrial]) -> Result<(), String> {
+    for name in output::output_names(&spec.space) {
+        crate::files::check_output_path(&spec.out.join(name))?;
+    }
+    for t in pending {
+        crate::files::check_output_path(&t.input.dir.join("result.json"))?;
+    }
+    Ok(())
+}
+
+/// `result`, made bad output when it reported a value of its scoring metric that the
+/// metric cannot take (an accuracy outside [0, 1], a non-finite value): such a trial is
+/// never ranked, let alone best. The metric is the trial's own when the spec names none
+/// (`val_acc` if it reports it), as pruning reads it.
+fn in_range(spec: &TuneSpec, result: &TrialResult, metrics: &Path) -> TrialResult {
+    let has_acc = result.epochs.iter().any(|e| e.values.contains_key("val_acc"));
+    let metric = spec
+        .metric
+        .clone()
+        .unwrap_or_else(|| if has_acc { "val_acc" } else { "val_loss" }.to_string());
+    let mode = spec.mode.unwrap_or_else(|| Mode::for_metric(&metric));
+    let mut checked = result.clone();
+    crate::compare::reject_out_of_range(&mut checked, &scoring(&metric, mode), metrics);
+    checked
+}
+
 /// The first line of a log (its first 64 KiB) that names an error or a panic.
 fn error_line(path: &Path) -> Option<String> {
     let mut head = Vec::new();
@@ -723,10 +771,14 @@ fn rank(
         .iter()
         .filter_map(|t| {
             let record = records.remove(&t.key)?;
+            // A value the metric cannot take is never a score (a result.json written
+            // before this check may hold one).
+            let allowed = scoring(&metric, mode);
             let score = record
                 .is_usable()
                 .then(|| record.score(&metric, mode, spec.score, None))
-                .flatten();
+                .flatten()
+                .filter(|s| allowed.allows(*s));
             Some(TrialRow {
                 key: t.key.clone(),
                 params: t.params.clone(),
@@ -794,6 +846,7 @@ pub fn collect_external(spec: &TuneSpec, plan: &mut Plan) -> Result<usize, Strin
             continue;
         };
         let result = process::result_from_folder(&t.input, code);
+        let result = in_range(spec, &result, &t.input.metrics_path());
         let mut rec = TrialRecord::from_result(&t.key, &result, None);
         if !rec.is_usable() {
             rec.error_line = error_line(&t.input.dir.join("stderr.log"));

@@ -104,6 +104,25 @@ pub struct Written {
     pub notes: Vec<String>,
 }
 
+/// The files a search writes into its folder ([`write_files`], and the CLI's
+/// `report.html`), so each can be checked before any trial runs.
+pub fn output_names(space: &super::space::Space) -> Vec<String> {
+    let mut names: Vec<String> = [
+        "results.csv",
+        "results.jsonl",
+        "best.json",
+        "best_compare.json",
+        "report.html",
+    ]
+    .map(String::from)
+    .to_vec();
+    for (name, _) in &space.params {
+        names.push(format!("score-vs-{name}.svg"));
+        names.push(format!("score-vs-{name}.png"));
+    }
+    names
+}
+
 /// Writes the result files into `dir`. `compare_extra` goes into `best_compare.json`'s
 /// entry beside the schedule (e.g. the optimizer the search trained with).
 pub fn write_files(
