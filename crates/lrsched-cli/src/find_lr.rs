@@ -277,9 +277,8 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
     // the loss of find_lr.json.
     if result.usable().count() > 0 {
         let chart = find_lr::chart(&result);
-        let drawn = lrsched_report::render_svg(&chart).and_then(|svg| {
-            Ok((svg, lrsched_report::render_png(&chart, 1200, 700)?))
-        });
+        let drawn = lrsched_report::render_svg(&chart)
+            .and_then(|svg| Ok((svg, lrsched_report::render_png(&chart, 1200, 700)?)));
         match drawn {
             Ok((svg, png)) => {
                 report::write_atomic(&out.join("loss_vs_lr.svg"), svg.as_bytes())?;

@@ -494,7 +494,10 @@ fn read_line(line: &str) -> Result<serde_json::Value, String> {
                 let mut m = serde_json::Map::new();
                 m.insert("epoch".into(), l.epoch.into());
                 for (k, v) in l.values {
-                    m.insert(k, serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, Into::into));
+                    m.insert(
+                        k,
+                        serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, Into::into),
+                    );
                 }
                 Ok(m.into())
             }
@@ -522,7 +525,11 @@ fn run_charts(path: &Path, args: &PlotArgs) -> Result<Vec<Chart>, UserError> {
     let text = read(path)?;
     let mut runs = Runs::default();
     runs.read(path, &text)?;
-    if runs.0.iter().all(|r| r.epochs.is_empty() && r.steps.is_empty()) {
+    if runs
+        .0
+        .iter()
+        .all(|r| r.epochs.is_empty() && r.steps.is_empty())
+    {
         return Err(UserError(format!(
             "{}: no epoch records in the file",
             path.display()
@@ -544,7 +551,8 @@ fn run_charts(path: &Path, args: &PlotArgs) -> Result<Vec<Chart>, UserError> {
             runs.read(&p, &text)?;
         }
     }
-    runs.0.retain(|r| !(r.epochs.is_empty() && r.steps.is_empty()));
+    runs.0
+        .retain(|r| !(r.epochs.is_empty() && r.steps.is_empty()));
     let many = runs.0.len() > 1;
     // Every epoch at a step: its own `step`, else its end at the run's steps per epoch;
     // without any step, the axis is epochs.
@@ -580,7 +588,9 @@ fn run_charts(path: &Path, args: &PlotArgs) -> Result<Vec<Chart>, UserError> {
             if !by_step {
                 e.epoch
             } else {
-                e.step.filter(|s| s.is_finite()).unwrap_or(e.epoch * per_epoch)
+                e.step
+                    .filter(|s| s.is_finite())
+                    .unwrap_or(e.epoch * per_epoch)
             }
         };
         // Colours: one per run when there are several, else one per curve.
@@ -657,7 +667,13 @@ fn run_charts(path: &Path, args: &PlotArgs) -> Result<Vec<Chart>, UserError> {
                 .filter_map(|e| Some((at(e), e.momentum?)))
                 .collect();
             if !m.is_empty() {
-                momenta.push(Series::new(named("momentum (end of epoch)"), m).with_color(if many { i } else { 1 }));
+                momenta.push(
+                    Series::new(named("momentum (end of epoch)"), m).with_color(if many {
+                        i
+                    } else {
+                        1
+                    }),
+                );
             }
         }
     }

@@ -721,7 +721,11 @@ pub fn run(a: &TrainArgs) -> Result<u8, UserError> {
     // The checkpoint folder has its own lock (taken by the trainer).
     let _metrics_lock = match &a.metrics_out {
         // A missing folder is the trainer's error to report, naming the flag.
-        Some(path) if path.parent().is_none_or(|p| p.as_os_str().is_empty() || p.is_dir()) => {
+        Some(path)
+            if path
+                .parent()
+                .is_none_or(|p| p.as_os_str().is_empty() || p.is_dir()) =>
+        {
             Some(lrsched_train::lock::FolderLock::for_file(path).map_err(UserError)?)
         }
         _ => None,

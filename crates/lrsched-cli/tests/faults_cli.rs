@@ -21,7 +21,10 @@ fn bin() -> PathBuf {
 }
 
 fn lrsched(args: &[&str]) -> Output {
-    Command::new(bin()).args(args).output().expect("run lrsched")
+    Command::new(bin())
+        .args(args)
+        .output()
+        .expect("run lrsched")
 }
 
 fn spawn(args: &[&str]) -> Child {
@@ -190,7 +193,15 @@ fn a_second_train_on_a_metrics_file_in_use_is_refused_even_with_overwrite() {
     ]);
     wait_for(&metrics);
     // --overwrite replaces what a finished run left, never what a live one writes.
-    let second = lrsched(&["train", "--quiet", "--epochs", "1", "--overwrite", "--metrics-out", m]);
+    let second = lrsched(&[
+        "train",
+        "--quiet",
+        "--epochs",
+        "1",
+        "--overwrite",
+        "--metrics-out",
+        m,
+    ]);
     let mut first = first;
     let _ = first.kill();
     let _ = first.wait();
@@ -230,7 +241,11 @@ fn a_run_too_large_for_memory_is_refused_naming_the_flags_and_size() {
     for needle in ["--model 1048576", "--spirals-size 10000000", "TB", "free"] {
         assert!(err.contains(needle), "`{needle}` in: {err}");
     }
-    assert!(started.elapsed() < Duration::from_secs(60), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -242,14 +257,29 @@ fn the_tools_built_in_runs_are_bounded_too() {
         "schedule = \"constant(lr={lr})\"\n[params]\nlr = { choice = [0.1] }\n",
     );
     let out = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
-    let big = ["--data", "spirals", "--model", "1048576-64", "--batch-size", "4"];
+    let big = [
+        "--data",
+        "spirals",
+        "--model",
+        "1048576-64",
+        "--batch-size",
+        "4",
+    ];
     // A batch of 4 rows, but each thread evaluates chunks of the validation rows, each
     // row 5 million floats wide: with 256 threads a terabyte.
     let threads = ["--threads", "256"];
     for (tool, extra) in [
         ("train", vec![]),
         ("find-lr", vec!["--out".to_string(), out("f")]),
-        ("tune", vec!["--space".to_string(), space.clone(), "--out".to_string(), out("t")]),
+        (
+            "tune",
+            vec![
+                "--space".to_string(),
+                space.clone(),
+                "--out".to_string(),
+                out("t"),
+            ],
+        ),
     ] {
         let mut args: Vec<&str> = vec![tool];
         args.extend(big);
@@ -257,12 +287,23 @@ fn the_tools_built_in_runs_are_bounded_too() {
         args.extend(extra.iter().map(String::as_str));
         let o = capped(&args);
         assert_user_error(&o, "--model 1048576-64");
-        assert!(text(&o.stderr).contains("--threads 256"), "{tool}: {}", text(&o.stderr));
+        assert!(
+            text(&o.stderr).contains("--threads 256"),
+            "{tool}: {}",
+            text(&o.stderr)
+        );
     }
     // compare shares the cores among its runs (no --threads): many jobs at once, each its
     // own model and buffers.
     let o = capped(&[
-        "compare", "--data", "spirals", "--model", "1048576-64", "--jobs", "256", "--out",
+        "compare",
+        "--data",
+        "spirals",
+        "--model",
+        "1048576-64",
+        "--jobs",
+        "256",
+        "--out",
         &out("c"),
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
@@ -295,7 +336,10 @@ fn find_lr_refuses_rates_it_did_not_give_and_still_writes_its_files() {
         let all = text(&o.stdout) + &text(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{name}: {all}");
         assert!(!all.contains("suggested lr"), "{name}: {all}");
-        assert!(all.contains("bad output") && all.contains("step 0"), "{name}: {all}");
+        assert!(
+            all.contains("bad output") && all.contains("step 0"),
+            "{name}: {all}"
+        );
         assert!(all.contains("expected 1.000e-7"), "{name}: {all}");
         let j: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join("find_lr.json")).unwrap())
@@ -350,7 +394,11 @@ fn one_bad_seed_leaves_a_positive_suggestion_from_the_others() {
     let j: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("find_lr.json")).unwrap()).unwrap();
     assert_eq!(j["runs"][1]["status"], "bad output");
-    assert!(j["suggested"]["lr"].as_f64().unwrap() > 0.0, "{}", j["suggested"]);
+    assert!(
+        j["suggested"]["lr"].as_f64().unwrap() > 0.0,
+        "{}",
+        j["suggested"]
+    );
 }
 
 // ---- Item 13: every file lrsched writes is readable by plot ------------------------
@@ -393,7 +441,15 @@ fn plot_reads_a_diverged_train_run_and_a_trial_metrics_file() {
     );
     let tune = dir.path().join("tune");
     let o = lrsched(&[
-        "tune", "--quiet", "--space", &space, "--strategy", "grid", "--epochs", "2", "--out",
+        "tune",
+        "--quiet",
+        "--space",
+        &space,
+        "--strategy",
+        "grid",
+        "--epochs",
+        "2",
+        "--out",
         tune.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
@@ -410,11 +466,22 @@ fn plot_reads_a_diverged_train_run_and_a_trial_metrics_file() {
         r#"[{"name": "c", "schedule": "cosine(lr=0.05, steps=100%)"}, {"name": "k", "schedule": "constant(lr=0.05)"}]"#,
     );
     let o = lrsched(&[
-        "compare", "--quiet", "--schedules", &file, "--seeds", "1", "--epochs", "2", "--out",
+        "compare",
+        "--quiet",
+        "--schedules",
+        &file,
+        "--seeds",
+        "1",
+        "--epochs",
+        "2",
+        "--out",
         cmp.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    for (k, file) in [trial.join("metrics.jsonl"), cmp.join("metrics.jsonl")].iter().enumerate() {
+    for (k, file) in [trial.join("metrics.jsonl"), cmp.join("metrics.jsonl")]
+        .iter()
+        .enumerate()
+    {
         let pics = dir.path().join(format!("p{k}"));
         let o = lrsched(&[
             "plot",
@@ -423,11 +490,19 @@ fn plot_reads_a_diverged_train_run_and_a_trial_metrics_file() {
             "--out",
             pics.to_str().unwrap(),
         ]);
-        assert!(o.status.success(), "{}: {}", file.display(), text(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{}: {}",
+            file.display(),
+            text(&o.stderr)
+        );
         assert!(pics.join("plot.svg").exists());
     }
     let svg = std::fs::read_to_string(dir.path().join("p1/plot.svg")).unwrap();
-    assert!(svg.contains("c seed 0") && svg.contains("k seed 0"), "one curve per run");
+    assert!(
+        svg.contains("c seed 0") && svg.contains("k seed 0"),
+        "one curve per run"
+    );
 }
 
 // ---- Item 17: no exit 0 without a completed trial; sane metric ranges -------------
@@ -451,7 +526,11 @@ fn compare_and_tune_exit_1_when_no_trial_completed() {
         dir.path().join("c").to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
-    assert!(text(&o.stderr).contains("no trial completed"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("no trial completed"),
+        "{}",
+        text(&o.stderr)
+    );
     assert!(dir.path().join("c/report.html").exists());
     let space = write(
         dir.path(),
@@ -473,7 +552,11 @@ fn compare_and_tune_exit_1_when_no_trial_completed() {
         dir.path().join("t").to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
-    assert!(text(&o.stderr).contains("no trial completed"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("no trial completed"),
+        "{}",
+        text(&o.stderr)
+    );
     assert!(dir.path().join("t/report.html").exists());
 }
 
@@ -508,11 +591,17 @@ fn an_accuracy_outside_0_1_is_bad_output_and_never_best() {
     let stdout = text(&o.stdout);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(!stdout.contains("inf%"), "{stdout}");
-    assert!(stdout.contains("good has the best final val_acc"), "{stdout}");
+    assert!(
+        stdout.contains("good has the best final val_acc"),
+        "{stdout}"
+    );
     let huge = stdout.lines().find(|l| l.contains("huge")).expect(&stdout);
     assert!(huge.contains("bad output"), "{huge}");
     let html = std::fs::read_to_string(dir.path().join("c/report.html")).unwrap();
-    assert!(html.contains("between 0 and 1"), "the rule is named in the report");
+    assert!(
+        html.contains("between 0 and 1"),
+        "the rule is named in the report"
+    );
 
     let space = write(
         dir.path(),
@@ -539,13 +628,20 @@ fn an_accuracy_outside_0_1_is_bad_output_and_never_best() {
     assert!(!stdout.contains("inf%"), "{stdout}");
     let rows = support::results(&out);
     assert_eq!(rows[0]["outcome"], "completed");
-    assert!(rows[0]["schedule"].to_string().contains("0.2"), "{}", rows[0]);
+    assert!(
+        rows[0]["schedule"].to_string().contains("0.2"),
+        "{}",
+        rows[0]
+    );
     let bad = rows
         .iter()
         .find(|r| r["schedule"].to_string().contains("0.3"))
         .unwrap();
     assert_eq!(bad["outcome"], "bad output", "{bad}");
-    assert!(bad["message"].as_str().unwrap().contains("between 0 and 1"), "{bad}");
+    assert!(
+        bad["message"].as_str().unwrap().contains("between 0 and 1"),
+        "{bad}"
+    );
 }
 
 // ---- Smaller: names and output paths checked before any trial ---------------------
@@ -569,7 +665,11 @@ fn control_characters_in_names_are_refused_up_front() {
         out.to_str().unwrap(),
     ]);
     assert_user_error(&o, "entry 1");
-    assert!(text(&o.stderr).contains("control character"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("control character"),
+        "{}",
+        text(&o.stderr)
+    );
     assert!(!out.join("trials").exists(), "no trial ran");
 
     // tune: a value spliced into every schedule, refused with its parameter.
@@ -589,7 +689,11 @@ fn control_characters_in_names_are_refused_up_front() {
         out.to_str().unwrap(),
     ]);
     assert_user_error(&o, "param `n`: choice 1");
-    assert!(text(&o.stderr).contains("control character"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("control character"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[test]
@@ -630,7 +734,11 @@ fn a_folder_where_a_result_goes_is_refused_before_any_trial() {
     std::fs::create_dir(trial.join("result.json")).unwrap();
     let o = lrsched(&args);
     assert_user_error(&o, "result.json");
-    assert!(text(&o.stderr).contains("not a regular file"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("not a regular file"),
+        "{}",
+        text(&o.stderr)
+    );
     assert!(!trial.join("ran").exists(), "the trial did not run");
 
     // The search's own files too: report.html as a folder is found before the trial.

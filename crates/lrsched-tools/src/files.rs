@@ -65,7 +65,9 @@ fn default_dir(command: &str) -> Result<PathBuf, String> {
             Err(e) => return Err(format!("cannot create --out {}: {e}", dir.display())),
         }
     }
-    Err(format!("cannot create --out {base}: 10000 folders of that name exist"))
+    Err(format!(
+        "cannot create --out {base}: 10000 folders of that name exist"
+    ))
 }
 
 /// Checks that files can be written into `dir`.

@@ -1099,7 +1099,10 @@ mod tests {
             assert_eq!(run.status.word(), "bad output");
             let p = run.problem.as_deref().unwrap();
             assert!(p.contains(&format!("step {step}: `lr` = ")), "{p}");
-            assert!(p.contains(&format!("expected {:.3e}", spec.rate(step))), "{p}");
+            assert!(
+                p.contains(&format!("expected {:.3e}", spec.rate(step))),
+                "{p}"
+            );
         }
         let (_, lr) = result.suggested.unwrap();
         assert!(lr > 0.0 && lr.is_finite());

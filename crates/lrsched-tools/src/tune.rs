@@ -631,10 +631,7 @@ pub fn run(
         // A value the metric cannot take never counts at a rung (it would prune every
         // other trial): the trial ends, and is recorded as bad output.
         if !scoring(&metric, mode).allows(v) {
-            return Control::Stop(format!(
-                "epoch {}: `{metric}` is out of its range",
-                e.epoch
-            ));
+            return Control::Stop(format!("epoch {}: `{metric}` is out of its range", e.epoch));
         }
         let g = mode.goodness(v);
         let g = match spec.score {
@@ -724,7 +721,10 @@ fn check_outputs(spec: &TuneSpec, pending: &[&PlannedTrial]) -> Result<(), Strin
 /// never ranked, let alone best. The metric is the trial's own when the spec names none
 /// (`val_acc` if it reports it), as pruning reads it.
 fn in_range(spec: &TuneSpec, result: &TrialResult, metrics: &Path) -> TrialResult {
-    let has_acc = result.epochs.iter().any(|e| e.values.contains_key("val_acc"));
+    let has_acc = result
+        .epochs
+        .iter()
+        .any(|e| e.values.contains_key("val_acc"));
     let metric = spec
         .metric
         .clone()

@@ -126,15 +126,16 @@ pub fn estimate(
     // Per row: each layer's linear output, normalised output, activation, dropout mask
     // and delta (and BatchNorm's normalised input), plus the row's gathered inputs.
     let layers = model.layers();
-    let per_row = model
-        .sizes
-        .iter()
-        .skip(1)
-        .enumerate()
-        .fold(model.sizes[0] as u64, |n, (l, &width)| {
-            let norm = model.batch_norm && l + 1 < layers;
-            n.saturating_add((width as u64).saturating_mul(if norm { 6 } else { 5 }))
-        });
+    let per_row =
+        model
+            .sizes
+            .iter()
+            .skip(1)
+            .enumerate()
+            .fold(model.sizes[0] as u64, |n, (l, &width)| {
+                let norm = model.batch_norm && l + 1 < layers;
+                n.saturating_add((width as u64).saturating_mul(if norm { 6 } else { 5 }))
+            });
     // The training slices hold the batch's rows; each thread's evaluation buffers hold
     // a chunk (the engine reuses the larger of the two, so this is an upper bound).
     let rows = (batch as u64).saturating_add(
@@ -198,9 +199,7 @@ pub fn available() -> Available {
 
 /// `MemAvailable` of a `/proc/meminfo` text, in bytes.
 fn mem_available(meminfo: &str) -> Option<u64> {
-    let line = meminfo
-        .lines()
-        .find(|l| l.starts_with("MemAvailable:"))?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let mut words = line.split_whitespace().skip(1);
     let n: u64 = words.next()?.parse().ok()?;
     let unit = match words.next() {
@@ -308,7 +307,14 @@ mod tests {
     fn the_issue_run_is_terabytes_and_a_small_one_is_not() {
         let task = Task::BinaryClassification;
         let wide = ModelSpec::parse("1048576", 2, &task, Activation::Relu, Init::Torch).unwrap();
-        let e = estimate(&wide, OptimizerKind::Momentum, 100_000, 2, 9_000_000, 1_000_000);
+        let e = estimate(
+            &wide,
+            OptimizerKind::Momentum,
+            100_000,
+            2,
+            9_000_000,
+            1_000_000,
+        );
         assert!(e.activations > 400 << 30, "{e}");
         assert!(e.data > 100 << 20 && e.data < 1 << 30, "{e}");
         let small = ModelSpec::parse("64", 64, &task, Activation::Relu, Init::Torch).unwrap();
@@ -323,7 +329,14 @@ mod tests {
         // Refused by the parameter cap already; the estimate never overflows either way.
         assert!(wide.is_err());
         let m = ModelSpec::parse("1048576", 1, &task, Activation::Relu, Init::Torch).unwrap();
-        let e = estimate(&m, OptimizerKind::Adam, usize::MAX, usize::MAX, usize::MAX, 1);
+        let e = estimate(
+            &m,
+            OptimizerKind::Adam,
+            usize::MAX,
+            usize::MAX,
+            usize::MAX,
+            1,
+        );
         assert_eq!(e.total(), u64::MAX);
     }
 }
