@@ -7,7 +7,9 @@
 //!
 //! Goals (issue): at most 50 ns per evaluation of a closed form and at most 100 ns per
 //! driver step (`step()` then `lr()`); PyTorch's `scheduler.step()` on the same machine
-//! is timed by `scripts/bench_torch_step.py`.
+//! is timed by `scripts/bench_torch_step.py`. `convert` of a join is linear in its parts
+//! (issue 19: 100k parts took 8 s, 400k over 120 s): `convert/*/10000` about ten times
+//! `convert/*/1000`.
 //!
 //! Every schedule is built from its one-line form, so the bench also checks that each
 //! string still parses. Each evaluation takes the next of 1024 pseudo-random steps
@@ -227,5 +229,26 @@ fn bench_driver(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_values, bench_driver);
+/// `convert` of a join of `n` one-rate parts, two steps each: PyTorch's form is a
+/// `SequentialLR` of `n` classes replayed over the comparison, optax's a `join_schedules`.
+fn bench_convert(c: &mut Criterion) {
+    use lrsched::convert::{convert, Target};
+    use lrsched::{AnySchedule, Constant, Join};
+    let mut g = c.benchmark_group("convert");
+    g.measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(200))
+        .sample_size(10);
+    for n in [1_000u64, 10_000] {
+        let parts: Vec<AnySchedule> = (0..n).map(|_| Constant::new(0.1).into()).collect();
+        let s: AnySchedule = Join::new(parts, (1..n).map(|i| 2 * i).collect()).into();
+        for to in [Target::Torch, Target::Optax] {
+            g.bench_function(format!("join/{to}/{n}"), |b| {
+                b.iter(|| convert(black_box(&s), to).map(|c| c.exact))
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_values, bench_driver, bench_convert);
 criterion_main!(benches);

@@ -1075,12 +1075,17 @@ fn expr(s: &AnySchedule, t: &str, base: f64) -> Option<String> {
                 (JoinTime::Global, _) | (_, 0) => t.to_string(),
                 (JoinTime::Local, i) => format!("({t} - {})", j.boundaries[i - 1]),
             };
-            let mut acc = expr(&j.schedules[n - 1], &time(n - 1), base)?;
-            for i in (0..n - 1).rev() {
-                let part = expr(&j.schedules[i], &time(i), base)?;
-                acc = format!("({part} if {t} < {} else {acc})", j.boundaries[i]);
+            // `(p0 if t < b0 else (p1 if t < b1 else ... pn))`, written front to back into
+            // one string: wrapping the expression so far once per part copied it each
+            // time, quadratic in the parts (a join of 100k parts took seconds).
+            let mut out = String::new();
+            for (i, part) in j.schedules.iter().enumerate().take(n - 1) {
+                let part = expr(part, &time(i), base)?;
+                out.push_str(&format!("({part} if {t} < {} else ", j.boundaries[i]));
             }
-            acc
+            out.push_str(&expr(&j.schedules[n - 1], &time(n - 1), base)?);
+            out.push_str(&")".repeat(n - 1));
+            out
         }
         AnySchedule::Scale(x) => times(x.factor, &expr(&x.schedule, t, base)?),
         AnySchedule::Product(p) => {

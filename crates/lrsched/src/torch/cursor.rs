@@ -54,7 +54,8 @@ impl Cursor {
         }
     }
 
-    #[cfg(test)]
+    // Only the serde-gated replay tests use it.
+    #[cfg(all(test, feature = "serde"))]
     pub(crate) fn with_replay_limit(mut self, limit: u64) -> Cursor {
         self.sim = self.sim.with_replay_limit(limit);
         self
@@ -166,7 +167,8 @@ impl CursorCache {
         }
     }
 
-    /// Forgets the cursor (the metrics were replaced).
+    /// Forgets the cursor (the metrics were replaced: only a restored state does that).
+    #[cfg(feature = "serde")]
     pub(crate) fn clear(&mut self) {
         *self.0.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
     }

@@ -747,9 +747,11 @@ pub(crate) fn unknown_key(class: &str, key: &str, nested: bool) -> ScheduleError
     }
 }
 
-/// Python's `bisect.bisect_right` on a sorted list.
+/// Python's `bisect.bisect_right` on a sorted list: a binary search, as Python's is (a
+/// `SequentialLR` asks at every step, and a scan made its replay quadratic in its
+/// schedulers). On an unsorted (invalid) list it still returns an index `<= xs.len()`.
 pub(crate) fn bisect_right(xs: &[u64], x: i64) -> usize {
-    xs.iter().take_while(|&&m| (m as i128) <= x as i128).count()
+    xs.partition_point(|&m| (m as i128) <= x as i128)
 }
 
 #[cfg(all(test, feature = "serde"))]
@@ -782,6 +784,31 @@ mod tests {
             MultiStepLR::new(vec![2, 2, 4]).with_gamma(0.5),
         ));
         assert_eq!(s.values(0..6), vec![1.0, 1.0, 0.25, 0.25, 0.125, 0.125]);
+    }
+
+    #[test]
+    fn multistep_milestones_in_any_order_replay_as_sorted() {
+        // The replay sorts its own copy once; the config keeps the order it was given.
+        let given = MultiStepLR::new(vec![9, 2, 40, 2, 4]).with_gamma(0.5);
+        let sorted = MultiStepLR::new(vec![2, 2, 4, 9, 40]).with_gamma(0.5);
+        let a = leaf(TorchClass::MultiStepLR(given.clone()));
+        let b = leaf(TorchClass::MultiStepLR(sorted));
+        assert_eq!(a.values(0..60), b.values(0..60));
+        assert_eq!(a.value(1 << 40), b.value(1 << 40));
+        assert_eq!(a.class, TorchClass::MultiStepLR(given));
+        // Inside a SequentialLR (restarted at its milestone: the closed form at 0).
+        let seq = |m: MultiStepLR| {
+            leaf(TorchClass::SequentialLR(SequentialLR::new(
+                vec![
+                    TorchSchedule::new(vec![], TorchClass::StepLR(StepLR::new(3))),
+                    TorchSchedule::new(vec![], TorchClass::MultiStepLR(m)),
+                ],
+                vec![5],
+            )))
+        };
+        let a = seq(MultiStepLR::new(vec![7, 1, 3]).with_gamma(0.5));
+        let b = seq(MultiStepLR::new(vec![1, 3, 7]).with_gamma(0.5));
+        assert_eq!(a.values(0..30), b.values(0..30));
     }
 
     #[test]

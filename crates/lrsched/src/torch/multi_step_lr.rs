@@ -51,12 +51,13 @@ impl MultiStepLR {
     pub(crate) fn check(&self) -> Result<(), ScheduleError> {
         check::non_negative("MultiStepLR", "gamma", self.gamma)
     }
+    /// The chainable form. `milestones` must be sorted: the simulator sorts its own copy
+    /// once (see `Leaf::construct`), so each step is two binary searches, not a count over
+    /// every milestone.
     pub(crate) fn get_lr(&self, st: &LeafState, groups: &[Group]) -> Vec<f64> {
-        let count = self
-            .milestones
-            .iter()
-            .filter(|&&m| m as i128 == st.last_epoch as i128)
-            .count();
+        let e = st.last_epoch;
+        let count =
+            super::bisect_right(&self.milestones, e) - bisect_left(&self.milestones, e as i128);
         if count == 0 {
             return lrs(groups);
         }
@@ -65,13 +66,18 @@ impl MultiStepLR {
             .map(|g| g.lr * self.gamma.powf(count as f64))
             .collect()
     }
+    /// The closed form; `milestones` sorted, as for `get_lr`.
     pub(crate) fn closed_form(&self, st: &LeafState) -> Vec<f64> {
-        let mut sorted = self.milestones.clone();
-        sorted.sort_unstable();
-        let k = super::bisect_right(&sorted, st.last_epoch);
+        let k = super::bisect_right(&self.milestones, st.last_epoch);
         st.base_lrs
             .iter()
             .map(|b| b * self.gamma.powf(k as f64))
             .collect()
     }
+}
+
+/// Python's `bisect.bisect_left` on a sorted list: the first index whose milestone is not
+/// below `x`.
+fn bisect_left(xs: &[u64], x: i128) -> usize {
+    xs.partition_point(|&m| (m as i128) < x)
 }

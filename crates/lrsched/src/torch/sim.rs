@@ -71,6 +71,13 @@ impl Leaf {
             .iter()
             .map(|g| g.initial_lr.unwrap_or(g.lr))
             .collect();
+        let mut class = class;
+        if let TorchClass::MultiStepLR(c) = &mut class {
+            // PyTorch keeps a Counter of the milestones, in any order; sorted once here,
+            // every step finds its milestones by binary search instead of a scan of all
+            // of them (a replay was quadratic in the milestones).
+            c.milestones.sort_unstable();
+        }
         let mut leaf = Leaf { class, st };
         leaf.initial_step(groups);
         if let TorchClass::CyclicLR(c) = &leaf.class {
@@ -99,7 +106,8 @@ impl Leaf {
             TorchClass::LinearLR(c) if past(c.total_iters) => max,
             TorchClass::PolynomialLR(c) if past(c.total_iters) => max,
             TorchClass::MultiStepLR(c) if e >= 0 => {
-                match c.milestones.iter().filter(|&&m| m as i64 > e).min() {
+                // The first milestone after `e` (sorted at construction).
+                match c.milestones.get(bisect_right(&c.milestones, e)) {
                     Some(&m) => max.min(m - e as u64 - 1),
                     None => max,
                 }
@@ -156,11 +164,8 @@ impl Leaf {
                 scale(groups, &|_| c.gamma.powf(n as f64));
             }
             TorchClass::MultiStepLR(c) => {
-                let n = c
-                    .milestones
-                    .iter()
-                    .filter(|&&m| (m as i128) > a && (m as i128) <= b)
-                    .count();
+                // Milestones in (e0, e1], sorted at construction.
+                let n = bisect_right(&c.milestones, e1) - bisect_right(&c.milestones, e0);
                 scale(groups, &|_| c.gamma.powf(n as f64));
             }
             TorchClass::ConstantLR(c) => {
@@ -343,6 +348,10 @@ impl Leaf {
         self.st.last_lr = lrs(groups);
     }
 }
+
+/// The largest epoch [`TorchSimulator::step_to_epoch`] takes: 2^62, exact in an f64 and
+/// half of `last_epoch`'s range.
+const MAX_STEP_TO_EPOCH: f64 = (1u64 << 62) as f64;
 
 /// How many more steps a scheduler at `epoch` may take: `last_epoch` is PyTorch's int,
 /// an `i64` here, and stays clear of its end (later steps hold).
@@ -537,13 +546,14 @@ impl Node {
                     else {
                         return;
                     };
+                    // The next milestone after `last_epoch`, by binary search: a scan of
+                    // every milestone per milestone in reach was quadratic.
                     let e = *last_epoch as i128;
                     let gap = milestones
-                        .iter()
+                        .get(bisect_right(milestones, *last_epoch))
                         .map(|&m| m as i128 - e)
                         .filter(|&d| d > 0)
-                        .min()
-                        .map_or(left, |d| (d as u64).min(left));
+                        .map_or(left, |d| (d.min(left as i128)) as u64);
                     let plain = gap - 1;
                     if !subs.is_empty() && plain > 0 {
                         let idx = bisect_right(milestones, *last_epoch).min(subs.len() - 1);
@@ -591,6 +601,8 @@ pub struct TorchSimulator {
     replayed: u64,
     /// How many it may replay before it jumps.
     limit: u64,
+    /// At least the largest epoch counter in the tree (see [`TorchSimulator::headroom`]).
+    epoch_bound: i64,
 }
 
 impl TorchSimulator {
@@ -620,6 +632,7 @@ impl TorchSimulator {
             },
             class => Node::construct(class, &mut groups),
         };
+        let epoch_bound = node.max_epoch();
         let mut sim = TorchSimulator {
             last_lr: Vec::new(),
             momenta: Vec::new(),
@@ -628,6 +641,7 @@ impl TorchSimulator {
             track_momentum: s.tracks_momentum(),
             replayed: 0,
             limit: REPLAY_LIMIT,
+            epoch_bound,
         };
         sim.refresh_last_lr();
         sim
@@ -655,7 +669,16 @@ impl TorchSimulator {
             return;
         }
         self.node.step(&mut self.groups);
+        self.moved(1);
         self.refresh_last_lr();
+    }
+
+    /// Records that every epoch counter moved on by at most `k` (a step moves each by at
+    /// most one; a jump of `k` by at most `k`).
+    fn moved(&mut self, k: u64) {
+        self.epoch_bound = self
+            .epoch_bound
+            .saturating_add(i64::try_from(k).unwrap_or(i64::MAX));
     }
 
     /// `n` calls of [`TorchSimulator::step`], skipping the steps that cannot change the
@@ -694,7 +717,7 @@ impl TorchSimulator {
     }
 
     fn run(&mut self, n: u64, limited: bool) -> u64 {
-        let mut left = n.min(self.headroom());
+        let mut left = n.min(self.headroom(n));
         while left > 0 {
             if limited && self.replayed >= self.limit {
                 return left;
@@ -707,6 +730,7 @@ impl TorchSimulator {
                         l.st.last_epoch += skip as i64;
                         l.st.step_count = l.st.step_count.saturating_add(skip);
                         left -= skip;
+                        self.moved(skip);
                     } else {
                         // The last step of a skippable run: real (it may overwrite the
                         // lr), not counted.
@@ -726,16 +750,26 @@ impl TorchSimulator {
     }
 
     /// The same simulator with another replay limit (tests compare jumps with replays
-    /// at a small one).
-    #[cfg(test)]
+    /// at a small one; only the serde-gated replay tests).
+    #[cfg(all(test, feature = "serde"))]
     pub(crate) fn with_replay_limit(mut self, limit: u64) -> Self {
         self.limit = limit;
         self
     }
 
-    /// Steps this simulator may still take before an epoch counter nears `i64::MAX`.
-    fn headroom(&self) -> u64 {
-        epoch_headroom(self.node.max_epoch())
+    /// Steps this simulator may still take before an epoch counter nears `i64::MAX`, or
+    /// at least `want` of them.
+    ///
+    /// Walking the tree for its largest counter at every step made a replay quadratic in
+    /// the schedulers of a `SequentialLR` (100k of them: seconds). Every counter moves on
+    /// by at most one a step, so `epoch_bound` (the largest at the last walk plus the
+    /// steps since) bounds them all, and the tree is walked again only when that bound
+    /// leaves fewer than `want` steps: near `i64::MAX`, never in a run of ordinary length.
+    fn headroom(&mut self, want: u64) -> u64 {
+        if epoch_headroom(self.epoch_bound) < want {
+            self.epoch_bound = self.node.max_epoch();
+        }
+        epoch_headroom(self.epoch_bound)
     }
 
     /// `k >= 1` steps: all but the last one or three jumped by closed forms
@@ -760,6 +794,7 @@ impl TorchSimulator {
                 .collect(),
             Node::Sequential { .. } => {
                 self.node.jump(k, &mut self.groups);
+                self.moved(k);
                 self.refresh_last_lr();
                 return;
             }
@@ -798,6 +833,7 @@ impl TorchSimulator {
 
     fn jump_leaves(&mut self, k: u64) {
         self.node.jump(k, &mut self.groups);
+        self.moved(k);
     }
 
     /// `scheduler.step(metric)` for `ReduceLROnPlateau`; other classes ignore the metric
@@ -809,6 +845,7 @@ impl TorchSimulator {
         };
         let current = metric;
         st.last_epoch += 1;
+        let epoch = st.last_epoch;
         if cfg.is_better(current, st.best) {
             st.best = current;
             st.num_bad_epochs = 0;
@@ -833,6 +870,7 @@ impl TorchSimulator {
             st.cooldown_counter = cfg.cooldown;
             st.num_bad_epochs = 0;
         }
+        self.epoch_bound = self.epoch_bound.max(epoch);
         self.refresh_last_lr();
     }
 
@@ -855,10 +893,21 @@ impl TorchSimulator {
                 "a finite number >= 0",
             ));
         }
+        // The epoch goes into PyTorch's int `last_epoch`, an i64 here: a float-to-int cast
+        // would clamp a larger one silently (and the next step overflow it). Half the
+        // range leaves room for the steps after it.
+        if epoch > MAX_STEP_TO_EPOCH {
+            return Err(ScheduleError::invalid(
+                l.class.name(),
+                "epoch",
+                crate::check::fmt(epoch),
+                format!("at most {MAX_STEP_TO_EPOCH:.0} (2^62)"),
+            ));
+        }
         if let TorchClass::CosineAnnealingWarmRestarts(_) = l.class {
             l.cawr_step(&mut self.groups, Some(epoch));
         } else {
-            if epoch.fract() != 0.0 || epoch > i64::MAX as f64 / 2.0 {
+            if epoch.fract() != 0.0 {
                 return Err(ScheduleError::invalid(
                     l.class.name(),
                     "epoch",
@@ -869,6 +918,7 @@ impl TorchSimulator {
             l.st.step_count += 1;
             l.update_lr(&mut self.groups, Some(epoch as i64));
         }
+        self.epoch_bound = self.node.max_epoch();
         self.refresh_last_lr();
         Ok(())
     }
