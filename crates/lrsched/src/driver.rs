@@ -117,6 +117,57 @@ impl Driver {
         self.schedule.value(self.step) * self.group_scales[0]
     }
 
+    /// The rate of the first parameter group, or an error naming the step (the epoch of
+    /// a per-epoch driver) and the value when it is not a finite number (see
+    /// [`crate::check_rate`]). What a training loop hands its optimizer: [`Driver::lr`]
+    /// returns the value as it is, NaN included.
+    ///
+    /// ```
+    /// # #[cfg(feature = "serde")] {
+    /// use lrsched::{config, Driver};
+    /// let s = config::from_json_str(
+    ///     r#"{"type": "MultiplicativeLR", "lr": 0.1, "lr_lambda": 10.0, "interval": "step"}"#,
+    /// ).unwrap();
+    /// let mut d = Driver::new(s);
+    /// assert_eq!(d.try_lr(), Ok(0.1));
+    /// d.seek(400); // 0.1 * 10^400 overflows
+    /// assert_eq!(d.lr(), f64::INFINITY);
+    /// assert!(d.try_lr().unwrap_err().to_string().contains("rate of inf at step 400"));
+    /// # }
+    /// ```
+    pub fn try_lr(&self) -> Result<f64, ScheduleError> {
+        // `lr` indexes the first scale; a driver without one (which `validate` refuses)
+        // is an error here, not a panic.
+        let Some(scale) = self.group_scales.first() else {
+            return Err(ScheduleError::invalid(
+                "driver",
+                "group_scales",
+                "[]",
+                "at least one group",
+            ));
+        };
+        self.checked(self.schedule.value(self.step) * scale)
+    }
+
+    /// The rate of every parameter group, as [`Driver::lrs`], or the error of
+    /// [`Driver::try_lr`] for the first group whose rate is not a finite number (a scale
+    /// can take a finite rate past `f64::MAX`).
+    ///
+    /// ```
+    /// use lrsched::{Constant, Driver};
+    /// let d = Driver::new(Constant::new(0.1)).with_group_scales(vec![1.0, 0.5]);
+    /// assert_eq!(d.try_lrs(), Ok(vec![0.1, 0.05]));
+    /// let d = Driver::new(Constant::new(1e300)).with_group_scales(vec![1.0, 1e300]);
+    /// assert!(d.try_lrs().is_err());
+    /// ```
+    pub fn try_lrs(&self) -> Result<Vec<f64>, ScheduleError> {
+        self.lrs().into_iter().map(|lr| self.checked(lr)).collect()
+    }
+
+    fn checked(&self, lr: f64) -> Result<f64, ScheduleError> {
+        crate::check_rate(self.schedule.type_name(), self.interval, self.step, lr)
+    }
+
     /// The rate of every parameter group.
     pub fn lrs(&self) -> Vec<f64> {
         let base = self.schedule.value(self.step);

@@ -94,6 +94,53 @@ pub fn is_usable_rate(lr: f64) -> bool {
     lr.is_finite() && lr > 0.0
 }
 
+/// `lr`, the rate `schedule` gives at step (or epoch) `at`, when it is a finite number;
+/// otherwise an error naming the schedule, the step and the value.
+///
+/// Validation checks a schedule's parameters, not every one of its values: a PyTorch
+/// `lr_lambda` such as `1 / (1000 - epoch)` or `exp(epoch)` is valid and still has no
+/// finite rate at some epochs (where Python would raise, the value is NaN). Whatever
+/// hands a rate to an optimizer, or prints one, checks each with this (or
+/// [`Driver::try_lr`]) and stops there. Rates <= 0 are values, not errors (see
+/// [`is_usable_rate`]).
+///
+/// ```
+/// use lrsched::{check_rate, Interval};
+/// assert_eq!(check_rate("cosine", Interval::Step, 7, 0.05), Ok(0.05));
+/// assert_eq!(check_rate("optax.constant_schedule", Interval::Step, 0, -0.1), Ok(-0.1));
+/// let e = check_rate("LambdaLR", Interval::Epoch, 1000, f64::NAN).unwrap_err();
+/// assert_eq!(
+///     e.to_string(),
+///     "`LambdaLR` gives a rate of NaN at epoch 1000: a rate must be a finite number (NaN: where Python would raise, e.g. a division by zero)"
+/// );
+/// ```
+pub fn check_rate(
+    schedule: &str,
+    interval: Interval,
+    at: u64,
+    lr: f64,
+) -> Result<f64, ScheduleError> {
+    if lr.is_finite() {
+        return Ok(lr);
+    }
+    let unit = match interval {
+        Interval::Step => "step",
+        Interval::Epoch => "epoch",
+    };
+    let why = if lr.is_nan() {
+        " (NaN: where Python would raise, e.g. a division by zero)"
+    } else {
+        " (an overflow)"
+    };
+    Err(ScheduleError::Invalid {
+        path: String::new(),
+        message: format!(
+            "`{schedule}` gives a rate of {} at {unit} {at}: a rate must be a finite number{why}",
+            check::fmt(lr)
+        ),
+    })
+}
+
 pub use after_end::AfterEnd;
 pub use any::{AnySchedule, NATIVE_TYPES};
 pub use error::{quote, shorten, suggest, ScheduleError, MAX_MESSAGE, MAX_QUOTE};
