@@ -130,12 +130,16 @@ pub(crate) fn increasing(
     }
 }
 
-/// Formats a float so NaN and infinities read as in configs.
+/// Formats a float so NaN and infinities read as in configs, and a huge one in
+/// exponent form: `{}` writes 1e300 as 301 digits, which a message then cuts to its
+/// first 80 and the magnitude is lost.
 pub(crate) fn fmt(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v.is_infinite() {
         if v > 0.0 { "inf" } else { "-inf" }.into()
+    } else if v.abs() >= 1e16 {
+        format!("{v:e}")
     } else {
         format!("{v}")
     }

@@ -1,5 +1,7 @@
 //! Time in steps, epochs or a fraction of the run, and the run's shape that relates them.
 
+use crate::check::fmt;
+
 /// A length of time as a config may write it.
 ///
 /// ```
@@ -122,22 +124,86 @@ impl RunShape {
         }
     }
 
-    /// Optimizer steps in the whole run (0 when `epochs` is unknown).
+    /// Optimizer steps in the whole run (0 when `epochs` is unknown), saturating at
+    /// `u64::MAX` for a run longer than a step count holds; [`RunShape::steps`] of
+    /// `Duration::Fraction(1.0)` refuses such a run instead.
     pub fn total_steps(&self) -> u64 {
         self.epochs
-            .map(|e| (e * self.steps_per_epoch() as f64).round() as u64)
+            .map(|e| saturating_steps(e * self.steps_per_epoch() as f64))
             .unwrap_or(0)
     }
 
-    /// A duration in steps (rounded to the nearest step).
+    /// A duration in steps (rounded to the nearest step); an error when the run's length
+    /// is needed and unknown, or when the steps do not fit in a `u64` (a float-to-int
+    /// cast would clamp `"1e30ep"` to `u64::MAX` silently).
+    ///
+    /// ```
+    /// use lrsched::time::{Duration, RunShape};
+    /// let shape = RunShape::new(1000, 10).with_epochs(4); // 100 steps an epoch
+    /// assert_eq!(shape.steps(Duration::Epochs(2.5)), Ok(250));
+    /// assert_eq!(shape.steps(Duration::Fraction(0.5)), Ok(200));
+    /// let e = shape.steps(Duration::Epochs(1e30)).unwrap_err();
+    /// assert!(e.contains("1e32 steps") && e.contains("at most 18446744073709551615"), "{e}");
+    /// assert!(RunShape::new(10, 1).steps(Duration::Fraction(0.1)).is_err());
+    /// ```
     pub fn steps(&self, d: Duration) -> Result<u64, String> {
+        let spe = self.steps_per_epoch();
         match d {
             Duration::Steps(s) => Ok(s),
-            Duration::Epochs(e) => Ok((e * self.steps_per_epoch() as f64).round() as u64),
-            Duration::Fraction(f) => match self.epochs {
-                Some(_) => Ok((f * self.total_steps() as f64).round() as u64),
-                None => Err("a fraction of the run needs the run's length in epochs".into()),
-            },
+            Duration::Epochs(e) => whole_steps(e * spe as f64).ok_or_else(|| {
+                too_long(e * spe as f64, &format!("{} epochs of {spe} steps", fmt(e)))
+            }),
+            Duration::Fraction(f) => {
+                let Some(epochs) = self.epochs else {
+                    return Err("a fraction of the run needs the run's length in epochs".into());
+                };
+                // The whole run first, rounded as `total_steps` rounds it, then the part.
+                let total = whole_steps(epochs * spe as f64).ok_or_else(|| {
+                    let what = format!("a run of {} epochs of {spe} steps", fmt(epochs));
+                    too_long(epochs * spe as f64, &what)
+                })?;
+                whole_steps(f * total as f64).ok_or_else(|| {
+                    too_long(
+                        f * total as f64,
+                        &format!("{} of a run of {total} steps", fmt(f)),
+                    )
+                })
+            }
         }
+    }
+}
+
+/// `x` rounded to the nearest whole step, `None` when that is not a step count: not a
+/// finite number >= 0, or 2^64 and beyond.
+fn whole_steps(x: f64) -> Option<u64> {
+    let r = x.round();
+    // 2^64 is exact in an f64; every float below it converts exactly once rounded.
+    // NaN is in no range.
+    (0.0..18_446_744_073_709_551_616.0)
+        .contains(&r)
+        .then_some(r as u64)
+}
+
+/// As [`whole_steps`], clamped: `u64::MAX` for too many, 0 for not a number or < 0.
+fn saturating_steps(x: f64) -> u64 {
+    match whole_steps(x) {
+        Some(n) => n,
+        None if x > 0.0 => u64::MAX,
+        None => 0,
+    }
+}
+
+fn too_long(steps: f64, what: &str) -> String {
+    if steps.is_finite() && steps >= 0.0 {
+        format!(
+            "{what} is {} steps: at most {} fit in a step count",
+            fmt(steps.round()),
+            u64::MAX
+        )
+    } else {
+        format!(
+            "{what} is {} steps: must be a finite number >= 0",
+            fmt(steps)
+        )
     }
 }
