@@ -45,6 +45,7 @@
 use crate::driver::{Driver, Interval};
 use crate::time::RunShape;
 use crate::{suggest, AnySchedule, Schedule, ScheduleError};
+use serde::de::DeserializeSeed;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -196,13 +197,134 @@ pub fn from_json_str_with_shape(
     from_value_with_shape(json_value(text)?, shape)
 }
 
-fn json_value(text: &str) -> Result<Value, ScheduleError> {
-    serde_json::from_str(text).map_err(|e| ScheduleError::Syntax {
-        format: "JSON",
-        line: e.line(),
-        column: e.column(),
-        message: strip_position(&e.to_string()),
-    })
+/// JSON text as a config value: the one JSON reader of every loader (and of the trial
+/// protocol's `LRSCHED_SCHEDULE`). Syntax errors carry the line and column; a key given
+/// twice in one object is refused, naming the key and where the object is, as TOML and
+/// the one-line form refuse it (serde_json alone keeps the last value, so
+/// `"lr": 0.1, "lr": 0.2` silently trained at 0.2).
+///
+/// ```
+/// use lrsched::config;
+/// let v = config::json_value(r#"{"type": "cosine", "lr": 0.1, "steps": 100}"#).unwrap();
+/// assert_eq!(v["lr"], 0.1);
+/// let e = config::json_value(r#"{"type": "cosine", "lr": 0.1, "lr": 0.2}"#).unwrap_err();
+/// assert_eq!(
+///     e.to_string(),
+///     "invalid JSON at line 1, column 34: duplicate key `lr`: a key may be given only once in an object"
+/// );
+/// let e = config::json_value(r#"{"type": "warmup", "schedule": {"steps": 1, "steps": 2}}"#)
+///     .unwrap_err();
+/// assert!(e.to_string().contains("duplicate key `steps` in `schedule`"), "{e}");
+/// ```
+pub fn json_value(text: &str) -> Result<Value, ScheduleError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    UniqueKeys { path: "" }
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(|e| ScheduleError::Syntax {
+            format: "JSON",
+            line: e.line(),
+            column: e.column(),
+            message: strip_position(&e.to_string()),
+        })
+}
+
+/// Builds a [`Value`] as `Value::deserialize` does, refusing a key given twice in one
+/// object; `path` is where the value being read is (`schedules[1].schedule`), for the
+/// message.
+///
+/// Recursion is bounded by the deserializer (serde_json stops at 128 levels), as for
+/// `Value` itself.
+struct UniqueKeys<'a> {
+    path: &'a str,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for UniqueKeys<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        // As `Value` reads it: a float JSON cannot hold is null.
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        loop {
+            let path = format!("{}[{}]", self.path, items.len());
+            match seq.next_element_seed(UniqueKeys { path: &path })? {
+                Some(v) => items.push(v),
+                None => return Ok(Value::Array(items)),
+            }
+        }
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                let at = if self.path.is_empty() {
+                    String::new()
+                } else {
+                    format!(" in `{}`", self.path)
+                };
+                return Err(serde::de::Error::custom(format!(
+                    "duplicate key `{key}`{at}: a key may be given only once in an object"
+                )));
+            }
+            let path = if self.path.is_empty() {
+                key.clone()
+            } else {
+                format!("{}.{key}", self.path)
+            };
+            let value = map.next_value_seed(UniqueKeys { path: &path })?;
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
 }
 
 /// Reads a schedule from TOML text: the top-level table is the config.
@@ -426,8 +548,10 @@ impl Serialize for AnySchedule {
 }
 
 impl<'de> Deserialize<'de> for AnySchedule {
+    /// From any serde format; a key given twice in one object is refused, as
+    /// [`json_value`] refuses it.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(deserializer)?;
+        let value = UniqueKeys { path: "" }.deserialize(deserializer)?;
         parse_value(value).map_err(serde::de::Error::custom)
     }
 }
@@ -503,9 +627,11 @@ fn resolve_durations(
                         ),
                     });
                 };
+                // The message names the duration as written: "1e30ep" (not what it
+                // came to) is what the user can find and fix.
                 *value = Value::from(shape.steps(d).map_err(|message| ScheduleError::Invalid {
                     path: path.to_string(),
-                    message,
+                    message: format!("duration \"{s}\": {message}"),
                 })?);
             }
         }

@@ -16,7 +16,8 @@
 //! let mut step = 0; // optimizer steps, from 0
 //! for epoch in 1..=trial.epochs() {
 //!     for _ in 0..steps_per_epoch {
-//!         let lr = driver.lr(); // set it on the optimizer, train one batch
+//!         // An error naming the step where the rate is not finite (NaN, inf).
+//!         let lr = driver.try_lr()?; // set it on the optimizer, train one batch
 //!         metrics.step(step, lr, 0.42)?;
 //!         step += 1;
 //!         if per_step {
@@ -95,13 +96,16 @@ pub enum TrialError {
 }
 
 impl fmt::Display for TrialError {
+    /// Quoted input is cut to [`crate::MAX_QUOTE`] characters ([`crate::shorten`]), as
+    /// in every error of the crate: a variable holding a 400-digit number came back whole.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TrialError::Env { name, problem } => write!(f, "{name}: {problem}"),
-            TrialError::Schedule(e) => write!(f, "{ENV_SCHEDULE}: {e}"),
-            TrialError::Io { path, error } => write!(f, "{}: {error}", path.display()),
-            TrialError::Metric(m) => write!(f, "{m}"),
-        }
+        let full = match self {
+            TrialError::Env { name, problem } => format!("{name}: {problem}"),
+            TrialError::Schedule(e) => format!("{ENV_SCHEDULE}: {e}"),
+            TrialError::Io { path, error } => format!("{}: {error}", path.display()),
+            TrialError::Metric(m) => m.clone(),
+        };
+        f.write_str(&crate::shorten(&full))
     }
 }
 
@@ -194,14 +198,8 @@ impl Trial {
                 })?
             }
         };
-        let mut schedule: Value = serde_json::from_str(&schedule_text).map_err(|e| {
-            TrialError::Schedule(ScheduleError::Syntax {
-                format: "JSON",
-                line: e.line(),
-                column: e.column(),
-                message: e.to_string(),
-            })
-        })?;
+        // The loaders' own JSON reader: a key given twice is refused here as in a file.
+        let mut schedule = config::json_value(&schedule_text)?;
         let interval = config::take_interval(&mut schedule)?;
         let interval = match get(ENV_INTERVAL).as_deref().map(str::trim) {
             None => interval,
