@@ -366,6 +366,13 @@ fn print_values(
                 .collect::<Result<_, _>>()?,
         };
         for (i, v) in (start..end).zip(values) {
+            // A rate that is not finite is an error at its step (a valid lr_lambda such as
+            // `1 / (1000 - epoch)` has none at epoch 1000): the rates before it are
+            // printed, none after, and the trace fails naming the step.
+            if param == Param::Lr {
+                lrsched::check_rate(schedule.type_name(), interval, i, v)
+                    .map_err(|e| Printed::User(e.into()))?;
+            }
             // Debug formatting of f64 is the shortest string that reads back to the same
             // bits; JSON has no NaN or infinity, so those are null.
             match format {

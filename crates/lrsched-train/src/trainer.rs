@@ -704,7 +704,10 @@ pub fn train(
             if cached.0 != Some(driver.current_step()) {
                 cached = (
                     Some(driver.current_step()),
-                    driver.lr(),
+                    // A rate that is not finite (an lr_lambda that divides by zero at
+                    // this epoch) ends the run naming the step and the value; the
+                    // optimizer would only refuse "lr = NaN".
+                    driver.try_lr()?,
                     driver.momentum().filter(|_| uses_momentum),
                 );
             }
