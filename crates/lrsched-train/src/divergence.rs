@@ -100,9 +100,7 @@ impl Watch {
         if self.first.is_none() && loss != 0.0 {
             self.first = Some(loss);
         }
-        let Some(first) = self.first else {
-            return None;
-        };
+        let first = self.first?;
         let line = self.rule.factor * first.abs();
         if self.rule.factor > 0.0 && loss > line {
             self.above += 1;
