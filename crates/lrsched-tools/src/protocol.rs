@@ -8,8 +8,9 @@ use std::fmt;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-/// Longest protocol line read: a program that writes more is reported, not buffered.
-pub const MAX_LINE_BYTES: usize = 64 * 1024;
+/// Longest protocol line read: a program that writes more is reported, not buffered (the
+/// program side's helpers refuse to write one).
+pub use lrsched::trial::MAX_LINE_BYTES;
 
 /// What one trial is: handed to the program as `LRSCHED_*` variables.
 #[derive(Debug, Clone, PartialEq)]

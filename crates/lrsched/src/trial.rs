@@ -71,6 +71,9 @@ pub const ENV_STEPS_PER_EPOCH: &str = "LRSCHED_STEPS_PER_EPOCH";
 pub const ENV_OUT_DIR: &str = "LRSCHED_OUT_DIR";
 /// `LRSCHED_METRICS`: the file the program appends its JSON lines to.
 pub const ENV_METRICS: &str = "LRSCHED_METRICS";
+/// The longest metrics line lrsched reads, newline included: a program's helper refuses
+/// to write a longer one ([`Metrics`]), since lrsched would reject it as bad output.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// What can go wrong reading a trial or writing its metrics.
 #[derive(Debug)]
@@ -337,6 +340,15 @@ impl Metrics {
             });
         }
         text.push_str("}\n");
+        if text.len() > MAX_LINE_BYTES {
+            // Refused before anything is written: lrsched would reject the line, and a
+            // part of it in the file would break the lines after it too.
+            return Err(TrialError::Metric(format!(
+                "a {key} line of {} bytes is longer than the protocol's {MAX_LINE_BYTES}: \
+                 fewer or shorter metric names",
+                text.len()
+            )));
+        }
         self.file
             .write_all(text.as_bytes())
             .map_err(|error| TrialError::Io {

@@ -367,3 +367,28 @@ fn trial_variables_are_quoted_short() {
         );
     }
 }
+
+#[test]
+fn the_metrics_helper_refuses_a_line_lrsched_would_reject() {
+    // Before: a line over 64 KiB was written, and lrsched then ended the trial as bad
+    // output on it (issue 19, the smaller items).
+    let dir = std::env::temp_dir().join(format!("lrsched-line-cap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("m.jsonl");
+    let _ = std::fs::remove_file(&path);
+    let mut m = lrsched::trial::Metrics::append(&path).unwrap();
+    let long = "k".repeat(lrsched::trial::MAX_LINE_BYTES);
+    let e = m.epoch(1, &[(long.as_str(), 1.0)]).unwrap_err().to_string();
+    assert!(e.contains("longer than the protocol's 65536"), "{e}");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "",
+        "nothing written"
+    );
+    // Just under the limit is written whole.
+    let name = "k".repeat(lrsched::trial::MAX_LINE_BYTES - 40);
+    m.epoch(1, &[(name.as_str(), 1.0)]).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.len() <= lrsched::trial::MAX_LINE_BYTES && text.ends_with('\n'));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
