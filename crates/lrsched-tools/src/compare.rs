@@ -101,6 +101,11 @@ impl Metric {
     }
 
     /// What [`Metric::allows`], for messages.
+    ///
+    /// ```
+    /// use lrsched_tools::compare::Metric;
+    /// assert_eq!(Metric::named("val_acc").allowed(), "an accuracy must be between 0 and 1");
+    /// ```
     pub fn allowed(&self) -> &'static str {
         if self.is_fraction() {
             "an accuracy must be between 0 and 1"
@@ -161,6 +166,16 @@ fn number(v: f64) -> String {
 /// A trial that finished normally but reported a value of `metric` it cannot take
 /// ([`check_range`]) becomes bad output, so it is never ranked, let alone best.
 /// `metrics` is its metrics file, named in the status.
+///
+/// ```
+/// use lrsched_tools::compare::{reject_out_of_range, Metric};
+/// use lrsched_tools::protocol::parse_line;
+/// let mut r = lrsched_tools::trial::TrialResult::new();
+/// r.push(parse_line(r#"{"epoch": 1, "val_acc": 1.5}"#).unwrap());
+/// reject_out_of_range(&mut r, &Metric::named("val_acc"), std::path::Path::new("m.jsonl"));
+/// assert_eq!(r.status.to_string(),
+///     "bad protocol line: m.jsonl: epoch 1: `val_acc` = 1.5 is not allowed: an accuracy must be between 0 and 1");
+/// ```
 pub fn reject_out_of_range(result: &mut TrialResult, metric: &Metric, metrics: &Path) {
     if !result.status.is_usable() {
         return;

@@ -38,6 +38,11 @@ pub struct Estimate {
 
 impl Estimate {
     /// All of it.
+    ///
+    /// ```
+    /// let e = lrsched_train::memory::Estimate { parameters: 1, activations: 2, data: 3 };
+    /// assert_eq!(e.total(), 6);
+    /// ```
     pub fn total(&self) -> u64 {
         self.parameters
             .saturating_add(self.activations)

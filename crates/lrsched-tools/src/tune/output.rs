@@ -106,6 +106,14 @@ pub struct Written {
 
 /// The files a search writes into its folder ([`write_files`], and the CLI's
 /// `report.html`), so each can be checked before any trial runs.
+///
+/// ```
+/// use lrsched_tools::tune::{output::output_names, space::Space};
+/// let space = Space::parse("schedule = \"constant(lr={lr})\"\n[params]\nlr = { choice = [0.1] }").unwrap();
+/// let names = output_names(&space);
+/// assert!(names.contains(&"results.jsonl".to_string()));
+/// assert!(names.contains(&"score-vs-lr.png".to_string()));
+/// ```
 pub fn output_names(space: &super::space::Space) -> Vec<String> {
     let mut names: Vec<String> = [
         "results.csv",

@@ -438,6 +438,12 @@ fn walk_strings(v: &Value, f: &mut dyn FnMut(&str) -> Result<(), String>) -> Res
 }
 
 /// `Ok` when `s` has no control character, else the first one as `U+0000`.
+///
+/// ```
+/// use lrsched_tools::tune::space::printable;
+/// assert!(printable("cosine").is_ok());
+/// assert_eq!(printable("a\u{0}b").unwrap_err(), "U+0000");
+/// ```
 pub fn printable(s: &str) -> Result<(), String> {
     match s.chars().find(|c| c.is_control()) {
         Some(c) => Err(format!("U+{:04X}", c as u32)),
