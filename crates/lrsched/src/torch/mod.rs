@@ -136,7 +136,7 @@ pub use one_cycle_lr::OneCycleLR;
 pub use polynomial_lr::PolynomialLR;
 pub use reduce_lr_on_plateau::ReduceLROnPlateau;
 pub use sequential_lr::SequentialLR;
-pub use sim::TorchSimulator;
+pub use sim::{PlateauSnapshot, TorchSimulator};
 pub use step_lr::StepLR;
 
 #[cfg(feature = "serde")]

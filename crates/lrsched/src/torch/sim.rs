@@ -359,6 +359,23 @@ fn epoch_headroom(epoch: i64) -> u64 {
     (i64::MAX - 2).saturating_sub(epoch).max(0) as u64
 }
 
+/// `ReduceLROnPlateau`'s state as [`TorchSimulator::plateau_state`] gives it: PyTorch's
+/// `best`, `num_bad_epochs`, `cooldown_counter` and `last_epoch`, and each param group's
+/// rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlateauSnapshot {
+    /// The best metric so far (the mode's worst value, an infinity, before any).
+    pub best: f64,
+    /// Epochs since the last improvement.
+    pub num_bad_epochs: u64,
+    /// Epochs of cooldown left.
+    pub cooldown_counter: u64,
+    /// Metrics seen (PyTorch's `last_epoch`).
+    pub last_epoch: i64,
+    /// Each param group's rate.
+    pub lrs: Vec<f64>,
+}
+
 #[derive(Debug, Clone)]
 struct PlateauState {
     best: f64,
@@ -919,6 +936,71 @@ impl TorchSimulator {
             l.update_lr(&mut self.groups, Some(epoch as i64));
         }
         self.epoch_bound = self.node.max_epoch();
+        self.refresh_last_lr();
+        Ok(())
+    }
+
+    /// `ReduceLROnPlateau`'s state: its counters and the groups' rates, what PyTorch's
+    /// scheduler and optimizer `state_dict()`s hold. A few numbers however many metrics it
+    /// has seen, so a checkpoint stays small. `None` for the other classes.
+    ///
+    /// ```
+    /// use lrsched::torch::{ReduceLROnPlateau, TorchClass, TorchSchedule, TorchSimulator};
+    /// let s = TorchSchedule::new(
+    ///     vec![0.1],
+    ///     TorchClass::ReduceLROnPlateau(ReduceLROnPlateau::default().with_patience(0)),
+    /// );
+    /// let mut run = TorchSimulator::new(&s);
+    /// for m in [1.0, 2.0, 0.5, 3.0] {
+    ///     run.step_with_metric(m);
+    /// }
+    /// let mut resumed = TorchSimulator::new(&s);
+    /// resumed.restore_plateau(&run.plateau_state().unwrap()).unwrap();
+    /// for m in [4.0, 0.1] {
+    ///     run.step_with_metric(m);
+    ///     resumed.step_with_metric(m);
+    ///     assert_eq!(run.last_lr(), resumed.last_lr());
+    /// }
+    /// ```
+    pub fn plateau_state(&self) -> Option<PlateauSnapshot> {
+        let Node::Plateau { st, .. } = &self.node else {
+            return None;
+        };
+        Some(PlateauSnapshot {
+            best: st.best,
+            num_bad_epochs: st.num_bad_epochs,
+            cooldown_counter: st.cooldown_counter,
+            last_epoch: st.last_epoch,
+            lrs: self.groups.iter().map(|g| g.lr).collect(),
+        })
+    }
+
+    /// Continues a `ReduceLROnPlateau` from [`TorchSimulator::plateau_state`]; refuses a
+    /// state of another number of param groups, or any other class.
+    pub fn restore_plateau(&mut self, state: &PlateauSnapshot) -> Result<(), ScheduleError> {
+        let groups = self.groups.len();
+        let Node::Plateau { st, .. } = &mut self.node else {
+            return Err(ScheduleError::Invalid {
+                path: String::new(),
+                message: "only a ReduceLROnPlateau has a plateau state to restore".into(),
+            });
+        };
+        if state.lrs.len() != groups {
+            return Err(ScheduleError::invalid(
+                "ReduceLROnPlateau",
+                "lrs",
+                format!("{:?}", state.lrs),
+                format!("{groups} rates, one per param group"),
+            ));
+        }
+        st.best = state.best;
+        st.num_bad_epochs = state.num_bad_epochs;
+        st.cooldown_counter = state.cooldown_counter;
+        st.last_epoch = state.last_epoch;
+        for (g, &lr) in self.groups.iter_mut().zip(&state.lrs) {
+            g.lr = lr;
+        }
+        self.epoch_bound = self.epoch_bound.max(state.last_epoch);
         self.refresh_last_lr();
         Ok(())
     }
