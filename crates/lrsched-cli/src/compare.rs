@@ -241,12 +241,6 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
             .out
             .as_ref()
             .is_some_and(|o| o.join("slurm").join(COMPARE_IDENTITY).exists());
-    // One run per folder: the lock is held until this process ends, so a second compare
-    // on the same --out is refused at once instead of mixing its trials' lines into
-    // this one's (and a SLURM rerun never runs beside the run it continues).
-    let (out, _lock) = report::locked_out_dir("compare", args.out.as_deref(), !resumable)?;
-    let out = std::fs::canonicalize(&out).unwrap_or(out);
-    let launcher = args.launch.launcher(&out, "compare")?;
     let trials = entries.len() * seeds as usize;
     // Built-in runs share the cores: as many at once as there are cores (or --jobs), the
     // cores split among them; on a cluster, the scheduler decides how many run at once
@@ -337,6 +331,13 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
             (candidates, setup, "the built-in trainer".to_string())
         }
     };
+    // The folder last, once every setting is known good (a refused run leaves none):
+    // one run per folder, the lock held until this process ends, so a second compare on
+    // the same --out is refused at once instead of mixing its trials' lines into this
+    // one's (and a SLURM rerun never runs beside the run it continues).
+    let (out, _lock) = report::locked_out_dir("compare", args.out.as_deref(), !resumable)?;
+    let out = std::fs::canonicalize(&out).unwrap_or(out);
+    let launcher = args.launch.launcher(&out, "compare")?;
     let spec = CompareSpec {
         candidates,
         seeds: (0..seeds).map(|i| a.seed + i).collect(),
