@@ -16,12 +16,17 @@ then comes from the optimizer, as PyTorch takes it.
 >>> sched.get_last_lr()
 [0.05]
 
-Each step costs one step of the schedule (O(1)), whatever the step count.
+A pasted PyTorch class is stepped as PyTorch steps it: ``step()``, the deprecated
+``step(epoch)`` (the class's closed form, ``CosineAnnealingWarmRestarts``' fractional
+epochs, PyTorch's warning), ``step(metrics)`` for ``ReduceLROnPlateau``, and
+``OneCycleLR`` raising past ``total_steps``. Each step costs one step (O(1)), whatever
+the step count and for all param groups in one call.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Union
+import warnings
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch.optim import Optimizer
@@ -29,8 +34,16 @@ from torch.optim.lr_scheduler import LRScheduler as _TorchLRScheduler
 
 from . import Schedule, ScheduleError
 from . import list as _catalog
-from ._lrsched import _Driver, parse_config
+from ._lrsched import _Driver, _TorchSim, parse_config
 from .trial import _shown
+
+try:  # PyTorch's own text, so a filter written for torch's warning catches ours too
+    from torch.optim.lr_scheduler import EPOCH_DEPRECATION_WARNING as _EPOCH_WARNING
+except ImportError:  # pragma: no cover - every torch >= 1.4 has it
+    _EPOCH_WARNING = (
+        "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated "
+        "where possible. Please use `scheduler.step()` to step the scheduler."
+    )
 
 __all__ = ["LRScheduler"]
 
@@ -40,71 +53,41 @@ _PER_GROUP_KEYS = ("lr", "max_lr", "base_lr", "min_lr", "eta_min", "momentum",
                    "base_momentum", "max_momentum", "lr_lambda")
 
 
-def _group_configs(config: Dict[str, Any], initial: List[float]) -> List[Dict[str, Any]]:
-    """One config per param group for a pasted PyTorch class: PyTorch runs the class's
-    recursion on each group's own base rate, so each group gets its own schedule (the
-    same bits as PyTorch's, where scaling one group's rates would round differently).
-    A per-group list (``max_lr=[...]``, ``lr_lambda=[...]``) gives each group its entry."""
+def _torch_config(config: Dict[str, Any], initial: List[float]) -> Dict[str, Any]:
+    """A pasted PyTorch class's config for this optimizer: ``lr`` becomes one base rate per
+    param group, as PyTorch's scheduler reads each group's own (the groups' initial rates
+    when the config gives none or the first group's; a rate it names, with the groups'
+    ratios kept). One simulator then runs all groups, as PyTorch's one scheduler does."""
     n = len(initial)
     name = config["type"]
-    base = config.get("lr")
-    out = []
-    for i in range(n):
-        c = dict(config)
-        for key in _PER_GROUP_KEYS:
-            v = c.get(key)
-            if isinstance(v, (list, tuple)):
-                if len(v) != n:
-                    raise ScheduleError(
-                        f"{name}: `{key}` = {list(v)!r} is not allowed: must be a number or a "
-                        f"list of {n} numbers (one per param group)"
-                    )
-                c[key] = v[i]
-        if not isinstance(base, (list, tuple)):  # a list's entry was taken above
-            if base is None or base == initial[0]:
-                c["lr"] = initial[i]
-            elif i > 0 and initial[0]:
-                # The config names another base rate: the groups keep their ratios to it
-                # (the first group takes it as written, not rounded through a ratio).
-                c["lr"] = base * initial[i] / initial[0]
-        out.append(c)
-    return out
+    for key in _PER_GROUP_KEYS:
+        v = config.get(key)
+        if isinstance(v, (list, tuple)) and len(v) != n:
+            raise ScheduleError(
+                f"{name}: `{key}` = {list(v)!r} is not allowed: must be a number or a "
+                f"list of {n} numbers (one per param group)"
+            )
+    c = dict(config)
+    base = c.get("lr")
+    if base is None or (not isinstance(base, (list, tuple)) and base == initial[0]):
+        c["lr"] = list(initial)
+    elif not isinstance(base, (list, tuple)):
+        # The config names another base rate: the groups keep their ratios to it (the
+        # first group takes it as written, not rounded through a ratio).
+        c["lr"] = [base] + [base * lr / initial[0] if initial[0] else base for lr in initial[1:]]
+    return c
 
 
-def _plan(schedule: Any, optimizer: Optimizer, interval: Optional[str]):
-    """The drivers and the param groups each one sets: ``[(driver, [group, ...])]``, and
-    the first group's schedule."""
-    initial = [_scalar(g.get("initial_lr", g["lr"])) for g in optimizer.param_groups]
-    n = len(initial)
-    config = schedule
-    if isinstance(config, str):
-        config = parse_config(config)
-    elif isinstance(config, Schedule) and config.type in _TORCH_CLASSES and n > 1:
-        config = config.to_config()
-    if isinstance(config, dict) and config.get("type") in _TORCH_CLASSES:
-        configs = _group_configs(config, initial)
-        groups: Dict[str, List[int]] = {}
-        built: Dict[str, Schedule] = {}
-        for i, c in enumerate(configs):
-            key = repr(sorted(c.items()))
-            if key not in built:
-                built[key] = Schedule(c)
-                groups[key] = []
-            groups[key].append(i)
-        first = next(iter(built.values()))
-        interval = _interval(interval, first)
-        plan = [(_Driver(built[k], [1.0] * len(idx), interval), idx) for k, idx in groups.items()]
-        return plan, first, interval
-    if not isinstance(schedule, Schedule):
-        schedule = Schedule(schedule)
-    if n > 1 and initial[0] == 0.0:
+def _schedule(config: Any, shape: Dict[str, Any]) -> Schedule:
+    try:
+        return Schedule(config, **shape)
+    except ScheduleError as e:
+        if shape or "needs the run's shape" not in str(e):
+            raise
         raise ScheduleError(
-            "param_groups[0]: `lr` = 0 is not allowed: must be > 0 when there are several "
-            "groups (each group's rate is the schedule's times its lr over group 0's)"
-        )
-    scales = [1.0] + [lr / initial[0] for lr in initial[1:]]
-    interval = _interval(interval, schedule)
-    return [(_Driver(schedule, scales, interval), list(range(n)))], schedule, interval
+            f"{e}; or give the scheduler the run's shape: LRScheduler(optimizer, schedule, "
+            "epochs=..., steps_per_epoch=...)"
+        ) from None
 
 
 def _interval(interval: Optional[str], schedule: Schedule) -> str:
@@ -121,6 +104,25 @@ def _scalar(x: Any) -> float:
     return float(x.item()) if isinstance(x, torch.Tensor) else float(x)
 
 
+def _args(args: Tuple[Any, ...], kwargs: Dict[str, Any], names: Sequence[str]) -> List[Any]:
+    """``step``'s arguments bound as PyTorch's signature for this schedule binds them."""
+    if len(args) > len(names):
+        raise TypeError(
+            f"step() takes at most {len(names)} argument{'s' * (len(names) > 1)} "
+            f"({', '.join(names)}) for this schedule, {len(args)} given"
+        )
+    got = dict(zip(names, args))
+    for key, value in kwargs.items():
+        if key not in names:
+            raise TypeError(
+                f"step() got an unexpected keyword argument {key!r} (it takes {', '.join(names)})"
+            )
+        if key in got:
+            raise TypeError(f"step() got multiple values for argument {key!r}")
+        got[key] = value
+    return [got.get(n) for n in names]
+
+
 class LRScheduler(_TorchLRScheduler):
     """Drives an optimizer's learning rates (and momentum) with an lrsched schedule.
 
@@ -131,18 +133,31 @@ class LRScheduler(_TorchLRScheduler):
             exactly as PyTorch runs it; any other schedule sets group ``i`` to its value
             times the group's initial ``lr`` over the first group's.
         schedule: an ``lrsched_rs.Schedule``, a config dict, JSON, TOML or one-line string.
+            A pasted PyTorch class may leave out ``lr``: the optimizer's rates are used.
         interval: ``"step"`` or ``"epoch"``, how often the loop calls ``step()``; by
             default the schedule's own (``Schedule.interval``: per epoch for PyTorch's
             classes other than OneCycleLR and CyclicLR, per step for everything else).
-            Lightning reads it as the scheduler config's ``"interval"``.
+            Lightning does not read it: use :meth:`lightning_config`.
+        epochs, steps_per_epoch: the run's shape, for durations written ``"3ep"`` or
+            ``"10%"`` (as ``lrsched_rs.Schedule`` takes them).
 
     Where the schedule sets a momentum (one-cycle, cyclic), each group's ``momentum``,
     or Adam's ``betas[0]``, follows it.
 
-    ``step()`` advances one step; ``step(metric)`` feeds a metric first (plateau and
-    ``ReduceLROnPlateau`` schedules need one at every per-epoch step). ``state_dict()``
-    and ``load_state_dict()`` resume bit-identically, and refuse a state saved from
-    another config, naming every difference.
+    ``step()`` advances one step. The one argument ``step`` takes is PyTorch's for the same
+    kind of schedule: a metric-driven one (``ReduceLROnPlateau``, ``plateau``) is stepped
+    ``step(metrics)``, as torch's ``ReduceLROnPlateau``; any other ``step(epoch)``, torch's
+    deprecated form, with its warning (``CosineAnnealingWarmRestarts`` takes fractional
+    epochs without one, as in torch). ``state_dict()`` and ``load_state_dict()`` resume
+    bit-identically, and refuse a state saved from another config, naming every
+    difference.
+
+    >>> import torch, lrsched_rs.torch
+    >>> opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.1)
+    >>> sched = lrsched_rs.torch.LRScheduler(
+    ...     opt, "cosine(lr=0.1, steps=10%)", epochs=10, steps_per_epoch=100)
+    >>> sched.schedule.length
+    100
     """
 
     def __init__(
@@ -150,33 +165,58 @@ class LRScheduler(_TorchLRScheduler):
         optimizer: Optimizer,
         schedule: Union[Schedule, Dict[str, Any], str],
         interval: Optional[str] = None,
+        *,
+        epochs: Optional[float] = None,
+        steps_per_epoch: Optional[int] = None,
     ) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not a torch.optim.Optimizer")
-        self._plan, self.schedule, self.interval = _plan(schedule, optimizer, interval)
-        self._driver = self._plan[0][0]
-        self._single = len(self._plan) == 1
+        shape: Dict[str, Any] = {}
+        if epochs is not None:
+            shape["epochs"] = epochs
+        if steps_per_epoch is not None:
+            shape["steps_per_epoch"] = steps_per_epoch
+        initial = [_scalar(g.get("initial_lr", g["lr"])) for g in optimizer.param_groups]
+        config: Any = schedule
+        if isinstance(config, str):
+            config = parse_config(config)
+        elif isinstance(config, Schedule) and config.type in _TORCH_CLASSES:
+            config = config.to_config()
+        self._sim: Optional[_TorchSim] = None
+        self._driver: Optional[_Driver] = None
+        if isinstance(config, dict) and config.get("type") in _TORCH_CLASSES:
+            self.schedule = _schedule(_torch_config(config, initial), shape)
+            self.interval = _interval(interval, self.schedule)
+            self._sim = _TorchSim(self.schedule)
+            self._runner: Any = self._sim
+        else:
+            if not isinstance(schedule, Schedule) or shape:
+                schedule = _schedule(config, shape)
+            self.schedule = schedule
+            if len(initial) > 1 and initial[0] == 0.0:
+                raise ScheduleError(
+                    "param_groups[0]: `lr` = 0 is not allowed: must be > 0 when there are "
+                    "several groups (each group's rate is the schedule's times its lr over "
+                    "group 0's)"
+                )
+            scales = [1.0] + [lr / initial[0] for lr in initial[1:]]
+            self.interval = _interval(interval, schedule)
+            self._driver = _Driver(schedule, scales, self.interval)
+            self._runner = self._driver
+        self._needs_metric = self.schedule.needs_metric
+        # PyTorch's CosineAnnealingWarmRestarts takes epochs (fractional ones too) without
+        # the deprecation warning: it is that class's documented use.
+        self._warns_on_epoch = self.schedule.type != "CosineAnnealingWarmRestarts"
         self._started = False
         super().__init__(optimizer)
         self._started = True
 
-    def _each(self, call) -> None:
-        """Runs ``call`` on every driver and sets the groups' rates and momenta."""
-        if self._single:
-            lrs, momentum = call(self._driver)
-            self._apply(lrs, momentum)
-            return
-        n = len(self.optimizer.param_groups)
-        lrs: List[float] = [0.0] * n
-        momenta: List[Optional[float]] = [None] * n
-        for driver, idx in self._plan:
-            got, m = call(driver)
-            for j, g in enumerate(idx):
-                lrs[g] = got[j]
-                momenta[g] = m
-        self._apply(lrs, momenta)
+    @property
+    def needs_metric(self) -> bool:
+        """Whether ``step`` takes a metric (``ReduceLROnPlateau``, ``plateau``)."""
+        return self._needs_metric
 
-    def _apply(self, lrs: List[float], momentum: Union[None, float, List[Optional[float]]]) -> None:
+    def _apply(self, lrs: List[float], momentum: Union[None, float, List[float]]) -> None:
         groups = self.optimizer.param_groups
         for g, lr in zip(groups, lrs):
             if isinstance(g["lr"], torch.Tensor):
@@ -186,79 +226,138 @@ class LRScheduler(_TorchLRScheduler):
         if momentum is not None:
             each = momentum if isinstance(momentum, list) else [momentum] * len(groups)
             for g, m in zip(groups, each):
-                if m is None:
-                    continue
                 if "momentum" in g:
                     g["momentum"] = m
                 elif "betas" in g:
                     g["betas"] = (m, *g["betas"][1:])
         self._last_lr = lrs
-        self.last_epoch = self._driver.step_count
+        self.last_epoch = self._sim.last_epoch if self._sim is not None \
+            else self._runner.step_count
 
-    def step(self, metric: Optional[float] = None) -> None:  # type: ignore[override]
-        """Advances one step (feeding ``metric`` first when given) and sets the rates.
+    def step(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        """Advances the schedule and sets the rates, as PyTorch's ``step`` for the same kind
+        of schedule:
 
-        A per-epoch metric-driven schedule (``ReduceLROnPlateau``, ``plateau``) must be
-        given its metric: ``scheduler.step(val_loss)``.
+        - ``step()``: one step.
+        - ``step(metrics, epoch=None)`` for a metric-driven schedule (``ReduceLROnPlateau``,
+          ``plateau``), as torch's ``ReduceLROnPlateau.step``: the metric is required at
+          every per-epoch step.
+        - ``step(epoch)`` for any other: PyTorch's deprecated form (its warning is
+          raised): the rate at ``epoch`` by the class's closed form (the schedule's value
+          for a native schedule), then ``step()`` goes on from there;
+          ``CosineAnnealingWarmRestarts`` takes fractional epochs, as its docs show
+          (``scheduler.step(epoch + i / iters)``), without a warning. ``SequentialLR`` and
+          ``ChainedScheduler`` take no epoch, as in PyTorch.
+
+        A number given positionally is never taken as a metric by a schedule that has none.
         """
         self._step_count = getattr(self, "_step_count", 0) + 1
         if not self._started:
             # The base class's constructor calls step() once: apply step 0's rates.
-            self._each(lambda d: d.current())
+            self._apply(*self._runner.current())
             return
-        if metric is None:
-            if self.interval == "epoch" and self._driver.needs_metric:
+        metric = epoch = None
+        if self._needs_metric:
+            metric, epoch = _args(args, kwargs, ("metrics", "epoch")) if args or kwargs \
+                else (None, None)
+            if epoch is not None:
+                warnings.warn(_EPOCH_WARNING, UserWarning, stacklevel=2)
+            epoch = None  # torch's plateau only records it; the metric decides the rate
+        elif args or kwargs:
+            (epoch,) = _args(args, kwargs, ("epoch",))
+        if metric is not None:
+            value = _metric(metric)
+            self._apply(*(self._sim.step_metric(value) if self._sim is not None
+                          else self._driver.step(value)))  # type: ignore[union-attr]
+        elif epoch is not None:
+            if isinstance(epoch, (bool, str, bytes)) or not hasattr(type(epoch), "__float__"):
+                raise ScheduleError(
+                    f"epoch = {_shown(epoch)} is not allowed: must be a number of epochs "
+                    f"(`{self.schedule.type}` takes no metric)"
+                )
+            if self._warns_on_epoch:
+                warnings.warn(_EPOCH_WARNING, UserWarning, stacklevel=2)
+            self._apply(*(self._sim.step_epoch(epoch) if self._sim is not None
+                          else self._driver.seek(epoch)))  # type: ignore[union-attr]
+        else:
+            if self._needs_metric and (self._sim is not None or self.interval == "epoch"):
                 raise ScheduleError(
                     f"{self.schedule.type}: the schedule is metric-driven and step() was called "
                     "without its metric: call scheduler.step(metric) with the validation metric"
                 )
-            if self._single:
-                self._apply(*self._driver.step())
-            else:
-                self._each(lambda d: d.step())
-        else:
-            value = _metric(metric)
-            self._each(lambda d: d.step(value))
+            self._apply(*self._runner.step())
 
     def end_epoch(self, metric: Optional[float] = None) -> None:
         """Ends an epoch, with its validation metric when there is one.
 
-        For a per-step schedule the metric takes effect from the next step (the driver
-        has stepped past the epoch's batches already); for a per-epoch one this is
-        ``step(metric)``.
+        A per-epoch schedule steps (``step(metric)`` for a metric-driven one). A per-step
+        schedule has stepped past the epoch's batches already: a metric takes effect from
+        the next step (a pasted ``ReduceLROnPlateau`` is stepped with it, as PyTorch's
+        reacts only to its ``step(metrics)`` calls), and without one nothing happens.
         """
         m = None if metric is None else _metric(metric)
-        self._each(lambda d: d.end_epoch(m))
+        if self._sim is None:
+            self._apply(*self._driver.end_epoch(m))  # type: ignore[union-attr]
+        elif self._needs_metric:
+            if m is None:
+                raise ScheduleError(
+                    f"{self.schedule.type}: the schedule is metric-driven and an epoch ended "
+                    "without its metric: call end_epoch(metric) with the validation metric"
+                )
+            self._apply(*self._sim.step_metric(m))
+        elif self.interval == "epoch":
+            self._apply(*self._sim.step())
 
     def get_lr(self) -> List[float]:
         """The rates in force, one per param group."""
-        if self._single:
-            return self._driver.current()[0]
-        lrs = [0.0] * len(self.optimizer.param_groups)
-        for driver, idx in self._plan:
-            for j, g in enumerate(idx):
-                lrs[g] = driver.current()[0][j]
-        return lrs
+        return list(self._runner.current()[0])
+
+    def lightning_config(self, monitor: Optional[str] = None) -> Dict[str, Any]:
+        """The ``"lr_scheduler"`` entry for Lightning's ``configure_optimizers``, read from
+        the schedule itself: its ``interval``, and for a metric-driven schedule the
+        ``monitor`` (required) and ``reduce_on_plateau`` (Lightning sets it only for its
+        own ``ReduceLROnPlateau`` class and otherwise steps without the metric).
+
+        >>> import torch, lrsched_rs.torch
+        >>> opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.1)
+        >>> s = lrsched_rs.torch.LRScheduler(opt, {"type": "ReduceLROnPlateau", "patience": 2})
+        >>> c = s.lightning_config(monitor="val_loss")
+        >>> c["interval"], c["monitor"], c["reduce_on_plateau"]
+        ('epoch', 'val_loss', True)
+        >>> # def configure_optimizers(self):
+        >>> #     return {"optimizer": opt, "lr_scheduler": s.lightning_config("val_loss")}
+        """
+        if self._needs_metric and not monitor:
+            raise ScheduleError(
+                f"{self.schedule.type} is metric-driven: lightning_config(monitor=...) needs "
+                "the name of the logged metric it reacts to (e.g. \"val_loss\")"
+            )
+        config: Dict[str, Any] = {
+            "scheduler": self,
+            "interval": self.interval,
+            "frequency": 1,
+            "reduce_on_plateau": self._needs_metric,
+        }
+        if monitor:
+            config["monitor"] = monitor
+        return config
 
     def state_dict(self) -> Dict[str, Any]:
-        """The state to checkpoint: plain values (the config, the step, any metric
-        history), so ``torch.save`` and JSON both hold it."""
-        state = {
-            "lrsched": self._driver.state(),
+        """The state to checkpoint: plain values (the config, the steps and calls that
+        decide the rates), so ``torch.save`` and JSON both hold it."""
+        return {
+            "lrsched": self._runner.state(),
             "last_epoch": self.last_epoch,
             "_step_count": self._step_count,
             "_last_lr": list(self._last_lr),
             "interval": self.interval,
         }
-        if not self._single:
-            state["lrsched_groups"] = [d.state() for d, _ in self._plan[1:]]
-        return state
 
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
         """Continues from a saved state, bit-identically.
 
-        Raises ``lrsched_rs.ScheduleError`` naming every difference when the state was saved
-        from another config, and when it is not an lrsched state at all.
+        Raises ``lrsched_rs.ScheduleError`` naming every difference when the state was
+        saved from another config, and when it is not an lrsched state at all.
         """
         if not isinstance(state_dict, dict) or "lrsched" not in state_dict:
             keys = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
@@ -266,16 +365,9 @@ class LRScheduler(_TorchLRScheduler):
                 f"not an lrsched scheduler state (keys: {keys}): load the state_dict() of an "
                 "lrsched_rs.torch.LRScheduler"
             )
-        saved = [state_dict["lrsched"], *state_dict.get("lrsched_groups", [])]
-        if len(saved) != len(self._plan):
-            raise ScheduleError(
-                f"saved state does not match the config: it drives {len(saved)} distinct "
-                f"param-group schedules, this scheduler {len(self._plan)}"
-            )
-        for (driver, _), st in zip(self._plan, saved):
-            driver.restore(st)
-        self._step_count = state_dict.get("_step_count", self._driver.step_count + 1)
-        self._each(lambda d: d.current())
+        self._runner.restore(state_dict["lrsched"])
+        self._step_count = state_dict.get("_step_count", self.last_epoch + 1)
+        self._apply(*self._runner.current())
 
 
 def _metric(metric: Any) -> float:
