@@ -617,13 +617,8 @@ fn read_schedules(path: &Path) -> Result<Vec<Entry>, UserError> {
         })?;
         serde_json::to_value(t).map_err(|e| at(e.to_string()))?
     } else {
-        serde_json::from_str(&text).map_err(|e| {
-            at(format!(
-                "not valid JSON: line {}, column {}: {e}",
-                e.line(),
-                e.column()
-            ))
-        })?
+        // The core's one JSON reader: a key given twice is refused, naming it.
+        lrsched::config::json_value(&text).map_err(|e| at(e.to_string()))?
     };
     let list = match &doc {
         Value::Array(l) => l,

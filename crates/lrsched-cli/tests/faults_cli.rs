@@ -749,3 +749,26 @@ fn a_folder_where_a_result_goes_is_refused_before_any_trial() {
     assert_user_error(&o, "report.html");
     assert!(!trial.join("ran").exists(), "the trial did not run");
 }
+
+#[test]
+fn a_schedules_file_with_a_key_twice_is_refused_naming_it() {
+    // Before: compare's own JSON reader took the last `lr` silently.
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "twice.json",
+        r#"[{"name": "c", "schedule": {"type": "constant", "lr": 0.1, "lr": 0.2}}]"#,
+    );
+    let out = dir.path().join("c");
+    let o = lrsched(&[
+        "compare",
+        "--command",
+        "true",
+        "--schedules",
+        &file,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_user_error(&o, "duplicate key `lr`");
+    assert!(!out.exists(), "no folder made for a refused run");
+}

@@ -344,6 +344,10 @@ fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
 /// refused instead of running every trial twice (the one lock of `lrsched_train::lock`).
 pub use lrsched_train::lock::FolderLock as OutLock;
 
+/// The largest `result.json` read back: far above any real record (one line of metrics per
+/// epoch), and a bound on what a rerun reads from a folder others could write to.
+pub const MAX_RESULT_BYTES: u64 = 256 << 20;
+
 /// How one trial ended, as stored in `result.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrialRecord {
@@ -417,10 +421,12 @@ impl TrialRecord {
         }
     }
 
-    /// Reads a `result.json`; `None` when absent or unreadable (the trial then runs again).
+    /// Reads a `result.json`; `None` when absent, unreadable, not a regular file or over
+    /// [`MAX_RESULT_BYTES`] (the trial then runs again).
     pub fn read(path: &Path) -> Option<TrialRecord> {
-        let text = std::fs::read_to_string(path).ok()?;
-        serde_json::from_str(&text).ok()
+        // Never blocking on a FIFO the trial's program could have put in its folder.
+        let bytes = crate::protocol::read_trial_file(path, MAX_RESULT_BYTES).ok()?;
+        serde_json::from_slice(&bytes).ok()
     }
 
     /// `(epoch, value)` of `metric` per epoch (non-finite values as NaN).
@@ -839,10 +845,12 @@ pub fn collect_external(spec: &TuneSpec, plan: &mut Plan) -> Result<usize, Strin
         if plan.finished.contains_key(&t.key) {
             continue;
         }
-        let Ok(status) = std::fs::read_to_string(t.input.dir.join("exit_status")) else {
+        // Never blocking: the trial's program could have put a FIFO there.
+        let Ok(status) = crate::protocol::read_trial_file(&t.input.dir.join("exit_status"), 64)
+        else {
             continue;
         };
-        let Ok(code) = status.trim().parse::<i32>() else {
+        let Ok(code) = String::from_utf8_lossy(&status).trim().parse::<i32>() else {
             continue;
         };
         let result = process::result_from_folder(&t.input, code);
