@@ -27,10 +27,11 @@ False
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any, Dict, Optional, Union
 
 from . import Schedule, ScheduleError
-from ._lrsched import _Metrics, _Trial
+from . import list as _catalog
+from ._lrsched import _Metrics, _Trial, parse_config
 
 __all__ = [
     "active", "schedule", "seed", "epochs", "max_steps", "interval", "name", "out_dir",
@@ -73,15 +74,63 @@ def _need(what: str, default: Any) -> Any:
 def schedule(
     steps_per_epoch: Optional[int] = None,
     default: Union[Schedule, dict, str, None] = None,
-) -> Schedule:
+    epochs: Optional[float] = None,
+) -> Union[Schedule, Dict[str, Any]]:
     """The trial's schedule, ``"3ep"`` / ``"10%"`` durations resolved with the program's
-    own ``steps_per_epoch`` (else ``LRSCHED_STEPS_PER_EPOCH``), and its interval from
-    ``LRSCHED_INTERVAL``. The run (epochs x steps per epoch) must be at most 2**53 steps,
-    so every duration resolves exactly. Outside a trial, ``Schedule(default)``."""
+    own ``steps_per_epoch`` (else ``LRSCHED_STEPS_PER_EPOCH``) and the trial's epochs, and
+    its interval from ``LRSCHED_INTERVAL``. The run (epochs x steps per epoch) must be at
+    most 2**53 steps, so every duration resolves exactly.
+
+    Outside a trial, ``default``, its durations resolved with ``steps_per_epoch`` and
+    ``epochs``.
+
+    A pasted PyTorch class without ``lr`` (the trial's, or ``default``) comes back as its
+    config dict, durations resolved: ``lrsched_rs.torch.LRScheduler`` takes its rate from
+    the optimizer, as PyTorch does, so the program's own ``lr`` is used.
+
+    >>> import lrsched_rs.trial
+    >>> s = lrsched_rs.trial.schedule(
+    ...     steps_per_epoch=60, default="warmup(steps=1ep, schedule=cosine(lr=0.1, steps=5ep))")
+    >>> s.length
+    360
+    >>> sorted(lrsched_rs.trial.schedule(default={"type": "StepLR", "step_size": 10}).items())
+    [('gamma', 0.1), ('step_size', 10), ('type', 'StepLR')]
+    """
     t = _get()
     if t is None:
-        return Schedule(_need("schedule", default))
+        config = _need("schedule", default)
+        shape: Dict[str, Any] = {}
+        if steps_per_epoch is not None:
+            shape["steps_per_epoch"] = steps_per_epoch
+        if epochs is not None:
+            shape["epochs"] = epochs
+        if isinstance(config, str) and not isinstance(config, Schedule):
+            parsed = parse_config(config)
+            if _without_lr(parsed):
+                config = parsed
+        if _without_lr(config):
+            # Checked and resolved with a stand-in rate, then left to the optimizer.
+            resolved = Schedule({**config, "lr": 1.0}, **shape).to_config()
+            del resolved["lr"]
+            return resolved
+        return Schedule(config, **shape)
     return t.schedule(steps_per_epoch)
+
+
+def _without_lr(config: Any) -> bool:
+    """Whether ``config`` is a pasted PyTorch class that leaves ``lr`` to the optimizer."""
+    return isinstance(config, dict) and config.get("type") in _torch_classes() \
+        and "lr" not in config
+
+
+def _torch_classes() -> frozenset:
+    global _TORCH
+    if _TORCH is None:
+        _TORCH = frozenset(t["name"] for t in _catalog() if t["group"] == "torch")
+    return _TORCH
+
+
+_TORCH: Optional[frozenset] = None
 
 
 def seed(default: Optional[int] = None) -> int:

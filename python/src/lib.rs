@@ -1217,6 +1217,15 @@ fn check_trial_shape(trial: &Trial, steps_per_epoch: Option<u64>) -> PyResult<()
     Ok(())
 }
 
+/// Whether `config` is a pasted PyTorch class that leaves `lr` to the optimizer.
+fn is_torch_without_lr(config: &Value) -> bool {
+    config
+        .get("type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| lrsched::torch::CLASS_NAMES.contains(&t))
+        && config.get("lr").is_none()
+}
+
 /// The trial lrsched handed this process (the `LRSCHED_*` variables).
 #[pyclass(name = "_Trial", module = "lrsched_rs", frozen)]
 pub struct PyTrial {
@@ -1233,18 +1242,38 @@ impl PyTrial {
             .map(|trial| PyTrial { trial }))
     }
 
-    /// The trial's schedule, durations resolved with the program's steps per epoch.
+    /// The trial's schedule, durations resolved with the program's steps per epoch; for a
+    /// pasted PyTorch class without `lr`, its config dict (durations resolved, the trial's
+    /// `interval`), whose rate comes from the program's optimizer, as in PyTorch.
     #[pyo3(signature = (steps_per_epoch=None))]
-    fn schedule(&self, steps_per_epoch: Option<&Bound<'_, PyAny>>) -> PyResult<PySchedule> {
+    fn schedule<'py>(
+        &self,
+        py: Python<'py>,
+        steps_per_epoch: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let steps_per_epoch = steps_per_epoch
             .map(|n| int_arg(n, "`steps_per_epoch`", 1, MAX_RUN_STEPS, RUN_RANGE))
             .transpose()?;
         check_trial_shape(&self.trial, steps_per_epoch)?;
-        let d = self.trial.driver(steps_per_epoch).map_err(trial_err)?;
-        Ok(PySchedule {
-            schedule: d.schedule().clone(),
-            interval: d.interval(),
-        })
+        if !is_torch_without_lr(&self.trial.schedule) {
+            let d = self.trial.driver(steps_per_epoch).map_err(trial_err)?;
+            let s = PySchedule {
+                schedule: d.schedule().clone(),
+                interval: d.interval(),
+            };
+            return Ok(Bound::new(py, s)?.into_any());
+        }
+        // Built with a stand-in rate, to check it and resolve its durations as any trial's;
+        // the rate is then left out again for the optimizer's.
+        let mut trial = self.trial.clone();
+        trial.schedule["lr"] = Value::from(1.0);
+        let d = trial.driver(steps_per_epoch).map_err(trial_err)?;
+        let mut v = config::to_value(d.schedule());
+        if let Value::Object(map) = &mut v {
+            map.remove("lr");
+            map.insert("interval".into(), interval_name(d.interval()).into());
+        }
+        value_to_py(py, &v)
     }
 
     #[getter]

@@ -94,3 +94,46 @@ def test_a_bad_environment_names_the_variable(env, monkeypatch):
 def test_tensor_metrics():
     torch = pytest.importorskip("torch")
     assert trial._number("loss", torch.tensor(0.5)) == 0.5
+
+
+def test_a_pasted_class_without_lr_takes_the_optimizers_rate_in_a_trial(env, monkeypatch):
+    torch = pytest.importorskip("torch")
+    import torch.optim.lr_scheduler as S
+
+    import lrsched_rs.torch
+
+    # What `lrsched compare --command` hands a program for a pasted StepLR: no lr, as the
+    # trial.schedule docstring's own example; the rate is the program's optimizer's.
+    monkeypatch.setenv("LRSCHED_SCHEDULE", json.dumps(
+        {"type": "StepLR", "step_size": "1ep", "gamma": 0.5}))
+    monkeypatch.setenv("LRSCHED_INTERVAL", "epoch")
+    trial._reset()
+    config = trial.schedule(steps_per_epoch=10)
+    assert config == {"type": "StepLR", "step_size": 1, "gamma": 0.5, "interval": "epoch"}
+    opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.03)
+    ref_opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.03)
+    ours = lrsched_rs.torch.LRScheduler(opt, config)
+    ref = S.StepLR(ref_opt, step_size=1, gamma=0.5)
+    for _ in range(4):
+        assert ours.get_last_lr() == ref.get_last_lr()
+        opt.step(), ref_opt.step()
+        ours.step(), ref.step()
+    # Per step, its durations resolved with the program's steps per epoch.
+    monkeypatch.setenv("LRSCHED_SCHEDULE", json.dumps(
+        {"type": "OneCycleLR", "max_lr": 0.2, "total_steps": "100%"}))
+    monkeypatch.setenv("LRSCHED_INTERVAL", "step")
+    trial._reset()
+    assert trial.schedule(steps_per_epoch=25)["total_steps"] == 100
+
+
+def test_outside_a_trial_the_default_takes_steps_per_epoch(monkeypatch):
+    monkeypatch.delenv("LRSCHED_PROTOCOL", raising=False)
+    trial._reset()
+    s = trial.schedule(steps_per_epoch=60,
+                       default="warmup(steps=1ep, schedule=cosine(lr=0.1, steps=10ep))")
+    assert s == lrsched_rs.Schedule("warmup(steps=60, schedule=cosine(lr=0.1, steps=600))")
+    s = trial.schedule(steps_per_epoch=60, epochs=5, default="cosine(lr=0.1, steps=100%)")
+    assert s.length == 300
+    # The docstring's default: a pasted class without lr, for the optimizer's rate.
+    assert trial.schedule(default={"type": "StepLR", "step_size": 10}) == {
+        "type": "StepLR", "step_size": 10, "gamma": 0.1}
