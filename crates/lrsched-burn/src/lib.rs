@@ -22,7 +22,11 @@
 //! The rate of burn's `i`-th optimizer step (the first is 0) is `schedule.value(i)`, which is
 //! what `lrsched trace` prints. The scheduler's [record](LrSchedulerRecord) holds the whole
 //! driver state (config, step, plateau history), so burn's own checkpointing saves it and a
-//! run resumed with `SupervisedTraining::checkpoint(epoch)` continues exactly.
+//! run resumed with `SupervisedTraining::checkpoint(epoch)` continues exactly. Resuming with
+//! a changed schedule is refused loudly (burn's `load_record` panics with every difference
+//! named, as burn does for a model record that does not fit), never a silent restart at
+//! step 0 under a model that continues; [`LrschedScheduler::try_load_record`] returns the
+//! refusal instead.
 //!
 //! Metric-driven (plateau) schedules take validation metrics through a [`MetricFeed`], a
 //! handle the model's validation step (burn's `InferenceStep`) can hold; see
@@ -260,27 +264,31 @@ impl LrschedScheduler {
         driver.state()
     }
 
-    fn try_load(&self, record: &LrSchedulerRecord) -> Result<(Driver, u64), String> {
+    fn try_load(&self, record: &LrSchedulerRecord) -> Result<(Driver, u64), Refused> {
         let calls: u64 = record
             .scalar(KEY_CALLS)
-            .ok_or("the record has no step count")?;
+            .ok_or_else(|| Refused::Record("the record has no step count".into()))?;
         let spe: u64 = record
             .scalar(KEY_STEPS_PER_EPOCH)
-            .ok_or("the record has no steps_per_epoch")?;
+            .ok_or_else(|| Refused::Record("the record has no steps_per_epoch".into()))?;
         if spe != self.steps_per_epoch {
-            return Err(format!(
-                "steps_per_epoch: {spe} -> {}",
-                self.steps_per_epoch
-            ));
+            return Err(Refused::Schedule(ScheduleError::StateMismatch {
+                differences: vec![format!(
+                    "steps_per_epoch: {spe} -> {}",
+                    self.steps_per_epoch
+                )],
+            }));
         }
-        let bytes = unpack(record).ok_or("the record's driver state is incomplete")?;
-        let state: DriverState = serde_json::from_slice(&bytes)
-            .map_err(|e| format!("the record's driver state does not read: {e}"))?;
+        let bytes = unpack(record)
+            .ok_or_else(|| Refused::Record("the record's driver state is incomplete".into()))?;
+        let state: DriverState = serde_json::from_slice(&bytes).map_err(|e| {
+            Refused::Record(format!("the record's driver state does not read: {e}"))
+        })?;
         let driver = self
             .driver
             .clone()
             .restore(&state)
-            .map_err(|e| e.to_string())?;
+            .map_err(Refused::Schedule)?;
         Ok((driver, calls))
     }
 }
@@ -343,13 +351,43 @@ impl LrScheduler for LrschedScheduler {
         pack(record, &json)
     }
 
-    /// Continues from a record. A record saved from another schedule (or not by this type)
-    /// is refused: the scheduler stays as it was and the reason, naming every difference,
-    /// is logged (`log::error!`) and kept in [`MetricFeed::last_error`], since burn's
-    /// `load_record` cannot return an error.
+    /// Continues from a record, as [`LrschedScheduler::try_load_record`], and panics with
+    /// its one-line reason when the record cannot be restored: a record saved from another
+    /// schedule (or not by this type). burn's `load_record` cannot return an error, and
+    /// going on would silently restart the schedule at step 0 while the model and the
+    /// optimizer continue from the checkpoint, so this refuses loudly, as burn refuses a
+    /// model record that does not fit the model. An empty record (a fresh run) is no
+    /// record: nothing changes.
     fn load_record(&mut self, record: LrSchedulerRecord) {
+        if let Err(e) = self.try_load_record(record) {
+            panic!("{e}");
+        }
+    }
+}
+
+impl LrschedScheduler {
+    /// Continues from a record burn saved with [`LrScheduler::to_record`]: the step count
+    /// and the driver state. A record saved from another schedule is refused, naming every
+    /// difference (the scheduler is then unchanged, and the reason is also kept in
+    /// [`MetricFeed::last_error`] and logged with `log::error!`); so is a record not saved
+    /// by this type. An empty record (a fresh run) changes nothing.
+    ///
+    /// ```
+    /// use burn::lr_scheduler::LrScheduler;
+    /// use lrsched::{Cosine, ScheduleError};
+    /// use lrsched_burn::LrschedScheduler;
+    /// let mut a = LrschedScheduler::new(Cosine::new(0.1, 10)).unwrap();
+    /// a.step();
+    /// let mut changed = LrschedScheduler::new(Cosine::new(0.2, 10)).unwrap();
+    /// let Err(ScheduleError::StateMismatch { differences }) = changed.try_load_record(a.to_record())
+    /// else {
+    ///     panic!("a record of another schedule is refused");
+    /// };
+    /// assert_eq!(differences, ["schedule.lr: 0.1 -> 0.2"]);
+    /// ```
+    pub fn try_load_record(&mut self, record: LrSchedulerRecord) -> Result<(), ScheduleError> {
         if record.is_empty() {
-            return;
+            return Ok(());
         }
         match self.try_load(&record) {
             Ok((driver, calls)) => {
@@ -358,12 +396,46 @@ impl LrScheduler for LrschedScheduler {
                 // Metrics fed before the load belong to the run being replaced; the
                 // record already holds the ones its own run had fed.
                 self.feed.take();
+                Ok(())
             }
             Err(e) => {
-                let message = format!("lrsched scheduler record not restored: {e}");
+                let e = match e {
+                    Refused::Schedule(e @ ScheduleError::StateMismatch { .. }) => e,
+                    other => ScheduleError::Invalid {
+                        path: String::new(),
+                        message: format!(
+                            "lrsched scheduler record not restored: {}: not a record LrschedScheduler saved",
+                            other.text()
+                        ),
+                    },
+                };
+                let message = match &e {
+                    ScheduleError::StateMismatch { .. } => {
+                        format!("lrsched scheduler record not restored: {e}")
+                    }
+                    _ => e.to_string(),
+                };
                 log::error!("{message}");
                 self.feed.report(message);
+                Err(e)
             }
+        }
+    }
+}
+
+/// Why a record was not restored.
+enum Refused {
+    /// The driver refused the state (another config: every difference named).
+    Schedule(ScheduleError),
+    /// The record is not one this type saved.
+    Record(String),
+}
+
+impl Refused {
+    fn text(&self) -> String {
+        match self {
+            Refused::Schedule(e) => e.to_string(),
+            Refused::Record(m) => m.clone(),
         }
     }
 }

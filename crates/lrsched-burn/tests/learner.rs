@@ -154,18 +154,51 @@ fn record_from_another_schedule_is_refused_and_changes_nothing() {
     let mut a = LrschedScheduler::new(Cosine::new(0.1, 10)).unwrap();
     a.step();
     let mut b = LrschedScheduler::new(Cosine::new(0.2, 10)).unwrap();
-    b.load_record(a.to_record());
-    let err = b.metric_feed().last_error().unwrap();
-    assert!(err.contains("schedule.lr: 0.1 -> 0.2"), "{err}");
+    let err = b.try_load_record(a.to_record()).unwrap_err();
+    assert_eq!(
+        err,
+        lrsched::ScheduleError::StateMismatch {
+            differences: vec!["schedule.lr: 0.1 -> 0.2".into()]
+        }
+    );
+    let reported = b.metric_feed().last_error().unwrap();
+    assert!(reported.contains("schedule.lr: 0.1 -> 0.2"), "{reported}");
     assert_eq!(b.steps_taken(), 0);
     assert_eq!(b.step(), 0.2);
 
-    // A record from burn's own cosine scheduler: refused, not a panic.
+    // A record from burn's own cosine scheduler: refused too, naming what is missing.
     let mut c = LrschedScheduler::new(Cosine::new(0.1, 10)).unwrap();
     let burns = burn::lr_scheduler::LrSchedulerRecord::new().with_scalar("current_iter", 3u64);
-    c.load_record(burns);
-    assert!(c.metric_feed().last_error().is_some());
+    let err = c.try_load_record(burns).unwrap_err().to_string();
+    assert!(err.contains("no step count"), "{err}");
     assert_eq!(c.step(), 0.1);
+    // An empty record is a fresh run's: nothing to restore, nothing refused.
+    c.load_record(burn::lr_scheduler::LrSchedulerRecord::new());
+    assert_eq!(c.steps_taken(), 1);
+}
+
+/// burn resumes a run by loading the scheduler's record into the scheduler the code builds
+/// now: with a changed config, going on would restart the schedule at step 0 while the
+/// model and optimizer continue, so burn's `load_record` refuses loudly, as burn does for a
+/// model record that does not fit.
+#[test]
+#[should_panic(expected = "saved state does not match the config: schedule.lr: 0.1 -> 0.2")]
+fn resuming_with_a_changed_config_is_refused_loudly() {
+    let mut a = LrschedScheduler::new(Cosine::new(0.1, 10)).unwrap();
+    a.step();
+    let mut changed = LrschedScheduler::new(Cosine::new(0.2, 10)).unwrap();
+    changed.load_record(a.to_record());
+}
+
+#[test]
+#[should_panic(expected = "steps_per_epoch: 3 -> 4")]
+fn resuming_with_another_epoch_length_is_refused_loudly() {
+    let s = lrsched::StepDecay::new(0.1, 2, 0.5);
+    let mut a = LrschedScheduler::per_epoch(s.clone(), 3).unwrap();
+    a.step();
+    LrschedScheduler::per_epoch(s, 4)
+        .unwrap()
+        .load_record(a.to_record());
 }
 
 #[test]
