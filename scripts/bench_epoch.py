@@ -100,8 +100,12 @@ def main():
         v = [row[("lrsched", 2)][0] / row[("lrsched", 1)][0] for row in rounds]
         print(f"    lrsched 2t/1t: best {min(v):.2f}, median {statistics.median(v):.2f} (goal <= 0.60)")
         if have_torch:
+            # Issue 24's goals: 3x on 784-128-10 in every round, 1.5x on the larger nets.
+            goal = 3.0 if hidden == "128" else 1.5
             v = [row[("torch", 2)][0] / row[("lrsched", 2)][0] for row in rounds]
-            print(f"    torch 2t / lrsched 2t: best {max(v):.2f}x, median {statistics.median(v):.2f}x (goal >= 3)")
+            print(f"    torch 2t / lrsched 2t: worst {min(v):.2f}x, median {statistics.median(v):.2f}x, "
+                  f"best {max(v):.2f}x (goal >= {goal:g}x in every round: "
+                  f"{'met' if min(v) >= goal else 'not met'})")
         best2 = min(row[("lrsched", 2)][0] for row in rounds)
         print(f"    lrsched 2t best at {flop / best2 / 2:.0f} GFLOP/s per core "
               f"({100 * flop / args.peak / 2 / best2:.0f}% of the limit)")

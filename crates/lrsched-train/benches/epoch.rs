@@ -2,7 +2,12 @@
 //! by phase (gather, step, optimizer update, evaluation), beside the arithmetic's FLOP
 //! count. Not a test: it prints numbers.
 //!
-//!     cargo bench -p lrsched-train --bench epoch -- ../shared/data/mnist [epochs]
+//!     cargo bench -p lrsched-train --bench epoch -- ../shared/data/mnist [epochs] [configs]
+//!
+//! `configs` picks networks and batches as `scripts/bench_epoch.py` does (`128:64,512-256:256`);
+//! `BENCH_STEPS=N` stops each epoch after N steps and `BENCH_THREADS=2` runs one thread
+//! count only, to profile a few steps under callgrind (instruction counts are reproducible
+//! where timings on a shared machine are not).
 //!
 //! The whole pipeline against PyTorch is `scripts/bench_epoch.py`.
 
@@ -25,8 +30,17 @@ fn main() {
     let Targets::Classes(val_labels) = data.val.targets() else {
         unreachable!()
     };
+    let configs = args
+        .get(2)
+        .map_or("128:64,512-256:128,512-256:256", |s| s.as_str());
+    let max_steps: usize =
+        std::env::var("BENCH_STEPS").map_or(usize::MAX, |s| s.parse().expect("BENCH_STEPS"));
+    let thread_counts: Vec<usize> = std::env::var("BENCH_THREADS")
+        .map_or(vec![1, 2], |s| vec![s.parse().expect("BENCH_THREADS")]);
     let task = Task::Classification { classes: 10 };
-    for (hidden, batch) in [("128", 64), ("512-256", 128), ("512-256", 256)] {
+    for config in configs.split(',') {
+        let (hidden, batch) = config.split_once(':').expect("configs: HIDDEN:BATCH,...");
+        let batch: usize = batch.parse().expect("batch size");
         let spec = ModelSpec::parse(hidden, 784, &task, Activation::Relu, Init::Torch).unwrap();
         let sizes = &spec.sizes;
         let macs: usize = sizes.windows(2).map(|w| w[0] * w[1]).sum();
@@ -45,7 +59,7 @@ fn main() {
                 .unwrap_or("?")
         );
         let mut firsts = Vec::new();
-        for threads in [1, 2] {
+        for &threads in &thread_counts {
             let mut mlp = Mlp::new(spec.clone(), 0, batch).with_threads(threads);
             // The trainer's optimizer (PyTorch's SGD momentum), sharing the step's threads.
             let n = mlp.params().len();
@@ -61,7 +75,7 @@ fn main() {
             let pool = mlp.threads();
             let cuts = mlp.update_cuts();
             let mut batches = Batches::new(data.train.len(), batch, 0).unwrap();
-            let per_epoch = data.train.len().div_ceil(batch);
+            let per_epoch = data.train.len().div_ceil(batch).min(max_steps);
             let mut y = Vec::new();
             let mut best = [f64::INFINITY; 5];
             for _ in 0..epochs {
@@ -117,6 +131,8 @@ fn main() {
             );
             firsts.push(best[4]);
         }
-        println!("  2 threads / 1 thread: {:.2}", firsts[1] / firsts[0]);
+        if let [one, two] = firsts[..] {
+            println!("  2 threads / 1 thread: {:.2}", two / one);
+        }
     }
 }
