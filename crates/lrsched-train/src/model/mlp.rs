@@ -916,72 +916,124 @@ fn forward(
         } else {
             &before[l - 1].a[..rows * fi]
         };
+        let bias = &net.params[layer.b..layer.b + fo];
         let z_own = &mut saved.z[..rows * fo];
-        let z: &[f32] = match first_z {
-            // The only layer: its output is the logits, which the loss reads from `z`.
-            Some(done) if l == 0 && count == 1 => {
-                z_own.copy_from_slice(done);
-                z_own
-            }
-            Some(done) if l == 0 => done,
-            _ => {
-                for row in z_own.chunks_exact_mut(fo) {
-                    row.copy_from_slice(&net.params[layer.b..layer.b + fo]);
-                }
-                // z += input (rows x fi) * W^T (fi x fo): W is fo x fi row-major; after
-                // the first layer its transpose is at hand (`Mlp::transposed`), row-major.
-                let (w, w_rs, w_cs) = if l > 0 {
-                    (net.weights_t(l), fo, 1)
-                } else {
-                    (&net.params[layer.w..layer.b], 1, fi)
-                };
-                matmul(
-                    rows, fo, fi, z_own, fo, 1, true, input, fi, 1, w, w_rs, w_cs,
-                );
-                z_own
-            }
-        };
+        // The product alone (no bias: gemm then writes z without reading it); the bias is
+        // added in the pass that follows, fused with the activation.
+        let done = first_z.filter(|_| l == 0);
+        if done.is_none() {
+            // z = input (rows x fi) * W^T (fi x fo): W is fo x fi row-major; after the
+            // first layer its transpose is at hand (`Mlp::transposed`), row-major.
+            let (w, w_rs, w_cs) = if l > 0 {
+                (net.weights_t(l), fo, 1)
+            } else {
+                (&net.params[layer.w..layer.b], 1, fi)
+            };
+            matmul(
+                rows, fo, fi, z_own, fo, 1, false, input, fi, 1, w, w_rs, w_cs,
+            );
+        }
         if l + 1 == count {
+            // The logits, z + b, kept in `z`, where the loss reads them.
+            if let Some(done) = done {
+                z_own.copy_from_slice(done);
+            }
+            for row in z_own.chunks_exact_mut(fo) {
+                for (v, b) in row.iter_mut().zip(bias) {
+                    *v += b;
+                }
+            }
             break;
         }
+        let z: &[f32] = done.unwrap_or(z_own);
         let h = &mut saved.h[..rows * fo];
-        match layer.bn {
-            Some((g, beta, run)) => {
-                let (gamma, beta) = (&net.params[g..g + fo], &net.params[beta..beta + fo]);
-                let xhat = &mut saved.xhat[..rows * fo];
-                let inv_std = &mut saved.inv_std[..fo];
-                match &mut stats {
-                    Stats::Batch(running) => {
-                        let (mean_r, var_r) = running[run..run + 2 * fo].split_at_mut(fo);
-                        batch_norm_train(z, rows, fo, xhat, inv_std, mean_r, var_r);
-                    }
-                    Stats::Running(running) => {
-                        let (mean_r, var_r) = running[run..run + 2 * fo].split_at(fo);
-                        for j in 0..fo {
-                            inv_std[j] = 1.0 / (var_r[j] + BN_EPS).sqrt();
-                        }
-                        for (zr, xr) in z.chunks_exact(fo).zip(xhat.chunks_exact_mut(fo)) {
-                            for j in 0..fo {
-                                xr[j] = (zr[j] - mean_r[j]) * inv_std[j];
-                            }
-                        }
-                    }
+        let a = &mut saved.a[..rows * fo];
+        let mask = dropout.then(|| &saved.mask[..rows * fo]);
+        let Some((g, beta, run)) = layer.bn else {
+            // One pass: h = z + b, a = act(h), times the dropout mask.
+            bias_activate(net.spec.activation, z, bias, h, a, mask);
+            continue;
+        };
+        for (hr, zr) in h.chunks_exact_mut(fo).zip(z.chunks_exact(fo)) {
+            for j in 0..fo {
+                hr[j] = zr[j] + bias[j];
+            }
+        }
+        let (gamma, beta) = (&net.params[g..g + fo], &net.params[beta..beta + fo]);
+        let xhat = &mut saved.xhat[..rows * fo];
+        let inv_std = &mut saved.inv_std[..fo];
+        match &mut stats {
+            Stats::Batch(running) => {
+                let (mean_r, var_r) = running[run..run + 2 * fo].split_at_mut(fo);
+                batch_norm_train(h, rows, fo, xhat, inv_std, mean_r, var_r);
+            }
+            Stats::Running(running) => {
+                let (mean_r, var_r) = running[run..run + 2 * fo].split_at(fo);
+                for j in 0..fo {
+                    inv_std[j] = 1.0 / (var_r[j] + BN_EPS).sqrt();
                 }
-                for (xr, hr) in xhat.chunks_exact(fo).zip(h.chunks_exact_mut(fo)) {
+                for (zr, xr) in h.chunks_exact(fo).zip(xhat.chunks_exact_mut(fo)) {
                     for j in 0..fo {
-                        hr[j] = gamma[j] * xr[j] + beta[j];
+                        xr[j] = (zr[j] - mean_r[j]) * inv_std[j];
                     }
                 }
             }
-            None => h.copy_from_slice(z),
         }
-        let a = &mut saved.a[..rows * fo];
+        for (xr, hr) in xhat.chunks_exact(fo).zip(h.chunks_exact_mut(fo)) {
+            for j in 0..fo {
+                hr[j] = gamma[j] * xr[j] + beta[j];
+            }
+        }
         activate(net.spec.activation, h, a);
-        if dropout {
-            for (v, m) in a.iter_mut().zip(&saved.mask[..rows * fo]) {
+        if let Some(mask) = mask {
+            for (v, m) in a.iter_mut().zip(mask) {
                 *v *= *m;
             }
         }
+    }
+}
+
+/// The epilogue of a hidden layer's product without BatchNorm, one pass over the rows:
+/// `h = z + b` (kept for the backward pass), `a = act(h)`, times the dropout mask when
+/// there is one. The same operations as separate passes would do, in the same order, so
+/// the same bits; fused, each value is read once while in L1 (before, the bias was
+/// copied into `z` for the product to read back, and `h` copied from `z`).
+fn bias_activate(
+    act: Activation,
+    z: &[f32],
+    bias: &[f32],
+    h: &mut [f32],
+    a: &mut [f32],
+    mask: Option<&[f32]>,
+) {
+    // Generic over the activation, so each is its own loop (ReLU's vectorises).
+    fn pass(
+        f: impl Fn(f32) -> f32,
+        z: &[f32],
+        bias: &[f32],
+        h: &mut [f32],
+        a: &mut [f32],
+        mask: Option<&[f32]>,
+    ) {
+        let fo = bias.len();
+        let rows = z.chunks_exact(fo).zip(h.chunks_exact_mut(fo));
+        for (r, ((zr, hr), ar)) in rows.zip(a.chunks_exact_mut(fo)).enumerate() {
+            for j in 0..fo {
+                hr[j] = zr[j] + bias[j];
+                ar[j] = f(hr[j]);
+            }
+            if let Some(mask) = mask {
+                for (v, m) in ar.iter_mut().zip(&mask[r * fo..(r + 1) * fo]) {
+                    *v *= *m;
+                }
+            }
+        }
+    }
+    match act {
+        Activation::Relu => pass(|h| h.max(0.0), z, bias, h, a, mask),
+        Activation::Tanh => pass(f32::tanh, z, bias, h, a, mask),
+        Activation::Sigmoid => pass(sigmoid, z, bias, h, a, mask),
+        Activation::Gelu => pass(gelu, z, bias, h, a, mask),
     }
 }
 
@@ -1098,9 +1150,10 @@ unsafe fn transpose_block(layers: &[Layer], params: &[f32], out: SendPtr<f32>, u
     }
 }
 
-/// Block `b` (columns `b * BLOCK_ROWS..`) of the first layer's linear output for the
-/// whole batch of `rows` rows of `x`: `z[:, cols] = bias[cols] + x * W[cols]^T`, one
-/// product, so the block's weights are packed once per step.
+/// Block `b` (columns `b * BLOCK_ROWS..`) of the first layer's product for the whole
+/// batch of `rows` rows of `x`: `z[:, cols] = x * W[cols]^T`, one product, so the block's
+/// weights are packed once per step (the bias is added by the slices' [`forward`], fused
+/// with the activation).
 ///
 /// # Safety
 /// `z` points to the batch's first linear output, rows x fan_out, of which nothing else
@@ -1115,13 +1168,9 @@ unsafe fn first_linear_block(net: View<'_>, b: usize, z: SendPtr<f32>, rows: usi
         return;
     }
     let w = &net.params[layer.w + j0 * fi..layer.w + (j0 + m) * fi];
-    let bias = &net.params[layer.b + j0..layer.b + j0 + m];
     // This block's columns of z (row stride fan_out).
     let z = std::slice::from_raw_parts_mut(z.get().add(j0), (rows - 1) * fo + m);
-    for r in 0..rows {
-        z[r * fo..r * fo + m].copy_from_slice(bias);
-    }
-    matmul(rows, m, fi, z, fo, 1, true, x, fi, 1, w, 1, fi);
+    matmul(rows, m, fi, z, fo, 1, false, x, fi, 1, w, 1, fi);
 }
 
 /// Block `block` (rows `block * BLOCK_ROWS..`) of layer `l`'s weight gradient, from the
@@ -1318,20 +1367,23 @@ fn activate(act: Activation, h: &[f32], a: &mut [f32]) {
         Activation::Relu => a.iter_mut().zip(h).for_each(|(a, &h)| *a = h.max(0.0)),
         Activation::Tanh => a.iter_mut().zip(h).for_each(|(a, &h)| *a = h.tanh()),
         Activation::Sigmoid => a.iter_mut().zip(h).for_each(|(a, &h)| *a = sigmoid(h)),
-        Activation::Gelu => a.iter_mut().zip(h).for_each(|(a, &h)| {
-            *a = 0.5 * h * (1.0 + libm::erff(h * std::f32::consts::FRAC_1_SQRT_2))
-        }),
+        Activation::Gelu => a.iter_mut().zip(h).for_each(|(a, &h)| *a = gelu(h)),
     }
+}
+
+fn gelu(h: f32) -> f32 {
+    0.5 * h * (1.0 + libm::erff(h * std::f32::consts::FRAC_1_SQRT_2))
 }
 
 /// Multiplies `d` (the gradient w.r.t. the activation's output) by its derivative at `h`.
 fn activation_backward(act: Activation, h: &[f32], d: &mut [f32]) {
     match act {
-        Activation::Relu => d.iter_mut().zip(h).for_each(|(d, &h)| {
-            if h <= 0.0 {
-                *d = 0.0
-            }
-        }),
+        // A select, not a conditional store: this form vectorises (the store compiled to
+        // lane-by-lane extracts), with the same result (NaN keeps `d`, as before).
+        Activation::Relu => d
+            .iter_mut()
+            .zip(h)
+            .for_each(|(d, &h)| *d = if h <= 0.0 { 0.0 } else { *d }),
         Activation::Tanh => d.iter_mut().zip(h).for_each(|(d, &h)| {
             let t = h.tanh();
             *d *= 1.0 - t * t
