@@ -17,7 +17,8 @@ use crate::{check, Schedule, ScheduleError};
     serde(deny_unknown_fields)
 )]
 pub struct Constant {
-    /// The value at every step; finite (negative and zero values are allowed, as optax computes them).
+    /// The value at every step: a rate, a finite number >= 0 (the rule of every family's
+    /// `lr`; optax's negative constants are read as this scaled by -1).
     pub lr: f64,
 }
 
@@ -33,7 +34,7 @@ impl Schedule for Constant {
         self.lr
     }
     fn validate(&self) -> Result<(), ScheduleError> {
-        check::rate("constant", "lr", self.lr)
+        check::non_negative("constant", "lr", self.lr)
     }
 }
 
@@ -55,10 +56,9 @@ mod tests {
             let e = Constant::new(bad).validate().unwrap_err();
             assert!(e.to_string().contains("`lr`"), "{e}");
         }
-        // Negative and zero values are values optax computes: allowed.
-        for v in [-1.0, 0.0] {
-            assert!(Constant::new(v).validate().is_ok());
-            assert_eq!(Constant::new(v).value(3), v);
-        }
+        // A rate: 0 is one, a negative one is refused as in every family.
+        assert_eq!(Constant::new(0.0).validate(), Ok(()));
+        let e = Constant::new(-1.0).validate().unwrap_err().to_string();
+        assert!(e.ends_with("must be a finite number >= 0"), "{e}");
     }
 }

@@ -144,7 +144,7 @@ impl Schedule for Cosine {
         self.at(self.lr, t as f64, self.steps as f64)
     }
     fn validate(&self) -> Result<(), ScheduleError> {
-        check::rate("cosine", "lr", self.lr)?;
+        check::non_negative("cosine", "lr", self.lr)?;
         check::at_least_one("cosine", "steps", self.steps)?;
         check::rate("cosine", "min_lr", self.min_lr)?;
         check::positive("cosine", "exponent", self.exponent)?;

@@ -80,9 +80,10 @@ mod stretch;
 /// a rate to an optimizer asks this at each step and says so where it is false.
 ///
 /// ```
-/// use lrsched::{is_usable_rate, Constant, Driver, Schedule};
-/// // What optax.piecewise_constant_schedule(init_value=-0.1) reads into.
-/// let s = Constant::new(-0.1);
+/// use lrsched::{is_usable_rate, Constant, Driver, Scale, Schedule};
+/// // What optax.piecewise_constant_schedule(init_value=-0.1) reads into: a rate (`lr` is
+/// // >= 0 in every family) scaled by -1.
+/// let s = Scale::new(Constant::new(0.1), -1.0);
 /// assert!(s.validate().is_ok());
 /// let d = Driver::new(s.clone());
 /// assert!(d.validate().is_ok());

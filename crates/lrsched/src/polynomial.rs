@@ -170,7 +170,7 @@ impl Schedule for Polynomial {
         self.at(self.lr, t as f64, self.steps as f64)
     }
     fn validate(&self) -> Result<(), ScheduleError> {
-        check::rate("polynomial", "lr", self.lr)?;
+        check::non_negative("polynomial", "lr", self.lr)?;
         check::at_least_one("polynomial", "steps", self.steps)?;
         check::rate("polynomial", "end_lr", self.end_lr)?;
         check::positive("polynomial", "power", self.power)?;

@@ -27,7 +27,8 @@ use crate::{check, AnySchedule, Schedule, ScheduleError};
 pub struct Scale {
     /// The schedule scaled.
     pub schedule: Box<AnySchedule>,
-    /// The factor; finite and >= 0.
+    /// The factor; any finite number (a negative one flips the sign: how the optax
+    /// paste-ins carry the negative values optax computes).
     pub factor: f64,
 }
 
@@ -47,7 +48,7 @@ impl Schedule for Scale {
     }
 
     fn validate(&self) -> Result<(), ScheduleError> {
-        check::non_negative("scale", "factor", self.factor)?;
+        check::finite("scale", "factor", self.factor)?;
         in_child("scale", "schedule", self.schedule.validate())
     }
 
@@ -90,7 +91,9 @@ mod tests {
 
     #[test]
     fn invalid_parameters() {
-        for bad in [-1.0, f64::NAN, f64::INFINITY] {
+        // A negative factor flips the sign (optax's negative values): allowed.
+        assert_eq!(Scale::new(Constant::new(0.1), -1.0).validate(), Ok(()));
+        for bad in [f64::NAN, f64::INFINITY] {
             let s = Scale::new(Constant::new(1.0), bad);
             assert!(s.validate().unwrap_err().to_string().contains("`factor`"));
             let _ = s.value(u64::MAX);

@@ -29,6 +29,19 @@ pub const LIBRARIES: &[(&str, &[TypeInfo])] = &[
     ("keras", keras::CATALOG),
 ];
 
+/// The native schedule for a library's value `v`, which optax computes below 0 too, where
+/// a native family's `lr` is a rate (a finite number >= 0, the one rule of every family,
+/// PyTorch's classes included): `build(sign)` makes the schedule with its values times
+/// `sign`; for a negative `v` that is the schedule of `-v`, scaled by -1, which negates
+/// every value exactly (the library's bits).
+pub(crate) fn signed(v: f64, build: impl FnOnce(f64) -> AnySchedule) -> AnySchedule {
+    if v < 0.0 {
+        crate::Scale::new(build(-1.0), -1.0).into()
+    } else {
+        build(1.0)
+    }
+}
+
 /// Every paste-in `type` name, library by library.
 pub fn type_names() -> impl Iterator<Item = &'static str> {
     LIBRARIES.iter().flat_map(|(_, c)| c.iter().map(|t| t.name))

@@ -158,7 +158,9 @@ struct ConstantSchedule {
 impl Build for ConstantSchedule {
     fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
         check::rate(name, "value", self.value)?;
-        Ok(Constant::new(self.value).into())
+        Ok(super::signed(self.value, |s| {
+            Constant::new(s * self.value).into()
+        }))
     }
 }
 
@@ -221,17 +223,19 @@ fn polynomial(
 ) -> Result<AnySchedule, ScheduleError> {
     check::rate(name, "init_value", init)?;
     if steps <= 0 || power == 0.0 {
-        return Ok(Constant::new(init).into());
+        return Ok(super::signed(init, |s| Constant::new(s * init).into()));
     }
     check::rate(name, "end_value", end)?;
     let steps = steps as u64;
     let core: AnySchedule = if power == 1.0 {
         Linear::new(init, end, steps).into()
     } else {
-        Polynomial::new(init, steps)
-            .with_end_lr(end)
-            .with_power(power)
-            .into()
+        super::signed(init, |s| {
+            Polynomial::new(s * init, steps)
+                .with_end_lr(s * end)
+                .with_power(power)
+                .into()
+        })
     };
     Ok(held(init, begin, core))
 }
@@ -239,7 +243,14 @@ fn polynomial(
 /// `core` after `begin` steps at `init` (a negative `begin` counts as 0, as in optax).
 fn held(init: f64, begin: i64, core: AnySchedule) -> AnySchedule {
     if begin > 0 {
-        Join::new(vec![Constant::new(init).into(), core], vec![begin as u64]).into()
+        Join::new(
+            vec![
+                super::signed(init, |s| Constant::new(s * init).into()),
+                core,
+            ],
+            vec![begin as u64],
+        )
+        .into()
     } else {
         core
     }
@@ -293,14 +304,17 @@ impl Build for PiecewiseConstant {
         // A step below 0 is reached from the start, as step 0 is.
         let entries = steps_and_scales(name, self.boundaries_and_scales, true)?;
         if entries.is_empty() {
-            return Ok(Constant::new(self.init_value).into());
+            return Ok(super::signed(self.init_value, |s| {
+                Constant::new(s * self.init_value).into()
+            }));
         }
         let mut value = self.init_value;
-        let mut parts: Vec<AnySchedule> = vec![Constant::new(value).into()];
+        let mut parts: Vec<AnySchedule> =
+            vec![super::signed(value, |s| Constant::new(s * value).into())];
         let mut boundaries = Vec::new();
         for (step, scale) in entries {
             value *= scale;
-            parts.push(Constant::new(value).into());
+            parts.push(super::signed(value, |s| Constant::new(s * value).into()));
             boundaries.push(step.max(0) as u64);
         }
         Ok(Join::new(parts, boundaries).into())
@@ -346,7 +360,7 @@ fn interpolate(
 ) -> Result<AnySchedule, ScheduleError> {
     check::rate(name, "init_value", init)?;
     if entries.is_empty() {
-        return Ok(Constant::new(init).into());
+        return Ok(super::signed(init, |s| Constant::new(s * init).into()));
     }
     let mut parts: Vec<AnySchedule> = Vec::with_capacity(entries.len() + 1);
     let mut boundaries = Vec::with_capacity(entries.len());
@@ -356,16 +370,18 @@ fn interpolate(
         let next = value * scale;
         let size = step - start;
         parts.push(if size == 0 {
-            Constant::new(next).into()
+            super::signed(next, |s| Constant::new(s * next).into())
         } else if cosine {
-            Cosine::new(value, size).with_min_lr(next).into()
+            super::signed(value, |s| {
+                Cosine::new(s * value, size).with_min_lr(s * next).into()
+            })
         } else {
             Linear::new(value, next, size).into()
         });
         boundaries.push(step);
         (start, value) = (step, next);
     }
-    parts.push(Constant::new(value).into());
+    parts.push(super::signed(value, |s| Constant::new(s * value).into()));
     Ok(Join::new(parts, boundaries).into())
 }
 
@@ -409,7 +425,7 @@ fn exponential(
 ) -> Result<AnySchedule, ScheduleError> {
     check::non_negative(name, "init_value", init)?;
     if steps <= 0 || rate == 0.0 {
-        return Ok(Constant::new(init).into());
+        return Ok(super::signed(init, |s| Constant::new(s * init).into()));
     }
     check::positive(name, "decay_rate", rate)?;
     let base = Exponential::new(init, rate)
@@ -434,7 +450,7 @@ fn exponential(
 
 fn constant(name: &str, value: f64) -> Result<AnySchedule, ScheduleError> {
     check::non_negative(name, "end_value", value)?;
-    Ok(Constant::new(value).into())
+    Ok(super::signed(value, |s| Constant::new(s * value).into()))
 }
 
 #[derive(Deserialize)]
@@ -461,10 +477,13 @@ impl Build for CosineDecay {
         }
         check::finite(name, "alpha", self.alpha)?;
         check::positive(name, "exponent", self.exponent)?;
-        Ok(Cosine::new(self.init_value, self.decay_steps as u64)
-            .with_min_lr(self.alpha * self.init_value)
-            .with_exponent(self.exponent)
-            .into())
+        let init = self.init_value;
+        Ok(super::signed(init, |s| {
+            Cosine::new(s * init, self.decay_steps as u64)
+                .with_min_lr(s * (self.alpha * init))
+                .with_exponent(self.exponent)
+                .into()
+        }))
     }
 }
 
@@ -509,10 +528,14 @@ impl Build for WarmupCosineDecay {
         } else {
             self.end_value
         };
-        let decay = Cosine::new(self.peak_value, self.decay_steps - self.warmup_steps)
-            .with_min_lr(end)
-            .with_exponent(self.exponent);
-        Ok(warmed(self.init_value, self.warmup_steps, decay.into()))
+        let peak = self.peak_value;
+        let decay = super::signed(peak, |s| {
+            Cosine::new(s * peak, self.decay_steps - self.warmup_steps)
+                .with_min_lr(s * end)
+                .with_exponent(self.exponent)
+                .into()
+        });
+        Ok(warmed(self.init_value, self.warmup_steps, decay))
     }
 }
 
@@ -540,12 +563,16 @@ impl Build for WarmupConstant {
         // optax's is a `linear_schedule` over `warmup_steps`, which is constant at
         // `init_value` for zero steps.
         if self.warmup_steps == 0 {
-            return Ok(Constant::new(self.init_value).into());
+            return Ok(super::signed(self.init_value, |s| {
+                Constant::new(s * self.init_value).into()
+            }));
         }
         Ok(warmed(
             self.init_value,
             self.warmup_steps,
-            Constant::new(self.peak_value).into(),
+            super::signed(self.peak_value, |s| {
+                Constant::new(s * self.peak_value).into()
+            }),
         ))
     }
 }

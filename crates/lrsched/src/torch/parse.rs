@@ -31,7 +31,7 @@ fn typed<T: serde::de::DeserializeOwned>(class: &str, body: Value) -> Result<T, 
             let int_like = message.contains("u64") || message.contains("integer");
             match map.get(&key) {
                 Some(v) if int_like && v.is_number() => {
-                    ScheduleError::invalid(class, &key, v, "an integer >= 0")
+                    ScheduleError::invalid(class, &key, v, count_rule(class, &key))
                 }
                 Some(v) => ScheduleError::Invalid {
                     path,
@@ -42,6 +42,29 @@ fn typed<T: serde::de::DeserializeOwned>(class: &str, body: Value) -> Result<T, 
         }
         other => other,
     })
+}
+
+/// The rule of an integer key, as its class's `validate` states it, so a fractional or
+/// negative value is refused with the same words as an out-of-range integer (`T_mult =
+/// 0.5` and `T_mult = 0` both "an integer >= 1", as PyTorch's one check says).
+fn count_rule(class: &str, key: &str) -> &'static str {
+    const AT_LEAST_ONE: &[(&str, &str)] = &[
+        ("CosineAnnealingLR", "T_max"),
+        ("CosineAnnealingWarmRestarts", "T_0"),
+        ("CosineAnnealingWarmRestarts", "T_mult"),
+        ("CyclicLR", "step_size_up"),
+        ("LinearLR", "total_iters"),
+        ("OneCycleLR", "total_steps"),
+        ("OneCycleLR", "epochs"),
+        ("OneCycleLR", "steps_per_epoch"),
+        ("PolynomialLR", "total_iters"),
+        ("StepLR", "step_size"),
+    ];
+    if AT_LEAST_ONE.contains(&(class, key)) {
+        "an integer >= 1"
+    } else {
+        "an integer >= 0"
+    }
 }
 
 fn per_group(class: &str, key: &str, v: &Value) -> Result<Vec<f64>, ScheduleError> {
