@@ -14,6 +14,7 @@ pub mod find_lr;
 pub mod process;
 pub mod protocol;
 pub mod runner;
+pub mod scoring;
 pub mod slurm;
 pub mod stats;
 pub mod trainer;
