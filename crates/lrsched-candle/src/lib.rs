@@ -26,8 +26,10 @@
 //! # }
 //! ```
 //!
-//! Every fallible method returns `candle_core::Result`, so `?` works in candle code as it
-//! is (a [`ScheduleError`] travels inside `candle_core::Error`, its message unchanged).
+//! What the wrapper refuses is lrsched's [`ScheduleError`], in this crate's [`Error`]: match
+//! on it (`Err(lrsched_candle::Error(ScheduleError::StateMismatch { .. }))`), or let `?`
+//! turn it into `candle_core::Error` (its message unchanged), so candle code that returns
+//! `candle_core::Result` uses `?` as it is.
 //!
 //! Rates follow the schedule exactly: the rate of optimizer step `i` (the first is 0) is
 //! `schedule.value(i)`, which is what `lrsched trace` prints. Metric-driven (plateau)
@@ -42,8 +44,15 @@
 //! otherwise per epoch for a pasted PyTorch class (`StepLR`, `ReduceLROnPlateau`, ...) except
 //! `OneCycleLR` and `CyclicLR`, and per optimizer step for everything else. A per-epoch
 //! schedule advances at [`Scheduled::end_epoch`], so call it after every epoch (it does
-//! nothing to a per-step schedule, so one loop serves both); [`Scheduled::from_driver`]
-//! with [`Driver::with_interval`] chooses explicitly.
+//! nothing to a per-step schedule, so one loop serves both); [`Scheduled::per_step`] and
+//! [`Scheduled::per_epoch`] (or [`Scheduled::from_driver`] with [`Driver::with_interval`])
+//! say the interval at construction instead.
+//!
+//! A per-epoch schedule that the rule chose ([`Scheduled::new`], [`Scheduled::from_config`])
+//! and that has run [`STEPS_WITHOUT_EPOCH_END`] optimizer steps without an `end_epoch` is
+//! almost surely a per-step loop that never ends an epoch, where its rate would stay at
+//! its first value forever: the wrapper says so once on stderr (and in
+//! [`Scheduled::notes`]), naming the two fixes.
 //!
 //! ```
 //! use candle_nn::{Optimizer, SGD};
@@ -59,6 +68,25 @@
 //!     opt.end_epoch();
 //! }
 //! assert!((opt.learning_rate() - 0.01).abs() < 1e-15);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Pasted configs
+//!
+//! [`Scheduled::from_config`] reads a config value; a pasted PyTorch class that leaves out
+//! `lr` takes the optimizer's rate, as PyTorch's scheduler takes it from the optimizer:
+//!
+//! ```
+//! use candle_nn::{Optimizer, SGD};
+//! use lrsched_candle::Scheduled;
+//! # fn main() -> candle_core::Result<()> {
+//! let pasted = serde_json::json!({"type": "StepLR", "step_size": 2, "gamma": 0.5});
+//! let mut opt = Scheduled::from_config(SGD::new(vec![], 0.05)?, pasted)?;
+//! assert_eq!(opt.learning_rate(), 0.05);
+//! opt.end_epoch()?;
+//! opt.end_epoch()?;
+//! assert_eq!(opt.learning_rate(), 0.025);
 //! # Ok(())
 //! # }
 //! ```
@@ -87,9 +115,57 @@ use lrsched::{Driver, DriverState, Interval, ScheduleError};
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
-// A schedule's refusal as candle's error, its message unchanged.
-fn candle_error(e: ScheduleError) -> candle_core::Error {
-    candle_core::Error::wrap(e)
+/// Optimizer steps a per-epoch schedule chosen by lrsched's rule may take without an
+/// `end_epoch` before the wrapper notes, once, that its rate has not moved: more than an
+/// epoch of any common data set (ImageNet at batch 256 has 5,005 steps), so a loop that
+/// does end its epochs never sees it.
+pub const STEPS_WITHOUT_EPOCH_END: u64 = 10_000;
+
+/// What the wrapper refuses: lrsched's [`ScheduleError`] (a bad schedule, a state saved
+/// from another config, a plateau without its metric), to match on. `?` turns it into
+/// `candle_core::Error` with the same message, and it is a `std::error::Error` for
+/// `Box<dyn Error>` or `anyhow`.
+///
+/// ```
+/// use candle_nn::{Optimizer, SGD};
+/// use lrsched::{Cosine, ScheduleError};
+/// use lrsched_candle::{Error, Scheduled};
+/// let mut opt = Scheduled::new(SGD::new(vec![], 0.1).unwrap(), Cosine::new(0.1, 100)).unwrap();
+/// let other = Scheduled::new(SGD::new(vec![], 0.1).unwrap(), Cosine::new(0.2, 100)).unwrap();
+/// let Err(Error(ScheduleError::StateMismatch { differences })) = opt.restore(&other.state()) else {
+///     panic!("a state of another config is refused");
+/// };
+/// assert_eq!(differences, ["schedule.lr: 0.2 -> 0.1"]);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Error(pub ScheduleError);
+
+/// The result of the wrapper's own methods.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+impl From<ScheduleError> for Error {
+    fn from(e: ScheduleError) -> Self {
+        Error(e)
+    }
+}
+
+/// Into candle's error, the message unchanged: `?` in code returning `candle_core::Result`.
+impl From<Error> for candle_core::Error {
+    fn from(e: Error) -> Self {
+        candle_core::Error::wrap(e.0)
+    }
 }
 
 // Sets AdamW's beta1; other optimizers have no momentum this crate knows of without
@@ -169,6 +245,13 @@ pub struct Scheduled<O> {
     set_momentum: fn(&mut O, f64),
     // Whether the first zero or negative rate has been reported (once per run).
     noted_nonpositive: bool,
+    // Whether the interval was said at construction (`per_step`, `per_epoch`,
+    // `from_driver`) rather than chosen by lrsched's rule.
+    interval_said: bool,
+    // Optimizer steps since the last `end_epoch` (or the start).
+    since_epoch_end: u64,
+    // What the wrapper has said on stderr.
+    notes: Vec<String>,
 }
 
 impl<O: Optimizer + 'static> Scheduled<O> {
@@ -178,8 +261,51 @@ impl<O: Optimizer + 'static> Scheduled<O> {
     /// value at step 0, and AdamW's beta1 to its momentum if it carries one.
     ///
     /// Fails (naming the parameter) if the schedule is invalid.
-    pub fn new(optimizer: O, schedule: impl Into<Config>) -> candle_core::Result<Self> {
-        Self::from_driver(optimizer, schedule.into().driver())
+    pub fn new(optimizer: O, schedule: impl Into<Config>) -> Result<Self> {
+        Self::build(optimizer, schedule.into().driver(), false)
+    }
+
+    /// As [`Scheduled::new`], the schedule advancing after every optimizer step whatever
+    /// its kind (a pasted per-epoch PyTorch class in a per-batch loop included).
+    ///
+    /// ```
+    /// use candle_nn::{Optimizer, SGD};
+    /// use lrsched::{config, Interval};
+    /// use lrsched_candle::Scheduled;
+    /// let s = config::from_json_str(r#"{"type": "CosineAnnealingLR", "lr": 0.1, "T_max": 1000}"#).unwrap();
+    /// let opt = Scheduled::per_step(SGD::new(vec![], 0.1).unwrap(), s).unwrap();
+    /// assert_eq!(opt.driver().interval(), Interval::Step);
+    /// ```
+    pub fn per_step(optimizer: O, schedule: impl Into<Config>) -> Result<Self> {
+        let driver = schedule.into().driver().with_interval(Interval::Step);
+        Self::build(optimizer, driver, true)
+    }
+
+    /// As [`Scheduled::new`], the schedule advancing only at [`Scheduled::end_epoch`] (or
+    /// [`Scheduled::end_epoch_with_metric`]), whatever its kind.
+    pub fn per_epoch(optimizer: O, schedule: impl Into<Config>) -> Result<Self> {
+        let driver = schedule.into().driver().with_interval(Interval::Epoch);
+        Self::build(optimizer, driver, true)
+    }
+
+    /// Drives `optimizer` from a config value (native, or pasted from PyTorch,
+    /// transformers, timm, optax or Keras), stepped at the interval of lrsched's rule. A
+    /// pasted PyTorch class that leaves out `lr` takes the optimizer's rate, as PyTorch's
+    /// scheduler takes it from the optimizer ([the crate docs](crate#pasted-configs)).
+    ///
+    /// Fails (naming the key) if the config is invalid.
+    pub fn from_config(optimizer: O, mut config: serde_json::Value) -> Result<Self> {
+        let torch_class = config
+            .get("type")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|t| lrsched::torch::CLASS_NAMES.contains(&t));
+        if let Some(map) = config.as_object_mut().filter(|_| torch_class) {
+            if !map.contains_key("lr") {
+                map.insert("lr".into(), optimizer.learning_rate().into());
+            }
+        }
+        let config = lrsched::config::load_value(config, None)?;
+        Self::build(optimizer, config.driver(), false)
     }
 
     /// Drives `optimizer` from a [`Driver`], for an interval of your choice, a separate
@@ -187,13 +313,20 @@ impl<O: Optimizer + 'static> Scheduled<O> {
     /// group's scale applies: a candle optimizer has one rate.
     ///
     /// Fails (naming the parameter) if the driver is invalid.
-    pub fn from_driver(optimizer: O, driver: Driver) -> candle_core::Result<Self> {
-        driver.validate().map_err(candle_error)?;
+    pub fn from_driver(optimizer: O, driver: Driver) -> Result<Self> {
+        Self::build(optimizer, driver, true)
+    }
+
+    fn build(optimizer: O, driver: Driver, interval_said: bool) -> Result<Self> {
+        driver.validate()?;
         let mut s = Scheduled {
             optimizer,
             driver,
             set_momentum: set_adamw_beta1::<O>,
             noted_nonpositive: false,
+            interval_said,
+            since_epoch_end: 0,
+            notes: Vec::new(),
         };
         s.apply();
         Ok(s)
@@ -232,8 +365,9 @@ impl<O: Optimizer> Scheduled<O> {
     ///
     /// Fails on a metric-driven (plateau) schedule, which needs the epoch's metric: use
     /// [`Scheduled::end_epoch_with_metric`] ([`Driver::end_epoch`]).
-    pub fn end_epoch(&mut self) -> candle_core::Result<()> {
-        self.driver.end_epoch().map_err(candle_error)?;
+    pub fn end_epoch(&mut self) -> Result<()> {
+        self.driver.end_epoch()?;
+        self.since_epoch_end = 0;
         self.apply();
         Ok(())
     }
@@ -242,10 +376,11 @@ impl<O: Optimizer> Scheduled<O> {
     /// (PyTorch's `scheduler.step(val_loss)` for a per-epoch schedule); with a per-step
     /// schedule the metric is in force from the next optimizer step
     /// ([`Driver::end_epoch_with_metric`]).
-    pub fn end_epoch_with_metric(&mut self, metric: f64) -> candle_core::Result<()> {
+    pub fn end_epoch_with_metric(&mut self, metric: f64) -> Result<()> {
         let result = self.driver.end_epoch_with_metric(metric);
+        self.since_epoch_end = 0;
         self.apply();
-        result.map_err(candle_error)
+        Ok(result?)
     }
 
     /// Feeds a metric to a metric-driven schedule (others ignore it). It counts as measured
@@ -254,7 +389,7 @@ impl<O: Optimizer> Scheduled<O> {
     /// `lrsched trace --metrics` does.
     ///
     /// Fails on a metric the schedule refuses; the schedule is then unchanged.
-    pub fn observe(&mut self, metric: f64) -> candle_core::Result<()> {
+    pub fn observe(&mut self, metric: f64) -> Result<()> {
         let now = self.driver.current_step();
         // A per-step driver has already moved past the step the metric was measured after
         // (it advances right after each optimizer step), so the metric belongs to the step
@@ -267,7 +402,7 @@ impl<O: Optimizer> Scheduled<O> {
         let result = self.driver.observe(metric);
         self.driver.seek(now);
         self.apply();
-        result.map_err(candle_error)
+        Ok(result?)
     }
 
     /// The state to save with a checkpoint (needs nothing from the optimizer, whose own
@@ -278,10 +413,38 @@ impl<O: Optimizer> Scheduled<O> {
 
     /// Continues from a saved state; refuses, naming every difference, a state saved from
     /// another schedule, and then leaves this one as it was.
-    pub fn restore(&mut self, state: &DriverState) -> candle_core::Result<()> {
-        self.driver = self.driver.clone().restore(state).map_err(candle_error)?;
+    pub fn restore(&mut self, state: &DriverState) -> Result<()> {
+        self.driver = self.driver.clone().restore(state)?;
         self.apply();
         Ok(())
+    }
+
+    /// What the wrapper has said on stderr, in order: the first zero or negative rate, a
+    /// per-epoch schedule never ended (see [the crate docs](crate#per-step-or-per-epoch)).
+    /// Each is said once per run.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    fn note(&mut self, note: String) {
+        eprintln!("note: {note}");
+        self.notes.push(note);
+    }
+
+    // Counts an optimizer step of a per-epoch schedule the rule chose, and says once when
+    // its epochs seem never to end.
+    fn count_epochless_step(&mut self) {
+        if self.interval_said || self.driver.interval() != Interval::Epoch {
+            return;
+        }
+        self.since_epoch_end = self.since_epoch_end.saturating_add(1);
+        if self.since_epoch_end == STEPS_WITHOUT_EPOCH_END {
+            let name = self.driver.schedule().type_name();
+            self.note(format!(
+                "`{name}` steps per epoch (lrsched's rule for it) and {STEPS_WITHOUT_EPOCH_END} optimizer steps have passed without end_epoch(): its rate has not moved from {}; call opt.end_epoch() after every epoch, or build it with Scheduled::per_step to step it every batch",
+                self.driver.lr()
+            ));
+        }
     }
 
     // Sets the rate (and momentum, if driven) of the current step on the optimizer.
@@ -293,15 +456,15 @@ impl<O: Optimizer> Scheduled<O> {
         let lr = self.driver.lr();
         if lr <= 0.0 && !self.noted_nonpositive {
             self.noted_nonpositive = true;
-            eprintln!(
-                "note: the schedule gives lr = {lr} at step {} (applied as given: {})",
+            self.note(format!(
+                "the schedule gives lr = {lr} at step {} (applied as given: {})",
                 self.driver.current_step(),
                 if lr == 0.0 {
                     "the weights do not move"
                 } else {
                     "the optimizer climbs the loss"
                 }
-            );
+            ));
         }
         self.optimizer.set_learning_rate(lr);
         if let Some(m) = self.driver.momentum() {
@@ -340,7 +503,7 @@ impl<O: Optimizer + 'static> Optimizer for Scheduled<O> {
     type Config = (O::Config, Driver);
 
     fn new(vars: Vec<Var>, (config, driver): Self::Config) -> candle_core::Result<Self> {
-        Scheduled::from_driver(O::new(vars, config)?, driver)
+        Ok(Scheduled::from_driver(O::new(vars, config)?, driver)?)
     }
 
     /// Takes an optimizer step at the scheduled rate, then advances a per-step schedule.
@@ -349,6 +512,8 @@ impl<O: Optimizer + 'static> Optimizer for Scheduled<O> {
         if self.driver.interval() == Interval::Step {
             self.driver.step();
             self.apply();
+        } else {
+            self.count_epochless_step();
         }
         Ok(())
     }
