@@ -1047,10 +1047,7 @@ impl PyTorchSim {
     }
 
     /// `ReduceLROnPlateau.step(metrics)` (other classes: `step()`).
-    fn step_metric(
-        &mut self,
-        metric: &Bound<'_, PyAny>,
-    ) -> PyResult<(Vec<f64>, Option<Vec<f64>>)> {
+    fn step_metric(&mut self, metric: &Bound<'_, PyAny>) -> PyResult<(Vec<f64>, Option<Vec<f64>>)> {
         let metric = float_arg(metric, "metric")?;
         if !self.schedule.needs_metric() {
             return self.step();
