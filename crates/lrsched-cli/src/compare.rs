@@ -62,12 +62,23 @@ pub struct CompareArgs {
         allow_hyphen_values = true
     )]
     pub target_acc: Option<f64>,
+    /// Differences in the metric that do not matter: a schedule whose paired differences
+    /// from the best stay within ±MARGIN is `equivalent` (default: 0.005, half a
+    /// percentage point, for an accuracy; 1% of the best's value otherwise).
+    #[arg(long, value_name = "MARGIN", allow_hyphen_values = true)]
+    pub margin: Option<f64>,
+    /// The metric's value for a model that learned nothing: a seed that ends no better
+    /// (within two points for an accuracy) makes its schedule `incomplete` (default with
+    /// the built-in trainer and val_acc: the largest class's share of the validation rows;
+    /// with --command: not checked).
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+    pub chance: Option<f64>,
     /// A ready comparison: the seeds' XOR schedule study, or the MNIST StepLR recipe
     /// against the others (needs --data-dir).
     #[arg(long, value_enum)]
     pub preset: Option<Preset>,
-    /// Folder for report.html, metrics.jsonl, metrics.csv, steps.jsonl and one folder per
-    /// trial (default runs/compare-<timestamp>/).
+    /// Folder for report.html, summary.json, metrics.jsonl, metrics.csv, steps.jsonl and
+    /// one folder per trial (default runs/compare-<timestamp>/).
     #[arg(long)]
     pub out: Option<PathBuf>,
     #[command(flatten)]
@@ -218,6 +229,7 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
             )));
         }
     }
+    check_margin_and_chance(args)?;
     let entries = match (&args.schedules, args.preset) {
         (Some(path), _) => read_schedules(path)?,
         (None, Some(Preset::Xor)) => xor_set(),
@@ -258,6 +270,7 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
             trial_flags::share_cores(trials, args.jobs.filter(|j| *j > 0), trial_flags::cores());
         (jobs.min(MAX_JOBS), threads)
     };
+    let mut chance = args.chance;
     let (candidates, setup, trainer_text) = match &command {
         Some(c) => {
             let trainer = Trainer::Command(c.clone());
@@ -284,6 +297,9 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
         }
         None => {
             let (data_name, split) = train::load_data(&a)?;
+            if chance.is_none() && metric_is_accuracy(args) {
+                chance = majority_share(&split);
+            }
             let split = Arc::new(split);
             let mut candidates = Vec::new();
             for e in &entries {
@@ -344,6 +360,8 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
         epochs: a.epochs,
         metric: args.trials.metric(),
         target,
+        margin: args.margin,
+        chance,
         jobs,
         dir: out.clone(),
         launcher,
@@ -361,6 +379,7 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
 
     let setup = format!("{setup} {:.1} s in all.", result.wall_seconds);
     tool::write_metrics(&out, &result).map_err(UserError)?;
+    tool::write_summary(&out, &result).map_err(UserError)?;
     let sections = tool::sections(&result, &setup, &trainer_text);
     let html = out.join("report.html");
     report::write_html(&html, "lrsched compare", &report::command_line(), &sections)?;
@@ -385,6 +404,49 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
         ));
     }
     Ok(())
+}
+
+/// Whether `--metric` (or the default, val_acc) is an accuracy, bounded by 0 and 1.
+fn metric_is_accuracy(args: &CompareArgs) -> bool {
+    args.trials
+        .metric()
+        .is_none_or(|m| m.name.to_ascii_lowercase().contains("acc"))
+}
+
+/// `--margin` and `--chance`: finite, a margin not negative, and for an accuracy within
+/// what an accuracy can be.
+fn check_margin_and_chance(args: &CompareArgs) -> Result<(), UserError> {
+    let acc = metric_is_accuracy(args);
+    if let Some(m) = args.margin {
+        if !m.is_finite() || m < 0.0 || (acc && m >= 1.0) {
+            return Err(UserError(format!(
+                "--margin {m} is not allowed: must be a finite number >= 0 in the metric's units (below 1 for an accuracy)"
+            )));
+        }
+    }
+    if let Some(c) = args.chance {
+        if !c.is_finite() || (acc && !(0.0..=1.0).contains(&c)) {
+            return Err(UserError(format!(
+                "--chance {c} is not allowed: must be a finite number (between 0 and 1 for an accuracy)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What an accuracy is for a model that learned nothing: the largest class's share of
+/// the validation rows (predicting it always scores that); `None` without labels.
+fn majority_share(split: &Split) -> Option<f64> {
+    let labels = split.val.labels()?;
+    if labels.is_empty() {
+        return None;
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    for l in labels {
+        *counts.entry(*l).or_insert(0usize) += 1;
+    }
+    let most = counts.values().copied().max()?;
+    Some(most as f64 / labels.len() as f64)
 }
 
 /// `--jobs` of compare, find-lr and tune: at most [`MAX_JOBS`] (each job is a thread and,
@@ -857,7 +919,9 @@ fn compact(t: &Table) -> Table {
         .header
         .iter()
         .enumerate()
-        .filter(|(_, h)| !(h.starts_with("best ") || h.starts_with("seconds")))
+        .filter(|(_, h)| {
+            !(h.starts_with("best ") || h.starts_with("seconds") || h.starts_with("P("))
+        })
         .map(|(i, _)| i)
         .collect();
     let pick = |row: &Vec<String>| {

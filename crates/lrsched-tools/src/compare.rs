@@ -1,24 +1,39 @@
-//! Compare schedules on any trainer: every candidate over the same seeds, ranked by a
-//! metric with its spread, and a verdict that says what the seeds can and cannot tell.
+//! Compare schedules on any trainer: every candidate over the same seeds, scored as
+//! rliable and AlgoPerf score (docs/summary.md), and one verdict per schedule that says
+//! what the seeds can and cannot tell.
 //!
-//! The verdict's rules, so a reader knows what to trust:
-//! - **Rank** by the mean over seeds of the metric's last reported value (`--metric`,
-//!   higher or lower better). A candidate with a seed that failed or diverged ranks below
-//!   every candidate without one; its other seeds still count.
-//! - **Told apart**: two candidates differ only when a paired t-test over the seeds they
-//!   share rejects equality at 5%. Those the best cannot be told apart from are named with
-//!   it, with the number of seeds that would tell the closest one apart (80% power).
-//! - **One seed**: the spread between seeds is unknown, so no difference is ranked; the
-//!   verdict says so and asks for more seeds.
+//! The rules, so a reader knows what to trust:
+//! - **Per trial**: the metric's last value, and the time to the target in epochs, steps
+//!   and seconds; a trial that failed, diverged, ended at chance level or never reached
+//!   the target takes infinitely long (AlgoPerf).
+//! - **Per schedule**: median and interquartile mean (IQM) of the final values over the
+//!   seeds, 95% percentile intervals from a bootstrap with a fixed RNG seed (so a report
+//!   repeats), the median time to target, and the probability of improving on the best
+//!   (rliable; [`crate::scoring`]).
+//! - **Complete**: every seed finished normally, reported the metric and ended better
+//!   than chance (`chance`; for an accuracy, more than two points above it). Only a
+//!   complete schedule can be `best`; the others are `incomplete`, shown with the failure,
+//!   and rank below every complete one.
+//! - **Best**: the complete schedule with the best IQM of final values.
+//! - **Equivalent**: the 90% paired t interval of its per-seed differences from the best
+//!   lies within ±`margin` (two one-sided tests at 5%), so identical schedules are
+//!   equivalent, not undecided.
+//! - **Worse**: the 95% paired t interval of the differences excludes zero on the best's
+//!   side.
+//! - **Undecided**: neither, with the seeds that would decide
+//!   ([`crate::scoring::seeds_to_decide`], always more than were run); with one seed the
+//!   spread is unknown and every other schedule is undecided.
 //! - **Target**: the value that counts as reached (`--target`); when not given, the median
 //!   over candidates of their best mean value, rounded to a round number on the easy side,
-//!   so about half the candidates reach it and it measures something. Time to target is in
-//!   epochs and seconds; candidates that tie are named together; a target every candidate
-//!   reaches in its first epoch is reported as measuring nothing.
+//!   so about half the candidates reach it and it measures something.
 
 use crate::protocol::{Line, TrialInput};
 use crate::runner::{launch, Launcher, TrialEvent};
-use crate::stats::{paired_differ, seeds_needed, Summary};
+use crate::scoring::{
+    bootstrap_ci, iqm, median, paired_interval, poi_ci, probability_of_improvement,
+    seeds_to_decide, BOOTSTRAP_REPS, BOOTSTRAP_SEED,
+};
+use crate::stats::Summary;
 use crate::trainer::Trainer;
 use crate::trial::{Control, TrialResult, TrialStatus};
 use lrsched_report::html::{Section, Table};
@@ -124,6 +139,72 @@ impl Metric {
     pub fn is_fraction(&self) -> bool {
         self.higher_is_better && self.name.to_ascii_lowercase().contains("acc")
     }
+
+    /// `v` turned so that higher is better (a loss negated), as [`crate::scoring`] wants.
+    ///
+    /// ```
+    /// use lrsched_tools::compare::Metric;
+    /// assert_eq!(Metric::named("val_loss").orient(0.3), -0.3);
+    /// ```
+    pub fn orient(&self, v: f64) -> f64 {
+        if self.higher_is_better {
+            v
+        } else {
+            -v
+        }
+    }
+
+    /// Whether a final value `v` is no better than `chance` (what a model that learned
+    /// nothing scores) by more than the slack: two points for an accuracy, 2% of chance's
+    /// size otherwise. Such a run completed but learned nothing, so it never ranks.
+    ///
+    /// ```
+    /// use lrsched_tools::compare::Metric;
+    /// let acc = Metric::named("val_acc");
+    /// assert!(acc.at_chance(0.1065, 0.1) && !acc.at_chance(0.5, 0.1));
+    /// assert!(Metric::named("val_loss").at_chance(2.29, 2.3));
+    /// ```
+    pub fn at_chance(&self, v: f64, chance: f64) -> bool {
+        let slack = if self.is_fraction() {
+            0.02
+        } else {
+            0.02 * chance.abs()
+        };
+        self.orient(v) <= self.orient(chance) + slack
+    }
+
+    /// The default equivalence margin: half a percentage point for an accuracy, else 1%
+    /// of the best schedule's IQM (`best`; 0 when unknown).
+    ///
+    /// ```
+    /// use lrsched_tools::compare::Metric;
+    /// assert_eq!(Metric::named("val_acc").default_margin(0.97), 0.005);
+    /// assert_eq!(Metric::named("val_loss").default_margin(-0.25), 0.0025);
+    /// ```
+    pub fn default_margin(&self, best: f64) -> f64 {
+        if self.is_fraction() {
+            0.005
+        } else if best.is_finite() {
+            0.01 * best.abs()
+        } else {
+            0.0
+        }
+    }
+
+    /// A margin as a reader reads it: `±0.5 percentage points` for an accuracy.
+    ///
+    /// ```
+    /// use lrsched_tools::compare::Metric;
+    /// assert_eq!(Metric::named("val_acc").show_margin(0.005), "±0.5 percentage points");
+    /// assert_eq!(Metric::named("val_loss").show_margin(0.0025), "±0.0025");
+    /// ```
+    pub fn show_margin(&self, m: f64) -> String {
+        if self.is_fraction() {
+            format!("±{} percentage points", (m * 100.0 * 1e6).round() / 1e6)
+        } else {
+            format!("±{}", number(m))
+        }
+    }
 }
 
 /// Why a trial's values of `metric` cannot be ranked: the first epoch whose value is
@@ -202,6 +283,13 @@ pub struct CompareSpec {
     pub metric: Option<Metric>,
     /// The value that counts as reached; `None`: chosen to discriminate (module docs).
     pub target: Option<f64>,
+    /// Differences in the metric's units that do not matter (equivalence); `None`:
+    /// [`Metric::default_margin`].
+    pub margin: Option<f64>,
+    /// What the metric is for a model that learned nothing (an accuracy: the largest
+    /// class's share); a seed no better ([`Metric::at_chance`]) makes its schedule
+    /// incomplete. `None`: not checked.
+    pub chance: Option<f64>,
     /// Trials at once.
     pub jobs: usize,
     /// Trial folders go in `dir/trials/`.
@@ -244,6 +332,31 @@ pub struct CandidateStats {
     pub reached: usize,
     /// Seconds per trial.
     pub seconds: Summary,
+    /// Per seed, in the spec's order: what it scored.
+    pub scores: Vec<TrialScore>,
+    /// Seeds that completed (finished normally, reported the metric, beat chance).
+    pub completed: usize,
+    /// Median of the final values over the seeds that reported one.
+    pub final_median: f64,
+    /// Interquartile mean of the same values ([`crate::scoring::iqm`]).
+    pub final_iqm: f64,
+}
+
+/// What one trial scored.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrialScore {
+    /// The seed.
+    pub seed: u64,
+    /// The metric's last value, if the trial ended usable and reported one.
+    pub final_value: Option<f64>,
+    /// First epoch at the target; infinite when failed, at chance or never reached.
+    pub epochs_to_target: f64,
+    /// Steps to that epoch (from the trial's step lines; NaN when it wrote none).
+    pub steps_to_target: f64,
+    /// Seconds to that epoch (NaN when unmeasured, infinite when never reached).
+    pub seconds_to_target: f64,
+    /// Whether the seed completed.
+    pub completed: bool,
 }
 
 /// The outcome of [`compare`].
@@ -267,8 +380,11 @@ pub struct CompareResult {
     pub stats: Vec<CandidateStats>,
     /// Candidates best first.
     pub order: Vec<usize>,
-    /// Sentences a reader can trust (module docs).
+    /// Sentences a reader can trust (module docs), made from `board`.
     pub verdict: Vec<String>,
+    /// The scores and one verdict per schedule: what the table, the sentences and
+    /// `summary.json` all say.
+    pub board: Scoreboard,
     /// Wall-clock seconds for all trials.
     pub wall_seconds: f64,
     /// How long a SLURM run's tasks waited and took (none for a local run).
@@ -299,6 +415,8 @@ pub struct CompareResult {
 ///     epochs: 1,
 ///     metric: None,
 ///     target: None,
+///     margin: None,
+///     chance: None,
 ///     jobs: 2,
 ///     dir: dir.path().to_path_buf(),
 ///     launcher: Default::default(),
@@ -344,7 +462,13 @@ pub fn compare(
     }
     // What this run writes, checked before any trial: a folder (or pipe) where a file
     // goes would be found only after every trial ran.
-    for name in ["metrics.jsonl", "metrics.csv", "steps.jsonl", "report.html"] {
+    for name in [
+        "metrics.jsonl",
+        "metrics.csv",
+        "steps.jsonl",
+        "report.html",
+        "summary.json",
+    ] {
         crate::files::check_output_path(&spec.dir.join(name))?;
     }
     let (results, timings) = launch(
@@ -385,12 +509,22 @@ pub fn compare(
                 &spec.seeds,
                 &metric,
                 target,
+                spec.chance,
             )
         })
         .collect();
     let order = rank(&stats, &metric);
     let names: Vec<String> = spec.candidates.iter().map(|c| c.name.clone()).collect();
-    let verdict = verdict(&names, &stats, &order, &metric, target, target_chosen);
+    let board = score(
+        &names,
+        &stats,
+        &order,
+        &metric,
+        target,
+        spec.margin,
+        spec.chance,
+    );
+    let verdict = verdict(&board, &stats, target_chosen);
     Ok(CompareResult {
         names,
         schedules: spec.candidates.iter().map(|c| c.schedule.clone()).collect(),
@@ -402,6 +536,7 @@ pub fn compare(
         stats,
         order,
         verdict,
+        board,
         wall_seconds: started.elapsed().as_secs_f64(),
         timings,
     })
@@ -506,6 +641,7 @@ fn candidate_stats<'a>(
     seeds: &[u64],
     metric: &Metric,
     target: Option<f64>,
+    chance: Option<f64>,
 ) -> CandidateStats {
     let runs: Vec<&Run> = runs.collect();
     let usable: Vec<&Run> = runs
@@ -546,13 +682,78 @@ fn candidate_stats<'a>(
             }
         }
     }
+    // Per seed: what it scored, and why it did not complete where it did not.
+    let mut failed: Vec<(u64, &'static str, String)> = Vec::new();
+    let mut scores = Vec::new();
+    for r in &runs {
+        let final_value = if r.result.status.is_usable() {
+            last(r)
+        } else {
+            None
+        };
+        let problem: Option<(&'static str, String)> = if !r.result.status.is_usable() {
+            Some((r.result.status.word(), r.result.status.to_string()))
+        } else if final_value.is_none() {
+            Some(("no value", format!("reported no {}", metric.name)))
+        } else {
+            chance
+                .zip(final_value)
+                .filter(|(c, v)| metric.at_chance(*v, *c))
+                .map(|(c, v)| {
+                    (
+                        "chance level",
+                        format!(
+                            "ended at chance level: {} {} against chance {}",
+                            metric.name,
+                            show_value(metric, v),
+                            show_value(metric, c)
+                        ),
+                    )
+                })
+        };
+        let completed = problem.is_none();
+        if let Some((word, what)) = problem {
+            failed.push((r.seed, word, what));
+        }
+        let reached = target.filter(|_| completed).and_then(|t| {
+            r.result
+                .epochs
+                .iter()
+                .find(|e| e.get(&metric.name).is_some_and(|v| metric.reached(v, t)))
+        });
+        let (epochs, steps, seconds) = match reached {
+            Some(e) => {
+                // The trial's own steps per epoch, from the step lines it wrote.
+                let steps = r
+                    .result
+                    .steps
+                    .last()
+                    .filter(|_| !r.result.epochs.is_empty())
+                    .map_or(f64::NAN, |s| {
+                        let per_epoch = (s.step + 1) as f64 / r.result.epochs.len() as f64;
+                        (e.epoch as f64 * per_epoch).round()
+                    });
+                (e.epoch as f64, steps, e.elapsed.unwrap_or(f64::NAN))
+            }
+            None => (f64::INFINITY, f64::INFINITY, f64::INFINITY),
+        };
+        scores.push(TrialScore {
+            seed: r.seed,
+            final_value,
+            epochs_to_target: epochs,
+            steps_to_target: steps,
+            seconds_to_target: seconds,
+            completed,
+        });
+    }
+    let finals: Vec<f64> = scores.iter().filter_map(|t| t.final_value).collect();
     CandidateStats {
         runs: runs.len(),
-        failed: runs
-            .iter()
-            .filter(|r| !r.result.status.is_usable())
-            .map(|r| (r.seed, r.result.status.word(), r.result.status.to_string()))
-            .collect(),
+        completed: scores.iter().filter(|t| t.completed).count(),
+        final_median: median(&finals),
+        final_iqm: iqm(&finals),
+        scores,
+        failed,
         per_seed_final,
         final_value: Summary::of(usable.iter().filter_map(|r| last(r))),
         best_value: Summary::of(usable.iter().filter_map(|r| best(r))),
@@ -563,15 +764,15 @@ fn candidate_stats<'a>(
     }
 }
 
-/// Best first: candidates without failures before those with; then by the mean final
-/// value; candidates with no value last.
+/// Best first: complete candidates (every seed completed) before the others; then by the
+/// IQM of final values; candidates with no value last.
 fn rank(stats: &[CandidateStats], metric: &Metric) -> Vec<usize> {
     let mut order: Vec<usize> = (0..stats.len()).collect();
     let key = |s: &CandidateStats| {
-        let v = s.final_value.mean;
+        let v = s.final_iqm;
         let signed = if metric.higher_is_better { -v } else { v };
         (
-            !s.failed.is_empty(),
+            !s.failed.is_empty() || s.completed < s.runs,
             s.final_value.n == 0,
             if signed.is_finite() {
                 signed
@@ -630,82 +831,433 @@ fn join_names(names: &[&str]) -> String {
     }
 }
 
-fn verdict(
+/// One schedule's verdict (module docs): exactly one per schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// The complete schedule with the best IQM.
+    Best,
+    /// Within the margin of the best (an equivalence test).
+    Equivalent,
+    /// Worse than the best (a paired t-test at 5%).
+    Worse,
+    /// The seeds cannot tell; `seeds_needed` would (always more than were run; `None`
+    /// with one seed, where the spread is unknown).
+    Undecided {
+        /// Seeds that would decide.
+        seeds_needed: Option<u64>,
+    },
+    /// A seed failed, diverged, was cut, reported nothing or ended at chance level.
+    Incomplete {
+        /// What happened, seed by seed.
+        failure: String,
+    },
+}
+
+impl Verdict {
+    /// The verdict's word, as `summary.json` and the table write it.
+    ///
+    /// ```
+    /// use lrsched_tools::compare::Verdict;
+    /// assert_eq!(Verdict::Undecided { seeds_needed: Some(9) }.word(), "undecided");
+    /// ```
+    pub fn word(&self) -> &'static str {
+        match self {
+            Verdict::Best => "best",
+            Verdict::Equivalent => "equivalent",
+            Verdict::Worse => "worse",
+            Verdict::Undecided { .. } => "undecided",
+            Verdict::Incomplete { .. } => "incomplete",
+        }
+    }
+
+    /// The word with what it needs, on one line: `undecided: about 12 seeds`.
+    pub fn cell(&self) -> String {
+        match self {
+            Verdict::Undecided {
+                seeds_needed: Some(n),
+            } => format!("undecided: about {n} seeds"),
+            other => other.word().to_string(),
+        }
+    }
+}
+
+/// One schedule's scores and verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleScore {
+    /// Its name.
+    pub name: String,
+    /// Seeds run.
+    pub seeds: usize,
+    /// Seeds that completed.
+    pub completed: usize,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Median of the final values (NaN when none).
+    pub final_median: f64,
+    /// Interquartile mean of the final values.
+    pub final_iqm: f64,
+    /// 95% bootstrap interval of that IQM.
+    pub final_ci95: (f64, f64),
+    /// Median epochs to the target over all seeds (infinite when half or more missed it).
+    pub median_epochs: f64,
+    /// Median steps to the target (NaN when the trials wrote no step lines).
+    pub median_steps: f64,
+    /// Median seconds to the target.
+    pub median_seconds: f64,
+    /// 95% bootstrap interval of the median epochs.
+    pub epochs_ci95: (f64, f64),
+    /// Probability that a seed of this schedule beats a seed of the best, with its 95%
+    /// bootstrap interval; `None` for the best itself and when there is no best.
+    pub p_improvement: Option<(f64, f64, f64)>,
+}
+
+/// Every schedule's scores and verdict: the one source of the printed verdict, the
+/// report's table and `summary.json` ([`Scoreboard::to_json`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scoreboard {
+    /// The metric that scored.
+    pub metric: Metric,
+    /// The target, if any.
+    pub target: Option<f64>,
+    /// The equivalence margin, in the metric's units.
+    pub margin: f64,
+    /// Whether the margin is the default (not `--margin`).
+    pub margin_default: bool,
+    /// What the metric is at chance, if known.
+    pub chance: Option<f64>,
+    /// Index of the best schedule; `None` when no schedule completed every seed.
+    pub best: Option<usize>,
+    /// Per schedule, in the spec's order.
+    pub schedules: Vec<ScheduleScore>,
+    /// Schedules, best first.
+    pub order: Vec<usize>,
+}
+
+/// A finite number as JSON, anything else (an infinite time, no value) as `null`.
+fn num(x: f64) -> Value {
+    if x.is_finite() {
+        json!(x)
+    } else {
+        Value::Null
+    }
+}
+
+impl Scoreboard {
+    /// `summary.json` (docs/summary.md): the metric, target, margin, the best schedule's
+    /// name and every schedule's verdict and scores, in the ranking's order. Infinite or
+    /// unknown numbers are `null`.
+    pub fn to_json(&self) -> Value {
+        let schedules: Vec<Value> = self
+            .order
+            .iter()
+            .map(|&i| {
+                let s = &self.schedules[i];
+                json!({
+                    "name": s.name,
+                    "seeds": s.seeds,
+                    "completed": s.completed,
+                    "verdict": s.verdict.word(),
+                    "final": {
+                        "median": num(s.final_median),
+                        "iqm": num(s.final_iqm),
+                        "ci95": [num(s.final_ci95.0), num(s.final_ci95.1)],
+                    },
+                    "time_to_target": {
+                        "median_epochs": num(s.median_epochs),
+                        "median_seconds": num(s.median_seconds),
+                        "ci95": [num(s.epochs_ci95.0), num(s.epochs_ci95.1)],
+                        "median_steps": num(s.median_steps),
+                    },
+                    "p_improvement_vs_best": s.p_improvement.map_or(Value::Null, |(p, lo, hi)| {
+                        json!({"p": num(p), "ci95": [num(lo), num(hi)]})
+                    }),
+                    "seeds_needed": match s.verdict {
+                        Verdict::Undecided { seeds_needed } => json!(seeds_needed),
+                        _ => Value::Null,
+                    },
+                    "note": match &s.verdict {
+                        Verdict::Incomplete { failure } => json!(failure),
+                        _ => Value::Null,
+                    },
+                })
+            })
+            .collect();
+        json!({
+            "metric": self.metric.name,
+            "higher_is_better": self.metric.higher_is_better,
+            "target": self.target.map_or(Value::Null, num),
+            "margin": self.margin,
+            "best": self.best.map(|i| self.schedules[i].name.clone()),
+            "schedules": schedules,
+        })
+    }
+}
+
+/// Scores every candidate and gives each its verdict (module docs). `order` is
+/// [`rank`]'s; `margin` `None` takes [`Metric::default_margin`] of the best's IQM.
+fn score(
     names: &[String],
     stats: &[CandidateStats],
     order: &[usize],
     metric: &Metric,
     target: Option<f64>,
-    target_chosen: bool,
-) -> Vec<String> {
+    margin: Option<f64>,
+    chance: Option<f64>,
+) -> Scoreboard {
+    let complete = |i: usize| {
+        let s = &stats[i];
+        s.runs > 0 && s.completed == s.runs && s.failed.is_empty()
+    };
+    let best = order.first().copied().filter(|&i| complete(i));
+    let margin_default = margin.is_none();
+    let margin = margin
+        .unwrap_or_else(|| metric.default_margin(best.map_or(f64::NAN, |b| stats[b].final_iqm)));
+    // Oriented finals per seed; a seed without a value counts as the worst possible.
+    let oriented = |i: usize| -> Vec<f64> {
+        stats[i]
+            .scores
+            .iter()
+            .map(|t| {
+                t.final_value
+                    .map_or(f64::NEG_INFINITY, |v| metric.orient(v))
+            })
+            .collect()
+    };
+    let schedules = (0..stats.len())
+        .map(|i| {
+            let s = &stats[i];
+            let finals: Vec<f64> = s.scores.iter().filter_map(|t| t.final_value).collect();
+            let epochs: Vec<f64> = s.scores.iter().map(|t| t.epochs_to_target).collect();
+            let steps: Vec<f64> = s.scores.iter().map(|t| t.steps_to_target).collect();
+            // Unmeasured seconds (a cluster task read at its end) are left out, not guessed.
+            let seconds: Vec<f64> = s
+                .scores
+                .iter()
+                .map(|t| t.seconds_to_target)
+                .filter(|x| !x.is_nan())
+                .collect();
+            let verdict = if !complete(i) {
+                Verdict::Incomplete {
+                    failure: if s.failed.is_empty() {
+                        "no trial ran".to_string()
+                    } else {
+                        s.failed
+                            .iter()
+                            .map(|(seed, _, what)| format!("seed {seed}: {what}"))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    },
+                }
+            } else if Some(i) == best {
+                Verdict::Best
+            } else {
+                let b = oriented(best.expect("a complete schedule ranks below a best"));
+                let d: Vec<f64> = b.iter().zip(oriented(i)).map(|(x, y)| x - y).collect();
+                match (paired_interval(&d, 0.90), paired_interval(&d, 0.95)) {
+                    (Some((_, lo, hi)), _) if lo >= -margin && hi <= margin => Verdict::Equivalent,
+                    (_, Some((_, lo, _))) if lo > 0.0 => Verdict::Worse,
+                    _ => {
+                        let spread = Summary::of(d.iter().copied());
+                        Verdict::Undecided {
+                            seeds_needed: seeds_to_decide(spread.mean, spread.sd, margin, d.len()),
+                        }
+                    }
+                }
+            };
+            let p_improvement = best.filter(|&b| b != i).map(|b| {
+                let (x, y) = (oriented(i), oriented(b));
+                let (lo, hi) = poi_ci(&x, &y, BOOTSTRAP_REPS, BOOTSTRAP_SEED);
+                (probability_of_improvement(&x, &y), lo, hi)
+            });
+            ScheduleScore {
+                name: names[i].clone(),
+                seeds: s.runs,
+                completed: s.completed,
+                verdict,
+                final_median: s.final_median,
+                final_iqm: s.final_iqm,
+                final_ci95: bootstrap_ci(&finals, iqm, BOOTSTRAP_REPS, BOOTSTRAP_SEED),
+                median_epochs: median(&epochs),
+                median_steps: median(&steps),
+                median_seconds: median(&seconds),
+                epochs_ci95: if target.is_some() {
+                    bootstrap_ci(&epochs, median, BOOTSTRAP_REPS, BOOTSTRAP_SEED)
+                } else {
+                    (f64::NAN, f64::NAN)
+                },
+                p_improvement,
+            }
+        })
+        .collect();
+    Scoreboard {
+        metric: metric.clone(),
+        target,
+        margin,
+        margin_default,
+        chance,
+        best,
+        schedules,
+        order: order.to_vec(),
+    }
+}
+
+/// `summary.json` in `dir`, from the same [`Scoreboard`] as the verdict and the report.
+pub fn write_summary(dir: &Path, r: &CompareResult) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(&r.board.to_json()).map_err(|e| e.to_string())? + "\n";
+    crate::files::write_atomic(&dir.join("summary.json"), text.as_bytes())
+}
+
+/// An interval for sentences: `95% CI 94.10% to 95.30%`.
+fn show_ci(metric: &Metric, (lo, hi): (f64, f64)) -> String {
+    format!(
+        "95% CI {} to {}",
+        show_value(metric, lo),
+        show_value(metric, hi)
+    )
+}
+
+/// The verdict's sentences, all from `board`.
+fn verdict(board: &Scoreboard, stats: &[CandidateStats], target_chosen: bool) -> Vec<String> {
+    let metric = &board.metric;
     let mut out = Vec::new();
-    let Some(&best) = order.first().filter(|&&i| stats[i].final_value.n > 0) else {
+    let names: Vec<&str> = board.schedules.iter().map(|s| s.name.as_str()).collect();
+    if !stats.iter().any(|s| s.final_value.n > 0) {
         out.push(format!(
             "No trial reported {}: nothing to rank (see each trial's status below).",
             metric.name
         ));
         return out;
-    };
-    let seeds = stats[best].per_seed_final.len();
+    }
     let way = if metric.higher_is_better {
         "higher"
     } else {
         "lower"
     };
-    // Which candidates the best cannot be told apart from.
-    let mut ties: Vec<usize> = Vec::new();
-    let mut closest: Option<(usize, f64, f64)> = None;
-    for &i in &order[1..] {
-        if stats[i].final_value.n == 0 {
-            continue;
-        }
-        let a = &stats[best].per_seed_final;
-        let b = &stats[i].per_seed_final;
-        match paired_differ(a, b) {
-            Some(true) => {}
-            Some(false) | None => ties.push(i),
-        }
-        let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
-        let ds = Summary::of(d);
-        if ds.n >= 2 && closest.is_none() {
-            closest = Some((i, ds.mean, ds.sd));
+    let with = |v: &dyn Fn(&Verdict) -> bool| -> Vec<usize> {
+        board
+            .order
+            .iter()
+            .copied()
+            .filter(|&i| v(&board.schedules[i].verdict))
+            .collect()
+    };
+    let seeds = stats.first().map_or(0, |s| s.runs);
+    match board.best {
+        None => out.push(format!(
+            "No schedule completed every seed, so none is called best: {} (see Failures).",
+            with(&|v| matches!(v, Verdict::Incomplete { .. }))
+                .iter()
+                .map(|&i| names[i])
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Some(b) => {
+            let s = &board.schedules[b];
+            let spread = if seeds > 1 {
+                format!(", {}", show_ci(metric, s.final_ci95))
+            } else {
+                String::new()
+            };
+            out.push(format!(
+                "{} has the best final {} ({}, the interquartile mean over {} seed{}{spread}; {way} is better): verdict best.",
+                s.name,
+                metric.name,
+                show_value(metric, s.final_iqm),
+                seeds,
+                if seeds == 1 { "" } else { "s" },
+            ));
+            if seeds < 2 {
+                out.push("With one seed the spread between seeds is unknown, so no other schedule can be called equivalent or worse (each is undecided): rerun with --seeds 5 or more to tell which differences are real.".into());
+            }
+            let group = |v: &dyn Fn(&Verdict) -> bool| -> Vec<&str> {
+                with(v).iter().map(|&i| names[i]).collect()
+            };
+            let eq = group(&|v| *v == Verdict::Equivalent);
+            if !eq.is_empty() {
+                out.push(format!(
+                    "Equivalent to {} within {}: {} (the 90% interval of the paired differences lies inside the margin; two one-sided t-tests at 5%).",
+                    s.name,
+                    metric.show_margin(board.margin),
+                    join_names(&eq)
+                ));
+            }
+            let worse = group(&|v| *v == Verdict::Worse);
+            if !worse.is_empty() {
+                out.push(format!(
+                    "Worse than {}: {} (paired t-test over {seeds} seeds, 5% level).",
+                    s.name,
+                    join_names(&worse)
+                ));
+            }
+            let undecided: Vec<String> = with(&|v| matches!(v, Verdict::Undecided { .. }))
+                .iter()
+                .map(|&i| match board.schedules[i].verdict {
+                    Verdict::Undecided {
+                        seeds_needed: Some(n),
+                    } => format!("{} (about {n} seeds would decide)", names[i]),
+                    _ => names[i].to_string(),
+                })
+                .collect();
+            if !undecided.is_empty() && seeds > 1 {
+                let list: Vec<&str> = undecided.iter().map(String::as_str).collect();
+                out.push(format!(
+                    "Undecided against {} at {seeds} seeds: {}.",
+                    s.name,
+                    join_names(&list)
+                ));
+            }
         }
     }
-    let best_text = format!(
-        "{} has the best final {} ({}, {way} is better; mean{} over {} seed{})",
-        names[best],
-        metric.name,
-        show_value(metric, stats[best].final_value.mean),
-        if seeds > 1 { " ± sd" } else { "" },
-        seeds,
-        if seeds == 1 { "" } else { "s" }
-    );
-    if seeds < 2 {
-        out.push(format!(
-            "{best_text}. With one seed the spread between seeds is unknown, so no difference between schedules can be ranked: rerun with --seeds 5 or more to tell which differences are real."
-        ));
-    } else if ties.is_empty() {
-        out.push(format!(
-            "{best_text}; it is better than every other schedule by a paired t-test over the {seeds} seeds (5% level)."
-        ));
-    } else {
-        let tied: Vec<&str> = ties.iter().map(|&i| names[i].as_str()).collect();
-        let need = closest
-            .and_then(|(_, m, sd)| seeds_needed(m, sd))
-            .map(|n| {
+    let incomplete = with(&|v| matches!(v, Verdict::Incomplete { .. }));
+    if !incomplete.is_empty() {
+        let list: Vec<String> = incomplete
+            .iter()
+            .map(|&i| {
+                let s = &stats[i];
                 format!(
-                    "; telling {} and {} apart would take about {n} seeds",
-                    names[best], names[ties[0]]
+                    "{} ({} of {} seeds did not complete: {})",
+                    names[i],
+                    s.runs - s.completed,
+                    s.runs,
+                    s.failed
+                        .iter()
+                        .map(|f| f.1)
+                        .collect::<BTreeSet<_>>()
+                        .into_iter()
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             })
-            .unwrap_or_default();
+            .collect();
+        let list: Vec<&str> = list.iter().map(String::as_str).collect();
         out.push(format!(
-            "{best_text}, but {} cannot be told apart from it at {seeds} seeds (paired t-test, 5% level){need}.",
-            join_names(&tied)
+            "Incomplete, so never ranked above a complete schedule: {}.",
+            join_names(&list)
         ));
     }
-    // Time to target.
-    if let Some(t) = target {
+    out.push(format!(
+        "Margin: {}{}.",
+        metric.show_margin(board.margin),
+        if board.margin_default {
+            " (the default; --margin sets it)"
+        } else {
+            " (--margin)"
+        }
+    ));
+    time_to_target(&mut out, board, stats, target_chosen);
+    out
+}
+
+/// The time-to-target sentence: who reached the target first on every seed.
+fn time_to_target(
+    out: &mut Vec<String>,
+    board: &Scoreboard,
+    stats: &[CandidateStats],
+    target_chosen: bool,
+) {
+    let metric = &board.metric;
+    let names: Vec<&str> = board.schedules.iter().map(|s| s.name.as_str()).collect();
+    if let Some(t) = board.target {
         let tv = show_target(metric, t);
         let how = if target_chosen {
             format!("{tv} (chosen: the median best of the schedules, so about half reach it)")
@@ -741,7 +1293,7 @@ fn verdict(
                 .filter(|&&i| stats[i].seconds_to_target.mean.is_finite())
                 .map(|&i| format!("; {} {:.2} s", names[i], stats[i].seconds_to_target.mean))
                 .collect::<String>();
-            let who = tied.iter().map(|&i| names[i].as_str()).collect::<Vec<_>>();
+            let who = tied.iter().map(|&i| names[i]).collect::<Vec<_>>();
             let tie = if who.len() == 1 { "" } else { " (a tie)" };
             let mut s = format!(
                 "{} reached {how} first{tie}, after {:.1} epochs (mean over seeds{secs})",
@@ -755,33 +1307,25 @@ fn verdict(
             out.push(s);
         }
     }
-    let failed: usize = stats.iter().map(|s| s.failed.len()).sum();
-    if failed > 0 {
-        out.push(format!(
-            "{failed} trial{} did not finish normally (see Failures); {} ranked below the rest.",
-            if failed == 1 { "" } else { "s" },
-            if failed == 1 {
-                "its schedule is"
-            } else {
-                "their schedules are"
-            }
-        ));
-    }
-    out
 }
 
-/// The ranking table: one row per candidate, best first.
+/// The ranking table: one row per candidate, best first, with its verdict (from the
+/// same [`Scoreboard`] as the sentences and `summary.json`).
 pub fn ranking_table(r: &CompareResult) -> Table {
     let m = &r.metric;
     let mut header = vec![
         "#".to_string(),
         "schedule".to_string(),
-        format!("final {}", m.name),
+        "verdict".to_string(),
+        format!("final {} (IQM)", m.name),
         format!("best {}", m.name),
     ];
     if let Some(t) = r.target {
         header.push(format!("epochs to {}", show_target(m, t)));
         header.push(format!("seconds to {}", show_target(m, t)));
+    }
+    if r.board.best.is_some() {
+        header.push("P(beats the best)".into());
     }
     header.push("trials".into());
     let rows = r
@@ -790,27 +1334,51 @@ pub fn ranking_table(r: &CompareResult) -> Table {
         .enumerate()
         .map(|(place, &i)| {
             let s = &r.stats[i];
+            let b = &r.board.schedules[i];
+            let final_cell = if s.final_value.n == 0 {
+                "-".to_string()
+            } else if s.final_value.n < 2 {
+                show_value(m, b.final_iqm)
+            } else {
+                format!(
+                    "{}\n{}; median {}",
+                    show_value(m, b.final_iqm),
+                    show_ci(m, b.final_ci95),
+                    show_value(m, b.final_median)
+                )
+            };
             let mut row = vec![
                 (place + 1).to_string(),
                 r.names[i].clone(),
-                show_spread(m, &s.final_value),
+                b.verdict.cell(),
+                final_cell,
                 show_spread(m, &s.best_value),
             ];
             if r.target.is_some() {
-                let reach = |x: &Summary, digits: usize| {
-                    if s.reached == 0 {
+                // Medians over every seed, a missed target counting as infinite
+                // (AlgoPerf): "not reached" once half the seeds missed it.
+                let reach = |x: f64, digits: usize| {
+                    let v = if x.is_infinite() {
                         "not reached".to_string()
+                    } else if x.is_nan() {
+                        "-".to_string()
                     } else {
-                        let v = format!("{:.digits$}", x.mean);
-                        if s.reached < s.runs {
-                            format!("{v}\n{}/{} seeds", s.reached, s.runs)
-                        } else {
-                            v
-                        }
+                        format!("{x:.digits$}")
+                    };
+                    if s.reached < s.runs {
+                        format!("{v}\n{}/{} seeds", s.reached, s.runs)
+                    } else {
+                        v
                     }
                 };
-                row.push(reach(&s.epochs_to_target, 1));
-                row.push(reach(&s.seconds_to_target, 2));
+                row.push(reach(b.median_epochs, 1));
+                row.push(reach(b.median_seconds, 2));
+            }
+            if r.board.best.is_some() {
+                row.push(match b.p_improvement {
+                    Some((p, lo, hi)) => format!("{p:.2}\n95% CI {lo:.2} to {hi:.2}"),
+                    None => "-".into(),
+                });
             }
             row.push(if s.failed.is_empty() {
                 format!("{} ok", s.runs)
@@ -874,8 +1442,14 @@ pub fn sections(r: &CompareResult, setup: &str, trainer: &str) -> Vec<Section> {
     text.push(setup.to_string());
     text.push(format!("Trained by: {trainer}."));
     text.push(format!(
-        "Each cell is the mean over seeds ± the standard deviation between seeds. Two schedules are told apart only by a paired t-test over their shared seeds (5% level); time to target is the first epoch whose {} reached it, over the seeds that did, and the seconds to that epoch.",
-        r.metric.name
+        "The final {m} is the interquartile mean over seeds (rliable's IQM: the mean of the middle half; with 3 seeds or fewer, the mean) with its 95% bootstrap interval ({} resamples, fixed RNG seed, so the report repeats); best {m} is the mean ± sd of each seed's best. Verdicts (one per schedule): best is the complete schedule with the best IQM; equivalent: the 90% paired t interval of its differences from the best lies within the margin {} (two one-sided tests at 5%); worse: the 95% paired t interval excludes zero; undecided: neither, with about how many seeds would decide; incomplete: a seed failed, diverged, timed out, reported no {m} or ended at chance level{}, so it never ranks above a complete schedule. Time to target is the median over all seeds of the first epoch whose {m} reached it, a seed that failed or never reached it counting as infinite (AlgoPerf), and the seconds to that epoch; P(beats the best) is the probability that a seed of the schedule ends better than a seed of the best, ties counting one half (rliable). summary.json holds the same numbers.",
+        crate::scoring::BOOTSTRAP_REPS,
+        r.metric.show_margin(r.board.margin),
+        r.board
+            .chance
+            .map(|c| format!(" (chance: {})", show_value(&r.metric, c)))
+            .unwrap_or_default(),
+        m = r.metric.name,
     ));
     let mut sections = vec![Section {
         heading: "Ranking".into(),
@@ -1172,10 +1746,26 @@ mod tests {
     }
 
     fn stats(per_seed: &[f64], epochs_to_target: &[f64]) -> CandidateStats {
+        let scores: Vec<TrialScore> = per_seed
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| TrialScore {
+                seed: k as u64,
+                final_value: Some(v),
+                epochs_to_target: epochs_to_target.get(k).copied().unwrap_or(f64::INFINITY),
+                steps_to_target: f64::NAN,
+                seconds_to_target: epochs_to_target.get(k).map_or(f64::INFINITY, |e| e * 0.1),
+                completed: true,
+            })
+            .collect();
         CandidateStats {
             runs: per_seed.len(),
+            completed: per_seed.len(),
             per_seed_final: per_seed.to_vec(),
             final_value: Summary::of(per_seed.iter().copied()),
+            final_median: median(per_seed),
+            final_iqm: iqm(per_seed),
+            scores,
             reached: epochs_to_target.len(),
             epochs_to_target: Summary::of(epochs_to_target.iter().copied()),
             seconds_to_target: Summary::of(epochs_to_target.iter().map(|e| e * 0.1)),
@@ -1183,33 +1773,91 @@ mod tests {
         }
     }
 
+    fn names(n: &[&str]) -> Vec<String> {
+        n.iter().map(|s| s.to_string()).collect()
+    }
+
     #[test]
-    fn verdict_names_ties_and_indistinguishable_schedules() {
-        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+    fn verdict_names_equivalent_worse_and_undecided_schedules() {
         let m = Metric::named("val_acc");
-        // a and b overlap seed by seed; c is clearly worse.
+        // b overlaps a seed by seed (undecided), c is clearly worse, d is a's twin.
         let s = vec![
             stats(&[0.95, 0.93, 0.96], &[3.0, 3.0, 3.0]),
             stats(&[0.94, 0.94, 0.95], &[3.0, 3.0, 3.0]),
             stats(&[0.80, 0.81, 0.79], &[]),
+            stats(&[0.95, 0.93, 0.96], &[3.0, 3.0, 3.0]),
         ];
         let order = rank(&s, &m);
-        assert_eq!(order, vec![0, 1, 2]);
-        let v = verdict(&names, &s, &order, &m, Some(0.9), false);
-        assert!(v[0].contains("but b cannot be told apart"), "{v:?}");
+        assert_eq!(order[0], 0);
+        let board = score(
+            &names(&["a", "b", "c", "d"]),
+            &s,
+            &order,
+            &m,
+            Some(0.9),
+            None,
+            None,
+        );
+        let words: Vec<&str> = board.schedules.iter().map(|x| x.verdict.word()).collect();
+        assert_eq!(words, ["best", "undecided", "worse", "equivalent"]);
+        let Verdict::Undecided {
+            seeds_needed: Some(n),
+        } = board.schedules[1].verdict
+        else {
+            panic!("{:?}", board.schedules[1]);
+        };
+        assert!(n > 3, "{n}");
+        let v = verdict(&board, &s, false);
+        assert!(v[0].starts_with("a has the best final val_acc"), "{v:?}");
         assert!(
-            v[1].starts_with("a and b reached 90% first (a tie)"),
+            v.iter()
+                .any(|l| l.starts_with("Equivalent to a within ±0.5 percentage points: d")),
             "{v:?}"
         );
+        assert!(v.iter().any(|l| l.starts_with("Worse than a: c")), "{v:?}");
+        assert!(
+            v.iter()
+                .any(|l| l.contains(&format!("b (about {n} seeds would decide)"))),
+            "{v:?}"
+        );
+        assert!(
+            v.iter()
+                .any(|l| l.starts_with("a, b and d reached 90% first (a tie)")),
+            "{v:?}"
+        );
+        assert_eq!(board.to_json()["best"], "a");
     }
 
     #[test]
-    fn one_seed_ranks_nothing() {
-        let names: Vec<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
+    fn one_seed_calls_every_other_schedule_undecided() {
         let m = Metric::named("val_acc");
         let s = vec![stats(&[0.9832], &[1.0]), stats(&[0.9806], &[1.0])];
-        let v = verdict(&names, &s, &[0, 1], &m, Some(0.97), false);
-        assert!(v[0].contains("With one seed"), "{v:?}");
-        assert!(v[1].contains("measures nothing"), "{v:?}");
+        let board = score(&names(&["a", "b"]), &s, &[0, 1], &m, Some(0.97), None, None);
+        assert_eq!(
+            board.schedules[1].verdict,
+            Verdict::Undecided { seeds_needed: None }
+        );
+        let v = verdict(&board, &s, false);
+        assert!(v[1].contains("With one seed"), "{v:?}");
+        assert!(v.iter().any(|l| l.contains("measures nothing")), "{v:?}");
+    }
+
+    #[test]
+    fn an_incomplete_schedule_is_never_best_even_with_the_best_values() {
+        let m = Metric::named("val_acc");
+        let mut top = stats(&[0.99, 0.99], &[1.0, 1.0]);
+        top.completed = 1;
+        top.failed = vec![(1, "failed", "exited with status 1".into())];
+        let s = vec![top, stats(&[0.5, 0.52], &[])];
+        let order = rank(&s, &m);
+        assert_eq!(order, vec![1, 0]);
+        let board = score(&names(&["top", "low"]), &s, &order, &m, None, None, None);
+        assert_eq!(board.best, Some(1));
+        assert!(
+            matches!(&board.schedules[0].verdict, Verdict::Incomplete { failure } if failure == "seed 1: exited with status 1")
+        );
+        let j = board.to_json();
+        assert_eq!(j["schedules"][0]["name"], "low");
+        assert_eq!(j["schedules"][1]["note"], "seed 1: exited with status 1");
     }
 }

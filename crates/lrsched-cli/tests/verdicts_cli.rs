@@ -1,0 +1,288 @@
+//! `lrsched compare`'s verdicts on programs whose numbers are known: a python3 program
+//! behind `--command` reports, for each schedule (told apart by its rate) and seed
+//! (`$LRSCHED_SEED`), a fixed final accuracy. Every verdict (best, equivalent, worse,
+//! undecided, incomplete), `summary.json`, the printed table and the report must agree.
+
+mod support;
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+use support::assert_user_error;
+
+/// Final val_acc per rate and seed 0..3; epochs 1 and 2 are 0.2 and 0.01 below it, so a
+/// target of 0.9 is reached in epoch 2 by anything ending at 0.91 or more.
+const PROGRAM: &str = r#"
+import json, os, sys
+lr = json.loads(os.environ["LRSCHED_SCHEDULE"])["lr"]
+seed = int(os.environ["LRSCHED_SEED"])
+finals = {
+    0.11: [0.950, 0.951, 0.952, 0.953],  # winner
+    0.12: [0.950, 0.951, 0.952, 0.953],  # twin: the very same numbers
+    0.13: [0.800, 0.801, 0.802, 0.803],  # loser
+    0.14: [0.970, 0.920, 0.962, 0.935],  # noisy: a tie the seeds cannot settle
+    0.15: [0.990, 0.990, None, 0.990],   # crash: seed 2 fails, the others top the table
+    0.16: [0.101, 0.101, 0.101, 0.101],  # chance level (10 classes)
+    0.17: [0.945, 0.946, 0.946, 0.948],  # steady: 0.5 points below the winner, little spread
+}[lr]
+f = finals[seed % 4]
+if f is None:
+    print("Traceback: boom", file=sys.stderr)
+    sys.exit(1)
+with open(os.environ["LRSCHED_METRICS"], "a") as m:
+    for epoch, v in ((1, f - 0.2), (2, f - 0.01), (3, f)):
+        v = max(v, 0.1) if f < 0.2 else v
+        m.write(json.dumps({"epoch": epoch, "val_acc": round(v, 6)}) + "\n")
+"#;
+
+fn program(dir: &Path) -> String {
+    let p = dir.join("known.py");
+    std::fs::write(&p, PROGRAM).unwrap();
+    format!("python3 {}", p.display())
+}
+
+fn schedules(dir: &Path, entries: &[(&str, f64)]) -> String {
+    let list: Vec<String> = entries
+        .iter()
+        .map(|(n, lr)| format!(r#"{{"name": "{n}", "schedule": "constant(lr={lr})"}}"#))
+        .collect();
+    let p = dir.join("s.json");
+    std::fs::write(&p, format!("[{}]", list.join(","))).unwrap();
+    p.display().to_string()
+}
+
+fn compare(dir: &Path, entries: &[(&str, f64)], extra: &[&str]) -> (Output, Value, String) {
+    let out = dir.join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_lrsched"))
+        .args(["compare", "--quiet", "--command", &program(dir)])
+        .args(["--schedules", &schedules(dir, entries)])
+        .args([
+            "--epochs",
+            "3",
+            "--seed",
+            "0",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    (o, summary, html)
+}
+
+fn entry<'a>(s: &'a Value, name: &str) -> &'a Value {
+    s["schedules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name)
+        .unwrap_or_else(|| panic!("{name} in {s}"))
+}
+
+/// The printed table's row of `name`.
+fn row(o: &Output, name: &str) -> String {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .find(|l| l.contains(&format!(" {name} ")))
+        .unwrap_or_else(|| panic!("{name} in {}", String::from_utf8_lossy(&o.stdout)))
+        .to_string()
+}
+
+#[test]
+fn every_verdict_on_known_numbers_and_summary_json_agrees_with_table_and_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = [
+        ("winner", 0.11),
+        ("twin", 0.12),
+        ("loser", 0.13),
+        ("noisy", 0.14),
+        ("crash", 0.15),
+        ("chance", 0.16),
+    ];
+    let (o, s, html) = compare(
+        dir.path(),
+        &entries,
+        &["--seeds", "4", "--target", "0.9", "--chance", "0.1"],
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    // The shape of docs/summary.md.
+    assert_eq!(s["metric"], "val_acc");
+    assert_eq!(s["higher_is_better"], true);
+    assert_eq!(s["target"], 0.9);
+    assert_eq!(s["margin"], 0.005, "the documented default for an accuracy");
+    assert_eq!(s["best"], "winner", "{s}");
+    let want = [
+        ("winner", "best"),
+        ("twin", "equivalent"),
+        ("loser", "worse"),
+        ("noisy", "undecided"),
+        ("crash", "incomplete"),
+        ("chance", "incomplete"),
+    ];
+    for (name, verdict) in want {
+        let e = entry(&s, name);
+        assert_eq!(e["verdict"], verdict, "{name}: {e}");
+        assert_eq!(e["seeds"], 4, "{e}");
+        // One verdict, said the same in the table and the report.
+        assert!(row(&o, name).contains(verdict), "{}", row(&o, name));
+        assert!(
+            html.contains(&format!("<td>{name}</td><td>{verdict}")),
+            "{name} {verdict} in the report"
+        );
+    }
+    // Only schedules that completed every seed rank first: the crash's 99% and the chance
+    // level's complete run both rank below the completed ones.
+    let first_row = stdout.lines().nth(1).unwrap();
+    assert!(first_row.contains(" winner "), "{stdout}");
+    assert_eq!(entry(&s, "crash")["completed"], 3);
+    assert!(
+        entry(&s, "crash")["note"]
+            .as_str()
+            .unwrap()
+            .contains("seed 2"),
+        "{s}"
+    );
+    assert_eq!(entry(&s, "chance")["completed"], 0);
+    assert!(
+        entry(&s, "chance")["note"]
+            .as_str()
+            .unwrap()
+            .contains("chance"),
+        "{s}"
+    );
+    // The winner's numbers: IQM of four seeds is the mean of the middle two.
+    let w = entry(&s, "winner");
+    assert!(
+        (w["final"]["iqm"].as_f64().unwrap() - 0.9515).abs() < 1e-9,
+        "{w}"
+    );
+    assert!(
+        (w["final"]["median"].as_f64().unwrap() - 0.9515).abs() < 1e-9,
+        "{w}"
+    );
+    let ci = w["final"]["ci95"].as_array().unwrap();
+    assert!(
+        ci[0].as_f64().unwrap() >= 0.95 && ci[1].as_f64().unwrap() <= 0.953,
+        "{w}"
+    );
+    assert_eq!(w["time_to_target"]["median_epochs"], 2.0);
+    assert!(w["p_improvement_vs_best"].is_null(), "{w}");
+    // Never reached: infinite, written as null.
+    let l = entry(&s, "loser");
+    assert!(l["time_to_target"]["median_epochs"].is_null(), "{l}");
+    assert_eq!(l["p_improvement_vs_best"]["p"], 0.0, "{l}");
+    assert_eq!(
+        l["p_improvement_vs_best"]["ci95"],
+        serde_json::json!([0.0, 0.0])
+    );
+    // Identical numbers: a tie counts one half.
+    assert_eq!(entry(&s, "twin")["p_improvement_vs_best"]["p"], 0.5);
+    // Undecided says how many seeds would decide: always more than were run.
+    let need = entry(&s, "noisy")["seeds_needed"].as_u64().unwrap();
+    assert!(need > 4, "{need}");
+    assert!(stdout.contains(&format!("about {need} seeds")), "{stdout}");
+    // The printed verdict names the best once and the margin as the report does.
+    assert!(
+        stdout.contains("winner has the best final val_acc"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("±0.5 percentage points"), "{stdout}");
+    assert!(html.contains("±0.5 percentage points"));
+    assert!(!stdout.contains("crash has the best"), "{stdout}");
+}
+
+#[test]
+fn a_crashed_good_schedule_and_a_chance_level_one_leave_no_best() {
+    let dir = tempfile::tempdir().unwrap();
+    let (o, s, _) = compare(
+        dir.path(),
+        &[("crash", 0.15), ("chance", 0.16)],
+        &["--seeds", "4", "--chance", "0.1"],
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(s["best"].is_null(), "{s}");
+    assert_eq!(entry(&s, "crash")["verdict"], "incomplete");
+    assert_eq!(entry(&s, "chance")["verdict"], "incomplete");
+    assert!(stdout.contains("none is called best"), "{stdout}");
+    assert!(!stdout.contains("has the best"), "{stdout}");
+}
+
+#[test]
+fn identical_schedules_are_equivalent_even_with_no_margin_and_two_seeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, s, _) = compare(
+        dir.path(),
+        &[("winner", 0.11), ("twin", 0.12)],
+        &["--seeds", "2", "--margin", "0"],
+    );
+    assert_eq!(s["margin"], 0.0);
+    assert_eq!(entry(&s, "winner")["verdict"], "best");
+    assert_eq!(entry(&s, "twin")["verdict"], "equivalent", "{s}");
+}
+
+#[test]
+fn a_clear_winner_over_a_steady_near_miss_and_a_wider_margin_makes_it_equivalent() {
+    let dir = tempfile::tempdir().unwrap();
+    // steady is 0.5 to 0.6 points below the winner on every seed: worse beyond a margin of
+    // 0.05 points, equivalent within one of 1 point.
+    let (_, s, _) = compare(
+        dir.path(),
+        &[("winner", 0.11), ("steady", 0.17), ("loser", 0.13)],
+        &["--seeds", "4", "--margin", "0.0005"],
+    );
+    assert_eq!(entry(&s, "winner")["verdict"], "best");
+    assert_eq!(entry(&s, "steady")["verdict"], "worse", "{s}");
+    assert_eq!(entry(&s, "loser")["verdict"], "worse");
+    let dir = tempfile::tempdir().unwrap();
+    let (_, s, _) = compare(
+        dir.path(),
+        &[("winner", 0.11), ("steady", 0.17)],
+        &["--seeds", "4", "--margin", "0.01"],
+    );
+    assert_eq!(entry(&s, "steady")["verdict"], "equivalent", "{s}");
+}
+
+#[test]
+fn one_seed_calls_the_rest_undecided_without_inventing_a_seed_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let (o, s, _) = compare(
+        dir.path(),
+        &[("winner", 0.11), ("loser", 0.13)],
+        &["--seeds", "1"],
+    );
+    assert_eq!(entry(&s, "winner")["verdict"], "best");
+    assert_eq!(entry(&s, "loser")["verdict"], "undecided");
+    assert!(entry(&s, "loser")["seeds_needed"].is_null(), "{s}");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("With one seed"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
+
+#[test]
+fn a_bad_margin_or_chance_is_one_line_naming_the_value_and_range() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value) in [
+        ("--margin", "-0.1"),
+        ("--margin", "NaN"),
+        ("--margin", "2"),
+        ("--chance", "inf"),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_lrsched"))
+            .args(["compare", "--quiet", "--command", "true", flag, value])
+            .args(["--out", dir.path().join("x").to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_user_error(&o, &format!("{flag} {value} is not allowed"));
+    }
+}
