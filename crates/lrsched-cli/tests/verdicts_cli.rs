@@ -24,15 +24,22 @@ finals = {
     0.15: [0.990, 0.990, None, 0.990],   # crash: seed 2 fails, the others top the table
     0.16: [0.101, 0.101, 0.101, 0.101],  # chance level (10 classes)
     0.17: [0.945, 0.946, 0.946, 0.948],  # steady: 0.5 points below the winner, little spread
+    0.18: ["blowup"] * 4,                # diverges at a rate of 1e30
 }[lr]
 f = finals[seed % 4]
+metrics = open(os.environ["LRSCHED_METRICS"], "a")
+if f == "blowup":
+    metrics.write('{"step": 0, "lr": 1e30, "loss": 1.0}\n{"epoch": 1, "val_acc": NaN}\n')
+    sys.exit(0)
 if f is None:
     print("Traceback: boom", file=sys.stderr)
     sys.exit(1)
-with open(os.environ["LRSCHED_METRICS"], "a") as m:
-    for epoch, v in ((1, f - 0.2), (2, f - 0.01), (3, f)):
-        v = max(v, 0.1) if f < 0.2 else v
-        m.write(json.dumps({"epoch": epoch, "val_acc": round(v, 6)}) + "\n")
+for epoch, v in ((1, f - 0.2), (2, f - 0.01), (3, f)):
+    v = max(v, 0.1) if f < 0.2 else v
+    for k in range(3):  # three steps an epoch
+        step = 3 * (epoch - 1) + k
+        metrics.write(json.dumps({"step": step, "lr": lr, "loss": 1.0}) + "\n")
+    metrics.write(json.dumps({"epoch": epoch, "val_acc": round(v, 6)}) + "\n")
 "#;
 
 fn program(dir: &Path) -> String {
@@ -175,6 +182,10 @@ fn every_verdict_on_known_numbers_and_summary_json_agrees_with_table_and_report(
         "{w}"
     );
     assert_eq!(w["time_to_target"]["median_epochs"], 2.0);
+    assert_eq!(
+        w["time_to_target"]["median_steps"], 6.0,
+        "epoch 2 at 3 steps an epoch"
+    );
     assert!(w["p_improvement_vs_best"].is_null(), "{w}");
     // Never reached: infinite, written as null.
     let l = entry(&s, "loser");
@@ -198,6 +209,32 @@ fn every_verdict_on_known_numbers_and_summary_json_agrees_with_table_and_report(
     assert!(stdout.contains("±0.5 percentage points"), "{stdout}");
     assert!(html.contains("±0.5 percentage points"));
     assert!(!stdout.contains("crash has the best"), "{stdout}");
+    // The report draws the intervals as bars, coloured by the same verdicts.
+    assert!(html.contains("class=\"bars\""), "the interval bars");
+    assert!(html.contains("winner (best)") && html.contains("noisy (undecided)"));
+}
+
+#[test]
+fn a_diverged_rate_is_clipped_in_the_chart_and_the_schedule_is_incomplete() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, s, html) = compare(
+        dir.path(),
+        &[("winner", 0.11), ("blowup", 0.18)],
+        &["--seeds", "2"],
+    );
+    assert_eq!(entry(&s, "blowup")["verdict"], "incomplete", "{s}");
+    assert!(
+        entry(&s, "blowup")["note"]
+            .as_str()
+            .unwrap()
+            .contains("seed 0"),
+        "{s}"
+    );
+    assert!(
+        html.contains("blowup (diverged), rate clipped"),
+        "the chart says so"
+    );
+    assert!(!html.contains("winner, rate clipped"));
 }
 
 #[test]

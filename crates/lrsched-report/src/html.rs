@@ -85,7 +85,15 @@ fn write_table(h: &mut String, t: &Table) {
             let numeric = cell
                 .trim_start_matches(['-', '+', '±'])
                 .starts_with(|c: char| c.is_ascii_digit());
-            let class = if numeric { " class=\"num\"" } else { "" };
+            // A long note (a failure, a path, stderr) wraps inside its cell instead of
+            // pushing the table past the page; names and short words stay on one line.
+            let class = if numeric {
+                " class=\"num\""
+            } else if cell.chars().count() > 60 {
+                " class=\"text\""
+            } else {
+                ""
+            };
             // A second line (after '\n') is a detail under the value, e.g. a range.
             match cell.split_once('\n') {
                 Some((main, sub)) => {
@@ -150,7 +158,9 @@ table{border-collapse:collapse;font-size:13.5px;font-variant-numeric:tabular-num
 th,td{padding:4px 10px;vertical-align:top;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
 th{background:var(--alt);font-weight:600;white-space:normal;vertical-align:bottom}
 td.num{text-align:right}
+td.text{white-space:normal;overflow-wrap:anywhere;min-width:14em}
 .sub{color:var(--muted);font-size:11.5px}
+.bars{font-size:12px}
 tbody tr:hover{background:#eef3f9}
 ";
 
@@ -175,5 +185,25 @@ mod tests {
         assert!(h.contains("<td class=\"num\">0.97</td>"));
         assert!(h.contains("lrsched compare --seeds 2"));
         assert!(!h.contains("http://") && !h.contains("https://"));
+    }
+
+    #[test]
+    fn long_notes_wrap_and_short_cells_do_not() {
+        let long = format!("seed 1: exited with status 1: {}", "x".repeat(80));
+        let s = Section {
+            heading: "Failures".into(),
+            table: Some(Table {
+                header: vec!["schedule".into(), "outcome".into()],
+                rows: vec![vec!["cosine".into(), long.clone()]],
+            }),
+            ..Default::default()
+        };
+        let h = render_html("T", "c", &[s]);
+        assert!(
+            h.contains(&format!("<td class=\"text\">{long}</td>")),
+            "{h}"
+        );
+        assert!(h.contains("<td>cosine</td>"));
+        assert!(h.contains("td.text{white-space:normal"));
     }
 }

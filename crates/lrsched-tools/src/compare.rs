@@ -933,63 +933,117 @@ pub struct Scoreboard {
     pub order: Vec<usize>,
 }
 
-/// A finite number as JSON, anything else (an infinite time, no value) as `null`.
-fn num(x: f64) -> Value {
-    if x.is_finite() {
-        json!(x)
-    } else {
-        Value::Null
-    }
+/// `summary.json`'s shape, field by field in the order of docs/summary.md (a struct, so
+/// the file keeps that order; non-finite numbers are written as `null`).
+#[derive(serde::Serialize)]
+struct SummaryJson<'a> {
+    metric: &'a str,
+    higher_is_better: bool,
+    target: Option<f64>,
+    margin: f64,
+    best: Option<&'a str>,
+    schedules: Vec<ScheduleJson<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct ScheduleJson<'a> {
+    name: &'a str,
+    seeds: usize,
+    completed: usize,
+    verdict: &'static str,
+    #[serde(rename = "final")]
+    final_: FinalJson,
+    time_to_target: TimeJson,
+    p_improvement_vs_best: Option<PoiJson>,
+    seeds_needed: Option<u64>,
+    note: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct FinalJson {
+    median: Option<f64>,
+    iqm: Option<f64>,
+    ci95: [Option<f64>; 2],
+}
+
+#[derive(serde::Serialize)]
+struct TimeJson {
+    median_epochs: Option<f64>,
+    median_seconds: Option<f64>,
+    ci95: [Option<f64>; 2],
+    median_steps: Option<f64>,
+}
+
+#[derive(serde::Serialize)]
+struct PoiJson {
+    p: Option<f64>,
+    ci95: [Option<f64>; 2],
+}
+
+/// A finite number, or `None` (written `null`) for an infinite time or no value.
+fn num(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
 }
 
 impl Scoreboard {
-    /// `summary.json` (docs/summary.md): the metric, target, margin, the best schedule's
-    /// name and every schedule's verdict and scores, in the ranking's order. Infinite or
-    /// unknown numbers are `null`.
-    pub fn to_json(&self) -> Value {
-        let schedules: Vec<Value> = self
+    fn summary(&self) -> SummaryJson<'_> {
+        let schedules = self
             .order
             .iter()
             .map(|&i| {
                 let s = &self.schedules[i];
-                json!({
-                    "name": s.name,
-                    "seeds": s.seeds,
-                    "completed": s.completed,
-                    "verdict": s.verdict.word(),
-                    "final": {
-                        "median": num(s.final_median),
-                        "iqm": num(s.final_iqm),
-                        "ci95": [num(s.final_ci95.0), num(s.final_ci95.1)],
+                ScheduleJson {
+                    name: &s.name,
+                    seeds: s.seeds,
+                    completed: s.completed,
+                    verdict: s.verdict.word(),
+                    final_: FinalJson {
+                        median: num(s.final_median),
+                        iqm: num(s.final_iqm),
+                        ci95: [num(s.final_ci95.0), num(s.final_ci95.1)],
                     },
-                    "time_to_target": {
-                        "median_epochs": num(s.median_epochs),
-                        "median_seconds": num(s.median_seconds),
-                        "ci95": [num(s.epochs_ci95.0), num(s.epochs_ci95.1)],
-                        "median_steps": num(s.median_steps),
+                    time_to_target: TimeJson {
+                        median_epochs: num(s.median_epochs),
+                        median_seconds: num(s.median_seconds),
+                        ci95: [num(s.epochs_ci95.0), num(s.epochs_ci95.1)],
+                        median_steps: num(s.median_steps),
                     },
-                    "p_improvement_vs_best": s.p_improvement.map_or(Value::Null, |(p, lo, hi)| {
-                        json!({"p": num(p), "ci95": [num(lo), num(hi)]})
+                    p_improvement_vs_best: s.p_improvement.map(|(p, lo, hi)| PoiJson {
+                        p: num(p),
+                        ci95: [num(lo), num(hi)],
                     }),
-                    "seeds_needed": match s.verdict {
-                        Verdict::Undecided { seeds_needed } => json!(seeds_needed),
-                        _ => Value::Null,
+                    seeds_needed: match s.verdict {
+                        Verdict::Undecided { seeds_needed } => seeds_needed,
+                        _ => None,
                     },
-                    "note": match &s.verdict {
-                        Verdict::Incomplete { failure } => json!(failure),
-                        _ => Value::Null,
+                    note: match &s.verdict {
+                        Verdict::Incomplete { failure } => Some(failure.as_str()),
+                        _ => None,
                     },
-                })
+                }
             })
             .collect();
-        json!({
-            "metric": self.metric.name,
-            "higher_is_better": self.metric.higher_is_better,
-            "target": self.target.map_or(Value::Null, num),
-            "margin": self.margin,
-            "best": self.best.map(|i| self.schedules[i].name.clone()),
-            "schedules": schedules,
-        })
+        SummaryJson {
+            metric: &self.metric.name,
+            higher_is_better: self.metric.higher_is_better,
+            target: self.target.and_then(num),
+            margin: self.margin,
+            best: self.best.map(|i| self.schedules[i].name.as_str()),
+            schedules,
+        }
+    }
+
+    /// `summary.json` (docs/summary.md) as a value: the metric, target, margin, the best
+    /// schedule's name and every schedule's verdict and scores, in the ranking's order.
+    /// Infinite or unknown numbers are `null`.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self.summary()).expect("plain data serialises")
+    }
+
+    /// `summary.json`'s text: [`Scoreboard::to_json`] with its keys in the documented
+    /// order, pretty-printed.
+    pub fn to_json_text(&self) -> String {
+        serde_json::to_string_pretty(&self.summary()).expect("plain data serialises") + "\n"
     }
 }
 
@@ -1103,8 +1157,7 @@ fn score(
 
 /// `summary.json` in `dir`, from the same [`Scoreboard`] as the verdict and the report.
 pub fn write_summary(dir: &Path, r: &CompareResult) -> Result<(), String> {
-    let text = serde_json::to_string_pretty(&r.board.to_json()).map_err(|e| e.to_string())? + "\n";
-    crate::files::write_atomic(&dir.join("summary.json"), text.as_bytes())
+    crate::files::write_atomic(&dir.join("summary.json"), r.board.to_json_text().as_bytes())
 }
 
 /// An interval for sentences: `95% CI 94.10% to 95.30%`.
@@ -1407,6 +1460,83 @@ pub fn ranking_table(r: &CompareResult) -> Table {
     Table { header, rows }
 }
 
+/// The verdict's intervals as bars: per schedule, best first, its final IQM (a dot) and
+/// 95% bootstrap interval (a bar), coloured by verdict, on one shared axis. `None` when
+/// no schedule has a value.
+pub fn interval_bars(r: &CompareResult) -> Option<String> {
+    use lrsched_report::html::escape;
+    use std::fmt::Write as _;
+    let b = &r.board;
+    let rows: Vec<&ScheduleScore> = b
+        .order
+        .iter()
+        .map(|&i| &b.schedules[i])
+        .filter(|s| s.final_iqm.is_finite())
+        .collect();
+    let values = rows
+        .iter()
+        .flat_map(|s| [s.final_iqm, s.final_ci95.0, s.final_ci95.1])
+        .filter(|v| v.is_finite());
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, z), v| {
+        (a.min(v), z.max(v))
+    });
+    if rows.is_empty() || !lo.is_finite() {
+        return None;
+    }
+    let pad = ((hi - lo) * 0.05).max(1e-9);
+    let (lo, hi) = (lo - pad, hi + pad);
+    let (left, right, row_h) = (230.0, 700.0, 22.0);
+    let x = |v: f64| left + (v - lo) / (hi - lo) * (right - left);
+    let height = rows.len() as f64 * row_h + 40.0;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"bars\" width=\"720\" height=\"{height}\" viewBox=\"0 0 720 {height}\" font-family=\"sans-serif\" font-size=\"12\">"
+    );
+    for (k, s) in rows.iter().enumerate() {
+        let y = 16.0 + k as f64 * row_h;
+        let color = match s.verdict {
+            Verdict::Best => "#1a7f37",
+            Verdict::Equivalent => "#2f6db3",
+            Verdict::Worse => "#6e7781",
+            Verdict::Undecided { .. } => "#b35900",
+            Verdict::Incomplete { .. } => "#cf222e",
+        };
+        let name: String = s.name.chars().take(24).collect();
+        let _ = write!(
+            svg,
+            "<text x=\"4\" y=\"{:.1}\" fill=\"#1d2430\">{} ({})</text>",
+            y + 4.0,
+            escape(&name),
+            s.verdict.word()
+        );
+        if s.final_ci95.0.is_finite() && s.final_ci95.1.is_finite() {
+            let _ = write!(
+                svg,
+                "<line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"{color}\" stroke-width=\"4\" stroke-linecap=\"round\"/>",
+                x(s.final_ci95.0),
+                x(s.final_ci95.1)
+            );
+        }
+        let _ = write!(
+            svg,
+            "<circle cx=\"{:.1}\" cy=\"{y:.1}\" r=\"5\" fill=\"white\" stroke=\"{color}\" stroke-width=\"2\"/>",
+            x(s.final_iqm)
+        );
+    }
+    let axis_y = rows.len() as f64 * row_h + 10.0;
+    let _ = write!(
+        svg,
+        "<line x1=\"{left}\" x2=\"{right}\" y1=\"{axis_y}\" y2=\"{axis_y}\" stroke=\"#d9dee5\"/><text x=\"{left}\" y=\"{:.1}\" fill=\"#5b6573\">{}</text><text x=\"{right}\" y=\"{:.1}\" fill=\"#5b6573\" text-anchor=\"end\">{}</text><text x=\"{:.1}\" y=\"{:.1}\" fill=\"#5b6573\" text-anchor=\"middle\">final {} (IQM, 95% bootstrap interval)</text></svg>",
+        axis_y + 16.0,
+        escape(&show_value(&r.metric, lo)),
+        axis_y + 16.0,
+        escape(&show_value(&r.metric, hi)),
+        (left + right) / 2.0,
+        axis_y + 16.0,
+        escape(&r.metric.name)
+    );
+    Some(svg)
+}
+
 /// The failures table: every trial that did not finish normally, with its stderr tail.
 pub fn failures_table(r: &CompareResult) -> Option<Table> {
     let rows: Vec<Vec<String>> = r
@@ -1454,7 +1584,7 @@ pub fn sections(r: &CompareResult, setup: &str, trainer: &str) -> Vec<Section> {
     let mut sections = vec![Section {
         heading: "Ranking".into(),
         text,
-        svgs: vec![],
+        svgs: interval_bars(r).into_iter().collect(),
         table: Some(ranking_table(r)),
     }];
     let svgs: Vec<String> = charts(r)
@@ -1619,12 +1749,29 @@ fn steps_per_epoch(r: &CompareResult) -> f64 {
         .max(1.0)
 }
 
+/// The top of the learning-rate chart: 1.5x the highest rate of a trial that finished
+/// normally; `None` when none did (then nothing is clipped).
+fn lr_cap(r: &CompareResult) -> Option<f64> {
+    let top = r
+        .runs
+        .iter()
+        .filter(|run| run.result.status.is_usable())
+        .flat_map(|run| run.result.steps.iter().filter_map(|s| s.lr))
+        .filter(|v| v.is_finite())
+        .fold(f64::NEG_INFINITY, f64::max);
+    (top.is_finite() && top > 0.0).then_some(1.5 * top)
+}
+
 /// The report's charts: learning rate, the metric (and its error on a log scale for an
 /// accuracy), every other loss the trials reported per epoch, the per-step loss.
 pub fn charts(r: &CompareResult) -> Vec<Chart> {
     let per_epoch = steps_per_epoch(r);
     let m = &r.metric;
     let mut lr = Chart::new("Learning rate", "epoch", "learning rate");
+    // A diverged run's rate (1e30) would flatten every other curve: rates are drawn up to
+    // 1.5x the highest rate of the trials that finished normally, and a clipped curve
+    // says so in its label.
+    let lr_cap = lr_cap(r);
     let mut metric = Chart::new(&m.name, "epoch", &m.name);
     let mut error = Chart::new(
         format!("Error (1 - {}), log scale", m.name),
@@ -1692,16 +1839,36 @@ pub fn charts(r: &CompareResult) -> Vec<Chart> {
         for (chart, key) in losses.iter_mut().zip(&loss_keys) {
             add(chart, epoch_curve(key, &|v| v));
         }
+        let mut clipped = false;
         let lr_per_seed: Vec<Vec<(f64, f64)>> = mine
             .iter()
             .map(|run| {
                 thin(&run.result.steps, 600)
                     .iter()
-                    .filter_map(|s| s.lr.map(|v| ((s.step + 1) as f64 / per_epoch, v)))
+                    .filter_map(|s| {
+                        let v = s.lr?;
+                        let v = match lr_cap {
+                            Some(cap) if v.is_nan() || v > cap => {
+                                clipped = true;
+                                cap
+                            }
+                            _ => v,
+                        };
+                        Some(((s.step + 1) as f64 / per_epoch, v))
+                    })
                     .collect()
             })
             .collect();
-        add(&mut lr, mean_band(&lr_per_seed));
+        let (mean, band) = mean_band(&lr_per_seed);
+        if mean.iter().any(|p| p.1.is_finite()) {
+            let shown = if clipped {
+                format!("{label}, rate clipped")
+            } else {
+                label.clone()
+            };
+            lr.series
+                .push(Series::new(shown, mean).with_band(band).with_color(i));
+        }
         let w = (per_epoch / 2.0).round() as usize;
         let loss_per_seed: Vec<Vec<(f64, f64)>> = mine
             .iter()
