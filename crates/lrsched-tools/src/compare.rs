@@ -1332,24 +1332,24 @@ fn time_to_target(
         } else {
             let fastest = all
                 .iter()
-                .map(|&i| stats[i].epochs_to_target.mean)
+                .map(|&i| board.schedules[i].median_epochs)
                 .fold(f64::INFINITY, f64::min);
             let tied: Vec<usize> = all
                 .iter()
                 .copied()
-                .filter(|&i| (stats[i].epochs_to_target.mean - fastest).abs() < 1e-9)
+                .filter(|&i| (board.schedules[i].median_epochs - fastest).abs() < 1e-9)
                 .collect();
             // Seconds are unknown where a trial's lines were read only at its end (a fast
             // task on a cluster): said only where measured.
             let secs = tied
                 .iter()
-                .filter(|&&i| stats[i].seconds_to_target.mean.is_finite())
-                .map(|&i| format!("; {} {:.2} s", names[i], stats[i].seconds_to_target.mean))
+                .filter(|&&i| board.schedules[i].median_seconds.is_finite())
+                .map(|&i| format!("; {} {:.2} s", names[i], board.schedules[i].median_seconds))
                 .collect::<String>();
             let who = tied.iter().map(|&i| names[i]).collect::<Vec<_>>();
             let tie = if who.len() == 1 { "" } else { " (a tie)" };
             let mut s = format!(
-                "{} reached {how} first{tie}, after {:.1} epochs (mean over seeds{secs})",
+                "{} reached {how} first{tie}, after {:.1} epochs (median over seeds{secs})",
                 join_names(&who),
                 fastest
             );
