@@ -8,7 +8,8 @@ import lrsched_rs
 import lrsched_rs.trial
 
 
-@pytest.mark.parametrize("module", ["lrsched_rs", "lrsched_rs.trial", "lrsched_rs.torch"])
+@pytest.mark.parametrize("module", ["lrsched_rs", "lrsched_rs.trial", "lrsched_rs.torch",
+                                    "lrsched_rs.__main__"])
 def test_docstring_examples(module, monkeypatch):
     monkeypatch.delenv("LRSCHED_PROTOCOL", raising=False)
     lrsched_rs.trial._reset()
