@@ -822,6 +822,16 @@ fn show_spread(metric: &Metric, s: &Summary) -> String {
     format!("{} ± {:.digits$}", show_value(metric, s.mean), s.sd * scale)
 }
 
+/// Seconds as a reader reads them: `1.25 s`, and milliseconds below a tenth of a second
+/// (a digits epoch takes a few), never `0.00 s`.
+fn show_seconds(x: f64) -> String {
+    if x < 0.1 {
+        format!("{:.1} ms", x * 1000.0)
+    } else {
+        format!("{x:.2} s")
+    }
+}
+
 /// Names joined as `a`, `a and b`, `a, b and c`.
 fn join_names(names: &[&str]) -> String {
     match names {
@@ -1344,7 +1354,13 @@ fn time_to_target(
             let secs = tied
                 .iter()
                 .filter(|&&i| board.schedules[i].median_seconds.is_finite())
-                .map(|&i| format!("; {} {:.2} s", names[i], board.schedules[i].median_seconds))
+                .map(|&i| {
+                    format!(
+                        "; {} {}",
+                        names[i],
+                        show_seconds(board.schedules[i].median_seconds)
+                    )
+                })
                 .collect::<String>();
             let who = tied.iter().map(|&i| names[i]).collect::<Vec<_>>();
             let tie = if who.len() == 1 { "" } else { " (a tie)" };

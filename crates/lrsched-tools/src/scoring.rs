@@ -258,16 +258,18 @@ pub fn t95(df: usize) -> f64 {
 }
 
 /// Seeds that would settle an undecided comparison whose paired differences have mean
-/// `diff` and spread `sd`, with `margin` the equivalence margin (80% power, normal
-/// approximation): the fewer of those that would show a real difference (two-sided 5%)
-/// and those that would show equivalence (TOST at 5%, possible only when `|diff| <
-/// margin`). Always at least `seeds + 1`, since the seeds run did not decide; `None`
-/// when `sd` is unknown or zero.
+/// `diff` and spread `sd`, with `margin` the equivalence margin, at 80% power: the fewer
+/// of those that would show a real difference (two-sided 5%: the smallest `n` with
+/// `(t975(n - 1) + z80) sd / sqrt(n) <= |diff|`) and those that would show equivalence
+/// (TOST at 5%, possible only when `|diff| < margin`: `t95` and `margin - |diff|` in its
+/// place). Student's t, not the normal quantile, because at a handful of seeds it is the
+/// t interval that has to shrink. Always at least `seeds + 1`, since the seeds run did not
+/// decide; `None` when `sd` is unknown or zero.
 ///
 /// ```
 /// use lrsched_tools::scoring::seeds_to_decide;
-/// // A difference of one spread: about 8 seeds show it.
-/// assert_eq!(seeds_to_decide(0.01, 0.01, 0.001, 3), Some(8));
+/// // A difference of one spread: about 10 seeds show it.
+/// assert_eq!(seeds_to_decide(0.01, 0.01, 0.001, 3), Some(10));
 /// // Never fewer than one more than were run.
 /// assert_eq!(seeds_to_decide(0.05, 0.01, 0.001, 5), Some(6));
 /// ```
@@ -275,20 +277,23 @@ pub fn seeds_to_decide(diff: f64, sd: f64, margin: f64, seeds: usize) -> Option<
     if !(diff.is_finite() && sd.is_finite() && sd > 0.0 && margin.is_finite()) {
         return None;
     }
-    const Z975: f64 = 1.959_964;
-    const Z95: f64 = 1.644_854;
     const Z80: f64 = 0.841_621;
-    let mut need = f64::INFINITY;
-    if diff != 0.0 {
-        need = need.min(((Z975 + Z80) * sd / diff.abs()).powi(2));
+    // The smallest n >= seeds + 1 with (t(n - 1) + z80) sd / sqrt(n) <= gap; the normal
+    // quantile's answer is a lower bound, so the search starts there and, t falling
+    // towards it, ends within a few steps. Capped so a near-zero gap asks for 1e9, not
+    // an overflow.
+    let need = |gap: f64, t: fn(usize) -> f64, z: f64| -> u64 {
+        let start = ((z + Z80) * sd / gap).powi(2).ceil().min(1e9) as u64;
+        let mut n = start.max(seeds as u64 + 1).max(2);
+        while n < 1_000_000_000 && (t(n as usize - 1) + Z80) * sd / (n as f64).sqrt() > gap {
+            n += 1.max(n / 64);
+        }
+        n
+    };
+    let apart = (diff != 0.0).then(|| need(diff.abs(), crate::stats::t975, 1.959_964));
+    let equal = (diff.abs() < margin).then(|| need(margin - diff.abs(), t95, 1.644_854));
+    match (apart, equal) {
+        (Some(a), Some(e)) => Some(a.min(e)),
+        (a, e) => a.or(e),
     }
-    if diff.abs() < margin {
-        need = need.min(((Z95 + Z80) * sd / (margin - diff.abs())).powi(2));
-    }
-    if !need.is_finite() {
-        return None;
-    }
-    // Capped so a near-zero difference never asks for an absurd count that overflows.
-    let need = need.ceil().min(1e9) as u64;
-    Some(need.max(seeds as u64 + 1))
 }
