@@ -323,3 +323,44 @@ fn a_bad_margin_or_chance_is_one_line_naming_the_value_and_range() {
         assert_user_error(&o, &format!("{flag} {value} is not allowed"));
     }
 }
+
+#[test]
+fn the_built_in_trainer_knows_chance_level_from_its_data() {
+    // A rate of 1e-12 leaves the network as initialised: about one digit in ten right.
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("s.json");
+    std::fs::write(
+        &list,
+        r#"[{"name": "frozen", "schedule": "constant(lr=1e-12)"},
+            {"name": "cosine", "schedule": "cosine(lr=0.05, steps=100%)"}]"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_lrsched"))
+        .args(["compare", "--quiet", "--schedules", list.to_str().unwrap()])
+        .args([
+            "--seeds",
+            "4",
+            "--epochs",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["best"], "cosine", "{s}");
+    let frozen = entry(&s, "frozen");
+    assert_eq!(frozen["verdict"], "incomplete", "{frozen}");
+    assert!(
+        frozen["note"].as_str().unwrap().contains("chance level"),
+        "{frozen}"
+    );
+    // The chosen target comes from the schedules that learned something.
+    assert!(s["target"].as_f64().unwrap() > 0.5, "{s}\n{stdout}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("(chance: "), "the report states chance level");
+}

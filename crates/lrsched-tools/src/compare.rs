@@ -500,7 +500,10 @@ pub fn compare(
     }
     let (target, target_chosen) = match spec.target {
         Some(t) => (Some(t), false),
-        None => (choose_target(&runs, spec.candidates.len(), &metric), true),
+        None => (
+            choose_target(&runs, spec.candidates.len(), &metric, spec.chance),
+            true,
+        ),
     };
     let stats: Vec<CandidateStats> = (0..spec.candidates.len())
         .map(|i| {
@@ -592,9 +595,26 @@ fn mean_curve(runs: &[&Run], metric: &str) -> Vec<(u64, f64)> {
         .collect()
 }
 
-/// The median over candidates of their best mean value, rounded to the easy side.
-fn choose_target(runs: &[Run], candidates: usize, metric: &Metric) -> Option<f64> {
+/// The median over candidates of their best mean value, rounded to the easy side. Only
+/// candidates whose every run finished normally above chance count (when any does): a
+/// schedule that learned nothing would pull the target down to where it measures nothing.
+fn choose_target(
+    runs: &[Run],
+    candidates: usize,
+    metric: &Metric,
+    chance: Option<f64>,
+) -> Option<f64> {
+    let sound = |i: usize| {
+        runs.iter().filter(|r| r.candidate == i).all(|r| {
+            r.result.status.is_usable()
+                && r.result
+                    .last(&metric.name)
+                    .is_some_and(|v| chance.is_none_or(|c| !metric.at_chance(v, c)))
+        })
+    };
+    let any_sound = (0..candidates).any(sound);
     let mut bests: Vec<f64> = (0..candidates)
+        .filter(|&i| !any_sound || sound(i))
         .filter_map(|i| {
             let mine: Vec<&Run> = runs
                 .iter()
@@ -1323,7 +1343,9 @@ fn time_to_target(
     if let Some(t) = board.target {
         let tv = show_target(metric, t);
         let how = if target_chosen {
-            format!("{tv} (chosen: the median best of the schedules, so about half reach it)")
+            format!(
+                "{tv} (chosen: the median best of the complete schedules, so about half reach it)"
+            )
         } else {
             tv.clone()
         };
