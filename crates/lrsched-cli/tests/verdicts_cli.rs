@@ -212,6 +212,27 @@ fn every_verdict_on_known_numbers_and_summary_json_agrees_with_table_and_report(
     // The report draws the intervals as bars, coloured by the same verdicts.
     assert!(html.contains("class=\"bars\""), "the interval bars");
     assert!(html.contains("winner (best)") && html.contains("noisy (undecided)"));
+    // Per trial: the final value and the time to target, infinite (null) when missed.
+    let scores = std::fs::read_to_string(dir.path().join("out/scores.jsonl")).unwrap();
+    let rows: Vec<Value> = scores
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 6 * 4);
+    let crash2 = rows
+        .iter()
+        .find(|r| r["schedule"] == "crash" && r["seed"] == 2)
+        .unwrap();
+    assert_eq!(crash2["status"], "failed", "{crash2}");
+    assert!(crash2["final"].is_null() && crash2["epochs_to_target"].is_null());
+    let win0 = rows
+        .iter()
+        .find(|r| r["schedule"] == "winner" && r["seed"] == 0)
+        .unwrap();
+    assert_eq!(win0["final"], 0.95);
+    assert_eq!(win0["epochs_to_target"], 2.0);
+    assert_eq!(win0["steps_to_target"], 6.0);
+    assert!(win0["seconds_to_target"].as_f64().unwrap() > 0.0, "{win0}");
 }
 
 #[test]

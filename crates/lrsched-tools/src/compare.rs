@@ -468,6 +468,7 @@ pub fn compare(
         "steps.jsonl",
         "report.html",
         "summary.json",
+        "scores.jsonl",
     ] {
         crate::files::check_output_path(&spec.dir.join(name))?;
     }
@@ -1185,9 +1186,33 @@ fn score(
     }
 }
 
-/// `summary.json` in `dir`, from the same [`Scoreboard`] as the verdict and the report.
+/// `summary.json` in `dir`, from the same [`Scoreboard`] as the verdict and the report,
+/// and `scores.jsonl`: one line per trial with what it scored (docs/summary.md).
 pub fn write_summary(dir: &Path, r: &CompareResult) -> Result<(), String> {
-    crate::files::write_atomic(&dir.join("summary.json"), r.board.to_json_text().as_bytes())
+    crate::files::write_atomic(&dir.join("summary.json"), r.board.to_json_text().as_bytes())?;
+    let mut lines = String::new();
+    for (i, st) in r.stats.iter().enumerate() {
+        for t in &st.scores {
+            let status = r
+                .runs
+                .iter()
+                .find(|run| run.candidate == i && run.seed == t.seed)
+                .map_or("", |run| run.result.status.word());
+            let row = json!({
+                "schedule": r.names[i],
+                "seed": t.seed,
+                "status": status,
+                "completed": t.completed,
+                "final": t.final_value.and_then(num),
+                "epochs_to_target": num(t.epochs_to_target),
+                "steps_to_target": num(t.steps_to_target),
+                "seconds_to_target": num(t.seconds_to_target),
+            });
+            lines.push_str(&row.to_string());
+            lines.push('\n');
+        }
+    }
+    crate::files::write_atomic(&dir.join("scores.jsonl"), lines.as_bytes())
 }
 
 /// An interval for sentences: `95% CI 94.10% to 95.30%`.
