@@ -14,7 +14,11 @@ inputs and what numpy and scipy say, as rliable computes it:
     index the high 64 bits of next() * n), so Rust must agree to 1e-12;
   * `numpy`: with numpy's own generator and 20000 resamples, an independent bootstrap
     that Rust must agree with within a tolerance (the test's, stated there);
-- Student t quantiles t(0.975, df) and t(0.95, df) from scipy, for lrsched's tables.
+- Student t quantiles t(0.975, df) and t(0.95, df) from scipy, for lrsched's tables;
+- AlgoPerf's performance profiles over workloads: ratios to the fastest time, rho(tau) on
+  a grid, the benchmark score (area under rho from 1 to 4, over 3) by numerical
+  integration on a fine grid (a check independent of lrsched's exact step-function sum,
+  so agreement within the grid's step), and the geometric-mean speed-up.
 
 Run:  python3 scripts/scoring_reference.py   (needs numpy and scipy)
 """
@@ -130,10 +134,31 @@ def main():
                 "poi_ci_xy": numpy_poi_ci(x, y, seed),
             },
         })
-    t = {
+    tq = {
         "df": list(range(1, 41)),
         "t975": [float(scipy.stats.t.ppf(0.975, df)) for df in range(1, 41)],
         "t95": [float(scipy.stats.t.ppf(0.95, df)) for df in range(1, 41)],
+    }
+    inf = float("inf")
+    times = [[10.0, 4.0, 300.0, inf], [20.0, inf, 250.0, inf], [12.0, 6.0, 900.0, inf]]
+    t = np.asarray(times)
+    best = np.min(t, axis=0)
+    with np.errstate(invalid="ignore"):
+        ratios = np.where(np.isfinite(t), t / best, inf)
+    taus = [1.0, 1.2, 1.5, 2.0, 3.0, 4.0]
+    grid = np.linspace(1.0, 4.0, 300001)
+    profiles = {
+        "times": [[x if np.isfinite(x) else None for x in row] for row in times],
+        "ratios": [[float(x) if np.isfinite(x) else None for x in row] for row in ratios],
+        "taus": taus,
+        "rho": [[float(np.mean(r <= tau)) for tau in taus] for r in ratios],
+        "score": [float(np.trapezoid([np.mean(r <= g) for g in grid[::100]], grid[::100]) / 3.0)
+                  for r in ratios],
+        "speedup_vs_first": [
+            float(np.exp(np.mean([np.log(b / x) for b, x in zip(times[0], row)
+                                  if np.isfinite(b) and np.isfinite(x)])))
+            for row in times
+        ],
     }
     doc = {
         "made_by": "scripts/scoring_reference.py",
@@ -141,7 +166,8 @@ def main():
         "scipy": scipy.__version__,
         "splitmix64_seed0_first": SplitMix64(0).next(),
         "cases": cases,
-        "t": t,
+        "t": tq,
+        "profiles": profiles,
     }
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     path = os.path.join(root, "crates/lrsched-tools/tests/fixtures/scoring_reference.json")

@@ -1135,9 +1135,12 @@ fn score(
                 }
             } else if Some(i) == best {
                 Verdict::Best
-            } else {
-                let b = oriented(best.expect("a complete schedule ranks below a best"));
-                let d: Vec<f64> = b.iter().zip(oriented(i)).map(|(x, y)| x - y).collect();
+            } else if let Some(b) = best {
+                let d: Vec<f64> = oriented(b)
+                    .iter()
+                    .zip(oriented(i))
+                    .map(|(x, y)| x - y)
+                    .collect();
                 match (paired_interval(&d, 0.90), paired_interval(&d, 0.95)) {
                     (Some((_, lo, hi)), _) if lo >= -margin && hi <= margin => Verdict::Equivalent,
                     (_, Some((_, lo, _))) if lo > 0.0 => Verdict::Worse,
@@ -1148,6 +1151,10 @@ fn score(
                         }
                     }
                 }
+            } else {
+                // Unreachable by the ranking (complete schedules rank first, so a complete
+                // one means a best), but a verdict is never a panic.
+                Verdict::Undecided { seeds_needed: None }
             };
             let p_improvement = best.filter(|&b| b != i).map(|b| {
                 let (x, y) = (oriented(i), oriented(b));

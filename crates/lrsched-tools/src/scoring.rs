@@ -297,3 +297,97 @@ pub fn seeds_to_decide(diff: f64, sd: f64, margin: f64, seeds: usize) -> Option<
         (a, e) => a.or(e),
     }
 }
+
+/// AlgoPerf's performance ratios: `times[s][w]` is schedule `s`'s time to workload `w`'s
+/// target (`+inf` when missed); each is divided by the fastest time on its workload.
+/// A workload nobody reached gives every schedule `+inf` there. The ground for
+/// [`performance_profile`] and [`integrated_score`] once `compare` runs several workloads.
+///
+/// ```
+/// use lrsched_tools::scoring::performance_ratios;
+/// let inf = f64::INFINITY;
+/// let r = performance_ratios(&[vec![10.0, 4.0], vec![20.0, inf]]);
+/// assert_eq!(r, vec![vec![1.0, 1.0], vec![2.0, inf]]);
+/// ```
+pub fn performance_ratios(times: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    let workloads = times.iter().map(Vec::len).max().unwrap_or(0);
+    let best: Vec<f64> = (0..workloads)
+        .map(|w| {
+            times
+                .iter()
+                .filter_map(|t| t.get(w).copied())
+                .filter(|t| !t.is_nan())
+                .fold(f64::INFINITY, f64::min)
+        })
+        .collect();
+    times
+        .iter()
+        .map(|t| {
+            (0..workloads)
+                .map(|w| match t.get(w) {
+                    Some(&x) if x.is_finite() && best[w] > 0.0 => x / best[w],
+                    // A time of 0 where the best is 0 too: as fast as the fastest.
+                    Some(&x) if x.is_finite() => 1.0,
+                    _ => f64::INFINITY,
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// A performance profile: the share of workloads on which the ratio is at most `tau`
+/// (`rho(tau)`), for one schedule's [`performance_ratios`].
+///
+/// ```
+/// use lrsched_tools::scoring::performance_profile;
+/// assert_eq!(performance_profile(&[1.0, 2.0, f64::INFINITY, 1.5], 1.5), 0.5);
+/// ```
+pub fn performance_profile(ratios: &[f64], tau: f64) -> f64 {
+    if ratios.is_empty() {
+        return f64::NAN;
+    }
+    ratios.iter().filter(|&&r| r <= tau).count() as f64 / ratios.len() as f64
+}
+
+/// AlgoPerf's benchmark score: the area under the performance profile from `tau = 1` to
+/// `r_max`, over `r_max - 1`, so 1 is fastest on every workload and 0 never within
+/// `r_max` times the fastest (AlgoPerf takes `r_max = 4`). Exact: the profile is a step
+/// function, so each workload adds `(r_max - r) / (r_max - 1)` for a ratio `r <= r_max`.
+///
+/// ```
+/// use lrsched_tools::scoring::integrated_score;
+/// assert_eq!(integrated_score(&[1.0, 1.0], 4.0), 1.0);
+/// assert_eq!(integrated_score(&[2.5, f64::INFINITY], 4.0), 0.25);
+/// ```
+pub fn integrated_score(ratios: &[f64], r_max: f64) -> f64 {
+    if ratios.is_empty() || r_max.is_nan() || r_max <= 1.0 {
+        return f64::NAN;
+    }
+    let area: f64 = ratios
+        .iter()
+        .filter(|&&r| r <= r_max)
+        .map(|&r| r_max - r.max(1.0))
+        .sum();
+    area / ((r_max - 1.0) * ratios.len() as f64)
+}
+
+/// How many times faster `times` are than `baseline`, workload by workload, as a
+/// geometric mean over the workloads both reached; NaN when there are none.
+///
+/// ```
+/// use lrsched_tools::scoring::geometric_mean_speedup;
+/// assert!((geometric_mean_speedup(&[10.0, 40.0], &[5.0, 40.0]) - 2f64.sqrt()).abs() < 1e-12);
+/// assert!(geometric_mean_speedup(&[10.0], &[f64::INFINITY]).is_nan());
+/// ```
+pub fn geometric_mean_speedup(baseline: &[f64], times: &[f64]) -> f64 {
+    let logs: Vec<f64> = baseline
+        .iter()
+        .zip(times)
+        .filter(|(b, t)| b.is_finite() && t.is_finite() && **b > 0.0 && **t > 0.0)
+        .map(|(b, t)| (b / t).ln())
+        .collect();
+    if logs.is_empty() {
+        return f64::NAN;
+    }
+    (logs.iter().sum::<f64>() / logs.len() as f64).exp()
+}

@@ -134,3 +134,52 @@ fn t_tables_match_scipy_to_their_printed_digits() {
         close(t95(df), b, 0.002, &format!("t95({df})"));
     }
 }
+
+fn opt(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(f64::INFINITY)
+}
+
+#[test]
+fn performance_profiles_and_the_integrated_score_match_algoperf_numerically() {
+    use lrsched_tools::scoring::{
+        geometric_mean_speedup, integrated_score, performance_profile, performance_ratios,
+    };
+    let f = fixture();
+    let p = &f["profiles"];
+    let rows = |v: &Value| -> Vec<Vec<f64>> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_array().unwrap().iter().map(opt).collect())
+            .collect()
+    };
+    let times = rows(&p["times"]);
+    let ratios = performance_ratios(&times);
+    assert_eq!(
+        ratios,
+        rows(&p["ratios"]),
+        "ratios to the fastest, missed = inf"
+    );
+    let taus = nums(&p["taus"]);
+    for (s, r) in ratios.iter().enumerate() {
+        for (k, tau) in taus.iter().enumerate() {
+            let want = p["rho"][s][k].as_f64().unwrap();
+            close(
+                performance_profile(r, *tau),
+                want,
+                1e-12,
+                &format!("rho_{s}({tau})"),
+            );
+        }
+        // Ours is exact; numpy's trapezoid on a 0.001 grid is within 1e-3 of it.
+        let want = p["score"][s].as_f64().unwrap();
+        close(integrated_score(r, 4.0), want, 2e-3, &format!("score {s}"));
+        let want = p["speedup_vs_first"][s].as_f64().unwrap();
+        close(
+            geometric_mean_speedup(&times[0], &times[s]),
+            want,
+            1e-12,
+            &format!("speed-up {s}"),
+        );
+    }
+}
