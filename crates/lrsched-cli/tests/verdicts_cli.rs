@@ -385,3 +385,44 @@ fn the_built_in_trainer_knows_chance_level_from_its_data() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("(chance: "), "the report states chance level");
 }
+
+#[test]
+fn a_loss_ranks_lower_first_with_a_margin_of_one_percent_of_the_best() {
+    let dir = tempfile::tempdir().unwrap();
+    // val_loss only: 0.30 (+0.001 a seed) at a rate of 0.1, 0.50 at any other.
+    let program = r#"case "$LRSCHED_SCHEDULE" in *0.1*) b=30 ;; *) b=50 ;; esac; echo "{\"epoch\": 1, \"val_loss\": 0.$b$LRSCHED_SEED}" >> "$LRSCHED_METRICS""#;
+    let list = dir.path().join("s.json");
+    std::fs::write(
+        &list,
+        r#"[{"name": "high", "schedule": "constant(lr=0.2)"},
+            {"name": "low", "schedule": "constant(lr=0.1)"}]"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_lrsched"))
+        .args(["compare", "--quiet", "--command", program])
+        .args(["--schedules", list.to_str().unwrap(), "--seeds", "3"])
+        .args([
+            "--epochs",
+            "1",
+            "--seed",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["metric"], "val_loss");
+    assert_eq!(s["higher_is_better"], false);
+    assert_eq!(s["best"], "low", "{s}");
+    // Seeds 1, 2, 3: losses 0.301, 0.302, 0.303; IQM 0.302; margin 1% of it.
+    assert!(
+        (s["margin"].as_f64().unwrap() - 0.00302).abs() < 1e-12,
+        "{s}"
+    );
+    assert_eq!(entry(&s, "high")["verdict"], "worse");
+    assert_eq!(entry(&s, "high")["p_improvement_vs_best"]["p"], 0.0);
+}
