@@ -1485,6 +1485,9 @@ pub fn ranking_table(r: &CompareResult) -> Table {
                         "not reached".to_string()
                     } else if x.is_nan() {
                         "-".to_string()
+                    } else if x < 0.1 {
+                        // A digits epoch takes milliseconds: never a row of 0.00.
+                        format!("{x:.4}")
                     } else {
                         format!("{x:.digits$}")
                     };
@@ -1642,7 +1645,7 @@ pub fn sections(r: &CompareResult, setup: &str, trainer: &str) -> Vec<Section> {
     text.push(setup.to_string());
     text.push(format!("Trained by: {trainer}."));
     text.push(format!(
-        "The final {m} is the interquartile mean over seeds (rliable's IQM: the mean of the middle half; with 3 seeds or fewer, the mean) with its 95% bootstrap interval ({} resamples, fixed RNG seed, so the report repeats); best {m} is the mean ± sd of each seed's best. Verdicts (one per schedule): best is the complete schedule with the best IQM; equivalent: the 90% paired t interval of its differences from the best lies within the margin {} (two one-sided tests at 5%); worse: the 95% paired t interval excludes zero; undecided: neither, with about how many seeds would decide; incomplete: a seed failed, diverged, timed out, reported no {m} or ended at chance level{}, so it never ranks above a complete schedule. Time to target is the median over all seeds of the first epoch whose {m} reached it, a seed that failed or never reached it counting as infinite (AlgoPerf), and the seconds to that epoch; P(beats the best) is the probability that a seed of the schedule ends better than a seed of the best, ties counting one half (rliable). summary.json holds the same numbers.",
+        "The final {m} is the interquartile mean over seeds (rliable's IQM: the mean of the middle half; with 3 seeds or fewer, the mean) with its 95% bootstrap interval ({} resamples, fixed RNG seed, so the report repeats); best {m} is the mean ± sd of each seed's best. Verdicts (one per schedule): best is the complete schedule with the best IQM; equivalent: the 90% paired t interval of its differences from the best lies within the margin {} (two one-sided tests at 5%); worse: the 95% paired t interval excludes zero; undecided: neither, with about how many seeds would decide; incomplete: a seed failed, diverged, timed out, reported no {m} or ended at chance level{}, so it never ranks above a complete schedule. Time to target is the median over all seeds of the first epoch whose {m} reached it, a seed that failed or never reached it counting as infinite (AlgoPerf), and the seconds to that epoch; P(beats the best) is the probability that a seed of the schedule ends better than a seed of the best, ties counting one half (rliable). A bootstrap interval over a handful of seeds is too narrow (it never sees a value the seeds did not draw: P(beats the best) 0.00 to 0.00 at 3 seeds says only that every seed was below every seed of the best), so the verdicts come from Student's t, which allows for that. summary.json holds the same numbers.",
         crate::scoring::BOOTSTRAP_REPS,
         r.metric.show_margin(r.board.margin),
         r.board
