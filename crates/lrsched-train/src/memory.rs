@@ -97,6 +97,14 @@ fn state_buffers(kind: OptimizerKind) -> u64 {
     }
 }
 
+/// Per row, the gathered inputs, the batch-wide copy of them the first layer's product
+/// reads, and the first layer's linear output it writes.
+fn first_layer_copies(model: &ModelSpec) -> u64 {
+    let inputs = model.sizes.first().copied().unwrap_or(0) as u64;
+    let first = model.sizes.get(1).copied().unwrap_or(0) as u64;
+    inputs.saturating_mul(2).saturating_add(first)
+}
+
 /// What a run of `model` with `optimizer`, batches of `batch` rows (already bounded by the
 /// training rows), `threads` threads and `train_rows` + `val_rows` rows of data will
 /// allocate. Saturating arithmetic: a product too large for `u64` is `u64::MAX` bytes.
@@ -123,13 +131,16 @@ pub fn estimate(
     val_rows: usize,
 ) -> Estimate {
     let params = model.parameter_count() as u64;
-    // Parameters, gradients, the optimizer's buffers, and one copy of the weights (the
-    // best epoch's, kept for early stopping and the best checkpoint).
+    // Parameters, gradients, the optimizer's buffers, one copy of the weights (the best
+    // epoch's, kept for early stopping and the best checkpoint), and the later layers'
+    // weights transposed once per step for the forward products (at most the parameters).
     let parameters = params
-        .saturating_mul(3 + state_buffers(optimizer))
+        .saturating_mul(4 + state_buffers(optimizer))
         .saturating_mul(FLOAT);
     // Per row: each layer's linear output, normalised output, activation, dropout mask
-    // and delta (and BatchNorm's normalised input), plus the row's gathered inputs.
+    // and delta (and BatchNorm's normalised input), plus the row's gathered inputs and
+    // the batch-wide copies the first layer's product reads and writes (its inputs and
+    // its linear output once more).
     let layers = model.layers();
     let per_row =
         model
@@ -137,7 +148,7 @@ pub fn estimate(
             .iter()
             .skip(1)
             .enumerate()
-            .fold(model.sizes[0] as u64, |n, (l, &width)| {
+            .fold(first_layer_copies(model), |n, (l, &width)| {
                 let norm = model.batch_norm && l + 1 < layers;
                 n.saturating_add((width as u64).saturating_mul(if norm { 6 } else { 5 }))
             });
