@@ -249,12 +249,7 @@ pub fn t95(df: usize) -> f64 {
         1.761, 1.753, 1.746, 1.740, 1.734, 1.729, 1.725, 1.721, 1.717, 1.714, 1.711, 1.708, 1.706,
         1.703, 1.701, 1.699, 1.697,
     ];
-    match df {
-        0 => f64::NAN,
-        1..=30 => TABLE[df - 1],
-        // Beyond the table, the normal quantile plus two Cornish-Fisher terms.
-        _ => crate::stats::cornish_fisher(1.644_854, df),
-    }
+    crate::stats::t_quantile(&TABLE, 1.644_854, df)
 }
 
 /// Seeds that would settle an undecided comparison whose paired differences have mean

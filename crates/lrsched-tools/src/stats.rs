@@ -75,18 +75,24 @@ pub fn t975(df: usize) -> f64 {
         2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
         2.052, 2.048, 2.045, 2.042,
     ];
+    // One Cornish-Fisher term alone is 0.003 low at df 31, caught by
+    // tests/scoring_reference.rs; `t_quantile` uses two.
+    t_quantile(&TABLE, 1.959_964, df)
+}
+
+/// Student's t quantile for `df` degrees of freedom from `table` (df 1 to 30) and, beyond
+/// it, from the normal quantile `z` plus two Cornish-Fisher terms; NaN at df 0.
+pub(crate) fn t_quantile(table: &[f64; 30], z: f64, df: usize) -> f64 {
     match df {
         0 => f64::NAN,
-        1..=30 => TABLE[df - 1],
-        // Beyond the table, the normal quantile plus two Cornish-Fisher terms (one term
-        // alone is 0.003 low at df 31, caught by tests/scoring_reference.rs).
-        _ => cornish_fisher(1.959_964, df),
+        1..=30 => table[df - 1],
+        _ => cornish_fisher(z, df),
     }
 }
 
 /// Student's t quantile from the normal quantile `z` for `df` degrees of freedom: the
 /// first two terms of the Cornish-Fisher expansion, within 1e-4 from df 30 on.
-pub(crate) fn cornish_fisher(z: f64, df: usize) -> f64 {
+fn cornish_fisher(z: f64, df: usize) -> f64 {
     let n = df as f64;
     z + (z.powi(3) + z) / (4.0 * n)
         + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * n * n)
