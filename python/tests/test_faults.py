@@ -6,7 +6,6 @@ rather than matching `pytest.raises(ValueError)`; an abort is caught by running 
 in a subprocess.
 """
 
-import json
 import subprocess
 import sys
 
@@ -30,6 +29,13 @@ def run_python(code):
     return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
     )
+
+
+def run_ok(code):
+    """`code`'s output, run by `run_python`; it must exit 0."""
+    out = run_python(code)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
 
 
 def refused(call, *needles, kind=lrsched_rs.ScheduleError):
@@ -81,9 +87,8 @@ def test_values_without_numpy_is_bounded_too():
         "except ValueError as e:\n"
         "    print(type(e).__name__, e)\n"
     )
-    out = run_python(code)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.startswith("ScheduleError ") and str(TRACE_LIMIT) in out.stdout
+    stdout = run_ok(code)
+    assert stdout.startswith("ScheduleError ") and str(TRACE_LIMIT) in stdout
 
 
 # --- Integer arguments: negative and oversized values are named, never OverflowError --
@@ -160,29 +165,6 @@ def test_the_largest_run_shape_still_resolves_exactly():
     assert s.length == MAX_RUN_STEPS
 
 
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    for k in list(__import__("os").environ):
-        if k.startswith("LRSCHED_"):
-            monkeypatch.delenv(k)
-    metrics = tmp_path / "metrics.jsonl"
-    values = {
-        "LRSCHED_PROTOCOL": "1",
-        "LRSCHED_TRIAL": "t",
-        "LRSCHED_SCHEDULE": json.dumps({"type": "cosine", "lr": 0.1, "steps": "100%"}),
-        "LRSCHED_INTERVAL": "step",
-        "LRSCHED_SEED": "3",
-        "LRSCHED_EPOCHS": "4",
-        "LRSCHED_OUT_DIR": str(tmp_path),
-        "LRSCHED_METRICS": str(metrics),
-    }
-    for k, v in values.items():
-        monkeypatch.setenv(k, v)
-    trial._reset()
-    yield metrics
-    trial._reset()
-
-
 def test_trial_steps_per_epoch_that_does_not_fit_is_refused(env, monkeypatch):
     # 100% of 4 epochs of 2^64-1 steps: clamped to 2^64-1 steps before.
     refused(lambda: trial.schedule(steps_per_epoch=U64_MAX), "steps_per_epoch", str(U64_MAX))
@@ -256,9 +238,7 @@ def test_a_list_that_grows_while_it_is_read_ends():
         "s = lrsched_rs.Schedule({'type': 'MultiStepLR', 'lr': 0.1, 'milestones': ms})\n"
         "print(s.to_config()['milestones'])\n"
     )
-    out = run_python(code)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == ["[2,", "4]"]
+    assert run_ok(code).split() == ["[2,", "4]"]
 
 
 def test_a_state_dict_changed_while_it_is_read_does_not_panic():
