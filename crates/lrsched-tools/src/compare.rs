@@ -1097,17 +1097,20 @@ fn score(
     let margin_default = margin.is_none();
     let margin = margin
         .unwrap_or_else(|| metric.default_margin(best.map_or(f64::NAN, |b| stats[b].final_iqm)));
-    // Oriented finals per seed; a seed without a value counts as the worst possible.
-    let oriented = |i: usize| -> Vec<f64> {
-        stats[i]
-            .scores
-            .iter()
-            .map(|t| {
-                t.final_value
-                    .map_or(f64::NEG_INFINITY, |v| metric.orient(v))
-            })
-            .collect()
-    };
+    // Oriented finals per seed, once per schedule (the best's are compared with every
+    // other's); a seed without a value counts as the worst possible.
+    let oriented: Vec<Vec<f64>> = stats
+        .iter()
+        .map(|s| {
+            s.scores
+                .iter()
+                .map(|t| {
+                    t.final_value
+                        .map_or(f64::NEG_INFINITY, |v| metric.orient(v))
+                })
+                .collect()
+        })
+        .collect();
     let schedules = (0..stats.len())
         .map(|i| {
             let s = &stats[i];
@@ -1136,9 +1139,9 @@ fn score(
             } else if Some(i) == best {
                 Verdict::Best
             } else if let Some(b) = best {
-                let d: Vec<f64> = oriented(b)
+                let d: Vec<f64> = oriented[b]
                     .iter()
-                    .zip(oriented(i))
+                    .zip(&oriented[i])
                     .map(|(x, y)| x - y)
                     .collect();
                 match (paired_interval(&d, 0.90), paired_interval(&d, 0.95)) {
@@ -1157,9 +1160,9 @@ fn score(
                 Verdict::Undecided { seeds_needed: None }
             };
             let p_improvement = best.filter(|&b| b != i).map(|b| {
-                let (x, y) = (oriented(i), oriented(b));
-                let (lo, hi) = poi_ci(&x, &y, BOOTSTRAP_REPS, BOOTSTRAP_SEED);
-                (probability_of_improvement(&x, &y), lo, hi)
+                let (x, y) = (&oriented[i], &oriented[b]);
+                let (lo, hi) = poi_ci(x, y, BOOTSTRAP_REPS, BOOTSTRAP_SEED);
+                (probability_of_improvement(x, y), lo, hi)
             });
             ScheduleScore {
                 name: names[i].clone(),
