@@ -197,7 +197,6 @@ impl TrialFence {
     const WAIT: Duration = Duration::from_secs(3);
 
     fn take(input: &TrialInput) -> Result<TrialFence, String> {
-        use std::os::fd::AsRawFd;
         std::fs::create_dir_all(&input.dir)
             .map_err(|e| format!("cannot create {}: {e}", input.dir.display()))?;
         let path = input.dir.join(".trial.lock");
@@ -209,13 +208,10 @@ impl TrialFence {
             .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         let until = Instant::now() + Self::WAIT;
         loop {
-            // SAFETY: flock(2) on a descriptor this function owns.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            if lrsched_train::lock::try_lock(&file)
+                .map_err(|e| format!("cannot lock {}: {e}", path.display()))?
+            {
                 return Ok(TrialFence { file });
-            }
-            let err = std::io::Error::last_os_error();
-            if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
-                return Err(format!("cannot lock {}: {err}", path.display()));
             }
             if Instant::now() >= until {
                 return Err(format!(
@@ -544,7 +540,14 @@ pub fn result_from_folder(input: &TrialInput, code: i32) -> TrialResult {
     }
     // Bounded: a program's stderr may be gigabytes.
     result.stderr_tail = tail(&input.dir.join("stderr.log"), 20);
-    result.status = ended.unwrap_or(match code {
+    result.status = ended.unwrap_or_else(|| status_from_exit(&result, code));
+    result
+}
+
+/// How a trial that ended by itself with exit status `code` went, given the lines it
+/// reported (none read wrong, none diverged): a shell reports death by signal N as 128 + N.
+pub(crate) fn status_from_exit(result: &TrialResult, code: i32) -> TrialStatus {
+    match code {
         0 if result.epochs.is_empty() && result.steps.is_empty() => TrialStatus::NoReport,
         0 => TrialStatus::Completed,
         c if c > 128 => TrialStatus::Failed {
@@ -557,8 +560,7 @@ pub fn result_from_folder(input: &TrialInput, code: i32) -> TrialResult {
             signal: None,
             message: None,
         },
-    });
-    result
+    }
 }
 
 /// The divergence rule ([`lrsched_train::divergence`]) over a trial's lines: any value not

@@ -840,10 +840,10 @@ fn finish_track(
     let status = if let Some(s) = t.ended_by_us.take() {
         s
     } else if let Some(code) = code {
-        // The trial ended by itself: its own exit status and lines say how.
-        let from_folder = process::result_from_folder(input, code);
-        t.result.stderr_tail = from_folder.stderr_tail;
-        from_folder.status
+        // The trial ended by itself: its own exit status and the lines just read to the
+        // end of its file say how (no second reading of a file that may be 100 MB).
+        t.result.stderr_tail = process::tail(&input.dir.join("stderr.log"), 20);
+        process::status_from_exit(&t.result, code)
     } else {
         // The scheduler ended it before its line could say anything.
         let s = state.cloned().unwrap_or(TaskState {
