@@ -78,9 +78,7 @@ impl FolderLock {
             .truncate(false)
             .open(&path)
             .map_err(|e| format!("cannot open the lock {}: {e}", path.display()))?;
-        // SAFETY: flock(2) on a file descriptor this function owns.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
+        if !try_lock(&file).map_err(|e| format!("cannot lock {}: {e}", path.display()))? {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
             let who = match holder.trim().parse::<u32>() {
@@ -97,6 +95,31 @@ impl FolderLock {
         let _ = file.rewind();
         let _ = writeln!(file, "{}", std::process::id());
         Ok(FolderLock { _file: file, path })
+    }
+}
+
+/// Takes an exclusive `flock` on `file` without waiting: `Ok(true)` when taken,
+/// `Ok(false)` when another open file (of this process or any other) holds it. The lock
+/// lasts while any descriptor of this open file lives, in whatever process.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let open = || std::fs::File::create(dir.path().join("l")).unwrap();
+/// let (a, b) = (open(), open());
+/// assert!(lrsched_train::lock::try_lock(&a).unwrap());
+/// assert!(!lrsched_train::lock::try_lock(&b).unwrap());
+/// drop(a);
+/// assert!(lrsched_train::lock::try_lock(&b).unwrap());
+/// ```
+pub fn try_lock(file: &std::fs::File) -> std::io::Result<bool> {
+    // SAFETY: flock(2) on a descriptor `file` owns; no memory is involved.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let err = std::io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EWOULDBLOCK) => Ok(false),
+        _ => Err(err),
     }
 }
 
