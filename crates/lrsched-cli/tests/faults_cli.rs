@@ -12,7 +12,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use support::assert_user_error;
+use support::{assert_user_error, wait_for};
 
 fn bin() -> PathBuf {
     std::env::var_os("LRSCHED_TEST_BIN")
@@ -44,19 +44,6 @@ fn write(dir: &Path, name: &str, body: &str) -> String {
     let p = dir.join(name);
     std::fs::write(&p, body).unwrap();
     p.to_str().unwrap().to_string()
-}
-
-/// Waits until `path` exists (the first run got going), at most 30 s.
-fn wait_for(path: &Path) {
-    let start = Instant::now();
-    while !path.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// A program that reports one epoch after `secs` seconds: long enough for a second run
@@ -103,7 +90,7 @@ fn a_second_compare_on_a_folder_in_use_is_refused_at_once() {
         out.to_str().unwrap(),
     ];
     let first = spawn(&args);
-    wait_for(&out.join("trials/c-seed0/started"));
+    wait_for(&out.join("trials/c-seed0/started"), Duration::from_secs(30));
     let started = Instant::now();
     let second = lrsched(&args);
     assert!(started.elapsed() < Duration::from_secs(2), "not at once");
@@ -165,7 +152,7 @@ fn a_second_find_lr_on_a_folder_in_use_is_refused_at_once() {
         out.to_str().unwrap(),
     ];
     let first = spawn(&args);
-    wait_for(&out.join("trials/seed-0/started"));
+    wait_for(&out.join("trials/seed-0/started"), Duration::from_secs(30));
     let second = lrsched(&args);
     assert_held(&second, &out);
     let o = first.wait_with_output().unwrap();
@@ -191,7 +178,7 @@ fn a_second_train_on_a_metrics_file_in_use_is_refused_even_with_overwrite() {
         "--metrics-out",
         m,
     ]);
-    wait_for(&metrics);
+    wait_for(&metrics, Duration::from_secs(30));
     // --overwrite replaces what a finished run left, never what a live one writes.
     let second = lrsched(&[
         "train",

@@ -4,18 +4,9 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-use support::{alive, read_pid};
-
-fn wait_for(path: &Path, limit: Duration) {
-    let until = Instant::now() + limit;
-    while !path.exists() || std::fs::read_to_string(path).unwrap_or_default().is_empty() {
-        assert!(Instant::now() < until, "{} never appeared", path.display());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use std::time::Duration;
+use support::{alive, read_pid, wait_for};
 
 #[test]
 fn kill_9_of_lrsched_ends_the_program_and_its_children() {
@@ -29,9 +20,9 @@ fn kill_9_of_lrsched_ends_the_program_and_its_children() {
     let pids = dir.path().join("pids");
     std::fs::create_dir(&pids).unwrap();
     // `sh -c` forks the program (a subshell here) and the program a child of its own:
-    // neither is the shell PDEATHSIG reaches.
+    // neither is the shell PDEATHSIG reaches. Each pid file appears whole (mv).
     let program = format!(
-        "(sleep 300 & echo $! > {p}/child; sh -c 'echo $$ > {p}/program; exec sleep 300'); echo done",
+        "(sleep 300 & echo $! > {p}/c.tmp && mv {p}/c.tmp {p}/child; sh -c 'echo $$ > {p}/p.tmp && mv {p}/p.tmp {p}/program; exec sleep 300'); echo done",
         p = pids.display()
     );
     let mut lrsched = Command::new(env!("CARGO_BIN_EXE_lrsched"))

@@ -1,29 +1,17 @@
 //! Real programs behind the trial protocol, well and badly behaved: each gets the outcome
 //! it must, and no trial leaves a process behind.
 
+mod support;
+
 use lrsched_tools::process::{self, CommandTrainer};
-use lrsched_tools::protocol::{Line, TrialInput};
+use lrsched_tools::protocol::Line;
 use lrsched_tools::trial::{Control, TrialStatus};
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn input(dir: &Path) -> TrialInput {
-    TrialInput {
-        name: "t".into(),
-        schedule: serde_json::json!({"type": "cosine", "lr": 0.1, "steps": "100%"}),
-        seed: 5,
-        epochs: 3,
-        max_steps: None,
-        dir: dir.join("trial"),
-    }
-}
+use support::input;
 
 fn trainer(script: &str) -> CommandTrainer {
-    let mut t = CommandTrainer::new(script);
-    t.timeout = Some(Duration::from_secs(20));
-    t.grace = Duration::from_millis(300);
-    t.poll = Duration::from_millis(10);
-    t
+    support::trainer(script, Duration::from_secs(20))
 }
 
 fn go(script: &str) -> (lrsched_tools::trial::TrialResult, tempfile::TempDir) {

@@ -2,30 +2,17 @@
 //! writes: long metrics files, FIFOs, rewritten files, epochs out of range, a first loss of
 //! 0, processes that outlive their trial. Each test here failed before its fix (issue 19).
 
+mod support;
+
 use lrsched_tools::process::{self, CommandTrainer};
 use lrsched_tools::protocol::{parse_line, MetricsReader, TrialInput};
 use lrsched_tools::trial::{Control, TrialResult, TrialStatus};
-use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
-
-fn input(dir: &Path) -> TrialInput {
-    TrialInput {
-        name: "t".into(),
-        schedule: serde_json::json!({"type": "constant", "lr": 0.1}),
-        seed: 5,
-        epochs: 3,
-        max_steps: None,
-        dir: dir.join("trial"),
-    }
-}
+use support::input;
 
 fn trainer(script: &str) -> CommandTrainer {
-    let mut t = CommandTrainer::new(script);
-    t.timeout = Some(Duration::from_secs(60));
-    t.grace = Duration::from_millis(300);
-    t.poll = Duration::from_millis(10);
-    t
+    support::trainer(script, Duration::from_secs(60))
 }
 
 /// Runs the trial on another thread and fails the test, instead of hanging it, when the

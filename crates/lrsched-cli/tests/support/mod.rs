@@ -50,6 +50,15 @@ pub fn alive(pid: u32) -> bool {
     false
 }
 
+/// Waits until `path` exists (a test program got that far), failing the test after `limit`.
+pub fn wait_for(path: &Path, limit: Duration) {
+    let until = Instant::now() + limit;
+    while !path.exists() {
+        assert!(Instant::now() < until, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The process id a test program wrote into `path`.
 pub fn read_pid(path: &Path) -> u32 {
     std::fs::read_to_string(path)
