@@ -47,9 +47,8 @@ const VALUES_CHUNK: u64 = 1 << 16;
 pub const MAX_RUN_STEPS: u64 = 1 << 53;
 
 /// The longest metrics line the trial protocol reads, newline included: lrsched's reader
-/// (`lrsched_tools::protocol::MAX_LINE_BYTES`, a crate this one does not depend on)
 /// refuses longer ones, so the writer refuses them before writing anything.
-pub const MAX_LINE_BYTES: usize = 64 * 1024;
+pub use lrsched::trial::MAX_LINE_BYTES;
 
 /// Why a step is at most `u64::MAX`, for [`int_arg`]'s message.
 const STEP_RANGE: &str = " (steps are 64-bit counts)";
