@@ -445,14 +445,20 @@ impl MetricsReader {
         };
         let mut read_now = 0usize;
         loop {
-            let mut chunk = Vec::with_capacity(CHUNK_BYTES.min(1 << 16));
+            let start = self.pending.len();
             let n = (&mut file)
                 .take(CHUNK_BYTES as u64)
-                .read_to_end(&mut chunk)
+                .read_to_end(&mut self.pending)
                 .map_err(|e| self.error(format!("cannot read: {e}")))?;
-            self.remember_tail(&chunk);
             self.offset += n as u64;
-            self.pending.extend_from_slice(&chunk);
+            // The last bytes read, to be found unchanged on the next read.
+            let new = &self.pending[start..];
+            let old_kept = TAIL_CHECK_BYTES
+                .saturating_sub(new.len())
+                .min(self.tail.len());
+            self.tail.drain(..self.tail.len() - old_kept);
+            self.tail
+                .extend_from_slice(&new[new.len().saturating_sub(TAIL_CHECK_BYTES)..]);
             self.take_complete_lines(out)?;
             read_now += n;
             if n < CHUNK_BYTES || (!to_the_end && read_now >= POLL_BYTES) {
@@ -524,18 +530,6 @@ impl MetricsReader {
         file.seek(SeekFrom::Start(self.offset))
             .map_err(|e| self.error(format!("cannot read: {e}")))?;
         Ok(Some(file))
-    }
-
-    fn remember_tail(&mut self, chunk: &[u8]) {
-        let keep = TAIL_CHECK_BYTES;
-        if chunk.len() >= keep {
-            self.tail.clear();
-            self.tail.extend_from_slice(&chunk[chunk.len() - keep..]);
-        } else {
-            self.tail.extend_from_slice(chunk);
-            let extra = self.tail.len().saturating_sub(keep);
-            self.tail.drain(..extra);
-        }
     }
 
     /// Parses every complete line in `pending` (one pass; what is left is the start of
