@@ -20,7 +20,7 @@
 use lrsched::config::{self, Config};
 use lrsched::convert::{self, Target};
 use lrsched::time::RunShape;
-use lrsched::trial::{Metrics, Trial, TrialError};
+use lrsched::trial::{Metrics, Trial};
 use lrsched::{catalog, oneline, AnySchedule, Driver, DriverState, Interval, Schedule};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyMemoryError, PyOverflowError, PyTypeError, PyValueError};
@@ -1177,10 +1177,6 @@ fn json_float(v: &Value) -> Option<f64> {
     }
 }
 
-fn trial_err(e: TrialError) -> PyErr {
-    err(e)
-}
-
 /// The run's shape a trial's durations are resolved with (as [`Trial::driver`] makes it)
 /// within [`MAX_RUN_STEPS`]: the epoch budget, the steps per epoch (`steps_per_epoch`,
 /// else `LRSCHED_STEPS_PER_EPOCH`) and their product, each named where it is too large.
@@ -1234,7 +1230,7 @@ impl PyTrial {
     #[staticmethod]
     fn from_env() -> PyResult<Option<PyTrial>> {
         Ok(Trial::from_env()
-            .map_err(trial_err)?
+            .map_err(err)?
             .map(|trial| PyTrial { trial }))
     }
 
@@ -1252,7 +1248,7 @@ impl PyTrial {
             .transpose()?;
         check_trial_shape(&self.trial, steps_per_epoch)?;
         if !is_torch_without_lr(&self.trial.schedule) {
-            let d = self.trial.driver(steps_per_epoch).map_err(trial_err)?;
+            let d = self.trial.driver(steps_per_epoch).map_err(err)?;
             let s = PySchedule {
                 schedule: d.schedule().clone(),
                 interval: d.interval(),
@@ -1263,7 +1259,7 @@ impl PyTrial {
         // the rate is then left out again for the optimizer's.
         let mut trial = self.trial.clone();
         trial.schedule["lr"] = Value::from(1.0);
-        let d = trial.driver(steps_per_epoch).map_err(trial_err)?;
+        let d = trial.driver(steps_per_epoch).map_err(err)?;
         let mut v = config::to_value(d.schedule());
         if let Value::Object(map) = &mut v {
             map.remove("lr");
@@ -1317,7 +1313,7 @@ impl PyMetrics {
     #[new]
     fn new(path: &str) -> PyResult<Self> {
         Ok(PyMetrics {
-            metrics: Metrics::append(Path::new(path)).map_err(trial_err)?,
+            metrics: Metrics::append(Path::new(path)).map_err(err)?,
         })
     }
 
@@ -1342,7 +1338,7 @@ impl PyMetrics {
         }
         let values: Vec<(&str, f64)> = pairs.iter().map(|(k, v)| (k.as_str(), *v)).collect();
         check_line("epoch", epoch, &values)?;
-        self.metrics.epoch(epoch, &values).map_err(trial_err)
+        self.metrics.epoch(epoch, &values).map_err(err)
     }
 
     /// One optimizer step's line.
@@ -1356,7 +1352,7 @@ impl PyMetrics {
         let (lr, loss) = (float_arg(lr, "lr")?, float_arg(loss, "loss")?);
         let values = [("lr", lr), ("loss", loss)];
         check_line("step", step, &values)?;
-        self.metrics.step(step, lr, loss).map_err(trial_err)
+        self.metrics.step(step, lr, loss).map_err(err)
     }
 }
 
