@@ -1,5 +1,6 @@
-//! Small statistics over seeds: mean, spread, a 95% interval and a paired test, so a
-//! verdict says when two schedules cannot be told apart instead of ranking noise.
+//! Small statistics over seeds: mean, spread and Student's t quantiles, the ground of
+//! [`crate::scoring`]'s paired intervals, so a verdict says when two schedules cannot be
+//! told apart instead of ranking noise.
 
 /// Mean, sample standard deviation and range of the finite values.
 ///
@@ -96,47 +97,4 @@ fn cornish_fisher(z: f64, df: usize) -> f64 {
     let n = df as f64;
     z + (z.powi(3) + z) / (4.0 * n)
         + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * n * n)
-}
-
-/// Whether `a` and `b` (the same seeds, in the same order) differ at the 5% level by a
-/// paired t-test on their differences. `None` when fewer than two pairs are finite; with
-/// identical differences (zero spread) any non-zero mean difference counts as real.
-///
-/// ```
-/// use lrsched_tools::stats::paired_differ;
-/// assert_eq!(paired_differ(&[0.90, 0.91, 0.92], &[0.80, 0.82, 0.81]), Some(true));
-/// assert_eq!(paired_differ(&[0.90, 0.80, 0.92], &[0.91, 0.81, 0.90]), Some(false));
-/// assert_eq!(paired_differ(&[0.9], &[0.8]), None);
-/// ```
-pub fn paired_differ(a: &[f64], b: &[f64]) -> Option<bool> {
-    let d: Vec<f64> = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| x - y)
-        .filter(|x| x.is_finite())
-        .collect();
-    if d.len() < 2 {
-        return None;
-    }
-    let s = Summary::of(d);
-    if s.sd == 0.0 {
-        return Some(s.mean != 0.0);
-    }
-    let t = s.mean / (s.sd / (s.n as f64).sqrt());
-    Some(t.abs() > t975(s.n - 1))
-}
-
-/// Seeds a paired comparison would need to tell apart a mean difference `diff` whose
-/// per-seed differences spread by `sd` (95% two-sided, 80% power: `((1.96 + 0.84) sd /
-/// diff)^2`, at least 2). `None` when it cannot be estimated.
-///
-/// ```
-/// assert_eq!(lrsched_tools::stats::seeds_needed(0.01, 0.01), Some(8));
-/// ```
-pub fn seeds_needed(diff: f64, sd: f64) -> Option<u64> {
-    if !(diff.is_finite() && sd.is_finite()) || diff == 0.0 {
-        return None;
-    }
-    let n = ((1.959_964 + 0.841_621) * sd / diff.abs()).powi(2).ceil();
-    Some((n as u64).max(2))
 }
