@@ -421,23 +421,18 @@ fn shape_of(
     let e = match epochs {
         None => None,
         Some(obj) => {
-            let e = float_arg(obj, "`epochs`").map_err(|error| {
-                if error.is_instance_of::<ScheduleError>(obj.py()) {
-                    err(format!(
-                        "`epochs` = {} is not allowed: must be a finite number > 0",
-                        shown(obj)
-                    ))
-                } else {
-                    error
-                }
-            })?;
-            if !(e.is_finite() && e > 0.0) {
-                return Err(err(format!(
+            let refused = || {
+                err(format!(
                     "`epochs` = {} is not allowed: must be a finite number > 0",
                     shown(obj)
-                )));
+                ))
+            };
+            match float_arg(obj, "`epochs`") {
+                Ok(e) if e.is_finite() && e > 0.0 => Some((e, obj)),
+                Ok(_) => return Err(refused()),
+                Err(e) if e.is_instance_of::<ScheduleError>(obj.py()) => return Err(refused()),
+                Err(e) => return Err(e),
             }
-            Some((e, obj))
         }
     };
     if spe.is_none() && e.is_none() {
