@@ -112,6 +112,11 @@ fn utf8(s: &Bound<'_, PyString>, what: impl FnOnce(String) -> String) -> PyResul
     })
 }
 
+/// `operator.index(obj)`: the int Python takes `obj` as where it stands for an index.
+fn index<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    obj.py().import("operator")?.call_method1("index", (obj,))
+}
+
 /// An integer argument in `min..=max`: whatever Python takes as an index (an int, a
 /// numpy integer, a 0-d integer array). Out of range, a `ScheduleError` naming `name`,
 /// the value and the range (`why` says where an upper bound comes from); not an
@@ -121,7 +126,7 @@ fn int_arg(obj: &Bound<'_, PyAny>, name: &str, min: u64, max: u64, why: &str) ->
     let int = if obj.is_instance_of::<PyInt>() {
         obj.clone()
     } else {
-        match py.import("operator")?.call_method1("index", (obj,)) {
+        match index(obj) {
             Ok(i) => i,
             Err(e) if e.is_instance_of::<PyTypeError>(py) => {
                 return Err(PyTypeError::new_err(format!(
@@ -317,7 +322,7 @@ fn py_to_value(obj: &Bound<'_, PyAny>, path: &str, depth: usize) -> PyResult<Val
         return Ok(Value::Bool(obj.is_truthy()?));
     }
     if obj.hasattr("__index__")? {
-        match py.import("operator")?.call_method1("index", (obj,)) {
+        match index(obj) {
             Ok(int) => return int_value(&int, here),
             // A float array's `__index__` refuses: it may still be a number.
             Err(e) if e.is_instance_of::<PyTypeError>(py) && obj.hasattr("__float__")? => {}
