@@ -1144,16 +1144,7 @@ fn score(
                     .zip(&oriented[i])
                     .map(|(x, y)| x - y)
                     .collect();
-                match (paired_interval(&d, 0.90), paired_interval(&d, 0.95)) {
-                    (Some((_, lo, hi)), _) if lo >= -margin && hi <= margin => Verdict::Equivalent,
-                    (_, Some((_, lo, _))) if lo > 0.0 => Verdict::Worse,
-                    _ => {
-                        let spread = Summary::of(d.iter().copied());
-                        Verdict::Undecided {
-                            seeds_needed: seeds_to_decide(spread.mean, spread.sd, margin, d.len()),
-                        }
-                    }
-                }
+                against_best(&d, margin)
             } else {
                 // Unreachable by the ranking (complete schedules rank first, so a complete
                 // one means a best), but a verdict is never a panic.
@@ -1193,6 +1184,22 @@ fn score(
         best,
         schedules,
         order: order.to_vec(),
+    }
+}
+
+/// A complete schedule's verdict from `d`, the best's oriented finals less its own seed
+/// by seed: equivalent when the 90% paired t interval lies within `margin`, worse when
+/// the 95% one excludes zero, else undecided with the seeds that would decide.
+fn against_best(d: &[f64], margin: f64) -> Verdict {
+    match (paired_interval(d, 0.90), paired_interval(d, 0.95)) {
+        (Some((_, lo, hi)), _) if lo >= -margin && hi <= margin => Verdict::Equivalent,
+        (_, Some((_, lo, _))) if lo > 0.0 => Verdict::Worse,
+        _ => {
+            let spread = Summary::of(d.iter().copied());
+            Verdict::Undecided {
+                seeds_needed: seeds_to_decide(spread.mean, spread.sd, margin, d.len()),
+            }
+        }
     }
 }
 
