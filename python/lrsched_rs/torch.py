@@ -26,6 +26,7 @@ the step count and for all param groups in one call.
 from __future__ import annotations
 
 import warnings
+from itertools import repeat
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -224,7 +225,7 @@ class LRScheduler(_TorchLRScheduler):
             else:
                 g["lr"] = lr
         if momentum is not None:
-            each = momentum if isinstance(momentum, list) else [momentum] * len(groups)
+            each = momentum if isinstance(momentum, list) else repeat(momentum)
             for g, m in zip(groups, each):
                 if "momentum" in g:
                     g["momentum"] = m
