@@ -178,16 +178,25 @@ fn float_arg(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<f64> {
     })
 }
 
+/// A list's or tuple's items as a tuple copied first (None for anything else): what a
+/// value's conversion then does to the list changes nothing of what is read.
+fn list_copy<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+        Ok(Some(obj.downcast::<PySequence>()?.to_tuple()?))
+    } else {
+        Ok(None)
+    }
+}
+
 /// A list or tuple of numbers (`name[i]` named in an error), read from a copy made
 /// first: a value whose `__float__` changes the list changes nothing here.
 fn float_list(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<f64>> {
-    if !(obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>()) {
+    let Some(items) = list_copy(obj)? else {
         return Err(PyTypeError::new_err(format!(
             "{name} must be a list of numbers, not a {}",
             type_name(obj)
         )));
-    }
-    let items = obj.downcast::<PySequence>()?.to_tuple()?;
+    };
     items
         .iter()
         .enumerate()
@@ -307,8 +316,7 @@ fn py_to_value(obj: &Bound<'_, PyAny>, path: &str, depth: usize) -> PyResult<Val
         }
         return Ok(Value::Object(map));
     }
-    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
-        let items = obj.downcast::<PySequence>()?.to_tuple()?;
+    if let Some(items) = list_copy(obj)? {
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             out.push(py_to_value(&item, &format!("{here}[{i}]"), depth + 1)?);
@@ -1321,14 +1329,13 @@ impl PyMetrics {
     /// than the protocol reads (64 KiB) is refused before anything is written.
     fn epoch(&mut self, epoch: &Bound<'_, PyAny>, values: &Bound<'_, PyAny>) -> PyResult<()> {
         let epoch = int_arg(epoch, "epoch", 1, u64::MAX, " (epochs are 64-bit counts)")?;
-        if !(values.is_instance_of::<PyList>() || values.is_instance_of::<PyTuple>()) {
+        // A copy made first: nothing a value's conversion does to the list changes it.
+        let Some(items) = list_copy(values)? else {
             return Err(PyTypeError::new_err(format!(
                 "metrics must be a list of (name, number) pairs, not a {}",
                 type_name(values)
             )));
-        }
-        // A copy made first: nothing a value's conversion does to the list changes it.
-        let items = values.downcast::<PySequence>()?.to_tuple()?;
+        };
         let mut pairs = Vec::with_capacity(items.len());
         for item in items.iter() {
             let (name, value): (Bound<'_, PyString>, Bound<'_, PyAny>) = item.extract()?;
