@@ -20,55 +20,33 @@
 //! `toml` feature) and as the compact one-line form described in [`oneline`].
 #![deny(missing_docs)]
 
-mod after_end;
 mod any;
 pub mod catalog;
 mod check;
 #[cfg(feature = "serde")]
 pub mod compat;
 #[cfg(feature = "serde")]
-pub mod config;
-#[cfg(feature = "serde")]
 pub mod convert;
-pub mod driver;
 mod error;
-#[cfg(feature = "serde")]
-pub mod oneline;
-pub mod time;
 pub mod torch;
+
+// What the folders hold (ARCHITECTURE.md): families/ one family a file, combinators/ one
+// combinator a file, formats/ the readers and writers of configs, run/ the run-time side.
+// The glob imports keep `crate::cosine`-style paths short inside the crate.
+mod combinators;
+mod families;
 #[cfg(feature = "serde")]
-pub mod trial;
+mod formats;
+mod run;
+use combinators::*;
+use families::*;
+use run::after_end;
 
-// Families: one per file.
-mod constant;
-mod cosine;
-mod cyclic;
-mod exponential;
-mod inverse_sqrt;
-mod inverse_time;
-mod linear;
-mod multi_step;
-mod noam;
-mod noise;
-mod one_cycle;
-mod plateau;
-mod polynomial;
-mod rex;
-mod step;
-mod tanh;
-mod warm_restarts;
-mod warmup;
-mod wsd;
-
-// Combinators: one per file.
-mod clamp;
-mod cycles;
-mod join;
-mod offset;
-mod product;
-mod repeat;
-mod scale;
-mod stretch;
+#[cfg(feature = "serde")]
+pub use formats::{config, oneline};
+#[cfg(feature = "serde")]
+pub use run::trial;
+pub use run::{driver, time};
 
 /// Whether `lr` is a rate an optimizer can step with: finite and > 0.
 ///
