@@ -54,7 +54,7 @@ pub fn all() -> impl Iterator<Item = &'static TypeInfo> {
 }
 
 macro_rules! catalog {
-    ($($name:literal, $group:literal, $summary:literal, $params:literal, $example:literal;)*) => {
+    ($($name:literal, $group:literal, $summary:literal, $params:expr, $example:literal;)*) => {
         /// Every schedule type, in the order `lrsched list` prints them.
         pub const CATALOG: &[TypeInfo] = &[
             $(TypeInfo { name: $name, group: $group, summary: $summary, params: $params, example: $example },)*
@@ -77,7 +77,7 @@ catalog! {
     "inverse_sqrt", "schedule", "lr / (1 + k sqrt(t)), or lr / sqrt((t + shift) / timescale) after a warmup",
         "lr, k=none, timescale=none, warmup_steps=0", "inverse_sqrt(lr=0.1, timescale=1000, warmup_steps=100)";
     "cosine", "schedule", "half a cosine from lr to min_lr over steps (exponent, k-decay)",
-        "lr, steps, min_lr=0, exponent=1, k_decay=1, num_cycles=0.5, after_end=hold", "cosine(lr=0.1, steps=1000)";
+        crate::Cosine::PARAMS, "cosine(lr=0.1, steps=1000)";
     "polynomial", "schedule", "(lr - end_lr) * (1 - t/steps)^power + end_lr, optionally cycling",
         "lr, steps, end_lr=0, power=1, k_decay=1, cycle=false, after_end=hold", "polynomial(lr=0.1, steps=1000, power=2)";
     "linear", "schedule", "a straight line from start_lr to end_lr over steps",
