@@ -70,12 +70,12 @@ catalog! {
     "multi_step", "schedule", "multiply by gamma at each milestone (repeats count again)",
         crate::MultiStep::PARAMS, "multi_step(lr=0.1, milestones=[30, 80], gamma=0.1)";
     "exponential", "schedule", "lr * gamma^(t/transition_steps) or lr * exp(-k t), optional staircase, floor and (for a growth) ceiling",
-        "lr, gamma=none, k=none, transition_steps=1, transition_begin=0, staircase=false, min_lr=0, max_lr=none",
+        crate::Exponential::PARAMS,
         "exponential(lr=0.1, gamma=0.99)";
     "inverse_time", "schedule", "time-based decay lr / (1 + k t/decay_steps)",
         crate::InverseTime::PARAMS, "inverse_time(lr=0.1, k=0.01)";
     "inverse_sqrt", "schedule", "lr / (1 + k sqrt(t)), or lr / sqrt((t + shift) / timescale) after a warmup",
-        "lr, k=none, timescale=none, warmup_steps=0", "inverse_sqrt(lr=0.1, timescale=1000, warmup_steps=100)";
+        crate::InverseSqrt::PARAMS, "inverse_sqrt(lr=0.1, timescale=1000, warmup_steps=100)";
     "cosine", "schedule", "half a cosine from lr to min_lr over steps (exponent, k-decay)",
         crate::Cosine::PARAMS, "cosine(lr=0.1, steps=1000)";
     "polynomial", "schedule", "(lr - end_lr) * (1 - t/steps)^power + end_lr, optionally cycling",
@@ -95,12 +95,12 @@ catalog! {
     "rex", "schedule", "REX: min_lr + (lr - min_lr) * (1 - z) / (0.5 + 0.5 (1 - z)), z = t/steps",
         crate::Rex::PARAMS, "rex(lr=0.1, steps=1000)";
     "warmup", "schedule", "a rise from start_lr (linear, cosine, exponential, 1-sqrt) in front of any schedule",
-        "steps, schedule, start_lr=0, shape=linear", "warmup(steps=100, schedule=cosine(lr=0.1, steps=1000))";
+        crate::Warmup::PARAMS, "warmup(steps=100, schedule=cosine(lr=0.1, steps=1000))";
     "warm_restarts", "schedule", "cosine with warm restarts (SGDR): period growing by period_mult, peak decaying by peak_decay",
-        "lr, period, min_lr=0, period_mult=1, peak_decay=1, cycle_limit=none, decay_height=false, after_end=hold",
+        crate::WarmRestarts::PARAMS,
         "warm_restarts(lr=0.1, period=10, period_mult=2)";
     "wsd", "schedule", "warmup-stable-decay with a linear, cosine, 1-sqrt or 1-square cooldown",
-        "lr, stable_steps, decay_steps, warmup_steps=0, min_lr=0, warmup_start_lr=none, warmup_shape=linear, cooldown=linear, after_end=hold",
+        crate::Wsd::PARAMS,
         "wsd(lr=0.1, warmup_steps=100, stable_steps=800, decay_steps=100, cooldown=1-sqrt)";
     "plateau", "schedule", "reduce-on-plateau: lr (or a schedule) times factor after patience steps without improvement",
         "lr=none, schedule=none, mode=min, factor=0.1, patience=10, threshold=0.0001, threshold_mode=rel, cooldown=0, min_lr=0, eps=0.00000001",

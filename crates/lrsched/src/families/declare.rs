@@ -44,7 +44,7 @@ macro_rules! family {
     ) => {
         family!(@field
             head [$(#[$meta])* $name $family [$(#[doc = $cdoc])* $cvis fn $ctor]]
-            fields [] inits [] args [] params [] checks [] builders [] helpers []
+            fields [] inits [] args [] params [] [] checks [] builders [] helpers []
             supply [
                 (d0 is_d0 "__declared::d0" "__declared::is_d0")
                 (d1 is_d1 "__declared::d1" "__declared::is_d1")
@@ -69,7 +69,8 @@ macro_rules! family {
 
     // A required parameter: a constructor argument, no serde default.
     (@field head $head:tt
-        fields [$($fields:tt)*] inits [$($inits:tt)*] args [$($args:tt)*] params [$($params:tt)*]
+        fields [$($fields:tt)*] inits [$($inits:tt)*] args [$($args:tt)*]
+        params [$($params:tt)*] $opt:tt
         checks [$($checks:tt)*] builders $builders:tt helpers $helpers:tt supply $supply:tt
         rest [
             $(#[doc = $doc:literal])*
@@ -83,7 +84,7 @@ macro_rules! family {
             fields [$($fields)* $(#[doc = $doc])* pub $f: $t,]
             inits [$($inits)* $f,]
             args [$($args)* $f: $t,]
-            params [$($params)* {stringify!($f)}]
+            params [$($params)* {stringify!($f)}] $opt
             checks [$($checks)* $({plain $f $c [$($($ca),*)?]})?]
             builders $builders helpers $helpers supply $supply
             rest [$($rest)*]
@@ -92,40 +93,46 @@ macro_rules! family {
 
     // State kept while running: private, not serialised, starts at its `Default`.
     (@field head $head:tt
-        fields [$($fields:tt)*] inits [$($inits:tt)*] args $args:tt params $params:tt
+        fields [$($fields:tt)*] inits [$($inits:tt)*] args $args:tt params $params:tt $opt:tt
         checks $checks:tt builders $builders:tt helpers $helpers:tt supply $supply:tt
         rest [state $f:ident : $t:ty; $($rest:tt)*]
     ) => {
         family!(@field head $head
             fields [$($fields)* #[cfg_attr(feature = "serde", serde(skip))] $f: $t,]
             inits [$($inits)* $f: ::core::default::Default::default(),]
-            args $args params $params checks $checks builders $builders helpers $helpers
+            args $args params $params $opt checks $checks builders $builders helpers $helpers
             supply $supply rest [$($rest)*]
         );
     };
 
     // An optional parameter: normalise its default to (value, how the catalog shows
     // it, whether a printed form skips it), then take the next helper names.
-    (@field head $head:tt fields $fields:tt inits $inits:tt args $args:tt params $params:tt
+    (@field head $head:tt fields $fields:tt inits $inits:tt args $args:tt params $params:tt $opt:tt
         checks $checks:tt builders $builders:tt helpers $helpers:tt supply $supply:tt
         rest [
             $(#[doc = $doc:literal])*
             $f:ident : $t:ty = none
             $(, check_some $c:ident $(($($ca:expr),*))?)?
-            $(, with $w:ident $wdoc:literal)?
+            $(, with $w:ident($wt:ty) $wdoc:literal)?
             ;
             $($rest:tt)*
         ]
     ) => {
-        family!(@optional head $head fields $fields inits $inits args $args params $params
+        family!(@optional head $head fields $fields inits $inits args $args params $params $opt
             checks $checks builders $builders helpers $helpers supply $supply
             field [$(#[doc = $doc])*] [$f] [$t] [None] ["none"] [skip_serializing_if]
             [$({some $f $c [$($($ca),*)?]})?]
-            with [$($w $wdoc)?]
+            with [] [$(
+                #[doc = $wdoc]
+                pub fn $w(mut self, $f: $wt) -> Self {
+                    self.$f = Some($f);
+                    self
+                }
+            )?]
             rest [$($rest)*]
         );
     };
-    (@field head $head:tt fields $fields:tt inits $inits:tt args $args:tt params $params:tt
+    (@field head $head:tt fields $fields:tt inits $inits:tt args $args:tt params $params:tt $opt:tt
         checks $checks:tt builders $builders:tt helpers $helpers:tt supply $supply:tt
         rest [
             $(#[doc = $doc:literal])*
@@ -136,15 +143,15 @@ macro_rules! family {
             $($rest:tt)*
         ]
     ) => {
-        family!(@optional head $head fields $fields inits $inits args $args params $params
+        family!(@optional head $head fields $fields inits $inits args $args params $params $opt
             checks $checks builders $builders helpers $helpers supply $supply
             field [$(#[doc = $doc])*] [$f] [$t] [$value] [$shown] [skip_serializing_if]
             [$({plain $f $c [$($($ca),*)?]})?]
-            with [$($w $wdoc)?]
+            with [$($w $wdoc)?] []
             rest [$($rest)*]
         );
     };
-    (@field head $head:tt fields $fields:tt inits $inits:tt args $args:tt params $params:tt
+    (@field head $head:tt fields $fields:tt inits $inits:tt args $args:tt params $params:tt $opt:tt
         checks $checks:tt builders $builders:tt helpers $helpers:tt supply $supply:tt
         rest [
             $(#[doc = $doc:literal])*
@@ -155,15 +162,15 @@ macro_rules! family {
             $($rest:tt)*
         ]
     ) => {
-        family!(@optional head $head fields $fields inits $inits args $args params $params
+        family!(@optional head $head fields $fields inits $inits args $args params $params $opt
             checks $checks builders $builders helpers $helpers supply $supply
             field [$(#[doc = $doc])*] [$f] [$t] [$lit as $t] [stringify!($lit)] []
             [$({plain $f $c [$($($ca),*)?]})?]
-            with [$($w $wdoc)?]
+            with [$($w $wdoc)?] []
             rest [$($rest)*]
         );
     };
-    (@field head $head:tt fields $fields:tt inits $inits:tt args $args:tt params $params:tt
+    (@field head $head:tt fields $fields:tt inits $inits:tt args $args:tt params $params:tt $opt:tt
         checks $checks:tt builders $builders:tt helpers $helpers:tt supply $supply:tt
         rest [
             $(#[doc = $doc:literal])*
@@ -174,23 +181,24 @@ macro_rules! family {
             $($rest:tt)*
         ]
     ) => {
-        family!(@optional head $head fields $fields inits $inits args $args params $params
+        family!(@optional head $head fields $fields inits $inits args $args params $params $opt
             checks $checks builders $builders helpers $helpers supply $supply
             field [$(#[doc = $doc])*] [$f] [$t] [$lit as $t] [stringify!($lit)]
             [skip_serializing_if]
             [$({plain $f $c [$($($ca),*)?]})?]
-            with [$($w $wdoc)?]
+            with [$($w $wdoc)?] []
             rest [$($rest)*]
         );
     };
 
     (@optional head $head:tt
-        fields [$($fields:tt)*] inits [$($inits:tt)*] args $args:tt params [$($params:tt)*]
+        fields [$($fields:tt)*] inits [$($inits:tt)*] args $args:tt
+        params $params:tt [$($opt:tt)*]
         checks [$($checks:tt)*] builders [$($builders:tt)*] helpers [$($helpers:tt)*]
         supply [($d:ident $is_d:ident $d_path:literal $is_d_path:literal) $($supply:tt)*]
         field [$($doc:tt)*] [$f:ident] [$t:ty] [$value:expr] [$($shown:tt)*]
         [$($skip:ident)?] [$($check:tt)*]
-        with [$($w:ident $wdoc:literal)?]
+        with [$($w:ident $wdoc:literal)?] [$($extra:tt)*]
         rest $rest:tt
     ) => {
         family!(@field head $head
@@ -199,7 +207,7 @@ macro_rules! family {
                 pub $f: $t,]
             inits [$($inits)* $f: $value,]
             args $args
-            params [$($params)* {stringify!($f), "=", $($shown)*}]
+            params $params [$($opt)* {stringify!($f), "=", $($shown)*}]
             checks [$($checks)* $($check)*]
             builders [$($builders)* $(
                 #[doc = $wdoc]
@@ -207,7 +215,7 @@ macro_rules! family {
                     self.$f = $f;
                     self
                 }
-            )?]
+            )? $($extra)*]
             helpers [$($helpers)*
                 pub(super) fn $d() -> $t {
                     $value
@@ -230,17 +238,24 @@ macro_rules! family {
         }
     };
 
-    // Every parameter taken: write the items.
-    (@field
+    // Every parameter taken: the catalog lists the required ones first.
+    (@field head $head:tt fields $fields:tt inits $inits:tt args $args:tt
+        params [$($params:tt)*] [$($opt:tt)*]
+        checks $checks:tt builders $builders:tt helpers $helpers:tt supply $supply:tt rest []
+    ) => {
+        family!(@emit head $head fields $fields inits $inits args $args
+            params [$($params)* $($opt)*]
+            checks $checks builders $builders helpers $helpers);
+    };
+
+    (@emit
         head [$(#[$meta:meta])* $name:ident $family:literal
             [$(#[doc = $cdoc:literal])* $cvis:vis fn $ctor:ident]]
         fields [$($fields:tt)*] inits [$($inits:tt)*] args [$($args:tt)*]
         params [{$($first:tt)*} $({$($param:tt)*})*]
         checks [$({$kind:ident $cf:ident $c:ident [$($ca:tt)*]})*]
         builders [$($builders:tt)*] helpers [$($helpers:tt)*]
-        supply $supply:tt rest []
-    ) => {
-        $(#[$meta])*
+    ) => {        $(#[$meta])*
         #[cfg_attr(
             feature = "serde",
             derive(serde::Serialize, serde::Deserialize),
