@@ -83,10 +83,10 @@ catalog! {
     "linear", "schedule", "a straight line from start_lr to end_lr over steps",
         crate::Linear::PARAMS, "linear(start_lr=0.1, end_lr=0.001, steps=1000)";
     "cyclic", "schedule", "cyclical rates between base_lr and max_lr (triangular, triangular2, exp_range, sine), momentum inversely",
-        "base_lr, max_lr, step_size_up=2000, step_size_down=none, mode=triangular, gamma=1, scale_mode=none, cycle_momentum=false, base_momentum=0.8, max_momentum=0.9",
+        crate::Cyclic::PARAMS,
         "cyclic(base_lr=0.001, max_lr=0.1, step_size_up=10, mode=triangular2)";
     "one_cycle", "schedule", "one cycle up to max_lr and down far below it (two or three phases), momentum inversely",
-        "max_lr, total_steps, pct_start=0.3, anneal_strategy=cos, div_factor=25, final_div_factor=10000, three_phase=false, cycle_momentum=true, base_momentum=0.85, max_momentum=0.95, after_end=hold",
+        crate::OneCycle::PARAMS,
         "one_cycle(max_lr=0.1, total_steps=1000)";
     "tanh", "schedule", "timm's tanh decay from lr to min_lr over steps (lb, ub shape it)",
         crate::Tanh::PARAMS, "tanh(lr=0.1, steps=1000)";
@@ -103,10 +103,10 @@ catalog! {
         crate::Wsd::PARAMS,
         "wsd(lr=0.1, warmup_steps=100, stable_steps=800, decay_steps=100, cooldown=1-sqrt)";
     "plateau", "schedule", "reduce-on-plateau: lr (or a schedule) times factor after patience steps without improvement",
-        "lr=none, schedule=none, mode=min, factor=0.1, patience=10, threshold=0.0001, threshold_mode=rel, cooldown=0, min_lr=0, eps=0.00000001",
+        crate::Plateau::PARAMS,
         "plateau(lr=0.1, factor=0.5, patience=5)";
     "noise", "schedule", "multiplicative noise on any schedule (uniform percent or truncated normal), reproducible from a seed",
-        "schedule, kind=uniform, pct=0.67, std=1, start=0, end=none, seed=42",
+        crate::Noise::PARAMS,
         "noise(schedule=cosine(lr=0.1, steps=1000), pct=0.1)";
     "join", "combinator", "schedules one after another, switching at boundaries (local or global time)",
         "schedules, boundaries, time=local",
