@@ -1,6 +1,7 @@
 //! `noise`: reproducible multiplicative noise on any schedule.
 
 use super::declare::family;
+use crate::combinators::one_child::{one_child, OneChild};
 use crate::{AnySchedule, Schedule, ScheduleError};
 use std::f64::consts::PI;
 
@@ -164,16 +165,19 @@ impl Noise {
     }
 }
 
-impl Schedule for Noise {
-    fn value(&self, step: u64) -> f64 {
-        let v = self.schedule.value(step);
+impl OneChild for Noise {
+    const NAME: &'static str = "noise";
+
+    fn wrap_value(&self, child: &AnySchedule, step: u64) -> f64 {
+        let v = child.value(step);
         let n = self.noise(step);
         if n == 0.0 {
             return v;
         }
         (v + v * n).max(0.0)
     }
-    fn validate(&self) -> Result<(), ScheduleError> {
+
+    fn own_checks(&self) -> Result<(), ScheduleError> {
         self.declared_checks()?;
         if let Some(end) = self.end {
             if end < self.start {
@@ -185,21 +189,17 @@ impl Schedule for Noise {
                 ));
             }
         }
-        self.schedule.validate()
+        Ok(())
     }
-    fn len(&self) -> Option<u64> {
-        self.schedule.len()
-    }
-    fn momentum(&self, step: u64) -> Option<f64> {
-        self.schedule.momentum(step)
-    }
-    fn children(&self) -> Vec<&AnySchedule> {
-        vec![&*self.schedule]
-    }
-    fn children_mut(&mut self) -> Vec<&mut AnySchedule> {
-        vec![&mut *self.schedule]
+
+    /// The child's errors as they are: noise does not re-root them.
+    fn wrap_validate(&self, child: &AnySchedule) -> Result<(), ScheduleError> {
+        self.own_checks()?;
+        child.validate()
     }
 }
+
+one_child!(Noise);
 
 #[cfg(test)]
 mod tests {

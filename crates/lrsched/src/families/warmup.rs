@@ -1,6 +1,7 @@
 //! `warmup`: a rise from `start_lr` in front of any schedule.
 
 use super::declare::family;
+use crate::combinators::one_child::{one_child, OneChild};
 use crate::{check, AnySchedule, Schedule, ScheduleError};
 use std::f64::consts::PI;
 
@@ -132,41 +133,45 @@ impl Warmup {
     }
 }
 
-impl Schedule for Warmup {
-    fn value(&self, step: u64) -> f64 {
+impl OneChild for Warmup {
+    const NAME: &'static str = "warmup";
+
+    /// During the warmup the child reads its step 0.
+    fn inner_step(&self, step: u64) -> u64 {
+        step.saturating_sub(self.steps)
+    }
+
+    fn wrap_value(&self, child: &AnySchedule, step: u64) -> f64 {
         if step >= self.steps {
-            return self.schedule.value(step - self.steps);
+            return child.value(step - self.steps);
         }
-        let target = self.schedule.value(0);
+        let target = child.value(0);
         let p = step as f64 / self.steps as f64;
         self.shape.rise(self.start_lr, target, p)
     }
-    fn validate(&self) -> Result<(), ScheduleError> {
+
+    fn own_checks(&self) -> Result<(), ScheduleError> {
         self.declared_checks()?;
         if self.shape == WarmupShape::Exponential {
             check::positive("warmup", "start_lr", self.start_lr)?;
         } else {
             check::rate("warmup", "start_lr", self.start_lr)?;
         }
-        self.schedule.validate()
+        Ok(())
     }
-    fn len(&self) -> Option<u64> {
-        self.schedule.len().map(|n| n.saturating_add(self.steps))
+
+    /// The child's errors as they are: warmup does not re-root them.
+    fn wrap_validate(&self, child: &AnySchedule) -> Result<(), ScheduleError> {
+        self.own_checks()?;
+        child.validate()
     }
-    fn momentum(&self, step: u64) -> Option<f64> {
-        self.schedule.momentum(step.saturating_sub(self.steps))
-    }
-    fn observe(&mut self, step: u64, metric: f64) -> Result<(), ScheduleError> {
-        self.schedule
-            .observe(step.saturating_sub(self.steps), metric)
-    }
-    fn children(&self) -> Vec<&AnySchedule> {
-        vec![&*self.schedule]
-    }
-    fn children_mut(&mut self) -> Vec<&mut AnySchedule> {
-        vec![&mut *self.schedule]
+
+    fn wrap_len(&self, child: &AnySchedule) -> Option<u64> {
+        child.len().map(|n| n.saturating_add(self.steps))
     }
 }
+
+one_child!(Warmup);
 
 #[cfg(test)]
 mod tests {
