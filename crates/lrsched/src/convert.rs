@@ -18,6 +18,14 @@
 //! closed-form family. optax and Keras compute in float32: a form that agrees here to
 //! 1e-10 agrees with the real library to its float32 rounding (about 1e-7).
 //!
+//! Each library's writer stands beside its reader, so the two read one set of names and
+//! defaults: `compat::<library>::write` (transformers, timm, optax, Keras; their
+//! `defaults!` table is both the reader's serde defaults and what the writer leaves out)
+//! and `torch::write` (classes; the `LambdaLR` formula text is `torch::expr::write`, the
+//! twin of the expression reader). This module only dispatches, strips defaults and
+//! checks. Carrying a new family parameter over to a library is one arm in that library's
+//! `write.rs`; the check here proves the result exact or says where it differs.
+//!
 //! ```
 //! use lrsched::convert::{convert, Target};
 //! use lrsched::{config, oneline};
@@ -38,11 +46,8 @@
 //! println!("{}", oneline::print_value(&torch.config));
 //! ```
 
-use crate::{
-    AfterEnd, Anneal, AnySchedule, CyclicMode, JoinTime, NoiseKind, Schedule, ScheduleError,
-    ThresholdMode, WarmupShape,
-};
-use serde_json::{json, Map, Value};
+use crate::{AnySchedule, Schedule, ScheduleError, WarmupShape};
+use serde_json::Value;
 use std::fmt;
 
 /// The library a schedule is converted into.
@@ -249,7 +254,7 @@ pub fn convert(s: &AnySchedule, to: Target) -> Result<Conversion, ScheduleError>
     })
 }
 
-fn type_of(v: &Value) -> String {
+pub(crate) fn type_of(v: &Value) -> String {
     v.get("type")
         .and_then(Value::as_str)
         .unwrap_or("?")
@@ -277,12 +282,12 @@ fn no_counterpart(s: &AnySchedule, to: Target) -> ScheduleError {
 }
 
 /// A config in the target's form, with notes that hold whatever the numbers say.
-struct Candidate {
-    config: Value,
-    notes: Vec<String>,
+pub(crate) struct Candidate {
+    pub(crate) config: Value,
+    pub(crate) notes: Vec<String>,
 }
 
-fn cand(config: Value) -> Candidate {
+pub(crate) fn cand(config: Value) -> Candidate {
     Candidate {
         config,
         notes: Vec::new(),
@@ -290,31 +295,19 @@ fn cand(config: Value) -> Candidate {
 }
 
 fn candidates(s: &AnySchedule, to: Target) -> Vec<Candidate> {
+    use crate::compat::{keras, optax, timm, transformers};
     let mut out = raw_candidates(s, to);
-    let defaults: &[(&str, Value)] = match to {
-        Target::Native => &[],
-        Target::Torch => &[("eta_min", json!(0.0))],
-        Target::Transformers => &[("num_cycles", json!(0.5))],
-        Target::Timm => &[
-            ("k_decay", json!(1.0)),
-            ("lr_min", json!(0.0)),
-            ("cycle_mul", json!(1.0)),
-            ("cycle_decay", json!(1.0)),
-        ],
-        Target::Optax => &[
-            ("exponent", json!(1.0)),
-            ("alpha", json!(0.0)),
-            ("transition_begin", json!(0)),
-            ("staircase", json!(false)),
-        ],
-        Target::Keras => &[
-            ("alpha", json!(0.0)),
-            ("staircase", json!(false)),
-            ("cycle", json!(false)),
-        ],
+    // The defaults are the readers' own, so a left-out argument reads back the same.
+    let defaults = match to {
+        Target::Native => Vec::new(),
+        Target::Torch => crate::torch::write::defaults(),
+        Target::Transformers => transformers::defaults::all(),
+        Target::Timm => timm::defaults::all(),
+        Target::Optax => optax::defaults::all(),
+        Target::Keras => keras::defaults::all(),
     };
     for c in &mut out {
-        strip_defaults(&mut c.config, defaults);
+        strip_defaults(&mut c.config, &defaults);
     }
     out
 }
@@ -336,28 +329,21 @@ fn strip_defaults(v: &mut Value, defaults: &[(&str, Value)]) {
     }
 }
 
+/// Each target's forms of `s`, written by that library's writer beside its reader:
+/// `torch::write`, `compat::<library>::write`.
 fn raw_candidates(s: &AnySchedule, to: Target) -> Vec<Candidate> {
-    let mut out = Vec::new();
+    use crate::compat::{keras, optax, timm, transformers};
     match to {
-        Target::Native => out.push(cand(crate::config::to_value(s))),
-        Target::Torch => {
-            if let AnySchedule::Torch(_) = s {
-                out.push(cand(crate::config::to_value(s)));
-                return out;
-            }
-            if let Some((lr, class)) = torch_class(s) {
-                out.push(cand(torch_top(lr, class, s)));
-            }
-            if let Some(c) = lambda_lr(s) {
-                out.push(c);
-            }
-        }
-        Target::Transformers => out.extend(transformers(s).map(cand)),
-        Target::Timm => out.extend(timm(s)),
-        Target::Optax => out.extend(optax(s).map(cand)),
-        Target::Keras => out.extend(keras(s).map(cand)),
+        Target::Native => vec![cand(crate::config::to_value(s))],
+        Target::Torch => crate::torch::write::candidates(s),
+        Target::Transformers => transformers::write::write(s)
+            .map(cand)
+            .into_iter()
+            .collect(),
+        Target::Timm => timm::write::write(s).into_iter().collect(),
+        Target::Optax => optax::write::write(s).map(cand).into_iter().collect(),
+        Target::Keras => keras::write::write(s).map(cand).into_iter().collect(),
     }
-    out
 }
 
 // ---------------------------------------------------------------------------------------
@@ -406,7 +392,7 @@ impl Diff {
 
 /// The steps to compare: the source's length (or its longest step-count parameter) and
 /// half as much again, so that behaviour past the end is compared too.
-fn horizon(s: &AnySchedule) -> u64 {
+pub(crate) fn horizon(s: &AnySchedule) -> u64 {
     fn max_int(v: &Value, m: &mut u64) {
         match v {
             Value::Number(n) => {
@@ -510,7 +496,7 @@ fn rel(x: f64, y: f64, peak: f64) -> f64 {
 // Shapes shared by the targets.
 
 /// A linear warmup's `(steps, start_lr)` and the schedule after it; `(0, 0, s)` without.
-fn split_warmup(s: &AnySchedule) -> (u64, f64, &AnySchedule) {
+pub(crate) fn split_warmup(s: &AnySchedule) -> (u64, f64, &AnySchedule) {
     match s {
         AnySchedule::Warmup(w) if w.shape == WarmupShape::Linear => {
             (w.steps, w.start_lr, &*w.schedule)
@@ -520,11 +506,11 @@ fn split_warmup(s: &AnySchedule) -> (u64, f64, &AnySchedule) {
 }
 
 /// A plain half cosine: no exponent, k-decay or other waves.
-fn plain_cosine(c: &crate::Cosine) -> bool {
+pub(crate) fn plain_cosine(c: &crate::Cosine) -> bool {
     c.exponent == 1.0 && c.k_decay == 1.0 && c.num_cycles == 0.5
 }
 
-fn ratio(part: f64, whole: f64) -> f64 {
+pub(crate) fn ratio(part: f64, whole: f64) -> f64 {
     if whole == 0.0 {
         0.0
     } else {
@@ -532,12 +518,12 @@ fn ratio(part: f64, whole: f64) -> f64 {
     }
 }
 
-fn to_json<T: serde::Serialize>(x: &T) -> Value {
+pub(crate) fn to_json<T: serde::Serialize>(x: &T) -> Value {
     serde_json::to_value(x).unwrap_or(Value::Null)
 }
 
 /// Multi-step milestones as `(step, times)`, in order, repeats merged.
-fn milestone_counts(milestones: &[u64]) -> Vec<(u64, i32)> {
+pub(crate) fn milestone_counts(milestones: &[u64]) -> Vec<(u64, i32)> {
     let mut sorted = milestones.to_vec();
     sorted.sort_unstable();
     let mut out: Vec<(u64, i32)> = Vec::new();
@@ -550,989 +536,11 @@ fn milestone_counts(milestones: &[u64]) -> Vec<(u64, i32)> {
     out
 }
 
-// ---------------------------------------------------------------------------------------
-// PyTorch.
-
-/// A PyTorch class for `s` as `(base lr, class config without lr)`.
-fn torch_class(s: &AnySchedule) -> Option<(f64, Value)> {
-    Some(match s {
-        AnySchedule::Constant(c) => (c.lr, json!({"type": "LambdaLR", "lr_lambda": 1.0})),
-        AnySchedule::Step(x) => (
-            x.lr,
-            json!({"type": "StepLR", "step_size": x.step_size, "gamma": x.gamma}),
-        ),
-        AnySchedule::MultiStep(x) => (
-            x.lr,
-            json!({"type": "MultiStepLR", "milestones": x.milestones, "gamma": x.gamma}),
-        ),
-        AnySchedule::Exponential(x)
-            if x.transition_steps == 1
-                && x.transition_begin == 0
-                && !x.staircase
-                && x.min_lr == 0.0
-                && x.max_lr.is_none() =>
-        {
-            let gamma = x.gamma.or(x.k.map(|k| (-k).exp()))?;
-            (x.lr, json!({"type": "ExponentialLR", "gamma": gamma}))
-        }
-        AnySchedule::Polynomial(x)
-            if x.end_lr == 0.0 && x.k_decay == 1.0 && !x.cycle && x.after_end == AfterEnd::Hold =>
-        {
-            (
-                x.lr,
-                json!({"type": "PolynomialLR", "total_iters": x.steps, "power": x.power}),
-            )
-        }
-        AnySchedule::Linear(x) if x.after_end == AfterEnd::Hold => {
-            // LinearLR's factors are of one base rate, the larger end, in (0, 1].
-            let base = x.start_lr.max(x.end_lr);
-            let (a, b) = (ratio(x.start_lr, base), ratio(x.end_lr, base));
-            if a <= 0.0 {
-                return None;
-            }
-            (
-                base,
-                json!({"type": "LinearLR", "start_factor": a, "end_factor": b, "total_iters": x.steps}),
-            )
-        }
-        AnySchedule::Cosine(c) if plain_cosine(c) => match c.after_end {
-            AfterEnd::Restart => (
-                c.lr,
-                json!({"type": "CosineAnnealingWarmRestarts", "T_0": c.steps, "eta_min": c.min_lr}),
-            ),
-            _ => (
-                c.lr,
-                json!({"type": "CosineAnnealingLR", "T_max": c.steps, "eta_min": c.min_lr}),
-            ),
-        },
-        AnySchedule::WarmRestarts(w)
-            if w.peak_decay == 1.0
-                && w.cycle_limit.is_none()
-                && w.period_mult.fract() == 0.0
-                && w.period_mult >= 1.0
-                && w.period_mult < 1e6 =>
-        {
-            (
-                w.lr,
-                json!({"type": "CosineAnnealingWarmRestarts", "T_0": w.period,
-                    "T_mult": w.period_mult as u64, "eta_min": w.min_lr}),
-            )
-        }
-        AnySchedule::Cyclic(c) if c.mode != CyclicMode::Sine && c.scale_mode.is_none() => {
-            let mut v = json!({"type": "CyclicLR", "base_lr": c.base_lr, "max_lr": c.max_lr,
-                "step_size_up": c.step_size_up, "mode": to_json(&c.mode), "gamma": c.gamma,
-                "cycle_momentum": c.cycle_momentum});
-            if let Some(d) = c.step_size_down {
-                v["step_size_down"] = json!(d);
-            }
-            if c.cycle_momentum {
-                v["base_momentum"] = json!(c.base_momentum);
-                v["max_momentum"] = json!(c.max_momentum);
-            }
-            (c.base_lr, v)
-        }
-        AnySchedule::OneCycle(c) => {
-            let mut v = json!({"type": "OneCycleLR", "max_lr": c.max_lr,
-                "total_steps": c.total_steps, "pct_start": c.pct_start,
-                "anneal_strategy": to_json(&c.anneal_strategy), "div_factor": c.div_factor,
-                "final_div_factor": c.final_div_factor, "three_phase": c.three_phase,
-                "cycle_momentum": c.cycle_momentum});
-            if c.cycle_momentum {
-                v["base_momentum"] = json!(c.base_momentum);
-                v["max_momentum"] = json!(c.max_momentum);
-            }
-            (ratio(c.max_lr, c.div_factor), v)
-        }
-        AnySchedule::Plateau(p) if p.schedule.is_none() => (
-            p.lr?,
-            json!({"type": "ReduceLROnPlateau", "mode": to_json(&p.mode), "factor": p.factor,
-                "patience": p.patience, "threshold": p.threshold,
-                "threshold_mode": to_json(&p.threshold_mode), "cooldown": p.cooldown,
-                "min_lr": p.min_lr, "eps": p.eps}),
-        ),
-        AnySchedule::Warmup(w) if w.shape == WarmupShape::Linear => {
-            let (lr, class) = torch_class(&w.schedule)?;
-            let target = w.schedule.value(0);
-            if lr <= 0.0 || target != lr || w.start_lr <= 0.0 || w.steps == 0 {
-                return None;
-            }
-            let warm = json!({"type": "LinearLR", "start_factor": w.start_lr / lr,
-                "end_factor": 1.0, "total_iters": w.steps});
-            (
-                lr,
-                json!({"type": "SequentialLR", "schedulers": [warm, class], "milestones": [w.steps]}),
-            )
-        }
-        AnySchedule::Join(j) if j.time == JoinTime::Local => {
-            let parts: Vec<(f64, Value)> =
-                j.schedules.iter().map(torch_class).collect::<Option<_>>()?;
-            let lr = parts.first()?.0;
-            // SequentialLR's schedulers share one base rate.
-            if parts.iter().any(|(l, _)| *l != lr) {
-                return None;
-            }
-            let classes: Vec<Value> = parts.into_iter().map(|(_, c)| c).collect();
-            (
-                lr,
-                json!({"type": "SequentialLR", "schedulers": classes, "milestones": j.boundaries}),
-            )
-        }
-        _ => return None,
-    })
-}
-
-/// A top-level PyTorch config: the class with the optimizer's `lr` (and `momentum` where
-/// the class cycles it, as PyTorch requires an optimizer with momentum there).
-fn torch_top(lr: f64, mut class: Value, s: &AnySchedule) -> Value {
-    if let Value::Object(o) = &mut class {
-        o.insert("lr".into(), json!(lr));
-        if o.get("cycle_momentum") == Some(&Value::Bool(true)) {
-            if let Some(m) = s.momentum(0) {
-                o.insert("momentum".into(), json!(m));
-            }
-        }
-    }
-    class
-}
-
-/// PyTorch's universal form: `LambdaLR` with the schedule's formula as `lr_lambda`.
-fn lambda_lr(s: &AnySchedule) -> Option<Candidate> {
-    let v0 = s.value(0);
-    // The factor is relative to the optimizer's lr: the start (or the peak of a schedule
-    // that starts at 0) keeps the expression's numbers readable.
-    let base = if v0 > 0.0 && v0.is_finite() {
-        v0
-    } else {
-        let peak = s
-            .values(0..horizon(s))
-            .into_iter()
-            .filter(|v| v.is_finite())
-            .fold(0.0f64, f64::max);
-        if peak > 0.0 {
-            peak
-        } else {
-            1.0
-        }
-    };
-    let e = expr(s, "epoch", base)?;
-    Some(Candidate {
-        config: json!({"type": "LambdaLR", "lr": base, "lr_lambda": format!("lambda epoch: {e}")}),
-        notes: vec![format!(
-            "PyTorch has no class for `{}` as configured: LambdaLR with its formula (lr times lr_lambda(epoch))",
-            s.type_name()
-        )],
-    })
-}
-
-/// A number as Python reads it back to the same f64, parenthesised when negative.
-fn num(x: f64) -> String {
-    if x < 0.0 {
-        format!("({x:?})")
-    } else {
-        format!("{x:?}")
-    }
-}
-
-/// `coef * rest`, leaving out a coefficient of 1.
-fn coef(c: &str, rest: &str) -> String {
-    if c == "1.0" {
-        rest.to_string()
-    } else {
-        format!("{c} * {rest}")
-    }
-}
-
-/// `a + (b - a) * f`, shorter when `a` is 0.
-fn between(a: &str, b: &str, f: &str) -> String {
-    if a == "0.0" {
-        coef(b, f)
-    } else {
-        format!("{a} + ({b} - {a}) * {f}")
-    }
-}
-
-/// `a * (b)`, leaving out a factor of 1.
-fn times(a: f64, b: &str) -> String {
-    if a == 1.0 {
-        b.to_string()
-    } else {
-        format!("{} * ({b})", num(a))
-    }
-}
-
-/// The local time of a schedule with a length, after its `after_end`.
-fn local(t: &str, len: u64, after_end: AfterEnd) -> String {
-    match after_end {
-        AfterEnd::Hold => format!("min({t}, {len})"),
-        AfterEnd::Continue => t.to_string(),
-        AfterEnd::Restart => format!("({t} % {len})"),
-    }
-}
-
-/// The fraction of `steps` done at step `t`, staircase or not.
-fn fraction(t: &str, steps: u64, staircase: bool) -> String {
-    match (staircase, steps) {
-        (true, _) => format!("({t} // {steps})"),
-        (false, 1) => t.to_string(),
-        (false, _) => format!("({t} / {steps})"),
-    }
-}
-
-/// The schedule's value at step `t` divided by `base`, as a Python expression in the
-/// variable of `t`; `None` for what has no closed form here (metric-driven, noise,
-/// PyTorch classes).
-fn expr(s: &AnySchedule, t: &str, base: f64) -> Option<String> {
-    let r = |x: f64| num(ratio(x, base));
-    Some(match s {
-        AnySchedule::Constant(c) => r(c.lr),
-        AnySchedule::Step(x) => {
-            format!("{} * {} ** ({t} // {})", r(x.lr), num(x.gamma), x.step_size)
-        }
-        AnySchedule::MultiStep(x) => {
-            if x.milestones.is_empty() {
-                r(x.lr)
-            } else {
-                let passed: Vec<String> = x
-                    .milestones
-                    .iter()
-                    .map(|m| format!("({t} >= {m})"))
-                    .collect();
-                format!("{} * {} ** ({})", r(x.lr), num(x.gamma), passed.join(" + "))
-            }
-        }
-        AnySchedule::Exponential(x) => {
-            let d = if x.transition_begin > 0 {
-                format!("max({t} - {}, 0)", x.transition_begin)
-            } else {
-                t.to_string()
-            };
-            let p = fraction(&d, x.transition_steps, x.staircase);
-            let mut e = match (x.gamma, x.k) {
-                (Some(g), _) => format!("{} * {} ** {p}", r(x.lr), num(g)),
-                (None, Some(k)) => format!("{} * exp({} * {p})", r(x.lr), num(-k)),
-                (None, None) => r(x.lr),
-            };
-            if x.min_lr > 0.0 {
-                e = format!("max({e}, {})", r(x.min_lr));
-            }
-            if let Some(m) = x.max_lr {
-                e = format!("min({e}, {})", r(m));
-            }
-            if x.transition_begin > 0 {
-                // The bounds apply only once the decay has begun.
-                e = format!("({} if {t} <= {} else {e})", r(x.lr), x.transition_begin);
-            }
-            e
-        }
-        AnySchedule::InverseTime(x) => format!(
-            "{} / (1 + {} * {})",
-            r(x.lr),
-            num(x.k),
-            fraction(t, x.decay_steps, x.staircase)
-        ),
-        AnySchedule::InverseSqrt(x) => {
-            let tt = if x.warmup_steps > 0 {
-                format!("max({t} - {}, 0)", x.warmup_steps)
-            } else {
-                t.to_string()
-            };
-            match (x.k, x.timescale) {
-                (Some(k), _) => format!("{} / (1 + {} * sqrt({tt}))", r(x.lr), num(k)),
-                (None, Some(ts)) => {
-                    format!("{} * (1 / sqrt(({tt} + {ts}) / {ts}))", r(x.lr))
-                }
-                (None, None) => r(x.lr),
-            }
-        }
-        AnySchedule::Polynomial(x) => {
-            let (tt, over) = if x.cycle {
-                (
-                    t.to_string(),
-                    format!("({} * max(ceil({t} / {}), 1))", x.steps, x.steps),
-                )
-            } else {
-                (local(t, x.steps, x.after_end), x.steps.to_string())
-            };
-            let mut p = format!("({tt} / {over})");
-            if x.k_decay != 1.0 {
-                p = format!("{p} ** {}", num(x.k_decay));
-            }
-            let mut frac = format!("(1 - {p})");
-            if x.power != 1.0 {
-                frac = format!("{frac} ** {}", num(x.power));
-            }
-            if x.end_lr == 0.0 {
-                coef(&r(x.lr), &frac)
-            } else {
-                format!("({} - {}) * {frac} + {}", r(x.lr), r(x.end_lr), r(x.end_lr))
-            }
-        }
-        AnySchedule::Linear(x) => {
-            let tt = local(t, x.steps, x.after_end);
-            format!(
-                "({} - {}) * (1 - {tt} / {}) + {}",
-                r(x.start_lr),
-                r(x.end_lr),
-                x.steps,
-                r(x.end_lr)
-            )
-        }
-        AnySchedule::Cosine(c) => {
-            let tt = local(t, c.steps, c.after_end);
-            let mut p = format!("{tt} / {}", c.steps);
-            if c.k_decay != 1.0 {
-                p = format!("({p}) ** {}", num(c.k_decay));
-            }
-            let arg = if c.num_cycles == 0.5 {
-                format!("pi * {p}")
-            } else {
-                format!("pi * {} * 2 * {p}", num(c.num_cycles))
-            };
-            let mut f = format!("0.5 * (1 + cos({arg}))");
-            if c.exponent != 1.0 {
-                f = format!("({f}) ** {}", num(c.exponent));
-            }
-            if c.min_lr == 0.0 {
-                coef(&r(c.lr), &f)
-            } else {
-                format!("{} + ({} - {}) * {f}", r(c.min_lr), r(c.lr), r(c.min_lr))
-            }
-        }
-        AnySchedule::Tanh(x) => {
-            let tt = local(t, x.steps, x.after_end);
-            let tr = format!("({tt} / {})", x.steps);
-            // 1 - tanh(y) = 2 / (1 + exp(2 y)): Python's math has no tanh here.
-            let e = format!(
-                "{} + ({} - {}) / (1 + exp(2 * ({} * (1 - {tr}) + {} * {tr})))",
-                r(x.min_lr),
-                r(x.lr),
-                r(x.min_lr),
-                num(x.lb),
-                num(x.ub)
-            );
-            if x.after_end == AfterEnd::Continue {
-                e
-            } else {
-                format!("({e} if {tt} < {} else {})", x.steps, r(x.min_lr))
-            }
-        }
-        AnySchedule::Rex(x) => {
-            let tt = local(t, x.steps, x.after_end);
-            let z = format!("({tt} / {})", x.steps);
-            format!(
-                "{} + ({} - {}) * (1 - {z}) / (0.5 + 0.5 * (1 - {z}))",
-                r(x.min_lr),
-                r(x.lr),
-                r(x.min_lr)
-            )
-        }
-        AnySchedule::Noam(x) => {
-            let n = format!("({t} + 1)");
-            times(
-                ratio(x.factor, base),
-                &format!(
-                    "{} ** (-0.5) * min({n} ** (-0.5), {n} * {} ** (-1.5))",
-                    x.d_model, x.warmup_steps
-                ),
-            )
-        }
-        AnySchedule::WarmRestarts(w) => {
-            if w.period == 0 || w.period_mult < 1.0 {
-                return None;
-            }
-            let p = w.period;
-            let (tt, limit) = match (w.cycle_limit, w.after_end) {
-                (Some(n), AfterEnd::Hold) => (t.to_string(), Some(n)),
-                (Some(n), AfterEnd::Restart) => {
-                    if w.period_mult != 1.0 {
-                        return None;
-                    }
-                    (format!("({t} % {})", p.checked_mul(n)?), None)
-                }
-                _ => (t.to_string(), None),
-            };
-            let (n, cur, len) = if w.period_mult == 1.0 {
-                (
-                    format!("({tt} // {p})"),
-                    format!("({tt} % {p})"),
-                    p.to_string(),
-                )
-            } else {
-                let m = w.period_mult;
-                // The cycle from the log, nudged up so that a boundary that the log
-                // lands a hair below still starts the new cycle.
-                let n = format!(
-                    "floor(log(1 + {tt} / {p} * {}) / log({}) + 1e-9)",
-                    num(m - 1.0),
-                    num(m)
-                );
-                (
-                    n.clone(),
-                    format!("({tt} - {p} * ({} ** {n} - 1) / {})", num(m), num(m - 1.0)),
-                    format!("({p} * {} ** {n})", num(m)),
-                )
-            };
-            let decay = if w.peak_decay == 1.0 {
-                "1".to_string()
-            } else {
-                format!("{} ** {n}", num(w.peak_decay))
-            };
-            let peak = if w.decay_height {
-                format!(
-                    "({} + ({} - {}) * {decay})",
-                    r(w.min_lr),
-                    r(w.lr),
-                    r(w.min_lr)
-                )
-            } else {
-                format!("({} * {decay})", r(w.lr))
-            };
-            let e = format!(
-                "{} + ({peak} - {}) * (1 + cos(pi * {cur} / {len})) / 2",
-                r(w.min_lr),
-                r(w.min_lr)
-            );
-            match limit {
-                Some(n) if w.period_mult == 1.0 => {
-                    format!("({e} if {t} < {} else {})", p.checked_mul(n)?, r(w.min_lr))
-                }
-                Some(_) => return None,
-                None => e,
-            }
-        }
-        AnySchedule::Warmup(w) => {
-            let child = expr(&w.schedule, &format!("({t} - {})", w.steps), base)?;
-            if w.steps == 0 {
-                return Some(child);
-            }
-            let target = w.schedule.value(0);
-            let p = format!("{t} / {}", w.steps);
-            let (a, b) = (r(w.start_lr), r(target));
-            let rise = match w.shape {
-                WarmupShape::Linear => between(&a, &b, &p),
-                WarmupShape::Cosine => between(&a, &b, &format!("(0.5 * (1 - cos(pi * {p})))")),
-                WarmupShape::Exponential if w.start_lr > 0.0 => {
-                    format!("{a} * {} ** ({p})", num(target / w.start_lr))
-                }
-                WarmupShape::Exponential => between(&a, &b, &p),
-                WarmupShape::OneMinusSqrt => {
-                    format!("{a} + ({b} - {a}) * (1 - sqrt(max(1 - {p}, 0)))")
-                }
-            };
-            format!("({rise} if {t} < {} else {child})", w.steps)
-        }
-        AnySchedule::Wsd(x) => {
-            let total = x.warmup_steps + x.stable_steps + x.decay_steps;
-            let tt = match x.after_end {
-                AfterEnd::Restart => format!("({t} % {total})"),
-                _ => t.to_string(),
-            };
-            let (w, ws) = (x.warmup_steps, x.warmup_steps + x.stable_steps);
-            let p = format!("({tt} - {ws}) / {}", x.decay_steps);
-            let f = match x.cooldown {
-                crate::Cooldown::Linear => format!("(1 - {p})"),
-                crate::Cooldown::Cosine => format!("0.5 * (1 + cos(pi * {p}))"),
-                crate::Cooldown::OneMinusSqrt => format!("(1 - sqrt(max({p}, 0)))"),
-                crate::Cooldown::OneMinusSquare => format!("(1 - ({p}) * ({p}))"),
-            };
-            let mut e = format!(
-                "({} if {tt} >= {total} else ({} if {tt} < {ws} else {} + ({} - {}) * {f}))",
-                r(x.min_lr),
-                r(x.lr),
-                r(x.min_lr),
-                r(x.lr),
-                r(x.min_lr)
-            );
-            if w > 0 {
-                let start = r(x.warmup_start_lr.unwrap_or(x.min_lr));
-                let wp = format!("{tt} / {w}");
-                let lr = r(x.lr);
-                let s0 = x.warmup_start_lr.unwrap_or(x.min_lr);
-                let rise = match x.warmup_shape {
-                    WarmupShape::Exponential if s0 > 0.0 => {
-                        format!("{start} * {} ** ({wp})", num(x.lr / s0))
-                    }
-                    WarmupShape::Linear | WarmupShape::Exponential => {
-                        format!("{start} + ({lr} - {start}) * {wp}")
-                    }
-                    WarmupShape::Cosine => {
-                        format!("{start} + ({lr} - {start}) * (0.5 * (1 - cos(pi * {wp})))")
-                    }
-                    WarmupShape::OneMinusSqrt => {
-                        format!("{start} + ({lr} - {start}) * (1 - sqrt(max(1 - {wp}, 0)))")
-                    }
-                };
-                e = format!("({rise} if {tt} < {w} else {e})");
-            }
-            e
-        }
-        AnySchedule::Join(j) => {
-            let n = j.schedules.len();
-            if n == 0 || j.boundaries.len() + 1 != n {
-                return None;
-            }
-            let time = |i: usize| match (j.time, i) {
-                (JoinTime::Global, _) | (_, 0) => t.to_string(),
-                (JoinTime::Local, i) => format!("({t} - {})", j.boundaries[i - 1]),
-            };
-            // `(p0 if t < b0 else (p1 if t < b1 else ... pn))`, written front to back into
-            // one string: wrapping the expression so far once per part copied it each
-            // time, quadratic in the parts (a join of 100k parts took seconds).
-            let mut out = String::new();
-            for (i, part) in j.schedules.iter().enumerate().take(n - 1) {
-                let part = expr(part, &time(i), base)?;
-                out.push_str(&format!("({part} if {t} < {} else ", j.boundaries[i]));
-            }
-            out.push_str(&expr(&j.schedules[n - 1], &time(n - 1), base)?);
-            out.push_str(&")".repeat(n - 1));
-            out
-        }
-        AnySchedule::Scale(x) => times(x.factor, &expr(&x.schedule, t, base)?),
-        AnySchedule::Product(p) => {
-            let mut parts = Vec::new();
-            for (i, c) in p.schedules.iter().enumerate() {
-                // Only the first factor is relative to the optimizer's lr.
-                let b = if i == 0 { base } else { 1.0 };
-                parts.push(format!("({})", expr(c, t, b)?));
-            }
-            if parts.is_empty() {
-                r(1.0)
-            } else {
-                parts.join(" * ")
-            }
-        }
-        AnySchedule::Clamp(c) => {
-            let mut e = format!("max({}, {})", expr(&c.schedule, t, base)?, r(c.min));
-            if let Some(m) = c.max {
-                e = format!("min({e}, {})", r(m));
-            }
-            e
-        }
-        AnySchedule::Offset(o) => {
-            let shifted = if o.shift >= 0 {
-                format!("({t} + {})", o.shift)
-            } else {
-                format!("max({t} - {}, 0)", o.shift.unsigned_abs())
-            };
-            expr(&o.schedule, &shifted, base)?
-        }
-        AnySchedule::Repeat(x) if x.times.is_none() => {
-            let p = x.period.or_else(|| x.schedule.len()).filter(|&p| p > 0)?;
-            expr(&x.schedule, &format!("({t} % {p})"), base)?
-        }
-        _ => return None,
-    })
-}
-
-// ---------------------------------------------------------------------------------------
-// transformers.
-
-fn transformers(s: &AnySchedule) -> Option<Value> {
-    let (w, start, inner) = split_warmup(s);
-    // transformers' warmups all rise from 0.
-    if w > 0 && start != 0.0 {
-        return None;
-    }
-    Some(match inner {
-        AnySchedule::Constant(c) if w == 0 => {
-            json!({"type": "transformers.get_constant_schedule", "lr": c.lr})
-        }
-        AnySchedule::Constant(c) => {
-            json!({"type": "transformers.get_constant_schedule_with_warmup",
-            "lr": c.lr, "num_warmup_steps": w})
-        }
-        AnySchedule::Linear(x) if x.end_lr == 0.0 && x.after_end == AfterEnd::Hold => {
-            json!({"type": "transformers.get_linear_schedule_with_warmup", "lr": x.start_lr,
-                "num_warmup_steps": w, "num_training_steps": w + x.steps})
-        }
-        AnySchedule::Cosine(c)
-            if c.exponent == 1.0 && c.k_decay == 1.0 && c.after_end != AfterEnd::Restart =>
-        {
-            let mut v = json!({"type": "transformers.get_cosine_schedule_with_warmup",
-                "lr": c.lr, "num_warmup_steps": w, "num_training_steps": w + c.steps,
-                "num_cycles": c.num_cycles});
-            if c.min_lr != 0.0 {
-                v["type"] = json!("transformers.get_cosine_with_min_lr_schedule_with_warmup");
-                v["min_lr"] = json!(c.min_lr);
-            }
-            v
-        }
-        AnySchedule::Cosine(c) if plain_cosine(c) && c.min_lr == 0.0 => {
-            json!({"type": "transformers.get_cosine_with_hard_restarts_schedule_with_warmup",
-                "lr": c.lr, "num_warmup_steps": w, "num_training_steps": w + c.steps,
-                "num_cycles": 1})
-        }
-        AnySchedule::WarmRestarts(x)
-            if x.period_mult == 1.0
-                && x.peak_decay == 1.0
-                && x.min_lr == 0.0
-                && x.after_end == AfterEnd::Hold =>
-        {
-            let n = x.cycle_limit.unwrap_or(1);
-            json!({"type": "transformers.get_cosine_with_hard_restarts_schedule_with_warmup",
-                "lr": x.lr, "num_warmup_steps": w,
-                "num_training_steps": w + x.period.checked_mul(n)?, "num_cycles": n})
-        }
-        AnySchedule::Polynomial(x)
-            if x.k_decay == 1.0 && !x.cycle && x.after_end == AfterEnd::Hold && x.end_lr < x.lr =>
-        {
-            json!({"type": "transformers.get_polynomial_decay_schedule_with_warmup",
-                "lr": x.lr, "num_warmup_steps": w, "num_training_steps": w + x.steps,
-                "lr_end": x.end_lr, "power": x.power})
-        }
-        AnySchedule::InverseSqrt(x) if x.k.is_none() && x.warmup_steps == 0 => {
-            json!({"type": "transformers.get_inverse_sqrt_schedule", "lr": x.lr,
-                "num_warmup_steps": w, "timescale": x.timescale?})
-        }
-        AnySchedule::Wsd(x)
-            if w == 0
-                && x.warmup_start_lr.is_none_or(|v| v == x.min_lr)
-                && x.cooldown != crate::Cooldown::OneMinusSquare
-                && x.warmup_shape != WarmupShape::Exponential =>
-        {
-            json!({"type": "transformers.get_wsd_schedule", "lr": x.lr,
-                "num_warmup_steps": x.warmup_steps, "num_stable_steps": x.stable_steps,
-                "num_decay_steps": x.decay_steps, "warmup_type": to_json(&x.warmup_shape),
-                "decay_type": to_json(&x.cooldown), "min_lr_ratio": ratio(x.min_lr, x.lr)})
-        }
-        AnySchedule::Plateau(p) if w == 0 && p.schedule.is_none() => {
-            json!({"type": "transformers.get_reduce_on_plateau_schedule", "lr": p.lr?,
-                "mode": to_json(&p.mode), "factor": p.factor, "patience": p.patience,
-                "threshold": p.threshold, "threshold_mode": to_json(&p.threshold_mode),
-                "cooldown": p.cooldown, "min_lr": p.min_lr, "eps": p.eps})
-        }
-        _ => return None,
-    })
-}
-
-// ---------------------------------------------------------------------------------------
-// timm.
-
-fn timm(s: &AnySchedule) -> Option<Candidate> {
-    if let AnySchedule::Noise(n) = s {
-        // timm's noise is a truncated normal on the noise-free value.
-        if n.kind != NoiseKind::Normal {
-            return None;
-        }
-        let mut c = timm(&n.schedule)?;
-        if type_of(&c.config) == "timm.PlateauLRScheduler" {
-            return None;
-        }
-        let range = match n.end {
-            Some(e) => json!([n.start, e]),
-            None => json!(n.start),
-        };
-        let o = c.config.as_object_mut()?;
-        o.insert("noise_range_t".into(), range);
-        o.insert("noise_pct".into(), json!(n.pct));
-        o.insert("noise_std".into(), json!(n.std));
-        o.insert("noise_seed".into(), json!(n.seed));
-        c.notes.push(
-            "timm draws its noise from torch's generator seeded with noise_seed + t: the same range, shape and bounds, different draws".into(),
-        );
-        return Some(c);
-    }
-    let (mut w, mut start, mut inner) = split_warmup(s);
-    let mut prefix = true;
-    // timm's own warmup without warmup_prefix: the schedule reads the global step and the
-    // warmup (to the schedule's lr) hides its first steps.
-    if let AnySchedule::Join(j) = s {
-        if let ([AnySchedule::Warmup(warm), rest], [b], JoinTime::Global) =
-            (j.schedules.as_slice(), j.boundaries.as_slice(), j.time)
-        {
-            if warm.shape == WarmupShape::Linear && warm.steps == *b {
-                if let AnySchedule::Constant(c) = &*warm.schedule {
-                    if c.lr == rest.value(0) {
-                        (w, start, inner, prefix) = (*b, warm.start_lr, rest, false);
-                    }
-                }
-            }
-        }
-    }
-    let mut notes = Vec::new();
-    let mut v = match inner {
-        AnySchedule::Cosine(c) if plain_cosine_k(c) && c.after_end != AfterEnd::Restart => {
-            json!({"type": "timm.CosineLRScheduler", "lr": c.lr, "t_initial": c.steps,
-                "lr_min": c.min_lr, "k_decay": c.k_decay})
-        }
-        AnySchedule::WarmRestarts(x) if x.after_end == AfterEnd::Hold && !x.decay_height => {
-            json!({"type": "timm.CosineLRScheduler", "lr": x.lr, "t_initial": x.period,
-                "lr_min": x.min_lr, "cycle_mul": x.period_mult, "cycle_decay": x.peak_decay,
-                "cycle_limit": x.cycle_limit?})
-        }
-        // timm's own cycles: the first cycle's class with the cycle arguments.
-        AnySchedule::Cycles(x) if !matches!(*x.schedule, AnySchedule::Cycles(_)) => {
-            let limit = x.cycle_limit?;
-            let mut first = timm(&x.schedule)?.config;
-            let o = first.as_object_mut()?;
-            o.insert("cycle_mul".into(), json!(x.cycle_mul));
-            o.insert("cycle_decay".into(), json!(x.cycle_decay));
-            o.insert("cycle_limit".into(), json!(limit));
-            first
-        }
-        AnySchedule::Tanh(x) if x.after_end == AfterEnd::Hold => {
-            json!({"type": "timm.TanhLRScheduler", "lr": x.lr, "t_initial": x.steps,
-                "lb": x.lb, "ub": x.ub, "lr_min": x.min_lr})
-        }
-        AnySchedule::Polynomial(x) if !x.cycle && x.after_end == AfterEnd::Hold => {
-            json!({"type": "timm.PolyLRScheduler", "lr": x.lr, "t_initial": x.steps,
-                "power": x.power, "lr_min": x.end_lr, "k_decay": x.k_decay})
-        }
-        AnySchedule::Step(x) => json!({"type": "timm.StepLRScheduler", "lr": x.lr,
-            "decay_t": x.step_size, "decay_rate": x.gamma}),
-        AnySchedule::MultiStep(x) => {
-            // timm drops one step before each of its milestones.
-            let decay_t: Vec<u64> = x.milestones.iter().map(|m| m.saturating_add(1)).collect();
-            json!({"type": "timm.MultiStepLRScheduler", "lr": x.lr, "decay_t": decay_t,
-                "decay_rate": x.gamma})
-        }
-        AnySchedule::Constant(c) => {
-            notes
-                .push("timm has no constant scheduler: a StepLRScheduler with decay_rate 1".into());
-            json!({"type": "timm.StepLRScheduler", "lr": c.lr, "decay_t": 1, "decay_rate": 1.0})
-        }
-        AnySchedule::Plateau(p)
-            if w == 0 && p.schedule.is_none() && p.threshold_mode == ThresholdMode::Rel =>
-        {
-            json!({"type": "timm.PlateauLRScheduler", "lr": p.lr?, "decay_rate": p.factor,
-                "patience_t": p.patience, "threshold": p.threshold, "cooldown_t": p.cooldown,
-                "lr_min": p.min_lr, "mode": to_json(&p.mode)})
-        }
-        _ => return None,
-    };
-    if w > 0 {
-        let o = v.as_object_mut()?;
-        o.insert("warmup_t".into(), json!(w));
-        o.insert("warmup_lr_init".into(), json!(start));
-        o.insert("warmup_prefix".into(), json!(prefix));
-    }
-    Some(Candidate { config: v, notes })
-}
-
-/// A cosine timm's CosineLRScheduler has: k-decay allowed, no exponent or extra waves.
-fn plain_cosine_k(c: &crate::Cosine) -> bool {
-    c.exponent == 1.0 && c.num_cycles == 0.5
-}
-
-// ---------------------------------------------------------------------------------------
-// optax.
-
-fn optax(s: &AnySchedule) -> Option<Value> {
-    Some(match s {
-        AnySchedule::Constant(c) => json!({"type": "optax.constant_schedule", "value": c.lr}),
-        AnySchedule::Linear(x) if x.after_end == AfterEnd::Hold => {
-            json!({"type": "optax.linear_schedule", "init_value": x.start_lr,
-                "end_value": x.end_lr, "transition_steps": x.steps})
-        }
-        AnySchedule::Polynomial(x)
-            if x.k_decay == 1.0 && !x.cycle && x.after_end == AfterEnd::Hold =>
-        {
-            json!({"type": "optax.polynomial_schedule", "init_value": x.lr,
-                "end_value": x.end_lr, "power": x.power, "transition_steps": x.steps})
-        }
-        AnySchedule::Exponential(x) => {
-            let rate = match (x.gamma, x.k) {
-                (Some(g), _) => g,
-                (None, Some(k)) => (-k * x.transition_steps as f64).exp(),
-                (None, None) => 1.0,
-            };
-            let mut v = json!({"type": "optax.exponential_decay", "init_value": x.lr,
-                "transition_steps": x.transition_steps, "decay_rate": rate,
-                "transition_begin": x.transition_begin, "staircase": x.staircase});
-            if let Some(m) = x.max_lr {
-                v["end_value"] = json!(m);
-            } else if x.min_lr > 0.0 {
-                v["end_value"] = json!(x.min_lr);
-            }
-            v
-        }
-        AnySchedule::Step(x) => json!({"type": "optax.exponential_decay", "init_value": x.lr,
-            "transition_steps": x.step_size, "decay_rate": x.gamma, "staircase": true}),
-        AnySchedule::MultiStep(x) => {
-            let scales: Map<String, Value> = milestone_counts(&x.milestones)
-                .into_iter()
-                .map(|(m, n)| (m.to_string(), json!(x.gamma.powi(n))))
-                .collect();
-            json!({"type": "optax.piecewise_constant_schedule", "init_value": x.lr,
-                "boundaries_and_scales": scales})
-        }
-        AnySchedule::Cosine(c)
-            if c.k_decay == 1.0 && c.num_cycles == 0.5 && c.after_end != AfterEnd::Restart =>
-        {
-            json!({"type": "optax.cosine_decay_schedule", "init_value": c.lr,
-                "decay_steps": c.steps, "alpha": ratio(c.min_lr, c.lr), "exponent": c.exponent})
-        }
-        AnySchedule::Warmup(w) if w.shape == WarmupShape::Linear && w.steps > 0 => {
-            match &*w.schedule {
-                AnySchedule::Cosine(c)
-                    if c.k_decay == 1.0
-                        && c.num_cycles == 0.5
-                        && c.after_end != AfterEnd::Restart =>
-                {
-                    json!({"type": "optax.warmup_cosine_decay_schedule",
-                        "init_value": w.start_lr, "peak_value": c.lr, "warmup_steps": w.steps,
-                        "decay_steps": w.steps + c.steps, "end_value": c.min_lr,
-                        "exponent": c.exponent})
-                }
-                AnySchedule::Constant(c) => json!({"type": "optax.warmup_constant_schedule",
-                    "init_value": w.start_lr, "peak_value": c.lr, "warmup_steps": w.steps}),
-                AnySchedule::Exponential(_) | AnySchedule::Step(_) => {
-                    let mut v = optax(&w.schedule)?;
-                    let o = v.as_object_mut()?;
-                    let peak = o.remove("init_value")?;
-                    o.insert(
-                        "type".into(),
-                        json!("optax.warmup_exponential_decay_schedule"),
-                    );
-                    o.insert("init_value".into(), json!(w.start_lr));
-                    o.insert("peak_value".into(), peak);
-                    o.insert("warmup_steps".into(), json!(w.steps));
-                    v
-                }
-                other => {
-                    let rise = json!({"type": "optax.linear_schedule",
-                        "init_value": w.start_lr, "end_value": other.value(0),
-                        "transition_steps": w.steps});
-                    json!({"type": "optax.join_schedules",
-                        "schedules": [rise, optax(other)?], "boundaries": [w.steps]})
-                }
-            }
-        }
-        AnySchedule::OneCycle(c) if !c.three_phase && c.anneal_strategy == Anneal::Cos => {
-            json!({"type": "optax.cosine_onecycle_schedule", "transition_steps": c.total_steps,
-                "peak_value": c.max_lr, "pct_start": c.pct_start, "div_factor": c.div_factor,
-                "final_div_factor": c.final_div_factor})
-        }
-        AnySchedule::OneCycle(c) if c.anneal_strategy == Anneal::Linear => {
-            let mut v = json!({"type": "optax.linear_onecycle_schedule",
-                "transition_steps": c.total_steps, "peak_value": c.max_lr,
-                "pct_start": c.pct_start, "div_factor": c.div_factor,
-                "final_div_factor": c.final_div_factor});
-            if c.three_phase {
-                v["pct_final"] = json!(2.0 * c.pct_start);
-            }
-            v
-        }
-        AnySchedule::Join(j) if j.time == JoinTime::Local => {
-            let parts: Vec<Value> = j.schedules.iter().map(optax).collect::<Option<_>>()?;
-            json!({"type": "optax.join_schedules", "schedules": parts, "boundaries": j.boundaries})
-        }
-        AnySchedule::WarmRestarts(x)
-            if x.after_end == AfterEnd::Hold && (!x.decay_height || x.min_lr == 0.0) =>
-        {
-            let n = x.cycle_limit.filter(|&n| (1..=1000).contains(&n))?;
-            let mut kwargs = Vec::new();
-            let mut len = x.period as f64;
-            for i in 0..n {
-                let peak = x.lr * x.peak_decay.powi(i as i32);
-                if len.fract() != 0.0 || len >= 1e12 {
-                    return None;
-                }
-                kwargs.push(
-                    json!({"init_value": peak, "peak_value": peak, "warmup_steps": 0,
-                    "decay_steps": len as u64, "end_value": x.min_lr}),
-                );
-                len *= x.period_mult;
-            }
-            json!({"type": "optax.sgdr_schedule", "cosine_kwargs": kwargs})
-        }
-        _ => return None,
-    })
-}
-
-// ---------------------------------------------------------------------------------------
-// Keras.
-
-fn keras(s: &AnySchedule) -> Option<Value> {
-    Some(match s {
-        AnySchedule::Constant(c) => json!({"type": "keras.ExponentialDecay",
-            "initial_learning_rate": c.lr, "decay_steps": 1, "decay_rate": 1.0}),
-        AnySchedule::Exponential(x)
-            if x.transition_begin == 0 && x.min_lr == 0.0 && x.max_lr.is_none() =>
-        {
-            let rate = match (x.gamma, x.k) {
-                (Some(g), _) => g,
-                (None, Some(k)) => (-k * x.transition_steps as f64).exp(),
-                (None, None) => 1.0,
-            };
-            json!({"type": "keras.ExponentialDecay", "initial_learning_rate": x.lr,
-                "decay_steps": x.transition_steps, "decay_rate": rate, "staircase": x.staircase})
-        }
-        AnySchedule::Step(x) => json!({"type": "keras.ExponentialDecay",
-            "initial_learning_rate": x.lr, "decay_steps": x.step_size, "decay_rate": x.gamma,
-            "staircase": true}),
-        AnySchedule::MultiStep(x) => {
-            let counts = milestone_counts(&x.milestones);
-            let mut values = vec![x.lr];
-            let mut boundaries = Vec::new();
-            let mut v = x.lr;
-            for (m, n) in counts {
-                v *= x.gamma.powi(n);
-                // Keras switches once step > boundary.
-                boundaries.push(m as i64 - 1);
-                values.push(v);
-            }
-            if boundaries.is_empty() {
-                return keras(&crate::Constant::new(x.lr).into());
-            }
-            json!({"type": "keras.PiecewiseConstantDecay", "boundaries": boundaries,
-                "values": values})
-        }
-        AnySchedule::Join(j) => {
-            let values: Vec<f64> = j
-                .schedules
-                .iter()
-                .map(|p| match p {
-                    AnySchedule::Constant(c) => Some(c.lr),
-                    _ => None,
-                })
-                .collect::<Option<_>>()?;
-            let boundaries: Vec<i64> = j.boundaries.iter().map(|&b| b as i64 - 1).collect();
-            json!({"type": "keras.PiecewiseConstantDecay", "boundaries": boundaries,
-                "values": values})
-        }
-        AnySchedule::Polynomial(x)
-            if x.k_decay == 1.0 && (x.cycle || x.after_end == AfterEnd::Hold) =>
-        {
-            json!({"type": "keras.PolynomialDecay", "initial_learning_rate": x.lr,
-                "decay_steps": x.steps, "end_learning_rate": x.end_lr, "power": x.power,
-                "cycle": x.cycle})
-        }
-        AnySchedule::Linear(x) if x.after_end == AfterEnd::Hold => {
-            json!({"type": "keras.PolynomialDecay", "initial_learning_rate": x.start_lr,
-                "decay_steps": x.steps, "end_learning_rate": x.end_lr, "power": 1.0})
-        }
-        AnySchedule::InverseTime(x) => json!({"type": "keras.InverseTimeDecay",
-            "initial_learning_rate": x.lr, "decay_steps": x.decay_steps, "decay_rate": x.k,
-            "staircase": x.staircase}),
-        AnySchedule::Cosine(c) if plain_cosine(c) => match c.after_end {
-            AfterEnd::Restart => json!({"type": "keras.CosineDecayRestarts",
-                "initial_learning_rate": c.lr, "first_decay_steps": c.steps, "t_mul": 1.0,
-                "m_mul": 1.0, "alpha": ratio(c.min_lr, c.lr)}),
-            _ => json!({"type": "keras.CosineDecay", "initial_learning_rate": c.lr,
-                "decay_steps": c.steps, "alpha": ratio(c.min_lr, c.lr)}),
-        },
-        AnySchedule::Warmup(w) if w.shape == WarmupShape::Linear => match &*w.schedule {
-            AnySchedule::Cosine(c) if plain_cosine(c) && c.after_end != AfterEnd::Restart => {
-                json!({"type": "keras.CosineDecay", "initial_learning_rate": w.start_lr,
-                    "warmup_target": c.lr, "warmup_steps": w.steps, "decay_steps": c.steps,
-                    "alpha": ratio(c.min_lr, c.lr)})
-            }
-            _ => return None,
-        },
-        AnySchedule::WarmRestarts(x) if x.cycle_limit.is_none() => {
-            json!({"type": "keras.CosineDecayRestarts", "initial_learning_rate": x.lr,
-                "first_decay_steps": x.period, "t_mul": x.period_mult, "m_mul": x.peak_decay,
-                "alpha": ratio(x.min_lr, x.lr)})
-        }
-        _ => return None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config;
+    use serde_json::json;
 
     fn parse(v: Value) -> AnySchedule {
         config::from_value(v).unwrap()

@@ -35,15 +35,15 @@
 //! assert_eq!(s.value(300), 0.1);
 //! ```
 
+pub(crate) mod write;
+
+use super::{read, Build};
 use crate::catalog::TypeInfo;
-use crate::config::typed;
 use crate::{
     check, AnySchedule, Constant, Cosine, Exponential, InverseTime, Join, Polynomial,
     ScheduleError, WarmRestarts, Warmup,
 };
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::{Map, Value};
 
 macro_rules! catalog {
     ($($name:literal, $summary:literal, $params:literal, $example:literal;)*) => {
@@ -75,35 +75,20 @@ catalog! {
         "keras.CosineDecayRestarts(initial_learning_rate=0.1, first_decay_steps=100)";
 }
 
-/// Reads `keras.<class>`; `None` for an unknown class.
-pub(crate) fn from_value(
-    function: &str,
-    body: Map<String, Value>,
-) -> Option<Result<AnySchedule, ScheduleError>> {
-    let name = format!("keras.{function}");
-    let body = Value::Object(body);
-    Some(match function {
-        "ExponentialDecay" => read::<ExponentialDecay>(&name, body),
-        "PiecewiseConstantDecay" => read::<PiecewiseConstantDecay>(&name, body),
-        "PolynomialDecay" => read::<PolynomialDecay>(&name, body),
-        "InverseTimeDecay" => read::<InverseTimeDecay>(&name, body),
-        "CosineDecay" => read::<CosineDecay>(&name, body),
-        "CosineDecayRestarts" => read::<CosineDecayRestarts>(&name, body),
-        _ => return None,
-    })
-}
+/// Each class's reader, by its name after `keras.`.
+pub(crate) const READERS: &[(&str, super::Reader)] = &[
+    ("ExponentialDecay", read::<ExponentialDecay>),
+    ("PiecewiseConstantDecay", read::<PiecewiseConstantDecay>),
+    ("PolynomialDecay", read::<PolynomialDecay>),
+    ("InverseTimeDecay", read::<InverseTimeDecay>),
+    ("CosineDecay", read::<CosineDecay>),
+    ("CosineDecayRestarts", read::<CosineDecayRestarts>),
+];
 
-/// One Keras class's arguments, turned into native schedules.
-trait Build: DeserializeOwned {
-    fn build(self, name: &str) -> Result<AnySchedule, ScheduleError>;
-}
-
-fn read<T: Build>(name: &str, body: Value) -> Result<AnySchedule, ScheduleError> {
-    typed::<T>(name, body)?.build(name)
-}
-
-fn zero() -> f64 {
-    0.0
+defaults! {
+    alpha: f64 = 0.0;
+    staircase: bool = false;
+    cycle: bool = false;
 }
 
 /// Keras raises for `decay_steps <= 0`.
@@ -125,7 +110,7 @@ struct ExponentialDecay {
     initial_learning_rate: f64,
     decay_steps: u64,
     decay_rate: f64,
-    #[serde(default)]
+    #[serde(default = "defaults::staircase")]
     staircase: bool,
     #[serde(default, rename = "name")]
     _name: Option<String>,
@@ -210,7 +195,7 @@ struct PolynomialDecay {
     end_learning_rate: f64,
     #[serde(default = "check::one")]
     power: f64,
-    #[serde(default)]
+    #[serde(default = "defaults::cycle")]
     cycle: bool,
     #[serde(default, rename = "name")]
     _name: Option<String>,
@@ -240,7 +225,7 @@ struct InverseTimeDecay {
     initial_learning_rate: f64,
     decay_steps: u64,
     decay_rate: f64,
-    #[serde(default)]
+    #[serde(default = "defaults::staircase")]
     staircase: bool,
     #[serde(default, rename = "name")]
     _name: Option<String>,
@@ -265,7 +250,7 @@ impl Build for InverseTimeDecay {
 struct CosineDecay {
     initial_learning_rate: f64,
     decay_steps: u64,
-    #[serde(default = "zero")]
+    #[serde(default = "defaults::alpha")]
     alpha: f64,
     #[serde(default, rename = "name")]
     _name: Option<String>,
@@ -304,7 +289,7 @@ struct CosineDecayRestarts {
     t_mul: f64,
     #[serde(default = "check::one")]
     m_mul: f64,
-    #[serde(default = "zero")]
+    #[serde(default = "defaults::alpha")]
     alpha: f64,
     #[serde(default, rename = "name")]
     _name: Option<String>,

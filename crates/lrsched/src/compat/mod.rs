@@ -14,7 +14,49 @@
 
 use crate::catalog::TypeInfo;
 use crate::{AnySchedule, ScheduleError};
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+
+/// A library's keyword-argument defaults that hold across its functions, stated once:
+/// the reader's `#[serde(default = "defaults::key")]` calls the function of that name,
+/// and the writer ([`crate::convert`]) leaves out an argument given at its value (via
+/// `defaults::all()`).
+macro_rules! defaults {
+    ($($key:ident: $ty:ty = $value:expr;)*) => {
+        /// The keyword-argument defaults both the reader and the writer use.
+        pub(crate) mod defaults {
+            $(
+                #[doc = concat!("`", stringify!($key), "`'s default.")]
+                pub(crate) fn $key() -> $ty {
+                    $value
+                }
+            )*
+
+            /// Every default, by keyword, as the writer compares them.
+            pub(crate) fn all() -> Vec<(&'static str, serde_json::Value)> {
+                vec![$((stringify!($key), serde_json::json!($key())),)*]
+            }
+        }
+    };
+}
+
+/// One function's or class's keyword arguments, read by serde with the library's names
+/// and defaults, turned into native schedules.
+pub(crate) trait Build: DeserializeOwned {
+    fn build(self, name: &str) -> Result<AnySchedule, ScheduleError>;
+}
+
+/// Reads `body` as `T`'s arguments and builds them; `name` (the whole `type`) is what
+/// the errors name.
+pub(crate) fn read<T: Build>(
+    name: &str,
+    body: Map<String, Value>,
+) -> Result<AnySchedule, ScheduleError> {
+    crate::config::typed::<T>(name, Value::Object(body))?.build(name)
+}
+
+/// The reader of one function or class: its whole `type` name and its arguments.
+pub(crate) type Reader = fn(&str, Map<String, Value>) -> Result<AnySchedule, ScheduleError>;
 
 pub mod keras;
 pub mod optax;
@@ -54,11 +96,13 @@ pub(crate) fn from_value(
     body: Map<String, Value>,
 ) -> Option<Result<AnySchedule, ScheduleError>> {
     let (library, function) = name.split_once('.')?;
-    match library {
-        "transformers" => transformers::from_value(function, body),
-        "timm" => timm::from_value(function, body),
-        "optax" => optax::from_value(function, body),
-        "keras" => keras::from_value(function, body),
-        _ => None,
-    }
+    let readers = match library {
+        "transformers" => transformers::READERS,
+        "timm" => timm::READERS,
+        "optax" => optax::READERS,
+        "keras" => keras::READERS,
+        _ => return None,
+    };
+    let (_, read) = readers.iter().find(|(f, _)| *f == function)?;
+    Some(read(name, body))
 }

@@ -46,15 +46,15 @@
 //! assert_eq!(s.value(1000), 0.0);
 //! ```
 
+pub(crate) mod write;
+
+use super::{read, Build};
 use crate::catalog::TypeInfo;
-use crate::config::typed;
 use crate::{
     check, AnySchedule, Constant, Cosine, Exponential, Join, Linear, Polynomial, Schedule,
     ScheduleError, Warmup,
 };
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 macro_rules! catalog {
@@ -110,43 +110,35 @@ catalog! {
         "optax.sgdr_schedule(cosine_kwargs=[{init_value=0, peak_value=0.1, warmup_steps=10, decay_steps=100}, {init_value=0, peak_value=0.05, warmup_steps=10, decay_steps=200}])";
 }
 
-/// Reads `optax.<function>`; `None` for an unknown function.
-pub(crate) fn from_value(
-    function: &str,
-    body: Map<String, Value>,
-) -> Option<Result<AnySchedule, ScheduleError>> {
-    let name = format!("optax.{function}");
-    let body = Value::Object(body);
-    Some(match function {
-        "constant_schedule" => read::<ConstantSchedule>(&name, body),
-        "linear_schedule" => read::<LinearSchedule>(&name, body),
-        "polynomial_schedule" => read::<PolynomialSchedule>(&name, body),
-        "piecewise_constant_schedule" => read::<PiecewiseConstant>(&name, body),
-        "piecewise_interpolate_schedule" => read::<PiecewiseInterpolate>(&name, body),
-        "exponential_decay" => read::<ExponentialDecay>(&name, body),
-        "cosine_decay_schedule" => read::<CosineDecay>(&name, body),
-        "warmup_cosine_decay_schedule" => read::<WarmupCosineDecay>(&name, body),
-        "warmup_constant_schedule" => read::<WarmupConstant>(&name, body),
-        "warmup_exponential_decay_schedule" => read::<WarmupExponentialDecay>(&name, body),
-        "cosine_onecycle_schedule" => read::<CosineOnecycle>(&name, body),
-        "linear_onecycle_schedule" => read::<LinearOnecycle>(&name, body),
-        "join_schedules" => read::<JoinSchedules>(&name, body),
-        "sgdr_schedule" => read::<Sgdr>(&name, body),
-        _ => return None,
-    })
-}
+/// Each function's reader, by its name after `optax.`.
+pub(crate) const READERS: &[(&str, super::Reader)] = &[
+    ("constant_schedule", read::<ConstantSchedule>),
+    ("linear_schedule", read::<LinearSchedule>),
+    ("polynomial_schedule", read::<PolynomialSchedule>),
+    ("piecewise_constant_schedule", read::<PiecewiseConstant>),
+    (
+        "piecewise_interpolate_schedule",
+        read::<PiecewiseInterpolate>,
+    ),
+    ("exponential_decay", read::<ExponentialDecay>),
+    ("cosine_decay_schedule", read::<CosineDecay>),
+    ("warmup_cosine_decay_schedule", read::<WarmupCosineDecay>),
+    ("warmup_constant_schedule", read::<WarmupConstant>),
+    (
+        "warmup_exponential_decay_schedule",
+        read::<WarmupExponentialDecay>,
+    ),
+    ("cosine_onecycle_schedule", read::<CosineOnecycle>),
+    ("linear_onecycle_schedule", read::<LinearOnecycle>),
+    ("join_schedules", read::<JoinSchedules>),
+    ("sgdr_schedule", read::<Sgdr>),
+];
 
-/// One optax function's keyword arguments, turned into native schedules.
-trait Build: DeserializeOwned {
-    fn build(self, name: &str) -> Result<AnySchedule, ScheduleError>;
-}
-
-fn read<T: Build>(name: &str, body: Value) -> Result<AnySchedule, ScheduleError> {
-    typed::<T>(name, body)?.build(name)
-}
-
-fn zero() -> f64 {
-    0.0
+defaults! {
+    exponent: f64 = 1.0;
+    alpha: f64 = 0.0;
+    transition_begin: i64 = 0;
+    staircase: bool = false;
 }
 
 #[derive(Deserialize)]
@@ -170,7 +162,7 @@ struct LinearSchedule {
     init_value: f64,
     end_value: f64,
     transition_steps: i64,
-    #[serde(default)]
+    #[serde(default = "defaults::transition_begin")]
     transition_begin: i64,
 }
 
@@ -194,7 +186,7 @@ struct PolynomialSchedule {
     end_value: f64,
     power: f64,
     transition_steps: i64,
-    #[serde(default)]
+    #[serde(default = "defaults::transition_begin")]
     transition_begin: i64,
 }
 
@@ -391,9 +383,9 @@ struct ExponentialDecay {
     init_value: f64,
     transition_steps: i64,
     decay_rate: f64,
-    #[serde(default)]
+    #[serde(default = "defaults::transition_begin")]
     transition_begin: i64,
-    #[serde(default)]
+    #[serde(default = "defaults::staircase")]
     staircase: bool,
     #[serde(default)]
     end_value: Option<f64>,
@@ -458,9 +450,9 @@ fn constant(name: &str, value: f64) -> Result<AnySchedule, ScheduleError> {
 struct CosineDecay {
     init_value: f64,
     decay_steps: i64,
-    #[serde(default = "zero")]
+    #[serde(default = "defaults::alpha")]
     alpha: f64,
-    #[serde(default = "check::one")]
+    #[serde(default = "defaults::exponent")]
     exponent: f64,
 }
 
@@ -494,9 +486,9 @@ struct WarmupCosineDecay {
     peak_value: f64,
     warmup_steps: u64,
     decay_steps: u64,
-    #[serde(default = "zero")]
+    #[serde(default)]
     end_value: f64,
-    #[serde(default = "check::one")]
+    #[serde(default = "defaults::exponent")]
     exponent: f64,
 }
 
@@ -585,9 +577,9 @@ struct WarmupExponentialDecay {
     warmup_steps: u64,
     transition_steps: i64,
     decay_rate: f64,
-    #[serde(default)]
+    #[serde(default = "defaults::transition_begin")]
     transition_begin: i64,
-    #[serde(default)]
+    #[serde(default = "defaults::staircase")]
     staircase: bool,
     #[serde(default)]
     end_value: Option<f64>,
@@ -792,7 +784,7 @@ impl Build for Sgdr {
 mod tests {
     use super::*;
     use crate::config;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn parse(v: Value) -> AnySchedule {
         config::from_value(v.clone()).unwrap_or_else(|e| panic!("{v}: {e}"))

@@ -57,6 +57,8 @@
 //! assert_eq!(s.value(100), 0.0);
 //! ```
 
+pub(crate) mod write;
+
 use crate::catalog::TypeInfo;
 use crate::config::typed;
 use crate::{
@@ -114,22 +116,15 @@ pub const CATALOG: &[TypeInfo] = &[
     },
 ];
 
-/// Reads `timm.<class>`; `None` for an unknown class.
-pub(crate) fn from_value(
-    function: &str,
-    body: Map<String, Value>,
-) -> Option<Result<AnySchedule, ScheduleError>> {
-    let name = format!("timm.{function}");
-    Some(match function {
-        "CosineLRScheduler" => read_cycle::<CosineArgs>(&name, body),
-        "TanhLRScheduler" => read_cycle::<TanhArgs>(&name, body),
-        "PolyLRScheduler" => read_cycle::<PolyArgs>(&name, body),
-        "StepLRScheduler" => read::<StepArgs>(&name, body),
-        "MultiStepLRScheduler" => read::<MultiStepArgs>(&name, body),
-        "PlateauLRScheduler" => read::<PlateauArgs>(&name, body),
-        _ => return None,
-    })
-}
+/// Each class's reader, by its name after `timm.`.
+pub(crate) const READERS: &[(&str, super::Reader)] = &[
+    ("CosineLRScheduler", read_cycle::<CosineArgs>),
+    ("TanhLRScheduler", read_cycle::<TanhArgs>),
+    ("PolyLRScheduler", read_cycle::<PolyArgs>),
+    ("StepLRScheduler", read::<StepArgs>),
+    ("MultiStepLRScheduler", read::<MultiStepArgs>),
+    ("PlateauLRScheduler", read::<PlateauArgs>),
+];
 
 /// A class's own keyword arguments, turned into a native schedule with the warmup and
 /// noise every class takes.
@@ -227,6 +222,13 @@ fn fields_of<S: DeserializeOwned>() -> &'static [&'static str] {
     let mut fields: &'static [&'static str] = &[];
     let _ = S::deserialize(Probe(&mut fields));
     fields
+}
+
+defaults! {
+    k_decay: f64 = 1.0;
+    lr_min: f64 = 0.0;
+    cycle_mul: f64 = 1.0;
+    cycle_decay: f64 = 1.0;
 }
 
 fn one() -> f64 {
@@ -353,11 +355,11 @@ fn with_warmup(w: u64, init: f64, target: f64, prefix: bool, sched: AnySchedule)
 #[serde(deny_unknown_fields)]
 struct Cycle {
     t_initial: u64,
-    #[serde(default)]
+    #[serde(default = "defaults::lr_min")]
     lr_min: f64,
-    #[serde(default = "one")]
+    #[serde(default = "defaults::cycle_mul")]
     cycle_mul: f64,
-    #[serde(default = "one")]
+    #[serde(default = "defaults::cycle_decay")]
     cycle_decay: f64,
     #[serde(default = "one_u64")]
     cycle_limit: u64,
@@ -428,7 +430,7 @@ impl Cycle {
 #[serde(deny_unknown_fields)]
 struct CosineArgs {
     lr: f64,
-    #[serde(default = "one")]
+    #[serde(default = "defaults::k_decay")]
     k_decay: f64,
 }
 
@@ -493,7 +495,7 @@ struct PolyArgs {
     lr: f64,
     #[serde(default = "default_power")]
     power: f64,
-    #[serde(default = "one")]
+    #[serde(default = "defaults::k_decay")]
     k_decay: f64,
 }
 
@@ -599,7 +601,7 @@ struct PlateauArgs {
     threshold: f64,
     #[serde(default)]
     cooldown_t: u64,
-    #[serde(default)]
+    #[serde(default = "defaults::lr_min")]
     lr_min: f64,
     #[serde(default = "default_mode")]
     mode: PlateauMode,
@@ -733,6 +735,6 @@ mod tests {
 
     #[test]
     fn unknown_class_is_none() {
-        assert!(from_value("CosineScheduler", Map::new()).is_none());
+        assert!(crate::compat::from_value("timm.CosineScheduler", Map::new()).is_none());
     }
 }

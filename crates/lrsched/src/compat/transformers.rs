@@ -44,16 +44,16 @@
 //! assert_eq!(s.value(110), 0.0);
 //! ```
 
+pub(crate) mod write;
+
+use super::{read, Build};
 use crate::catalog::TypeInfo;
-use crate::config::typed;
 use crate::{
     AfterEnd, AnySchedule, Constant, Cooldown, Cosine, InverseSqrt, Join, Linear, Plateau,
     PlateauMode, Polynomial, Schedule, ScheduleError, Stretch, ThresholdMode, Warmup, WarmupShape,
     Wsd,
 };
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::{Map, Value};
 
 /// The `transformers.*` types `lrsched list` shows.
 pub const CATALOG: &[TypeInfo] = &[
@@ -129,40 +129,34 @@ pub const CATALOG: &[TypeInfo] = &[
     },
 ];
 
-/// Reads `transformers.<function>`; `None` for an unknown function.
-pub(crate) fn from_value(
-    function: &str,
-    body: Map<String, Value>,
-) -> Option<Result<AnySchedule, ScheduleError>> {
-    let name = format!("transformers.{function}");
-    let body = Value::Object(body);
-    Some(match function {
-        "get_constant_schedule" => read::<ConstantArgs>(&name, body),
-        "get_constant_schedule_with_warmup" => read::<ConstantWarmupArgs>(&name, body),
-        "get_linear_schedule_with_warmup" => read::<LinearArgs>(&name, body),
-        "get_cosine_schedule_with_warmup" => read::<CosineArgs>(&name, body),
-        "get_cosine_with_hard_restarts_schedule_with_warmup" => {
-            read::<HardRestartsArgs>(&name, body)
-        }
-        "get_polynomial_decay_schedule_with_warmup" => read::<PolynomialArgs>(&name, body),
-        "get_inverse_sqrt_schedule" => read::<InverseSqrtArgs>(&name, body),
-        "get_cosine_with_min_lr_schedule_with_warmup" => read::<CosineMinLrArgs>(&name, body),
-        "get_wsd_schedule" => read::<WsdArgs>(&name, body),
-        "get_reduce_on_plateau_schedule" => read::<PlateauArgs>(&name, body),
-        _ => return None,
-    })
-}
+/// Each function's reader, by its name after `transformers.`.
+pub(crate) const READERS: &[(&str, super::Reader)] = &[
+    ("get_constant_schedule", read::<ConstantArgs>),
+    (
+        "get_constant_schedule_with_warmup",
+        read::<ConstantWarmupArgs>,
+    ),
+    ("get_linear_schedule_with_warmup", read::<LinearArgs>),
+    ("get_cosine_schedule_with_warmup", read::<CosineArgs>),
+    (
+        "get_cosine_with_hard_restarts_schedule_with_warmup",
+        read::<HardRestartsArgs>,
+    ),
+    (
+        "get_polynomial_decay_schedule_with_warmup",
+        read::<PolynomialArgs>,
+    ),
+    ("get_inverse_sqrt_schedule", read::<InverseSqrtArgs>),
+    (
+        "get_cosine_with_min_lr_schedule_with_warmup",
+        read::<CosineMinLrArgs>,
+    ),
+    ("get_wsd_schedule", read::<WsdArgs>),
+    ("get_reduce_on_plateau_schedule", read::<PlateauArgs>),
+];
 
-/// A function's keyword arguments, turned into a native schedule.
-trait Build {
-    fn build(self, name: &str) -> Result<AnySchedule, ScheduleError>;
-}
-
-fn read<T: DeserializeOwned + Build>(
-    name: &str,
-    body: Value,
-) -> Result<AnySchedule, ScheduleError> {
-    typed::<T>(name, body)?.build(name)
+defaults! {
+    num_cycles: f64 = 0.5;
 }
 
 /// transformers' linear warmup `lr * t / W` in front of `decay` (which starts at step `W`
@@ -181,9 +175,6 @@ fn with_warmup(w: u64, lr: f64, decay: AnySchedule) -> AnySchedule {
     }
 }
 
-fn half() -> f64 {
-    0.5
-}
 fn one() -> f64 {
     1.0
 }
@@ -246,7 +237,7 @@ struct CosineArgs {
     lr: f64,
     num_warmup_steps: u64,
     num_training_steps: u64,
-    #[serde(default = "half")]
+    #[serde(default = "defaults::num_cycles")]
     num_cycles: f64,
 }
 
@@ -385,7 +376,7 @@ struct CosineMinLrArgs {
     lr: f64,
     num_warmup_steps: u64,
     num_training_steps: u64,
-    #[serde(default = "half")]
+    #[serde(default = "defaults::num_cycles")]
     num_cycles: f64,
     #[serde(default)]
     min_lr: Option<f64>,
@@ -446,7 +437,7 @@ struct WsdArgs {
     decay_type: String,
     #[serde(default)]
     min_lr_ratio: f64,
-    #[serde(default = "half")]
+    #[serde(default = "defaults::num_cycles")]
     num_cycles: f64,
 }
 
@@ -570,7 +561,7 @@ impl Build for PlateauArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Map, Value};
 
     fn parse(v: Value) -> Result<AnySchedule, ScheduleError> {
         crate::config::from_value(v)
@@ -614,6 +605,6 @@ mod tests {
 
     #[test]
     fn unknown_function_is_none() {
-        assert!(from_value("get_nothing", Map::new()).is_none());
+        assert!(crate::compat::from_value("transformers.get_nothing", Map::new()).is_none());
     }
 }

@@ -344,6 +344,37 @@ mod state {
             }
         }
 
+        /// A driver resumed from `state` in one call: `schedule` with the state's momentum
+        /// schedule, group scales and interval, at the saved step with the saved metric
+        /// history. The caller's `schedule` is the authority, the state's copy of it only
+        /// the check: a state saved from another config is refused, naming every
+        /// difference, as [`Driver::restore`] does (which this is, on a driver built from
+        /// the state's own settings).
+        ///
+        /// ```
+        /// use lrsched::{Cosine, Driver, DriverState, Interval};
+        /// let mut a = Driver::new(Cosine::new(0.1, 1000))
+        ///     .with_group_scales(vec![1.0, 0.1])
+        ///     .with_interval(Interval::Epoch);
+        /// for _ in 0..400 { a.step(); }
+        /// let saved: DriverState = serde_json::from_str(&serde_json::to_string(&a.state()).unwrap()).unwrap();
+        /// let b = Driver::from_state(Cosine::new(0.1, 1000), &saved).unwrap();
+        /// assert_eq!(a, b);
+        /// assert!(Driver::from_state(Cosine::new(0.2, 1000), &saved).is_err());
+        /// ```
+        pub fn from_state(
+            schedule: impl Into<AnySchedule>,
+            state: &DriverState,
+        ) -> Result<Driver, ScheduleError> {
+            let mut driver = Driver::new(schedule)
+                .with_group_scales(state.group_scales.clone())
+                .with_interval(state.interval);
+            if let Some(momentum) = &state.momentum {
+                driver = driver.with_momentum(crate::config::from_value(momentum.clone())?);
+            }
+            driver.restore(state)
+        }
+
         /// Continues from `state` on this driver's config; refuses (naming every
         /// difference) when the state was saved from another config.
         pub fn restore(mut self, state: &DriverState) -> Result<Driver, ScheduleError> {
@@ -397,6 +428,50 @@ mod state {
     mod tests {
         use super::*;
         use crate::{Cosine, StepDecay};
+
+        #[test]
+        fn from_state_resumes_momentum_groups_interval_and_plateau_history() {
+            use crate::{Constant, Plateau};
+            let plateau: AnySchedule = Plateau::new(0.1).with_patience(0).into();
+            let mut a = Driver::new(plateau.clone())
+                .with_momentum(Constant::new(0.9))
+                .with_group_scales(vec![1.0, 0.5])
+                .with_interval(Interval::Epoch);
+            for m in [1.0, 2.0, 3.0] {
+                a.end_epoch_with_metric(m).unwrap();
+            }
+            assert!(a.lr() < 0.1, "the plateau reduced: {}", a.lr());
+            let mut b = Driver::from_state(plateau.clone(), &a.state()).unwrap();
+            assert_eq!(a, b);
+            // The restored history goes on deciding as the original does.
+            a.end_epoch_with_metric(4.0).unwrap();
+            b.end_epoch_with_metric(4.0).unwrap();
+            assert_eq!(a.lrs(), b.lrs());
+            assert_eq!(b.momentum(), Some(0.9));
+            // The same as building the driver by hand and restoring.
+            let by_hand = Driver::new(plateau)
+                .with_momentum(Constant::new(0.9))
+                .with_group_scales(vec![1.0, 0.5])
+                .with_interval(Interval::Epoch)
+                .restore(&a.state())
+                .unwrap();
+            assert_eq!(
+                by_hand,
+                Driver::from_state(by_hand.schedule().clone(), &a.state()).unwrap()
+            );
+        }
+
+        #[test]
+        fn from_state_refuses_another_schedule_and_a_broken_momentum() {
+            let mut state = Driver::new(Cosine::new(0.1, 1000)).state();
+            let err = Driver::from_state(Cosine::new(0.2, 1000), &state).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "saved state does not match the config: schedule.lr: 0.1 -> 0.2"
+            );
+            state.momentum = Some(serde_json::json!({"type": "no_such_family"}));
+            assert!(Driver::from_state(Cosine::new(0.1, 1000), &state).is_err());
+        }
 
         #[test]
         fn restore_into_another_config_names_the_difference() {

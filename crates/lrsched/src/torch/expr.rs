@@ -22,6 +22,10 @@
 //! assert_eq!(err.column, 13);
 //! ```
 
+/// The other direction: a schedule's formula written as this grammar's text.
+#[cfg(feature = "serde")]
+pub(crate) mod write;
+
 use std::fmt;
 
 /// The longest expression accepted, in characters.

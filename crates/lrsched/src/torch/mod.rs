@@ -105,6 +105,8 @@
 mod cursor;
 pub mod expr;
 mod sim;
+#[cfg(feature = "serde")]
+pub(crate) mod write;
 
 mod chained_scheduler;
 mod constant_lr;
