@@ -25,12 +25,14 @@
 //! written, the value is the literal cast to the type), `none` (an `Option` left out), or
 //! `{expr} "shown"` (an enum value and how a config spells it). `= LIT keep` keeps the
 //! parameter in the printed form even at its default (two families print it always).
-//! `check FN` calls `crate::check::FN(family, "name", value, args...)`; `check_some FN`
+//! `name: child;` is a wrapper's inner schedule: a `Box<AnySchedule>` field that the
+//! constructor takes as `impl Into<AnySchedule>`. `check FN` calls `crate::check::FN(family, "name", value, args...)`; `check_some FN`
 //! does so on an `Option`'s value when there is one. `state name: type;` is a private
 //! field the schedule keeps while it runs: not a parameter, not serialised, starting at
 //! its `Default`.
 //!
-//! Adding a parameter to a family is one line here in its file (plus its use in `value`).
+//! Adding a parameter to a family is one line in its declaration (plus its use in
+//! `value`). Combinators use it too.
 
 /// Declares a family: see the module docs.
 macro_rules! family {
@@ -64,6 +66,24 @@ macro_rules! family {
                 (d15 is_d15 "__declared::d15" "__declared::is_d15")
             ]
             rest [$($fields)*]
+        );
+    };
+
+    // The one inner schedule of a wrapper: boxed, the constructor takes anything that
+    // becomes an `AnySchedule`.
+    (@field head $head:tt
+        fields [$($fields:tt)*] inits [$($inits:tt)*] args [$($args:tt)*]
+        params [$($params:tt)*] $opt:tt
+        checks $checks:tt builders $builders:tt helpers $helpers:tt supply $supply:tt
+        rest [$(#[doc = $doc:literal])* $f:ident : child; $($rest:tt)*]
+    ) => {
+        family!(@field head $head
+            fields [$($fields)* $(#[doc = $doc])* pub $f: Box<$crate::AnySchedule>,]
+            inits [$($inits)* $f: Box::new($f.into()),]
+            args [$($args)* $f: impl Into<$crate::AnySchedule>,]
+            params [$($params)* {stringify!($f)}] $opt
+            checks $checks builders $builders helpers $helpers supply $supply
+            rest [$($rest)*]
         );
     };
 
