@@ -1,8 +1,10 @@
 //! What `lrsched list` prints: every schedule type with its parameters and defaults.
 //!
-//! The table is written by hand for readable summaries; a test checks it against the
-//! parsers themselves (every key listed is accepted, every accepted key is listed, every
-//! default shown is the one the parser applies, and every example parses).
+//! Summaries and examples are written here; each native type's parameter list is its
+//! declaration's `PARAMS` (`family!` in `families/declare.rs`), so a default is stated
+//! once. A test checks the table against the parsers themselves (every key listed is
+//! accepted, every accepted key is listed, every default shown is the one the parser
+//! applies, and every example parses).
 
 /// One schedule type.
 #[derive(Debug, Clone, Copy)]
@@ -109,10 +111,10 @@ catalog! {
         crate::Noise::PARAMS,
         "noise(schedule=cosine(lr=0.1, steps=1000), pct=0.1)";
     "join", "combinator", "schedules one after another, switching at boundaries (local or global time)",
-        "schedules, boundaries, time=local",
+        crate::Join::PARAMS,
         "join(schedules=[constant(lr=0.1), cosine(lr=0.1, steps=900)], boundaries=[100])";
     "product", "combinator", "the pointwise product of schedules (a base rate times factors)",
-        "schedules", "product(schedules=[cosine(lr=0.1, steps=1000), step(lr=1, step_size=100, gamma=0.9)])";
+        crate::Product::PARAMS, "product(schedules=[cosine(lr=0.1, steps=1000), step(lr=1, step_size=100, gamma=0.9)])";
     "scale", "combinator", "a schedule's values times a factor",
         crate::Scale::PARAMS, "scale(schedule=cosine(lr=1, steps=100), factor=0.1)";
     "clamp", "combinator", "a schedule kept within [min, max]",
