@@ -285,7 +285,9 @@ macro_rules! family {
             $($fields)*
         }
 
-        // What serde calls for the defaults: `default = "..."` names a function.
+        // What serde calls for the defaults: `default = "..."` names a function, and a
+        // macro cannot make up names, so each optional parameter takes the next pair from
+        // `supply` (16: add pairs there for a family with more).
         #[cfg(feature = "serde")]
         #[allow(dead_code, clippy::unnecessary_cast, clippy::float_cmp)]
         mod __declared {
