@@ -33,7 +33,7 @@ family! {
         /// The floor; finite, >= 0 and <= `max` (default 0).
         min: f64 = 0, check non_negative, with with_min "Sets the floor.";
         /// The ceiling, if any; finite and >= `min` (default none).
-        max: Option<f64> = none, check_some finite, with with_max(f64) "Sets the ceiling.";
+        max: Option<f64> = none, check_some finite, with_some with_max(f64) "Sets the ceiling.";
     }
     /// `schedule` with a floor at 0 and no ceiling; add bounds with the builders.
     pub fn new;

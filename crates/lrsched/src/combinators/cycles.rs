@@ -63,7 +63,7 @@ family! {
         /// Number of cycles before the end value holds (timm's `cycle_limit`); >= 1; none
         /// (for ever) by default.
         cycle_limit: Option<u64> = none, check_some at_least_one,
-            with with_cycle_limit(u64) "Holds the end value from cycle `cycle_limit` on.";
+            with_some with_cycle_limit(u64) "Holds the end value from cycle `cycle_limit` on.";
     }
     /// `schedule` restarted every `schedule.len()` steps for ever (add a factor with
     /// [`Cycles::with_cycle_mul`]).

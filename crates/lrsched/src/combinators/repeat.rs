@@ -41,10 +41,10 @@ family! {
         schedule: child;
         /// Steps between two starts; >= 1. Default: the inner schedule's length (then
         /// required when it has none).
-        period: Option<u64> = none, with with_period(u64) "Sets the steps between two starts.";
+        period: Option<u64> = none, with_some with_period(u64) "Sets the steps between two starts.";
         /// How many repetitions; >= 1. Default: for ever.
         times: Option<u64> = none, check_some at_least_one,
-            with with_times(u64) "Stops after `times` repetitions.";
+            with_some with_times(u64) "Stops after `times` repetitions.";
         /// What happens after `times` repetitions (default `hold`); unused without `times`.
         after_end: AfterEnd = {AfterEnd::Hold} "hold",
             with with_after_end "Sets the policy after the last repetition.";

@@ -61,7 +61,7 @@ family! {
         /// The ceiling a growth stops at; finite and >= 0. Required when `gamma > 1` or
         /// `k < 0`; none by default.
         max_lr: Option<f64> = none, check_some non_negative,
-            with with_max_lr(f64) "Stops a growth (`gamma > 1` or `k < 0`) at `max_lr`.";
+            with_some with_max_lr(f64) "Stops a growth (`gamma > 1` or `k < 0`) at `max_lr`.";
     }
     /// `lr` alone: neither `gamma` nor `k` yet.
     fn declared;
