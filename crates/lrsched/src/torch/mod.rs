@@ -108,6 +108,24 @@ mod sim;
 #[cfg(feature = "serde")]
 pub(crate) mod write;
 
+/// A class's keyword-argument defaults, PyTorch's, stated once: its `new()` and serde's
+/// `default = "defaults::key"` both call the function of the key's name. (A class whose
+/// every argument has a default states them once in its `Default` instead, which serde's
+/// container `default` reads.)
+macro_rules! class_defaults {
+    ($($key:ident: $ty:ty = $value:expr;)*) => {
+        mod defaults {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                pub(super) fn $key() -> $ty {
+                    $value
+                }
+            )*
+        }
+    };
+}
+
 mod chained_scheduler;
 mod constant_lr;
 mod cosine_annealing_lr;
