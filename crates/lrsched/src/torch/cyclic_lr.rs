@@ -127,29 +127,16 @@ impl CyclicLR {
         self.max_lr
             .check(C, "max_lr", groups, check::non_negative)?;
         check::at_least_one(C, "step_size_up", self.step_size_up)?;
-        if !["triangular", "triangular2", "exp_range"].contains(&self.mode.as_str()) {
-            return Err(ScheduleError::invalid(
-                C,
-                "mode",
-                &self.mode,
-                "one of triangular, triangular2, exp_range",
-            ));
-        }
-        if !["cycle", "iterations"].contains(&self.scale_mode.as_str()) {
-            return Err(ScheduleError::invalid(
-                C,
-                "scale_mode",
-                &self.scale_mode,
-                "one of cycle, iterations",
-            ));
-        }
+        super::one_of(
+            C,
+            "mode",
+            &self.mode,
+            &["triangular", "triangular2", "exp_range"],
+        )?;
+        super::one_of(C, "scale_mode", &self.scale_mode, &["cycle", "iterations"])?;
         check::positive(C, "gamma", self.gamma)?;
-        if self.cycle_momentum {
-            self.base_momentum
-                .check(C, "base_momentum", groups, check::non_negative)?;
-            self.max_momentum
-                .check(C, "max_momentum", groups, check::non_negative)?;
-        }
+        let momenta = (&self.base_momentum, &self.max_momentum);
+        super::check_momenta(C, self.cycle_momentum, momenta, groups)?;
         Ok(())
     }
 

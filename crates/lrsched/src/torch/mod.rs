@@ -254,6 +254,36 @@ impl PerGroup {
     }
 }
 
+/// A string argument that must be one of `choices`, as PyTorch's `if mode not in ...:
+/// raise` has it.
+pub(crate) fn one_of(
+    class: &str,
+    key: &str,
+    value: &str,
+    choices: &[&str],
+) -> Result<(), ScheduleError> {
+    if choices.contains(&value) {
+        return Ok(());
+    }
+    let allowed = format!("one of {}", choices.join(", "));
+    Err(ScheduleError::invalid(class, key, value, allowed))
+}
+
+/// `base_momentum` and `max_momentum` of a class that cycles momentum, checked only when
+/// it does (PyTorch reads them only then).
+pub(crate) fn check_momenta(
+    class: &str,
+    cycle: bool,
+    (base, max): (&PerGroup, &PerGroup),
+    groups: usize,
+) -> Result<(), ScheduleError> {
+    if cycle {
+        base.check(class, "base_momentum", groups, check::non_negative)?;
+        max.check(class, "max_momentum", groups, check::non_negative)?;
+    }
+    Ok(())
+}
+
 /// One `torch.optim.lr_scheduler` class with its keyword arguments.
 #[derive(Debug, Clone, PartialEq)]
 #[allow(missing_docs)]

@@ -207,22 +207,16 @@ impl OneCycleLR {
             }
         }
         check::in_open(C, "pct_start", self.pct_start, 0.0, 1.0)?;
-        if !["cos", "linear"].contains(&self.anneal_strategy.as_str()) {
-            return Err(ScheduleError::invalid(
-                C,
-                "anneal_strategy",
-                &self.anneal_strategy,
-                "one of cos, linear",
-            ));
-        }
+        super::one_of(
+            C,
+            "anneal_strategy",
+            &self.anneal_strategy,
+            &["cos", "linear"],
+        )?;
         check::positive(C, "div_factor", self.div_factor)?;
         check::positive(C, "final_div_factor", self.final_div_factor)?;
-        if self.cycle_momentum {
-            self.base_momentum
-                .check(C, "base_momentum", groups, check::non_negative)?;
-            self.max_momentum
-                .check(C, "max_momentum", groups, check::non_negative)?;
-        }
+        let momenta = (&self.base_momentum, &self.max_momentum);
+        super::check_momenta(C, self.cycle_momentum, momenta, groups)?;
         // PyTorch divides by each phase's length in steps: refuse a phase it would use
         // with length 0 (it raises ZeroDivisionError there).
         let phases = self.phases();

@@ -88,22 +88,8 @@ impl ReduceLROnPlateau {
 
     pub(crate) fn check(&self, groups: usize) -> Result<(), ScheduleError> {
         const C: &str = "ReduceLROnPlateau";
-        if !["min", "max"].contains(&self.mode.as_str()) {
-            return Err(ScheduleError::invalid(
-                C,
-                "mode",
-                &self.mode,
-                "one of min, max",
-            ));
-        }
-        if !["rel", "abs"].contains(&self.threshold_mode.as_str()) {
-            return Err(ScheduleError::invalid(
-                C,
-                "threshold_mode",
-                &self.threshold_mode,
-                "one of rel, abs",
-            ));
-        }
+        super::one_of(C, "mode", &self.mode, &["min", "max"])?;
+        super::one_of(C, "threshold_mode", &self.threshold_mode, &["rel", "abs"])?;
         if !(self.factor.is_finite() && (0.0..1.0).contains(&self.factor)) {
             return Err(ScheduleError::invalid(
                 C,
