@@ -92,9 +92,10 @@ fn steps(name: &str, key: &str, v: u64) -> Result<u64, ScheduleError> {
     Ok(v)
 }
 
+/// The arguments `ExponentialDecay` and `InverseTimeDecay` share.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ExponentialDecay {
+struct DecayArgs {
     initial_learning_rate: f64,
     decay_steps: u64,
     decay_rate: f64,
@@ -104,24 +105,27 @@ struct ExponentialDecay {
     _name: Option<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct ExponentialDecay(DecayArgs);
+
 impl Build for ExponentialDecay {
     fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
-        check::non_negative(name, "initial_learning_rate", self.initial_learning_rate)?;
-        let decay_steps = steps(name, "decay_steps", self.decay_steps)?;
-        if !(self.decay_rate > 0.0 && self.decay_rate <= 1.0) {
+        let a = self.0;
+        check::non_negative(name, "initial_learning_rate", a.initial_learning_rate)?;
+        let decay_steps = steps(name, "decay_steps", a.decay_steps)?;
+        if !(a.decay_rate > 0.0 && a.decay_rate <= 1.0) {
             return Err(ScheduleError::invalid(
                 name,
                 "decay_rate",
-                check::fmt(self.decay_rate),
+                check::fmt(a.decay_rate),
                 "a number in (0, 1] (lrsched refuses values that grow without bound)",
             ));
         }
-        Ok(
-            Exponential::new(self.initial_learning_rate, self.decay_rate)
-                .with_transition_steps(decay_steps)
-                .with_staircase(self.staircase)
-                .into(),
-        )
+        Ok(Exponential::new(a.initial_learning_rate, a.decay_rate)
+            .with_transition_steps(decay_steps)
+            .with_staircase(a.staircase)
+            .into())
     }
 }
 
@@ -208,28 +212,19 @@ impl Build for PolynomialDecay {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InverseTimeDecay {
-    initial_learning_rate: f64,
-    decay_steps: u64,
-    decay_rate: f64,
-    #[serde(default = "defaults::staircase")]
-    staircase: bool,
-    #[serde(default, rename = "name")]
-    _name: Option<String>,
-}
+#[serde(transparent)]
+struct InverseTimeDecay(DecayArgs);
 
 impl Build for InverseTimeDecay {
     fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
-        check::non_negative(name, "initial_learning_rate", self.initial_learning_rate)?;
-        check::non_negative(name, "decay_rate", self.decay_rate)?;
-        let decay_steps = steps(name, "decay_steps", self.decay_steps)?;
-        Ok(
-            InverseTime::new(self.initial_learning_rate, self.decay_rate)
-                .with_decay_steps(decay_steps)
-                .with_staircase(self.staircase)
-                .into(),
-        )
+        let a = self.0;
+        check::non_negative(name, "initial_learning_rate", a.initial_learning_rate)?;
+        check::non_negative(name, "decay_rate", a.decay_rate)?;
+        let decay_steps = steps(name, "decay_steps", a.decay_steps)?;
+        Ok(InverseTime::new(a.initial_learning_rate, a.decay_rate)
+            .with_decay_steps(decay_steps)
+            .with_staircase(a.staircase)
+            .into())
     }
 }
 

@@ -600,7 +600,8 @@ fn int(x: f64) -> i64 {
     x.trunc() as i64
 }
 
-fn onecycle_steps(name: &str, steps: i64) -> Result<(), ScheduleError> {
+/// What both one-cycle schedules refuse: no steps, or a factor that is not > 0.
+fn onecycle_checks(name: &str, steps: i64, div: f64, final_div: f64) -> Result<(), ScheduleError> {
     if steps <= 0 {
         return Err(ScheduleError::invalid(
             name,
@@ -609,7 +610,8 @@ fn onecycle_steps(name: &str, steps: i64) -> Result<(), ScheduleError> {
             "> 0 (optax raises otherwise)",
         ));
     }
-    Ok(())
+    check::positive(name, "div_factor", div)?;
+    check::positive(name, "final_div_factor", final_div)
 }
 
 #[derive(Deserialize)]
@@ -640,9 +642,8 @@ fn default_final_div_factor() -> f64 {
 
 impl Build for CosineOnecycle {
     fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
-        onecycle_steps(name, self.transition_steps)?;
-        check::positive(name, "div_factor", self.div_factor)?;
-        check::positive(name, "final_div_factor", self.final_div_factor)?;
+        let (div, final_div) = (self.div_factor, self.final_div_factor);
+        onecycle_checks(name, self.transition_steps, div, final_div)?;
         let t = self.transition_steps;
         // A dict literal: a repeated key keeps its later value.
         let mut scales = BTreeMap::new();
@@ -669,9 +670,8 @@ struct LinearOnecycle {
 
 impl Build for LinearOnecycle {
     fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
-        onecycle_steps(name, self.transition_steps)?;
-        check::positive(name, "div_factor", self.div_factor)?;
-        check::positive(name, "final_div_factor", self.final_div_factor)?;
+        let (div, final_div) = (self.div_factor, self.final_div_factor);
+        onecycle_checks(name, self.transition_steps, div, final_div)?;
         let t = self.transition_steps;
         let mut scales = BTreeMap::new();
         scales.insert(int(self.pct_start * t as f64), self.div_factor);
