@@ -2,45 +2,24 @@
 //! one line naming the flag, the value and what is allowed, never a panic, an abort on a
 //! huge allocation or minutes of spinning (issue 12).
 
+mod support;
+
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
+use support::{arg, capped, lr_space, ok, records, run, run_words, space, stderr, stdout};
 
-fn lrsched() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_lrsched"))
-}
-
-fn run(args: &[&str]) -> Output {
-    lrsched().args(args).output().expect("run lrsched")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Runs `lrsched ARGS` under a virtual-memory limit of `mb` MB (`ulimit -v`), so a run
-/// that sizes memory by a typed number instead of the data fails here.
-fn run_limited(mb: u64, args: &[&str]) -> Output {
-    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "ulimit -v {} && exec '{}' {}",
-            mb * 1024,
-            env!("CARGO_BIN_EXE_lrsched"),
-            quoted.join(" ")
-        ))
-        .output()
-        .expect("run sh")
+/// Runs `lrsched WORDS ARGS` under a virtual-memory limit of `mb` MB, so a run that sizes
+/// memory by a typed number instead of the data fails here.
+fn run_limited(mb: u64, words: &str, args: &[&str]) -> Output {
+    capped(mb * 1024, &[&support::words(words)[..], args].concat())
 }
 
 /// A refused value: exit 2, one line on stderr that holds every piece of `wanted`, fast.
-fn refused(args: &[&str], wanted: &[&str]) {
+/// The command is `words` (split at white space) then `extra`.
+fn refused(words: &str, extra: &[&str], wanted: &[&str]) {
+    let args = [&support::words(words)[..], extra].concat();
     let t = Instant::now();
-    let o = run(args);
+    let o = run(&args);
     let e = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
     assert_eq!(e.lines().count(), 1, "{args:?}: not one line: {e}");
@@ -57,12 +36,7 @@ fn refused(args: &[&str], wanted: &[&str]) {
 
 /// The final epoch line of a run's metrics file, without its wall-clock fields.
 fn last_epoch(path: &std::path::Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
-    let m = v.as_object_mut().unwrap();
-    m.remove("epoch_seconds");
-    m.remove("samples_per_sec");
-    v
+    records(path).pop().unwrap()
 }
 
 #[test]
@@ -74,18 +48,8 @@ fn a_batch_larger_than_the_data_is_the_data() {
         let m = dir.path().join(format!("m{batch}.jsonl"));
         let o = run_limited(
             1500,
-            &[
-                "train",
-                "--quiet",
-                "--epochs",
-                "2",
-                "--threads",
-                "1",
-                "--batch-size",
-                batch,
-                "--metrics-out",
-                m.to_str().unwrap(),
-            ],
+            "train --quiet --epochs 2 --threads 1 --batch-size",
+            &[batch, "--metrics-out", arg(&m)],
         );
         let e = stderr(&o);
         assert!(o.status.success(), "--batch-size {batch}: {e}");
@@ -109,54 +73,35 @@ fn find_lr_and_compare_bound_the_batch_too() {
     let dir = tempfile::tempdir().unwrap();
     let o = run_limited(
         1500,
-        &[
-            "find-lr",
-            "--quiet",
-            "--threads",
-            "1",
-            "--steps",
-            "20",
-            "--batch-size",
-            "18446744073709551615",
-            "--out",
-            dir.path().join("f").to_str().unwrap(),
-        ],
+        "find-lr --quiet --threads 1 --steps 20 --batch-size 18446744073709551615 --out",
+        &[arg(&dir.path().join("f"))],
     );
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
     assert!(stderr(&o).contains("using 1438"), "{}", stderr(&o));
-    let schedules = dir.path().join("s.json");
-    std::fs::write(
-        &schedules,
+    let schedules = support::write(
+        dir.path(),
+        "s.json",
         r#"[{"name": "c", "schedule": "constant(lr=0.05)"}]"#,
-    )
-    .unwrap();
+    );
     let o = run_limited(
         1500,
+        "compare --quiet --seeds 1 --epochs 1 --jobs 1 --batch-size 1000000000000",
         &[
-            "compare",
-            "--quiet",
-            "--seeds",
-            "1",
-            "--epochs",
-            "1",
-            "--jobs",
-            "1",
-            "--batch-size",
-            "1000000000000",
             "--schedules",
-            schedules.to_str().unwrap(),
+            &schedules,
             "--out",
-            dir.path().join("c").to_str().unwrap(),
+            arg(&dir.path().join("c")),
         ],
     );
-    assert!(o.status.success(), "{}", stderr(&o));
+    ok(&o);
     assert_eq!(stderr(&o).matches("note: --batch-size").count(), 1);
 }
 
 #[test]
 fn batch_size_zero_is_refused() {
     refused(
-        &["train", "--batch-size", "0"],
+        "train --batch-size 0",
+        &[],
         &["--batch-size 0", "at least 1"],
     );
 }
@@ -165,117 +110,66 @@ fn batch_size_zero_is_refused() {
 fn plot_sizes_are_bounded_before_drawing() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("p");
-    let out = out.to_str().unwrap();
+    let out = arg(&out);
     let s = "cosine(lr=0.1, steps=100)";
     // 100000 aborted on a 120 GB allocation.
     refused(
-        &[
-            "plot",
-            "--schedule",
-            s,
-            "--steps",
-            "100",
-            "--width",
-            "100000",
-            "--out",
-            out,
-        ],
+        "plot --schedule",
+        &[s, "--steps", "100", "--width", "100000", "--out", out],
         &["--width 100000", "240 to 10000 pixels wide"],
     );
     refused(
-        &[
-            "plot",
-            "--schedule",
-            s,
-            "--steps",
-            "100",
-            "--height",
-            "4294967295",
-            "--out",
-            out,
-        ],
+        "plot --schedule",
+        &[s, "--steps", "100", "--height", "4294967295", "--out", out],
         &["--height 4294967295", "160 to 10000 pixels high"],
     );
     refused(
-        &[
-            "plot",
-            "--schedule",
-            s,
-            "--steps",
-            "100",
-            "--width",
-            "10",
-            "--out",
-            out,
-        ],
+        "plot --schedule",
+        &[s, "--steps", "100", "--width", "10", "--out", out],
         &["--width 10", "240 to 10000"],
     );
     refused(
+        "plot --schedule",
         &[
-            "plot",
-            "--schedule",
-            s,
-            "--steps",
-            "100",
-            "--width",
-            "10000",
-            "--height",
-            "10000",
-            "--out",
-            out,
+            s, "--steps", "100", "--width", "10000", "--height", "10000", "--out", out,
         ],
         &["100000000 pixels", "at most 16000000"],
     );
     // The largest allowed picture is drawn.
-    let o = run(&[
-        "plot",
-        "--schedule",
-        s,
-        "--steps",
-        "100",
-        "--width",
-        "4000",
-        "--height",
-        "4000",
-        "--out",
-        out,
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run_words(
+        "plot --schedule",
+        &[
+            s, "--steps", "100", "--width", "4000", "--height", "4000", "--out", out,
+        ],
+    );
+    ok(&o);
     // In the terminal the sizes are characters, clamped as before.
-    let o = run(&[
-        "plot",
-        "--schedule",
-        s,
-        "--steps",
-        "100",
-        "--terminal",
-        "--width",
-        "100000",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run_words(
+        "plot --schedule",
+        &[s, "--steps", "100", "--terminal", "--width", "100000"],
+    );
+    ok(&o);
 }
 
 #[test]
 fn threads_are_bounded() {
     let dir = tempfile::tempdir().unwrap();
-    let space = dir.path().join("space.toml");
-    std::fs::write(
-        &space,
-        "schedule = \"constant(lr={lr})\"\n[params]\nlr = { choice = [0.1] }\n",
-    )
-    .unwrap();
+    let space = lr_space(dir.path(), "constant(lr={lr})", "choice = [0.1]");
     // 100000 never started training: start-up grows with the threads.
     for t in ["100000", "257", "0"] {
         refused(
-            &["train", "--threads", t],
+            "train --threads",
+            &[t],
             &[&format!("--threads {t}"), "between 1 and 256"],
         );
         refused(
-            &["find-lr", "--threads", t],
+            "find-lr --threads",
+            &[t],
             &[&format!("--threads {t}"), "between 1 and 256"],
         );
         refused(
-            &["tune", "--space", space.to_str().unwrap(), "--threads", t],
+            "tune --space",
+            &[&space, "--threads", t],
             &[&format!("--threads {t}"), "between 1 and 256"],
         );
     }
@@ -284,35 +178,23 @@ fn threads_are_bounded() {
 #[test]
 fn epochs_are_bounded_everywhere() {
     let dir = tempfile::tempdir().unwrap();
-    let space = dir.path().join("space.toml");
-    std::fs::write(
-        &space,
-        "schedule = \"constant(lr={lr})\"\n[params]\nlr = { choice = [0.1] }\n",
-    )
-    .unwrap();
-    let space = space.to_str().unwrap();
+    let space = lr_space(dir.path(), "constant(lr={lr})", "choice = [0.1]");
     // compare --command took 0 and u64::MAX (the progress bar's trials x epochs overflowed).
     for e in ["0", "1000001", "18446744073709551615"] {
         let want = [format!("--epochs {e}"), "between 1 and 1000000".to_string()];
         let want: Vec<&str> = want.iter().map(String::as_str).collect();
-        refused(&["train", "--epochs", e], &want);
-        refused(&["compare", "--epochs", e], &want);
-        refused(&["compare", "--command", "true", "--epochs", e], &want);
-        refused(&["tune", "--space", space, "--epochs", e], &want);
+        refused("train --epochs", &[e], &want);
+        refused("compare --epochs", &[e], &want);
+        refused("compare --command true --epochs", &[e], &want);
+        refused("tune --space", &[&space, "--epochs", e], &want);
         refused(
-            &["tune", "--space", space, "--command", "true", "--epochs", e],
+            "tune --space",
+            &[&space, "--command", "true", "--epochs", e],
             &want,
         );
         refused(
-            &[
-                "tune",
-                "--space",
-                space,
-                "--strategy",
-                "asha",
-                "--epochs",
-                e,
-            ],
+            "tune --space",
+            &[&space, "--strategy", "asha", "--epochs", e],
             &want,
         );
     }
@@ -321,21 +203,17 @@ fn epochs_are_bounded_everywhere() {
 #[test]
 fn tune_refuses_a_huge_search_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let space = dir.path().join("space.toml");
-    std::fs::write(
-        &space,
+    let space = space(
+        dir.path(),
         "schedule = \"cosine(lr={lr}, steps={n})\"\n[params]\nlr = { log_range = [1e-3, 1.0] }\nn = { range = [10, 100000], int = true }\n",
-    )
-    .unwrap();
-    let space = space.to_str().unwrap();
+    );
     let out = dir.path().join("t");
-    let o = out.to_str().unwrap();
+    let o = arg(&out);
     // These spun for minutes before saying anything.
     refused(
+        "tune --space",
         &[
-            "tune",
-            "--space",
-            space,
+            &space,
             "--strategy",
             "grid",
             "--grid-points",
@@ -351,10 +229,9 @@ fn tune_refuses_a_huge_search_at_once() {
         ],
     );
     refused(
+        "tune --space",
         &[
-            "tune",
-            "--space",
-            space,
+            &space,
             "--strategy",
             "grid",
             "--grid-points",
@@ -365,10 +242,9 @@ fn tune_refuses_a_huge_search_at_once() {
         &["--grid-points 18446744073709551615", "at most 100000"],
     );
     refused(
+        "tune --space",
         &[
-            "tune",
-            "--space",
-            space,
+            &space,
             "--trials",
             "100000000",
             "--print-trials",
@@ -384,13 +260,8 @@ fn tune_refuses_a_huge_search_at_once() {
 fn trace_streams_and_ends_quietly_on_a_closed_pipe() {
     use std::io::Read;
     refused(
-        &[
-            "trace",
-            "--schedule",
-            "cosine(lr=0.1, steps=10)",
-            "--steps",
-            "1000000001",
-        ],
+        "trace --schedule",
+        &["cosine(lr=0.1, steps=10)", "--steps", "1000000001"],
         &["--steps 1000000001", "at most 1000000000"],
     );
     // 10^8 values of OneCycleLR as JSON were held whole in memory (6.7 GB, 34 s before
@@ -402,7 +273,7 @@ fn trace_streams_and_ends_quietly_on_a_closed_pipe() {
             .arg("-c")
             .arg(format!(
                 "ulimit -v 1000000 && exec '{}' trace --config '{}' --steps 100000000 --format {format}",
-                env!("CARGO_BIN_EXE_lrsched"),
+                support::bin().display(),
                 one_cycle_config().display()
             ))
             .stdout(std::process::Stdio::piped())
@@ -441,15 +312,10 @@ fn trace_streams_and_ends_quietly_on_a_closed_pipe() {
         assert!(stderr(&o).is_empty(), "{format}: {}", stderr(&o));
     }
     // Short traces read as before: the JSON is one document.
-    let o = run(&[
-        "trace",
-        "--schedule",
-        "cosine(lr=1, steps=2)",
-        "--steps",
-        "3",
-        "--format",
-        "json",
-    ]);
+    let o = run_words(
+        "trace --schedule",
+        &["cosine(lr=1, steps=2)", "--steps", "3", "--format", "json"],
+    );
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["lr"].as_array().unwrap().len(), 3);
     assert_eq!(v["interval"], "step");
@@ -472,7 +338,8 @@ fn one_cycle_config() -> std::path::PathBuf {
 fn find_lr_steps_are_capped_before_any_work() {
     for steps in ["1e11", "100001", "18446744073709551615"] {
         refused(
-            &["find-lr", "--steps", steps],
+            "find-lr --steps",
+            &[steps],
             &[&format!("--steps {steps}"), "100000"],
         );
     }
@@ -537,13 +404,7 @@ fn number_flags_name_the_flag_and_take_negative_values() {
         ),
     ];
     let dir = tempfile::tempdir().unwrap();
-    let space = dir.path().join("space.toml");
-    std::fs::write(
-        &space,
-        "schedule = \"constant(lr={lr})\"\n[params]\nlr = { choice = [0.1] }\n",
-    )
-    .unwrap();
-    let space = space.to_str().unwrap();
+    let space = lr_space(dir.path(), "constant(lr={lr})", "choice = [0.1]");
     for (flag, value, says) in cases {
         let data: &[&str] = if flag == "--spirals-noise" {
             &["--data", "spirals"]
@@ -561,11 +422,11 @@ fn number_flags_name_the_flag_and_take_negative_values() {
             vec!["train"],
             vec!["compare"],
             vec!["find-lr"],
-            vec!["tune", "--space", space],
+            vec!["tune", "--space", &space],
         ] {
             let args = with(&cmd);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            refused(&args, &[says]);
+            refused("", &args, &[says]);
         }
     }
     for (cmd, args) in [
@@ -595,6 +456,7 @@ fn number_flags_name_the_flag_and_take_negative_values() {
             let mut a = args.clone();
             a.extend(["--epochs", e]);
             refused(
+                "",
                 &a,
                 &[
                     &format!("--epochs {}", if e == "nan" { "NaN" } else { e }),
@@ -606,11 +468,13 @@ fn number_flags_name_the_flag_and_take_negative_values() {
     }
     // The real range errors of other number flags, now that negative values reach them.
     refused(
-        &["compare", "--target", "-0.5"],
+        "compare --target -0.5",
+        &[],
         &["--target -0.5 is not allowed"],
     );
     refused(
-        &["find-lr", "--command", "true", "--trial-timeout", "-5"],
+        "find-lr --command true --trial-timeout -5",
+        &[],
         &["--trial-timeout -5 is not allowed"],
     );
 }
@@ -679,28 +543,26 @@ fn a_pasted_file_is_not_echoed_back() {
 fn model_data_and_jobs_sizes_are_bounded() {
     // 10^10 parameters aborted on the allocation; 10^12 spiral points likewise.
     refused(
-        &["train", "--model", "100000-100000"],
+        "train --model 100000-100000",
+        &[],
         &[
             "--model `100000-100000` has 10007600010 parameters",
             "at most 100000000",
         ],
     );
     refused(
-        &["train", "--model", "1048576-1048576-1048576"],
+        "train --model 1048576-1048576-1048576",
+        &[],
         &["--model", "at most 100000000"],
     );
     refused(
-        &[
-            "train",
-            "--data",
-            "spirals",
-            "--spirals-size",
-            "1000000000000",
-        ],
+        "train --data spirals --spirals-size 1000000000000",
+        &[],
         &["--spirals-size 1000000000000", "between 4 and 10000000"],
     );
     for cmd in ["compare", "find-lr"] {
         refused(
+            "",
             &[cmd, "--jobs", "100000"],
             &["--jobs 100000", "between 1 and 256"],
         );
@@ -712,24 +574,24 @@ fn tune_prints_a_large_search_in_seconds() {
     // 10000 trials' inputs took 138 s to write, each file synced to disk (40000 syncs);
     // they are made again from the plan, so they are renamed into place unsynced.
     let dir = tempfile::tempdir().unwrap();
-    let space = dir.path().join("space.toml");
-    std::fs::write(
-        &space,
-        "schedule = \"cosine(lr={lr}, steps=100%)\"\n[params]\nlr = { log_range = [1e-4, 1.0] }\n",
-    )
-    .unwrap();
+    let space = lr_space(
+        dir.path(),
+        "cosine(lr={lr}, steps=100%)",
+        "log_range = [1e-4, 1.0]",
+    );
     let t = Instant::now();
-    let o = run(&[
-        "tune",
-        "--space",
-        space.to_str().unwrap(),
-        "--trials",
-        "10000",
-        "--print-trials",
-        "--out",
-        dir.path().join("t").to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run_words(
+        "tune --space",
+        &[
+            &space,
+            "--trials",
+            "10000",
+            "--print-trials",
+            "--out",
+            arg(&dir.path().join("t")),
+        ],
+    );
+    ok(&o);
     assert_eq!(stdout(&o).lines().count(), 10000);
     assert!(t.elapsed() < Duration::from_secs(60), "{:?}", t.elapsed());
 }

@@ -1,171 +1,78 @@
 //! The `lrsched` command as a user runs it: output, errors on one line, exit codes.
 
-use std::io::Write;
-use std::process::{Command, Output};
+mod support;
 
-fn lrsched(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lrsched"))
-        .args(args)
-        .output()
-        .expect("run lrsched")
-}
+use std::process::Output;
+use support::{arg, assert_user_error, ok, run as lrsched, stdout, temp_file, trace, trace_config};
 
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
-
-/// Asserts a user error: exit 2, one line on stderr naming `needle`.
-fn assert_user_error(o: &Output, needle: &str) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    assert!(err.contains(needle), "{needle:?} not in {err:?}");
-}
-
-fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("lrsched-cli-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::File::create(&path)
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    path
+/// `lrsched trace --config FILE WORDS`, the file holding `text`.
+fn trace_file(name: &str, text: &str, words: &str) -> Output {
+    trace_config(&temp_file(name, text), words)
 }
 
 #[test]
 fn trace_prints_one_shortest_value_per_step() {
-    let o = lrsched(&[
-        "trace",
-        "--schedule",
-        "step(lr=0.1, step_size=2, gamma=0.5)",
-        "--steps",
-        "5",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = trace("step(lr=0.1, step_size=2, gamma=0.5)", "--steps 5");
+    ok(&o);
     assert_eq!(stdout(&o), "0.1\n0.1\n0.05\n0.05\n0.025\n");
 }
 
 #[test]
 fn trace_csv_and_json() {
-    let o = lrsched(&[
-        "trace",
-        "--schedule",
-        "constant(lr=1e-10)",
-        "--steps",
-        "2",
-        "--format",
-        "csv",
-    ]);
+    let o = trace("constant(lr=1e-10)", "--steps 2 --format csv");
     assert_eq!(stdout(&o), "step,lr\n0,1e-10\n1,1e-10\n");
-    let o = lrsched(&[
-        "trace",
-        "--schedule",
-        "constant(lr=0.5)",
-        "--steps",
-        "2",
-        "--format",
-        "json",
-    ]);
+    let o = trace("constant(lr=0.5)", "--steps 2 --format json");
     assert_eq!(stdout(&o), "{\"interval\": \"step\", \"lr\": [0.5, 0.5]}\n");
 }
 
 #[test]
 fn trace_reads_json_and_toml_configs() {
-    let json = temp_file("c.json", r#"{"type": "cosine", "lr": 1.0, "steps": 2}"#);
-    let o = lrsched(&["trace", "--config", json.to_str().unwrap(), "--steps", "3"]);
-    assert_eq!(stdout(&o), "1.0\n0.5\n0.0\n", "{}", stderr(&o));
-    let toml = temp_file("c.toml", "type = \"cosine\"\nlr = 1.0\nsteps = 2\n");
-    let o = lrsched(&["trace", "--config", toml.to_str().unwrap(), "--steps", "3"]);
-    assert_eq!(stdout(&o), "1.0\n0.5\n0.0\n", "{}", stderr(&o));
+    for (name, text) in [
+        ("c.json", r#"{"type": "cosine", "lr": 1.0, "steps": 2}"#),
+        ("c.toml", "type = \"cosine\"\nlr = 1.0\nsteps = 2\n"),
+    ] {
+        let o = trace_file(name, text, "--steps 3");
+        assert_eq!(stdout(&o), "1.0\n0.5\n0.0\n", "{}", support::stderr(&o));
+    }
 }
 
 #[test]
 fn durations_in_epochs_need_and_use_the_run_shape() {
     let s = "step(lr=1.0, step_size=1ep, gamma=0.5)";
-    let o = lrsched(&["trace", "--schedule", s, "--steps", "3"]);
-    assert_user_error(&o, "needs the run's shape");
-    let o = lrsched(&[
-        "trace",
-        "--schedule",
-        s,
-        "--steps",
-        "3",
-        "--steps-per-epoch",
-        "2",
-    ]);
-    assert_eq!(stdout(&o), "1.0\n1.0\n0.5\n", "{}", stderr(&o));
+    assert_user_error(&trace(s, "--steps 3"), "needs the run's shape");
+    let o = trace(s, "--steps 3 --steps-per-epoch 2");
+    assert_eq!(stdout(&o), "1.0\n1.0\n0.5\n", "{}", support::stderr(&o));
 }
 
 #[test]
 fn bad_input_is_one_line_and_exit_2() {
-    let o = lrsched(&[
-        "trace",
-        "--schedule",
-        "cosin(lr=0.1, steps=3)",
-        "--steps",
-        "2",
-    ]);
-    assert_user_error(&o, "did you mean `cosine`");
-    let o = lrsched(&[
-        "trace",
-        "--schedule",
-        "cosine(lr=0.1, stepz=3)",
-        "--steps",
-        "2",
-    ]);
-    assert_user_error(&o, "did you mean `steps`");
-    let o = lrsched(&[
-        "trace",
-        "--schedule",
-        "cosine(lr=0.1, steps=3, exponent=-1)",
-        "--steps",
-        "2",
-    ]);
-    assert_user_error(&o, "`exponent` = -1");
-    let o = lrsched(&["trace", "--schedule", "cosine(lr=0.1)", "--steps", "2"]);
-    assert_user_error(&o, "missing required key `steps`");
-    let o = lrsched(&[
-        "trace",
-        "--schedule",
-        "cosine(lr=fast, steps=3)",
-        "--steps",
-        "2",
-    ]);
-    assert_user_error(&o, "cosine.lr");
-    let o = lrsched(&[
-        "trace",
-        "--schedule",
-        "cosine(lr=0.1, steps=3",
-        "--steps",
-        "2",
-    ]);
-    assert_user_error(&o, "column");
-    let bad = temp_file("bad.json", "{\"type\": \"cosine\",\n \"lr\": 0.1,,\n}");
-    let o = lrsched(&["trace", "--config", bad.to_str().unwrap(), "--steps", "2"]);
-    assert_user_error(&o, "line 2, column");
-    let bad = temp_file("bad.toml", "type = \"cosine\"\nlr = = 0.1\n");
-    let o = lrsched(&["trace", "--config", bad.to_str().unwrap(), "--steps", "2"]);
-    assert_user_error(&o, "line 2");
+    for (schedule, says) in [
+        ("cosin(lr=0.1, steps=3)", "did you mean `cosine`"),
+        ("cosine(lr=0.1, stepz=3)", "did you mean `steps`"),
+        ("cosine(lr=0.1, steps=3, exponent=-1)", "`exponent` = -1"),
+        ("cosine(lr=0.1)", "missing required key `steps`"),
+        ("cosine(lr=fast, steps=3)", "cosine.lr"),
+        ("cosine(lr=0.1, steps=3", "column"),
+    ] {
+        assert_user_error(&trace(schedule, "--steps 2"), says);
+    }
+    for (name, text, says) in [
+        (
+            "bad.json",
+            "{\"type\": \"cosine\",\n \"lr\": 0.1,,\n}",
+            "line 2, column",
+        ),
+        ("bad.toml", "type = \"cosine\"\nlr = = 0.1\n", "line 2"),
+    ] {
+        assert_user_error(&trace_file(name, text, "--steps 2"), says);
+    }
     let o = lrsched(&["trace", "--config", "/nonexistent/x.json", "--steps", "2"]);
     assert_user_error(&o, "cannot read /nonexistent/x.json");
 }
 
 #[test]
 fn momentum_of_a_schedule_without_one_is_an_error() {
-    let o = lrsched(&[
-        "trace",
-        "--schedule",
-        "constant(lr=0.1)",
-        "--steps",
-        "2",
-        "--param",
-        "momentum",
-    ]);
+    let o = trace("constant(lr=0.1)", "--steps 2 --param momentum");
     assert_user_error(&o, "sets no momentum");
 }
 
@@ -179,14 +86,14 @@ fn metrics_file_errors_name_the_line() {
         "--steps",
         "3",
         "--metrics",
-        metrics.to_str().unwrap(),
+        arg(&metrics),
     ]);
     assert_user_error(&o, "line 3");
 }
 
 #[test]
 fn plateau_needs_metrics() {
-    let o = lrsched(&["trace", "--schedule", "plateau(lr=0.1)", "--steps", "3"]);
+    let o = trace("plateau(lr=0.1)", "--steps 3");
     assert_user_error(&o, "--metrics");
 }
 
@@ -203,8 +110,8 @@ fn trace_takes_the_interval_key_and_says_which_interval_applies() {
         "type = \"StepLR\"\nlr = 0.1\nstep_size = 1\ngamma = 0.5\n",
     );
     let cases: [(&[&str], &str); 4] = [
-        (&["--config", json.to_str().unwrap()], "step"),
-        (&["--config", toml.to_str().unwrap()], "epoch"),
+        (&["--config", arg(&json)], "step"),
+        (&["--config", arg(&toml)], "epoch"),
         (
             &["--schedule", "StepLR(lr=0.1, step_size=1, gamma=0.5)"],
             "epoch",
@@ -227,26 +134,15 @@ fn trace_takes_the_interval_key_and_says_which_interval_applies() {
             "{args:?}"
         );
     }
-    let o = lrsched(&[
-        "trace",
-        "--schedule",
+    let o = trace(
         "OneCycleLR(max_lr=0.1, total_steps=10)",
-        "--steps",
-        "1",
-        "--format",
-        "json",
-    ]);
+        "--steps 1 --format json",
+    );
     assert!(
         stdout(&o).starts_with("{\"interval\": \"step\", \"lr\": ["),
         "{}",
         stdout(&o)
     );
-    let o = lrsched(&[
-        "trace",
-        "--schedule",
-        "StepLR(lr=0.1, step_size=1, interval=batch)",
-        "--steps",
-        "1",
-    ]);
+    let o = trace("StepLR(lr=0.1, step_size=1, interval=batch)", "--steps 1");
     assert_user_error(&o, "\"step\" or \"epoch\"");
 }

@@ -3,47 +3,16 @@
 //! count. Each is refused with one line naming the value (exit 2), never printed or
 //! trained with.
 
-use std::process::{Command, Output};
+mod support;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lrsched"))
-        .args(args)
-        .output()
-        .expect("run lrsched")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Exit 2 and one line on stderr holding every piece of `wanted`.
-fn refused(o: &Output, wanted: &[&str]) {
-    let e = stderr(o);
-    assert_eq!(o.status.code(), Some(2), "stderr: {e}");
-    assert_eq!(e.trim_end().lines().count(), 1, "one line: {e}");
-    for w in wanted {
-        assert!(e.contains(w), "no {w:?} in: {e}");
-    }
-}
+use support::{assert_refused as refused, ok, run, stdout, trace};
 
 #[test]
 fn trace_stops_at_the_first_rate_that_is_not_finite() {
     // Valid (the first 101 epochs are checked), NaN at epoch 1000 where Python raises.
     let schedule = r#"LambdaLR(lr=0.1, lr_lambda="1 / (1000 - epoch)")"#;
     for format in ["plain", "csv", "json"] {
-        let o = run(&[
-            "trace",
-            "--schedule",
-            schedule,
-            "--steps",
-            "1200",
-            "--format",
-            format,
-        ]);
+        let o = trace(schedule, &format!("--steps 1200 --format {format}"));
         refused(&o, &["LambdaLR", "epoch 1000", "NaN", "finite"]);
         // Every rate before it was printed, none after.
         let out = stdout(&o);
@@ -53,31 +22,22 @@ fn trace_stops_at_the_first_rate_that_is_not_finite() {
         }
     }
     // exp(epoch) overflows at epoch 710 (Python raises OverflowError: NaN).
-    let o = run(&[
-        "trace",
-        "--schedule",
+    let o = trace(
         r#"LambdaLR(lr=0.1, lr_lambda="exp(epoch)", interval=step)"#,
-        "--steps",
-        "800",
-    ]);
+        "--steps 800",
+    );
     refused(&o, &["step 710", "NaN"]);
     assert_eq!(stdout(&o).lines().count(), 710);
     // Short of the bad step, the trace is whole and succeeds.
-    let o = run(&["trace", "--schedule", schedule, "--steps", "1000"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = trace(schedule, "--steps 1000");
+    ok(&o);
     assert_eq!(stdout(&o).lines().count(), 1000);
 }
 
 #[test]
 fn trace_still_prints_rates_at_or_below_zero() {
-    let o = run(&[
-        "trace",
-        "--schedule",
-        "optax.constant_schedule(value=-0.1)",
-        "--steps",
-        "3",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = trace("optax.constant_schedule(value=-0.1)", "--steps 3");
+    ok(&o);
     assert_eq!(stdout(&o), "-0.1\n-0.1\n-0.1\n");
 }
 
@@ -85,32 +45,23 @@ fn trace_still_prints_rates_at_or_below_zero() {
 fn train_ends_at_the_first_rate_that_is_not_finite() {
     // Valid (epochs 0..=100 are checked), NaN at epoch 120 where Python raises
     // ZeroDivisionError. Before, the optimizer refused it without saying which step.
-    let o = run(&[
-        "train",
-        "--quiet",
-        "--data",
-        "xor",
-        "--batch-size",
-        "4",
-        "--epochs",
-        "130",
-        "--schedule",
-        r#"LambdaLR(lr=0.05, lr_lambda="1 / (120 - epoch)")"#,
-    ]);
+    let o = support::run_words(
+        "train --quiet --data xor --batch-size 4 --epochs 130 --schedule",
+        &[r#"LambdaLR(lr=0.05, lr_lambda="1 / (120 - epoch)")"#],
+    );
     refused(&o, &["LambdaLR", "epoch 120", "NaN"]);
 }
 
 #[test]
 fn a_json_config_with_a_key_twice_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.json");
-    std::fs::write(
-        &path,
+    let path = support::write(
+        dir.path(),
+        "s.json",
         r#"{"type": "cosine", "lr": 0.1, "steps": 100, "lr": 0.2}"#,
-    )
-    .unwrap();
+    );
     for cmd in ["trace", "convert"] {
-        let mut args = vec![cmd, "--config", path.to_str().unwrap()];
+        let mut args = vec![cmd, "--config", &path];
         args.extend(match cmd {
             "convert" => ["--to", "torch"],
             _ => ["--steps", "3"],
@@ -122,17 +73,10 @@ fn a_json_config_with_a_key_twice_is_refused() {
 #[test]
 fn a_duration_too_long_for_a_step_count_is_refused() {
     for (steps, epochs) in [("1e30ep", "3"), ("1e300%", "3"), ("100%", "1e300")] {
-        let o = run(&[
-            "trace",
-            "--schedule",
+        let o = trace(
             &format!("cosine(lr=0.1, steps={steps})"),
-            "--steps-per-epoch",
-            "10",
-            "--epochs",
-            epochs,
-            "--steps",
-            "3",
-        ]);
+            &format!("--steps-per-epoch 10 --epochs {epochs} --steps 3"),
+        );
         refused(&o, &[steps, "at most 18446744073709551615"]);
     }
 }

@@ -9,42 +9,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::Output;
 use std::time::{Duration, Instant};
-use support::{assert_user_error, wait_for};
-
-fn bin() -> PathBuf {
-    std::env::var_os("LRSCHED_TEST_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_lrsched")))
-}
-
-fn lrsched(args: &[&str]) -> Output {
-    Command::new(bin())
-        .args(args)
-        .output()
-        .expect("run lrsched")
-}
-
-fn spawn(args: &[&str]) -> Child {
-    Command::new(bin())
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start lrsched")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn write(dir: &Path, name: &str, body: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, body).unwrap();
-    p.to_str().unwrap().to_string()
-}
+use support::{
+    arg, assert_user_error, capped, compare, json, lr_space, ok, run as lrsched, run_words, spawn,
+    text, tune, wait_for, write,
+};
 
 /// A program that reports one epoch after `secs` seconds: long enough for a second run
 /// to start beside it.
@@ -55,6 +26,28 @@ fn slow_program(secs: f64) -> String {
 }
 
 const ONE: &str = r#"[{"name": "c", "schedule": "constant(lr=0.1)"}]"#;
+
+/// `compare` of the schedules in `file` with `slow_program(secs)`, one seed and epoch,
+/// into `out`, with `more` (words) before `--out`.
+fn slow_compare(file: &str, secs: f64, out: &Path, more: &str) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "compare",
+        "--command",
+        &slow_program(secs),
+        "--schedules",
+        file,
+    ]
+    .map(String::from)
+    .into();
+    args.extend(
+        support::words("--seeds 1 --epochs 1")
+            .into_iter()
+            .map(String::from),
+    );
+    args.extend(support::words(more).into_iter().map(String::from));
+    args.extend(["--out".to_string(), arg(out).to_string()]);
+    args
+}
 
 /// The one-line error of a folder another run holds: the folder and who holds it.
 fn assert_held(o: &Output, folder: &Path) {
@@ -76,27 +69,15 @@ fn a_second_compare_on_a_folder_in_use_is_refused_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "one.json", ONE);
     let out = dir.path().join("out");
-    let args = [
-        "compare",
-        "--command",
-        &slow_program(3.0),
-        "--schedules",
-        &file,
-        "--seeds",
-        "1",
-        "--epochs",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ];
+    let args = slow_compare(&file, 3.0, &out, "");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let first = spawn(&args);
     wait_for(&out.join("trials/c-seed0/started"), Duration::from_secs(30));
     let started = Instant::now();
     let second = lrsched(&args);
     assert!(started.elapsed() < Duration::from_secs(2), "not at once");
     assert_held(&second, &out);
-    let o = first.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    ok(&first.wait_with_output().unwrap());
     // The first run's numbers are its own: one row, its value.
     let rows = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
     assert_eq!(rows.lines().count(), 1, "{rows}");
@@ -109,20 +90,8 @@ fn two_compares_started_together_never_share_a_folder() {
         let dir = tempfile::tempdir().unwrap();
         let file = write(dir.path(), "one.json", ONE);
         let out = dir.path().join("out");
-        let args = [
-            "compare",
-            "--command",
-            &slow_program(0.5),
-            "--schedules",
-            &file,
-            "--seeds",
-            "1",
-            "--epochs",
-            "1",
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ];
+        let args = slow_compare(&file, 0.5, &out, "--quiet");
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (a, b) = (spawn(&args), spawn(&args));
         let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
         let ok = [&a, &b].iter().filter(|o| o.status.success()).count();
@@ -149,46 +118,30 @@ fn a_second_find_lr_on_a_folder_in_use_is_refused_at_once() {
         "--command",
         program,
         "--out",
-        out.to_str().unwrap(),
+        arg(&out),
     ];
     let first = spawn(&args);
     wait_for(&out.join("trials/seed-0/started"), Duration::from_secs(30));
     let second = lrsched(&args);
     assert_held(&second, &out);
-    let o = first.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    ok(&first.wait_with_output().unwrap());
 }
 
 #[test]
 fn a_second_train_on_a_metrics_file_in_use_is_refused_even_with_overwrite() {
     let dir = tempfile::tempdir().unwrap();
     let metrics = dir.path().join("m.jsonl");
-    let m = metrics.to_str().unwrap();
-    let first = spawn(&[
-        "train",
-        "--quiet",
-        "--data",
-        "spirals",
-        "--spirals-size",
-        "20000",
-        "--epochs",
-        "40",
-        "--threads",
-        "1",
-        "--metrics-out",
-        m,
-    ]);
+    let m = arg(&metrics);
+    let first = spawn(
+        &[
+            &support::words("train --quiet --data spirals --spirals-size 20000 --epochs 40 --threads 1 --metrics-out")[..],
+            &[m],
+        ]
+        .concat(),
+    );
     wait_for(&metrics, Duration::from_secs(30));
     // --overwrite replaces what a finished run left, never what a live one writes.
-    let second = lrsched(&[
-        "train",
-        "--quiet",
-        "--epochs",
-        "1",
-        "--overwrite",
-        "--metrics-out",
-        m,
-    ]);
+    let second = run_words("train --quiet --epochs 1 --overwrite --metrics-out", &[m]);
     let mut first = first;
     let _ = first.kill();
     let _ = first.wait();
@@ -197,32 +150,19 @@ fn a_second_train_on_a_metrics_file_in_use_is_refused_even_with_overwrite() {
 
 // ---- Item 6: memory bounded before any work ---------------------------------------
 
-/// Runs lrsched with its address space capped, so a build that tries the allocation
-/// fails fast instead of pressing on the machine.
-fn capped(args: &[&str]) -> Output {
-    let mut line = format!("ulimit -v 8000000; exec '{}'", bin().display());
-    for a in args {
-        line.push_str(&format!(" '{a}'"));
-    }
-    Command::new("sh").args(["-c", &line]).output().unwrap()
-}
+/// The address-space cap of these runs (KiB): a build that tries the allocation fails
+/// fast instead of pressing on the machine.
+const CAP: u64 = 8_000_000;
 
 #[test]
 fn a_run_too_large_for_memory_is_refused_naming_the_flags_and_size() {
     let started = Instant::now();
-    let o = capped(&[
-        "train",
-        "--data",
-        "spirals",
-        "--spirals-size",
-        "10000000",
-        "--model",
-        "1048576",
-        "--batch-size",
-        "100000",
-        "--epochs",
-        "1",
-    ]);
+    let o = capped(
+        CAP,
+        &support::words(
+            "train --data spirals --spirals-size 10000000 --model 1048576 --batch-size 100000 --epochs 1",
+        ),
+    );
     assert_user_error(&o, "--batch-size 100000");
     let err = text(&o.stderr);
     for needle in ["--model 1048576", "--spirals-size 10000000", "TB", "free"] {
@@ -238,20 +178,9 @@ fn a_run_too_large_for_memory_is_refused_naming_the_flags_and_size() {
 #[test]
 fn the_tools_built_in_runs_are_bounded_too() {
     let dir = tempfile::tempdir().unwrap();
-    let space = write(
-        dir.path(),
-        "space.toml",
-        "schedule = \"constant(lr={lr})\"\n[params]\nlr = { choice = [0.1] }\n",
-    );
-    let out = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
-    let big = [
-        "--data",
-        "spirals",
-        "--model",
-        "1048576-64",
-        "--batch-size",
-        "4",
-    ];
+    let space = lr_space(dir.path(), "constant(lr={lr})", "choice = [0.1]");
+    let out = |name: &str| arg(&dir.path().join(name)).to_string();
+    let big = support::words("--data spirals --model 1048576-64 --batch-size 4");
     // A batch of 4 rows, but each thread evaluates chunks of the validation rows, each
     // row 5 million floats wide: with 256 threads a terabyte.
     let threads = ["--threads", "256"];
@@ -269,10 +198,10 @@ fn the_tools_built_in_runs_are_bounded_too() {
         ),
     ] {
         let mut args: Vec<&str> = vec![tool];
-        args.extend(big);
+        args.extend(&big);
         args.extend(threads);
         args.extend(extra.iter().map(String::as_str));
-        let o = capped(&args);
+        let o = capped(CAP, &args);
         assert_user_error(&o, "--model 1048576-64");
         assert!(
             text(&o.stderr).contains("--threads 256"),
@@ -282,17 +211,14 @@ fn the_tools_built_in_runs_are_bounded_too() {
     }
     // compare shares the cores among its runs (no --threads): many jobs at once, each its
     // own model and buffers.
-    let o = capped(&[
-        "compare",
-        "--data",
-        "spirals",
-        "--model",
-        "1048576-64",
-        "--jobs",
-        "256",
-        "--out",
-        &out("c"),
-    ]);
+    let o = capped(
+        CAP,
+        &[
+            &support::words("compare --data spirals --model 1048576-64 --jobs 256 --out")[..],
+            &[&out("c")],
+        ]
+        .concat(),
+    );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("--model"), "{}", text(&o.stderr));
 }
@@ -307,19 +233,20 @@ fn sweep_program(lr_expr: &str) -> String {
     )
 }
 
+/// `find-lr --quiet` of `program` with `more` (words) into `out`.
+fn find_lr(program: &str, more: &str, out: &Path) -> Output {
+    run_words(
+        &format!("find-lr --quiet {more}"),
+        &["--command", program, "--out", arg(out)],
+    )
+}
+
 #[test]
 fn find_lr_refuses_rates_it_did_not_give_and_still_writes_its_files() {
     let dir = tempfile::tempdir().unwrap();
     for (name, expr) in [("zero", "0"), ("negative", "-lr"), ("tenfold", "lr * 10")] {
         let out = dir.path().join(name);
-        let o = lrsched(&[
-            "find-lr",
-            "--quiet",
-            "--command",
-            &sweep_program(expr),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        let o = find_lr(&sweep_program(expr), "", &out);
         let all = text(&o.stdout) + &text(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{name}: {all}");
         assert!(!all.contains("suggested lr"), "{name}: {all}");
@@ -328,24 +255,17 @@ fn find_lr_refuses_rates_it_did_not_give_and_still_writes_its_files() {
             "{name}: {all}"
         );
         assert!(all.contains("expected 1.000e-7"), "{name}: {all}");
-        let j: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(out.join("find_lr.json")).unwrap())
-                .unwrap();
+        let j = json(&out.join("find_lr.json"));
         assert_eq!(j["runs"][0]["status"], "bad output", "{name}");
         assert!(j["suggested"].is_null(), "{name}");
     }
     // The rates as a program prints them in f32 are the rates given.
     let out = dir.path().join("f32");
-    let o = lrsched(&[
-        "find-lr",
-        "--quiet",
-        "--seeds",
-        "2",
-        "--command",
+    let o = find_lr(
         &sweep_program("lr").replace("%.9g", "%.7g"),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+        "--seeds 2",
+        &out,
+    );
     let stdout = text(&o.stdout);
     assert!(o.status.success(), "{}{stdout}", text(&o.stderr));
     let lr: f64 = stdout
@@ -366,20 +286,10 @@ fn one_bad_seed_leaves_a_positive_suggestion_from_the_others() {
         sweep_program("-lr"),
         sweep_program("lr")
     );
-    let o = lrsched(&[
-        "find-lr",
-        "--quiet",
-        "--seeds",
-        "2",
-        "--command",
-        &program,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = find_lr(&program, "--seeds 2", &out);
     let stdout = text(&o.stdout);
     assert!(o.status.success(), "{}{stdout}", text(&o.stderr));
-    let j: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("find_lr.json")).unwrap()).unwrap();
+    let j = json(&out.join("find_lr.json"));
     assert_eq!(j["runs"][1]["status"], "bad output");
     assert!(
         j["suggested"]["lr"].as_f64().unwrap() > 0.0,
@@ -390,93 +300,61 @@ fn one_bad_seed_leaves_a_positive_suggestion_from_the_others() {
 
 // ---- Item 13: every file lrsched writes is readable by plot ------------------------
 
+/// `plot --run METRICS --out PICS`.
+fn plot(metrics: &Path, pics: &Path) -> Output {
+    lrsched(&["plot", "--run", arg(metrics), "--out", arg(pics)])
+}
+
+/// The folder of the first trial (in folder order) under `out/trials`.
+fn first_trial(out: &Path) -> std::path::PathBuf {
+    std::fs::read_dir(out.join("trials"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path()
+}
+
 #[test]
 fn plot_reads_a_diverged_train_run_and_a_trial_metrics_file() {
     let dir = tempfile::tempdir().unwrap();
     let metrics = dir.path().join("run.jsonl");
-    let o = lrsched(&[
-        "train",
-        "--quiet",
-        "--schedule",
-        "constant(lr=1e30)",
-        "--epochs",
-        "2",
-        "--metrics-out",
-        metrics.to_str().unwrap(),
-    ]);
+    let o = run_words(
+        "train --quiet --schedule constant(lr=1e30) --epochs 2 --metrics-out",
+        &[arg(&metrics)],
+    );
     assert_eq!(o.status.code(), Some(3), "diverged: {}", text(&o.stderr));
     let written = std::fs::read_to_string(&metrics).unwrap();
     assert!(written.contains("null"), "{written}");
     let pics = dir.path().join("pics");
-    let o = lrsched(&[
-        "plot",
-        "--run",
-        metrics.to_str().unwrap(),
-        "--out",
-        pics.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    ok(&plot(&metrics, &pics));
     assert!(pics.join("plot.png").exists() && pics.join("plot.svg").exists());
 
     // A trial's metrics file (protocol lines, epochs and steps mixed), as the trials of
     // compare, tune and find-lr leave in their folders (here tune's built-in trainer,
     // `lrsched train` as a trial), and compare's metrics.jsonl (every run's epochs).
-    let space = write(
-        dir.path(),
-        "space.toml",
-        "schedule = \"cosine(lr={lr}, steps=100%)\"\n[params]\nlr = { choice = [0.05] }\n",
-    );
-    let tune = dir.path().join("tune");
-    let o = lrsched(&[
-        "tune",
-        "--quiet",
-        "--space",
+    let space = lr_space(dir.path(), "cosine(lr={lr}, steps=100%)", "choice = [0.05]");
+    let tuned = dir.path().join("tune");
+    ok(&tune(
+        "--quiet --strategy grid --epochs 2",
         &space,
-        "--strategy",
-        "grid",
-        "--epochs",
-        "2",
-        "--out",
-        tune.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let trial = std::fs::read_dir(tune.join("trials"))
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .path();
+        &tuned,
+        &[],
+    ));
+    let trial = first_trial(&tuned);
     let cmp = dir.path().join("cmp");
     let file = write(
         dir.path(),
         "two.json",
         r#"[{"name": "c", "schedule": "cosine(lr=0.05, steps=100%)"}, {"name": "k", "schedule": "constant(lr=0.05)"}]"#,
     );
-    let o = lrsched(&[
-        "compare",
-        "--quiet",
-        "--schedules",
-        &file,
-        "--seeds",
-        "1",
-        "--epochs",
-        "2",
-        "--out",
-        cmp.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    ok(&compare("--quiet --seeds 1 --epochs 2", &file, &cmp, &[]));
     for (k, file) in [trial.join("metrics.jsonl"), cmp.join("metrics.jsonl")]
         .iter()
         .enumerate()
     {
         let pics = dir.path().join(format!("p{k}"));
-        let o = lrsched(&[
-            "plot",
-            "--run",
-            file.to_str().unwrap(),
-            "--out",
-            pics.to_str().unwrap(),
-        ]);
+        let o = plot(file, &pics);
         assert!(
             o.status.success(),
             "{}: {}",
@@ -494,57 +372,37 @@ fn plot_reads_a_diverged_train_run_and_a_trial_metrics_file() {
 
 // ---- Item 17: no exit 0 without a completed trial; sane metric ranges -------------
 
+/// `compare --command PROGRAM --schedules FILE` with `more` (words) into `out`.
+fn compare_cmd(program: &str, file: &str, more: &str, out: &Path) -> Output {
+    compare(more, file, out, &["--command", program])
+}
+
+/// `tune --command PROGRAM --space SPACE` with `more` (words) into `out`.
+fn tune_cmd(program: &str, space: &str, more: &str, out: &Path) -> Output {
+    tune(more, space, out, &["--command", program])
+}
+
 #[test]
 fn compare_and_tune_exit_1_when_no_trial_completed() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "one.json", ONE);
-    let o = lrsched(&[
-        "compare",
-        "--quiet",
-        "--command",
-        "exit 1",
-        "--schedules",
-        &file,
-        "--seeds",
-        "2",
-        "--epochs",
-        "1",
-        "--out",
-        dir.path().join("c").to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
-    assert!(
-        text(&o.stderr).contains("no trial completed"),
-        "{}",
-        text(&o.stderr)
-    );
-    assert!(dir.path().join("c/report.html").exists());
-    let space = write(
-        dir.path(),
-        "space.toml",
-        "schedule = \"constant(lr={lr})\"\n[params]\nlr = { choice = [0.1, 0.2] }\n",
-    );
-    let o = lrsched(&[
-        "tune",
-        "--quiet",
-        "--command",
-        "exit 1",
-        "--space",
-        &space,
-        "--strategy",
-        "grid",
-        "--epochs",
-        "1",
-        "--out",
-        dir.path().join("t").to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
-    assert!(
-        text(&o.stderr).contains("no trial completed"),
-        "{}",
-        text(&o.stderr)
-    );
-    assert!(dir.path().join("t/report.html").exists());
+    let space = lr_space(dir.path(), "constant(lr={lr})", "choice = [0.1, 0.2]");
+    let (c, t) = (dir.path().join("c"), dir.path().join("t"));
+    for (out, o) in [
+        (
+            &c,
+            compare_cmd("exit 1", &file, "--quiet --seeds 2 --epochs 1", &c),
+        ),
+        (
+            &t,
+            tune_cmd("exit 1", &space, "--quiet --strategy grid --epochs 1", &t),
+        ),
+    ] {
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains("no trial completed"), "{err}");
+        assert!(out.join("report.html").exists());
+    }
 }
 
 /// A program whose val_acc is `$LRSCHED_SEED`-independent and set by the schedule's
@@ -561,22 +419,12 @@ fn an_accuracy_outside_0_1_is_bad_output_and_never_best() {
             {"name": "good", "schedule": "constant(lr=0.2)"},
             {"name": "fair", "schedule": "constant(lr=0.1)"}]"#,
     );
-    let o = lrsched(&[
-        "compare",
-        "--quiet",
-        "--command",
+    let stdout = ok(&compare_cmd(
         BY_RATE,
-        "--schedules",
         &file,
-        "--seeds",
-        "1",
-        "--epochs",
-        "1",
-        "--out",
-        dir.path().join("c").to_str().unwrap(),
-    ]);
-    let stdout = text(&o.stdout);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+        "--quiet --seeds 1 --epochs 1",
+        &dir.path().join("c"),
+    ));
     assert!(!stdout.contains("inf%"), "{stdout}");
     assert!(
         stdout.contains("good has the best final val_acc"),
@@ -590,28 +438,14 @@ fn an_accuracy_outside_0_1_is_bad_output_and_never_best() {
         "the rule is named in the report"
     );
 
-    let space = write(
-        dir.path(),
-        "space.toml",
-        "schedule = \"constant(lr={lr})\"\n[params]\nlr = { choice = [0.1, 0.2, 0.3] }\n",
-    );
+    let space = lr_space(dir.path(), "constant(lr={lr})", "choice = [0.1, 0.2, 0.3]");
     let out = dir.path().join("t");
-    let o = lrsched(&[
-        "tune",
-        "--quiet",
-        "--command",
+    let stdout = ok(&tune_cmd(
         BY_RATE,
-        "--space",
         &space,
-        "--strategy",
-        "grid",
-        "--epochs",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let stdout = text(&o.stdout);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+        "--quiet --strategy grid --epochs 1",
+        &out,
+    ));
     assert!(!stdout.contains("inf%"), "{stdout}");
     let rows = support::results(&out);
     assert_eq!(rows[0]["outcome"], "completed");
@@ -642,15 +476,7 @@ fn control_characters_in_names_are_refused_up_front() {
         r#"[{"name": "a\u0000b", "schedule": "constant(lr=0.1)"}]"#,
     );
     let out = dir.path().join("c");
-    let o = lrsched(&[
-        "compare",
-        "--command",
-        "true",
-        "--schedules",
-        &file,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = compare_cmd("true", &file, "", &out);
     assert_user_error(&o, "entry 1");
     assert!(
         text(&o.stderr).contains("control character"),
@@ -666,15 +492,7 @@ fn control_characters_in_names_are_refused_up_front() {
         "schedule = \"cosine(lr=0.1, steps={n})\"\n[params]\nn = { choice = [\"10\\u0000\"] }\n",
     );
     let out = dir.path().join("t");
-    let o = lrsched(&[
-        "tune",
-        "--command",
-        "true",
-        "--space",
-        &space,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = tune_cmd("true", &space, "", &out);
     assert_user_error(&o, "param `n`: choice 1");
     assert!(
         text(&o.stderr).contains("control character"),
@@ -686,40 +504,24 @@ fn control_characters_in_names_are_refused_up_front() {
 #[test]
 fn a_folder_where_a_result_goes_is_refused_before_any_trial() {
     let dir = tempfile::tempdir().unwrap();
-    let space = write(
-        dir.path(),
-        "space.toml",
-        "schedule = \"constant(lr={lr})\"\n[params]\nlr = { choice = [0.1] }\n",
-    );
+    let space = lr_space(dir.path(), "constant(lr={lr})", "choice = [0.1]");
     let out = dir.path().join("t");
-    let args = [
-        "tune",
-        "--quiet",
-        "--command",
-        r#"touch "$LRSCHED_OUT_DIR/ran"; echo '{"epoch": 1, "val_acc": 0.5}' >> "$LRSCHED_METRICS""#,
-        "--space",
-        &space,
-        "--strategy",
-        "grid",
-        "--epochs",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ];
+    let again = || {
+        tune_cmd(
+            r#"touch "$LRSCHED_OUT_DIR/ran"; echo '{"epoch": 1, "val_acc": 0.5}' >> "$LRSCHED_METRICS""#,
+            &space,
+            "--quiet --strategy grid --epochs 1",
+            &out,
+        )
+    };
     // A first call makes the trial's folder (and runs it); its result is then made a
     // folder, and the ran marker removed.
-    let o = lrsched(&args);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let trial = std::fs::read_dir(out.join("trials"))
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .path();
+    ok(&again());
+    let trial = first_trial(&out);
     std::fs::remove_file(trial.join("result.json")).unwrap();
     std::fs::remove_file(trial.join("ran")).unwrap();
     std::fs::create_dir(trial.join("result.json")).unwrap();
-    let o = lrsched(&args);
+    let o = again();
     assert_user_error(&o, "result.json");
     assert!(
         text(&o.stderr).contains("not a regular file"),
@@ -732,7 +534,7 @@ fn a_folder_where_a_result_goes_is_refused_before_any_trial() {
     std::fs::remove_dir(trial.join("result.json")).unwrap();
     std::fs::remove_file(out.join("report.html")).unwrap();
     std::fs::create_dir(out.join("report.html")).unwrap();
-    let o = lrsched(&args);
+    let o = again();
     assert_user_error(&o, "report.html");
     assert!(!trial.join("ran").exists(), "the trial did not run");
 }
@@ -747,15 +549,7 @@ fn a_schedules_file_with_a_key_twice_is_refused_naming_it() {
         r#"[{"name": "c", "schedule": {"type": "constant", "lr": 0.1, "lr": 0.2}}]"#,
     );
     let out = dir.path().join("c");
-    let o = lrsched(&[
-        "compare",
-        "--command",
-        "true",
-        "--schedules",
-        &file,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = compare_cmd("true", &file, "", &out);
     assert_user_error(&o, "duplicate key `lr`");
     assert!(!out.exists(), "no folder made for a refused run");
 }

@@ -3,51 +3,20 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
-use support::assert_user_error;
-
-fn lrsched() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_lrsched"))
-}
-
-fn run(args: &[&str]) -> Output {
-    lrsched().args(args).output().expect("run lrsched")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Epoch records without the wall-clock fields.
-fn records(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-            let m = v.as_object_mut().unwrap();
-            m.remove("epoch_seconds");
-            m.remove("samples_per_sec");
-            v
-        })
-        .collect()
-}
+use std::process::Output;
+use std::time::Duration;
+use support::{
+    arg, assert_user_error, jsonl, ok, records, run, run_words, spawn_quiet, stderr, wait_until,
+    words,
+};
 
 #[test]
 fn trains_digits_and_writes_metrics() {
     let dir = tempfile::tempdir().unwrap();
     let metrics = dir.path().join("m.jsonl");
-    let o = run(&[
-        "train",
-        "--quiet",
-        "--epochs",
-        "3",
-        "--metrics-out",
-        metrics.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("best val_acc"));
+    let o = run_words("train --quiet --epochs 3 --metrics-out", &[arg(&metrics)]);
+    ok(&o);
+    assert!(support::text(&o.stdout).contains("best val_acc"));
     let lines = records(&metrics);
     assert_eq!(lines.len(), 3);
     for key in ["epoch", "train_loss", "val_loss", "val_acc", "lr"] {
@@ -61,25 +30,16 @@ fn trains_digits_and_writes_metrics() {
 #[test]
 fn six_epochs_equal_three_then_kill_9_then_resume() {
     let dir = tempfile::tempdir().unwrap();
-    let common = [
-        "train",
-        "--quiet",
-        "--epochs",
-        "6",
-        "--model",
-        "256-256",
-        "--batch-size",
-        "16",
+    let mut common =
+        words("train --quiet --epochs 6 --model 256-256 --batch-size 16 --dropout 0.1 --seed 5");
+    common.extend([
         "--schedule",
         "plateau(schedule=cosine(lr=0.05, steps=100%), patience=0, factor=0.7)",
-        "--dropout",
-        "0.1",
-        "--seed",
-        "5",
-    ];
+    ]);
     let straight = dir.path().join("straight.jsonl");
-    let o = run(&[&common[..], &["--metrics-out", straight.to_str().unwrap()]].concat());
-    assert!(o.status.success(), "{}", stderr(&o));
+    ok(&run(
+        &[&common[..], &["--metrics-out", arg(&straight)]].concat()
+    ));
 
     let ckpt = dir.path().join("ckpt");
     let resumed = dir.path().join("resumed.jsonl");
@@ -87,27 +47,20 @@ fn six_epochs_equal_three_then_kill_9_then_resume() {
         &common[..],
         &[
             "--metrics-out",
-            resumed.to_str().unwrap(),
+            arg(&resumed),
             "--checkpoint-dir",
-            ckpt.to_str().unwrap(),
+            arg(&ckpt),
         ],
     ]
     .concat();
-    let mut child = lrsched()
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_quiet(&args);
     let third = ckpt.join("epoch-000003.ckpt");
-    let start = Instant::now();
-    while !third.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "no checkpoint after 3 epochs"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_until(
+        "a checkpoint after 3 epochs",
+        Duration::from_secs(120),
+        Duration::from_millis(2),
+        || third.exists(),
+    );
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     let status = child.wait().unwrap();
     assert!(
@@ -116,7 +69,7 @@ fn six_epochs_equal_three_then_kill_9_then_resume() {
     );
 
     let o = run(&[&args[..], &["--resume"]].concat());
-    assert!(o.status.success(), "{}", stderr(&o));
+    ok(&o);
     assert_eq!(records(&resumed), records(&straight));
 }
 
@@ -124,16 +77,10 @@ fn six_epochs_equal_three_then_kill_9_then_resume() {
 fn a_diverging_run_exits_3_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let metrics = dir.path().join("m.jsonl");
-    let o = run(&[
-        "train",
-        "--quiet",
-        "--epochs",
-        "3",
-        "--schedule",
-        "constant(lr=1e30)",
-        "--metrics-out",
-        metrics.to_str().unwrap(),
-    ]);
+    let o = run_words(
+        "train --quiet --epochs 3 --schedule constant(lr=1e30) --metrics-out",
+        &[arg(&metrics)],
+    );
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("diverged"));
     let last = records(&metrics).pop().unwrap();
@@ -147,7 +94,7 @@ fn a_diverging_run_exits_3_and_says_so() {
 #[test]
 fn a_finite_loss_that_runs_away_is_a_divergence_too() {
     // --lr 1e6 trains to a loss near 1e6 and chance accuracy without ever being NaN.
-    let o = run(&["train", "--quiet", "--epochs", "2", "--lr", "1e6"]);
+    let o = run_words("train --quiet --epochs 2 --lr 1e6", &[]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("the loss ran away"), "{}", stderr(&o));
 }
@@ -157,16 +104,18 @@ fn digits_run(dir: &Path, epochs: &str, extra: &[&str]) -> Output {
     let ckpt = dir.join("ckpt");
     let metrics = dir.join("m.jsonl");
     let args = [
-        "train",
-        "--quiet",
-        "--epochs",
-        epochs,
-        "--checkpoint-dir",
-        ckpt.to_str().unwrap(),
-        "--metrics-out",
-        metrics.to_str().unwrap(),
-    ];
-    run(&[&args[..], extra].concat())
+        &[
+            "--epochs",
+            epochs,
+            "--checkpoint-dir",
+            arg(&ckpt),
+            "--metrics-out",
+            arg(&metrics),
+        ],
+        extra,
+    ]
+    .concat();
+    run_words("train --quiet", &args)
 }
 
 /// Every file in `dir`, with its bytes.
@@ -197,7 +146,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 fn a_folder_holding_another_run_is_refused_and_overwrite_replaces_it() {
     let dir = tempfile::tempdir().unwrap();
     let o = digits_run(dir.path(), "1", &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    ok(&o);
     // A run killed mid-write left this; the next use of the folder clears it.
     let stale = dir.path().join("ckpt/.epoch-000002.ckpt.tmp-999999999");
     std::fs::write(&stale, b"half a checkpoint").unwrap();
@@ -225,7 +174,7 @@ fn a_folder_holding_another_run_is_refused_and_overwrite_replaces_it() {
     std::fs::remove_dir_all(dir.path().join("ckpt")).unwrap();
     assert_user_error(&digits_run(dir.path(), "2", &[]), "m.jsonl exists");
     let o = digits_run(dir.path(), "2", &["--seed", "3", "--overwrite"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    ok(&o);
     assert_eq!(records(&dir.path().join("m.jsonl")).len(), 2);
 }
 
@@ -239,16 +188,10 @@ fn outputs_never_land_on_inputs() {
     }
     std::fs::write(&csv, &text).unwrap();
     let c = csv.to_str().unwrap();
-    let o = run(&[
-        "train",
-        "--quiet",
-        "--data",
-        "csv",
-        "--data-path",
-        c,
-        "--metrics-out",
-        c,
-    ]);
+    let o = run_words(
+        "train --quiet --data csv --data-path",
+        &[c, "--metrics-out", c],
+    );
     assert_user_error(&o, "--metrics-out");
     assert!(stderr(&o).contains("--data-path"), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&csv).unwrap(), text);
@@ -256,57 +199,40 @@ fn outputs_never_land_on_inputs() {
     let config = dir.path().join("s.json");
     std::fs::write(&config, r#"{"type": "constant", "lr": 0.1}"#).unwrap();
     let other = format!("{}/./s.json", dir.path().display());
-    let o = run(&[
-        "train",
-        "--quiet",
-        "--schedule-config",
-        config.to_str().unwrap(),
-        "--metrics-out",
-        &other,
-    ]);
+    let o = run_words(
+        "train --quiet --schedule-config",
+        &[arg(&config), "--metrics-out", &other],
+    );
     assert_user_error(&o, "--schedule-config");
     // The step log beside the metrics file counts as an output too.
     let steps_name = dir.path().join("x.steps.jsonl");
     std::fs::write(&steps_name, r#"{"type": "constant", "lr": 0.1}"#).unwrap();
-    let o = run(&[
-        "train",
-        "--quiet",
-        "--schedule-config",
-        steps_name.to_str().unwrap(),
-        "--metrics-out",
-        dir.path().join("x.jsonl").to_str().unwrap(),
-    ]);
+    let o = run_words(
+        "train --quiet --schedule-config",
+        &[
+            arg(&steps_name),
+            "--metrics-out",
+            arg(&dir.path().join("x.jsonl")),
+        ],
+    );
     assert_user_error(&o, "step log");
     // A metrics file named like a checkpoint in the checkpoint folder.
     let ck = dir.path().join("ck");
-    let o = run(&[
-        "train",
-        "--quiet",
-        "--checkpoint-dir",
-        ck.to_str().unwrap(),
-        "--metrics-out",
-        ck.join("epoch-000001.ckpt").to_str().unwrap(),
-    ]);
+    let o = run_words(
+        "train --quiet --checkpoint-dir",
+        &[
+            arg(&ck),
+            "--metrics-out",
+            arg(&ck.join("epoch-000001.ckpt")),
+        ],
+    );
     assert_user_error(&o, "checkpoint folder");
     // A checkpoint anywhere is never overwritten by metrics, --overwrite or not.
-    let o = run(&[
-        "train",
-        "--quiet",
-        "--epochs",
-        "1",
-        "--checkpoint-dir",
-        ck.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run_words("train --quiet --epochs 1 --checkpoint-dir", &[arg(&ck)]);
+    ok(&o);
     let best = ck.join("best.ckpt");
     let bytes = std::fs::read(&best).unwrap();
-    let o = run(&[
-        "train",
-        "--quiet",
-        "--metrics-out",
-        best.to_str().unwrap(),
-        "--overwrite",
-    ]);
+    let o = run_words("train --quiet --metrics-out", &[arg(&best), "--overwrite"]);
     assert_user_error(&o, "is an lrsched checkpoint");
     assert_eq!(std::fs::read(&best).unwrap(), bytes);
 }
@@ -315,14 +241,14 @@ fn outputs_never_land_on_inputs() {
 fn a_finished_run_resumes_to_nothing_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let o = digits_run(dir.path(), "2", &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    ok(&o);
     let before = snapshot(dir.path());
     let o = digits_run(dir.path(), "2", &["--resume"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    ok(&o);
     assert!(
-        String::from_utf8_lossy(&o.stdout).contains("nothing to do"),
+        support::text(&o.stdout).contains("nothing to do"),
         "{}",
-        String::from_utf8_lossy(&o.stdout)
+        support::text(&o.stdout)
     );
     assert_eq!(snapshot(dir.path()), before, "nothing rewritten");
     assert_user_error(
@@ -331,7 +257,7 @@ fn a_finished_run_resumes_to_nothing_to_do() {
     );
     // Results do not depend on threads, so neither does a resume.
     let o = digits_run(dir.path(), "3", &["--resume", "--threads", "1"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    ok(&o);
     assert_eq!(records(&dir.path().join("m.jsonl")).len(), 3);
 }
 
@@ -345,13 +271,13 @@ fn an_early_stopped_run_stays_stopped_on_resume() {
         "constant(lr=0.5)",
     ];
     let o = digits_run(dir.path(), "40", &stop);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("stopped early"));
+    ok(&o);
+    assert!(support::text(&o.stdout).contains("stopped early"));
     let epochs = records(&dir.path().join("m.jsonl")).len();
     assert!(epochs < 40, "it stopped early");
     let o = digits_run(dir.path(), "40", &[&stop[..], &["--resume"]].concat());
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("nothing to do"));
+    ok(&o);
+    assert!(support::text(&o.stdout).contains("nothing to do"));
     assert_eq!(records(&dir.path().join("m.jsonl")).len(), epochs);
 }
 
@@ -359,7 +285,7 @@ fn an_early_stopped_run_stays_stopped_on_resume() {
 fn resume_with_only_best_ckpt_left_says_so_and_keeps_it() {
     let dir = tempfile::tempdir().unwrap();
     let o = digits_run(dir.path(), "1", &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    ok(&o);
     std::fs::remove_file(dir.path().join("ckpt/epoch-000001.ckpt")).unwrap();
     let before = snapshot(dir.path());
     assert_user_error(
@@ -373,37 +299,15 @@ fn resume_with_only_best_ckpt_left_says_so_and_keeps_it() {
 fn two_runs_on_one_checkpoint_folder_cannot_overlap() {
     let dir = tempfile::tempdir().unwrap();
     let ck = dir.path().join("ck");
-    let long = [
-        "train",
-        "--quiet",
-        "--epochs",
-        "50",
-        "--data",
-        "spirals",
-        "--spirals-size",
-        "40000",
-        "--model",
-        "128-128",
-        "--batch-size",
-        "8",
-        "--checkpoint-dir",
-    ];
-    let mut first = lrsched()
-        .args(long)
-        .arg(&ck)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !ck.join(".lrsched.lock").exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the first run never started"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let o = run(&[&long[..], &[ck.to_str().unwrap(), "--resume"]].concat());
+    let long = words("train --quiet --epochs 50 --data spirals --spirals-size 40000 --model 128-128 --batch-size 8 --checkpoint-dir");
+    let mut first = spawn_quiet(&[&long[..], &[arg(&ck)]].concat());
+    wait_until(
+        "the first run to start",
+        Duration::from_secs(60),
+        Duration::from_millis(10),
+        || ck.join(".lrsched.lock").exists(),
+    );
+    let o = run(&[&long[..], &[arg(&ck), "--resume"]].concat());
     first.kill().unwrap();
     first.wait().unwrap();
     assert_user_error(&o, "in use");
@@ -414,41 +318,30 @@ fn a_resume_killed_at_any_moment_keeps_the_measured_lines() {
     let dir = tempfile::tempdir().unwrap();
     // Long epochs (seconds even on a quiet machine: 128-128 took 0.38 s, and the kill at
     // 400 ms came after the resumed epoch), so the kills land inside that epoch.
-    let long = [
-        "--data",
-        "spirals",
-        "--spirals-size",
-        "40000",
-        "--model",
-        "512-512",
-        "--batch-size",
-        "8",
-    ];
+    let long = words("--data spirals --spirals-size 40000 --model 512-512 --batch-size 8");
     let o = digits_run(dir.path(), "1", &long);
-    assert!(o.status.success(), "{}", stderr(&o));
+    ok(&o);
     let metrics = dir.path().join("m.jsonl");
     let steps = dir.path().join("m.steps.jsonl");
     let epoch_lines = std::fs::read_to_string(&metrics).unwrap();
     let step_lines = std::fs::read_to_string(&steps).unwrap();
     assert_eq!(epoch_lines.lines().count(), 1);
     for wait_ms in [0u64, 30, 120, 400] {
+        let ckpt = dir.path().join("ckpt");
         let args = [
-            "train",
-            "--quiet",
-            "--epochs",
-            "2",
-            "--checkpoint-dir",
-            dir.path().join("ckpt").to_str().unwrap().to_string().leak(),
-            "--metrics-out",
-            metrics.to_str().unwrap().to_string().leak(),
-            "--resume",
-        ];
-        let mut child = lrsched()
-            .args([&args[..], &long[..]].concat())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+            &[
+                "train",
+                "--quiet",
+                "--epochs",
+                "2",
+                "--checkpoint-dir",
+                arg(&ckpt),
+            ][..],
+            &["--metrics-out", arg(&metrics), "--resume"],
+            &long,
+        ]
+        .concat();
+        let mut child = spawn_quiet(&args);
         std::thread::sleep(Duration::from_millis(wait_ms));
         child.kill().unwrap();
         let status = child.wait().unwrap();
@@ -474,35 +367,23 @@ fn a_damaged_checkpoint_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let ckpt = dir.path().join("ckpt");
     let c = ckpt.to_str().unwrap();
-    let o = run(&["train", "--quiet", "--epochs", "1", "--checkpoint-dir", c]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run_words("train --quiet --epochs 1 --checkpoint-dir", &[c]);
+    ok(&o);
     let file = ckpt.join("epoch-000001.ckpt");
     let bytes = std::fs::read(&file).unwrap();
     std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
-    let o = run(&[
-        "train",
-        "--quiet",
-        "--epochs",
-        "2",
-        "--checkpoint-dir",
-        c,
-        "--resume",
-    ]);
+    let o = run_words(
+        "train --quiet --epochs 2 --checkpoint-dir",
+        &[c, "--resume"],
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("truncated"), "{}", stderr(&o));
     // Another run's checkpoint: the difference is named.
     std::fs::write(&file, &bytes).unwrap();
-    let o = run(&[
-        "train",
-        "--quiet",
-        "--epochs",
-        "2",
-        "--checkpoint-dir",
-        c,
-        "--resume",
-        "--seed",
-        "9",
-    ]);
+    let o = run_words(
+        "train --quiet --epochs 2 --checkpoint-dir",
+        &[c, "--resume", "--seed", "9"],
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("config.seed: 0 -> 9"), "{}", stderr(&o));
 }
@@ -527,11 +408,7 @@ fn bad_flags_are_one_line_errors() {
         (vec!["--batch-size", "0"], "--batch-size 0"),
         (vec!["--plateau-monitor", "val_los"], "unknown monitor"),
     ] {
-        let o = run(&[&["train", "--quiet", "--epochs", "1"][..], &args[..]].concat());
-        let err = stderr(&o);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
-        assert!(err.contains(needle), "{args:?}: {err}");
+        assert_user_error(&run_words("train --quiet --epochs 1", &args), needle);
     }
 }
 
@@ -539,19 +416,15 @@ fn bad_flags_are_one_line_errors() {
 fn pytorch_configs_step_per_epoch() {
     let dir = tempfile::tempdir().unwrap();
     let metrics = dir.path().join("m.jsonl");
-    let o = run(&[
-        "train",
-        "--quiet",
-        "--epochs",
-        "4",
-        "--lr",
-        "0.1",
-        "--schedule",
-        "StepLR(step_size=2, gamma=0.5)",
-        "--metrics-out",
-        metrics.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run_words(
+        "train --quiet --epochs 4 --lr 0.1 --schedule",
+        &[
+            "StepLR(step_size=2, gamma=0.5)",
+            "--metrics-out",
+            arg(&metrics),
+        ],
+    );
+    ok(&o);
     let lrs: Vec<f64> = records(&metrics)
         .iter()
         .map(|r| r["lr"].as_f64().unwrap())
@@ -582,26 +455,15 @@ fn one_cycle_and_a_stated_interval_step_per_batch() {
         ),
     ] {
         let metrics = dir.path().join("m.jsonl");
-        let mut args = vec![
-            "train",
-            "--quiet",
-            "--epochs",
-            "1",
-            "--lr",
-            "0.1",
-            "--metrics-out",
-            metrics.to_str().unwrap(),
-            // Each case replaces the last one's metrics on purpose.
-            "--overwrite",
-        ];
+        // Each case replaces the last one's metrics on purpose.
+        let mut args = words("train --quiet --epochs 1 --lr 0.1 --overwrite --metrics-out");
+        args.push(arg(&metrics));
         args.extend(schedule.iter().copied());
         let o = run(&args);
         assert!(o.status.success(), "{args:?}: {}", stderr(&o));
-        let steps = std::fs::read_to_string(dir.path().join("m.steps.jsonl")).unwrap();
         // Step records only (the file also holds `lr_change` events).
-        let lrs: Vec<f64> = steps
-            .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        let lrs: Vec<f64> = jsonl(&dir.path().join("m.steps.jsonl"))
+            .into_iter()
             .filter(|r| r.get("event").is_none())
             .take(2)
             .map(|r| r["lr"].as_f64().unwrap())

@@ -5,27 +5,12 @@ mod support;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
-use support::results;
-
-fn lrsched() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_lrsched"))
-}
-
-fn run(args: &[&str]) -> Output {
-    lrsched().args(args).output().expect("run lrsched")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn space(dir: &Path, body: &str) -> String {
-    let p = dir.join("space.toml");
-    std::fs::write(&p, body).unwrap();
-    p.display().to_string()
-}
+use support::{
+    arg, compare, json, lr_space, ok, results, run, run_words, space, spawn_quiet, text, tune,
+    wait_until,
+};
 
 const SPACE: &str = "schedule = \"warmup(steps={warmup}, schedule=cosine(lr={lr}, steps=100%))\"\n\
 [params]\nlr = { log_range = [0.01, 0.3] }\nwarmup = { choice = [0, 5] }\n";
@@ -44,26 +29,12 @@ fn grid_of_two_by_two_gives_four_results_and_a_best_config_train_accepts() {
     let dir = tempfile::tempdir().unwrap();
     let sp = space(dir.path(), SPACE);
     let out = dir.path().join("out");
-    let o = run(&[
-        "tune",
-        "--space",
+    let stdout = ok(&tune(
+        "--strategy grid --grid-points 2 --epochs 1 --model 16 --jobs 2 --quiet",
         &sp,
-        "--strategy",
-        "grid",
-        "--grid-points",
-        "2",
-        "--epochs",
-        "1",
-        "--model",
-        "16",
-        "--jobs",
-        "2",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let stdout = text(&o.stdout);
+        &out,
+        &[],
+    ));
     let r = results(&out);
     assert_eq!(r.len(), 4, "{stdout}");
     let mut lrs: Vec<f64> = r
@@ -94,37 +65,19 @@ fn grid_of_two_by_two_gives_four_results_and_a_best_config_train_accepts() {
     ] {
         assert!(out.join(f).metadata().unwrap().len() > 0, "{f}");
     }
-    let best: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("best.json")).unwrap()).unwrap();
-    assert_eq!(best["type"], "warmup");
-    let t = run(&[
-        "train",
-        "--quiet",
-        "--epochs",
-        "1",
-        "--model",
-        "16",
-        "--schedule-config",
-        out.join("best.json").to_str().unwrap(),
-    ]);
-    assert!(t.status.success(), "{}", text(&t.stderr));
-    assert!(text(&t.stdout).contains("val_acc"));
-    let c = run(&[
-        "compare",
-        "--quiet",
-        "--seeds",
-        "1",
-        "--epochs",
-        "1",
-        "--model",
-        "16",
-        "--schedules",
-        out.join("best_compare.json").to_str().unwrap(),
-        "--out",
-        dir.path().join("cmp").to_str().unwrap(),
-    ]);
-    assert!(c.status.success(), "{}", text(&c.stderr));
-    assert!(text(&c.stdout).contains("tuned"), "{}", text(&c.stdout));
+    assert_eq!(json(&out.join("best.json"))["type"], "warmup");
+    let t = ok(&run_words(
+        "train --quiet --epochs 1 --model 16 --schedule-config",
+        &[arg(&out.join("best.json"))],
+    ));
+    assert!(t.contains("val_acc"));
+    let c = ok(&compare(
+        "--quiet --seeds 1 --epochs 1 --model 16",
+        arg(&out.join("best_compare.json")),
+        &dir.path().join("cmp"),
+        &[],
+    ));
+    assert!(c.contains("tuned"), "{c}");
 }
 
 #[test]
@@ -133,23 +86,12 @@ fn random_search_with_a_seed_is_deterministic() {
     let sp = space(dir.path(), SPACE);
     let go = |name: &str, seed: &str| {
         let out = dir.path().join(name);
-        let o = run(&[
-            "tune",
-            "--space",
+        ok(&tune(
+            "--trials 3 --epochs 1 --model 16 --quiet",
             &sp,
-            "--trials",
-            "3",
-            "--search-seed",
-            seed,
-            "--epochs",
-            "1",
-            "--model",
-            "16",
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", text(&o.stderr));
+            &out,
+            &["--search-seed", seed],
+        ));
         out
     };
     let (a, b, c) = (go("a", "7"), go("b", "7"), go("c", "8"));
@@ -170,30 +112,16 @@ fn random_search_with_a_seed_is_deterministic() {
 fn asha_stops_weak_trials_early() {
     let dir = tempfile::tempdir().unwrap();
     let sp = space(dir.path(), SPACE);
+    let asha = |jobs: &str, out: &Path| {
+        ok(&tune(
+            "--strategy asha --trials 9 --eta 3 --min-epochs 1 --epochs 3 --model 16 --quiet",
+            &sp,
+            out,
+            &["--jobs", jobs],
+        ));
+    };
     let out = dir.path().join("out");
-    let o = run(&[
-        "tune",
-        "--space",
-        &sp,
-        "--strategy",
-        "asha",
-        "--trials",
-        "9",
-        "--eta",
-        "3",
-        "--min-epochs",
-        "1",
-        "--epochs",
-        "3",
-        "--model",
-        "16",
-        "--jobs",
-        "2",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    asha("2", &out);
     let r = results(&out);
     let configs = r.len();
     assert!(configs >= 3, "{r:?}");
@@ -219,29 +147,7 @@ fn asha_stops_weak_trials_early() {
     assert_eq!(r[0]["outcome"], "completed");
     // One job: the trials reach the rung in a fixed order, so the search is deterministic.
     let again = dir.path().join("again");
-    let o = run(&[
-        "tune",
-        "--space",
-        &sp,
-        "--strategy",
-        "asha",
-        "--trials",
-        "9",
-        "--eta",
-        "3",
-        "--min-epochs",
-        "1",
-        "--epochs",
-        "3",
-        "--model",
-        "16",
-        "--jobs",
-        "1",
-        "--quiet",
-        "--out",
-        again.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    asha("1", &again);
     let outcomes = |d: &Path| {
         let mut v: Vec<(String, String)> = results(d)
             .iter()
@@ -255,29 +161,7 @@ fn asha_stops_weak_trials_early() {
         v.sort();
         v
     };
-    let o2 = run(&[
-        "tune",
-        "--space",
-        &sp,
-        "--strategy",
-        "asha",
-        "--trials",
-        "9",
-        "--eta",
-        "3",
-        "--min-epochs",
-        "1",
-        "--epochs",
-        "3",
-        "--model",
-        "16",
-        "--jobs",
-        "1",
-        "--quiet",
-        "--out",
-        dir.path().join("again2").to_str().unwrap(),
-    ]);
-    assert!(o2.status.success(), "{}", text(&o2.stderr));
+    asha("1", &dir.path().join("again2"));
     assert_eq!(outcomes(&again), outcomes(&dir.path().join("again2")));
 }
 
@@ -297,44 +181,33 @@ fn snapshot(out: &Path) -> BTreeMap<PathBuf, (Vec<u8>, SystemTime)> {
 #[test]
 fn a_killed_search_resumes_without_rerunning_finished_trials() {
     let dir = tempfile::tempdir().unwrap();
-    let sp = space(
+    let sp = lr_space(
         dir.path(),
-        "schedule = \"cosine(lr={lr}, steps=100%)\"\n[params]\nlr = { range = [0.01, 0.3] }\n",
+        "cosine(lr={lr}, steps=100%)",
+        "range = [0.01, 0.3]",
     );
     let out = dir.path().join("out");
     let args = [
-        "tune",
-        "--space",
-        &sp,
-        "--strategy",
-        "grid",
-        "--grid-points",
-        "10",
-        "--epochs",
-        "3",
-        "--model",
-        "128",
-        "--jobs",
-        "1",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    let mut child = lrsched()
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !out.join("trials").exists() || snapshot(&out).len() < 2 {
-        assert!(start.elapsed() < Duration::from_secs(120), "no results");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "finished before the kill"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+        &support::words(
+            "tune --strategy grid --grid-points 10 --epochs 3 --model 128 --jobs 1 --quiet",
+        )[..],
+        &["--space", &sp, "--out", arg(&out)],
+    ]
+    .concat();
+    let mut child = spawn_quiet(&args);
+    wait_until(
+        "results",
+        Duration::from_secs(120),
+        Duration::from_millis(5),
+        || {
+            let done = out.join("trials").exists() && snapshot(&out).len() >= 2;
+            assert!(
+                done || child.try_wait().unwrap().is_none(),
+                "finished before the kill"
+            );
+            done
+        },
+    );
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     // The trial that was running dies with its parent (PR_SET_PDEATHSIG) and leaves no
@@ -347,8 +220,7 @@ fn a_killed_search_resumes_without_rerunning_finished_trials() {
     }
     assert!(!out.join("results.jsonl").exists());
 
-    let o = run(&args);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stdout = ok(&run(&args));
     let after = snapshot(&out);
     assert_eq!(after.len(), 10);
     for (p, v) in &before {
@@ -356,10 +228,7 @@ fn a_killed_search_resumes_without_rerunning_finished_trials() {
     }
     assert_eq!(results(&out).len(), 10);
     assert_eq!(
-        text(&o.stdout)
-            .lines()
-            .filter(|l| l.contains("completed"))
-            .count(),
+        stdout.lines().filter(|l| l.contains("completed")).count(),
         10
     );
     // No temporary file is left behind.
@@ -376,25 +245,12 @@ fn print_trials_hands_out_the_pending_ones() {
     let dir = tempfile::tempdir().unwrap();
     let sp = space(dir.path(), SPACE);
     let out = dir.path().join("out");
-    let args = [
-        "tune",
-        "--space",
-        &sp,
-        "--strategy",
-        "grid",
-        "--grid-points",
-        "2",
-        "--epochs",
-        "1",
-        "--model",
-        "16",
-        "--out",
-        out.to_str().unwrap(),
-    ];
+    let args = ["--space", &sp, "--out", arg(&out)];
     let list = |extra: &[&str]| {
-        let o = run(&[&args[..], extra].concat());
-        assert!(o.status.success(), "{}", text(&o.stderr));
-        text(&o.stdout)
+        ok(&run_words(
+            "tune --strategy grid --grid-points 2 --epochs 1 --model 16",
+            &[&args[..], extra].concat(),
+        ))
     };
     let first = list(&["--print-trials"]);
     let lines: Vec<&str> = first.lines().collect();
@@ -406,8 +262,7 @@ fn print_trials_hands_out_the_pending_ones() {
         assert!(!l.contains("--run-trial"), "{l}");
     }
     // Run one as a cluster node would: the printed line, as is, in a shell.
-    let o = Command::new("sh").arg("-c").arg(lines[0]).output().unwrap();
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    ok(&Command::new("sh").arg("-c").arg(lines[0]).output().unwrap());
     let key = lines[0]
         .split_whitespace()
         .find_map(|w| w.strip_prefix("LRSCHED_TRIAL="))
@@ -436,26 +291,14 @@ fn print_trials_hands_out_the_pending_ones() {
 #[test]
 fn a_diverged_trial_is_a_result_not_a_crash() {
     let dir = tempfile::tempdir().unwrap();
-    let sp = space(
-        dir.path(),
-        "schedule = \"constant(lr={lr})\"\n[params]\nlr = { choice = [0.1, 1e30] }\n",
-    );
+    let sp = lr_space(dir.path(), "constant(lr={lr})", "choice = [0.1, 1e30]");
     let out = dir.path().join("out");
-    let o = run(&[
-        "tune",
-        "--space",
+    ok(&tune(
+        "--strategy grid --epochs 1 --model 16 --quiet",
         &sp,
-        "--strategy",
-        "grid",
-        "--epochs",
-        "1",
-        "--model",
-        "16",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+        &out,
+        &[],
+    ));
     let r = results(&out);
     assert_eq!(r.len(), 2);
     assert_eq!(r[0]["params"]["lr"], 0.1);
@@ -562,7 +405,7 @@ fn huge_searches_are_refused_at_once() {
             "--print-trials",
         ][..],
     ] {
-        let mut args = vec!["tune", "--space", &sp, "--out", out.to_str().unwrap()];
+        let mut args = vec!["tune", "--space", &sp, "--out", arg(&out)];
         args.extend(extra);
         let o = run(&args);
         let err = text(&o.stderr);

@@ -5,62 +5,34 @@ mod support;
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use support::{alive, digits_trial, read_pid, results};
+use support::{
+    alive, arg, assert_user_error, digits_trial, json, lr_space, ok, read_pid, results, run_words,
+    spawn, text, tune, wait_until, write,
+};
 
-fn lrsched() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_lrsched"))
-}
-
-fn run(args: &[&str]) -> Output {
-    lrsched().args(args).output().expect("run lrsched")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn space(dir: &Path, body: &str) -> String {
-    let p = dir.join("space.toml");
-    std::fs::write(&p, body).unwrap();
-    p.display().to_string()
+/// A search space over constant rates: `lr` takes each of `choices` (TOML list items).
+fn constant_space(dir: &Path, choices: &str) -> String {
+    write(
+        dir,
+        "space.toml",
+        &format!(
+            "[schedule]\ntype = \"constant\"\nlr = \"{{lr}}\"\n[params]\nlr = {{ choice = [{choices}] }}\n"
+        ),
+    )
 }
 
 #[test]
 fn asha_over_the_candle_example_finds_a_best_config() {
     let exe = digits_trial();
     let dir = tempfile::tempdir().unwrap();
-    let sp = space(
+    let sp = lr_space(
         dir.path(),
-        "schedule = \"cosine(lr={lr}, steps=100%)\"\n[params]\nlr = { log_range = [0.005, 0.5] }\n",
+        "cosine(lr={lr}, steps=100%)",
+        "log_range = [0.005, 0.5]",
     );
     let out = dir.path().join("out");
-    let o = run(&[
-        "tune",
-        "--command",
-        exe.to_str().unwrap(),
-        "--space",
-        &sp,
-        "--strategy",
-        "asha",
-        "--trials",
-        "6",
-        "--eta",
-        "3",
-        "--min-epochs",
-        "1",
-        "--epochs",
-        "3",
-        "--search-seed",
-        "2",
-        "--jobs",
-        "2",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    ok(&tune("--strategy asha --trials 6 --eta 3 --min-epochs 1 --epochs 3 --search-seed 2 --jobs 2 --quiet", &sp, &out, &["--command", arg(exe)]));
     let r = results(&out);
     assert_eq!(r.len(), 6, "{r:?}");
     assert!(
@@ -72,16 +44,12 @@ fn asha_over_the_candle_example_finds_a_best_config() {
     assert_eq!(r[0]["outcome"], "completed");
     assert_eq!(r[0]["epochs_run"], 3);
     assert!(r[0]["score"].as_f64().unwrap() > 0.5, "{}", r[0]);
-    let best: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("best.json")).unwrap()).unwrap();
+    let best = json(&out.join("best.json"));
     assert_eq!(best["type"], "cosine");
     assert_eq!(best, r[0]["schedule_config"]);
     // Each trial's input is stored as JSON, never as flags.
     let key = r[0]["key"].as_str().unwrap();
-    let t: Value = serde_json::from_str(
-        &std::fs::read_to_string(out.join("trials").join(key).join("trial.json")).unwrap(),
-    )
-    .unwrap();
+    let t = json(&out.join("trials").join(key).join("trial.json"));
     assert_eq!(t["epochs"], 3);
     assert_eq!(t["schedule"], best);
     assert!(std::fs::read_to_string(out.join("report.html"))
@@ -105,31 +73,14 @@ esac"#;
 #[test]
 fn misbehaving_programs_are_results_and_leave_nothing_running() {
     let dir = tempfile::tempdir().unwrap();
-    let sp = space(
-        dir.path(),
-        "[schedule]\ntype = \"constant\"\nlr = \"{lr}\"\n[params]\nlr = { choice = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8] }\n",
-    );
+    let sp = constant_space(dir.path(), "0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8");
     let out = dir.path().join("out");
+    let args = ["--command", MISBEHAVE, "--space", &sp, "--out", arg(&out)];
     let start = Instant::now();
-    let o = run(&[
-        "tune",
-        "--command",
-        MISBEHAVE,
-        "--space",
-        &sp,
-        "--strategy",
-        "grid",
-        "--epochs",
-        "1",
-        "--trial-timeout",
-        "1",
-        "--jobs",
-        "4",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stdout = ok(&run_words(
+        "tune --strategy grid --epochs 1 --trial-timeout 1 --jobs 4 --quiet",
+        &args,
+    ));
     assert!(
         start.elapsed() < Duration::from_secs(30),
         "{:?}",
@@ -175,7 +126,6 @@ fn misbehaving_programs_are_results_and_leave_nothing_running() {
         assert!(x["score"].is_null(), "{x}");
     }
     // The table and the report show the failures with their exit status and stderr.
-    let stdout = text(&o.stdout);
     assert!(
         stdout.contains("exit 1; stderr: boom: out of luck"),
         "{stdout}"
@@ -197,24 +147,11 @@ fn misbehaving_programs_are_results_and_leave_nothing_running() {
         assert!(!alive(pid), "trial at {lr} (pid {pid}) still runs");
     }
     // A rerun finds every trial finished: nothing runs again.
-    let again = run(&[
-        "tune",
-        "--command",
-        MISBEHAVE,
-        "--space",
-        &sp,
-        "--strategy",
-        "grid",
-        "--epochs",
-        "1",
-        "--trial-timeout",
-        "1",
-        "--print-trials",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(again.status.success(), "{}", text(&again.stderr));
-    assert_eq!(text(&again.stdout), "");
+    let again = run_words(
+        "tune --strategy grid --epochs 1 --trial-timeout 1 --print-trials",
+        &args,
+    );
+    assert_eq!(ok(&again), "");
 }
 
 /// Reports its rate as val_acc each epoch, slowly, with a helper process of its own.
@@ -231,36 +168,9 @@ done"#;
 #[test]
 fn a_pruned_trial_leaves_no_process() {
     let dir = tempfile::tempdir().unwrap();
-    let sp = space(
-        dir.path(),
-        "[schedule]\ntype = \"constant\"\nlr = \"{lr}\"\n[params]\nlr = { choice = [0.1, 0.2, 0.3, 0.4, 0.5] }\n",
-    );
+    let sp = constant_space(dir.path(), "0.1, 0.2, 0.3, 0.4, 0.5");
     let out = dir.path().join("out");
-    let o = run(&[
-        "tune",
-        "--command",
-        SLOW,
-        "--space",
-        &sp,
-        "--strategy",
-        "asha",
-        "--trials",
-        "5",
-        "--eta",
-        "3",
-        "--min-epochs",
-        "1",
-        "--epochs",
-        "3",
-        "--search-seed",
-        "1",
-        "--jobs",
-        "1",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    ok(&tune("--strategy asha --trials 5 --eta 3 --min-epochs 1 --epochs 3 --search-seed 1 --jobs 1 --quiet", &sp, &out, &["--command", SLOW]));
     let r = results(&out);
     assert_eq!(r.len(), 5);
     let pruned: Vec<&Value> = r.iter().filter(|x| x["outcome"] == "pruned").collect();
@@ -283,60 +193,34 @@ fn a_pruned_trial_leaves_no_process() {
 #[test]
 fn a_second_tune_on_the_same_folder_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let sp = space(
-        dir.path(),
-        "[schedule]\ntype = \"constant\"\nlr = \"{lr}\"\n[params]\nlr = { choice = [0.1] }\n",
-    );
+    let sp = constant_space(dir.path(), "0.1");
     let out = dir.path().join("out");
     let cmd = r#"echo $$ > "$LRSCHED_OUT_DIR/pid"; sleep 2; echo '{"epoch": 1, "val_acc": 0.5}' >> "$LRSCHED_METRICS""#;
     let args = [
-        "tune",
-        "--command",
-        cmd,
-        "--space",
-        &sp,
-        "--strategy",
-        "grid",
-        "--epochs",
-        "1",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    let first = lrsched()
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        &support::words("tune --strategy grid --epochs 1 --quiet")[..],
+        &["--command", cmd, "--space", &sp, "--out", arg(&out)],
+    ]
+    .concat();
+    let first = spawn(&args);
     // Wait until the first one's trial runs (it holds the lock by then).
-    let start = Instant::now();
-    let started = || {
-        std::fs::read_dir(out.join("trials"))
-            .map(|d| d.flatten().any(|e| e.path().join("pid").exists()))
-            .unwrap_or(false)
-    };
-    while !started() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the first tune never started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let second = run(&args);
-    let err = text(&second.stderr);
-    assert_eq!(second.status.code(), Some(2), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.contains(".lrsched.lock") && err.contains("in use"),
-        "{err}"
+    wait_until(
+        "the first tune to start",
+        Duration::from_secs(20),
+        Duration::from_millis(20),
+        || {
+            std::fs::read_dir(out.join("trials"))
+                .map(|d| d.flatten().any(|e| e.path().join("pid").exists()))
+                .unwrap_or(false)
+        },
     );
-    let o = first.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    let second = support::run(&args);
+    assert_user_error(&second, ".lrsched.lock");
+    assert_eq!(text(&second.stderr).lines().count(), 1);
+    assert!(text(&second.stderr).contains("in use"));
+    ok(&first.wait_with_output().unwrap());
     let r = results(&out);
     assert_eq!(r.len(), 1);
     assert_eq!(r[0]["outcome"], "completed");
     // The lock died with the first process: a third run is let in (and runs nothing).
-    let third = run(&args);
-    assert!(third.status.success(), "{}", text(&third.stderr));
+    ok(&support::run(&args));
 }

@@ -43,7 +43,7 @@ use families::*;
 use run::after_end;
 
 #[cfg(feature = "serde")]
-pub use formats::{config, oneline};
+pub use formats::{config, oneline, spec, spec::ScheduleSpec};
 #[cfg(feature = "serde")]
 pub use run::trial;
 pub use run::{driver, time};

@@ -43,6 +43,7 @@
 //! ```
 
 use crate::driver::{Driver, Interval};
+use crate::spec::{ScheduleSpec, TextFormat};
 use crate::time::RunShape;
 use crate::{suggest, AnySchedule, Schedule, ScheduleError};
 use serde::de::DeserializeSeed;
@@ -160,15 +161,16 @@ impl<T: Into<AnySchedule>> From<T> for Config {
 /// let v = oneline::parse_value("StepLR(lr=0.1, step_size=3, interval=step)").unwrap();
 /// assert_eq!(config::load_value(v, None).unwrap().interval, Interval::Step);
 /// ```
+///
+/// A thin wrapper of [`ScheduleSpec`]: `ScheduleSpec::from_value(value)?.load(shape)`.
 pub fn load_value(value: Value, shape: Option<&RunShape>) -> Result<Config, ScheduleError> {
-    let interval = interval_of(&value)?;
-    let schedule = from_value_with_shape(value, shape)?;
-    Ok(Config { schedule, interval })
+    ScheduleSpec::from_value(value)?.load(shape)
 }
 
-/// Reads a schedule and its interval from JSON text (see [`load_value`]).
+/// Reads a schedule and its interval from JSON text (see [`load_value`]); a thin wrapper
+/// of [`ScheduleSpec::parse_as`] with [`TextFormat::Json`].
 pub fn load_json_str(text: &str, shape: Option<&RunShape>) -> Result<Config, ScheduleError> {
-    load_value(json_value(text)?, shape)
+    ScheduleSpec::parse_as(text, TextFormat::Json)?.load(shape)
 }
 
 /// Reads a schedule and its interval from TOML text (see [`load_value`]).
@@ -180,7 +182,7 @@ pub fn load_json_str(text: &str, shape: Option<&RunShape>) -> Result<Config, Sch
 /// ```
 #[cfg(feature = "toml")]
 pub fn load_toml_str(text: &str, shape: Option<&RunShape>) -> Result<Config, ScheduleError> {
-    load_value(toml_value(text)?, shape)
+    ScheduleSpec::parse_as(text, TextFormat::Toml)?.load(shape)
 }
 
 /// Reads a schedule from JSON text; syntax errors carry the line and column. A top-level
@@ -194,7 +196,7 @@ pub fn from_json_str_with_shape(
     text: &str,
     shape: Option<&RunShape>,
 ) -> Result<AnySchedule, ScheduleError> {
-    from_value_with_shape(json_value(text)?, shape)
+    Ok(load_json_str(text, shape)?.schedule)
 }
 
 /// JSON text as a config value: the one JSON reader of every loader (and of the trial
@@ -235,8 +237,8 @@ pub fn json_value(text: &str) -> Result<Value, ScheduleError> {
 ///
 /// Recursion is bounded by the deserializer (serde_json stops at 128 levels), as for
 /// `Value` itself.
-struct UniqueKeys<'a> {
-    path: &'a str,
+pub(crate) struct UniqueKeys<'a> {
+    pub(crate) path: &'a str,
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for UniqueKeys<'_> {
@@ -339,7 +341,7 @@ pub fn from_toml_str_with_shape(
     text: &str,
     shape: Option<&RunShape>,
 ) -> Result<AnySchedule, ScheduleError> {
-    from_value_with_shape(toml_value(text)?, shape)
+    Ok(load_toml_str(text, shape)?.schedule)
 }
 
 /// TOML text as a config value, syntax errors with their line and column.
@@ -359,10 +361,12 @@ pub fn toml_value(text: &str) -> Result<Value, ScheduleError> {
     })
 }
 
-/// A config file's text as a config value: the one way every command tells JSON from TOML.
-/// A `.toml` file is TOML and a `.json` file JSON; any other name is JSON when its text
-/// starts with `{` or `[`, TOML otherwise. Durations (`"3ep"`, `"10%"`) stay as written
-/// for the caller to resolve with its run's shape, whichever the format.
+/// A config file's text as a config value, its syntax told by the one rule of
+/// [`TextFormat::detect`]: a `.toml` file is TOML and a `.json` file JSON; any other name
+/// is the one-line form when its text is `name(...)`, JSON when it starts with `{` or `[`
+/// (not `[[`), TOML otherwise. Durations (`"3ep"`, `"10%"`) stay as written for the caller
+/// to resolve with its run's shape, whichever the format. [`ScheduleSpec::parse_file`]
+/// reads the same text into a spec.
 ///
 /// ```
 /// use std::path::Path;
@@ -373,17 +377,7 @@ pub fn toml_value(text: &str) -> Result<Value, ScheduleError> {
 /// ```
 #[cfg(feature = "toml")]
 pub fn text_value(text: &str, path: &std::path::Path) -> Result<Value, ScheduleError> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    let json = match ext {
-        "toml" => false,
-        "json" => true,
-        _ => matches!(text.trim_start().chars().next(), Some('{' | '[')),
-    };
-    if json {
-        json_value(text)
-    } else {
-        toml_value(text)
-    }
+    TextFormat::detect(text, Some(path)).read(text)
 }
 
 /// Reads a schedule from a parsed config and validates it.
@@ -395,6 +389,8 @@ pub fn from_value(value: Value) -> Result<AnySchedule, ScheduleError> {
 /// `"10%"`, `"0.25dur"`) into steps with `shape`; without a shape they are an error. A
 /// top-level `interval` key is checked and left out of the schedule ([`load_value`] returns
 /// it).
+///
+/// The one builder every loader ends in ([`ScheduleSpec::build`] calls it).
 ///
 /// ```
 /// use lrsched::{config, time::RunShape, Schedule};
@@ -434,6 +430,9 @@ pub fn from_value_with_shape(
 /// assert_eq!(config::take_interval(&mut c).unwrap(), Interval::Epoch);
 /// assert!(c.get("interval").is_none());
 /// ```
+///
+/// [`ScheduleSpec::from_value`] is this rule's one caller in the core: a spec keeps the
+/// interval typed beside the config, so nothing takes it out and puts it back.
 pub fn take_interval(value: &mut Value) -> Result<Interval, ScheduleError> {
     let interval = interval_of(value)?;
     if let Some(map) = value.as_object_mut() {

@@ -25,7 +25,7 @@
 //! assert_eq!(oneline::print(&s), "warmup(schedule=cosine(lr=0.1, steps=10000), steps=500)");
 //! ```
 //!
-//! [`print`] writes the form [`parse`] reads back to an equal schedule.
+//! [`print()`] writes the form [`parse`] reads back to an equal schedule.
 
 use crate::time::RunShape;
 use crate::{config, AnySchedule, ScheduleError};
@@ -39,12 +39,14 @@ pub fn parse(text: &str) -> Result<AnySchedule, ScheduleError> {
     parse_with_shape(text, None)
 }
 
-/// As [`parse`], resolving `3ep` / `10%` durations with `shape`.
+/// As [`parse`], resolving `3ep` / `10%` durations with `shape`: a thin wrapper of
+/// [`ScheduleSpec::parse_as`](crate::ScheduleSpec::parse_as) with the one-line form, then
+/// [`ScheduleSpec::build`](crate::ScheduleSpec::build).
 pub fn parse_with_shape(
     text: &str,
     shape: Option<&RunShape>,
 ) -> Result<AnySchedule, ScheduleError> {
-    config::from_value_with_shape(parse_value(text)?, shape)
+    crate::ScheduleSpec::parse_as(text, crate::spec::TextFormat::OneLine)?.build(shape)
 }
 
 /// Parses a one-line schedule into its config object, without building it.
@@ -70,7 +72,7 @@ pub fn print(s: &AnySchedule) -> String {
     out
 }
 
-/// Writes a config object (any library's form) in the one-line form, as [`print`] does.
+/// Writes a config object (any library's form) in the one-line form, as [`print()`] does.
 ///
 /// ```
 /// use lrsched::oneline;

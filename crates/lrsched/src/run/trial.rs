@@ -34,11 +34,14 @@
 //!
 //! The interval follows the one rule of [`crate::config`]: a config's `interval` key when
 //! it has one; [`Trial::interval`] says which applies, and [`Trial::driver`] resolves
-//! `"3ep"` / `"10%"` durations with the program's steps per epoch.
+//! `"3ep"` / `"10%"` durations with the program's steps per epoch. The schedule is read
+//! and built as every entry point reads and builds one, through [`ScheduleSpec`]
+//! ([`Trial::spec`]).
 
 use crate::driver::Interval;
+use crate::spec::TextFormat;
 use crate::time::RunShape;
-use crate::{config, Driver, ScheduleError};
+use crate::{Driver, ScheduleError, ScheduleSpec};
 use serde_json::Value;
 use std::fmt;
 use std::io::Write;
@@ -201,13 +204,13 @@ impl Trial {
                 })?
             }
         };
-        // The loaders' own JSON reader: a key given twice is refused here as in a file.
-        let mut schedule = config::json_value(&schedule_text)?;
-        let interval = config::take_interval(&mut schedule)?;
-        let interval = match get(ENV_INTERVAL).as_deref().map(str::trim) {
-            None => interval,
-            Some("step") => Interval::Step,
-            Some("epoch") => Interval::Epoch,
+        // The protocol's schedule is JSON, read by the loaders' own reader: a key given
+        // twice is refused here as in a file.
+        let spec = ScheduleSpec::parse_as(&schedule_text, TextFormat::Json)?;
+        let spec = match get(ENV_INTERVAL).as_deref().map(str::trim) {
+            None => spec,
+            Some("step") => spec.with_interval(Interval::Step),
+            Some("epoch") => spec.with_interval(Interval::Epoch),
             Some(other) => {
                 return Err(TrialError::Env {
                     name: ENV_INTERVAL,
@@ -218,6 +221,7 @@ impl Trial {
         let optional = |name: &'static str| -> Result<Option<u64>, TrialError> {
             get(name).map(|t| number(name, t, 1)).transpose()
         };
+        let (schedule, interval) = spec.into_parts();
         Ok(Some(Trial {
             name: get(ENV_TRIAL).unwrap_or_default(),
             schedule,
@@ -246,17 +250,42 @@ impl Trial {
         self.interval
     }
 
+    /// The trial's schedule as a [`ScheduleSpec`]: its config with the trial's interval
+    /// stated (`LRSCHED_INTERVAL` when lrsched set it, else the config's rule), as a tool
+    /// hands it on (its `to_value()` is the config with `interval` written).
+    ///
+    /// ```
+    /// use lrsched::{trial::Trial, Interval};
+    /// let vars = [("LRSCHED_PROTOCOL", "1"), ("LRSCHED_SCHEDULE", r#"{"type": "StepLR", "lr": 0.1, "step_size": 2}"#),
+    ///     ("LRSCHED_SEED", "7"), ("LRSCHED_EPOCHS", "3"), ("LRSCHED_OUT_DIR", "/tmp/t"),
+    ///     ("LRSCHED_METRICS", "/tmp/t/metrics.jsonl")];
+    /// let get = |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
+    /// let spec = Trial::from_vars(get).unwrap().unwrap().spec();
+    /// assert_eq!(spec.interval(), Interval::Epoch);
+    /// assert_eq!(spec.to_value()["interval"], "epoch");
+    /// ```
+    pub fn spec(&self) -> ScheduleSpec {
+        ScheduleSpec::from_parts(self.schedule.clone(), self.interval)
+    }
+
     /// The trial's schedule in a [`Driver`], `"3ep"` / `"10%"` durations resolved with
     /// the program's steps per epoch (`steps_per_epoch`, else `LRSCHED_STEPS_PER_EPOCH`;
-    /// neither is needed for a schedule written in steps, or one stepped per epoch).
+    /// neither is needed for a schedule written in steps, or one stepped per epoch):
+    /// [`ScheduleSpec::resolve`] for the trial's run.
     pub fn driver(&self, steps_per_epoch: Option<u64>) -> Result<Driver, TrialError> {
-        let shape = match self.interval {
-            Interval::Epoch => Some(RunShape::new(1, 1).with_epochs(self.epochs as f64)),
+        let spec = self.spec();
+        let epochs = self.epochs as f64;
+        let run = match self.interval {
+            // Counted in epochs: the steps per epoch do not matter.
+            Interval::Epoch => Some(RunShape::new(1, 1).with_epochs(epochs)),
             Interval::Step => steps_per_epoch
                 .or(self.steps_per_epoch)
-                .map(|n| RunShape::new(n.max(1), 1).with_epochs(self.epochs as f64)),
+                .map(|n| RunShape::new(n.max(1), 1).with_epochs(epochs)),
         };
-        let schedule = config::from_value_with_shape(self.schedule.clone(), shape.as_ref())?;
+        let schedule = match run {
+            Some(run) => spec.resolve(&run)?,
+            None => spec.build(None)?,
+        };
         Ok(Driver::new(schedule).with_interval(self.interval))
     }
 
