@@ -2,22 +2,22 @@
 //! the same seeds, runs in parallel; a ranking table, a verdict, plots and a report.
 
 use crate::report::{self, Table};
-use crate::train::{self, DataKind, InitArg, IntervalArg, OptimizerArg, TrainArgs};
+use crate::train::{self, OptimizerArg, TrainArgs};
 use crate::trial_flags::{self, CommandArgs, LauncherArgs};
 use crate::UserError;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use lrsched_tools::candidates;
 use lrsched_tools::compare::{self as tool, Candidate, CompareSpec, Metric};
+use lrsched_tools::cores;
 use lrsched_tools::process::CommandTrainer;
 use lrsched_tools::protocol::Line;
+use lrsched_tools::run_spec::RunSpec;
 use lrsched_tools::runner::TrialEvent;
 use lrsched_tools::trainer::{BuiltIn, Trainer};
-use lrsched_train::data::Split;
-use lrsched_train::trainer::TrainConfig;
-use serde_json::Value;
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// The flags of `lrsched compare`: every `train` flag, plus the comparison's own.
@@ -136,19 +136,19 @@ pub enum Preset {
     Mnist,
 }
 
-/// One schedule of the comparison.
-#[derive(Debug, Clone)]
-struct Entry {
-    name: String,
-    schedule: Value,
-    optimizer: Option<OptimizerArg>,
-    interval: Option<IntervalArg>,
+impl From<Preset> for candidates::Preset {
+    fn from(p: Preset) -> Self {
+        match p {
+            Preset::Xor => candidates::Preset::Xor,
+            Preset::Mnist => candidates::Preset::Mnist,
+        }
+    }
 }
 
 /// `lrsched compare`: flags to a [`CompareSpec`] once, the comparison in
 /// `lrsched_tools::compare`, then the table, the verdict and the files.
 pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
-    let mut a = args.train.clone();
+    let a = &args.train;
     if a.schedule.is_some() || a.schedule_config.is_some() {
         return Err(UserError(
             "compare takes its schedules from --schedules FILE (or the default set), not --schedule/--schedule-config".into(),
@@ -171,42 +171,13 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
         trial_flags::refuse_built_in_flags(matches, &["seed", "epochs", "quiet"], &["preset"])?;
     }
     let epochs_given = matches.value_source("epochs") == Some(ValueSource::CommandLine);
-    let mut seeds = args.seeds;
-    let mut target = args.target_acc;
-    match args.preset {
-        Some(Preset::Xor) => {
-            a.data = DataKind::Xor;
-            a.model = "2".into();
-            a.batch_norm = true;
-            a.optimizer = OptimizerArg::Adam;
-            a.init = InitArg::HeNormal;
-            a.batch_size = 4;
-            if !epochs_given {
-                a.epochs = 100;
-            }
-            seeds = seeds.or(Some(10));
-            target = target.or(Some(1.0));
-        }
-        Some(Preset::Mnist) => {
-            a.data = DataKind::Mnist;
-            a.model = "128".into();
-            a.optimizer = OptimizerArg::Momentum;
-            a.lr = a.lr.or(Some(0.1));
-            a.momentum = a.momentum.or(Some(0.9));
-            a.batch_size = 64;
-            if !epochs_given {
-                a.epochs = 20;
-            }
-            // One seed ranks nothing (the verdict says so); three tell large differences.
-            seeds = seeds.or(Some(3));
-            // 98%: most schedules reach it, late enough to tell them apart (97% is
-            // reached by nearly all in epoch 3).
-            target = target.or(Some(0.98));
-        }
-        // The default of 15 epochs (set on the flag): long enough for the schedules to
-        // differ, short enough to finish in seconds.
-        None => {}
-    }
+    let mut spec = a.spec();
+    // The default of 15 epochs (set on the flag): long enough for the schedules to
+    // differ, short enough to finish in seconds; a preset sets its own.
+    let preset = args.preset.map(candidates::Preset::from);
+    let defaults = preset.map(|p| p.apply(&mut spec, epochs_given));
+    let seeds = args.seeds.or(defaults.map(|d| d.seeds));
+    let target = args.target_acc.or(defaults.map(|d| d.target));
     if args.preset.is_some() && command.is_some() {
         return Err(UserError(
             "--preset chooses the built-in trainer's data and model: not with --command".into(),
@@ -219,36 +190,23 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
         )));
     }
     if let Some(t) = args.target_acc {
-        let is_acc = args
-            .trials
-            .metric()
-            .is_none_or(|m| m.name.to_ascii_lowercase().contains("acc"));
-        if !t.is_finite() || (is_acc && !(0.0..=1.0).contains(&t)) {
+        if !t.is_finite() || (metric_is_accuracy(args) && !(0.0..=1.0).contains(&t)) {
             return Err(UserError(format!(
                 "--target {t} is not allowed: an accuracy between 0 and 1 (or any finite value of --metric)"
             )));
         }
     }
     check_margin_and_chance(args)?;
-    let entries = match (&args.schedules, args.preset) {
-        (Some(path), _) => read_schedules(path)?,
-        (None, Some(Preset::Xor)) => xor_set(),
-        (None, Some(Preset::Mnist)) => {
-            let mut set = vec![Entry {
-                name: "StepLR (recipe)".into(),
-                schedule: serde_json::json!({"type": "StepLR", "step_size": 10, "gamma": 0.1, "lr": 0.1}),
-                optimizer: None,
-                interval: Some(IntervalArg::Epoch),
-            }];
-            set.extend(default_set(&a));
-            set
-        }
-        (None, None) => default_set(&a),
+    let entries = match (&args.schedules, preset) {
+        (Some(path), _) => candidates::read_schedules(path).map_err(UserError)?,
+        (None, Some(p)) => p.entries(&spec),
+        (None, None) => candidates::default_set(&spec),
     };
     args.launch.check()?;
+    let slurm = args.launch.is_slurm();
     // A SLURM comparison may be run again on its folder to go on (tasks still queued are
     // watched, finished ones collected); any other folder in use is refused.
-    let resumable = args.launch.is_slurm()
+    let resumable = slurm
         && args
             .out
             .as_ref()
@@ -257,28 +215,26 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
     // Built-in runs share the cores: as many at once as there are cores (or --jobs), the
     // cores split among them; on a cluster, the scheduler decides how many run at once
     // and each task uses its own allocation.
-    let (jobs, threads) = if args.launch.is_slurm() {
-        (
-            args.jobs
-                .filter(|j| *j > 0)
-                .unwrap_or(MAX_JOBS)
-                .min(MAX_JOBS),
-            1,
-        )
+    let (jobs, threads) = if slurm {
+        let jobs = args.jobs.filter(|j| *j > 0).unwrap_or(MAX_JOBS);
+        (jobs.min(MAX_JOBS), 1)
     } else {
         let (jobs, threads) =
-            trial_flags::share_cores(trials, args.jobs.filter(|j| *j > 0), trial_flags::cores());
+            cores::share(trials, args.jobs.filter(|j| *j > 0), cores::available());
         (jobs.min(MAX_JOBS), threads)
     };
     let mut chance = args.chance;
-    let (candidates, setup, trainer_text) = match &command {
+    // On a cluster the built-in trainer is this program's `train` on each node, reading
+    // its entry's run spec from a file in --out (written once the folder exists).
+    let mut node_specs: Vec<RunSpec> = Vec::new();
+    let (mut candidates, setup, trainer_text) = match &command {
         Some(c) => {
             let trainer = Trainer::Command(c.clone());
             let mut candidates = Vec::new();
             for e in &entries {
-                let mut schedule = candidate_schedule(&a, e);
+                let mut schedule = e.trial_schedule(&spec);
                 if let Some(n) = c.steps_per_epoch {
-                    let shape = lrsched::time::RunShape::new(n, 1).with_epochs(a.epochs as f64);
+                    let shape = lrsched::time::RunShape::new(n, 1).with_epochs(spec.epochs as f64);
                     lrsched::config::resolve_durations_with(&mut schedule, &shape)
                         .map_err(|err| UserError(format!("schedule `{}`: {err}", e.name)))?;
                 }
@@ -291,31 +247,35 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
             let setup = format!(
                 "{} schedules x {seeds} seeds, {} epochs, {jobs} trials at once.",
                 entries.len(),
-                a.epochs
+                spec.epochs
             );
             (candidates, setup, trainer.describe())
         }
         None => {
-            let (data_name, split) = train::load_data(&a)?;
+            let (data_name, split) = spec.load_data().map_err(UserError)?;
+            train::pool(cores::threads(spec.threads));
             if chance.is_none() && metric_is_accuracy(args) {
-                chance = majority_share(&split);
+                chance = candidates::majority_share(&split);
             }
             let split = Arc::new(split);
             let mut candidates = Vec::new();
             for e in &entries {
-                let config = entry_config(&a, e, &data_name, &split, threads)?;
-                // The runs at once share the data, each with its own model and buffers
-                // (on a cluster, each task checks its own node).
-                if !args.launch.is_slurm() {
-                    train::check_memory(&a, &config, &split, jobs, true)?;
-                }
-                let trainer = if args.launch.is_slurm() {
-                    // On a node the built-in trainer is this program's `train`, given
-                    // the same settings as flags.
-                    Trainer::Command(CommandTrainer::new(trial_flags::built_in_command(
-                        &entry_flags(&a, e, matches),
-                    )?))
+                let run = e.run_spec(&spec);
+                let named = |err: String| UserError(format!("schedule `{}`: {err}", e.name));
+                let mut config = run
+                    .build_config_with(data_name.clone(), &split, Some(e.schedule.clone()))
+                    .map_err(named)?;
+                // The cores shared among the runs at once (`cores::share`); the numbers
+                // are the same bits for any thread count, so --jobs changes only the time.
+                config.threads = threads;
+                let trainer = if slurm {
+                    node_specs.push(run.for_trials());
+                    // Replaced by the node's command once --out exists (below).
+                    Trainer::Command(CommandTrainer::new(String::new()))
                 } else {
+                    // The runs at once share the data, each with its own model and buffers.
+                    spec.check_memory(&config, &split, jobs, true)
+                        .map_err(UserError)?;
                     Trainer::BuiltIn(Box::new(BuiltIn {
                         config,
                         split: split.clone(),
@@ -323,26 +283,26 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
                 };
                 candidates.push(Candidate {
                     name: e.name.clone(),
-                    schedule: candidate_schedule(&a, e),
+                    schedule: e.trial_schedule(&spec),
                     trainer,
                 });
             }
-            let at_once = if args.launch.is_slurm() {
+            let at_once = if slurm {
                 "trials on the SLURM cluster".to_string()
             } else {
                 format!(
                     "{jobs} trial(s) at once, {threads} thread(s) each ({} cores)",
-                    trial_flags::cores()
+                    cores::available()
                 )
             };
             let setup = format!(
                 "{} schedules x {seeds} seeds on {data_name}: model {}, optimizer {:?}, batch {}, {} epochs; {at_once}.",
                 entries.len(),
-                a.model,
-                a.optimizer,
+                spec.model,
+                optimizer_label(spec.optimizer),
                 // As trained: a batch above the rows is the rows.
-                a.batch_size.min(split.train.len()),
-                a.epochs
+                spec.batch_size.min(split.train.len()),
+                spec.epochs
             );
             (candidates, setup, "the built-in trainer".to_string())
         }
@@ -353,11 +313,17 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
     // one's (and a SLURM rerun never runs beside the run it continues).
     let (out, _lock) = report::locked_out_dir("compare", args.out.as_deref(), !resumable)?;
     let out = std::fs::canonicalize(&out).unwrap_or(out);
+    let spec_path = |i: usize| out.join("slurm").join(format!("run-spec-{i}.json"));
+    for (i, c) in candidates.iter_mut().enumerate().take(node_specs.len()) {
+        let command = trial_flags::built_in_command(&spec_path(i))?;
+        c.trainer = Trainer::Command(CommandTrainer::new(command));
+    }
     let launcher = args.launch.launcher(&out, "compare")?;
+    let run = spec;
     let spec = CompareSpec {
         candidates,
-        seeds: (0..seeds).map(|i| a.seed + i).collect(),
-        epochs: a.epochs,
+        seeds: (0..seeds).map(|i| run.seed + i).collect(),
+        epochs: run.epochs,
         metric: args.trials.metric(),
         target,
         margin: args.margin,
@@ -366,14 +332,17 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
         dir: out.clone(),
         launcher,
     };
-    if args.launch.is_slurm() {
-        check_identity(&spec, args.out.is_some() && resumable)?;
+    if slurm {
+        check_identity(&spec, &node_specs, args.out.is_some() && resumable)?;
+        for (i, s) in node_specs.iter().enumerate() {
+            s.write(&spec_path(i)).map_err(UserError)?;
+        }
     }
-    let bar = Bar::new(&spec, a.quiet);
+    let bar = Bar::new(&spec, run.quiet);
     let result = tool::compare(&spec, &|e| bar.event(e));
     bar.finish();
     let result = result.map_err(UserError)?;
-    if let (Some(t), false) = (&result.timings, a.quiet) {
+    if let (Some(t), false) = (&result.timings, run.quiet) {
         eprintln!("slurm: {}", lrsched_tools::slurm::describe_timings(t));
     }
 
@@ -406,6 +375,16 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
     Ok(())
 }
 
+/// The optimizer as the setup line has always shown it: its flag value's enum name
+/// (`Momentum`, `SfAdamw`).
+fn optimizer_label(kind: lrsched_train::optim::OptimizerKind) -> String {
+    let flag = candidates::OPTIMIZERS.iter().find(|(_, k)| *k == kind);
+    match flag.and_then(|(name, _)| OptimizerArg::from_str(name, false).ok()) {
+        Some(arg) => format!("{arg:?}"),
+        None => format!("{kind:?}"),
+    }
+}
+
 /// Whether `--metric` (or the default, val_acc) is an accuracy, bounded by 0 and 1.
 fn metric_is_accuracy(args: &CompareArgs) -> bool {
     args.trials
@@ -434,21 +413,6 @@ fn check_margin_and_chance(args: &CompareArgs) -> Result<(), UserError> {
     Ok(())
 }
 
-/// What an accuracy is for a model that learned nothing: the largest class's share of
-/// the validation rows (predicting it always scores that); `None` without labels.
-fn majority_share(split: &Split) -> Option<f64> {
-    let labels = split.val.labels()?;
-    if labels.is_empty() {
-        return None;
-    }
-    let mut counts = std::collections::BTreeMap::new();
-    for l in labels {
-        *counts.entry(*l).or_insert(0usize) += 1;
-    }
-    let most = counts.values().copied().max()?;
-    Some(most as f64 / labels.len() as f64)
-}
-
 /// `--jobs` of compare, find-lr and tune: at most [`MAX_JOBS`] (each job is a thread and,
 /// with --command, a process; more is a typo that would start thousands).
 pub fn check_jobs(jobs: Option<usize>) -> Result<(), UserError> {
@@ -464,32 +428,6 @@ pub fn check_jobs(jobs: Option<usize>) -> Result<(), UserError> {
 const MAX_SEEDS: u64 = 1000;
 /// Most trials at once.
 pub const MAX_JOBS: usize = 256;
-
-/// A candidate's schedule as the trial gets it: `--lr` where a PyTorch config leaves its
-/// base rate out, the entry's interval (or `--schedule-interval`) as an `interval` key.
-fn candidate_schedule(a: &TrainArgs, e: &Entry) -> Value {
-    let mut schedule = e.schedule.clone();
-    let name = schedule
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    if let Some(map) = schedule.as_object_mut() {
-        if lrsched::torch::CLASS_NAMES.contains(&name.as_str()) {
-            if let Some(lr) = a.lr {
-                map.entry("lr").or_insert(lr.into());
-            }
-        }
-        let interval = e.interval.or(a.schedule_interval).map(|i| match i {
-            IntervalArg::Step => "step",
-            IntervalArg::Epoch => "epoch",
-        });
-        if let Some(i) = interval {
-            map.insert("interval".into(), i.into());
-        }
-    }
-    schedule
-}
 
 /// The progress bar, fed by what the trials report: trials done, epochs, the last
 /// metric, ETA.
@@ -581,202 +519,19 @@ impl Bar {
     }
 }
 
-/// The default set, scaled to the run: durations are fractions of the run ("100%"), so
-/// the shapes are the same whatever --epochs is.
-fn default_set(a: &TrainArgs) -> Vec<Entry> {
-    let adaptive = matches!(
-        a.optimizer,
-        OptimizerArg::Adam | OptimizerArg::Adamw | OptimizerArg::Rmsprop | OptimizerArg::SfAdamw
-    );
-    let lr = a.lr.unwrap_or(if adaptive { 0.003 } else { 0.05 });
-    // Schedule-free AdamW wants an Adam-sized rate.
-    let sf_lr = if adaptive { lr } else { 0.003 };
-    let one = |name: &str, text: String| Entry {
-        name: name.into(),
-        schedule: lrsched::oneline::parse_value(&text).expect("the default set parses"),
-        optimizer: None,
-        interval: None,
-    };
-    let mut set = vec![
-        one("constant", format!("constant(lr={lr})")),
-        one("step", format!("step(lr={lr}, step_size=33%, gamma=0.1)")),
-        one(
-            "exponential",
-            format!("exponential(lr={lr}, gamma=0.01, transition_steps=100%)"),
-        ),
-        one(
-            "time-based",
-            format!("inverse_time(lr={lr}, k=1, decay_steps=10%)"),
-        ),
-        one("cosine", format!("cosine(lr={lr}, steps=100%)")),
-        one(
-            "warmup+cosine",
-            format!("warmup(steps=10%, schedule=cosine(lr={lr}, steps=90%))"),
-        ),
-        one(
-            "cyclic",
-            format!(
-                "cyclic(base_lr={}, max_lr={lr}, step_size_up=10%, mode=triangular2)",
-                lr / 10.0
-            ),
-        ),
-        one(
-            "one-cycle",
-            format!("one_cycle(max_lr={}, total_steps=100%)", lr * 2.0),
-        ),
-        one(
-            "reduce-on-plateau",
-            format!("plateau(lr={lr}, factor=0.5, patience=1)"),
-        ),
-        one(
-            "warmup-stable-decay",
-            format!("wsd(lr={lr}, warmup_steps=5%, stable_steps=75%, decay_steps=20%)"),
-        ),
-    ];
-    let mut sf = one("schedule-free AdamW", format!("constant(lr={sf_lr})"));
-    sf.optimizer = Some(OptimizerArg::SfAdamw);
-    set.push(sf);
-    set
-}
-
-/// The seeds' XOR study: rates in epochs, stepped per epoch (one step per epoch anyway).
-fn xor_set() -> Vec<Entry> {
-    [
-        ("step", "step(lr=0.1, step_size=20, gamma=0.1)"),
-        ("exponential", "exponential(lr=0.1, k=0.05)"),
-        ("plateau", "plateau(lr=0.1, factor=0.5, patience=5)"),
-        ("cosine", "cosine(lr=0.1, min_lr=0.001, steps=50)"),
-        (
-            "cyclic",
-            "cyclic(base_lr=0.001, max_lr=0.1, step_size_up=10)",
-        ),
-    ]
-    .into_iter()
-    .map(|(name, text)| Entry {
-        name: name.into(),
-        schedule: lrsched::oneline::parse_value(text).expect("the XOR set parses"),
-        optimizer: None,
-        interval: Some(IntervalArg::Epoch),
-    })
-    .collect()
-}
-
-/// Reads `--schedules FILE`: a JSON list (or `{"schedules": [...]}`), or TOML with
-/// `[[schedules]]` tables.
-fn read_schedules(path: &Path) -> Result<Vec<Entry>, UserError> {
-    let at = |m: String| UserError(format!("{}: {m}", path.display()));
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| UserError(format!("cannot read {}: {e}", path.display())))?;
-    let is_toml = path.extension().is_some_and(|e| e == "toml")
-        || !matches!(text.trim_start().chars().next(), Some('[' | '{'))
-        || text.trim_start().starts_with("[[");
-    let doc: Value = if is_toml {
-        let t: toml::Value = toml::from_str(&text).map_err(|e| {
-            at(format!(
-                "not valid TOML: {}",
-                e.message().lines().next().unwrap_or("")
-            ))
-        })?;
-        serde_json::to_value(t).map_err(|e| at(e.to_string()))?
-    } else {
-        // The core's one JSON reader: a key given twice is refused, naming it.
-        lrsched::config::json_value(&text).map_err(|e| at(e.to_string()))?
-    };
-    let list = match &doc {
-        Value::Array(l) => l,
-        Value::Object(m) => match m.get("schedules") {
-            Some(Value::Array(l)) => l,
-            _ => {
-                return Err(at(
-                    "expected a list of {name, schedule} (in TOML: [[schedules]] tables)".into(),
-                ))
-            }
-        },
-        _ => return Err(at("expected a list of {name, schedule}".into())),
-    };
-    if list.is_empty() {
-        return Err(at("the list of schedules is empty".into()));
-    }
-    let mut entries: Vec<Entry> = Vec::new();
-    for (i, item) in list.iter().enumerate() {
-        let n = i + 1;
-        let Value::Object(m) = item else {
-            return Err(at(format!(
-                "entry {n} is not a table with `name` and `schedule`"
-            )));
-        };
-        let name = match m.get("name") {
-            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-            _ => return Err(at(format!("entry {n} has no `name`"))),
-        };
-        // The name is the trial's LRSCHED_TRIAL and part of its folder's name: a control
-        // character (NUL cannot be in an environment variable) would fail every trial.
-        if let Some(c) = name.chars().find(|c| c.is_control()) {
-            return Err(at(format!(
-                "entry {n}: the name {} has a control character (U+{:04X}): names are shown in tables and passed to the trials; use printable characters",
-                lrsched::shorten(&format!("{name:?}")),
-                c as u32
-            )));
-        }
-        if entries.iter().any(|e| e.name == name) {
-            return Err(at(format!("two entries are named `{name}`")));
-        }
-        let schedule = match m.get("schedule") {
-            Some(Value::String(s)) => {
-                lrsched::oneline::parse_value(s).map_err(|e| at(format!("`{name}`: {e}")))?
-            }
-            Some(v @ Value::Object(_)) => v.clone(),
-            _ => {
-                return Err(at(format!(
-                    "`{name}` has no `schedule` (a one-line form or a config table)"
-                )))
-            }
-        };
-        let optimizer = match m.get("optimizer") {
-            None => None,
-            Some(Value::String(s)) => Some(OptimizerArg::from_str(s, true).map_err(|_| {
-                at(format!(
-                    "`{name}`: unknown optimizer `{s}` (sgd, momentum, nesterov, rmsprop, adam, adamw, sf-sgd, sf-adamw)"
-                ))
-            })?),
-            Some(other) => {
-                return Err(at(format!(
-                    "`{name}`: optimizer = {other} must be a name"
-                )))
-            }
-        };
-        let interval = match m.get("interval") {
-            None => None,
-            Some(Value::String(s)) if s == "step" => Some(IntervalArg::Step),
-            Some(Value::String(s)) if s == "epoch" => Some(IntervalArg::Epoch),
-            Some(other) => {
-                return Err(at(format!(
-                    "`{name}`: interval = {other} must be \"step\" or \"epoch\""
-                )))
-            }
-        };
-        entries.push(Entry {
-            name,
-            schedule,
-            optimizer,
-            interval,
-        });
-    }
-    Ok(entries)
-}
-
 /// The file in `--out/slurm/` naming the comparison a SLURM run there belongs to.
 const COMPARE_IDENTITY: &str = "compare.json";
 
 /// A SLURM comparison's folder holds one comparison: its trials (names, schedules,
 /// seeds, epochs, trainers) are written on the first run and must match on a rerun, so
 /// a rerun with other schedules never collects another comparison's results.
-fn check_identity(spec: &CompareSpec, rerun: bool) -> Result<(), UserError> {
+fn check_identity(spec: &CompareSpec, runs: &[RunSpec], rerun: bool) -> Result<(), UserError> {
     let id = serde_json::json!({
-        "candidates": spec.candidates.iter().map(|c| serde_json::json!({
+        "candidates": spec.candidates.iter().enumerate().map(|(i, c)| serde_json::json!({
             "name": c.name,
             "schedule": c.schedule,
             "trainer": c.trainer.describe(),
+            "run": runs.get(i),
         })).collect::<Vec<_>>(),
         "seeds": spec.seeds,
         "epochs": spec.epochs,
@@ -797,88 +552,6 @@ fn check_identity(spec: &CompareSpec, rerun: bool) -> Result<(), UserError> {
     std::fs::create_dir_all(spec.dir.join("slurm"))
         .map_err(|e| UserError(format!("cannot create {}: {e}", spec.dir.display())))?;
     lrsched_tools::files::write_atomic(&path, text.as_bytes()).map_err(UserError)
-}
-
-/// The `train` flags that make a node's `lrsched train` train as `entry_config` does
-/// here: the flags typed (data paths absolute), with the preset's and the entry's own
-/// settings (optimizer) in place of the typed ones, on one thread.
-fn entry_flags(a: &TrainArgs, e: &Entry, m: &ArgMatches) -> Vec<String> {
-    fn name<T: ValueEnum>(v: T) -> String {
-        v.to_possible_value()
-            .map(|p| p.get_name().to_string())
-            .unwrap_or_default()
-    }
-    // What a preset or an entry may set, written from the effective settings.
-    const SET_HERE: [&str; 8] = [
-        "data",
-        "model",
-        "batch_norm",
-        "init",
-        "optimizer",
-        "batch_size",
-        "lr",
-        "momentum",
-    ];
-    let mut flags: Vec<String> = trial_flags::given_train_flags(m)
-        .into_iter()
-        .filter(|(id, _)| {
-            !trial_flags::PER_TRIAL.contains(&id.as_str())
-                && !SET_HERE.contains(&id.as_str())
-                && !matches!(id.as_str(), "schedule_interval")
-        })
-        .flat_map(|(_, w)| w)
-        .collect();
-    flags.extend(["--data".into(), name(a.data)]);
-    flags.extend(["--model".into(), a.model.clone()]);
-    if a.batch_norm {
-        flags.push("--batch-norm".into());
-    }
-    flags.extend(["--init".into(), name(a.init)]);
-    flags.extend([
-        "--optimizer".into(),
-        name(e.optimizer.unwrap_or(a.optimizer)),
-    ]);
-    flags.extend(["--batch-size".into(), a.batch_size.to_string()]);
-    if let Some(lr) = a.lr {
-        flags.extend(["--lr".into(), lr.to_string()]);
-    }
-    if let Some(m) = a.momentum {
-        flags.extend(["--momentum".into(), m.to_string()]);
-    }
-    // No --threads: on a node, `train` uses the cores the task was given.
-    flags
-}
-
-/// The run config of one schedule, built as `train` builds it, on one thread.
-fn entry_config(
-    a: &TrainArgs,
-    e: &Entry,
-    data_name: &str,
-    split: &Split,
-    threads: usize,
-) -> Result<TrainConfig, UserError> {
-    let mut a = a.clone();
-    a.schedule = None;
-    a.schedule_config = None;
-    if let Some(o) = e.optimizer {
-        a.optimizer = o;
-    }
-    if e.interval.is_some() {
-        a.schedule_interval = e.interval;
-    }
-    a.metrics_out = None;
-    a.checkpoint_dir = None;
-    a.resume = false;
-    let named = |err: UserError| UserError(format!("schedule `{}`: {}", e.name, err.0));
-    let mut config = train::build_config(&a, data_name.to_string(), split).map_err(named)?;
-    let (schedule, interval) =
-        train::resolve_schedule_value(&a, e.schedule.clone(), split.train.len()).map_err(named)?;
-    config.schedule = schedule;
-    config.interval = interval;
-    // The cores shared among the runs at once (`share_cores`); the numbers are the same
-    // bits for any thread count, so --jobs changes only the time.
-    config.threads = threads;
-    Ok(config)
 }
 
 fn print_table(t: &Table) {

@@ -4,7 +4,7 @@
 //! rules, spread, report) is the library's, for the built-in trainer and `--command` alike.
 
 use crate::report;
-use crate::train::{build_config, load_data, TrainArgs};
+use crate::train::{self, TrainArgs};
 use crate::trial_flags::{self, CommandArgs};
 use crate::UserError;
 use clap::{ArgMatches, Args};
@@ -127,9 +127,7 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
     let jobs = match (a.jobs, &a.command.command) {
         (Some(j), _) => j,
         (None, None) => 1,
-        (None, Some(_)) => std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(a.seeds.max(1)),
+        (None, Some(_)) => lrsched_tools::cores::jobs(None, Some(a.seeds)),
     };
     let mut spec = FindLrSpec {
         start: a.start,
@@ -151,10 +149,11 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
             Trainer::Command(c)
         }
         None => {
-            let (name, split) = load_data(&a.train)?;
-            let mut config = build_config(&a.train, name, &split)?;
+            let spec = a.train.spec();
+            let (split, mut config) = train::load(&spec)?;
             // The sweeps at once share the data, each with its own model and buffers.
-            crate::train::check_memory(&a.train, &config, &split, jobs, true)?;
+            spec.check_memory(&config, &split, jobs, true)
+                .map_err(UserError)?;
             if config.engine == Engine::Candle {
                 eprintln!("note: the range test runs on the fast engine (same initial weights and updates as candle's)");
                 config.engine = Engine::Fast;

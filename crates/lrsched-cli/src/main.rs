@@ -40,7 +40,7 @@ enum Command {
     #[command(
         after_help = "Examples:\n  lrsched train                                   # digits, 64 hidden units, SGD momentum, 10 epochs\n  lrsched train --schedule \"one_cycle(max_lr=0.1, total_steps=100%)\" --epochs 5\n  lrsched train --data mnist --data-dir ~/mnist --model 128 --optimizer momentum --lr 0.1 --schedule-config steplr.json --epochs 20\n  lrsched train --checkpoint-dir ckpt --resume --metrics-out metrics.jsonl"
     )]
-    Train(Box<train::TrainArgs>),
+    Train(Box<train::TrainCmd>),
     /// Write a schedule as a native one-line form or as another library's config, with
     /// notes on stderr where that form is not exact.
     #[command(
@@ -223,23 +223,7 @@ fn read(path: &Path) -> Result<String, UserError> {
 }
 
 fn read_metrics(path: &Path) -> Result<Vec<f64>, UserError> {
-    let text = read(path)?;
-    let mut metrics = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let v: f64 = line.parse().map_err(|_| {
-            UserError(format!(
-                "{}: line {}: `{line}` is not a number (one metric per line)",
-                path.display(),
-                i + 1
-            ))
-        })?;
-        metrics.push(v);
-    }
-    Ok(metrics)
+    lrsched_tools::files::read_metric_lines(path).map_err(UserError)
 }
 
 /// The most values `trace` prints: a billion lines is tens of gigabytes of text; more is

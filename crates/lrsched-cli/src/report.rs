@@ -3,7 +3,12 @@
 
 use crate::UserError;
 pub use lrsched_report::html::{render_html, Section, Table};
-pub use lrsched_tools::files::{command_line, shell_quote, timestamp};
+pub use lrsched_tools::files::{shell_quote, timestamp};
+
+/// This process's command line as typed, quoted for a shell.
+pub fn command_line() -> String {
+    lrsched_tools::files::command_line(std::env::args())
+}
 use std::path::{Path, PathBuf};
 
 /// Writes `path` as a self-contained HTML report (atomically).

@@ -42,11 +42,21 @@ impl CommandArgs {
     /// The checked trainer when `--command` is given; without it, an error for any flag
     /// that only a command uses.
     pub fn trainer(&self) -> Result<Option<CommandTrainer>, UserError> {
+        self.checked(false)
+    }
+
+    /// As [`CommandArgs::trainer`]; with `built_in_process` (tune, whose built-in trials
+    /// are processes too) `--trial-timeout` also bounds the built-in trainer.
+    pub fn checked(&self, built_in_process: bool) -> Result<Option<CommandTrainer>, UserError> {
+        let timeout = self.timeout()?;
         let Some(command) = &self.command else {
             let given = [
                 ("--cwd", self.cwd.is_some()),
                 ("--steps-per-epoch", self.steps_per_epoch.is_some()),
-                ("--trial-timeout", self.trial_timeout.is_some()),
+                (
+                    "--trial-timeout",
+                    self.trial_timeout.is_some() && !built_in_process,
+                ),
             ];
             if let Some((flag, _)) = given.iter().find(|(_, typed)| *typed) {
                 return Err(UserError(format!(
@@ -78,7 +88,7 @@ impl CommandArgs {
             }
             n => n,
         };
-        t.timeout = self.timeout()?;
+        t.timeout = timeout;
         Ok(Some(t))
     }
 
@@ -96,6 +106,21 @@ impl CommandArgs {
     }
 }
 
+/// The `train` flags typed on the command line (not defaults), as `(id, --long)`, in
+/// the order `train` declares them; `skip` names ids left out.
+pub fn typed_train_flags(m: &ArgMatches, skip: &[&str]) -> Vec<(String, String)> {
+    let defs = TrainArgs::augment_args(clap::Command::new("train"));
+    defs.get_arguments()
+        .map(|a| a.get_id().as_str())
+        .filter(|id| !skip.contains(id) && m.value_source(id) == Some(ValueSource::CommandLine))
+        .map(|id| {
+            let arg = defs.get_arguments().find(|a| a.get_id() == id);
+            let long = arg.and_then(|a| a.get_long()).unwrap_or(id);
+            (id.to_string(), format!("--{long}"))
+        })
+        .collect()
+}
+
 /// Refuses the built-in trainer's flags typed beside `--command`: every `train` flag but
 /// `allowed` (ids such as `seed`, `epochs`, `quiet`, which a trial passes on), and the
 /// tool's own built-in-only flags named in `also` (e.g. `preset`).
@@ -104,12 +129,10 @@ pub fn refuse_built_in_flags(
     allowed: &[&str],
     also: &[&str],
 ) -> Result<(), UserError> {
-    let defs = TrainArgs::augment_args(clap::Command::new("train"));
     let typed = |id: &str| m.value_source(id) == Some(ValueSource::CommandLine);
-    let given: Vec<String> = defs
-        .get_arguments()
-        .filter(|a| !allowed.contains(&a.get_id().as_str()) && typed(a.get_id().as_str()))
-        .map(|a| format!("--{}", a.get_long().unwrap_or(a.get_id().as_str())))
+    let given: Vec<String> = typed_train_flags(m, allowed)
+        .into_iter()
+        .map(|(_, long)| long)
         .chain(
             also.iter()
                 .filter(|id| typed(id))
@@ -206,81 +229,18 @@ pub const PER_TRIAL: [&str; 6] = [
     "download_url",
 ];
 
-/// The `train` flags given on the command line, by id, as `--flag value...` words.
-pub fn given_train_flags(m: &ArgMatches) -> Vec<(String, Vec<String>)> {
-    let cmd = <TrainArgs as Args>::augment_args(clap::Command::new("train"));
-    let mut out = Vec::new();
-    for arg in cmd.get_arguments() {
-        let id = arg.get_id().as_str();
-        if m.value_source(id) != Some(ValueSource::CommandLine) {
-            continue;
-        }
-        let long = format!("--{}", arg.get_long().unwrap_or(id));
-        let mut words = Vec::new();
-        if arg.get_action().takes_values() {
-            for v in m.get_raw(id).into_iter().flatten() {
-                let mut v = v.to_string_lossy().into_owned();
-                // Trials may run from another folder (a cluster node): absolute paths.
-                if matches!(id, "data_dir" | "data_path") {
-                    if let Ok(p) = std::fs::canonicalize(&v) {
-                        v = p.display().to_string();
-                    }
-                }
-                words.push(long.clone());
-                words.push(v);
-            }
-        } else {
-            words.push(long.clone());
-        }
-        out.push((id.to_string(), words));
-    }
-    out
-}
-
-/// The built-in trainer as a trial's command: this executable's `train` with `flags`,
-/// which reads the trial (schedule, seed, epochs) from the `LRSCHED_*` variables.
-pub fn built_in_command(flags: &[String]) -> Result<String, UserError> {
+/// The built-in trainer as a trial's command: this executable's `train`, reading the
+/// run from the spec file at `spec` and the trial (schedule, seed, epochs) from the
+/// `LRSCHED_*` variables.
+pub fn built_in_command(spec: &std::path::Path) -> Result<String, UserError> {
     let exe = std::env::current_exe()
         .map_err(|e| UserError(format!("cannot find this program's path: {e}")))?;
+    let quote = |p: &std::path::Path| crate::report::shell_quote(&p.display().to_string());
     // `exec`: the shell becomes lrsched train, so the trial's process is the one that
     // dies with this process (PR_SET_PDEATHSIG) and gets the stop signals.
-    let command = format!(
-        "exec {} train --quiet {}",
-        crate::report::shell_quote(&exe.display().to_string()),
-        flags
-            .iter()
-            .map(|f| crate::report::shell_quote(f))
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    Ok(command.trim_end().to_string())
-}
-
-/// How `trials` runs of the built-in trainer share the machine's `cores`: at most `jobs`
-/// (default: the cores) at once, never more than there are trials, and the cores split
-/// among them, so one run alone gets every core and many runs one each. Threads change no
-/// result (the engine gives the same bits for any count), only the time. E.g. 33 runs on
-/// 2 cores: 2 at once, 1 thread each; 1 run: 2 threads (the tests below).
-pub fn share_cores(trials: usize, jobs: Option<usize>, cores: usize) -> (usize, usize) {
-    let jobs = jobs.unwrap_or(cores).clamp(1, trials.max(1));
-    (jobs, (cores / jobs).max(1))
-}
-
-/// The machine's cores, as the threads of one process see them (affinity included).
-pub fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cores_are_shared_among_the_runs() {
-        assert_eq!(share_cores(33, None, 2), (2, 1));
-        assert_eq!(share_cores(1, None, 2), (1, 2));
-        assert_eq!(share_cores(3, None, 8), (3, 2));
-        assert_eq!(share_cores(10, Some(4), 2), (4, 1));
-        assert_eq!(share_cores(0, None, 2), (1, 2));
-    }
+    Ok(format!(
+        "exec {} train --quiet --spec {}",
+        quote(&exe),
+        quote(spec)
+    ))
 }

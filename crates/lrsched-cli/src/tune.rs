@@ -9,17 +9,18 @@
 use crate::report::{self, Section};
 use crate::train::{self, TrainArgs};
 use crate::trial_flags::{
-    built_in_command, cores, given_train_flags, share_cores, LauncherArgs, PER_TRIAL,
+    built_in_command, typed_train_flags, CommandArgs, LauncherArgs, PER_TRIAL,
 };
 use crate::UserError;
-use clap::parser::ValueSource;
 use clap::{ArgMatches, Args};
 use indicatif::{ProgressBar, ProgressStyle};
 use lrsched_tools::process::CommandTrainer;
 use lrsched_tools::protocol::Line;
+use lrsched_tools::run_spec::RunSpec;
 use lrsched_tools::runner::TrialEvent;
 use lrsched_tools::trainer::Trainer;
 use lrsched_tools::tune::{self as lib, output, space::Space, Mode, ScoreBy, Strategy, TuneSpec};
+use lrsched_tools::{candidates, cores};
 use serde_json::{json, Map};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -83,18 +84,10 @@ pub struct TuneArgs {
     /// cluster's scheduler; the next tune on the folder collects what they wrote.
     #[arg(long)]
     pub print_trials: bool,
-    /// Run CMD (via sh -c) per trial, speaking the trial protocol, instead of the built-in trainer.
-    #[arg(long, value_name = "CMD")]
-    pub command: Option<String>,
-    /// The folder --command runs in.
-    #[arg(long, requires = "command")]
-    pub cwd: Option<PathBuf>,
-    /// The program's steps per epoch: durations ("3ep", "10%") are resolved before it starts.
-    #[arg(long, requires = "command")]
-    pub steps_per_epoch: Option<u64>,
-    /// Stop a trial running longer than this many seconds (reported as timed out).
-    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
-    pub trial_timeout: Option<f64>,
+    /// How a trial runs when it is a program of yours; --trial-timeout bounds the
+    /// built-in trainer's trials too (each is a process).
+    #[command(flatten)]
+    pub command: CommandArgs,
     #[command(flatten)]
     pub launch: LauncherArgs,
     #[command(flatten)]
@@ -193,37 +186,24 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
             "--jobs 0 is not allowed: must be at least 1".into(),
         ));
     }
-    let timeout = match a.trial_timeout {
-        Some(s) if !(s.is_finite() && s > 0.0) => {
-            return Err(UserError(format!(
-                "--trial-timeout {s} is not allowed: must be a number of seconds above 0"
-            )))
-        }
-        s => s.map(Duration::from_secs_f64),
-    };
-    let given = given_train_flags(m);
+    let command = a.command.checked(true)?;
+    let timeout = a.command.timeout()?;
     // How the built-in runs share the cores: said once every flag is known good.
     let mut sharing = None;
-    let (trainer, trainer_id, compare_extra) = match &a.command {
-        Some(cmd) => {
-            if let Some((_, words)) = given
-                .iter()
-                .find(|(id, _)| !PER_TRIAL.contains(&id.as_str()))
-            {
-                let long = &words[0];
+    let (command, trainer_id, compare_extra, run) = match command {
+        Some(mut t) => {
+            if let Some((_, long)) = typed_train_flags(m, &PER_TRIAL).first() {
                 return Err(UserError(format!(
                     "{long} is not allowed with --command: the program chooses its own data, model and optimizer (tune gives it only the schedule, --seed and --epochs)"
                 )));
             }
-            let mut t = CommandTrainer::new(cmd.clone());
-            t.cwd = a.cwd.clone();
-            t.steps_per_epoch = a.steps_per_epoch;
-            t.timeout = timeout;
             // Read the metrics every 10 ms, not 50: a trial's end is seen sooner (the
             // per-trial cost measured in the reply), and reading a small file is cheap.
             t.poll = Duration::from_millis(10);
-            let id = json!({"command": cmd, "cwd": a.cwd, "steps_per_epoch": a.steps_per_epoch});
-            (t, id.to_string(), Map::new())
+            let c = &a.command;
+            let id =
+                json!({"command": c.command, "cwd": c.cwd, "steps_per_epoch": c.steps_per_epoch});
+            (Some(t), id.to_string(), Map::new(), None)
         }
         None => {
             // Threads per trial: the user's, or the cores shared among the trials at once
@@ -237,7 +217,7 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
                         Strategy::Grid { points } => space.grid_size(*points),
                         Strategy::Random { trials, .. } | Strategy::Asha { trials, .. } => *trials,
                     };
-                    let (jobs, threads) = share_cores(trials, a.jobs, cores());
+                    let (jobs, threads) = cores::share(trials, a.jobs, cores::available());
                     shared = Some(jobs);
                     Some(threads)
                 }
@@ -245,16 +225,17 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
             if let (Some(jobs), Some(threads)) = (shared, threads) {
                 sharing = Some(format!(
                     "{jobs} trial(s) at once, {threads} thread(s) each ({} cores)",
-                    cores()
+                    cores::available()
                 ));
             }
             // Trials at once, for the memory they need together.
             let runs = match shared {
                 Some(jobs) => jobs,
                 None if a.launch.is_slurm() => 1,
-                None => a.jobs.unwrap_or_else(cores),
+                None => cores::jobs(a.jobs, None),
             };
-            built_in(a, m, &given, timeout, threads, runs)?
+            let (run, id, extra) = built_in(a, m, threads, runs)?;
+            (None, id, extra, Some(run))
         }
     };
     a.launch.check()?;
@@ -266,14 +247,11 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
     let dir = report::out_dir("tune", a.out.as_deref())?;
     let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
     let launcher = a.launch.launcher(&dir, "tune")?;
-    let jobs = a.jobs.unwrap_or_else(|| {
-        if a.launch.is_slurm() {
-            // The cluster decides how many run; lrsched does not throttle it.
-            lib::space::MAX_TRIALS
-        } else {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        }
-    });
+    let jobs = match a.jobs {
+        // The cluster decides how many run; lrsched does not throttle it.
+        None if a.launch.is_slurm() => lib::space::MAX_TRIALS,
+        jobs => cores::jobs(jobs, None),
+    };
     let spec = TuneSpec {
         space,
         strategy,
@@ -288,6 +266,21 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
         launcher,
     };
     let lock = lib::OutLock::acquire(&spec.out).map_err(UserError)?;
+    // The built-in trainer is this program's `train` per trial, reading the run from a
+    // spec file in --out (written under the lock).
+    let trainer = match (command, run) {
+        (Some(t), _) => t,
+        (None, run) => {
+            let path = dir.join("run_spec.json");
+            run.expect("the built-in trainer has a run spec")
+                .write(&path)
+                .map_err(UserError)?;
+            let mut t = CommandTrainer::new(built_in_command(&path)?);
+            t.timeout = timeout;
+            t.poll = Duration::from_millis(10);
+            t
+        }
+    };
     let mut plan = lib::plan(&spec).map_err(UserError)?;
     if let Strategy::Random { trials, .. } | Strategy::Asha { trials, .. } = spec.strategy {
         if plan.trials.len() < trials && !a.train.quiet {
@@ -331,17 +324,16 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
     finish(&result, &spec.out, &compare_extra)
 }
 
-/// The built-in trainer as a command: this executable's `train` with the given flags.
+/// The built-in trainer's run for every trial, checked here once (bad data or model
+/// flags fail before any trial; --download happens here), with the key that names it
+/// and what best_compare.json takes from the flags.
 fn built_in(
     a: &TuneArgs,
     m: &ArgMatches,
-    given: &[(String, Vec<String>)],
-    timeout: Option<Duration>,
     threads: Option<usize>,
     runs: usize,
-) -> Result<(CommandTrainer, String, Map<String, serde_json::Value>), UserError> {
-    for (id, words) in given {
-        let long = &words[0];
+) -> Result<(RunSpec, String, Map<String, serde_json::Value>), UserError> {
+    for (id, long) in typed_train_flags(m, &[]) {
         if matches!(id.as_str(), "schedule" | "schedule_config") {
             return Err(UserError(format!(
                 "{long} is not allowed: tune takes the schedule from --space"
@@ -356,36 +348,41 @@ fn built_in(
             )));
         }
     }
-    // Bad data or model flags fail here, once, before any trial; --download happens here.
-    let (name, split) = train::load_data(&a.train)?;
-    let mut config = train::build_config(&a.train, name, &split)?;
+    let spec = a.train.spec();
+    let (split, mut config) = train::load(&spec)?;
     // Each trial is a process of its own (its own data too), `runs` of them at once.
     if let Some(n) = threads {
         config.threads = n;
     }
-    train::check_memory(&a.train, &config, &split, runs, false)?;
-    let mut flags: Vec<String> = given
-        .iter()
-        .filter(|(id, _)| !PER_TRIAL.contains(&id.as_str()))
-        .flat_map(|(_, w)| w.clone())
-        .collect();
-    // The key names the flags, not where this executable happens to live, nor the
-    // threads (they change no result).
-    let id = json!({"built_in": flags}).to_string();
-    if let Some(n) = threads {
-        flags.extend(["--threads".into(), n.to_string()]);
-    }
-    let mut t = CommandTrainer::new(built_in_command(&flags)?);
-    t.timeout = timeout;
-    t.poll = Duration::from_millis(10);
+    spec.check_memory(&config, &split, runs, false)
+        .map_err(UserError)?;
+    let run = RunSpec {
+        threads,
+        ..spec.for_trials()
+    };
+    // The key names the run, not what each trial sets (seed, epochs) nor the threads
+    // (they change no result).
+    let key = RunSpec {
+        threads: None,
+        seed: 0,
+        epochs: 1,
+        ..run.clone()
+    };
+    let id = json!({ "built_in": key }).to_string();
     let mut extra = Map::new();
-    if m.value_source("optimizer") == Some(ValueSource::CommandLine) {
+    if typed_train_flags(m, &[])
+        .iter()
+        .any(|(id, _)| id == "optimizer")
+    {
         // compare --schedules takes the optimizer with the schedule.
-        if let Some(o) = m.get_raw("optimizer").and_then(|mut v| v.next()) {
-            extra.insert("optimizer".into(), json!(o.to_string_lossy()));
+        let flag = candidates::OPTIMIZERS
+            .iter()
+            .find(|(_, k)| *k == spec.optimizer);
+        if let Some((name, _)) = flag {
+            extra.insert("optimizer".into(), json!(name));
         }
     }
-    Ok((t, id, extra))
+    Ok((run, id, extra))
 }
 
 /// A progress bar fed by the trials' reports: trials done, the latest epoch and metric.

@@ -4,9 +4,16 @@
 use lrsched_train::lock::{FolderLock, LOCK_NAME};
 use std::path::{Path, PathBuf};
 
-/// The command line as typed, quoted so it can be pasted back into a shell.
-pub fn command_line() -> String {
-    std::env::args()
+/// The command line `args` (the program first, as `std::env::args` gives it), quoted so
+/// it can be pasted back into a shell; the program is shown by its name. The caller
+/// passes the arguments: a library never reads its process's own.
+///
+/// ```
+/// let args = ["/build/lrsched", "compare", "--out", "my runs"].map(String::from);
+/// assert_eq!(lrsched_tools::files::command_line(args), "lrsched compare --out 'my runs'");
+/// ```
+pub fn command_line(args: impl IntoIterator<Item = String>) -> String {
+    args.into_iter()
         .enumerate()
         .map(|(i, a)| {
             // Show the program by its name, not the build folder it ran from.
@@ -267,4 +274,27 @@ mod tests {
         assert_eq!(t.len(), 15);
         assert_eq!(&t[8..9], "-");
     }
+}
+
+/// A file of one number per line (blank lines and `#` comments skipped): the metrics fed
+/// to a metric-driven schedule, value i the one after the metric on line i.
+pub fn read_metric_lines(path: &Path) -> Result<Vec<f64>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut metrics = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let v: f64 = line.parse().map_err(|_| {
+            format!(
+                "{}: line {}: `{line}` is not a number (one metric per line)",
+                path.display(),
+                i + 1
+            )
+        })?;
+        metrics.push(v);
+    }
+    Ok(metrics)
 }

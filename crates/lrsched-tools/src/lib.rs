@@ -8,11 +8,15 @@
 //! and how it ended), so the tools never know which trainer ran.
 #![deny(missing_docs)]
 
+pub mod candidates;
+pub mod charts;
 pub mod compare;
+pub mod cores;
 pub mod files;
 pub mod find_lr;
 pub mod process;
 pub mod protocol;
+pub mod run_spec;
 pub mod runner;
 pub mod scoring;
 pub mod slurm;

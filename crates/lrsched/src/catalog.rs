@@ -54,7 +54,7 @@ pub fn all() -> impl Iterator<Item = &'static TypeInfo> {
 }
 
 macro_rules! catalog {
-    ($($name:literal, $group:literal, $summary:literal, $params:literal, $example:literal;)*) => {
+    ($($name:literal, $group:literal, $summary:literal, $params:expr, $example:literal;)*) => {
         /// Every schedule type, in the order `lrsched list` prints them.
         pub const CATALOG: &[TypeInfo] = &[
             $(TypeInfo { name: $name, group: $group, summary: $summary, params: $params, example: $example },)*
@@ -64,49 +64,49 @@ macro_rules! catalog {
 
 catalog! {
     "constant", "schedule", "the same value at every step",
-        "lr", "constant(lr=0.1)";
+        crate::Constant::PARAMS, "constant(lr=0.1)";
     "step", "schedule", "multiply by gamma every step_size steps",
-        "lr, step_size, gamma=0.1", "step(lr=0.1, step_size=30, gamma=0.1)";
+        crate::StepDecay::PARAMS, "step(lr=0.1, step_size=30, gamma=0.1)";
     "multi_step", "schedule", "multiply by gamma at each milestone (repeats count again)",
-        "lr, milestones, gamma=0.1", "multi_step(lr=0.1, milestones=[30, 80], gamma=0.1)";
+        crate::MultiStep::PARAMS, "multi_step(lr=0.1, milestones=[30, 80], gamma=0.1)";
     "exponential", "schedule", "lr * gamma^(t/transition_steps) or lr * exp(-k t), optional staircase, floor and (for a growth) ceiling",
-        "lr, gamma=none, k=none, transition_steps=1, transition_begin=0, staircase=false, min_lr=0, max_lr=none",
+        crate::Exponential::PARAMS,
         "exponential(lr=0.1, gamma=0.99)";
     "inverse_time", "schedule", "time-based decay lr / (1 + k t/decay_steps)",
-        "lr, k, decay_steps=1, staircase=false", "inverse_time(lr=0.1, k=0.01)";
+        crate::InverseTime::PARAMS, "inverse_time(lr=0.1, k=0.01)";
     "inverse_sqrt", "schedule", "lr / (1 + k sqrt(t)), or lr / sqrt((t + shift) / timescale) after a warmup",
-        "lr, k=none, timescale=none, warmup_steps=0", "inverse_sqrt(lr=0.1, timescale=1000, warmup_steps=100)";
+        crate::InverseSqrt::PARAMS, "inverse_sqrt(lr=0.1, timescale=1000, warmup_steps=100)";
     "cosine", "schedule", "half a cosine from lr to min_lr over steps (exponent, k-decay)",
-        "lr, steps, min_lr=0, exponent=1, k_decay=1, num_cycles=0.5, after_end=hold", "cosine(lr=0.1, steps=1000)";
+        crate::Cosine::PARAMS, "cosine(lr=0.1, steps=1000)";
     "polynomial", "schedule", "(lr - end_lr) * (1 - t/steps)^power + end_lr, optionally cycling",
-        "lr, steps, end_lr=0, power=1, k_decay=1, cycle=false, after_end=hold", "polynomial(lr=0.1, steps=1000, power=2)";
+        crate::Polynomial::PARAMS, "polynomial(lr=0.1, steps=1000, power=2)";
     "linear", "schedule", "a straight line from start_lr to end_lr over steps",
-        "start_lr, end_lr, steps, after_end=hold", "linear(start_lr=0.1, end_lr=0.001, steps=1000)";
+        crate::Linear::PARAMS, "linear(start_lr=0.1, end_lr=0.001, steps=1000)";
     "cyclic", "schedule", "cyclical rates between base_lr and max_lr (triangular, triangular2, exp_range, sine), momentum inversely",
-        "base_lr, max_lr, step_size_up=2000, step_size_down=none, mode=triangular, gamma=1, scale_mode=none, cycle_momentum=false, base_momentum=0.8, max_momentum=0.9",
+        crate::Cyclic::PARAMS,
         "cyclic(base_lr=0.001, max_lr=0.1, step_size_up=10, mode=triangular2)";
     "one_cycle", "schedule", "one cycle up to max_lr and down far below it (two or three phases), momentum inversely",
-        "max_lr, total_steps, pct_start=0.3, anneal_strategy=cos, div_factor=25, final_div_factor=10000, three_phase=false, cycle_momentum=true, base_momentum=0.85, max_momentum=0.95, after_end=hold",
+        crate::OneCycle::PARAMS,
         "one_cycle(max_lr=0.1, total_steps=1000)";
     "tanh", "schedule", "timm's tanh decay from lr to min_lr over steps (lb, ub shape it)",
-        "lr, steps, min_lr=0, lb=-7, ub=3, after_end=hold", "tanh(lr=0.1, steps=1000)";
+        crate::Tanh::PARAMS, "tanh(lr=0.1, steps=1000)";
     "noam", "schedule", "the transformer schedule: factor * d_model^-0.5 * min(n^-0.5, n * warmup_steps^-1.5), n = step + 1",
-        "d_model, warmup_steps, factor=1", "noam(d_model=512, warmup_steps=4000)";
+        crate::Noam::PARAMS, "noam(d_model=512, warmup_steps=4000)";
     "rex", "schedule", "REX: min_lr + (lr - min_lr) * (1 - z) / (0.5 + 0.5 (1 - z)), z = t/steps",
-        "lr, steps, min_lr=0, after_end=hold", "rex(lr=0.1, steps=1000)";
+        crate::Rex::PARAMS, "rex(lr=0.1, steps=1000)";
     "warmup", "schedule", "a rise from start_lr (linear, cosine, exponential, 1-sqrt) in front of any schedule",
-        "steps, schedule, start_lr=0, shape=linear", "warmup(steps=100, schedule=cosine(lr=0.1, steps=1000))";
+        crate::Warmup::PARAMS, "warmup(steps=100, schedule=cosine(lr=0.1, steps=1000))";
     "warm_restarts", "schedule", "cosine with warm restarts (SGDR): period growing by period_mult, peak decaying by peak_decay",
-        "lr, period, min_lr=0, period_mult=1, peak_decay=1, cycle_limit=none, decay_height=false, after_end=hold",
+        crate::WarmRestarts::PARAMS,
         "warm_restarts(lr=0.1, period=10, period_mult=2)";
     "wsd", "schedule", "warmup-stable-decay with a linear, cosine, 1-sqrt or 1-square cooldown",
-        "lr, stable_steps, decay_steps, warmup_steps=0, min_lr=0, warmup_start_lr=none, warmup_shape=linear, cooldown=linear, after_end=hold",
+        crate::Wsd::PARAMS,
         "wsd(lr=0.1, warmup_steps=100, stable_steps=800, decay_steps=100, cooldown=1-sqrt)";
     "plateau", "schedule", "reduce-on-plateau: lr (or a schedule) times factor after patience steps without improvement",
-        "lr=none, schedule=none, mode=min, factor=0.1, patience=10, threshold=0.0001, threshold_mode=rel, cooldown=0, min_lr=0, eps=0.00000001",
+        crate::Plateau::PARAMS,
         "plateau(lr=0.1, factor=0.5, patience=5)";
     "noise", "schedule", "multiplicative noise on any schedule (uniform percent or truncated normal), reproducible from a seed",
-        "schedule, kind=uniform, pct=0.67, std=1, start=0, end=none, seed=42",
+        crate::Noise::PARAMS,
         "noise(schedule=cosine(lr=0.1, steps=1000), pct=0.1)";
     "join", "combinator", "schedules one after another, switching at boundaries (local or global time)",
         "schedules, boundaries, time=local",

@@ -94,6 +94,60 @@ pub(crate) fn in_open(
     }
 }
 
+/// A finite number in `(lo, hi]`.
+pub(crate) fn in_half_open(
+    schedule: &str,
+    key: &str,
+    v: f64,
+    lo: f64,
+    hi: f64,
+) -> Result<(), ScheduleError> {
+    if v.is_finite() && v > lo && v <= hi {
+        Ok(())
+    } else {
+        Err(ScheduleError::invalid(
+            schedule,
+            key,
+            fmt(v),
+            format!("a number in ({lo}, {hi}]"),
+        ))
+    }
+}
+
+/// A finite number in `[lo, hi)`.
+pub(crate) fn in_right_open(
+    schedule: &str,
+    key: &str,
+    v: f64,
+    lo: f64,
+    hi: f64,
+) -> Result<(), ScheduleError> {
+    if v.is_finite() && v >= lo && v < hi {
+        Ok(())
+    } else {
+        Err(ScheduleError::invalid(
+            schedule,
+            key,
+            fmt(v),
+            format!("a number in [{lo}, {hi})"),
+        ))
+    }
+}
+
+/// A finite number >= `lo`.
+pub(crate) fn at_least(schedule: &str, key: &str, v: f64, lo: f64) -> Result<(), ScheduleError> {
+    if v.is_finite() && v >= lo {
+        Ok(())
+    } else {
+        Err(ScheduleError::invalid(
+            schedule,
+            key,
+            fmt(v),
+            format!("a finite number >= {lo}"),
+        ))
+    }
+}
+
 /// An integer count >= 1.
 pub(crate) fn at_least_one(schedule: &str, key: &str, v: u64) -> Result<(), ScheduleError> {
     if v >= 1 {
@@ -158,8 +212,4 @@ pub(crate) fn is_one(v: &f64) -> bool {
 #[cfg(feature = "serde")]
 pub(crate) fn is_zero(v: &f64) -> bool {
     *v == 0.0
-}
-#[cfg(feature = "serde")]
-pub(crate) fn is_false(v: &bool) -> bool {
-    !*v
 }

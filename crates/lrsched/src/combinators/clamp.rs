@@ -1,6 +1,6 @@
 //! `clamp`: a floor and an optional ceiling under and over a schedule.
 
-use crate::join::in_child;
+use crate::combinators::one_child::{one_child, OneChild};
 use crate::{check, AnySchedule, Schedule, ScheduleError};
 
 /// A schedule kept within `[min, max]`:
@@ -76,18 +76,20 @@ impl Clamp {
     }
 }
 
-impl Schedule for Clamp {
-    fn value(&self, step: u64) -> f64 {
+impl OneChild for Clamp {
+    const NAME: &'static str = "clamp";
+
+    fn wrap_value(&self, child: &AnySchedule, step: u64) -> f64 {
         // `f64::max`/`min` ignore a NaN side, so a NaN from the inner schedule or a NaN
         // bound never turns into a panic (`f64::clamp` would panic on min > max).
-        let v = self.schedule.value(step).max(self.min);
+        let v = child.value(step).max(self.min);
         match self.max {
             Some(hi) => v.min(hi),
             None => v,
         }
     }
 
-    fn validate(&self) -> Result<(), ScheduleError> {
+    fn own_checks(&self) -> Result<(), ScheduleError> {
         check::non_negative("clamp", "min", self.min)?;
         if let Some(hi) = self.max {
             check::finite("clamp", "max", hi)?;
@@ -100,25 +102,11 @@ impl Schedule for Clamp {
                 ));
             }
         }
-        in_child("clamp", "schedule", self.schedule.validate())
-    }
-
-    fn len(&self) -> Option<u64> {
-        self.schedule.len()
-    }
-
-    fn momentum(&self, step: u64) -> Option<f64> {
-        self.schedule.momentum(step)
-    }
-
-    fn children(&self) -> Vec<&AnySchedule> {
-        vec![&*self.schedule]
-    }
-
-    fn children_mut(&mut self) -> Vec<&mut AnySchedule> {
-        vec![&mut *self.schedule]
+        Ok(())
     }
 }
+
+one_child!(Clamp);
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 //! `cycles`: a decay repeated in cycles that grow and shrink by float factors (timm's
 //! `cycle_mul`, `cycle_decay`, `cycle_limit`).
 
+use crate::combinators::one_child::{one_child, OneChild};
 use crate::join::in_child;
 use crate::{check, AnySchedule, Schedule, ScheduleError};
 
@@ -137,8 +138,10 @@ impl Cycles {
     }
 }
 
-impl Schedule for Cycles {
-    fn value(&self, step: u64) -> f64 {
+impl OneChild for Cycles {
+    const NAME: &'static str = "cycles";
+
+    fn wrap_value(&self, _child: &AnySchedule, step: u64) -> f64 {
         let Some((steps, lr, end)) = self.shape() else {
             // Invalid (validate says so): read the inner schedule as it is.
             return self.schedule.value(step);
@@ -159,7 +162,7 @@ impl Schedule for Cycles {
         }
     }
 
-    fn validate(&self) -> Result<(), ScheduleError> {
+    fn wrap_validate(&self, _child: &AnySchedule) -> Result<(), ScheduleError> {
         const NAME: &str = "cycles";
         if self.shape().is_none() {
             return Err(ScheduleError::invalid(
@@ -178,7 +181,7 @@ impl Schedule for Cycles {
         Ok(())
     }
 
-    fn len(&self) -> Option<u64> {
+    fn wrap_len(&self, _child: &AnySchedule) -> Option<u64> {
         let limit = self.cycle_limit?;
         let (steps, _, _) = self.shape()?;
         if steps == 0 {
@@ -208,15 +211,9 @@ impl Schedule for Cycles {
         }
         Some(t)
     }
-
-    fn children(&self) -> Vec<&AnySchedule> {
-        vec![&*self.schedule]
-    }
-
-    fn children_mut(&mut self) -> Vec<&mut AnySchedule> {
-        vec![&mut *self.schedule]
-    }
 }
+
+one_child!(Cycles);
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,7 @@
 //! `offset`: a schedule shifted in time.
 
-use crate::join::in_child;
-use crate::{AnySchedule, Schedule, ScheduleError};
+use crate::combinators::one_child::{one_child, OneChild};
+use crate::{AnySchedule, Schedule};
 
 /// A schedule moved along the step axis by `shift` steps:
 ///
@@ -58,8 +58,11 @@ impl Offset {
     pub fn advance(schedule: impl Into<AnySchedule>, steps: u64) -> Self {
         Offset::new(schedule, steps.min(i64::MAX as u64) as i64)
     }
+}
 
-    /// The step the inner schedule reads at outer step `step`.
+impl OneChild for Offset {
+    const NAME: &'static str = "offset";
+
     fn inner_step(&self, step: u64) -> u64 {
         if self.shift >= 0 {
             step.saturating_add(self.shift.unsigned_abs())
@@ -67,43 +70,18 @@ impl Offset {
             step.saturating_sub(self.shift.unsigned_abs())
         }
     }
-}
 
-impl Schedule for Offset {
-    fn value(&self, step: u64) -> f64 {
-        self.schedule.value(self.inner_step(step))
-    }
-
-    fn validate(&self) -> Result<(), ScheduleError> {
-        in_child("offset", "schedule", self.schedule.validate())
-    }
-
-    fn len(&self) -> Option<u64> {
-        let len = self.schedule.len()?;
+    fn wrap_len(&self, child: &AnySchedule) -> Option<u64> {
+        let len = child.len()?;
         Some(if self.shift >= 0 {
             len.saturating_sub(self.shift.unsigned_abs())
         } else {
             len.saturating_add(self.shift.unsigned_abs())
         })
     }
-
-    fn momentum(&self, step: u64) -> Option<f64> {
-        self.schedule.momentum(self.inner_step(step))
-    }
-
-    fn observe(&mut self, step: u64, metric: f64) -> Result<(), ScheduleError> {
-        let t = self.inner_step(step);
-        self.schedule.observe(t, metric)
-    }
-
-    fn children(&self) -> Vec<&AnySchedule> {
-        vec![&*self.schedule]
-    }
-
-    fn children_mut(&mut self) -> Vec<&mut AnySchedule> {
-        vec![&mut *self.schedule]
-    }
 }
+
+one_child!(Offset);
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,6 @@
 //! `repeat`: a schedule started over every `period` steps.
 
-use crate::join::in_child;
+use crate::combinators::one_child::{one_child, OneChild};
 use crate::{check, AfterEnd, AnySchedule, Schedule, ScheduleError};
 
 /// A schedule restarted every `period` steps, for ever or `times` times:
@@ -96,8 +96,11 @@ impl Repeat {
     fn period_len(&self) -> Option<u64> {
         self.period.or_else(|| self.schedule.len())
     }
+}
 
-    /// The step the inner schedule reads at outer step `step`.
+impl OneChild for Repeat {
+    const NAME: &'static str = "repeat";
+
     fn inner_step(&self, step: u64) -> u64 {
         let Some(p) = self.period_len().filter(|&p| p > 0) else {
             // Invalid (no period, or 0): read the inner schedule unrepeated.
@@ -117,14 +120,8 @@ impl Repeat {
             p
         }
     }
-}
 
-impl Schedule for Repeat {
-    fn value(&self, step: u64) -> f64 {
-        self.schedule.value(self.inner_step(step))
-    }
-
-    fn validate(&self) -> Result<(), ScheduleError> {
+    fn own_checks(&self) -> Result<(), ScheduleError> {
         match self.period {
             Some(p) => check::at_least_one("repeat", "period", p)?,
             None => match self.schedule.len() {
@@ -153,31 +150,16 @@ impl Schedule for Repeat {
         if let Some(n) = self.times {
             check::at_least_one("repeat", "times", n)?;
         }
-        in_child("repeat", "schedule", self.schedule.validate())
+        Ok(())
     }
 
-    fn len(&self) -> Option<u64> {
+    fn wrap_len(&self, _child: &AnySchedule) -> Option<u64> {
         let n = self.times?;
         Some(self.period_len()?.saturating_mul(n))
     }
-
-    fn momentum(&self, step: u64) -> Option<f64> {
-        self.schedule.momentum(self.inner_step(step))
-    }
-
-    fn observe(&mut self, step: u64, metric: f64) -> Result<(), ScheduleError> {
-        let t = self.inner_step(step);
-        self.schedule.observe(t, metric)
-    }
-
-    fn children(&self) -> Vec<&AnySchedule> {
-        vec![&*self.schedule]
-    }
-
-    fn children_mut(&mut self) -> Vec<&mut AnySchedule> {
-        vec![&mut *self.schedule]
-    }
 }
+
+one_child!(Repeat);
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,6 @@
 //! `scale`: a schedule multiplied by a constant.
 
-use crate::join::in_child;
+use crate::combinators::one_child::{one_child, OneChild};
 use crate::{check, AnySchedule, Schedule, ScheduleError};
 
 /// A schedule times a constant factor: `lr(t) = schedule(t) * factor`.
@@ -42,32 +42,19 @@ impl Scale {
     }
 }
 
-impl Schedule for Scale {
-    fn value(&self, step: u64) -> f64 {
-        self.schedule.value(step) * self.factor
+impl OneChild for Scale {
+    const NAME: &'static str = "scale";
+
+    fn wrap_value(&self, child: &AnySchedule, step: u64) -> f64 {
+        child.value(step) * self.factor
     }
 
-    fn validate(&self) -> Result<(), ScheduleError> {
-        check::finite("scale", "factor", self.factor)?;
-        in_child("scale", "schedule", self.schedule.validate())
-    }
-
-    fn len(&self) -> Option<u64> {
-        self.schedule.len()
-    }
-
-    fn momentum(&self, step: u64) -> Option<f64> {
-        self.schedule.momentum(step)
-    }
-
-    fn children(&self) -> Vec<&AnySchedule> {
-        vec![&*self.schedule]
-    }
-
-    fn children_mut(&mut self) -> Vec<&mut AnySchedule> {
-        vec![&mut *self.schedule]
+    fn own_checks(&self) -> Result<(), ScheduleError> {
+        check::finite("scale", "factor", self.factor)
     }
 }
+
+one_child!(Scale);
 
 #[cfg(test)]
 mod tests {

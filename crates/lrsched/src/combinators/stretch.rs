@@ -1,6 +1,6 @@
 //! `stretch`: a schedule stretched (or squeezed) in time.
 
-use crate::join::in_child;
+use crate::combinators::one_child::{one_child, OneChild};
 use crate::{check, AnySchedule, Schedule, ScheduleError};
 
 /// A schedule run `ratio` times as long, as Composer's `scale_schedule_ratio`:
@@ -52,8 +52,12 @@ impl Stretch {
             ratio,
         }
     }
+}
 
-    /// The step the inner schedule reads at outer step `step`; monotone in `step`.
+impl OneChild for Stretch {
+    const NAME: &'static str = "stretch";
+
+    /// Monotone in `step`.
     fn inner_step(&self, step: u64) -> u64 {
         let x = step as f64 / self.ratio;
         let n = x.round();
@@ -65,21 +69,14 @@ impl Stretch {
         // Float-to-int casts saturate (NaN gives 0), so an invalid ratio cannot panic.
         snapped as u64
     }
-}
 
-impl Schedule for Stretch {
-    fn value(&self, step: u64) -> f64 {
-        self.schedule.value(self.inner_step(step))
-    }
-
-    fn validate(&self) -> Result<(), ScheduleError> {
-        check::positive("stretch", "ratio", self.ratio)?;
-        in_child("stretch", "schedule", self.schedule.validate())
+    fn own_checks(&self) -> Result<(), ScheduleError> {
+        check::positive("stretch", "ratio", self.ratio)
     }
 
     /// The first step at which the inner schedule reads its length.
-    fn len(&self) -> Option<u64> {
-        let len = self.schedule.len()?;
+    fn wrap_len(&self, child: &AnySchedule) -> Option<u64> {
+        let len = child.len()?;
         if len == 0 {
             return Some(0);
         }
@@ -98,24 +95,9 @@ impl Schedule for Stretch {
         }
         Some(t)
     }
-
-    fn momentum(&self, step: u64) -> Option<f64> {
-        self.schedule.momentum(self.inner_step(step))
-    }
-
-    fn observe(&mut self, step: u64, metric: f64) -> Result<(), ScheduleError> {
-        let t = self.inner_step(step);
-        self.schedule.observe(t, metric)
-    }
-
-    fn children(&self) -> Vec<&AnySchedule> {
-        vec![&*self.schedule]
-    }
-
-    fn children_mut(&mut self) -> Vec<&mut AnySchedule> {
-        vec![&mut *self.schedule]
-    }
 }
+
+one_child!(Stretch);
 
 #[cfg(test)]
 mod tests {

@@ -1,32 +1,25 @@
 //! `constant`: the same value at every step.
 
-use crate::{check, Schedule, ScheduleError};
+use super::declare::family;
+use crate::{Schedule, ScheduleError};
 
-/// A constant value: `lr(t) = lr`.
-///
-/// Config: `{"type": "constant", "lr": 0.1}`; one-line: `constant(lr=0.1)`.
-///
-/// ```
-/// use lrsched::{Constant, Schedule};
-/// assert_eq!(Constant::new(0.1).value(1_000_000_000), 0.1);
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct Constant {
-    /// The value at every step: a rate, a finite number >= 0 (the rule of every family's
-    /// `lr`; optax's negative constants are read as this scaled by -1).
-    pub lr: f64,
-}
-
-impl Constant {
-    /// A constant schedule at `lr`.
-    pub fn new(lr: f64) -> Self {
-        Constant { lr }
+family! {
+    /// A constant value: `lr(t) = lr`.
+    ///
+    /// Config: `{"type": "constant", "lr": 0.1}`; one-line: `constant(lr=0.1)`.
+    ///
+    /// ```
+    /// use lrsched::{Constant, Schedule};
+    /// assert_eq!(Constant::new(0.1).value(1_000_000_000), 0.1);
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Constant("constant") {
+        /// The value at every step: a rate, a finite number >= 0 (the rule of every family's
+        /// `lr`; optax's negative constants are read as this scaled by -1).
+        lr: f64, check non_negative;
     }
+    /// A constant schedule at `lr`.
+    pub fn new;
 }
 
 impl Schedule for Constant {
@@ -34,7 +27,7 @@ impl Schedule for Constant {
         self.lr
     }
     fn validate(&self) -> Result<(), ScheduleError> {
-        check::non_negative("constant", "lr", self.lr)
+        self.declared_checks()
     }
 }
 

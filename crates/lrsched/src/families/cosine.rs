@@ -1,127 +1,61 @@
 //! `cosine`: half a cosine from `lr` down to `min_lr`.
 
-use crate::{check, AfterEnd, Schedule, ScheduleError};
+use super::declare::family;
+use crate::{AfterEnd, Schedule, ScheduleError};
 use std::f64::consts::PI;
 
-/// Cosine decay over `steps` steps, with optax's exponent and timm's k-decay:
-///
-/// ```text
-/// p(t)  = (t / steps)^k_decay
-/// lr(t) = min_lr + (lr - min_lr) * (0.5 * (1 + cos(pi * num_cycles * 2 * p(t))))^exponent   for t < steps
-/// lr(t) = min_lr                                                                            for t >= steps
-/// ```
-///
-/// `num_cycles` is transformers' argument of that name: the number of whole cosine waves
-/// over `steps`; the default 0.5 is the half cosine from `lr` down to `min_lr` (and
-/// `pi * 0.5 * 2 * p` is `pi * p` exactly, so the default changes no value). Another
-/// number of cycles only makes sense with `after_end = continue` (transformers'
-/// `get_cosine_schedule_with_warmup(num_cycles=...)`): under `hold` the value from
-/// `steps` on is still `min_lr`.
-///
-/// With `exponent = k_decay = 1` this is PyTorch's `CosineAnnealingLR` closed form. The
-/// last value is `min_lr` exactly. Past `steps` the schedule follows `after_end`:
-/// `hold` (default) stays at `min_lr`, `continue` keeps the cosine (it rises again, as
-/// PyTorch's closed form does), `restart` starts over (a warm restart with a fixed period).
-///
-/// ```
-/// use lrsched::{Cosine, Schedule};
-/// let s = Cosine::new(1.0, 100).with_min_lr(0.1);
-/// assert_eq!(s.value(0), 1.0);
-/// assert!((s.value(50) - 0.55).abs() < 1e-15);
-/// assert_eq!(s.value(100), 0.1);
-/// assert_eq!(s.value(500), 0.1);
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct Cosine {
-    /// The starting (peak) value; finite (may be <= 0, as optax allows).
-    pub lr: f64,
-    /// Steps of decay; >= 1.
-    pub steps: u64,
-    /// The value reached at `steps`; finite, may be <= 0 as optax allows (default 0).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "check::is_zero")
-    )]
-    pub min_lr: f64,
-    /// Power applied to the cosine factor (optax's `exponent`); > 0 (default 1).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default = "check::one", skip_serializing_if = "check::is_one")
-    )]
-    pub exponent: f64,
-    /// Power applied to the progress (timm's `k_decay`); > 0 (default 1).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default = "check::one", skip_serializing_if = "check::is_one")
-    )]
-    pub k_decay: f64,
-    /// Whole cosine waves over `steps` (transformers' `num_cycles`); finite and > 0
-    /// (default 0.5, the half cosine).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default = "half", skip_serializing_if = "is_half")
-    )]
-    pub num_cycles: f64,
-    /// What happens past `steps` (default `hold`).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "AfterEnd::is_default")
-    )]
-    pub after_end: AfterEnd,
-}
-
-#[cfg(feature = "serde")]
-fn half() -> f64 {
-    0.5
-}
-#[cfg(feature = "serde")]
-fn is_half(v: &f64) -> bool {
-    *v == 0.5
-}
-
-impl Cosine {
+family! {
+    /// Cosine decay over `steps` steps, with optax's exponent and timm's k-decay:
+    ///
+    /// ```text
+    /// p(t)  = (t / steps)^k_decay
+    /// lr(t) = min_lr + (lr - min_lr) * (0.5 * (1 + cos(pi * num_cycles * 2 * p(t))))^exponent   for t < steps
+    /// lr(t) = min_lr                                                                            for t >= steps
+    /// ```
+    ///
+    /// `num_cycles` is transformers' argument of that name: the number of whole cosine waves
+    /// over `steps`; the default 0.5 is the half cosine from `lr` down to `min_lr` (and
+    /// `pi * 0.5 * 2 * p` is `pi * p` exactly, so the default changes no value). Another
+    /// number of cycles only makes sense with `after_end = continue` (transformers'
+    /// `get_cosine_schedule_with_warmup(num_cycles=...)`): under `hold` the value from
+    /// `steps` on is still `min_lr`.
+    ///
+    /// With `exponent = k_decay = 1` this is PyTorch's `CosineAnnealingLR` closed form. The
+    /// last value is `min_lr` exactly. Past `steps` the schedule follows `after_end`:
+    /// `hold` (default) stays at `min_lr`, `continue` keeps the cosine (it rises again, as
+    /// PyTorch's closed form does), `restart` starts over (a warm restart with a fixed period).
+    ///
+    /// ```
+    /// use lrsched::{Cosine, Schedule};
+    /// let s = Cosine::new(1.0, 100).with_min_lr(0.1);
+    /// assert_eq!(s.value(0), 1.0);
+    /// assert!((s.value(50) - 0.55).abs() < 1e-15);
+    /// assert_eq!(s.value(100), 0.1);
+    /// assert_eq!(s.value(500), 0.1);
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Cosine("cosine") {
+        /// The starting (peak) value; finite (may be <= 0, as optax allows).
+        lr: f64, check non_negative;
+        /// Steps of decay; >= 1.
+        steps: u64, check at_least_one;
+        /// The value reached at `steps`; finite, may be <= 0 as optax allows (default 0).
+        min_lr: f64 = 0, check rate, with with_min_lr "Ends at `min_lr` instead of 0.";
+        /// Power applied to the cosine factor (optax's `exponent`); > 0 (default 1).
+        exponent: f64 = 1, check positive,
+            with with_exponent "Raises the cosine factor to `exponent`.";
+        /// Power applied to the progress (timm's `k_decay`); > 0 (default 1).
+        k_decay: f64 = 1, check positive, with with_k_decay "Raises the progress to `k_decay`.";
+        /// Whole cosine waves over `steps` (transformers' `num_cycles`); finite and > 0
+        /// (default 0.5, the half cosine).
+        num_cycles: f64 = 0.5, check positive, with with_num_cycles
+            "Sets the number of whole cosine waves over `steps` (transformers' `num_cycles`).";
+        /// What happens past `steps` (default `hold`).
+        after_end: AfterEnd = {AfterEnd::Hold} "hold",
+            with with_after_end "Sets the policy past `steps`.";
+    }
     /// Cosine decay from `lr` to 0 over `steps` steps.
-    pub fn new(lr: f64, steps: u64) -> Self {
-        Cosine {
-            lr,
-            steps,
-            min_lr: 0.0,
-            exponent: 1.0,
-            k_decay: 1.0,
-            num_cycles: 0.5,
-            after_end: AfterEnd::Hold,
-        }
-    }
-    /// Ends at `min_lr` instead of 0.
-    pub fn with_min_lr(mut self, min_lr: f64) -> Self {
-        self.min_lr = min_lr;
-        self
-    }
-    /// Raises the cosine factor to `exponent`.
-    pub fn with_exponent(mut self, exponent: f64) -> Self {
-        self.exponent = exponent;
-        self
-    }
-    /// Raises the progress to `k_decay`.
-    pub fn with_k_decay(mut self, k_decay: f64) -> Self {
-        self.k_decay = k_decay;
-        self
-    }
-    /// Sets the number of whole cosine waves over `steps` (transformers' `num_cycles`).
-    pub fn with_num_cycles(mut self, num_cycles: f64) -> Self {
-        self.num_cycles = num_cycles;
-        self
-    }
-    /// Sets the policy past `steps`.
-    pub fn with_after_end(mut self, after_end: AfterEnd) -> Self {
-        self.after_end = after_end;
-        self
-    }
+    pub fn new;
 }
 
 impl Cosine {
@@ -144,12 +78,7 @@ impl Schedule for Cosine {
         self.at(self.lr, t as f64, self.steps as f64)
     }
     fn validate(&self) -> Result<(), ScheduleError> {
-        check::non_negative("cosine", "lr", self.lr)?;
-        check::at_least_one("cosine", "steps", self.steps)?;
-        check::rate("cosine", "min_lr", self.min_lr)?;
-        check::positive("cosine", "exponent", self.exponent)?;
-        check::positive("cosine", "k_decay", self.k_decay)?;
-        check::positive("cosine", "num_cycles", self.num_cycles)
+        self.declared_checks()
     }
     fn len(&self) -> Option<u64> {
         Some(self.steps)

@@ -1,6 +1,7 @@
 //! `cyclic`: PyTorch's `CyclicLR` (cyclical learning rates, Smith 2017) as a closed form.
 
-use crate::{check, Schedule, ScheduleError};
+use super::declare::family;
+use crate::{Schedule, ScheduleError};
 use std::f64::consts::PI;
 
 /// The amplitude function of a cyclic schedule (PyTorch's `mode`, or a named `scale_fn`).
@@ -83,160 +84,80 @@ pub enum CyclicScaleMode {
     Iterations,
 }
 
-/// Cyclical learning rates between `base_lr` and `max_lr`, exactly as PyTorch's
-/// `CyclicLR` computes them (same order of operations):
-///
-/// ```text
-/// total = step_size_up + step_size_down,   ratio = step_size_up / total
-/// cycle = floor(1 + t / total),            x = 1 + t / total - cycle
-/// f     = x / ratio                 if x <= ratio   (rising)
-///       = (x - 1) / (ratio - 1)     otherwise       (falling)
-/// lr(t) = base_lr + (max_lr - base_lr) * f * scale(cycle or t)
-/// ```
-///
-/// `scale` is the amplitude function named by `mode` (see [`CyclicMode`]), evaluated on
-/// the cycle or the step per `scale_mode` (default: the mode's own). PyTorch's custom
-/// `scale_fn` + `scale_mode` is the closed set of named modes here, with `scale_mode`
-/// free to override. With `cycle_momentum` the momentum moves inversely:
-/// `max_momentum - (max_momentum - base_momentum) * f * scale(...)`, returned by
-/// [`Schedule::momentum`]. The schedule has no length: it cycles forever.
-///
-/// Config: `{"type": "cyclic", "base_lr": 0.001, "max_lr": 0.1, "step_size_up": 2000}`
-/// plus optional `step_size_down` (default `step_size_up`), `mode`, `gamma` (1),
-/// `scale_mode`, `cycle_momentum` (false), `base_momentum` (0.8), `max_momentum` (0.9).
-///
-/// ```
-/// use lrsched::{Cyclic, Schedule};
-/// let s = Cyclic::new(0.1, 0.5, 4).with_momentum(Some((0.8, 0.9)));
-/// assert_eq!(s.value(0), 0.1);
-/// assert_eq!(s.value(4), 0.5);
-/// assert_eq!(s.value(8), 0.1);
-/// assert_eq!(s.momentum(4), Some(0.8));
-/// assert!(s.value(1_000_000_002).is_finite());
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct Cyclic {
-    /// The lower bound of the cycle; finite and >= 0.
-    pub base_lr: f64,
-    /// The upper bound of the cycle; finite and >= 0.
-    pub max_lr: f64,
-    /// Steps from `base_lr` up to `max_lr`; >= 1 (default 2000).
-    #[cfg_attr(feature = "serde", serde(default = "default_step_size_up"))]
-    pub step_size_up: u64,
-    /// Steps back down; `None` means `step_size_up` (default).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Option::is_none")
-    )]
-    pub step_size_down: Option<u64>,
-    /// The amplitude function (default `triangular`).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "CyclicMode::is_default")
-    )]
-    pub mode: CyclicMode,
-    /// The base of `exp_range`'s amplitude; in (0, 1] (default 1).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default = "check::one", skip_serializing_if = "check::is_one")
-    )]
-    pub gamma: f64,
-    /// What the amplitude function is evaluated on; `None` (default) is the mode's own.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Option::is_none")
-    )]
-    pub scale_mode: Option<CyclicScaleMode>,
-    /// Cycle the momentum inversely to the rate (default false).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "check::is_false")
-    )]
-    pub cycle_momentum: bool,
-    /// The momentum at `max_lr`; in [0, 1] (default 0.8).
-    #[cfg_attr(
-        feature = "serde",
-        serde(
-            default = "default_base_momentum",
-            skip_serializing_if = "is_default_base_momentum"
-        )
-    )]
-    pub base_momentum: f64,
-    /// The momentum at `base_lr`; in [0, 1] (default 0.9).
-    #[cfg_attr(
-        feature = "serde",
-        serde(
-            default = "default_max_momentum",
-            skip_serializing_if = "is_default_max_momentum"
-        )
-    )]
-    pub max_momentum: f64,
-}
-
-const BASE_MOMENTUM: f64 = 0.8;
-const MAX_MOMENTUM: f64 = 0.9;
-
-#[cfg(feature = "serde")]
-fn default_step_size_up() -> u64 {
-    2000
-}
-#[cfg(feature = "serde")]
-fn default_base_momentum() -> f64 {
-    BASE_MOMENTUM
-}
-#[cfg(feature = "serde")]
-fn is_default_base_momentum(v: &f64) -> bool {
-    *v == BASE_MOMENTUM
-}
-#[cfg(feature = "serde")]
-fn default_max_momentum() -> f64 {
-    MAX_MOMENTUM
-}
-#[cfg(feature = "serde")]
-fn is_default_max_momentum(v: &f64) -> bool {
-    *v == MAX_MOMENTUM
+family! {
+    /// Cyclical learning rates between `base_lr` and `max_lr`, exactly as PyTorch's
+    /// `CyclicLR` computes them (same order of operations):
+    ///
+    /// ```text
+    /// total = step_size_up + step_size_down,   ratio = step_size_up / total
+    /// cycle = floor(1 + t / total),            x = 1 + t / total - cycle
+    /// f     = x / ratio                 if x <= ratio   (rising)
+    ///       = (x - 1) / (ratio - 1)     otherwise       (falling)
+    /// lr(t) = base_lr + (max_lr - base_lr) * f * scale(cycle or t)
+    /// ```
+    ///
+    /// `scale` is the amplitude function named by `mode` (see [`CyclicMode`]), evaluated on
+    /// the cycle or the step per `scale_mode` (default: the mode's own). PyTorch's custom
+    /// `scale_fn` + `scale_mode` is the closed set of named modes here, with `scale_mode`
+    /// free to override. With `cycle_momentum` the momentum moves inversely:
+    /// `max_momentum - (max_momentum - base_momentum) * f * scale(...)`, returned by
+    /// [`Schedule::momentum`]. The schedule has no length: it cycles forever.
+    ///
+    /// Config: `{"type": "cyclic", "base_lr": 0.001, "max_lr": 0.1, "step_size_up": 2000}`
+    /// plus optional `step_size_down` (default `step_size_up`), `mode`, `gamma` (1),
+    /// `scale_mode`, `cycle_momentum` (false), `base_momentum` (0.8), `max_momentum` (0.9).
+    ///
+    /// ```
+    /// use lrsched::{Cyclic, Schedule};
+    /// let s = Cyclic::new(0.1, 0.5, 4).with_momentum(Some((0.8, 0.9)));
+    /// assert_eq!(s.value(0), 0.1);
+    /// assert_eq!(s.value(4), 0.5);
+    /// assert_eq!(s.value(8), 0.1);
+    /// assert_eq!(s.momentum(4), Some(0.8));
+    /// assert!(s.value(1_000_000_002).is_finite());
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Cyclic("cyclic") {
+        /// The lower bound of the cycle; finite and >= 0.
+        base_lr: f64, check non_negative;
+        /// The upper bound of the cycle; finite and >= 0.
+        max_lr: f64, check non_negative;
+        /// Steps from `base_lr` up to `max_lr`; >= 1 (default 2000).
+        step_size_up: u64 = 2000 keep, check at_least_one;
+        /// Steps back down; `None` means `step_size_up` (default).
+        step_size_down: Option<u64> = none,
+            with with_step_size_down(u64) "Sets the steps of the falling half.";
+        /// The amplitude function (default `triangular`).
+        mode: CyclicMode = {CyclicMode::Triangular} "triangular",
+            with with_mode "Sets the amplitude function.";
+        /// The base of `exp_range`'s amplitude; in (0, 1] (default 1).
+        gamma: f64 = 1, check in_half_open(0.0, 1.0);
+        /// What the amplitude function is evaluated on; `None` (default) is the mode's own.
+        scale_mode: Option<CyclicScaleMode> = none, with with_scale_mode(CyclicScaleMode)
+            "Evaluates the amplitude function on the cycle or the step.";
+        /// Cycle the momentum inversely to the rate (default false).
+        cycle_momentum: bool = false;
+        /// The momentum at `max_lr`; in [0, 1] (default 0.8).
+        base_momentum: f64 = 0.8, check in_closed(0.0, 1.0);
+        /// The momentum at `base_lr`; in [0, 1] (default 0.9).
+        max_momentum: f64 = 0.9, check in_closed(0.0, 1.0);
+    }
+    /// A triangular cycle between `base_lr` and `max_lr` with the default step sizes.
+    fn declared;
 }
 
 impl Cyclic {
     /// A triangular cycle between `base_lr` and `max_lr`, `step_size_up` steps each way.
     pub fn new(base_lr: f64, max_lr: f64, step_size_up: u64) -> Self {
         Cyclic {
-            base_lr,
-            max_lr,
             step_size_up,
-            step_size_down: None,
-            mode: CyclicMode::Triangular,
-            gamma: 1.0,
-            scale_mode: None,
-            cycle_momentum: false,
-            base_momentum: BASE_MOMENTUM,
-            max_momentum: MAX_MOMENTUM,
+            ..Self::declared(base_lr, max_lr)
         }
-    }
-    /// Sets the steps of the falling half.
-    pub fn with_step_size_down(mut self, step_size_down: u64) -> Self {
-        self.step_size_down = Some(step_size_down);
-        self
-    }
-    /// Sets the amplitude function.
-    pub fn with_mode(mut self, mode: CyclicMode) -> Self {
-        self.mode = mode;
-        self
     }
     /// `exp_range` with base `gamma`.
     pub fn with_gamma(mut self, gamma: f64) -> Self {
         self.mode = CyclicMode::ExpRange;
         self.gamma = gamma;
-        self
-    }
-    /// Evaluates the amplitude function on the cycle or the step.
-    pub fn with_scale_mode(mut self, scale_mode: CyclicScaleMode) -> Self {
-        self.scale_mode = Some(scale_mode);
         self
     }
     /// Cycles the momentum inversely between `(base, max)`, or not with `None`.
@@ -289,20 +210,7 @@ impl Schedule for Cyclic {
         Some(self.max_momentum - base_height * scale)
     }
     fn validate(&self) -> Result<(), ScheduleError> {
-        const NAME: &str = "cyclic";
-        check::non_negative(NAME, "base_lr", self.base_lr)?;
-        check::non_negative(NAME, "max_lr", self.max_lr)?;
-        check::at_least_one(NAME, "step_size_up", self.step_size_up)?;
-        if !(self.gamma.is_finite() && self.gamma > 0.0 && self.gamma <= 1.0) {
-            return Err(ScheduleError::invalid(
-                NAME,
-                "gamma",
-                check::fmt(self.gamma),
-                "a number in (0, 1]",
-            ));
-        }
-        check::in_closed(NAME, "base_momentum", self.base_momentum, 0.0, 1.0)?;
-        check::in_closed(NAME, "max_momentum", self.max_momentum, 0.0, 1.0)
+        self.declared_checks()
     }
 }
 

@@ -1,118 +1,78 @@
 //! `exponential`: exponential decay, per step (`gamma`) or continuous (`k`).
 
+use super::declare::family;
 use crate::{check, Schedule, ScheduleError};
 
-/// Exponential decay, with optax's `transition_steps`, `transition_begin`, `staircase`
-/// and a floor (optax's `end_value` for a decay):
-///
-/// ```text
-/// d(t)  = t - transition_begin
-/// p(t)  = d(t) / transition_steps                (floor(d(t) / transition_steps) if staircase)
-/// lr(t) = lr                                      for t <= transition_begin
-/// lr(t) = max(min_lr, lr * gamma^p(t))            with `gamma`
-/// lr(t) = max(min_lr, lr * exp(-k * p(t)))        with `k`
-/// lr(t) = min(max_lr, ...)                        when `max_lr` is given
-/// ```
-///
-/// Exactly one of `gamma` (the factor per `transition_steps` steps) and `k` (a continuous
-/// rate, `lr0 * exp(-k t)`) is given. With `gamma` and the defaults this is PyTorch's
-/// `ExponentialLR` closed form `lr * gamma^t`; with all options it is optax's
-/// `exponential_decay` for a decay rate <= 1. `gamma` is at most 1 and `k` at least 0, so
-/// the value never grows without bound, unless a ceiling `max_lr` is given: then
-/// `gamma > 1` (or `k < 0`) is a growth that stops at `max_lr` (optax's `end_value` for a
-/// decay rate > 1). Once the value reaches `min_lr` (or `max_lr`) it is that bound
-/// exactly. The schedule has no length.
-///
-/// Config: `{"type": "exponential", "lr": 0.1, "gamma": 0.99}` or
-/// `{"type": "exponential", "lr": 0.1, "k": 0.01, "min_lr": 1e-4}`.
-///
-/// ```
-/// use lrsched::{Exponential, Schedule};
-/// let s = Exponential::new(1.0, 0.5);
-/// assert_eq!(s.value(0), 1.0);
-/// assert_eq!(s.value(2), 0.25);
-/// let c = Exponential::rate(1.0, 0.1).with_transition_begin(10).with_min_lr(0.1);
-/// assert_eq!(c.value(10), 1.0);
-/// assert!((c.value(20) - (-1.0f64).exp()).abs() < 1e-15);
-/// assert_eq!(c.value(1_000), 0.1);
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct Exponential {
-    /// The value up to `transition_begin`; finite and >= 0.
-    pub lr: f64,
-    /// Factor per `transition_steps` steps; in (0, 1]. Exclusive with `k`.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Option::is_none")
-    )]
-    pub gamma: Option<f64>,
-    /// Continuous decay rate per `transition_steps` steps; finite and >= 0. Exclusive
-    /// with `gamma`.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Option::is_none")
-    )]
-    pub k: Option<f64>,
-    /// Steps per unit of the exponent; >= 1 (default 1).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default = "default_one", skip_serializing_if = "is_one_u64")
-    )]
-    pub transition_steps: u64,
-    /// Steps held at `lr` before the decay starts (default 0).
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "is_zero_u64"))]
-    pub transition_begin: u64,
-    /// Decay in whole stairs of `transition_steps` steps (default false).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "check::is_false")
-    )]
-    pub staircase: bool,
-    /// The floor the decay stops at; finite and >= 0 (default 0).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "check::is_zero")
-    )]
-    pub min_lr: f64,
-    /// The ceiling a growth stops at; finite and >= 0. Required when `gamma > 1` or
-    /// `k < 0`; none by default.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Option::is_none")
-    )]
-    pub max_lr: Option<f64>,
-}
-
-#[cfg(feature = "serde")]
-fn default_one() -> u64 {
-    1
-}
-#[cfg(feature = "serde")]
-fn is_one_u64(v: &u64) -> bool {
-    *v == 1
-}
-#[cfg(feature = "serde")]
-fn is_zero_u64(v: &u64) -> bool {
-    *v == 0
+family! {
+    /// Exponential decay, with optax's `transition_steps`, `transition_begin`, `staircase`
+    /// and a floor (optax's `end_value` for a decay):
+    ///
+    /// ```text
+    /// d(t)  = t - transition_begin
+    /// p(t)  = d(t) / transition_steps                (floor(d(t) / transition_steps) if staircase)
+    /// lr(t) = lr                                      for t <= transition_begin
+    /// lr(t) = max(min_lr, lr * gamma^p(t))            with `gamma`
+    /// lr(t) = max(min_lr, lr * exp(-k * p(t)))        with `k`
+    /// lr(t) = min(max_lr, ...)                        when `max_lr` is given
+    /// ```
+    ///
+    /// Exactly one of `gamma` (the factor per `transition_steps` steps) and `k` (a continuous
+    /// rate, `lr0 * exp(-k t)`) is given. With `gamma` and the defaults this is PyTorch's
+    /// `ExponentialLR` closed form `lr * gamma^t`; with all options it is optax's
+    /// `exponential_decay` for a decay rate <= 1. `gamma` is at most 1 and `k` at least 0, so
+    /// the value never grows without bound, unless a ceiling `max_lr` is given: then
+    /// `gamma > 1` (or `k < 0`) is a growth that stops at `max_lr` (optax's `end_value` for a
+    /// decay rate > 1). Once the value reaches `min_lr` (or `max_lr`) it is that bound
+    /// exactly. The schedule has no length.
+    ///
+    /// Config: `{"type": "exponential", "lr": 0.1, "gamma": 0.99}` or
+    /// `{"type": "exponential", "lr": 0.1, "k": 0.01, "min_lr": 1e-4}`.
+    ///
+    /// ```
+    /// use lrsched::{Exponential, Schedule};
+    /// let s = Exponential::new(1.0, 0.5);
+    /// assert_eq!(s.value(0), 1.0);
+    /// assert_eq!(s.value(2), 0.25);
+    /// let c = Exponential::rate(1.0, 0.1).with_transition_begin(10).with_min_lr(0.1);
+    /// assert_eq!(c.value(10), 1.0);
+    /// assert!((c.value(20) - (-1.0f64).exp()).abs() < 1e-15);
+    /// assert_eq!(c.value(1_000), 0.1);
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Exponential("exponential") {
+        /// The value up to `transition_begin`; finite and >= 0.
+        lr: f64, check non_negative;
+        /// Factor per `transition_steps` steps; in (0, 1]. Exclusive with `k`.
+        gamma: Option<f64> = none;
+        /// Continuous decay rate per `transition_steps` steps; finite and >= 0. Exclusive
+        /// with `gamma`.
+        k: Option<f64> = none;
+        /// Steps per unit of the exponent; >= 1 (default 1).
+        transition_steps: u64 = 1, check at_least_one, with with_transition_steps
+            "Counts the exponent in units of `transition_steps` steps.";
+        /// Steps held at `lr` before the decay starts (default 0).
+        transition_begin: u64 = 0, with with_transition_begin
+            "Holds `lr` for the first `transition_begin` steps.";
+        /// Decay in whole stairs of `transition_steps` steps (default false).
+        staircase: bool = false, with with_staircase
+            "Decays in whole stairs of `transition_steps` steps.";
+        /// The floor the decay stops at; finite and >= 0 (default 0).
+        min_lr: f64 = 0, check non_negative, with with_min_lr "Stops the decay at `min_lr`.";
+        /// The ceiling a growth stops at; finite and >= 0. Required when `gamma > 1` or
+        /// `k < 0`; none by default.
+        max_lr: Option<f64> = none, check_some non_negative,
+            with with_max_lr(f64) "Stops a growth (`gamma > 1` or `k < 0`) at `max_lr`.";
+    }
+    /// `lr` alone: neither `gamma` nor `k` yet.
+    fn declared;
 }
 
 impl Exponential {
     /// Multiply `lr` by `gamma` every step.
     pub fn new(lr: f64, gamma: f64) -> Self {
         Exponential {
-            lr,
             gamma: Some(gamma),
-            k: None,
-            transition_steps: 1,
-            transition_begin: 0,
-            staircase: false,
-            min_lr: 0.0,
-            max_lr: None,
+            ..Self::declared(lr)
         }
     }
     /// Continuous decay `lr * exp(-k t)`.
@@ -122,31 +82,6 @@ impl Exponential {
             k: Some(k),
             ..Exponential::new(lr, 1.0)
         }
-    }
-    /// Counts the exponent in units of `transition_steps` steps.
-    pub fn with_transition_steps(mut self, transition_steps: u64) -> Self {
-        self.transition_steps = transition_steps;
-        self
-    }
-    /// Holds `lr` for the first `transition_begin` steps.
-    pub fn with_transition_begin(mut self, transition_begin: u64) -> Self {
-        self.transition_begin = transition_begin;
-        self
-    }
-    /// Decays in whole stairs of `transition_steps` steps.
-    pub fn with_staircase(mut self, staircase: bool) -> Self {
-        self.staircase = staircase;
-        self
-    }
-    /// Stops the decay at `min_lr`.
-    pub fn with_min_lr(mut self, min_lr: f64) -> Self {
-        self.min_lr = min_lr;
-        self
-    }
-    /// Stops a growth (`gamma > 1` or `k < 0`) at `max_lr`.
-    pub fn with_max_lr(mut self, max_lr: f64) -> Self {
-        self.max_lr = Some(max_lr);
-        self
     }
 }
 
@@ -174,7 +109,7 @@ impl Schedule for Exponential {
         }
     }
     fn validate(&self) -> Result<(), ScheduleError> {
-        check::non_negative("exponential", "lr", self.lr)?;
+        self.declared_checks()?;
         match (self.gamma, self.k) {
             (Some(gamma), None) if self.max_lr.is_some() => {
                 check::positive("exponential", "gamma", gamma)?
@@ -208,12 +143,7 @@ impl Schedule for Exponential {
                 ))
             }
         }
-        check::at_least_one("exponential", "transition_steps", self.transition_steps)?;
-        check::non_negative("exponential", "min_lr", self.min_lr)?;
-        match self.max_lr {
-            Some(max_lr) => check::non_negative("exponential", "max_lr", max_lr),
-            None => Ok(()),
-        }
+        Ok(())
     }
 }
 

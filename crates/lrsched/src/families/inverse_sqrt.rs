@@ -1,99 +1,77 @@
 //! `inverse_sqrt`: decay with the inverse square root of the step.
 
+use super::declare::family;
 use crate::{check, Schedule, ScheduleError};
 
-/// Inverse-square-root decay, in one of two forms (exactly one of `k` and `timescale`
-/// is given):
-///
-/// ```text
-/// t'    = max(t - warmup_steps, 0)
-/// lr(t) = lr / (1 + k * sqrt(t'))                          rate form (`k`)
-/// lr(t) = lr * (1 / sqrt((t' + timescale) / timescale))    timescale form (`timescale`)
-/// ```
-///
-/// Both start at `lr` at `t' = 0` and fall towards 0 without reaching it, so the schedule
-/// has no length.
-///
-/// The timescale form is Hugging Face transformers' `get_inverse_sqrt_schedule` after its
-/// warmup, `decay = 1 / sqrt((t + shift) / timescale)` with
-/// `shift = timescale - num_warmup_steps`, reproduced exactly (same operations, the sum
-/// taken in integers as Python does). Transformers' default `timescale` is
-/// `num_warmup_steps` (or 10,000 without warmup). There are two ways to put its linear
-/// warmup in front:
-///
-/// - `Warmup::linear(w, InverseSqrt::timescale(lr, ts))`: the warmup hands this schedule
-///   its local step `t - w`, and `(t - w) + ts = t + shift`, so `warmup_steps` stays 0;
-/// - where this schedule sees the global step (a `Join` with global time), set
-///   `warmup_steps = w`: the steps before it hold `lr` (they are the warmup's) and the
-///   decay is counted from their end.
-///
-/// Config: `{"type": "inverse_sqrt", "lr": 0.1, "k": 0.1}` or
-/// `{"type": "inverse_sqrt", "lr": 0.1, "timescale": 1000}`.
-///
-/// ```
-/// use lrsched::{InverseSqrt, Schedule};
-/// let s = InverseSqrt::new(1.0, 0.5);
-/// assert_eq!(s.value(0), 1.0);
-/// assert_eq!(s.value(4), 0.5);
-/// let t = InverseSqrt::timescale(1.0, 100);
-/// assert_eq!(t.value(0), 1.0);
-/// assert_eq!(t.value(300), 0.5); // 1 / sqrt(400 / 100)
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct InverseSqrt {
-    /// The value at step 0 (after `warmup_steps`); finite and >= 0.
-    pub lr: f64,
-    /// Rate form: `lr / (1 + k sqrt(t))`; finite and >= 0. Exclusive with `timescale`.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Option::is_none")
-    )]
-    pub k: Option<f64>,
-    /// Timescale form: `lr / sqrt((t + timescale) / timescale)`; >= 1. Exclusive with `k`.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Option::is_none")
-    )]
-    pub timescale: Option<u64>,
-    /// Steps of a warmup assumed in front, for use with global steps: `lr` is held
-    /// through them and the decay counted from their end (default 0).
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "is_zero_u64"))]
-    pub warmup_steps: u64,
-}
-
-#[cfg(feature = "serde")]
-fn is_zero_u64(v: &u64) -> bool {
-    *v == 0
+family! {
+    /// Inverse-square-root decay, in one of two forms (exactly one of `k` and `timescale`
+    /// is given):
+    ///
+    /// ```text
+    /// t'    = max(t - warmup_steps, 0)
+    /// lr(t) = lr / (1 + k * sqrt(t'))                          rate form (`k`)
+    /// lr(t) = lr * (1 / sqrt((t' + timescale) / timescale))    timescale form (`timescale`)
+    /// ```
+    ///
+    /// Both start at `lr` at `t' = 0` and fall towards 0 without reaching it, so the schedule
+    /// has no length.
+    ///
+    /// The timescale form is Hugging Face transformers' `get_inverse_sqrt_schedule` after its
+    /// warmup, `decay = 1 / sqrt((t + shift) / timescale)` with
+    /// `shift = timescale - num_warmup_steps`, reproduced exactly (same operations, the sum
+    /// taken in integers as Python does). Transformers' default `timescale` is
+    /// `num_warmup_steps` (or 10,000 without warmup). There are two ways to put its linear
+    /// warmup in front:
+    ///
+    /// - `Warmup::linear(w, InverseSqrt::timescale(lr, ts))`: the warmup hands this schedule
+    ///   its local step `t - w`, and `(t - w) + ts = t + shift`, so `warmup_steps` stays 0;
+    /// - where this schedule sees the global step (a `Join` with global time), set
+    ///   `warmup_steps = w`: the steps before it hold `lr` (they are the warmup's) and the
+    ///   decay is counted from their end.
+    ///
+    /// Config: `{"type": "inverse_sqrt", "lr": 0.1, "k": 0.1}` or
+    /// `{"type": "inverse_sqrt", "lr": 0.1, "timescale": 1000}`.
+    ///
+    /// ```
+    /// use lrsched::{InverseSqrt, Schedule};
+    /// let s = InverseSqrt::new(1.0, 0.5);
+    /// assert_eq!(s.value(0), 1.0);
+    /// assert_eq!(s.value(4), 0.5);
+    /// let t = InverseSqrt::timescale(1.0, 100);
+    /// assert_eq!(t.value(0), 1.0);
+    /// assert_eq!(t.value(300), 0.5); // 1 / sqrt(400 / 100)
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct InverseSqrt("inverse_sqrt") {
+        /// The value at step 0 (after `warmup_steps`); finite and >= 0.
+        lr: f64, check non_negative;
+        /// Rate form: `lr / (1 + k sqrt(t))`; finite and >= 0. Exclusive with `timescale`.
+        k: Option<f64> = none;
+        /// Timescale form: `lr / sqrt((t + timescale) / timescale)`; >= 1. Exclusive with `k`.
+        timescale: Option<u64> = none;
+        /// Steps of a warmup assumed in front, for use with global steps: `lr` is held
+        /// through them and the decay counted from their end (default 0).
+        warmup_steps: u64 = 0, with with_warmup_steps
+            "Holds `lr` for `warmup_steps` steps and counts the decay from there.";
+    }
+    /// `lr` alone: neither `k` nor `timescale` yet.
+    fn declared;
 }
 
 impl InverseSqrt {
     /// Rate form: `lr / (1 + k sqrt(t))`.
     pub fn new(lr: f64, k: f64) -> Self {
         InverseSqrt {
-            lr,
             k: Some(k),
-            timescale: None,
-            warmup_steps: 0,
+            ..Self::declared(lr)
         }
     }
     /// Timescale form: `lr / sqrt((t + timescale) / timescale)`.
     pub fn timescale(lr: f64, timescale: u64) -> Self {
         InverseSqrt {
-            lr,
-            k: None,
             timescale: Some(timescale),
-            warmup_steps: 0,
+            ..Self::declared(lr)
         }
-    }
-    /// Holds `lr` for `warmup_steps` steps and counts the decay from there.
-    pub fn with_warmup_steps(mut self, warmup_steps: u64) -> Self {
-        self.warmup_steps = warmup_steps;
-        self
     }
 }
 
@@ -112,7 +90,7 @@ impl Schedule for InverseSqrt {
         }
     }
     fn validate(&self) -> Result<(), ScheduleError> {
-        check::non_negative("inverse_sqrt", "lr", self.lr)?;
+        self.declared_checks()?;
         match (self.k, self.timescale) {
             (Some(k), None) => check::non_negative("inverse_sqrt", "k", k),
             (None, Some(ts)) => check::at_least_one("inverse_sqrt", "timescale", ts),

@@ -1,83 +1,46 @@
 //! `inverse_time`: time-based decay `lr / (1 + k t)`.
 
-use crate::{check, Schedule, ScheduleError};
+use super::declare::family;
+use crate::{Schedule, ScheduleError};
 
-/// Inverse-time decay, Keras' `InverseTimeDecay`:
-///
-/// ```text
-/// p(t)  = t / decay_steps            (floor(t / decay_steps) if staircase)
-/// lr(t) = lr / (1 + k * p(t))
-/// ```
-///
-/// With the defaults (`decay_steps = 1`, no staircase) this is the classic time-based
-/// decay `lr / (1 + k t)`; `k` is Keras' `decay_rate`. The value falls towards 0 without
-/// reaching it, so the schedule has no length.
-///
-/// Config: `{"type": "inverse_time", "lr": 0.1, "k": 0.5, "decay_steps": 100}`.
-///
-/// ```
-/// use lrsched::{InverseTime, Schedule};
-/// let s = InverseTime::new(1.0, 0.5);
-/// assert_eq!(s.value(0), 1.0);
-/// assert_eq!(s.value(2), 0.5);
-/// let st = InverseTime::new(1.0, 1.0).with_decay_steps(10).with_staircase(true);
-/// assert_eq!(st.value(9), 1.0);
-/// assert_eq!(st.value(10), 0.5);
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct InverseTime {
-    /// The value at step 0; finite and >= 0.
-    pub lr: f64,
-    /// The decay rate per `decay_steps` steps (Keras' `decay_rate`); finite and >= 0.
-    pub k: f64,
-    /// Steps per unit of time; >= 1 (default 1).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default = "default_one", skip_serializing_if = "is_one_u64")
-    )]
-    pub decay_steps: u64,
-    /// Count time in whole units of `decay_steps` (default false).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "check::is_false")
-    )]
-    pub staircase: bool,
-}
-
-#[cfg(feature = "serde")]
-fn default_one() -> u64 {
-    1
-}
-#[cfg(feature = "serde")]
-fn is_one_u64(v: &u64) -> bool {
-    *v == 1
-}
-
-impl InverseTime {
+family! {
+    /// Inverse-time decay, Keras' `InverseTimeDecay`:
+    ///
+    /// ```text
+    /// p(t)  = t / decay_steps            (floor(t / decay_steps) if staircase)
+    /// lr(t) = lr / (1 + k * p(t))
+    /// ```
+    ///
+    /// With the defaults (`decay_steps = 1`, no staircase) this is the classic time-based
+    /// decay `lr / (1 + k t)`; `k` is Keras' `decay_rate`. The value falls towards 0 without
+    /// reaching it, so the schedule has no length.
+    ///
+    /// Config: `{"type": "inverse_time", "lr": 0.1, "k": 0.5, "decay_steps": 100}`.
+    ///
+    /// ```
+    /// use lrsched::{InverseTime, Schedule};
+    /// let s = InverseTime::new(1.0, 0.5);
+    /// assert_eq!(s.value(0), 1.0);
+    /// assert_eq!(s.value(2), 0.5);
+    /// let st = InverseTime::new(1.0, 1.0).with_decay_steps(10).with_staircase(true);
+    /// assert_eq!(st.value(9), 1.0);
+    /// assert_eq!(st.value(10), 0.5);
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct InverseTime("inverse_time") {
+        /// The value at step 0; finite and >= 0.
+        lr: f64, check non_negative;
+        /// The decay rate per `decay_steps` steps (Keras' `decay_rate`); finite and >= 0.
+        k: f64, check non_negative;
+        /// Steps per unit of time; >= 1 (default 1).
+        decay_steps: u64 = 1, check at_least_one,
+            with with_decay_steps "Counts time in units of `decay_steps` steps.";
+        /// Count time in whole units of `decay_steps` (default false).
+        staircase: bool = false,
+            with with_staircase "Counts time in whole units of `decay_steps`.";
+    }
     /// `lr / (1 + k t)`.
-    pub fn new(lr: f64, k: f64) -> Self {
-        InverseTime {
-            lr,
-            k,
-            decay_steps: 1,
-            staircase: false,
-        }
-    }
-    /// Counts time in units of `decay_steps` steps.
-    pub fn with_decay_steps(mut self, decay_steps: u64) -> Self {
-        self.decay_steps = decay_steps;
-        self
-    }
-    /// Counts time in whole units of `decay_steps`.
-    pub fn with_staircase(mut self, staircase: bool) -> Self {
-        self.staircase = staircase;
-        self
-    }
+    pub fn new;
 }
 
 impl Schedule for InverseTime {
@@ -94,9 +57,7 @@ impl Schedule for InverseTime {
         self.lr / (1.0 + self.k * p)
     }
     fn validate(&self) -> Result<(), ScheduleError> {
-        check::non_negative("inverse_time", "lr", self.lr)?;
-        check::non_negative("inverse_time", "k", self.k)?;
-        check::at_least_one("inverse_time", "decay_steps", self.decay_steps)
+        self.declared_checks()
     }
 }
 

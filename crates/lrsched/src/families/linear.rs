@@ -1,69 +1,49 @@
 //! `linear`: a straight line from `start_lr` to `end_lr`.
 
+use super::declare::family;
 use crate::polynomial::polynomial_value;
-use crate::{check, AfterEnd, Schedule, ScheduleError};
+use crate::{AfterEnd, Schedule, ScheduleError};
 
-/// A straight line from `start_lr` to `end_lr` over `steps` steps:
-///
-/// ```text
-/// lr(t) = (start_lr - end_lr) * (1 - t / steps) + end_lr     for t < steps
-/// lr(t) = end_lr                                              for t >= steps
-/// ```
-///
-/// optax's `linear_schedule(init_value, end_value, transition_steps)`, in its order of
-/// operations (a [`crate::Polynomial`] with power 1). It falls or rises; the values at
-/// step 0 and at `steps` are `start_lr` and `end_lr` exactly.
-///
-/// Past `steps` the schedule follows `after_end`: `hold` (default) stays at `end_lr`,
-/// `restart` starts over every `steps` steps, and `continue` extends the line — allowed
-/// only for a rising line (`end_lr >= start_lr`), since a falling one would go negative.
-///
-/// Config: `{"type": "linear", "start_lr": 0.1, "end_lr": 0.0, "steps": 1000}`.
-///
-/// ```
-/// use lrsched::{Linear, Schedule};
-/// let s = Linear::new(1.0, 0.0, 4);
-/// assert_eq!(s.value(0), 1.0);
-/// assert_eq!(s.value(1), 0.75);
-/// assert_eq!(s.value(4), 0.0);
-/// assert_eq!(s.value(100), 0.0);
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct Linear {
-    /// The value at step 0; finite (may be <= 0, as optax allows).
-    pub start_lr: f64,
-    /// The value reached at `steps`; finite (may be <= 0, as optax allows).
-    pub end_lr: f64,
-    /// Steps from `start_lr` to `end_lr`; >= 1.
-    pub steps: u64,
-    /// What happens past `steps` (default `hold`).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "AfterEnd::is_default")
-    )]
-    pub after_end: AfterEnd,
-}
-
-impl Linear {
+family! {
+    /// A straight line from `start_lr` to `end_lr` over `steps` steps:
+    ///
+    /// ```text
+    /// lr(t) = (start_lr - end_lr) * (1 - t / steps) + end_lr     for t < steps
+    /// lr(t) = end_lr                                              for t >= steps
+    /// ```
+    ///
+    /// optax's `linear_schedule(init_value, end_value, transition_steps)`, in its order of
+    /// operations (a [`crate::Polynomial`] with power 1). It falls or rises; the values at
+    /// step 0 and at `steps` are `start_lr` and `end_lr` exactly.
+    ///
+    /// Past `steps` the schedule follows `after_end`: `hold` (default) stays at `end_lr`,
+    /// `restart` starts over every `steps` steps, and `continue` extends the line — allowed
+    /// only for a rising line (`end_lr >= start_lr`), since a falling one would go negative.
+    ///
+    /// Config: `{"type": "linear", "start_lr": 0.1, "end_lr": 0.0, "steps": 1000}`.
+    ///
+    /// ```
+    /// use lrsched::{Linear, Schedule};
+    /// let s = Linear::new(1.0, 0.0, 4);
+    /// assert_eq!(s.value(0), 1.0);
+    /// assert_eq!(s.value(1), 0.75);
+    /// assert_eq!(s.value(4), 0.0);
+    /// assert_eq!(s.value(100), 0.0);
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Linear("linear") {
+        /// The value at step 0; finite (may be <= 0, as optax allows).
+        start_lr: f64, check rate;
+        /// The value reached at `steps`; finite (may be <= 0, as optax allows).
+        end_lr: f64, check rate;
+        /// Steps from `start_lr` to `end_lr`; >= 1.
+        steps: u64, check at_least_one;
+        /// What happens past `steps` (default `hold`).
+        after_end: AfterEnd = {AfterEnd::Hold} "hold",
+            with with_after_end "Sets the policy past `steps`.";
+    }
     /// A line from `start_lr` to `end_lr` over `steps` steps.
-    pub fn new(start_lr: f64, end_lr: f64, steps: u64) -> Self {
-        Linear {
-            start_lr,
-            end_lr,
-            steps,
-            after_end: AfterEnd::Hold,
-        }
-    }
-    /// Sets the policy past `steps`.
-    pub fn with_after_end(mut self, after_end: AfterEnd) -> Self {
-        self.after_end = after_end;
-        self
-    }
+    pub fn new;
 }
 
 impl Schedule for Linear {
@@ -76,9 +56,7 @@ impl Schedule for Linear {
         polynomial_value(self.start_lr, self.end_lr, frac, 1.0)
     }
     fn validate(&self) -> Result<(), ScheduleError> {
-        check::rate("linear", "start_lr", self.start_lr)?;
-        check::rate("linear", "end_lr", self.end_lr)?;
-        check::at_least_one("linear", "steps", self.steps)?;
+        self.declared_checks()?;
         if self.after_end == AfterEnd::Continue && self.end_lr < self.start_lr {
             return Err(ScheduleError::invalid(
                 "linear",

@@ -1,74 +1,44 @@
 //! `multi_step`: multiply by `gamma` at each of a list of milestones.
 
+use super::declare::family;
 use crate::{check, Schedule, ScheduleError};
 
-/// Decay by `gamma` at each milestone:
-///
-/// ```text
-/// lr(t) = lr * gamma^n(t),   n(t) = number of milestones m with m <= t
-/// ```
-///
-/// PyTorch's `MultiStepLR`, as a closed form. A milestone listed twice counts twice
-/// (PyTorch keeps its milestones in a `Counter`), so `[30, 30]` multiplies by `gamma^2`
-/// at step 30. A milestone of 0 already applies at step 0. `n(t)` is found by binary
-/// search, so a value costs `O(log milestones)` at any step. The schedule has no length:
-/// after the last milestone it holds `lr * gamma^len(milestones)` for ever.
-///
-/// Config: `{"type": "multi_step", "lr": 0.1, "milestones": [30, 80], "gamma": 0.1}`;
-/// one-line: `multi_step(lr=0.1, milestones=[30, 80])`.
-///
-/// ```
-/// use lrsched::{MultiStep, Schedule};
-/// let s = MultiStep::new(1.0, vec![10, 20, 20]).with_gamma(0.5);
-/// assert_eq!(s.value(9), 1.0);
-/// assert_eq!(s.value(10), 0.5);
-/// assert_eq!(s.value(20), 0.125); // 20 is listed twice
-/// assert_eq!(s.value(1_000_000_000), 0.125);
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct MultiStep {
-    /// The value before the first milestone; finite and >= 0.
-    pub lr: f64,
-    /// The steps at which `gamma` is applied; non-decreasing, repeats allowed (each
-    /// repeat applies `gamma` once more). May be empty (a constant).
-    pub milestones: Vec<u64>,
-    /// Factor applied at each milestone; finite and > 0 (default 0.1).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default = "default_gamma", skip_serializing_if = "is_default_gamma")
-    )]
-    pub gamma: f64,
-}
-
-#[cfg(feature = "serde")]
-fn default_gamma() -> f64 {
-    0.1
-}
-
-#[cfg(feature = "serde")]
-fn is_default_gamma(v: &f64) -> bool {
-    *v == 0.1
-}
-
-impl MultiStep {
+family! {
+    /// Decay by `gamma` at each milestone:
+    ///
+    /// ```text
+    /// lr(t) = lr * gamma^n(t),   n(t) = number of milestones m with m <= t
+    /// ```
+    ///
+    /// PyTorch's `MultiStepLR`, as a closed form. A milestone listed twice counts twice
+    /// (PyTorch keeps its milestones in a `Counter`), so `[30, 30]` multiplies by `gamma^2`
+    /// at step 30. A milestone of 0 already applies at step 0. `n(t)` is found by binary
+    /// search, so a value costs `O(log milestones)` at any step. The schedule has no length:
+    /// after the last milestone it holds `lr * gamma^len(milestones)` for ever.
+    ///
+    /// Config: `{"type": "multi_step", "lr": 0.1, "milestones": [30, 80], "gamma": 0.1}`;
+    /// one-line: `multi_step(lr=0.1, milestones=[30, 80])`.
+    ///
+    /// ```
+    /// use lrsched::{MultiStep, Schedule};
+    /// let s = MultiStep::new(1.0, vec![10, 20, 20]).with_gamma(0.5);
+    /// assert_eq!(s.value(9), 1.0);
+    /// assert_eq!(s.value(10), 0.5);
+    /// assert_eq!(s.value(20), 0.125); // 20 is listed twice
+    /// assert_eq!(s.value(1_000_000_000), 0.125);
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct MultiStep("multi_step") {
+        /// The value before the first milestone; finite and >= 0.
+        lr: f64, check non_negative;
+        /// The steps at which `gamma` is applied; non-decreasing, repeats allowed (each
+        /// repeat applies `gamma` once more). May be empty (a constant).
+        milestones: Vec<u64>;
+        /// Factor applied at each milestone; finite and > 0 (default 0.1).
+        gamma: f64 = 0.1, with with_gamma "Uses `gamma` as the factor at each milestone.";
+    }
     /// Decay `lr` by 0.1 at each of `milestones`.
-    pub fn new(lr: f64, milestones: Vec<u64>) -> Self {
-        MultiStep {
-            lr,
-            milestones,
-            gamma: 0.1,
-        }
-    }
-    /// Uses `gamma` as the factor at each milestone.
-    pub fn with_gamma(mut self, gamma: f64) -> Self {
-        self.gamma = gamma;
-        self
-    }
+    pub fn new;
 }
 
 impl Schedule for MultiStep {
@@ -80,7 +50,7 @@ impl Schedule for MultiStep {
         self.lr * self.gamma.powf(n as f64)
     }
     fn validate(&self) -> Result<(), ScheduleError> {
-        check::non_negative("multi_step", "lr", self.lr)?;
+        self.declared_checks()?;
         check::increasing("multi_step", "milestones", &self.milestones, false)?;
         crate::step::decay_factor("multi_step", self.gamma)
     }

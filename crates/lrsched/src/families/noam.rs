@@ -1,67 +1,48 @@
 //! `noam`: the Transformer schedule, linear warmup then inverse square root.
 
-use crate::{check, Schedule, ScheduleError};
+use super::declare::family;
+use crate::{Schedule, ScheduleError};
 
-/// The schedule of "Attention Is All You Need" (section 5.3), named after Noam Shazeer:
-///
-/// ```text
-/// n     = t + 1
-/// lr(t) = factor * (d_model^-0.5 * min(n^-0.5, n * warmup_steps^-1.5))
-/// ```
-///
-/// The paper's `step_num` counts updates from 1, so the first optimizer step (`t = 0`)
-/// uses `n = 1`; this is also what the 2018 Annotated Transformer's `NoamOpt` and
-/// OpenNMT-py's `noam` decay do (their counter is incremented before the rate is taken),
-/// in the same order of operations. (The 2022 Annotated Transformer wraps `rate` in a
-/// `LambdaLR` with `max(step, 1)`: its first two steps both use `n = 1` and it runs one
-/// step behind this one from then on, i.e. it is this schedule delayed by one step.)
-/// The value rises
-/// linearly to its peak `factor * (d_model * warmup_steps)^-0.5` at
-/// `t = warmup_steps - 1` and decays as `n^-0.5` after; it has no length. There is no
-/// `lr`: `factor` scales the whole curve.
-///
-/// Config: `{"type": "noam", "d_model": 512, "warmup_steps": 4000}`.
-///
-/// ```
-/// use lrsched::{Noam, Schedule};
-/// let s = Noam::new(512, 4000);
-/// let peak = s.value(3999);
-/// assert!((peak - (512.0f64 * 4000.0).powf(-0.5)).abs() < 1e-15);
-/// assert!(s.value(0) < s.value(1) && s.value(4000) < peak);
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct Noam {
-    /// The model width whose `-0.5` power scales the curve; >= 1.
-    pub d_model: u64,
-    /// Steps of linear warmup (the peak is at `n = warmup_steps`); >= 1.
-    pub warmup_steps: u64,
-    /// Multiplies the whole curve; finite and >= 0 (default 1).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default = "check::one", skip_serializing_if = "check::is_one")
-    )]
-    pub factor: f64,
-}
-
-impl Noam {
+family! {
+    /// The schedule of "Attention Is All You Need" (section 5.3), named after Noam Shazeer:
+    ///
+    /// ```text
+    /// n     = t + 1
+    /// lr(t) = factor * (d_model^-0.5 * min(n^-0.5, n * warmup_steps^-1.5))
+    /// ```
+    ///
+    /// The paper's `step_num` counts updates from 1, so the first optimizer step (`t = 0`)
+    /// uses `n = 1`; this is also what the 2018 Annotated Transformer's `NoamOpt` and
+    /// OpenNMT-py's `noam` decay do (their counter is incremented before the rate is taken),
+    /// in the same order of operations. (The 2022 Annotated Transformer wraps `rate` in a
+    /// `LambdaLR` with `max(step, 1)`: its first two steps both use `n = 1` and it runs one
+    /// step behind this one from then on, i.e. it is this schedule delayed by one step.)
+    /// The value rises
+    /// linearly to its peak `factor * (d_model * warmup_steps)^-0.5` at
+    /// `t = warmup_steps - 1` and decays as `n^-0.5` after; it has no length. There is no
+    /// `lr`: `factor` scales the whole curve.
+    ///
+    /// Config: `{"type": "noam", "d_model": 512, "warmup_steps": 4000}`.
+    ///
+    /// ```
+    /// use lrsched::{Noam, Schedule};
+    /// let s = Noam::new(512, 4000);
+    /// let peak = s.value(3999);
+    /// assert!((peak - (512.0f64 * 4000.0).powf(-0.5)).abs() < 1e-15);
+    /// assert!(s.value(0) < s.value(1) && s.value(4000) < peak);
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Noam("noam") {
+        /// The model width whose `-0.5` power scales the curve; >= 1.
+        d_model: u64, check at_least_one;
+        /// Steps of linear warmup (the peak is at `n = warmup_steps`); >= 1.
+        warmup_steps: u64, check at_least_one;
+        /// Multiplies the whole curve; finite and >= 0 (default 1).
+        factor: f64 = 1, check non_negative,
+            with with_factor "Scales the whole curve by `factor`.";
+    }
     /// The Transformer schedule for width `d_model` with `warmup_steps` of warmup.
-    pub fn new(d_model: u64, warmup_steps: u64) -> Self {
-        Noam {
-            d_model,
-            warmup_steps,
-            factor: 1.0,
-        }
-    }
-    /// Scales the whole curve by `factor`.
-    pub fn with_factor(mut self, factor: f64) -> Self {
-        self.factor = factor;
-        self
-    }
+    pub fn new;
 }
 
 impl Schedule for Noam {
@@ -74,9 +55,7 @@ impl Schedule for Noam {
         self.factor * (d * n.powf(-0.5).min(n * w))
     }
     fn validate(&self) -> Result<(), ScheduleError> {
-        check::at_least_one("noam", "d_model", self.d_model)?;
-        check::at_least_one("noam", "warmup_steps", self.warmup_steps)?;
-        check::non_negative("noam", "factor", self.factor)
+        self.declared_checks()
     }
 }
 

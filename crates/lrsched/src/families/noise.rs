@@ -1,6 +1,8 @@
 //! `noise`: reproducible multiplicative noise on any schedule.
 
-use crate::{check, AnySchedule, Schedule, ScheduleError};
+use super::declare::family;
+use crate::combinators::one_child::{one_child, OneChild};
+use crate::{AnySchedule, Schedule, ScheduleError};
 use std::f64::consts::PI;
 
 /// The distribution of the relative noise `n` in `lr(t) * (1 + n)`.
@@ -35,103 +37,59 @@ impl NoiseKind {
     }
 }
 
-/// Multiplicative noise on any schedule, in the style of timm's `noise_range_t` /
-/// `noise_pct` / `noise_std` / `noise_seed`:
-///
-/// ```text
-/// v     = schedule(t)
-/// lr(t) = max(v + v * n(seed, t), 0)    for start <= t < end
-/// lr(t) = v                             otherwise
-/// ```
-///
-/// The noise `n` (see [`NoiseKind`]) is drawn from a counter-based generator keyed by
-/// `(seed, t)` (splitmix64 hashing, Box-Muller for the normal): no generator state is
-/// stored, so `value` stays a pure function of the step, the same at any step on any
-/// machine, and a resumed run sees exactly the noise it would have seen. The numbers
-/// differ from timm's (which seeds a torch generator with `seed + t`). The length,
-/// momentum and metrics are the inner schedule's.
-///
-/// Config: `{"type": "noise", "schedule": {...}}` plus optional `kind` (`uniform`),
-/// `pct` (0.67), `std` (1), `start` (0), `end` (none: to the end), `seed` (42).
-///
-/// ```
-/// use lrsched::{Constant, Noise, Schedule};
-/// let s = Noise::new(Constant::new(0.1), 0.1).with_seed(7);
-/// let v = s.value(123);
-/// assert!((0.09..0.11).contains(&v));
-/// assert_eq!(v, s.clone().value(123)); // reproducible
-/// let quiet = s.with_range(10, Some(20));
-/// assert_eq!(quiet.value(5), 0.1); // no noise outside the range
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct Noise {
-    /// The distribution (default `uniform`).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "NoiseKind::is_default")
-    )]
-    pub kind: NoiseKind,
-    /// The largest relative deviation; in [0, 1] (default 0.67, as timm).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default = "default_pct", skip_serializing_if = "is_default_pct")
-    )]
-    pub pct: f64,
-    /// The standard deviation of the normal noise; finite and > 0 (default 1).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default = "check::one", skip_serializing_if = "check::is_one")
-    )]
-    pub std: f64,
-    /// The first step with noise (default 0).
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "is_zero_u64"))]
-    pub start: u64,
-    /// The first step without noise again; `None` (default) is never; >= `start`.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Option::is_none")
-    )]
-    pub end: Option<u64>,
-    /// The seed of the noise (default 42, as timm).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default = "default_seed", skip_serializing_if = "is_default_seed")
-    )]
-    pub seed: u64,
-    /// The schedule the noise multiplies.
-    pub schedule: Box<AnySchedule>,
+family! {
+    /// Multiplicative noise on any schedule, in the style of timm's `noise_range_t` /
+    /// `noise_pct` / `noise_std` / `noise_seed`:
+    ///
+    /// ```text
+    /// v     = schedule(t)
+    /// lr(t) = max(v + v * n(seed, t), 0)    for start <= t < end
+    /// lr(t) = v                             otherwise
+    /// ```
+    ///
+    /// The noise `n` (see [`NoiseKind`]) is drawn from a counter-based generator keyed by
+    /// `(seed, t)` (splitmix64 hashing, Box-Muller for the normal): no generator state is
+    /// stored, so `value` stays a pure function of the step, the same at any step on any
+    /// machine, and a resumed run sees exactly the noise it would have seen. The numbers
+    /// differ from timm's (which seeds a torch generator with `seed + t`). The length,
+    /// momentum and metrics are the inner schedule's.
+    ///
+    /// Config: `{"type": "noise", "schedule": {...}}` plus optional `kind` (`uniform`),
+    /// `pct` (0.67), `std` (1), `start` (0), `end` (none: to the end), `seed` (42).
+    ///
+    /// ```
+    /// use lrsched::{Constant, Noise, Schedule};
+    /// let s = Noise::new(Constant::new(0.1), 0.1).with_seed(7);
+    /// let v = s.value(123);
+    /// assert!((0.09..0.11).contains(&v));
+    /// assert_eq!(v, s.clone().value(123)); // reproducible
+    /// let quiet = s.with_range(10, Some(20));
+    /// assert_eq!(quiet.value(5), 0.1); // no noise outside the range
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Noise("noise") {
+        /// The distribution (default `uniform`).
+        kind: NoiseKind = {NoiseKind::Uniform} "uniform";
+        /// The largest relative deviation; in [0, 1] (default 0.67, as timm).
+        pct: f64 = 0.67, check in_closed(0.0, 1.0);
+        /// The standard deviation of the normal noise; finite and > 0 (default 1).
+        std: f64 = 1, check positive;
+        /// The first step with noise (default 0).
+        start: u64 = 0;
+        /// The first step without noise again; `None` (default) is never; >= `start`.
+        end: Option<u64> = none;
+        /// The seed of the noise (default 42, as timm).
+        seed: u64 = 42, with with_seed "Sets the seed.";
+        /// The schedule the noise multiplies.
+        schedule: Box<AnySchedule>;
+    }
+    /// Uniform noise at the default `pct` on `schedule`.
+    fn declared;
 }
 
-const SEED: u64 = 42;
 /// Draws of the truncated normal before the last one is clamped; the chance of needing
 /// them all is at most `P(|N| >= pct)^32`, negligible for useful `pct`.
 const NORMAL_TRIES: u64 = 32;
-
-#[cfg(feature = "serde")]
-fn default_pct() -> f64 {
-    0.67
-}
-#[cfg(feature = "serde")]
-fn is_default_pct(v: &f64) -> bool {
-    *v == default_pct()
-}
-#[cfg(feature = "serde")]
-fn default_seed() -> u64 {
-    SEED
-}
-#[cfg(feature = "serde")]
-fn is_default_seed(v: &u64) -> bool {
-    *v == SEED
-}
-#[cfg(feature = "serde")]
-fn is_zero_u64(v: &u64) -> bool {
-    *v == 0
-}
 
 /// SplitMix64's output for state `x` (Steele, Lea & Flood 2014): the golden-gamma
 /// increment and the bijective 64-bit finaliser. The one copy every lrsched crate uses
@@ -158,13 +116,8 @@ impl Noise {
     /// Uniform noise of up to `pct` (relative) on `schedule`, everywhere, seed 42.
     pub fn new(schedule: impl Into<AnySchedule>, pct: f64) -> Self {
         Noise {
-            kind: NoiseKind::Uniform,
             pct,
-            std: 1.0,
-            start: 0,
-            end: None,
-            seed: SEED,
-            schedule: Box::new(schedule.into()),
+            ..Self::declared(Box::new(schedule.into()))
         }
     }
     /// Normal noise with standard deviation `std`, truncated to `(-pct, pct)`.
@@ -179,11 +132,6 @@ impl Noise {
     pub fn with_range(mut self, start: u64, end: Option<u64>) -> Self {
         self.start = start;
         self.end = end;
-        self
-    }
-    /// Sets the seed.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
         self
     }
 
@@ -217,18 +165,20 @@ impl Noise {
     }
 }
 
-impl Schedule for Noise {
-    fn value(&self, step: u64) -> f64 {
-        let v = self.schedule.value(step);
+impl OneChild for Noise {
+    const NAME: &'static str = "noise";
+
+    fn wrap_value(&self, child: &AnySchedule, step: u64) -> f64 {
+        let v = child.value(step);
         let n = self.noise(step);
         if n == 0.0 {
             return v;
         }
         (v + v * n).max(0.0)
     }
-    fn validate(&self) -> Result<(), ScheduleError> {
-        check::in_closed("noise", "pct", self.pct, 0.0, 1.0)?;
-        check::positive("noise", "std", self.std)?;
+
+    fn own_checks(&self) -> Result<(), ScheduleError> {
+        self.declared_checks()?;
         if let Some(end) = self.end {
             if end < self.start {
                 return Err(ScheduleError::invalid(
@@ -239,21 +189,17 @@ impl Schedule for Noise {
                 ));
             }
         }
-        self.schedule.validate()
+        Ok(())
     }
-    fn len(&self) -> Option<u64> {
-        self.schedule.len()
-    }
-    fn momentum(&self, step: u64) -> Option<f64> {
-        self.schedule.momentum(step)
-    }
-    fn children(&self) -> Vec<&AnySchedule> {
-        vec![&*self.schedule]
-    }
-    fn children_mut(&mut self) -> Vec<&mut AnySchedule> {
-        vec![&mut *self.schedule]
+
+    /// The child's errors as they are: noise does not re-root them.
+    fn wrap_validate(&self, child: &AnySchedule) -> Result<(), ScheduleError> {
+        self.own_checks()?;
+        child.validate()
     }
 }
+
+one_child!(Noise);
 
 #[cfg(test)]
 mod tests {

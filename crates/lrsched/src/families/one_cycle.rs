@@ -1,5 +1,6 @@
 //! `one_cycle`: PyTorch's `OneCycleLR` as a closed form.
 
+use super::declare::family;
 use crate::{check, AfterEnd, Schedule, ScheduleError};
 use std::f64::consts::PI;
 
@@ -46,179 +47,77 @@ impl Anneal {
     }
 }
 
-/// The 1cycle policy (Smith & Topin), exactly as PyTorch's `OneCycleLR` computes it:
-///
-/// ```text
-/// initial_lr = max_lr / div_factor
-/// min_lr     = initial_lr / final_div_factor
-/// two-phase:   [0, e1]: initial_lr -> max_lr,  (e1, T-1]: max_lr -> min_lr
-///              e1 = pct_start * T - 1
-/// three-phase: [0, e1]: initial_lr -> max_lr,  (e1, e2]: max_lr -> initial_lr,
-///              (e2, T-1]: initial_lr -> min_lr,  e2 = 2 * pct_start * T - 2
-/// in a phase from s to e:  pct = (t - s) / (e - s),  lr = anneal(start, end, pct)
-/// ```
-///
-/// where `T = total_steps`. With `cycle_momentum` (the default), the momentum (or Adam
-/// beta1) moves inversely: `max_momentum -> base_momentum` while the rate rises, back to
-/// `max_momentum` while it falls (three-phase: held at `max_momentum` in the last phase),
-/// and [`Schedule::momentum`] returns it.
-///
-/// PyTorch raises past `T`; here the last step `T - 1` is `min_lr` exactly, and past it
-/// `after_end` applies: `hold` (default) keeps `min_lr` (and `max_momentum`),
-/// `continue` evaluates the last phase's formula on (cos rises again, linear is
-/// floored at 0), `restart` starts a new cycle every `T` steps.
-///
-/// Config: `{"type": "one_cycle", "max_lr": 0.1, "total_steps": 1000}` plus optional
-/// `pct_start` (0.3), `anneal_strategy` (`cos`/`linear`), `div_factor` (25),
-/// `final_div_factor` (1e4), `three_phase` (false), `cycle_momentum` (true),
-/// `base_momentum` (0.85), `max_momentum` (0.95), `after_end`.
-///
-/// ```
-/// use lrsched::{OneCycle, Schedule};
-/// let s = OneCycle::new(0.1, 100);
-/// assert!((s.value(0) - 0.1 / 25.0).abs() < 1e-17);
-/// assert_eq!(s.value(29), 0.1); // the peak: end of phase 1 at 0.3 * 100 - 1
-/// assert_eq!(s.value(99), 0.1 / 25.0 / 1e4);
-/// assert_eq!(s.value(1_000_000), 0.1 / 25.0 / 1e4);
-/// assert_eq!(s.momentum(0), Some(0.95));
-/// assert_eq!(s.momentum(29), Some(0.85));
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct OneCycle {
-    /// The peak rate; finite and >= 0.
-    pub max_lr: f64,
-    /// Steps in the cycle (PyTorch's `total_steps`); >= 1.
-    pub total_steps: u64,
-    /// Fraction of the cycle spent rising; in (0, 1) (default 0.3).
-    #[cfg_attr(
-        feature = "serde",
-        serde(
-            default = "default_pct_start",
-            skip_serializing_if = "is_default_pct_start"
-        )
-    )]
-    pub pct_start: f64,
-    /// Cosine or linear annealing (default `cos`).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Anneal::is_default")
-    )]
-    pub anneal_strategy: Anneal,
-    /// `initial_lr = max_lr / div_factor`; finite and > 0 (default 25).
-    #[cfg_attr(
-        feature = "serde",
-        serde(
-            default = "default_div_factor",
-            skip_serializing_if = "is_default_div_factor"
-        )
-    )]
-    pub div_factor: f64,
-    /// `min_lr = initial_lr / final_div_factor`; finite and > 0 (default 1e4).
-    #[cfg_attr(
-        feature = "serde",
-        serde(
-            default = "default_final_div_factor",
-            skip_serializing_if = "is_default_final_div_factor"
-        )
-    )]
-    pub final_div_factor: f64,
-    /// Three phases (up, back down to `initial_lr`, then to `min_lr`) instead of two
-    /// (default false).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "check::is_false")
-    )]
-    pub three_phase: bool,
-    /// Cycle the momentum inversely to the rate (default true).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default = "default_true", skip_serializing_if = "is_true")
-    )]
-    pub cycle_momentum: bool,
-    /// The momentum at the peak rate; in [0, 1] (default 0.85).
-    #[cfg_attr(
-        feature = "serde",
-        serde(
-            default = "default_base_momentum",
-            skip_serializing_if = "is_default_base_momentum"
-        )
-    )]
-    pub base_momentum: f64,
-    /// The momentum at the lowest rates; in [0, 1] (default 0.95).
-    #[cfg_attr(
-        feature = "serde",
-        serde(
-            default = "default_max_momentum",
-            skip_serializing_if = "is_default_max_momentum"
-        )
-    )]
-    pub max_momentum: f64,
-    /// What happens past `total_steps` (default `hold`).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "AfterEnd::is_default")
-    )]
-    pub after_end: AfterEnd,
-}
-
-const PCT_START: f64 = 0.3;
-const DIV_FACTOR: f64 = 25.0;
-const FINAL_DIV_FACTOR: f64 = 1e4;
-const BASE_MOMENTUM: f64 = 0.85;
-const MAX_MOMENTUM: f64 = 0.95;
-
-#[cfg(feature = "serde")]
-fn default_pct_start() -> f64 {
-    PCT_START
-}
-#[cfg(feature = "serde")]
-fn is_default_pct_start(v: &f64) -> bool {
-    *v == PCT_START
-}
-#[cfg(feature = "serde")]
-fn default_div_factor() -> f64 {
-    DIV_FACTOR
-}
-#[cfg(feature = "serde")]
-fn is_default_div_factor(v: &f64) -> bool {
-    *v == DIV_FACTOR
-}
-#[cfg(feature = "serde")]
-fn default_final_div_factor() -> f64 {
-    FINAL_DIV_FACTOR
-}
-#[cfg(feature = "serde")]
-fn is_default_final_div_factor(v: &f64) -> bool {
-    *v == FINAL_DIV_FACTOR
-}
-#[cfg(feature = "serde")]
-fn default_base_momentum() -> f64 {
-    BASE_MOMENTUM
-}
-#[cfg(feature = "serde")]
-fn is_default_base_momentum(v: &f64) -> bool {
-    *v == BASE_MOMENTUM
-}
-#[cfg(feature = "serde")]
-fn default_max_momentum() -> f64 {
-    MAX_MOMENTUM
-}
-#[cfg(feature = "serde")]
-fn is_default_max_momentum(v: &f64) -> bool {
-    *v == MAX_MOMENTUM
-}
-#[cfg(feature = "serde")]
-fn default_true() -> bool {
-    true
-}
-#[cfg(feature = "serde")]
-fn is_true(v: &bool) -> bool {
-    *v
+family! {
+    /// The 1cycle policy (Smith & Topin), exactly as PyTorch's `OneCycleLR` computes it:
+    ///
+    /// ```text
+    /// initial_lr = max_lr / div_factor
+    /// min_lr     = initial_lr / final_div_factor
+    /// two-phase:   [0, e1]: initial_lr -> max_lr,  (e1, T-1]: max_lr -> min_lr
+    ///              e1 = pct_start * T - 1
+    /// three-phase: [0, e1]: initial_lr -> max_lr,  (e1, e2]: max_lr -> initial_lr,
+    ///              (e2, T-1]: initial_lr -> min_lr,  e2 = 2 * pct_start * T - 2
+    /// in a phase from s to e:  pct = (t - s) / (e - s),  lr = anneal(start, end, pct)
+    /// ```
+    ///
+    /// where `T = total_steps`. With `cycle_momentum` (the default), the momentum (or Adam
+    /// beta1) moves inversely: `max_momentum -> base_momentum` while the rate rises, back to
+    /// `max_momentum` while it falls (three-phase: held at `max_momentum` in the last phase),
+    /// and [`Schedule::momentum`] returns it.
+    ///
+    /// PyTorch raises past `T`; here the last step `T - 1` is `min_lr` exactly, and past it
+    /// `after_end` applies: `hold` (default) keeps `min_lr` (and `max_momentum`),
+    /// `continue` evaluates the last phase's formula on (cos rises again, linear is
+    /// floored at 0), `restart` starts a new cycle every `T` steps.
+    ///
+    /// Config: `{"type": "one_cycle", "max_lr": 0.1, "total_steps": 1000}` plus optional
+    /// `pct_start` (0.3), `anneal_strategy` (`cos`/`linear`), `div_factor` (25),
+    /// `final_div_factor` (1e4), `three_phase` (false), `cycle_momentum` (true),
+    /// `base_momentum` (0.85), `max_momentum` (0.95), `after_end`.
+    ///
+    /// ```
+    /// use lrsched::{OneCycle, Schedule};
+    /// let s = OneCycle::new(0.1, 100);
+    /// assert!((s.value(0) - 0.1 / 25.0).abs() < 1e-17);
+    /// assert_eq!(s.value(29), 0.1); // the peak: end of phase 1 at 0.3 * 100 - 1
+    /// assert_eq!(s.value(99), 0.1 / 25.0 / 1e4);
+    /// assert_eq!(s.value(1_000_000), 0.1 / 25.0 / 1e4);
+    /// assert_eq!(s.momentum(0), Some(0.95));
+    /// assert_eq!(s.momentum(29), Some(0.85));
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct OneCycle("one_cycle") {
+        /// The peak rate; finite and >= 0.
+        max_lr: f64, check non_negative;
+        /// Steps in the cycle (PyTorch's `total_steps`); >= 1.
+        total_steps: u64, check at_least_one;
+        /// Fraction of the cycle spent rising; in (0, 1) (default 0.3).
+        pct_start: f64 = 0.3, check in_open(0.0, 1.0),
+            with with_pct_start "Sets the fraction of the cycle spent rising.";
+        /// Cosine or linear annealing (default `cos`).
+        anneal_strategy: Anneal = {Anneal::Cos} "cos",
+            with with_anneal_strategy "Sets the annealing curve.";
+        /// `initial_lr = max_lr / div_factor`; finite and > 0 (default 25).
+        div_factor: f64 = 25, check positive;
+        /// `min_lr = initial_lr / final_div_factor`; finite and > 0 (default 1e4).
+        final_div_factor: f64 = 10000, check positive;
+        /// Three phases (up, back down to `initial_lr`, then to `min_lr`) instead of two
+        /// (default false).
+        three_phase: bool = false,
+            with with_three_phase "Uses three phases instead of two.";
+        /// Cycle the momentum inversely to the rate (default true).
+        cycle_momentum: bool = true;
+        /// The momentum at the peak rate; in [0, 1] (default 0.85).
+        base_momentum: f64 = 0.85, check in_closed(0.0, 1.0);
+        /// The momentum at the lowest rates; in [0, 1] (default 0.95).
+        max_momentum: f64 = 0.95, check in_closed(0.0, 1.0);
+        /// What happens past `total_steps` (default `hold`).
+        after_end: AfterEnd = {AfterEnd::Hold} "hold",
+            with with_after_end "Sets the policy past `total_steps`.";
+    }
+    /// A two-phase cosine cycle peaking at `max_lr` over `total_steps` steps, with
+    /// PyTorch's defaults for everything else.
+    pub fn new;
 }
 
 /// One phase: where it ends (PyTorch's float `end_step`) and its endpoints.
@@ -232,42 +131,10 @@ struct Phase {
 }
 
 impl OneCycle {
-    /// A two-phase cosine cycle peaking at `max_lr` over `total_steps` steps, with
-    /// PyTorch's defaults for everything else.
-    pub fn new(max_lr: f64, total_steps: u64) -> Self {
-        OneCycle {
-            max_lr,
-            total_steps,
-            pct_start: PCT_START,
-            anneal_strategy: Anneal::Cos,
-            div_factor: DIV_FACTOR,
-            final_div_factor: FINAL_DIV_FACTOR,
-            three_phase: false,
-            cycle_momentum: true,
-            base_momentum: BASE_MOMENTUM,
-            max_momentum: MAX_MOMENTUM,
-            after_end: AfterEnd::Hold,
-        }
-    }
-    /// Sets the fraction of the cycle spent rising.
-    pub fn with_pct_start(mut self, pct_start: f64) -> Self {
-        self.pct_start = pct_start;
-        self
-    }
-    /// Sets the annealing curve.
-    pub fn with_anneal_strategy(mut self, anneal: Anneal) -> Self {
-        self.anneal_strategy = anneal;
-        self
-    }
     /// Sets `div_factor` and `final_div_factor`.
     pub fn with_div_factors(mut self, div_factor: f64, final_div_factor: f64) -> Self {
         self.div_factor = div_factor;
         self.final_div_factor = final_div_factor;
-        self
-    }
-    /// Uses three phases instead of two.
-    pub fn with_three_phase(mut self, three_phase: bool) -> Self {
-        self.three_phase = three_phase;
         self
     }
     /// Sets the momentum range, or turns momentum cycling off with `None`.
@@ -280,11 +147,6 @@ impl OneCycle {
             }
             None => self.cycle_momentum = false,
         }
-        self
-    }
-    /// Sets the policy past `total_steps`.
-    pub fn with_after_end(mut self, after_end: AfterEnd) -> Self {
-        self.after_end = after_end;
         self
     }
 
@@ -403,13 +265,7 @@ impl Schedule for OneCycle {
     }
     fn validate(&self) -> Result<(), ScheduleError> {
         const NAME: &str = "one_cycle";
-        check::non_negative(NAME, "max_lr", self.max_lr)?;
-        check::at_least_one(NAME, "total_steps", self.total_steps)?;
-        check::in_open(NAME, "pct_start", self.pct_start, 0.0, 1.0)?;
-        check::positive(NAME, "div_factor", self.div_factor)?;
-        check::positive(NAME, "final_div_factor", self.final_div_factor)?;
-        check::in_closed(NAME, "base_momentum", self.base_momentum, 0.0, 1.0)?;
-        check::in_closed(NAME, "max_momentum", self.max_momentum, 0.0, 1.0)?;
+        self.declared_checks()?;
         let (phases, n) = self.phases();
         let mut start = 0.0;
         for phase in &phases[..n] {

@@ -1,5 +1,6 @@
 //! `plateau`: reduce the rate when a metric stops improving, on top of any schedule.
 
+use super::declare::family;
 use crate::{check, AnySchedule, Schedule, ScheduleError};
 
 /// Whether a lower or a higher metric is better (PyTorch's `mode`).
@@ -47,247 +48,109 @@ pub enum ThresholdMode {
     Abs,
 }
 
-/// Reduce-on-plateau, with PyTorch's `ReduceLROnPlateau` rules, over a constant `lr` or
-/// any `schedule`.
-///
-/// Each metric fed with [`Schedule::observe`]`(step, metric)` is measured at the end of
-/// `step`, and PyTorch's `step(metrics)` runs on it:
-///
-/// ```text
-/// if is_better(metric, best): best = metric, num_bad_epochs = 0   (see ThresholdMode)
-/// else:                       num_bad_epochs += 1
-/// if cooldown_counter > 0:    cooldown_counter -= 1, num_bad_epochs = 0
-/// if num_bad_epochs > patience:
-///     old = lr(step + 1),  new = max(inner(step + 1) * scale * factor, min_lr)
-///     if old - new > eps: scale *= factor from step + 1 on
-///     cooldown_counter = cooldown, num_bad_epochs = 0
-/// ```
-///
-/// and the value is a pure function of the step and the reductions so far:
-///
-/// ```text
-/// lr(t) = max(inner(t) * scale(t), min_lr)
-/// ```
-///
-/// where `inner` is `schedule` (or the constant `lr`) and `scale(t)` is the product of
-/// the factors of the reductions in force at `t` (1 before any), found by binary search.
-/// `min_lr` is a floor at every step. A NaN metric is never better, so it counts as a
-/// bad epoch (as in PyTorch, where `nan < best` is false). Metrics must come in step
-/// order (several for one step are fine). With `lr` only, the values match PyTorch to
-/// rounding: `lr * (f * f)` here, `(lr * f) * f` there.
-///
-/// The state (best, counters, reductions) is not part of the config; it is saved and
-/// restored with [`Schedule::save_state`] / [`Schedule::load_state`].
-///
-/// Config: `{"type": "plateau", "lr": 0.1}` or `{"type": "plateau", "schedule": {...}}`
-/// plus optional `mode` (`min`), `factor` (0.1), `patience` (10), `threshold` (1e-4),
-/// `threshold_mode` (`rel`), `cooldown` (0), `min_lr` (0), `eps` (1e-8).
-///
-/// ```
-/// use lrsched::{Plateau, Schedule};
-/// let mut s = Plateau::new(0.1).with_patience(1).with_factor(0.5);
-/// for (step, loss) in [(0, 1.0), (1, 1.0), (2, 1.0)] {
-///     s.observe(step, loss).unwrap();
-/// }
-/// // Two steps without improvement (> patience 1) at step 2: halved from step 3 on.
-/// assert_eq!(s.value(2), 0.1);
-/// assert_eq!(s.value(3), 0.05);
-/// assert!(s.needs_metric());
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct Plateau {
-    /// The constant rate that is reduced, when there is no `schedule`; finite and >= 0.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Option::is_none")
-    )]
-    pub lr: Option<f64>,
-    /// The schedule that is reduced, instead of a constant `lr`.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Option::is_none")
-    )]
-    pub schedule: Option<Box<AnySchedule>>,
-    /// Lower or higher metric is better (default `min`).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "is_default_mode")
-    )]
-    pub mode: PlateauMode,
-    /// Factor of each reduction; in [0, 1) (default 0.1).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default = "default_factor", skip_serializing_if = "is_default_factor")
-    )]
-    pub factor: f64,
-    /// Bad epochs tolerated before a reduction (default 10).
-    #[cfg_attr(
-        feature = "serde",
-        serde(
-            default = "default_patience",
-            skip_serializing_if = "is_default_patience"
-        )
-    )]
-    pub patience: u64,
-    /// Margin of a significant improvement; finite and >= 0 (default 1e-4).
-    #[cfg_attr(
-        feature = "serde",
-        serde(
-            default = "default_threshold",
-            skip_serializing_if = "is_default_threshold"
-        )
-    )]
-    pub threshold: f64,
-    /// Relative or absolute `threshold` (default `rel`).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "is_default_threshold_mode")
-    )]
-    pub threshold_mode: ThresholdMode,
-    /// Epochs after a reduction during which bad epochs are not counted (default 0).
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "is_zero_u64"))]
-    pub cooldown: u64,
-    /// The floor of the rate; finite and >= 0 (default 0).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "check::is_zero")
-    )]
-    pub min_lr: f64,
-    /// Reductions smaller than this are skipped; finite and >= 0 (default 1e-8).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default = "default_eps", skip_serializing_if = "is_default_eps")
-    )]
-    pub eps: f64,
-    #[cfg_attr(feature = "serde", serde(skip))]
-    best: Option<f64>,
-    #[cfg_attr(feature = "serde", serde(skip))]
-    num_bad_epochs: u64,
-    #[cfg_attr(feature = "serde", serde(skip))]
-    cooldown_counter: u64,
-    #[cfg_attr(feature = "serde", serde(skip))]
-    last_step: Option<u64>,
-    #[cfg_attr(feature = "serde", serde(skip))]
-    history: Vec<(u64, f64)>,
-}
-
-const FACTOR: f64 = 0.1;
-const PATIENCE: u64 = 10;
-const THRESHOLD: f64 = 1e-4;
-const EPS: f64 = 1e-8;
-
-#[cfg(feature = "serde")]
-fn is_default_mode(v: &PlateauMode) -> bool {
-    *v == PlateauMode::Min
-}
-#[cfg(feature = "serde")]
-fn is_default_threshold_mode(v: &ThresholdMode) -> bool {
-    *v == ThresholdMode::Rel
-}
-#[cfg(feature = "serde")]
-fn default_factor() -> f64 {
-    FACTOR
-}
-#[cfg(feature = "serde")]
-fn is_default_factor(v: &f64) -> bool {
-    *v == FACTOR
-}
-#[cfg(feature = "serde")]
-fn default_patience() -> u64 {
-    PATIENCE
-}
-#[cfg(feature = "serde")]
-fn is_default_patience(v: &u64) -> bool {
-    *v == PATIENCE
-}
-#[cfg(feature = "serde")]
-fn default_threshold() -> f64 {
-    THRESHOLD
-}
-#[cfg(feature = "serde")]
-fn is_default_threshold(v: &f64) -> bool {
-    *v == THRESHOLD
-}
-#[cfg(feature = "serde")]
-fn default_eps() -> f64 {
-    EPS
-}
-#[cfg(feature = "serde")]
-fn is_default_eps(v: &f64) -> bool {
-    *v == EPS
-}
-#[cfg(feature = "serde")]
-fn is_zero_u64(v: &u64) -> bool {
-    *v == 0
+family! {
+    /// Reduce-on-plateau, with PyTorch's `ReduceLROnPlateau` rules, over a constant `lr` or
+    /// any `schedule`.
+    ///
+    /// Each metric fed with [`Schedule::observe`]`(step, metric)` is measured at the end of
+    /// `step`, and PyTorch's `step(metrics)` runs on it:
+    ///
+    /// ```text
+    /// if is_better(metric, best): best = metric, num_bad_epochs = 0   (see ThresholdMode)
+    /// else:                       num_bad_epochs += 1
+    /// if cooldown_counter > 0:    cooldown_counter -= 1, num_bad_epochs = 0
+    /// if num_bad_epochs > patience:
+    ///     old = lr(step + 1),  new = max(inner(step + 1) * scale * factor, min_lr)
+    ///     if old - new > eps: scale *= factor from step + 1 on
+    ///     cooldown_counter = cooldown, num_bad_epochs = 0
+    /// ```
+    ///
+    /// and the value is a pure function of the step and the reductions so far:
+    ///
+    /// ```text
+    /// lr(t) = max(inner(t) * scale(t), min_lr)
+    /// ```
+    ///
+    /// where `inner` is `schedule` (or the constant `lr`) and `scale(t)` is the product of
+    /// the factors of the reductions in force at `t` (1 before any), found by binary search.
+    /// `min_lr` is a floor at every step. A NaN metric is never better, so it counts as a
+    /// bad epoch (as in PyTorch, where `nan < best` is false). Metrics must come in step
+    /// order (several for one step are fine). With `lr` only, the values match PyTorch to
+    /// rounding: `lr * (f * f)` here, `(lr * f) * f` there.
+    ///
+    /// The state (best, counters, reductions) is not part of the config; it is saved and
+    /// restored with [`Schedule::save_state`] / [`Schedule::load_state`].
+    ///
+    /// Config: `{"type": "plateau", "lr": 0.1}` or `{"type": "plateau", "schedule": {...}}`
+    /// plus optional `mode` (`min`), `factor` (0.1), `patience` (10), `threshold` (1e-4),
+    /// `threshold_mode` (`rel`), `cooldown` (0), `min_lr` (0), `eps` (1e-8).
+    ///
+    /// ```
+    /// use lrsched::{Plateau, Schedule};
+    /// let mut s = Plateau::new(0.1).with_patience(1).with_factor(0.5);
+    /// for (step, loss) in [(0, 1.0), (1, 1.0), (2, 1.0)] {
+    ///     s.observe(step, loss).unwrap();
+    /// }
+    /// // Two steps without improvement (> patience 1) at step 2: halved from step 3 on.
+    /// assert_eq!(s.value(2), 0.1);
+    /// assert_eq!(s.value(3), 0.05);
+    /// assert!(s.needs_metric());
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Plateau("plateau") {
+        /// The constant rate that is reduced, when there is no `schedule`; finite and >= 0.
+        lr: Option<f64> = none;
+        /// The schedule that is reduced, instead of a constant `lr`.
+        schedule: Option<Box<AnySchedule>> = none;
+        /// Lower or higher metric is better (default `min`).
+        mode: PlateauMode = {PlateauMode::Min} "min",
+            with with_mode "Sets whether a lower or a higher metric is better.";
+        /// Factor of each reduction; in [0, 1) (default 0.1).
+        factor: f64 = 0.1, check in_right_open(0.0, 1.0),
+            with with_factor "Sets the factor of each reduction.";
+        /// Bad epochs tolerated before a reduction (default 10).
+        patience: u64 = 10,
+            with with_patience "Sets the bad epochs tolerated before a reduction.";
+        /// Margin of a significant improvement; finite and >= 0 (default 1e-4).
+        threshold: f64 = 0.0001, check non_negative;
+        /// Relative or absolute `threshold` (default `rel`).
+        threshold_mode: ThresholdMode = {ThresholdMode::Rel} "rel";
+        /// Epochs after a reduction during which bad epochs are not counted (default 0).
+        cooldown: u64 = 0, with with_cooldown "Sets the cooldown after each reduction.";
+        /// The floor of the rate; finite and >= 0 (default 0).
+        min_lr: f64 = 0, check non_negative, with with_min_lr "Sets the floor of the rate.";
+        /// Reductions smaller than this are skipped; finite and >= 0 (default 1e-8).
+        eps: f64 = 0.00000001, check non_negative,
+            with with_eps "Sets the smallest reduction applied.";
+        state best: Option<f64>;
+        state num_bad_epochs: u64;
+        state cooldown_counter: u64;
+        state last_step: Option<u64>;
+        state history: Vec<(u64, f64)>;
+    }
+    /// Neither `lr` nor `schedule` yet, PyTorch's defaults for the rest.
+    fn blank;
 }
 
 impl Plateau {
-    fn blank(lr: Option<f64>, schedule: Option<Box<AnySchedule>>) -> Self {
-        Plateau {
-            lr,
-            schedule,
-            mode: PlateauMode::Min,
-            factor: FACTOR,
-            patience: PATIENCE,
-            threshold: THRESHOLD,
-            threshold_mode: ThresholdMode::Rel,
-            cooldown: 0,
-            min_lr: 0.0,
-            eps: EPS,
-            best: None,
-            num_bad_epochs: 0,
-            cooldown_counter: 0,
-            last_step: None,
-            history: Vec::new(),
-        }
-    }
     /// Reduce-on-plateau over a constant `lr`, with PyTorch's defaults.
     pub fn new(lr: f64) -> Self {
-        Plateau::blank(Some(lr), None)
+        Plateau {
+            lr: Some(lr),
+            ..Plateau::blank()
+        }
     }
     /// Reduce-on-plateau over `schedule`, with PyTorch's defaults.
     pub fn over(schedule: impl Into<AnySchedule>) -> Self {
-        Plateau::blank(None, Some(Box::new(schedule.into())))
-    }
-    /// Sets whether a lower or a higher metric is better.
-    pub fn with_mode(mut self, mode: PlateauMode) -> Self {
-        self.mode = mode;
-        self
-    }
-    /// Sets the factor of each reduction.
-    pub fn with_factor(mut self, factor: f64) -> Self {
-        self.factor = factor;
-        self
-    }
-    /// Sets the bad epochs tolerated before a reduction.
-    pub fn with_patience(mut self, patience: u64) -> Self {
-        self.patience = patience;
-        self
+        Plateau {
+            schedule: Some(Box::new(schedule.into())),
+            ..Plateau::blank()
+        }
     }
     /// Sets the improvement threshold and how it is measured.
     pub fn with_threshold(mut self, threshold: f64, mode: ThresholdMode) -> Self {
         self.threshold = threshold;
         self.threshold_mode = mode;
-        self
-    }
-    /// Sets the cooldown after each reduction.
-    pub fn with_cooldown(mut self, cooldown: u64) -> Self {
-        self.cooldown = cooldown;
-        self
-    }
-    /// Sets the floor of the rate.
-    pub fn with_min_lr(mut self, min_lr: f64) -> Self {
-        self.min_lr = min_lr;
-        self
-    }
-    /// Sets the smallest reduction applied.
-    pub fn with_eps(mut self, eps: f64) -> Self {
-        self.eps = eps;
         self
     }
 
@@ -380,17 +243,7 @@ impl Schedule for Plateau {
                 })
             }
         }
-        if !(self.factor.is_finite() && (0.0..1.0).contains(&self.factor)) {
-            return Err(ScheduleError::invalid(
-                NAME,
-                "factor",
-                check::fmt(self.factor),
-                "a number in [0, 1)",
-            ));
-        }
-        check::non_negative(NAME, "threshold", self.threshold)?;
-        check::non_negative(NAME, "min_lr", self.min_lr)?;
-        check::non_negative(NAME, "eps", self.eps)
+        self.declared_checks()
     }
     fn len(&self) -> Option<u64> {
         self.schedule.as_ref().and_then(|s| s.len())

@@ -1,87 +1,72 @@
 //! `polynomial`: polynomial decay from `lr` to `end_lr`.
 
-use crate::{check, AfterEnd, Schedule, ScheduleError};
+use super::declare::family;
+use crate::{AfterEnd, Schedule, ScheduleError};
 
-/// Polynomial decay over `steps` steps:
-///
-/// ```text
-/// lr(t) = (lr - end_lr) * (1 - (t / steps)^k_decay)^power + end_lr     for t < steps
-/// lr(t) = end_lr                                                        for t >= steps
-/// ```
-///
-/// `k_decay` (default 1) is timm's `PolyLRScheduler(k_decay=...)`: a power on the
-/// progress that shapes the decay (timm writes `t^k / steps^k`, equal to rounding).
-///
-/// This is optax's `polynomial_schedule` and, with `end_lr = 0`, PyTorch's
-/// `PolynomialLR` closed form, in the same order of operations. The value at `steps` is
-/// `end_lr` exactly. `end_lr` may be above `lr` (a polynomial rise).
-///
-/// Past `steps` the schedule follows `after_end`: `hold` (default) stays at `end_lr`,
-/// `restart` starts over every `steps` steps. `continue` is refused: the polynomial
-/// past its end leaves `[end_lr, lr]` (and is undefined for a fractional `power`).
-///
-/// `cycle` is Keras' `PolynomialDecay(cycle=True)`: instead of holding, the decay is
-/// stretched over the next multiple of `steps`, `steps * ceil(t / steps)` (`steps` at
-/// `t = 0`), so the value jumps back up just after each multiple of `steps` and decays
-/// to `end_lr` at the next one. It never ends, so a cycling schedule has no length, and
-/// `after_end` must stay at `hold`.
-///
-/// Config: `{"type": "polynomial", "lr": 0.1, "steps": 1000, "power": 2, "end_lr": 1e-4}`.
-///
-/// ```
-/// use lrsched::{Polynomial, Schedule};
-/// let s = Polynomial::new(1.0, 10).with_power(2.0);
-/// assert_eq!(s.value(0), 1.0);
-/// assert_eq!(s.value(5), 0.25);
-/// assert_eq!(s.value(10), 0.0);
-/// assert_eq!(s.value(11), 0.0);
-/// let c = Polynomial::new(1.0, 10).with_cycle(true);
-/// assert_eq!(c.value(10), 0.0);
-/// assert_eq!(c.value(15), 0.25); // (1 - 15/20)
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct Polynomial {
-    /// The value at step 0; finite (may be <= 0, as optax allows).
-    pub lr: f64,
-    /// Steps of decay; >= 1.
-    pub steps: u64,
-    /// The value reached at `steps`; finite, may be <= 0 as optax allows (default 0).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "check::is_zero")
-    )]
-    pub end_lr: f64,
-    /// The power of the remaining fraction; finite and > 0 (default 1, linear).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default = "check::one", skip_serializing_if = "check::is_one")
-    )]
-    pub power: f64,
-    /// Power applied to the progress `t / steps` (timm's `k_decay`); finite and > 0
-    /// (default 1).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default = "check::one", skip_serializing_if = "check::is_one")
-    )]
-    pub k_decay: f64,
-    /// Keras' `cycle`: stretch the decay to the next multiple of `steps` rather than
-    /// hold (default false).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "check::is_false")
-    )]
-    pub cycle: bool,
-    /// What happens past `steps`: `hold` (default) or `restart`.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "AfterEnd::is_default")
-    )]
-    pub after_end: AfterEnd,
+family! {
+    /// Polynomial decay over `steps` steps:
+    ///
+    /// ```text
+    /// lr(t) = (lr - end_lr) * (1 - (t / steps)^k_decay)^power + end_lr     for t < steps
+    /// lr(t) = end_lr                                                        for t >= steps
+    /// ```
+    ///
+    /// `k_decay` (default 1) is timm's `PolyLRScheduler(k_decay=...)`: a power on the
+    /// progress that shapes the decay (timm writes `t^k / steps^k`, equal to rounding).
+    ///
+    /// This is optax's `polynomial_schedule` and, with `end_lr = 0`, PyTorch's
+    /// `PolynomialLR` closed form, in the same order of operations. The value at `steps` is
+    /// `end_lr` exactly. `end_lr` may be above `lr` (a polynomial rise).
+    ///
+    /// Past `steps` the schedule follows `after_end`: `hold` (default) stays at `end_lr`,
+    /// `restart` starts over every `steps` steps. `continue` is refused: the polynomial
+    /// past its end leaves `[end_lr, lr]` (and is undefined for a fractional `power`).
+    ///
+    /// `cycle` is Keras' `PolynomialDecay(cycle=True)`: instead of holding, the decay is
+    /// stretched over the next multiple of `steps`, `steps * ceil(t / steps)` (`steps` at
+    /// `t = 0`), so the value jumps back up just after each multiple of `steps` and decays
+    /// to `end_lr` at the next one. It never ends, so a cycling schedule has no length, and
+    /// `after_end` must stay at `hold`.
+    ///
+    /// Config: `{"type": "polynomial", "lr": 0.1, "steps": 1000, "power": 2, "end_lr": 1e-4}`.
+    ///
+    /// ```
+    /// use lrsched::{Polynomial, Schedule};
+    /// let s = Polynomial::new(1.0, 10).with_power(2.0);
+    /// assert_eq!(s.value(0), 1.0);
+    /// assert_eq!(s.value(5), 0.25);
+    /// assert_eq!(s.value(10), 0.0);
+    /// assert_eq!(s.value(11), 0.0);
+    /// let c = Polynomial::new(1.0, 10).with_cycle(true);
+    /// assert_eq!(c.value(10), 0.0);
+    /// assert_eq!(c.value(15), 0.25); // (1 - 15/20)
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Polynomial("polynomial") {
+        /// The value at step 0; finite (may be <= 0, as optax allows).
+        lr: f64, check non_negative;
+        /// Steps of decay; >= 1.
+        steps: u64, check at_least_one;
+        /// The value reached at `steps`; finite, may be <= 0 as optax allows (default 0).
+        end_lr: f64 = 0, check rate, with with_end_lr "Ends at `end_lr` instead of 0.";
+        /// The power of the remaining fraction; finite and > 0 (default 1, linear).
+        power: f64 = 1, check positive,
+            with with_power "Raises the remaining fraction to `power`.";
+        /// Power applied to the progress `t / steps` (timm's `k_decay`); finite and > 0
+        /// (default 1).
+        k_decay: f64 = 1, check positive,
+            with with_k_decay "Raises the progress to `k_decay` (timm's `k_decay`).";
+        /// Keras' `cycle`: stretch the decay to the next multiple of `steps` rather than
+        /// hold (default false).
+        cycle: bool = false, with with_cycle
+            "Stretches the decay to the next multiple of `steps` (Keras' `cycle=True`).";
+        /// What happens past `steps`: `hold` (default) or `restart`.
+        after_end: AfterEnd = {AfterEnd::Hold} "hold",
+            with with_after_end "Sets the policy past `steps`.";
+    }
+    /// Linear decay from `lr` to 0 over `steps` steps (raise the power with
+    /// [`Polynomial::with_power`]).
+    pub fn new;
 }
 
 /// `(lr - end) * frac^power + end`, optax's and PyTorch's order of operations.
@@ -95,47 +80,6 @@ pub(crate) fn polynomial_value(lr: f64, end: f64, frac: f64, power: f64) -> f64 
         return lr;
     }
     (lr - end) * frac.powf(power) + end
-}
-
-impl Polynomial {
-    /// Linear decay from `lr` to 0 over `steps` steps (raise the power with
-    /// [`Polynomial::with_power`]).
-    pub fn new(lr: f64, steps: u64) -> Self {
-        Polynomial {
-            lr,
-            steps,
-            end_lr: 0.0,
-            power: 1.0,
-            k_decay: 1.0,
-            cycle: false,
-            after_end: AfterEnd::Hold,
-        }
-    }
-    /// Ends at `end_lr` instead of 0.
-    pub fn with_end_lr(mut self, end_lr: f64) -> Self {
-        self.end_lr = end_lr;
-        self
-    }
-    /// Raises the remaining fraction to `power`.
-    pub fn with_power(mut self, power: f64) -> Self {
-        self.power = power;
-        self
-    }
-    /// Raises the progress to `k_decay` (timm's `k_decay`).
-    pub fn with_k_decay(mut self, k_decay: f64) -> Self {
-        self.k_decay = k_decay;
-        self
-    }
-    /// Stretches the decay to the next multiple of `steps` (Keras' `cycle=True`).
-    pub fn with_cycle(mut self, cycle: bool) -> Self {
-        self.cycle = cycle;
-        self
-    }
-    /// Sets the policy past `steps`.
-    pub fn with_after_end(mut self, after_end: AfterEnd) -> Self {
-        self.after_end = after_end;
-        self
-    }
 }
 
 impl Polynomial {
@@ -170,11 +114,7 @@ impl Schedule for Polynomial {
         self.at(self.lr, t as f64, self.steps as f64)
     }
     fn validate(&self) -> Result<(), ScheduleError> {
-        check::non_negative("polynomial", "lr", self.lr)?;
-        check::at_least_one("polynomial", "steps", self.steps)?;
-        check::rate("polynomial", "end_lr", self.end_lr)?;
-        check::positive("polynomial", "power", self.power)?;
-        check::positive("polynomial", "k_decay", self.k_decay)?;
+        self.declared_checks()?;
         if self.after_end == AfterEnd::Continue {
             return Err(ScheduleError::invalid(
                 "polynomial",

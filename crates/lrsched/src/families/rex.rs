@@ -1,78 +1,49 @@
 //! `rex`: the REX decay ("reflected exponential") from `lr` to `min_lr`.
 
-use crate::{check, AfterEnd, Schedule, ScheduleError};
+use super::declare::family;
+use crate::{AfterEnd, Schedule, ScheduleError};
 
-/// REX decay over `steps` steps (Chen, Wolfe and Kyrillidis, "REX: Revisiting Budgeted
-/// Training with an Improved Schedule", MLSys 2022):
-///
-/// ```text
-/// z(t)  = t / steps
-/// lr(t) = min_lr + (lr - min_lr) * ((1 - z) / (0.5 + 0.5 * (1 - z)))    for t < steps
-/// lr(t) = min_lr                                                          for t >= steps
-/// ```
-///
-/// The factor is the paper's `(1 - z) / (1/2 + 1/2 (1 - z))` (equal to
-/// `(1 - z) / (1 - z/2)`): it stays higher than a linear decay for longer and drops to
-/// `min_lr` at the end, which the value at `steps` is exactly.
-///
-/// Past `steps` the schedule follows `after_end`: `hold` (default) stays at `min_lr`,
-/// `restart` starts over every `steps` steps. `continue` is refused: past its end the
-/// factor goes negative (and divides by zero at `z = 2`).
-///
-/// Config: `{"type": "rex", "lr": 0.1, "steps": 1000, "min_lr": 1e-5}`.
-///
-/// ```
-/// use lrsched::{Rex, Schedule};
-/// let s = Rex::new(1.0, 100);
-/// assert_eq!(s.value(0), 1.0);
-/// assert!((s.value(50) - 2.0 / 3.0).abs() < 1e-15);
-/// assert_eq!(s.value(100), 0.0);
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct Rex {
-    /// The value at step 0; finite and >= 0.
-    pub lr: f64,
-    /// Steps of decay; >= 1.
-    pub steps: u64,
-    /// The value at `steps` and after; finite and >= 0 (default 0).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "check::is_zero")
-    )]
-    pub min_lr: f64,
-    /// What happens past `steps`: `hold` (default) or `restart`.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "AfterEnd::is_default")
-    )]
-    pub after_end: AfterEnd,
-}
-
-impl Rex {
+family! {
+    /// REX decay over `steps` steps (Chen, Wolfe and Kyrillidis, "REX: Revisiting Budgeted
+    /// Training with an Improved Schedule", MLSys 2022):
+    ///
+    /// ```text
+    /// z(t)  = t / steps
+    /// lr(t) = min_lr + (lr - min_lr) * ((1 - z) / (0.5 + 0.5 * (1 - z)))    for t < steps
+    /// lr(t) = min_lr                                                          for t >= steps
+    /// ```
+    ///
+    /// The factor is the paper's `(1 - z) / (1/2 + 1/2 (1 - z))` (equal to
+    /// `(1 - z) / (1 - z/2)`): it stays higher than a linear decay for longer and drops to
+    /// `min_lr` at the end, which the value at `steps` is exactly.
+    ///
+    /// Past `steps` the schedule follows `after_end`: `hold` (default) stays at `min_lr`,
+    /// `restart` starts over every `steps` steps. `continue` is refused: past its end the
+    /// factor goes negative (and divides by zero at `z = 2`).
+    ///
+    /// Config: `{"type": "rex", "lr": 0.1, "steps": 1000, "min_lr": 1e-5}`.
+    ///
+    /// ```
+    /// use lrsched::{Rex, Schedule};
+    /// let s = Rex::new(1.0, 100);
+    /// assert_eq!(s.value(0), 1.0);
+    /// assert!((s.value(50) - 2.0 / 3.0).abs() < 1e-15);
+    /// assert_eq!(s.value(100), 0.0);
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Rex("rex") {
+        /// The value at step 0; finite and >= 0.
+        lr: f64, check non_negative;
+        /// Steps of decay; >= 1.
+        steps: u64, check at_least_one;
+        /// The value at `steps` and after; finite and >= 0 (default 0).
+        min_lr: f64 = 0, check non_negative, with with_min_lr "Ends at `min_lr` instead of 0.";
+        /// What happens past `steps`: `hold` (default) or `restart`.
+        after_end: AfterEnd = {AfterEnd::Hold} "hold",
+            with with_after_end "Sets the policy past `steps`.";
+    }
     /// REX decay from `lr` to 0 over `steps` steps.
-    pub fn new(lr: f64, steps: u64) -> Self {
-        Rex {
-            lr,
-            steps,
-            min_lr: 0.0,
-            after_end: AfterEnd::Hold,
-        }
-    }
-    /// Ends at `min_lr` instead of 0.
-    pub fn with_min_lr(mut self, min_lr: f64) -> Self {
-        self.min_lr = min_lr;
-        self
-    }
-    /// Sets the policy past `steps`.
-    pub fn with_after_end(mut self, after_end: AfterEnd) -> Self {
-        self.after_end = after_end;
-        self
-    }
+    pub fn new;
 }
 
 impl Schedule for Rex {
@@ -86,9 +57,7 @@ impl Schedule for Rex {
         self.min_lr + (self.lr - self.min_lr) * factor
     }
     fn validate(&self) -> Result<(), ScheduleError> {
-        check::non_negative("rex", "lr", self.lr)?;
-        check::at_least_one("rex", "steps", self.steps)?;
-        check::non_negative("rex", "min_lr", self.min_lr)?;
+        self.declared_checks()?;
         if self.after_end == AfterEnd::Continue {
             return Err(ScheduleError::invalid(
                 "rex",

@@ -1,47 +1,40 @@
 //! `step`: multiply by `gamma` every `step_size` steps.
 
+use super::declare::family;
 use crate::{check, Schedule, ScheduleError};
 
-/// Step decay: `lr(t) = lr * gamma^floor(t / step_size)`.
-///
-/// PyTorch's `StepLR`, as a closed form. Config:
-/// `{"type": "step", "lr": 0.1, "step_size": 30, "gamma": 0.1}`.
-///
-/// ```
-/// use lrsched::{Schedule, StepDecay};
-/// let s = StepDecay::new(1.0, 10, 0.5);
-/// assert_eq!(s.value(9), 1.0);
-/// assert_eq!(s.value(10), 0.5);
-/// assert_eq!(s.value(25), 0.25);
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct StepDecay {
-    /// The value before the first decay; finite and >= 0.
-    pub lr: f64,
-    /// Steps between two decays; >= 1.
-    pub step_size: u64,
-    /// Factor applied at each decay; finite and > 0 (default 0.1).
-    #[cfg_attr(feature = "serde", serde(default = "default_gamma"))]
-    pub gamma: f64,
-}
-
-#[cfg(feature = "serde")]
-fn default_gamma() -> f64 {
-    0.1
+family! {
+    /// Step decay: `lr(t) = lr * gamma^floor(t / step_size)`.
+    ///
+    /// PyTorch's `StepLR`, as a closed form. Config:
+    /// `{"type": "step", "lr": 0.1, "step_size": 30, "gamma": 0.1}`.
+    ///
+    /// ```
+    /// use lrsched::{Schedule, StepDecay};
+    /// let s = StepDecay::new(1.0, 10, 0.5);
+    /// assert_eq!(s.value(9), 1.0);
+    /// assert_eq!(s.value(10), 0.5);
+    /// assert_eq!(s.value(25), 0.25);
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct StepDecay("step") {
+        /// The value before the first decay; finite and >= 0.
+        lr: f64, check non_negative;
+        /// Steps between two decays; >= 1.
+        step_size: u64, check at_least_one;
+        /// Factor applied at each decay; finite and > 0 (default 0.1).
+        gamma: f64 = 0.1 keep;
+    }
+    /// `lr` and `step_size`, `gamma` at its default.
+    fn declared;
 }
 
 impl StepDecay {
     /// Decay `lr` by `gamma` every `step_size` steps.
     pub fn new(lr: f64, step_size: u64, gamma: f64) -> Self {
         StepDecay {
-            lr,
-            step_size,
             gamma,
+            ..Self::declared(lr, step_size)
         }
     }
 }
@@ -52,8 +45,7 @@ impl Schedule for StepDecay {
         self.lr * pow_u64(self.gamma, k)
     }
     fn validate(&self) -> Result<(), ScheduleError> {
-        check::non_negative("step", "lr", self.lr)?;
-        check::at_least_one("step", "step_size", self.step_size)?;
+        self.declared_checks()?;
         decay_factor("step", self.gamma)
     }
 }

@@ -1,117 +1,61 @@
 //! `tanh`: hyperbolic-tangent decay from `lr` to `min_lr`.
 
+use super::declare::family;
 use crate::{check, AfterEnd, Schedule, ScheduleError};
 
-/// Hyperbolic-tangent decay over `steps` steps, timm's `TanhLRScheduler` shape:
-///
-/// ```text
-/// r(t)  = t / steps
-/// lr(t) = min_lr + 0.5 * (lr - min_lr) * (1 - tanh(lb * (1 - r(t)) + ub * r(t)))   for t < steps
-/// lr(t) = min_lr                                                                   for t >= steps
-/// ```
-///
-/// `lb` and `ub` are where the tanh is sampled at the start and the end (defaults -7 and
-/// 3, as timm). The curve itself starts a hair below `lr` (`tanh(-7)` is not quite -1)
-/// and ends a little above `min_lr` (about 0.5% of the range for `ub = 3`); like timm
-/// (whose single cycle gives `lr_min` from `t_initial` on), the value at `steps` and
-/// after is `min_lr` exactly. Same order of operations as timm.
-///
-/// Past `steps` the schedule follows `after_end`: `hold` (default) stays at `min_lr`,
-/// `continue` keeps the curve (which keeps approaching `min_lr` from above), `restart`
-/// starts over every `steps` steps (timm's cycles without decay or growth).
-///
-/// Config: `{"type": "tanh", "lr": 0.1, "steps": 1000, "min_lr": 1e-5}`.
-///
-/// ```
-/// use lrsched::{Schedule, Tanh};
-/// let s = Tanh::new(1.0, 100);
-/// assert!((s.value(0) - 1.0).abs() < 1e-6);
-/// assert!(s.value(69) > 0.5 && s.value(71) < 0.5); // the tanh crosses 0 at r = 0.7
-/// assert_eq!(s.value(100), 0.0);
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct Tanh {
-    /// The peak value, approached at step 0; finite and >= 0.
-    pub lr: f64,
-    /// Steps of decay; >= 1.
-    pub steps: u64,
-    /// The value at `steps` and after; finite and >= 0 (default 0).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "check::is_zero")
-    )]
-    pub min_lr: f64,
-    /// Where the tanh is sampled at step 0; finite and < `ub` (default -7).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default = "default_lb", skip_serializing_if = "is_default_lb")
-    )]
-    pub lb: f64,
-    /// Where the tanh is sampled at `steps`; finite and > `lb` (default 3).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default = "default_ub", skip_serializing_if = "is_default_ub")
-    )]
-    pub ub: f64,
-    /// What happens past `steps` (default `hold`).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "AfterEnd::is_default")
-    )]
-    pub after_end: AfterEnd,
-}
-
-const DEFAULT_LB: f64 = -7.0;
-const DEFAULT_UB: f64 = 3.0;
-
-#[cfg(feature = "serde")]
-fn default_lb() -> f64 {
-    DEFAULT_LB
-}
-#[cfg(feature = "serde")]
-fn is_default_lb(v: &f64) -> bool {
-    *v == DEFAULT_LB
-}
-#[cfg(feature = "serde")]
-fn default_ub() -> f64 {
-    DEFAULT_UB
-}
-#[cfg(feature = "serde")]
-fn is_default_ub(v: &f64) -> bool {
-    *v == DEFAULT_UB
+family! {
+    /// Hyperbolic-tangent decay over `steps` steps, timm's `TanhLRScheduler` shape:
+    ///
+    /// ```text
+    /// r(t)  = t / steps
+    /// lr(t) = min_lr + 0.5 * (lr - min_lr) * (1 - tanh(lb * (1 - r(t)) + ub * r(t)))   for t < steps
+    /// lr(t) = min_lr                                                                   for t >= steps
+    /// ```
+    ///
+    /// `lb` and `ub` are where the tanh is sampled at the start and the end (defaults -7 and
+    /// 3, as timm). The curve itself starts a hair below `lr` (`tanh(-7)` is not quite -1)
+    /// and ends a little above `min_lr` (about 0.5% of the range for `ub = 3`); like timm
+    /// (whose single cycle gives `lr_min` from `t_initial` on), the value at `steps` and
+    /// after is `min_lr` exactly. Same order of operations as timm.
+    ///
+    /// Past `steps` the schedule follows `after_end`: `hold` (default) stays at `min_lr`,
+    /// `continue` keeps the curve (which keeps approaching `min_lr` from above), `restart`
+    /// starts over every `steps` steps (timm's cycles without decay or growth).
+    ///
+    /// Config: `{"type": "tanh", "lr": 0.1, "steps": 1000, "min_lr": 1e-5}`.
+    ///
+    /// ```
+    /// use lrsched::{Schedule, Tanh};
+    /// let s = Tanh::new(1.0, 100);
+    /// assert!((s.value(0) - 1.0).abs() < 1e-6);
+    /// assert!(s.value(69) > 0.5 && s.value(71) < 0.5); // the tanh crosses 0 at r = 0.7
+    /// assert_eq!(s.value(100), 0.0);
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Tanh("tanh") {
+        /// The peak value, approached at step 0; finite and >= 0.
+        lr: f64, check non_negative;
+        /// Steps of decay; >= 1.
+        steps: u64, check at_least_one;
+        /// The value at `steps` and after; finite and >= 0 (default 0).
+        min_lr: f64 = 0, check non_negative, with with_min_lr "Ends at `min_lr` instead of 0.";
+        /// Where the tanh is sampled at step 0; finite and < `ub` (default -7).
+        lb: f64 = -7, check finite;
+        /// Where the tanh is sampled at `steps`; finite and > `lb` (default 3).
+        ub: f64 = 3, check finite;
+        /// What happens past `steps` (default `hold`).
+        after_end: AfterEnd = {AfterEnd::Hold} "hold",
+            with with_after_end "Sets the policy past `steps`.";
+    }
+    /// Tanh decay from `lr` to 0 over `steps` steps, `lb = -7`, `ub = 3`.
+    pub fn new;
 }
 
 impl Tanh {
-    /// Tanh decay from `lr` to 0 over `steps` steps, `lb = -7`, `ub = 3`.
-    pub fn new(lr: f64, steps: u64) -> Self {
-        Tanh {
-            lr,
-            steps,
-            min_lr: 0.0,
-            lb: DEFAULT_LB,
-            ub: DEFAULT_UB,
-            after_end: AfterEnd::Hold,
-        }
-    }
-    /// Ends at `min_lr` instead of 0.
-    pub fn with_min_lr(mut self, min_lr: f64) -> Self {
-        self.min_lr = min_lr;
-        self
-    }
     /// Samples the tanh on `[lb, ub]`.
     pub fn with_bounds(mut self, lb: f64, ub: f64) -> Self {
         self.lb = lb;
         self.ub = ub;
-        self
-    }
-    /// Sets the policy past `steps`.
-    pub fn with_after_end(mut self, after_end: AfterEnd) -> Self {
-        self.after_end = after_end;
         self
     }
 }
@@ -136,11 +80,7 @@ impl Schedule for Tanh {
         self.at(self.lr, t as f64, self.steps as f64)
     }
     fn validate(&self) -> Result<(), ScheduleError> {
-        check::non_negative("tanh", "lr", self.lr)?;
-        check::at_least_one("tanh", "steps", self.steps)?;
-        check::non_negative("tanh", "min_lr", self.min_lr)?;
-        check::finite("tanh", "lb", self.lb)?;
-        check::finite("tanh", "ub", self.ub)?;
+        self.declared_checks()?;
         if self.ub <= self.lb {
             return Err(ScheduleError::invalid(
                 "tanh",

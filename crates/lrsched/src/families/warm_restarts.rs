@@ -1,158 +1,96 @@
 //! `warm_restarts`: cosine annealing with warm restarts (SGDR).
 
-use crate::{check, AfterEnd, Schedule, ScheduleError};
+use super::declare::family;
+use crate::{AfterEnd, Schedule, ScheduleError};
 use std::f64::consts::PI;
 
-/// Cosine annealing with warm restarts (Loshchilov & Hutter, SGDR): PyTorch's
-/// `CosineAnnealingWarmRestarts` closed form, with timm's float `cycle_mul`,
-/// `cycle_decay` and `cycle_limit`.
-///
-/// With `T0 = period` and `m = period_mult`, cycle `n` (from 0) starts at
-///
-/// ```text
-/// B(n) = n * T0                          if m == 1
-///      = T0 * (m^n - 1) / (m - 1)        otherwise
-/// ```
-///
-/// and lasts `T_i = T0 * m^n` steps. For step `t` in cycle `n`, `T_cur = t - B(n)` and
-///
-/// ```text
-/// peak  = lr * peak_decay^n                               (default)
-/// peak  = min_lr + (lr - min_lr) * peak_decay^n            (decay_height = true)
-/// lr(t) = min_lr + (peak - min_lr) * (1 + cos(pi * T_cur / T_i)) / 2
-/// ```
-///
-/// By default `peak_decay` scales the peak, as timm's `cycle_decay` does; with
-/// `decay_height` it scales the height above `min_lr`, as Keras' `CosineDecayRestarts`
-/// `m_mul` does (the two agree when `min_lr` is 0).
-///
-/// The cycle is found in O(1) from `n = floor(log_m(t / T0 * (m - 1) + 1))`, as PyTorch
-/// does, then checked against `B(n)` and `B(n + 1)` and moved by one where rounding put
-/// it on the wrong side of a boundary, so a restart lands exactly on its step (PyTorch's
-/// own `int(math.log(...))` can miss by one there). `period_mult` may be any float of
-/// at least 1 (PyTorch takes integers only); with a fractional one, cycles start at
-/// `ceil(B(n))`.
-///
-/// Without `cycle_limit` the schedule has no length. With one, its length is
-/// `ceil(B(cycle_limit))` and past it `after_end` applies: `hold` (default) keeps
-/// `min_lr` exactly (as timm), `continue` ignores the limit, `restart` starts over from
-/// the first cycle.
-///
-/// Config: `{"type": "warm_restarts", "lr": 0.1, "period": 10}` plus optional `min_lr`
-/// (0), `period_mult` (1), `peak_decay` (1), `cycle_limit`, `after_end`.
-///
-/// ```
-/// use lrsched::{Schedule, WarmRestarts};
-/// let s = WarmRestarts::new(1.0, 10).with_period_mult(2.0);
-/// assert_eq!(s.value(0), 1.0);
-/// assert!((s.value(5) - 0.5).abs() < 1e-15);
-/// assert_eq!(s.value(10), 1.0); // restart; the next cycle is 20 steps
-/// assert_eq!(s.value(30), 1.0); // and the next 40
-/// assert_eq!(s.value(10 * ((1 << 40) - 1)), 1.0); // cycle 40 starts exactly here
-///
-/// let limited = WarmRestarts::new(1.0, 10).with_peak_decay(0.5).with_cycle_limit(2);
-/// assert_eq!(limited.value(10), 0.5);
-/// assert_eq!(limited.len(), Some(20));
-/// assert_eq!(limited.value(20), 0.0);
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct WarmRestarts {
-    /// The peak of the first cycle; finite and >= 0.
-    pub lr: f64,
-    /// The value each cycle anneals towards (PyTorch's `eta_min`); finite and >= 0
-    /// (default 0).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "check::is_zero")
-    )]
-    pub min_lr: f64,
-    /// Steps in the first cycle (PyTorch's `T_0`); >= 1.
-    pub period: u64,
-    /// Growth of the cycle length per restart (PyTorch's `T_mult`, timm's `cycle_mul`);
-    /// finite and >= 1 (default 1).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default = "check::one", skip_serializing_if = "check::is_one")
-    )]
-    pub period_mult: f64,
-    /// Factor on the peak per restart (timm's `cycle_decay`); in (0, 1] (default 1).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default = "check::one", skip_serializing_if = "check::is_one")
-    )]
-    pub peak_decay: f64,
-    /// Number of cycles before the schedule ends (timm's `cycle_limit`); >= 1; none by
-    /// default.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Option::is_none")
-    )]
-    pub cycle_limit: Option<u64>,
-    /// `peak_decay` scales the height above `min_lr` rather than the peak (Keras'
-    /// `m_mul`); default false.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "check::is_false")
-    )]
-    pub decay_height: bool,
-    /// What happens after `cycle_limit` cycles (default `hold`).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "AfterEnd::is_default")
-    )]
-    pub after_end: AfterEnd,
+family! {
+    /// Cosine annealing with warm restarts (Loshchilov & Hutter, SGDR): PyTorch's
+    /// `CosineAnnealingWarmRestarts` closed form, with timm's float `cycle_mul`,
+    /// `cycle_decay` and `cycle_limit`.
+    ///
+    /// With `T0 = period` and `m = period_mult`, cycle `n` (from 0) starts at
+    ///
+    /// ```text
+    /// B(n) = n * T0                          if m == 1
+    ///      = T0 * (m^n - 1) / (m - 1)        otherwise
+    /// ```
+    ///
+    /// and lasts `T_i = T0 * m^n` steps. For step `t` in cycle `n`, `T_cur = t - B(n)` and
+    ///
+    /// ```text
+    /// peak  = lr * peak_decay^n                               (default)
+    /// peak  = min_lr + (lr - min_lr) * peak_decay^n            (decay_height = true)
+    /// lr(t) = min_lr + (peak - min_lr) * (1 + cos(pi * T_cur / T_i)) / 2
+    /// ```
+    ///
+    /// By default `peak_decay` scales the peak, as timm's `cycle_decay` does; with
+    /// `decay_height` it scales the height above `min_lr`, as Keras' `CosineDecayRestarts`
+    /// `m_mul` does (the two agree when `min_lr` is 0).
+    ///
+    /// The cycle is found in O(1) from `n = floor(log_m(t / T0 * (m - 1) + 1))`, as PyTorch
+    /// does, then checked against `B(n)` and `B(n + 1)` and moved by one where rounding put
+    /// it on the wrong side of a boundary, so a restart lands exactly on its step (PyTorch's
+    /// own `int(math.log(...))` can miss by one there). `period_mult` may be any float of
+    /// at least 1 (PyTorch takes integers only); with a fractional one, cycles start at
+    /// `ceil(B(n))`.
+    ///
+    /// Without `cycle_limit` the schedule has no length. With one, its length is
+    /// `ceil(B(cycle_limit))` and past it `after_end` applies: `hold` (default) keeps
+    /// `min_lr` exactly (as timm), `continue` ignores the limit, `restart` starts over from
+    /// the first cycle.
+    ///
+    /// Config: `{"type": "warm_restarts", "lr": 0.1, "period": 10}` plus optional `min_lr`
+    /// (0), `period_mult` (1), `peak_decay` (1), `cycle_limit`, `after_end`.
+    ///
+    /// ```
+    /// use lrsched::{Schedule, WarmRestarts};
+    /// let s = WarmRestarts::new(1.0, 10).with_period_mult(2.0);
+    /// assert_eq!(s.value(0), 1.0);
+    /// assert!((s.value(5) - 0.5).abs() < 1e-15);
+    /// assert_eq!(s.value(10), 1.0); // restart; the next cycle is 20 steps
+    /// assert_eq!(s.value(30), 1.0); // and the next 40
+    /// assert_eq!(s.value(10 * ((1 << 40) - 1)), 1.0); // cycle 40 starts exactly here
+    ///
+    /// let limited = WarmRestarts::new(1.0, 10).with_peak_decay(0.5).with_cycle_limit(2);
+    /// assert_eq!(limited.value(10), 0.5);
+    /// assert_eq!(limited.len(), Some(20));
+    /// assert_eq!(limited.value(20), 0.0);
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct WarmRestarts("warm_restarts") {
+        /// The peak of the first cycle; finite and >= 0.
+        lr: f64, check non_negative;
+        /// The value each cycle anneals towards (PyTorch's `eta_min`); finite and >= 0
+        /// (default 0).
+        min_lr: f64 = 0, check non_negative,
+            with with_min_lr "Anneals towards `min_lr` instead of 0.";
+        /// Steps in the first cycle (PyTorch's `T_0`); >= 1.
+        period: u64, check at_least_one;
+        /// Growth of the cycle length per restart (PyTorch's `T_mult`, timm's `cycle_mul`);
+        /// finite and >= 1 (default 1).
+        period_mult: f64 = 1, check at_least(1.0),
+            with with_period_mult "Multiplies the cycle length by `period_mult` at each restart.";
+        /// Factor on the peak per restart (timm's `cycle_decay`); in (0, 1] (default 1).
+        peak_decay: f64 = 1, check in_half_open(0.0, 1.0),
+            with with_peak_decay "Multiplies the peak by `peak_decay` at each restart.";
+        /// Number of cycles before the schedule ends (timm's `cycle_limit`); >= 1; none by
+        /// default.
+        cycle_limit: Option<u64> = none, check_some at_least_one,
+            with with_cycle_limit(u64) "Ends after `cycle_limit` cycles.";
+        /// `peak_decay` scales the height above `min_lr` rather than the peak (Keras'
+        /// `m_mul`); default false.
+        decay_height: bool = false, with with_decay_height
+            "Makes `peak_decay` scale the height above `min_lr` (Keras' `m_mul`).";
+        /// What happens after `cycle_limit` cycles (default `hold`).
+        after_end: AfterEnd = {AfterEnd::Hold} "hold",
+            with with_after_end "Sets the policy after the last cycle.";
+    }
+    /// Cosine from `lr` to 0 restarting every `period` steps.
+    pub fn new;
 }
 
 impl WarmRestarts {
-    /// Cosine from `lr` to 0 restarting every `period` steps.
-    pub fn new(lr: f64, period: u64) -> Self {
-        WarmRestarts {
-            lr,
-            min_lr: 0.0,
-            period,
-            period_mult: 1.0,
-            peak_decay: 1.0,
-            cycle_limit: None,
-            decay_height: false,
-            after_end: AfterEnd::Hold,
-        }
-    }
-    /// Anneals towards `min_lr` instead of 0.
-    pub fn with_min_lr(mut self, min_lr: f64) -> Self {
-        self.min_lr = min_lr;
-        self
-    }
-    /// Multiplies the cycle length by `period_mult` at each restart.
-    pub fn with_period_mult(mut self, period_mult: f64) -> Self {
-        self.period_mult = period_mult;
-        self
-    }
-    /// Multiplies the peak by `peak_decay` at each restart.
-    pub fn with_peak_decay(mut self, peak_decay: f64) -> Self {
-        self.peak_decay = peak_decay;
-        self
-    }
-    /// Makes `peak_decay` scale the height above `min_lr` (Keras' `m_mul`).
-    pub fn with_decay_height(mut self, decay_height: bool) -> Self {
-        self.decay_height = decay_height;
-        self
-    }
-    /// Ends after `cycle_limit` cycles.
-    pub fn with_cycle_limit(mut self, cycle_limit: u64) -> Self {
-        self.cycle_limit = Some(cycle_limit);
-        self
-    }
-    /// Sets the policy after the last cycle.
-    pub fn with_after_end(mut self, after_end: AfterEnd) -> Self {
-        self.after_end = after_end;
-        self
-    }
-
     /// Whether the cycles grow; an invalid multiplier (< 1, NaN) counts as 1 so that
     /// `value` stays total.
     fn grows(&self) -> bool {
@@ -238,30 +176,7 @@ impl Schedule for WarmRestarts {
         self.min_lr + (peak - self.min_lr) * (1.0 + (PI * t_cur / t_i).cos()) / 2.0
     }
     fn validate(&self) -> Result<(), ScheduleError> {
-        const NAME: &str = "warm_restarts";
-        check::non_negative(NAME, "lr", self.lr)?;
-        check::non_negative(NAME, "min_lr", self.min_lr)?;
-        check::at_least_one(NAME, "period", self.period)?;
-        if !(self.period_mult.is_finite() && self.period_mult >= 1.0) {
-            return Err(ScheduleError::invalid(
-                NAME,
-                "period_mult",
-                check::fmt(self.period_mult),
-                "a finite number >= 1",
-            ));
-        }
-        if !(self.peak_decay.is_finite() && self.peak_decay > 0.0 && self.peak_decay <= 1.0) {
-            return Err(ScheduleError::invalid(
-                NAME,
-                "peak_decay",
-                check::fmt(self.peak_decay),
-                "a number in (0, 1]",
-            ));
-        }
-        if let Some(limit) = self.cycle_limit {
-            check::at_least_one(NAME, "cycle_limit", limit)?;
-        }
-        Ok(())
+        self.declared_checks()
     }
     fn len(&self) -> Option<u64> {
         self.cycle_limit.map(|c| self.cycles_len(c))

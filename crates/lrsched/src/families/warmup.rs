@@ -1,5 +1,7 @@
 //! `warmup`: a rise from `start_lr` in front of any schedule.
 
+use super::declare::family;
+use crate::combinators::one_child::{one_child, OneChild};
 use crate::{check, AnySchedule, Schedule, ScheduleError};
 use std::f64::consts::PI;
 
@@ -59,72 +61,62 @@ impl WarmupShape {
     }
 }
 
-/// Warmup in front of any schedule: over the first `steps` steps the value rises from
-/// `start_lr` to `schedule.value(0)` along `shape`; afterwards the inner schedule runs
-/// on local time `t - steps`:
-///
-/// ```text
-/// target = schedule(0),  p = t / steps
-/// lr(t)  = rise(start_lr, target, p)      for t < steps   (see WarmupShape)
-/// lr(t)  = schedule(t - steps)            for t >= steps
-/// ```
-///
-/// So `lr(0) = start_lr` and `lr(steps) = schedule(0)` exactly. `steps = 0` is no warmup.
-/// The length is `steps` plus the inner schedule's length (none if the inner has none);
-/// what happens past it is the inner schedule's `after_end`. Metrics fed with
-/// [`Schedule::observe`] and [`Schedule::momentum`] reach the inner schedule on local
-/// time `t.saturating_sub(steps)`, so during warmup they land on its step 0.
-///
-/// Config: `{"type": "warmup", "steps": 100, "schedule": {"type": "cosine", "lr": 0.1,
-/// "steps": 1000}}` with optional `start_lr` (default 0) and `shape` (`linear`, `cosine`,
-/// `exponential`, `1-sqrt`).
-///
-/// ```
-/// use lrsched::{Cosine, Schedule, Warmup, WarmupShape};
-/// let s = Warmup::linear(100, Cosine::new(0.1, 1000));
-/// assert_eq!(s.value(0), 0.0);
-/// assert!((s.value(50) - 0.05).abs() < 1e-15);
-/// assert_eq!(s.value(100), 0.1);
-/// assert_eq!(s.value(1100), 0.0);
-/// assert_eq!(s.len(), Some(1100));
-///
-/// // Exponential warmup from 1e-4 up to 0.1: equal ratios per step.
-/// let e = Warmup::exponential(3, 1e-4, Cosine::new(0.1, 1000));
-/// assert!((e.value(1) / e.value(0) - 10.0).abs() < 1e-9);
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct Warmup {
-    /// Steps of warmup; 0 means none.
-    pub steps: u64,
-    /// The value at step 0; finite (may be <= 0, as optax allows), and > 0 for exponential (default 0).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "check::is_zero")
-    )]
-    pub start_lr: f64,
-    /// The curve of the rise (default `linear`).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "WarmupShape::is_default")
-    )]
-    pub shape: WarmupShape,
-    /// The schedule after warmup; it starts at its own step 0 at step `steps`.
-    pub schedule: Box<AnySchedule>,
+family! {
+    /// Warmup in front of any schedule: over the first `steps` steps the value rises from
+    /// `start_lr` to `schedule.value(0)` along `shape`; afterwards the inner schedule runs
+    /// on local time `t - steps`:
+    ///
+    /// ```text
+    /// target = schedule(0),  p = t / steps
+    /// lr(t)  = rise(start_lr, target, p)      for t < steps   (see WarmupShape)
+    /// lr(t)  = schedule(t - steps)            for t >= steps
+    /// ```
+    ///
+    /// So `lr(0) = start_lr` and `lr(steps) = schedule(0)` exactly. `steps = 0` is no warmup.
+    /// The length is `steps` plus the inner schedule's length (none if the inner has none);
+    /// what happens past it is the inner schedule's `after_end`. Metrics fed with
+    /// [`Schedule::observe`] and [`Schedule::momentum`] reach the inner schedule on local
+    /// time `t.saturating_sub(steps)`, so during warmup they land on its step 0.
+    ///
+    /// Config: `{"type": "warmup", "steps": 100, "schedule": {"type": "cosine", "lr": 0.1,
+    /// "steps": 1000}}` with optional `start_lr` (default 0) and `shape` (`linear`, `cosine`,
+    /// `exponential`, `1-sqrt`).
+    ///
+    /// ```
+    /// use lrsched::{Cosine, Schedule, Warmup, WarmupShape};
+    /// let s = Warmup::linear(100, Cosine::new(0.1, 1000));
+    /// assert_eq!(s.value(0), 0.0);
+    /// assert!((s.value(50) - 0.05).abs() < 1e-15);
+    /// assert_eq!(s.value(100), 0.1);
+    /// assert_eq!(s.value(1100), 0.0);
+    /// assert_eq!(s.len(), Some(1100));
+    ///
+    /// // Exponential warmup from 1e-4 up to 0.1: equal ratios per step.
+    /// let e = Warmup::exponential(3, 1e-4, Cosine::new(0.1, 1000));
+    /// assert!((e.value(1) / e.value(0) - 10.0).abs() < 1e-9);
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Warmup("warmup") {
+        /// Steps of warmup; 0 means none.
+        steps: u64;
+        /// The value at step 0; finite (may be <= 0, as optax allows), and > 0 for exponential (default 0).
+        start_lr: f64 = 0, with with_start_lr "Starts the rise at `start_lr` instead of 0.";
+        /// The curve of the rise (default `linear`).
+        shape: WarmupShape = {WarmupShape::Linear} "linear",
+            with with_shape "Sets the curve of the rise.";
+        /// The schedule after warmup; it starts at its own step 0 at step `steps`.
+        schedule: Box<AnySchedule>;
+    }
+    /// Warmup of `steps` steps along the default shape from 0 into `schedule`.
+    fn declared;
 }
 
 impl Warmup {
     /// Warmup of `steps` steps along `shape` from 0 into `schedule`.
     pub fn new(steps: u64, shape: WarmupShape, schedule: impl Into<AnySchedule>) -> Self {
         Warmup {
-            steps,
-            start_lr: 0.0,
             shape,
-            schedule: Box::new(schedule.into()),
+            ..Self::declared(steps, Box::new(schedule.into()))
         }
     }
     /// Linear warmup of `steps` steps from 0 into `schedule`.
@@ -139,52 +131,47 @@ impl Warmup {
     pub fn exponential(steps: u64, start_lr: f64, schedule: impl Into<AnySchedule>) -> Self {
         Warmup::new(steps, WarmupShape::Exponential, schedule).with_start_lr(start_lr)
     }
-    /// Starts the rise at `start_lr` instead of 0.
-    pub fn with_start_lr(mut self, start_lr: f64) -> Self {
-        self.start_lr = start_lr;
-        self
-    }
-    /// Sets the curve of the rise.
-    pub fn with_shape(mut self, shape: WarmupShape) -> Self {
-        self.shape = shape;
-        self
-    }
 }
 
-impl Schedule for Warmup {
-    fn value(&self, step: u64) -> f64 {
+impl OneChild for Warmup {
+    const NAME: &'static str = "warmup";
+
+    /// During the warmup the child reads its step 0.
+    fn inner_step(&self, step: u64) -> u64 {
+        step.saturating_sub(self.steps)
+    }
+
+    fn wrap_value(&self, child: &AnySchedule, step: u64) -> f64 {
         if step >= self.steps {
-            return self.schedule.value(step - self.steps);
+            return child.value(step - self.steps);
         }
-        let target = self.schedule.value(0);
+        let target = child.value(0);
         let p = step as f64 / self.steps as f64;
         self.shape.rise(self.start_lr, target, p)
     }
-    fn validate(&self) -> Result<(), ScheduleError> {
+
+    fn own_checks(&self) -> Result<(), ScheduleError> {
+        self.declared_checks()?;
         if self.shape == WarmupShape::Exponential {
             check::positive("warmup", "start_lr", self.start_lr)?;
         } else {
             check::rate("warmup", "start_lr", self.start_lr)?;
         }
-        self.schedule.validate()
+        Ok(())
     }
-    fn len(&self) -> Option<u64> {
-        self.schedule.len().map(|n| n.saturating_add(self.steps))
+
+    /// The child's errors as they are: warmup does not re-root them.
+    fn wrap_validate(&self, child: &AnySchedule) -> Result<(), ScheduleError> {
+        self.own_checks()?;
+        child.validate()
     }
-    fn momentum(&self, step: u64) -> Option<f64> {
-        self.schedule.momentum(step.saturating_sub(self.steps))
-    }
-    fn observe(&mut self, step: u64, metric: f64) -> Result<(), ScheduleError> {
-        self.schedule
-            .observe(step.saturating_sub(self.steps), metric)
-    }
-    fn children(&self) -> Vec<&AnySchedule> {
-        vec![&*self.schedule]
-    }
-    fn children_mut(&mut self) -> Vec<&mut AnySchedule> {
-        vec![&mut *self.schedule]
+
+    fn wrap_len(&self, child: &AnySchedule) -> Option<u64> {
+        child.len().map(|n| n.saturating_add(self.steps))
     }
 }
+
+one_child!(Warmup);
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,6 @@
 //! `wsd`: warmup, stable, decay (the "trapezoidal" schedule).
 
+use super::declare::family;
 use crate::{check, AfterEnd, Schedule, ScheduleError, WarmupShape};
 use std::f64::consts::PI;
 
@@ -58,134 +59,79 @@ impl Cooldown {
     }
 }
 
-/// Warmup-stable-decay: a warmup to `lr`, a long plateau at `lr`, then a cooldown to
-/// `min_lr`, as transformers' `get_wsd_schedule`:
-///
-/// ```text
-/// W = warmup_steps,  S = stable_steps,  D = decay_steps,  start = warmup_start_lr
-/// lr(t) = rise(start, lr, t / W)                                  t < W   (WarmupShape)
-///       = lr                                                      t < W + S
-///       = min_lr + (lr - min_lr) * cooldown((t - W - S) / D)      t < W + S + D
-///       = min_lr                                                  t >= W + S + D
-/// ```
-///
-/// The parameterisation is three phase lengths in steps (as transformers); a decay
-/// fraction of a total is written with durations in a config (`"decay_steps": "20%"`).
-/// `warmup_start_lr` defaults to `min_lr`, as in transformers, where the warmup factor
-/// starts at `min_lr_ratio`. The value is `min_lr` exactly from step `W + S + D` (the
-/// length) on; past it `after_end` `hold` (default) and `continue` keep `min_lr`,
-/// `restart` starts over.
-///
-/// Config: `{"type": "wsd", "lr": 0.001, "warmup_steps": 100, "stable_steps": 800,
-/// "decay_steps": 100}` plus optional `min_lr` (0), `warmup_start_lr` (`min_lr`),
-/// `warmup_shape` (`linear`, `cosine`, `exponential`, `1-sqrt`), `cooldown` (`linear`,
-/// `cosine`, `1-sqrt`, `1-square`), `after_end`.
-///
-/// ```
-/// use lrsched::{Cooldown, Schedule, Wsd};
-/// let s = Wsd::new(1.0, 10, 80, 10).with_cooldown(Cooldown::Cosine);
-/// assert_eq!(s.value(0), 0.0);
-/// assert_eq!(s.value(5), 0.5);
-/// assert_eq!(s.value(10), 1.0);
-/// assert_eq!(s.value(89), 1.0);
-/// assert!((s.value(95) - 0.5).abs() < 1e-15);
-/// assert_eq!(s.value(100), 0.0);
-/// assert_eq!(s.len(), Some(100));
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct Wsd {
-    /// The stable (peak) value; finite and >= 0.
-    pub lr: f64,
-    /// Steps of warmup (default 0).
-    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "is_zero_u64"))]
-    pub warmup_steps: u64,
-    /// Steps at `lr` after the warmup.
-    pub stable_steps: u64,
-    /// Steps of cooldown after the stable phase.
-    pub decay_steps: u64,
-    /// The value at the end of the cooldown; finite and >= 0 (default 0).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "check::is_zero")
-    )]
-    pub min_lr: f64,
-    /// The value at step 0; finite and >= 0, > 0 for an exponential warmup; `None`
-    /// (default) is `min_lr`.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Option::is_none")
-    )]
-    pub warmup_start_lr: Option<f64>,
-    /// The curve of the warmup (default `linear`).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "WarmupShape::is_default")
-    )]
-    pub warmup_shape: WarmupShape,
-    /// The curve of the cooldown (default `linear`).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Cooldown::is_default")
-    )]
-    pub cooldown: Cooldown,
-    /// What happens past the cooldown (default `hold`).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "AfterEnd::is_default")
-    )]
-    pub after_end: AfterEnd,
-}
-
-#[cfg(feature = "serde")]
-fn is_zero_u64(v: &u64) -> bool {
-    *v == 0
+family! {
+    /// Warmup-stable-decay: a warmup to `lr`, a long plateau at `lr`, then a cooldown to
+    /// `min_lr`, as transformers' `get_wsd_schedule`:
+    ///
+    /// ```text
+    /// W = warmup_steps,  S = stable_steps,  D = decay_steps,  start = warmup_start_lr
+    /// lr(t) = rise(start, lr, t / W)                                  t < W   (WarmupShape)
+    ///       = lr                                                      t < W + S
+    ///       = min_lr + (lr - min_lr) * cooldown((t - W - S) / D)      t < W + S + D
+    ///       = min_lr                                                  t >= W + S + D
+    /// ```
+    ///
+    /// The parameterisation is three phase lengths in steps (as transformers); a decay
+    /// fraction of a total is written with durations in a config (`"decay_steps": "20%"`).
+    /// `warmup_start_lr` defaults to `min_lr`, as in transformers, where the warmup factor
+    /// starts at `min_lr_ratio`. The value is `min_lr` exactly from step `W + S + D` (the
+    /// length) on; past it `after_end` `hold` (default) and `continue` keep `min_lr`,
+    /// `restart` starts over.
+    ///
+    /// Config: `{"type": "wsd", "lr": 0.001, "warmup_steps": 100, "stable_steps": 800,
+    /// "decay_steps": 100}` plus optional `min_lr` (0), `warmup_start_lr` (`min_lr`),
+    /// `warmup_shape` (`linear`, `cosine`, `exponential`, `1-sqrt`), `cooldown` (`linear`,
+    /// `cosine`, `1-sqrt`, `1-square`), `after_end`.
+    ///
+    /// ```
+    /// use lrsched::{Cooldown, Schedule, Wsd};
+    /// let s = Wsd::new(1.0, 10, 80, 10).with_cooldown(Cooldown::Cosine);
+    /// assert_eq!(s.value(0), 0.0);
+    /// assert_eq!(s.value(5), 0.5);
+    /// assert_eq!(s.value(10), 1.0);
+    /// assert_eq!(s.value(89), 1.0);
+    /// assert!((s.value(95) - 0.5).abs() < 1e-15);
+    /// assert_eq!(s.value(100), 0.0);
+    /// assert_eq!(s.len(), Some(100));
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Wsd("wsd") {
+        /// The stable (peak) value; finite and >= 0.
+        lr: f64, check non_negative;
+        /// Steps of warmup (default 0).
+        warmup_steps: u64 = 0;
+        /// Steps at `lr` after the warmup.
+        stable_steps: u64;
+        /// Steps of cooldown after the stable phase.
+        decay_steps: u64;
+        /// The value at the end of the cooldown; finite and >= 0 (default 0).
+        min_lr: f64 = 0, check non_negative, with with_min_lr
+            "Cools down to `min_lr` instead of 0 (and warms up from it unless\n`warmup_start_lr` is set).";
+        /// The value at step 0; finite and >= 0, > 0 for an exponential warmup; `None`
+        /// (default) is `min_lr`.
+        warmup_start_lr: Option<f64> = none,
+            with with_warmup_start_lr(f64) "Starts the warmup at `start`.";
+        /// The curve of the warmup (default `linear`).
+        warmup_shape: WarmupShape = {WarmupShape::Linear} "linear",
+            with with_warmup_shape "Sets the curve of the warmup.";
+        /// The curve of the cooldown (default `linear`).
+        cooldown: Cooldown = {Cooldown::Linear} "linear",
+            with with_cooldown "Sets the curve of the cooldown.";
+        /// What happens past the cooldown (default `hold`).
+        after_end: AfterEnd = {AfterEnd::Hold} "hold",
+            with with_after_end "Sets the policy past the cooldown.";
+    }
+    /// `lr`, `stable_steps` and `decay_steps`, no warmup, the rest at defaults.
+    fn declared;
 }
 
 impl Wsd {
     /// Linear warmup from 0 to `lr`, `stable_steps` at `lr`, linear cooldown to 0.
     pub fn new(lr: f64, warmup_steps: u64, stable_steps: u64, decay_steps: u64) -> Self {
         Wsd {
-            lr,
             warmup_steps,
-            stable_steps,
-            decay_steps,
-            min_lr: 0.0,
-            warmup_start_lr: None,
-            warmup_shape: WarmupShape::Linear,
-            cooldown: Cooldown::Linear,
-            after_end: AfterEnd::Hold,
+            ..Self::declared(lr, stable_steps, decay_steps)
         }
-    }
-    /// Cools down to `min_lr` instead of 0 (and warms up from it unless
-    /// `warmup_start_lr` is set).
-    pub fn with_min_lr(mut self, min_lr: f64) -> Self {
-        self.min_lr = min_lr;
-        self
-    }
-    /// Starts the warmup at `start`.
-    pub fn with_warmup_start_lr(mut self, start: f64) -> Self {
-        self.warmup_start_lr = Some(start);
-        self
-    }
-    /// Sets the curve of the warmup.
-    pub fn with_warmup_shape(mut self, shape: WarmupShape) -> Self {
-        self.warmup_shape = shape;
-        self
-    }
-    /// Sets the curve of the cooldown.
-    pub fn with_cooldown(mut self, cooldown: Cooldown) -> Self {
-        self.cooldown = cooldown;
-        self
-    }
-    /// Sets the policy past the cooldown.
-    pub fn with_after_end(mut self, after_end: AfterEnd) -> Self {
-        self.after_end = after_end;
-        self
     }
 
     fn total(&self) -> u64 {
@@ -216,8 +162,7 @@ impl Schedule for Wsd {
     }
     fn validate(&self) -> Result<(), ScheduleError> {
         const NAME: &str = "wsd";
-        check::non_negative(NAME, "lr", self.lr)?;
-        check::non_negative(NAME, "min_lr", self.min_lr)?;
+        self.declared_checks()?;
         let start = self.warmup_start_lr.unwrap_or(self.min_lr);
         let key = if self.warmup_start_lr.is_some() {
             "warmup_start_lr"
