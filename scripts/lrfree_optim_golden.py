@@ -8,6 +8,15 @@ float32 multiply, then a float32 add) with fixed float32 vectors c and d. The pa
 every step are recorded as float32 bit patterns, and the references' scalar estimates (D, or
 DoG's step size) as floats, so that the Rust test can compare them.
 
+Each case is run twice: as the references are (`params_bits`), and with the references'
+reductions (`torch.dot`, `sum`, `norm`, which PyTorch computes in float32 in an order of its
+own) replaced by correctly rounded ones: summed exactly (math.fsum over float64), then rounded
+to float32 (`params_bits_exact_sums`); in that run `sqrt` is correctly rounded too (PyTorch's
+float32 sqrt is off by one ulp for a few inputs, which some cases meet). lrsched sums with
+compensation in f64, in a fixed order, and its sqrt is IEEE's, so it must match the second
+run bit for bit (every other operation is the references'), and the first within what
+PyTorch's float32 summation and sqrt add.
+
 The references, from PyPI:
   * prodigy      -> prodigyopt.Prodigy
   * dadapt_adam  -> dadaptation.DAdaptAdam
@@ -178,6 +187,58 @@ def build(kind, cfg, groups, lr0):
     raise ValueError(kind)
 
 
+class ExactSums:
+    """Within it, torch.dot, Tensor.sum, the norms and sqrt of float32 tensors are correctly
+    rounded: exact sums (math.fsum over float64), rounded once to float32; sqrt in float64,
+    rounded to float32 (which is the correctly rounded float32 sqrt)."""
+
+    def __enter__(self):
+        import math
+        import torch
+
+        self.saved = (torch.dot, torch.Tensor.sum, torch.Tensor.norm, torch.norm,
+                      torch.Tensor.sqrt, torch.sqrt)
+        dot, tsum, tnorm, norm, tsqrt, sqrt = self.saved
+
+        def f32(x):
+            return torch.tensor(x, dtype=torch.float32)
+
+        def exact_dot(a, b):
+            if a.dtype != torch.float32:
+                return dot(a, b)
+            return f32(math.fsum(x * y for x, y in zip(a.double().tolist(),
+                                                       b.double().tolist())))
+
+        def exact_sum(t, *args, **kwargs):
+            if args or kwargs or t.dtype != torch.float32:
+                return tsum(t, *args, **kwargs)
+            return f32(math.fsum(t.double().flatten().tolist()))
+
+        def exact_norm(t, *args, **kwargs):
+            if args or kwargs or t.dtype != torch.float32:
+                return tnorm(t, *args, **kwargs)
+            return f32(math.sqrt(math.fsum(x * x for x in t.double().flatten().tolist())))
+
+        def exact_sqrt(t):
+            if t.dtype != torch.float32:
+                return tsqrt(t)
+            return tsqrt(t.double()).float()
+
+        torch.Tensor.sqrt = exact_sqrt
+        torch.sqrt = exact_sqrt
+        torch.dot = exact_dot
+        torch.Tensor.sum = exact_sum
+        torch.Tensor.norm = exact_norm
+        torch.norm = exact_norm
+        return self
+
+    def __exit__(self, *exc):
+        import torch
+
+        (torch.dot, torch.Tensor.sum, torch.Tensor.norm, torch.norm, torch.Tensor.sqrt,
+         torch.sqrt) = self.saved
+
+
 def estimate(kind, opt):
     """The reference's scalar estimate after a step: D (Prodigy, D-Adaptation) or each
     group's DoG step size."""
@@ -187,6 +248,13 @@ def estimate(kind, opt):
 
 
 def run(spec):
+    res = dict(spec)
+    res["params_bits"], res["estimates"] = trace(spec, exact_sums=False)
+    res["params_bits_exact_sums"], _ = trace(spec, exact_sums=True)
+    return res
+
+
+def trace(spec, exact_sums):
     import torch
 
     cfg = spec["config"]
@@ -221,14 +289,15 @@ def run(spec):
         with torch.no_grad():
             for p, c, d in zip(params, cs, ds):
                 p.grad = p.detach() * c + d
-        opt.step()
+        if exact_sums:
+            with ExactSums():
+                opt.step()
+        else:
+            opt.step()
         with torch.no_grad():
             out_params.append(bits(torch.cat([p.detach() for p in params])))
         out_est.append(estimate(kind, opt))
-    res = dict(spec)
-    res["params_bits"] = out_params
-    res["estimates"] = out_est
-    return res
+    return out_params, out_est
 
 
 def main():
