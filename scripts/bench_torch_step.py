@@ -18,12 +18,12 @@ exists and the running interpreter has no torch; otherwise it creates its own ve
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 import warnings
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from golden_common import ROOT, first_venv, rerun_with
+
 VENVS = [os.path.join(ROOT, ".venv-torch"), "/tmp/lrsched-bench-venv"]
 
 
@@ -37,20 +37,8 @@ def ensure_torch():
         pass
     if os.environ.get("LRSCHED_BENCH_REEXEC"):
         sys.exit("torch is not importable even in the venv")
-    for venv in VENVS:
-        py = os.path.join(venv, "bin", "python")
-        if os.path.exists(py):
-            break
-    else:
-        venv = VENVS[-1]
-        py = os.path.join(venv, "bin", "python")
-        subprocess.check_call([sys.executable, "-m", "venv", venv])
-        subprocess.check_call(
-            [py, "-m", "pip", "install", "--quiet", "torch",
-             "--index-url", "https://download.pytorch.org/whl/cpu"]
-        )
-    env = dict(os.environ, LRSCHED_BENCH_REEXEC="1")
-    os.execve(py, [py, os.path.abspath(__file__)] + sys.argv[1:], env)
+    py = first_venv(VENVS, ["torch", "--index-url", "https://download.pytorch.org/whl/cpu"])
+    rerun_with(py, __file__, "LRSCHED_BENCH_REEXEC")
 
 
 def make(name, steps):

@@ -16,14 +16,13 @@ compute in float32; the values are those float32 numbers, written exactly.
 `rejected` lists configs the library itself refuses (it raises when the schedule is
 built); lrsched must refuse them too.
 """
-import json
 import os
-import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from golden_common import ROOT, ensure, fixture, write_json
+
 VENV = os.path.join(ROOT, ".venv-jax")
-OUT = os.path.join(ROOT, "crates", "lrsched", "tests", "fixtures", "optax_keras_golden.json")
+OUT = fixture("lrsched", "optax_keras_golden.json")
 PACKAGES = ["jax", "optax", "keras"]
 
 os.environ["KERAS_BACKEND"] = "jax"
@@ -32,23 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def ensure_libraries():
-    try:
-        import jax  # noqa: F401
-        import keras  # noqa: F401
-        import optax  # noqa: F401
-
-        return
-    except ImportError:
-        pass
-    py = os.path.join(VENV, "bin", "python")
-    if os.path.abspath(sys.executable) == os.path.abspath(py):
-        sys.exit("jax/optax/keras are not importable in " + VENV)
-    if not os.path.exists(py):
-        subprocess.check_call([sys.executable, "-m", "venv", VENV])
-    probe = "import jax, optax, keras"
-    if subprocess.call([py, "-c", probe], stderr=subprocess.DEVNULL) != 0:
-        subprocess.check_call([py, "-m", "pip", "install", "-q"] + PACKAGES)
-    os.execv(py, [py, os.path.abspath(__file__)] + sys.argv[1:])
+    ensure(__file__, VENV, ["jax", "optax", "keras"], PACKAGES, "jax/optax/keras are not importable in ")
 
 
 def wcd(**kw):
@@ -340,9 +323,7 @@ def main():
         "cases": cases,
         "rejected": rejected,
     }
-    with open(OUT, "w") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
+    write_json(OUT, doc)
     print(f"wrote {len(cases)} traces and {len(rejected)} rejections to {OUT}")
 
 

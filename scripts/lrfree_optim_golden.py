@@ -8,6 +8,15 @@ float32 multiply, then a float32 add) with fixed float32 vectors c and d. The pa
 every step are recorded as float32 bit patterns, and the references' scalar estimates (D, or
 DoG's step size) as floats, so that the Rust test can compare them.
 
+Each case is run twice: as the references are (`params_bits`), and with the references'
+reductions (`torch.dot`, `sum`, `norm`, which PyTorch computes in float32 in an order of its
+own) replaced by correctly rounded ones: summed exactly (math.fsum over float64), then rounded
+to float32 (`params_bits_exact_sums`); in that run `sqrt` is correctly rounded too (PyTorch's
+float32 sqrt is off by one ulp for a few inputs, which some cases meet). lrsched sums with
+compensation in f64, in a fixed order, and its sqrt is IEEE's, so it must match the second
+run bit for bit (every other operation is the references'), and the first within what
+PyTorch's float32 summation and sqrt add.
+
 The references, from PyPI:
   * prodigy      -> prodigyopt.Prodigy
   * dadapt_adam  -> dadaptation.DAdaptAdam
@@ -27,45 +36,27 @@ The schedule multiplies the rate as lrsched's trainer does: before each step, ev
 
 Usage: python3 scripts/lrfree_optim_golden.py [--out PATH]
 
-It runs under .venv-test (the repository's test venv, which has torch) when the running
-interpreter lacks torch or a reference, installing the missing references there with pip
-(`pip install prodigyopt dadaptation dog-optimizer`).
+It runs under .venv-test (the repository's test venv) when the running interpreter lacks
+torch or a reference, pip-installing torch and the references there when it lacks them
+(`pip install torch prodigyopt dadaptation dog-optimizer`).
 """
 
 import argparse
-import importlib.util
-import json
 import os
 import struct
-import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from golden_common import ROOT, ensure, fixture, write_json
+
 VENV = os.path.join(ROOT, ".venv-test")
-OUT = os.path.join(ROOT, "crates", "lrsched-train", "tests", "fixtures",
-                   "lrfree_optim_golden.json")
-MODULES = {"prodigyopt": "prodigyopt", "dadaptation": "dadaptation", "dog": "dog-optimizer"}
-
-
-def have(module):
-    return importlib.util.find_spec(module) is not None
+OUT = fixture("lrsched-train", "lrfree_optim_golden.json")
 
 
 def ensure_deps():
     """Re-runs this script under a Python that has torch and the three references."""
-    if have("torch") and all(have(m) for m in MODULES):
-        return
-    if os.environ.get("LRSCHED_LRFREE_REEXEC"):
-        sys.exit("torch or a reference optimizer is not importable even in " + VENV)
-    py = os.path.join(VENV, "bin", "python")
-    if not os.path.exists(py):
-        sys.exit(f"no venv at {VENV}: make one with torch in it first")
-    missing = [pkg for mod, pkg in MODULES.items()
-               if subprocess.run([py, "-c", f"import {mod}"], capture_output=True).returncode]
-    if missing:
-        subprocess.check_call([py, "-m", "pip", "install", "--quiet"] + missing)
-    env = dict(os.environ, LRSCHED_LRFREE_REEXEC="1")
-    os.execve(py, [py, os.path.abspath(__file__)] + sys.argv[1:], env)
+    ensure(__file__, VENV, ["torch", "prodigyopt", "dadaptation", "dog"],
+           ["torch", "prodigyopt", "dadaptation", "dog-optimizer"],
+           "torch or a reference optimizer is not importable even in ")
 
 
 def bits(t):
@@ -178,6 +169,58 @@ def build(kind, cfg, groups, lr0):
     raise ValueError(kind)
 
 
+class ExactSums:
+    """Within it, torch.dot, Tensor.sum, the norms and sqrt of float32 tensors are correctly
+    rounded: exact sums (math.fsum over float64), rounded once to float32; sqrt in float64,
+    rounded to float32 (which is the correctly rounded float32 sqrt)."""
+
+    def __enter__(self):
+        import math
+        import torch
+
+        self.saved = (torch.dot, torch.Tensor.sum, torch.Tensor.norm, torch.norm,
+                      torch.Tensor.sqrt, torch.sqrt)
+        dot, tsum, tnorm, norm, tsqrt, sqrt = self.saved
+
+        def f32(x):
+            return torch.tensor(x, dtype=torch.float32)
+
+        def exact_dot(a, b):
+            if a.dtype != torch.float32:
+                return dot(a, b)
+            return f32(math.fsum(x * y for x, y in zip(a.double().tolist(),
+                                                       b.double().tolist())))
+
+        def exact_sum(t, *args, **kwargs):
+            if args or kwargs or t.dtype != torch.float32:
+                return tsum(t, *args, **kwargs)
+            return f32(math.fsum(t.double().flatten().tolist()))
+
+        def exact_norm(t, *args, **kwargs):
+            if args or kwargs or t.dtype != torch.float32:
+                return tnorm(t, *args, **kwargs)
+            return f32(math.sqrt(math.fsum(x * x for x in t.double().flatten().tolist())))
+
+        def exact_sqrt(t):
+            if t.dtype != torch.float32:
+                return tsqrt(t)
+            return tsqrt(t.double()).float()
+
+        torch.Tensor.sqrt = exact_sqrt
+        torch.sqrt = exact_sqrt
+        torch.dot = exact_dot
+        torch.Tensor.sum = exact_sum
+        torch.Tensor.norm = exact_norm
+        torch.norm = exact_norm
+        return self
+
+    def __exit__(self, *exc):
+        import torch
+
+        (torch.dot, torch.Tensor.sum, torch.Tensor.norm, torch.norm, torch.Tensor.sqrt,
+         torch.sqrt) = self.saved
+
+
 def estimate(kind, opt):
     """The reference's scalar estimate after a step: D (Prodigy, D-Adaptation) or each
     group's DoG step size."""
@@ -187,6 +230,13 @@ def estimate(kind, opt):
 
 
 def run(spec):
+    res = dict(spec)
+    res["params_bits"], res["estimates"] = trace(spec, exact_sums=False)
+    res["params_bits_exact_sums"], _ = trace(spec, exact_sums=True)
+    return res
+
+
+def trace(spec, exact_sums):
     import torch
 
     cfg = spec["config"]
@@ -221,14 +271,15 @@ def run(spec):
         with torch.no_grad():
             for p, c, d in zip(params, cs, ds):
                 p.grad = p.detach() * c + d
-        opt.step()
+        if exact_sums:
+            with ExactSums():
+                opt.step()
+        else:
+            opt.step()
         with torch.no_grad():
             out_params.append(bits(torch.cat([p.detach() for p in params])))
         out_est.append(estimate(kind, opt))
-    res = dict(spec)
-    res["params_bits"] = out_params
-    res["estimates"] = out_est
-    return res
+    return out_params, out_est
 
 
 def main():
@@ -263,10 +314,7 @@ def main():
         "d_bits": bits(torch.tensor(D, dtype=torch.float32)),
         "cases": cases,
     }
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
+    write_json(args.out, doc)
     print(f"wrote {len(doc['cases'])} cases to {args.out}")
 
 

@@ -7,14 +7,14 @@ Run it from anywhere: it uses the virtualenv .venv-torch at the repo root (gitig
 creating it and pip-installing torch the first time, and re-runs itself there.
 Value i of `lrs` is the lr after `step(metrics[i - 1])` (value 0 right after construction).
 """
-import json
 import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from golden_common import ROOT, fixture, write_json
+
 VENV = os.path.join(ROOT, ".venv-torch")
-OUT = os.path.join(ROOT, "crates", "lrsched-train", "tests", "fixtures", "plateau_max_golden.json")
+OUT = fixture("lrsched-train", "plateau_max_golden.json")
 
 CASES = [
     # ties right after the best: not improvements in max mode
@@ -43,9 +43,7 @@ def main():
             sched.step(m)
             lrs.append(opt.param_groups[0]["lr"])
         out["cases"].append({"lr": 0.1, **case, "lrs": [repr(x) for x in lrs]})
-    with open(OUT, "w") as f:
-        json.dump(out, f, indent=1)
-        f.write("\n")
+    write_json(OUT, out)
     print(f"wrote {OUT}")
 
 

@@ -18,37 +18,18 @@ Lambdas (`lr_lambda`, `scale_fn`) are the same expression strings lrsched evalua
 here Python evaluates them (`lambda epoch: <expr>`, or the text as written when it
 starts with `lambda`).
 """
-import json
 import math
 import os
-import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from golden_common import ROOT, ensure, fixture, q, write_json
+
 VENV = os.path.join(ROOT, ".venv-torch")
-OUT = os.path.join(ROOT, "crates", "lrsched", "tests", "fixtures", "torch_golden.json")
+OUT = fixture("lrsched", "torch_golden.json")
 
 
 def ensure_torch():
-    try:
-        import torch  # noqa: F401
-
-        return
-    except ImportError:
-        pass
-    py = os.path.join(VENV, "bin", "python")
-    if os.path.abspath(sys.executable) == os.path.abspath(py):
-        sys.exit("torch is not importable in " + VENV)
-    if not os.path.exists(py):
-        subprocess.check_call([sys.executable, "-m", "venv", VENV])
-    if subprocess.call([py, "-c", "import torch"], stderr=subprocess.DEVNULL) != 0:
-        subprocess.check_call([py, "-m", "pip", "install", "-q", "torch"])
-    os.execv(py, [py, os.path.abspath(__file__)] + sys.argv[1:])
-
-
-def q(*xs):
-    """Metrics as multiples of 1/8, so JSON carries them exactly."""
-    return [x / 8 for x in xs]
+    ensure(__file__, VENV, ["torch"], ["torch"], "torch is not importable in ")
 
 
 PLATEAU_METRICS = q(*([80, 72, 64, 64, 64, 64, 63, 64, 64, 64, 60, 60, 60, 60, 60, 56, 56, 56, 56, 56]
@@ -303,10 +284,7 @@ def main():
                      "written as Python repr strings so they read back bit-exact",
         "cases": cases,
     }
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    with open(OUT, "w") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
+    write_json(OUT, doc)
     print("wrote %d cases to %s (torch %s)" % (len(cases), OUT, torch.__version__))
 
 

@@ -34,15 +34,15 @@ PyPI.
 
 import argparse
 import importlib.util
-import json
 import os
 import struct
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from golden_common import ROOT, first_venv, fixture, rerun_with, write_json
+
 VENVS = [os.path.join(ROOT, ".venv-torch"), "/tmp/lrsched-optim-venv"]
-OUT = os.path.join(ROOT, "crates", "lrsched-train", "tests", "fixtures", "optim_golden.json")
+OUT = fixture("lrsched-train", "optim_golden.json")
 
 
 def have(module):
@@ -55,23 +55,14 @@ def ensure_deps():
         return
     if os.environ.get("LRSCHED_OPTIM_REEXEC"):
         sys.exit("torch or schedulefree is not importable even in the venv")
-    for venv in VENVS:
-        py = os.path.join(venv, "bin", "python")
-        if os.path.exists(py):
-            break
-    else:
-        venv = VENVS[-1]
-        py = os.path.join(venv, "bin", "python")
-        subprocess.check_call([sys.executable, "-m", "venv", venv])
-        subprocess.check_call([py, "-m", "pip", "install", "--quiet", "torch"])
+    py = first_venv(VENVS, ["torch"])
     # schedulefree needs nothing torch does not already bring.
     probe = subprocess.run([py, "-c", "import schedulefree"], capture_output=True)
     if probe.returncode != 0:
         subprocess.check_call(
             [py, "-m", "pip", "install", "--quiet", "--no-deps", "schedulefree"]
         )
-    env = dict(os.environ, LRSCHED_OPTIM_REEXEC="1")
-    os.execve(py, [py, os.path.abspath(__file__)] + sys.argv[1:], env)
+    rerun_with(py, __file__, "LRSCHED_OPTIM_REEXEC")
 
 
 def bits(t):
@@ -264,10 +255,7 @@ def main():
         "d_bits": bits(torch.tensor(D, dtype=torch.float32)),
         "cases": [run(spec) for spec in CASES],
     }
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
+    write_json(args.out, doc)
     print(f"wrote {len(doc['cases'])} cases to {args.out}")
 
 

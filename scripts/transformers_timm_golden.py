@@ -22,40 +22,24 @@ timm noise also records `clean`: the same config without `noise_range_t`, since 
 noise comes from torch's generator, which lrsched does not reproduce (the Rust test checks
 the noisy values against the bounds `(1 +- noise_pct) * clean` instead).
 """
-import json
 import os
-import subprocess
 import sys
 import warnings
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from golden_common import ROOT, ensure, fixture, q, write_json
+
 VENV = os.path.join(ROOT, ".venv-torch")
-OUT = os.path.join(ROOT, "crates", "lrsched", "tests", "fixtures", "transformers_timm_golden.json")
+OUT = fixture("lrsched", "transformers_timm_golden.json")
 
 
 def ensure_libraries():
-    try:
-        import timm  # noqa: F401
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
-
-        return
-    except ImportError:
-        pass
-    py = os.path.join(VENV, "bin", "python")
-    if os.path.abspath(sys.executable) == os.path.abspath(py):
-        sys.exit("torch, transformers and timm are not importable in " + VENV)
-    if not os.path.exists(py):
-        subprocess.check_call([sys.executable, "-m", "venv", VENV])
-    check = "import torch, transformers, timm"
-    if subprocess.call([py, "-c", check], stderr=subprocess.DEVNULL) != 0:
-        subprocess.check_call([py, "-m", "pip", "install", "-q", "torch", "transformers", "timm", "numpy"])
-    os.execv(py, [py, os.path.abspath(__file__)] + sys.argv[1:])
-
-
-def q(*xs):
-    """Metrics as multiples of 1/8, so JSON carries them exactly."""
-    return [x / 8 for x in xs]
+    ensure(
+        __file__,
+        VENV,
+        ["torch", "transformers", "timm"],
+        ["torch", "transformers", "timm", "numpy"],
+        "torch, transformers and timm are not importable in ",
+    )
 
 
 FALLING = q(*([80, 72, 64, 64, 64, 64, 63, 64, 64, 64, 60, 60, 60, 60, 60, 56, 56, 56, 56, 56]
@@ -229,16 +213,24 @@ def optimizer(torch, lr):
     return torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
 
 
-def run_transformers(cfg, n):
+def build(module, cfg):
+    """SGD at the config's `lr` and the scheduler `module.<name>` (the config's type after
+    its library prefix) built with the config's other keys, its warnings silenced."""
     import torch
-    import transformers.optimization as opt
 
     kwargs = {k: v for k, v in cfg.items() if k not in ("type", "lr")}
-    fn = getattr(opt, cfg["type"].split(".", 1)[1])
+    make = getattr(module, cfg["type"].split(".", 1)[1])
     o = optimizer(torch, cfg["lr"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sched = fn(o, **kwargs)
+        sched = make(o, **kwargs)
+    return o, sched
+
+
+def run_transformers(cfg, n):
+    import transformers.optimization as opt
+
+    o, sched = build(opt, cfg)
     metrics = n if isinstance(n, list) else None
     steps = len(metrics) + 1 if metrics else n
     out = []
@@ -250,15 +242,9 @@ def run_transformers(cfg, n):
 
 
 def run_timm(cfg, n):
-    import torch
     import timm.scheduler as ts
 
-    kwargs = {k: v for k, v in cfg.items() if k not in ("type", "lr")}
-    cls = getattr(ts, cfg["type"].split(".", 1)[1])
-    o = optimizer(torch, cfg["lr"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sched = cls(o, **kwargs)
+    o, sched = build(ts, cfg)
     out = []
     if isinstance(n, list):
         out.append(o.param_groups[0]["lr"])
@@ -309,9 +295,7 @@ def main():
         "cases": cases,
         "rejected": rejected,
     }
-    with open(OUT, "w") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
+    write_json(OUT, doc)
     print(f"wrote {len(cases)} cases to {OUT}")
 
 

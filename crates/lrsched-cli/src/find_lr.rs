@@ -9,16 +9,14 @@ use crate::trial_flags::{self, CommandArgs};
 use crate::UserError;
 use clap::{ArgMatches, Args};
 use indicatif::{ProgressBar, ProgressStyle};
-use lrsched_report::html::Section;
 use lrsched_tools::find_lr::{
-    self, fmt_lr, Apply, FindLrError, FindLrEvent, FindLrResult, FindLrSpec, OptionError,
-    RangeMode, DEFAULT_END, DEFAULT_START, DEFAULT_STEPS,
+    self, Apply, FindLrError, FindLrEvent, FindLrSpec, OptionError, RangeMode, DEFAULT_END,
+    DEFAULT_START, DEFAULT_STEPS,
 };
-use lrsched_tools::process;
 use lrsched_tools::runner::TrialEvent;
 use lrsched_tools::trainer::{BuiltIn, Trainer};
+use lrsched_tools::{find_lr_files, process};
 use lrsched_train::trainer::Engine;
-use serde_json::{json, Value};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -228,93 +226,21 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
         return Ok(EXIT_CANCELLED);
     }
 
-    print_summary(&result, &trainer);
+    print!("{}", find_lr_files::summary(&result, &trainer));
 
-    let applied = match (apply, result.suggested) {
-        (Some(kind), Some((rule, lr))) => {
-            let path = out.join("suggested.json");
-            let value = kind.config(lr);
-            // Read it back as train will, so a bad config is caught here and not later.
-            let shape = match &trainer {
-                Trainer::BuiltIn(b) => lrsched::time::RunShape::new(
-                    b.split.train.len() as u64,
-                    b.config.batch_size as u64,
-                )
-                .with_epochs(b.config.epochs as f64),
-                Trainer::Command(_) => {
-                    lrsched::time::RunShape::new(result.steps_per_epoch.unwrap_or(100), 1)
-                        .with_epochs(10.0)
-                }
-            };
-            lrsched::config::from_value_with_shape(value.clone(), Some(&shape))
-                .map_err(|e| UserError(format!("the suggested config does not load: {e}")))?;
-            let text = serde_json::to_string_pretty(&value).unwrap_or_default() + "\n";
-            report::write_atomic(&path, text.as_bytes())?;
-            Some((path, rule, lr, value))
-        }
-        _ => None,
-    };
-
-    let mut json_value = find_lr::to_json(&result);
-    if let Value::Object(map) = &mut json_value {
-        map.insert("command".into(), json!(report::command_line()));
-        if let Trainer::BuiltIn(b) = &trainer {
-            map.insert("data".into(), json!(b.config.data));
-            map.insert("batch_size".into(), json!(b.config.batch_size));
-        }
-        map.insert(
-            "applied".into(),
-            json!(applied
-                .as_ref()
-                .map(|(p, _, _, v)| json!({"path": p, "config": v}))),
-        );
-    }
-    let text = serde_json::to_string_pretty(&json_value).unwrap_or_default() + "\n";
-    report::write_atomic(&out.join("find_lr.json"), text.as_bytes())?;
-
-    // The measurements are written first: a chart that cannot be drawn is a note, never
-    // the loss of find_lr.json.
-    if result.usable().count() > 0 {
-        let chart = find_lr::chart(&result);
-        let drawn = lrsched_report::render_svg(&chart)
-            .and_then(|svg| Ok((svg, lrsched_report::render_png(&chart, 1200, 700)?)));
-        match drawn {
-            Ok((svg, png)) => {
-                report::write_atomic(&out.join("loss_vs_lr.svg"), svg.as_bytes())?;
-                report::write_atomic(&out.join("loss_vs_lr.png"), &png)?;
-            }
-            Err(e) => eprintln!("note: the loss-vs-rate chart was not drawn: {e}"),
-        }
-    }
-
-    let mut sections = find_lr::sections(&result);
-    if let Some((path, rule, lr, value)) = &applied {
-        let how = match &trainer {
-            Trainer::BuiltIn(_) => format!(
-                "Train with: lrsched train --schedule-config {} (plus the same model, data and optimizer flags).",
-                path.display()
-            ),
-            Trainer::Command(_) => format!(
-                "Hand it to your program as its schedule, e.g. lrsched compare --command ... --schedules with {}.",
-                path.display()
-            ),
-        };
-        sections.push(Section {
-            heading: "Ready config".into(),
-            text: vec![
-                format!("{} from the {rule} rate {lr:.3e}:", path.display()),
-                serde_json::to_string(value).unwrap_or_default(),
-                how,
-            ],
-            ..Section::default()
-        });
-    }
-    report::write_html(
-        &out.join("report.html"),
-        "lrsched find-lr",
+    let applied =
+        find_lr_files::write_suggested(&out, &result, &trainer, apply).map_err(UserError)?;
+    let notes = find_lr_files::write_files(
+        &out,
+        &result,
+        &trainer,
+        applied.as_ref(),
         &report::command_line(),
-        &sections,
-    )?;
+    )
+    .map_err(UserError)?;
+    for n in notes {
+        eprintln!("note: {n}");
+    }
 
     if let Some(summary) = result.all_failed() {
         eprintln!("error: {summary}");
@@ -326,140 +252,12 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
             "--apply: no rule gave a rate (the sweep was too short); nothing written".into(),
         ));
     }
-    if let Some((path, _, _, _)) = &applied {
+    if let Some(path) = applied.as_ref().map(|a| a.path.display()) {
         match &trainer {
-            Trainer::BuiltIn(_) => println!(
-                "wrote {}: lrsched train --schedule-config {}",
-                path.display(),
-                path.display()
-            ),
-            Trainer::Command(_) => println!("wrote {}", path.display()),
+            Trainer::BuiltIn(_) => println!("wrote {path}: lrsched train --schedule-config {path}"),
+            Trainer::Command(_) => println!("wrote {path}"),
         }
     }
     println!("wrote {}", out.display());
     Ok(0)
-}
-
-/// At most three lines of a failed program's stderr worth printing: the lines that say
-/// what went wrong (`Error:`, `panicked`, a Python `Traceback`/`...Error:`) and the last
-/// line, since the tail alone is often the bottom of a backtrace. The report and
-/// find_lr.json keep the whole tail.
-fn stderr_gist(tail: &[String]) -> Vec<&str> {
-    let lines: Vec<&str> = tail
-        .iter()
-        .map(|l| l.trim_end())
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    let telling = |l: &&str| {
-        let low = l.to_lowercase();
-        low.contains("error") || low.contains("panicked") || low.contains("traceback")
-    };
-    let mut out: Vec<&str> = lines.iter().copied().filter(telling).take(2).collect();
-    match lines.last() {
-        Some(last) if !out.contains(last) => out.push(last),
-        _ => {}
-    }
-    if out.len() < 2 {
-        // Nothing says "error": the last lines are the best there is.
-        out = lines[lines.len().saturating_sub(3)..].to_vec();
-    }
-    out
-}
-
-/// What a person reads first: the sweep, how each seed's sweep ended, the rules'
-/// suggestions with their spread, the cost and the rate to use.
-fn print_summary(result: &FindLrResult, trainer: &Trainer) {
-    let spec = &result.spec;
-    let who = match trainer {
-        Trainer::BuiltIn(b) => format!("{}, batch {}", b.config.data, b.config.batch_size),
-        Trainer::Command(c) => format!("`{}`", c.command),
-    };
-    println!(
-        "range test on {who}: {} steps from {:e} to {:e} ({}), {} seed{}",
-        spec.steps,
-        spec.start,
-        spec.end,
-        spec.mode.name(),
-        spec.seeds,
-        if spec.seeds == 1 { "" } else { "s" }
-    );
-    for r in &result.runs {
-        let all = r.usable() && r.steps_run() as u64 >= spec.steps;
-        if spec.seeds > 1 || !all {
-            println!(
-                "  seed {}: {} steps, {}",
-                r.seed,
-                r.steps_run(),
-                r.describe(spec.steps)
-            );
-        }
-        if !r.usable() {
-            for l in stderr_gist(&r.stderr_tail) {
-                println!("    stderr: {l}");
-            }
-        }
-    }
-    if result.usable().count() == 0 {
-        return;
-    }
-    if spec.seeds == 1 {
-        for s in &result.spread {
-            println!("{:<11} {}", s.name, fmt_lr(s.values.first().copied()));
-        }
-    } else {
-        println!(
-            "{:<11} {:>10} {:>10} {:>10}  max/min",
-            "rule", "min", "median", "max"
-        );
-        for s in &result.spread {
-            println!(
-                "{:<11} {:>10} {:>10} {:>10}  {}",
-                s.name,
-                fmt_lr(s.min()),
-                fmt_lr(s.median()),
-                fmt_lr(s.max()),
-                s.ratio().map_or("-".into(), |r| format!("{r:.1}x"))
-            );
-        }
-    }
-    println!(
-        "{}",
-        find_lr::cost_line(&result.cost(), result.steps_per_epoch)
-    );
-    match result.suggested {
-        Some((rule, lr)) => println!("suggested lr: {lr:.3e} ({rule})"),
-        None => println!(
-            "no suggestion: the curve is too short (ran {:.0} of {} steps); try more --steps or a lower --start",
-            result.cost().updates_per_sweep,
-            spec.steps
-        ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::stderr_gist;
-
-    fn lines(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn stderr_gist_keeps_the_error_above_a_backtrace() {
-        let tail = lines(&[
-            "Error: cannot seed the CPU rng",
-            "stack backtrace:",
-            "   0: main",
-            "  20: _start",
-            "",
-        ]);
-        assert_eq!(
-            stderr_gist(&tail),
-            ["Error: cannot seed the CPU rng", "  20: _start"]
-        );
-        // Nothing says error: the last three non-empty lines.
-        let tail = lines(&["a", "b", "c", "d", " "]);
-        assert_eq!(stderr_gist(&tail), ["b", "c", "d"]);
-        assert!(stderr_gist(&[]).is_empty());
-    }
 }

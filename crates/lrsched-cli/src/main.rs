@@ -191,19 +191,21 @@ pub fn load_config(path: &Path, shape: Option<&RunShape>) -> Result<AnySchedule,
         .map_err(|e| UserError(format!("{}: {e}", path.display())))
 }
 
+/// The run `--steps-per-epoch` and `--epochs` of trace and plot describe, to resolve
+/// durations ("3ep", "10%"); `None` when neither is given.
+pub fn run_shape(steps_per_epoch: Option<u64>, epochs: Option<f64>) -> Option<RunShape> {
+    let shape = RunShape::new(steps_per_epoch.unwrap_or(1), 1);
+    match (steps_per_epoch, epochs) {
+        (None, None) => None,
+        (_, Some(e)) => Some(shape.with_epochs(e)),
+        (Some(_), None) => Some(shape),
+    }
+}
+
 /// The schedule and the interval it steps at (the config's `interval`, else the rule in
 /// `lrsched::config::interval_of`).
 fn load_schedule(args: &TraceArgs) -> Result<config::Config, UserError> {
-    let shape = args
-        .steps_per_epoch
-        .map(|spe| {
-            let shape = RunShape::new(spe, 1);
-            match args.epochs {
-                Some(e) => shape.with_epochs(e),
-                None => shape,
-            }
-        })
-        .or_else(|| args.epochs.map(|e| RunShape::new(1, 1).with_epochs(e)));
+    let shape = run_shape(args.steps_per_epoch, args.epochs);
     if let Some(text) = &args.schedule {
         return Ok(config::load_value(
             oneline::parse_value(text)?,

@@ -2,7 +2,6 @@
 //! to PNG and SVG, or to the terminal in braille.
 
 use crate::{read_metrics, UserError};
-use lrsched::time::RunShape;
 use lrsched::{oneline, AnySchedule};
 use lrsched_report::Chart;
 use lrsched_tools::charts::{self, truncate, MAX_LABEL};
@@ -151,22 +150,10 @@ fn terminal_size(args: &PlotArgs) -> (usize, usize) {
     (w, h)
 }
 
-fn shape(args: &PlotArgs) -> Option<RunShape> {
-    args.steps_per_epoch
-        .map(|spe| {
-            let shape = RunShape::new(spe, 1);
-            match args.epochs {
-                Some(e) => shape.with_epochs(e),
-                None => shape,
-            }
-        })
-        .or_else(|| args.epochs.map(|e| RunShape::new(1, 1).with_epochs(e)))
-}
-
 /// The schedules in command-line order: one-line forms first, then config files, each
 /// with its legend label.
 fn load(args: &PlotArgs) -> Result<Vec<(String, AnySchedule)>, UserError> {
-    let shape = shape(args);
+    let shape = crate::run_shape(args.steps_per_epoch, args.epochs);
     let mut out = Vec::new();
     for text in &args.schedules {
         let s = oneline::parse_with_shape(text, shape.as_ref())

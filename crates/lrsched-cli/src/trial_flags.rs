@@ -9,7 +9,7 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Args};
 use lrsched_tools::process::CommandTrainer;
 use lrsched_tools::runner::Launcher;
-use lrsched_tools::slurm::{self, SlurmConfig};
+use lrsched_tools::slurm;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -168,41 +168,14 @@ pub struct LauncherArgs {
 impl LauncherArgs {
     /// The checked launcher; `out` holds its state (`out/slurm/`), `tool` names the job.
     pub fn launcher(&self, out: &std::path::Path, tool: &str) -> Result<Launcher, UserError> {
-        match self.launcher.as_deref() {
-            None | Some("local") => {
-                if self.slurm_args.is_some() || self.retries.is_some() {
-                    let flag = if self.slurm_args.is_some() {
-                        "--slurm-args"
-                    } else {
-                        "--retries"
-                    };
-                    return Err(UserError(format!(
-                        "{flag} is for --launcher slurm; trials run here without it"
-                    )));
-                }
-                Ok(Launcher::Local)
-            }
-            Some("slurm") => {
-                let mut c = SlurmConfig::new(out.join("slurm"), &format!("lrsched-{tool}"));
-                if let Some(a) = &self.slurm_args {
-                    c.sbatch_args = slurm::split_sbatch_args(a).map_err(UserError)?;
-                }
-                if let Some(r) = self.retries {
-                    if r > slurm::MAX_RETRIES {
-                        return Err(UserError(format!(
-                            "--retries {r} is not allowed: must be between 0 and {}",
-                            slurm::MAX_RETRIES
-                        )));
-                    }
-                    c.retries = r;
-                }
-                Ok(Launcher::Slurm(c))
-            }
-            Some(other) => Err(UserError(format!(
-                "--launcher `{}` is unknown: must be local or slurm",
-                lrsched::shorten(other)
-            ))),
-        }
+        Launcher::named(
+            self.launcher.as_deref(),
+            self.slurm_args.as_deref(),
+            self.retries,
+            &out.join("slurm"),
+            &format!("lrsched-{tool}"),
+        )
+        .map_err(UserError)
     }
 
     /// Checks the flags (and that `sbatch` runs, for slurm) before any folder is made.

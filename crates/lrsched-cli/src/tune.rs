@@ -99,87 +99,24 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
     train::check_epochs(a.train.epochs)?;
     // The space first: the grid's size is known from it before any trial is made.
     let space = Space::read(&a.space).map_err(UserError)?;
-    let strategy = match a.strategy.as_str() {
-        "grid" => {
-            if a.grid_points == 0 {
-                return Err(UserError(
-                    "--grid-points 0 is not allowed: must be at least 1".into(),
-                ));
-            }
-            // Counted by multiplying each parameter's number of values (saturating), never
-            // by making the points: a huge --grid-points is refused at once.
-            let size = space.grid_size(a.grid_points);
-            if size > lib::space::MAX_TRIALS {
-                return Err(UserError(format!(
-                    "--grid-points {} is not allowed: the grid would have {} trials, at most {}",
-                    a.grid_points,
-                    if size == usize::MAX {
-                        "more than 18446744073709551615".to_string()
-                    } else {
-                        size.to_string()
-                    },
-                    lib::space::MAX_TRIALS
-                )));
-            }
-            Strategy::Grid {
-                points: a.grid_points,
-            }
-        }
-        s @ ("random" | "asha" | "sha" | "successive-halving") => {
-            if a.trials == 0 || a.trials > lib::space::MAX_TRIALS {
-                return Err(UserError(format!(
-                    "--trials {} is not allowed: must be between 1 and {}",
-                    a.trials,
-                    lib::space::MAX_TRIALS
-                )));
-            }
-            let seed = a.search_seed.unwrap_or(a.train.seed);
-            if s == "random" {
-                Strategy::Random {
-                    trials: a.trials,
-                    seed,
-                }
-            } else {
-                lib::asha::rungs(a.min_epochs, a.train.epochs, a.eta).map_err(|e| {
-                    UserError(
-                        e.replace("eta =", "--eta")
-                            .replace("min epochs =", "--min-epochs")
-                            .replace("the epochs", "--epochs"),
-                    )
-                })?;
-                Strategy::Asha {
-                    trials: a.trials,
-                    seed,
-                    eta: a.eta,
-                    min_epochs: a.min_epochs,
-                }
-            }
-        }
-        s => {
-            return Err(UserError(format!(
-                "--strategy `{s}` is unknown: must be grid, random or asha"
-            )))
-        }
-    };
-    let mode = match a.mode.as_deref() {
-        None => None,
-        Some("max") => Some(Mode::Max),
-        Some("min") => Some(Mode::Min),
-        Some(x) => {
-            return Err(UserError(format!(
-                "--mode `{x}` is unknown: must be max or min"
-            )))
-        }
-    };
-    let score = match a.score.as_str() {
-        "final" => ScoreBy::Final,
-        "best" => ScoreBy::Best,
-        s => {
-            return Err(UserError(format!(
-                "--score `{s}` is unknown: must be final or best"
-            )))
-        }
-    };
+    let strategy = lib::StrategyChoice {
+        name: &a.strategy,
+        grid_points: a.grid_points,
+        trials: a.trials,
+        seed: a.search_seed.unwrap_or(a.train.seed),
+        eta: a.eta,
+        min_epochs: a.min_epochs,
+        epochs: a.train.epochs,
+    }
+    .strategy(&space)
+    .map_err(UserError)?;
+    let mode = a
+        .mode
+        .as_deref()
+        .map(Mode::from_name)
+        .transpose()
+        .map_err(UserError)?;
+    let score = ScoreBy::from_name(&a.score).map_err(UserError)?;
     crate::compare::check_jobs(a.jobs)?;
     if a.jobs == Some(0) {
         return Err(UserError(
@@ -213,10 +150,7 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
                 Some(t) => Some(t),
                 None if a.launch.is_slurm() => None,
                 None => {
-                    let trials = match &strategy {
-                        Strategy::Grid { points } => space.grid_size(*points),
-                        Strategy::Random { trials, .. } | Strategy::Asha { trials, .. } => *trials,
-                    };
+                    let trials = strategy.trials(&space);
                     let (jobs, threads) = cores::share(trials, a.jobs, cores::available());
                     shared = Some(jobs);
                     Some(threads)

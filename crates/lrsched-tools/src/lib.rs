@@ -14,6 +14,7 @@ pub mod compare;
 pub mod cores;
 pub mod files;
 pub mod find_lr;
+pub mod find_lr_files;
 pub mod process;
 pub mod protocol;
 pub mod run_spec;

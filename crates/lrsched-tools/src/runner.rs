@@ -66,6 +66,55 @@ pub enum Launcher {
     Slurm(crate::slurm::SlurmConfig),
 }
 
+impl Launcher {
+    /// The launcher a tool's flags name: `name` local (the default) or slurm, with
+    /// `sbatch_args` (split as a shell would) and `retries` for slurm only; its state goes
+    /// to `state` (`out/slurm/`), its jobs are named `job`. Errors are one line naming the
+    /// flag (`--launcher`, `--slurm-args`, `--retries`).
+    pub fn named(
+        name: Option<&str>,
+        sbatch_args: Option<&str>,
+        retries: Option<u32>,
+        state: &std::path::Path,
+        job: &str,
+    ) -> Result<Launcher, String> {
+        use crate::slurm::{self, SlurmConfig};
+        match name {
+            None | Some("local") => match (sbatch_args, retries) {
+                (None, None) => Ok(Launcher::Local),
+                (s, _) => Err(format!(
+                    "{} is for --launcher slurm; trials run here without it",
+                    if s.is_some() {
+                        "--slurm-args"
+                    } else {
+                        "--retries"
+                    }
+                )),
+            },
+            Some("slurm") => {
+                let mut c = SlurmConfig::new(state.to_path_buf(), job);
+                if let Some(a) = sbatch_args {
+                    c.sbatch_args = slurm::split_sbatch_args(a)?;
+                }
+                if let Some(r) = retries {
+                    if r > slurm::MAX_RETRIES {
+                        return Err(format!(
+                            "--retries {r} is not allowed: must be between 0 and {}",
+                            slurm::MAX_RETRIES
+                        ));
+                    }
+                    c.retries = r;
+                }
+                Ok(Launcher::Slurm(c))
+            }
+            Some(other) => Err(format!(
+                "--launcher `{}` is unknown: must be local or slurm",
+                lrsched::shorten(other)
+            )),
+        }
+    }
+}
+
 /// Runs `trials` where `launcher` says: [`run_all`] here, or the SLURM launcher (which
 /// can fail as a whole: no `sbatch`, a folder the nodes cannot see). The figures of a
 /// SLURM run come back for a closing line.

@@ -60,6 +60,93 @@ pub enum Strategy {
     },
 }
 
+/// A strategy as the command line names it, with the numbers that go with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StrategyChoice<'a> {
+    /// `grid`, `random` or `asha` (also `sha`, `successive-halving`).
+    pub name: &'a str,
+    /// Values per range of a grid.
+    pub grid_points: usize,
+    /// Configurations of random and asha.
+    pub trials: usize,
+    /// The sampling seed.
+    pub seed: u64,
+    /// asha's keep-the-top-1/eta factor.
+    pub eta: u64,
+    /// asha's first rung, in epochs.
+    pub min_epochs: u64,
+    /// Each trial's epoch budget.
+    pub epochs: u64,
+}
+
+impl StrategyChoice<'_> {
+    /// The checked strategy over `space`; errors are one line naming the flag
+    /// (`--grid-points`, `--trials`, `--eta`, ...). A grid's size is counted by multiplying
+    /// each parameter's number of values (saturating), never by making the points, so a
+    /// huge `--grid-points` is refused at once.
+    pub fn strategy(&self, space: &Space) -> Result<Strategy, String> {
+        let max = space::MAX_TRIALS;
+        match self.name {
+            "grid" => {
+                if self.grid_points == 0 {
+                    return Err("--grid-points 0 is not allowed: must be at least 1".into());
+                }
+                let size = space.grid_size(self.grid_points);
+                if size > max {
+                    return Err(format!(
+                        "--grid-points {} is not allowed: the grid would have {} trials, at most {max}",
+                        self.grid_points,
+                        if size == usize::MAX {
+                            "more than 18446744073709551615".to_string()
+                        } else {
+                            size.to_string()
+                        },
+                    ));
+                }
+                Ok(Strategy::Grid {
+                    points: self.grid_points,
+                })
+            }
+            s @ ("random" | "asha" | "sha" | "successive-halving") => {
+                if self.trials == 0 || self.trials > max {
+                    return Err(format!(
+                        "--trials {} is not allowed: must be between 1 and {max}",
+                        self.trials
+                    ));
+                }
+                let (trials, seed) = (self.trials, self.seed);
+                if s == "random" {
+                    return Ok(Strategy::Random { trials, seed });
+                }
+                asha::rungs(self.min_epochs, self.epochs, self.eta).map_err(|e| {
+                    e.replace("eta =", "--eta")
+                        .replace("min epochs =", "--min-epochs")
+                        .replace("the epochs", "--epochs")
+                })?;
+                Ok(Strategy::Asha {
+                    trials,
+                    seed,
+                    eta: self.eta,
+                    min_epochs: self.min_epochs,
+                })
+            }
+            s => Err(format!(
+                "--strategy `{s}` is unknown: must be grid, random or asha"
+            )),
+        }
+    }
+}
+
+impl Strategy {
+    /// The most trials it plans over `space`.
+    pub fn trials(&self, space: &Space) -> usize {
+        match self {
+            Strategy::Grid { points } => space.grid_size(*points),
+            Strategy::Random { trials, .. } | Strategy::Asha { trials, .. } => *trials,
+        }
+    }
+}
+
 /// Whether higher or lower scores are better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -84,6 +171,15 @@ impl Mode {
             Mode::Max
         } else {
             Mode::Min
+        }
+    }
+
+    /// `max` or `min` (`--mode`).
+    pub fn from_name(name: &str) -> Result<Mode, String> {
+        match name {
+            "max" => Ok(Mode::Max),
+            "min" => Ok(Mode::Min),
+            x => Err(format!("--mode `{x}` is unknown: must be max or min")),
         }
     }
 
@@ -112,6 +208,17 @@ pub enum ScoreBy {
     Final,
     /// Its best epoch.
     Best,
+}
+
+impl ScoreBy {
+    /// `final` or `best` (`--score`).
+    pub fn from_name(name: &str) -> Result<ScoreBy, String> {
+        match name {
+            "final" => Ok(ScoreBy::Final),
+            "best" => Ok(ScoreBy::Best),
+            s => Err(format!("--score `{s}` is unknown: must be final or best")),
+        }
+    }
 }
 
 /// A search.

@@ -91,9 +91,13 @@ impl fmt::Display for Estimate {
 fn state_buffers(kind: OptimizerKind) -> u64 {
     match kind {
         OptimizerKind::Sgd => 0,
-        OptimizerKind::Momentum | OptimizerKind::Nesterov => 1,
-        OptimizerKind::ScheduleFreeSgd | OptimizerKind::Adam | OptimizerKind::AdamW => 2,
-        OptimizerKind::RmsProp | OptimizerKind::ScheduleFreeAdamW => 3,
+        OptimizerKind::Momentum | OptimizerKind::Nesterov | OptimizerKind::Dog => 1,
+        OptimizerKind::ScheduleFreeSgd
+        | OptimizerKind::Adam
+        | OptimizerKind::AdamW
+        | OptimizerKind::DAdaptSgd => 2,
+        OptimizerKind::RmsProp | OptimizerKind::ScheduleFreeAdamW | OptimizerKind::DAdaptAdam => 3,
+        OptimizerKind::Prodigy => 4,
     }
 }
 

@@ -29,6 +29,17 @@ pub enum OptimizerKind {
     /// Schedule-free AdamW (Defazio et al. 2024; `schedulefree.AdamWScheduleFree`).
     #[serde(rename = "schedule_free_adamw")]
     ScheduleFreeAdamW,
+    /// Prodigy (Mishchenko & Defazio 2024; `prodigyopt.Prodigy`): Adam whose step size is
+    /// a running estimate of the distance to the solution; the learning rate multiplies it.
+    Prodigy,
+    /// D-Adaptation Adam (Defazio & Mishchenko 2023; `dadaptation.DAdaptAdam`).
+    #[serde(rename = "dadapt_adam")]
+    DAdaptAdam,
+    /// D-Adaptation SGD (Defazio & Mishchenko 2023; `dadaptation.DAdaptSGD`).
+    #[serde(rename = "dadapt_sgd")]
+    DAdaptSgd,
+    /// DoG, distance over gradients (Ivgi et al. 2023; `dog.DoG` of `dog-optimizer`).
+    Dog,
 }
 
 impl OptimizerKind {
@@ -41,13 +52,43 @@ impl OptimizerKind {
         )
     }
 
-    /// Whether the `momentum` argument of a step sets beta1 (Adam family) rather than a
-    /// momentum factor.
+    /// Whether the `momentum` argument of a step sets beta1 (Adam family, Prodigy,
+    /// D-Adaptation Adam) rather than a momentum factor.
     pub fn uses_betas(self) -> bool {
         matches!(
             self,
-            OptimizerKind::Adam | OptimizerKind::AdamW | OptimizerKind::ScheduleFreeAdamW
+            OptimizerKind::Adam
+                | OptimizerKind::AdamW
+                | OptimizerKind::ScheduleFreeAdamW
+                | OptimizerKind::Prodigy
+                | OptimizerKind::DAdaptAdam
         )
+    }
+
+    /// Whether the kind sets its own step size (Prodigy, D-Adaptation, DoG): the learning
+    /// rate only scales it, 1 by the references' default.
+    pub fn is_lr_free(self) -> bool {
+        matches!(
+            self,
+            OptimizerKind::Prodigy
+                | OptimizerKind::DAdaptAdam
+                | OptimizerKind::DAdaptSgd
+                | OptimizerKind::Dog
+        )
+    }
+
+    /// The learning rate the kind's reference implementation defaults to, for a run that
+    /// names none: 1.0 for the LR-free kinds (they exist so that nobody tunes a rate: the
+    /// rate multiplies their own estimate), `None` for the others, whose rate must be
+    /// chosen.
+    ///
+    /// ```
+    /// use lrsched_train::optim::OptimizerKind;
+    /// assert_eq!(OptimizerKind::Prodigy.default_lr(), Some(1.0));
+    /// assert_eq!(OptimizerKind::AdamW.default_lr(), None);
+    /// ```
+    pub fn default_lr(self) -> Option<f64> {
+        self.is_lr_free().then_some(1.0)
     }
 
     /// The name used in configs.
@@ -61,6 +102,10 @@ impl OptimizerKind {
             OptimizerKind::AdamW => "adamw",
             OptimizerKind::ScheduleFreeSgd => "schedule_free_sgd",
             OptimizerKind::ScheduleFreeAdamW => "schedule_free_adamw",
+            OptimizerKind::Prodigy => "prodigy",
+            OptimizerKind::DAdaptAdam => "dadapt_adam",
+            OptimizerKind::DAdaptSgd => "dadapt_sgd",
+            OptimizerKind::Dog => "dog",
         }
     }
 }
@@ -140,6 +185,38 @@ pub struct OptimizerConfig {
     /// Schedule-free: the weights of the average are `lr_max ^ weight_lr_power`.
     #[serde(default = "default_weight_lr_power")]
     pub weight_lr_power: f64,
+    /// Prodigy, D-Adaptation: the initial estimate of D (the references' `d0`, 1e-6).
+    #[serde(default = "default_d0", skip_serializing_if = "is_default_d0")]
+    pub d0: f64,
+    /// Prodigy: multiplies the estimate of D (`d_coef`, 1).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub d_coef: f64,
+    /// Prodigy, D-Adaptation: D grows by at most this factor per step (`growth_rate`);
+    /// `None` (the references' `inf`) leaves it unbounded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub growth_rate: Option<f64>,
+    /// Prodigy: the decay of its D estimate's running sums (`beta3`); `None`: the square
+    /// root of beta2, the reference's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta3: Option<f64>,
+    /// Prodigy, D-Adaptation Adam: Adam's bias correction in the step size
+    /// (`use_bias_correction`, off by the references' default).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub bias_correction: bool,
+    /// Prodigy: leave the learning rate out of the D estimate's denominator
+    /// (`safeguard_warmup`), for schedules with a warmup.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub safeguard_warmup: bool,
+    /// Prodigy: add weight decay to the gradient (L2) instead of its default decoupled
+    /// decay (the reference's `decouple=False`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub coupled_weight_decay: bool,
+    /// DoG: the initial distance relative to `1 + |x0|` (`reps_rel`, 1e-6).
+    #[serde(default = "default_d0", skip_serializing_if = "is_default_d0")]
+    pub reps_rel: f64,
+    /// DoG: the first step size, replacing the one `reps_rel` gives (`init_eta`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_eta: Option<f64>,
 }
 
 fn default_betas() -> (f64, f64) {
@@ -154,9 +231,24 @@ fn default_alpha() -> f64 {
 fn default_weight_lr_power() -> f64 {
     2.0
 }
+fn default_d0() -> f64 {
+    1e-6
+}
+// The keys the LR-free kinds brought are written only when set, so that the configs of
+// the other kinds serialise as they always have.
+fn is_default_d0(v: &f64) -> bool {
+    *v == default_d0()
+}
+fn is_one(v: &f64) -> bool {
+    *v == 1.0
+}
+fn is_false(v: &bool) -> bool {
+    !*v
+}
 
 impl OptimizerConfig {
-    /// A config of `kind` with PyTorch's (and `schedulefree`'s) defaults.
+    /// A config of `kind` with PyTorch's (and `schedulefree`'s, `prodigyopt`'s,
+    /// `dadaptation`'s and `dog-optimizer`'s) defaults.
     pub fn new(kind: OptimizerKind) -> Self {
         OptimizerConfig {
             kind,
@@ -173,25 +265,40 @@ impl OptimizerConfig {
             warmup_steps: 0,
             r: 0.0,
             weight_lr_power: default_weight_lr_power(),
+            d0: default_d0(),
+            d_coef: 1.0,
+            growth_rate: None,
+            beta3: None,
+            bias_correction: false,
+            safeguard_warmup: false,
+            coupled_weight_decay: false,
+            reps_rel: default_d0(),
+            init_eta: None,
         }
     }
 
     /// The momentum factor in force when a step passes none: `momentum`, or the kind's
-    /// default (0.9; RMSProp 0; plain SGD and the Adam family 0, unused).
+    /// default (0.9; RMSProp and D-Adaptation SGD 0; plain SGD, DoG and the Adam family 0,
+    /// unused).
     pub fn effective_momentum(&self) -> f64 {
         match self.kind {
             OptimizerKind::Momentum | OptimizerKind::Nesterov | OptimizerKind::ScheduleFreeSgd => {
                 self.momentum.unwrap_or(0.9)
             }
-            OptimizerKind::RmsProp => self.momentum.unwrap_or(0.0),
+            OptimizerKind::RmsProp | OptimizerKind::DAdaptSgd => self.momentum.unwrap_or(0.0),
             _ => 0.0,
         }
     }
 
     /// Whether weight decay is applied as `p *= 1 - lr * wd` rather than added to the
-    /// gradient.
+    /// gradient (Prodigy's decoupled decay is by its step size instead, unless
+    /// `coupled_weight_decay`).
     pub fn is_decoupled(&self) -> bool {
-        self.kind == OptimizerKind::AdamW || self.decoupled_weight_decay
+        match self.kind {
+            OptimizerKind::AdamW => true,
+            OptimizerKind::Prodigy => !self.coupled_weight_decay,
+            _ => self.decoupled_weight_decay,
+        }
     }
 
     /// Checks every hyperparameter; the error names the first bad one.
@@ -257,13 +364,68 @@ impl OptimizerConfig {
                 "false for schedule-free kinds (they apply weight decay at the gradient point y)",
             ));
         }
+        if matches!(kind, OptimizerKind::DAdaptSgd | OptimizerKind::Dog)
+            && self.decoupled_weight_decay
+        {
+            return Err(OptimError::invalid(
+                "decoupled_weight_decay",
+                true,
+                "false for dadapt_sgd and dog (their references add weight decay to the gradient)",
+            ));
+        }
+        if kind == OptimizerKind::Prodigy
+            && self.decoupled_weight_decay
+            && self.coupled_weight_decay
+        {
+            return Err(OptimError::invalid(
+                "coupled_weight_decay",
+                true,
+                "false with decoupled_weight_decay (one of the two)",
+            ));
+        }
+        if kind != OptimizerKind::Prodigy && self.coupled_weight_decay {
+            return Err(OptimError::invalid(
+                "coupled_weight_decay",
+                true,
+                "false except for prodigy (the others' weight decay is coupled unless \
+                 decoupled_weight_decay)",
+            ));
+        }
+        let finite_pos = |key: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(OptimError::invalid(key, v, "a finite number > 0"))
+            }
+        };
+        finite_pos("d0", self.d0)?;
+        finite_pos("d_coef", self.d_coef)?;
+        if let Some(g) = self.growth_rate {
+            finite_pos("growth_rate", g)?;
+        }
+        if let Some(b) = self.beta3 {
+            check_beta("beta3", b)?;
+        }
+        finite_pos("reps_rel", self.reps_rel)?;
+        if let Some(e) = self.init_eta {
+            finite_pos("init_eta", e)?;
+        }
         Ok(())
     }
 }
 
 /// Checks a momentum factor for `kind`; `key` names where it came from.
 pub(crate) fn check_momentum(kind: OptimizerKind, key: &str, m: f64) -> Result<(), OptimError> {
-    if kind == OptimizerKind::ScheduleFreeSgd {
+    if kind == OptimizerKind::DAdaptSgd {
+        // The reference's range: the step interpolates with weight 1 - momentum.
+        if !(0.0..1.0).contains(&m) {
+            return Err(OptimError::invalid(
+                key,
+                m,
+                "0 <= momentum < 1 for dadapt_sgd",
+            ));
+        }
+    } else if kind == OptimizerKind::ScheduleFreeSgd {
         // schedulefree's rule: the evaluation weights divide by momentum.
         if !(m > 0.0 && m < 1.0) {
             return Err(OptimError::invalid(

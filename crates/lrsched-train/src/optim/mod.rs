@@ -1,6 +1,6 @@
-//! Optimizers over flat f32 buffers: SGD, momentum, Nesterov, RMSProp, Adam, AdamW and
-//! schedule-free SGD / AdamW, with L2 or decoupled weight decay, L1, and gradient clipping
-//! by norm or value.
+//! Optimizers over flat f32 buffers: SGD, momentum, Nesterov, RMSProp, Adam, AdamW,
+//! schedule-free SGD / AdamW and the LR-free Prodigy, D-Adaptation Adam / SGD and DoG, with
+//! L2 or decoupled weight decay, L1, and gradient clipping by norm or value.
 //!
 //! The model keeps all its parameters in one contiguous `&mut [f32]` and the gradients in a
 //! matching one; [`ParamGroup`]s are index ranges into them, each with its own learning-rate
@@ -10,7 +10,10 @@
 //! package's for the schedule-free kinds) operation for operation in f32, with PyTorch's
 //! f64 scalar arithmetic, so that results match PyTorch's to the last bit or within an
 //! f32 rounding (see `tests/optim_golden.rs`, whose fixture `scripts/torch_optim_golden.py`
-//! makes).
+//! makes). The LR-free kinds follow their reference packages (`prodigyopt`, `dadaptation`,
+//! `dog-optimizer`) likewise, except that their sums over all parameters are compensated
+//! f64 sums in a fixed order where PyTorch sums in f32 (see `tests/lrfree_optim_golden.rs`
+//! and docs/optimizers.md).
 //!
 //! The learning rate, and optionally the momentum (SGD momentum, Nesterov, RMSProp,
 //! schedule-free SGD) or beta1 (Adam, AdamW, schedule-free AdamW), come from the schedule
@@ -18,7 +21,9 @@
 //! `momentum` or `betas[0]`.
 //!
 //! A step allocates nothing and makes one pass over the buffers (two more when L1 or
-//! clipping is on: clipping by norm needs the norm before any update).
+//! clipping is on: clipping by norm needs the norm before any update); an LR-free step
+//! makes two, since its step size needs sums over all parameters before any update (three
+//! on D-Adaptation SGD's first step, which also measures the first gradient).
 //!
 //! ```
 //! use lrsched_train::optim::{Optimizer, OptimizerConfig, OptimizerKind, ParamGroup};
@@ -38,7 +43,10 @@
 mod adam;
 mod clip;
 mod config;
+mod dadapt;
+mod dog;
 mod error;
+mod prodigy;
 mod rmsprop;
 mod schedule_free;
 mod sgd;
@@ -48,7 +56,7 @@ mod tests;
 
 pub use config::{Clip, OptimizerConfig, OptimizerKind, ParamGroup};
 pub use error::OptimError;
-pub use state::{GroupState, NamedBuffer, OptimizerState};
+pub use state::{AdaptiveState, GroupState, NamedBuffer, OptimizerState};
 
 use config::{check_beta, check_momentum};
 
@@ -60,14 +68,84 @@ pub struct StepInfo {
     pub grad_norm: Option<f32>,
 }
 
-/// A group with its resolved weight decay and schedule-free running values.
+/// A group with its resolved weight decay and schedule-free (or DoG) running values.
 #[derive(Debug, Clone)]
 struct Group {
     spec: ParamGroup,
     weight_decay: f64,
     weight_sum: f64,
     lr_max: f64,
+    /// DoG: the largest distance from the initial point so far.
+    rbar: f32,
+    /// DoG: the sum of squared gradient norms, plus eps.
+    grad_sq_sum: f32,
 }
+
+/// The running estimates of the LR-free kinds, shared by all groups (see
+/// [`AdaptiveState`] for each one's meaning).
+#[derive(Debug, Clone, Copy)]
+struct Adaptive {
+    k: u64,
+    d: f64,
+    d_max: f64,
+    numerator: f64,
+    g0_norm: f64,
+}
+
+/// Python's `max(a, b)`: `a` unless `b` is greater (so NaN in `b` loses, in `a` wins).
+fn py_max(a: f64, b: f64) -> f64 {
+    if b > a {
+        b
+    } else {
+        a
+    }
+}
+
+/// Python's `min(a, b)`: `a` unless `b` is smaller.
+fn py_min(a: f64, b: f64) -> f64 {
+    if b < a {
+        b
+    } else {
+        a
+    }
+}
+
+/// Per-parameter buffer slots.
+const NBUF: usize = 4;
+
+/// A compensated (Neumaier) sum in f64: the sums behind the LR-free estimates are dot
+/// products that cancel heavily as training settles, and this keeps them correctly
+/// rounded to the f32 the references' reductions return, in a fixed order.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sum {
+    s: f64,
+    c: f64,
+}
+
+impl Sum {
+    #[inline(always)]
+    fn add(&mut self, x: f64) {
+        let t = self.s + x;
+        self.c += if self.s.abs() >= x.abs() {
+            (self.s - t) + x
+        } else {
+            (x - t) + self.s
+        };
+        self.s = t;
+    }
+
+    fn merge(&mut self, other: Sum) {
+        self.add(other.s);
+        self.add(other.c);
+    }
+
+    fn value(self) -> f64 {
+        self.s + self.c
+    }
+}
+
+/// The two sums a first pass takes over a piece (or a group).
+type Sums = [Sum; 2];
 
 /// An optimizer over flat parameter and gradient buffers.
 ///
@@ -93,11 +171,20 @@ pub struct Optimizer {
     beta: f64,
     /// Per-parameter buffers, each `n_params` long or empty when the kind does not use it;
     /// their meaning per kind is in `buffer_names`.
-    bufs: [Vec<f32>; 3],
+    bufs: [Vec<f32>; NBUF],
     /// The kernels of the step being taken and its pieces, kept so a step allocates
     /// nothing.
     plan: Vec<(std::ops::Range<usize>, Kernel)>,
     pieces: Vec<(usize, std::ops::Range<usize>)>,
+    /// LR-free kinds: their running estimates.
+    adaptive: Adaptive,
+    /// LR-free kinds: the first pass's kernels (one per group), its pieces (fixed: cut
+    /// at [`PIECE`] within each group whatever the caller's cuts, so that the sums do not
+    /// depend on them), each piece's sums and each group's.
+    stats: Vec<(std::ops::Range<usize>, Stats)>,
+    fixed: Vec<(usize, std::ops::Range<usize>)>,
+    piece_sums: Vec<Sums>,
+    group_sums: Vec<[f64; 2]>,
 }
 
 impl Optimizer {
@@ -154,19 +241,44 @@ impl Optimizer {
         let n = n_params;
         let used = |b: bool| if b { vec![0.0f32; n] } else { Vec::new() };
         let bufs = match kind {
-            OptimizerKind::Sgd => [Vec::new(), Vec::new(), Vec::new()],
-            OptimizerKind::Momentum | OptimizerKind::Nesterov | OptimizerKind::ScheduleFreeSgd => {
-                [used(true), Vec::new(), Vec::new()]
-            }
+            OptimizerKind::Sgd => [used(false), used(false), used(false), used(false)],
+            OptimizerKind::Momentum
+            | OptimizerKind::Nesterov
+            | OptimizerKind::ScheduleFreeSgd
+            | OptimizerKind::Dog => [used(true), used(false), used(false), used(false)],
             OptimizerKind::RmsProp => [
                 used(true),
                 used(config.centered),
                 used(config.effective_momentum() > 0.0),
+                used(false),
             ],
             OptimizerKind::Adam | OptimizerKind::AdamW | OptimizerKind::ScheduleFreeAdamW => {
-                [used(true), used(true), Vec::new()]
+                [used(true), used(true), used(false), used(false)]
             }
+            OptimizerKind::DAdaptSgd => [used(true), used(true), used(false), used(false)],
+            OptimizerKind::DAdaptAdam => [used(true), used(true), used(true), used(false)],
+            OptimizerKind::Prodigy => [used(true), used(true), used(true), used(true)],
         };
+        if matches!(kind, OptimizerKind::Prodigy | OptimizerKind::DAdaptSgd) {
+            // The references take one rate for all groups, or 0 for a frozen group.
+            let first = groups.iter().map(|g| g.lr_scale).find(|&s| s != 0.0);
+            if let Some((i, g)) = groups
+                .iter()
+                .enumerate()
+                .find(|(_, g)| g.lr_scale != 0.0 && Some(g.lr_scale) != first)
+            {
+                return Err(OptimError::BadGroup {
+                    index: i,
+                    reason: format!(
+                        "lr_scale {} differs from another group's {}: {} takes one learning \
+                         rate for all groups (or 0 to freeze a group), as its reference does",
+                        g.lr_scale,
+                        first.unwrap_or(0.0),
+                        kind.name()
+                    ),
+                });
+            }
+        }
         let beta = if kind.uses_betas() {
             config.betas.0
         } else {
@@ -179,8 +291,28 @@ impl Optimizer {
                 spec,
                 weight_sum: 0.0,
                 lr_max: -1.0,
+                rbar: 0.0,
+                grad_sq_sum: 0.0,
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut fixed = Vec::new();
+        let mut stats = Vec::new();
+        if kind.is_lr_free() {
+            // Only the ranges matter to the cut; the kernels are set at each step.
+            stats = groups
+                .iter()
+                .map(|g| (g.spec.range.clone(), Stats::None))
+                .collect();
+            let ranges: Vec<_> = stats.iter().map(|(r, _)| (r.clone(), ())).collect();
+            cut_pieces(&ranges, &[], &mut fixed);
+        }
+        let adaptive = Adaptive {
+            k: 0,
+            d: config.d0,
+            d_max: config.d0,
+            numerator: 0.0,
+            g0_norm: 0.0,
+        };
         Ok(Optimizer {
             config,
             groups,
@@ -192,6 +324,11 @@ impl Optimizer {
             bufs,
             plan: Vec::new(),
             pieces: Vec::new(),
+            adaptive,
+            piece_sums: vec![Sums::default(); fixed.len()],
+            group_sums: vec![[0.0; 2]; stats.len()],
+            stats,
+            fixed,
         })
     }
 
@@ -249,7 +386,8 @@ impl Optimizer {
     /// update's pieces, cut at `cuts` (sorted parameter indices: where the caller's own
     /// units of work start, so that piece `k` is the parameters its unit `k` wrote and
     /// the same thread takes both), or, without cuts, of at most 16384 parameters. The
-    /// update is elementwise: the same bits as `step`'s for any threads and cuts.
+    /// update is elementwise (the LR-free kinds' sums are taken over fixed pieces, added
+    /// in a fixed order): the same bits as `step`'s for any threads and cuts.
     ///
     /// ```
     /// use lrsched_train::optim::{Optimizer, OptimizerConfig, OptimizerKind, ParamGroup};
@@ -325,25 +463,21 @@ impl Optimizer {
         self.steps += 1;
         let (first, step) = (!self.started, self.steps);
         let mut plan = std::mem::take(&mut self.plan);
-        plan_kernels(
-            kind,
-            &self.config,
-            &mut self.groups,
-            lr,
-            beta,
-            first,
-            step,
-            &mut plan,
-        );
-        let ptr = |b: &mut Vec<f32>| {
-            if b.is_empty() {
-                Shared(std::ptr::null_mut())
-            } else {
-                Shared(b.as_mut_ptr())
-            }
-        };
-        let [a, b, cbuf] = &mut self.bufs;
-        let bufs = [ptr(a), ptr(b), ptr(cbuf)];
+        if kind.is_lr_free() {
+            self.plan_lr_free(params, grads, lr, beta, par, &mut plan);
+        } else {
+            plan_kernels(
+                kind,
+                &self.config,
+                &mut self.groups,
+                lr,
+                beta,
+                first,
+                step,
+                &mut plan,
+            );
+        }
+        let bufs = self.buf_ptrs();
         let (p, g) = (Shared(params.as_mut_ptr()), Shared(grads.as_mut_ptr()));
         let mut cut = std::mem::take(&mut self.pieces);
         cut_pieces(&plan, cuts, &mut cut);
@@ -361,10 +495,184 @@ impl Optimizer {
         });
         self.plan = plan;
         self.pieces = cut;
-        // SGD seeds its momentum buffer only on a step with momentum, as PyTorch does.
-        self.started |= kind != OptimizerKind::Sgd
-            && !(matches!(kind, OptimizerKind::Momentum | OptimizerKind::Nesterov) && beta == 0.0);
+        // SGD seeds its momentum buffer only on a step with momentum, as PyTorch does; the
+        // LR-free kinds say themselves (D-Adaptation SGD's first step may take nothing).
+        if !kind.is_lr_free() {
+            self.started |= kind != OptimizerKind::Sgd
+                && !(matches!(kind, OptimizerKind::Momentum | OptimizerKind::Nesterov)
+                    && beta == 0.0);
+        }
         Ok(StepInfo { grad_norm })
+    }
+
+    /// The buffers as pointers for the pieces of a pass (null for an unused one).
+    fn buf_ptrs(&mut self) -> [Shared; NBUF] {
+        let ptr = |b: &mut Vec<f32>| {
+            if b.is_empty() {
+                Shared(std::ptr::null_mut())
+            } else {
+                Shared(b.as_mut_ptr())
+            }
+        };
+        let [a, b, c, d] = &mut self.bufs;
+        [ptr(a), ptr(b), ptr(c), ptr(d)]
+    }
+
+    /// An LR-free step up to its update: the first pass (moments and the sums the
+    /// estimate needs, over fixed pieces so the sums are the same for any threads and
+    /// cuts), the estimate, once, from all groups' sums in group order, and the second
+    /// pass's kernels into `plan` (left empty where the reference skips the update).
+    fn plan_lr_free(
+        &mut self,
+        params: &mut [f32],
+        grads: &mut [f32],
+        lr: f64,
+        beta: f64,
+        par: Parallel<'_>,
+        plan: &mut Vec<(std::ops::Range<usize>, Kernel)>,
+    ) {
+        plan.clear();
+        let kind = self.config.kind;
+        let first = !self.started;
+        let rate = |g: &Group| {
+            if kind == OptimizerKind::DAdaptAdam {
+                // Its groups scale by `layer_scale` (here lr_scale), not by their rate.
+                lr
+            } else {
+                lr * g.spec.lr_scale
+            }
+        };
+        // Python's max over the groups' rates (there is at least one group here).
+        let Some(lr_max) = self.groups.iter().map(rate).reduce(py_max) else {
+            self.started = true;
+            return;
+        };
+        let c = self.config.clone();
+        let mut a = self.adaptive;
+        match kind {
+            OptimizerKind::Prodigy => {
+                let b = prodigy::Begin::new(&c, &a, beta, lr_max);
+                for (st, g) in self.stats.iter_mut().zip(&self.groups) {
+                    st.1 = Stats::Prodigy(b.stats(&c, &a, g.weight_decay, rate(g) > 0.0, first));
+                }
+                self.reduce(params, grads, par);
+                self.started = true;
+                let sums = self.group_sums.iter().zip(&self.groups);
+                if b.estimate(&c, &mut a, lr_max, sums.map(|(s, g)| (*s, rate(g) > 0.0))) {
+                    for g in &self.groups {
+                        let u = b.update(&c, &a, g.weight_decay);
+                        plan.push((g.spec.range.clone(), Kernel::Prodigy(u)));
+                    }
+                }
+            }
+            OptimizerKind::DAdaptAdam => {
+                let b = dadapt::AdamBegin::new(&c, &a, beta, lr_max);
+                for (st, g) in self.stats.iter_mut().zip(&self.groups) {
+                    let r = g.spec.lr_scale;
+                    st.1 = Stats::DAdaptAdam(b.stats(&c, g.weight_decay, r, rate(g) > 0.0));
+                }
+                self.reduce(params, grads, par);
+                self.started = true;
+                let sums = self.group_sums.iter().zip(&self.groups);
+                let sums = sums.map(|(s, g)| (*s, g.spec.lr_scale, rate(g) > 0.0));
+                if b.estimate(&c, &mut a, lr_max, sums) {
+                    for g in &self.groups {
+                        let u = b.update(&c, g.weight_decay);
+                        plan.push((g.spec.range.clone(), Kernel::DAdaptAdam(u)));
+                    }
+                }
+            }
+            OptimizerKind::DAdaptSgd => {
+                let g0_norm = if a.k == 0 {
+                    // The first gradient's norm, over the groups with a rate.
+                    for (st, g) in self.stats.iter_mut().zip(&self.groups) {
+                        st.1 = if rate(g) > 0.0 {
+                            Stats::GradSq
+                        } else {
+                            Stats::None
+                        };
+                    }
+                    self.reduce(params, grads, par);
+                    let g_sq: f64 = self.group_sums.iter().map(|s| f64::from(s[0] as f32)).sum();
+                    g_sq.sqrt()
+                } else {
+                    a.g0_norm
+                };
+                // A zero first gradient: the reference divides by zero; nothing happens.
+                let Some(b) = dadapt::SgdBegin::new(&a, beta, lr_max, g0_norm) else {
+                    return;
+                };
+                for (st, g) in self.stats.iter_mut().zip(&self.groups) {
+                    st.1 = Stats::DAdaptSgd(b.stats(g.weight_decay, rate(g) > 0.0, first));
+                }
+                self.reduce(params, grads, par);
+                self.started = true;
+                let sums = self.group_sums.iter().zip(&self.groups);
+                if b.estimate(&c, &mut a, lr_max, sums.map(|(s, g)| (*s, rate(g) > 0.0))) {
+                    for g in &self.groups {
+                        plan.push((g.spec.range.clone(), Kernel::DAdaptSgd(b.update())));
+                    }
+                }
+            }
+            OptimizerKind::Dog => {
+                for (st, g) in self.stats.iter_mut().zip(&self.groups) {
+                    st.1 = Stats::Dog(dog::Stats::new(g.weight_decay, first));
+                }
+                self.reduce(params, grads, par);
+                self.started = true;
+                for (g, s) in self.groups.iter_mut().zip(&self.group_sums) {
+                    let eta = dog::step_size(
+                        &c,
+                        lr * g.spec.lr_scale,
+                        first,
+                        *s,
+                        &mut g.rbar,
+                        &mut g.grad_sq_sum,
+                    );
+                    let u = dog::Update::new(eta, g.weight_decay);
+                    plan.push((g.spec.range.clone(), Kernel::Dog(u)));
+                }
+            }
+            _ => unreachable!("only LR-free kinds reach plan_lr_free"),
+        }
+        self.adaptive = a;
+    }
+
+    /// Runs the first-pass kernels in `stats` over the fixed pieces, then sums each
+    /// group's pieces in order into `group_sums`.
+    fn reduce(&mut self, params: &mut [f32], grads: &mut [f32], par: Parallel<'_>) {
+        let bufs = self.buf_ptrs();
+        let (p, g) = (Shared(params.as_mut_ptr()), Shared(grads.as_mut_ptr()));
+        let out = SharedSums(self.piece_sums.as_mut_ptr());
+        let (stats, fixed) = (&self.stats, &self.fixed);
+        par(fixed.len(), &|unit| {
+            if let Some((k, r)) = fixed.get(unit).cloned() {
+                // SAFETY: as for the update in `step_on`: the buffers are `n_params` long,
+                // the fixed pieces lie within their groups and do not overlap, each unit
+                // is one piece and writes its own slot of `piece_sums` (as long as
+                // `fixed`).
+                unsafe {
+                    let sums = stats_piece_dispatch(
+                        stats[k].1,
+                        r,
+                        p.get(),
+                        g.get(),
+                        bufs.map(Shared::get),
+                    );
+                    *out.get().add(unit) = sums;
+                }
+            }
+        });
+        for (k, total) in self.group_sums.iter_mut().enumerate() {
+            let mut sums = Sums::default();
+            for ((g, _), piece) in self.fixed.iter().zip(&self.piece_sums) {
+                if *g == k {
+                    sums[0].merge(piece[0]);
+                    sums[1].merge(piece[1]);
+                }
+            }
+            *total = [sums[0].value(), sums[1].value()];
+        }
     }
 
     /// Writes the weights to evaluate into `out`: for schedule-free kinds in training mode,
@@ -444,6 +752,18 @@ impl Optimizer {
                     lr_max: g.lr_max,
                 })
                 .collect(),
+            adaptive: self.config.kind.is_lr_free().then(|| {
+                let a = self.adaptive;
+                AdaptiveState {
+                    k: a.k,
+                    d: a.d,
+                    d_max: a.d_max,
+                    numerator: a.numerator,
+                    g0_norm: a.g0_norm,
+                    rbar: self.groups.iter().map(|g| g.rbar).collect(),
+                    grad_sq_sum: self.groups.iter().map(|g| g.grad_sq_sum).collect(),
+                }
+            }),
             buffers: self
                 .buffer_names()
                 .into_iter()
@@ -494,6 +814,24 @@ impl Optimizer {
         if own != theirs {
             return mismatch(format!("it has buffers {theirs:?}, this optimizer {own:?}"));
         }
+        let adaptive = match (&state.adaptive, self.config.kind.is_lr_free()) {
+            (Some(a), true) => {
+                let n = self.groups.len();
+                if a.rbar.len() != n || a.grad_sq_sum.len() != n {
+                    return mismatch(format!(
+                        "it has {} and {} DoG group values, this optimizer {n} groups",
+                        a.rbar.len(),
+                        a.grad_sq_sum.len()
+                    ));
+                }
+                Some(a)
+            }
+            (None, false) => None,
+            (None, true) => return mismatch("it has no LR-free estimates".to_string()),
+            (Some(_), false) => {
+                return mismatch("it has LR-free estimates, this optimizer none".to_string())
+            }
+        };
         if let Some(b) = state
             .buffers
             .iter()
@@ -516,6 +854,19 @@ impl Optimizer {
             g.weight_sum = s.weight_sum;
             g.lr_max = s.lr_max;
         }
+        if let Some(a) = adaptive {
+            self.adaptive = Adaptive {
+                k: a.k,
+                d: a.d,
+                d_max: a.d_max,
+                numerator: a.numerator,
+                g0_norm: a.g0_norm,
+            };
+            for (i, g) in self.groups.iter_mut().enumerate() {
+                g.rbar = a.rbar[i];
+                g.grad_sq_sum = a.grad_sq_sum[i];
+            }
+        }
         self.steps = state.steps;
         self.started = state.started;
         self.eval_mode = state.eval_mode;
@@ -523,14 +874,20 @@ impl Optimizer {
         Ok(())
     }
 
-    /// PyTorch's names of the three buffer slots for this kind.
-    fn buffer_names(&self) -> [&'static str; 3] {
+    /// PyTorch's (or the reference's) names of the buffer slots for this kind.
+    fn buffer_names(&self) -> [&'static str; NBUF] {
         match self.config.kind {
-            OptimizerKind::RmsProp => ["square_avg", "grad_avg", "momentum_buffer"],
-            OptimizerKind::Adam | OptimizerKind::AdamW => ["exp_avg", "exp_avg_sq", "unused"],
-            OptimizerKind::ScheduleFreeSgd => ["z", "unused", "unused"],
-            OptimizerKind::ScheduleFreeAdamW => ["z", "exp_avg_sq", "unused"],
-            _ => ["momentum_buffer", "unused", "unused"],
+            OptimizerKind::RmsProp => ["square_avg", "grad_avg", "momentum_buffer", "unused"],
+            OptimizerKind::Adam | OptimizerKind::AdamW => {
+                ["exp_avg", "exp_avg_sq", "unused", "unused"]
+            }
+            OptimizerKind::ScheduleFreeSgd => ["z", "unused", "unused", "unused"],
+            OptimizerKind::ScheduleFreeAdamW => ["z", "exp_avg_sq", "unused", "unused"],
+            OptimizerKind::Prodigy => ["exp_avg", "exp_avg_sq", "s", "p0"],
+            OptimizerKind::DAdaptAdam => ["exp_avg", "exp_avg_sq", "s", "unused"],
+            OptimizerKind::DAdaptSgd => ["s", "x0", "unused", "unused"],
+            OptimizerKind::Dog => ["init_buffer", "unused", "unused", "unused"],
+            _ => ["momentum_buffer", "unused", "unused", "unused"],
         }
     }
 
@@ -559,6 +916,28 @@ enum Kernel {
     SfSgd(schedule_free::SfSgd, bool),
     /// Schedule-free AdamW; `true` on the first step.
     SfAdamW(schedule_free::SfAdamW, bool),
+    /// Prodigy's update (its moments were advanced by the first pass).
+    Prodigy(prodigy::Update),
+    /// D-Adaptation Adam's update.
+    DAdaptAdam(dadapt::AdamUpdate),
+    /// D-Adaptation SGD's update.
+    DAdaptSgd(dadapt::SgdUpdate),
+    /// DoG's update.
+    Dog(dog::Update),
+}
+
+/// The first pass of an LR-free step over one group: elementwise state updates and the
+/// sums the estimate needs.
+#[derive(Debug, Clone, Copy)]
+enum Stats {
+    /// Nothing (a group D-Adaptation SGD's first-norm pass leaves out).
+    None,
+    Prodigy(prodigy::Stats),
+    DAdaptAdam(dadapt::AdamStats),
+    /// D-Adaptation SGD's first gradient norm.
+    GradSq,
+    DAdaptSgd(dadapt::SgdStats),
+    Dog(dog::Stats),
 }
 
 /// Parameters per piece of a parallel update: large enough that a piece costs far more
@@ -622,6 +1001,10 @@ fn plan_kernels(
                 eps: c.eps,
                 step,
             }),
+            OptimizerKind::Prodigy
+            | OptimizerKind::DAdaptAdam
+            | OptimizerKind::DAdaptSgd
+            | OptimizerKind::Dog => unreachable!("LR-free kinds are planned by plan_lr_free"),
             OptimizerKind::ScheduleFreeSgd | OptimizerKind::ScheduleFreeAdamW => {
                 let avg = schedule_free::averaging(
                     lr,
@@ -663,8 +1046,8 @@ fn plan_kernels(
 /// The pieces of a plan, in order, into `out`: `(kernel index, range)`, each group cut
 /// at `cuts` (increasing parameter indices) when given, else into pieces of at most
 /// [`PIECE`].
-fn cut_pieces(
-    plan: &[(std::ops::Range<usize>, Kernel)],
+fn cut_pieces<K>(
+    plan: &[(std::ops::Range<usize>, K)],
     cuts: &[usize],
     out: &mut Vec<(usize, std::ops::Range<usize>)>,
 ) {
@@ -703,7 +1086,7 @@ unsafe fn apply_piece(
     r: std::ops::Range<usize>,
     params: *mut f32,
     grads: *const f32,
-    bufs: [*mut f32; 3],
+    bufs: [*mut f32; NBUF],
 ) {
     let n = r.end - r.start;
     let p = std::slice::from_raw_parts_mut(params.add(r.start), n);
@@ -745,7 +1128,84 @@ unsafe fn apply_piece(
                 buf(1).expect("schedule-free AdamW keeps its second moment"),
             )
         }
+        Kernel::Prodigy(k) => k.apply(
+            p,
+            g,
+            buf(0).expect("Prodigy keeps its first moment"),
+            buf(1).expect("Prodigy keeps its second moment"),
+        ),
+        Kernel::DAdaptAdam(k) => k.apply(
+            p,
+            buf(0).expect("D-Adaptation Adam keeps its first moment"),
+            buf(1).expect("D-Adaptation Adam keeps its second moment"),
+        ),
+        Kernel::DAdaptSgd(k) => k.apply(
+            p,
+            buf(0).expect("D-Adaptation SGD keeps s"),
+            buf(1).expect("D-Adaptation SGD keeps x0"),
+        ),
+        Kernel::Dog(k) => k.apply(p, g),
     }
+}
+
+/// Applies the first-pass kernel `stats` to the parameters in `r` and returns its sums.
+///
+/// # Safety
+/// As [`apply_piece`].
+#[inline(always)]
+unsafe fn stats_piece(
+    stats: Stats,
+    r: std::ops::Range<usize>,
+    params: *mut f32,
+    grads: *const f32,
+    bufs: [*mut f32; NBUF],
+) -> Sums {
+    let n = r.end - r.start;
+    let p = std::slice::from_raw_parts(params.add(r.start), n);
+    let g = std::slice::from_raw_parts(grads.add(r.start), n);
+    let buf = |i: usize| -> &mut [f32] {
+        assert!(!bufs[i].is_null(), "the kind keeps buffer {i}");
+        std::slice::from_raw_parts_mut(bufs[i].add(r.start), n)
+    };
+    match stats {
+        Stats::None => Sums::default(),
+        Stats::Prodigy(k) => k.apply(p, g, buf(0), buf(1), buf(2), buf(3)),
+        Stats::DAdaptAdam(k) => k.apply(p, g, buf(0), buf(1), buf(2)),
+        Stats::GradSq => dadapt::grad_sq(g),
+        Stats::DAdaptSgd(k) => k.apply(p, g, buf(0), buf(1)),
+        Stats::Dog(k) => k.apply(p, g, buf(0)),
+    }
+}
+
+/// [`stats_piece`] compiled for FMA and AVX2 where the CPU has them (as
+/// [`apply_piece_dispatch`]).
+///
+/// # Safety
+/// As [`apply_piece`].
+unsafe fn stats_piece_dispatch(
+    stats: Stats,
+    r: std::ops::Range<usize>,
+    params: *mut f32,
+    grads: *const f32,
+    bufs: [*mut f32; NBUF],
+) -> Sums {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn with_fma(
+            stats: Stats,
+            r: std::ops::Range<usize>,
+            params: *mut f32,
+            grads: *const f32,
+            bufs: [*mut f32; NBUF],
+        ) -> Sums {
+            stats_piece(stats, r, params, grads, bufs)
+        }
+        if std::is_x86_feature_detected!("fma") && std::is_x86_feature_detected!("avx2") {
+            return with_fma(stats, r, params, grads, bufs);
+        }
+    }
+    stats_piece(stats, r, params, grads, bufs)
 }
 
 /// [`apply_piece`] compiled for FMA and AVX2 where the CPU has them (see [`fused`]: a
@@ -759,7 +1219,7 @@ unsafe fn apply_piece_dispatch(
     r: std::ops::Range<usize>,
     params: *mut f32,
     grads: *const f32,
-    bufs: [*mut f32; 3],
+    bufs: [*mut f32; NBUF],
 ) {
     #[cfg(target_arch = "x86_64")]
     {
@@ -769,7 +1229,7 @@ unsafe fn apply_piece_dispatch(
             r: std::ops::Range<usize>,
             params: *mut f32,
             grads: *const f32,
-            bufs: [*mut f32; 3],
+            bufs: [*mut f32; NBUF],
         ) {
             apply_piece(kernel, r, params, grads, bufs)
         }
@@ -793,6 +1253,19 @@ unsafe impl Sync for Shared {}
 
 impl Shared {
     fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// The pieces' sums of a first pass; each piece writes its own slot.
+#[derive(Clone, Copy)]
+struct SharedSums(*mut Sums);
+// SAFETY: each piece writes only its own slot (see `Optimizer::reduce`).
+unsafe impl Send for SharedSums {}
+unsafe impl Sync for SharedSums {}
+
+impl SharedSums {
+    fn get(self) -> *mut Sums {
         self.0
     }
 }

@@ -34,6 +34,38 @@ pub struct OptimizerState {
     pub groups: Vec<GroupState>,
     /// The per-parameter buffers, each as long as the parameters.
     pub buffers: Vec<NamedBuffer>,
+    /// LR-free kinds (Prodigy, D-Adaptation, DoG): their running estimates; absent for
+    /// the other kinds, whose saved states are as they always were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptive: Option<AdaptiveState>,
+}
+
+/// The running estimates of an LR-free optimizer, as its reference keeps them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdaptiveState {
+    /// The references' step counter `k`: the steps that updated the parameters (a step
+    /// with all-zero gradients, which the references skip, does not count).
+    pub k: u64,
+    /// Prodigy, D-Adaptation: the current estimate of D.
+    #[serde(with = "f64_bits")]
+    pub d: f64,
+    /// Prodigy: the largest estimate so far (`d_max`).
+    #[serde(with = "f64_bits")]
+    pub d_max: f64,
+    /// Prodigy: `d_numerator`; D-Adaptation: `numerator_weighted`.
+    #[serde(with = "f64_bits")]
+    pub numerator: f64,
+    /// D-Adaptation SGD: the norm of the first gradient (`g0_norm`).
+    #[serde(with = "f64_bits")]
+    pub g0_norm: f64,
+    /// DoG: per group, the largest distance from the initial point so far (`rbar`), an
+    /// f32 as the reference keeps it.
+    #[serde(with = "f32_hex")]
+    pub rbar: Vec<f32>,
+    /// DoG: per group, the sum of squared gradient norms plus eps (`G`), an f32.
+    #[serde(with = "f32_hex")]
+    pub grad_sq_sum: Vec<f32>,
 }
 
 /// A parameter group's running values.

@@ -45,45 +45,33 @@ use crate::{
 };
 use serde::Deserialize;
 
-macro_rules! catalog {
-    ($($name:literal, $summary:literal, $params:literal, $example:literal;)*) => {
-        /// The `keras.*` types `lrsched list` shows.
-        pub const CATALOG: &[TypeInfo] = &[
-            $(TypeInfo { name: $name, group: "keras", summary: $summary, params: $params, example: $example },)*
-        ];
-    };
-}
-
-catalog! {
-    "keras.ExponentialDecay", "initial_learning_rate * decay_rate^(step / decay_steps), optionally staircase",
+library! {
+    "keras";
+    "keras.ExponentialDecay" => read::<ExponentialDecay>,
+        "initial_learning_rate * decay_rate^(step / decay_steps), optionally staircase",
         "initial_learning_rate, decay_steps, decay_rate, staircase=false, name=none",
         "keras.ExponentialDecay(initial_learning_rate=0.1, decay_steps=1000, decay_rate=0.96)";
-    "keras.PiecewiseConstantDecay", "values[i] while boundaries[i-1] < step <= boundaries[i]",
+    "keras.PiecewiseConstantDecay" => read::<PiecewiseConstantDecay>,
+        "values[i] while boundaries[i-1] < step <= boundaries[i]",
         "boundaries, values, name=none",
         "keras.PiecewiseConstantDecay(boundaries=[1000, 2000], values=[0.1, 0.01, 0.001])";
-    "keras.PolynomialDecay", "(lr - end) * (1 - step/decay_steps)^power + end, optionally cycling",
+    "keras.PolynomialDecay" => read::<PolynomialDecay>,
+        "(lr - end) * (1 - step/decay_steps)^power + end, optionally cycling",
         "initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1, cycle=false, name=none",
         "keras.PolynomialDecay(initial_learning_rate=0.1, decay_steps=1000)";
-    "keras.InverseTimeDecay", "initial_learning_rate / (1 + decay_rate * step / decay_steps), optionally staircase",
+    "keras.InverseTimeDecay" => read::<InverseTimeDecay>,
+        "initial_learning_rate / (1 + decay_rate * step / decay_steps), optionally staircase",
         "initial_learning_rate, decay_steps, decay_rate, staircase=false, name=none",
         "keras.InverseTimeDecay(initial_learning_rate=0.1, decay_steps=1000, decay_rate=0.5)";
-    "keras.CosineDecay", "cosine to alpha * its start over decay_steps, after an optional linear warmup to warmup_target",
+    "keras.CosineDecay" => read::<CosineDecay>,
+        "cosine to alpha * its start over decay_steps, after an optional linear warmup to warmup_target",
         "initial_learning_rate, decay_steps, alpha=0, name=none, warmup_target=none, warmup_steps=0",
         "keras.CosineDecay(initial_learning_rate=0, decay_steps=1000, warmup_target=0.1, warmup_steps=100)";
-    "keras.CosineDecayRestarts", "SGDR: cosine restarting with periods times t_mul and heights times m_mul",
+    "keras.CosineDecayRestarts" => read::<CosineDecayRestarts>,
+        "SGDR: cosine restarting with periods times t_mul and heights times m_mul",
         "initial_learning_rate, first_decay_steps, t_mul=2, m_mul=1, alpha=0, name=none",
         "keras.CosineDecayRestarts(initial_learning_rate=0.1, first_decay_steps=100)";
 }
-
-/// Each class's reader, by its name after `keras.`.
-pub(crate) const READERS: &[(&str, super::Reader)] = &[
-    ("ExponentialDecay", read::<ExponentialDecay>),
-    ("PiecewiseConstantDecay", read::<PiecewiseConstantDecay>),
-    ("PolynomialDecay", read::<PolynomialDecay>),
-    ("InverseTimeDecay", read::<InverseTimeDecay>),
-    ("CosineDecay", read::<CosineDecay>),
-    ("CosineDecayRestarts", read::<CosineDecayRestarts>),
-];
 
 defaults! {
     alpha: f64 = 0.0;
@@ -104,9 +92,10 @@ fn steps(name: &str, key: &str, v: u64) -> Result<u64, ScheduleError> {
     Ok(v)
 }
 
+/// The arguments `ExponentialDecay` and `InverseTimeDecay` share.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ExponentialDecay {
+struct DecayArgs {
     initial_learning_rate: f64,
     decay_steps: u64,
     decay_rate: f64,
@@ -116,24 +105,27 @@ struct ExponentialDecay {
     _name: Option<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct ExponentialDecay(DecayArgs);
+
 impl Build for ExponentialDecay {
     fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
-        check::non_negative(name, "initial_learning_rate", self.initial_learning_rate)?;
-        let decay_steps = steps(name, "decay_steps", self.decay_steps)?;
-        if !(self.decay_rate > 0.0 && self.decay_rate <= 1.0) {
+        let a = self.0;
+        check::non_negative(name, "initial_learning_rate", a.initial_learning_rate)?;
+        let decay_steps = steps(name, "decay_steps", a.decay_steps)?;
+        if !(a.decay_rate > 0.0 && a.decay_rate <= 1.0) {
             return Err(ScheduleError::invalid(
                 name,
                 "decay_rate",
-                check::fmt(self.decay_rate),
+                check::fmt(a.decay_rate),
                 "a number in (0, 1] (lrsched refuses values that grow without bound)",
             ));
         }
-        Ok(
-            Exponential::new(self.initial_learning_rate, self.decay_rate)
-                .with_transition_steps(decay_steps)
-                .with_staircase(self.staircase)
-                .into(),
-        )
+        Ok(Exponential::new(a.initial_learning_rate, a.decay_rate)
+            .with_transition_steps(decay_steps)
+            .with_staircase(a.staircase)
+            .into())
     }
 }
 
@@ -220,28 +212,19 @@ impl Build for PolynomialDecay {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InverseTimeDecay {
-    initial_learning_rate: f64,
-    decay_steps: u64,
-    decay_rate: f64,
-    #[serde(default = "defaults::staircase")]
-    staircase: bool,
-    #[serde(default, rename = "name")]
-    _name: Option<String>,
-}
+#[serde(transparent)]
+struct InverseTimeDecay(DecayArgs);
 
 impl Build for InverseTimeDecay {
     fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
-        check::non_negative(name, "initial_learning_rate", self.initial_learning_rate)?;
-        check::non_negative(name, "decay_rate", self.decay_rate)?;
-        let decay_steps = steps(name, "decay_steps", self.decay_steps)?;
-        Ok(
-            InverseTime::new(self.initial_learning_rate, self.decay_rate)
-                .with_decay_steps(decay_steps)
-                .with_staircase(self.staircase)
-                .into(),
-        )
+        let a = self.0;
+        check::non_negative(name, "initial_learning_rate", a.initial_learning_rate)?;
+        check::non_negative(name, "decay_rate", a.decay_rate)?;
+        let decay_steps = steps(name, "decay_steps", a.decay_steps)?;
+        Ok(InverseTime::new(a.initial_learning_rate, a.decay_rate)
+            .with_decay_steps(decay_steps)
+            .with_staircase(a.staircase)
+            .into())
     }
 }
 

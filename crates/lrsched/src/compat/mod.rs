@@ -40,6 +40,21 @@ macro_rules! defaults {
     };
 }
 
+/// A library's catalog and readers from one list, so a type's name is written once:
+/// `"lib.name" => reader, summary, params, example;` gives the `CATALOG` row `lrsched
+/// list` shows and the `READERS` entry [`from_value`] dispatches on.
+macro_rules! library {
+    ($group:literal; $($name:literal => $reader:expr, $summary:literal, $params:literal, $example:literal;)*) => {
+        #[doc = concat!("The `", $group, ".*` types `lrsched list` shows.")]
+        pub const CATALOG: &[TypeInfo] = &[
+            $(TypeInfo { name: $name, group: $group, summary: $summary, params: $params, example: $example },)*
+        ];
+
+        /// Each type's reader, by its whole name.
+        pub(crate) const READERS: &[(&str, super::Reader)] = &[$(($name, $reader),)*];
+    };
+}
+
 /// One function's or class's keyword arguments, read by serde with the library's names
 /// and defaults, turned into native schedules.
 pub(crate) trait Build: DeserializeOwned {
@@ -95,7 +110,7 @@ pub(crate) fn from_value(
     name: &str,
     body: Map<String, Value>,
 ) -> Option<Result<AnySchedule, ScheduleError>> {
-    let (library, function) = name.split_once('.')?;
+    let (library, _) = name.split_once('.')?;
     let readers = match library {
         "transformers" => transformers::READERS,
         "timm" => timm::READERS,
@@ -103,6 +118,6 @@ pub(crate) fn from_value(
         "keras" => keras::READERS,
         _ => return None,
     };
-    let (_, read) = readers.iter().find(|(f, _)| *f == function)?;
+    let (_, read) = readers.iter().find(|(n, _)| *n == name)?;
     Some(read(name, body))
 }

@@ -57,82 +57,65 @@ use crate::{
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-macro_rules! catalog {
-    ($($name:literal, $summary:literal, $params:literal, $example:literal;)*) => {
-        /// The `optax.*` types `lrsched list` shows.
-        pub const CATALOG: &[TypeInfo] = &[
-            $(TypeInfo { name: $name, group: "optax", summary: $summary, params: $params, example: $example },)*
-        ];
-    };
-}
-
-catalog! {
-    "optax.constant_schedule", "value at every step",
-        "value", "optax.constant_schedule(value=0.1)";
-    "optax.linear_schedule", "a line from init_value to end_value over transition_steps, after transition_begin",
+library! {
+    "optax";
+    "optax.constant_schedule" => read::<ConstantSchedule>,
+        "value at every step",
+        "value",
+        "optax.constant_schedule(value=0.1)";
+    "optax.linear_schedule" => read::<LinearSchedule>,
+        "a line from init_value to end_value over transition_steps, after transition_begin",
         "init_value, end_value, transition_steps, transition_begin=0",
         "optax.linear_schedule(init_value=0.1, end_value=0.001, transition_steps=1000)";
-    "optax.polynomial_schedule", "(init - end) * (1 - t/transition_steps)^power + end, after transition_begin",
+    "optax.polynomial_schedule" => read::<PolynomialSchedule>,
+        "(init - end) * (1 - t/transition_steps)^power + end, after transition_begin",
         "init_value, end_value, power, transition_steps, transition_begin=0",
         "optax.polynomial_schedule(init_value=0.1, end_value=0.001, power=2, transition_steps=1000)";
-    "optax.piecewise_constant_schedule", "init_value times every scale whose step is reached",
+    "optax.piecewise_constant_schedule" => read::<PiecewiseConstant>,
+        "init_value times every scale whose step is reached",
         "init_value, boundaries_and_scales=none",
         "optax.piecewise_constant_schedule(init_value=0.1, boundaries_and_scales={1000=0.1, 2000=0.1})";
-    "optax.piecewise_interpolate_schedule", "linear or cosine interpolation between init_value times the scales reached",
+    "optax.piecewise_interpolate_schedule" => read::<PiecewiseInterpolate>,
+        "linear or cosine interpolation between init_value times the scales reached",
         "interpolate_type, init_value, boundaries_and_scales=none",
         "optax.piecewise_interpolate_schedule(interpolate_type=cosine, init_value=0.1, boundaries_and_scales={100=10, 1000=0.01})";
-    "optax.exponential_decay", "init_value * decay_rate^((t - transition_begin)/transition_steps), staircase, end_value bound",
+    "optax.exponential_decay" => read::<ExponentialDecay>,
+        "init_value * decay_rate^((t - transition_begin)/transition_steps), staircase, end_value bound",
         "init_value, transition_steps, decay_rate, transition_begin=0, staircase=false, end_value=none",
         "optax.exponential_decay(init_value=0.1, transition_steps=100, decay_rate=0.5)";
-    "optax.cosine_decay_schedule", "cosine from init_value to alpha * init_value over decay_steps (exponent)",
+    "optax.cosine_decay_schedule" => read::<CosineDecay>,
+        "cosine from init_value to alpha * init_value over decay_steps (exponent)",
         "init_value, decay_steps, alpha=0, exponent=1",
         "optax.cosine_decay_schedule(init_value=0.1, decay_steps=1000)";
-    "optax.warmup_cosine_decay_schedule", "linear warmup to peak_value, then cosine to end_value; decay_steps includes the warmup",
+    "optax.warmup_cosine_decay_schedule" => read::<WarmupCosineDecay>,
+        "linear warmup to peak_value, then cosine to end_value; decay_steps includes the warmup",
         "init_value, peak_value, warmup_steps, decay_steps, end_value=0, exponent=1",
         "optax.warmup_cosine_decay_schedule(init_value=0, peak_value=0.001, warmup_steps=100, decay_steps=1000)";
-    "optax.warmup_constant_schedule", "linear warmup to peak_value, then constant",
+    "optax.warmup_constant_schedule" => read::<WarmupConstant>,
+        "linear warmup to peak_value, then constant",
         "init_value, peak_value, warmup_steps",
         "optax.warmup_constant_schedule(init_value=0, peak_value=0.1, warmup_steps=100)";
-    "optax.warmup_exponential_decay_schedule", "linear warmup to peak_value, then optax.exponential_decay from it",
+    "optax.warmup_exponential_decay_schedule" => read::<WarmupExponentialDecay>,
+        "linear warmup to peak_value, then optax.exponential_decay from it",
         "init_value, peak_value, warmup_steps, transition_steps, decay_rate, transition_begin=0, staircase=false, end_value=none",
         "optax.warmup_exponential_decay_schedule(init_value=0, peak_value=0.1, warmup_steps=100, transition_steps=1000, decay_rate=0.5)";
-    "optax.cosine_onecycle_schedule", "one cycle by cosine interpolation: up to peak_value, down to peak/(div*final_div)",
+    "optax.cosine_onecycle_schedule" => read::<CosineOnecycle>,
+        "one cycle by cosine interpolation: up to peak_value, down to peak/(div*final_div)",
         "transition_steps, peak_value, pct_start=0.3, div_factor=25, final_div_factor=10000",
         "optax.cosine_onecycle_schedule(transition_steps=1000, peak_value=0.1)";
-    "optax.linear_onecycle_schedule", "one cycle by linear interpolation: up to peak_value, back down, then to init/final_div",
+    "optax.linear_onecycle_schedule" => read::<LinearOnecycle>,
+        "one cycle by linear interpolation: up to peak_value, back down, then to init/final_div",
         "transition_steps, peak_value, pct_start=0.3, pct_final=0.85, div_factor=25, final_div_factor=10000",
         "optax.linear_onecycle_schedule(transition_steps=1000, peak_value=0.1)";
-    "optax.join_schedules", "schedules one after another; each sees the steps since its boundary",
+    "optax.join_schedules" => read::<JoinSchedules>,
+        "schedules one after another; each sees the steps since its boundary",
         "schedules, boundaries",
         "optax.join_schedules(schedules=[optax.constant_schedule(value=0.01), optax.cosine_decay_schedule(init_value=0.1, decay_steps=900)], boundaries=[100])";
-    "optax.sgdr_schedule", "warmup-cosine cycles one after another, one per dict of warmup_cosine_decay_schedule arguments",
+    "optax.sgdr_schedule" => read::<Sgdr>,
+        "warmup-cosine cycles one after another, one per dict of warmup_cosine_decay_schedule arguments",
         "cosine_kwargs",
         "optax.sgdr_schedule(cosine_kwargs=[{init_value=0, peak_value=0.1, warmup_steps=10, decay_steps=100}, {init_value=0, peak_value=0.05, warmup_steps=10, decay_steps=200}])";
 }
-
-/// Each function's reader, by its name after `optax.`.
-pub(crate) const READERS: &[(&str, super::Reader)] = &[
-    ("constant_schedule", read::<ConstantSchedule>),
-    ("linear_schedule", read::<LinearSchedule>),
-    ("polynomial_schedule", read::<PolynomialSchedule>),
-    ("piecewise_constant_schedule", read::<PiecewiseConstant>),
-    (
-        "piecewise_interpolate_schedule",
-        read::<PiecewiseInterpolate>,
-    ),
-    ("exponential_decay", read::<ExponentialDecay>),
-    ("cosine_decay_schedule", read::<CosineDecay>),
-    ("warmup_cosine_decay_schedule", read::<WarmupCosineDecay>),
-    ("warmup_constant_schedule", read::<WarmupConstant>),
-    (
-        "warmup_exponential_decay_schedule",
-        read::<WarmupExponentialDecay>,
-    ),
-    ("cosine_onecycle_schedule", read::<CosineOnecycle>),
-    ("linear_onecycle_schedule", read::<LinearOnecycle>),
-    ("join_schedules", read::<JoinSchedules>),
-    ("sgdr_schedule", read::<Sgdr>),
-];
 
 defaults! {
     exponent: f64 = 1.0;
@@ -617,7 +600,8 @@ fn int(x: f64) -> i64 {
     x.trunc() as i64
 }
 
-fn onecycle_steps(name: &str, steps: i64) -> Result<(), ScheduleError> {
+/// What both one-cycle schedules refuse: no steps, or a factor that is not > 0.
+fn onecycle_checks(name: &str, steps: i64, div: f64, final_div: f64) -> Result<(), ScheduleError> {
     if steps <= 0 {
         return Err(ScheduleError::invalid(
             name,
@@ -626,7 +610,8 @@ fn onecycle_steps(name: &str, steps: i64) -> Result<(), ScheduleError> {
             "> 0 (optax raises otherwise)",
         ));
     }
-    Ok(())
+    check::positive(name, "div_factor", div)?;
+    check::positive(name, "final_div_factor", final_div)
 }
 
 #[derive(Deserialize)]
@@ -657,9 +642,8 @@ fn default_final_div_factor() -> f64 {
 
 impl Build for CosineOnecycle {
     fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
-        onecycle_steps(name, self.transition_steps)?;
-        check::positive(name, "div_factor", self.div_factor)?;
-        check::positive(name, "final_div_factor", self.final_div_factor)?;
+        let (div, final_div) = (self.div_factor, self.final_div_factor);
+        onecycle_checks(name, self.transition_steps, div, final_div)?;
         let t = self.transition_steps;
         // A dict literal: a repeated key keeps its later value.
         let mut scales = BTreeMap::new();
@@ -686,9 +670,8 @@ struct LinearOnecycle {
 
 impl Build for LinearOnecycle {
     fn build(self, name: &str) -> Result<AnySchedule, ScheduleError> {
-        onecycle_steps(name, self.transition_steps)?;
-        check::positive(name, "div_factor", self.div_factor)?;
-        check::positive(name, "final_div_factor", self.final_div_factor)?;
+        let (div, final_div) = (self.div_factor, self.final_div_factor);
+        onecycle_checks(name, self.transition_steps, div, final_div)?;
         let t = self.transition_steps;
         let mut scales = BTreeMap::new();
         scales.insert(int(self.pct_start * t as f64), self.div_factor);

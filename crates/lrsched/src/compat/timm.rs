@@ -70,61 +70,33 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-/// The `timm.*` types `lrsched list` shows.
-pub const CATALOG: &[TypeInfo] = &[
-    TypeInfo {
-        name: "timm.CosineLRScheduler",
-        group: "timm",
-        summary: "cosine cycles (cycle_mul, cycle_decay, cycle_limit, k_decay) with warmup and noise",
-        params: "lr, t_initial, lr_min=0, cycle_mul=1, cycle_decay=1, cycle_limit=1, warmup_t=0, warmup_lr_init=0, warmup_prefix=false, t_in_epochs=true, noise_range_t=none, noise_pct=0.67, noise_std=1, noise_seed=42, k_decay=1",
-        example: "timm.CosineLRScheduler(lr=0.1, t_initial=300, warmup_t=5, warmup_lr_init=0.0001)",
-    },
-    TypeInfo {
-        name: "timm.TanhLRScheduler",
-        group: "timm",
-        summary: "tanh cycles (lb, ub, cycle_mul, cycle_decay, cycle_limit) with warmup and noise",
-        params: "lr, t_initial, lb=-7, ub=3, lr_min=0, cycle_mul=1, cycle_decay=1, cycle_limit=1, warmup_t=0, warmup_lr_init=0, warmup_prefix=false, t_in_epochs=true, noise_range_t=none, noise_pct=0.67, noise_std=1, noise_seed=42",
-        example: "timm.TanhLRScheduler(lr=0.1, t_initial=100)",
-    },
-    TypeInfo {
-        name: "timm.StepLRScheduler",
-        group: "timm",
-        summary: "lr * decay_rate^(t // decay_t) with warmup and noise",
-        params: "lr, decay_t, decay_rate=1, warmup_t=0, warmup_lr_init=0, warmup_prefix=true, t_in_epochs=true, noise_range_t=none, noise_pct=0.67, noise_std=1, noise_seed=42",
-        example: "timm.StepLRScheduler(lr=0.1, decay_t=30, decay_rate=0.1)",
-    },
-    TypeInfo {
-        name: "timm.MultiStepLRScheduler",
-        group: "timm",
-        summary: "lr * decay_rate per milestone of decay_t (timm drops one step before each) with warmup and noise",
-        params: "lr, decay_t, decay_rate=1, warmup_t=0, warmup_lr_init=0, warmup_prefix=true, t_in_epochs=true, noise_range_t=none, noise_pct=0.67, noise_std=1, noise_seed=42",
-        example: "timm.MultiStepLRScheduler(lr=0.1, decay_t=[30, 60], decay_rate=0.1)",
-    },
-    TypeInfo {
-        name: "timm.PolyLRScheduler",
-        group: "timm",
-        summary: "polynomial cycles (power, cycle_mul, cycle_decay, cycle_limit, k_decay) with warmup and noise",
-        params: "lr, t_initial, power=0.5, lr_min=0, cycle_mul=1, cycle_decay=1, cycle_limit=1, warmup_t=0, warmup_lr_init=0, warmup_prefix=false, t_in_epochs=true, noise_range_t=none, noise_pct=0.67, noise_std=1, noise_seed=42, k_decay=1",
-        example: "timm.PolyLRScheduler(lr=0.1, t_initial=100, power=2)",
-    },
-    TypeInfo {
-        name: "timm.PlateauLRScheduler",
-        group: "timm",
-        summary: "ReduceLROnPlateau (mode max by default) after a warmup, with noise",
-        params: "lr, decay_rate=0.1, patience_t=10, threshold=0.0001, cooldown_t=0, warmup_t=0, warmup_lr_init=0, lr_min=0, mode=max, noise_range_t=none, noise_type=normal, noise_pct=0.67, noise_std=1, noise_seed=42",
-        example: "timm.PlateauLRScheduler(lr=0.1, decay_rate=0.5, patience_t=2, mode=min)",
-    },
-];
-
-/// Each class's reader, by its name after `timm.`.
-pub(crate) const READERS: &[(&str, super::Reader)] = &[
-    ("CosineLRScheduler", read_cycle::<CosineArgs>),
-    ("TanhLRScheduler", read_cycle::<TanhArgs>),
-    ("PolyLRScheduler", read_cycle::<PolyArgs>),
-    ("StepLRScheduler", read::<StepArgs>),
-    ("MultiStepLRScheduler", read::<MultiStepArgs>),
-    ("PlateauLRScheduler", read::<PlateauArgs>),
-];
+library! {
+    "timm";
+    "timm.CosineLRScheduler" => read_cycle::<CosineArgs>,
+        "cosine cycles (cycle_mul, cycle_decay, cycle_limit, k_decay) with warmup and noise",
+        "lr, t_initial, lr_min=0, cycle_mul=1, cycle_decay=1, cycle_limit=1, warmup_t=0, warmup_lr_init=0, warmup_prefix=false, t_in_epochs=true, noise_range_t=none, noise_pct=0.67, noise_std=1, noise_seed=42, k_decay=1",
+        "timm.CosineLRScheduler(lr=0.1, t_initial=300, warmup_t=5, warmup_lr_init=0.0001)";
+    "timm.TanhLRScheduler" => read_cycle::<TanhArgs>,
+        "tanh cycles (lb, ub, cycle_mul, cycle_decay, cycle_limit) with warmup and noise",
+        "lr, t_initial, lb=-7, ub=3, lr_min=0, cycle_mul=1, cycle_decay=1, cycle_limit=1, warmup_t=0, warmup_lr_init=0, warmup_prefix=false, t_in_epochs=true, noise_range_t=none, noise_pct=0.67, noise_std=1, noise_seed=42",
+        "timm.TanhLRScheduler(lr=0.1, t_initial=100)";
+    "timm.StepLRScheduler" => read::<StepArgs>,
+        "lr * decay_rate^(t // decay_t) with warmup and noise",
+        "lr, decay_t, decay_rate=1, warmup_t=0, warmup_lr_init=0, warmup_prefix=true, t_in_epochs=true, noise_range_t=none, noise_pct=0.67, noise_std=1, noise_seed=42",
+        "timm.StepLRScheduler(lr=0.1, decay_t=30, decay_rate=0.1)";
+    "timm.MultiStepLRScheduler" => read::<MultiStepArgs>,
+        "lr * decay_rate per milestone of decay_t (timm drops one step before each) with warmup and noise",
+        "lr, decay_t, decay_rate=1, warmup_t=0, warmup_lr_init=0, warmup_prefix=true, t_in_epochs=true, noise_range_t=none, noise_pct=0.67, noise_std=1, noise_seed=42",
+        "timm.MultiStepLRScheduler(lr=0.1, decay_t=[30, 60], decay_rate=0.1)";
+    "timm.PolyLRScheduler" => read_cycle::<PolyArgs>,
+        "polynomial cycles (power, cycle_mul, cycle_decay, cycle_limit, k_decay) with warmup and noise",
+        "lr, t_initial, power=0.5, lr_min=0, cycle_mul=1, cycle_decay=1, cycle_limit=1, warmup_t=0, warmup_lr_init=0, warmup_prefix=false, t_in_epochs=true, noise_range_t=none, noise_pct=0.67, noise_std=1, noise_seed=42, k_decay=1",
+        "timm.PolyLRScheduler(lr=0.1, t_initial=100, power=2)";
+    "timm.PlateauLRScheduler" => read::<PlateauArgs>,
+        "ReduceLROnPlateau (mode max by default) after a warmup, with noise",
+        "lr, decay_rate=0.1, patience_t=10, threshold=0.0001, cooldown_t=0, warmup_t=0, warmup_lr_init=0, lr_min=0, mode=max, noise_range_t=none, noise_type=normal, noise_pct=0.67, noise_std=1, noise_seed=42",
+        "timm.PlateauLRScheduler(lr=0.1, decay_rate=0.5, patience_t=2, mode=min)";
+}
 
 /// A class's own keyword arguments, turned into a native schedule with the warmup and
 /// noise every class takes.

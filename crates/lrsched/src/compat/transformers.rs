@@ -55,105 +55,49 @@ use crate::{
 };
 use serde::Deserialize;
 
-/// The `transformers.*` types `lrsched list` shows.
-pub const CATALOG: &[TypeInfo] = &[
-    TypeInfo {
-        name: "transformers.get_constant_schedule",
-        group: "transformers",
-        summary: "the optimizer's lr at every step",
-        params: "lr",
-        example: "transformers.get_constant_schedule(lr=0.1)",
-    },
-    TypeInfo {
-        name: "transformers.get_constant_schedule_with_warmup",
-        group: "transformers",
-        summary: "linear warmup from 0, then lr",
-        params: "lr, num_warmup_steps",
-        example: "transformers.get_constant_schedule_with_warmup(lr=0.1, num_warmup_steps=100)",
-    },
-    TypeInfo {
-        name: "transformers.get_linear_schedule_with_warmup",
-        group: "transformers",
-        summary: "linear warmup from 0, then a straight line to 0 at num_training_steps",
-        params: "lr, num_warmup_steps, num_training_steps",
-        example: "transformers.get_linear_schedule_with_warmup(lr=0.1, num_warmup_steps=100, num_training_steps=1000)",
-    },
-    TypeInfo {
-        name: "transformers.get_cosine_schedule_with_warmup",
-        group: "transformers",
-        summary: "linear warmup from 0, then num_cycles cosine waves to num_training_steps (and on past it)",
-        params: "lr, num_warmup_steps, num_training_steps, num_cycles=0.5",
-        example: "transformers.get_cosine_schedule_with_warmup(lr=0.0003, num_warmup_steps=500, num_training_steps=10000)",
-    },
-    TypeInfo {
-        name: "transformers.get_cosine_with_hard_restarts_schedule_with_warmup",
-        group: "transformers",
-        summary: "linear warmup from 0, then num_cycles cosine decays restarting at lr, 0 from num_training_steps",
-        params: "lr, num_warmup_steps, num_training_steps, num_cycles=1",
-        example: "transformers.get_cosine_with_hard_restarts_schedule_with_warmup(lr=0.1, num_warmup_steps=10, num_training_steps=310, num_cycles=3)",
-    },
-    TypeInfo {
-        name: "transformers.get_polynomial_decay_schedule_with_warmup",
-        group: "transformers",
-        summary: "linear warmup from 0, then (lr - lr_end) * remaining^power + lr_end (lr_end absolute, below lr)",
-        params: "lr, num_warmup_steps, num_training_steps, lr_end=0.0000001, power=1",
-        example: "transformers.get_polynomial_decay_schedule_with_warmup(lr=0.1, num_warmup_steps=10, num_training_steps=100, power=2)",
-    },
-    TypeInfo {
-        name: "transformers.get_inverse_sqrt_schedule",
-        group: "transformers",
-        summary: "linear warmup from 0, then lr / sqrt((t + timescale - num_warmup_steps) / timescale)",
-        params: "lr, num_warmup_steps, timescale=none",
-        example: "transformers.get_inverse_sqrt_schedule(lr=0.1, num_warmup_steps=100)",
-    },
-    TypeInfo {
-        name: "transformers.get_cosine_with_min_lr_schedule_with_warmup",
-        group: "transformers",
-        summary: "linear warmup from 0, then cosine waves down to min_lr (or lr * min_lr_rate)",
-        params: "lr, num_warmup_steps, num_training_steps, num_cycles=0.5, min_lr=none, min_lr_rate=none",
-        example: "transformers.get_cosine_with_min_lr_schedule_with_warmup(lr=0.1, num_warmup_steps=10, num_training_steps=100, min_lr_rate=0.1)",
-    },
-    TypeInfo {
-        name: "transformers.get_wsd_schedule",
-        group: "transformers",
-        summary: "warmup (linear, cosine, 1-sqrt), stable at lr, decay (linear, cosine, 1-sqrt) to lr * min_lr_ratio",
-        params: "lr, num_warmup_steps, num_decay_steps, num_training_steps=none, num_stable_steps=none, warmup_type=linear, decay_type=cosine, min_lr_ratio=0, num_cycles=0.5",
-        example: "transformers.get_wsd_schedule(lr=0.1, num_warmup_steps=10, num_decay_steps=20, num_training_steps=100)",
-    },
-    TypeInfo {
-        name: "transformers.get_reduce_on_plateau_schedule",
-        group: "transformers",
-        summary: "ReduceLROnPlateau on lr, with its keyword arguments",
-        params: "lr, mode=min, factor=0.1, patience=10, threshold=0.0001, threshold_mode=rel, cooldown=0, min_lr=0, eps=0.00000001",
-        example: "transformers.get_reduce_on_plateau_schedule(lr=0.1, factor=0.5, patience=2)",
-    },
-];
-
-/// Each function's reader, by its name after `transformers.`.
-pub(crate) const READERS: &[(&str, super::Reader)] = &[
-    ("get_constant_schedule", read::<ConstantArgs>),
-    (
-        "get_constant_schedule_with_warmup",
-        read::<ConstantWarmupArgs>,
-    ),
-    ("get_linear_schedule_with_warmup", read::<LinearArgs>),
-    ("get_cosine_schedule_with_warmup", read::<CosineArgs>),
-    (
-        "get_cosine_with_hard_restarts_schedule_with_warmup",
-        read::<HardRestartsArgs>,
-    ),
-    (
-        "get_polynomial_decay_schedule_with_warmup",
-        read::<PolynomialArgs>,
-    ),
-    ("get_inverse_sqrt_schedule", read::<InverseSqrtArgs>),
-    (
-        "get_cosine_with_min_lr_schedule_with_warmup",
-        read::<CosineMinLrArgs>,
-    ),
-    ("get_wsd_schedule", read::<WsdArgs>),
-    ("get_reduce_on_plateau_schedule", read::<PlateauArgs>),
-];
+library! {
+    "transformers";
+    "transformers.get_constant_schedule" => read::<ConstantArgs>,
+        "the optimizer's lr at every step",
+        "lr",
+        "transformers.get_constant_schedule(lr=0.1)";
+    "transformers.get_constant_schedule_with_warmup" => read::<ConstantWarmupArgs>,
+        "linear warmup from 0, then lr",
+        "lr, num_warmup_steps",
+        "transformers.get_constant_schedule_with_warmup(lr=0.1, num_warmup_steps=100)";
+    "transformers.get_linear_schedule_with_warmup" => read::<LinearArgs>,
+        "linear warmup from 0, then a straight line to 0 at num_training_steps",
+        "lr, num_warmup_steps, num_training_steps",
+        "transformers.get_linear_schedule_with_warmup(lr=0.1, num_warmup_steps=100, num_training_steps=1000)";
+    "transformers.get_cosine_schedule_with_warmup" => read::<CosineArgs>,
+        "linear warmup from 0, then num_cycles cosine waves to num_training_steps (and on past it)",
+        "lr, num_warmup_steps, num_training_steps, num_cycles=0.5",
+        "transformers.get_cosine_schedule_with_warmup(lr=0.0003, num_warmup_steps=500, num_training_steps=10000)";
+    "transformers.get_cosine_with_hard_restarts_schedule_with_warmup" => read::<HardRestartsArgs>,
+        "linear warmup from 0, then num_cycles cosine decays restarting at lr, 0 from num_training_steps",
+        "lr, num_warmup_steps, num_training_steps, num_cycles=1",
+        "transformers.get_cosine_with_hard_restarts_schedule_with_warmup(lr=0.1, num_warmup_steps=10, num_training_steps=310, num_cycles=3)";
+    "transformers.get_polynomial_decay_schedule_with_warmup" => read::<PolynomialArgs>,
+        "linear warmup from 0, then (lr - lr_end) * remaining^power + lr_end (lr_end absolute, below lr)",
+        "lr, num_warmup_steps, num_training_steps, lr_end=0.0000001, power=1",
+        "transformers.get_polynomial_decay_schedule_with_warmup(lr=0.1, num_warmup_steps=10, num_training_steps=100, power=2)";
+    "transformers.get_inverse_sqrt_schedule" => read::<InverseSqrtArgs>,
+        "linear warmup from 0, then lr / sqrt((t + timescale - num_warmup_steps) / timescale)",
+        "lr, num_warmup_steps, timescale=none",
+        "transformers.get_inverse_sqrt_schedule(lr=0.1, num_warmup_steps=100)";
+    "transformers.get_cosine_with_min_lr_schedule_with_warmup" => read::<CosineMinLrArgs>,
+        "linear warmup from 0, then cosine waves down to min_lr (or lr * min_lr_rate)",
+        "lr, num_warmup_steps, num_training_steps, num_cycles=0.5, min_lr=none, min_lr_rate=none",
+        "transformers.get_cosine_with_min_lr_schedule_with_warmup(lr=0.1, num_warmup_steps=10, num_training_steps=100, min_lr_rate=0.1)";
+    "transformers.get_wsd_schedule" => read::<WsdArgs>,
+        "warmup (linear, cosine, 1-sqrt), stable at lr, decay (linear, cosine, 1-sqrt) to lr * min_lr_ratio",
+        "lr, num_warmup_steps, num_decay_steps, num_training_steps=none, num_stable_steps=none, warmup_type=linear, decay_type=cosine, min_lr_ratio=0, num_cycles=0.5",
+        "transformers.get_wsd_schedule(lr=0.1, num_warmup_steps=10, num_decay_steps=20, num_training_steps=100)";
+    "transformers.get_reduce_on_plateau_schedule" => read::<PlateauArgs>,
+        "ReduceLROnPlateau on lr, with its keyword arguments",
+        "lr, mode=min, factor=0.1, patience=10, threshold=0.0001, threshold_mode=rel, cooldown=0, min_lr=0, eps=0.00000001",
+        "transformers.get_reduce_on_plateau_schedule(lr=0.1, factor=0.5, patience=2)";
+}
 
 defaults! {
     num_cycles: f64 = 0.5;

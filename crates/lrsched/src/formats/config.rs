@@ -29,7 +29,10 @@
 //!
 //! Every loader accepts the `interval` key (JSON, TOML, the one-line form's `interval=step`);
 //! the `from_*` functions return the schedule alone, the `load_*` functions the schedule
-//! with its interval, as a [`Config`].
+//! with its interval, as a [`Config`]. They are thin wrappers over the one schedule source,
+//! [`ScheduleSpec`]: text or a value read into a spec (the interval kept typed beside the
+//! config), built by [`from_value_with_shape`]. Code that hands a schedule on (a trial, a
+//! task file) or adjusts it (a base rate, a plateau mode) uses the spec itself.
 //!
 //! ```
 //! use lrsched::{config, Interval};

@@ -383,8 +383,17 @@ fn interval_name(i: Interval) -> &'static str {
     }
 }
 
-/// [`ScheduleSpec::with_plateau_mode`] on a config tree, every level.
-fn set_plateau_mode(
+/// [`ScheduleSpec::with_plateau_mode`] on a config value, every level of the tree: for
+/// code that holds a raw config (`lrsched_train::trainer::Monitor::apply_mode`), so the
+/// list of plateau types and the message stay the core's.
+///
+/// ```
+/// use lrsched::{spec, PlateauMode};
+/// let mut v = serde_json::json!({"type": "warmup", "steps": 5, "schedule": {"type": "plateau", "lr": 0.1}});
+/// spec::set_plateau_mode(&mut v, PlateauMode::Max, "val_acc").unwrap();
+/// assert_eq!(v["schedule"]["mode"], "max");
+/// ```
+pub fn set_plateau_mode(
     config: &mut Value,
     mode: PlateauMode,
     monitor: &str,

@@ -78,6 +78,31 @@ pub const ENV_METRICS: &str = "LRSCHED_METRICS";
 /// to write a longer one ([`Metrics`]), since lrsched would reject it as bad output.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
+/// The schedule's variables as lrsched sets them for a trial: [`ENV_SCHEDULE`], the spec's
+/// config as one line of JSON (with its `interval` key where one was stated, as
+/// [`ScheduleSpec::to_value`] writes it), and [`ENV_INTERVAL`], the interval it is stepped
+/// at. [`Trial::from_vars`] reads them back to the same schedule and interval: the writer
+/// beside the reader, so the two sides of the protocol cannot drift apart.
+///
+/// ```
+/// use lrsched::{trial, ScheduleSpec};
+/// let spec = ScheduleSpec::parse("StepLR(lr=0.1, step_size=2)").unwrap();
+/// assert_eq!(trial::schedule_vars(&spec), [
+///     ("LRSCHED_SCHEDULE", r#"{"lr":0.1,"step_size":2,"type":"StepLR"}"#.to_string()),
+///     ("LRSCHED_INTERVAL", "epoch".to_string()),
+/// ]);
+/// ```
+pub fn schedule_vars(spec: &ScheduleSpec) -> [(&'static str, String); 2] {
+    let interval = match spec.interval() {
+        Interval::Step => "step",
+        Interval::Epoch => "epoch",
+    };
+    [
+        (ENV_SCHEDULE, spec.to_value().to_string()),
+        (ENV_INTERVAL, interval.to_string()),
+    ]
+}
+
 /// What can go wrong reading a trial or writing its metrics.
 #[derive(Debug)]
 pub enum TrialError {
@@ -384,5 +409,45 @@ impl Metrics {
                 path: self.path.clone(),
                 error,
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trial_reads_back_the_schedule_vars_it_was_given() {
+        for text in [
+            "StepLR(lr=0.1, step_size=2)",
+            "StepLR(lr=0.1, step_size=2, interval=step)",
+            "cosine(lr=0.1, steps=\"100%\", interval=epoch)",
+            "OneCycleLR(max_lr=0.1, total_steps=\"1ep\")",
+        ] {
+            let spec = ScheduleSpec::parse(text).unwrap();
+            let mut vars: Vec<(&str, String)> = schedule_vars(&spec).into();
+            vars.extend([
+                (ENV_PROTOCOL, "1".to_string()),
+                (ENV_SEED, "1".into()),
+                (ENV_EPOCHS, "3".into()),
+                (ENV_OUT_DIR, "/tmp/t".into()),
+                (ENV_METRICS, "/tmp/t/m.jsonl".into()),
+            ]);
+            let get = |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+            let trial = Trial::from_vars(get).unwrap().unwrap();
+            assert_eq!(trial.interval, spec.interval(), "{text}");
+            assert_eq!(&trial.schedule, spec.config(), "{text}");
+            assert_eq!(
+                trial.spec(),
+                spec.clone().with_interval(spec.interval()),
+                "{text}"
+            );
+            let run = RunShape::new(10, 1).with_epochs(3);
+            assert_eq!(
+                trial.driver(Some(10)).unwrap().schedule(),
+                &spec.resolve(&run).unwrap(),
+                "{text}"
+            );
+        }
     }
 }

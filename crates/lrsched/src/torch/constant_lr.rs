@@ -20,24 +20,13 @@ use crate::{check, ScheduleError};
 #[cfg_attr(
     feature = "serde",
     derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
+    serde(deny_unknown_fields, default)
 )]
 pub struct ConstantLR {
     /// Factor applied until `total_iters` (default 1/3); in (0, 1].
-    #[cfg_attr(feature = "serde", serde(default = "default_factor"))]
     pub factor: f64,
     /// Epochs the factor applies (default 5).
-    #[cfg_attr(feature = "serde", serde(default = "default_total_iters"))]
     pub total_iters: u64,
-}
-
-#[cfg(feature = "serde")]
-fn default_factor() -> f64 {
-    1.0 / 3.0
-}
-#[cfg(feature = "serde")]
-fn default_total_iters() -> u64 {
-    5
 }
 
 impl Default for ConstantLR {

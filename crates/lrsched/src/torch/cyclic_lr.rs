@@ -38,7 +38,7 @@ pub struct CyclicLR {
     /// The cycle's upper lr (per group); finite and >= 0.
     pub max_lr: PerGroup,
     /// Epochs rising (default 2000); >= 1.
-    #[cfg_attr(feature = "serde", serde(default = "default_up"))]
+    #[cfg_attr(feature = "serde", serde(default = "defaults::step_size_up"))]
     pub step_size_up: u64,
     /// Epochs falling (default: `step_size_up`).
     #[cfg_attr(
@@ -47,7 +47,7 @@ pub struct CyclicLR {
     )]
     pub step_size_down: Option<u64>,
     /// `triangular` (default), `triangular2` or `exp_range`.
-    #[cfg_attr(feature = "serde", serde(default = "default_mode"))]
+    #[cfg_attr(feature = "serde", serde(default = "defaults::mode"))]
     pub mode: String,
     /// Base of `exp_range`'s scale (default 1.0); finite and > 0.
     #[cfg_attr(feature = "serde", serde(default = "crate::check::one"))]
@@ -59,42 +59,26 @@ pub struct CyclicLR {
     )]
     pub scale_fn: Option<Expr>,
     /// `cycle` (default) or `iterations`: what `scale_fn` is evaluated at.
-    #[cfg_attr(feature = "serde", serde(default = "default_scale_mode"))]
+    #[cfg_attr(feature = "serde", serde(default = "defaults::scale_mode"))]
     pub scale_mode: String,
     /// Cycle the optimizer's momentum inversely (default true).
-    #[cfg_attr(feature = "serde", serde(default = "default_true"))]
+    #[cfg_attr(feature = "serde", serde(default = "defaults::cycle_momentum"))]
     pub cycle_momentum: bool,
     /// Lower momentum (default 0.8).
-    #[cfg_attr(feature = "serde", serde(default = "default_base_momentum"))]
+    #[cfg_attr(feature = "serde", serde(default = "defaults::base_momentum"))]
     pub base_momentum: PerGroup,
     /// Upper momentum (default 0.9).
-    #[cfg_attr(feature = "serde", serde(default = "default_max_momentum"))]
+    #[cfg_attr(feature = "serde", serde(default = "defaults::max_momentum"))]
     pub max_momentum: PerGroup,
 }
 
-#[cfg(feature = "serde")]
-fn default_up() -> u64 {
-    2000
-}
-#[cfg(feature = "serde")]
-fn default_mode() -> String {
-    "triangular".into()
-}
-#[cfg(feature = "serde")]
-fn default_scale_mode() -> String {
-    "cycle".into()
-}
-#[cfg(feature = "serde")]
-fn default_true() -> bool {
-    true
-}
-#[cfg(feature = "serde")]
-fn default_base_momentum() -> PerGroup {
-    PerGroup::One(0.8)
-}
-#[cfg(feature = "serde")]
-fn default_max_momentum() -> PerGroup {
-    PerGroup::One(0.9)
+class_defaults! {
+    step_size_up: u64 = 2000;
+    mode: String = "triangular".into();
+    scale_mode: String = "cycle".into();
+    cycle_momentum: bool = true;
+    base_momentum: PerGroup = PerGroup::One(0.8);
+    max_momentum: PerGroup = PerGroup::One(0.9);
 }
 
 impl CyclicLR {
@@ -103,15 +87,15 @@ impl CyclicLR {
         CyclicLR {
             base_lr,
             max_lr,
-            step_size_up: 2000,
+            step_size_up: defaults::step_size_up(),
             step_size_down: None,
-            mode: "triangular".into(),
+            mode: defaults::mode(),
             gamma: 1.0,
             scale_fn: None,
-            scale_mode: "cycle".into(),
-            cycle_momentum: true,
-            base_momentum: PerGroup::One(0.8),
-            max_momentum: PerGroup::One(0.9),
+            scale_mode: defaults::scale_mode(),
+            cycle_momentum: defaults::cycle_momentum(),
+            base_momentum: defaults::base_momentum(),
+            max_momentum: defaults::max_momentum(),
         }
     }
     /// Sets `step_size_up`.
@@ -143,29 +127,16 @@ impl CyclicLR {
         self.max_lr
             .check(C, "max_lr", groups, check::non_negative)?;
         check::at_least_one(C, "step_size_up", self.step_size_up)?;
-        if !["triangular", "triangular2", "exp_range"].contains(&self.mode.as_str()) {
-            return Err(ScheduleError::invalid(
-                C,
-                "mode",
-                &self.mode,
-                "one of triangular, triangular2, exp_range",
-            ));
-        }
-        if !["cycle", "iterations"].contains(&self.scale_mode.as_str()) {
-            return Err(ScheduleError::invalid(
-                C,
-                "scale_mode",
-                &self.scale_mode,
-                "one of cycle, iterations",
-            ));
-        }
+        super::one_of(
+            C,
+            "mode",
+            &self.mode,
+            &["triangular", "triangular2", "exp_range"],
+        )?;
+        super::one_of(C, "scale_mode", &self.scale_mode, &["cycle", "iterations"])?;
         check::positive(C, "gamma", self.gamma)?;
-        if self.cycle_momentum {
-            self.base_momentum
-                .check(C, "base_momentum", groups, check::non_negative)?;
-            self.max_momentum
-                .check(C, "max_momentum", groups, check::non_negative)?;
-        }
+        let momenta = (&self.base_momentum, &self.max_momentum);
+        super::check_momenta(C, self.cycle_momentum, momenta, groups)?;
         Ok(())
     }
 

@@ -21,27 +21,21 @@ use crate::{check, ScheduleError};
 #[cfg_attr(
     feature = "serde",
     derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
+    serde(deny_unknown_fields, default)
 )]
 pub struct LinearLR {
     /// Factor at epoch 0 (default 1/3); in (0, 1].
-    #[cfg_attr(feature = "serde", serde(default = "default_start"))]
     pub start_factor: f64,
     /// Factor from `total_iters` on (default 1.0); in [0, 1].
-    #[cfg_attr(feature = "serde", serde(default = "crate::check::one"))]
     pub end_factor: f64,
     /// Epochs of the ramp (default 5); >= 1.
-    #[cfg_attr(feature = "serde", serde(default = "default_total_iters"))]
     pub total_iters: u64,
 }
 
-#[cfg(feature = "serde")]
-fn default_start() -> f64 {
-    1.0 / 3.0
-}
-#[cfg(feature = "serde")]
-fn default_total_iters() -> u64 {
-    5
+impl Default for LinearLR {
+    fn default() -> Self {
+        LinearLR::new(1.0 / 3.0, 1.0, 5)
+    }
 }
 
 impl LinearLR {

@@ -108,6 +108,24 @@ mod sim;
 #[cfg(feature = "serde")]
 pub(crate) mod write;
 
+/// A class's keyword-argument defaults, PyTorch's, stated once: its `new()` and serde's
+/// `default = "defaults::key"` both call the function of the key's name. (A class whose
+/// every argument has a default states them once in its `Default` instead, which serde's
+/// container `default` reads.)
+macro_rules! class_defaults {
+    ($($key:ident: $ty:ty = $value:expr;)*) => {
+        mod defaults {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                pub(super) fn $key() -> $ty {
+                    $value
+                }
+            )*
+        }
+    };
+}
+
 mod chained_scheduler;
 mod constant_lr;
 mod cosine_annealing_lr;
@@ -234,6 +252,36 @@ impl PerGroup {
         }
         Ok(())
     }
+}
+
+/// A string argument that must be one of `choices`, as PyTorch's `if mode not in ...:
+/// raise` has it.
+pub(crate) fn one_of(
+    class: &str,
+    key: &str,
+    value: &str,
+    choices: &[&str],
+) -> Result<(), ScheduleError> {
+    if choices.contains(&value) {
+        return Ok(());
+    }
+    let allowed = format!("one of {}", choices.join(", "));
+    Err(ScheduleError::invalid(class, key, value, allowed))
+}
+
+/// `base_momentum` and `max_momentum` of a class that cycles momentum, checked only when
+/// it does (PyTorch reads them only then).
+pub(crate) fn check_momenta(
+    class: &str,
+    cycle: bool,
+    (base, max): (&PerGroup, &PerGroup),
+    groups: usize,
+) -> Result<(), ScheduleError> {
+    if cycle {
+        base.check(class, "base_momentum", groups, check::non_negative)?;
+        max.check(class, "max_momentum", groups, check::non_negative)?;
+    }
+    Ok(())
 }
 
 /// One `torch.optim.lr_scheduler` class with its keyword arguments.

@@ -58,58 +58,29 @@ pub struct OneCycleLR {
     )]
     pub steps_per_epoch: Option<u64>,
     /// Fraction of the cycle spent rising (default 0.3); in (0, 1).
-    #[cfg_attr(feature = "serde", serde(default = "default_pct"))]
+    #[cfg_attr(feature = "serde", serde(default = "defaults::pct_start"))]
     pub pct_start: f64,
     /// `cos` (default) or `linear`.
-    #[cfg_attr(feature = "serde", serde(default = "default_anneal"))]
+    #[cfg_attr(feature = "serde", serde(default = "defaults::anneal_strategy"))]
     pub anneal_strategy: String,
     /// Cycle the optimizer's momentum inversely (default true).
-    #[cfg_attr(feature = "serde", serde(default = "default_true"))]
+    #[cfg_attr(feature = "serde", serde(default = "defaults::cycle_momentum"))]
     pub cycle_momentum: bool,
     /// Lowest momentum (default 0.85).
-    #[cfg_attr(feature = "serde", serde(default = "default_base_momentum"))]
+    #[cfg_attr(feature = "serde", serde(default = "defaults::base_momentum"))]
     pub base_momentum: PerGroup,
     /// Highest momentum (default 0.95).
-    #[cfg_attr(feature = "serde", serde(default = "default_max_momentum"))]
+    #[cfg_attr(feature = "serde", serde(default = "defaults::max_momentum"))]
     pub max_momentum: PerGroup,
     /// `initial_lr = max_lr / div_factor` (default 25); finite and > 0.
-    #[cfg_attr(feature = "serde", serde(default = "default_div"))]
+    #[cfg_attr(feature = "serde", serde(default = "defaults::div_factor"))]
     pub div_factor: f64,
     /// `min_lr = initial_lr / final_div_factor` (default 1e4); finite and > 0.
-    #[cfg_attr(feature = "serde", serde(default = "default_final_div"))]
+    #[cfg_attr(feature = "serde", serde(default = "defaults::final_div_factor"))]
     pub final_div_factor: f64,
     /// Three phases: up, back down to `initial_lr`, then to `min_lr` (default false).
     #[cfg_attr(feature = "serde", serde(default))]
     pub three_phase: bool,
-}
-
-#[cfg(feature = "serde")]
-fn default_pct() -> f64 {
-    0.3
-}
-#[cfg(feature = "serde")]
-fn default_anneal() -> String {
-    "cos".into()
-}
-#[cfg(feature = "serde")]
-fn default_true() -> bool {
-    true
-}
-#[cfg(feature = "serde")]
-fn default_base_momentum() -> PerGroup {
-    PerGroup::One(0.85)
-}
-#[cfg(feature = "serde")]
-fn default_max_momentum() -> PerGroup {
-    PerGroup::One(0.95)
-}
-#[cfg(feature = "serde")]
-fn default_div() -> f64 {
-    25.0
-}
-#[cfg(feature = "serde")]
-fn default_final_div() -> f64 {
-    1e4
 }
 
 #[derive(Clone, Copy)]
@@ -131,6 +102,16 @@ fn read(g: &Group, k: Key) -> f64 {
     }
 }
 
+class_defaults! {
+    pct_start: f64 = 0.3;
+    anneal_strategy: String = "cos".into();
+    cycle_momentum: bool = true;
+    base_momentum: PerGroup = PerGroup::One(0.85);
+    max_momentum: PerGroup = PerGroup::One(0.95);
+    div_factor: f64 = 25.0;
+    final_div_factor: f64 = 1e4;
+}
+
 impl OneCycleLR {
     /// `OneCycleLR(max_lr, total_steps)` with PyTorch's defaults.
     pub fn new(max_lr: PerGroup, total_steps: u64) -> Self {
@@ -139,13 +120,13 @@ impl OneCycleLR {
             total_steps: Some(total_steps),
             epochs: None,
             steps_per_epoch: None,
-            pct_start: 0.3,
-            anneal_strategy: "cos".into(),
-            cycle_momentum: true,
-            base_momentum: PerGroup::One(0.85),
-            max_momentum: PerGroup::One(0.95),
-            div_factor: 25.0,
-            final_div_factor: 1e4,
+            pct_start: defaults::pct_start(),
+            anneal_strategy: defaults::anneal_strategy(),
+            cycle_momentum: defaults::cycle_momentum(),
+            base_momentum: defaults::base_momentum(),
+            max_momentum: defaults::max_momentum(),
+            div_factor: defaults::div_factor(),
+            final_div_factor: defaults::final_div_factor(),
             three_phase: false,
         }
     }
@@ -226,22 +207,16 @@ impl OneCycleLR {
             }
         }
         check::in_open(C, "pct_start", self.pct_start, 0.0, 1.0)?;
-        if !["cos", "linear"].contains(&self.anneal_strategy.as_str()) {
-            return Err(ScheduleError::invalid(
-                C,
-                "anneal_strategy",
-                &self.anneal_strategy,
-                "one of cos, linear",
-            ));
-        }
+        super::one_of(
+            C,
+            "anneal_strategy",
+            &self.anneal_strategy,
+            &["cos", "linear"],
+        )?;
         check::positive(C, "div_factor", self.div_factor)?;
         check::positive(C, "final_div_factor", self.final_div_factor)?;
-        if self.cycle_momentum {
-            self.base_momentum
-                .check(C, "base_momentum", groups, check::non_negative)?;
-            self.max_momentum
-                .check(C, "max_momentum", groups, check::non_negative)?;
-        }
+        let momenta = (&self.base_momentum, &self.max_momentum);
+        super::check_momenta(C, self.cycle_momentum, momenta, groups)?;
         // PyTorch divides by each phase's length in steps: refuse a phase it would use
         // with length 0 (it raises ZeroDivisionError there).
         let phases = self.phases();

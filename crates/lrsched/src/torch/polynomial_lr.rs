@@ -20,20 +20,19 @@ use crate::{check, ScheduleError};
 #[cfg_attr(
     feature = "serde",
     derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
+    serde(deny_unknown_fields, default)
 )]
 pub struct PolynomialLR {
     /// Epochs of the decay (default 5); >= 1.
-    #[cfg_attr(feature = "serde", serde(default = "default_total_iters"))]
     pub total_iters: u64,
     /// The polynomial's power (default 1.0); finite and >= 0.
-    #[cfg_attr(feature = "serde", serde(default = "crate::check::one"))]
     pub power: f64,
 }
 
-#[cfg(feature = "serde")]
-fn default_total_iters() -> u64 {
-    5
+impl Default for PolynomialLR {
+    fn default() -> Self {
+        PolynomialLR::new(5, 1.0)
+    }
 }
 
 impl PolynomialLR {

@@ -28,62 +28,25 @@ use crate::{check, ScheduleError};
 #[cfg_attr(
     feature = "serde",
     derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
+    serde(deny_unknown_fields, default)
 )]
 pub struct ReduceLROnPlateau {
     /// `min` (default: lower is better) or `max`.
-    #[cfg_attr(feature = "serde", serde(default = "default_mode"))]
     pub mode: String,
     /// Factor of each cut (default 0.1); in [0, 1).
-    #[cfg_attr(feature = "serde", serde(default = "default_factor"))]
     pub factor: f64,
     /// Bad epochs tolerated before a cut (default 10).
-    #[cfg_attr(feature = "serde", serde(default = "default_patience"))]
     pub patience: u64,
     /// Improvement needed to count as better (default 1e-4); finite and >= 0.
-    #[cfg_attr(feature = "serde", serde(default = "default_threshold"))]
     pub threshold: f64,
     /// `rel` (default) or `abs`.
-    #[cfg_attr(feature = "serde", serde(default = "default_threshold_mode"))]
     pub threshold_mode: String,
     /// Epochs after a cut during which bad epochs are not counted (default 0).
-    #[cfg_attr(feature = "serde", serde(default))]
     pub cooldown: u64,
     /// Lowest lr (per group, default 0); finite and >= 0.
-    #[cfg_attr(feature = "serde", serde(default = "default_min_lr"))]
     pub min_lr: PerGroup,
     /// Smallest change applied (default 1e-8); finite and >= 0.
-    #[cfg_attr(feature = "serde", serde(default = "default_eps"))]
     pub eps: f64,
-}
-
-#[cfg(feature = "serde")]
-fn default_mode() -> String {
-    "min".into()
-}
-#[cfg(feature = "serde")]
-fn default_factor() -> f64 {
-    0.1
-}
-#[cfg(feature = "serde")]
-fn default_patience() -> u64 {
-    10
-}
-#[cfg(feature = "serde")]
-fn default_threshold() -> f64 {
-    1e-4
-}
-#[cfg(feature = "serde")]
-fn default_threshold_mode() -> String {
-    "rel".into()
-}
-#[cfg(feature = "serde")]
-fn default_min_lr() -> PerGroup {
-    PerGroup::One(0.0)
-}
-#[cfg(feature = "serde")]
-fn default_eps() -> f64 {
-    1e-8
 }
 
 impl Default for ReduceLROnPlateau {
@@ -125,22 +88,8 @@ impl ReduceLROnPlateau {
 
     pub(crate) fn check(&self, groups: usize) -> Result<(), ScheduleError> {
         const C: &str = "ReduceLROnPlateau";
-        if !["min", "max"].contains(&self.mode.as_str()) {
-            return Err(ScheduleError::invalid(
-                C,
-                "mode",
-                &self.mode,
-                "one of min, max",
-            ));
-        }
-        if !["rel", "abs"].contains(&self.threshold_mode.as_str()) {
-            return Err(ScheduleError::invalid(
-                C,
-                "threshold_mode",
-                &self.threshold_mode,
-                "one of rel, abs",
-            ));
-        }
+        super::one_of(C, "mode", &self.mode, &["min", "max"])?;
+        super::one_of(C, "threshold_mode", &self.threshold_mode, &["rel", "abs"])?;
         if !(self.factor.is_finite() && (0.0..1.0).contains(&self.factor)) {
             return Err(ScheduleError::invalid(
                 C,
