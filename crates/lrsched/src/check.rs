@@ -1,6 +1,6 @@
 //! Parameter checks shared by every family, so each error reads the same way.
 
-use crate::ScheduleError;
+use crate::{AnySchedule, Schedule, ScheduleError};
 
 /// `Ok` when `ok`, else the error every float check gives: the key, the value as configs
 /// write it ([`fmt`]) and what is allowed.
@@ -106,6 +106,32 @@ pub(crate) fn at_least_one(schedule: &str, key: &str, v: u64) -> Result<(), Sche
     } else {
         Err(ScheduleError::invalid(schedule, key, v, "an integer >= 1"))
     }
+}
+
+/// A list of at least one schedule (`join`'s and `product`'s parts).
+pub(crate) fn one_or_more(
+    schedule: &str,
+    key: &str,
+    v: &[AnySchedule],
+) -> Result<(), ScheduleError> {
+    if v.is_empty() {
+        Err(ScheduleError::invalid(
+            schedule,
+            key,
+            "[]",
+            "a list of at least one schedule",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Every schedule of the list valid; an error names its place (`schedules[1].lr`).
+pub(crate) fn each_valid(outer: &str, key: &str, v: &[AnySchedule]) -> Result<(), ScheduleError> {
+    for (i, s) in v.iter().enumerate() {
+        crate::join::in_child(outer, &format!("{key}[{i}]"), s.validate())?;
+    }
+    Ok(())
 }
 
 /// A list that never decreases (`strict`: strictly increases).

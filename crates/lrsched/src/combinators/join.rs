@@ -135,14 +135,7 @@ impl Schedule for Join {
 
     fn validate(&self) -> Result<(), ScheduleError> {
         self.declared_checks()?;
-        if self.schedules.is_empty() {
-            return Err(ScheduleError::invalid(
-                "join",
-                "schedules",
-                "[]",
-                "a list of at least one schedule",
-            ));
-        }
+        check::one_or_more("join", "schedules", &self.schedules)?;
         if self.boundaries.len() + 1 != self.schedules.len() {
             return Err(ScheduleError::invalid(
                 "join",
@@ -155,10 +148,7 @@ impl Schedule for Join {
             ));
         }
         check::increasing("join", "boundaries", &self.boundaries, false)?;
-        for (i, s) in self.schedules.iter().enumerate() {
-            in_child("join", &format!("schedules[{i}]"), s.validate())?;
-        }
-        Ok(())
+        check::each_valid("join", "schedules", &self.schedules)
     }
 
     fn len(&self) -> Option<u64> {

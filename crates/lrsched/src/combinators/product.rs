@@ -1,8 +1,7 @@
 //! `product`: schedules multiplied step by step.
 
 use crate::families::declare::family;
-use crate::join::in_child;
-use crate::{AnySchedule, Schedule, ScheduleError};
+use crate::{check, AnySchedule, Schedule, ScheduleError};
 
 family! {
     /// The pointwise product of its parts:
@@ -63,18 +62,8 @@ impl Schedule for Product {
 
     fn validate(&self) -> Result<(), ScheduleError> {
         self.declared_checks()?;
-        if self.schedules.is_empty() {
-            return Err(ScheduleError::invalid(
-                "product",
-                "schedules",
-                "[]",
-                "a list of at least one schedule",
-            ));
-        }
-        for (i, s) in self.schedules.iter().enumerate() {
-            in_child("product", &format!("schedules[{i}]"), s.validate())?;
-        }
-        Ok(())
+        check::one_or_more("product", "schedules", &self.schedules)?;
+        check::each_valid("product", "schedules", &self.schedules)
     }
 
     fn len(&self) -> Option<u64> {
