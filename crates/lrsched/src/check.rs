@@ -51,52 +51,45 @@ pub(crate) fn at_least(schedule: &str, key: &str, v: f64, lo: f64) -> Result<(),
     require(ok, schedule, key, v, format!("a finite number >= {lo}"))
 }
 
-/// A finite number in `[lo, hi]`.
-pub(crate) fn in_closed(
-    schedule: &str,
-    key: &str,
+/// A finite number in an interval written as in the message: `'['` or `'('` opens it,
+/// `']'` or `')'` closes it.
+fn interval(
+    (schedule, key): (&str, &str),
     v: f64,
-    lo: f64,
-    hi: f64,
+    (open, lo): (char, f64),
+    (hi, close): (f64, char),
 ) -> Result<(), ScheduleError> {
-    let ok = v.is_finite() && v >= lo && v <= hi;
-    require(ok, schedule, key, v, format!("a number in [{lo}, {hi}]"))
+    let above = if open == '(' { v > lo } else { v >= lo };
+    let below = if close == ')' { v < hi } else { v <= hi };
+    let ok = v.is_finite() && above && below;
+    require(
+        ok,
+        schedule,
+        key,
+        v,
+        format!("a number in {open}{lo}, {hi}{close}"),
+    )
 }
 
-/// A finite number in `(lo, hi)`.
-pub(crate) fn in_open(
-    schedule: &str,
-    key: &str,
-    v: f64,
-    lo: f64,
-    hi: f64,
-) -> Result<(), ScheduleError> {
-    let ok = v.is_finite() && v > lo && v < hi;
-    require(ok, schedule, key, v, format!("a number in ({lo}, {hi})"))
+// The intervals the families check, each one line: `check in_closed(0.0, 1.0)`.
+macro_rules! intervals {
+    ($($(#[$doc:meta])* $name:ident $open:literal $close:literal;)*) => {$(
+        $(#[$doc])*
+        pub(crate) fn $name(s: &str, k: &str, v: f64, lo: f64, hi: f64) -> Result<(), ScheduleError> {
+            interval((s, k), v, ($open, lo), (hi, $close))
+        }
+    )*};
 }
 
-/// A finite number in `(lo, hi]`.
-pub(crate) fn in_half_open(
-    schedule: &str,
-    key: &str,
-    v: f64,
-    lo: f64,
-    hi: f64,
-) -> Result<(), ScheduleError> {
-    let ok = v.is_finite() && v > lo && v <= hi;
-    require(ok, schedule, key, v, format!("a number in ({lo}, {hi}]"))
-}
-
-/// A finite number in `[lo, hi)`.
-pub(crate) fn in_right_open(
-    schedule: &str,
-    key: &str,
-    v: f64,
-    lo: f64,
-    hi: f64,
-) -> Result<(), ScheduleError> {
-    let ok = v.is_finite() && v >= lo && v < hi;
-    require(ok, schedule, key, v, format!("a number in [{lo}, {hi})"))
+intervals! {
+    /// A finite number in `[lo, hi]`.
+    in_closed '[' ']';
+    /// A finite number in `(lo, hi)`.
+    in_open '(' ')';
+    /// A finite number in `(lo, hi]`.
+    in_half_open '(' ']';
+    /// A finite number in `[lo, hi)`.
+    in_right_open '[' ')';
 }
 
 /// An integer count >= 1.
