@@ -1,5 +1,6 @@
 //! `cosine`: half a cosine from `lr` down to `min_lr`.
 
+use super::decay::decay;
 use super::declare::family;
 use crate::{AfterEnd, Schedule, ScheduleError};
 use std::f64::consts::PI;
@@ -71,11 +72,9 @@ impl Cosine {
 
 impl Schedule for Cosine {
     fn value(&self, step: u64) -> f64 {
-        let t = self.after_end.local_step(step, self.steps);
-        if t >= self.steps && self.after_end != AfterEnd::Continue {
-            return self.min_lr;
-        }
-        self.at(self.lr, t as f64, self.steps as f64)
+        decay(self.after_end, self.steps, step, self.min_lr, |t| {
+            self.at(self.lr, t as f64, self.steps as f64)
+        })
     }
     fn validate(&self) -> Result<(), ScheduleError> {
         self.declared_checks()

@@ -1,5 +1,6 @@
 //! `linear`: a straight line from `start_lr` to `end_lr`.
 
+use super::decay::{decay, hold_or_restart};
 use super::declare::family;
 use crate::polynomial::polynomial_value;
 use crate::{AfterEnd, Schedule, ScheduleError};
@@ -48,22 +49,16 @@ family! {
 
 impl Schedule for Linear {
     fn value(&self, step: u64) -> f64 {
-        let t = self.after_end.local_step(step, self.steps);
-        if t >= self.steps && self.after_end != AfterEnd::Continue {
-            return self.end_lr;
-        }
-        let frac = 1.0 - t as f64 / self.steps as f64;
-        polynomial_value(self.start_lr, self.end_lr, frac, 1.0)
+        decay(self.after_end, self.steps, step, self.end_lr, |t| {
+            let frac = 1.0 - t as f64 / self.steps as f64;
+            polynomial_value(self.start_lr, self.end_lr, frac, 1.0)
+        })
     }
     fn validate(&self) -> Result<(), ScheduleError> {
         self.declared_checks()?;
-        if self.after_end == AfterEnd::Continue && self.end_lr < self.start_lr {
-            return Err(ScheduleError::invalid(
-                "linear",
-                "after_end",
-                "continue",
-                "`hold` or `restart` for a falling line (continuing it would go below 0)",
-            ));
+        if self.end_lr < self.start_lr {
+            let why = "for a falling line (continuing it would go below 0)";
+            hold_or_restart("linear", self.after_end, why)?;
         }
         Ok(())
     }

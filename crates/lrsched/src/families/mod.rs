@@ -3,6 +3,7 @@
 pub(crate) mod constant;
 pub(crate) mod cosine;
 pub(crate) mod cyclic;
+pub(crate) mod decay;
 pub(crate) mod declare;
 pub(crate) mod exponential;
 pub(crate) mod inverse_sqrt;

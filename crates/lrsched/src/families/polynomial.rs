@@ -1,5 +1,6 @@
 //! `polynomial`: polynomial decay from `lr` to `end_lr`.
 
+use super::decay::{decay, hold_or_restart};
 use super::declare::family;
 use crate::{AfterEnd, Schedule, ScheduleError};
 
@@ -107,22 +108,17 @@ impl Schedule for Polynomial {
             let frac = (1.0 - (t / decay_steps).powf(self.k_decay)).max(0.0);
             return polynomial_value(self.lr, self.end_lr, frac, self.power);
         }
-        let t = self.after_end.local_step(step, self.steps);
-        if t >= self.steps && self.after_end != AfterEnd::Continue {
-            return self.end_lr;
-        }
-        self.at(self.lr, t as f64, self.steps as f64)
+        decay(self.after_end, self.steps, step, self.end_lr, |t| {
+            self.at(self.lr, t as f64, self.steps as f64)
+        })
     }
     fn validate(&self) -> Result<(), ScheduleError> {
         self.declared_checks()?;
-        if self.after_end == AfterEnd::Continue {
-            return Err(ScheduleError::invalid(
-                "polynomial",
-                "after_end",
-                "continue",
-                "`hold` or `restart` (past `steps` the polynomial leaves [end_lr, lr])",
-            ));
-        }
+        hold_or_restart(
+            "polynomial",
+            self.after_end,
+            "(past `steps` the polynomial leaves [end_lr, lr])",
+        )?;
         if self.cycle && self.after_end != AfterEnd::Hold {
             return Err(ScheduleError::invalid(
                 "polynomial",

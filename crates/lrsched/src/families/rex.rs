@@ -1,5 +1,6 @@
 //! `rex`: the REX decay ("reflected exponential") from `lr` to `min_lr`.
 
+use super::decay::{decay, hold_or_restart};
 use super::declare::family;
 use crate::{AfterEnd, Schedule, ScheduleError};
 
@@ -48,25 +49,19 @@ family! {
 
 impl Schedule for Rex {
     fn value(&self, step: u64) -> f64 {
-        let t = self.after_end.local_step(step, self.steps);
-        if t >= self.steps && self.after_end != AfterEnd::Continue {
-            return self.min_lr;
-        }
-        let z = t as f64 / self.steps as f64;
-        let factor = (1.0 - z) / (0.5 + 0.5 * (1.0 - z));
-        self.min_lr + (self.lr - self.min_lr) * factor
+        decay(self.after_end, self.steps, step, self.min_lr, |t| {
+            let z = t as f64 / self.steps as f64;
+            let factor = (1.0 - z) / (0.5 + 0.5 * (1.0 - z));
+            self.min_lr + (self.lr - self.min_lr) * factor
+        })
     }
     fn validate(&self) -> Result<(), ScheduleError> {
         self.declared_checks()?;
-        if self.after_end == AfterEnd::Continue {
-            return Err(ScheduleError::invalid(
-                "rex",
-                "after_end",
-                "continue",
-                "`hold` or `restart` (past `steps` the REX factor goes negative)",
-            ));
-        }
-        Ok(())
+        hold_or_restart(
+            "rex",
+            self.after_end,
+            "(past `steps` the REX factor goes negative)",
+        )
     }
     fn len(&self) -> Option<u64> {
         Some(self.steps)

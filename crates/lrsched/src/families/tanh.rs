@@ -1,5 +1,6 @@
 //! `tanh`: hyperbolic-tangent decay from `lr` to `min_lr`.
 
+use super::decay::decay;
 use super::declare::family;
 use crate::{check, AfterEnd, Schedule, ScheduleError};
 
@@ -73,11 +74,9 @@ impl Tanh {
 
 impl Schedule for Tanh {
     fn value(&self, step: u64) -> f64 {
-        let t = self.after_end.local_step(step, self.steps);
-        if t >= self.steps && self.after_end != AfterEnd::Continue {
-            return self.min_lr;
-        }
-        self.at(self.lr, t as f64, self.steps as f64)
+        decay(self.after_end, self.steps, step, self.min_lr, |t| {
+            self.at(self.lr, t as f64, self.steps as f64)
+        })
     }
     fn validate(&self) -> Result<(), ScheduleError> {
         self.declared_checks()?;
