@@ -98,7 +98,7 @@ impl Schedule for Tanh {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::families::testing::round_trips;
+    use crate::families::testing::{rejects, round_trips};
 
     /// timm's `_get_lr` for one cycle.
     fn timm(lr: f64, min: f64, lb: f64, ub: f64, t: u64, steps: u64) -> f64 {
@@ -156,12 +156,7 @@ mod tests {
             (Tanh::new(0.1, 10).with_bounds(3.0, 3.0), "`ub`"),
             (Tanh::new(0.1, 10).with_bounds(3.0, -7.0), "`ub`"),
         ];
-        for (s, key) in cases {
-            let e = s.validate().unwrap_err();
-            assert!(e.to_string().contains(key), "{e}");
-            let _ = s.value(5);
-            let _ = s.value(u64::MAX);
-        }
+        rejects(cases);
         for a in [AfterEnd::Hold, AfterEnd::Continue, AfterEnd::Restart] {
             let _ = Tanh::new(0.1, 0).with_after_end(a).value(3);
         }
