@@ -36,45 +36,27 @@ The schedule multiplies the rate as lrsched's trainer does: before each step, ev
 
 Usage: python3 scripts/lrfree_optim_golden.py [--out PATH]
 
-It runs under .venv-test (the repository's test venv, which has torch) when the running
-interpreter lacks torch or a reference, installing the missing references there with pip
-(`pip install prodigyopt dadaptation dog-optimizer`).
+It runs under .venv-test (the repository's test venv) when the running interpreter lacks
+torch or a reference, pip-installing torch and the references there when it lacks them
+(`pip install torch prodigyopt dadaptation dog-optimizer`).
 """
 
 import argparse
-import importlib.util
-import json
 import os
 import struct
-import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from golden_common import ROOT, ensure, fixture, write_json
+
 VENV = os.path.join(ROOT, ".venv-test")
-OUT = os.path.join(ROOT, "crates", "lrsched-train", "tests", "fixtures",
-                   "lrfree_optim_golden.json")
-MODULES = {"prodigyopt": "prodigyopt", "dadaptation": "dadaptation", "dog": "dog-optimizer"}
-
-
-def have(module):
-    return importlib.util.find_spec(module) is not None
+OUT = fixture("lrsched-train", "lrfree_optim_golden.json")
 
 
 def ensure_deps():
     """Re-runs this script under a Python that has torch and the three references."""
-    if have("torch") and all(have(m) for m in MODULES):
-        return
-    if os.environ.get("LRSCHED_LRFREE_REEXEC"):
-        sys.exit("torch or a reference optimizer is not importable even in " + VENV)
-    py = os.path.join(VENV, "bin", "python")
-    if not os.path.exists(py):
-        sys.exit(f"no venv at {VENV}: make one with torch in it first")
-    missing = [pkg for mod, pkg in MODULES.items()
-               if subprocess.run([py, "-c", f"import {mod}"], capture_output=True).returncode]
-    if missing:
-        subprocess.check_call([py, "-m", "pip", "install", "--quiet"] + missing)
-    env = dict(os.environ, LRSCHED_LRFREE_REEXEC="1")
-    os.execve(py, [py, os.path.abspath(__file__)] + sys.argv[1:], env)
+    ensure(__file__, VENV, ["torch", "prodigyopt", "dadaptation", "dog"],
+           ["torch", "prodigyopt", "dadaptation", "dog-optimizer"],
+           "torch or a reference optimizer is not importable even in ")
 
 
 def bits(t):
@@ -332,10 +314,7 @@ def main():
         "d_bits": bits(torch.tensor(D, dtype=torch.float32)),
         "cases": cases,
     }
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
+    write_json(args.out, doc)
     print(f"wrote {len(doc['cases'])} cases to {args.out}")
 
 

@@ -24,10 +24,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::data::{Batches, Split, Targets};
-use crate::model::{BatchTargets, Mlp};
+use crate::data::{Batches, Split};
+use crate::model::Mlp;
 use crate::optim::Optimizer;
-use crate::trainer::{param_groups, TrainConfig, TrainError};
+use crate::trainer::{fast_step, TargetRows, TrainConfig, TrainError};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -399,12 +399,7 @@ pub fn initial_state(config: &TrainConfig) -> Result<(Mlp, Optimizer), TrainErro
             "batch_size = 0 is not allowed: must be at least 1".into(),
         ));
     }
-    let mlp =
-        Mlp::new(config.model.clone(), config.seed, config.batch_size).with_threads(config.threads);
-    let groups = param_groups(&mlp, config);
-    let n = mlp.params().len();
-    let optimizer = Optimizer::new(config.optimizer.clone(), groups, n)?;
-    Ok((mlp, optimizer))
+    crate::trainer::initial_state(config)
 }
 
 /// Runs the range test on clones of `model` and `optimizer` (left untouched) over
@@ -444,31 +439,15 @@ pub fn range_test_observed(
     let mut net = model.clone();
     net.reserve(batch);
     let mut opt = optimizer.clone();
-    let mut xbuf = Vec::with_capacity(batch * train.dim());
-    let mut labels: Vec<u32> = Vec::with_capacity(batch);
-    let mut values: Vec<f32> = Vec::with_capacity(batch);
+    let mut targets = TargetRows::new(batch);
     let (mut lrs, mut losses, mut smoothed) = (Vec::new(), Vec::new(), Vec::new());
     let mut smoother = Smoother::new(opts.beta);
     let mut stop = Stop::Completed;
     for i in 0..opts.steps {
         let lr = opts.mode.rate(opts.start, opts.end, i, opts.steps);
+        // The trainer's step: its gathering of the rows and targets, its fused step.
         let rows = batches.next_batch();
-        xbuf.clear();
-        train.gather_features(rows, &mut xbuf);
-        let n = rows.len();
-        let targets = match train.targets() {
-            Targets::Classes(c) => {
-                labels.clear();
-                labels.extend(rows.iter().map(|&r| c[r]));
-                BatchTargets::Classes(&labels)
-            }
-            Targets::Values(v) => {
-                values.clear();
-                values.extend(rows.iter().map(|&r| v[r]));
-                BatchTargets::Values(&values)
-            }
-        };
-        let loss = net.train_step(&xbuf, targets, n);
+        let loss = fast_step(&mut net, train, rows, targets.gather(train, rows));
         let (params, grads) = net.params_and_grads();
         if !loss.is_finite() || !grads.iter().all(|g| g.is_finite()) {
             stop = Stop::NotFinite;
@@ -617,6 +596,7 @@ pub fn doc_config(split: &Split) -> TrainConfig {
 mod tests {
     use super::*;
     use crate::data::Source;
+    use crate::model::BatchTargets;
 
     fn log_grid(n: usize) -> Vec<f64> {
         (0..n)

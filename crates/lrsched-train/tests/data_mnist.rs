@@ -248,6 +248,17 @@ fn opts(mirrors: &[String], ca: Option<&Path>) -> DownloadOptions {
     }
 }
 
+/// `download_file` of `name` into `dir` from the one mirror `mirror`, trusting `ca`.
+fn fetch(
+    dir: &Path,
+    name: &str,
+    sha: &str,
+    mirror: String,
+    ca: Option<&Path>,
+) -> Result<PathBuf, DataError> {
+    mnist::download_file(dir, name, sha, &opts(&[mirror], ca))
+}
+
 fn files_in(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
@@ -349,13 +360,7 @@ fn https_download_keeps_only_the_right_bytes() {
 
     let cache = tempfile::tempdir().unwrap();
     let dest = cache.path().join("sub");
-    let p = mnist::download_file(
-        &dest,
-        "blob.bin",
-        &sha,
-        &opts(&[format!("{}/good", srv.base)], ca),
-    )
-    .unwrap();
+    let p = fetch(&dest, "blob.bin", &sha, format!("{}/good", srv.base), ca).unwrap();
     assert_eq!(p, dest.join("blob.bin"));
     assert_eq!(std::fs::read(&p).unwrap(), bytes);
     assert_eq!(files_in(&dest), ["blob.bin"], "no .part left");
@@ -366,26 +371,14 @@ fn https_download_keeps_only_the_right_bytes() {
     // Chunked and redirected bodies arrive whole over TLS too.
     for kind in ["chunked", "moved"] {
         let d = cache.path().join(kind);
-        mnist::download_file(
-            &d,
-            "blob.bin",
-            &sha,
-            &opts(&[format!("{}/{kind}", srv.base)], ca),
-        )
-        .unwrap();
+        fetch(&d, "blob.bin", &sha, format!("{}/{kind}", srv.base), ca).unwrap();
         assert_eq!(std::fs::read(d.join("blob.bin")).unwrap(), bytes, "{kind}");
     }
 
     // One flipped byte: refused, named, nothing kept under either name.
     let d = cache.path().join("bad");
     let url = format!("{}/bad/blob.flip", srv.base);
-    let e = mnist::download_file(
-        &d,
-        "blob.flip",
-        &sha,
-        &opts(&[format!("{}/bad/", srv.base)], ca),
-    )
-    .unwrap_err();
+    let e = fetch(&d, "blob.flip", &sha, format!("{}/bad/", srv.base), ca).unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, DataError::Checksum { .. }), "{msg}");
     assert!(
@@ -396,14 +389,9 @@ fn https_download_keeps_only_the_right_bytes() {
 
     // The body cut off halfway: an error, nothing kept.
     let d = cache.path().join("cut");
-    let e = mnist::download_file(
-        &d,
-        "blob.bin",
-        &sha,
-        &opts(&[format!("{}/cut", srv.base)], ca),
-    )
-    .unwrap_err()
-    .to_string();
+    let e = fetch(&d, "blob.bin", &sha, format!("{}/cut", srv.base), ca)
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("/cut/blob.bin") && e.contains("connection closed"),
         "{e}"
@@ -417,14 +405,10 @@ fn https_refuses_a_certificate_it_was_not_told_to_trust() {
     let srv = server::start(root.path().to_path_buf(), true);
     let cache = tempfile::tempdir().unwrap();
     // The built-in Mozilla roots only: the self-signed certificate is not among them.
-    let e = mnist::download_file(
-        cache.path(),
-        "blob.bin",
-        &sha,
-        &opts(&[format!("{}/good", srv.base)], None),
-    )
-    .unwrap_err()
-    .to_string();
+    let good = format!("{}/good", srv.base);
+    let e = fetch(cache.path(), "blob.bin", &sha, good, None)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains(&srv.base) && e.contains("certificate"), "{e}");
     assert!(
         e.contains("LRSCHED_CA_CERT"),
@@ -554,13 +538,8 @@ fn plain_http_on_loopback_still_works() {
     assert!(srv.base.starts_with("http://"));
     for kind in ["good", "chunked", "moved"] {
         let cache = tempfile::tempdir().unwrap();
-        let p = mnist::download_file(
-            cache.path(),
-            "blob.bin",
-            &sha,
-            &opts(&[format!("{}/{kind}", srv.base)], None),
-        )
-        .unwrap();
+        let mirror = format!("{}/{kind}", srv.base);
+        let p = fetch(cache.path(), "blob.bin", &sha, mirror, None).unwrap();
         assert_eq!(std::fs::read(p).unwrap(), bytes, "{kind}");
     }
 }

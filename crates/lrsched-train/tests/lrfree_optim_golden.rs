@@ -117,7 +117,7 @@ fn replay(fx: &Fixture, case: &Case) -> Outcome {
             max_abs = max_abs.max(abs);
             max_rel = max_rel.max(rel);
             exact &= a.to_bits() == b.to_bits();
-            if !(rel <= TOLERANCE) && failure.is_none() {
+            if (rel > TOLERANCE || rel.is_nan()) && failure.is_none() {
                 failure = Some(format!(
                     "{}: step {t} index {i}: ours {a:e}, reference {b:e} (rel {rel:e})",
                     case.name

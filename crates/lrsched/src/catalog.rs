@@ -1,8 +1,10 @@
 //! What `lrsched list` prints: every schedule type with its parameters and defaults.
 //!
-//! The table is written by hand for readable summaries; a test checks it against the
-//! parsers themselves (every key listed is accepted, every accepted key is listed, every
-//! default shown is the one the parser applies, and every example parses).
+//! Summaries and examples are written here; each native type's parameter list is its
+//! declaration's `PARAMS` (`family!` in `families/declare.rs`), so a default is stated
+//! once. A test checks the table against the parsers themselves (every key listed is
+//! accepted, every accepted key is listed, every default shown is the one the parser
+//! applies, and every example parses).
 
 /// One schedule type.
 #[derive(Debug, Clone, Copy)]
@@ -109,22 +111,22 @@ catalog! {
         crate::Noise::PARAMS,
         "noise(schedule=cosine(lr=0.1, steps=1000), pct=0.1)";
     "join", "combinator", "schedules one after another, switching at boundaries (local or global time)",
-        "schedules, boundaries, time=local",
+        crate::Join::PARAMS,
         "join(schedules=[constant(lr=0.1), cosine(lr=0.1, steps=900)], boundaries=[100])";
     "product", "combinator", "the pointwise product of schedules (a base rate times factors)",
-        "schedules", "product(schedules=[cosine(lr=0.1, steps=1000), step(lr=1, step_size=100, gamma=0.9)])";
+        crate::Product::PARAMS, "product(schedules=[cosine(lr=0.1, steps=1000), step(lr=1, step_size=100, gamma=0.9)])";
     "scale", "combinator", "a schedule's values times a factor",
-        "schedule, factor", "scale(schedule=cosine(lr=1, steps=100), factor=0.1)";
+        crate::Scale::PARAMS, "scale(schedule=cosine(lr=1, steps=100), factor=0.1)";
     "clamp", "combinator", "a schedule kept within [min, max]",
-        "schedule, min=0, max=none", "clamp(schedule=exponential(lr=0.1, gamma=0.9), min=0.001)";
+        crate::Clamp::PARAMS, "clamp(schedule=exponential(lr=0.1, gamma=0.9), min=0.001)";
     "offset", "combinator", "a schedule shifted in time (shift > 0 skips ahead, < 0 delays)",
-        "schedule, shift", "offset(schedule=cosine(lr=0.1, steps=1000), shift=-100)";
+        crate::Offset::PARAMS, "offset(schedule=cosine(lr=0.1, steps=1000), shift=-100)";
     "repeat", "combinator", "a schedule repeated every period steps, optionally a number of times",
-        "schedule, period=none, times=none, after_end=hold", "repeat(schedule=cosine(lr=0.1, steps=100), times=3)";
+        crate::Repeat::PARAMS, "repeat(schedule=cosine(lr=0.1, steps=100), times=3)";
     "stretch", "combinator", "a schedule stretched in time by ratio (Composer's scale_schedule_ratio)",
-        "schedule, ratio", "stretch(schedule=cosine(lr=0.1, steps=100), ratio=1.5)";
+        crate::Stretch::PARAMS, "stretch(schedule=cosine(lr=0.1, steps=100), ratio=1.5)";
     "cycles", "combinator", "a cosine, tanh or polynomial decay in cycles growing by a float cycle_mul, peaks by cycle_decay (timm's cycles)",
-        "schedule, cycle_mul=1, cycle_decay=1, cycle_limit=none", "cycles(schedule=cosine(lr=0.1, steps=10), cycle_mul=1.5, cycle_limit=4)";
+        crate::Cycles::PARAMS, "cycles(schedule=cosine(lr=0.1, steps=10), cycle_mul=1.5, cycle_limit=4)";
     "LambdaLR", "torch", "lr * lr_lambda(epoch), lr_lambda an expression in epoch (or a list, one per group)",
         "lr, lr_lambda, momentum=none", "LambdaLR(lr=0.1, lr_lambda=\"0.95 ** epoch\")";
     "MultiplicativeLR", "torch", "multiply the rate by lr_lambda(epoch) every step",

@@ -2,32 +2,32 @@
 
 use crate::ScheduleError;
 
-/// A finite number > 0.
-pub(crate) fn positive(schedule: &str, key: &str, v: f64) -> Result<(), ScheduleError> {
-    if v.is_finite() && v > 0.0 {
+/// `Ok` when `ok`, else the error every float check gives: the key, the value as configs
+/// write it ([`fmt`]) and what is allowed.
+fn require(
+    ok: bool,
+    schedule: &str,
+    key: &str,
+    v: f64,
+    allowed: impl Into<String>,
+) -> Result<(), ScheduleError> {
+    if ok {
         Ok(())
     } else {
-        Err(ScheduleError::invalid(
-            schedule,
-            key,
-            fmt(v),
-            "a finite number > 0",
-        ))
+        Err(ScheduleError::invalid(schedule, key, fmt(v), allowed))
     }
+}
+
+/// A finite number > 0.
+pub(crate) fn positive(schedule: &str, key: &str, v: f64) -> Result<(), ScheduleError> {
+    let ok = v.is_finite() && v > 0.0;
+    require(ok, schedule, key, v, "a finite number > 0")
 }
 
 /// A finite number >= 0.
 pub(crate) fn non_negative(schedule: &str, key: &str, v: f64) -> Result<(), ScheduleError> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(())
-    } else {
-        Err(ScheduleError::invalid(
-            schedule,
-            key,
-            fmt(v),
-            "a finite number >= 0",
-        ))
-    }
+    let ok = v.is_finite() && v >= 0.0;
+    require(ok, schedule, key, v, "a finite number >= 0")
 }
 
 /// A value a schedule takes (a rate, its start, end or floor): any finite number.
@@ -42,16 +42,13 @@ pub(crate) fn rate(schedule: &str, key: &str, v: f64) -> Result<(), ScheduleErro
 
 /// Any finite number.
 pub(crate) fn finite(schedule: &str, key: &str, v: f64) -> Result<(), ScheduleError> {
-    if v.is_finite() {
-        Ok(())
-    } else {
-        Err(ScheduleError::invalid(
-            schedule,
-            key,
-            fmt(v),
-            "a finite number",
-        ))
-    }
+    require(v.is_finite(), schedule, key, v, "a finite number")
+}
+
+/// A finite number >= `lo`.
+pub(crate) fn at_least(schedule: &str, key: &str, v: f64, lo: f64) -> Result<(), ScheduleError> {
+    let ok = v.is_finite() && v >= lo;
+    require(ok, schedule, key, v, format!("a finite number >= {lo}"))
 }
 
 /// A finite number in `[lo, hi]`.
@@ -62,16 +59,8 @@ pub(crate) fn in_closed(
     lo: f64,
     hi: f64,
 ) -> Result<(), ScheduleError> {
-    if v.is_finite() && v >= lo && v <= hi {
-        Ok(())
-    } else {
-        Err(ScheduleError::invalid(
-            schedule,
-            key,
-            fmt(v),
-            format!("a number in [{lo}, {hi}]"),
-        ))
-    }
+    let ok = v.is_finite() && v >= lo && v <= hi;
+    require(ok, schedule, key, v, format!("a number in [{lo}, {hi}]"))
 }
 
 /// A finite number in `(lo, hi)`.
@@ -82,16 +71,8 @@ pub(crate) fn in_open(
     lo: f64,
     hi: f64,
 ) -> Result<(), ScheduleError> {
-    if v.is_finite() && v > lo && v < hi {
-        Ok(())
-    } else {
-        Err(ScheduleError::invalid(
-            schedule,
-            key,
-            fmt(v),
-            format!("a number in ({lo}, {hi})"),
-        ))
-    }
+    let ok = v.is_finite() && v > lo && v < hi;
+    require(ok, schedule, key, v, format!("a number in ({lo}, {hi})"))
 }
 
 /// A finite number in `(lo, hi]`.
@@ -102,16 +83,8 @@ pub(crate) fn in_half_open(
     lo: f64,
     hi: f64,
 ) -> Result<(), ScheduleError> {
-    if v.is_finite() && v > lo && v <= hi {
-        Ok(())
-    } else {
-        Err(ScheduleError::invalid(
-            schedule,
-            key,
-            fmt(v),
-            format!("a number in ({lo}, {hi}]"),
-        ))
-    }
+    let ok = v.is_finite() && v > lo && v <= hi;
+    require(ok, schedule, key, v, format!("a number in ({lo}, {hi}]"))
 }
 
 /// A finite number in `[lo, hi)`.
@@ -122,30 +95,8 @@ pub(crate) fn in_right_open(
     lo: f64,
     hi: f64,
 ) -> Result<(), ScheduleError> {
-    if v.is_finite() && v >= lo && v < hi {
-        Ok(())
-    } else {
-        Err(ScheduleError::invalid(
-            schedule,
-            key,
-            fmt(v),
-            format!("a number in [{lo}, {hi})"),
-        ))
-    }
-}
-
-/// A finite number >= `lo`.
-pub(crate) fn at_least(schedule: &str, key: &str, v: f64, lo: f64) -> Result<(), ScheduleError> {
-    if v.is_finite() && v >= lo {
-        Ok(())
-    } else {
-        Err(ScheduleError::invalid(
-            schedule,
-            key,
-            fmt(v),
-            format!("a finite number >= {lo}"),
-        ))
-    }
+    let ok = v.is_finite() && v >= lo && v < hi;
+    require(ok, schedule, key, v, format!("a number in [{lo}, {hi})"))
 }
 
 /// An integer count >= 1.
@@ -204,10 +155,6 @@ pub(crate) fn fmt(v: f64) -> String {
 #[cfg(feature = "serde")]
 pub(crate) fn one() -> f64 {
     1.0
-}
-#[cfg(feature = "serde")]
-pub(crate) fn is_one(v: &f64) -> bool {
-    *v == 1.0
 }
 #[cfg(feature = "serde")]
 pub(crate) fn is_zero(v: &f64) -> bool {

@@ -459,39 +459,65 @@ fn write_oneline(rng: &mut Rng, v: &Value, out: &mut String) {
             }
         }
         Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_oneline(rng, item, out);
-            }
+            write_entries(rng, "[", items.iter().map(|v| (None, v)), out);
             out.push(']');
         }
         Value::Object(map) => {
             let name = map.get("type").and_then(Value::as_str);
-            match name {
-                Some(n) => {
-                    out.push_str(n);
-                    out.push('(');
-                }
-                None => out.push('{'),
-            }
-            let mut first = true;
-            for (k, v) in map.iter().filter(|(k, _)| name.is_none() || *k != "type") {
-                if !first {
-                    out.push(',');
-                }
-                first = false;
-                ws(rng, out);
-                out.push_str(k);
-                ws(rng, out);
-                out.push('=');
-                write_oneline(rng, v, out);
-            }
+            let open = name.map_or("{".to_string(), |n| format!("{n}("));
+            let entries = map
+                .iter()
+                .filter(|(k, _)| name.is_none() || *k != "type")
+                .map(|(k, v)| (Some(k.as_str()), v));
+            write_entries(rng, &open, entries, out);
             ws(rng, out);
             out.push(if name.is_some() { ')' } else { '}' });
         }
+    }
+}
+
+/// `open`, then the entries separated by commas: each value after its key and `=` (with
+/// white space around the key) where it has one.
+fn write_entries<'a>(
+    rng: &mut Rng,
+    open: &str,
+    entries: impl Iterator<Item = (Option<&'a str>, &'a Value)>,
+    out: &mut String,
+) {
+    out.push_str(open);
+    for (i, (key, v)) in entries.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        if let Some(k) = key {
+            ws(rng, out);
+            out.push_str(k);
+            ws(rng, out);
+            out.push('=');
+        }
+        write_oneline(rng, v, out);
+    }
+}
+
+/// The one-line form of `v` (see `write_oneline`).
+fn oneline_text(rng: &mut Rng, v: &Value) -> String {
+    let mut text = String::new();
+    write_oneline(rng, v, &mut text);
+    text
+}
+
+/// A random schedule, with tame parameters with probability `tame`, else wild ones.
+fn some_schedule(rng: &mut Rng, tame: f64) -> Value {
+    let wildness = if rng.chance(tame) { 0.02 } else { 0.3 };
+    gen_schedule(rng, 0, wildness)
+}
+
+/// `text`, damaged by `mutate` with probability 0.15.
+fn sometimes_damaged(rng: &mut Rng, text: String) -> String {
+    if rng.chance(0.15) {
+        mutate(rng, &text)
+    } else {
+        text
     }
 }
 
@@ -833,6 +859,19 @@ fn declared_bounds(s: &AnySchedule) -> Option<(f64, f64)> {
 // ---------------------------------------------------------------------------------------
 // One case.
 
+/// `with(shape)` where the case parses with the run's shape, else `without()`: the entry
+/// points without a shape are tested too, not only with `None`.
+fn either<T>(
+    shape: Option<&RunShape>,
+    with: impl FnOnce(Option<&RunShape>) -> T,
+    without: impl FnOnce() -> T,
+) -> T {
+    match shape {
+        Some(_) => with(shape),
+        None => without(),
+    }
+}
+
 #[derive(Default)]
 struct Stats {
     cases: u64,
@@ -851,43 +890,34 @@ fn run_case(
     let shape = RunShape::new(1 + rng.below(1 << 20), 1 + rng.below(512))
         .with_epochs(1 + rng.below(100) as u32);
     let with_shape = rng.chance(0.3);
+    let shaped = with_shape.then_some(&shape);
     let form = rng.below(100);
     if form < 40 {
-        let wildness = if rng.chance(0.6) { 0.02 } else { 0.3 };
-        let v = gen_schedule(rng, 0, wildness);
-        let mut text = String::new();
-        write_oneline(rng, &v, &mut text);
-        if rng.chance(0.15) {
-            text = mutate(rng, &text);
-        }
-        *input = text;
-        let r = if with_shape {
-            oneline::parse_with_shape(input, Some(&shape))
-        } else {
-            oneline::parse(input)
-        };
+        let v = some_schedule(rng, 0.6);
+        let text = oneline_text(rng, &v);
+        *input = sometimes_damaged(rng, text);
+        let r = either(
+            shaped,
+            |s| oneline::parse_with_shape(input, s),
+            || oneline::parse(input),
+        );
         ("one-line", vec![r])
     } else if form < 60 {
-        let wildness = if rng.chance(0.6) { 0.02 } else { 0.3 };
-        let v = gen_schedule(rng, 0, wildness);
-        let mut text = if rng.chance(0.5) {
+        let v = some_schedule(rng, 0.6);
+        let text = if rng.chance(0.5) {
             v.to_string()
         } else {
             serde_json::to_string_pretty(&v).unwrap()
         };
-        if rng.chance(0.15) {
-            text = mutate(rng, &text);
-        }
-        *input = text;
-        let r = if with_shape {
-            config::from_json_str_with_shape(input, Some(&shape))
-        } else {
-            config::from_json_str(input)
-        };
+        *input = sometimes_damaged(rng, text);
+        let r = either(
+            shaped,
+            |s| config::from_json_str_with_shape(input, s),
+            || config::from_json_str(input),
+        );
         ("JSON", vec![r])
     } else if form < 72 {
-        let wildness = if rng.chance(0.5) { 0.02 } else { 0.3 };
-        let v = gen_schedule(rng, 0, wildness);
+        let v = some_schedule(rng, 0.5);
         *input = format!("(value) {v}");
         let r = if with_shape {
             config::from_value_with_shape(v, Some(&shape))
@@ -900,8 +930,7 @@ fn run_case(
     } else if form < 92 {
         // Garbage and damaged text into every parser.
         let v = gen_schedule(rng, 0, 0.2);
-        let mut text = String::new();
-        write_oneline(rng, &v, &mut text);
+        let text = oneline_text(rng, &v);
         let base = if rng.chance(0.5) { text } else { v.to_string() };
         *input = mutate(rng, &base);
         let mut out = vec![oneline::parse(input), config::from_json_str(input)];
@@ -932,18 +961,14 @@ fn toml_case(
     shape: &RunShape,
     with_shape: bool,
 ) -> (&'static str, Vec<Result<AnySchedule, ScheduleError>>) {
-    let wildness = if rng.chance(0.6) { 0.02 } else { 0.3 };
-    let v = gen_schedule(rng, 0, wildness);
-    let mut text = toml::to_string(&v).unwrap_or_else(|_| v.to_string());
-    if rng.chance(0.15) {
-        text = mutate(rng, &text);
-    }
-    *input = text;
-    let r = if with_shape {
-        config::from_toml_str_with_shape(input, Some(shape))
-    } else {
-        config::from_toml_str(input)
-    };
+    let v = some_schedule(rng, 0.6);
+    let text = toml::to_string(&v).unwrap_or_else(|_| v.to_string());
+    *input = sometimes_damaged(rng, text);
+    let r = either(
+        with_shape.then_some(shape),
+        |s| config::from_toml_str_with_shape(input, s),
+        || config::from_toml_str(input),
+    );
     ("TOML", vec![r])
 }
 

@@ -2,6 +2,9 @@
 //! (`scripts/torch_golden.py` writes `fixtures/torch_golden.json`; CI needs no torch).
 #![cfg(feature = "serde")]
 
+mod common;
+
+use common::floats;
 use lrsched::torch::{TorchSchedule, TorchSimulator};
 use lrsched::{config, AnySchedule, Schedule, ScheduleError};
 use serde_json::{json, Value};
@@ -13,19 +16,6 @@ fn close(expected: f64, got: f64) -> bool {
         return got == 0.0;
     }
     ((got - expected) / expected).abs() <= 1e-10
-}
-
-/// Numbers, or numbers written as strings (the traces: Rust's parser is correctly
-/// rounded, serde_json's default float reader is not always).
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| match x {
-            Value::String(s) => s.parse().unwrap(),
-            x => x.as_f64().unwrap(),
-        })
-        .collect()
 }
 
 fn torch(s: &AnySchedule) -> &TorchSchedule {
@@ -229,20 +219,20 @@ fn err(v: Value) -> ScheduleError {
 
 #[test]
 fn unknown_keys_suggest_the_nearest() {
-    match err(json!({"type": "CosineAnnealingLR", "lr": 0.1, "T_mx": 10})) {
-        ScheduleError::UnknownKey {
-            schedule,
-            key,
-            suggestion,
-            allowed,
-        } => {
-            assert_eq!(schedule, "CosineAnnealingLR");
-            assert_eq!(key, "T_mx");
-            assert_eq!(suggestion.as_deref(), Some("T_max"));
-            assert!(allowed.contains(&"eta_min".to_string()));
-        }
-        e => panic!("{e:?}"),
-    }
+    let e = err(json!({"type": "CosineAnnealingLR", "lr": 0.1, "T_mx": 10}));
+    let ScheduleError::UnknownKey {
+        schedule,
+        key,
+        suggestion,
+        allowed,
+    } = &e
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!(schedule, "CosineAnnealingLR");
+    assert_eq!(key, "T_mx");
+    assert_eq!(suggestion.as_deref(), Some("T_max"));
+    assert!(allowed.contains(&"eta_min".to_string()));
     match err(json!({"type": "OneCycleLR", "max_lr": 0.1, "total_step": 10})) {
         ScheduleError::UnknownKey { suggestion, .. } => {
             assert_eq!(suggestion.as_deref(), Some("total_steps"))

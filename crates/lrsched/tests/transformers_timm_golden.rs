@@ -7,21 +7,13 @@
 //! noise-free value, and equal it exactly (to 1e-10) outside the noise range.
 #![cfg(feature = "serde")]
 
+mod common;
+
+use common::floats;
 use lrsched::{config, Schedule, ScheduleError};
 use serde_json::Value;
 
 const FIXTURE: &str = include_str!("fixtures/transformers_timm_golden.json");
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| match x {
-            Value::String(s) => s.parse().unwrap(),
-            other => other.as_f64().unwrap(),
-        })
-        .collect()
-}
 
 fn close(a: f64, b: f64) -> bool {
     a == b || (a - b).abs() <= 1e-10 * a.abs().max(b.abs())

@@ -98,8 +98,8 @@ pub struct DownloadOptions {
     /// [`Default`] takes it from the environment variable [`CA_CERT_ENV`]
     /// (`LRSCHED_CA_CERT`) when that is set and not empty.
     pub ca_cert: Option<PathBuf>,
-    /// Draw a progress bar on stderr (only when stderr is a terminal) and say on stderr
-    /// when a mirror fails and the next is tried.
+    /// Draw a progress bar on stderr (only when stderr is a terminal) and say, as a
+    /// `log::info!`, when a mirror fails and the next is tried.
     pub progress: bool,
 }
 
@@ -442,7 +442,7 @@ pub fn download_file(
                     return Err(e);
                 }
                 if options.progress && i + 1 < options.mirrors.len() {
-                    eprintln!("{e}; trying the next mirror");
+                    log::info!("{e}; trying the next mirror");
                 }
                 failures.push(e);
             }

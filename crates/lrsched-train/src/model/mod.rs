@@ -7,6 +7,6 @@ mod pool;
 mod spec;
 
 pub use candle_mlp::CandleMlp;
-pub(crate) use mlp::FlushDenormals;
+pub(crate) use mlp::{abs_sum, FlushDenormals};
 pub use mlp::{BatchInput, BatchTargets, Mlp, Threads, MAX_RESERVED_ROWS};
 pub use spec::{Activation, Init, Loss, ModelSpec, SpecError, MAX_PARAMS};

@@ -1,6 +1,6 @@
-//! Optimizers over flat f32 buffers: SGD, momentum, Nesterov, RMSProp, Adam, AdamW and
-//! schedule-free SGD / AdamW, with L2 or decoupled weight decay, L1, and gradient clipping
-//! by norm or value.
+//! Optimizers over flat f32 buffers: SGD, momentum, Nesterov, RMSProp, Adam, AdamW,
+//! schedule-free SGD / AdamW and the LR-free Prodigy, D-Adaptation Adam / SGD and DoG, with
+//! L2 or decoupled weight decay, L1, and gradient clipping by norm or value.
 //!
 //! The model keeps all its parameters in one contiguous `&mut [f32]` and the gradients in a
 //! matching one; [`ParamGroup`]s are index ranges into them, each with its own learning-rate
@@ -10,7 +10,10 @@
 //! package's for the schedule-free kinds) operation for operation in f32, with PyTorch's
 //! f64 scalar arithmetic, so that results match PyTorch's to the last bit or within an
 //! f32 rounding (see `tests/optim_golden.rs`, whose fixture `scripts/torch_optim_golden.py`
-//! makes).
+//! makes). The LR-free kinds follow their reference packages (`prodigyopt`, `dadaptation`,
+//! `dog-optimizer`) likewise, except that their sums over all parameters are compensated
+//! f64 sums in a fixed order where PyTorch sums in f32 (see `tests/lrfree_optim_golden.rs`
+//! and docs/optimizers.md).
 //!
 //! The learning rate, and optionally the momentum (SGD momentum, Nesterov, RMSProp,
 //! schedule-free SGD) or beta1 (Adam, AdamW, schedule-free AdamW), come from the schedule
@@ -18,7 +21,9 @@
 //! `momentum` or `betas[0]`.
 //!
 //! A step allocates nothing and makes one pass over the buffers (two more when L1 or
-//! clipping is on: clipping by norm needs the norm before any update).
+//! clipping is on: clipping by norm needs the norm before any update); an LR-free step
+//! makes two, since its step size needs sums over all parameters before any update (three
+//! on D-Adaptation SGD's first step, which also measures the first gradient).
 //!
 //! ```
 //! use lrsched_train::optim::{Optimizer, OptimizerConfig, OptimizerKind, ParamGroup};
@@ -381,7 +386,8 @@ impl Optimizer {
     /// update's pieces, cut at `cuts` (sorted parameter indices: where the caller's own
     /// units of work start, so that piece `k` is the parameters its unit `k` wrote and
     /// the same thread takes both), or, without cuts, of at most 16384 parameters. The
-    /// update is elementwise: the same bits as `step`'s for any threads and cuts.
+    /// update is elementwise (the LR-free kinds' sums are taken over fixed pieces, added
+    /// in a fixed order): the same bits as `step`'s for any threads and cuts.
     ///
     /// ```
     /// use lrsched_train::optim::{Optimizer, OptimizerConfig, OptimizerKind, ParamGroup};

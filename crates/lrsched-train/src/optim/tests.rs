@@ -361,3 +361,190 @@ fn config_round_trips_and_rejects_unknown_keys() {
     assert!(serde_json::from_str::<OptimizerConfig>(r#"{"kind": "adam", "lr": 0.1}"#).is_err());
     assert!(serde_json::from_str::<OptimizerConfig>(r#"{"momentum": 0.9}"#).is_err());
 }
+
+fn lr_free_kinds() -> Vec<OptimizerConfig> {
+    use OptimizerKind::*;
+    [Prodigy, DAdaptAdam, DAdaptSgd, Dog]
+        .into_iter()
+        .map(|k| OptimizerConfig {
+            weight_decay: 0.01,
+            l1: 0.001,
+            clip: Clip::Norm(1.0),
+            d0: 1e-3,
+            growth_rate: Some(1.5),
+            ..OptimizerConfig::new(k)
+        })
+        .collect()
+}
+
+/// As `restore_continues_bit_for_bit` and `steps_allocate_nothing`, for the LR-free
+/// kinds (two groups at one rate: Prodigy and D-Adaptation SGD take no other).
+#[test]
+fn lr_free_kinds_restore_bit_for_bit_and_allocate_nothing() {
+    let groups = || {
+        vec![
+            ParamGroup::new(0..30),
+            ParamGroup::new(30..N).with_weight_decay(0.0),
+        ]
+    };
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for config in lr_free_kinds() {
+        let mut a = Optimizer::new(config.clone(), groups(), N).unwrap();
+        let layout = |o: &Optimizer| {
+            let bufs = o.bufs.iter().map(|b| (b.as_ptr(), b.capacity()));
+            let sums = [
+                o.piece_sums.as_ptr() as *const f32,
+                o.group_sums.as_ptr() as _,
+            ];
+            (bufs.collect::<Vec<_>>(), sums)
+        };
+        let before = layout(&a);
+        let mut pa: Vec<f32> = (0..N).map(|i| (i as f32 * 0.37).sin()).collect();
+        let mut g = vec![0.0f32; N];
+        for t in 0..3 {
+            grads_for(&pa, t, &mut g);
+            a.step(&mut pa, &mut g, 1.0, Some(0.85)).unwrap();
+        }
+        let json = serde_json::to_string(&a.state()).unwrap();
+        let saved: OptimizerState = serde_json::from_str(&json).unwrap();
+        assert_eq!(saved, a.state());
+        assert!(
+            saved
+                .adaptive
+                .as_ref()
+                .is_some_and(|s| s.k == 3 || config.kind == OptimizerKind::Dog),
+            "{:?}",
+            config.kind
+        );
+        let mut b = Optimizer::new(config.clone(), groups(), N).unwrap();
+        b.restore(&saved).unwrap();
+        let mut pb = pa.clone();
+        for t in 3..8 {
+            grads_for(&pa, t, &mut g);
+            a.step(&mut pa, &mut g, 0.8, Some(0.9)).unwrap();
+            grads_for(&pb, t, &mut g);
+            b.step(&mut pb, &mut g, 0.8, Some(0.9)).unwrap();
+            assert_eq!(bits(&pa), bits(&pb), "{:?} step {t}", config.kind);
+        }
+        assert_eq!(a.state(), b.state());
+        assert_eq!(layout(&a), before, "{:?}", config.kind);
+        // Moved: the estimates work, whatever the kind.
+        assert!(pa
+            .iter()
+            .zip(0..)
+            .any(|(p, i)| *p != (i as f32 * 0.37).sin()));
+    }
+}
+
+#[test]
+fn lr_free_hyperparameters_are_named() {
+    use OptimizerKind::*;
+    let c = OptimizerConfig::new;
+    let cases = [
+        (
+            OptimizerConfig {
+                d0: 0.0,
+                ..c(Prodigy)
+            },
+            "d0 = 0",
+        ),
+        (
+            OptimizerConfig {
+                d_coef: -1.0,
+                ..c(Prodigy)
+            },
+            "d_coef = -1",
+        ),
+        (
+            OptimizerConfig {
+                growth_rate: Some(f64::NAN),
+                ..c(DAdaptAdam)
+            },
+            "growth_rate = NaN",
+        ),
+        (
+            OptimizerConfig {
+                beta3: Some(1.0),
+                ..c(Prodigy)
+            },
+            "beta3 = 1",
+        ),
+        (
+            OptimizerConfig {
+                reps_rel: 0.0,
+                ..c(Dog)
+            },
+            "reps_rel = 0",
+        ),
+        (
+            OptimizerConfig {
+                init_eta: Some(-0.1),
+                ..c(Dog)
+            },
+            "init_eta = -0.1",
+        ),
+        (
+            OptimizerConfig {
+                momentum: Some(1.0),
+                ..c(DAdaptSgd)
+            },
+            "0 <= momentum < 1",
+        ),
+        (
+            OptimizerConfig {
+                decoupled_weight_decay: true,
+                ..c(Dog)
+            },
+            "their references add weight decay",
+        ),
+        (
+            OptimizerConfig {
+                coupled_weight_decay: true,
+                ..c(Adam)
+            },
+            "false except for prodigy",
+        ),
+    ];
+    for (config, want) in cases {
+        let e = err_of(config);
+        assert!(e.contains(want), "{e}");
+    }
+    assert!(c(Prodigy).is_decoupled());
+    assert!(!OptimizerConfig {
+        coupled_weight_decay: true,
+        ..c(Prodigy)
+    }
+    .is_decoupled());
+}
+
+/// The keys and state the LR-free kinds brought are written only for them: the other
+/// kinds' configs and checkpoints read and write as they always have.
+#[test]
+fn other_kinds_serialise_as_before() {
+    for config in all_kinds() {
+        let json = serde_json::to_string(&config).unwrap();
+        for key in [
+            "d0",
+            "d_coef",
+            "growth_rate",
+            "beta3",
+            "bias_correction",
+            "reps_rel",
+        ] {
+            assert!(!json.contains(&format!("\"{key}\"")), "{json}");
+        }
+        let opt = Optimizer::new(config, groups(), N).unwrap();
+        let state = serde_json::to_string(&opt.state()).unwrap();
+        assert!(!state.contains("adaptive"), "{state}");
+    }
+    let json = serde_json::to_string(&OptimizerConfig {
+        d0: 1e-3,
+        init_eta: Some(0.5),
+        ..OptimizerConfig::new(OptimizerKind::Dog)
+    })
+    .unwrap();
+    assert!(
+        json.contains("\"d0\":0.001") && json.contains("\"init_eta\":0.5"),
+        "{json}"
+    );
+}

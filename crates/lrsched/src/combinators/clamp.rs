@@ -1,61 +1,45 @@
 //! `clamp`: a floor and an optional ceiling under and over a schedule.
 
 use crate::combinators::one_child::{one_child, OneChild};
+use crate::families::declare::family;
 use crate::{check, AnySchedule, Schedule, ScheduleError};
 
-/// A schedule kept within `[min, max]`:
-///
-/// ```text
-/// lr(t) = min(max(schedule(t), min), max)       (no ceiling when max is absent)
-/// ```
-///
-/// A floor under a decay that would otherwise reach 0, or under a reduce-on-plateau
-/// (PyTorch's `min_lr`, for any schedule); a ceiling over a schedule that could grow
-/// (a product with a noise factor). The bounds apply to the rate only: momentum, length,
-/// metrics and state are the inner schedule's.
-///
-/// Config: `{"type": "clamp", "schedule": {...}, "min": 1e-5}`, optional `"max"`.
-///
-/// ```
-/// use lrsched::{Clamp, Cosine, Schedule};
-/// let s = Clamp::floor(Cosine::new(1.0, 100), 0.1);
-/// assert_eq!(s.value(0), 1.0);
-/// assert_eq!(s.value(100), 0.1);
-/// let capped = Clamp::new(Cosine::new(1.0, 100)).with_max(0.5);
-/// assert_eq!(capped.value(0), 0.5);
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct Clamp {
-    /// The schedule clamped.
-    pub schedule: Box<AnySchedule>,
-    /// The floor; finite, >= 0 and <= `max` (default 0).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "check::is_zero")
-    )]
-    pub min: f64,
-    /// The ceiling, if any; finite and >= `min` (default none).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Option::is_none")
-    )]
-    pub max: Option<f64>,
+family! {
+    /// A schedule kept within `[min, max]`:
+    ///
+    /// ```text
+    /// lr(t) = min(max(schedule(t), min), max)       (no ceiling when max is absent)
+    /// ```
+    ///
+    /// A floor under a decay that would otherwise reach 0, or under a reduce-on-plateau
+    /// (PyTorch's `min_lr`, for any schedule); a ceiling over a schedule that could grow
+    /// (a product with a noise factor). The bounds apply to the rate only: momentum, length,
+    /// metrics and state are the inner schedule's.
+    ///
+    /// Config: `{"type": "clamp", "schedule": {...}, "min": 1e-5}`, optional `"max"`.
+    ///
+    /// ```
+    /// use lrsched::{Clamp, Cosine, Schedule};
+    /// let s = Clamp::floor(Cosine::new(1.0, 100), 0.1);
+    /// assert_eq!(s.value(0), 1.0);
+    /// assert_eq!(s.value(100), 0.1);
+    /// let capped = Clamp::new(Cosine::new(1.0, 100)).with_max(0.5);
+    /// assert_eq!(capped.value(0), 0.5);
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Clamp("clamp") {
+        /// The schedule clamped.
+        schedule: child;
+        /// The floor; finite, >= 0 and <= `max` (default 0).
+        min: f64 = 0, check non_negative, with with_min "Sets the floor.";
+        /// The ceiling, if any; finite and >= `min` (default none).
+        max: Option<f64> = none, check_some finite, with_some with_max(f64) "Sets the ceiling.";
+    }
+    /// `schedule` with a floor at 0 and no ceiling; add bounds with the builders.
+    pub fn new;
 }
 
 impl Clamp {
-    /// `schedule` with a floor at 0 and no ceiling; add bounds with the builders.
-    pub fn new(schedule: impl Into<AnySchedule>) -> Self {
-        Clamp {
-            schedule: Box::new(schedule.into()),
-            min: 0.0,
-            max: None,
-        }
-    }
     /// `schedule` never below `min`.
     pub fn floor(schedule: impl Into<AnySchedule>, min: f64) -> Self {
         Clamp::new(schedule).with_min(min)
@@ -63,16 +47,6 @@ impl Clamp {
     /// `schedule` kept within `[min, max]`.
     pub fn between(schedule: impl Into<AnySchedule>, min: f64, max: f64) -> Self {
         Clamp::new(schedule).with_min(min).with_max(max)
-    }
-    /// Sets the floor.
-    pub fn with_min(mut self, min: f64) -> Self {
-        self.min = min;
-        self
-    }
-    /// Sets the ceiling.
-    pub fn with_max(mut self, max: f64) -> Self {
-        self.max = Some(max);
-        self
     }
 }
 
@@ -90,9 +64,8 @@ impl OneChild for Clamp {
     }
 
     fn own_checks(&self) -> Result<(), ScheduleError> {
-        check::non_negative("clamp", "min", self.min)?;
+        self.declared_checks()?;
         if let Some(hi) = self.max {
-            check::finite("clamp", "max", hi)?;
             if hi < self.min {
                 return Err(ScheduleError::invalid(
                     "clamp",

@@ -2,109 +2,75 @@
 //! `cycle_mul`, `cycle_decay`, `cycle_limit`).
 
 use crate::combinators::one_child::{one_child, OneChild};
+use crate::families::declare::family;
 use crate::join::in_child;
-use crate::{check, AnySchedule, Schedule, ScheduleError};
+use crate::{AnySchedule, Schedule, ScheduleError};
 
-/// A `cosine`, `tanh` or `polynomial` decay run in cycles, as timm's
-/// `CosineLRScheduler`, `TanhLRScheduler` and `PolyLRScheduler` run them.
-///
-/// With `T0` the inner decay's `steps`, `m = cycle_mul`, `d = cycle_decay`, at step `t`
-/// (timm's own arithmetic, in floats):
-///
-/// ```text
-/// m == 1:  i = t div T0,   T_i = T0,          t_cur = t - T0 * i
-/// m != 1:  i = floor(ln(1 - t / T0 * (1 - m)) / ln(m))
-///          T_i = m^i * T0, t_cur = t - (1 - m^i) / (1 - m) * T0
-/// lr(t) = decay(peak = lr * d^i, t_cur steps into T_i steps)     if i < cycle_limit
-///       = the decay's end value (min_lr, end_lr)                  otherwise
-/// ```
-///
-/// So a cycle may start and last a fractional number of steps (`m = 1.5`: cycles of 10,
-/// 15, 22.5, ... steps starting at 0, 10, 25, 47.5, ...). The cycle index comes from the
-/// same `floor(log)` timm computes, rounding included: where that lands one cycle early
-/// exactly on a boundary (for `m = 3`, the start of cycle 5), the value is the end of the
-/// earlier cycle, as in timm. A `cycle_mul` below 1 makes the cycles shrink towards step
-/// `T0 / (1 - m)`, past which timm's `log` has no value (it raises): there, as past
-/// `cycle_limit`, the value is the end value. O(1) at any step.
-///
-/// `len()` is the first step of cycle `cycle_limit` (none without a limit).
-///
-/// Config: `{"type": "cycles", "schedule": {"type": "cosine", "lr": 0.1, "steps": 10},
-/// "cycle_mul": 1.5}` plus optional `cycle_decay` (1) and `cycle_limit` (none). Only the
-/// inner decay's shape parameters are read (its `after_end` is not used).
-///
-/// ```
-/// use lrsched::{Cosine, Cycles, Schedule};
-/// let s = Cycles::new(Cosine::new(1.0, 10))
-///     .with_cycle_mul(1.5)
-///     .with_cycle_decay(0.5)
-///     .with_cycle_limit(3);
-/// assert_eq!(s.value(0), 1.0);
-/// assert_eq!(s.value(10), 0.5); // cycle 1: 15 steps from step 10
-/// assert!((s.value(25) - 0.25).abs() < 1e-15); // cycle 2: 22.5 steps from step 25
-/// assert!(s.value(26) < 0.25);
-/// assert_eq!(s.len(), Some(48)); // cycle 3 would start at 47.5
-/// assert_eq!(s.value(48), 0.0);
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct Cycles {
-    /// The first cycle: a `cosine`, `tanh` or `polynomial` (not `cycle`) decay; its
-    /// `steps` is timm's `t_initial`, its `lr` the first peak.
-    pub schedule: Box<AnySchedule>,
-    /// Factor on the cycle length per cycle (timm's `cycle_mul`); finite and > 0
-    /// (default 1).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default = "check::one", skip_serializing_if = "check::is_one")
-    )]
-    pub cycle_mul: f64,
-    /// Factor on the peak per cycle (timm's `cycle_decay`); finite and >= 0 (default 1).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default = "check::one", skip_serializing_if = "check::is_one")
-    )]
-    pub cycle_decay: f64,
-    /// Number of cycles before the end value holds (timm's `cycle_limit`); >= 1; none
-    /// (for ever) by default.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Option::is_none")
-    )]
-    pub cycle_limit: Option<u64>,
+family! {
+    /// A `cosine`, `tanh` or `polynomial` decay run in cycles, as timm's
+    /// `CosineLRScheduler`, `TanhLRScheduler` and `PolyLRScheduler` run them.
+    ///
+    /// With `T0` the inner decay's `steps`, `m = cycle_mul`, `d = cycle_decay`, at step `t`
+    /// (timm's own arithmetic, in floats):
+    ///
+    /// ```text
+    /// m == 1:  i = t div T0,   T_i = T0,          t_cur = t - T0 * i
+    /// m != 1:  i = floor(ln(1 - t / T0 * (1 - m)) / ln(m))
+    ///          T_i = m^i * T0, t_cur = t - (1 - m^i) / (1 - m) * T0
+    /// lr(t) = decay(peak = lr * d^i, t_cur steps into T_i steps)     if i < cycle_limit
+    ///       = the decay's end value (min_lr, end_lr)                  otherwise
+    /// ```
+    ///
+    /// So a cycle may start and last a fractional number of steps (`m = 1.5`: cycles of 10,
+    /// 15, 22.5, ... steps starting at 0, 10, 25, 47.5, ...). The cycle index comes from the
+    /// same `floor(log)` timm computes, rounding included: where that lands one cycle early
+    /// exactly on a boundary (for `m = 3`, the start of cycle 5), the value is the end of the
+    /// earlier cycle, as in timm. A `cycle_mul` below 1 makes the cycles shrink towards step
+    /// `T0 / (1 - m)`, past which timm's `log` has no value (it raises): there, as past
+    /// `cycle_limit`, the value is the end value. O(1) at any step.
+    ///
+    /// `len()` is the first step of cycle `cycle_limit` (none without a limit).
+    ///
+    /// Config: `{"type": "cycles", "schedule": {"type": "cosine", "lr": 0.1, "steps": 10},
+    /// "cycle_mul": 1.5}` plus optional `cycle_decay` (1) and `cycle_limit` (none). Only the
+    /// inner decay's shape parameters are read (its `after_end` is not used).
+    ///
+    /// ```
+    /// use lrsched::{Cosine, Cycles, Schedule};
+    /// let s = Cycles::new(Cosine::new(1.0, 10))
+    ///     .with_cycle_mul(1.5)
+    ///     .with_cycle_decay(0.5)
+    ///     .with_cycle_limit(3);
+    /// assert_eq!(s.value(0), 1.0);
+    /// assert_eq!(s.value(10), 0.5); // cycle 1: 15 steps from step 10
+    /// assert!((s.value(25) - 0.25).abs() < 1e-15); // cycle 2: 22.5 steps from step 25
+    /// assert!(s.value(26) < 0.25);
+    /// assert_eq!(s.len(), Some(48)); // cycle 3 would start at 47.5
+    /// assert_eq!(s.value(48), 0.0);
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Cycles("cycles") {
+        /// The first cycle: a `cosine`, `tanh` or `polynomial` (not `cycle`) decay; its
+        /// `steps` is timm's `t_initial`, its `lr` the first peak.
+        schedule: child;
+        /// Factor on the cycle length per cycle (timm's `cycle_mul`); finite and > 0
+        /// (default 1).
+        cycle_mul: f64 = 1, check positive,
+            with with_cycle_mul "Multiplies the cycle length by `cycle_mul` at each restart.";
+        /// Factor on the peak per cycle (timm's `cycle_decay`); finite and >= 0 (default 1).
+        cycle_decay: f64 = 1, check non_negative,
+            with with_cycle_decay "Multiplies the peak by `cycle_decay` at each restart.";
+        /// Number of cycles before the end value holds (timm's `cycle_limit`); >= 1; none
+        /// (for ever) by default.
+        cycle_limit: Option<u64> = none, check_some at_least_one,
+            with_some with_cycle_limit(u64) "Holds the end value from cycle `cycle_limit` on.";
+    }
+    /// `schedule` restarted every `schedule.len()` steps for ever (add a factor with
+    /// [`Cycles::with_cycle_mul`]).
+    pub fn new;
 }
 
 impl Cycles {
-    /// `schedule` restarted every `schedule.len()` steps for ever (add a factor with
-    /// [`Cycles::with_cycle_mul`]).
-    pub fn new(schedule: impl Into<AnySchedule>) -> Self {
-        Cycles {
-            schedule: Box::new(schedule.into()),
-            cycle_mul: 1.0,
-            cycle_decay: 1.0,
-            cycle_limit: None,
-        }
-    }
-    /// Multiplies the cycle length by `cycle_mul` at each restart.
-    pub fn with_cycle_mul(mut self, cycle_mul: f64) -> Self {
-        self.cycle_mul = cycle_mul;
-        self
-    }
-    /// Multiplies the peak by `cycle_decay` at each restart.
-    pub fn with_cycle_decay(mut self, cycle_decay: f64) -> Self {
-        self.cycle_decay = cycle_decay;
-        self
-    }
-    /// Holds the end value from cycle `cycle_limit` on.
-    pub fn with_cycle_limit(mut self, cycle_limit: u64) -> Self {
-        self.cycle_limit = Some(cycle_limit);
-        self
-    }
-
     /// `(steps, peak, end value)` of the inner decay; `None` for another family.
     fn shape(&self) -> Option<(u64, f64, f64)> {
         match &*self.schedule {
@@ -173,12 +139,7 @@ impl OneChild for Cycles {
             ));
         }
         in_child(NAME, "schedule", self.schedule.validate())?;
-        check::positive(NAME, "cycle_mul", self.cycle_mul)?;
-        check::non_negative(NAME, "cycle_decay", self.cycle_decay)?;
-        if let Some(l) = self.cycle_limit {
-            check::at_least_one(NAME, "cycle_limit", l)?;
-        }
-        Ok(())
+        self.declared_checks()
     }
 
     fn wrap_len(&self, _child: &AnySchedule) -> Option<u64> {

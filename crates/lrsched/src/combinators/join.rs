@@ -1,5 +1,6 @@
 //! `join`: one schedule after another, switching at milestones.
 
+use crate::families::declare::family;
 use crate::{check, AnySchedule, Schedule, ScheduleError};
 
 /// Which clock the parts of a [`Join`] read.
@@ -35,70 +36,56 @@ impl JoinTime {
     }
 }
 
-/// Parts in sequence: part `i` is in force on `[boundaries[i-1], boundaries[i])`
-/// (part 0 from step 0, the last part for ever after the last boundary).
-///
-/// ```text
-/// i      = #{ b in boundaries : b <= t }          (binary search)
-/// start  = 0 if i == 0 else boundaries[i-1]
-/// lr(t)  = schedules[i](t - start)   time = local (default; optax's join_schedules)
-/// lr(t)  = schedules[i](t)           time = global
-/// ```
-///
-/// `boundaries` has exactly one entry fewer than `schedules` and never decreases. Equal
-/// boundaries are allowed, as in optax: the part between them lasts zero steps and is
-/// never in force (useful when a duration like `"1%"` rounds to nothing on a short run).
-///
-/// The length is the last boundary plus the last part's length (local time), or the
-/// larger of the two (global time); `None` when the last part has no length.
-///
-/// Only the part in force at `step` receives [`Schedule::observe`], on its own clock: a
-/// reduce-on-plateau placed after a warmup must not spend its patience on, nor record
-/// reductions for, metrics measured while the warmup was driving the rate. Every part
-/// still saves and loads its state, in order.
-///
-/// Config: `{"type": "join", "schedules": [{...}, {...}], "boundaries": [100]}`, plus
-/// optional `"time": "global"`.
-///
-/// ```
-/// use lrsched::{Constant, Cosine, Join, Schedule};
-/// // 100 steps at 0.01, then a cosine from 0.1 to 0 over 1000 steps.
-/// let s = Join::sequence(vec![(Constant::new(0.01).into(), 100)], Cosine::new(0.1, 1000));
-/// assert_eq!(s.value(99), 0.01);
-/// assert_eq!(s.value(100), 0.1);
-/// assert_eq!(s.value(1100), 0.0);
-/// assert_eq!(s.len(), Some(1100));
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct Join {
-    /// The parts, in order; at least one.
-    pub schedules: Vec<AnySchedule>,
-    /// The steps at which each part after the first starts; one fewer than `schedules`,
-    /// non-decreasing.
-    pub boundaries: Vec<u64>,
-    /// The clock the parts read (default `local`).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "JoinTime::is_default")
-    )]
-    pub time: JoinTime,
+family! {
+    /// Parts in sequence: part `i` is in force on `[boundaries[i-1], boundaries[i])`
+    /// (part 0 from step 0, the last part for ever after the last boundary).
+    ///
+    /// ```text
+    /// i      = #{ b in boundaries : b <= t }          (binary search)
+    /// start  = 0 if i == 0 else boundaries[i-1]
+    /// lr(t)  = schedules[i](t - start)   time = local (default; optax's join_schedules)
+    /// lr(t)  = schedules[i](t)           time = global
+    /// ```
+    ///
+    /// `boundaries` has exactly one entry fewer than `schedules` and never decreases. Equal
+    /// boundaries are allowed, as in optax: the part between them lasts zero steps and is
+    /// never in force (useful when a duration like `"1%"` rounds to nothing on a short run).
+    ///
+    /// The length is the last boundary plus the last part's length (local time), or the
+    /// larger of the two (global time); `None` when the last part has no length.
+    ///
+    /// Only the part in force at `step` receives [`Schedule::observe`], on its own clock: a
+    /// reduce-on-plateau placed after a warmup must not spend its patience on, nor record
+    /// reductions for, metrics measured while the warmup was driving the rate. Every part
+    /// still saves and loads its state, in order.
+    ///
+    /// Config: `{"type": "join", "schedules": [{...}, {...}], "boundaries": [100]}`, plus
+    /// optional `"time": "global"`.
+    ///
+    /// ```
+    /// use lrsched::{Constant, Cosine, Join, Schedule};
+    /// // 100 steps at 0.01, then a cosine from 0.1 to 0 over 1000 steps.
+    /// let s = Join::sequence(vec![(Constant::new(0.01).into(), 100)], Cosine::new(0.1, 1000));
+    /// assert_eq!(s.value(99), 0.01);
+    /// assert_eq!(s.value(100), 0.1);
+    /// assert_eq!(s.value(1100), 0.0);
+    /// assert_eq!(s.len(), Some(1100));
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Join("join") {
+        /// The parts, in order; at least one.
+        schedules: Vec<AnySchedule>;
+        /// The steps at which each part after the first starts; one fewer than `schedules`,
+        /// non-decreasing.
+        boundaries: Vec<u64>;
+        /// The clock the parts read (default `local`).
+        time: JoinTime = {JoinTime::Local} "local", with with_time "Sets the clock the parts read.";
+    }
+    /// Parts `schedules` switching at `boundaries` (one fewer than the parts), local time.
+    pub fn new;
 }
 
 impl Join {
-    /// Parts `schedules` switching at `boundaries` (one fewer than the parts), local time.
-    pub fn new(schedules: Vec<AnySchedule>, boundaries: Vec<u64>) -> Self {
-        Join {
-            schedules,
-            boundaries,
-            time: JoinTime::Local,
-        }
-    }
-
     /// Each `(schedule, length)` in turn for `length` steps, then `last` for ever.
     pub fn sequence(parts: Vec<(AnySchedule, u64)>, last: impl Into<AnySchedule>) -> Self {
         let mut schedules = Vec::with_capacity(parts.len() + 1);
@@ -117,12 +104,6 @@ impl Join {
     pub fn then(mut self, at: u64, next: impl Into<AnySchedule>) -> Self {
         self.boundaries.push(at);
         self.schedules.push(next.into());
-        self
-    }
-
-    /// Sets the clock the parts read.
-    pub fn with_time(mut self, time: JoinTime) -> Self {
-        self.time = time;
         self
     }
 
@@ -153,6 +134,7 @@ impl Schedule for Join {
     }
 
     fn validate(&self) -> Result<(), ScheduleError> {
+        self.declared_checks()?;
         if self.schedules.is_empty() {
             return Err(ScheduleError::invalid(
                 "join",

@@ -1,55 +1,48 @@
 //! `offset`: a schedule shifted in time.
 
 use crate::combinators::one_child::{one_child, OneChild};
-use crate::{AnySchedule, Schedule};
+use crate::families::declare::family;
+use crate::{AnySchedule, Schedule, ScheduleError};
 
-/// A schedule moved along the step axis by `shift` steps:
-///
-/// ```text
-/// lr(t) = schedule(max(t + shift, 0))
-/// ```
-///
-/// A positive `shift` starts the inner schedule part-way through (resume a run whose
-/// schedule was built from step 0 at step `shift`); a negative `shift` delays it by
-/// `-shift` steps, holding its first value `schedule(0)` meanwhile. Only time moves: to
-/// change values use [`crate::Scale`]. Momentum and metrics read the same shifted clock
-/// (a metric observed during a delay reaches the inner schedule at its step 0). The
-/// length is where the inner schedule ends on the outer clock, `len - shift` (at least 0).
-///
-/// Config: `{"type": "offset", "schedule": {...}, "shift": -100}`.
-///
-/// ```
-/// use lrsched::{Cosine, Offset, Schedule};
-/// let delayed = Offset::delay(Cosine::new(1.0, 100), 10);
-/// assert_eq!(delayed.value(0), 1.0);
-/// assert_eq!(delayed.value(60), Cosine::new(1.0, 100).value(50));
-/// assert_eq!(delayed.len(), Some(110));
-/// let resumed = Offset::advance(Cosine::new(1.0, 100), 50);
-/// assert_eq!(resumed.value(0), Cosine::new(1.0, 100).value(50));
-/// assert_eq!(resumed.len(), Some(50));
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct Offset {
-    /// The schedule shifted.
-    pub schedule: Box<AnySchedule>,
-    /// Steps added to the step before the inner schedule reads it: > 0 skips ahead,
-    /// < 0 delays. Any integer.
-    pub shift: i64,
+family! {
+    /// A schedule moved along the step axis by `shift` steps:
+    ///
+    /// ```text
+    /// lr(t) = schedule(max(t + shift, 0))
+    /// ```
+    ///
+    /// A positive `shift` starts the inner schedule part-way through (resume a run whose
+    /// schedule was built from step 0 at step `shift`); a negative `shift` delays it by
+    /// `-shift` steps, holding its first value `schedule(0)` meanwhile. Only time moves: to
+    /// change values use [`crate::Scale`]. Momentum and metrics read the same shifted clock
+    /// (a metric observed during a delay reaches the inner schedule at its step 0). The
+    /// length is where the inner schedule ends on the outer clock, `len - shift` (at least 0).
+    ///
+    /// Config: `{"type": "offset", "schedule": {...}, "shift": -100}`.
+    ///
+    /// ```
+    /// use lrsched::{Cosine, Offset, Schedule};
+    /// let delayed = Offset::delay(Cosine::new(1.0, 100), 10);
+    /// assert_eq!(delayed.value(0), 1.0);
+    /// assert_eq!(delayed.value(60), Cosine::new(1.0, 100).value(50));
+    /// assert_eq!(delayed.len(), Some(110));
+    /// let resumed = Offset::advance(Cosine::new(1.0, 100), 50);
+    /// assert_eq!(resumed.value(0), Cosine::new(1.0, 100).value(50));
+    /// assert_eq!(resumed.len(), Some(50));
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Offset("offset") {
+        /// The schedule shifted.
+        schedule: child;
+        /// Steps added to the step before the inner schedule reads it: > 0 skips ahead,
+        /// < 0 delays. Any integer.
+        shift: i64;
+    }
+    /// `schedule` read at `step + shift` (never below step 0).
+    pub fn new;
 }
 
 impl Offset {
-    /// `schedule` read at `step + shift` (never below step 0).
-    pub fn new(schedule: impl Into<AnySchedule>, shift: i64) -> Self {
-        Offset {
-            schedule: Box::new(schedule.into()),
-            shift,
-        }
-    }
     /// `schedule` starting `steps` steps late, at its first value until then.
     pub fn delay(schedule: impl Into<AnySchedule>, steps: u64) -> Self {
         Offset::new(schedule, -(steps.min(i64::MAX as u64) as i64))
@@ -62,6 +55,10 @@ impl Offset {
 
 impl OneChild for Offset {
     const NAME: &'static str = "offset";
+
+    fn own_checks(&self) -> Result<(), ScheduleError> {
+        self.declared_checks()
+    }
 
     fn inner_step(&self, step: u64) -> u64 {
         if self.shift >= 0 {

@@ -1,49 +1,44 @@
 //! `product`: schedules multiplied step by step.
 
+use crate::families::declare::family;
 use crate::join::in_child;
 use crate::{AnySchedule, Schedule, ScheduleError};
 
-/// The pointwise product of its parts:
-///
-/// ```text
-/// lr(t) = schedules[0](t) * schedules[1](t) * ... * schedules[n-1](t)
-/// ```
-///
-/// PyTorch's `ChainedScheduler` idea for multiplicative factors, without its replay: the
-/// first part usually carries the base rate and the others are factors around 1 (a
-/// warmup from 0 to 1, a decay, a noise factor), multiplied left to right in that order.
-/// The length is the longest of the parts' lengths (`None` when no part has one).
-/// [`Schedule::momentum`] is the first part's momentum that is set: momenta do not
-/// multiply. Every part receives every metric.
-///
-/// Config: `{"type": "product", "schedules": [{...}, {...}]}`.
-///
-/// ```
-/// use lrsched::{Constant, Cosine, Product, Schedule};
-/// // A base rate of 0.5 under a cosine factor from 1 to 0 over 100 steps.
-/// let s = Product::new(vec![Constant::new(0.5).into(), Cosine::new(1.0, 100).into()]);
-/// assert_eq!(s.value(0), 0.5);
-/// assert_eq!(s.value(50), 0.5 * Cosine::new(1.0, 100).value(50));
-/// assert_eq!(s.value(100), 0.0);
-/// assert_eq!(s.len(), Some(100));
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct Product {
-    /// The factors, in order; at least one.
-    pub schedules: Vec<AnySchedule>,
+family! {
+    /// The pointwise product of its parts:
+    ///
+    /// ```text
+    /// lr(t) = schedules[0](t) * schedules[1](t) * ... * schedules[n-1](t)
+    /// ```
+    ///
+    /// PyTorch's `ChainedScheduler` idea for multiplicative factors, without its replay: the
+    /// first part usually carries the base rate and the others are factors around 1 (a
+    /// warmup from 0 to 1, a decay, a noise factor), multiplied left to right in that order.
+    /// The length is the longest of the parts' lengths (`None` when no part has one).
+    /// [`Schedule::momentum`] is the first part's momentum that is set: momenta do not
+    /// multiply. Every part receives every metric.
+    ///
+    /// Config: `{"type": "product", "schedules": [{...}, {...}]}`.
+    ///
+    /// ```
+    /// use lrsched::{Constant, Cosine, Product, Schedule};
+    /// // A base rate of 0.5 under a cosine factor from 1 to 0 over 100 steps.
+    /// let s = Product::new(vec![Constant::new(0.5).into(), Cosine::new(1.0, 100).into()]);
+    /// assert_eq!(s.value(0), 0.5);
+    /// assert_eq!(s.value(50), 0.5 * Cosine::new(1.0, 100).value(50));
+    /// assert_eq!(s.value(100), 0.0);
+    /// assert_eq!(s.len(), Some(100));
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Product("product") {
+        /// The factors, in order; at least one.
+        schedules: Vec<AnySchedule>;
+    }
+    /// The product of `schedules`.
+    pub fn new;
 }
 
 impl Product {
-    /// The product of `schedules`.
-    pub fn new(schedules: Vec<AnySchedule>) -> Self {
-        Product { schedules }
-    }
-
     /// The product of two schedules: `base(t) * factor(t)`.
     pub fn of(base: impl Into<AnySchedule>, factor: impl Into<AnySchedule>) -> Self {
         Product::new(vec![base.into(), factor.into()])
@@ -67,6 +62,7 @@ impl Schedule for Product {
     }
 
     fn validate(&self) -> Result<(), ScheduleError> {
+        self.declared_checks()?;
         if self.schedules.is_empty() {
             return Err(ScheduleError::invalid(
                 "product",

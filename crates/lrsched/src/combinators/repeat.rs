@@ -1,96 +1,62 @@
 //! `repeat`: a schedule started over every `period` steps.
 
 use crate::combinators::one_child::{one_child, OneChild};
+use crate::families::declare::family;
 use crate::{check, AfterEnd, AnySchedule, Schedule, ScheduleError};
 
-/// A schedule restarted every `period` steps, for ever or `times` times:
-///
-/// ```text
-/// p     = period, or the inner schedule's length when period is absent
-/// lr(t) = schedule(t mod p)                         (no `times`, or t < p * times)
-/// ```
-///
-/// With `times = n` the length is `p * n`, and past it `after_end` applies: `hold`
-/// (default) keeps `schedule(p)`, the value the last repetition would reach next (a
-/// decay of length `p` ends exactly on its minimum); `continue` lets the last repetition
-/// run on, `schedule(t - p * (n - 1))`; `restart` repeats for ever as if `times` were
-/// absent. A `period` longer than the inner schedule's length holds its end value (by
-/// the inner schedule's own `after_end`) until the next repetition; a shorter one cuts
-/// each repetition short. O(1) at any step. Momentum and metrics read the same
-/// repeating clock, so a metric-driven schedule inside sees time go back at each start.
-///
-/// Config: `{"type": "repeat", "schedule": {...}}`, optional `"period"`, `"times"`,
-/// `"after_end"`.
-///
-/// ```
-/// use lrsched::{Cosine, Repeat, Schedule};
-/// let c = Cosine::new(1.0, 10);
-/// let s = Repeat::new(c.clone()).with_times(3);
-/// assert_eq!(s.value(0), 1.0);
-/// assert_eq!(s.value(13), c.value(3));
-/// assert_eq!(s.value(29), c.value(9));
-/// assert_eq!(s.value(30), 0.0);
-/// assert_eq!(s.len(), Some(30));
-/// assert_eq!(Repeat::new(c.clone()).value(1_000_000_003), c.value(3));
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct Repeat {
-    /// The schedule repeated.
-    pub schedule: Box<AnySchedule>,
-    /// Steps between two starts; >= 1. Default: the inner schedule's length (then
-    /// required when it has none).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Option::is_none")
-    )]
-    pub period: Option<u64>,
-    /// How many repetitions; >= 1. Default: for ever.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Option::is_none")
-    )]
-    pub times: Option<u64>,
-    /// What happens after `times` repetitions (default `hold`); unused without `times`.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "AfterEnd::is_default")
-    )]
-    pub after_end: AfterEnd,
+family! {
+    /// A schedule restarted every `period` steps, for ever or `times` times:
+    ///
+    /// ```text
+    /// p     = period, or the inner schedule's length when period is absent
+    /// lr(t) = schedule(t mod p)                         (no `times`, or t < p * times)
+    /// ```
+    ///
+    /// With `times = n` the length is `p * n`, and past it `after_end` applies: `hold`
+    /// (default) keeps `schedule(p)`, the value the last repetition would reach next (a
+    /// decay of length `p` ends exactly on its minimum); `continue` lets the last repetition
+    /// run on, `schedule(t - p * (n - 1))`; `restart` repeats for ever as if `times` were
+    /// absent. A `period` longer than the inner schedule's length holds its end value (by
+    /// the inner schedule's own `after_end`) until the next repetition; a shorter one cuts
+    /// each repetition short. O(1) at any step. Momentum and metrics read the same
+    /// repeating clock, so a metric-driven schedule inside sees time go back at each start.
+    ///
+    /// Config: `{"type": "repeat", "schedule": {...}}`, optional `"period"`, `"times"`,
+    /// `"after_end"`.
+    ///
+    /// ```
+    /// use lrsched::{Cosine, Repeat, Schedule};
+    /// let c = Cosine::new(1.0, 10);
+    /// let s = Repeat::new(c.clone()).with_times(3);
+    /// assert_eq!(s.value(0), 1.0);
+    /// assert_eq!(s.value(13), c.value(3));
+    /// assert_eq!(s.value(29), c.value(9));
+    /// assert_eq!(s.value(30), 0.0);
+    /// assert_eq!(s.len(), Some(30));
+    /// assert_eq!(Repeat::new(c.clone()).value(1_000_000_003), c.value(3));
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Repeat("repeat") {
+        /// The schedule repeated.
+        schedule: child;
+        /// Steps between two starts; >= 1. Default: the inner schedule's length (then
+        /// required when it has none).
+        period: Option<u64> = none, with_some with_period(u64) "Sets the steps between two starts.";
+        /// How many repetitions; >= 1. Default: for ever.
+        times: Option<u64> = none, check_some at_least_one,
+            with_some with_times(u64) "Stops after `times` repetitions.";
+        /// What happens after `times` repetitions (default `hold`); unused without `times`.
+        after_end: AfterEnd = {AfterEnd::Hold} "hold",
+            with with_after_end "Sets the policy after the last repetition.";
+    }
+    /// `schedule` repeated for ever, every `schedule.len()` steps.
+    pub fn new;
 }
 
 impl Repeat {
-    /// `schedule` repeated for ever, every `schedule.len()` steps.
-    pub fn new(schedule: impl Into<AnySchedule>) -> Self {
-        Repeat {
-            schedule: Box::new(schedule.into()),
-            period: None,
-            times: None,
-            after_end: AfterEnd::Hold,
-        }
-    }
     /// `schedule` repeated for ever, every `period` steps.
     pub fn every(schedule: impl Into<AnySchedule>, period: u64) -> Self {
         Repeat::new(schedule).with_period(period)
-    }
-    /// Sets the steps between two starts.
-    pub fn with_period(mut self, period: u64) -> Self {
-        self.period = Some(period);
-        self
-    }
-    /// Stops after `times` repetitions.
-    pub fn with_times(mut self, times: u64) -> Self {
-        self.times = Some(times);
-        self
-    }
-    /// Sets the policy after the last repetition.
-    pub fn with_after_end(mut self, after_end: AfterEnd) -> Self {
-        self.after_end = after_end;
-        self
     }
 
     fn period_len(&self) -> Option<u64> {
@@ -147,10 +113,7 @@ impl OneChild for Repeat {
                 }
             },
         }
-        if let Some(n) = self.times {
-            check::at_least_one("repeat", "times", n)?;
-        }
-        Ok(())
+        self.declared_checks()
     }
 
     fn wrap_len(&self, _child: &AnySchedule) -> Option<u64> {

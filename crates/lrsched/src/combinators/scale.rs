@@ -1,45 +1,35 @@
 //! `scale`: a schedule multiplied by a constant.
 
 use crate::combinators::one_child::{one_child, OneChild};
-use crate::{check, AnySchedule, Schedule, ScheduleError};
+use crate::families::declare::family;
+use crate::{AnySchedule, Schedule, ScheduleError};
 
-/// A schedule times a constant factor: `lr(t) = schedule(t) * factor`.
-///
-/// For the same schedule at a different peak (a per-parameter-group rate, a batch-size
-/// rule). The momentum the inner schedule sets is passed through unscaled: `factor`
-/// scales the rate only. Length, metrics and state are the inner schedule's.
-///
-/// Config: `{"type": "scale", "schedule": {...}, "factor": 0.5}`.
-///
-/// ```
-/// use lrsched::{Cosine, Scale, Schedule};
-/// let s = Scale::new(Cosine::new(1.0, 100), 0.1);
-/// assert_eq!(s.value(0), 0.1);
-/// assert_eq!(s.value(100), 0.0);
-/// assert_eq!(s.len(), Some(100));
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct Scale {
-    /// The schedule scaled.
-    pub schedule: Box<AnySchedule>,
-    /// The factor; any finite number (a negative one flips the sign: how the optax
-    /// paste-ins carry the negative values optax computes).
-    pub factor: f64,
-}
-
-impl Scale {
-    /// `schedule` multiplied by `factor`.
-    pub fn new(schedule: impl Into<AnySchedule>, factor: f64) -> Self {
-        Scale {
-            schedule: Box::new(schedule.into()),
-            factor,
-        }
+family! {
+    /// A schedule times a constant factor: `lr(t) = schedule(t) * factor`.
+    ///
+    /// For the same schedule at a different peak (a per-parameter-group rate, a batch-size
+    /// rule). The momentum the inner schedule sets is passed through unscaled: `factor`
+    /// scales the rate only. Length, metrics and state are the inner schedule's.
+    ///
+    /// Config: `{"type": "scale", "schedule": {...}, "factor": 0.5}`.
+    ///
+    /// ```
+    /// use lrsched::{Cosine, Scale, Schedule};
+    /// let s = Scale::new(Cosine::new(1.0, 100), 0.1);
+    /// assert_eq!(s.value(0), 0.1);
+    /// assert_eq!(s.value(100), 0.0);
+    /// assert_eq!(s.len(), Some(100));
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Scale("scale") {
+        /// The schedule scaled.
+        schedule: child;
+        /// The factor; any finite number (a negative one flips the sign: how the optax
+        /// paste-ins carry the negative values optax computes).
+        factor: f64, check finite;
     }
+    /// `schedule` multiplied by `factor`.
+    pub fn new;
 }
 
 impl OneChild for Scale {
@@ -50,7 +40,7 @@ impl OneChild for Scale {
     }
 
     fn own_checks(&self) -> Result<(), ScheduleError> {
-        check::finite("scale", "factor", self.factor)
+        self.declared_checks()
     }
 }
 

@@ -1,57 +1,47 @@
 //! `stretch`: a schedule stretched (or squeezed) in time.
 
 use crate::combinators::one_child::{one_child, OneChild};
-use crate::{check, AnySchedule, Schedule, ScheduleError};
+use crate::families::declare::family;
+use crate::{AnySchedule, Schedule, ScheduleError};
 
-/// A schedule run `ratio` times as long, as Composer's `scale_schedule_ratio`:
-///
-/// ```text
-/// lr(t) = schedule(floor(t / ratio))
-/// ```
-///
-/// With `ratio = 2` each inner step lasts two steps; with `ratio = 0.5` every other
-/// inner step is skipped. The rounding is `floor`, so the stretched schedule always
-/// starts at `schedule(0)` and an inner milestone `m` (a step decay, the end of a
-/// warmup) moves to the first step `t` with `floor(t / ratio) >= m`, that is
-/// `ceil(m * ratio)`. In particular a schedule of length `L` has length `ceil(L * ratio)`
-/// and reaches its final value `schedule(L)` exactly there, bit for bit. A quotient
-/// within `1e-9` (relative) of an integer counts as that integer, so `t / ratio` that
-/// is a whole number in decimal (`33 / 1.1`) is not floored one step short by binary
-/// rounding. Momentum and metrics read the same stretched clock.
-///
-/// Config: `{"type": "stretch", "schedule": {...}, "ratio": 1.5}`.
-///
-/// ```
-/// use lrsched::{Cosine, Schedule, StepDecay, Stretch};
-/// let s = Stretch::new(StepDecay::new(1.0, 30, 0.1), 2.0);
-/// assert_eq!(s.value(59), 1.0);
-/// assert_eq!(s.value(60), 0.1);
-/// let c = Stretch::new(Cosine::new(1.0, 100).with_min_lr(0.01), 1.5);
-/// assert_eq!(c.len(), Some(150));
-/// assert_eq!(c.value(150), 0.01);
-/// assert!(c.value(149) > 0.01);
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
-pub struct Stretch {
-    /// The schedule stretched.
-    pub schedule: Box<AnySchedule>,
-    /// How many times longer it runs; finite and > 0 (< 1 squeezes it).
-    pub ratio: f64,
-}
-
-impl Stretch {
-    /// `schedule` run `ratio` times as long.
-    pub fn new(schedule: impl Into<AnySchedule>, ratio: f64) -> Self {
-        Stretch {
-            schedule: Box::new(schedule.into()),
-            ratio,
-        }
+family! {
+    /// A schedule run `ratio` times as long, as Composer's `scale_schedule_ratio`:
+    ///
+    /// ```text
+    /// lr(t) = schedule(floor(t / ratio))
+    /// ```
+    ///
+    /// With `ratio = 2` each inner step lasts two steps; with `ratio = 0.5` every other
+    /// inner step is skipped. The rounding is `floor`, so the stretched schedule always
+    /// starts at `schedule(0)` and an inner milestone `m` (a step decay, the end of a
+    /// warmup) moves to the first step `t` with `floor(t / ratio) >= m`, that is
+    /// `ceil(m * ratio)`. In particular a schedule of length `L` has length `ceil(L * ratio)`
+    /// and reaches its final value `schedule(L)` exactly there, bit for bit. A quotient
+    /// within `1e-9` (relative) of an integer counts as that integer, so `t / ratio` that
+    /// is a whole number in decimal (`33 / 1.1`) is not floored one step short by binary
+    /// rounding. Momentum and metrics read the same stretched clock.
+    ///
+    /// Config: `{"type": "stretch", "schedule": {...}, "ratio": 1.5}`.
+    ///
+    /// ```
+    /// use lrsched::{Cosine, Schedule, StepDecay, Stretch};
+    /// let s = Stretch::new(StepDecay::new(1.0, 30, 0.1), 2.0);
+    /// assert_eq!(s.value(59), 1.0);
+    /// assert_eq!(s.value(60), 0.1);
+    /// let c = Stretch::new(Cosine::new(1.0, 100).with_min_lr(0.01), 1.5);
+    /// assert_eq!(c.len(), Some(150));
+    /// assert_eq!(c.value(150), 0.01);
+    /// assert!(c.value(149) > 0.01);
+    /// ```
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Stretch("stretch") {
+        /// The schedule stretched.
+        schedule: child;
+        /// How many times longer it runs; finite and > 0 (< 1 squeezes it).
+        ratio: f64, check positive;
     }
+    /// `schedule` run `ratio` times as long.
+    pub fn new;
 }
 
 impl OneChild for Stretch {
@@ -71,7 +61,7 @@ impl OneChild for Stretch {
     }
 
     fn own_checks(&self) -> Result<(), ScheduleError> {
-        check::positive("stretch", "ratio", self.ratio)
+        self.declared_checks()
     }
 
     /// The first step at which the inner schedule reads its length.

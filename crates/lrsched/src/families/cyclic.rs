@@ -126,14 +126,14 @@ family! {
         step_size_up: u64 = 2000 keep, check at_least_one;
         /// Steps back down; `None` means `step_size_up` (default).
         step_size_down: Option<u64> = none,
-            with with_step_size_down(u64) "Sets the steps of the falling half.";
+            with_some with_step_size_down(u64) "Sets the steps of the falling half.";
         /// The amplitude function (default `triangular`).
         mode: CyclicMode = {CyclicMode::Triangular} "triangular",
             with with_mode "Sets the amplitude function.";
         /// The base of `exp_range`'s amplitude; in (0, 1] (default 1).
         gamma: f64 = 1, check in_half_open(0.0, 1.0);
         /// What the amplitude function is evaluated on; `None` (default) is the mode's own.
-        scale_mode: Option<CyclicScaleMode> = none, with with_scale_mode(CyclicScaleMode)
+        scale_mode: Option<CyclicScaleMode> = none, with_some with_scale_mode(CyclicScaleMode)
             "Evaluates the amplitude function on the cycle or the step.";
         /// Cycle the momentum inversely to the rate (default false).
         cycle_momentum: bool = false;
@@ -162,14 +162,8 @@ impl Cyclic {
     }
     /// Cycles the momentum inversely between `(base, max)`, or not with `None`.
     pub fn with_momentum(mut self, range: Option<(f64, f64)>) -> Self {
-        match range {
-            Some((base, max)) => {
-                self.cycle_momentum = true;
-                self.base_momentum = base;
-                self.max_momentum = max;
-            }
-            None => self.cycle_momentum = false,
-        }
+        let kept = (self.base_momentum, self.max_momentum);
+        (self.cycle_momentum, self.base_momentum, self.max_momentum) = momentum_range(range, kept);
         self
     }
 
@@ -211,6 +205,16 @@ impl Schedule for Cyclic {
     }
     fn validate(&self) -> Result<(), ScheduleError> {
         self.declared_checks()
+    }
+}
+
+/// `(cycle_momentum, base_momentum, max_momentum)` after `with_momentum(range)` (cyclic
+/// and one-cycle): a range turns cycling on with its bounds, `None` turns it off and
+/// keeps the bounds.
+pub(crate) fn momentum_range(range: Option<(f64, f64)>, kept: (f64, f64)) -> (bool, f64, f64) {
+    match range {
+        Some((base, max)) => (true, base, max),
+        None => (false, kept.0, kept.1),
     }
 }
 

@@ -25,12 +25,16 @@
 //! written, the value is the literal cast to the type), `none` (an `Option` left out), or
 //! `{expr} "shown"` (an enum value and how a config spells it). `= LIT keep` keeps the
 //! parameter in the printed form even at its default (two families print it always).
-//! `check FN` calls `crate::check::FN(family, "name", value, args...)`; `check_some FN`
-//! does so on an `Option`'s value when there is one. `state name: type;` is a private
-//! field the schedule keeps while it runs: not a parameter, not serialised, starting at
-//! its `Default`.
+//! `check FN` calls `crate::check::FN(family, "name", value, args...)`. An `Option`
+//! takes `check_some FN` (the check on its value when there is one) and
+//! `with_some BUILDER(T) "doc"` (a builder taking the value itself).
+//! `name: child;` is a wrapper's inner schedule: a `Box<AnySchedule>` field that the
+//! constructor takes as `impl Into<AnySchedule>`. `state name: type;` is a private field
+//! the schedule keeps while it runs: not a parameter, not serialised, starting at its
+//! `Default`.
 //!
-//! Adding a parameter to a family is one line here in its file (plus its use in `value`).
+//! Adding a parameter to a family is one line in its declaration (plus its use in
+//! `value`). Combinators use it too.
 
 /// Declares a family: see the module docs.
 macro_rules! family {
@@ -64,6 +68,24 @@ macro_rules! family {
                 (d15 is_d15 "__declared::d15" "__declared::is_d15")
             ]
             rest [$($fields)*]
+        );
+    };
+
+    // The one inner schedule of a wrapper: boxed, the constructor takes anything that
+    // becomes an `AnySchedule`.
+    (@field head $head:tt
+        fields [$($fields:tt)*] inits [$($inits:tt)*] args [$($args:tt)*]
+        params [$($params:tt)*] $opt:tt
+        checks $checks:tt builders $builders:tt helpers $helpers:tt supply $supply:tt
+        rest [$(#[doc = $doc:literal])* $f:ident : child; $($rest:tt)*]
+    ) => {
+        family!(@field head $head
+            fields [$($fields)* $(#[doc = $doc])* pub $f: Box<$crate::AnySchedule>,]
+            inits [$($inits)* $f: Box::new($f.into()),]
+            args [$($args)* $f: impl Into<$crate::AnySchedule>,]
+            params [$($params)* {stringify!($f)}] $opt
+            checks $checks builders $builders helpers $helpers supply $supply
+            rest [$($rest)*]
         );
     };
 
@@ -105,117 +127,50 @@ macro_rules! family {
         );
     };
 
-    // An optional parameter: normalise its default to (value, how the catalog shows
-    // it, whether a printed form skips it), then take the next helper names.
-    (@field head $head:tt fields $fields:tt inits $inits:tt args $args:tt params $params:tt $opt:tt
-        checks $checks:tt builders $builders:tt helpers $helpers:tt supply $supply:tt
-        rest [
-            $(#[doc = $doc:literal])*
-            $f:ident : $t:ty = none
-            $(, check_some $c:ident $(($($ca:expr),*))?)?
-            $(, with $w:ident($wt:ty) $wdoc:literal)?
-            ;
-            $($rest:tt)*
-        ]
-    ) => {
-        family!(@optional head $head fields $fields inits $inits args $args params $params $opt
-            checks $checks builders $builders helpers $helpers supply $supply
-            field [$(#[doc = $doc])*] [$f] [$t] [None] ["none"] [skip_serializing_if]
-            [$({some $f $c [$($($ca),*)?]})?]
-            with [] [$(
-                #[doc = $wdoc]
-                pub fn $w(mut self, $f: $wt) -> Self {
-                    self.$f = Some($f);
-                    self
-                }
-            )?]
-            rest [$($rest)*]
-        );
-    };
-    (@field head $head:tt fields $fields:tt inits $inits:tt args $args:tt params $params:tt $opt:tt
-        checks $checks:tt builders $builders:tt helpers $helpers:tt supply $supply:tt
-        rest [
-            $(#[doc = $doc:literal])*
-            $f:ident : $t:ty = {$value:expr} $shown:literal
-            $(, check $c:ident $(($($ca:expr),*))?)?
-            $(, with $w:ident $wdoc:literal)?
-            ;
-            $($rest:tt)*
-        ]
-    ) => {
-        family!(@optional head $head fields $fields inits $inits args $args params $params $opt
-            checks $checks builders $builders helpers $helpers supply $supply
-            field [$(#[doc = $doc])*] [$f] [$t] [$value] [$shown] [skip_serializing_if]
-            [$({plain $f $c [$($($ca),*)?]})?]
-            with [$($w $wdoc)?] []
-            rest [$($rest)*]
-        );
-    };
-    (@field head $head:tt fields $fields:tt inits $inits:tt args $args:tt params $params:tt $opt:tt
-        checks $checks:tt builders $builders:tt helpers $helpers:tt supply $supply:tt
-        rest [
-            $(#[doc = $doc:literal])*
-            $f:ident : $t:ty = $lit:literal keep
-            $(, check $c:ident $(($($ca:expr),*))?)?
-            $(, with $w:ident $wdoc:literal)?
-            ;
-            $($rest:tt)*
-        ]
-    ) => {
-        family!(@optional head $head fields $fields inits $inits args $args params $params $opt
-            checks $checks builders $builders helpers $helpers supply $supply
-            field [$(#[doc = $doc])*] [$f] [$t] [$lit as $t] [stringify!($lit)] []
-            [$({plain $f $c [$($($ca),*)?]})?]
-            with [$($w $wdoc)?] []
-            rest [$($rest)*]
-        );
-    };
-    (@field head $head:tt fields $fields:tt inits $inits:tt args $args:tt params $params:tt $opt:tt
-        checks $checks:tt builders $builders:tt helpers $helpers:tt supply $supply:tt
-        rest [
-            $(#[doc = $doc:literal])*
-            $f:ident : $t:ty = $lit:literal
-            $(, check $c:ident $(($($ca:expr),*))?)?
-            $(, with $w:ident $wdoc:literal)?
-            ;
-            $($rest:tt)*
-        ]
-    ) => {
-        family!(@optional head $head fields $fields inits $inits args $args params $params $opt
-            checks $checks builders $builders helpers $helpers supply $supply
-            field [$(#[doc = $doc])*] [$f] [$t] [$lit as $t] [stringify!($lit)]
-            [skip_serializing_if]
-            [$({plain $f $c [$($($ca),*)?]})?]
-            with [$($w $wdoc)?] []
-            rest [$($rest)*]
-        );
-    };
-
-    (@optional head $head:tt
-        fields [$($fields:tt)*] inits [$($inits:tt)*] args $args:tt
-        params $params:tt [$($opt:tt)*]
+    // An optional parameter, in its one written form: `= {value} (shown) [skip]`, where
+    // `shown` is how the catalog writes the default and `skip` (present unless `keep`)
+    // makes a printed form leave the parameter out at its default. It takes the next
+    // pair of helper names from `supply` for its serde attributes.
+    (@field head $head:tt
+        fields [$($fields:tt)*] inits [$($inits:tt)*] args $args:tt params $params:tt [$($opt:tt)*]
         checks [$($checks:tt)*] builders [$($builders:tt)*] helpers [$($helpers:tt)*]
         supply [($d:ident $is_d:ident $d_path:literal $is_d_path:literal) $($supply:tt)*]
-        field [$($doc:tt)*] [$f:ident] [$t:ty] [$value:expr] [$($shown:tt)*]
-        [$($skip:ident)?] [$($check:tt)*]
-        with [$($w:ident $wdoc:literal)?] [$($extra:tt)*]
-        rest $rest:tt
+        rest [
+            $(#[doc = $doc:literal])*
+            $f:ident : $t:ty = {$value:expr} ($($shown:tt)*) [$($skip:ident)?]
+            $(, check $c:ident $(($($ca:expr),*))?)?
+            $(, check_some $cs:ident $(($($csa:expr),*))?)?
+            $(, with $w:ident $wdoc:literal)?
+            $(, with_some $ws:ident($wt:ty) $wsdoc:literal)?
+            ;
+            $($rest:tt)*
+        ]
     ) => {
         family!(@field head $head
-            fields [$($fields)* $($doc)*
+            fields [$($fields)* $(#[doc = $doc])*
                 #[cfg_attr(feature = "serde", serde(default = $d_path $(, $skip = $is_d_path)?))]
                 pub $f: $t,]
             inits [$($inits)* $f: $value,]
             args $args
             params $params [$($opt)* {stringify!($f), "=", $($shown)*}]
-            checks [$($checks)* $($check)*]
-            builders [$($builders)* $(
-                #[doc = $wdoc]
-                pub fn $w(mut self, $f: $t) -> Self {
-                    self.$f = $f;
-                    self
-                }
-            )? $($extra)*]
+            checks [$($checks)*
+                $({plain $f $c [$($($ca),*)?]})?
+                $({some $f $cs [$($($csa),*)?]})?]
+            builders [$($builders)*
+                $(
+                    #[doc = $wdoc]
+                    pub fn $w(mut self, $f: $t) -> Self {
+                        self.$f = $f;
+                        self
+                    }
+                )?
+                $(
+                    #[doc = $wsdoc]
+                    pub fn $ws(mut self, $f: $wt) -> Self {
+                        self.$f = Some($f);
+                        self
+                    }
+                )?]
             helpers [$($helpers)*
                 pub(super) fn $d() -> $t {
                     $value
@@ -225,8 +180,45 @@ macro_rules! family {
                 }
             ]
             supply [$($supply)*]
-            rest $rest
+            rest [$($rest)*]
         );
+    };
+
+    // The other ways to write a default, rewritten to the one above: `none` (an `Option`
+    // left out), `{value} "shown"` (an enum), a literal (the value is the literal cast to
+    // the type, the catalog shows it as written), `LITERAL keep`.
+    (@field head $head:tt fields $fields:tt inits $inits:tt args $args:tt params $params:tt $opt:tt
+        checks $checks:tt builders $builders:tt helpers $helpers:tt supply $supply:tt
+        rest [$(#[doc = $doc:literal])* $f:ident : $t:ty = none $($tail:tt)*]
+    ) => {
+        family!(@field head $head fields $fields inits $inits args $args params $params $opt
+            checks $checks builders $builders helpers $helpers supply $supply
+            rest [$(#[doc = $doc])* $f: $t = {None} ("none") [skip_serializing_if] $($tail)*]);
+    };
+    (@field head $head:tt fields $fields:tt inits $inits:tt args $args:tt params $params:tt $opt:tt
+        checks $checks:tt builders $builders:tt helpers $helpers:tt supply $supply:tt
+        rest [$(#[doc = $doc:literal])* $f:ident : $t:ty = {$value:expr} $shown:literal $($tail:tt)*]
+    ) => {
+        family!(@field head $head fields $fields inits $inits args $args params $params $opt
+            checks $checks builders $builders helpers $helpers supply $supply
+            rest [$(#[doc = $doc])* $f: $t = {$value} ($shown) [skip_serializing_if] $($tail)*]);
+    };
+    (@field head $head:tt fields $fields:tt inits $inits:tt args $args:tt params $params:tt $opt:tt
+        checks $checks:tt builders $builders:tt helpers $helpers:tt supply $supply:tt
+        rest [$(#[doc = $doc:literal])* $f:ident : $t:ty = $lit:literal keep $($tail:tt)*]
+    ) => {
+        family!(@field head $head fields $fields inits $inits args $args params $params $opt
+            checks $checks builders $builders helpers $helpers supply $supply
+            rest [$(#[doc = $doc])* $f: $t = {$lit as $t} (stringify!($lit)) [] $($tail)*]);
+    };
+    (@field head $head:tt fields $fields:tt inits $inits:tt args $args:tt params $params:tt $opt:tt
+        checks $checks:tt builders $builders:tt helpers $helpers:tt supply $supply:tt
+        rest [$(#[doc = $doc:literal])* $f:ident : $t:ty = $lit:literal $($tail:tt)*]
+    ) => {
+        family!(@field head $head fields $fields inits $inits args $args params $params $opt
+            checks $checks builders $builders helpers $helpers supply $supply
+            rest [$(#[doc = $doc])* $f: $t = {$lit as $t} (stringify!($lit))
+                [skip_serializing_if] $($tail)*]);
     };
 
     (@check $s:ident $family:literal plain $f:ident $c:ident [$($ca:expr),*]) => {
@@ -265,7 +257,9 @@ macro_rules! family {
             $($fields)*
         }
 
-        // What serde calls for the defaults: `default = "..."` names a function.
+        // What serde calls for the defaults: `default = "..."` names a function, and a
+        // macro cannot make up names, so each optional parameter takes the next pair from
+        // `supply` (16: add pairs there for a family with more).
         #[cfg(feature = "serde")]
         #[allow(dead_code, clippy::unnecessary_cast, clippy::float_cmp)]
         mod __declared {

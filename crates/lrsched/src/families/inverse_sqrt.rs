@@ -113,7 +113,7 @@ impl Schedule for InverseSqrt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::AnySchedule;
+    use crate::families::testing::{rejects, round_trips};
 
     /// Transformers' `_get_inverse_sqrt_schedule_lr_lambda` times the base lr, for
     /// `t >= w` (before that it is the warmup, not this schedule).
@@ -181,22 +181,12 @@ mod tests {
             (both, "`timescale`"),
             (neither, "`k`"),
         ];
-        for (s, key) in cases {
-            let e = s.validate().unwrap_err();
-            assert!(e.to_string().contains(key), "{e}");
-            let _ = s.value(0);
-            let _ = s.value(u64::MAX);
-        }
+        rejects(cases);
     }
 
     #[test]
     fn serde_round_trip() {
         let s = InverseSqrt::timescale(0.1, 1000).with_warmup_steps(1000);
-        #[cfg(feature = "serde")]
-        for s in [s.clone(), InverseSqrt::new(0.1, 0.01)] {
-            let v = crate::config::to_value(&AnySchedule::from(s.clone()));
-            assert_eq!(crate::config::from_value(v).unwrap(), AnySchedule::from(s));
-        }
-        let _ = AnySchedule::from(s);
+        round_trips([s.clone(), InverseSqrt::new(0.1, 0.01)]);
     }
 }

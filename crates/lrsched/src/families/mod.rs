@@ -17,6 +17,8 @@ pub(crate) mod polynomial;
 pub(crate) mod rex;
 pub(crate) mod step;
 pub(crate) mod tanh;
+#[cfg(test)]
+pub(crate) mod testing;
 pub(crate) mod warm_restarts;
 pub(crate) mod warmup;
 pub(crate) mod wsd;

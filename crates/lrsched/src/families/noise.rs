@@ -81,7 +81,7 @@ family! {
         /// The seed of the noise (default 42, as timm).
         seed: u64 = 42, with with_seed "Sets the seed.";
         /// The schedule the noise multiplies.
-        schedule: Box<AnySchedule>;
+        schedule: child;
     }
     /// Uniform noise at the default `pct` on `schedule`.
     fn declared;
@@ -117,7 +117,7 @@ impl Noise {
     pub fn new(schedule: impl Into<AnySchedule>, pct: f64) -> Self {
         Noise {
             pct,
-            ..Self::declared(Box::new(schedule.into()))
+            ..Self::declared(schedule)
         }
     }
     /// Normal noise with standard deviation `std`, truncated to `(-pct, pct)`.

@@ -1,5 +1,6 @@
 //! `one_cycle`: PyTorch's `OneCycleLR` as a closed form.
 
+use super::cyclic::momentum_range;
 use super::declare::family;
 use crate::{check, AfterEnd, Schedule, ScheduleError};
 use std::f64::consts::PI;
@@ -139,14 +140,8 @@ impl OneCycle {
     }
     /// Sets the momentum range, or turns momentum cycling off with `None`.
     pub fn with_momentum(mut self, range: Option<(f64, f64)>) -> Self {
-        match range {
-            Some((base, max)) => {
-                self.cycle_momentum = true;
-                self.base_momentum = base;
-                self.max_momentum = max;
-            }
-            None => self.cycle_momentum = false,
-        }
+        let kept = (self.base_momentum, self.max_momentum);
+        (self.cycle_momentum, self.base_momentum, self.max_momentum) = momentum_range(range, kept);
         self
     }
 

@@ -145,7 +145,7 @@ impl Schedule for Polynomial {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::AnySchedule;
+    use crate::families::testing::round_trips;
 
     #[test]
     fn k_decay_shapes_the_progress() {
@@ -257,11 +257,6 @@ mod tests {
             .with_end_lr(1e-4)
             .with_power(2.0)
             .with_after_end(AfterEnd::Restart);
-        #[cfg(feature = "serde")]
-        for s in [s.clone(), Polynomial::new(0.1, 5).with_cycle(true)] {
-            let v = crate::config::to_value(&AnySchedule::from(s.clone()));
-            assert_eq!(crate::config::from_value(v).unwrap(), AnySchedule::from(s));
-        }
-        let _ = AnySchedule::from(s);
+        round_trips([s.clone(), Polynomial::new(0.1, 5).with_cycle(true)]);
     }
 }

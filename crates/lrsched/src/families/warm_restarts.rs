@@ -77,7 +77,7 @@ family! {
         /// Number of cycles before the schedule ends (timm's `cycle_limit`); >= 1; none by
         /// default.
         cycle_limit: Option<u64> = none, check_some at_least_one,
-            with with_cycle_limit(u64) "Ends after `cycle_limit` cycles.";
+            with_some with_cycle_limit(u64) "Ends after `cycle_limit` cycles.";
         /// `peak_decay` scales the height above `min_lr` rather than the peak (Keras'
         /// `m_mul`); default false.
         decay_height: bool = false, with with_decay_height

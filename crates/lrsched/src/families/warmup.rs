@@ -105,7 +105,7 @@ family! {
         shape: WarmupShape = {WarmupShape::Linear} "linear",
             with with_shape "Sets the curve of the rise.";
         /// The schedule after warmup; it starts at its own step 0 at step `steps`.
-        schedule: Box<AnySchedule>;
+        schedule: child;
     }
     /// Warmup of `steps` steps along the default shape from 0 into `schedule`.
     fn declared;
@@ -116,7 +116,7 @@ impl Warmup {
     pub fn new(steps: u64, shape: WarmupShape, schedule: impl Into<AnySchedule>) -> Self {
         Warmup {
             shape,
-            ..Self::declared(steps, Box::new(schedule.into()))
+            ..Self::declared(steps, schedule)
         }
     }
     /// Linear warmup of `steps` steps from 0 into `schedule`.

@@ -110,7 +110,7 @@ family! {
         /// The value at step 0; finite and >= 0, > 0 for an exponential warmup; `None`
         /// (default) is `min_lr`.
         warmup_start_lr: Option<f64> = none,
-            with with_warmup_start_lr(f64) "Starts the warmup at `start`.";
+            with_some with_warmup_start_lr(f64) "Starts the warmup at `start`.";
         /// The curve of the warmup (default `linear`).
         warmup_shape: WarmupShape = {WarmupShape::Linear} "linear",
             with with_warmup_shape "Sets the curve of the warmup.";

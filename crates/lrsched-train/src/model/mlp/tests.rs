@@ -1,0 +1,201 @@
+use super::*;
+use crate::data::Task;
+
+fn spec(hidden: &str, inputs: usize, task: &Task, act: Activation, bn: bool) -> ModelSpec {
+    ModelSpec::parse(hidden, inputs, task, act, Init::Torch)
+        .unwrap()
+        .with_batch_norm(bn)
+}
+
+#[test]
+fn a_huge_capacity_reserves_a_bounded_amount() {
+    // usize::MAX once panicked ("capacity overflow"), 10^12 aborted on the allocation.
+    let task = Task::BinaryClassification;
+    for capacity in [usize::MAX, 1 << 40] {
+        let mut mlp = Mlp::new(spec("8", 2, &task, Activation::Relu, false), 7, capacity);
+        assert_eq!(mlp.capacity, MAX_RESERVED_ROWS);
+        let x = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
+        assert!(mlp
+            .train_step(&x, BatchTargets::Classes(&[0, 1, 1, 0]), 4)
+            .is_finite());
+    }
+}
+
+/// Central finite differences in f64 of the loss, against the analytic gradient.
+fn check_gradients(mut mlp: Mlp, x: &[f32], targets: BatchTargets<'_>, rows: usize) {
+    // The same dropout masks for every evaluation.
+    let rng = mlp.rng_state();
+    mlp.train_step(x, targets, rows);
+    let analytic = mlp.grads().to_vec();
+    let running = mlp.buffers().to_vec();
+    let params = mlp.params().to_vec();
+    let loss_at = |p: &[f32]| {
+        let mut m = mlp.clone();
+        m.load(p, &running);
+        m.set_rng_state(rng);
+        m.train_step(x, targets, rows) as f64
+    };
+    let h = 1e-2f32;
+    for i in (0..params.len()).step_by((params.len() / 40).max(1)) {
+        let mut p = params.clone();
+        p[i] = params[i] + h;
+        let up = loss_at(&p);
+        p[i] = params[i] - h;
+        let down = loss_at(&p);
+        let numeric = (up - down) / (2.0 * h as f64);
+        let a = analytic[i] as f64;
+        assert!(
+            (numeric - a).abs() <= 2e-3 * (1.0 + a.abs().max(numeric.abs())) + 1e-4,
+            "param {i}: numeric {numeric} analytic {a}"
+        );
+    }
+}
+
+fn data(rows: usize, inputs: usize) -> Vec<f32> {
+    let mut rng = Rng::new(3);
+    (0..rows * inputs).map(|_| rng.normal() as f32).collect()
+}
+
+#[test]
+fn two_threads_give_the_same_bits_as_one() {
+    let task = Task::Classification { classes: 10 };
+    // Large enough that the products are split in halves across threads.
+    let x = data(256, 784);
+    let labels: Vec<u32> = (0..256).map(|i| i % 10).collect();
+    let make = |threads| {
+        let mut m = Mlp::new(spec("512", 784, &task, Activation::Relu, false), 4, 256)
+            .with_threads(threads);
+        let loss = m.train_step(&x, BatchTargets::Classes(&labels), 256);
+        (loss.to_bits(), m.grads().to_vec())
+    };
+    assert_eq!(make(1), make(2));
+}
+
+/// Trains `steps` steps of SGD with momentum on `threads` threads (real threads, in
+/// parallel even where the machine has one core) and returns every bit that matters:
+/// losses, parameters, BatchNorm buffers, the dropout generator and the evaluation.
+fn train_bits(spec: ModelSpec, batch: usize, steps: usize, threads: usize) -> Vec<u64> {
+    {
+        let rows = 600; // not a multiple of the batch: short batches too
+        let inputs = spec.sizes[0];
+        let outputs = *spec.sizes.last().unwrap();
+        let x = data(rows, inputs);
+        let classes: Vec<u32> = (0..rows as u32)
+            .map(|i| (i * 7) % outputs.max(2) as u32)
+            .collect();
+        let values: Vec<f32> = x.iter().step_by(inputs).copied().collect();
+        let regression = spec.loss == Loss::Mse;
+        let mut mlp = Mlp::new(spec, 9, batch).with_threads(threads);
+        // As the trainer steps: rows gathered by the step's threads, the optimizer's
+        // update shared among them, cut at the gradient blocks.
+        let n_params = mlp.params().len();
+        let mut opt = crate::optim::Optimizer::new(
+            crate::optim::OptimizerConfig {
+                momentum: Some(0.9),
+                ..crate::optim::OptimizerConfig::new(crate::optim::OptimizerKind::Momentum)
+            },
+            vec![crate::optim::ParamGroup::new(0..n_params)],
+            n_params,
+        )
+        .unwrap();
+        let (pool, cuts) = (mlp.threads(), mlp.update_cuts());
+        let mut bits = Vec::new();
+        let mut start = 0;
+        for _ in 0..steps {
+            let n = batch.min(rows - start);
+            let gather = |first: usize, count: usize, out: &mut Vec<f32>| {
+                let from = (start + first) * inputs;
+                out.extend_from_slice(&x[from..from + count * inputs]);
+            };
+            let t = if regression {
+                BatchTargets::Values(&values[start..start + n])
+            } else {
+                BatchTargets::Classes(&classes[start..start + n])
+            };
+            let loss = mlp.train_step_from(BatchInput::Gather(&gather), t, n);
+            bits.push(loss.to_bits() as u64);
+            bits.push(mlp.grads_finite() as u64);
+            let (p, g) = mlp.params_and_grads();
+            opt.step_on(p, g, 0.01, None, &|k, f| pool.run(k, f), &cuts)
+                .unwrap();
+            start = if start + n == rows { 0 } else { start + n };
+        }
+        let t = if regression {
+            BatchTargets::Values(&values)
+        } else {
+            BatchTargets::Classes(&classes)
+        };
+        let (loss, acc) = mlp.evaluate(&x, t, rows);
+        bits.extend([
+            loss.to_bits(),
+            acc.unwrap_or(-1.0).to_bits(),
+            mlp.rng_state(),
+        ]);
+        bits.extend(mlp.params().iter().map(|p| p.to_bits() as u64));
+        bits.extend(mlp.buffers().iter().map(|p| p.to_bits() as u64));
+        bits
+    }
+}
+
+/// The invariant of the parallel engine: a few hundred steps on 1, 2 or 3 threads end
+/// in the same bits.
+#[test]
+fn training_on_one_or_two_threads_gives_the_same_bits() {
+    let classes = Task::Classification { classes: 10 };
+    let mut dropout = spec("64-32", 784, &classes, Activation::Gelu, false);
+    dropout.dropout = 0.2;
+    let cases = [
+        // The MNIST recipe's network and batch: two slices per batch.
+        (spec("128", 784, &classes, Activation::Relu, false), 64, 300),
+        // Several layers, dropout, 4 uneven slices and a short last batch.
+        (dropout, 100, 40),
+        // BatchNorm: one whole-batch slice, weight gradients still shared.
+        (spec("64", 784, &classes, Activation::Tanh, true), 64, 40),
+        (
+            spec("16", 784, &Task::Regression, Activation::Sigmoid, false),
+            256,
+            20,
+        ),
+    ];
+    for (spec, batch, steps) in cases {
+        let one = train_bits(spec.clone(), batch, steps, 1);
+        assert!(one[..2 * steps]
+            .chunks(2)
+            .all(|b| f32::from_bits(b[0] as u32).is_finite() && b[1] == 1));
+        assert!(
+            one == train_bits(spec.clone(), batch, steps, 2),
+            "{spec:?} batch {batch}"
+        );
+        assert!(
+            one == train_bits(spec, batch, steps, 3),
+            "batch {batch}, 3 threads"
+        );
+    }
+}
+
+#[test]
+fn gradients_match_finite_differences() {
+    let task = Task::Classification { classes: 3 };
+    let x = data(6, 5);
+    let labels = [0u32, 1, 2, 1, 0, 2];
+    for act in [Activation::Tanh, Activation::Sigmoid, Activation::Gelu] {
+        for bn in [false, true] {
+            let mlp = Mlp::new(spec("4-3", 5, &task, act, bn), 11, 6);
+            check_gradients(mlp, &x, BatchTargets::Classes(&labels), 6);
+        }
+    }
+    let binary = Task::BinaryClassification;
+    let mlp = Mlp::new(spec("4", 5, &binary, Activation::Tanh, true), 5, 6);
+    check_gradients(mlp, &x, BatchTargets::Classes(&[0, 1, 1, 0, 1, 0]), 6);
+    let mlp = Mlp::new(
+        spec("4", 5, &Task::Regression, Activation::Tanh, false),
+        5,
+        6,
+    );
+    check_gradients(
+        mlp,
+        &x,
+        BatchTargets::Values(&[0.5, -1.0, 2.0, 0.0, 1.0, 0.3]),
+        6,
+    );
+}
