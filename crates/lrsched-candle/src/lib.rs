@@ -51,7 +51,7 @@
 //! A per-epoch schedule that the rule chose ([`Scheduled::new`], [`Scheduled::from_config`])
 //! and that has run [`STEPS_WITHOUT_EPOCH_END`] optimizer steps without an `end_epoch` is
 //! almost surely a per-step loop that never ends an epoch, where its rate would stay at
-//! its first value forever: the wrapper says so once on stderr (and in
+//! its first value forever: the wrapper says so once, as a `log::warn!` (and in
 //! [`Scheduled::notes`]), naming the two fixes.
 //!
 //! ```
@@ -123,8 +123,9 @@ pub const STEPS_WITHOUT_EPOCH_END: u64 = 10_000;
 
 /// What the wrapper refuses: lrsched's [`ScheduleError`] (a bad schedule, a state saved
 /// from another config, a plateau without its metric), to match on. `?` turns it into
-/// `candle_core::Error` with the same message, and it is a `std::error::Error` for
-/// `Box<dyn Error>` or `anyhow`.
+/// `candle_core::Error` with the same message and no backtrace appended (candle's own
+/// `Error::wrap` appends one under `RUST_BACKTRACE=1`), and it is a `std::error::Error`
+/// for `Box<dyn Error>` or `anyhow`.
 ///
 /// ```
 /// use candle_nn::{Optimizer, SGD};
@@ -162,9 +163,11 @@ impl From<ScheduleError> for Error {
 }
 
 /// Into candle's error, the message unchanged: `?` in code returning `candle_core::Result`.
+/// Not `candle_core::Error::wrap`: it appends a backtrace to the message whenever
+/// `RUST_BACKTRACE` is set, and a refused schedule is a message for the user, not a bug.
 impl From<Error> for candle_core::Error {
     fn from(e: Error) -> Self {
-        candle_core::Error::wrap(e.0)
+        candle_core::Error::Wrapped(Box::new(e))
     }
 }
 
@@ -250,7 +253,7 @@ pub struct Scheduled<O> {
     interval_said: bool,
     // Optimizer steps since the last `end_epoch` (or the start).
     since_epoch_end: u64,
-    // What the wrapper has said on stderr.
+    // What the wrapper has said through `log`.
     notes: Vec<String>,
 }
 
@@ -419,7 +422,7 @@ impl<O: Optimizer> Scheduled<O> {
         Ok(())
     }
 
-    /// What the wrapper has said on stderr, in order: the first zero or negative rate, a
+    /// What the wrapper has said (as `log::warn!`), in order: the first zero or negative rate, a
     /// per-epoch schedule never ended (see [the crate docs](crate#per-step-or-per-epoch)).
     /// Each is said once per run.
     pub fn notes(&self) -> &[String] {
@@ -427,7 +430,7 @@ impl<O: Optimizer> Scheduled<O> {
     }
 
     fn note(&mut self, note: String) {
-        eprintln!("note: {note}");
+        log::warn!("{note}");
         self.notes.push(note);
     }
 
@@ -450,7 +453,7 @@ impl<O: Optimizer> Scheduled<O> {
     // Sets the rate (and momentum, if driven) of the current step on the optimizer.
     //
     // A schedule may give a zero or negative rate on purpose (optax computes negative
-    // ones); candle applies it as given, so the first such step is said on stderr, once:
+    // ones); candle applies it as given, so the first such step is said, once:
     // zero leaves the weights where they are, negative climbs the loss.
     fn apply(&mut self) {
         let lr = self.driver.lr();

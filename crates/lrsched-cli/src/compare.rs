@@ -262,8 +262,9 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
             for e in &entries {
                 let run = e.run_spec(&spec);
                 let named = |err: String| UserError(format!("schedule `{}`: {err}", e.name));
-                let mut config = run
-                    .build_config_with(data_name.clone(), &split, Some(e.schedule.clone()))
+                let mut config = e
+                    .schedule_spec()
+                    .and_then(|s| run.build_config_with(data_name.clone(), &split, Some(s)))
                     .map_err(named)?;
                 // The cores shared among the runs at once (`cores::share`); the numbers
                 // are the same bits for any thread count, so --jobs changes only the time.
@@ -462,29 +463,7 @@ impl Bar {
     }
 
     fn event(&self, e: TrialEvent<'_>) {
-        match (&e, &self.bar) {
-            (TrialEvent::Note { text }, Some(bar)) => bar.println(text),
-            (TrialEvent::Note { text }, None) if !self.quiet => eprintln!("{text}"),
-            (
-                TrialEvent::Queue {
-                    pending,
-                    running,
-                    done,
-                    failed,
-                },
-                bar,
-            ) => {
-                let line = format!(
-                    "queue: {pending} pending, {running} running, {done} done, {failed} failed"
-                );
-                match bar {
-                    Some(b) => b.set_message(line),
-                    None if !self.quiet => eprintln!("{line}"),
-                    None => {}
-                }
-            }
-            _ => {}
-        }
+        report::queue_or_note(&e, self.bar.as_ref(), self.quiet, |b, l| b.set_message(l));
         let Some(bar) = &self.bar else { return };
         match e {
             TrialEvent::Line {

@@ -1,10 +1,24 @@
 //! The `lrsched` command.
 
 use clap::{Parser, Subcommand, ValueEnum};
+use lrsched::spec::TextFormat;
 use lrsched::time::RunShape;
-use lrsched::{config, oneline, AnySchedule, Interval, Schedule, ScheduleError};
+use lrsched::{config, AnySchedule, Schedule, ScheduleError, ScheduleSpec};
+use lrsched_tools::trace::{self, TraceError, TraceFormat, TraceParam};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// A flag's value names (clap's `ValueEnum`) for a library enum, and the conversion to
+/// it: the spec holds the library's type, the flag parser this one.
+macro_rules! flag_enum {
+    ($name:ident => $lib:ident { $($(#[$vm:meta])* $v:ident => $lv:ident),* $(,)? }) => {
+        #[derive(Clone, Copy, ValueEnum, PartialEq, Debug)]
+        pub enum $name { $($(#[$vm])* $v),* }
+        impl From<$name> for $lib {
+            fn from(a: $name) -> $lib { match a { $($name::$v => $lib::$lv),* } }
+        }
+    };
+}
 
 mod compare;
 mod convert;
@@ -108,18 +122,8 @@ struct TraceArgs {
     epochs: Option<f64>,
 }
 
-#[derive(Clone, Copy, ValueEnum, PartialEq)]
-enum Param {
-    Lr,
-    Momentum,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Format {
-    Plain,
-    Csv,
-    Json,
-}
+flag_enum!(Param => TraceParam { Lr => Lr, Momentum => Momentum });
+flag_enum!(Format => TraceFormat { Plain => Plain, Csv => Csv, Json => Json });
 
 /// An error for the user: printed on one line, exit code 2.
 #[derive(Debug)]
@@ -183,12 +187,18 @@ fn main() -> ExitCode {
 }
 
 /// A schedule config file, read the one way every command reads one
-/// (`lrsched::config::text_value`), durations resolved with `shape`.
+/// (`lrsched::ScheduleSpec::parse_file`), durations resolved with `shape`.
 pub fn load_config(path: &Path, shape: Option<&RunShape>) -> Result<AnySchedule, UserError> {
-    let text = read(path)?;
-    config::text_value(&text, path)
-        .and_then(|v| config::from_value_with_shape(v, shape))
-        .map_err(|e| UserError(format!("{}: {e}", path.display())))
+    config_spec(path)?.build(shape).map_err(|e| at(path, e))
+}
+
+/// A schedule config file as the core's one schedule source.
+fn config_spec(path: &Path) -> Result<ScheduleSpec, UserError> {
+    ScheduleSpec::parse_file(&read(path)?, path).map_err(|e| at(path, e))
+}
+
+fn at(path: &Path, e: ScheduleError) -> UserError {
+    UserError(format!("{}: {e}", path.display()))
 }
 
 /// The run `--steps-per-epoch` and `--epochs` of trace and plot describe, to resolve
@@ -207,16 +217,12 @@ pub fn run_shape(steps_per_epoch: Option<u64>, epochs: Option<f64>) -> Option<Ru
 fn load_schedule(args: &TraceArgs) -> Result<config::Config, UserError> {
     let shape = run_shape(args.steps_per_epoch, args.epochs);
     if let Some(text) = &args.schedule {
-        return Ok(config::load_value(
-            oneline::parse_value(text)?,
-            shape.as_ref(),
-        )?);
+        return Ok(ScheduleSpec::parse_as(text, TextFormat::OneLine)?.load(shape.as_ref())?);
     }
     let path = args.config.as_ref().expect("clap requires one");
-    let text = read(path)?;
-    config::text_value(&text, path)
-        .and_then(|v| config::load_value(v, shape.as_ref()))
-        .map_err(|e| UserError(format!("{}: {e}", path.display())))
+    config_spec(path)?
+        .load(shape.as_ref())
+        .map_err(|e| at(path, e))
 }
 
 fn read(path: &Path) -> Result<String, UserError> {
@@ -231,10 +237,6 @@ fn read_metrics(path: &Path) -> Result<Vec<f64>, UserError> {
 /// The most values `trace` prints: a billion lines is tens of gigabytes of text; more is
 /// a typo. Output is streamed, so memory stays the same at any count.
 const MAX_TRACE_STEPS: u64 = 1_000_000_000;
-
-/// Values computed and written per chunk: the first lines come out at once, and memory
-/// holds one chunk, not the whole trace.
-const TRACE_CHUNK: u64 = 1 << 16;
 
 /// `--epochs` of `trace` and `plot` (a run's length, to resolve "10%"): a finite
 /// number above 0.
@@ -261,19 +263,7 @@ fn trace(args: &TraceArgs) -> Result<(), UserError> {
     } = load_schedule(args)?;
     match &args.metrics {
         Some(path) => {
-            let metrics = read_metrics(path)?;
-            for (i, m) in metrics.iter().enumerate() {
-                schedule.observe(i as u64, *m)?;
-            }
-            if schedule.needs_metric() && (metrics.len() as u64).saturating_add(1) < n {
-                return Err(UserError(format!(
-                    "{}: {} metrics cover steps 0..{}, but --steps {n} needs {}",
-                    path.display(),
-                    metrics.len(),
-                    metrics.len() + 1,
-                    n - 1
-                )));
-            }
+            trace::feed_metrics(&mut schedule, &read_metrics(path)?, path, n).map_err(UserError)?
         }
         None if schedule.needs_metric() && n > 1 => {
             return Err(UserError(format!(
@@ -284,103 +274,18 @@ fn trace(args: &TraceArgs) -> Result<(), UserError> {
         None => {}
     }
     if args.param == Param::Momentum && n > 0 && schedule.momentum(0).is_none() {
-        return Err(no_momentum(&schedule));
+        return Err(UserError(trace::no_momentum(&schedule)));
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    match print_values(&mut out, &schedule, n, args.format, args.param, interval) {
+    let (format, param) = (args.format.into(), args.param.into());
+    match trace::write_trace(&mut out, &schedule, n, format, param, interval) {
         Ok(()) => Ok(()),
         // A closed pipe (`| head`) is the reader saying it has enough: not an error.
-        Err(Printed::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(Printed::Io(e)) => Err(UserError(format!("cannot write the trace: {e}"))),
-        Err(Printed::User(e)) => Err(e),
+        Err(TraceError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(TraceError::Io(e)) => Err(UserError(format!("cannot write the trace: {e}"))),
+        Err(TraceError::Schedule(e)) => Err(UserError(e)),
     }
-}
-
-fn no_momentum(schedule: &AnySchedule) -> UserError {
-    UserError(format!(
-        "`{}` sets no momentum (one_cycle, cyclic and PyTorch's OneCycleLR/CyclicLR with cycle_momentum do)",
-        schedule.type_name()
-    ))
-}
-
-/// Why printing stopped.
-enum Printed {
-    Io(std::io::Error),
-    User(UserError),
-}
-
-impl From<std::io::Error> for Printed {
-    fn from(e: std::io::Error) -> Self {
-        Printed::Io(e)
-    }
-}
-
-/// Prints value i of the schedule, the rate of optimizer step i for a per-step schedule and
-/// of epoch i for a per-epoch one; CSV's header and JSON's `interval` key say which.
-/// Values are computed [`TRACE_CHUNK`] at a time and written as they come.
-fn print_values(
-    out: &mut impl std::io::Write,
-    schedule: &AnySchedule,
-    n: u64,
-    format: Format,
-    param: Param,
-    interval: Interval,
-) -> Result<(), Printed> {
-    let name = match param {
-        Param::Lr => "lr",
-        Param::Momentum => "momentum",
-    };
-    let unit = match interval {
-        Interval::Step => "step",
-        Interval::Epoch => "epoch",
-    };
-    match format {
-        Format::Plain => {}
-        Format::Csv => writeln!(out, "{unit},{name}")?,
-        Format::Json => write!(out, "{{\"interval\": \"{unit}\", \"{name}\": [")?,
-    }
-    let mut start = 0;
-    while start < n {
-        let end = start.saturating_add(TRACE_CHUNK).min(n);
-        let values: Vec<f64> = match param {
-            Param::Lr => schedule.values(start..end),
-            Param::Momentum => schedule
-                .momenta(start..end)
-                .into_iter()
-                .map(|m| m.ok_or_else(|| Printed::User(no_momentum(schedule))))
-                .collect::<Result<_, _>>()?,
-        };
-        for (i, v) in (start..end).zip(values) {
-            // A rate that is not finite is an error at its step (a valid lr_lambda such as
-            // `1 / (1000 - epoch)` has none at epoch 1000): the rates before it are
-            // printed, none after, and the trace fails naming the step.
-            if param == Param::Lr {
-                lrsched::check_rate(schedule.type_name(), interval, i, v)
-                    .map_err(|e| Printed::User(e.into()))?;
-            }
-            // Debug formatting of f64 is the shortest string that reads back to the same
-            // bits; JSON has no NaN or infinity, so those are null.
-            match format {
-                Format::Plain => writeln!(out, "{v:?}")?,
-                Format::Csv => writeln!(out, "{i},{v:?}")?,
-                Format::Json => {
-                    let sep = if i == 0 { "" } else { ", " };
-                    if v.is_finite() {
-                        write!(out, "{sep}{v:?}")?
-                    } else {
-                        write!(out, "{sep}null")?
-                    }
-                }
-            }
-        }
-        start = end;
-    }
-    if let Format::Json = format {
-        writeln!(out, "]}}")?;
-    }
-    out.flush()?;
-    Ok(())
 }
 
 /// Prints the catalog; a closed pipe (`lrsched list | head`) ends it quietly.

@@ -2,8 +2,10 @@
 //! `lrsched_tools::files`), with errors as one-line [`UserError`]s.
 
 use crate::UserError;
+use indicatif::ProgressBar;
 pub use lrsched_report::html::{render_html, Section, Table};
 pub use lrsched_tools::files::{shell_quote, timestamp};
+use lrsched_tools::runner::TrialEvent;
 
 /// This process's command line as typed, quoted for a shell.
 pub fn command_line() -> String {
@@ -70,4 +72,40 @@ pub fn count_outcomes<'a>(words: impl Iterator<Item = &'a str>) -> String {
         .map(|(w, n)| format!("{n} {w}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A launcher's notes and queue counts (SLURM), said the same way by every tool: on the
+/// progress bar (a note above it, the queue line where `on_bar` puts it) or, without
+/// one, on stderr unless `quiet`. Other events are left to the caller.
+pub fn queue_or_note(
+    e: &TrialEvent<'_>,
+    bar: Option<&ProgressBar>,
+    quiet: bool,
+    on_bar: fn(&ProgressBar, String),
+) {
+    let line = match (e, bar) {
+        (TrialEvent::Note { text }, Some(b)) => return b.println(text),
+        (TrialEvent::Note { text }, None) => text.to_string(),
+        (
+            TrialEvent::Queue {
+                pending,
+                running,
+                done,
+                failed,
+            },
+            bar,
+        ) => {
+            let line = format!(
+                "queue: {pending} pending, {running} running, {done} done, {failed} failed"
+            );
+            match bar {
+                Some(b) => return on_bar(b, line),
+                None => line,
+            }
+        }
+        _ => return,
+    };
+    if !quiet {
+        eprintln!("{line}");
+    }
 }

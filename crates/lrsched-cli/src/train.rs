@@ -16,18 +16,6 @@ use std::path::PathBuf;
 
 pub use lrsched_tools::run_spec::EXIT_DIVERGED;
 
-/// A flag's value names (clap's `ValueEnum`) for a library enum, and the conversion to
-/// it: the spec holds the library's type, the flag parser this one.
-macro_rules! flag_enum {
-    ($name:ident => $lib:ident { $($(#[$vm:meta])* $v:ident => $lv:ident),* $(,)? }) => {
-        #[derive(Clone, Copy, ValueEnum, PartialEq, Debug)]
-        pub enum $name { $($(#[$vm])* $v),* }
-        impl From<$name> for $lib {
-            fn from(a: $name) -> $lib { match a { $($name::$v => $lib::$lv),* } }
-        }
-    };
-}
-
 use run_spec::DataKind as Data;
 flag_enum!(DataKind => Data { Digits => Digits, Xor => Xor, Spirals => Spirals, Mnist => Mnist, Csv => Csv });
 flag_enum!(OptimizerArg => OptimizerKind {

@@ -369,25 +369,8 @@ impl Progress {
                     ));
                 }
             }
-            TrialEvent::Note { text } => match &self.bar {
-                Some(b) => b.println(text),
-                None if !self.quiet => eprintln!("{text}"),
-                None => {}
-            },
-            TrialEvent::Queue {
-                pending,
-                running,
-                done,
-                failed,
-            } => {
-                let line = format!(
-                    "queue: {pending} pending, {running} running, {done} done, {failed} failed"
-                );
-                match &self.bar {
-                    Some(b) => b.set_prefix(line),
-                    None if !self.quiet => eprintln!("{line}"),
-                    None => {}
-                }
+            ev @ (TrialEvent::Note { .. } | TrialEvent::Queue { .. }) => {
+                report::queue_or_note(&ev, self.bar.as_ref(), self.quiet, |b, l| b.set_prefix(l));
             }
             TrialEvent::Finished { input, result, .. } => {
                 let n = self.done.fetch_add(1, Ordering::SeqCst) + 1;

@@ -133,6 +133,11 @@ impl Entry {
         schedule
     }
 
+    /// The schedule as the run of this entry reads it.
+    pub fn schedule_spec(&self) -> Result<lrsched::ScheduleSpec, String> {
+        lrsched::ScheduleSpec::from_value(self.schedule.clone()).map_err(|e| e.to_string())
+    }
+
     /// The run of this entry: `spec` with the entry's optimizer and interval.
     pub fn run_spec(&self, spec: &RunSpec) -> RunSpec {
         let mut s = spec.clone();

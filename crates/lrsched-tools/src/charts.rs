@@ -39,18 +39,7 @@ pub fn schedule_chart(
                 "`{label}` is driven by a metric: give --metrics FILE with one value per line"
             ));
         };
-        for (i, m) in metrics.iter().enumerate() {
-            s.observe(i as u64, *m).map_err(|e| e.to_string())?;
-        }
-        if (metrics.len() as u64) + 1 < n {
-            return Err(format!(
-                "{}: {} metrics cover steps 0..{}, but --steps {n} needs {}",
-                path.display(),
-                metrics.len(),
-                metrics.len() + 1,
-                n - 1
-            ));
-        }
+        crate::trace::feed_metrics(s, metrics, path, n)?;
     }
 
     let steps = if n == 1 {

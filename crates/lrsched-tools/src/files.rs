@@ -257,25 +257,6 @@ pub fn timestamp() -> String {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoting_reads_back_in_a_shell() {
-        assert_eq!(shell_quote("--seeds"), "--seeds");
-        assert_eq!(shell_quote("cosine(lr=0.1)"), "'cosine(lr=0.1)'");
-        assert_eq!(shell_quote("it's"), "'it'\\''s'");
-    }
-
-    #[test]
-    fn timestamp_reads_as_a_date() {
-        let t = timestamp();
-        assert_eq!(t.len(), 15);
-        assert_eq!(&t[8..9], "-");
-    }
-}
-
 /// A file of one number per line (blank lines and `#` comments skipped): the metrics fed
 /// to a metric-driven schedule, value i the one after the metric on line i.
 pub fn read_metric_lines(path: &Path) -> Result<Vec<f64>, String> {
@@ -297,4 +278,23 @@ pub fn read_metric_lines(path: &Path) -> Result<Vec<f64>, String> {
         metrics.push(v);
     }
     Ok(metrics)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_reads_back_in_a_shell() {
+        assert_eq!(shell_quote("--seeds"), "--seeds");
+        assert_eq!(shell_quote("cosine(lr=0.1)"), "'cosine(lr=0.1)'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+    }
+
+    #[test]
+    fn timestamp_reads_as_a_date() {
+        let t = timestamp();
+        assert_eq!(t.len(), 15);
+        assert_eq!(&t[8..9], "-");
+    }
 }

@@ -24,4 +24,5 @@ pub mod slurm;
 pub mod stats;
 pub mod trainer;
 pub mod trial;
+pub mod trace;
 pub mod tune;

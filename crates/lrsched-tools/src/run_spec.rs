@@ -11,13 +11,13 @@
 use crate::cores;
 use lrsched::driver::Interval;
 use lrsched::time::RunShape;
-use lrsched::{config, oneline, AnySchedule};
+use lrsched::spec::TextFormat;
+use lrsched::{AnySchedule, PlateauMode, ScheduleSpec};
 use lrsched_train::data::{self, csv::CsvOptions, spirals::SpiralsOptions, Source, Split};
 use lrsched_train::model::{Activation, Init, ModelSpec};
 use lrsched_train::optim::{Clip, OptimizerConfig, OptimizerKind};
 use lrsched_train::trainer::{CheckpointOptions, EarlyStop, Engine, Monitor, TrainConfig};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 pub use crate::cores::MAX_THREADS;
@@ -334,57 +334,58 @@ impl RunSpec {
         Ok((name, split))
     }
 
-    /// The schedule's config value: the one-line form, the config file, or a constant
-    /// rate of `lr` (0.01 without it).
-    pub fn schedule_value(&self) -> Result<Value, String> {
-        Ok(match (&self.schedule, &self.schedule_config) {
-            (Some(text), _) => oneline::parse_value(text).map_err(|e| e.to_string())?,
+    /// The run's schedule: the one-line form, the config file, or a constant rate of `lr`
+    /// (0.01 without it), read by the core's one reader (`lrsched::ScheduleSpec`).
+    pub fn schedule_spec(&self) -> Result<ScheduleSpec, String> {
+        match (&self.schedule, &self.schedule_config) {
+            (Some(text), _) => {
+                ScheduleSpec::parse_as(text, TextFormat::OneLine).map_err(|e| e.to_string())
+            }
             (None, Some(path)) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                config::text_value(&text, path).map_err(|e| format!("{}: {e}", path.display()))?
+                ScheduleSpec::parse_file(&text, path)
+                    .map_err(|e| format!("{}: {e}", path.display()))
             }
-            (None, None) => serde_json::json!({"type": "constant", "lr": self.lr.unwrap_or(0.01)}),
-        })
+            (None, None) => ScheduleSpec::from_value(
+                serde_json::json!({"type": "constant", "lr": self.lr.unwrap_or(0.01)}),
+            )
+            .map_err(|e| e.to_string()),
+        }
     }
 
-    /// A schedule config value made ready for this run: the plateau mode set from
-    /// `plateau_monitor`, `lr` filled into a PyTorch config that leaves it out, its
-    /// interval (`schedule_interval`, else the config's rule), durations resolved with
-    /// the run's shape over `train_rows` rows.
-    pub fn resolve_schedule_value(
+    /// A schedule made ready for this run: the plateau mode set from `plateau_monitor`,
+    /// `lr` filled into a PyTorch config that leaves it out, the interval
+    /// `schedule_interval` where given, durations resolved with the run's shape over
+    /// `train_rows` rows.
+    pub fn resolve_schedule(
         &self,
-        mut value: Value,
+        spec: ScheduleSpec,
         train_rows: usize,
     ) -> Result<(AnySchedule, Interval), String> {
-        let name = value
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let is_torch = lrsched::torch::CLASS_NAMES.contains(&name.as_str());
-        Monitor::parse(&self.plateau_monitor)
-            .and_then(|m| m.apply_mode(&mut value))
+        let monitor = Monitor::parse(&self.plateau_monitor)
             .map_err(|e| format!("--plateau-monitor: {e}"))?;
-        // The one interval rule (lrsched::config::interval_of): the config's `interval`
-        // key, else per epoch for PyTorch classes but OneCycleLR/CyclicLR, else per step.
-        let stated = config::take_interval(&mut value).map_err(|e| e.to_string())?;
-        if is_torch {
-            if let (Some(map), Some(lr)) = (value.as_object_mut(), self.lr) {
-                map.entry("lr").or_insert(lr.into());
+        let mut spec = spec
+            .with_plateau_mode(plateau_mode(monitor), monitor.name())
+            .map_err(|e| format!("--plateau-monitor: {e}"))?;
+        if spec.takes_base_lr() {
+            if let Some(lr) = self.lr {
+                spec = spec.with_base_lr(lr);
             }
-        } else if self.lr.is_some() && (self.schedule.is_some() || self.schedule_config.is_some()) {
-            eprintln!("note: --lr is ignored: the `{name}` schedule sets its own rates");
+        } else if self.lr.is_some() && (self.schedule.is_some() || self.schedule_config.is_some())
+        {
+            eprintln!(
+                "note: --lr is ignored: the `{}` schedule sets its own rates",
+                spec.type_name()
+            );
         }
-        let interval = self.schedule_interval.unwrap_or(stated);
-        let shape = match interval {
-            Interval::Step => RunShape::new(train_rows as u64, self.batch_size as u64),
-            Interval::Epoch => RunShape::new(1, 1),
+        if let Some(i) = self.schedule_interval {
+            spec = spec.with_interval(i);
         }
-        .with_epochs(self.epochs as f64);
-        let schedule =
-            config::from_value_with_shape(value, Some(&shape)).map_err(|e| e.to_string())?;
-        Ok((schedule, interval))
+        let run = RunShape::new(train_rows as u64, self.batch_size as u64)
+            .with_epochs(self.epochs as f64);
+        let schedule = spec.resolve(&run).map_err(|e| e.to_string())?;
+        Ok((schedule, spec.interval()))
     }
 
     /// The trainer's config for this run on `split` (named `data_name` in reports), with
@@ -393,13 +394,13 @@ impl RunSpec {
         self.build_config_with(data_name, split, None)
     }
 
-    /// As [`RunSpec::build_config`], with `schedule` (a config value, e.g. one entry of a
-    /// comparison) in place of the spec's own.
+    /// As [`RunSpec::build_config`], with `schedule` (e.g. one entry of a comparison) in
+    /// place of the spec's own.
     pub fn build_config_with(
         &self,
         data_name: String,
         split: &Split,
-        schedule: Option<Value>,
+        schedule: Option<ScheduleSpec>,
     ) -> Result<TrainConfig, String> {
         let model = ModelSpec::parse(
             &self.model,
@@ -444,11 +445,11 @@ impl RunSpec {
             };
             &bounded
         };
-        let value = match schedule {
-            Some(v) => v,
-            None => a.schedule_value()?,
+        let spec = match schedule {
+            Some(s) => s,
+            None => a.schedule_spec()?,
         };
-        let (schedule, interval) = a.resolve_schedule_value(value, split.train.len())?;
+        let (schedule, interval) = a.resolve_schedule(spec, split.train.len())?;
         let monitor = |s: &str, flag: &str| Monitor::parse(s).map_err(|e| format!("{flag}: {e}"));
         let plateau_monitor = monitor(&a.plateau_monitor, "--plateau-monitor")?;
         let early_stop = match a.early_stop_patience {
@@ -636,6 +637,15 @@ impl RunSpec {
     }
 }
 
+/// The plateau mode a monitor asks for: max for one that is better higher.
+pub fn plateau_mode(monitor: Monitor) -> PlateauMode {
+    if monitor.higher_is_better() {
+        PlateauMode::Max
+    } else {
+        PlateauMode::Min
+    }
+}
+
 /// `batch_size` bounded by the data: at least 1, and a batch larger than the `rows`
 /// training rows is the whole set, so it becomes `rows` (a note says so, once per
 /// process). The run is the same either way (one batch of every row per epoch), but the
@@ -715,17 +725,9 @@ pub fn run_trial(spec: &RunSpec, trial: lrsched::trial::Trial) -> Result<u8, Str
     }
     let (name, split) = spec.load_data()?;
     let config = spec.build_config(name, &split)?;
-    let mut schedule = trial.schedule.clone();
-    if let Some(map) = schedule.as_object_mut() {
-        let interval = match trial.interval {
-            Interval::Step => "step",
-            Interval::Epoch => "epoch",
-        };
-        map.insert("interval".into(), interval.into());
-    }
     let input = TrialInput {
         name: trial.name.clone(),
-        schedule,
+        schedule: trial.spec().to_value(),
         seed: trial.seed,
         epochs: trial.epochs,
         max_steps: trial.max_steps,

@@ -5,8 +5,8 @@
 use crate::process::{self, CommandTrainer};
 use crate::protocol::{EpochLine, Line, StepLine, TrialInput};
 use crate::trial::{Control, TrialResult, TrialStatus};
-use lrsched::driver::Interval;
 use lrsched::time::RunShape;
+use lrsched::ScheduleSpec;
 use lrsched_train::data::Split;
 use lrsched_train::trainer::{self, EpochRecord, Observer, Outcome, TrainConfig};
 use std::collections::BTreeMap;
@@ -59,22 +59,21 @@ impl Trainer {
 }
 
 impl BuiltIn {
-    /// The config this trial trains: the base with the trial's schedule (its `interval`
-    /// key following the one rule of `lrsched::config::take_interval`, durations resolved
-    /// with the data's shape, plateau modes set from the monitor), seed and epochs.
+    /// The config this trial trains: the base with the trial's schedule (read by the
+    /// core's `ScheduleSpec`: its interval, plateau modes set from the monitor, durations
+    /// resolved for the run's real shape), seed and epochs.
     pub fn trial_config(&self, input: &TrialInput) -> Result<TrainConfig, String> {
         let mut c = self.config.clone();
-        let mut schedule = input.schedule.clone();
-        let interval = lrsched::config::take_interval(&mut schedule).map_err(|e| e.to_string())?;
-        c.plateau_monitor.apply_mode(&mut schedule)?;
-        let shape = match interval {
-            Interval::Step => RunShape::new(self.split.train.len() as u64, c.batch_size as u64),
-            Interval::Epoch => RunShape::new(1, 1),
-        }
-        .with_epochs(input.epochs as f64);
-        c.schedule = lrsched::config::from_value_with_shape(schedule, Some(&shape))
+        let monitor = c.plateau_monitor;
+        let spec = ScheduleSpec::from_value(input.schedule.clone())
+            .and_then(|s| {
+                s.with_plateau_mode(crate::run_spec::plateau_mode(monitor), monitor.name())
+            })
             .map_err(|e| e.to_string())?;
-        c.interval = interval;
+        let run = RunShape::new(self.split.train.len() as u64, c.batch_size as u64)
+            .with_epochs(input.epochs as f64);
+        c.schedule = spec.resolve(&run).map_err(|e| e.to_string())?;
+        c.interval = spec.interval();
         c.seed = input.seed;
         c.epochs = input.epochs;
         c.metrics_out = None;

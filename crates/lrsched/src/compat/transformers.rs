@@ -447,23 +447,28 @@ impl Build for WsdArgs {
     }
 }
 
+// `get_reduce_on_plateau_schedule` is PyTorch's `ReduceLROnPlateau`: its numeric
+// defaults are read from the torch class, not stated again.
+fn torch_plateau() -> crate::torch::ReduceLROnPlateau {
+    crate::torch::ReduceLROnPlateau::default()
+}
 fn default_mode() -> PlateauMode {
     PlateauMode::Min
 }
 fn default_factor() -> f64 {
-    0.1
+    torch_plateau().factor
 }
 fn default_patience() -> u64 {
-    10
+    torch_plateau().patience
 }
 fn default_threshold() -> f64 {
-    1e-4
+    torch_plateau().threshold
 }
 fn default_threshold_mode() -> ThresholdMode {
     ThresholdMode::Rel
 }
 fn default_eps() -> f64 {
-    1e-8
+    torch_plateau().eps
 }
 
 #[derive(Deserialize)]
