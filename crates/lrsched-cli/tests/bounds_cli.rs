@@ -208,50 +208,25 @@ fn tune_refuses_a_huge_search_at_once() {
         "schedule = \"cosine(lr={lr}, steps={n})\"\n[params]\nlr = { log_range = [1e-3, 1.0] }\nn = { range = [10, 100000], int = true }\n",
     );
     let out = dir.path().join("t");
-    let o = arg(&out);
+    let at = ["--space", &space, "--out", arg(&out)];
     // These spun for minutes before saying anything.
+    let search = "--grid-points 100000000";
     refused(
-        "tune --space",
-        &[
-            &space,
-            "--strategy",
-            "grid",
-            "--grid-points",
-            "100000000",
-            "--print-trials",
-            "--out",
-            o,
-        ],
-        &[
-            "--grid-points 100000000",
-            "9999100000000 trials",
-            "at most 100000",
-        ],
+        &format!("tune --strategy grid {search} --print-trials"),
+        &at,
+        &[search, "9999100000000 trials", "at most 100000"],
     );
+    let search = "--grid-points 18446744073709551615";
     refused(
-        "tune --space",
-        &[
-            &space,
-            "--strategy",
-            "grid",
-            "--grid-points",
-            "18446744073709551615",
-            "--out",
-            o,
-        ],
-        &["--grid-points 18446744073709551615", "at most 100000"],
+        &format!("tune --strategy grid {search}"),
+        &at,
+        &[search, "at most 100000"],
     );
+    let search = "--trials 100000000";
     refused(
-        "tune --space",
-        &[
-            &space,
-            "--trials",
-            "100000000",
-            "--print-trials",
-            "--out",
-            o,
-        ],
-        &["--trials 100000000", "between 1 and 100000"],
+        &format!("tune {search} --print-trials"),
+        &at,
+        &[search, "between 1 and 100000"],
     );
     assert!(!out.exists(), "a refused search made its folder");
 }

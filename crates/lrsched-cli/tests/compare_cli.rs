@@ -4,21 +4,12 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
-use support::assert_user_error;
+use std::process::Output;
+use support::{arg, assert_user_error, compare, jsonl, ok, write};
 
-fn compare(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lrsched"))
-        .arg("compare")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.to_str().unwrap().to_string()
+/// `lrsched compare ARGS`.
+fn compare_args(args: &[&str]) -> Output {
+    support::run(&[&["compare"][..], args].concat())
 }
 
 const TWO: &str = r#"[
@@ -39,20 +30,7 @@ fn two_schedules_two_seeds_write_report_and_one_row_per_run_and_epoch() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "two.json", TWO);
     let out = dir.path().join("out");
-    let o = compare(&[
-        "--schedules",
-        &file,
-        "--seeds",
-        "2",
-        "--epochs",
-        "3",
-        "--jobs",
-        "2",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = ok(&compare("--seeds 2 --epochs 3 --jobs 2", &file, &out, &[]));
     assert!(
         stdout.contains("cosine") && stdout.contains("step"),
         "{stdout}"
@@ -122,19 +100,8 @@ schedule = "cosine(lr=0.05, steps=100%)"
 "#,
     );
     let out = dir.path().join("out");
-    let args = [
-        "--schedules",
-        &file,
-        "--seeds",
-        "2",
-        "--epochs",
-        "2",
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    let o = compare(&args);
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let again = || compare("--seeds 2 --epochs 2", &file, &out, &[]);
+    let stdout = ok(&again());
     let blow = stdout
         .lines()
         .find(|l| l.contains("blow-up"))
@@ -148,7 +115,7 @@ schedule = "cosine(lr=0.05, steps=100%)"
     assert!(runaway.contains("0/2 ok, 2 diverged"), "{runaway}");
     // The folder now holds this run: a second compare into it is refused, nothing lost.
     let report = std::fs::read(out.join("report.html")).unwrap();
-    assert_user_error(&compare(&args), "already holds files");
+    assert_user_error(&again(), "already holds files");
     assert_eq!(std::fs::read(out.join("report.html")).unwrap(), report);
     let cos = stdout.lines().find(|l| l.contains(" cosine")).unwrap();
     assert!(cos.trim_end().ends_with("2 ok"), "cosine completed: {cos}");
@@ -156,10 +123,7 @@ schedule = "cosine(lr=0.05, steps=100%)"
         stdout.find(" cosine").unwrap() < stdout.find("blow-up").unwrap(),
         "the diverged schedule ranks last: {stdout}"
     );
-    let rows: Vec<serde_json::Value> = lines(&out.join("metrics.jsonl"))
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = jsonl(&out.join("metrics.jsonl"));
     assert_eq!(rows.iter().filter(|r| r["schedule"] == "cosine").count(), 4);
     assert!(rows
         .iter()
@@ -175,47 +139,44 @@ schedule = "cosine(lr=0.05, steps=100%)"
 fn bad_input_is_a_one_line_error_with_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let out = out.to_str().unwrap();
+    let refused = |schedules: &str, says: &str| {
+        assert_user_error(&compare("", schedules, &out, &[]), says);
+    };
+    let out = arg(&out);
 
     let unknown = write(
         dir.path(),
         "unknown.json",
         r#"[{"name": "mine", "schedule": "nosuch(lr=0.1)"}]"#,
     );
-    assert_user_error(&compare(&["--schedules", &unknown, "--out", out]), "nosuch");
+    refused(&unknown, "nosuch");
 
     let broken = write(dir.path(), "broken.json", r#"[{"name": "a", "schedule": "#);
-    assert_user_error(
-        &compare(&["--schedules", &broken, "--out", out]),
-        "broken.json",
-    );
+    refused(&broken, "broken.json");
 
     let no_name = write(
         dir.path(),
         "noname.toml",
         "[[schedules]]\nschedule = \"constant(lr=0.1)\"\n",
     );
-    assert_user_error(
-        &compare(&["--schedules", &no_name, "--out", out]),
-        "no `name`",
-    );
+    refused(&no_name, "no `name`");
 
     let missing = dir.path().join("nothere.json");
-    assert_user_error(
-        &compare(&["--schedules", missing.to_str().unwrap(), "--out", out]),
-        "cannot read",
-    );
+    refused(arg(&missing), "cannot read");
 
     // A folder inside a regular file cannot be created, even by root.
     let file = write(dir.path(), "plain", "x");
     let unwritable = format!("{file}/out");
     assert_user_error(
-        &compare(&["--epochs", "1", "--seeds", "1", "--out", &unwritable]),
+        &compare_args(&["--epochs", "1", "--seeds", "1", "--out", &unwritable]),
         "--out",
     );
 
-    assert_user_error(&compare(&["--seeds", "0", "--out", out]), "--seeds 0");
-    assert_user_error(&compare(&["--target", "1.5", "--out", out]), "--target 1.5");
+    assert_user_error(&compare_args(&["--seeds", "0", "--out", out]), "--seeds 0");
+    assert_user_error(
+        &compare_args(&["--target", "1.5", "--out", out]),
+        "--target 1.5",
+    );
 }
 
 #[test]
@@ -224,29 +185,19 @@ fn the_same_seeds_give_the_same_metrics() {
     let file = write(dir.path(), "two.json", TWO);
     let run = |name: &str, jobs: &str| {
         let out = dir.path().join(name);
-        let o = compare(&[
-            "--schedules",
+        ok(&compare(
+            "--seeds 2 --epochs 2",
             &file,
-            "--seeds",
-            "2",
-            "--epochs",
-            "2",
-            "--jobs",
-            jobs,
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            &out,
+            &["--jobs", jobs],
+        ));
         // Everything but the wall-clock columns.
-        lines(&out.join("metrics.jsonl"))
-            .iter()
-            .map(|l| {
-                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-                v.as_object_mut().unwrap().remove("epoch_seconds");
-                v.as_object_mut().unwrap().remove("elapsed_seconds");
-                v
-            })
-            .collect::<Vec<_>>()
+        let mut rows = jsonl(&out.join("metrics.jsonl"));
+        for v in &mut rows {
+            v.as_object_mut().unwrap().remove("epoch_seconds");
+            v.as_object_mut().unwrap().remove("elapsed_seconds");
+        }
+        rows
     };
     let a = run("a", "1");
     let b = run("b", "2");
@@ -258,7 +209,7 @@ fn the_same_seeds_give_the_same_metrics() {
 fn the_xor_preset_runs_the_seeds_study() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let o = compare(&[
+    let stdout = ok(&compare_args(&[
         "--preset",
         "xor",
         "--seeds",
@@ -266,10 +217,8 @@ fn the_xor_preset_runs_the_seeds_study() {
         "--epochs",
         "10",
         "--out",
-        out.to_str().unwrap(),
-    ]);
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        arg(&out),
+    ]));
     for name in ["step", "exponential", "plateau", "cosine", "cyclic"] {
         assert!(stdout.contains(name), "{name} in {stdout}");
     }

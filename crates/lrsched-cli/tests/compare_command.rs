@@ -4,20 +4,12 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
-use support::{alive, digits_trial};
-
-fn lrsched(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lrsched"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use support::{alive, arg, compare, digits_trial, jsonl, read_pid, run as lrsched, text, write};
 
 fn schedules(dir: &Path) -> String {
-    let path = dir.join("s.toml");
-    std::fs::write(
-        &path,
+    write(
+        dir,
+        "s.toml",
         r#"
 [[schedules]]
 name = "cosine"
@@ -28,8 +20,6 @@ name = "step"
 schedule = { type = "StepLR", lr = 0.1, step_size = 1, gamma = 0.5 }
 "#,
     )
-    .unwrap();
-    path.display().to_string()
 }
 
 #[test]
@@ -37,34 +27,22 @@ fn a_candle_program_is_compared_like_the_built_in_trainer() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let program = digits_trial();
-    let o = lrsched(&[
-        "compare",
-        "--command",
-        program.to_str().unwrap(),
-        "--schedules",
+    let o = compare(
+        "--seeds 2 --epochs 2",
         &schedules(dir.path()),
-        "--seeds",
-        "2",
-        "--epochs",
-        "2",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{}\n{stdout}",
-        String::from_utf8_lossy(&o.stderr)
+        &out,
+        &["--command", arg(program)],
     );
+    let stdout = text(&o.stdout);
+    assert!(o.status.success(), "{}\n{stdout}", text(&o.stderr));
     assert!(stdout.contains("has the best final val_acc"), "{stdout}");
     let rows = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
     assert_eq!(rows.lines().count(), 2 * 2 * 2, "{rows}");
-    let steps = std::fs::read_to_string(out.join("steps.jsonl")).unwrap();
-    assert!(steps.lines().count() >= 2 * 2 * 2 * 10);
+    let steps = jsonl(&out.join("steps.jsonl"));
+    assert!(steps.len() >= 2 * 2 * 2 * 10);
     // StepLR per epoch (PyTorch's default interval): the second epoch's rate is halved.
     let first_step_of_epoch2 = steps
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .into_iter()
         .find(|v| v["schedule"] == "step" && v["step"] == 23)
         .unwrap();
     assert_eq!(first_step_of_epoch2["lr"], 0.05);
@@ -80,9 +58,9 @@ fn misbehaving_programs_are_results_not_crashes() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     // One program, four behaviours chosen by the schedule's rate.
-    let script = dir.path().join("bad.sh");
-    std::fs::write(
-        &script,
+    let script = write(
+        dir.path(),
+        "bad.sh",
         r#"#!/bin/sh
 case "$LRSCHED_SCHEDULE" in
   *0.1*) echo '{"epoch": 1, "val_acc": 0.5}' >> "$LRSCHED_METRICS" ;;
@@ -93,34 +71,21 @@ case "$LRSCHED_SCHEDULE" in
   *0.6*) exit 0 ;;
 esac
 "#,
-    )
-    .unwrap();
-    let list = dir.path().join("s.json");
+    );
     let entries: Vec<String> = (1..=6)
         .map(|k| format!(r#"{{"name": "c{k}", "schedule": "constant(lr=0.{k})"}}"#))
         .collect();
-    std::fs::write(&list, format!("[{}]", entries.join(","))).unwrap();
+    let list = write(dir.path(), "s.json", &format!("[{}]", entries.join(",")));
     let started = std::time::Instant::now();
-    let o = lrsched(&[
-        "compare",
-        "--command",
-        &format!("sh {}", script.display()),
-        "--schedules",
-        list.to_str().unwrap(),
-        "--seeds",
-        "1",
-        "--epochs",
-        "1",
-        "--trial-timeout",
-        "2",
-        "--jobs",
-        "6",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = compare(
+        "--seeds 1 --epochs 1 --trial-timeout 2 --jobs 6",
+        &list,
+        &out,
+        &["--command", &format!("sh {script}")],
+    );
     assert!(started.elapsed().as_secs() < 20, "no trial hangs the run");
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    let stderr = String::from_utf8_lossy(&o.stderr);
+    let stdout = text(&o.stdout);
+    let stderr = text(&o.stderr);
     assert!(o.status.success(), "{stderr}\n{stdout}");
     let row = |name: &str| {
         stdout
@@ -146,30 +111,27 @@ esac
         "stderr tail in the report"
     );
     // The hung program is gone.
-    let pid = std::fs::read_to_string(out.join("trials/c5-seed0/pid")).unwrap();
-    assert!(
-        !alive(pid.trim().parse().unwrap()),
-        "the hung program {pid} was stopped"
-    );
+    let pid = read_pid(&out.join("trials/c5-seed0/pid"));
+    assert!(!alive(pid), "the hung program {pid} was stopped");
 }
 
 #[test]
 fn built_in_flags_with_a_command_are_refused() {
     let o = lrsched(&["compare", "--command", "true", "--model", "128"]);
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
         err.contains("--model is for the built-in trainer and would be ignored"),
         "{err}"
     );
     let o = lrsched(&["compare", "--command", "true", "--preset", "xor"]);
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = text(&o.stderr);
     assert!(
         err.contains("--preset is for the built-in trainer"),
         "{err}"
     );
     let o = lrsched(&["compare", "--command", "true", "--trial-timeout", "-1"]);
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = text(&o.stderr);
     assert!(err.contains("--trial-timeout -1 is not allowed"), "{err}");
     // A command's flags without --command: one line saying so, not silently ignored.
     for flag in [
@@ -178,7 +140,7 @@ fn built_in_flags_with_a_command_are_refused() {
         ["--cwd", "."],
     ] {
         let o = lrsched(&["compare", flag[0], flag[1]]);
-        let err = String::from_utf8_lossy(&o.stderr);
+        let err = text(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{err}");
         assert!(
             err.contains(&format!("{} is for --command", flag[0])),

@@ -1,25 +1,23 @@
 //! `lrsched find-lr` as a user runs it: a real process on the built-in digits, real files.
 
-use std::process::{Command, Output};
+mod support;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lrsched"))
-        .args(args)
-        .output()
-        .expect("run lrsched")
-}
+use std::path::Path;
+use support::{arg, assert_refuses, json, ok, run_words};
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+/// `find-lr --quiet WORDS --out OUT`, which must succeed; its stdout.
+fn find_lr(words: &str, out: &Path) -> String {
+    ok(&run_words(
+        &format!("find-lr --quiet {words}"),
+        &["--out", arg(out)],
+    ))
 }
 
 #[test]
 fn sweeps_digits_and_writes_every_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("lr");
-    let o = run(&["find-lr", "--quiet", "--out", out.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let stdout = text(&o.stdout);
+    let stdout = find_lr("", &out);
     for rule in ["valley", "steepest", "minimum/10", "suggested lr:", "cost:"] {
         assert!(stdout.contains(rule), "{rule} missing from:\n{stdout}");
     }
@@ -40,8 +38,7 @@ fn sweeps_digits_and_writes_every_file() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("find-lr"));
 
-    let j: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("find_lr.json")).unwrap()).unwrap();
+    let j = json(&out.join("find_lr.json"));
     assert_eq!(j["steps"], 100);
     let runs = j["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 1);
@@ -64,25 +61,13 @@ fn sweeps_digits_and_writes_every_file() {
 fn seeds_show_the_spread_of_each_rule() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("lr");
-    let o = run(&[
-        "find-lr",
-        "--quiet",
-        "--seeds",
-        "2",
-        "--steps",
-        "60",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let stdout = text(&o.stdout);
+    let stdout = find_lr("--seeds 2 --steps 60", &out);
     assert!(stdout.contains("min") && stdout.contains("median") && stdout.contains("max"));
     assert!(
         stdout.contains("seed 0:") && stdout.contains("seed 1:"),
         "{stdout}"
     );
-    let j: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("find_lr.json")).unwrap()).unwrap();
+    let j = json(&out.join("find_lr.json"));
     assert_eq!(j["runs"].as_array().unwrap().len(), 2);
     for rule in ["valley", "steepest", "minimum/10"] {
         let s = &j["spread"][rule];
@@ -100,29 +85,12 @@ fn apply_writes_configs_that_train_accepts() {
     for (kind, ty) in [("onecycle", "one_cycle"), ("cosine", "warmup")] {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("lr");
-        let o = run(&[
-            "find-lr",
-            "--quiet",
-            "--apply",
-            kind,
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", text(&o.stderr));
+        find_lr(&format!("--apply {kind}"), &out);
         let path = out.join("suggested.json");
-        let config: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        assert_eq!(config["type"], ty);
-        let o = run(&[
-            "train",
-            "--quiet",
-            "--epochs",
-            "2",
-            "--schedule-config",
-            path.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{kind}: {}", text(&o.stderr));
-        assert!(text(&o.stdout).contains("best val_acc"));
+        assert_eq!(json(&path)["type"], ty);
+        let o = run_words("train --quiet --epochs 2 --schedule-config", &[arg(&path)]);
+        assert!(o.status.success(), "{kind}: {}", support::text(&o.stderr));
+        assert!(ok(&o).contains("best val_acc"));
     }
 }
 
@@ -130,8 +98,8 @@ fn apply_writes_configs_that_train_accepts() {
 fn bad_input_is_one_line_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("lr");
-    let out = out.to_str().unwrap();
-    for (args, needle) in [
+    let out = arg(&out);
+    let cases = [
         (vec!["--start", "1", "--end", "0.1"], "--end"),
         (vec!["--start", "0"], "--start"),
         (vec!["--start", "-1e-3"], "--start"),
@@ -149,16 +117,8 @@ fn bad_input_is_one_line_and_exit_2() {
         (vec!["--apply", "linear"], "--apply"),
         (vec!["--mode", "cubic"], "--mode"),
         (vec!["--seeds", "0"], "--seeds"),
-    ] {
-        let mut all = vec!["find-lr", "--quiet", "--out", out];
-        all.extend(&args);
-        let o = run(&all);
-        let err = text(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
-        assert!(err.contains(needle), "{args:?}: {err}");
-        assert!(!err.contains("panicked"));
-    }
+    ];
+    assert_refuses(&["find-lr", "--quiet", "--out", out], &cases);
     // Checked before the output folder is even made.
-    assert!(!std::path::Path::new(out).exists());
+    assert!(!Path::new(out).exists());
 }

@@ -5,51 +5,22 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
-use support::{alive, digits_trial};
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lrsched"))
-        .args(args)
-        .output()
-        .expect("run lrsched")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use std::process::Output;
+use support::{alive, arg, assert_refuses, digits_trial, json, read_pid, run_words, text};
 
 fn pid_in(dir: &Path) -> u32 {
-    std::fs::read_to_string(dir.join("pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
+    read_pid(&dir.join("pid"))
 }
 
 #[test]
 fn a_candle_program_gives_suggestions_over_two_seeds() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("lr");
-    let bin = digits_trial().to_str().unwrap();
-    let o = run(&[
-        "find-lr",
-        "--quiet",
-        "--command",
-        bin,
-        "--seeds",
-        "2",
-        "--steps-per-epoch",
-        "23",
-        "--apply",
-        "onecycle",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let bin = arg(digits_trial());
+    let o = run_words(
+        "find-lr --quiet --seeds 2 --steps-per-epoch 23 --apply onecycle",
+        &["--command", bin, "--out", arg(&out)],
+    );
     let stdout = text(&o.stdout);
     assert!(o.status.success(), "{}\n{stdout}", text(&o.stderr));
     assert!(stdout.contains("suggested lr:"), "{stdout}");
@@ -110,21 +81,10 @@ fn an_exploding_loss_stops_the_program_early() {
     // program still has a third of its steps (about half a second) to go when it is
     // stopped: enough margin for the 20 ms polling however fast the machine is.
     let steps = 4000;
-    let o = run(&[
-        "find-lr",
-        "--quiet",
-        "--command",
-        &command,
-        "--start",
-        "1e-4",
-        "--end",
-        "1000",
-        "--steps",
-        &steps.to_string(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    support::ok(&run_words(
+        &format!("find-lr --quiet --start 1e-4 --end 1000 --steps {steps}"),
+        &["--command", &command, "--out", arg(&out)],
+    ));
     let trial_dir = out.join("trials/seed-0");
     let written = std::fs::read_to_string(trial_dir.join("metrics.jsonl")).unwrap();
     let step_lines = written.lines().filter(|l| l.contains("\"step\"")).count();
@@ -148,16 +108,8 @@ fn an_exploding_loss_stops_the_program_early() {
 fn sh(script: &str, extra: &[&str]) -> (Output, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("lr");
-    let mut args = vec![
-        "find-lr",
-        "--quiet",
-        "--command",
-        script,
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    args.extend(extra);
-    (run(&args), dir)
+    let args = [&["--command", script, "--out", arg(&out)][..], extra].concat();
+    (run_words("find-lr --quiet", &args), dir)
 }
 
 /// A program whose loss is a bowl in log rate: it reads the rate from the schedule's
@@ -248,8 +200,8 @@ fn the_seeds_that_worked_give_the_suggestions() {
 fn command_flags_are_checked_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("lr");
-    let out = out.to_str().unwrap();
-    for (args, needle) in [
+    let out = arg(&out);
+    let cases = [
         (vec!["--command", "true", "--model", "128"], "--model"),
         (
             vec!["--command", "true", "--optimizer", "adam", "--data", "xor"],
@@ -272,15 +224,8 @@ fn command_flags_are_checked_before_anything_runs() {
             "--cwd /no/such/dir",
         ),
         (vec!["--command", "true", "--jobs", "0"], "--jobs 0"),
-    ] {
-        let mut all = vec!["find-lr", "--quiet", "--out", out];
-        all.extend(&args);
-        let o = run(&all);
-        let err = text(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
-        assert!(err.contains(needle), "{args:?}: {err}");
-    }
+    ];
+    assert_refuses(&["find-lr", "--quiet", "--out", out], &cases);
     // Nothing ran.
     assert!(!Path::new(out).join("trials").exists());
 }

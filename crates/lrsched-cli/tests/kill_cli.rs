@@ -4,19 +4,18 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
-use support::{alive, read_pid, wait_for};
+use support::{alive, arg, read_pid, spawn_quiet, wait_for, write};
 
 #[test]
 fn kill_9_of_lrsched_ends_the_program_and_its_children() {
     let dir = tempfile::tempdir().unwrap();
-    let schedules = dir.path().join("s.toml");
-    std::fs::write(
-        &schedules,
+    let schedules = write(
+        dir.path(),
+        "s.toml",
         "[[schedules]]\nname = \"c\"\nschedule = \"constant(lr=0.1)\"\n",
-    )
-    .unwrap();
+    );
     let pids = dir.path().join("pids");
     std::fs::create_dir(&pids).unwrap();
     // `sh -c` forks the program (a subshell here) and the program a child of its own:
@@ -25,15 +24,20 @@ fn kill_9_of_lrsched_ends_the_program_and_its_children() {
         "(sleep 300 & echo $! > {p}/c.tmp && mv {p}/c.tmp {p}/child; sh -c 'echo $$ > {p}/p.tmp && mv {p}/p.tmp {p}/program; exec sleep 300'); echo done",
         p = pids.display()
     );
-    let mut lrsched = Command::new(env!("CARGO_BIN_EXE_lrsched"))
-        .args(["compare", "--command", &program, "--schedules"])
-        .arg(&schedules)
-        .args(["--seeds", "1", "--epochs", "1", "--out"])
-        .arg(dir.path().join("out"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let out = dir.path().join("out");
+    let mut lrsched = spawn_quiet(&[
+        "compare",
+        "--command",
+        &program,
+        "--schedules",
+        &schedules,
+        "--seeds",
+        "1",
+        "--epochs",
+        "1",
+        "--out",
+        arg(&out),
+    ]);
     wait_for(&pids.join("child"), Duration::from_secs(60));
     wait_for(&pids.join("program"), Duration::from_secs(60));
     let (child, program) = (

@@ -1,25 +1,17 @@
 //! `lrsched plot` end to end: the binary writes pictures, draws in the terminal, and
 //! refuses bad input with one line and exit status 2.
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+use support::{ok, run_in};
 
-fn lrsched(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lrsched"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// `lrsched plot --schedule SCHEDULE WORDS`, run in `dir`.
+fn plot(dir: &Path, schedule: &str, words: &str) -> Output {
+    let mut args = vec!["--schedule", schedule];
+    args.extend(words.split_whitespace());
+    run_in(dir, "plot", &args)
 }
 
 /// Width and height from a PNG's IHDR chunk.
@@ -30,36 +22,23 @@ fn png_size(bytes: &[u8]) -> (u32, u32) {
     (be(16), be(20))
 }
 
-fn bad(args: &[&str], dir: &Path, says: &str) {
-    let out = lrsched(args, dir);
-    assert_eq!(out.status.code(), Some(2), "{args:?} should exit 2");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.trim_end().lines().count(), 1, "one line, got:\n{err}");
-    assert!(err.contains(says), "{args:?}: `{err}` lacks `{says}`");
+/// `out` exits 2 with one line on stderr that says `says`.
+fn bad(out: Output, says: &str) {
+    support::assert_user_error(&out, says);
 }
 
 #[test]
 fn two_schedules_overlaid_write_png_and_svg() {
     let dir = tempfile::tempdir().unwrap();
-    let out = ok(&lrsched(
+    let out = ok(&run_in(
+        dir.path(),
+        "plot --steps 200 --out pics --name two --width 640 --height 400",
         &[
-            "plot",
             "--schedule",
             "cosine(lr=0.1, steps=200)",
             "--schedule",
             "step(lr=0.1, step_size=60, gamma=0.5)",
-            "--steps",
-            "200",
-            "--out",
-            "pics",
-            "--name",
-            "two",
-            "--width",
-            "640",
-            "--height",
-            "400",
         ],
-        dir.path(),
     ));
     let png = dir.path().join("pics/two.png");
     let svg = dir.path().join("pics/two.svg");
@@ -80,21 +59,10 @@ fn config_file_log_axis_and_momentum() {
         r#"{"type": "one_cycle", "max_lr": 0.1, "total_steps": 300}"#,
     )
     .unwrap();
-    let out = ok(&lrsched(
-        &[
-            "plot",
-            "--config",
-            "oc.json",
-            "--schedule",
-            "exponential(lr=0.1, gamma=0.98)",
-            "--steps",
-            "300",
-            "--log-y",
-            "--momentum",
-            "--out",
-            "o",
-        ],
+    let out = ok(&plot(
         dir.path(),
+        "exponential(lr=0.1, gamma=0.98)",
+        "--config oc.json --steps 300 --log-y --momentum --out o",
     ));
     assert!(out.contains("plot.png"), "{out}");
     let svg = std::fs::read_to_string(dir.path().join("o/plot.svg")).unwrap();
@@ -105,14 +73,16 @@ fn config_file_log_axis_and_momentum() {
 #[test]
 fn a_saved_run_draws_rate_and_loss_against_step() {
     let dir = tempfile::tempdir().unwrap();
-    ok(&lrsched(
-        &["train", "--epochs", "2", "--metrics-out", "m.jsonl"],
+    ok(&run_in(
         dir.path(),
+        "train --epochs 2 --metrics-out m.jsonl",
+        &[],
     ));
     assert!(dir.path().join("m.steps.jsonl").exists());
-    let out = ok(&lrsched(
-        &["plot", "--run", "m.jsonl", "--out", "r", "--name", "run"],
+    let out = ok(&run_in(
         dir.path(),
+        "plot --run m.jsonl --out r --name run",
+        &[],
     ));
     assert!(out.contains("run.png"), "{out}");
     assert_eq!(
@@ -122,18 +92,10 @@ fn a_saved_run_draws_rate_and_loss_against_step() {
     let svg = std::fs::read_to_string(dir.path().join("r/run.svg")).unwrap();
     assert!(svg.contains("training loss (step)") && svg.contains("validation loss"));
     // And in the terminal.
-    let text = ok(&lrsched(
-        &[
-            "plot",
-            "--run",
-            "m.jsonl",
-            "--terminal",
-            "--width",
-            "70",
-            "--height",
-            "30",
-        ],
+    let text = ok(&run_in(
         dir.path(),
+        "plot --run m.jsonl --terminal --width 70 --height 30",
+        &[],
     ));
     assert!(text.contains("Loss"));
 }
@@ -141,20 +103,10 @@ fn a_saved_run_draws_rate_and_loss_against_step() {
 #[test]
 fn terminal_draws_braille_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let text = ok(&lrsched(
-        &[
-            "plot",
-            "--schedule",
-            "warm_restarts(lr=0.1, period=50)",
-            "--steps",
-            "200",
-            "--terminal",
-            "--width",
-            "72",
-            "--height",
-            "20",
-        ],
+    let text = ok(&plot(
         dir.path(),
+        "warm_restarts(lr=0.1, period=50)",
+        "--steps 200 --terminal --width 72 --height 20",
     ));
     assert_eq!(text.lines().count(), 20, "{text}");
     assert!(text.lines().all(|l| l.chars().count() == 72), "{text}");
@@ -173,102 +125,37 @@ fn plateau_schedules_read_metrics() {
         .map(|i| format!("{}\n", if i < 10 { 1.0 - 0.05 * i as f64 } else { 0.5 }))
         .collect();
     std::fs::write(dir.path().join("val.txt"), metrics).unwrap();
-    ok(&lrsched(
-        &[
-            "plot",
-            "--schedule",
-            "plateau(lr=0.1, patience=3)",
-            "--metrics",
-            "val.txt",
-            "--steps",
-            "40",
-            "--out",
-            ".",
-        ],
-        dir.path(),
-    ));
+    let s = "plateau(lr=0.1, patience=3)";
+    ok(&plot(dir.path(), s, "--metrics val.txt --steps 40 --out ."));
     assert!(dir.path().join("plot.png").exists());
-    bad(
-        &[
-            "plot",
-            "--schedule",
-            "plateau(lr=0.1, patience=3)",
-            "--steps",
-            "40",
-            "--out",
-            ".",
-        ],
-        dir.path(),
-        "--metrics",
-    );
+    bad(plot(dir.path(), s, "--steps 40 --out ."), "--metrics");
 }
 
 #[test]
 fn bad_input_is_one_line_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    let cosine = "cosine(lr=0.1, steps=10)";
     bad(
-        &[
-            "plot",
-            "--schedule",
-            "cosinus(lr=0.1, steps=10)",
-            "--steps",
-            "10",
-        ],
-        d,
+        plot(d, "cosinus(lr=0.1, steps=10)", "--steps 10"),
         "cosinus",
     );
     bad(
-        &["plot", "--config", "missing.json", "--steps", "10"],
-        d,
+        run_in(d, "plot --config missing.json --steps 10", &[]),
         "missing.json",
     );
-    bad(
-        &["plot", "--schedule", "cosine(lr=0.1, steps=10)"],
-        d,
-        "--steps",
-    );
-    bad(&["plot", "--steps", "10"], d, "nothing to draw");
-    bad(
-        &[
-            "plot",
-            "--schedule",
-            "cosine(lr=0.1, steps=10)",
-            "--steps",
-            "10",
-            "--momentum",
-        ],
-        d,
-        "momentum",
-    );
+    bad(plot(d, cosine, ""), "--steps");
+    bad(run_in(d, "plot --steps 10", &[]), "nothing to draw");
+    bad(plot(d, cosine, "--steps 10 --momentum"), "momentum");
     std::fs::write(d.join("m.jsonl"), "{\"epoch\": 1}\nnot json\n").unwrap();
-    bad(&["plot", "--run", "m.jsonl"], d, "line 1");
+    bad(run_in(d, "plot --run m.jsonl", &[]), "line 1");
     std::fs::write(d.join("file"), "x").unwrap();
     bad(
-        &[
-            "plot",
-            "--schedule",
-            "cosine(lr=0.1, steps=10)",
-            "--steps",
-            "10",
-            "--out",
-            "file/sub",
-        ],
-        d,
+        plot(d, cosine, "--steps 10 --out file/sub"),
         "cannot create output folder",
     );
     bad(
-        &[
-            "plot",
-            "--schedule",
-            "constant(lr=0)",
-            "--steps",
-            "10",
-            "--log-y",
-            "--out",
-            "o",
-        ],
-        d,
+        plot(d, "constant(lr=0)", "--steps 10 --log-y --out o"),
         "positive",
     );
 }
@@ -281,11 +168,10 @@ fn negative_optax_values_are_plotted() {
         r#"{"type": "optax.warmup_cosine_decay_schedule", "init_value": 0.0, "peak_value": 0.1, "warmup_steps": 5, "decay_steps": 30, "end_value": -0.05}"#,
     )
     .unwrap();
-    let out = ok(&lrsched(
-        &[
-            "plot", "--config", "neg.json", "--steps", "40", "--out", "n",
-        ],
+    let out = ok(&run_in(
         dir.path(),
+        "plot --config neg.json --steps 40 --out n",
+        &[],
     ));
     assert!(out.contains("plot.png"), "{out}");
     let svg = std::fs::read_to_string(dir.path().join("n/plot.svg")).unwrap();

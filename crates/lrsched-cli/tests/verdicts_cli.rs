@@ -7,8 +7,8 @@ mod support;
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
-use support::assert_user_error;
+use std::process::Output;
+use support::{arg, assert_user_error, json, ok, run_words, text, write};
 
 /// Final val_acc per rate and seed 0..3; epochs 1 and 2 are 0.2 and 0.01 below it, so a
 /// target of 0.9 is reached in epoch 2 by anything ending at 0.91 or more.
@@ -43,9 +43,7 @@ for epoch, v in ((1, f - 0.2), (2, f - 0.01), (3, f)):
 "#;
 
 fn program(dir: &Path) -> String {
-    let p = dir.join("known.py");
-    std::fs::write(&p, PROGRAM).unwrap();
-    format!("python3 {}", p.display())
+    format!("python3 {}", write(dir, "known.py", PROGRAM))
 }
 
 fn schedules(dir: &Path, entries: &[(&str, f64)]) -> String {
@@ -53,37 +51,39 @@ fn schedules(dir: &Path, entries: &[(&str, f64)]) -> String {
         .iter()
         .map(|(n, lr)| format!(r#"{{"name": "{n}", "schedule": "constant(lr={lr})"}}"#))
         .collect();
-    let p = dir.join("s.json");
-    std::fs::write(&p, format!("[{}]", list.join(","))).unwrap();
-    p.display().to_string()
+    write(dir, "s.json", &format!("[{}]", list.join(",")))
 }
 
-fn compare(dir: &Path, entries: &[(&str, f64)], extra: &[&str]) -> (Output, Value, String) {
-    let out = dir.join("out");
-    let o = Command::new(env!("CARGO_BIN_EXE_lrsched"))
-        .args(["compare", "--quiet", "--command", &program(dir)])
-        .args(["--schedules", &schedules(dir, entries)])
-        .args([
-            "--epochs",
-            "3",
-            "--seed",
-            "0",
+/// `compare --quiet WORDS` of `PROGRAM` over `entries` (name, rate), 3 epochs from seed
+/// 0, in a new folder: the run, its summary.json and its report, and the folder.
+fn compare(entries: &[(&str, f64)], words: &str) -> (Output, Value, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = run_words(
+        &format!("compare --quiet --epochs 3 --seed 0 {words}"),
+        &[
+            "--command",
+            &program(dir.path()),
+            "--schedules",
+            &schedules(dir.path(), entries),
             "--out",
-            out.to_str().unwrap(),
-        ])
-        .args(extra)
-        .output()
-        .unwrap();
+            arg(&out),
+        ],
+    );
     assert!(
         o.status.success(),
         "{}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        String::from_utf8_lossy(&o.stdout)
+        text(&o.stderr),
+        text(&o.stdout)
     );
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let (summary, html) = read_out(&out);
+    (o, summary, html, dir)
+}
+
+/// A compare folder's summary.json and report.
+fn read_out(out: &Path) -> (Value, String) {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
-    (o, summary, html)
+    (json(&out.join("summary.json")), html)
 }
 
 fn entry<'a>(s: &'a Value, name: &str) -> &'a Value {
@@ -95,18 +95,22 @@ fn entry<'a>(s: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{name} in {s}"))
 }
 
+/// The note of the schedule `name` in a summary.
+fn note<'a>(s: &'a Value, name: &str) -> &'a str {
+    entry(s, name)["note"].as_str().unwrap()
+}
+
 /// The printed table's row of `name`.
 fn row(o: &Output, name: &str) -> String {
-    String::from_utf8_lossy(&o.stdout)
+    text(&o.stdout)
         .lines()
         .find(|l| l.contains(&format!(" {name} ")))
-        .unwrap_or_else(|| panic!("{name} in {}", String::from_utf8_lossy(&o.stdout)))
+        .unwrap_or_else(|| panic!("{name} in {}", text(&o.stdout)))
         .to_string()
 }
 
 #[test]
 fn every_verdict_on_known_numbers_and_summary_json_agrees_with_table_and_report() {
-    let dir = tempfile::tempdir().unwrap();
     let entries = [
         ("winner", 0.11),
         ("twin", 0.12),
@@ -115,12 +119,8 @@ fn every_verdict_on_known_numbers_and_summary_json_agrees_with_table_and_report(
         ("crash", 0.15),
         ("chance", 0.16),
     ];
-    let (o, s, html) = compare(
-        dir.path(),
-        &entries,
-        &["--seeds", "4", "--target", "0.9", "--chance", "0.1"],
-    );
-    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    let (o, s, html, dir) = compare(&entries, "--seeds 4 --target 0.9 --chance 0.1");
+    let stdout = text(&o.stdout);
     // The shape of docs/summary.md.
     assert_eq!(s["metric"], "val_acc");
     assert_eq!(s["higher_is_better"], true);
@@ -151,21 +151,9 @@ fn every_verdict_on_known_numbers_and_summary_json_agrees_with_table_and_report(
     let first_row = stdout.lines().nth(1).unwrap();
     assert!(first_row.contains(" winner "), "{stdout}");
     assert_eq!(entry(&s, "crash")["completed"], 3);
-    assert!(
-        entry(&s, "crash")["note"]
-            .as_str()
-            .unwrap()
-            .contains("seed 2"),
-        "{s}"
-    );
+    assert!(note(&s, "crash").contains("seed 2"), "{s}");
     assert_eq!(entry(&s, "chance")["completed"], 0);
-    assert!(
-        entry(&s, "chance")["note"]
-            .as_str()
-            .unwrap()
-            .contains("chance"),
-        "{s}"
-    );
+    assert!(note(&s, "chance").contains("chance"), "{s}");
     // The winner's numbers: IQM of four seeds is the mean of the middle two.
     let w = entry(&s, "winner");
     assert!(
@@ -213,11 +201,7 @@ fn every_verdict_on_known_numbers_and_summary_json_agrees_with_table_and_report(
     assert!(html.contains("class=\"bars\""), "the interval bars");
     assert!(html.contains("winner (best)") && html.contains("noisy (undecided)"));
     // Per trial: the final value and the time to target, infinite (null) when missed.
-    let scores = std::fs::read_to_string(dir.path().join("out/scores.jsonl")).unwrap();
-    let rows: Vec<Value> = scores
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = support::jsonl(&dir.path().join("out/scores.jsonl"));
     assert_eq!(rows.len(), 6 * 4);
     let crash2 = rows
         .iter()
@@ -237,20 +221,9 @@ fn every_verdict_on_known_numbers_and_summary_json_agrees_with_table_and_report(
 
 #[test]
 fn a_diverged_rate_is_clipped_in_the_chart_and_the_schedule_is_incomplete() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_, s, html) = compare(
-        dir.path(),
-        &[("winner", 0.11), ("blowup", 0.18)],
-        &["--seeds", "2"],
-    );
+    let (_, s, html, _) = compare(&[("winner", 0.11), ("blowup", 0.18)], "--seeds 2");
     assert_eq!(entry(&s, "blowup")["verdict"], "incomplete", "{s}");
-    assert!(
-        entry(&s, "blowup")["note"]
-            .as_str()
-            .unwrap()
-            .contains("seed 0"),
-        "{s}"
-    );
+    assert!(note(&s, "blowup").contains("seed 0"), "{s}");
     assert!(
         html.contains("blowup (diverged), rate clipped"),
         "the chart says so"
@@ -260,13 +233,11 @@ fn a_diverged_rate_is_clipped_in_the_chart_and_the_schedule_is_incomplete() {
 
 #[test]
 fn a_crashed_good_schedule_and_a_chance_level_one_leave_no_best() {
-    let dir = tempfile::tempdir().unwrap();
-    let (o, s, _) = compare(
-        dir.path(),
+    let (o, s, _, _) = compare(
         &[("crash", 0.15), ("chance", 0.16)],
-        &["--seeds", "4", "--chance", "0.1"],
+        "--seeds 4 --chance 0.1",
     );
-    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stdout = text(&o.stdout);
     assert!(s["best"].is_null(), "{s}");
     assert_eq!(entry(&s, "crash")["verdict"], "incomplete");
     assert_eq!(entry(&s, "chance")["verdict"], "incomplete");
@@ -276,12 +247,7 @@ fn a_crashed_good_schedule_and_a_chance_level_one_leave_no_best() {
 
 #[test]
 fn identical_schedules_are_equivalent_even_with_no_margin_and_two_seeds() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_, s, _) = compare(
-        dir.path(),
-        &[("winner", 0.11), ("twin", 0.12)],
-        &["--seeds", "2", "--margin", "0"],
-    );
+    let (_, s, _, _) = compare(&[("winner", 0.11), ("twin", 0.12)], "--seeds 2 --margin 0");
     assert_eq!(s["margin"], 0.0);
     assert_eq!(entry(&s, "winner")["verdict"], "best");
     assert_eq!(entry(&s, "twin")["verdict"], "equivalent", "{s}");
@@ -289,41 +255,32 @@ fn identical_schedules_are_equivalent_even_with_no_margin_and_two_seeds() {
 
 #[test]
 fn a_clear_winner_over_a_steady_near_miss_and_a_wider_margin_makes_it_equivalent() {
-    let dir = tempfile::tempdir().unwrap();
     // steady is 0.5 to 0.6 points below the winner on every seed: worse beyond a margin of
     // 0.05 points, equivalent within one of 1 point.
-    let (_, s, _) = compare(
-        dir.path(),
+    let (_, s, _, _) = compare(
         &[("winner", 0.11), ("steady", 0.17), ("loser", 0.13)],
-        &["--seeds", "4", "--margin", "0.0005"],
+        "--seeds 4 --margin 0.0005",
     );
     assert_eq!(entry(&s, "winner")["verdict"], "best");
     assert_eq!(entry(&s, "steady")["verdict"], "worse", "{s}");
     assert_eq!(entry(&s, "loser")["verdict"], "worse");
-    let dir = tempfile::tempdir().unwrap();
-    let (_, s, _) = compare(
-        dir.path(),
+    let (_, s, _, _) = compare(
         &[("winner", 0.11), ("steady", 0.17)],
-        &["--seeds", "4", "--margin", "0.01"],
+        "--seeds 4 --margin 0.01",
     );
     assert_eq!(entry(&s, "steady")["verdict"], "equivalent", "{s}");
 }
 
 #[test]
 fn one_seed_calls_the_rest_undecided_without_inventing_a_seed_count() {
-    let dir = tempfile::tempdir().unwrap();
-    let (o, s, _) = compare(
-        dir.path(),
-        &[("winner", 0.11), ("loser", 0.13)],
-        &["--seeds", "1"],
-    );
+    let (o, s, _, _) = compare(&[("winner", 0.11), ("loser", 0.13)], "--seeds 1");
     assert_eq!(entry(&s, "winner")["verdict"], "best");
     assert_eq!(entry(&s, "loser")["verdict"], "undecided");
     assert!(entry(&s, "loser")["seeds_needed"].is_null(), "{s}");
     assert!(
-        String::from_utf8_lossy(&o.stdout).contains("With one seed"),
+        text(&o.stdout).contains("With one seed"),
         "{}",
-        String::from_utf8_lossy(&o.stdout)
+        text(&o.stdout)
     );
 }
 
@@ -336,11 +293,11 @@ fn a_bad_margin_or_chance_is_one_line_naming_the_value_and_range() {
         ("--margin", "2"),
         ("--chance", "inf"),
     ] {
-        let o = Command::new(env!("CARGO_BIN_EXE_lrsched"))
-            .args(["compare", "--quiet", "--command", "true", flag, value])
-            .args(["--out", dir.path().join("x").to_str().unwrap()])
-            .output()
-            .unwrap();
+        let out = dir.path().join("x");
+        let o = run_words(
+            "compare --quiet --command true",
+            &[flag, value, "--out", arg(&out)],
+        );
         assert_user_error(&o, &format!("{flag} {value} is not allowed"));
     }
 }
@@ -349,30 +306,20 @@ fn a_bad_margin_or_chance_is_one_line_naming_the_value_and_range() {
 fn the_built_in_trainer_knows_chance_level_from_its_data() {
     // A rate of 1e-12 leaves the network as initialised: about one digit in ten right.
     let dir = tempfile::tempdir().unwrap();
-    let list = dir.path().join("s.json");
-    std::fs::write(
-        &list,
+    let list = write(
+        dir.path(),
+        "s.json",
         r#"[{"name": "frozen", "schedule": "constant(lr=1e-12)"},
             {"name": "cosine", "schedule": "cosine(lr=0.05, steps=100%)"}]"#,
-    )
-    .unwrap();
+    );
     let out = dir.path().join("out");
-    let o = Command::new(env!("CARGO_BIN_EXE_lrsched"))
-        .args(["compare", "--quiet", "--schedules", list.to_str().unwrap()])
-        .args([
-            "--seeds",
-            "4",
-            "--epochs",
-            "2",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let s: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let stdout = ok(&support::compare(
+        "--quiet --seeds 4 --epochs 2",
+        &list,
+        &out,
+        &[],
+    ));
+    let (s, html) = read_out(&out);
     assert_eq!(s["best"], "cosine", "{s}");
     let frozen = entry(&s, "frozen");
     assert_eq!(frozen["verdict"], "incomplete", "{frozen}");
@@ -382,7 +329,6 @@ fn the_built_in_trainer_knows_chance_level_from_its_data() {
     );
     // The chosen target comes from the schedules that learned something.
     assert!(s["target"].as_f64().unwrap() > 0.5, "{s}\n{stdout}");
-    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("(chance: "), "the report states chance level");
 }
 
@@ -391,30 +337,20 @@ fn a_loss_ranks_lower_first_with_a_margin_of_one_percent_of_the_best() {
     let dir = tempfile::tempdir().unwrap();
     // val_loss only: 0.30 (+0.001 a seed) at a rate of 0.1, 0.50 at any other.
     let program = r#"case "$LRSCHED_SCHEDULE" in *0.1*) b=30 ;; *) b=50 ;; esac; echo "{\"epoch\": 1, \"val_loss\": 0.$b$LRSCHED_SEED}" >> "$LRSCHED_METRICS""#;
-    let list = dir.path().join("s.json");
-    std::fs::write(
-        &list,
+    let list = write(
+        dir.path(),
+        "s.json",
         r#"[{"name": "high", "schedule": "constant(lr=0.2)"},
             {"name": "low", "schedule": "constant(lr=0.1)"}]"#,
-    )
-    .unwrap();
+    );
     let out = dir.path().join("out");
-    let o = Command::new(env!("CARGO_BIN_EXE_lrsched"))
-        .args(["compare", "--quiet", "--command", program])
-        .args(["--schedules", list.to_str().unwrap(), "--seeds", "3"])
-        .args([
-            "--epochs",
-            "1",
-            "--seed",
-            "1",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let s: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    ok(&support::compare(
+        "--quiet --seeds 3 --epochs 1 --seed 1",
+        &list,
+        &out,
+        &["--command", program],
+    ));
+    let s = json(&out.join("summary.json"));
     assert_eq!(s["metric"], "val_loss");
     assert_eq!(s["higher_is_better"], false);
     assert_eq!(s["best"], "low", "{s}");

@@ -2,6 +2,9 @@
 //! it must, and no trial leaves a process behind.
 
 mod support;
+// The process checks of the CLI's tests, one copy for both crates.
+#[path = "../../lrsched-cli/tests/support/process.rs"]
+mod shared;
 
 use lrsched_tools::process::{self, CommandTrainer};
 use lrsched_tools::protocol::Line;
@@ -22,26 +25,9 @@ fn go(script: &str) -> (lrsched_tools::trial::TrialResult, tempfile::TempDir) {
     (r, dir)
 }
 
+/// Whether the process whose id a test program wrote into `pid_file` still runs.
 fn alive(pid_file: &Path) -> bool {
-    let pid: i32 = std::fs::read_to_string(pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    // A reaped or killed process has no /proc entry, or is a zombie awaiting its parent.
-    // A signal is delivered asynchronously: give the kernel up to 2 s to finish it.
-    let running = || match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => false,
-        Ok(stat) => !stat.contains(") Z "),
-    };
-    let until = Instant::now() + Duration::from_secs(2);
-    while running() {
-        if Instant::now() > until {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
+    shared::alive(shared::read_pid(pid_file))
 }
 
 const REPORT3: &str = r#"for e in 1 2 3; do echo "{\"epoch\": $e, \"val_acc\": 0.$e, \"seed\": $LRSCHED_SEED}" >> "$LRSCHED_METRICS"; done"#;

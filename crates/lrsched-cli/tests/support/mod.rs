@@ -4,12 +4,15 @@
 //!
 //! `LRSCHED_TEST_BIN` runs the tests against another build of lrsched (an older one, to
 //! see a test fail there).
-#![allow(dead_code)] // each test file uses its own part
+#![allow(dead_code, unused_imports)] // each test file uses its own part
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+mod process;
+pub use process::{alive, read_pid, wait_for};
 
 /// The lrsched under test: `LRSCHED_TEST_BIN` when set, else this build's.
 pub fn bin() -> PathBuf {
@@ -41,22 +44,30 @@ pub fn run_words(words: &str, extra: &[&str]) -> Output {
     lrsched(words).args(extra).output().expect("run lrsched")
 }
 
+/// Runs `lrsched WORDS EXTRA` in the folder `dir`, for relative paths.
+pub fn run_in(dir: &Path, words: &str, extra: &[&str]) -> Output {
+    lrsched(words)
+        .args(extra)
+        .current_dir(dir)
+        .output()
+        .expect("run lrsched")
+}
+
 /// Starts `lrsched ARGS` with its output kept for `wait_with_output`.
 pub fn spawn(args: &[&str]) -> Child {
-    lrsched("")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start lrsched")
+    start(args, Stdio::piped)
 }
 
 /// Starts `lrsched ARGS` with its output thrown away (a run to kill or to race).
 pub fn spawn_quiet(args: &[&str]) -> Child {
+    start(args, Stdio::null)
+}
+
+fn start(args: &[&str], output: fn() -> Stdio) -> Child {
     lrsched("")
         .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(output())
+        .stderr(output())
         .spawn()
         .expect("start lrsched")
 }
@@ -219,44 +230,6 @@ pub fn digits_trial() -> &'static Path {
     })
 }
 
-/// Whether a process is running: no /proc entry, or a zombie (killed, awaiting a reaper),
-/// is not. A signal is delivered asynchronously: the kernel gets up to 2 s to finish it.
-pub fn alive(pid: u32) -> bool {
-    let running = || match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
-            !state.starts_with('Z') && !state.starts_with('X')
-        }
-        Err(_) => false,
-    };
-    let until = Instant::now() + Duration::from_secs(2);
-    while running() {
-        if Instant::now() > until {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
-/// Waits until `path` exists (a test program got that far), failing the test after `limit`.
-pub fn wait_for(path: &Path, limit: Duration) {
-    let until = Instant::now() + limit;
-    while !path.exists() {
-        assert!(Instant::now() < until, "{} never appeared", path.display());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// The process id a test program wrote into `path`.
-pub fn read_pid(path: &Path) -> u32 {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .trim()
-        .parse()
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
 /// A user error: exit status 2 and one line on stderr, `error: ...`, naming `needle`.
 pub fn assert_user_error(o: &Output, needle: &str) {
     let err = String::from_utf8_lossy(&o.stderr);
@@ -270,6 +243,20 @@ pub fn assert_user_error(o: &Output, needle: &str) {
 pub fn assert_refused(o: &Output, wanted: &[&str]) {
     for w in wanted {
         assert_user_error(o, w);
+    }
+}
+
+/// Each case's arguments after `base` are a user error (exit 2, one line `error: ...`)
+/// naming the case's needle, never a panic.
+pub fn assert_refuses(base: &[&str], cases: &[(Vec<&str>, &str)]) {
+    for (extra, needle) in cases {
+        let o = run(&[base, extra].concat());
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{extra:?}: {err}");
+        assert!(err.starts_with("error: "), "{extra:?}: {err}");
+        assert!(err.contains(needle), "{extra:?}: `{needle}` in: {err}");
+        assert!(!err.contains("panicked"), "{extra:?}: {err}");
     }
 }
 
