@@ -186,6 +186,13 @@ pub(super) struct Start<'a> {
     config: &'a TrainConfig,
     data: &'a Split,
     mlp: Mlp,
+    run: Progress,
+}
+
+/// What a run carries from its start through its epochs: the optimizer, the schedule's
+/// driver, the batch order, early stopping's state, the history, the divergence watch
+/// (and, before any epoch of this process, the epoch it starts from).
+struct Progress {
     optimizer: Optimizer,
     driver: Driver,
     batches: Batches,
@@ -209,19 +216,21 @@ impl<'a> Start<'a> {
             config,
             data,
             mlp,
-            optimizer,
-            driver,
-            batches,
-            early: EarlyState {
-                best: None,
-                best_epoch: None,
-                bad_epochs: 0,
-                best_params: None,
-                best_buffers: None,
+            run: Progress {
+                optimizer,
+                driver,
+                batches,
+                early: EarlyState {
+                    best: None,
+                    best_epoch: None,
+                    bad_epochs: 0,
+                    best_params: None,
+                    best_buffers: None,
+                },
+                history: Vec::new(),
+                first_epoch: 0,
+                watch: Watch::new(config.divergence),
             },
-            history: Vec::new(),
-            first_epoch: 0,
-            watch: Watch::new(config.divergence),
         })
     }
 
@@ -319,10 +328,10 @@ impl<'a> Start<'a> {
             });
         }
         self.mlp.set_rng_state(saved.dropout_rng);
-        self.optimizer.restore(&saved.optimizer)?;
-        self.driver = self.driver.clone().restore(&saved.driver)?;
+        self.run.optimizer.restore(&saved.optimizer)?;
+        self.run.driver = self.run.driver.clone().restore(&saved.driver)?;
         let (seed, epoch, position) = saved.batches;
-        self.batches = Batches::resume(
+        self.run.batches = Batches::resume(
             self.data.train.len(),
             config.batch_size,
             BatchState {
@@ -332,10 +341,10 @@ impl<'a> Start<'a> {
             },
         )
         .map_err(|e| TrainError::Config(e.to_string()))?;
-        self.early = saved.early;
-        self.history = saved.history;
-        self.first_epoch = saved.epoch;
-        self.watch = saved.watch.unwrap_or(self.watch);
+        self.run.early = saved.early;
+        self.run.history = saved.history;
+        self.run.first_epoch = saved.epoch;
+        self.run.watch = saved.watch.unwrap_or(self.run.watch);
         if saved.epoch > config.epochs {
             return Err(TrainError::Config(format!(
                 "`epochs` = {} is fewer than the {} epochs {} has already run: give at \
@@ -357,14 +366,14 @@ impl<'a> Start<'a> {
 
     /// The summary of a resumed run that was already over: nothing trained.
     pub(super) fn finished(self, outcome: Outcome, started: Instant) -> Summary {
-        let params = match (&self.config.early_stop, &self.early.best_params) {
+        let params = match (&self.config.early_stop, &self.run.early.best_params) {
             (Some(es), Some(best)) if es.restore_best => best.clone(),
             _ => self.mlp.params().to_vec(),
         };
         Summary {
             outcome,
-            history: self.history,
-            best_epoch: self.early.best_epoch,
+            history: self.run.history,
+            best_epoch: self.run.early.best_epoch,
             seconds: started.elapsed().as_secs_f64(),
             epochs_run: 0,
             params,
@@ -392,14 +401,14 @@ impl<'a> Start<'a> {
                 }
             }
         };
-        let per_epoch = self.batches.per_epoch();
-        let resume_step = self.first_epoch * per_epoch as u64;
+        let per_epoch = self.run.batches.per_epoch();
+        let resume_step = self.run.first_epoch * per_epoch as u64;
         // `resume` continues what the folder holds, even nothing (a run killed in its first
         // epoch): its metrics files are then this run's, started again.
         let resuming = config.checkpoint.as_ref().is_some_and(|ck| ck.resume);
         let metrics = MetricsFiles::open(
             config.metrics_out.as_ref(),
-            resuming.then_some((self.history.as_slice(), resume_step)),
+            resuming.then_some((self.run.history.as_slice(), resume_step)),
             config.overwrite,
         )?;
         let (threads, cuts) = match &net {
@@ -410,22 +419,16 @@ impl<'a> Start<'a> {
             Net::Candle { .. } => (None, Vec::new()),
         };
         // The rate of the step before a resume, so the resumed log repeats no change event.
-        let last_lr = match self.driver.current_step() {
+        let last_lr = match self.run.driver.current_step() {
             0 => f64::NAN,
-            s => self.driver.schedule().value(s - 1),
+            s => self.run.driver.schedule().value(s - 1),
         };
         let n_params = net.params().len();
         Ok(Training {
             config,
             data: self.data,
             net,
-            optimizer: self.optimizer,
-            driver: self.driver,
-            batches: self.batches,
-            early: self.early,
-            history: self.history,
-            first_epoch: self.first_epoch,
-            watch: self.watch,
+            run: self.run,
             per_epoch,
             metrics,
             uses_momentum: config.optimizer.kind != OptimizerKind::Sgd,
@@ -447,13 +450,7 @@ pub(super) struct Training<'a> {
     config: &'a TrainConfig,
     data: &'a Split,
     net: Net,
-    optimizer: Optimizer,
-    driver: Driver,
-    batches: Batches,
-    early: EarlyState,
-    history: Vec<EpochRecord>,
-    first_epoch: u64,
-    watch: Watch,
+    run: Progress,
     per_epoch: usize,
     metrics: MetricsFiles,
     uses_momentum: bool,
@@ -483,7 +480,7 @@ enum EpochBatches {
 impl Training<'_> {
     /// The epochs the run still has.
     pub(super) fn epochs(&self) -> std::ops::Range<u64> {
-        self.first_epoch..self.config.epochs
+        self.run.first_epoch..self.config.epochs
     }
 
     /// Phase 6: one epoch (from 0), trained, validated, fed to the schedule and saved.
@@ -494,7 +491,7 @@ impl Training<'_> {
         observer: &mut dyn Observer,
     ) -> Result<Option<Outcome>, TrainError> {
         let t0 = Instant::now();
-        let (loss_sum, seen) = match self.batches(epoch, observer)? {
+        let (loss_sum, seen) = match self.train_batches(epoch, observer)? {
             EpochBatches::Done { loss_sum, seen } => (loss_sum, seen),
             EpochBatches::End(Outcome::Stopped, _) => return Ok(Some(Outcome::Stopped)),
             EpochBatches::End(diverged, lr) => {
@@ -512,7 +509,7 @@ impl Training<'_> {
             val_loss,
             val_acc,
             lr: self.last_lr,
-            momentum: self.driver.momentum(),
+            momentum: self.run.driver.momentum(),
             epoch_seconds: seconds,
             samples_per_sec: seen as f64 / seconds.max(1e-9),
             diverged: false,
@@ -521,7 +518,7 @@ impl Training<'_> {
         observer.on_epoch(&record);
         self.feed_schedule(&record)?;
         let stop = self.update_early(&record);
-        self.history.push(record);
+        self.run.history.push(record);
         self.epochs_run += 1;
         self.save_checkpoint(epoch, stop)?;
         if stop {
@@ -534,7 +531,7 @@ impl Training<'_> {
     }
 
     /// The epoch's batches, one optimizer step each.
-    fn batches(
+    fn train_batches(
         &mut self,
         epoch: u64,
         observer: &mut dyn Observer,
@@ -545,7 +542,7 @@ impl Training<'_> {
         let mut loss_sum = 0.0f64;
         let mut seen = 0usize;
         for b in 0..per_epoch {
-            let rows = self.batches.next_batch();
+            let rows = self.run.batches.next_batch();
             // The fused engine's threads gather their own slices' rows.
             if matches!(self.net, Net::Candle { .. }) {
                 self.xbuf.clear();
@@ -556,14 +553,14 @@ impl Training<'_> {
             // The rate changes only when the driver steps (per epoch for PyTorch configs),
             // and a replayed PyTorch schedule is not free to ask: once per driver step is
             // enough.
-            if self.cached.0 != Some(self.driver.current_step()) {
+            if self.cached.0 != Some(self.run.driver.current_step()) {
                 self.cached = (
-                    Some(self.driver.current_step()),
+                    Some(self.run.driver.current_step()),
                     // A rate that is not finite (an lr_lambda that divides by zero at
                     // this epoch) ends the run naming the step and the value; the
                     // optimizer would only refuse "lr = NaN".
-                    self.driver.try_lr()?,
-                    self.driver.momentum().filter(|_| self.uses_momentum),
+                    self.run.driver.try_lr()?,
+                    self.run.driver.momentum().filter(|_| self.uses_momentum),
                 );
             }
             let (lr, momentum) = (self.cached.1, self.cached.2);
@@ -587,7 +584,7 @@ impl Training<'_> {
             } else if !grads_finite {
                 Some("a gradient is not finite".to_string())
             } else {
-                self.watch.observe(loss as f64)
+                self.run.watch.observe(loss as f64)
             };
             if let Some(what) = what {
                 let outcome = Outcome::Diverged {
@@ -604,7 +601,7 @@ impl Training<'_> {
             // A parameter the update overflows shows in the next step's loss. The fused
             // engine's threads share the update (the same bits as one thread).
             match &self.threads {
-                Some(t) => self.optimizer.step_on(
+                Some(t) => self.run.optimizer.step_on(
                     params,
                     grads,
                     lr,
@@ -612,7 +609,7 @@ impl Training<'_> {
                     &|n, f| t.run(n, f),
                     &self.cuts,
                 )?,
-                None => self.optimizer.step(params, grads, lr, momentum)?,
+                None => self.run.optimizer.step(params, grads, lr, momentum)?,
             };
             if lr != self.last_lr {
                 self.metrics.lr_change(step, epoch + 1, self.last_lr, lr)?;
@@ -623,7 +620,7 @@ impl Training<'_> {
             seen += n;
             observer.on_step(epoch + 1, b + 1, per_epoch, loss, lr);
             if self.config.interval == Interval::Step {
-                self.driver.step();
+                self.run.driver.step();
             }
             if observer.should_stop() {
                 return Ok(EpochBatches::End(Outcome::Stopped, lr));
@@ -652,20 +649,21 @@ impl Training<'_> {
             val_loss: f64::NAN,
             val_acc: None,
             lr,
-            momentum: self.driver.momentum(),
+            momentum: self.run.driver.momentum(),
             epoch_seconds: t0.elapsed().as_secs_f64(),
             samples_per_sec: 0.0,
             diverged: true,
         };
         self.metrics.epoch(&record)?;
-        self.history.push(record);
+        self.run.history.push(record);
         Ok(())
     }
 
     /// Validation loss and accuracy, on the schedule-free average where the optimizer
     /// keeps one.
     fn validate(&mut self) -> Result<(f64, Option<f64>), TrainError> {
-        self.optimizer
+        self.run
+            .optimizer
             .eval_params(self.net.params(), &mut self.eval_params)?;
         let buffers = self.net.buffers().to_vec();
         let eval_net = match &mut self.net {
@@ -684,11 +682,11 @@ impl Training<'_> {
     /// leaves it out) decides what is better.
     fn feed_schedule(&mut self, record: &EpochRecord) -> Result<(), TrainError> {
         let fed = self.config.plateau_monitor.read(record);
-        let needs_metric = self.driver.schedule().needs_metric();
+        let needs_metric = self.run.driver.schedule().needs_metric();
         match self.config.interval {
-            Interval::Epoch if needs_metric => self.driver.step_with_metric(fed)?,
-            Interval::Epoch => self.driver.step(),
-            Interval::Step if needs_metric => self.driver.observe(fed)?,
+            Interval::Epoch if needs_metric => self.run.driver.step_with_metric(fed)?,
+            Interval::Epoch => self.run.driver.step(),
+            Interval::Step if needs_metric => self.run.driver.observe(fed)?,
             Interval::Step => {}
         }
         Ok(())
@@ -696,7 +694,7 @@ impl Training<'_> {
 
     /// Records the epoch for early stopping; `true` when patience has run out.
     fn update_early(&mut self, record: &EpochRecord) -> bool {
-        let early = &mut self.early;
+        let early = &mut self.run.early;
         let (monitor, min_delta, patience, keep) = match &self.config.early_stop {
             Some(es) => (es.monitor, es.min_delta, Some(es.patience), es.restore_best),
             None => (Monitor::ValLoss, 0.0, None, false),
@@ -728,7 +726,7 @@ impl Training<'_> {
         let Some(ck) = &self.config.checkpoint else {
             return Ok(());
         };
-        let batch_state = self.batches.state();
+        let batch_state = self.run.batches.state();
         let saved = SavedRun {
             config: self.config.identity(),
             epoch: epoch + 1,
@@ -738,16 +736,16 @@ impl Training<'_> {
                 Net::Fast(m) => m.rng_state(),
                 Net::Candle { net, .. } => net.rng_state(),
             },
-            optimizer: self.optimizer.state(),
-            driver: self.driver.state(),
+            optimizer: self.run.optimizer.state(),
+            driver: self.run.driver.state(),
             batches: (batch_state.seed, batch_state.epoch, batch_state.position),
-            early: self.early.clone(),
-            history: self.history.clone(),
-            watch: Some(self.watch),
+            early: self.run.early.clone(),
+            history: self.run.history.clone(),
+            watch: Some(self.run.watch),
             early_stopped,
         };
         checkpoint::write_atomic(&checkpoint::epoch_path(&ck.dir, epoch + 1), &saved)?;
-        if self.early.best_epoch == Some(epoch + 1) {
+        if self.run.early.best_epoch == Some(epoch + 1) {
             checkpoint::write_atomic(&checkpoint::best_path(&ck.dir), &saved)?;
         }
         checkpoint::prune(&ck.dir, ck.keep_last)?;
@@ -757,15 +755,15 @@ impl Training<'_> {
     /// Phase 7: the summary, with the best epoch's parameters where `restore_best` asks.
     pub(super) fn finish(self, outcome: Outcome, started: Instant) -> Summary {
         let mut params = self.net.params().to_vec();
-        if let (Some(es), Some(best)) = (&self.config.early_stop, &self.early.best_params) {
+        if let (Some(es), Some(best)) = (&self.config.early_stop, &self.run.early.best_params) {
             if es.restore_best {
                 params = best.clone();
             }
         }
         Summary {
             outcome,
-            history: self.history,
-            best_epoch: self.early.best_epoch,
+            history: self.run.history,
+            best_epoch: self.run.early.best_epoch,
             seconds: started.elapsed().as_secs_f64(),
             epochs_run: self.epochs_run,
             params,
