@@ -1,5 +1,6 @@
-//! The top README's candle snippet is this crate's README code (which rustdoc compiles and
-//! runs through `ReadmeDoctests`), so the two cannot drift apart.
+//! The top README's adapter snippets are the adapters' README code (which rustdoc compiles
+//! and runs through each crate's `ReadmeDoctests`), so they cannot drift apart. One test
+//! for both adapters (candle's and burn's), so the check is written once.
 
 /// The ```rust blocks of `markdown`, whitespace removed.
 fn rust_blocks(markdown: &str) -> Vec<String> {
@@ -21,18 +22,26 @@ fn rust_blocks(markdown: &str) -> Vec<String> {
 }
 
 #[test]
-fn top_readme_snippet_is_the_tested_readme_code() {
-    let top = include_str!("../../../README.md");
-    let ours: String = rust_blocks(include_str!("../README.md")).concat();
-    let snippets: Vec<String> = rust_blocks(top)
-        .into_iter()
-        .filter(|b| b.contains("lrsched_candle"))
-        .collect();
-    assert_eq!(snippets.len(), 1, "the top README shows one candle snippet");
-    for s in snippets {
-        assert!(
-            ours.contains(&s),
-            "not in crates/lrsched-candle/README.md: {s}"
-        );
+fn top_readme_snippets_are_the_tested_readme_code() {
+    let top = rust_blocks(include_str!("../../../README.md"));
+    let adapters = [
+        (
+            "lrsched_candle",
+            "crates/lrsched-candle/README.md",
+            include_str!("../README.md"),
+        ),
+        (
+            "LrschedScheduler",
+            "crates/lrsched-burn/README.md",
+            include_str!("../../lrsched-burn/README.md"),
+        ),
+    ];
+    for (marker, path, readme) in adapters {
+        let ours: String = rust_blocks(readme).concat();
+        let snippets: Vec<&String> = top.iter().filter(|b| b.contains(marker)).collect();
+        assert_eq!(snippets.len(), 1, "the top README shows one {path} snippet");
+        for s in snippets {
+            assert!(ours.contains(s.as_str()), "not in {path}: {s}");
+        }
     }
 }
