@@ -210,26 +210,7 @@ impl<'a> Figure<'a> {
         let chart_height = height / n;
         let mut panels = Vec::new();
         for chart in charts {
-            if chart.series.is_empty() {
-                return Err(ReportError::NoSeries {
-                    chart: chart.title.clone(),
-                });
-            }
-            let series = chart
-                .series
-                .iter()
-                .enumerate()
-                .map(|(i, s)| scale::prepare(chart, s, i, chart.log_y))
-                .collect::<Result<Vec<_>, _>>()?;
-            let secondary = match &chart.secondary {
-                Some(sec) => sec
-                    .series
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| scale::prepare(chart, s, chart.series.len() + i, false))
-                    .collect::<Result<Vec<_>, _>>()?,
-                None => Vec::new(),
-            };
+            let (series, secondary) = scale::prepare_chart(chart)?;
             let (ylo, yhi) = y_extent(&series);
             let y_ticks = (chart_height / 70).clamp(3, 8) as usize;
             let y = scale::y_axis(chart.log_y, ylo, yhi, y_ticks);

@@ -46,6 +46,33 @@ pub(crate) struct Prepared {
 /// spike survives): a 100 000-step trace would otherwise make a multi-megabyte SVG.
 const MAX_POINTS: usize = 4000;
 
+/// A chart's series ready to draw: its own (on the left axis, log when the chart is) and
+/// its secondary ones (right axis, linear, coloured after the first ones). Both renderers
+/// start here, so the SVG and the terminal refuse the same charts with the same errors.
+pub(crate) fn prepare_chart(chart: &Chart) -> Result<(Vec<Prepared>, Vec<Prepared>), ReportError> {
+    if chart.series.is_empty() {
+        return Err(ReportError::NoSeries {
+            chart: chart.title.clone(),
+        });
+    }
+    let series = chart
+        .series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| prepare(chart, s, i, chart.log_y))
+        .collect::<Result<Vec<_>, _>>()?;
+    let secondary = match &chart.secondary {
+        Some(sec) => sec
+            .series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| prepare(chart, s, chart.series.len() + i, false))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
+    Ok((series, secondary))
+}
+
 pub(crate) fn prepare(
     chart: &Chart,
     series: &Series,

@@ -106,26 +106,7 @@ fn draw(
             min: (MIN.0 as u32, MIN.1 as u32),
         });
     }
-    if chart.series.is_empty() {
-        return Err(ReportError::NoSeries {
-            chart: chart.title.clone(),
-        });
-    }
-    let series = chart
-        .series
-        .iter()
-        .enumerate()
-        .map(|(i, s)| scale::prepare(chart, s, i, chart.log_y))
-        .collect::<Result<Vec<_>, _>>()?;
-    let secondary = match &chart.secondary {
-        Some(sec) => sec
-            .series
-            .iter()
-            .enumerate()
-            .map(|(i, s)| scale::prepare(chart, s, chart.series.len() + i, false))
-            .collect::<Result<Vec<_>, _>>()?,
-        None => Vec::new(),
-    };
+    let (series, secondary) = scale::prepare_chart(chart)?;
     let paint = |code: u8, s: &str| {
         if color {
             format!("\x1b[{code}m{s}\x1b[0m")
