@@ -373,10 +373,9 @@ pub fn plan(spec: &TuneSpec) -> Result<Plan, String> {
     // The shape is nominal (1000 steps per epoch): only the program knows its own.
     let shape = lrsched::time::RunShape::new(1000, 1).with_epochs(spec.epochs as f64);
     let check = |s: &Value| -> Result<(), String> {
-        let mut v = s.clone();
-        lrsched::config::take_interval(&mut v).map_err(|e| e.to_string())?;
-        lrsched::config::from_value_with_shape(v, Some(&shape))
-            .map(|_| ())
+        lrsched::ScheduleSpec::from_value(s.clone())
+            .and_then(|s| s.build(Some(&shape)))
+            .map(drop)
             .map_err(|e| e.to_string())
     };
     if let Some(first) = trials.first() {

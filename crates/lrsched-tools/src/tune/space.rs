@@ -247,10 +247,8 @@ impl Space {
         // Checked here, once, so a misspelt type or key is one line before any trial
         // runs; durations are resolved against a long stand-in run only to check them
         // (the trial resolves them with its real shape).
-        let mut check = value.clone();
-        let shape = lrsched::time::RunShape::new(1 << 20, 1).with_epochs(1.0);
-        lrsched::config::take_interval(&mut check)
-            .and_then(|_| lrsched::config::from_value_with_shape(check, Some(&shape)))
+        lrsched::ScheduleSpec::from_value(value.clone())
+            .and_then(|s| s.check())
             .map_err(|e| format!("schedule {value}: {e}"))?;
         Ok(value)
     }
