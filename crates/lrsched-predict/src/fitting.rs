@@ -388,9 +388,9 @@ fn quality(law: Law, data: &[Windows], theta: &[f64], u: &[f64]) -> Quality {
     }
     let poor = if !(r2.is_finite() && rms.is_finite()) {
         Some("the fit's errors are not finite".to_string())
-    } else if r2 < 0.9 {
+    } else if r2 < 0.5 {
         Some(format!(
-            "R^2 = {r2:.3} on the runs it was fitted to (below 0.9): the law does not describe them"
+            "R^2 = {r2:.3} on the runs it was fitted to: the law explains less than half of their course"
         ))
     } else if rms > 0.05 && rms > 2.0 * rms_noise {
         Some(format!(

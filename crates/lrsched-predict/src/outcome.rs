@@ -163,14 +163,15 @@ fn choose(fits: &[Fit]) -> (usize, String) {
             ),
         );
     }
-    (
-        0,
-        format!(
-            "fewer parameters, and the multi-power law fits no better ({:.2}% vs {:.2}% error on the runs)",
+    let other = match &fits[1].quality.poor {
+        Some(poor) => format!("the multi-power law's fit is poor: {poor}"),
+        None => format!(
+            "the multi-power law's error on the runs, {:.2}%, is not 10% below its {:.2}%",
             error(1) * 100.0,
             error(0) * 100.0
         ),
-    )
+    };
+    (0, format!("fewer parameters; {other}"))
 }
 
 impl Outcome {

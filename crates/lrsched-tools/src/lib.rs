@@ -16,6 +16,7 @@ pub mod files;
 pub mod find_lr;
 pub mod find_lr_files;
 pub mod process;
+pub mod predict;
 pub mod protocol;
 pub mod run_spec;
 pub mod runner;
