@@ -10,7 +10,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// A training program run once per trial (`--command`).
@@ -63,6 +63,17 @@ impl CommandTrainer {
 static RUNNING: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 static CANCELLED: AtomicBool = AtomicBool::new(false);
 
+/// What [`cancel_all`] also calls: the SLURM launcher's `scancel` of the jobs it
+/// submitted, set through [`on_cancel`] before it submits any. A slot rather than a call
+/// by name, so this launcher, which the SLURM one is built on, does not depend on it.
+static CANCEL_ABOVE: OnceLock<fn() -> Option<String>> = OnceLock::new();
+
+/// Makes [`cancel_all`] also call `cancel` and return what it says: how a launcher built
+/// on this one has its own jobs cancelled on Ctrl-C. The first one given stays.
+pub(crate) fn on_cancel(cancel: fn() -> Option<String>) {
+    let _ = CANCEL_ABOVE.set(cancel);
+}
+
 /// Stops every running trial at once (SIGKILL to each process group, `scancel` of the
 /// SLURM jobs this process submitted) and makes running and later trials end as
 /// [`TrialStatus::Cancelled`]: what a Ctrl-C handler calls. Returns what it said to the
@@ -73,7 +84,7 @@ pub fn cancel_all() -> Option<String> {
     for pgid in groups {
         kill_group(pgid, libc::SIGKILL);
     }
-    crate::slurm::cancel_submitted()
+    CANCEL_ABOVE.get().and_then(|cancel| cancel())
 }
 
 /// Makes Ctrl-C (SIGINT), SIGTERM and SIGHUP end the whole run cleanly: every running

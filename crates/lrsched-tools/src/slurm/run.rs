@@ -3,8 +3,8 @@
 
 use super::cluster::{check_installed, check_shared, exit_code_of, query, TaskState};
 use super::submit::{
-    read_exit_status, read_history, submit, wall_now, Phase, Track, CANCELLED_FILE,
-    NOT_SHARED_EXIT, SUBMITTED,
+    cancel_submitted, read_exit_status, read_history, submit, wall_now, Phase, Track,
+    CANCELLED_FILE, NOT_SHARED_EXIT, SUBMITTED,
 };
 use super::{SlurmConfig, Timings};
 use crate::process::{self, CommandTrainer, LineWatch};
@@ -29,6 +29,8 @@ pub fn run_all(
     control: &(dyn Fn(usize, &Line) -> Control + Sync),
     events: &(dyn Fn(TrialEvent<'_>) + Sync),
 ) -> Result<(Vec<TrialResult>, Timings), String> {
+    // Before any job is submitted or watched: Ctrl-C then cancels them too.
+    process::on_cancel(cancel_submitted);
     let commands: Vec<&CommandTrainer> = trials
         .iter()
         .map(|(t, _)| match t {
