@@ -58,7 +58,7 @@ pub(crate) struct Windows {
 /// The share of a run's first steps left out of the fit: a network's first steps fall
 /// from the loss at initialisation, which neither law describes (both go to infinity as
 /// the area under the rate goes to 0); the papers fit after warmup for the same reason.
-const SKIPPED_START: f64 = 0.02;
+pub const SKIPPED_START: f64 = 0.02;
 
 pub(crate) fn windows(run: &Run) -> Windows {
     let skip = (run.steps() as f64 * SKIPPED_START) as usize;

@@ -46,7 +46,7 @@ mod outcome;
 mod run;
 
 pub use error::PredictError;
-pub use fitting::{fit, Fit, Quality};
+pub use fitting::{fit, Fit, Quality, SKIPPED_START};
 pub use interval::{bootstrap, Interval};
 pub use law::Law;
 pub use outcome::{predict, Candidate, LawChoice, Outcome, Prediction, RunCheck};

@@ -177,6 +177,35 @@ fn thin(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
     points.into_iter().step_by(every).collect()
 }
 
+/// A predicted curve from where the fit starts (its first steps, which the laws do not
+/// describe and where they run to infinity, would flatten the rest of the chart).
+fn drawn_curve(curve: &[f64]) -> Vec<(f64, f64)> {
+    let from = (curve.len() as f64 * lrsched_predict::SKIPPED_START) as usize;
+    thin(
+        curve
+            .iter()
+            .enumerate()
+            .skip(from)
+            .map(|(s, l)| (s as f64, *l))
+            .collect(),
+    )
+}
+
+/// A run's name in a legend: its file name, or folder and file for a trial folder's
+/// `metrics.jsonl`.
+fn short_name(name: &str) -> String {
+    let path = Path::new(name);
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match path.parent().and_then(|p| p.file_name()) {
+        Some(dir) if file == "metrics.jsonl" => format!("{}/{file}", dir.to_string_lossy()),
+        _ if file.is_empty() => name.to_string(),
+        _ => file,
+    }
+}
+
 /// Window means of a run's logged losses, as the fit saw them.
 fn observed(run: &Run) -> Vec<(f64, f64)> {
     let n = run.losses.len();
@@ -206,20 +235,16 @@ fn report(
     for (i, run) in runs.iter().enumerate() {
         fitted = fitted
             .with_series(
-                Series::new(format!("{} (observed)", run.name), observed(run)).with_color(i),
+                Series::new(
+                    format!("{} (observed)", short_name(&run.name)),
+                    observed(run),
+                )
+                .with_color(i),
             )
             .with_series(
                 Series::new(
-                    format!("{} (fitted)", run.name),
-                    thin(
-                        outcome
-                            .fit
-                            .curve(&run.lrs)
-                            .into_iter()
-                            .enumerate()
-                            .map(|(s, l)| (s as f64, l))
-                            .collect(),
-                    ),
+                    format!("{} (fitted)", short_name(&run.name)),
+                    drawn_curve(&outcome.fit.curve(&run.lrs)),
                 )
                 .with_color(i),
             );
@@ -228,13 +253,8 @@ fn report(
         Chart::new("Predicted loss curves", "step", "training loss").with_log_y(true);
     let mut lr_chart = Chart::new("The candidates' rates", "step", "learning rate");
     for (i, (p, c)) in outcome.predictions.iter().zip(candidates).enumerate() {
-        let curve: Vec<(f64, f64)> = p
-            .curve
-            .iter()
-            .enumerate()
-            .map(|(s, l)| (s as f64, *l))
-            .collect();
-        predicted = predicted.with_series(Series::new(p.name.clone(), thin(curve)).with_color(i));
+        predicted =
+            predicted.with_series(Series::new(p.name.clone(), drawn_curve(&p.curve)).with_color(i));
         let lrs: Vec<(f64, f64)> = c
             .lrs
             .iter()
