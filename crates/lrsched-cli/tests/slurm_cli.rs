@@ -11,10 +11,10 @@ mod support;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
-use support::{digits_trial, results};
+use std::time::Duration;
+use support::{arg, digits_trial, json, lr_space, lrsched, ok, results, run, spawn, text, tune};
 
 /// Starts the cluster once for this binary; `Err(why)` where it cannot.
 fn cluster() -> Result<(), String> {
@@ -56,27 +56,33 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn lrsched() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_lrsched"))
+/// The cluster to `test` alone, or `None` where the test skips (see `ready`).
+fn on_cluster(test: &str) -> Option<std::sync::MutexGuard<'static, ()>> {
+    ready(test).then(serial)
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+/// A tune of `rates` constant rates, each trial `slow_program` for `epochs` epochs, through
+/// SLURM: its folder, its output folder and its arguments (with `more`, words).
+fn slow_search(
+    rates: usize,
+    epochs: &str,
+    more: &str,
+) -> (tempfile::TempDir, PathBuf, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let sp = space(dir.path(), rates);
+    let program = slow_program(dir.path(), 0.5);
+    let out = dir.path().join("out");
+    let mut args = tune_args(&sp, &out, &program, epochs);
+    args.extend(support::words(more));
+    let args = args.into_iter().map(String::from).collect();
+    (dir, out, args)
 }
 
 /// A space of `n` constant rates 0.1, 0.2, ...
 fn space(dir: &Path, n: usize) -> String {
     let values: Vec<String> = (1..=n).map(|i| format!("0.{i}")).collect();
-    let p = dir.join("space.toml");
-    std::fs::write(
-        &p,
-        format!(
-            "schedule = \"constant(lr={{lr}})\"\n[params]\nlr = {{ choice = [{}] }}\n",
-            values.join(", ")
-        ),
-    )
-    .unwrap();
-    p.display().to_string()
+    let choice = format!("choice = [{}]", values.join(", "));
+    lr_space(dir, "constant(lr={lr})", &choice)
 }
 
 /// A slow training program: `epochs` epochs of `secs` seconds, accuracy = its rate; each
@@ -110,6 +116,18 @@ fn runs(dir: &Path) -> std::collections::BTreeMap<String, usize> {
     m
 }
 
+/// The `n` results of a search in `out`, each a trial completed after `epochs` epochs.
+fn all_completed(out: &Path, n: usize, epochs: u64) -> Vec<Value> {
+    let r = results(out);
+    assert_eq!(r.len(), n, "{r:?}");
+    assert!(
+        r.iter()
+            .all(|x| x["outcome"] == "completed" && x["epochs_run"] == epochs),
+        "{r:?}"
+    );
+    r
+}
+
 /// The submissions the launcher recorded: `(job, task, trial folder)`.
 fn submissions(out: &Path) -> Vec<(String, u64, PathBuf)> {
     std::fs::read_to_string(out.join("slurm").join("submissions.jsonl"))
@@ -137,71 +155,39 @@ fn state(id: &str) -> Option<String> {
         .find_map(|l| l.strip_prefix(&format!("{id}|")).map(str::to_string))
 }
 
-fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !ok() {
-        assert!(start.elapsed() < limit, "waited {limit:?} for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+/// Waits until `ready()` holds, polling the cluster every 100 ms.
+fn wait_until(what: &str, limit: Duration, ready: impl FnMut() -> bool) {
+    support::wait_until(what, limit, Duration::from_millis(100), ready);
 }
 
 fn tune_args<'a>(sp: &'a str, out: &'a Path, command: &'a str, epochs: &'a str) -> Vec<&'a str> {
-    vec![
-        "tune",
-        "--space",
-        sp,
-        "--strategy",
-        "grid",
-        "--epochs",
-        epochs,
-        "--command",
-        command,
-        "--launcher",
-        "slurm",
-        "--out",
-        out.to_str().unwrap(),
-    ]
+    let mut args = support::words("tune --strategy grid --launcher slurm");
+    args.extend(["--space", sp, "--epochs", epochs, "--command", command]);
+    args.extend(["--out", arg(out)]);
+    args
 }
 
 #[test]
 fn the_built_in_trainer_and_a_command_tune_through_job_arrays() {
-    if !ready("the_built_in_trainer_and_a_command_tune_through_job_arrays") {
+    let Some(_one) = on_cluster("the_built_in_trainer_and_a_command_tune_through_job_arrays")
+    else {
         return;
-    }
-    let _one = serial();
+    };
     let dir = tempfile::tempdir().unwrap();
     let sp = space(dir.path(), 2);
     // The built-in trainer: each task is this executable's `train`.
     let out = dir.path().join("builtin");
-    let o = lrsched()
-        .args([
-            "tune",
-            "--space",
-            &sp,
-            "--strategy",
-            "grid",
-            "--epochs",
-            "2",
-            "--model",
-            "16",
-            "--launcher",
-            "slurm",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = tune(
+        "--strategy grid --epochs 2 --model 16 --launcher slurm",
+        &sp,
+        &out,
+        &[],
+    );
+    ok(&o);
     let err = text(&o.stderr);
     assert!(err.contains("submitted 2 trial(s) as SLURM job"), "{err}");
     assert!(err.contains("queue: "), "{err}");
-    let r = results(&out);
-    assert_eq!(r.len(), 2, "{r:?}");
-    assert!(
-        r.iter()
-            .all(|x| x["outcome"] == "completed" && x["epochs_run"] == 2),
-        "{r:?}"
-    );
+    all_completed(&out, 2, 2);
     assert!(out.join("report.html").exists() && out.join("best.json").exists());
     let subs = submissions(&out);
     assert_eq!(subs.len(), 2);
@@ -215,21 +201,14 @@ fn the_built_in_trainer_and_a_command_tune_through_job_arrays() {
     // A program lrsched did not write: the candle example, one task per trial.
     let out = dir.path().join("command");
     let exe = digits_trial().display().to_string();
-    let o = lrsched()
-        .args(tune_args(&sp, &out, &exe, "1"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    ok(&run(&tune_args(&sp, &out, &exe, "1")));
     let r = results(&out);
     assert_eq!(r.len(), 2, "{r:?}");
     assert!(r.iter().all(|x| x["outcome"] == "completed"), "{r:?}");
     assert!(r[0]["score"].as_f64().unwrap() > 0.3, "{}", r[0]);
     // Rerun: every trial has a result, nothing is submitted.
-    let o = lrsched()
-        .args(tune_args(&sp, &out, &exe, "1"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = run(&tune_args(&sp, &out, &exe, "1"));
+    ok(&o);
     assert!(
         !text(&o.stderr).contains("as SLURM job"),
         "{}",
@@ -240,22 +219,12 @@ fn the_built_in_trainer_and_a_command_tune_through_job_arrays() {
 
 #[test]
 fn a_task_cancelled_by_someone_else_is_reported_and_retried() {
-    if !ready("a_task_cancelled_by_someone_else_is_reported_and_retried") {
+    let Some(_one) = on_cluster("a_task_cancelled_by_someone_else_is_reported_and_retried") else {
         return;
-    }
-    let _one = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let sp = space(dir.path(), 2);
-    let program = slow_program(dir.path(), 0.5);
-    let out = dir.path().join("out");
-    let mut args = tune_args(&sp, &out, &program, "6");
-    args.extend(["--retries", "1"]);
-    let child = lrsched()
-        .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    };
+    let (dir, out, args) = slow_search(2, "6", "--retries 1");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let child = spawn(&args);
     // Cancel the first trial's task once it has reported an epoch.
     wait_until("a submission", Duration::from_secs(60), || {
         !submissions(&out).is_empty()
@@ -273,18 +242,10 @@ fn a_task_cancelled_by_someone_else_is_reported_and_retried() {
         err.contains(&format!("SLURM task {id}: CANCELLED")) && err.contains("retrying"),
         "{err}"
     );
-    let r = results(&out);
-    assert_eq!(r.len(), 2, "{r:?}");
-    assert!(
-        r.iter()
-            .all(|x| x["outcome"] == "completed" && x["epochs_run"] == 6),
-        "{r:?}"
-    );
+    let r = all_completed(&out, 2, 6);
     let key = trial_dir.file_name().unwrap().to_str().unwrap();
     let retried = r.iter().find(|x| x["key"] == key).unwrap();
-    let record: Value =
-        serde_json::from_str(&std::fs::read_to_string(trial_dir.join("result.json")).unwrap())
-            .unwrap();
+    let record = json(&trial_dir.join("result.json"));
     assert!(
         record["attempts"][0]
             .as_str()
@@ -306,26 +267,16 @@ fn a_task_cancelled_by_someone_else_is_reported_and_retried() {
 
 #[test]
 fn interrupted_then_killed_then_resumed_runs_every_trial_to_its_end_once() {
-    if !ready("interrupted_then_killed_then_resumed_runs_every_trial_to_its_end_once") {
+    let Some(_one) =
+        on_cluster("interrupted_then_killed_then_resumed_runs_every_trial_to_its_end_once")
+    else {
         return;
-    }
-    let _one = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let sp = space(dir.path(), 4);
-    let program = slow_program(dir.path(), 0.5);
-    let out = dir.path().join("out");
-    let mut args = tune_args(&sp, &out, &program, "4");
+    };
     // Two at a time: two tasks wait in the queue while two run. No retries: a cancel of
     // our own must not count as a failure.
-    args.extend(["--jobs", "2", "--retries", "0"]);
-    let spawn = || {
-        lrsched()
-            .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    let (dir, out, args) = slow_search(4, "4", "--jobs 2 --retries 0");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let spawn = || spawn(&args);
     // 1. Ctrl-C while the first two run: lrsched cancels its job and says so.
     let child = spawn();
     wait_until("two started trials", Duration::from_secs(60), || {
@@ -368,16 +319,10 @@ fn interrupted_then_killed_then_resumed_runs_every_trial_to_its_end_once() {
 
     // 3. Run again: the finished trials are kept, the queued or running ones watched
     // (not submitted again), and every trial ends completed.
-    let o = lrsched().args(&args).output().unwrap();
+    let o = run(&args);
     let err = text(&o.stderr);
     assert!(o.status.success(), "{err}");
-    let r = results(&out);
-    assert_eq!(r.len(), 4, "{r:?}");
-    assert!(
-        r.iter()
-            .all(|x| x["outcome"] == "completed" && x["epochs_run"] == 4),
-        "{r:?}"
-    );
+    let r = all_completed(&out, 4, 4);
     // The two cancelled by Ctrl-C ran twice (cancelled, then whole); every other once.
     let counts = runs(dir.path());
     for (trial, n) in &counts {
@@ -395,21 +340,14 @@ fn interrupted_then_killed_then_resumed_runs_every_trial_to_its_end_once() {
 
 #[test]
 fn compare_runs_its_trials_on_the_cluster() {
-    if !ready("compare_runs_its_trials_on_the_cluster") {
+    let Some(_one) = on_cluster("compare_runs_its_trials_on_the_cluster") else {
         return;
-    }
-    let _one = serial();
+    };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("cmp");
     let compare = |epochs: &str| {
-        lrsched()
-            .args([
-                "compare", "--epochs", epochs, "--seeds", "2", "--model", "16",
-            ])
-            .args(["--launcher", "slurm", "--out"])
-            .arg(&out)
-            .output()
-            .unwrap()
+        let words = format!("compare --epochs {epochs} --seeds 2 --model 16 --launcher slurm");
+        support::run_words(&words, &["--out", arg(&out)])
     };
     let o = compare("2");
     let err = text(&o.stderr);
@@ -467,9 +405,8 @@ fn bad_launcher_flags_are_refused_before_any_folder_is_made() {
             Some(empty.path()),
         ),
     ] {
-        let mut cmd = lrsched();
-        cmd.args(["tune", "--space", &sp, "--out", out.to_str().unwrap()])
-            .args(&flags);
+        let mut cmd = lrsched("tune");
+        cmd.args(["--space", &sp, "--out", arg(&out)]).args(&flags);
         if let Some(p) = path {
             cmd.env("PATH", p);
         }
