@@ -13,18 +13,17 @@ use burn::nn::loss::{MseLoss, Reduction};
 use burn::nn::{Linear, LinearConfig, Relu};
 use burn::optim::{AdamConfig, LearningRate};
 use burn::prelude::*;
-use burn::tensor::TensorData;
-use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
-use burn::train::metric::{LossMetric, MetricDefinition};
-use burn::train::renderer::{
-    EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
-    MetricsRendererTraining,
-};
+use burn::train::metric::LossMetric;
 use burn::train::{
     InferenceStep, Learner, RegressionOutput, SupervisedTraining, TrainOutput, TrainStep,
 };
 use lrsched::OneCycle;
 use lrsched_burn::LrschedScheduler;
+
+// The items, their batcher and a silent renderer: the tests' own, so the two cannot drift.
+#[path = "../tests/common/shared.rs"]
+mod shared;
+use shared::{Batch, Item, ItemBatcher, Quiet};
 
 const EPOCHS: usize = 6;
 const ITEMS: usize = 512;
@@ -72,33 +71,6 @@ impl InferenceStep for Mlp {
     }
 }
 
-#[derive(Clone, Debug)]
-struct Item {
-    x: [f32; 2],
-    y: f32,
-}
-
-#[derive(Clone, Debug)]
-struct Batch {
-    x: Tensor<2>,
-    y: Tensor<2>,
-}
-
-#[derive(Clone)]
-struct ItemBatcher;
-
-impl Batcher<Item, Batch> for ItemBatcher {
-    fn batch(&self, items: Vec<Item>, device: &Device) -> Batch {
-        let n = items.len();
-        let x: Vec<f32> = items.iter().flat_map(|i| i.x).collect();
-        let y: Vec<f32> = items.iter().map(|i| i.y).collect();
-        Batch {
-            x: Tensor::from_data(TensorData::new(x, [n, 2]), device),
-            y: Tensor::from_data(TensorData::new(y, [n, 1]), device),
-        }
-    }
-}
-
 /// y = sin(3 a) + b^2 on a fixed pseudo-random set of points in [-1, 1]^2.
 fn items(n: usize, seed: u64) -> Vec<Item> {
     let mut state = seed;
@@ -140,38 +112,6 @@ impl LrScheduler for Printed {
     fn load_record(&mut self, record: LrSchedulerRecord) {
         self.0.load_record(record)
     }
-}
-
-/// Prints nothing: burn's plain renderer prints a line per batch.
-struct Quiet;
-
-impl MetricsRendererTraining for Quiet {
-    fn update_train(&mut self, _: MetricState) {}
-    fn update_valid(&mut self, _: MetricState) {}
-}
-impl MetricsRendererEvaluation for Quiet {
-    fn update_test(&mut self, _: EvaluationName, _: MetricState) {}
-}
-impl TrainingProgressLogger for Quiet {
-    fn start(&mut self, _: usize, _: usize, _: Option<usize>, _: Option<&str>) {}
-    fn update_epoch(&mut self, _: usize) {}
-    fn start_split(&mut self, _: &str, _: usize) {}
-    fn update_split(&mut self, _: usize) {}
-    fn end_split(&mut self) {}
-    fn end(&mut self) {}
-    fn log_event_training(&mut self, _: String) {}
-}
-impl EvaluationProgressLogger for Quiet {
-    fn start_global_progress(&mut self, _: usize) {}
-    fn start_test(&mut self, _: &str, _: usize) {}
-    fn update_test_progress(&mut self, _: usize) {}
-    fn end_test(&mut self) {}
-    fn end_global_progress(&mut self) {}
-    fn log_event_evaluation(&mut self, _: String) {}
-}
-impl MetricsRenderer for Quiet {
-    fn manual_close(&mut self) {}
-    fn register_metric(&mut self, _: MetricDefinition) {}
 }
 
 fn mean_squared_error(model: &Mlp, items: Vec<Item>, device: &Device) -> f32 {

@@ -4,7 +4,6 @@
 
 use std::sync::{Arc, Mutex};
 
-use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataset::InMemDataset;
 use burn::lr_scheduler::LrScheduler;
@@ -12,17 +11,14 @@ use burn::nn::loss::{MseLoss, Reduction};
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{LearningRate, Optimizer, SgdConfig, SgdState};
 use burn::prelude::*;
-use burn::tensor::TensorData;
-use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
-use burn::train::metric::{LossMetric, MetricDefinition};
-use burn::train::renderer::{
-    EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
-    MetricsRendererTraining,
-};
+use burn::train::metric::LossMetric;
 use burn::train::{
     InferenceStep, Learner, RegressionOutput, SupervisedTraining, TrainOutput, TrainStep,
 };
 use lrsched_burn::MetricFeed;
+
+mod shared;
+pub use shared::{Batch, Item, ItemBatcher, Quiet};
 
 pub const TRAIN_ITEMS: usize = 64;
 pub const BATCH: usize = 16;
@@ -86,33 +82,6 @@ impl InferenceStep for Model {
     }
 }
 
-#[derive(Clone, Debug)]
-pub struct Item {
-    x: [f32; 2],
-    y: f32,
-}
-
-#[derive(Clone, Debug)]
-pub struct Batch {
-    x: Tensor<2>,
-    y: Tensor<2>,
-}
-
-#[derive(Clone)]
-struct ItemBatcher;
-
-impl Batcher<Item, Batch> for ItemBatcher {
-    fn batch(&self, items: Vec<Item>, device: &Device) -> Batch {
-        let n = items.len();
-        let x: Vec<f32> = items.iter().flat_map(|i| i.x).collect();
-        let y: Vec<f32> = items.iter().map(|i| i.y).collect();
-        Batch {
-            x: Tensor::from_data(TensorData::new(x, [n, 2]), device),
-            y: Tensor::from_data(TensorData::new(y, [n, 1]), device),
-        }
-    }
-}
-
 fn items(n: usize, seed: u32) -> Vec<Item> {
     // A fixed pseudo-random grid: no RNG dependency, same data every run.
     (0..n)
@@ -152,38 +121,6 @@ impl Optimizer for RecordingSgd {
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
         <burn::optim::Sgd as Optimizer>::to_device(state, device)
     }
-}
-
-/// Prints nothing: burn's plain renderer prints a line per batch.
-pub struct Quiet;
-
-impl MetricsRendererTraining for Quiet {
-    fn update_train(&mut self, _: MetricState) {}
-    fn update_valid(&mut self, _: MetricState) {}
-}
-impl MetricsRendererEvaluation for Quiet {
-    fn update_test(&mut self, _: EvaluationName, _: MetricState) {}
-}
-impl TrainingProgressLogger for Quiet {
-    fn start(&mut self, _: usize, _: usize, _: Option<usize>, _: Option<&str>) {}
-    fn update_epoch(&mut self, _: usize) {}
-    fn start_split(&mut self, _: &str, _: usize) {}
-    fn update_split(&mut self, _: usize) {}
-    fn end_split(&mut self) {}
-    fn end(&mut self) {}
-    fn log_event_training(&mut self, _: String) {}
-}
-impl EvaluationProgressLogger for Quiet {
-    fn start_global_progress(&mut self, _: usize) {}
-    fn start_test(&mut self, _: &str, _: usize) {}
-    fn update_test_progress(&mut self, _: usize) {}
-    fn end_test(&mut self) {}
-    fn end_global_progress(&mut self) {}
-    fn log_event_evaluation(&mut self, _: String) {}
-}
-impl MetricsRenderer for Quiet {
-    fn manual_close(&mut self) {}
-    fn register_metric(&mut self, _: MetricDefinition) {}
 }
 
 /// Trains with burn's `SupervisedTraining` for `epochs` epochs in `dir` (resuming from
