@@ -23,7 +23,9 @@ macro_rules! flag_enum {
 mod compare;
 mod convert;
 mod find_lr;
+mod notes;
 mod plot;
+mod predict;
 mod report;
 mod train;
 mod trial_flags;
@@ -81,6 +83,12 @@ enum Command {
         after_help = "Examples:\n  lrsched compare                                  # digits, 11 schedules x 3 seeds, 15 epochs\n  lrsched compare --seeds 5 --epochs 30 --jobs 2 --out runs/cmp\n  lrsched compare --schedules mine.toml --optimizer adam --target 0.9\n  lrsched compare --preset xor\n  lrsched compare --preset mnist --data-dir ~/mnist\n\n--schedules FILE is a JSON list [{\"name\": \"cos\", \"schedule\": \"cosine(lr=0.1, steps=100%)\"}] or TOML\n[[schedules]] tables with name, schedule (a one-line form or a config table), and optionally\noptimizer and interval. Durations such as \"100%\" or \"3ep\" fit any run length."
     )]
     Compare(Box<compare::CompareArgs>),
+    /// Predict each schedule's loss curve and final loss from one to three finished runs,
+    /// by the loss-curve laws of Tissue et al. 2024 and Luo et al. 2025, before running any.
+    #[command(
+        after_help = "Examples:\n  lrsched train --data mnist --data-dir ~/mnist --model 784-128-10 --epochs 3 --schedule \"constant(lr=0.05)\" --metrics-out c.jsonl\n  lrsched train ... --schedule \"cosine(lr=0.05, steps=100%)\" --metrics-out cos.jsonl\n  lrsched predict --runs c.steps.jsonl --runs cos.steps.jsonl --schedules candidates.toml --epochs 3\n\n--runs takes metrics files with step lines {\"step\", \"lr\", \"loss\"} or compare/tune trial folders;\n--schedules the format of compare --schedules. Writes predictions.json and report.html to --out\n(default runs/predict-<timestamp>/); the laws and the fit are described in docs/predict.md."
+    )]
+    Predict(Box<predict::PredictArgs>),
     /// Search a schedule's hyper-parameters (grid, random, or successive halving) over a
     /// TOML search space; trials run as parallel processes and resume after a kill.
     #[command(after_help = tune::after_help())]
@@ -136,6 +144,7 @@ impl From<ScheduleError> for UserError {
 }
 
 fn main() -> ExitCode {
+    notes::install();
     // Before any thread starts: Ctrl-C then stops every trial's process group too.
     lrsched_tools::process::cancel_on_interrupt();
     // The matches stay at hand so a tool can tell a typed flag from its default
@@ -162,6 +171,7 @@ fn main() -> ExitCode {
             Ok(code) => return ExitCode::from(code),
             Err(e) => Err(e),
         },
+        Command::Predict(args) => predict::predict(&args, &report::command_line()),
         Command::Compare(args) => compare::run(&args, &sub("compare")),
         Command::Tune(args) => tune::run(
             &args,

@@ -38,6 +38,63 @@ pub struct PredictSpec {
     pub seed: u64,
     /// The output folder (fresh).
     pub out: Option<PathBuf>,
+    /// Also search schedule shapes at the runs' peak rate for the lowest predicted final
+    /// loss ([`optimize`]), written as `optimized.json`.
+    pub optimize: bool,
+}
+
+/// A shape `--optimize` tried: its name, its one-line form and its predicted final loss.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Shape {
+    /// e.g. `wsd-cosine-20%`.
+    pub name: String,
+    /// The schedule in the one-line form, as `compare --schedules` takes it.
+    pub schedule: String,
+    /// The fitted law's final loss for it.
+    pub predicted_final_loss: f64,
+}
+
+/// The shapes `--optimize` searches at peak rate `peak`: warmup-stable-decay with each
+/// cooldown shape (linear, cosine, 1-sqrt, 1-square) over 5% to 90% of the run, and the
+/// cosine to floors of 0, 1%, 5% and 10% of the peak; each predicted with `fit`, best first.
+pub fn optimize(
+    fit: &lrsched_predict::Fit,
+    peak: f64,
+    steps: u64,
+    epochs: u64,
+) -> Result<Vec<Shape>, String> {
+    let mut grid = Vec::new();
+    for cooldown in ["linear", "cosine", "1-sqrt", "1-square"] {
+        for pct in [5, 10, 15, 20, 25, 30, 40, 50, 60, 75, 90] {
+            grid.push((
+                format!("wsd-{cooldown}-{pct}%"),
+                format!(
+                    "wsd(lr={peak}, stable_steps=\"{}%\", decay_steps=\"{pct}%\", cooldown={cooldown})",
+                    100 - pct
+                ),
+            ));
+        }
+    }
+    for floor in [0.0, 0.01, 0.05, 0.1] {
+        grid.push((
+            format!("cosine-floor-{}%", floor * 100.0),
+            format!("cosine(lr={peak}, steps=\"100%\", min_lr={})", peak * floor),
+        ));
+    }
+    let mut shapes = grid
+        .into_iter()
+        .map(|(name, schedule)| {
+            let spec = ScheduleSpec::parse(&schedule).map_err(|e| format!("{name}: {e}"))?;
+            let lrs = rates(&spec, steps, epochs).map_err(|e| format!("{name}: {e}"))?;
+            Ok(Shape {
+                name,
+                schedule,
+                predicted_final_loss: fit.final_loss(&lrs),
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    shapes.sort_by(|a, b| a.predicted_final_loss.total_cmp(&b.predicted_final_loss));
+    Ok(shapes)
 }
 
 /// What a prediction produced: the outcome, the folder it wrote and the printed table.
@@ -161,7 +218,34 @@ pub fn run(spec: &PredictSpec, command_line: &str) -> Result<PredictRun, String>
     )?;
     let html = report(&outcome, &runs, &candidates, command_line)?;
     write_atomic(&out.join("report.html"), html.as_bytes())?;
-    let table = outcome.table();
+    let mut table = outcome.table();
+    if spec.optimize {
+        let peak = runs
+            .iter()
+            .flat_map(|r| r.lrs.iter())
+            .cloned()
+            .fold(0.0, f64::max);
+        let shapes = optimize(&outcome.fit, peak, steps, spec.epochs)?;
+        let best = &shapes[0];
+        // The best shape as a schedules file `compare --schedules` runs as it is, with the
+        // runner-up of the other family beside it for a real check.
+        let mut chosen = vec![best];
+        let other_family = |s: &&Shape| s.name.split('-').next() != best.name.split('-').next();
+        chosen.extend(shapes.iter().find(other_family));
+        let list: Vec<serde_json::Value> = chosen
+            .iter()
+            .map(|s| serde_json::json!({"name": s.name, "schedule": s.schedule, "predicted_final_loss": s.predicted_final_loss}))
+            .collect();
+        let text = serde_json::to_string_pretty(&list).map_err(|e| e.to_string())?;
+        write_atomic(&out.join("optimized.json"), format!("{text}\n").as_bytes())?;
+        table.push_str(&format!(
+            "optimized: {} ({}) predicts {:.5}, best of {} shapes at peak {peak}; optimized.json holds it for compare --schedules\n",
+            best.name,
+            best.schedule,
+            best.predicted_final_loss,
+            shapes.len()
+        ));
+    }
     Ok(PredictRun {
         outcome,
         out,
