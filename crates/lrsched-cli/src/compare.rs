@@ -197,11 +197,23 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
         }
     }
     check_margin_and_chance(args)?;
-    let entries = match (&args.schedules, preset) {
+    let mut entries = match (&args.schedules, preset) {
         (Some(path), _) => candidates::read_schedules(path).map_err(UserError)?,
         (None, Some(p)) => p.entries(&spec),
         (None, None) => candidates::default_set(&spec),
     };
+    if command.is_some() && args.schedules.is_none() {
+        // A baseline of another optimizer (schedule-free, LR-free) is lrsched's trainer
+        // changing the optimizer; a program of one's own trains with its own, so it would
+        // only be a constant rate under another name.
+        let before = entries.len();
+        entries.retain(|e| e.optimizer.is_none());
+        if entries.len() < before {
+            eprintln!(
+                "note: the schedule-free and LR-free baselines are left out: they change the optimizer, which a --command program chooses itself"
+            );
+        }
+    }
     args.launch.check()?;
     let slurm = args.launch.is_slurm();
     // A SLURM comparison may be run again on its folder to go on (tasks still queued are

@@ -23,6 +23,10 @@ flag_enum!(OptimizerArg => OptimizerKind {
     Adamw => AdamW,
     #[value(name = "sf-sgd")] SfSgd => ScheduleFreeSgd,
     #[value(name = "sf-adamw")] SfAdamw => ScheduleFreeAdamW,
+    Prodigy => Prodigy,
+    #[value(name = "dadapt-adam")] DadaptAdam => DAdaptAdam,
+    #[value(name = "dadapt-sgd")] DadaptSgd => DAdaptSgd,
+    Dog => Dog,
 });
 flag_enum!(IntervalArg => Interval { Epoch => Epoch, Step => Step });
 flag_enum!(EngineArg => Engine { Fast => Fast, Candle => Candle });

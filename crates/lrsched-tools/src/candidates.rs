@@ -166,7 +166,12 @@ pub fn default_set(spec: &RunSpec) -> Vec<Entry> {
             | OptimizerKind::RmsProp
             | OptimizerKind::ScheduleFreeAdamW
     );
-    let lr = spec.lr.unwrap_or(if adaptive { 0.003 } else { 0.05 });
+    // An LR-free optimizer's rate is a multiplier of its own estimate: its references'
+    // default (1), unless the user gave one.
+    let lr = spec
+        .lr
+        .or(spec.optimizer.default_lr())
+        .unwrap_or(if adaptive { 0.003 } else { 0.05 });
     // Schedule-free AdamW wants an Adam-sized rate.
     let sf_lr = if adaptive { lr } else { 0.003 };
     let one = |name: &str, text: String| Entry {
@@ -214,6 +219,19 @@ pub fn default_set(spec: &RunSpec) -> Vec<Entry> {
     let mut sf = one("schedule-free AdamW", format!("constant(lr={sf_lr})"));
     sf.optimizer = Some(OptimizerKind::ScheduleFreeAdamW);
     set.push(sf);
+    // The LR-free optimizers exist so that nobody tunes a rate: each at its references'
+    // default multiplier (1.0), with no schedule, beside the scheduled runs.
+    for (name, kind) in [
+        ("Prodigy (LR-free)", OptimizerKind::Prodigy),
+        ("D-Adapt Adam (LR-free)", OptimizerKind::DAdaptAdam),
+        ("D-Adapt SGD (LR-free)", OptimizerKind::DAdaptSgd),
+        ("DoG (LR-free)", OptimizerKind::Dog),
+    ] {
+        let lr = kind.default_lr().unwrap_or(1.0);
+        let mut entry = one(name, format!("constant(lr={lr})"));
+        entry.optimizer = Some(kind);
+        set.push(entry);
+    }
     set
 }
 
@@ -240,7 +258,7 @@ pub fn xor_set() -> Vec<Entry> {
 }
 
 /// The optimizer names a schedules file (and `--optimizer`) takes, with their kinds.
-pub const OPTIMIZERS: [(&str, OptimizerKind); 8] = [
+pub const OPTIMIZERS: [(&str, OptimizerKind); 12] = [
     ("sgd", OptimizerKind::Sgd),
     ("momentum", OptimizerKind::Momentum),
     ("nesterov", OptimizerKind::Nesterov),
@@ -249,6 +267,10 @@ pub const OPTIMIZERS: [(&str, OptimizerKind); 8] = [
     ("adamw", OptimizerKind::AdamW),
     ("sf-sgd", OptimizerKind::ScheduleFreeSgd),
     ("sf-adamw", OptimizerKind::ScheduleFreeAdamW),
+    ("prodigy", OptimizerKind::Prodigy),
+    ("dadapt-adam", OptimizerKind::DAdaptAdam),
+    ("dadapt-sgd", OptimizerKind::DAdaptSgd),
+    ("dog", OptimizerKind::Dog),
 ];
 
 /// The optimizer `name` (any case) names, if one.

@@ -10,8 +10,8 @@
 
 use crate::cores;
 use lrsched::driver::Interval;
-use lrsched::time::RunShape;
 use lrsched::spec::TextFormat;
+use lrsched::time::RunShape;
 use lrsched::{AnySchedule, PlateauMode, ScheduleSpec};
 use lrsched_train::data::{self, csv::CsvOptions, spirals::SpiralsOptions, Source, Split};
 use lrsched_train::model::{Activation, Init, ModelSpec};
@@ -348,7 +348,7 @@ impl RunSpec {
                     .map_err(|e| format!("{}: {e}", path.display()))
             }
             (None, None) => ScheduleSpec::from_value(
-                serde_json::json!({"type": "constant", "lr": self.lr.unwrap_or(0.01)}),
+                serde_json::json!({"type": "constant", "lr": self.lr.or(self.optimizer.default_lr()).unwrap_or(0.01)}),
             )
             .map_err(|e| e.to_string()),
         }
@@ -363,8 +363,8 @@ impl RunSpec {
         spec: ScheduleSpec,
         train_rows: usize,
     ) -> Result<(AnySchedule, Interval), String> {
-        let monitor = Monitor::parse(&self.plateau_monitor)
-            .map_err(|e| format!("--plateau-monitor: {e}"))?;
+        let monitor =
+            Monitor::parse(&self.plateau_monitor).map_err(|e| format!("--plateau-monitor: {e}"))?;
         let mut spec = spec
             .with_plateau_mode(plateau_mode(monitor), monitor.name())
             .map_err(|e| format!("--plateau-monitor: {e}"))?;
@@ -372,8 +372,7 @@ impl RunSpec {
             if let Some(lr) = self.lr {
                 spec = spec.with_base_lr(lr);
             }
-        } else if self.lr.is_some() && (self.schedule.is_some() || self.schedule_config.is_some())
-        {
+        } else if self.lr.is_some() && (self.schedule.is_some() || self.schedule_config.is_some()) {
             eprintln!(
                 "note: --lr is ignored: the `{}` schedule sets its own rates",
                 spec.type_name()
