@@ -293,7 +293,7 @@ fn short_name(name: &str) -> String {
 /// Window means of a run's logged losses, as the fit saw them.
 fn observed(run: &Run) -> Vec<(f64, f64)> {
     let n = run.losses.len();
-    let count = n.min(DRAWN_POINTS / 2).max(1);
+    let count = n.clamp(1, DRAWN_POINTS / 2);
     (0..count)
         .map(|w| {
             let part = &run.losses[w * n / count..(w + 1) * n / count];
