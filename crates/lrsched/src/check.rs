@@ -169,6 +169,30 @@ pub(crate) fn fmt(v: f64) -> String {
     }
 }
 
+/// Serde's per-field defaults, each stated once: `key: Type = value;` lines become a
+/// private `serde_defaults` module of `key()` functions, which fields name as
+/// `#[serde(default = "serde_defaults::key")]`. Unlike compat's `defaults!`, nothing else
+/// reads the list, so a key declared here does not change what any writer leaves out.
+/// The module is compiled only with the `serde` feature (nothing else calls it), and sees
+/// its parent's names, so a value may use the file's types and helpers.
+macro_rules! serde_defaults {
+    ($($key:ident: $ty:ty = $value:expr;)*) => {
+        /// The defaults serde gives fields a config leaves out.
+        #[cfg(feature = "serde")]
+        mod serde_defaults {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[doc = concat!("`", stringify!($key), "` when a config leaves it out.")]
+                pub(crate) fn $key() -> $ty {
+                    $value
+                }
+            )*
+        }
+    };
+}
+pub(crate) use serde_defaults;
+
 // Serde defaults and "is default" tests, so configs can omit (and printed forms skip)
 // parameters left at their defaults.
 #[cfg(feature = "serde")]

@@ -79,6 +79,13 @@ defaults! {
     cycle: bool = false;
 }
 
+// Serde's defaults for keys outside `defaults!`: adding them there would change what the
+// writer leaves out (its `all()` list), so they are declared here, each once.
+crate::check::serde_defaults! {
+    end_learning_rate: f64 = 1e-4;
+    t_mul: f64 = 2.0;
+}
+
 /// Keras raises for `decay_steps <= 0`.
 fn steps(name: &str, key: &str, v: u64) -> Result<u64, ScheduleError> {
     if v == 0 {
@@ -183,7 +190,7 @@ impl Build for PiecewiseConstantDecay {
 struct PolynomialDecay {
     initial_learning_rate: f64,
     decay_steps: u64,
-    #[serde(default = "default_end_learning_rate")]
+    #[serde(default = "serde_defaults::end_learning_rate")]
     end_learning_rate: f64,
     #[serde(default = "check::one")]
     power: f64,
@@ -191,10 +198,6 @@ struct PolynomialDecay {
     cycle: bool,
     #[serde(default, rename = "name")]
     _name: Option<String>,
-}
-
-fn default_end_learning_rate() -> f64 {
-    1e-4
 }
 
 impl Build for PolynomialDecay {
@@ -268,7 +271,7 @@ impl Build for CosineDecay {
 struct CosineDecayRestarts {
     initial_learning_rate: f64,
     first_decay_steps: u64,
-    #[serde(default = "default_t_mul")]
+    #[serde(default = "serde_defaults::t_mul")]
     t_mul: f64,
     #[serde(default = "check::one")]
     m_mul: f64,
@@ -276,10 +279,6 @@ struct CosineDecayRestarts {
     alpha: f64,
     #[serde(default, rename = "name")]
     _name: Option<String>,
-}
-
-fn default_t_mul() -> f64 {
-    2.0
 }
 
 impl Build for CosineDecayRestarts {

@@ -124,6 +124,15 @@ defaults! {
     staircase: bool = false;
 }
 
+// Serde's defaults for keys outside `defaults!`: adding them there would change what the
+// writer leaves out (its `all()` list), so they are declared here, each once.
+crate::check::serde_defaults! {
+    pct_start: f64 = 0.3;
+    pct_final: f64 = 0.85;
+    div_factor: f64 = 25.0;
+    final_div_factor: f64 = 1e4;
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConstantSchedule {
@@ -619,25 +628,12 @@ fn onecycle_checks(name: &str, steps: i64, div: f64, final_div: f64) -> Result<(
 struct CosineOnecycle {
     transition_steps: i64,
     peak_value: f64,
-    #[serde(default = "default_pct_start")]
+    #[serde(default = "serde_defaults::pct_start")]
     pct_start: f64,
-    #[serde(default = "default_div_factor")]
+    #[serde(default = "serde_defaults::div_factor")]
     div_factor: f64,
-    #[serde(default = "default_final_div_factor")]
+    #[serde(default = "serde_defaults::final_div_factor")]
     final_div_factor: f64,
-}
-
-fn default_pct_start() -> f64 {
-    0.3
-}
-fn default_pct_final() -> f64 {
-    0.85
-}
-fn default_div_factor() -> f64 {
-    25.0
-}
-fn default_final_div_factor() -> f64 {
-    1e4
 }
 
 impl Build for CosineOnecycle {
@@ -658,13 +654,13 @@ impl Build for CosineOnecycle {
 struct LinearOnecycle {
     transition_steps: i64,
     peak_value: f64,
-    #[serde(default = "default_pct_start")]
+    #[serde(default = "serde_defaults::pct_start")]
     pct_start: f64,
-    #[serde(default = "default_pct_final")]
+    #[serde(default = "serde_defaults::pct_final")]
     pct_final: f64,
-    #[serde(default = "default_div_factor")]
+    #[serde(default = "serde_defaults::div_factor")]
     div_factor: f64,
-    #[serde(default = "default_final_div_factor")]
+    #[serde(default = "serde_defaults::final_div_factor")]
     final_div_factor: f64,
 }
 

@@ -203,6 +203,21 @@ defaults! {
     cycle_decay: f64 = 1.0;
 }
 
+// Serde's defaults for keys outside `defaults!`: adding them there would change what the
+// writer leaves out (its `all()` list), so they are declared here, each once.
+// `decay_rate`, `patience`, `threshold` and `mode` are timm's plateau scheduler's, not torch's.
+crate::check::serde_defaults! {
+    noise_pct: f64 = 0.67;
+    noise_seed: u64 = 42;
+    lb: f64 = -7.0;
+    ub: f64 = 3.0;
+    power: f64 = 0.5;
+    decay_rate: f64 = 0.1;
+    patience: u64 = 10;
+    threshold: f64 = 1e-4;
+    mode: PlateauMode = PlateauMode::Max;
+}
+
 fn one() -> f64 {
     1.0
 }
@@ -211,12 +226,6 @@ fn one_u64() -> u64 {
 }
 fn yes() -> bool {
     true
-}
-fn default_pct() -> f64 {
-    0.67
-}
-fn default_seed() -> u64 {
-    42
 }
 
 /// `noise_range_t`: a first noisy step, or `[start, end)`.
@@ -252,11 +261,11 @@ struct Common {
     warmup_lr_init: f64,
     #[serde(default)]
     noise_range_t: Option<NoiseRange>,
-    #[serde(default = "default_pct")]
+    #[serde(default = "serde_defaults::noise_pct")]
     noise_pct: f64,
     #[serde(default = "one")]
     noise_std: f64,
-    #[serde(default = "default_seed")]
+    #[serde(default = "serde_defaults::noise_seed")]
     noise_seed: u64,
 }
 
@@ -420,20 +429,13 @@ impl BuildCycle for CosineArgs {
     }
 }
 
-fn default_lb() -> f64 {
-    -7.0
-}
-fn default_ub() -> f64 {
-    3.0
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TanhArgs {
     lr: f64,
-    #[serde(default = "default_lb")]
+    #[serde(default = "serde_defaults::lb")]
     lb: f64,
-    #[serde(default = "default_ub")]
+    #[serde(default = "serde_defaults::ub")]
     ub: f64,
 }
 
@@ -457,15 +459,11 @@ impl BuildCycle for TanhArgs {
     }
 }
 
-fn default_power() -> f64 {
-    0.5
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PolyArgs {
     lr: f64,
-    #[serde(default = "default_power")]
+    #[serde(default = "serde_defaults::power")]
     power: f64,
     #[serde(default = "defaults::k_decay")]
     k_decay: f64,
@@ -545,18 +543,6 @@ impl Build for MultiStepArgs {
     }
 }
 
-fn default_decay_rate() -> f64 {
-    0.1
-}
-fn default_patience() -> u64 {
-    10
-}
-fn default_threshold() -> f64 {
-    1e-4
-}
-fn default_mode() -> PlateauMode {
-    PlateauMode::Max
-}
 fn normal_word() -> String {
     "normal".into()
 }
@@ -565,17 +551,17 @@ fn normal_word() -> String {
 #[serde(deny_unknown_fields)]
 struct PlateauArgs {
     lr: f64,
-    #[serde(default = "default_decay_rate")]
+    #[serde(default = "serde_defaults::decay_rate")]
     decay_rate: f64,
-    #[serde(default = "default_patience")]
+    #[serde(default = "serde_defaults::patience")]
     patience_t: u64,
-    #[serde(default = "default_threshold")]
+    #[serde(default = "serde_defaults::threshold")]
     threshold: f64,
     #[serde(default)]
     cooldown_t: u64,
     #[serde(default = "defaults::lr_min")]
     lr_min: f64,
-    #[serde(default = "default_mode")]
+    #[serde(default = "serde_defaults::mode")]
     mode: PlateauMode,
     #[serde(default = "normal_word")]
     noise_type: String,

@@ -103,6 +103,19 @@ defaults! {
     num_cycles: f64 = 0.5;
 }
 
+// Serde's defaults for keys outside `defaults!`: adding them there would change what the
+// writer leaves out (its `all()` list), so they are declared here, each once.
+// The plateau's numeric defaults come from the torch class (`torch_plateau`), not stated again.
+crate::check::serde_defaults! {
+    lr_end: f64 = 1e-7;
+    mode: PlateauMode = PlateauMode::Min;
+    factor: f64 = torch_plateau().factor;
+    patience: u64 = torch_plateau().patience;
+    threshold: f64 = torch_plateau().threshold;
+    threshold_mode: ThresholdMode = ThresholdMode::Rel;
+    eps: f64 = torch_plateau().eps;
+}
+
 /// transformers' linear warmup `lr * t / W` in front of `decay` (which starts at step `W`
 /// on its own clock); a `Join` where `decay` does not start at `lr`.
 fn with_warmup(w: u64, lr: f64, decay: AnySchedule) -> AnySchedule {
@@ -229,17 +242,13 @@ impl Build for HardRestartsArgs {
     }
 }
 
-fn default_lr_end() -> f64 {
-    1e-7
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PolynomialArgs {
     lr: f64,
     num_warmup_steps: u64,
     num_training_steps: u64,
-    #[serde(default = "default_lr_end")]
+    #[serde(default = "serde_defaults::lr_end")]
     lr_end: f64,
     #[serde(default = "one")]
     power: f64,
@@ -452,44 +461,26 @@ impl Build for WsdArgs {
 fn torch_plateau() -> crate::torch::ReduceLROnPlateau {
     crate::torch::ReduceLROnPlateau::default()
 }
-fn default_mode() -> PlateauMode {
-    PlateauMode::Min
-}
-fn default_factor() -> f64 {
-    torch_plateau().factor
-}
-fn default_patience() -> u64 {
-    torch_plateau().patience
-}
-fn default_threshold() -> f64 {
-    torch_plateau().threshold
-}
-fn default_threshold_mode() -> ThresholdMode {
-    ThresholdMode::Rel
-}
-fn default_eps() -> f64 {
-    torch_plateau().eps
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PlateauArgs {
     lr: f64,
-    #[serde(default = "default_mode")]
+    #[serde(default = "serde_defaults::mode")]
     mode: PlateauMode,
-    #[serde(default = "default_factor")]
+    #[serde(default = "serde_defaults::factor")]
     factor: f64,
-    #[serde(default = "default_patience")]
+    #[serde(default = "serde_defaults::patience")]
     patience: u64,
-    #[serde(default = "default_threshold")]
+    #[serde(default = "serde_defaults::threshold")]
     threshold: f64,
-    #[serde(default = "default_threshold_mode")]
+    #[serde(default = "serde_defaults::threshold_mode")]
     threshold_mode: ThresholdMode,
     #[serde(default)]
     cooldown: u64,
     #[serde(default)]
     min_lr: f64,
-    #[serde(default = "default_eps")]
+    #[serde(default = "serde_defaults::eps")]
     eps: f64,
 }
 

@@ -34,7 +34,7 @@ pub struct CosineAnnealingWarmRestarts {
     /// Growth of the period at each restart (default 1); >= 1.
     #[cfg_attr(
         feature = "serde",
-        serde(rename = "T_mult", default = "default_t_mult")
+        serde(rename = "T_mult", default = "serde_defaults::t_mult")
     )]
     pub t_mult: u64,
     /// The minimum lr (default 0.0); finite and >= 0.
@@ -45,9 +45,8 @@ pub struct CosineAnnealingWarmRestarts {
     pub eta_min: f64,
 }
 
-#[cfg(feature = "serde")]
-fn default_t_mult() -> u64 {
-    1
+crate::check::serde_defaults! {
+    t_mult: u64 = 1;
 }
 
 impl CosineAnnealingWarmRestarts {

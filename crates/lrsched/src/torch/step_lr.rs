@@ -27,13 +27,12 @@ pub struct StepLR {
     /// Epochs between two decays; >= 1.
     pub step_size: u64,
     /// Multiplicative factor (default 0.1); finite and >= 0.
-    #[cfg_attr(feature = "serde", serde(default = "default_gamma"))]
+    #[cfg_attr(feature = "serde", serde(default = "serde_defaults::gamma"))]
     pub gamma: f64,
 }
 
-#[cfg(feature = "serde")]
-fn default_gamma() -> f64 {
-    0.1
+crate::check::serde_defaults! {
+    gamma: f64 = 0.1;
 }
 
 impl StepLR {
