@@ -373,8 +373,8 @@ impl RunSpec {
                 spec = spec.with_base_lr(lr);
             }
         } else if self.lr.is_some() && (self.schedule.is_some() || self.schedule_config.is_some()) {
-            eprintln!(
-                "note: --lr is ignored: the `{}` schedule sets its own rates",
+            log::warn!(
+                "--lr is ignored: the `{}` schedule sets its own rates",
                 spec.type_name()
             );
         }
@@ -656,8 +656,8 @@ pub fn bound_batch(batch_size: usize, rows: usize) -> Result<usize, String> {
     if batch_size > rows && rows > 0 {
         static NOTE: std::sync::Once = std::sync::Once::new();
         NOTE.call_once(|| {
-            eprintln!(
-                "note: --batch-size {batch_size} is more than the {rows} training rows: using {rows} (one batch per epoch)"
+            log::warn!(
+                "--batch-size {batch_size} is more than the {rows} training rows: using {rows} (one batch per epoch)"
             )
         });
         return Ok(rows);
@@ -772,7 +772,7 @@ pub fn run_trial(spec: &RunSpec, trial: lrsched::trial::Trial) -> Result<u8, Str
     match result.status {
         TrialStatus::Completed | TrialStatus::Stopped { .. } => Ok(0),
         TrialStatus::Diverged { at, what } => {
-            eprintln!("diverged at {at}: {what}");
+            log::info!("diverged at {at}: {what}");
             Ok(EXIT_DIVERGED)
         }
         other => Err(other.to_string()),
