@@ -453,7 +453,7 @@ fn stop(
 /// use lrsched_tools::protocol::TrialInput;
 /// let dir = tempfile::tempdir().unwrap();
 /// let input = TrialInput {
-///     name: "t".into(), schedule: serde_json::json!({"type": "constant", "lr": 0.1}),
+///     name: "t".into(), schedule: "constant(lr=0.1)".parse().unwrap(),
 ///     seed: 1, epochs: 1, max_steps: None, dir: dir.path().to_path_buf(),
 /// };
 /// let line = shell_line(&CommandTrainer::new("echo \"{\\\"epoch\\\": 1}\" >> $LRSCHED_METRICS; exit 3"), &input);
@@ -520,7 +520,8 @@ pub(crate) fn prepare_dir(input: &TrialInput) -> Result<(), String> {
         std::fs::rename(&metrics, &kept)
             .map_err(|e| format!("cannot keep {}: {e}", metrics.display()))?;
     }
-    let text = format!("{}\n", input.schedule);
+    // The wire form (config + a stated `interval`), not the spec's one-line Display.
+    let text = format!("{}\n", input.schedule.to_value());
     lrsched_train::checkpoint::write_bytes_atomic(&input.schedule_path(), text.as_bytes())
         .map_err(|e| e.to_string())
 }

@@ -17,8 +17,9 @@ pub use lrsched::trial::MAX_LINE_BYTES;
 pub struct TrialInput {
     /// The trial's name (`cosine-seed1`, a tune key, ...).
     pub name: String,
-    /// The schedule's JSON config (may keep an `interval` key).
-    pub schedule: Value,
+    /// The schedule: its config and the interval it is stepped at (checked when the spec
+    /// was made, so every trial states a valid one).
+    pub schedule: lrsched::ScheduleSpec,
     /// The seed.
     pub seed: u64,
     /// The epoch budget.
@@ -43,22 +44,19 @@ impl TrialInput {
     /// The `LRSCHED_*` variables for this trial (`steps_per_epoch` when the user told
     /// lrsched the program's shape).
     pub fn env(&self, steps_per_epoch: Option<u64>) -> Vec<(&'static str, String)> {
-        let mut schedule = self.schedule.clone();
-        let interval = lrsched::config::take_interval(&mut schedule)
-            .map(|i| match i {
-                lrsched::Interval::Step => "step",
-                lrsched::Interval::Epoch => "epoch",
-            })
-            .unwrap_or("step");
+        // The same two values `Trial::from_vars` reads back: the config with its `interval`
+        // key where one was stated (keys sorted, as the untyped config printed), and the
+        // interval, stated or the type's default.
+        let [schedule, interval] = env::schedule_vars(&self.schedule);
         let mut v = vec![
             (env::ENV_PROTOCOL, env::PROTOCOL_VERSION.to_string()),
             (env::ENV_TRIAL, self.name.clone()),
-            (env::ENV_SCHEDULE, self.schedule.to_string()),
+            schedule,
             (
                 env::ENV_SCHEDULE_FILE,
                 self.schedule_path().display().to_string(),
             ),
-            (env::ENV_INTERVAL, interval.to_string()),
+            interval,
             (env::ENV_SEED, self.seed.to_string()),
             (env::ENV_EPOCHS, self.epochs.to_string()),
             (env::ENV_OUT_DIR, self.dir.display().to_string()),
@@ -396,7 +394,7 @@ impl MetricsReader {
     /// use lrsched_tools::protocol::{MetricsReader, TrialInput};
     /// let dir = tempfile::tempdir().unwrap();
     /// let input = TrialInput {
-    ///     name: "t".into(), schedule: serde_json::json!({"type": "constant", "lr": 0.1}),
+    ///     name: "t".into(), schedule: "constant(lr=0.1)".parse().unwrap(),
     ///     seed: 1, epochs: 3, max_steps: None, dir: dir.path().to_path_buf(),
     /// };
     /// std::fs::write(input.metrics_path(), "{\"epoch\": 1}\n{\"epoch\": 18446744073709551615}\n").unwrap();
@@ -755,7 +753,10 @@ mod tests {
     fn env_names_every_variable() {
         let t = TrialInput {
             name: "t".into(),
-            schedule: serde_json::json!({"type": "StepLR", "lr": 0.1, "step_size": 2}),
+            schedule: lrsched::ScheduleSpec::from_value(
+                serde_json::json!({"type": "StepLR", "lr": 0.1, "step_size": 2}),
+            )
+            .unwrap(),
             seed: 3,
             epochs: 4,
             max_steps: None,
@@ -764,6 +765,12 @@ mod tests {
         let v = t.env(Some(10));
         let get = |k: &str| v.iter().find(|(n, _)| *n == k).map(|(_, x)| x.clone());
         assert_eq!(get("LRSCHED_INTERVAL").as_deref(), Some("epoch"));
+        // The config as the untyped value printed it: keys sorted, no `interval` added
+        // where none was stated.
+        assert_eq!(
+            get("LRSCHED_SCHEDULE").as_deref(),
+            Some(r#"{"lr":0.1,"step_size":2,"type":"StepLR"}"#)
+        );
         assert_eq!(get("LRSCHED_STEPS_PER_EPOCH").as_deref(), Some("10"));
         assert_eq!(
             get("LRSCHED_METRICS").as_deref(),

@@ -726,7 +726,7 @@ pub fn run_trial(spec: &RunSpec, trial: lrsched::trial::Trial) -> Result<u8, Str
     let config = spec.build_config(name, &split)?;
     let input = TrialInput {
         name: trial.name.clone(),
-        schedule: trial.spec().to_value(),
+        schedule: trial.spec(),
         seed: trial.seed,
         epochs: trial.epochs,
         max_steps: trial.max_steps,

@@ -150,7 +150,7 @@ pub fn launch(
 /// let trials: Vec<_> = (1..=3)
 ///     .map(|seed| (&t, TrialInput {
 ///         name: format!("s{seed}"),
-///         schedule: serde_json::json!({"type": "constant", "lr": 0.1}),
+///         schedule: "constant(lr=0.1)".parse().unwrap(),
 ///         seed, epochs: 1, max_steps: None,
 ///         dir: dir.path().join(format!("s{seed}")),
 ///     }))

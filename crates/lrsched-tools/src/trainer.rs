@@ -6,7 +6,6 @@ use crate::process::{self, CommandTrainer};
 use crate::protocol::{EpochLine, Line, StepLine, TrialInput};
 use crate::trial::{Control, TrialResult, TrialStatus};
 use lrsched::time::RunShape;
-use lrsched::ScheduleSpec;
 use lrsched_train::data::Split;
 use lrsched_train::trainer::{self, EpochRecord, Observer, Outcome, TrainConfig};
 use std::collections::BTreeMap;
@@ -65,10 +64,10 @@ impl BuiltIn {
     pub fn trial_config(&self, input: &TrialInput) -> Result<TrainConfig, String> {
         let mut c = self.config.clone();
         let monitor = c.plateau_monitor;
-        let spec = ScheduleSpec::from_value(input.schedule.clone())
-            .and_then(|s| {
-                s.with_plateau_mode(crate::run_spec::plateau_mode(monitor), monitor.name())
-            })
+        let spec = input
+            .schedule
+            .clone()
+            .with_plateau_mode(crate::run_spec::plateau_mode(monitor), monitor.name())
             .map_err(|e| e.to_string())?;
         let run = RunShape::new(self.split.train.len() as u64, c.batch_size as u64)
             .with_epochs(input.epochs as f64);

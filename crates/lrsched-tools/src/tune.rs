@@ -342,21 +342,33 @@ pub fn plan(spec: &TuneSpec) -> Result<Plan, String> {
     // template ignores): one trial per key, found through a set (linear, not quadratic),
     // so no two trials share a folder.
     let mut keys = std::collections::HashSet::new();
+    // An `interval` key that is neither "step" nor "epoch" (stated in the template or
+    // drawn from a choice) cannot go to a trial: the first such schedule, kept for the
+    // message after the loop.
+    let mut bad_interval = None;
     for params in configs {
         let schedule = spec.space.schedule(&params)?;
         let key = trial_key(&schedule, spec.seed, spec.epochs, &spec.trainer_id);
         if !keys.insert(key.clone()) {
             continue;
         }
+        let line = lrsched::oneline::print_value(&schedule);
+        let input_schedule = match lrsched::ScheduleSpec::from_value(schedule.clone()) {
+            Ok(s) => s,
+            Err(e) => {
+                bad_interval.get_or_insert((line, e.to_string()));
+                continue;
+            }
+        };
         let dir = spec.out.join("trials").join(&key);
         if let Some(r) = TrialRecord::read(&dir.join("result.json")) {
             finished.insert(key.clone(), r);
         }
         trials.push(PlannedTrial {
-            line: lrsched::oneline::print_value(&schedule),
+            line,
             input: TrialInput {
                 name: key.clone(),
-                schedule: schedule.clone(),
+                schedule: input_schedule,
                 seed: spec.seed,
                 epochs: spec.epochs,
                 max_steps: None,
@@ -370,16 +382,26 @@ pub fn plan(spec: &TuneSpec) -> Result<Plan, String> {
     // A schedule that cannot be built is normally one trial's failure; when no trial's
     // can (a misspelt type), the space itself is wrong: say so before running anything.
     // The shape is nominal (1000 steps per epoch): only the program knows its own.
+    if let Some((line, e)) = bad_interval {
+        // Every trial's: the message the build check below gives an invalid space.
+        if trials.is_empty() {
+            return Err(format!(
+                "every trial's schedule is invalid, e.g. `{line}`: {e}"
+            ));
+        }
+        return Err(format!("the schedule `{line}` is invalid: {e}"));
+    }
     let shape = lrsched::time::RunShape::new(1000, 1).with_epochs(spec.epochs as f64);
-    let check = |s: &Value| -> Result<(), String> {
-        lrsched::ScheduleSpec::from_value(s.clone())
-            .and_then(|s| s.build(Some(&shape)))
+    let check = |t: &PlannedTrial| -> Result<(), String> {
+        t.input
+            .schedule
+            .build(Some(&shape))
             .map(drop)
             .map_err(|e| e.to_string())
     };
     if let Some(first) = trials.first() {
-        if let Err(e) = check(&first.schedule) {
-            if trials[1..].iter().all(|t| check(&t.schedule).is_err()) {
+        if let Err(e) = check(first) {
+            if trials[1..].iter().all(|t| check(t).is_err()) {
                 return Err(format!(
                     "every trial's schedule is invalid, e.g. `{}`: {e}",
                     first.line

@@ -43,7 +43,11 @@ fn a_good_program_completes_with_its_lines() {
     assert_eq!(r.last("seed"), Some(5.0));
     assert_eq!(r.steps.len(), 1);
     let written = std::fs::read_to_string(dir.path().join("trial/schedule.json")).unwrap();
-    assert!(written.contains("\"cosine\""), "{written}");
+    // The config as JSON, keys sorted, durations as written: no `interval` key was stated.
+    assert_eq!(
+        written,
+        "{\"lr\":0.1,\"steps\":\"100%\",\"type\":\"cosine\"}\n"
+    );
 }
 
 #[test]

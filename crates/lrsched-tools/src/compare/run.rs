@@ -65,17 +65,27 @@ pub fn compare(
             ));
         }
     }
+    // Each schedule read once, for all its seeds: an `interval` key that is neither
+    // "step" nor "epoch" is refused here, not handed to every trial.
+    let schedules = spec
+        .candidates
+        .iter()
+        .map(|c| {
+            lrsched::ScheduleSpec::from_value(c.schedule.clone())
+                .map_err(|e| format!("schedule `{}`: {e}", c.name))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let started = std::time::Instant::now();
     let mut trials: Vec<(&Trainer, TrialInput)> = Vec::new();
     let mut slugs = BTreeSet::new();
-    for c in &spec.candidates {
+    for (c, schedule) in spec.candidates.iter().zip(&schedules) {
         let slug = unique_slug(&c.name, &mut slugs);
         for &seed in &spec.seeds {
             trials.push((
                 &c.trainer,
                 TrialInput {
                     name: format!("{}-seed{seed}", c.name),
-                    schedule: c.schedule.clone(),
+                    schedule: schedule.clone(),
                     seed,
                     epochs: spec.epochs,
                     max_steps: None,

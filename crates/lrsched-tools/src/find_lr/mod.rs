@@ -53,10 +53,7 @@ struct GivenRates<'a> {
 
 impl<'a> GivenRates<'a> {
     fn new(spec: &'a FindLrSpec) -> Self {
-        let mut config = spec.schedule();
-        let schedule = lrsched::config::take_interval(&mut config)
-            .ok()
-            .and_then(|_| lrsched::config::from_value(config).ok());
+        let schedule = spec.schedule_spec().build(None).ok();
         GivenRates { spec, schedule }
     }
 
@@ -162,17 +159,29 @@ impl FindLrSpec {
             .rate(self.start, self.end, i as usize, self.steps as usize)
     }
 
-    /// The sweep as the native lrsched config handed to the trial, stepped per update.
+    /// The sweep as the trial gets it: [`FindLrSpec::schedule`] read as a spec.
     ///
     /// ```
     /// use lrsched::Schedule;
     /// let s = lrsched_tools::find_lr::FindLrSpec::new("out");
-    /// let mut config = s.schedule();
-    /// let interval = lrsched::config::take_interval(&mut config).unwrap();
-    /// assert_eq!(interval, lrsched::Interval::Step);
-    /// let schedule = lrsched::config::from_value(config).unwrap();
+    /// let spec = s.schedule_spec();
+    /// assert_eq!(spec.interval(), lrsched::Interval::Step);
+    /// let schedule = spec.build(None).unwrap();
     /// assert_eq!(schedule.value(0), 1e-7);
     /// assert_eq!(schedule.value(50), s.rate(50));
+    /// ```
+    pub fn schedule_spec(&self) -> lrsched::ScheduleSpec {
+        // The config states `interval: "step"`, the one key reading it checks.
+        lrsched::ScheduleSpec::from_value(self.schedule())
+            .expect("the sweep's config states a valid interval")
+    }
+
+    /// The sweep as the native lrsched config handed to the trial, stepped per update
+    /// (its `interval` key says so).
+    ///
+    /// ```
+    /// let s = lrsched_tools::find_lr::FindLrSpec::new("out");
+    /// assert_eq!(s.schedule()["interval"], "step");
     /// ```
     pub fn schedule(&self) -> Value {
         match self.mode {

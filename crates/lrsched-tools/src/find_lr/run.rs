@@ -61,7 +61,7 @@ pub fn find_lr(
         .iter()
         .map(|&seed| TrialInput {
             name: format!("find-lr-seed{seed}"),
-            schedule: spec.schedule(),
+            schedule: spec.schedule_spec(),
             seed,
             epochs,
             max_steps: Some(spec.steps),
@@ -151,7 +151,7 @@ fn write_trial_json(
         .map_err(|e| format!("cannot create {}: {e}", input.dir.display()))?;
     let value = json!({
         "name": input.name,
-        "schedule": input.schedule,
+        "schedule": input.schedule.to_value(),
         "seed": input.seed,
         "epochs": input.epochs,
         "max_steps": input.max_steps,

@@ -10,7 +10,10 @@ use std::time::Duration;
 pub fn input(dir: &Path) -> TrialInput {
     TrialInput {
         name: "t".into(),
-        schedule: serde_json::json!({"type": "cosine", "lr": 0.1, "steps": "100%"}),
+        schedule: lrsched::ScheduleSpec::from_value(
+            serde_json::json!({"type": "cosine", "lr": 0.1, "steps": "100%"}),
+        )
+        .unwrap(),
         seed: 5,
         epochs: 3,
         max_steps: None,
