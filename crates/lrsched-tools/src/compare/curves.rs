@@ -141,6 +141,12 @@ fn lr_cap(r: &CompareResult) -> Option<f64> {
         .runs
         .iter()
         .filter(|run| run.result.status.is_usable())
+        .filter(|run| {
+            !r.rate_multiplier
+                .get(run.candidate)
+                .copied()
+                .unwrap_or(false)
+        })
         .flat_map(|run| run.result.steps.iter().filter_map(|s| s.lr))
         .filter(|v| v.is_finite())
         .fold(f64::NEG_INFINITY, f64::max);
@@ -152,7 +158,13 @@ fn lr_cap(r: &CompareResult) -> Option<f64> {
 pub fn charts(r: &CompareResult) -> Vec<Chart> {
     let per_epoch = steps_per_epoch(r);
     let m = &r.metric;
-    let mut lr = Chart::new("Learning rate", "epoch", "learning rate");
+    let multiplier = |i: usize| r.rate_multiplier.get(i).copied().unwrap_or(false);
+    let title = if (0..r.names.len()).any(multiplier) {
+        "Learning rate (LR-free optimizers not drawn: their lr multiplies their own step size)"
+    } else {
+        "Learning rate"
+    };
+    let mut lr = Chart::new(title, "epoch", "learning rate");
     // A diverged run's rate (1e30) would flatten every other curve: rates are drawn up to
     // 1.5x the highest rate of the trials that finished normally, and a clipped curve
     // says so in its label.
@@ -245,7 +257,7 @@ pub fn charts(r: &CompareResult) -> Vec<Chart> {
             })
             .collect();
         let (mean, band) = mean_band(&lr_per_seed);
-        if mean.iter().any(|p| p.1.is_finite()) {
+        if !multiplier(i) && mean.iter().any(|p| p.1.is_finite()) {
             let shown = if clipped {
                 format!("{label}, rate clipped")
             } else {

@@ -372,6 +372,10 @@ pub struct CompareResult {
     pub names: Vec<String>,
     /// Candidate schedules, in the spec's order.
     pub schedules: Vec<Value>,
+    /// Whether a candidate's `lr` multiplies an LR-free optimizer's own step size (Prodigy,
+    /// D-Adaptation, DoG) rather than being a rate: such curves stay off the learning-rate
+    /// chart, where their 1.0 would flatten every real rate.
+    pub rate_multiplier: Vec<bool>,
     /// The seeds.
     pub seeds: Vec<u64>,
     /// Every trial.

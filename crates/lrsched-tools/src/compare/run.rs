@@ -166,6 +166,11 @@ pub fn compare(
     Ok(CompareResult {
         names,
         schedules: spec.candidates.iter().map(|c| c.schedule.clone()).collect(),
+        rate_multiplier: spec
+            .candidates
+            .iter()
+            .map(|c| matches!(&c.trainer, Trainer::BuiltIn(b) if b.config.optimizer.kind.is_lr_free()))
+            .collect(),
         seeds: spec.seeds.clone(),
         runs,
         metric,
