@@ -642,7 +642,8 @@ fn resolve_durations(
     Ok(())
 }
 
-fn kind(v: &Value) -> &'static str {
+/// How messages name a JSON value's kind (`a number`, `a list`, ...).
+pub(crate) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -3,16 +3,8 @@
 use super::*;
 use serde_json::{Map, Value};
 
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
+// The one wording of a JSON value's kind in messages, the config reader's.
+use crate::config::kind;
 
 /// Turns serde's messages for a class's keyword arguments into typed errors; a negative
 /// or fractional count reads as an invalid value of that key.
