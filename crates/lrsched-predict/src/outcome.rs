@@ -217,7 +217,7 @@ impl Outcome {
             .clamp(8, 48);
         let mut out = format!(
             "{:width$}  {:>12}  {:>25}\n",
-            "schedule", "final loss", "95% interval"
+            "schedule", "final loss", "95% fit interval"
         );
         for p in order {
             let name: String = p.name.chars().take(width).collect();

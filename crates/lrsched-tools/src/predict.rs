@@ -412,7 +412,7 @@ fn report(
                 header: vec![
                     "schedule".into(),
                     "predicted final loss".into(),
-                    "95% interval".into(),
+                    "95% fit interval".into(),
                 ],
                 rows,
             }),
