@@ -19,7 +19,9 @@ use lrsched_tools::protocol::Line;
 use lrsched_tools::run_spec::RunSpec;
 use lrsched_tools::runner::TrialEvent;
 use lrsched_tools::trainer::Trainer;
-use lrsched_tools::tune::{self as lib, output, space::Space, Mode, ScoreBy, Strategy, TuneSpec};
+use lrsched_tools::tune::{
+    self as lib, output, predictive, space::Space, Mode, ScoreBy, Strategy, TuneSpec,
+};
 use lrsched_tools::{candidates, cores};
 use serde_json::{json, Map};
 use std::io::IsTerminal;
@@ -46,12 +48,21 @@ pub struct TuneArgs {
     /// The search space (TOML; format below).
     #[arg(long)]
     pub space: PathBuf,
-    /// grid, random or asha (asynchronous successive halving: weak trials stop at rungs).
+    /// grid, random, asha (asynchronous successive halving: weak trials stop at rungs) or
+    /// predict (two fitting runs, the loss-curve law predicts the grid, the --top-k best run).
     #[arg(long, default_value = "random")]
     pub strategy: String,
-    /// Values per range for --strategy grid (choices always give all of theirs).
-    #[arg(long, default_value_t = 3)]
-    pub grid_points: usize,
+    /// Values per range of the grid (choices always give all of theirs); default 3 for
+    /// --strategy grid, 9 for predict (predicting a point costs no run).
+    #[arg(long)]
+    pub grid_points: Option<usize>,
+    /// predict: configurations run to confirm the prediction, the best predicted first
+    /// (default 3, or the whole grid when smaller).
+    #[arg(long)]
+    pub top_k: Option<usize>,
+    /// predict: the fitting runs' rate (default: the highest peak rate of the grid).
+    #[arg(long)]
+    pub fit_lr: Option<f64>,
     /// Configurations for --strategy random and asha.
     #[arg(long, default_value_t = 9)]
     pub trials: usize,
@@ -101,12 +112,16 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
     let space = Space::read(&a.space).map_err(UserError)?;
     let strategy = lib::StrategyChoice {
         name: &a.strategy,
-        grid_points: a.grid_points,
+        grid_points: a
+            .grid_points
+            .unwrap_or(if a.strategy == "predict" { 9 } else { 3 }),
         trials: a.trials,
         seed: a.search_seed.unwrap_or(a.train.seed),
         eta: a.eta,
         min_epochs: a.min_epochs,
         epochs: a.train.epochs,
+        top_k: a.top_k,
+        fit_lr: a.fit_lr,
     }
     .strategy(&space)
     .map_err(UserError)?;
@@ -173,6 +188,12 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
         }
     };
     a.launch.check()?;
+    let predictive = matches!(strategy, Strategy::Predict { .. });
+    if a.print_trials && predictive {
+        return Err(UserError(
+            "--print-trials is not allowed with --strategy predict: which trials run depends on the fitting runs' results".into(),
+        ));
+    }
     if a.print_trials && a.launch.is_slurm() {
         return Err(UserError(
             "--print-trials prints the trials for a scheduler of your own; --launcher slurm submits them itself: give one".into(),
@@ -225,6 +246,28 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
             );
         }
     }
+    if predictive {
+        let total = plan.trials.len();
+        let Strategy::Predict { top_k, .. } = spec.strategy else {
+            unreachable!("a predictive search has the predict strategy")
+        };
+        predictive::grid_peak(&plan, spec.epochs).map_err(UserError)?;
+        let progress = Progress::new(2 + top_k, a.train.quiet, a.train.epochs);
+        if !a.train.quiet {
+            eprintln!(
+                "predicting {total} configuration(s) from 2 fitting runs; the {top_k} best predicted run to confirm"
+            );
+            if let Some(line) = &sharing {
+                eprintln!("{line}");
+            }
+        }
+        let trainer = Trainer::Command(trainer);
+        let found = predictive::run(&spec, plan, &trainer, &|ev| progress.hear(ev));
+        progress.finish();
+        let found = found.map_err(UserError)?;
+        drop(lock);
+        return finish_predictive(&found, &spec.out, &compare_extra);
+    }
     lib::write_inputs(&spec, &plan).map_err(UserError)?;
     let collected = lib::collect_external(&spec, &mut plan).map_err(UserError)?;
     if collected > 0 && !a.train.quiet {
@@ -255,7 +298,7 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
     if let (Some(t), false) = (&result.timings, a.train.quiet) {
         eprintln!("slurm: {}", lrsched_tools::slurm::describe_timings(t));
     }
-    finish(&result, &spec.out, &compare_extra)
+    finish(&result, &spec.out, &compare_extra, None)
 }
 
 /// The built-in trainer's run for every trial, checked here once (bad data or model
@@ -393,11 +436,31 @@ impl Progress {
     }
 }
 
-/// Table, files, plots and report.
+/// A predicted search's tables, files and report: the confirmed trials as any search's,
+/// with the prediction beside them.
+fn finish_predictive(
+    found: &predictive::PredictiveResult,
+    dir: &std::path::Path,
+    extra: &Map<String, serde_json::Value>,
+) -> Result<(), UserError> {
+    println!("{}", found.fit_line());
+    let (header, rows) = found.table(5);
+    print!("{}", output::format_table(&header, &rows));
+    println!("{}", found.accuracy_line());
+    println!("{}\n", found.compute_line());
+    found.write(dir).map_err(UserError)?;
+    let section = found.section().map_err(UserError)?;
+    finish(&found.result, dir, extra, Some(section))?;
+    println!("wrote {}", dir.join("predictions.json").display());
+    Ok(())
+}
+
+/// Table, files, plots and report (`extra_section` first among the report's sections).
 fn finish(
     r: &lib::TuneResult,
     dir: &std::path::Path,
     extra: &Map<String, serde_json::Value>,
+    extra_section: Option<Section>,
 ) -> Result<(), UserError> {
     let (header, rows) = output::table(r);
     print!("{}", output::format_table(&header, &rows));
@@ -425,7 +488,10 @@ fn finish(
             "\nno trial has a score (every one diverged, failed or was stopped): no best.json"
         ),
     }
-    let sections: Vec<Section> = output::sections(r, &w.svgs);
+    let mut sections: Vec<Section> = output::sections(r, &w.svgs);
+    if let Some(s) = extra_section {
+        sections.insert(1, s);
+    }
     report::write_html(
         &dir.join("report.html"),
         "lrsched tune",
@@ -444,6 +510,6 @@ fn finish(
 /// `--help` text for the subcommand: examples and the space format.
 pub fn after_help() -> String {
     format!(
-        "Examples:\n  lrsched tune --space space.toml --strategy grid --grid-points 3 --epochs 5 --out runs/tune1\n  lrsched tune --space space.toml --strategy random --trials 20 --search-seed 1 --jobs 2\n  lrsched tune --space space.toml --strategy asha --trials 27 --eta 3 --min-epochs 1 --epochs 9\n  lrsched tune --space space.toml --command \"python train.py --data-dir data\" --strategy asha --trial-timeout 600\n  lrsched tune --space space.toml --command \"python train.py\" --launcher slurm --slurm-args \"--gres=gpu:1 --time=02:00:00\" --jobs 16 --out /shared/tune1\n  lrsched tune --space space.toml --out runs/tune1 --print-trials | while read -r c; do sbatch --wrap \"$c\"; done\n  lrsched train --schedule-config runs/tune1/best.json --epochs 5\n\n{SPACE_HELP}\n\nEach trial runs a program speaking the trial protocol (docs/protocol.md): --command CMD, or\nthis program's `train` with the training flags given here. Its key is the first 16 hex digits\nof the SHA-256 of its schedule, seed, epochs and trainer; its input is trials/KEY/trial.json and\nits outcome trials/KEY/result.json (written atomically when it ends). A rerun with the same\n--out runs only trials without a result; a second tune on the same --out is refused (lock).\nA trial that fails, hangs past --trial-timeout, reports NaN or writes a bad line is a result.\nWith --launcher slurm the trials are one job array (docs/slurm.md): a rerun on the same --out\nwatches tasks still queued or running and submits only the rest; Ctrl-C cancels them.\nOutputs in --out: results.csv, results.jsonl, best.json (for train --schedule-config),\nbest_compare.json (for compare --schedules), score-vs-<param>.png/.svg, report.html."
+        "Examples:\n  lrsched tune --space space.toml --strategy grid --grid-points 3 --epochs 5 --out runs/tune1\n  lrsched tune --space space.toml --strategy random --trials 20 --search-seed 1 --jobs 2\n  lrsched tune --space space.toml --strategy asha --trials 27 --eta 3 --min-epochs 1 --epochs 9\n  lrsched tune --space space.toml --strategy predict --grid-points 9 --top-k 3 --epochs 3\n  lrsched tune --space space.toml --command \"python train.py --data-dir data\" --strategy asha --trial-timeout 600\n  lrsched tune --space space.toml --command \"python train.py\" --launcher slurm --slurm-args \"--gres=gpu:1 --time=02:00:00\" --jobs 16 --out /shared/tune1\n  lrsched tune --space space.toml --out runs/tune1 --print-trials | while read -r c; do sbatch --wrap \"$c\"; done\n  lrsched train --schedule-config runs/tune1/best.json --epochs 5\n\n{SPACE_HELP}\n\nEach trial runs a program speaking the trial protocol (docs/protocol.md): --command CMD, or\nthis program's `train` with the training flags given here. Its key is the first 16 hex digits\nof the SHA-256 of its schedule, seed, epochs and trainer; its input is trials/KEY/trial.json and\nits outcome trials/KEY/result.json (written atomically when it ends). A rerun with the same\n--out runs only trials without a result; a second tune on the same --out is refused (lock).\nA trial that fails, hangs past --trial-timeout, reports NaN or writes a bad line is a result.\nWith --launcher slurm the trials are one job array (docs/slurm.md): a rerun on the same --out\nwatches tasks still queued or running and submits only the rest; Ctrl-C cancels them.\nOutputs in --out: results.csv, results.jsonl, best.json (for train --schedule-config),\nbest_compare.json (for compare --schedules), score-vs-<param>.png/.svg, report.html;\nwith --strategy predict also predictions.json (docs/predict.md)."
     )
 }

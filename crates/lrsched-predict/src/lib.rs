@@ -38,6 +38,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod accuracy;
 mod error;
 mod fitting;
 mod interval;
@@ -45,6 +46,7 @@ mod law;
 mod outcome;
 mod run;
 
+pub use accuracy::{median_relative_error, spearman};
 pub use error::PredictError;
 pub use fitting::{fit, Fit, Quality, SKIPPED_START};
 pub use interval::{bootstrap, Interval};

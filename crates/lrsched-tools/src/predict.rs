@@ -263,7 +263,7 @@ fn thin(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
 
 /// A predicted curve from where the fit starts (its first steps, which the laws do not
 /// describe and where they run to infinity, would flatten the rest of the chart).
-fn drawn_curve(curve: &[f64]) -> Vec<(f64, f64)> {
+pub(crate) fn drawn_curve(curve: &[f64]) -> Vec<(f64, f64)> {
     let from = (curve.len() as f64 * lrsched_predict::SKIPPED_START) as usize;
     thin(
         curve
@@ -291,7 +291,7 @@ fn short_name(name: &str) -> String {
 }
 
 /// Window means of a run's logged losses, as the fit saw them.
-fn observed(run: &Run) -> Vec<(f64, f64)> {
+pub(crate) fn observed(run: &Run) -> Vec<(f64, f64)> {
     let n = run.losses.len();
     let count = n.clamp(1, DRAWN_POINTS / 2);
     (0..count)

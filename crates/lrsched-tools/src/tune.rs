@@ -16,6 +16,7 @@
 pub mod asha;
 mod execute;
 pub mod output;
+pub mod predictive;
 pub mod space;
 
 pub use execute::{collect_external, command_line_for, run};
@@ -30,6 +31,9 @@ use sha2::{Digest, Sha256};
 use space::{canonical, Params, Space};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+
+/// Configurations `--strategy predict` runs to confirm when `--top-k` is not given.
+pub const DEFAULT_TOP_K: usize = 3;
 
 /// How configurations are chosen.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +61,17 @@ pub enum Strategy {
         /// Epochs of the first rung.
         min_epochs: u64,
     },
+    /// Two fitting runs (a constant and a cosine at `fit_lr`), the loss-curve law fitted
+    /// to them predicts every point of the grid, and only the `top_k` best predicted run
+    /// ([`predictive`]).
+    Predict {
+        /// Values per range of the grid predicted.
+        points: usize,
+        /// Configurations run to confirm the prediction.
+        top_k: usize,
+        /// The fitting runs' rate; `None`: the highest peak rate of the space.
+        fit_lr: Option<f64>,
+    },
 }
 
 /// A strategy as the command line names it, with the numbers that go with it.
@@ -76,6 +91,11 @@ pub struct StrategyChoice<'a> {
     pub min_epochs: u64,
     /// Each trial's epoch budget.
     pub epochs: u64,
+    /// predict: configurations run to confirm the prediction (`None`:
+    /// [`DEFAULT_TOP_K`], or the whole grid when smaller).
+    pub top_k: Option<usize>,
+    /// predict: the fitting runs' rate (`None`: the space's peak).
+    pub fit_lr: Option<f64>,
 }
 
 impl StrategyChoice<'_> {
@@ -86,6 +106,35 @@ impl StrategyChoice<'_> {
     pub fn strategy(&self, space: &Space) -> Result<Strategy, String> {
         let max = space::MAX_TRIALS;
         match self.name {
+            "predict" => {
+                let Strategy::Grid { points } = (StrategyChoice {
+                    name: "grid",
+                    ..self.clone()
+                })
+                .strategy(space)?
+                else {
+                    unreachable!("a grid choice gives a grid")
+                };
+                let size = space.grid_size(points);
+                let top_k = self.top_k.unwrap_or(DEFAULT_TOP_K.min(size));
+                if top_k == 0 || top_k > size {
+                    return Err(format!(
+                        "--top-k {top_k} is not allowed: must be between 1 and the grid's {size} configurations"
+                    ));
+                }
+                if let Some(lr) = self.fit_lr {
+                    if !(lr.is_finite() && lr > 0.0 && lr <= 1e6) {
+                        return Err(format!(
+                            "--fit-lr {lr} is not allowed: must be a rate above 0 and at most 1e6"
+                        ));
+                    }
+                }
+                Ok(Strategy::Predict {
+                    points,
+                    top_k,
+                    fit_lr: self.fit_lr,
+                })
+            }
             "grid" => {
                 if self.grid_points == 0 {
                     return Err("--grid-points 0 is not allowed: must be at least 1".into());
@@ -130,7 +179,7 @@ impl StrategyChoice<'_> {
                 })
             }
             s => Err(format!(
-                "--strategy `{s}` is unknown: must be grid, random or asha"
+                "--strategy `{s}` is unknown: must be grid, random, asha or predict"
             )),
         }
     }
@@ -141,6 +190,8 @@ impl Strategy {
     pub fn trials(&self, space: &Space) -> usize {
         match self {
             Strategy::Grid { points } => space.grid_size(*points),
+            // Two fitting runs, then the confirming ones.
+            Strategy::Predict { top_k, .. } => (*top_k).max(2),
             Strategy::Random { trials, .. } | Strategy::Asha { trials, .. } => *trials,
         }
     }
@@ -264,6 +315,37 @@ pub struct PlannedTrial {
 }
 
 impl PlannedTrial {
+    /// The trial of `schedule` (the values `params`) at `seed` in `spec`'s folder, keyed
+    /// by [`trial_key`]; `Err((line, why))` when its `interval` is neither step nor epoch.
+    pub fn new(
+        spec: &TuneSpec,
+        params: Params,
+        schedule: Value,
+        seed: u64,
+    ) -> Result<PlannedTrial, (String, String)> {
+        let key = trial_key(&schedule, seed, spec.epochs, &spec.trainer_id);
+        let line = lrsched::oneline::print_value(&schedule);
+        let input_schedule = match lrsched::ScheduleSpec::from_value(schedule.clone()) {
+            Ok(s) => s,
+            Err(e) => return Err((line, e.to_string())),
+        };
+        let dir = spec.out.join("trials").join(&key);
+        Ok(PlannedTrial {
+            line,
+            input: TrialInput {
+                name: key.clone(),
+                schedule: input_schedule,
+                seed,
+                epochs: spec.epochs,
+                max_steps: None,
+                dir,
+            },
+            key,
+            params,
+            schedule,
+        })
+    }
+
     /// The trial as stored in `trial.json`.
     pub fn to_json(&self, trainer_id: &str) -> Value {
         json!({
@@ -324,7 +406,7 @@ pub fn plan(spec: &TuneSpec) -> Result<Plan, String> {
         return Err("epochs = 0 is not allowed: must be at least 1".into());
     }
     let configs = match &spec.strategy {
-        Strategy::Grid { points } => spec.space.grid(*points)?,
+        Strategy::Grid { points } | Strategy::Predict { points, .. } => spec.space.grid(*points)?,
         Strategy::Random { trials, seed } => spec.space.sample(*trials, *seed)?,
         Strategy::Asha {
             trials,
@@ -352,32 +434,17 @@ pub fn plan(spec: &TuneSpec) -> Result<Plan, String> {
         if !keys.insert(key.clone()) {
             continue;
         }
-        let line = lrsched::oneline::print_value(&schedule);
-        let input_schedule = match lrsched::ScheduleSpec::from_value(schedule.clone()) {
-            Ok(s) => s,
-            Err(e) => {
-                bad_interval.get_or_insert((line, e.to_string()));
-                continue;
+        match PlannedTrial::new(spec, params, schedule, spec.seed) {
+            Ok(t) => {
+                if let Some(r) = TrialRecord::read(&t.input.dir.join("result.json")) {
+                    finished.insert(t.key.clone(), r);
+                }
+                trials.push(t);
             }
-        };
-        let dir = spec.out.join("trials").join(&key);
-        if let Some(r) = TrialRecord::read(&dir.join("result.json")) {
-            finished.insert(key.clone(), r);
+            Err(bad) => {
+                bad_interval.get_or_insert(bad);
+            }
         }
-        trials.push(PlannedTrial {
-            line,
-            input: TrialInput {
-                name: key.clone(),
-                schedule: input_schedule,
-                seed: spec.seed,
-                epochs: spec.epochs,
-                max_steps: None,
-                dir,
-            },
-            key,
-            params,
-            schedule,
-        });
     }
     // A schedule that cannot be built is normally one trial's failure; when no trial's
     // can (a misspelt type), the space itself is wrong: say so before running anything.

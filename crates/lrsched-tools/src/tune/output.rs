@@ -121,6 +121,7 @@ pub fn output_names(space: &super::space::Space) -> Vec<String> {
         "best.json",
         "best_compare.json",
         "report.html",
+        "predictions.json",
     ]
     .map(String::from)
     .to_vec();
@@ -246,6 +247,9 @@ pub fn sections(r: &TuneResult, svgs: &[String]) -> Vec<Section> {
     let how = match &r.strategy {
         Strategy::Grid { points } => format!("Grid search, {points} points per range."),
         Strategy::Random { trials, seed } => format!("Random search, {trials} trials, seed {seed}."),
+        Strategy::Predict { points, top_k, .. } => format!(
+            "Predicted search: a grid of {points} points per range predicted by the loss-curve law fitted to two runs; the {top_k} best predicted were run (the section below)."
+        ),
         Strategy::Asha {
             trials,
             seed,
