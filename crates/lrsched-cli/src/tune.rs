@@ -20,7 +20,7 @@ use lrsched_tools::run_spec::RunSpec;
 use lrsched_tools::runner::TrialEvent;
 use lrsched_tools::trainer::Trainer;
 use lrsched_tools::tune::{
-    self as lib, output, predictive, space::Space, Mode, ScoreBy, Strategy, TuneSpec,
+    self as lib, output, predictive, seeds, space::Space, Mode, ScoreBy, Strategy, TuneSpec,
 };
 use lrsched_tools::{candidates, cores};
 use serde_json::{json, Map};
@@ -60,6 +60,15 @@ pub struct TuneArgs {
     /// (default 3, or the whole grid when smaller).
     #[arg(long)]
     pub top_k: Option<usize>,
+    /// Re-evaluate the top configurations over this many seeds (from --seed on) before
+    /// naming a best; 1: the search's one seed, and configurations within the margin of the
+    /// best are said to be a tie.
+    #[arg(long, default_value_t = 1)]
+    pub seeds: usize,
+    /// With --seeds: how many of the top configurations to re-evaluate (default 3; every
+    /// one tied with the best at one seed is added).
+    #[arg(long)]
+    pub reevaluate: Option<usize>,
     /// predict: the fitting runs' rate (default: the highest peak rate of the grid).
     #[arg(long)]
     pub fit_lr: Option<f64>,
@@ -132,6 +141,7 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
         .transpose()
         .map_err(UserError)?;
     let score = ScoreBy::from_name(&a.score).map_err(UserError)?;
+    check_seeds(a)?;
     crate::compare::check_jobs(a.jobs)?;
     if a.jobs == Some(0) {
         return Err(UserError(
@@ -264,9 +274,10 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
         let trainer = Trainer::Command(trainer);
         let found = predictive::run(&spec, plan, &trainer, &|ev| progress.hear(ev));
         progress.finish();
-        let found = found.map_err(UserError)?;
+        let mut found = found.map_err(UserError)?;
+        let seeded = over_seeds(a, &spec, &mut found.result, &trainer)?;
         drop(lock);
-        return finish_predictive(&found, &spec.out, &compare_extra);
+        return finish_predictive(&found, &spec.out, &compare_extra, seeded);
     }
     lib::write_inputs(&spec, &plan).map_err(UserError)?;
     let collected = lib::collect_external(&spec, &mut plan).map_err(UserError)?;
@@ -293,12 +304,71 @@ pub fn run(a: &TuneArgs, m: &ArgMatches) -> Result<(), UserError> {
     let trainer = Trainer::Command(trainer);
     let result = lib::run(&spec, plan, &trainer, &|ev| progress.hear(ev));
     progress.finish();
-    let result = result.map_err(UserError)?;
-    drop(lock);
+    let mut result = result.map_err(UserError)?;
     if let (Some(t), false) = (&result.timings, a.train.quiet) {
         eprintln!("slurm: {}", lrsched_tools::slurm::describe_timings(t));
     }
-    finish(&result, &spec.out, &compare_extra, None)
+    let seeded = over_seeds(a, &spec, &mut result, &trainer)?;
+    drop(lock);
+    finish(&result, &spec.out, &compare_extra, Vec::new(), seeded)
+}
+
+/// With `--seeds N` (N > 1), the search's top configurations re-evaluated over seeds,
+/// their best named the search's best (`result.chosen`); `None` at one seed.
+fn over_seeds(
+    a: &TuneArgs,
+    spec: &TuneSpec,
+    result: &mut lib::TuneResult,
+    trainer: &Trainer,
+) -> Result<Option<seeds::Reevaluation>, UserError> {
+    if a.seeds < 2 || result.best().is_none() {
+        return Ok(None);
+    }
+    let count = a.reevaluate.unwrap_or(seeds::DEFAULT_REEVALUATE);
+    if !a.train.quiet {
+        eprintln!(
+            "re-evaluating the top {count} configuration(s) (and any tied with the best) at {} more seed(s)",
+            a.seeds - 1
+        );
+    }
+    let progress = Progress::new(count * (a.seeds - 1), a.train.quiet, a.train.epochs);
+    let found = seeds::reevaluate(
+        spec,
+        result,
+        trainer,
+        &|ev| progress.hear(ev),
+        a.seeds,
+        count,
+    );
+    progress.finish();
+    let found = found.map_err(UserError)?;
+    result.chosen = found.best().map(|c| c.key.clone());
+    Ok(Some(found))
+}
+
+/// Checks `--seeds` and `--reevaluate` before anything runs.
+fn check_seeds(a: &TuneArgs) -> Result<(), UserError> {
+    if a.seeds == 0 || a.seeds > seeds::MAX_SEEDS {
+        return Err(UserError(format!(
+            "--seeds {} is not allowed: must be between 1 and {}",
+            a.seeds,
+            seeds::MAX_SEEDS
+        )));
+    }
+    if let Some(k) = a.reevaluate {
+        if k == 0 || k > seeds::MAX_REEVALUATE {
+            return Err(UserError(format!(
+                "--reevaluate {k} is not allowed: must be between 1 and {}",
+                seeds::MAX_REEVALUATE
+            )));
+        }
+        if a.seeds < 2 {
+            return Err(UserError(format!(
+                "--reevaluate {k} needs --seeds 2 or more: it says how many configurations the extra seeds re-run"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The built-in trainer's run for every trial, checked here once (bad data or model
@@ -442,6 +512,7 @@ fn finish_predictive(
     found: &predictive::PredictiveResult,
     dir: &std::path::Path,
     extra: &Map<String, serde_json::Value>,
+    seeded: Option<seeds::Reevaluation>,
 ) -> Result<(), UserError> {
     println!("{}", found.fit_line());
     let (header, rows) = found.table(5);
@@ -450,33 +521,93 @@ fn finish_predictive(
     println!("{}\n", found.compute_line());
     found.write(dir).map_err(UserError)?;
     let section = found.section().map_err(UserError)?;
-    finish(&found.result, dir, extra, Some(section))?;
+    finish(&found.result, dir, extra, vec![section], seeded)?;
     println!("wrote {}", dir.join("predictions.json").display());
     Ok(())
 }
 
-/// Table, files, plots and report (`extra_section` first among the report's sections).
+/// Table, files, plots and report (`extra_sections` after the best in the report), the
+/// re-evaluation over seeds when there was one, else the tie at one seed when there is one.
 fn finish(
     r: &lib::TuneResult,
     dir: &std::path::Path,
     extra: &Map<String, serde_json::Value>,
-    extra_section: Option<Section>,
+    mut extra_sections: Vec<Section>,
+    seeded: Option<seeds::Reevaluation>,
 ) -> Result<(), UserError> {
     let (header, rows) = output::table(r);
     print!("{}", output::format_table(&header, &rows));
+    let verdict = match &seeded {
+        Some(found) => {
+            let (header, rows) = found.table(r);
+            println!(
+                "\nre-evaluated over seeds {}:",
+                found
+                    .seeds
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            print!("{}", output::format_table(&header, &rows));
+            found.write(dir).map_err(UserError)?;
+            let sentence = found.sentence();
+            extra_sections.insert(
+                0,
+                Section {
+                    heading: "Over seeds".into(),
+                    text: vec![
+                        format!("{sentence}."),
+                        "Verdicts as compare gives them (docs/summary.md): paired by seed against the best by interquartile mean; equivalent when the 90% interval of the difference lies within the margin.".into(),
+                    ],
+                    table: Some(lrsched_report::html::Table { header, rows }),
+                    ..Section::default()
+                },
+            );
+            Some(sentence)
+        }
+        None => seeds::tie_at_one_seed(r).map(|t| {
+            let line = format!(
+                "a tie: {} configurations are within {} of the best at one seed ({}), which cannot tell them apart; --seeds 3 or more re-evaluates them and says how many seeds would",
+                t.keys.len(),
+                t.margin_text,
+                t.keys.join(", ")
+            );
+            extra_sections.insert(
+                0,
+                Section {
+                    heading: "A tie".into(),
+                    text: vec![format!("{line}. best.json holds the one ranked first (the highest score, equal scores by key), which this evidence does not show to be better than the others.")],
+                    ..Section::default()
+                },
+            );
+            line
+        }),
+    };
     let w = output::write_files(r, dir, extra).map_err(UserError)?;
     for n in &w.notes {
         eprintln!("note: {n}");
     }
     match (r.best(), &w.best, &w.best_compare) {
         (Some(b), Some(best), Some(cmp)) => {
+            let score = match seeded
+                .as_ref()
+                .and_then(|f| Some((f.best()?, f.seeds.len())))
+            {
+                Some((c, n)) => format!(
+                    "IQM {} {} over {n} seeds",
+                    r.metric,
+                    output::fmt_score(r, Some(c.iqm))
+                ),
+                None => format!(
+                    "{} {}",
+                    output::score_name(r),
+                    output::fmt_score(r, b.score)
+                ),
+            };
             println!(
-                "\nbest: {} {} with {} ({} epochs; trial {})",
-                output::score_name(r),
-                output::fmt_score(r, b.score),
-                b.line,
-                b.budget,
-                b.key
+                "\nbest: {score} with {} ({} epochs; trial {})",
+                b.line, b.budget, b.key
             );
             println!(
                 "wrote {} (for train --schedule-config) and {} (for compare --schedules)",
@@ -488,9 +619,12 @@ fn finish(
             "\nno trial has a score (every one diverged, failed or was stopped): no best.json"
         ),
     }
+    if let Some(v) = &verdict {
+        println!("{v}");
+    }
     let mut sections: Vec<Section> = output::sections(r, &w.svgs);
-    if let Some(s) = extra_section {
-        sections.insert(1, s);
+    for (i, s) in extra_sections.into_iter().enumerate() {
+        sections.insert(1 + i, s);
     }
     report::write_html(
         &dir.join("report.html"),

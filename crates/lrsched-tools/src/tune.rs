@@ -17,6 +17,7 @@ pub mod asha;
 mod execute;
 pub mod output;
 pub mod predictive;
+pub mod seeds;
 pub mod space;
 
 pub use execute::{collect_external, command_line_for, run};
@@ -731,11 +732,17 @@ pub struct TuneResult {
     pub ran: usize,
     /// How long a SLURM run's tasks waited and took (none for a local run).
     pub timings: Option<crate::slurm::Timings>,
+    /// The key [`seeds::reevaluate`] named best over seeds; when set, [`TuneResult::best`]
+    /// is that trial, not the best of one seed.
+    pub chosen: Option<String>,
 }
 
 impl TuneResult {
     /// The best trial that ran the whole budget (or, failing that, the best scored one).
     pub fn best(&self) -> Option<&TrialRow> {
+        if let Some(key) = &self.chosen {
+            return self.rows.iter().find(|r| &r.key == key);
+        }
         self.rows
             .iter()
             .find(|r| r.score.is_some() && r.budget == self.epochs)

@@ -46,6 +46,7 @@ mod tests;
 pub use curves::{charts, write_metrics};
 pub use report::{failures_table, interval_bars, ranking_table, sections, show_target, show_value};
 pub use run::compare;
+pub(crate) use score::against_best;
 pub use score::{write_summary, ScheduleScore, Scoreboard, Verdict};
 
 /// One schedule under comparison.

@@ -338,7 +338,7 @@ pub(super) fn score(
 /// A complete schedule's verdict from `d`, the best's oriented finals less its own seed
 /// by seed: equivalent when the 90% paired t interval lies within `margin`, worse when
 /// the 95% one excludes zero, else undecided with the seeds that would decide.
-fn against_best(d: &[f64], margin: f64) -> Verdict {
+pub(crate) fn against_best(d: &[f64], margin: f64) -> Verdict {
     match (paired_interval(d, 0.90), paired_interval(d, 0.95)) {
         (Some((_, lo, hi)), _) if lo >= -margin && hi <= margin => Verdict::Equivalent,
         (_, Some((_, lo, _))) if lo > 0.0 => Verdict::Worse,

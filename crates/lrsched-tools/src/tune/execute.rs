@@ -248,6 +248,7 @@ fn rank(
         trainer,
         ran,
         timings: None,
+        chosen: None,
     }
 }
 
