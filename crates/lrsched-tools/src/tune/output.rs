@@ -227,6 +227,13 @@ pub fn write_files(
 pub fn sections(r: &TuneResult, svgs: &[String]) -> Vec<Section> {
     let mut text = Vec::new();
     match r.best() {
+        Some(b) if r.chosen.is_some() => text.push(format!(
+            "Best over seeds (the section below): {} (trial {}; {} {} at the search's seed).",
+            b.line,
+            b.key,
+            score_name(r),
+            fmt_score(r, b.score),
+        )),
         Some(b) => text.push(format!(
             "Best: {} {} with {} ({} epochs; trial {}).",
             score_name(r),

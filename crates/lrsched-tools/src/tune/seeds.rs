@@ -169,7 +169,7 @@ impl Reevaluation {
                 undecided.len(),
                 undecided
                     .iter()
-                    .map(|(c, _)| c.key.as_str())
+                    .map(|(c, _)| c.line.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
                 most.map_or(String::new(), |m| format!(": about {m} seeds would decide")),
