@@ -20,6 +20,8 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+mod workloads;
+
 /// The flags of `lrsched compare`: every `train` flag, plus the comparison's own.
 ///
 /// `--target` is the accuracy to reach here, so `train`'s `--target` (the CSV target
@@ -81,6 +83,12 @@ pub struct CompareArgs {
     /// one folder per trial (default runs/compare-<timestamp>/).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Several workloads at once: a TOML or JSON list of `[[workloads]]`, each a name, a
+    /// `target` and either a `command` or a built-in `data` set (docs/workloads.md); the
+    /// same schedules run on each, in one folder of --out per workload, scored across
+    /// them as AlgoPerf does (workloads.json, report.html).
+    #[arg(long, value_name = "FILE")]
+    pub workloads: Option<PathBuf>,
     #[command(flatten)]
     pub trials: TrialArgs,
     #[command(flatten)]
@@ -146,8 +154,24 @@ impl From<Preset> for candidates::Preset {
 }
 
 /// `lrsched compare`: flags to a [`CompareSpec`] once, the comparison in
-/// `lrsched_tools::compare`, then the table, the verdict and the files.
+/// `lrsched_tools::compare`, then the table, the verdict and the files; with
+/// `--workloads`, that for each workload and the score across them ([`workloads`]).
 pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
+    if let Some(file) = &args.workloads {
+        return workloads::run(file, args, matches);
+    }
+    let result = run_one(args, matches)?;
+    if !result.runs.iter().any(|r| r.result.status.is_usable()) {
+        report::exit_no_trial_completed(&report::count_outcomes(
+            result.runs.iter().map(|r| r.result.status.word()),
+        ));
+    }
+    Ok(())
+}
+
+/// One comparison from its flags: run, printed, written into its `--out`; a comparison
+/// where no trial completed is returned too (the caller decides what that ends).
+fn run_one(args: &CompareArgs, matches: &ArgMatches) -> Result<tool::CompareResult, UserError> {
     let a = &args.train;
     if a.schedule.is_some() || a.schedule_config.is_some() {
         return Err(UserError(
@@ -380,12 +404,7 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
         println!("{line}");
     }
     println!("report: {}", html.display());
-    if !result.runs.iter().any(|r| r.result.status.is_usable()) {
-        report::exit_no_trial_completed(&report::count_outcomes(
-            result.runs.iter().map(|r| r.result.status.word()),
-        ));
-    }
-    Ok(())
+    Ok(result)
 }
 
 /// The optimizer as the setup line has always shown it: its flag value's enum name
