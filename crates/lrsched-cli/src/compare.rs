@@ -108,6 +108,12 @@ pub struct TrialArgs {
     /// accuracies and scores).
     #[arg(long, value_enum, requires = "metric")]
     pub mode: Option<MetricMode>,
+    /// The --command program honours LRSCHED_OPTIMIZER (docs/protocol.md): it builds the
+    /// optimizer a trial asks for and says so in optimizer.json, so the schedule-free and
+    /// LR-free baselines (and --schedules entries with an `optimizer`) are offered to it.
+    /// A trial that does not confirm its optimizer is bad output, never ranked.
+    #[arg(long, requires = "command")]
+    pub honours_optimizer: bool,
 }
 
 /// Which way a metric is better.
@@ -226,15 +232,26 @@ fn run_one(args: &CompareArgs, matches: &ArgMatches) -> Result<tool::CompareResu
         (None, Some(p)) => p.entries(&spec),
         (None, None) => candidates::default_set(&spec),
     };
-    if command.is_some() && args.schedules.is_none() {
-        // A baseline of another optimizer (schedule-free, LR-free) is lrsched's trainer
-        // changing the optimizer; a program of one's own trains with its own, so it would
-        // only be a constant rate under another name.
+    if command.is_some() && !args.trials.honours_optimizer {
+        // A baseline of another optimizer (schedule-free, LR-free) needs the program to
+        // build that optimizer; one that did not declare it honours LRSCHED_OPTIMIZER
+        // trains with its own, so the baseline would only be a constant rate under
+        // another name.
+        if let (Some(path), Some(e)) = (
+            &args.schedules,
+            entries.iter().find(|e| e.optimizer.is_some()),
+        ) {
+            return Err(UserError(format!(
+                "{}: `{}` names an optimizer, which a --command program builds only if it honours LRSCHED_OPTIMIZER: add --honours-optimizer if it does (docs/protocol.md), or remove the entry's `optimizer`",
+                path.display(),
+                e.name
+            )));
+        }
         let before = entries.len();
         entries.retain(|e| e.optimizer.is_none());
         if entries.len() < before {
             eprintln!(
-                "note: the schedule-free and LR-free baselines are left out: they change the optimizer, which a --command program chooses itself"
+                "note: the schedule-free and LR-free baselines are left out: they change the optimizer, which a --command program builds only if it honours LRSCHED_OPTIMIZER (--honours-optimizer, docs/protocol.md)"
             );
         }
     }
@@ -274,10 +291,20 @@ fn run_one(args: &CompareArgs, matches: &ArgMatches) -> Result<tool::CompareResu
                     lrsched::config::resolve_durations_with(&mut schedule, &shape)
                         .map_err(|err| UserError(format!("schedule `{}`: {err}", e.name)))?;
                 }
+                // An optimizer baseline asks the program for its optimizer (only reached
+                // with --honours-optimizer, above); the trial must confirm it.
+                let trainer = match (&trainer, candidates::optimizer_request(e)) {
+                    (Trainer::Command(c), Some(request)) => {
+                        let mut c = c.clone();
+                        c.optimizer = Some(request);
+                        Trainer::Command(c)
+                    }
+                    _ => trainer.clone(),
+                };
                 candidates.push(Candidate {
                     name: e.name.clone(),
                     schedule,
-                    trainer: trainer.clone(),
+                    trainer,
                 });
             }
             let setup = format!(
