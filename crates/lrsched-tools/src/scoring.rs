@@ -353,16 +353,19 @@ pub fn performance_profile(ratios: &[f64], tau: f64) -> f64 {
 /// use lrsched_tools::scoring::integrated_score;
 /// assert_eq!(integrated_score(&[1.0, 1.0], 4.0), 1.0);
 /// assert_eq!(integrated_score(&[2.5, f64::INFINITY], 4.0), 0.25);
+/// assert!(integrated_score(&[f64::INFINITY], 4.0).is_sign_positive());
 /// ```
 pub fn integrated_score(ratios: &[f64], r_max: f64) -> f64 {
     if ratios.is_empty() || r_max.is_nan() || r_max <= 1.0 {
         return f64::NAN;
     }
-    let area: f64 = ratios
+    // A fold from +0.0, not `sum` (which starts from -0.0): no workload within r_max
+    // scores 0, not -0.
+    let area = ratios
         .iter()
         .filter(|&&r| r <= r_max)
         .map(|&r| r_max - r.max(1.0))
-        .sum();
+        .fold(0.0, |a, x| a + x);
     area / ((r_max - 1.0) * ratios.len() as f64)
 }
 
