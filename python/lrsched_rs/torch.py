@@ -382,3 +382,89 @@ def _metric(metric: Any) -> float:
     if number is None:
         raise bad
     return number
+
+
+# The optimizers an optimizer request (``LRSCHED_OPTIMIZER``, docs/protocol.md) may name:
+# name -> (module, class, the pip package that has it, settings it implies). The names
+# are lrsched's (`--optimizer`, a schedules file's `optimizer`); each is built from its
+# reference implementation, with that implementation's defaults for what the request
+# leaves out.
+_OPTIMIZERS: Dict[str, Tuple[str, str, str, Dict[str, Any]]] = {
+    "sgd": ("torch.optim", "SGD", "torch", {}),
+    "momentum": ("torch.optim", "SGD", "torch", {"momentum": 0.9}),
+    "nesterov": ("torch.optim", "SGD", "torch", {"momentum": 0.9, "nesterov": True}),
+    "rmsprop": ("torch.optim", "RMSprop", "torch", {}),
+    "adam": ("torch.optim", "Adam", "torch", {}),
+    "adamw": ("torch.optim", "AdamW", "torch", {}),
+    "prodigy": ("prodigyopt", "Prodigy", "prodigyopt", {}),
+    "dadapt-adam": ("dadaptation", "DAdaptAdam", "dadaptation", {}),
+    "dadapt-sgd": ("dadaptation", "DAdaptSGD", "dadaptation", {}),
+    "dog": ("dog", "DoG", "dog-optimizer", {}),
+    "sf-adamw": ("schedulefree", "AdamWScheduleFree", "schedulefree", {}),
+    "sf-sgd": ("schedulefree", "SGDScheduleFree", "schedulefree", {}),
+}
+
+OPTIMIZER_NAMES = tuple(_OPTIMIZERS)
+__all__ += ["build_optimizer", "OPTIMIZER_NAMES"]
+
+
+def build_optimizer(params: Any, request: Union[Dict[str, Any], str]) -> Optimizer:
+    """The torch optimizer an optimizer request names, over ``params``.
+
+    ``request`` is ``{"name": NAME, **settings}`` (or its JSON text): ``NAME`` one of
+    ``OPTIMIZER_NAMES`` (``adam``, ``adamw``, ``sgd``, ``momentum``, ``nesterov``,
+    ``rmsprop`` from ``torch.optim``; ``prodigy`` from prodigyopt, ``dadapt-adam`` and
+    ``dadapt-sgd`` from dadaptation, ``dog`` from dog-optimizer, ``sf-adamw`` and
+    ``sf-sgd`` from schedulefree, when installed), the other keys its constructor's
+    keyword arguments (``lr`` is the LR-free optimizers' multiplier of their own step
+    size). Anything else raises ``lrsched_rs.ScheduleError`` naming it and what is
+    allowed. A schedule-free optimizer needs ``optimizer.train()`` before training and
+    ``optimizer.eval()`` before evaluating, as schedulefree documents.
+
+    >>> import torch, lrsched_rs.torch
+    >>> opt = lrsched_rs.torch.build_optimizer(torch.nn.Linear(2, 1).parameters(),
+    ...                                        {"name": "adamw", "lr": 0.01})
+    >>> type(opt).__name__, opt.param_groups[0]["lr"]
+    ('AdamW', 0.01)
+    >>> lrsched_rs.torch.build_optimizer([], {"name": "lion"})
+    Traceback (most recent call last):
+    ...
+    lrsched_rs.ScheduleError: optimizer request: name = 'lion' is not allowed: one of sgd, momentum, nesterov, rmsprop, adam, adamw, prodigy, dadapt-adam, dadapt-sgd, dog, sf-adamw, sf-sgd
+    """
+    import importlib
+    import json
+
+    if isinstance(request, str):
+        try:
+            request = json.loads(request)
+        except ValueError as e:
+            raise ScheduleError(f"optimizer request: not JSON ({e}): {_shown(request)}") from None
+    if not isinstance(request, dict):
+        raise ScheduleError(
+            f"optimizer request: {_shown(request)} is not allowed: must be an object "
+            '{"name": ..., ...}'
+        )
+    name = request.get("name")
+    if name not in _OPTIMIZERS:
+        raise ScheduleError(
+            f"optimizer request: name = {_shown(name)} is not allowed: one of "
+            + ", ".join(_OPTIMIZERS)
+        )
+    module_name, class_name, package, implied = _OPTIMIZERS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        raise ScheduleError(
+            f"optimizer `{name}` needs the {package} package, which is not installed: "
+            f"pip install {package}"
+        ) from None
+    settings = {**implied, **{k: v for k, v in request.items() if k != "name"}}
+    if "betas" in settings and isinstance(settings["betas"], list):
+        settings["betas"] = tuple(settings["betas"])
+    try:
+        return getattr(module, class_name)(params, **settings)
+    except (TypeError, ValueError) as e:
+        raise ScheduleError(
+            f"optimizer `{name}` ({module_name}.{class_name}) refused its settings "
+            f"{_shown(settings)}: {e}"
+        ) from None

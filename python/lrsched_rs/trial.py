@@ -35,7 +35,7 @@ from ._lrsched import _Metrics, _Trial, parse_config
 
 __all__ = [
     "active", "schedule", "seed", "epochs", "max_steps", "interval", "name", "out_dir",
-    "report", "report_step",
+    "report", "report_step", "optimizer_request", "optimizer",
 ]
 
 _NOT_READ = object()
@@ -239,3 +239,97 @@ def report_step(step: int, lr: float, loss: float) -> None:
         return
     w.step(step, _number("lr", lr), _number("loss", loss))
 
+
+
+OPTIMIZER_VAR = "LRSCHED_OPTIMIZER"
+OPTIMIZER_FILE = "optimizer.json"
+
+
+def optimizer_request() -> Optional[Dict[str, Any]]:
+    """The optimizer this trial asks for (``LRSCHED_OPTIMIZER``: ``{"name": "prodigy",
+    "lr": 1.0}``), or None: outside a trial, or when lrsched asks for none (it asks only
+    programs run with ``--honours-optimizer``, for its optimizer baselines).
+
+    >>> import lrsched_rs.trial
+    >>> lrsched_rs.trial.optimizer_request() is None
+    True
+    """
+    import json
+    import os
+
+    text = os.environ.get(OPTIMIZER_VAR)
+    if _get() is None or text is None or text == "":
+        return None
+    try:
+        request = json.loads(text)
+    except ValueError as e:
+        raise ScheduleError(f"{OPTIMIZER_VAR} is not JSON ({e}): {_shown(text)}") from None
+    if not isinstance(request, dict) or not isinstance(request.get("name"), str):
+        raise ScheduleError(
+            f"{OPTIMIZER_VAR} = {_shown(text)} is not allowed: must be an object with a "
+            '"name", e.g. {"name": "prodigy", "lr": 1.0}'
+        )
+    return request
+
+
+def optimizer(params: Any, default: Any = None) -> Any:
+    """The trial's torch optimizer over ``params``: the one ``LRSCHED_OPTIMIZER`` asks for
+    (``lrsched_rs.torch.build_optimizer``), confirmed to lrsched by writing what was built
+    to ``$LRSCHED_OUT_DIR/optimizer.json``; without a request, ``default``, called with
+    ``params`` when it is callable (``lambda p: torch.optim.SGD(p, lr=0.1)``).
+
+    A program that builds its optimizer through this honours the request and may be run
+    with ``lrsched compare --command ... --honours-optimizer``. An optimizer that cannot
+    be built (its package not installed, a setting it refuses) raises
+    ``lrsched_rs.ScheduleError`` and the trial fails, naming it.
+
+    >>> import lrsched_rs.trial
+    >>> lrsched_rs.trial.optimizer([], default=lambda params: "the program's own")
+    "the program's own"
+    """
+    request = optimizer_request()
+    if request is None:
+        default = _need("optimizer", default)
+        return default(params) if callable(default) else default
+    from .torch import build_optimizer
+
+    built = build_optimizer(params, request)
+    _confirm(request, built)
+    return built
+
+
+def _confirm(request: Dict[str, Any], built: Any) -> None:
+    """Writes ``optimizer.json`` in the trial's folder (atomically: lrsched reads it after
+    the trial): the request's name, the class built and its first group's settings."""
+    import json
+    import os
+
+    t = _get()
+    if t is None:
+        return
+    group = built.param_groups[0] if getattr(built, "param_groups", None) else {}
+    settings = {k: v for k, v in group.items() if k != "params"}
+    doc = {
+        "name": request["name"],
+        "class": f"{type(built).__module__}.{type(built).__name__}",
+        # Plain JSON (lrsched reads it strictly): a value JSON cannot hold (a tensor, an
+        # infinite float such as Prodigy's growth_rate) as its repr.
+        "settings": json.loads(json.dumps(_plain(settings), default=repr)),
+    }
+    path = os.path.join(t.out_dir, OPTIMIZER_FILE)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f, allow_nan=False)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def _plain(v: Any) -> Any:
+    """``v`` with every float JSON cannot hold (inf, nan) as its repr, lists for tuples."""
+    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+        return repr(v)
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v

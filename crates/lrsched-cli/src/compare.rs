@@ -20,6 +20,8 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+mod workloads;
+
 /// The flags of `lrsched compare`: every `train` flag, plus the comparison's own.
 ///
 /// `--target` is the accuracy to reach here, so `train`'s `--target` (the CSV target
@@ -81,6 +83,12 @@ pub struct CompareArgs {
     /// one folder per trial (default runs/compare-<timestamp>/).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Several workloads at once: a TOML or JSON list of `[[workloads]]`, each a name, a
+    /// `target` and either a `command` or a built-in `data` set (docs/workloads.md); the
+    /// same schedules run on each, in one folder of --out per workload, scored across
+    /// them as AlgoPerf does (workloads.json, report.html).
+    #[arg(long, value_name = "FILE")]
+    pub workloads: Option<PathBuf>,
     #[command(flatten)]
     pub trials: TrialArgs,
     #[command(flatten)]
@@ -100,6 +108,12 @@ pub struct TrialArgs {
     /// accuracies and scores).
     #[arg(long, value_enum, requires = "metric")]
     pub mode: Option<MetricMode>,
+    /// The --command program honours LRSCHED_OPTIMIZER (docs/protocol.md): it builds the
+    /// optimizer a trial asks for and says so in optimizer.json, so the schedule-free and
+    /// LR-free baselines (and --schedules entries with an `optimizer`) are offered to it.
+    /// A trial that does not confirm its optimizer is bad output, never ranked.
+    #[arg(long, requires = "command")]
+    pub honours_optimizer: bool,
 }
 
 /// Which way a metric is better.
@@ -146,8 +160,24 @@ impl From<Preset> for candidates::Preset {
 }
 
 /// `lrsched compare`: flags to a [`CompareSpec`] once, the comparison in
-/// `lrsched_tools::compare`, then the table, the verdict and the files.
+/// `lrsched_tools::compare`, then the table, the verdict and the files; with
+/// `--workloads`, that for each workload and the score across them ([`workloads`]).
 pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
+    if let Some(file) = &args.workloads {
+        return workloads::run(file, args, matches);
+    }
+    let result = run_one(args, matches)?;
+    if !result.runs.iter().any(|r| r.result.status.is_usable()) {
+        report::exit_no_trial_completed(&report::count_outcomes(
+            result.runs.iter().map(|r| r.result.status.word()),
+        ));
+    }
+    Ok(())
+}
+
+/// One comparison from its flags: run, printed, written into its `--out`; a comparison
+/// where no trial completed is returned too (the caller decides what that ends).
+fn run_one(args: &CompareArgs, matches: &ArgMatches) -> Result<tool::CompareResult, UserError> {
     let a = &args.train;
     if a.schedule.is_some() || a.schedule_config.is_some() {
         return Err(UserError(
@@ -202,15 +232,26 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
         (None, Some(p)) => p.entries(&spec),
         (None, None) => candidates::default_set(&spec),
     };
-    if command.is_some() && args.schedules.is_none() {
-        // A baseline of another optimizer (schedule-free, LR-free) is lrsched's trainer
-        // changing the optimizer; a program of one's own trains with its own, so it would
-        // only be a constant rate under another name.
+    if command.is_some() && !args.trials.honours_optimizer {
+        // A baseline of another optimizer (schedule-free, LR-free) needs the program to
+        // build that optimizer; one that did not declare it honours LRSCHED_OPTIMIZER
+        // trains with its own, so the baseline would only be a constant rate under
+        // another name.
+        if let (Some(path), Some(e)) = (
+            &args.schedules,
+            entries.iter().find(|e| e.optimizer.is_some()),
+        ) {
+            return Err(UserError(format!(
+                "{}: `{}` names an optimizer, which a --command program builds only if it honours LRSCHED_OPTIMIZER: add --honours-optimizer if it does (docs/protocol.md), or remove the entry's `optimizer`",
+                path.display(),
+                e.name
+            )));
+        }
         let before = entries.len();
         entries.retain(|e| e.optimizer.is_none());
         if entries.len() < before {
             eprintln!(
-                "note: the schedule-free and LR-free baselines are left out: they change the optimizer, which a --command program chooses itself"
+                "note: the schedule-free and LR-free baselines are left out: they change the optimizer, which a --command program builds only if it honours LRSCHED_OPTIMIZER (--honours-optimizer, docs/protocol.md)"
             );
         }
     }
@@ -250,10 +291,20 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
                     lrsched::config::resolve_durations_with(&mut schedule, &shape)
                         .map_err(|err| UserError(format!("schedule `{}`: {err}", e.name)))?;
                 }
+                // An optimizer baseline asks the program for its optimizer (only reached
+                // with --honours-optimizer, above); the trial must confirm it.
+                let trainer = match (&trainer, candidates::optimizer_request(e)) {
+                    (Trainer::Command(c), Some(request)) => {
+                        let mut c = c.clone();
+                        c.optimizer = Some(request);
+                        Trainer::Command(c)
+                    }
+                    _ => trainer.clone(),
+                };
                 candidates.push(Candidate {
                     name: e.name.clone(),
                     schedule,
-                    trainer: trainer.clone(),
+                    trainer,
                 });
             }
             let setup = format!(
@@ -380,12 +431,7 @@ pub fn run(args: &CompareArgs, matches: &ArgMatches) -> Result<(), UserError> {
         println!("{line}");
     }
     println!("report: {}", html.display());
-    if !result.runs.iter().any(|r| r.result.status.is_usable()) {
-        report::exit_no_trial_completed(&report::count_outcomes(
-            result.runs.iter().map(|r| r.result.status.word()),
-        ));
-    }
-    Ok(())
+    Ok(result)
 }
 
 /// The optimizer as the setup line has always shown it: its flag value's enum name

@@ -273,6 +273,33 @@ pub const OPTIMIZERS: [(&str, OptimizerKind); 12] = [
     ("dog", OptimizerKind::Dog),
 ];
 
+/// What a `--command` program that honours `LRSCHED_OPTIMIZER` is asked to build for an
+/// entry with an optimizer: `{"name": NAME, "lr": LR}`, the name as [`OPTIMIZERS`] spells
+/// it and the rate the entry's schedule starts at (for an LR-free optimizer, the
+/// multiplier of its own step size); `None` for an entry that keeps the run's optimizer.
+///
+/// ```
+/// use lrsched_tools::candidates::{default_set, optimizer_request};
+/// let set = default_set(&Default::default());
+/// let prodigy = set.iter().find(|e| e.name.starts_with("Prodigy")).unwrap();
+/// assert_eq!(optimizer_request(prodigy), Some(serde_json::json!({"name": "prodigy", "lr": 1.0})));
+/// assert_eq!(optimizer_request(&set[0]), None);
+/// ```
+pub fn optimizer_request(entry: &Entry) -> Option<Value> {
+    let kind = entry.optimizer?;
+    let name = OPTIMIZERS.iter().find(|(_, k)| *k == kind)?.0;
+    let mut request = serde_json::json!({ "name": name });
+    let lr = lrsched::ScheduleSpec::from_value(entry.schedule.clone())
+        .ok()
+        .and_then(|s| s.build(None).ok())
+        .map(|s| lrsched::Schedule::value(&s, 0))
+        .filter(|lr| lr.is_finite() && *lr > 0.0);
+    if let Some(lr) = lr {
+        request["lr"] = lr.into();
+    }
+    Some(request)
+}
+
 /// The optimizer `name` (any case) names, if one.
 pub fn optimizer_named(name: &str) -> Option<OptimizerKind> {
     OPTIMIZERS

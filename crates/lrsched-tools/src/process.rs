@@ -38,6 +38,10 @@ pub struct CommandTrainer {
     /// When a loss that is still finite counts as diverged: on the step lines' `loss`, or,
     /// for a program that reports only epochs, on the epochs' `train_loss` (else `loss`).
     pub divergence: DivergenceRule,
+    /// The optimizer the program is asked to build (`LRSCHED_OPTIMIZER`, a JSON object;
+    /// docs/protocol.md): set by compare for an optimizer baseline, and only for a program
+    /// that declared it honours the request. `None`: the variable is removed.
+    pub optimizer: Option<serde_json::Value>,
 }
 
 pub use crate::protocol::MAX_LINES_PER_TRIAL;
@@ -55,7 +59,22 @@ impl CommandTrainer {
             // runs 33 trials of a fraction of a second), long enough to cost nothing.
             poll: Duration::from_millis(20),
             divergence: DivergenceRule::default(),
+            optimizer: None,
         }
+    }
+
+    /// `LRSCHED_OPTIMIZER` and its value, when the trainer carries a request.
+    ///
+    /// ```
+    /// let mut t = lrsched_tools::process::CommandTrainer::new("python train.py");
+    /// assert_eq!(t.optimizer_env(), None);
+    /// t.optimizer = Some(serde_json::json!({"name": "prodigy", "lr": 1.0}));
+    /// assert_eq!(t.optimizer_env().unwrap(), ("LRSCHED_OPTIMIZER", r#"{"lr":1.0,"name":"prodigy"}"#.to_string()));
+    /// ```
+    pub fn optimizer_env(&self) -> Option<(&'static str, String)> {
+        self.optimizer
+            .as_ref()
+            .map(|o| (crate::protocol::ENV_OPTIMIZER, o.to_string()))
     }
 }
 
@@ -300,6 +319,8 @@ pub fn run(
         .stdout(stdout)
         .stderr(stderr)
         .envs(input.env(trainer.steps_per_epoch))
+        .env_remove(crate::protocol::ENV_OPTIMIZER)
+        .envs(trainer.optimizer_env())
         .process_group(0);
     if let Some(dir) = &trainer.cwd {
         cmd.current_dir(dir);
@@ -467,6 +488,7 @@ pub fn shell_line(trainer: &CommandTrainer, input: &TrialInput) -> String {
     let env: Vec<String> = input
         .env(trainer.steps_per_epoch)
         .into_iter()
+        .chain(trainer.optimizer_env())
         .map(|(k, v)| format!("{k}={}", q(&v)))
         .collect();
     let cd = trainer.cwd.as_ref().map_or(String::new(), |c| {

@@ -72,6 +72,81 @@ impl TrialInput {
     }
 }
 
+/// The optional variable that asks a program to build an optimizer: a JSON object with
+/// `name` (`adam`, `prodigy`, ...) and its settings (`lr`, ...), set only for programs
+/// that declared they honour it (docs/protocol.md, "Optimizer requests").
+pub const ENV_OPTIMIZER: &str = "LRSCHED_OPTIMIZER";
+
+/// The file in the trial's folder where a program that honoured `LRSCHED_OPTIMIZER` says
+/// what it built: `{"name": "prodigy", ...}` (docs/protocol.md).
+pub const OPTIMIZER_FILE: &str = "optimizer.json";
+
+/// Why a trial that was asked for an optimizer cannot be counted as having used it: the
+/// program wrote no [`OPTIMIZER_FILE`], wrote one that is not a JSON object with a
+/// `name`, or named another optimizer than the one asked for, or said `"applied": false`.
+/// `None` when it confirmed the request. A program that ignores the request trains with
+/// its own optimizer, and its result under the baseline's name would be a disguised run
+/// of something else: such a trial is bad output, never ranked.
+///
+/// ```
+/// use lrsched_tools::protocol::check_optimizer_applied;
+/// let dir = tempfile::tempdir().unwrap();
+/// let asked = serde_json::json!({"name": "prodigy", "lr": 1.0});
+/// let e = check_optimizer_applied(dir.path(), &asked).unwrap();
+/// assert!(e.starts_with("was asked for optimizer `prodigy` (LRSCHED_OPTIMIZER) but wrote no optimizer.json"), "{e}");
+/// std::fs::write(dir.path().join("optimizer.json"), r#"{"name": "adam"}"#).unwrap();
+/// assert!(check_optimizer_applied(dir.path(), &asked).unwrap().contains("built `adam`"));
+/// std::fs::write(dir.path().join("optimizer.json"), r#"{"name": "prodigy", "class": "prodigyopt.Prodigy"}"#).unwrap();
+/// assert_eq!(check_optimizer_applied(dir.path(), &asked), None);
+/// ```
+pub fn check_optimizer_applied(dir: &Path, asked: &Value) -> Option<String> {
+    let want = asked.get("name").and_then(Value::as_str).unwrap_or("");
+    let path = dir.join(OPTIMIZER_FILE);
+    let head = format!("was asked for optimizer `{want}` (LRSCHED_OPTIMIZER) but");
+    let bytes = match read_trial_file(&path, 64 * 1024) {
+        Ok(b) => b,
+        Err(_) => {
+            return Some(format!(
+                "{head} wrote no {OPTIMIZER_FILE} saying it built it: a program that honours the request writes {{\"name\": \"{want}\"}} there (docs/protocol.md); one that ignores it trains with its own optimizer, which must not be ranked under this name"
+            ))
+        }
+    };
+    let said: Value = match serde_json::from_slice(&bytes) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => return Some(format!("{head} its {OPTIMIZER_FILE} is not a JSON object")),
+    };
+    let Some(name) = said.get("name").and_then(Value::as_str) else {
+        return Some(format!("{head} its {OPTIMIZER_FILE} has no `name`"));
+    };
+    if said.get("applied") == Some(&Value::Bool(false)) {
+        let why = said
+            .get("reason")
+            .and_then(Value::as_str)
+            .unwrap_or("no reason given");
+        return Some(format!(
+            "{head} said it did not apply it: {}",
+            quote_text(why)
+        ));
+    }
+    if name != want {
+        return Some(format!(
+            "{head} built `{}` ({OPTIMIZER_FILE})",
+            quote_text(name)
+        ));
+    }
+    None
+}
+
+/// At most 80 characters of a program's text, for messages.
+fn quote_text(s: &str) -> String {
+    let t: String = s.chars().take(80).collect();
+    if t.len() < s.len() {
+        format!("{t}...")
+    } else {
+        t
+    }
+}
+
 /// One epoch's line: `{"epoch": 1, "val_loss": 0.31, "val_acc": 0.91}`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EpochLine {

@@ -353,17 +353,63 @@ pub fn performance_profile(ratios: &[f64], tau: f64) -> f64 {
 /// use lrsched_tools::scoring::integrated_score;
 /// assert_eq!(integrated_score(&[1.0, 1.0], 4.0), 1.0);
 /// assert_eq!(integrated_score(&[2.5, f64::INFINITY], 4.0), 0.25);
+/// assert!(integrated_score(&[f64::INFINITY], 4.0).is_sign_positive());
 /// ```
 pub fn integrated_score(ratios: &[f64], r_max: f64) -> f64 {
     if ratios.is_empty() || r_max.is_nan() || r_max <= 1.0 {
         return f64::NAN;
     }
-    let area: f64 = ratios
+    // A fold from +0.0, not `sum` (which starts from -0.0): no workload within r_max
+    // scores 0, not -0.
+    let area = ratios
         .iter()
         .filter(|&&r| r <= r_max)
         .map(|&r| r_max - r.max(1.0))
-        .sum();
+        .fold(0.0, |a, x| a + x);
     area / ((r_max - 1.0) * ratios.len() as f64)
+}
+
+/// AlgoPerf's own computation of [`integrated_score`], as `scoring/performance_profile.py`
+/// and `score_submissions.py` do it: `rho` at `points` evenly spaced `tau` from 1 to
+/// `r_max` (`np.linspace`), integrated by the trapezoid rule (`np.trapz`) and divided by
+/// `r_max - 1`. A step function's trapezoid differs from its exact area by at most half a
+/// grid step per jump, so by at most `1 / (2 (points - 1))`; NaN for no ratios, fewer than
+/// two points or `r_max <= 1`.
+///
+/// ```
+/// use lrsched_tools::scoring::{integrated_score, integrated_score_grid};
+/// assert_eq!(integrated_score_grid(&[1.0, 1.0], 4.0, 100), 1.0);
+/// let r = [1.3, 2.71, f64::INFINITY];
+/// assert!((integrated_score_grid(&r, 4.0, 100) - integrated_score(&r, 4.0)).abs() <= 1.0 / 198.0);
+/// ```
+pub fn integrated_score_grid(ratios: &[f64], r_max: f64, points: usize) -> f64 {
+    if ratios.is_empty() || points < 2 || r_max.is_nan() || r_max <= 1.0 {
+        return f64::NAN;
+    }
+    let tau = |k: usize| linspace_point(1.0, r_max, points, k);
+    let area: f64 = (1..points)
+        .map(|k| {
+            let (a, b) = (tau(k - 1), tau(k));
+            (b - a) * (performance_profile(ratios, a) + performance_profile(ratios, b)) / 2.0
+        })
+        .sum();
+    area / (r_max - 1.0)
+}
+
+/// Point `k` of `points` evenly spaced from `start` to `stop`, computed as `np.linspace`
+/// computes it (`k * step + start`, the last point `stop` exactly), so a ratio that falls
+/// on a grid point (2.0 on AlgoPerf's 100 points from 1 to 4) counts as numpy counts it.
+///
+/// ```
+/// use lrsched_tools::scoring::linspace_point;
+/// assert_eq!(linspace_point(1.0, 4.0, 100, 99), 4.0);
+/// assert_eq!(linspace_point(1.0, 4.0, 100, 33), 33.0 * (3.0 / 99.0) + 1.0);
+/// ```
+pub fn linspace_point(start: f64, stop: f64, points: usize, k: usize) -> f64 {
+    if points < 2 || k + 1 >= points {
+        return if k == 0 { start } else { stop };
+    }
+    k as f64 * ((stop - start) / (points - 1) as f64) + start
 }
 
 /// How many times faster `times` are than `baseline`, workload by workload, as a

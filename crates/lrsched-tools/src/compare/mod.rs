@@ -42,6 +42,7 @@ mod score;
 mod sentences;
 #[cfg(test)]
 mod tests;
+pub mod workloads;
 
 pub use curves::{charts, write_metrics};
 pub use report::{failures_table, interval_bars, ranking_table, sections, show_target, show_value};

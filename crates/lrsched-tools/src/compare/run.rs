@@ -132,6 +132,11 @@ pub fn compare(
     for run in &mut runs {
         let path = run.input.metrics_path();
         reject_out_of_range(&mut run.result, &metric, &path);
+        if let Trainer::Command(c) = &spec.candidates[run.candidate].trainer {
+            if let Some(asked) = &c.optimizer {
+                reject_unconfirmed_optimizer(&mut run.result, asked, &run.input.dir);
+            }
+        }
     }
     let (target, target_chosen) = match spec.target {
         Some(t) => (Some(t), false),
@@ -169,7 +174,15 @@ pub fn compare(
         rate_multiplier: spec
             .candidates
             .iter()
-            .map(|c| matches!(&c.trainer, Trainer::BuiltIn(b) if b.config.optimizer.kind.is_lr_free()))
+            .map(|c| match &c.trainer {
+                Trainer::BuiltIn(b) => b.config.optimizer.kind.is_lr_free(),
+                Trainer::Command(c) => c
+                    .optimizer
+                    .as_ref()
+                    .and_then(|o| o.get("name")?.as_str())
+                    .and_then(crate::candidates::optimizer_named)
+                    .is_some_and(|k| k.is_lr_free()),
+            })
             .collect(),
         seeds: spec.seeds.clone(),
         runs,
@@ -183,6 +196,27 @@ pub fn compare(
         wall_seconds: started.elapsed().as_secs_f64(),
         timings,
     })
+}
+
+/// A trial that finished normally after being asked for an optimizer
+/// (`LRSCHED_OPTIMIZER`) but did not confirm it built that optimizer
+/// ([`crate::protocol::check_optimizer_applied`]) becomes bad output: whatever it trained
+/// with, it was not the baseline its name says.
+fn reject_unconfirmed_optimizer(
+    result: &mut crate::trial::TrialResult,
+    asked: &serde_json::Value,
+    dir: &std::path::Path,
+) {
+    if !result.status.is_usable() {
+        return;
+    }
+    if let Some(problem) = crate::protocol::check_optimizer_applied(dir, asked) {
+        result.status = crate::trial::TrialStatus::Malformed(crate::protocol::ProtocolError {
+            path: dir.join(crate::protocol::OPTIMIZER_FILE),
+            line: 0,
+            problem,
+        });
+    }
 }
 
 /// A folder name from a candidate's name: letters, digits, `-`, `_`, unique.
