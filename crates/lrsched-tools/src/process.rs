@@ -494,11 +494,19 @@ pub fn shell_line(trainer: &CommandTrainer, input: &TrialInput) -> String {
     let cd = trainer.cwd.as_ref().map_or(String::new(), |c| {
         format!("cd {} && ", q(&c.display().to_string()))
     });
+    // A trial without an optimizer request must not inherit one from the shell that runs
+    // the line (a login environment, the submitting lrsched's own): unset it, as the local
+    // path does.
+    let unset = if trainer.optimizer_env().is_none() {
+        "-u LRSCHED_OPTIMIZER "
+    } else {
+        ""
+    };
     // A line stopped from outside (scancel, Ctrl-C, a node going down) signals this shell
     // too: it then exits without writing a status, so the attempt counts as not ended
     // (run again), never as the program's own failure.
     format!(
-        "trap 'exit 143' TERM; trap 'exit 130' INT; trap 'exit 129' HUP; {cd}env {} sh -c {} >{} 2>{}; s=$?; echo $s >{} && mv -f {} {}; exit $s",
+        "trap 'exit 143' TERM; trap 'exit 130' INT; trap 'exit 129' HUP; {cd}env {unset}{} sh -c {} >{} 2>{}; s=$?; echo $s >{} && mv -f {} {}; exit $s",
         env.join(" "),
         q(&trainer.command),
         q(&format!("{dir}/stdout.log")),
@@ -723,5 +731,40 @@ mod properties {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod lines {
+    use super::*;
+
+    /// A trial line run from a shell that has `LRSCHED_OPTIMIZER` set: the program sees the
+    /// request only when the trial carries one.
+    #[test]
+    fn a_shell_line_never_passes_on_an_inherited_optimizer_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = TrialInput {
+            name: "t".into(),
+            schedule: lrsched::ScheduleSpec::parse("constant(lr=0.1)").unwrap(),
+            seed: 0,
+            epochs: 1,
+            max_steps: None,
+            dir: dir.path().to_path_buf(),
+        };
+        let mut trainer =
+            CommandTrainer::new(r#"echo "${LRSCHED_OPTIMIZER:-none}" > "$LRSCHED_OUT_DIR/seen""#);
+        let seen = |trainer: &CommandTrainer| {
+            let status = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(shell_line(trainer, &input))
+                .env("LRSCHED_OPTIMIZER", r#"{"name": "inherited"}"#)
+                .status()
+                .unwrap();
+            assert!(status.success());
+            std::fs::read_to_string(dir.path().join("seen")).unwrap()
+        };
+        assert_eq!(seen(&trainer), "none\n");
+        trainer.optimizer = Some(serde_json::json!({"name": "prodigy"}));
+        assert_eq!(seen(&trainer), "{\"name\":\"prodigy\"}\n");
     }
 }
