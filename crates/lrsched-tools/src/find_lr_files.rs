@@ -201,10 +201,11 @@ pub fn summary(result: &FindLrResult, trainer: &Trainer) -> String {
             let _ = writeln!(out, "{:<11} {}", s.name, fmt_lr(s.values.first().copied()));
         }
     } else {
+        // The interval is the seeds' whole range: the smallest and largest seed's rate.
         let _ = writeln!(
             out,
             "{:<11} {:>10} {:>10} {:>10}  max/min",
-            "rule", "min", "median", "max"
+            "rule", "seeds' min", "median", "seeds' max"
         );
         for s in &result.spread {
             let _ = writeln!(

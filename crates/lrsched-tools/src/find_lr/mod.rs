@@ -7,8 +7,9 @@
 //! "loss"}`); the loss is smoothed as fastai does (moving average, beta 0.98,
 //! bias-corrected) and the trial is stopped once the smoothed loss passes 4x its best,
 //! which is what "diverging" means in a range test, or once the steps are done. The rules
-//! of `lrsched_train::find_lr` (valley, steepest, minimum/10) read a rate off each seed's
-//! curve; their spread over the seeds shows how much one sweep's answer is noise.
+//! of `lrsched_train::find_lr` (valley, steepest, minimum/10, slide) read a rate off each
+//! seed's curve; their spread over the seeds (the interval from the smallest to the
+//! largest seed's rate) shows how much one sweep's answer is noise.
 //!
 //! A seed whose trial fails, hangs, writes garbage or reports NaN before any step is a
 //! result with its status and the end of its stderr; the suggestions come from the seeds
@@ -308,7 +309,7 @@ impl SeedRun {
 /// One rule's suggestion over the seeds that worked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spread {
-    /// The rule: `valley`, `steepest` or `minimum/10`.
+    /// The rule: `valley`, `steepest`, `minimum/10` or `slide`.
     pub name: &'static str,
     /// Its suggestion per usable seed that gave one.
     pub values: Vec<f64>,
@@ -344,6 +345,18 @@ impl Spread {
         }
     }
 
+    /// The interval the seeds' answers span: (smallest, largest), the whole range over
+    /// the usable seeds (with few seeds a percentile interval would be the same two).
+    ///
+    /// ```
+    /// use lrsched_tools::find_lr::Spread;
+    /// let s = Spread { name: "slide", values: vec![2e-2, 1e-2, 5e-2] };
+    /// assert_eq!(s.interval(), Some((1e-2, 5e-2)));
+    /// ```
+    pub fn interval(&self) -> Option<(f64, f64)> {
+        self.min().zip(self.max())
+    }
+
     /// Largest over smallest: how far apart the seeds' answers are.
     pub fn ratio(&self) -> Option<f64> {
         match (self.min(), self.max()) {
@@ -366,10 +379,10 @@ pub struct FindLrResult {
     pub epochs: u64,
     /// Each seed's sweep, in seed order.
     pub runs: Vec<SeedRun>,
-    /// Each rule's spread over the usable seeds: valley, steepest, minimum/10.
+    /// Each rule's spread over the usable seeds: valley, steepest, minimum/10, slide.
     pub spread: Vec<Spread>,
     /// The rate to train with: the median of the first rule that gave one (valley,
-    /// else steepest, else minimum/10), and that rule.
+    /// else steepest, else minimum/10, else slide), and that rule.
     pub suggested: Option<(&'static str, f64)>,
 }
 

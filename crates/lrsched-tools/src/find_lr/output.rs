@@ -72,8 +72,10 @@ pub fn to_json(result: &FindLrResult) -> Value {
         "smooth_beta": SMOOTH_BETA,
         "stop_factor": STOP_FACTOR,
         "suggested": result.suggested.map(|(rule, lr)| json!({"rule": rule, "lr": lr})),
+        "spread_interval": "min..max: the smallest and largest seed's rate, over the usable seeds",
         "spread": result.spread.iter().map(|s| (s.name.to_string(), json!({
-            "min": s.min(), "median": s.median(), "max": s.max(), "values": s.values,
+            "min": s.min(), "median": s.median(), "max": s.max(),
+            "interval": s.interval().map(|(lo, hi)| [lo, hi]), "values": s.values,
         }))).collect::<serde_json::Map<String, Value>>(),
         "cost": {
             "updates_per_sweep": cost.updates_per_sweep,
@@ -167,7 +169,7 @@ pub fn sections(result: &FindLrResult) -> Vec<Section> {
         heading: "Suggestions".into(),
         text: vec![
             format!(
-                "{} steps from {:e} to {:e} ({}) with {}, over {} seed(s), {usable} usable. Loss smoothed with an exponential moving average (beta {SMOOTH_BETA}, bias-corrected); a sweep stops once it passes {STOP_FACTOR}x its best (the range test's divergence rule). Rules as fastai's: valley (middle of the longest fall; fastai's default), steepest (fastest fall against log rate), minimum/10.",
+                "{} steps from {:e} to {:e} ({}) with {}, over {} seed(s), {usable} usable. Loss smoothed with an exponential moving average (beta {SMOOTH_BETA}, bias-corrected); a sweep stops once it passes {STOP_FACTOR}x its best (the range test's divergence rule). Rules as fastai's: valley (middle of the longest fall; fastai's default), steepest (fastest fall against log rate), minimum/10, slide (where the loss's gradient levels off, walking left from the end; lr_diff 15, thresh 0.005). The interval is the smallest to the largest seed's rate.",
                 spec.steps, spec.start, spec.end, spec.mode.name(), result.trainer, spec.seeds
             ),
             match result.suggested {
@@ -179,7 +181,9 @@ pub fn sections(result: &FindLrResult) -> Vec<Section> {
         ],
         svgs: if usable > 0 { vec![svg] } else { Vec::new() },
         table: Some(Table {
-            header: ["rule", "min", "median", "max", "max/min"].map(String::from).to_vec(),
+            header: ["rule", "seeds' min", "median", "seeds' max", "max/min"]
+                .map(String::from)
+                .to_vec(),
             rows: result
                 .spread
                 .iter()
@@ -208,6 +212,7 @@ pub fn sections(result: &FindLrResult) -> Vec<Section> {
                 "valley",
                 "steepest",
                 "minimum/10",
+                "slide",
                 "seconds",
             ]
             .map(String::from)
@@ -216,7 +221,7 @@ pub fn sections(result: &FindLrResult) -> Vec<Section> {
                 .runs
                 .iter()
                 .map(|r| {
-                    let [v, s, m] = r.suggestions.named().map(|(_, x)| fmt_lr(x));
+                    let [v, s, m, sl] = r.suggestions.named().map(|(_, x)| fmt_lr(x));
                     vec![
                         r.seed.to_string(),
                         r.status.word().to_string(),
@@ -225,6 +230,7 @@ pub fn sections(result: &FindLrResult) -> Vec<Section> {
                         v,
                         s,
                         m,
+                        sl,
                         format!("{:.2}", r.seconds),
                     ]
                 })
