@@ -10,8 +10,8 @@ use crate::UserError;
 use clap::{ArgMatches, Args};
 use indicatif::{ProgressBar, ProgressStyle};
 use lrsched_tools::find_lr::{
-    self, Apply, FindLrError, FindLrEvent, FindLrSpec, OptionError, RangeMode, DEFAULT_END,
-    DEFAULT_START, DEFAULT_STEPS,
+    self, Apply, FindLrError, FindLrEvent, FindLrSpec, OptionError, RangeMode, ValidateSpec,
+    DEFAULT_END, DEFAULT_START, DEFAULT_STEPS,
 };
 use lrsched_tools::runner::TrialEvent;
 use lrsched_tools::trainer::{BuiltIn, Trainer};
@@ -50,10 +50,24 @@ pub struct FindLrArgs {
     /// one sweep's answer is noise.
     #[arg(long, default_value_t = 1)]
     pub seeds: usize,
-    /// Write suggested.json, a schedule built on the suggested rate: onecycle or cosine
-    /// (a 5% linear warmup, then cosine to zero).
+    /// Write suggested.json, a schedule built on the suggested rate (the validated one
+    /// with --validate): onecycle, cosine (a 5% linear warmup, then cosine to zero) or
+    /// constant. It is one schedule config: `train --schedule-config` and
+    /// `compare --schedules` take it.
     #[arg(long)]
     pub apply: Option<String>,
+    /// After the sweeps, train briefly at 1/3x, 1x and 3x each distinct suggestion
+    /// (constant rate, the sweep's seeds, the same trainer) and report which trained best
+    /// (median last val_acc, else val_loss); suggested.json then uses that rate.
+    #[arg(long)]
+    pub validate: bool,
+    /// Epochs of each validation run (default 1; at most 1000).
+    #[arg(long, value_name = "N")]
+    pub validate_epochs: Option<u64>,
+    /// The grid around each suggestion as factors, comma-separated (default
+    /// 0.3333,1,3; at most 9).
+    #[arg(long, value_name = "F,F,...")]
+    pub validate_factors: Option<String>,
     /// Output folder (default runs/find-lr-<timestamp>/).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -74,6 +88,42 @@ fn flag_error(e: OptionError, steps_text: Option<&str>) -> UserError {
         ("steps", Some(t)) => t.to_string(),
         _ => e.value,
     };
+    UserError(format!("{flag} {value} is not allowed: {}", e.allowed))
+}
+
+/// `--validate-factors` as typed: positive numbers separated by commas (a fraction
+/// `1/3` allowed), checked for count and range by [`ValidateSpec::validate`].
+fn parse_factors(text: &str) -> Result<Vec<f64>, UserError> {
+    text.split(',')
+        .map(|part| {
+            let p = part.trim();
+            let v = match p.split_once('/') {
+                Some((a, b)) => a
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .zip(b.trim().parse::<f64>().ok())
+                    .map(|(a, b)| a / b),
+                None => p.parse::<f64>().ok(),
+            };
+            v.ok_or_else(|| {
+                UserError(format!(
+                    "--validate-factors `{}` is not allowed: `{}` is not a number; use factors such as 1/3,1,3",
+                    lrsched::shorten(text),
+                    lrsched::shorten(p)
+                ))
+            })
+        })
+        .collect()
+}
+
+/// A validation field as its flag, the factors as typed.
+fn validate_error(e: OptionError, a: &FindLrArgs) -> UserError {
+    let value = match (e.field, &a.validate_factors) {
+        ("validate_factors", Some(t)) => lrsched::shorten(t).into_owned(),
+        _ => e.value,
+    };
+    let flag = format!("--{}", e.field.replace('_', "-"));
     UserError(format!("{flag} {value} is not allowed: {}", e.allowed))
 }
 
@@ -113,7 +163,7 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
         None => None,
         Some(name) => Some(Apply::from_name(name).ok_or_else(|| {
             UserError(format!(
-                "--apply `{name}` is not known: use onecycle or cosine"
+                "--apply `{name}` is not known: use onecycle, cosine or constant"
             ))
         })?),
     };
@@ -139,6 +189,28 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
     };
     spec.validate()
         .map_err(|e| flag_error(e, a.steps.as_deref()))?;
+    // The validation grid is bounded here, before any sweep: a typo costs nothing.
+    let vspec = if a.validate {
+        let mut v = ValidateSpec {
+            jobs,
+            ..ValidateSpec::default()
+        };
+        if let Some(e) = a.validate_epochs {
+            v.epochs = e;
+        }
+        if let Some(f) = &a.validate_factors {
+            v.factors = parse_factors(f)?;
+        }
+        v.validate(spec.seeds).map_err(|e| validate_error(e, a))?;
+        Some(v)
+    } else {
+        if a.validate_epochs.is_some() || a.validate_factors.is_some() {
+            return Err(UserError(
+                "--validate-epochs and --validate-factors set up --validate: add --validate, or leave them out".into(),
+            ));
+        }
+        None
+    };
     let trainer = match a.command.trainer()? {
         Some(c) => {
             if let Some(m) = matches {
@@ -208,7 +280,7 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
                     bar.set_prefix(format!("find-lr {}/{}", *f, spec.seeds));
                 }
             }
-            FindLrEvent::Trial(_) => {}
+            FindLrEvent::Trial(_) | FindLrEvent::Validate(_) => {}
         }
     };
     let result = find_lr::find_lr(&spec, &trainer, &events).map_err(|e| match e {
@@ -224,6 +296,67 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
             out.display()
         );
         return Ok(EXIT_CANCELLED);
+    }
+
+    let mut result = result;
+    if let (Some(v), Some(_)) = (&vspec, result.suggested) {
+        // The sweeps' files first, whole, so a validation cut short leaves them.
+        find_lr_files::write_files(&out, &result, &trainer, None, &report::command_line())
+            .map_err(UserError)?;
+        let chance = match &trainer {
+            Trainer::BuiltIn(b) => lrsched_tools::candidates::majority_share(&b.split),
+            Trainer::Command(_) => None,
+        };
+        let named: Vec<(&str, f64)> = result
+            .spread
+            .iter()
+            .filter_map(|s| s.median().map(|m| (s.name, m)))
+            .collect();
+        let points = find_lr::grid_rates(&named, &v.factors).len();
+        let runs = points * spec.seeds;
+        if !a.train.quiet {
+            eprintln!(
+                "validating: {points} constant rates x {} seed(s), {} epoch(s) each ({runs} runs)",
+                spec.seeds, v.epochs
+            );
+        }
+        let bar = (!a.train.quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new(runs as u64);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "validate [{bar:30}] {pos}/{len} runs {msg} ETA {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar
+        });
+        let events = |e: FindLrEvent<'_>| {
+            if let (Some(bar), FindLrEvent::Validate(TrialEvent::Finished { input, .. })) =
+                (&bar, e)
+            {
+                bar.inc(1);
+                bar.set_message(input.name.clone());
+            }
+        };
+        let validation =
+            find_lr::validate(&result, v, &trainer, chance, &events).map_err(|e| match e {
+                FindLrError::Spec(e) => validate_error(e, a),
+                FindLrError::Io(e) => UserError(e),
+            })?;
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        if process::cancelled() {
+            eprintln!(
+                "cancelled: the validation runs were stopped; the sweeps' results are in {}",
+                out.display()
+            );
+            return Ok(EXIT_CANCELLED);
+        }
+        result.validation = Some(validation);
+    } else if vspec.is_some() && result.usable().next().is_some() {
+        eprintln!("note: --validate: no rule gave a rate, so there is nothing to validate");
     }
 
     print!("{}", find_lr_files::summary(&result, &trainer));
@@ -252,11 +385,14 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
             "--apply: no rule gave a rate (the sweep was too short); nothing written".into(),
         ));
     }
-    if let Some(path) = applied.as_ref().map(|a| a.path.display()) {
-        match &trainer {
-            Trainer::BuiltIn(_) => println!("wrote {path}: lrsched train --schedule-config {path}"),
-            Trainer::Command(_) => println!("wrote {path}"),
-        }
+    if let Some(applied) = &applied {
+        println!(
+            "wrote {} (from the {} rate {:.3e}). {}",
+            applied.path.display(),
+            applied.rule,
+            applied.lr,
+            find_lr_files::how_to_use(&applied.path, &trainer)
+        );
     }
     println!("wrote {}", out.display());
     Ok(0)

@@ -310,8 +310,20 @@ pub fn optimizer_named(name: &str) -> Option<OptimizerKind> {
 
 /// Reads a schedules file: a JSON list (or `{"schedules": [...]}`), or TOML with
 /// `[[schedules]]` tables, each with `name`, `schedule` (a one-line form or a config
-/// table) and optionally `optimizer` and `interval`. Errors are one line starting with
-/// the file's path.
+/// table) and optionally `optimizer` and `interval`. A file that is one schedule config
+/// (a table with a `type`, as `train --schedule-config` takes and `find-lr --apply`
+/// writes as `suggested.json`) is one entry named after the file's stem. Errors are one
+/// line starting with the file's path.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("suggested.json");
+/// std::fs::write(&path, r#"{"type": "one_cycle", "max_lr": 0.1, "total_steps": "100%"}"#).unwrap();
+/// let entries = lrsched_tools::candidates::read_schedules(&path).unwrap();
+/// assert_eq!(entries.len(), 1);
+/// assert_eq!(entries[0].name, "suggested");
+/// assert_eq!(entries[0].schedule["max_lr"], 0.1);
+/// ```
 pub fn read_schedules(path: &Path) -> Result<Vec<Entry>, String> {
     let at = |m: String| format!("{}: {m}", path.display());
     let text = std::fs::read_to_string(path)
@@ -335,9 +347,10 @@ pub fn read_schedules(path: &Path) -> Result<Vec<Entry>, String> {
         Value::Array(l) => l,
         Value::Object(m) => match m.get("schedules") {
             Some(Value::Array(l)) => l,
+            None if m.contains_key("type") => return Ok(vec![one_config(path, &doc)]),
             _ => {
                 return Err(at(
-                    "expected a list of {name, schedule} (in TOML: [[schedules]] tables)".into(),
+                    "expected a list of {name, schedule} (in TOML: [[schedules]] tables), or one schedule config with a `type`".into(),
                 ))
             }
         },
@@ -412,6 +425,25 @@ pub fn read_schedules(path: &Path) -> Result<Vec<Entry>, String> {
         });
     }
     Ok(entries)
+}
+
+/// A file that is one schedule config as one entry, named after the file's stem.
+fn one_config(path: &Path, config: &Value) -> Entry {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = if stem.trim().is_empty() || stem.chars().any(char::is_control) {
+        "schedule".to_string()
+    } else {
+        stem
+    };
+    Entry {
+        name,
+        schedule: config.clone(),
+        optimizer: None,
+        interval: None,
+    }
 }
 
 /// What an accuracy is for a model that learned nothing: the largest class's share of

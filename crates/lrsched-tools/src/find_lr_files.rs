@@ -16,25 +16,27 @@ use std::path::{Path, PathBuf};
 pub struct Applied {
     /// Where it was written (`suggested.json`).
     pub path: PathBuf,
-    /// The rule whose rate it uses.
-    pub rule: &'static str,
+    /// Where its rate comes from: `validated`, or the rule whose median it is.
+    pub rule: String,
     /// That rate.
     pub lr: f64,
     /// The schedule config.
     pub config: Value,
 }
 
-/// Writes `out/suggested.json`: `apply`'s schedule on the suggested rate, read back as
+/// Writes `out/suggested.json`: `apply`'s schedule on the rate to use (the validated
+/// rate after `--validate`, else the rules'; [`FindLrResult::rate_to_use`]), read back as
 /// `train` would read it (over the built-in run's shape, or a 10-epoch run of the
-/// program's steps per epoch), so a bad config is caught here and not later. `None` when
-/// nothing is applied or no rule gave a rate.
+/// program's steps per epoch), so a bad config is caught here and not later. The file is
+/// one schedule config, which `train --schedule-config` and `compare --schedules` both
+/// take. `None` when nothing is applied or no rule gave a rate.
 pub fn write_suggested(
     out: &Path,
     result: &FindLrResult,
     trainer: &Trainer,
     apply: Option<Apply>,
 ) -> Result<Option<Applied>, String> {
-    let (Some(kind), Some((rule, lr))) = (apply, result.suggested) else {
+    let (Some(kind), Some((rule, lr))) = (apply, result.rate_to_use()) else {
         return Ok(None);
     };
     let path = out.join("suggested.json");
@@ -100,16 +102,7 @@ pub fn write_files(
 
     let mut sections = find_lr::sections(result);
     if let Some(a) = applied {
-        let how = match trainer {
-            Trainer::BuiltIn(_) => format!(
-                "Train with: lrsched train --schedule-config {} (plus the same model, data and optimizer flags).",
-                a.path.display()
-            ),
-            Trainer::Command(_) => format!(
-                "Hand it to your program as its schedule, e.g. lrsched compare --command ... --schedules with {}.",
-                a.path.display()
-            ),
-        };
+        let how = how_to_use(&a.path, trainer);
         sections.push(Section {
             heading: "Ready config".into(),
             text: vec![
@@ -128,6 +121,44 @@ pub fn write_files(
     let html = lrsched_report::html::render_html("lrsched find-lr", command_line, &sections);
     write_atomic(&out.join("report.html"), html.as_bytes())?;
     Ok(notes)
+}
+
+/// The command lines that use `suggested.json`, as the report and the closing line say
+/// them: for the built-in trainer `train --schedule-config` and `compare --schedules`
+/// (with this find-lr's data, model and optimizer flags, which lrsched does not retype);
+/// for a program, the whole `compare` line, its command, folder, steps per epoch and
+/// timeout quoted for a POSIX shell.
+///
+/// ```
+/// use lrsched_tools::find_lr_files::how_to_use;
+/// use lrsched_tools::process::CommandTrainer;
+/// use lrsched_tools::trainer::Trainer;
+/// let mut c = CommandTrainer::new("python train.py --data-dir 'my data'");
+/// c.steps_per_epoch = Some(390);
+/// let line = how_to_use(std::path::Path::new("out/suggested.json"), &Trainer::Command(c));
+/// assert_eq!(line, "Compare it on your program: lrsched compare --command 'python train.py --data-dir '\\''my data'\\''' --steps-per-epoch 390 --schedules out/suggested.json");
+/// ```
+pub fn how_to_use(path: &Path, trainer: &Trainer) -> String {
+    let q = |s: &str| crate::files::shell_quote(s);
+    let file = q(&path.display().to_string());
+    match trainer {
+        Trainer::BuiltIn(_) => format!(
+            "Train with: lrsched train --schedule-config {file}, or compare it: lrsched compare --schedules {file} (each with this find-lr's data, model, optimizer and batch flags)."
+        ),
+        Trainer::Command(c) => {
+            let mut line = format!("lrsched compare --command {}", q(&c.command));
+            if let Some(dir) = &c.cwd {
+                line += &format!(" --cwd {}", q(&dir.display().to_string()));
+            }
+            if let Some(n) = c.steps_per_epoch {
+                line += &format!(" --steps-per-epoch {n}");
+            }
+            if let Some(t) = c.timeout {
+                line += &format!(" --trial-timeout {}", t.as_secs_f64());
+            }
+            format!("Compare it on your program: {line} --schedules {file}")
+        }
+    }
 }
 
 /// At most three lines of a failed program's stderr worth printing: the lines that say
@@ -201,10 +232,11 @@ pub fn summary(result: &FindLrResult, trainer: &Trainer) -> String {
             let _ = writeln!(out, "{:<11} {}", s.name, fmt_lr(s.values.first().copied()));
         }
     } else {
+        // The interval is the seeds' whole range: the smallest and largest seed's rate.
         let _ = writeln!(
             out,
             "{:<11} {:>10} {:>10} {:>10}  max/min",
-            "rule", "min", "median", "max"
+            "rule", "seeds' min", "median", "seeds' max"
         );
         for s in &result.spread {
             let _ = writeln!(
@@ -223,9 +255,50 @@ pub fn summary(result: &FindLrResult, trainer: &Trainer) -> String {
         "{}",
         find_lr::cost_line(&result.cost(), result.steps_per_epoch)
     );
+    if let Some(v) = &result.validation {
+        let seeds = v.points.first().map_or(0, |p| p.seeds.len());
+        let _ = writeln!(
+            out,
+            "validation: {} rates x {seeds} seed(s), {} epoch(s) each, constant rate; median last {} ({} is better)",
+            v.points.len(),
+            v.epochs,
+            v.metric,
+            if v.higher_is_better { "higher" } else { "lower" }
+        );
+        for (i, p) in v.points.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "  {:>10} {:>8} {}/{seeds} ok  {}{}",
+                fmt_lr(Some(p.lr)),
+                p.median.map_or("-".into(), |m| format!("{m:.4}")),
+                p.completed,
+                p.from.join(", "),
+                if v.best == Some(i) { "  <- best" } else { "" }
+            );
+        }
+    }
     match result.suggested {
         Some((rule, lr)) => {
             let _ = writeln!(out, "suggested lr: {lr:.3e} ({rule})");
+            if let Some(v) = result.validation.as_ref().and_then(|v| v.lr()) {
+                let edge = result
+                    .validation
+                    .as_ref()
+                    .and_then(|v| v.at_edge())
+                    .map_or(String::new(), |e| {
+                        format!(", the grid's {e} rate: one beyond may train better (widen --validate-factors)")
+                    });
+                let _ = writeln!(
+                    out,
+                    "validated lr: {v:.3e} ({:.2}x the {rule} rate; trained best of the grid{edge})",
+                    v / lr
+                );
+            } else if result.validation.is_some() {
+                let _ = writeln!(
+                    out,
+                    "validated lr: none (no validation run gave a number); the {rule} rate stands"
+                );
+            }
         }
         None => {
             let _ = writeln!(

@@ -4,8 +4,8 @@
 //! The rate rises from `start` to `end` (exponentially by default) over at most `steps`
 //! updates; the training loss is smoothed with an exponential moving average (beta 0.98,
 //! bias-corrected, fastai's `AvgSmoothLoss`); the test stops early once the smoothed loss
-//! exceeds 4x the best so far. Three rules read a rate off the curve, with fastai's
-//! definitions ([`minimum`], [`steep`], [`valley`]).
+//! exceeds 4x the best so far. Four rules read a rate off the curve, with fastai's
+//! definitions ([`minimum`], [`steep`], [`valley`], [`slide`]).
 //!
 //! The test runs on clones of the model and optimizer it is given, so the caller's
 //! network and optimizer state are untouched by construction (a test checks every weight,
@@ -329,6 +329,15 @@ pub enum Stop {
     NotFinite,
 }
 
+/// fastai's `slide` default `lr_diff`: the gap, in points, between the two gradients
+/// compared.
+pub const SLIDE_LR_DIFF: usize = 15;
+/// fastai's `slide` default `thresh`: the gradients (loss per point) count as level once
+/// they differ by at most this.
+pub const SLIDE_THRESH: f64 = 0.005;
+/// fastai's `slide` default `adjust_value`: the factor on the rate found.
+pub const SLIDE_ADJUST: f64 = 1.0;
+
 /// The rules' suggestions; `None` where the curve is too short for a rule.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Suggestions {
@@ -339,15 +348,32 @@ pub struct Suggestions {
     /// The rate in the middle of the longest falling stretch of the curve (fastai's
     /// `valley`, its default rule since fastai 2.5).
     pub valley: Option<f64>,
+    /// The rate where the loss's gradient, walking left from the end, first matches the
+    /// gradient [`SLIDE_LR_DIFF`] points to its right (fastai's `slide` with its
+    /// defaults). Absent from files written before it existed.
+    #[serde(default)]
+    pub slide: Option<f64>,
 }
 
+/// The rules' names in the order [`Suggestions::named`] gives them.
+pub const RULES: [&str; 4] = ["valley", "steepest", "minimum/10", "slide"];
+
 impl Suggestions {
-    /// The rules by name, in a fixed order: `valley`, `steepest`, `minimum/10`.
-    pub fn named(&self) -> [(&'static str, Option<f64>); 3] {
+    /// The rules by name, in a fixed order ([`RULES`]): `valley`, `steepest`,
+    /// `minimum/10`, `slide`.
+    ///
+    /// ```
+    /// use lrsched_train::find_lr::{Suggestions, RULES};
+    /// let s = Suggestions { slide: Some(0.1), ..Suggestions::default() };
+    /// assert_eq!(s.named().map(|(n, _)| n), RULES);
+    /// assert_eq!(s.named()[3], ("slide", Some(0.1)));
+    /// ```
+    pub fn named(&self) -> [(&'static str, Option<f64>); 4] {
         [
-            ("valley", self.valley),
-            ("steepest", self.steepest),
-            ("minimum/10", self.minimum_div_10),
+            (RULES[0], self.valley),
+            (RULES[1], self.steepest),
+            (RULES[2], self.minimum_div_10),
+            (RULES[3], self.slide),
         ]
     }
 
@@ -502,6 +528,7 @@ pub fn suggest(lrs: &[f64], smoothed: &[f64], num_it: usize) -> Suggestions {
         minimum_div_10: minimum(l, y).map(|lr| lr / 10.0),
         steepest: steep(l, y),
         valley: valley(l, y),
+        slide: slide(l, y),
     }
 }
 
@@ -556,6 +583,78 @@ pub fn valley(lrs: &[f64], losses: &[f64]) -> Option<f64> {
     let idx = max_start + sections as i64 + (sections / 2.0) as i64;
     let idx = if idx < 0 { idx + n as i64 } else { idx };
     usize::try_from(idx).ok().and_then(|i| lrs.get(i)).copied()
+}
+
+/// fastai's `slide` with its defaults ([`SLIDE_LR_DIFF`], [`SLIDE_THRESH`],
+/// [`SLIDE_ADJUST`]); see [`slide_with`].
+///
+/// ```
+/// use lrsched_train::find_lr::slide;
+/// let lrs: Vec<f64> = (0..40).map(|i| 1e-4 * 10f64.powf(i as f64 / 10.0)).collect();
+/// // Falls steadily for 30 points, then is flat: walking left, the gradients 15 points
+/// // apart differ until the right one is inside the fall (at 29, the left one at 14).
+/// let losses: Vec<f64> = (0..40).map(|i| if i < 30 { 3.0 - 0.1 * i as f64 } else { 0.0 }).collect();
+/// assert_eq!(slide(&lrs, &losses), Some(lrs[15]));
+/// assert_eq!(slide(&lrs[..15], &losses[..15]), None); // fastai needs 16 points
+/// ```
+pub fn slide(lrs: &[f64], losses: &[f64]) -> Option<f64> {
+    slide_with(lrs, losses, SLIDE_LR_DIFF, SLIDE_THRESH, SLIDE_ADJUST)
+}
+
+/// fastai's `slide(lrs, losses, lr_diff, thresh, adjust_value)` (fastai 2.5+,
+/// `fastai/callback/schedule.py`): the loss's gradient over the point index (numpy's
+/// `np.gradient`: central differences inside, one-sided at the ends); a right index from
+/// the last point and a left one `lr_diff` points before it move left together while
+/// their gradients differ by more than `thresh`; the rate at the last left index where
+/// they did (the first left index if they never did) times `adjust_value`.
+///
+/// `None` where fastai raises: fewer than `lr_diff + 1` points (its first left index is
+/// out of range) or fewer than 2 (`np.gradient`). A NaN gradient stops the walk, as
+/// Python's `abs(nan) > thresh` is false. fastai's `lr_find` calls it on float32
+/// tensors; this is the same arithmetic in f64 (the reference in
+/// `tests/fixtures/fastai_slide_golden.json`, from `scripts/fastai_slide_golden.py`, is
+/// fastai's code run on float64).
+///
+/// ```
+/// use lrsched_train::find_lr::slide_with;
+/// let lrs = [1e-3, 1e-2, 1e-1, 1.0];
+/// // Gradients [-1, -0.75, -0.25, 0]: from the right, neighbours differ by 0.25, 0.5, 0.25.
+/// let losses = [3.0, 2.0, 1.5, 1.5];
+/// assert_eq!(slide_with(&lrs, &losses, 1, 0.3, 1.0), Some(1e-1));
+/// assert_eq!(slide_with(&lrs, &losses, 1, 0.1, 2.0), Some(2e-3));
+/// ```
+pub fn slide_with(
+    lrs: &[f64],
+    losses: &[f64],
+    lr_diff: usize,
+    thresh: f64,
+    adjust_value: f64,
+) -> Option<f64> {
+    let n = lrs.len().min(losses.len());
+    if n < 2 || n <= lr_diff {
+        return None;
+    }
+    let f = &losses[..n];
+    let grad: Vec<f64> = (0..n)
+        .map(|i| match i {
+            0 => f[1] - f[0],
+            _ if i == n - 1 => f[n - 1] - f[n - 2],
+            _ => (f[i + 1] - f[i - 1]) / 2.0,
+        })
+        .collect();
+    // Python's r_idx = -1 and l_idx = r_idx - lr_diff as positions from the start.
+    let (mut r, mut l) = (n - 1, n - 1 - lr_diff);
+    let mut local_min_lr = lrs[l];
+    // `while l_idx >= -len(losses) and abs(g[r] - g[l]) > thresh`: NaN ends it.
+    while (grad[r] - grad[l]).abs() > thresh {
+        local_min_lr = lrs[l];
+        if l == 0 {
+            break;
+        }
+        r -= 1;
+        l -= 1;
+    }
+    Some(local_min_lr * adjust_value)
 }
 
 #[doc(hidden)]
@@ -664,6 +763,78 @@ mod tests {
             suggest(&lrs[..5], &losses[..5], 100),
             Suggestions::default()
         );
+    }
+
+    fn numbers(v: &serde_json::Value) -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().parse().unwrap())
+            .collect()
+    }
+
+    fn number(v: &serde_json::Value) -> Option<f64> {
+        v.as_str().map(|x| x.parse().unwrap())
+    }
+
+    /// fastai's own four functions and lr_find's window, run by
+    /// scripts/fastai_slide_golden.py on recorded curves: every rule's rate, bit for bit.
+    #[test]
+    fn rules_match_fastais_on_recorded_curves() {
+        let golden: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/fixtures/fastai_slide_golden.json"))
+                .unwrap();
+        let cases = golden["cases"].as_array().unwrap();
+        assert!(cases.len() >= 7);
+        let mut slides = 0;
+        for case in cases {
+            let name = case["name"].as_str().unwrap();
+            let (lrs, smoothed) = (numbers(&case["lrs"]), numbers(&case["smoothed"]));
+            let num_it = case["num_it"].as_u64().unwrap() as usize;
+            let got = suggest(&lrs, &smoothed, num_it);
+            let want = &case["rules"];
+            assert_eq!(got.valley, number(&want["valley"]), "{name}: valley");
+            assert_eq!(got.steepest, number(&want["steep"]), "{name}: steep");
+            assert_eq!(
+                got.minimum_div_10,
+                number(&want["minimum"]),
+                "{name}: minimum"
+            );
+            assert_eq!(got.slide, number(&want["slide"]), "{name}: slide");
+            slides += got.slide.is_some() as usize;
+        }
+        // Most cases give a slide rate, and one (a 10-point window) gives none, as
+        // fastai raises there.
+        assert!(slides >= 5 && slides < cases.len());
+        let args = &golden["slide_args"];
+        let (lrs, losses) = (numbers(&args["lrs"]), numbers(&args["losses"]));
+        for run in args["runs"].as_array().unwrap() {
+            let lr_diff = run["lr_diff"].as_u64().unwrap() as usize;
+            let thresh = run["thresh"].as_f64().unwrap();
+            let adjust = run["adjust_value"].as_f64().unwrap();
+            assert_eq!(
+                slide_with(&lrs, &losses, lr_diff, thresh, adjust),
+                number(&run["slide"]),
+                "{run}"
+            );
+        }
+        // One past the window's length is where fastai's first index is out of range.
+        assert_eq!(slide_with(&lrs, &losses, lrs.len(), 0.0, 1.0), None);
+    }
+
+    #[test]
+    fn slide_stops_at_a_nan_gradient_and_needs_two_points() {
+        let lrs = log_grid(20);
+        let mut losses: Vec<f64> = (0..20).map(|i| 2.0 - 0.1 * i as f64).collect();
+        losses[19] = 5.0;
+        // The last two gradients jump (2.35, 4.8 against -0.1 elsewhere): the walk takes
+        // the left index from 16 to 15, then the gradients match.
+        assert_eq!(slide_with(&lrs, &losses, 3, 0.01, 1.0), Some(lrs[15]));
+        losses[18] = f64::NAN;
+        // The last gradient is NaN: `abs(nan) > thresh` is false, the walk never moves
+        // and the first left index (16) stands.
+        assert_eq!(slide_with(&lrs, &losses, 3, 0.01, 1.0), Some(lrs[16]));
+        assert_eq!(slide_with(&lrs[..1], &losses[..1], 0, 0.01, 1.0), None);
     }
 
     fn digits_setup(kind: crate::optim::OptimizerKind) -> (Split, Mlp, Optimizer) {

@@ -7,8 +7,11 @@
 //! "loss"}`); the loss is smoothed as fastai does (moving average, beta 0.98,
 //! bias-corrected) and the trial is stopped once the smoothed loss passes 4x its best,
 //! which is what "diverging" means in a range test, or once the steps are done. The rules
-//! of `lrsched_train::find_lr` (valley, steepest, minimum/10) read a rate off each seed's
-//! curve; their spread over the seeds shows how much one sweep's answer is noise.
+//! of `lrsched_train::find_lr` (valley, steepest, minimum/10, slide) read a rate off each
+//! seed's curve; their spread over the seeds (the interval from the smallest to the
+//! largest seed's rate) shows how much one sweep's answer is noise. [`validate`] then
+//! checks the rules by training: short runs at a small log grid around the suggestions,
+//! ranked by their validation metric.
 //!
 //! A seed whose trial fails, hangs, writes garbage or reports NaN before any step is a
 //! result with its status and the end of its stderr; the suggestions come from the seeds
@@ -29,9 +32,14 @@ mod output;
 mod run;
 #[cfg(test)]
 mod tests;
+mod validate;
 
 pub use output::{chart, cost_line, fmt_lr, sections, to_json, Apply};
 pub use run::find_lr;
+pub use validate::{
+    factor_name, grid_rates, validate, GridPoint, ValidateSpec, Validation, DEFAULT_EPOCHS,
+    DEFAULT_FACTORS, MAX_EPOCHS, MAX_FACTORS, MAX_RUNS, SAME_RATE,
+};
 
 /// The most seeds one run may sweep.
 pub const MAX_SEEDS: usize = 1000;
@@ -245,6 +253,8 @@ pub enum FindLrEvent<'a> {
         /// The smoothed loss after it.
         smoothed: f64,
     },
+    /// A validation run started, reported a line or ended ([`validate`]).
+    Validate(TrialEvent<'a>),
 }
 
 /// One seed's sweep.
@@ -308,7 +318,7 @@ impl SeedRun {
 /// One rule's suggestion over the seeds that worked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spread {
-    /// The rule: `valley`, `steepest` or `minimum/10`.
+    /// The rule: `valley`, `steepest`, `minimum/10` or `slide`.
     pub name: &'static str,
     /// Its suggestion per usable seed that gave one.
     pub values: Vec<f64>,
@@ -344,6 +354,18 @@ impl Spread {
         }
     }
 
+    /// The interval the seeds' answers span: (smallest, largest), the whole range over
+    /// the usable seeds (with few seeds a percentile interval would be the same two).
+    ///
+    /// ```
+    /// use lrsched_tools::find_lr::Spread;
+    /// let s = Spread { name: "slide", values: vec![2e-2, 1e-2, 5e-2] };
+    /// assert_eq!(s.interval(), Some((1e-2, 5e-2)));
+    /// ```
+    pub fn interval(&self) -> Option<(f64, f64)> {
+        self.min().zip(self.max())
+    }
+
     /// Largest over smallest: how far apart the seeds' answers are.
     pub fn ratio(&self) -> Option<f64> {
         match (self.min(), self.max()) {
@@ -366,14 +388,25 @@ pub struct FindLrResult {
     pub epochs: u64,
     /// Each seed's sweep, in seed order.
     pub runs: Vec<SeedRun>,
-    /// Each rule's spread over the usable seeds: valley, steepest, minimum/10.
+    /// Each rule's spread over the usable seeds: valley, steepest, minimum/10, slide.
     pub spread: Vec<Spread>,
-    /// The rate to train with: the median of the first rule that gave one (valley,
-    /// else steepest, else minimum/10), and that rule.
+    /// The rules' rate: the median of the first rule that gave one (valley, else
+    /// steepest, else minimum/10, else slide), and that rule.
     pub suggested: Option<(&'static str, f64)>,
+    /// The validation grid's outcome, once [`validate`] ran (the caller sets it).
+    pub validation: Option<Validation>,
 }
 
 impl FindLrResult {
+    /// The rate to train with and where it comes from: the validated rate
+    /// (`validated`) when a validation ran and a run trained, else the rules' rate.
+    pub fn rate_to_use(&self) -> Option<(String, f64)> {
+        match self.validation.as_ref().and_then(Validation::lr) {
+            Some(lr) => Some(("validated".to_string(), lr)),
+            None => self.suggested.map(|(rule, lr)| (rule.to_string(), lr)),
+        }
+    }
+
     /// The seeds whose curves count.
     pub fn usable(&self) -> impl Iterator<Item = &SeedRun> {
         self.runs.iter().filter(|r| r.usable())

@@ -1,7 +1,9 @@
 //! What a range test gives back to read: its JSON, chart, report sections and cost line,
 //! and the schedule `--apply` writes around the suggested rate.
 
-use super::{Cost, FindLrResult, SeedRun, SMOOTH_BETA, STOP_FACTOR};
+use super::{
+    factor_name, Cost, FindLrResult, SeedRun, Validation, SAME_RATE, SMOOTH_BETA, STOP_FACTOR,
+};
 use lrsched_report::html::{Section, Table};
 use lrsched_report::{Chart, Marker, Series};
 use serde_json::{json, Value};
@@ -19,14 +21,23 @@ pub enum Apply {
     OneCycle,
     /// A 5% linear warmup to the rate, then cosine to zero.
     Cosine,
+    /// The rate itself, constant: what `--validate` trained with.
+    Constant,
 }
 
 impl Apply {
-    /// Reads `onecycle` (`one_cycle`, `one-cycle`) or `cosine`.
+    /// Reads `onecycle` (`one_cycle`, `one-cycle`), `cosine` or `constant`.
+    ///
+    /// ```
+    /// use lrsched_tools::find_lr::Apply;
+    /// assert_eq!(Apply::from_name("constant"), Some(Apply::Constant));
+    /// assert_eq!(Apply::from_name("linear"), None);
+    /// ```
     pub fn from_name(name: &str) -> Option<Apply> {
         match name {
             "onecycle" | "one_cycle" | "one-cycle" => Some(Apply::OneCycle),
             "cosine" => Some(Apply::Cosine),
+            "constant" => Some(Apply::Constant),
             _ => None,
         }
     }
@@ -50,6 +61,7 @@ impl Apply {
                 "steps": "5%",
                 "schedule": {"type": "cosine", "lr": lr, "steps": "95%"},
             }),
+            Apply::Constant => json!({"type": "constant", "lr": lr}),
         }
     }
 }
@@ -72,9 +84,12 @@ pub fn to_json(result: &FindLrResult) -> Value {
         "smooth_beta": SMOOTH_BETA,
         "stop_factor": STOP_FACTOR,
         "suggested": result.suggested.map(|(rule, lr)| json!({"rule": rule, "lr": lr})),
+        "spread_interval": "min..max: the smallest and largest seed's rate, over the usable seeds",
         "spread": result.spread.iter().map(|s| (s.name.to_string(), json!({
-            "min": s.min(), "median": s.median(), "max": s.max(), "values": s.values,
+            "min": s.min(), "median": s.median(), "max": s.max(),
+            "interval": s.interval().map(|(lo, hi)| [lo, hi]), "values": s.values,
         }))).collect::<serde_json::Map<String, Value>>(),
+        "validated": result.validation.as_ref().map(|v| v.to_json()),
         "cost": {
             "updates_per_sweep": cost.updates_per_sweep,
             "epochs_per_sweep": cost.epochs_per_sweep,
@@ -153,6 +168,9 @@ pub fn chart(result: &FindLrResult) -> Chart {
             chart = chart.with_marker(Marker::new(m, format!("{name} {m:.1e}")));
         }
     }
+    if let Some(lr) = result.validation.as_ref().and_then(|v| v.lr()) {
+        chart = chart.with_marker(Marker::new(lr, format!("validated {lr:.1e}")));
+    }
     chart
 }
 
@@ -167,19 +185,22 @@ pub fn sections(result: &FindLrResult) -> Vec<Section> {
         heading: "Suggestions".into(),
         text: vec![
             format!(
-                "{} steps from {:e} to {:e} ({}) with {}, over {} seed(s), {usable} usable. Loss smoothed with an exponential moving average (beta {SMOOTH_BETA}, bias-corrected); a sweep stops once it passes {STOP_FACTOR}x its best (the range test's divergence rule). Rules as fastai's: valley (middle of the longest fall; fastai's default), steepest (fastest fall against log rate), minimum/10.",
+                "{} steps from {:e} to {:e} ({}) with {}, over {} seed(s), {usable} usable. Loss smoothed with an exponential moving average (beta {SMOOTH_BETA}, bias-corrected); a sweep stops once it passes {STOP_FACTOR}x its best (the range test's divergence rule). Rules as fastai's: valley (middle of the longest fall; fastai's default), steepest (fastest fall against log rate), minimum/10, slide (where the loss's gradient levels off, walking left from the end; lr_diff 15, thresh 0.005). The interval is the smallest to the largest seed's rate.",
                 spec.steps, spec.start, spec.end, spec.mode.name(), result.trainer, spec.seeds
             ),
-            match result.suggested {
-                Some((rule, lr)) => format!("Suggested rate: {lr:.3e} (median {rule})."),
-                None if usable == 0 => "No suggestion: no sweep gave a curve (see the seeds below).".into(),
-                None => "No suggestion: the curve is too short.".into(),
+            match (result.suggested, result.validation.as_ref().and_then(|v| v.lr())) {
+                (Some((rule, lr)), Some(v)) => format!("Rules' rate: {lr:.3e} (median {rule}); validated rate: {v:.3e} (best of the validation runs below)."),
+                (Some((rule, lr)), None) => format!("Suggested rate: {lr:.3e} (median {rule})."),
+                (None, _) if usable == 0 => "No suggestion: no sweep gave a curve (see the seeds below).".into(),
+                (None, _) => "No suggestion: the curve is too short.".into(),
             },
             cost_line(&cost, result.steps_per_epoch),
         ],
         svgs: if usable > 0 { vec![svg] } else { Vec::new() },
         table: Some(Table {
-            header: ["rule", "min", "median", "max", "max/min"].map(String::from).to_vec(),
+            header: ["rule", "seeds' min", "median", "seeds' max", "max/min"]
+                .map(String::from)
+                .to_vec(),
             rows: result
                 .spread
                 .iter()
@@ -208,6 +229,7 @@ pub fn sections(result: &FindLrResult) -> Vec<Section> {
                 "valley",
                 "steepest",
                 "minimum/10",
+                "slide",
                 "seconds",
             ]
             .map(String::from)
@@ -216,7 +238,7 @@ pub fn sections(result: &FindLrResult) -> Vec<Section> {
                 .runs
                 .iter()
                 .map(|r| {
-                    let [v, s, m] = r.suggestions.named().map(|(_, x)| fmt_lr(x));
+                    let [v, s, m, sl] = r.suggestions.named().map(|(_, x)| fmt_lr(x));
                     vec![
                         r.seed.to_string(),
                         r.status.word().to_string(),
@@ -225,12 +247,16 @@ pub fn sections(result: &FindLrResult) -> Vec<Section> {
                         v,
                         s,
                         m,
+                        sl,
                         format!("{:.2}", r.seconds),
                     ]
                 })
                 .collect(),
         }),
     });
+    if let Some(v) = &result.validation {
+        out.push(validation_section(v));
+    }
     let failed: Vec<&SeedRun> = result.runs.iter().filter(|r| !r.usable()).collect();
     if !failed.is_empty() {
         let mut text = Vec::new();
@@ -255,6 +281,79 @@ pub fn sections(result: &FindLrResult) -> Vec<Section> {
         });
     }
     out
+}
+
+/// The validation grid as a report section: what ran, which rate trained best, a row
+/// per rate.
+fn validation_section(v: &Validation) -> Section {
+    let better = if v.higher_is_better {
+        "higher"
+    } else {
+        "lower"
+    };
+    let seeds = v.points.first().map_or(0, |p| p.seeds.len());
+    let worst = match v.chance {
+        Some(c) => format!(
+            "failed, diverged or at-chance ({} at most {:.3})",
+            v.metric,
+            c + 0.01
+        ),
+        None => "failed or diverged".into(),
+    };
+    let mut text = vec![format!(
+        "{} constant rates ({} around each distinct suggestion; rules within {:.0}% count once) x {seeds} seed(s), {} epoch(s) each, through the same trainer: {} runs. Score: the median over the seeds of the last {} ({better} is better); a {worst} run counts as the worst.",
+        v.points.len(),
+        v.factors.iter().map(|f| factor_name(*f)).collect::<Vec<_>>().join(", "),
+        SAME_RATE * 100.0,
+        v.epochs,
+        v.runs(),
+        v.metric,
+    )];
+    text.push(match v.best_point() {
+        Some(p) => format!(
+            "Trained best: lr {:.3e} ({}), median {} {:.4}, {} of {seeds} seeds gave a number.",
+            p.lr,
+            p.from.join(", "),
+            v.metric,
+            p.median.unwrap_or(f64::NAN),
+            p.completed
+        ),
+        None => "No validation run gave a number: the rules' rate stands (see the rows).".into(),
+    });
+    if let Some(edge) = v.at_edge() {
+        text.push(format!(
+            "The best is the grid's {edge} rate: a rate beyond it may train better still (widen --validate-factors to see)."
+        ));
+    }
+    Section {
+        heading: "Validation".into(),
+        text,
+        svgs: Vec::new(),
+        table: Some(Table {
+            header: ["lr", "from", "median", "per seed", "outcomes", "best"]
+                .map(String::from)
+                .to_vec(),
+            rows: v
+                .points
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    vec![
+                        format!("{:.3e}", p.lr),
+                        p.from.join(", "),
+                        p.median.map_or("-".into(), |m| format!("{m:.4}")),
+                        p.values
+                            .iter()
+                            .map(|x| x.map_or("-".into(), |x| format!("{x:.4}")))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                        p.outcomes.join(", "),
+                        if v.best == Some(i) { "best" } else { "" }.into(),
+                    ]
+                })
+                .collect(),
+        }),
+    }
 }
 
 /// The cost line printed and reported: updates, epochs where known, seconds per sweep.

@@ -137,12 +137,13 @@ pub fn find_lr(
         runs,
         spread,
         suggested,
+        validation: None,
     })
 }
 
 /// The trial's input as JSON in its folder, so a trial can be rerun or inspected without
 /// the command line that made it.
-fn write_trial_json(
+pub(super) fn write_trial_json(
     input: &TrialInput,
     trainer: &Trainer,
     steps_per_epoch: Option<u64>,

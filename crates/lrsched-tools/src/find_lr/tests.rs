@@ -207,3 +207,230 @@ fn bad_specs_name_the_field() {
     // Nothing ran: no trial folder was made.
     assert!(!dir.path().join("trials").exists());
 }
+
+/// The sweep of [`BOWL`] when lrsched sweeps (LRSCHED_MAX_STEPS set); a training run
+/// otherwise, whose last val_acc is a bowl in log rate peaking at 3e-2 (0.95 there, 0.05
+/// lower per decade squared, plus 0.001 per seed) and which fails above 0.2.
+fn bowl_and_train(metric: &str) -> String {
+    let value = match metric {
+        "val_acc" => "0.95 - 0.05 * x * x + s / 1000",
+        _ => "0.1 + 0.05 * x * x + s / 1000",
+    };
+    format!(
+        r#"if [ -n "$LRSCHED_MAX_STEPS" ]; then {BOWL}; else
+lr=$(printf '%s' "$LRSCHED_SCHEDULE" | sed -E 's/.*"lr": ?([-0-9.eE+]+).*/\1/')
+awk -v lr="$lr" -v s="$LRSCHED_SEED" -v f="$LRSCHED_METRICS" 'BEGIN {{
+  if (lr > 0.2) {{ print "diverged" > "/dev/stderr"; exit 1 }}
+  x = log(lr / 3e-2) / log(10);
+  printf "{{\"epoch\": 1, \"{metric}\": %.17g}}\n", {value} >> f }}'; fi"#
+    )
+}
+
+fn expected_acc(lr: f64, seed: u64) -> Option<f64> {
+    let x = (lr / 3e-2).log10();
+    (lr <= 0.2).then(|| 0.95 - 0.05 * x * x + seed as f64 / 1000.0)
+}
+
+#[test]
+fn validation_trains_a_grid_around_the_suggestions_and_ranks_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = FindLrSpec::new(dir.path());
+    spec.seeds = 3;
+    spec.jobs = 2;
+    let t = sh(&bowl_and_train("val_acc"));
+    let result = find_lr(&spec, &t, &|_| {}).unwrap();
+    let vspec = ValidateSpec {
+        jobs: 2,
+        ..ValidateSpec::default()
+    };
+    let finished = Mutex::new(0usize);
+    let v = validate(&result, &vspec, &t, None, &|e| {
+        if let FindLrEvent::Validate(crate::runner::TrialEvent::Finished { .. }) = e {
+            *finished.lock().unwrap() += 1;
+        }
+    })
+    .unwrap();
+    assert_eq!((v.metric.as_str(), v.higher_is_better), ("val_acc", true));
+    // The grid is the rules' medians times 1/3, 1, 3, by rate.
+    let named: Vec<(&str, f64)> = result
+        .spread
+        .iter()
+        .filter_map(|s| s.median().map(|m| (s.name, m)))
+        .collect();
+    assert!(named.len() >= 3, "{named:?}");
+    let want = grid_rates(&named, &DEFAULT_FACTORS);
+    assert_eq!(
+        v.points.iter().map(|p| p.lr).collect::<Vec<_>>(),
+        want.iter().map(|(lr, _)| *lr).collect::<Vec<_>>()
+    );
+    assert_eq!(*finished.lock().unwrap(), v.points.len() * 3);
+    assert_eq!(v.runs(), v.points.len() * 3);
+    for p in &v.points {
+        assert_eq!(p.seeds, [0, 1, 2]);
+        for (k, value) in p.values.iter().enumerate() {
+            match expected_acc(p.lr, k as u64) {
+                Some(a) => assert!((value.unwrap() - a).abs() < 1e-9, "{}: {value:?}", p.lr),
+                None => assert_eq!((value, p.outcomes[k].as_str()), (&None, "failed")),
+            }
+        }
+        assert!(p.dirs.iter().all(|d| d.join("trial.json").exists()));
+    }
+    // The best is the grid's rate closest to 3e-2 in log among those under 0.2, its
+    // median the seed-1 value.
+    let best = v.best_point().unwrap();
+    let closest = v
+        .points
+        .iter()
+        .filter(|p| p.lr <= 0.2)
+        .min_by(|a, b| {
+            let d = |p: &&GridPoint| (p.lr / 3e-2).log10().abs();
+            d(a).total_cmp(&d(b))
+        })
+        .unwrap();
+    assert_eq!(best.lr, closest.lr);
+    assert!((best.median.unwrap() - expected_acc(best.lr, 1).unwrap()).abs() < 1e-9);
+    let mut result = result;
+    result.validation = Some(v.clone());
+    assert_eq!(result.rate_to_use(), Some(("validated".into(), best.lr)));
+    let j = to_json(&result);
+    assert_eq!(j["validated"]["lr"], best.lr);
+    assert_eq!(j["validated"]["metric"], "val_acc");
+    assert_eq!(
+        j["validated"]["grid"].as_array().unwrap().len(),
+        v.points.len()
+    );
+    let titles: Vec<_> = sections(&result).into_iter().map(|s| s.heading).collect();
+    assert!(titles.contains(&"Validation".to_string()));
+}
+
+#[test]
+fn validation_falls_back_to_val_loss_and_ranks_failures_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = FindLrSpec::new(dir.path());
+    spec.seeds = 1;
+    let t = sh(&bowl_and_train("val_loss"));
+    let result = find_lr(&spec, &t, &|_| {}).unwrap();
+    // A wide grid, so that some rates fail (above 0.2).
+    let vspec = ValidateSpec {
+        factors: vec![0.01, 1.0, 100.0],
+        ..ValidateSpec::default()
+    };
+    let v = validate(&result, &vspec, &t, None, &|_| {}).unwrap();
+    assert_eq!((v.metric.as_str(), v.higher_is_better), ("val_loss", false));
+    let failed: Vec<_> = v.points.iter().filter(|p| p.lr > 0.2).collect();
+    assert!(!failed.is_empty());
+    assert!(failed
+        .iter()
+        .all(|p| p.median.is_none() && p.completed == 0));
+    let best = v.best_point().unwrap();
+    assert!(best.lr <= 0.2);
+    let lowest = v
+        .points
+        .iter()
+        .filter_map(|p| p.median)
+        .fold(f64::INFINITY, f64::min);
+    assert_eq!(best.median, Some(lowest));
+}
+
+#[test]
+fn at_chance_runs_rank_last_and_a_grid_of_only_failures_has_no_best() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = FindLrSpec::new(dir.path());
+    spec.seeds = 1;
+    let t = sh(&bowl_and_train("val_acc"));
+    let result = find_lr(&spec, &t, &|_| {}).unwrap();
+    // A chance of 0.99: every accuracy of the bowl (at most 0.95) is at chance.
+    let v = validate(&result, &ValidateSpec::default(), &t, Some(0.99), &|_| {}).unwrap();
+    assert!(v.best.is_none() && v.lr().is_none());
+    assert!(v
+        .points
+        .iter()
+        .flat_map(|p| &p.outcomes)
+        .all(|o| o == "at chance" || o == "failed"));
+    let mut result = result;
+    let rules = result.suggested.map(|(r, lr)| (r.to_string(), lr));
+    result.validation = Some(v);
+    // Nothing validated: the rules' rate stands.
+    assert_eq!(result.rate_to_use(), rules);
+}
+
+#[test]
+fn validation_settings_are_checked_before_any_run() {
+    let ok = ValidateSpec::default();
+    assert!(ok.validate(41).is_ok());
+    for (v, seeds, field) in [
+        (
+            ValidateSpec {
+                factors: vec![],
+                ..ok.clone()
+            },
+            1,
+            "validate_factors",
+        ),
+        (
+            ValidateSpec {
+                factors: vec![1.0; 10],
+                ..ok.clone()
+            },
+            1,
+            "validate_factors",
+        ),
+        (
+            ValidateSpec {
+                factors: vec![1.0, -3.0],
+                ..ok.clone()
+            },
+            1,
+            "validate_factors",
+        ),
+        (
+            ValidateSpec {
+                factors: vec![f64::NAN],
+                ..ok.clone()
+            },
+            1,
+            "validate_factors",
+        ),
+        (
+            ValidateSpec {
+                epochs: 0,
+                ..ok.clone()
+            },
+            1,
+            "validate_epochs",
+        ),
+        (
+            ValidateSpec {
+                epochs: MAX_EPOCHS + 1,
+                ..ok.clone()
+            },
+            1,
+            "validate_epochs",
+        ),
+        (
+            ValidateSpec {
+                jobs: 0,
+                ..ok.clone()
+            },
+            1,
+            "jobs",
+        ),
+        (ok.clone(), 42, "seeds"),
+        (ok.clone(), 0, "seeds"),
+    ] {
+        let e = v.validate(seeds).unwrap_err();
+        assert_eq!(e.field, field, "{e}");
+    }
+    // Through `validate`: refused before any folder is made.
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = FindLrSpec::new(dir.path());
+    spec.seeds = 1;
+    let t = sh(&bowl_and_train("val_acc"));
+    let result = find_lr(&spec, &t, &|_| {}).unwrap();
+    let bad = ValidateSpec { epochs: 0, ..ok };
+    assert!(matches!(
+        validate(&result, &bad, &t, None, &|_| {}),
+        Err(FindLrError::Spec(_))
+    ));
+    assert!(!dir.path().join("validate").exists());
+}
