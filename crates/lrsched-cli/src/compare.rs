@@ -444,11 +444,11 @@ fn optimizer_label(kind: lrsched_train::optim::OptimizerKind) -> String {
     }
 }
 
-/// Whether `--metric` (or the default, val_acc) is an accuracy, bounded by 0 and 1.
+/// Whether `--metric` (or the default, val_acc) is an accuracy, bounded by 0 and 1: the
+/// library's one rule ([`Metric::is_fraction`]), so what is refused here is what scoring
+/// treats as a fraction (a name with "acc" that `--mode min` turns is not one).
 fn metric_is_accuracy(args: &CompareArgs) -> bool {
-    args.trials
-        .metric()
-        .is_none_or(|m| m.name.to_ascii_lowercase().contains("acc"))
+    args.trials.metric().is_none_or(|m| m.is_fraction())
 }
 
 /// `--margin` and `--chance`: finite, a margin not negative, and for an accuracy within
