@@ -78,6 +78,9 @@ fn main() {
             let per_epoch = data.train.len().div_ceil(batch).min(max_steps);
             let mut y = Vec::new();
             let mut best = [f64::INFINITY; 5];
+            // Each step's time (the step and its update): on a shared machine the fastest
+            // steps, and the lower quartile, say more than an epoch's total.
+            let mut steps = Vec::new();
             for _ in 0..epochs {
                 let mut t = [0.0f64; 4];
                 for _ in 0..per_epoch {
@@ -109,6 +112,7 @@ fn main() {
                     t[0] += (t1 - t0).as_secs_f64();
                     t[1] += (t2 - t1).as_secs_f64();
                     t[2] += (t3 - t2).as_secs_f64();
+                    steps.push((t3 - t1).as_secs_f64());
                 }
                 let t0 = Instant::now();
                 let (_, acc) = mlp.evaluate(
@@ -128,6 +132,13 @@ fn main() {
                 best[4], best[0], best[1], best[2], best[3],
                 (train_flop + eval_flop) / best[4] / 1e9,
                 mlp.params().iter().fold(0u32, |h, p| h.rotate_left(5) ^ p.to_bits())
+            );
+            steps.sort_by(f64::total_cmp);
+            println!(
+                "    step + update: fastest {:.3} ms, lower quartile {:.3} ms, median {:.3} ms",
+                steps[0] * 1e3,
+                steps[steps.len() / 4] * 1e3,
+                steps[steps.len() / 2] * 1e3
             );
             firsts.push(best[4]);
         }

@@ -1,8 +1,13 @@
-//! The units of work a step shares out to the threads: blocks of the weight transpose,
-//! of the first layer's product and of the weight gradients, each writing its own part
-//! of a shared buffer; and the subnormal flush every thread runs them under.
+//! The units of work a step shares out to the threads: column blocks of a hidden layer's
+//! forward and backward pass, row slices of the output layer and its loss, row blocks of
+//! the weight gradients, each writing its own part of the batch-wide buffers; and the
+//! subnormal flush every thread runs them under.
 
-use super::kernels::matmul;
+use super::kernels::{
+    activate, activation_backward, batch_norm_backward, batch_norm_train, loss_scale, loss_sum,
+    matmul, matmul_raw, Cols,
+};
+use super::passes::bias_activate;
 use super::*;
 
 /// A pointer that crosses threads: the units of a job write disjoint parts through it.
@@ -13,6 +18,11 @@ impl<T> Clone for SendPtr<T> {
     }
 }
 impl<T> Copy for SendPtr<T> {}
+impl<T> std::fmt::Debug for SendPtr<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:p}", self.0)
+    }
+}
 // SAFETY: each use says why its units' accesses are disjoint.
 unsafe impl<T> Send for SendPtr<T> {}
 unsafe impl<T> Sync for SendPtr<T> {}
@@ -24,151 +34,301 @@ impl<T> SendPtr<T> {
     }
 }
 
-/// The units of [`transpose_block`]: blocks of [`BLOCK_ROWS`] weight rows of each layer
-/// after the first.
-pub(super) fn transpose_units(layers: &[Layer]) -> usize {
-    layers[1..]
-        .iter()
-        .map(|l| l.fan_out.div_ceil(BLOCK_ROWS))
-        .sum()
+/// Where a step's batch-wide buffers of one layer are (null where the layer has none):
+/// the units write disjoint blocks of them through these.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct LayerPtrs {
+    /// Hidden layers: the product plus the bias, then BatchNorm's output (pre-activation).
+    pub(super) h: SendPtr<f32>,
+    /// Hidden layers: the activation times the dropout mask (the next layer's input).
+    pub(super) a: SendPtr<f32>,
+    pub(super) mask: SendPtr<f32>,
+    pub(super) xhat: SendPtr<f32>,
+    pub(super) inv_std: SendPtr<f32>,
+    /// The last layer: the logits.
+    pub(super) z: SendPtr<f32>,
+    /// d(loss)/d(linear output).
+    pub(super) delta: SendPtr<f32>,
 }
 
-/// Transpose unit `unit`: rows `j0..j0 + BLOCK_ROWS` of one later layer's weights W (fan_out
-/// x fan_in) written as columns of its W^T (fan_in x fan_out) in `out`. In tiles of 16
-/// inputs, so the lines written stay in L1 while the block's rows are read.
-///
-/// # Safety
-/// `out` is [`Mlp::transposed`] for `layers`, and nothing else touches this unit's columns
-/// meanwhile.
-pub(super) unsafe fn transpose_block(
-    layers: &[Layer],
-    params: &[f32],
-    out: SendPtr<f32>,
-    unit: usize,
-) {
-    let mut block = unit;
-    for (l, layer) in layers.iter().enumerate().skip(1) {
-        let (fi, fo) = (layer.fan_in, layer.fan_out);
-        let here = fo.div_ceil(BLOCK_ROWS);
-        if block >= here {
-            block -= here;
-            continue;
-        }
-        let j0 = block * BLOCK_ROWS;
-        let j1 = (j0 + BLOCK_ROWS).min(fo);
-        let w = &params[layer.w..layer.b];
-        let at = transposed_at(layers, l);
-        debug_assert!(at + fi * fo <= transposed_at(layers, layers.len()));
-        for i0 in (0..fi).step_by(16) {
-            let i1 = (i0 + 16).min(fi);
-            for j in j0..j1 {
-                for (i, &v) in (i0..i1).zip(&w[j * fi + i0..j * fi + i1]) {
-                    // Within this layer's fi x fo (i < fi, j < fo), in this unit's columns.
-                    *out.get().add(at + i * fo + j) = v;
-                }
-            }
-        }
-        return;
-    }
+/// Columns `j0..j0 + m` of a block `c`, for a layer `fo` wide.
+fn block_cols(c: usize, fo: usize) -> (usize, usize) {
+    let j0 = c * BLOCK_ROWS;
+    (j0, BLOCK_ROWS.min(fo - j0))
 }
 
-/// Block `b` (columns `b * BLOCK_ROWS..`) of the first layer's product for the whole
-/// batch of `rows` rows of `x`: `z[:, cols] = x * W[cols]^T`, one product, so the block's
-/// weights are packed once per step (the bias is added by the slices' [`forward`], fused
-/// with the activation).
+/// Forward unit: columns of block `c` of hidden layer `l` for the whole batch of `rows`
+/// rows: one product `h[:, cols] = input * W[cols]^T` (the block's weights packed once per
+/// step), then its epilogue while the block is in cache: the bias, BatchNorm with the
+/// batch's statistics of these columns (updating their running statistics), the
+/// activation and the dropout mask.
 ///
 /// # Safety
-/// `z` points to the batch's first linear output, rows x fan_out, of which nothing else
-/// touches this block's columns meanwhile.
-pub(super) unsafe fn first_linear_block(
+/// `p` holds this step's buffers (reserved for `rows` rows); the layer's input (`x` or
+/// the previous layer's `a`) is complete and read-only; nothing else touches this block's
+/// columns of `h`, `a`, `xhat`, `inv_std` or of the running statistics meanwhile.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn forward_block(
     net: View<'_>,
-    b: usize,
-    z: SendPtr<f32>,
+    p: &[LayerPtrs],
+    l: usize,
+    c: usize,
     rows: usize,
     x: &[f32],
+    running: SendPtr<f32>,
+    dropout: bool,
 ) {
-    let _ftz = FlushDenormals::new();
-    let layer = &net.layers[0];
-    let (fi, fo) = (layer.fan_in, layer.fan_out);
-    let j0 = b * BLOCK_ROWS;
-    let m = BLOCK_ROWS.min(fo - j0);
-    if rows == 0 {
-        return;
-    }
-    let w = &net.params[layer.w + j0 * fi..layer.w + (j0 + m) * fi];
-    // This block's columns of z (row stride fan_out).
-    let z = std::slice::from_raw_parts_mut(z.get().add(j0), (rows - 1) * fo + m);
-    matmul(rows, m, fi, z, fo, 1, false, x, fi, 1, w, 1, fi);
-}
-
-/// Block `block` (rows `block * BLOCK_ROWS..`) of layer `l`'s weight gradient, from the
-/// slices' deltas: the sum over the slices, in order, of `g^T (rows x block) * input`; block 0
-/// also writes the layer's bias gradient and BatchNorm's gamma and beta gradients.
-/// Returns the sum of the absolute values it wrote (the divergence check's part).
-///
-/// # Safety
-/// `grads` points to the model's gradient buffer, of which nothing else reads or writes
-/// these parts meanwhile.
-pub(super) unsafe fn weight_block(
-    net: View<'_>,
-    l: usize,
-    block: usize,
-    grads: SendPtr<f32>,
-    slices: &[Workspace],
-    x: BatchInput<'_>,
-) -> f32 {
-    // Each thread sets its own flags: the same arithmetic on every thread.
     let _ftz = FlushDenormals::new();
     let layer = &net.layers[l];
     let (fi, fo) = (layer.fan_in, layer.fan_out);
-    let j0 = block * BLOCK_ROWS;
-    let m = BLOCK_ROWS.min(fo - j0);
-    let dst = std::slice::from_raw_parts_mut(grads.get().add(layer.w + j0 * fi), m * fi);
-    for (s, ws) in slices.iter().enumerate() {
-        let rows = ws.rows;
-        let g = &ws.delta[l][..rows * fo];
-        let input: &[f32] = if l == 0 {
-            x.rows_of(ws, fi)
-        } else {
-            &ws.saved[l - 1].a[..rows * fi]
-        };
-        matmul(
-            m,
-            fi,
-            rows,
-            dst,
-            fi,
-            1,
-            s > 0,
-            &g[j0..],
-            1,
-            fo,
-            input,
-            fi,
-            1,
-        );
+    let (j0, m) = block_cols(c, fo);
+    let input = if l == 0 {
+        x.as_ptr()
+    } else {
+        p[l - 1].a.get() as *const f32
+    };
+    let w = &net.params[layer.w + j0 * fi..layer.w + (j0 + m) * fi];
+    let lp = &p[l];
+    matmul_raw(
+        rows,
+        m,
+        fi,
+        lp.h.get().add(j0),
+        fo,
+        1,
+        false,
+        input,
+        fi,
+        1,
+        w.as_ptr(),
+        1,
+        fi,
+    );
+    let bias = &net.params[layer.b + j0..layer.b + j0 + m];
+    let h = Cols::new(lp.h.get().add(j0), fo, rows, m);
+    let a = Cols::new(lp.a.get().add(j0), fo, rows, m);
+    let act = net.spec.activation;
+    let mask = |r: usize| {
+        dropout.then(|| std::slice::from_raw_parts(lp.mask.get().add(r * fo + j0), m) as &[f32])
+    };
+    let Some((g, beta, run)) = layer.bn else {
+        for r in 0..rows {
+            bias_activate(act, h.row(r), bias, a.row(r), mask(r));
+        }
+        return;
+    };
+    for r in 0..rows {
+        for (v, b) in h.row(r).iter_mut().zip(bias) {
+            *v += b;
+        }
     }
-    let mut sum = abs_sum(dst);
-    if block != 0 {
-        return sum;
-    }
-    // Biases: the deltas summed over the batch's rows in order, as one pass would.
-    let db = std::slice::from_raw_parts_mut(grads.get().add(layer.b), fo);
-    db.fill(0.0);
-    for ws in slices {
-        for row in ws.delta[l][..ws.rows * fo].chunks_exact(fo) {
-            for j in 0..fo {
-                db[j] += row[j];
+    let xhat = Cols::new(lp.xhat.get().add(j0), fo, rows, m);
+    let inv_std = std::slice::from_raw_parts_mut(lp.inv_std.get().add(j0), m);
+    let mean_r = std::slice::from_raw_parts_mut(running.get().add(run + j0), m);
+    let var_r = std::slice::from_raw_parts_mut(running.get().add(run + fo + j0), m);
+    batch_norm_train(h, xhat, inv_std, mean_r, var_r);
+    let gamma = &net.params[g + j0..g + j0 + m];
+    let beta = &net.params[beta + j0..beta + j0 + m];
+    for r in 0..rows {
+        let (hr, xr, ar) = (h.row(r), xhat.row(r), a.row(r));
+        for j in 0..m {
+            hr[j] = gamma[j] * xr[j] + beta[j];
+        }
+        activate(act, hr, ar);
+        if let Some(mask) = mask(r) {
+            for (v, k) in ar.iter_mut().zip(mask) {
+                *v *= *k;
             }
         }
     }
-    if let Some((gamma, _, _)) = layer.bn {
-        // Only a single, whole-batch slice has BatchNorm: d gamma then d beta.
-        let norm = std::slice::from_raw_parts_mut(grads.get().add(gamma), 2 * fo);
-        norm.copy_from_slice(&slices[0].d_norm[l][..2 * fo]);
-        sum += abs_sum(norm);
+}
+
+/// Output unit: the slice's rows through the last layer (logits `z = input W^T + b`),
+/// their summed loss (returned) and the logits' delta, scaled by the whole batch's
+/// [`loss_scale`]. With `rows_back` (the last hidden layer has no BatchNorm, so its
+/// backward step is row by row), also that layer's delta for these rows:
+/// `d = delta W`, times the dropout mask, times the activation's derivative.
+///
+/// # Safety
+/// `p` holds this step's buffers; the last layer's input is complete and read-only;
+/// nothing else touches the slice's rows of the logits and of the deltas written.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn output_slice(
+    net: View<'_>,
+    p: &[LayerPtrs],
+    start: usize,
+    rows: usize,
+    x: &[f32],
+    targets: BatchTargets<'_>,
+    batch_rows: usize,
+    rows_back: bool,
+    dropout: bool,
+) -> f32 {
+    let _ftz = FlushDenormals::new();
+    let last = net.layers.len() - 1;
+    let layer = &net.layers[last];
+    let (fi, fo) = (layer.fan_in, layer.fan_out);
+    let input: &[f32] = if last == 0 {
+        &x[start * fi..(start + rows) * fi]
+    } else {
+        std::slice::from_raw_parts(p[last - 1].a.get().add(start * fi), rows * fi)
+    };
+    let z = std::slice::from_raw_parts_mut(p[last].z.get().add(start * fo), rows * fo);
+    let w = &net.params[layer.w..layer.b];
+    matmul(rows, fo, fi, z, fo, 1, false, input, fi, 1, w, 1, fi);
+    let bias = &net.params[layer.b..layer.b + fo];
+    for row in z.chunks_exact_mut(fo) {
+        for (v, b) in row.iter_mut().zip(bias) {
+            *v += b;
+        }
     }
-    sum + abs_sum(db)
+    let delta = std::slice::from_raw_parts_mut(p[last].delta.get().add(start * fo), rows * fo);
+    // Scaled by the whole batch: the gradient of the batch's mean loss.
+    let scale = loss_scale(net.spec.loss, targets, batch_rows, fo);
+    let part = targets.rows(start, rows, fo);
+    let loss = loss_sum(net.spec.loss, z, part, fo, Some(delta), scale);
+    if rows_back {
+        let below = &p[last - 1];
+        let d = std::slice::from_raw_parts_mut(below.delta.get().add(start * fi), rows * fi);
+        // d input (rows x fi) = delta (rows x fo) * W (fo x fi)
+        matmul(rows, fi, fo, d, fi, 1, false, delta, fo, 1, w, fi, 1);
+        if dropout {
+            let mask = std::slice::from_raw_parts(below.mask.get().add(start * fi), rows * fi);
+            for (v, k) in d.iter_mut().zip(mask) {
+                *v *= *k;
+            }
+        }
+        let h = std::slice::from_raw_parts(below.h.get().add(start * fi), rows * fi);
+        activation_backward(net.spec.activation, h, d);
+    }
+    loss
+}
+
+/// Backward unit: columns of block `c` of layer `l - 1`'s delta (`l >= 1`) for the whole
+/// batch: `d[:, cols] = delta_l * W_l[:, cols]`, then back through that layer's dropout,
+/// activation and BatchNorm (whose gamma and beta gradients of these columns it writes,
+/// returning their absolute sum). When `l - 1` is the first layer, also that layer's weight
+/// block `c` ([`weight_block`]) while its delta is in cache, its sum in `sums[c]`.
+///
+/// # Safety
+/// `p` holds this step's buffers; `delta_l` is complete and read-only; nothing else
+/// touches this block's columns of layer `l - 1`'s delta, nor the gradients written.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn backward_block(
+    net: View<'_>,
+    p: &[LayerPtrs],
+    l: usize,
+    c: usize,
+    rows: usize,
+    x: &[f32],
+    grads: SendPtr<f32>,
+    sums: SendPtr<f32>,
+    dropout: bool,
+) -> f32 {
+    let _ftz = FlushDenormals::new();
+    let layer = &net.layers[l];
+    let (fi, fo) = (layer.fan_in, layer.fan_out);
+    let (j0, m) = block_cols(c, fi);
+    let below = &p[l - 1];
+    // d[:, cols] (rows x m) = delta_l (rows x fo) * W_l[:, cols] (fo x m)
+    let w = net.params[layer.w..layer.b].as_ptr().add(j0);
+    let delta = p[l].delta.get() as *const f32;
+    matmul_raw(
+        rows,
+        m,
+        fo,
+        below.delta.get().add(j0),
+        fi,
+        1,
+        false,
+        delta,
+        fo,
+        1,
+        w,
+        fi,
+        1,
+    );
+    let d = Cols::new(below.delta.get().add(j0), fi, rows, m);
+    let h = Cols::new(below.h.get().add(j0), fi, rows, m);
+    for r in 0..rows {
+        let dr = d.row(r);
+        if dropout {
+            let mask = std::slice::from_raw_parts(below.mask.get().add(r * fi + j0), m);
+            for (v, k) in dr.iter_mut().zip(mask) {
+                *v *= *k;
+            }
+        }
+        activation_backward(net.spec.activation, h.row(r), dr);
+    }
+    let mut sum = 0.0;
+    if let Some((g, beta, _)) = net.layers[l - 1].bn {
+        let xhat = Cols::new(below.xhat.get().add(j0), fi, rows, m);
+        let inv_std = std::slice::from_raw_parts(below.inv_std.get().add(j0), m);
+        let d_gamma = std::slice::from_raw_parts_mut(grads.get().add(g + j0), m);
+        let d_beta = std::slice::from_raw_parts_mut(grads.get().add(beta + j0), m);
+        let gamma = &net.params[g + j0..g + j0 + m];
+        batch_norm_backward(d, xhat, inv_std, gamma, d_gamma, d_beta);
+        sum = abs_sum(d_gamma) + abs_sum(d_beta);
+    }
+    if l == 1 {
+        *sums.get().add(c) = weight_block(net, p, 0, c, rows, x, grads);
+    }
+    sum
+}
+
+/// Weight unit: rows of block `c` of layer `l`'s weight gradient, one product over the
+/// whole batch, `dW[cols] = delta[:, cols]^T * input`, and the same columns' bias
+/// gradient (the deltas summed over the rows in order). Returns the absolute sum of what
+/// it wrote (the divergence check's part).
+///
+/// # Safety
+/// `p` holds this step's buffers; layer `l`'s delta columns of the block and its input are
+/// complete and read-only; nothing else touches these gradients meanwhile.
+pub(super) unsafe fn weight_block(
+    net: View<'_>,
+    p: &[LayerPtrs],
+    l: usize,
+    c: usize,
+    rows: usize,
+    x: &[f32],
+    grads: SendPtr<f32>,
+) -> f32 {
+    let _ftz = FlushDenormals::new();
+    let layer = &net.layers[l];
+    let (fi, fo) = (layer.fan_in, layer.fan_out);
+    let (j0, m) = block_cols(c, fo);
+    let input = if l == 0 {
+        x.as_ptr()
+    } else {
+        p[l - 1].a.get() as *const f32
+    };
+    let dst = std::slice::from_raw_parts_mut(grads.get().add(layer.w + j0 * fi), m * fi);
+    let delta = p[l].delta.get().add(j0) as *const f32;
+    // (m x fi) = delta[:, cols]^T (m x rows) * input (rows x fi)
+    matmul_raw(
+        m,
+        fi,
+        rows,
+        dst.as_mut_ptr(),
+        fi,
+        1,
+        false,
+        delta,
+        1,
+        fo,
+        input,
+        fi,
+        1,
+    );
+    let db = std::slice::from_raw_parts_mut(grads.get().add(layer.b + j0), m);
+    db.fill(0.0);
+    let d = Cols::new(p[l].delta.get().add(j0), fo, rows, m);
+    for r in 0..rows {
+        for (s, v) in db.iter_mut().zip(d.row(r).iter()) {
+            *s += v;
+        }
+    }
+    abs_sum(dst) + abs_sum(db)
 }
 
 /// The sum of absolute values, in 16 lanes (vectorised): finite exactly when every value

@@ -20,54 +20,101 @@ pub(super) fn matmul(
     rhs_rs: usize,
     rhs_cs: usize,
 ) {
-    let last = |rows: usize, cols: usize, rs: usize, cs: usize| {
-        if rows == 0 || cols == 0 {
-            0
-        } else {
-            (rows - 1) * rs + (cols - 1) * cs + 1
-        }
-    };
     // The bounds checks that make the unsafe call below sound.
-    assert!(dst.len() >= last(m, n, dst_rs, dst_cs));
-    assert!(lhs.len() >= last(m, k, lhs_rs, lhs_cs));
-    assert!(rhs.len() >= last(k, n, rhs_rs, rhs_cs));
+    assert!(dst.len() >= extent(m, n, dst_rs, dst_cs));
+    assert!(lhs.len() >= extent(m, k, lhs_rs, lhs_cs));
+    assert!(rhs.len() >= extent(k, n, rhs_rs, rhs_cs));
+    // SAFETY: every element the product touches is within the slices, as asserted above,
+    // and dst does not alias lhs or rhs (it is a distinct &mut borrow).
+    unsafe {
+        matmul_raw(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            dst_rs,
+            dst_cs,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_rs,
+            lhs_cs,
+            rhs.as_ptr(),
+            rhs_rs,
+            rhs_cs,
+        )
+    }
+}
+
+/// How many values from its start a `rows x cols` matrix with strides `(rs, cs)` spans.
+pub(super) fn extent(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
+    if rows == 0 || cols == 0 {
+        0
+    } else {
+        (rows - 1) * rs + (cols - 1) * cs + 1
+    }
+}
+
+/// [`matmul`] on pointers: for a product that writes one column block of a batch-wide
+/// matrix whose other columns other threads write meanwhile (a slice of the block's rows
+/// would cover those columns too).
+///
+/// # Safety
+/// The `m x n` elements of `dst` (strides `dst_rs`, `dst_cs`) are valid for reads and
+/// writes and nothing else accesses them meanwhile; the `m x k` of `lhs` and `k x n` of
+/// `rhs` are valid for reads and nothing writes them meanwhile.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn matmul_raw(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_rs: usize,
+    dst_cs: usize,
+    accumulate: bool,
+    lhs: *const f32,
+    lhs_rs: usize,
+    lhs_cs: usize,
+    rhs: *const f32,
+    rhs_rs: usize,
+    rhs_cs: usize,
+) {
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
         if !accumulate {
-            dst.iter_mut().for_each(|v| *v = 0.0);
+            for i in 0..m {
+                for j in 0..n {
+                    *dst.add(i * dst_rs + j * dst_cs) = 0.0;
+                }
+            }
         }
         return;
     }
     // Single-threaded: the callers share work among threads in fixed units, so that no
     // result depends on the thread count (gemm's own threading does not start at these
     // sizes anyway).
-    // SAFETY: every index gemm touches is within the slices, as asserted above, and dst
-    // does not alias lhs or rhs (it is a distinct &mut borrow).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            dst_cs as isize,
-            dst_rs as isize,
-            accumulate,
-            lhs.as_ptr(),
-            lhs_cs as isize,
-            lhs_rs as isize,
-            rhs.as_ptr(),
-            rhs_cs as isize,
-            rhs_rs as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        dst_cs as isize,
+        dst_rs as isize,
+        accumulate,
+        lhs,
+        lhs_cs as isize,
+        lhs_rs as isize,
+        rhs,
+        rhs_cs as isize,
+        rhs_rs as isize,
+        1.0,
+        1.0,
+        false,
+        false,
+        false,
+        gemm::Parallelism::None,
+    );
 }
 
 pub(super) fn activate(act: Activation, h: &[f32], a: &mut [f32]) {
@@ -112,67 +159,116 @@ pub(super) fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
 
-/// Normalises `z` in place with batch statistics into `xhat` and updates the running
-/// statistics as PyTorch does (unbiased variance for the running estimate).
-pub(super) fn batch_norm_train(
-    z: &[f32],
-    rows: usize,
-    width: usize,
-    xhat: &mut [f32],
+/// A column block of a batch-wide, row-major matrix: `rows` rows of `cols` values,
+/// `stride` apart. The unit of work that owns the block reads and writes it row by row,
+/// while other units own the other columns.
+#[derive(Clone, Copy)]
+pub(super) struct Cols {
+    ptr: *mut f32,
+    stride: usize,
+    pub(super) rows: usize,
+    pub(super) cols: usize,
+}
+
+impl Cols {
+    /// # Safety
+    /// `rows` rows of `cols` values from `ptr`, `stride` apart, are valid for reads and
+    /// writes while the block is used, and nothing else accesses them meanwhile.
+    pub(super) unsafe fn new(ptr: *mut f32, stride: usize, rows: usize, cols: usize) -> Cols {
+        Cols {
+            ptr,
+            stride,
+            rows,
+            cols,
+        }
+    }
+
+    /// Row `r` of the block.
+    ///
+    /// # Safety
+    /// `r < rows`, and no other reference to that row of the block is alive.
+    #[allow(clippy::mut_from_ref)]
+    pub(super) unsafe fn row<'a>(&self, r: usize) -> &'a mut [f32] {
+        debug_assert!(r < self.rows);
+        std::slice::from_raw_parts_mut(self.ptr.add(r * self.stride), self.cols)
+    }
+}
+
+/// BatchNorm with batch statistics on a column block (a block holds every row of its
+/// columns): normalises `h` into `xhat` and updates the running statistics as PyTorch
+/// does (unbiased variance for the running estimate). Each column's sums run over the rows
+/// in order.
+///
+/// # Safety
+/// `h` and `xhat` are distinct blocks of the same shape, this unit's alone.
+pub(super) unsafe fn batch_norm_train(
+    h: Cols,
+    xhat: Cols,
     inv_std: &mut [f32],
     mean_r: &mut [f32],
     var_r: &mut [f32],
 ) {
+    let (rows, width) = (h.rows, h.cols);
     let n = rows as f32;
+    let mut mean = [0.0f32; BLOCK_ROWS];
+    let mut var = [0.0f32; BLOCK_ROWS];
+    let (mean, var) = (&mut mean[..width], &mut var[..width]);
+    for r in 0..rows {
+        for (m, v) in mean.iter_mut().zip(h.row(r).iter()) {
+            *m += v;
+        }
+    }
+    mean.iter_mut().for_each(|m| *m /= n);
+    for r in 0..rows {
+        for ((s, v), m) in var.iter_mut().zip(h.row(r).iter()).zip(mean.iter()) {
+            let d = v - m;
+            *s += d * d;
+        }
+    }
     for j in 0..width {
-        let mut mean = 0.0f32;
-        for r in 0..rows {
-            mean += z[r * width + j];
-        }
-        mean /= n;
-        let mut var = 0.0f32;
-        for r in 0..rows {
-            let d = z[r * width + j] - mean;
-            var += d * d;
-        }
-        let unbiased = if rows > 1 { var / (n - 1.0) } else { var };
-        var /= n;
-        let is = 1.0 / (var + BN_EPS).sqrt();
-        inv_std[j] = is;
-        for r in 0..rows {
-            xhat[r * width + j] = (z[r * width + j] - mean) * is;
-        }
-        mean_r[j] = (1.0 - BN_MOMENTUM) * mean_r[j] + BN_MOMENTUM * mean;
+        let unbiased = if rows > 1 { var[j] / (n - 1.0) } else { var[j] };
+        let v = var[j] / n;
+        inv_std[j] = 1.0 / (v + BN_EPS).sqrt();
+        mean_r[j] = (1.0 - BN_MOMENTUM) * mean_r[j] + BN_MOMENTUM * mean[j];
         var_r[j] = (1.0 - BN_MOMENTUM) * var_r[j] + BN_MOMENTUM * unbiased;
+    }
+    for r in 0..rows {
+        let (hr, xr) = (h.row(r), xhat.row(r));
+        for j in 0..width {
+            xr[j] = (hr[j] - mean[j]) * inv_std[j];
+        }
     }
 }
 
-/// Turns `d` (gradient w.r.t. BatchNorm's output) into the gradient w.r.t. its input, and
-/// writes the gradients of gamma and beta.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn batch_norm_backward(
-    d: &mut [f32],
-    xhat: &[f32],
+/// Turns `d` (a column block of the gradient w.r.t. BatchNorm's output) into the gradient
+/// w.r.t. its input, and writes the block's gradients of gamma and beta.
+///
+/// # Safety
+/// `d` and `xhat` are distinct blocks of the same shape, this unit's alone.
+pub(super) unsafe fn batch_norm_backward(
+    d: Cols,
+    xhat: Cols,
     inv_std: &[f32],
     gamma: &[f32],
-    rows: usize,
-    width: usize,
     d_gamma: &mut [f32],
     d_beta: &mut [f32],
 ) {
+    let (rows, width) = (d.rows, d.cols);
     let n = rows as f32;
-    for j in 0..width {
-        let (mut sum_d, mut sum_dx) = (0.0f32, 0.0f32);
-        for r in 0..rows {
-            sum_d += d[r * width + j];
-            sum_dx += d[r * width + j] * xhat[r * width + j];
+    d_gamma.fill(0.0);
+    d_beta.fill(0.0);
+    for r in 0..rows {
+        let (dr, xr) = (d.row(r), xhat.row(r));
+        for j in 0..width {
+            d_beta[j] += dr[j];
+            d_gamma[j] += dr[j] * xr[j];
         }
-        d_gamma[j] = sum_dx;
-        d_beta[j] = sum_d;
-        let k = gamma[j] * inv_std[j] / n;
-        for r in 0..rows {
-            let i = r * width + j;
-            d[i] = k * (n * d[i] - sum_d - xhat[i] * sum_dx);
+    }
+    for r in 0..rows {
+        let (dr, xr) = (d.row(r), xhat.row(r));
+        for j in 0..width {
+            let k = gamma[j] * inv_std[j] / n;
+            dr[j] = k * (n * dr[j] - d_beta[j] - xr[j] * d_gamma[j]);
         }
     }
 }

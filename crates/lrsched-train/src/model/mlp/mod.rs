@@ -18,9 +18,9 @@ use super::pool::Pool;
 use super::spec::{Activation, Init, Loss, ModelSpec};
 use crate::data::Rng;
 pub(crate) use blocks::{abs_sum, FlushDenormals};
-use blocks::{first_linear_block, transpose_block, transpose_units, weight_block, SendPtr};
+use blocks::{backward_block, forward_block, output_slice, weight_block, LayerPtrs, SendPtr};
 use kernels::{count_correct, loss_scale, loss_sum};
-use passes::{forward, slice_pass};
+use passes::forward;
 use std::sync::Arc;
 
 /// Targets of one batch.
@@ -90,13 +90,13 @@ pub(crate) fn draw_mask(rng: &mut Rng, p: f32, mask: &mut [f32]) {
 /// Per-layer activations kept from the forward pass for the backward pass.
 #[derive(Debug, Clone, Default)]
 struct Saved {
-    /// Linear output `x W^T + b`.
+    /// The last layer's linear output `x W^T + b` (the logits).
     z: Vec<f32>,
     /// BatchNorm's normalised input (empty without BatchNorm).
     xhat: Vec<f32>,
     /// BatchNorm's `1 / sqrt(var + eps)` per feature.
     inv_std: Vec<f32>,
-    /// Pre-activation (BatchNorm output, or `z`).
+    /// A hidden layer's pre-activation: `x W^T + b`, then BatchNorm's output.
     h: Vec<f32>,
     /// Post-activation, post-dropout output: the next layer's input.
     a: Vec<f32>,
@@ -116,67 +116,93 @@ pub const MAX_RESERVED_ROWS: usize = 1 << 16;
 /// losses are summed in) do not depend on the thread count.
 const EVAL_CHUNK: usize = 512;
 
-/// A training batch is cut into `ceil(rows / SLICE_ROWS)` slices, at most [`MAX_SLICES`].
-/// The count depends on the batch alone, never on the thread count: threads only decide
-/// who computes which slice, so the results are the same bits for any thread count.
-/// 32 rows keep each product large enough for the GEMM kernel to run near its peak; at
-/// most 4 slices, because each slice adds a pass over the weight gradients (measured, 784-
-/// 512-256-10 at batch 256: 1.60 s per epoch for the steps with 4 slices, 1.82 s with 8).
+/// A training batch is cut into `ceil(rows / SLICE_ROWS)` row slices, at most
+/// [`MAX_SLICES`], by its size alone (never by the thread count: threads only decide who
+/// computes which slice, so the results are the same bits for any thread count). A slice's
+/// rows are gathered by one unit, and the output layer, the loss and the last hidden
+/// layer's backward step run slice by slice (their products are too narrow for column
+/// blocks).
 const SLICE_ROWS: usize = 32;
 const MAX_SLICES: usize = 4;
 
-/// Units of a layer handled as one unit of work: rows of a weight gradient, and (first
-/// layer) columns of the linear output; fixed, like the slices. 64, not 32: the first
-/// layer's output in 32-column blocks repacked each slice's input once per block
-/// (measured, 784-128-10 at batch 64 on 1 thread: 0.383 s per epoch with 32, 0.348 with
-/// 64; on 2 threads 0.237 and 0.200); the bits are the same for either.
+/// Columns of a hidden layer handled as one unit of work (its forward and backward
+/// products and their epilogues), and rows of a weight gradient; fixed, like the slices.
+/// 64, not 32: the first layer's output in 32-column blocks repacked each slice's input
+/// once per block (measured, 784-128-10 at batch 64 on 1 thread: 0.383 s per epoch with
+/// 32, 0.348 with 64; on 2 threads 0.237 and 0.200); the bits are the same for either.
 const BLOCK_ROWS: usize = 64;
 
-/// One slice's buffers: its rows' activations, and the deltas its backward pass leaves
-/// for the weight gradients. Evaluation reuses them, one per thread.
+/// A row slice of a training batch.
 #[derive(Debug, Clone, Default)]
-struct Workspace {
-    saved: Vec<Saved>,
-    /// Per layer, d(loss)/d(linear output) of the slice's rows.
-    delta: Vec<Vec<f32>>,
-    /// Per layer with BatchNorm, d gamma then d beta (only a whole-batch slice has them).
-    d_norm: Vec<Vec<f32>>,
-    capacity: usize,
+struct Slice {
     /// Where the slice's rows start in the batch, and how many there are this step.
     start: usize,
     rows: usize,
     /// Summed (not mean) loss of the slice's rows.
     loss: f32,
-    /// The slice's input rows, when its thread gathered them ([`BatchInput::Gather`]).
+    /// The slice's input rows, when its unit gathered them ([`BatchInput::Gather`]).
     x: Vec<f32>,
 }
 
+/// Per-layer buffers for a number of rows: the training step's, batch-wide, and each
+/// evaluating thread's, for a chunk.
+#[derive(Debug, Clone, Default)]
+struct Workspace {
+    saved: Vec<Saved>,
+    /// Per layer, d(loss)/d(linear output) (training only).
+    delta: Vec<Vec<f32>>,
+    capacity: usize,
+}
+
 impl Workspace {
-    /// Room for `capacity` rows; allocates only when it grows.
-    fn reserve(&mut self, layers: &[Layer], capacity: usize) {
+    /// Room for `capacity` rows; allocates only when it grows. `training`: the masks and
+    /// deltas too.
+    fn reserve(&mut self, layers: &[Layer], capacity: usize, training: bool) {
         if self.saved.len() != layers.len() {
             self.saved = vec![Saved::default(); layers.len()];
             self.delta = vec![Vec::new(); layers.len()];
-            self.d_norm = vec![Vec::new(); layers.len()];
             self.capacity = 0;
         }
         if capacity <= self.capacity {
             return;
         }
         self.capacity = capacity;
+        let last = layers.len() - 1;
         for (l, layer) in layers.iter().enumerate() {
             let (n, fo) = (capacity * layer.fan_out, layer.fan_out);
             let saved = &mut self.saved[l];
-            saved.z.resize(n, 0.0);
-            saved.h.resize(n, 0.0);
-            saved.a.resize(n, 0.0);
-            saved.mask.resize(n, 0.0);
-            if layer.bn.is_some() {
-                saved.xhat.resize(n, 0.0);
-                saved.inv_std.resize(fo, 0.0);
-                self.d_norm[l].resize(2 * fo, 0.0);
+            if l == last {
+                saved.z.resize(n, 0.0);
+            } else {
+                saved.h.resize(n, 0.0);
+                saved.a.resize(n, 0.0);
+                if training {
+                    saved.mask.resize(n, 0.0);
+                }
+                if layer.bn.is_some() {
+                    saved.xhat.resize(n, 0.0);
+                    saved.inv_std.resize(fo, 0.0);
+                }
             }
-            self.delta[l].resize(n, 0.0);
+            if training {
+                self.delta[l].resize(n, 0.0);
+            }
+        }
+    }
+
+    /// Pointers to its buffers, for the units of a step.
+    fn pointers(&mut self, out: &mut Vec<LayerPtrs>) {
+        out.clear();
+        for (saved, delta) in self.saved.iter_mut().zip(&mut self.delta) {
+            out.push(LayerPtrs {
+                h: SendPtr(saved.h.as_mut_ptr()),
+                a: SendPtr(saved.a.as_mut_ptr()),
+                mask: SendPtr(saved.mask.as_mut_ptr()),
+                xhat: SendPtr(saved.xhat.as_mut_ptr()),
+                inv_std: SendPtr(saved.inv_std.as_mut_ptr()),
+                z: SendPtr(saved.z.as_mut_ptr()),
+                delta: SendPtr(delta.as_mut_ptr()),
+            });
         }
     }
 }
@@ -195,45 +221,12 @@ pub enum BatchInput<'a> {
     Gather(&'a (dyn Fn(usize, usize, &mut Vec<f32>) + Sync)),
 }
 
-impl<'a> BatchInput<'a> {
-    /// The input rows of a slice whose workspace is `ws`.
-    fn rows_of(self, ws: &'a Workspace, fan_in: usize) -> &'a [f32] {
-        match self {
-            BatchInput::Rows(x) => &x[ws.start * fan_in..(ws.start + ws.rows) * fan_in],
-            BatchInput::Gather(_) => &ws.x[..ws.rows * fan_in],
-        }
-    }
-}
-
 /// What the passes read of the network: shared by every thread.
 #[derive(Clone, Copy)]
 struct View<'a> {
     spec: &'a ModelSpec,
     layers: &'a [Layer],
     params: &'a [f32],
-    /// The layers after the first, their weights transposed ([`Mlp::transposed`]).
-    transposed: &'a [f32],
-}
-
-impl View<'_> {
-    /// Layer `l`'s (`l >= 1`) weights transposed: fan_in x fan_out, row-major.
-    fn weights_t(&self, l: usize) -> &[f32] {
-        let at = transposed_at(self.layers, l);
-        let layer = &self.layers[l];
-        &self.transposed[at..at + layer.fan_in * layer.fan_out]
-    }
-}
-
-/// Where layer `l`'s (`l >= 1`) transposed weights start in [`Mlp::transposed`].
-fn transposed_at(layers: &[Layer], l: usize) -> usize {
-    layers[1..l].iter().map(|l| l.fan_in * l.fan_out).sum()
-}
-
-/// BatchNorm's statistics in a forward pass: the batch's (updating the running ones) when
-/// training, the running ones when evaluating.
-enum Stats<'a> {
-    Batch(&'a mut [f32]),
-    Running(&'a [f32]),
 }
 
 impl<'a> BatchTargets<'a> {
@@ -273,37 +266,29 @@ pub struct Mlp {
     grads: Vec<f32>,
     /// BatchNorm running mean and variance (buffers, not parameters).
     running: Vec<f32>,
-    /// One workspace per slice of a training batch (and per thread when evaluating).
-    slices: Vec<Workspace>,
+    /// The row slices of a training batch.
+    slices: Vec<Slice>,
+    /// The training step's batch-wide buffers, and pointers to them for its units
+    /// (refreshed each step, so a clone never uses another model's).
+    batch: Workspace,
+    ptrs: Vec<LayerPtrs>,
+    /// One workspace per thread when evaluating.
+    evals: Vec<Workspace>,
     /// Each evaluation chunk's summed loss and correct count, summed in order at the end.
     eval_parts: Vec<EvalPart>,
-    /// Each weight-gradient block's sum of absolute gradients (the last step's), summed in
-    /// order by [`Mlp::grads_finite`]: the divergence check, made while the block is hot.
+    /// Each weight-gradient block's sum of absolute gradients (the last step's), then each
+    /// BatchNorm block's, summed in order by [`Mlp::grads_finite`]: the divergence check,
+    /// made while the block is hot.
     block_sums: Vec<f32>,
     capacity: usize,
     dropout_rng: Rng,
     threads: usize,
     /// The persistent threads of the steps (none for one thread).
     pool: Option<Arc<Pool>>,
-    /// The weights of every layer after the first, transposed (fan_in x fan_out each,
-    /// row-major, one after another), remade from `params` once per step. Why: a slice's
-    /// forward product `z = a W^T` on PyTorch's out x in layout makes the GEMM kernel
-    /// repack all of W for every slice, since its output is row-major; on W^T it reads the
-    /// weights in place. Measured (one core, 784-512-256-10's 512 -> 256 product, 4 slices
-    /// of 64 rows): 604 -> 379 us per step; with 8 slices' worth of 32 rows 917 -> 341 us.
-    /// The first layer is cut in column blocks instead (see [`first_linear_block`]).
-    transposed: Vec<f32>,
-    /// Whether `transposed` is the transpose of the current `params`: false after any
-    /// mutable access to them.
-    transposed_fresh: bool,
-    /// A training batch's input rows in one buffer when the slices' threads gathered them
-    /// (each copies its rows here), and the first layer's linear output of the whole
-    /// batch: one product per column block for the whole batch, instead of one per slice,
-    /// packs the block's weights once per step (measured, one core, the 784 -> 512
-    /// layer's 8 blocks: 4 slices of 64 rows 166 -> 141 us per block; 4 of 32 rows, at
-    /// batch 128, 106 -> 73 us).
+    /// A training batch's input rows in one buffer when the slices' units gathered them
+    /// (each copies its rows here): the first layer's column blocks are each one product
+    /// for the whole batch.
     batch_x: Vec<f32>,
-    first_z: Vec<f32>,
 }
 
 /// The threads of an [`Mlp`]'s steps ([`Mlp::threads`]), lent to other work.
@@ -351,6 +336,9 @@ impl Mlp {
             grads: vec![0.0; n],
             running,
             slices: Vec::new(),
+            batch: Workspace::default(),
+            ptrs: Vec::new(),
+            evals: Vec::new(),
             eval_parts: Vec::new(),
             block_sums: Vec::new(),
             capacity: 0,
@@ -358,14 +346,9 @@ impl Mlp {
             dropout_rng: Rng::new(dropout_seed(seed)),
             threads: 1,
             pool: None,
-            transposed: Vec::new(),
-            transposed_fresh: false,
             batch_x: Vec::new(),
-            first_z: Vec::new(),
             spec,
         };
-        let hidden_weights = transposed_at(&mlp.layers, mlp.layers.len());
-        mlp.transposed = vec![0.0; hidden_weights];
         mlp.init(seed);
         mlp.reserve(capacity.clamp(1, MAX_RESERVED_ROWS));
         mlp
@@ -474,16 +457,10 @@ impl Mlp {
         }
         self.capacity = capacity;
         self.batch_x.resize(capacity * self.layers[0].fan_in, 0.0);
-        self.first_z.resize(capacity * self.layers[0].fan_out, 0.0);
+        self.batch.reserve(&self.layers, capacity, true);
         let count = self.slice_count(capacity);
         if self.slices.len() < count {
-            self.slices.resize(count, Workspace::default());
-        }
-        for (s, ws) in self.slices[..count].iter_mut().enumerate() {
-            ws.reserve(
-                &self.layers,
-                (s + 1) * capacity / count - s * capacity / count,
-            );
+            self.slices.resize(count, Slice::default());
         }
     }
 
@@ -500,13 +477,11 @@ impl Mlp {
 
     /// The parameters, for the optimizer to update.
     pub fn params_mut(&mut self) -> &mut [f32] {
-        self.transposed_fresh = false;
         &mut self.params
     }
 
     /// Parameters and gradients together, as an optimizer step needs them.
     pub fn params_and_grads(&mut self) -> (&mut [f32], &mut [f32]) {
-        self.transposed_fresh = false;
         (&mut self.params, &mut self.grads)
     }
 
@@ -527,7 +502,6 @@ impl Mlp {
         }
         self.params.copy_from_slice(params);
         self.running.copy_from_slice(buffers);
-        self.transposed_fresh = false;
         true
     }
 
@@ -563,12 +537,12 @@ impl Mlp {
     /// [`Mlp::grads`] and returns the mean loss. Training mode: BatchNorm uses batch
     /// statistics and updates its running ones; dropout is on.
     ///
-    /// The batch is cut into a fixed number of row slices (by its size alone); the first
-    /// layer's linear output is made in fixed blocks of its columns, each for every slice;
-    /// each slice's remaining forward and backward pass runs on some thread; then the
-    /// weight gradients are computed in fixed blocks of rows, each summing the slices in
-    /// order. Which thread runs what changes nothing in the arithmetic, so any thread count
-    /// gives the same bits.
+    /// Each hidden layer's forward pass is made in fixed blocks of its columns, each one
+    /// product for the whole batch with its epilogue (bias, BatchNorm, activation,
+    /// dropout); the output layer and the loss in fixed row slices; the backward pass in
+    /// column blocks again, and the weight gradients in fixed blocks of rows, each one
+    /// product over the batch. Which thread runs what changes nothing in the arithmetic,
+    /// so any thread count gives the same bits.
     pub fn train_step(&mut self, x: &[f32], targets: BatchTargets<'_>, rows: usize) -> f32 {
         self.train_step_from(BatchInput::Rows(x), targets, rows)
     }
@@ -604,25 +578,24 @@ impl Mlp {
         let _ftz = FlushDenormals::new();
         self.reserve(rows);
         let count = self.slice_count(rows);
-        for (s, ws) in self.slices[..count].iter_mut().enumerate() {
-            ws.start = s * rows / count;
-            ws.rows = (s + 1) * rows / count - ws.start;
-            ws.reserve(&self.layers, ws.rows);
+        for (s, slice) in self.slices[..count].iter_mut().enumerate() {
+            slice.start = s * rows / count;
+            slice.rows = (s + 1) * rows / count - slice.start;
         }
-        if self.spec.dropout > 0.0 {
+        let dropout = self.spec.dropout > 0.0;
+        if dropout {
             // Drawn in the order one pass over the whole batch draws them: layer by layer,
-            // row-major, so the masks do not depend on the slicing.
+            // row-major.
             for (l, layer) in self.layers[..self.layers.len() - 1].iter().enumerate() {
-                for ws in &mut self.slices[..count] {
-                    let n = ws.rows * layer.fan_out;
-                    draw_mask(
-                        &mut self.dropout_rng,
-                        self.spec.dropout,
-                        &mut ws.saved[l].mask[..n],
-                    );
-                }
+                let n = rows * layer.fan_out;
+                draw_mask(
+                    &mut self.dropout_rng,
+                    self.spec.dropout,
+                    &mut self.batch.saved[l].mask[..n],
+                );
             }
         }
+        self.batch.pointers(&mut self.ptrs);
         let Mlp {
             spec,
             layers,
@@ -632,65 +605,44 @@ impl Mlp {
             slices,
             pool,
             block_sums,
-            transposed,
-            transposed_fresh,
             batch_x,
-            first_z,
+            ptrs,
             ..
         } = self;
-        let (layers, params): (&[Layer], &[f32]) = (layers, params);
+        let (layers, params, ptrs): (&[Layer], &[f32], &[LayerPtrs]) = (layers, params, ptrs);
         let pool = pool.as_deref();
         let run = |units: usize, f: &(dyn Fn(usize, usize) + Sync)| match pool {
             Some(pool) => pool.run(units, f),
             None => (0..units).for_each(|u| f(u, 0)),
         };
-        let ws = SendPtr(slices.as_mut_ptr());
-        // Phase 0: each slice's rows fetched by the thread of its unit (with
-        // `BatchInput::Gather`), and the later layers' weights transposed for this step's
-        // parameters, in blocks ([`transpose_block`]).
-        let gathers = if matches!(input, BatchInput::Gather(_)) {
-            count
-        } else {
-            0
-        };
-        let transposes = if *transposed_fresh {
-            0
-        } else {
-            transpose_units(layers)
-        };
-        let wt = SendPtr(transposed.as_mut_ptr());
         let inputs = layers[0].fan_in;
-        let batch = SendPtr(batch_x.as_mut_ptr());
-        run(gathers + transposes, &|unit, _| {
-            if unit >= gathers {
-                // SAFETY: `transposed` holds every later layer's weights (sized in `new`),
-                // and transpose unit `unit - gathers` alone writes its block of them.
-                unsafe { transpose_block(layers, params, wt, unit - gathers) };
-                return;
-            }
-            if let BatchInput::Gather(gather) = input {
-                // SAFETY: unit `unit` alone touches workspace `unit` (below `count`).
-                let ws = unsafe { &mut *ws.get().add(unit) };
-                ws.x.clear();
-                gather(ws.start, ws.rows, &mut ws.x);
+        // Phase 0: each slice's rows fetched by the thread of its unit (with
+        // `BatchInput::Gather`), copied into the batch's buffer.
+        let sl = SendPtr(slices.as_mut_ptr());
+        if let BatchInput::Gather(gather) = input {
+            let batch = SendPtr(batch_x.as_mut_ptr());
+            run(count, &|s, _| {
+                // SAFETY: unit `s` alone touches slice `s` (below `count`).
+                let slice = unsafe { &mut *sl.get().add(s) };
+                slice.x.clear();
+                gather(slice.start, slice.rows, &mut slice.x);
                 assert_eq!(
-                    ws.x.len(),
-                    ws.rows * inputs,
+                    slice.x.len(),
+                    slice.rows * inputs,
                     "the gather gave the wrong number of values"
                 );
                 // SAFETY: `batch_x` holds the batch's rows (reserved above); the slice's
                 // rows of it are this unit's alone.
                 unsafe {
                     std::ptr::copy_nonoverlapping(
-                        ws.x.as_ptr(),
-                        batch.get().add(ws.start * inputs),
-                        ws.x.len(),
+                        slice.x.as_ptr(),
+                        batch.get().add(slice.start * inputs),
+                        slice.x.len(),
                     )
                 };
-            }
-        });
-        *transposed_fresh = true;
-        let x_all: &[f32] = match input {
+            });
+        }
+        let x: &[f32] = match input {
             BatchInput::Rows(x) => &x[..rows * inputs],
             BatchInput::Gather(_) => &batch_x[..rows * inputs],
         };
@@ -698,69 +650,102 @@ impl Mlp {
             spec,
             layers,
             params,
-            transposed,
         };
-        // Then the first layer's linear output in fixed blocks of its units (columns),
-        // each for every slice: block `b` of the first layer's weights is read here, its
-        // gradient made in phase 2 and its update applied by unit `b` of each, which the
-        // pool hands to the same thread, so those weights stay in one core's cache (with
-        // the batch split alone, both threads read every weight each step and the update
-        // on one made the other fetch half of them again).
-        let first_blocks = layers[0].fan_out.div_ceil(BLOCK_ROWS);
-        let z_all = SendPtr(first_z.as_mut_ptr());
-        run(first_blocks, &|b, _| {
-            // SAFETY: `first_z` holds the batch's rows x fan_out (reserved above); block
-            // `b` alone writes its columns `b * BLOCK_ROWS..` of them.
-            unsafe { first_linear_block(net, b, z_all, rows, x_all) };
-        });
-        let first_z: &[f32] = first_z;
-        // Phase 1: each slice's forward and backward pass.
-        let (stats, stats_len) = (SendPtr(running.as_mut_ptr()), running.len());
+        let last = layers.len() - 1;
+        // The forward pass of the hidden layers, in column blocks for the whole batch.
+        // Block `b` of the first layer's weights is read here, its gradient made and its
+        // update applied by unit `b` of the backward pass and of the update, which the
+        // pool hands to the same thread, so those weights stay in one core's cache.
+        let stats = SendPtr(running.as_mut_ptr());
+        for (l, layer) in layers[..last].iter().enumerate() {
+            run(layer.fan_out.div_ceil(BLOCK_ROWS), &|c, _| {
+                // SAFETY: `ptrs` are the batch buffers, reserved for `rows` rows above;
+                // layer `l - 1`'s output was completed by the previous job; unit `c` alone
+                // writes its columns of layer `l`'s buffers and running statistics.
+                unsafe { forward_block(net, ptrs, l, c, rows, x, stats, dropout) };
+            });
+        }
+        // The output layer, the loss and (when it needs no column statistics) the last
+        // hidden layer's delta, slice by slice.
+        let rows_back = last > 0 && layers[last - 1].bn.is_none();
         run(count, &|s, _| {
-            // SAFETY: unit `s` alone touches workspace `s` (below `count`, the slices'
-            // length), and the running statistics are lent only with one slice (BatchNorm:
-            // its statistics need the whole batch), to its only unit.
-            let ws = unsafe { &mut *ws.get().add(s) };
-            let running: &mut [f32] = if count == 1 {
-                unsafe { std::slice::from_raw_parts_mut(stats.get(), stats_len) }
-            } else {
-                &mut []
+            // SAFETY: unit `s` alone touches slice `s` and writes its rows of the logits
+            // and deltas; the last layer's input is complete.
+            let slice = unsafe { &mut *sl.get().add(s) };
+            slice.loss = unsafe {
+                output_slice(
+                    net,
+                    ptrs,
+                    slice.start,
+                    slice.rows,
+                    x,
+                    targets,
+                    rows,
+                    rows_back,
+                    dropout,
+                )
             };
-            let fo = layers[0].fan_out;
-            let z = &first_z[ws.start * fo..(ws.start + ws.rows) * fo];
-            slice_pass(net, ws, input, z, targets, Stats::Batch(running), rows);
         });
-        // Phase 2: the weight gradients in fixed blocks of rows, each summing the slices.
-        let slices: &[Workspace] = &slices[..count];
-        let blocks: usize = layers.iter().map(|l| l.fan_out.div_ceil(BLOCK_ROWS)).sum();
+        // The backward pass: layer `l`'s job makes layer `l - 1`'s delta in column blocks
+        // (with the first layer's weight gradient blocks, where `l` is 1) and the weight
+        // gradients of the layers whose deltas are complete.
+        let wblocks = |l: usize| layers[l].fan_out.div_ceil(BLOCK_ROWS);
+        let block_at = |l: usize| (0..l).map(wblocks).sum::<usize>();
+        let blocks = block_at(layers.len());
+        // A sum per weight block, then one per BatchNorm block (of the same columns).
+        block_sums.clear();
+        block_sums.resize(2 * blocks, 0.0);
+        let sums = SendPtr(block_sums.as_mut_ptr());
         let out = SendPtr(grads.as_mut_ptr());
         debug_assert_eq!(grads.len(), params.len());
-        block_sums.clear();
-        block_sums.resize(blocks, 0.0);
-        let sums = SendPtr(block_sums.as_mut_ptr());
-        run(blocks, &|unit, _| {
+        // Unit `unit` of the weight blocks of layers `from..to`, in order.
+        let weights = |from: usize, to: usize, unit: usize| {
             let mut block = unit;
-            for (l, layer) in layers.iter().enumerate() {
-                let here = layer.fan_out.div_ceil(BLOCK_ROWS);
-                if block < here {
-                    // SAFETY: block `block` of layer `l` alone writes that layer's weight-
-                    // gradient rows of the block (and, block 0, its bias and BatchNorm
-                    // gradients), all within `grads`, which nothing else touches meanwhile;
-                    // unit `unit` (below `blocks`, the sums' length) alone writes its sum.
+            for l in from..to {
+                if block < wblocks(l) {
+                    // SAFETY: block `block` of layer `l` alone writes its weight-gradient
+                    // rows, its columns' bias gradients and its sum (below `blocks`); the
+                    // layer's delta and input are complete.
                     unsafe {
-                        *sums.get().add(unit) = weight_block(net, l, block, out, slices, input);
-                    }
+                        *sums.get().add(block_at(l) + block) =
+                            weight_block(net, ptrs, l, block, rows, x, out)
+                    };
                     return;
                 }
-                block -= here;
+                block -= wblocks(l);
             }
-        });
-        let last = self.layers.len() - 1;
-        let outputs = self.layers[last].fan_out;
-        let total = self.slices[..count]
+        };
+        // Layers `done..` have their weight gradients; deltas of layers `top..` are made.
+        let mut done = layers.len();
+        let top = if rows_back { last - 1 } else { last };
+        for l in (1..=top).rev() {
+            let back = layers[l].fan_in.div_ceil(BLOCK_ROWS);
+            let later: usize = (l..done).map(wblocks).sum();
+            let norm = layers[l - 1].bn.is_some();
+            run(back + later, &|u, _| {
+                if u >= back {
+                    return weights(l, done, u - back);
+                }
+                // SAFETY: unit `u` alone writes its columns of layer `l - 1`'s delta, their
+                // BatchNorm gradients and sum, and (`l` = 1) the first layer's weight
+                // block `u` and its sum; layer `l`'s delta is complete.
+                unsafe {
+                    let norm_sum = backward_block(net, ptrs, l, u, rows, x, out, sums, dropout);
+                    if norm {
+                        *sums.get().add(blocks + block_at(l - 1) + u) = norm_sum;
+                    }
+                }
+            });
+            done = if l == 1 { 0 } else { l };
+        }
+        if done > 0 {
+            run((0..done).map(wblocks).sum(), &|u, _| weights(0, done, u));
+        }
+        let total = slices[..count]
             .iter()
-            .fold(0.0f32, |total, ws| total + ws.loss);
-        total * loss_scale(self.spec.loss, targets, rows, outputs)
+            .fold(0.0f32, |total, s| total + s.loss);
+        let outputs = layers[last].fan_out;
+        total * loss_scale(spec.loss, targets, rows, outputs)
     }
 
     /// Mean loss and accuracy (`None` for regression) over a whole set, in eval mode,
@@ -779,36 +764,22 @@ impl Mlp {
         let chunks = rows.div_ceil(EVAL_CHUNK);
         // One workspace per thread: a thread evaluates one chunk at a time.
         let workers = self.threads;
-        if self.slices.len() < workers {
-            self.slices.resize(workers, Workspace::default());
+        if self.evals.len() < workers {
+            self.evals.resize(workers, Workspace::default());
         }
-        for ws in &mut self.slices[..workers] {
-            ws.reserve(&self.layers, EVAL_CHUNK.min(rows));
+        for ws in &mut self.evals[..workers] {
+            ws.reserve(&self.layers, EVAL_CHUNK.min(rows), false);
         }
         self.eval_parts.clear();
         self.eval_parts.resize(chunks, (0.0, 0));
-        if !self.transposed_fresh {
-            let wt = SendPtr(self.transposed.as_mut_ptr());
-            let (layers, params) = (&self.layers, &self.params);
-            let transpose = |unit: usize, _: usize| {
-                // SAFETY: as in `train_step_from`: unit `unit` alone writes its block.
-                unsafe { transpose_block(layers, params, wt, unit) }
-            };
-            match &self.pool {
-                Some(pool) => pool.run(transpose_units(layers), &transpose),
-                None => (0..transpose_units(layers)).for_each(|u| transpose(u, 0)),
-            }
-            self.transposed_fresh = true;
-        }
         let net = View {
             spec: &self.spec,
             layers: &self.layers,
             params: &self.params,
-            transposed: &self.transposed,
         };
         let running = &self.running;
         let loss = self.spec.loss;
-        let ws = SendPtr(self.slices.as_mut_ptr());
+        let ws = SendPtr(self.evals.as_mut_ptr());
         let parts = SendPtr(self.eval_parts.as_mut_ptr());
         let chunk = |c: usize, worker: usize| {
             let _ftz = FlushDenormals::new();
@@ -819,7 +790,7 @@ impl Mlp {
             let start = c * EVAL_CHUNK;
             let n = EVAL_CHUNK.min(rows - start);
             let xs = &x[start * inputs..(start + n) * inputs];
-            forward(net, ws, xs, n, Stats::Running(running), false, None);
+            forward(net, ws, xs, n, running);
             let logits = &ws.saved[last].z[..n * outputs];
             let t = targets.rows(start, n, outputs);
             let scale = loss_scale(loss, t, n, outputs);
@@ -844,13 +815,8 @@ impl Mlp {
         (loss_sum / rows.max(1) as f64, accuracy)
     }
 
-    /// Slices of a batch of `rows` rows: by its size alone (see [`SLICE_ROWS`]); one with
-    /// BatchNorm, whose statistics couple the rows.
+    /// Slices of a batch of `rows` rows: by its size alone (see [`SLICE_ROWS`]).
     fn slice_count(&self, rows: usize) -> usize {
-        if self.spec.batch_norm {
-            1
-        } else {
-            rows.div_ceil(SLICE_ROWS).clamp(1, MAX_SLICES)
-        }
+        rows.div_ceil(SLICE_ROWS).clamp(1, MAX_SLICES)
     }
 }

@@ -144,6 +144,8 @@ fn training_on_one_or_two_threads_gives_the_same_bits() {
     let classes = Task::Classification { classes: 10 };
     let mut dropout = spec("64-32", 784, &classes, Activation::Gelu, false);
     dropout.dropout = 0.2;
+    let mut norm_dropout = spec("96-32", 784, &classes, Activation::Relu, true);
+    norm_dropout.dropout = 0.1;
     let cases = [
         // The MNIST recipe's network and batch: two slices per batch.
         (spec("128", 784, &classes, Activation::Relu, false), 64, 300),
@@ -151,6 +153,9 @@ fn training_on_one_or_two_threads_gives_the_same_bits() {
         (dropout, 100, 40),
         // BatchNorm: one whole-batch slice, weight gradients still shared.
         (spec("64", 784, &classes, Activation::Tanh, true), 64, 40),
+        // BatchNorm and dropout on two layers, a partial column block (96 = 64 + 32), the
+        // backward pass in column blocks through both.
+        (norm_dropout, 50, 20),
         (
             spec("16", 784, &Task::Regression, Activation::Sigmoid, false),
             256,
