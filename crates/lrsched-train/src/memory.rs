@@ -136,8 +136,9 @@ pub fn estimate(
 ) -> Estimate {
     let params = model.parameter_count() as u64;
     // Parameters, gradients, the optimizer's buffers, one copy of the weights (the best
-    // epoch's, kept for early stopping and the best checkpoint), and the later layers'
-    // weights transposed once per step for the forward products (at most the parameters).
+    // epoch's, kept for early stopping and the best checkpoint), and one more
+    // parameter-sized allowance: the engine no longer keeps transposed weights, so it is
+    // slack that keeps this an upper bound for the engine's per-step scratch.
     let parameters = params
         .saturating_mul(4 + state_buffers(optimizer))
         .saturating_mul(FLOAT);
