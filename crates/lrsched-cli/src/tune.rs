@@ -540,48 +540,15 @@ fn finish(
     let verdict = match &seeded {
         Some(found) => {
             let (header, rows) = found.table(r);
-            println!(
-                "\nre-evaluated over seeds {}:",
-                found
-                    .seeds
-                    .iter()
-                    .map(u64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+            println!("\n{}:", found.heading());
             print!("{}", output::format_table(&header, &rows));
             found.write(dir).map_err(UserError)?;
-            let sentence = found.sentence();
-            extra_sections.insert(
-                0,
-                Section {
-                    heading: "Over seeds".into(),
-                    text: vec![
-                        format!("{sentence}."),
-                        "Verdicts as compare gives them (docs/summary.md): paired by seed against the best by interquartile mean; equivalent when the 90% interval of the difference lies within the margin.".into(),
-                    ],
-                    table: Some(lrsched_report::html::Table { header, rows }),
-                    ..Section::default()
-                },
-            );
-            Some(sentence)
+            extra_sections.insert(0, found.section(r));
+            Some(found.sentence())
         }
         None => seeds::tie_at_one_seed(r).map(|t| {
-            let line = format!(
-                "a tie: {} configurations are within {} of the best at one seed ({}), which cannot tell them apart; --seeds 3 or more re-evaluates them and says how many seeds would",
-                t.keys.len(),
-                t.margin_text,
-                t.keys.join(", ")
-            );
-            extra_sections.insert(
-                0,
-                Section {
-                    heading: "A tie".into(),
-                    text: vec![format!("{line}. best.json holds the one ranked first (the highest score, equal scores by key), which this evidence does not show to be better than the others.")],
-                    ..Section::default()
-                },
-            );
-            line
+            extra_sections.insert(0, t.section());
+            t.sentence()
         }),
     };
     let w = output::write_files(r, dir, extra).map_err(UserError)?;

@@ -15,6 +15,7 @@ use crate::compare::{against_best, Metric, Verdict};
 use crate::runner::TrialEvent;
 use crate::scoring::{bootstrap_ci, iqm, BOOTSTRAP_REPS, BOOTSTRAP_SEED};
 use crate::trainer::Trainer;
+use lrsched_report::html::{Section, Table};
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -45,6 +46,30 @@ pub struct Tie {
     pub margin: f64,
     /// The margin as a reader reads it (`±0.5 percentage points`).
     pub margin_text: String,
+}
+
+impl Tie {
+    /// The tie in words, with what would settle it.
+    pub fn sentence(&self) -> String {
+        format!(
+            "a tie: {} configurations are within {} of the best at one seed ({}), which cannot tell them apart; --seeds 3 or more re-evaluates them and says how many seeds would",
+            self.keys.len(),
+            self.margin_text,
+            self.keys.join(", ")
+        )
+    }
+
+    /// The report's section for the tie.
+    pub fn section(&self) -> Section {
+        Section {
+            heading: "A tie".into(),
+            text: vec![format!(
+                "{}. best.json holds the one ranked first (the highest score, equal scores by key), which this evidence does not show to be better than the others.",
+                self.sentence()
+            )],
+            ..Section::default()
+        }
+    }
 }
 
 /// The trials that ran the whole budget with a score within the metric's default margin
@@ -179,6 +204,26 @@ impl Reevaluation {
             s.push_str(" (every other re-evaluated configuration is worse or incomplete)");
         }
         s
+    }
+
+    /// The table's heading: `re-evaluated over seeds 0, 1, 2`.
+    pub fn heading(&self) -> String {
+        let seeds: Vec<String> = self.seeds.iter().map(u64::to_string).collect();
+        format!("re-evaluated over seeds {}", seeds.join(", "))
+    }
+
+    /// The report's section: the verdict in words, how it is reached, and the table.
+    pub fn section(&self, r: &TuneResult) -> Section {
+        let (header, rows) = self.table(r);
+        Section {
+            heading: "Over seeds".into(),
+            text: vec![
+                format!("{}: {}.", self.heading(), self.sentence()),
+                "Verdicts as compare gives them (docs/summary.md): paired by seed against the best by interquartile mean; equivalent when the 90% interval of the difference lies within the margin.".into(),
+            ],
+            table: Some(Table { header, rows }),
+            ..Section::default()
+        }
     }
 
     /// `seeds.json`: the metric, margin, seeds, best and every configuration's scores and
