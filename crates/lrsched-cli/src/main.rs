@@ -236,8 +236,7 @@ fn load_schedule(args: &TraceArgs) -> Result<config::Config, UserError> {
 }
 
 fn read(path: &Path) -> Result<String, UserError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| UserError(format!("cannot read {}: {e}", path.display())))
+    lrsched_tools::files::read_input(path, lrsched_tools::files::MAX_INPUT_BYTES).map_err(UserError)
 }
 
 fn read_metrics(path: &Path) -> Result<Vec<f64>, UserError> {

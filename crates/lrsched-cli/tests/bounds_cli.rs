@@ -570,3 +570,62 @@ fn tune_prints_a_large_search_in_seconds() {
     assert_eq!(stdout(&o).lines().count(), 10000);
     assert!(t.elapsed() < Duration::from_secs(60), "{:?}", t.elapsed());
 }
+
+/// Every file a user names as input is read bounded and only when it is a regular file:
+/// `/dev/zero` (never ends), a FIFO with no writer (blocks for ever) and an over-large
+/// file are each one line, at once, instead of a hang or an allocation without end.
+#[test]
+fn input_files_that_never_end_block_or_are_huge_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let huge = dir.path().join("huge.json");
+    let f = std::fs::File::create(&huge).unwrap();
+    // Sparse: 65 MiB of size without 65 MiB of disk.
+    f.set_len(65 << 20).unwrap();
+    let out = dir.path().join("out");
+    // (command, arguments after the input, whether the 64 MiB input bound applies: plot
+    // reads a metrics file, bounded at 1 GiB).
+    let cases: [(&str, &[&str], bool); 7] = [
+        ("trace --steps 3 --config", &[], true),
+        ("tune --space", &["--out", arg(&out)], true),
+        ("compare --schedules", &["--out", arg(&out)], true),
+        ("compare --workloads", &["--out", arg(&out)], true),
+        ("plot --run", &["--out", arg(&out)], false),
+        (
+            "trace --schedule constant(lr=0.1) --steps 3 --metrics",
+            &[],
+            true,
+        ),
+        (
+            "train --data digits --epochs 1 --schedule-config",
+            &[],
+            true,
+        ),
+    ];
+    for (words, rest, bounded) in cases {
+        for (input, wanted) in [
+            ("/dev/zero", "a character device, not a regular file"),
+            (arg(&fifo), "a FIFO (named pipe), not a regular file"),
+            (arg(&huge), "an input file may hold at most 67108864 bytes"),
+        ] {
+            if !bounded && input == arg(&huge) {
+                continue;
+            }
+            let t = Instant::now();
+            let o = run(&[&support::words(words)[..], &[input], rest].concat());
+            let e = stderr(&o);
+            assert_eq!(o.status.code(), Some(2), "{words} {input}: {e}");
+            assert_eq!(e.lines().count(), 1, "{words} {input}: {e}");
+            assert!(e.contains(wanted), "{words} {input}: `{wanted}` not in {e}");
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "{words} {input}: slow"
+            );
+        }
+    }
+}

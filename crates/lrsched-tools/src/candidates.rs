@@ -326,8 +326,7 @@ pub fn optimizer_named(name: &str) -> Option<OptimizerKind> {
 /// ```
 pub fn read_schedules(path: &Path) -> Result<Vec<Entry>, String> {
     let at = |m: String| format!("{}: {m}", path.display());
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = crate::files::read_input(path, crate::files::MAX_INPUT_BYTES)?;
     let is_toml = path.extension().is_some_and(|e| e == "toml")
         || !matches!(text.trim_start().chars().next(), Some('[' | '{'))
         || text.trim_start().starts_with("[[");

@@ -513,7 +513,7 @@ pub fn run_charts(path: &Path, log_y: bool, momentum: bool) -> Result<Vec<Chart>
 }
 
 fn read(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    crate::files::read_input(path, crate::files::MAX_METRICS_BYTES)
 }
 
 #[cfg(test)]

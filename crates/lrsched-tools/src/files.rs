@@ -260,8 +260,7 @@ pub fn timestamp() -> String {
 /// A file of one number per line (blank lines and `#` comments skipped): the metrics fed
 /// to a metric-driven schedule, value i the one after the metric on line i.
 pub fn read_metric_lines(path: &Path) -> Result<Vec<f64>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = read_input(path, MAX_INPUT_BYTES)?;
     let mut metrics = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -297,4 +296,70 @@ mod tests {
         assert_eq!(t.len(), 15);
         assert_eq!(&t[8..9], "-");
     }
+}
+
+/// The most bytes a config, schedules, space or workloads file may hold: far above any
+/// real one, and a bound on what a mistyped path (a disk image, `/dev/zero`) costs.
+pub const MAX_INPUT_BYTES: u64 = 64 << 20;
+
+/// The most bytes a metrics file read whole (`plot --run`) may hold.
+pub const MAX_METRICS_BYTES: u64 = 1 << 30;
+
+/// Reads a file a user named as input, as text: opened without blocking and refused unless
+/// it is a regular file (a FIFO would block for ever, `/dev/zero` never ends), refused when
+/// over `limit` bytes before any is read, and refused when it is not UTF-8; each error one
+/// line naming the path and what is allowed.
+///
+/// ```
+/// use lrsched_tools::files::{read_input, MAX_INPUT_BYTES};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("s.json");
+/// std::fs::write(&path, "[]").unwrap();
+/// assert_eq!(read_input(&path, MAX_INPUT_BYTES).unwrap(), "[]");
+/// let zero = read_input(std::path::Path::new("/dev/zero"), MAX_INPUT_BYTES).unwrap_err();
+/// assert!(zero.contains("a character device, not a regular file"), "{zero}");
+/// assert!(read_input(&path, 1).unwrap_err().contains("at most 1 bytes"));
+/// ```
+pub fn read_input(path: &Path, limit: u64) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
+    if !meta.file_type().is_file() {
+        return Err(format!(
+            "cannot read {}: it is {}, not a regular file",
+            path.display(),
+            crate::protocol::kind_of(&meta.file_type())
+        ));
+    }
+    if meta.len() > limit {
+        return Err(format!(
+            "cannot read {}: it holds {} bytes, and an input file may hold at most {limit} bytes",
+            path.display(),
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::new();
+    // A file that grows while it is read stops at the limit too.
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > limit {
+        return Err(format!(
+            "cannot read {}: it grew past {limit} bytes while being read",
+            path.display()
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "cannot read {}: not UTF-8 text (byte {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })
 }

@@ -743,7 +743,7 @@ pub fn read_trial_file(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
 }
 
 /// "a FIFO", "a folder", ... for a file that is not a regular file.
-fn kind_of(t: &std::fs::FileType) -> &'static str {
+pub(crate) fn kind_of(t: &std::fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     if t.is_dir() {
         "a folder"

@@ -342,8 +342,7 @@ impl RunSpec {
                 ScheduleSpec::parse_as(text, TextFormat::OneLine).map_err(|e| e.to_string())
             }
             (None, Some(path)) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let text = crate::files::read_input(path, crate::files::MAX_INPUT_BYTES)?;
                 ScheduleSpec::parse_file(&text, path)
                     .map_err(|e| format!("{}: {e}", path.display()))
             }
@@ -627,8 +626,7 @@ impl RunSpec {
 
     /// Reads a spec [`RunSpec::write`] wrote, checked.
     pub fn read(path: &Path) -> Result<RunSpec, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = crate::files::read_input(path, crate::files::MAX_INPUT_BYTES)?;
         let spec: RunSpec =
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         spec.check()?;

@@ -288,8 +288,8 @@ fn workload_args(
 /// (its text), the seeds and the epochs; a rerun must match it to go on.
 fn identity(file: &Path, plan: &WorkloadsFile, args: &CompareArgs) -> Result<String, UserError> {
     let read = |p: &Path| {
-        std::fs::read_to_string(p)
-            .map_err(|e| UserError(format!("cannot read {}: {e}", p.display())))
+        lrsched_tools::files::read_input(p, lrsched_tools::files::MAX_INPUT_BYTES)
+            .map_err(UserError)
     };
     let schedules = match &args.schedules {
         Some(p) => Some(read(p)?),

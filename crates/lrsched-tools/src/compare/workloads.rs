@@ -223,8 +223,8 @@ const COMMAND_KEYS: [&str; 4] = ["command", "cwd", "steps_per_epoch", "honours_o
 /// ```
 pub fn read_workloads(path: &Path) -> Result<WorkloadsFile, String> {
     let at = |m: String| format!("{}: {m}", path.display());
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read --workloads {}: {e}", path.display()))?;
+    let text = crate::files::read_input(path, crate::files::MAX_INPUT_BYTES)
+        .map_err(|e| format!("--workloads: {e}"))?;
     let first = text.trim_start().chars().next();
     let is_json = path.extension().is_some_and(|e| e == "json")
         || (matches!(first, Some('{'))

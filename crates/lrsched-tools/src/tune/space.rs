@@ -62,8 +62,7 @@ pub struct Space {
 impl Space {
     /// Reads and parses a space file; errors name the file.
     pub fn read(path: &Path) -> Result<Space, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = crate::files::read_input(path, crate::files::MAX_INPUT_BYTES)?;
         Space::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
