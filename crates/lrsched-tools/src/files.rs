@@ -279,25 +279,6 @@ pub fn read_metric_lines(path: &Path) -> Result<Vec<f64>, String> {
     Ok(metrics)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoting_reads_back_in_a_shell() {
-        assert_eq!(shell_quote("--seeds"), "--seeds");
-        assert_eq!(shell_quote("cosine(lr=0.1)"), "'cosine(lr=0.1)'");
-        assert_eq!(shell_quote("it's"), "'it'\\''s'");
-    }
-
-    #[test]
-    fn timestamp_reads_as_a_date() {
-        let t = timestamp();
-        assert_eq!(t.len(), 15);
-        assert_eq!(&t[8..9], "-");
-    }
-}
-
 /// The most bytes a config, schedules, space or workloads file may hold: far above any
 /// real one, and a bound on what a mistyped path (a disk image, `/dev/zero`) costs.
 pub const MAX_INPUT_BYTES: u64 = 64 << 20;
@@ -362,4 +343,23 @@ pub fn read_input(path: &Path, limit: u64) -> Result<String, String> {
             e.utf8_error().valid_up_to()
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_reads_back_in_a_shell() {
+        assert_eq!(shell_quote("--seeds"), "--seeds");
+        assert_eq!(shell_quote("cosine(lr=0.1)"), "'cosine(lr=0.1)'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+    }
+
+    #[test]
+    fn timestamp_reads_as_a_date() {
+        let t = timestamp();
+        assert_eq!(t.len(), 15);
+        assert_eq!(&t[8..9], "-");
+    }
 }
