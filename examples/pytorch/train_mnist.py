@@ -15,7 +15,14 @@ Under lrsched it takes the trial's schedule, seed and epochs and reports its met
         --epochs 3 --seeds 1
     lrsched find-lr --command "python examples/pytorch/train_mnist.py --data-dir D --limit 6000"
 
-The lrsched lines are marked `# lrsched`: three changes to a plain PyTorch script.
+It builds its optimizer through lrsched_rs.trial.optimizer, so it honours lrsched's optimizer
+requests: with --honours-optimizer, compare runs its LR-free baselines (Prodigy, D-Adaptation,
+DoG, schedule-free) on it too:
+
+    lrsched compare --command "python examples/pytorch/train_mnist.py --data-dir D --limit 6000" \\
+        --honours-optimizer --epochs 3 --seeds 1
+
+The lrsched lines are marked `# lrsched`: four changes to a plain PyTorch script.
 """
 
 import argparse
@@ -87,7 +94,13 @@ def main():
     model = torch.nn.Sequential(
         torch.nn.Linear(784, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10)
     )
-    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    # The trial's optimizer when lrsched asks for one (its LR-free baselines, under
+    # --honours-optimizer), else the recipe's SGD.
+    opt = lrsched_rs.trial.optimizer(  # lrsched
+        model.parameters(), default=lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9)
+    )
+    # Schedule-free optimizers keep two sets of weights: train with one, evaluate the other.
+    switch = hasattr(opt, "train") and hasattr(opt, "eval")
     schedule = lrsched_rs.trial.schedule(steps_per_epoch, default=DEFAULT_SCHEDULE)  # lrsched
     scheduler = lrsched_rs.torch.LRScheduler(opt, schedule)  # lrsched
     per_step = scheduler.interval == "step"
@@ -97,6 +110,8 @@ def main():
     step = 0
     for epoch in range(1, epochs + 1):
         model.train()
+        if switch:
+            opt.train()
         order = torch.randperm(len(x), generator=g)
         for i in range(0, len(x), args.batch_size):
             idx = order[i : i + args.batch_size]
@@ -112,6 +127,8 @@ def main():
             if max_steps is not None and step >= max_steps:
                 return
         model.eval()
+        if switch:
+            opt.eval()
         with torch.no_grad():
             logits = model(tx)
             val_loss = torch.nn.functional.cross_entropy(logits, ty).item()
