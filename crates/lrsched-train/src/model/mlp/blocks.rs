@@ -5,7 +5,7 @@
 
 use super::kernels::{
     activate, activation_backward, batch_norm_backward, batch_norm_train, loss_scale, loss_sum,
-    matmul, matmul_raw, Cols,
+    matmul, matmul_raw, transpose, Cols,
 };
 use super::passes::bias_activate;
 use super::*;
@@ -66,7 +66,9 @@ fn block_cols(c: usize, fo: usize) -> (usize, usize) {
 /// # Safety
 /// `p` holds this step's buffers (reserved for `rows` rows); the layer's input (`x` or
 /// the previous layer's `a`) is complete and read-only; nothing else touches this block's
-/// columns of `h`, `a`, `xhat`, `inv_std` or of the running statistics meanwhile.
+/// columns of `h`, `a`, `xhat`, `inv_std` or of the running statistics meanwhile, nor the
+/// block's weights' place in `wt` (scratch laid out as the parameters, holding at least
+/// the hidden layers' weights).
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn forward_block(
     net: View<'_>,
@@ -76,6 +78,7 @@ pub(super) unsafe fn forward_block(
     rows: usize,
     x: &[f32],
     running: SendPtr<f32>,
+    wt: SendPtr<f32>,
     dropout: bool,
 ) {
     let _ftz = FlushDenormals::new();
@@ -89,6 +92,14 @@ pub(super) unsafe fn forward_block(
     };
     let w = &net.params[layer.w + j0 * fi..layer.w + (j0 + m) * fi];
     let lp = &p[l];
+    // The block's weights transposed where that is fast (see `transpose`): the same
+    // product on a layout gemm packs by whole vectors.
+    let wt = wt.get().add(layer.w + j0 * fi);
+    let (rhs, rhs_rs, rhs_cs) = if transpose(m, fi, w.as_ptr(), wt) {
+        (wt as *const f32, m, 1)
+    } else {
+        (w.as_ptr(), 1, fi)
+    };
     matmul_raw(
         rows,
         m,
@@ -100,9 +111,9 @@ pub(super) unsafe fn forward_block(
         input,
         fi,
         1,
-        w.as_ptr(),
-        1,
-        fi,
+        rhs,
+        rhs_rs,
+        rhs_cs,
     );
     let bias = &net.params[layer.b + j0..layer.b + j0 + m];
     let h = Cols::new(lp.h.get().add(j0), fo, rows, m);

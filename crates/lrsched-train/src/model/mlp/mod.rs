@@ -289,6 +289,10 @@ pub struct Mlp {
     /// (each copies its rows here): the first layer's column blocks are each one product
     /// for the whole batch.
     batch_x: Vec<f32>,
+    /// Scratch for the hidden layers' weights transposed block by block, at the
+    /// weights' own offsets: what each forward block's product reads
+    /// (`kernels::transpose`).
+    wt: Vec<f32>,
 }
 
 /// The threads of an [`Mlp`]'s steps ([`Mlp::threads`]), lent to other work.
@@ -325,6 +329,8 @@ impl Mlp {
     /// for costs no memory up front.
     pub fn new(spec: ModelSpec, seed: u64, capacity: usize) -> Mlp {
         let (layers, n, r) = layout(&spec);
+        // The hidden layers' parameters all come before the output layer's.
+        let hidden_weights = layers.last().map_or(0, |last| last.w);
         let mut running = vec![0.0; r];
         for layer in &layers {
             if let Some((_, _, run)) = layer.bn {
@@ -347,6 +353,7 @@ impl Mlp {
             threads: 1,
             pool: None,
             batch_x: Vec::new(),
+            wt: vec![0.0; hidden_weights],
             spec,
         };
         mlp.init(seed);
@@ -607,6 +614,7 @@ impl Mlp {
             block_sums,
             batch_x,
             ptrs,
+            wt,
             ..
         } = self;
         let (layers, params, ptrs): (&[Layer], &[f32], &[LayerPtrs]) = (layers, params, ptrs);
@@ -657,12 +665,14 @@ impl Mlp {
         // update applied by unit `b` of the backward pass and of the update, which the
         // pool hands to the same thread, so those weights stay in one core's cache.
         let stats = SendPtr(running.as_mut_ptr());
+        let wt = SendPtr(wt.as_mut_ptr());
         for (l, layer) in layers[..last].iter().enumerate() {
             run(layer.fan_out.div_ceil(BLOCK_ROWS), &|c, _| {
                 // SAFETY: `ptrs` are the batch buffers, reserved for `rows` rows above;
                 // layer `l - 1`'s output was completed by the previous job; unit `c` alone
-                // writes its columns of layer `l`'s buffers and running statistics.
-                unsafe { forward_block(net, ptrs, l, c, rows, x, stats, dropout) };
+                // writes its columns of layer `l`'s buffers and running statistics, and its
+                // weights' place in `wt` (which holds every hidden layer's weights).
+                unsafe { forward_block(net, ptrs, l, c, rows, x, stats, wt, dropout) };
             });
         }
         // The output layer, the loss and (when it needs no column statistics) the last
