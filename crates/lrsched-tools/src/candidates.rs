@@ -326,22 +326,7 @@ pub fn optimizer_named(name: &str) -> Option<OptimizerKind> {
 /// ```
 pub fn read_schedules(path: &Path) -> Result<Vec<Entry>, String> {
     let at = |m: String| format!("{}: {m}", path.display());
-    let text = crate::files::read_input(path, crate::files::MAX_INPUT_BYTES)?;
-    let is_toml = path.extension().is_some_and(|e| e == "toml")
-        || !matches!(text.trim_start().chars().next(), Some('[' | '{'))
-        || text.trim_start().starts_with("[[");
-    let doc: Value = if is_toml {
-        let t: toml::Value = toml::from_str(&text).map_err(|e| {
-            at(format!(
-                "not valid TOML: {}",
-                e.message().lines().next().unwrap_or("")
-            ))
-        })?;
-        serde_json::to_value(t).map_err(|e| at(e.to_string()))?
-    } else {
-        // The core's one JSON reader: a key given twice is refused, naming it.
-        lrsched::config::json_value(&text).map_err(|e| at(e.to_string()))?
-    };
+    let doc = crate::files::read_toml_or_json(path)?;
     let list = match &doc {
         Value::Array(l) => l,
         Value::Object(m) => match m.get("schedules") {

@@ -345,6 +345,41 @@ pub fn read_input(path: &Path, limit: u64) -> Result<String, String> {
     })
 }
 
+/// Reads a document a user wrote in TOML or JSON (a schedules or workloads file) as one JSON
+/// value: `.json` and `.toml` say which; otherwise text that opens with `{`, or with `[` but
+/// not a TOML table array's `[[`, is JSON. JSON goes through the core's one reader (a key
+/// given twice is refused, naming it). Errors are one line starting with the path.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let (t, j) = (dir.path().join("a.toml"), dir.path().join("b"));
+/// std::fs::write(&t, "[[schedules]]\nname = \"c\"\n").unwrap();
+/// std::fs::write(&j, r#"[{"name": "c"}]"#).unwrap();
+/// let read = lrsched_tools::files::read_toml_or_json;
+/// assert_eq!(read(&t).unwrap()["schedules"][0]["name"], "c");
+/// assert_eq!(read(&j).unwrap()[0]["name"], "c");
+/// ```
+pub fn read_toml_or_json(path: &Path) -> Result<serde_json::Value, String> {
+    let at = |m: String| format!("{}: {m}", path.display());
+    let text = read_input(path, MAX_INPUT_BYTES)?;
+    let start = text.trim_start();
+    let is_json = match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => true,
+        Some("toml") => false,
+        _ => start.starts_with('{') || (start.starts_with('[') && !start.starts_with("[[")),
+    };
+    if is_json {
+        return lrsched::config::json_value(&text).map_err(|e| at(e.to_string()));
+    }
+    let t: toml::Value = toml::from_str(&text).map_err(|e| {
+        at(format!(
+            "not valid TOML: {}",
+            e.message().lines().next().unwrap_or("")
+        ))
+    })?;
+    serde_json::to_value(t).map_err(|e| at(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -223,23 +223,7 @@ const COMMAND_KEYS: [&str; 4] = ["command", "cwd", "steps_per_epoch", "honours_o
 /// ```
 pub fn read_workloads(path: &Path) -> Result<WorkloadsFile, String> {
     let at = |m: String| format!("{}: {m}", path.display());
-    let text = crate::files::read_input(path, crate::files::MAX_INPUT_BYTES)
-        .map_err(|e| format!("--workloads: {e}"))?;
-    let first = text.trim_start().chars().next();
-    let is_json = path.extension().is_some_and(|e| e == "json")
-        || (matches!(first, Some('{'))
-            || (first == Some('[') && !text.trim_start().starts_with("[[")));
-    let doc: Value = if is_json {
-        lrsched::config::json_value(&text).map_err(|e| at(e.to_string()))?
-    } else {
-        let t: toml::Value = toml::from_str(&text).map_err(|e| {
-            at(format!(
-                "not valid TOML: {}",
-                e.message().lines().next().unwrap_or("")
-            ))
-        })?;
-        serde_json::to_value(t).map_err(|e| at(e.to_string()))?
-    };
+    let doc = crate::files::read_toml_or_json(path).map_err(|e| format!("--workloads: {e}"))?;
     let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     parse_workloads(&doc, &base).map_err(at)
 }
