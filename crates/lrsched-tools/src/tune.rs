@@ -374,6 +374,18 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A plan of `trials` with the results their folders already hold: a phase of a
+    /// search (fitting runs, confirmations, more seeds) that a rerun finds finished.
+    pub fn with_finished(trials: Vec<PlannedTrial>) -> Plan {
+        let finished = trials
+            .iter()
+            .filter_map(|t| {
+                TrialRecord::read(&t.input.dir.join("result.json")).map(|r| (t.key.clone(), r))
+            })
+            .collect();
+        Plan { trials, finished }
+    }
+
     /// The trials without a result, in order.
     pub fn pending(&self) -> Vec<&PlannedTrial> {
         self.trials
@@ -431,11 +443,8 @@ pub fn plan(spec: &TuneSpec) -> Result<Plan, String> {
     let mut bad_interval = None;
     for params in configs {
         let schedule = spec.space.schedule(&params)?;
-        let key = trial_key(&schedule, spec.seed, spec.epochs, &spec.trainer_id);
-        if !keys.insert(key.clone()) {
-            continue;
-        }
         match PlannedTrial::new(spec, params, schedule, spec.seed) {
+            Ok(t) if !keys.insert(t.key.clone()) => {}
             Ok(t) => {
                 if let Some(r) = TrialRecord::read(&t.input.dir.join("result.json")) {
                     finished.insert(t.key.clone(), r);

@@ -12,7 +12,7 @@
 //! loss beside its measured one, and the trials and seconds spent beside what running the
 //! whole grid would have cost.
 
-use super::{execute, write_inputs, Plan, PlannedTrial, Strategy, TrialRecord, TuneResult};
+use super::{execute, write_inputs, Plan, PlannedTrial, Strategy, TuneResult};
 use super::{space::Params, TuneSpec};
 use crate::predict::{drawn_curve, observed, rates};
 use crate::runner::TrialEvent;
@@ -27,6 +27,9 @@ use std::path::Path;
 /// Bootstrap refits behind each prediction's interval: enough for a 95% interval's ends
 /// to settle to a few percent, a fraction of a second on a run of a few thousand steps.
 pub const FIT_RESAMPLES: usize = 100;
+
+/// The fewest confirmed trials whose rank correlation is reported (`--top-k 5` or more).
+pub const MIN_SPEARMAN: usize = 5;
 
 /// Steps per epoch assumed before any run has said its own: only to find the grid's
 /// peak rate and to refuse schedules no law predicts, before anything runs.
@@ -85,7 +88,7 @@ pub struct PredictiveResult {
     /// Every grid point, lowest predicted loss first.
     pub predicted: Vec<Predicted>,
     /// Spearman's correlation of predicted and measured loss over the confirmed trials
-    /// (`None` under 3).
+    /// (`None` under [`MIN_SPEARMAN`]).
     pub spearman: Option<f64>,
     /// The median relative error of the predicted final loss over the confirmed trials.
     pub median_error: Option<f64>,
@@ -151,7 +154,7 @@ pub fn run(
             .map_err(|(line, e)| format!("the fitting run `{line}`: {e}"))?;
         fit_trials.push((name, t));
     }
-    let fit_plan = with_finished(fit_trials.iter().map(|(_, t)| t.clone()).collect());
+    let fit_plan = Plan::with_finished(fit_trials.iter().map(|(_, t)| t.clone()).collect());
     write_inputs(spec, &fit_plan)?;
     let fitted = execute::run(spec, fit_plan, trainer, events)?;
     let mut runs = Vec::new();
@@ -215,7 +218,7 @@ pub fn run(
         .take(top_k)
         .map(|&i| plan.trials[i].clone())
         .collect();
-    let confirm_plan = with_finished(top.clone());
+    let confirm_plan = Plan::with_finished(top.clone());
     write_inputs(spec, &confirm_plan)?;
     let result = execute::run(spec, confirm_plan, trainer, events)?;
     let mut confirmed_runs = Vec::new();
@@ -279,7 +282,11 @@ pub fn run(
     Ok(PredictiveResult {
         fit_lr,
         fitting,
-        spearman: spearman(&pairs.0, &pairs.1),
+        // Three or four points give a rank correlation of +-1 or +-0.8 by chance alone:
+        // none is shown below five.
+        spearman: (pairs.0.len() >= MIN_SPEARMAN)
+            .then(|| spearman(&pairs.0, &pairs.1))
+            .flatten(),
         median_error: median_relative_error(&pairs.0, &pairs.1),
         seconds_run,
         seconds_all: per_trial * plan.trials.len() as f64,
@@ -290,17 +297,6 @@ pub fn run(
         runs,
         confirmed_runs,
     })
-}
-
-/// A plan of `trials` with the results their folders already hold.
-fn with_finished(trials: Vec<PlannedTrial>) -> Plan {
-    let finished = trials
-        .iter()
-        .filter_map(|t| {
-            TrialRecord::read(&t.input.dir.join("result.json")).map(|r| (t.key.clone(), r))
-        })
-        .collect();
-    Plan { trials, finished }
 }
 
 /// A loss with 5 significant digits, `-` when unknown.
@@ -339,8 +335,10 @@ impl PredictiveResult {
             "prediction error over the {n} confirmed trial(s): median {}; Spearman {}",
             self.median_error
                 .map_or("-".into(), |e| format!("{:.1}%", e * 100.0)),
-            self.spearman
-                .map_or("- (needs 3 measured trials)".into(), |r| format!("{r:.3}")),
+            self.spearman.map_or(
+                format!("- (needs {MIN_SPEARMAN} measured trials)"),
+                |r| format!("{r:.3}")
+            ),
         )
     }
 

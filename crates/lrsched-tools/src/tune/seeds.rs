@@ -9,7 +9,7 @@
 //! with the seeds that would decide, or `incomplete`); the best is then the one with the
 //! best interquartile mean over every seed among those that completed every seed.
 
-use super::{execute, write_inputs, Mode, Plan, PlannedTrial, Strategy, TrialRecord};
+use super::{execute, write_inputs, Mode, Plan, PlannedTrial, Strategy};
 use super::{TuneResult, TuneSpec};
 use crate::compare::{against_best, Metric, Verdict};
 use crate::runner::TrialEvent;
@@ -344,16 +344,7 @@ pub fn reevaluate(
             extra.push(p);
         }
     }
-    let finished = extra
-        .iter()
-        .filter_map(|t| {
-            TrialRecord::read(&t.input.dir.join("result.json")).map(|rec| (t.key.clone(), rec))
-        })
-        .collect();
-    let plan = Plan {
-        trials: extra.clone(),
-        finished,
-    };
+    let plan = Plan::with_finished(extra.clone());
     // Every seed to the end: a pruning rung would cut seeds, not configurations.
     let whole = TuneSpec {
         strategy: Strategy::Grid { points: 1 },
