@@ -32,6 +32,8 @@ fn validate_on_digits_picks_the_grids_best_and_compare_takes_suggested_json() {
         &["--out", arg(&out)],
     ));
     assert!(stdout.contains("validated lr:"), "{stdout}");
+    // The winner comes with its median and the next rate's, not alone.
+    assert!(stdout.contains(" over 2 seed(s), next "), "{stdout}");
     assert!(stdout.contains("<- best"), "{stdout}");
     let j = json(&out.join("find_lr.json"));
     let v = &j["validated"];

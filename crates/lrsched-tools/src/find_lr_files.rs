@@ -288,9 +288,27 @@ pub fn summary(result: &FindLrResult, trainer: &Trainer) -> String {
                     .map_or(String::new(), |e| {
                         format!(", the grid's {e} rate: one beyond may train better (widen --validate-factors)")
                     });
+                // The winner's and the next one's medians side by side: what the seeds
+                // back, not only which came first.
+                let margin = result.validation.as_ref().map_or(String::new(), |val| {
+                    let median = |p: &crate::find_lr::GridPoint| {
+                        p.median.map_or("-".into(), |m| format!("{m:.4}"))
+                    };
+                    match (val.best_point(), val.runner_up()) {
+                        (Some(b), Some(n)) => format!(
+                            "; median {} {} over {} seed(s), next {:.3e} at {}",
+                            val.metric,
+                            median(b),
+                            b.seeds.len(),
+                            n.lr,
+                            median(n)
+                        ),
+                        _ => String::new(),
+                    }
+                });
                 let _ = writeln!(
                     out,
-                    "validated lr: {v:.3e} ({:.2}x the {rule} rate; trained best of the grid{edge})",
+                    "validated lr: {v:.3e} ({:.2}x the {rule} rate; trained best of the grid{edge}{margin})",
                     v / lr
                 );
             } else if result.validation.is_some() {

@@ -180,6 +180,23 @@ impl Validation {
         self.best_point().map(|p| p.lr)
     }
 
+    /// The point that trained second best (by median), so a reader sees how far apart the
+    /// winner and the next are before trusting the winner.
+    pub fn runner_up(&self) -> Option<&GridPoint> {
+        let best = self.best?;
+        let better = |a: f64, b: f64| if self.higher_is_better { a > b } else { a < b };
+        self.points
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != best)
+            .filter_map(|(_, p)| Some((p, p.median?)))
+            .fold(None, |acc: Option<(&GridPoint, f64)>, (p, m)| match acc {
+                Some((_, am)) if !better(m, am) => acc,
+                _ => Some((p, m)),
+            })
+            .map(|(p, _)| p)
+    }
+
     /// `Some("highest")` or `Some("lowest")` when the best point is the grid's highest
     /// or lowest rate (of two or more): a rate beyond it may train better still.
     pub fn at_edge(&self) -> Option<&'static str> {
