@@ -312,7 +312,7 @@ impl PredictiveResult {
     pub fn compute_line(&self) -> String {
         let saved = 1.0 - self.seconds_run / self.seconds_all;
         format!(
-            "compute: {} trials ({} fitting + {} confirming) in {:.1} s, instead of the grid's {} trials (about {:.1} s at {:.2} s a trial): {:.0}% saved",
+            "compute: {} trials ({} fitting + {} confirming) in {:.1} s, instead of the grid's {} trials (about {:.1} s at {:.2} s a trial): about {:.0}% saved, an estimate",
             self.trials_run,
             self.fitting.len(),
             self.trials_run - self.fitting.len(),
