@@ -85,11 +85,7 @@ pub(super) unsafe fn forward_block(
     let layer = &net.layers[l];
     let (fi, fo) = (layer.fan_in, layer.fan_out);
     let (j0, m) = block_cols(c, fo);
-    let input = if l == 0 {
-        x.as_ptr()
-    } else {
-        p[l - 1].a.get() as *const f32
-    };
+    let input = layer_input(p, l, x);
     let w = &net.params[layer.w + j0 * fi..layer.w + (j0 + m) * fi];
     let lp = &p[l];
     // The block's weights transposed where that is fast (see `transpose`): the same
@@ -308,11 +304,7 @@ pub(super) unsafe fn weight_block(
     let layer = &net.layers[l];
     let (fi, fo) = (layer.fan_in, layer.fan_out);
     let (j0, m) = block_cols(c, fo);
-    let input = if l == 0 {
-        x.as_ptr()
-    } else {
-        p[l - 1].a.get() as *const f32
-    };
+    let input = layer_input(p, l, x);
     let dst = std::slice::from_raw_parts_mut(grads.get().add(layer.w + j0 * fi), m * fi);
     let delta = p[l].delta.get().add(j0) as *const f32;
     // (m x fi) = delta[:, cols]^T (m x rows) * input (rows x fi)
@@ -391,5 +383,15 @@ impl Drop for FlushDenormals {
         unsafe {
             std::arch::x86_64::_mm_setcsr(self.saved)
         };
+    }
+}
+
+/// What layer `l` reads: the batch's inputs for the first layer, the layer below's
+/// activations for the others.
+fn layer_input(p: &[LayerPtrs], l: usize, x: &[f32]) -> *const f32 {
+    if l == 0 {
+        x.as_ptr()
+    } else {
+        p[l - 1].a.get() as *const f32
     }
 }
