@@ -53,8 +53,9 @@ pub(super) struct LayerPtrs {
 
 /// Columns `j0..j0 + m` of a block `c`, for a layer `fo` wide.
 fn block_cols(c: usize, fo: usize) -> (usize, usize) {
-    let j0 = c * BLOCK_ROWS;
-    (j0, BLOCK_ROWS.min(fo - j0))
+    let width = block_width(fo);
+    let j0 = c * width;
+    (j0, width.min(fo - j0))
 }
 
 /// Forward unit: columns of block `c` of hidden layer `l` for the whole batch of `rows`

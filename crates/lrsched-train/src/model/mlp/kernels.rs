@@ -210,8 +210,8 @@ pub(super) unsafe fn batch_norm_train(
 ) {
     let (rows, width) = (h.rows, h.cols);
     let n = rows as f32;
-    let mut mean = [0.0f32; BLOCK_ROWS];
-    let mut var = [0.0f32; BLOCK_ROWS];
+    let mut mean = [0.0f32; WIDE_BLOCK_ROWS];
+    let mut var = [0.0f32; WIDE_BLOCK_ROWS];
     let (mean, var) = (&mut mean[..width], &mut var[..width]);
     for r in 0..rows {
         for (m, v) in mean.iter_mut().zip(h.row(r).iter()) {

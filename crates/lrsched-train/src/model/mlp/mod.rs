@@ -130,7 +130,34 @@ const MAX_SLICES: usize = 4;
 /// 64, not 32: the first layer's output in 32-column blocks repacked each slice's input
 /// once per block (measured, 784-128-10 at batch 64 on 1 thread: 0.383 s per epoch with
 /// 32, 0.348 with 64; on 2 threads 0.237 and 0.200); the bits are the same for either.
+/// Layers of [`WIDE_BLOCK_ROWS`] x 2 columns or more use that width ([`block_width`]).
 const BLOCK_ROWS: usize = 64;
+
+/// The block width of layers at least 2 such blocks wide (784-512-256-10: both hidden
+/// layers): each block's products repack the operand they share (the batch's inputs or
+/// activations in the forward pass and the weight gradients, the deltas in the backward
+/// pass), so half as many blocks repack it half as often. Measured, 784-512-256-10 on 2
+/// threads, the engine bench's step median in 3 alternating runs of each width: batch
+/// 128, 64 columns 2.28-2.42 ms, 128 columns 1.97-2.16, 256 columns (the 512-wide layer)
+/// 1.81-2.32; batch 256, 4.24-4.77, 3.48-4.64 and 3.40-4.28 ms. 128 keeps 4 blocks in the
+/// wider layer for more threads. The bits are the same for every width (the parameters'
+/// checksum after 3 epochs is).
+const WIDE_BLOCK_ROWS: usize = 128;
+
+/// The columns per unit of work of a layer `width` wide: fixed by the layer, never by the
+/// thread count.
+fn block_width(width: usize) -> usize {
+    if width >= 2 * WIDE_BLOCK_ROWS {
+        WIDE_BLOCK_ROWS
+    } else {
+        BLOCK_ROWS
+    }
+}
+
+/// How many units of work a layer `width` wide is cut into.
+fn block_count(width: usize) -> usize {
+    width.div_ceil(block_width(width))
+}
 
 /// A row slice of a training batch.
 #[derive(Debug, Clone, Default)]
@@ -384,7 +411,7 @@ impl Mlp {
     pub fn update_cuts(&self) -> Vec<usize> {
         let mut cuts = Vec::new();
         for layer in &self.layers {
-            for j0 in (0..layer.fan_out).step_by(BLOCK_ROWS) {
+            for j0 in (0..layer.fan_out).step_by(block_width(layer.fan_out)) {
                 cuts.push(layer.w + j0 * layer.fan_in);
             }
         }
@@ -667,7 +694,7 @@ impl Mlp {
         let stats = SendPtr(running.as_mut_ptr());
         let wt = SendPtr(wt.as_mut_ptr());
         for (l, layer) in layers[..last].iter().enumerate() {
-            run(layer.fan_out.div_ceil(BLOCK_ROWS), &|c, _| {
+            run(block_count(layer.fan_out), &|c, _| {
                 // SAFETY: `ptrs` are the batch buffers, reserved for `rows` rows above;
                 // layer `l - 1`'s output was completed by the previous job; unit `c` alone
                 // writes its columns of layer `l`'s buffers and running statistics, and its
@@ -699,7 +726,7 @@ impl Mlp {
         // The backward pass: layer `l`'s job makes layer `l - 1`'s delta in column blocks
         // (with the first layer's weight gradient blocks, where `l` is 1) and the weight
         // gradients of the layers whose deltas are complete.
-        let wblocks = |l: usize| layers[l].fan_out.div_ceil(BLOCK_ROWS);
+        let wblocks = |l: usize| block_count(layers[l].fan_out);
         let block_at = |l: usize| (0..l).map(wblocks).sum::<usize>();
         let blocks = block_at(layers.len());
         // A sum per weight block, then one per BatchNorm block (of the same columns).
@@ -729,7 +756,7 @@ impl Mlp {
         let mut done = layers.len();
         let top = if rows_back { last - 1 } else { last };
         for l in (1..=top).rev() {
-            let back = layers[l].fan_in.div_ceil(BLOCK_ROWS);
+            let back = block_count(layers[l].fan_in);
             let later: usize = (l..done).map(wblocks).sum();
             let norm = layers[l - 1].bn.is_some();
             run(back + later, &|u, _| {

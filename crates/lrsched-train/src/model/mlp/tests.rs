@@ -156,6 +156,13 @@ fn training_on_one_or_two_threads_gives_the_same_bits() {
         // BatchNorm and dropout on two layers, a partial column block (96 = 64 + 32), the
         // backward pass in column blocks through both.
         (norm_dropout, 50, 20),
+        // A layer in 128-column blocks, the last one partial (288 = 2 x 128 + 32), with
+        // BatchNorm, above a layer in 64-column blocks.
+        (
+            spec("288-40", 784, &classes, Activation::Relu, true),
+            48,
+            10,
+        ),
         (
             spec("16", 784, &Task::Regression, Activation::Sigmoid, false),
             256,
