@@ -379,7 +379,7 @@ pub(super) fn count_correct(loss: Loss, logits: &[f32], labels: &[u32], outputs:
 }
 
 /// Writes `w` (`m x n`, rows `n` apart) transposed into `wt` (`n x m`, rows `m` apart),
-/// when the CPU has AVX, `m` is a multiple of 8 and `n` of 256; returns whether it did.
+/// when the CPU has AVX, `m` is a multiple of 8 and `n` of 16; returns whether it did.
 ///
 /// Why: a hidden layer's forward product reads a block of the weights as gemm's left
 /// operand, which gemm repacks for every product. From the weights' own (row-major)
@@ -389,15 +389,19 @@ pub(super) fn count_correct(loss: Loss, logits: &[f32], labels: &[u32], outputs:
 /// 64-column block of 128 rows (the fastest of 300, transposition included): inputs 256
 /// wide 30.0 -> 28.1 us, 512 wide 69 -> 58, 1024 wide 142 -> 117, and for batch 256,
 /// 512 wide 113 -> 100; 768 and 784 wide (rows 3072 and 3136 bytes long) within 1 us
-/// either way, so not there. The product, and so every bit of its result, is the same
-/// either way.
+/// either way then. Since the blocks are whole-batch products of 128 columns in wide
+/// layers, 784-wide inputs gain too (engine bench, step median on 2 threads, 3
+/// alternating runs: 784-128-10 b64 0.275-0.292 -> 0.249-0.266 ms, 784-512-256-10 b128
+/// 2.25-2.48 -> 2.17-2.24 ms, b256 4.18-4.49 -> 3.78-3.98 ms), so every width that is a
+/// multiple of 16 is transposed. The product, and so every bit of its result, is the
+/// same either way.
 ///
 /// # Safety
 /// `w` is valid for reads of `m x n` values, `wt` for writes of as many, and they do not
 /// overlap.
 pub(super) unsafe fn transpose(m: usize, n: usize, w: *const f32, wt: *mut f32) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if m % 8 == 0 && n % 256 == 0 && std::is_x86_feature_detected!("avx") {
+    if m % 8 == 0 && n % 16 == 0 && std::is_x86_feature_detected!("avx") {
         // SAFETY: the CPU has AVX; the sizes are as the caller promised.
         unsafe { avx::transpose(m, n, w, wt) };
         return true;
