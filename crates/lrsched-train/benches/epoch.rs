@@ -91,8 +91,9 @@ fn main() {
                     let t1 = Instant::now();
                     // As the trainer does: each thread gathers its slices' rows, inside
                     // the step (so the "gather" column is only the labels).
-                    let gather = |start: usize, n: usize, out: &mut Vec<f32>| {
-                        data.train.gather_features(&rows[start..start + n], out)
+                    let gather = |start: usize, n: usize, out: &mut [f32]| {
+                        data.train
+                            .gather_features_into(&rows[start..start + n], out)
                     };
                     mlp.train_step_from(
                         BatchInput::Gather(&gather),

@@ -305,6 +305,29 @@ impl Dataset {
         }
     }
 
+    /// Writes the features of `rows`, in that order, into `out` (a batch, row-major,
+    /// exactly `rows.len() x dim` values). Panics on an index `>= len()` or another
+    /// length of `out`.
+    ///
+    /// ```
+    /// use lrsched_train::data::Dataset;
+    /// let features = vec![0., 0., 0., 1., 1., 0., 1., 1.];
+    /// let set = Dataset::classification("xor", features, 2, vec![0, 1, 1, 0], 2).unwrap();
+    /// let mut out = [0.0; 4];
+    /// set.gather_features_into(&[3, 1], &mut out);
+    /// assert_eq!(out, [1., 1., 0., 1.]);
+    /// ```
+    pub fn gather_features_into(&self, rows: &[usize], out: &mut [f32]) {
+        assert_eq!(
+            out.len(),
+            rows.len() * self.dim,
+            "a batch buffer of another size"
+        );
+        for (&i, row) in rows.iter().zip(out.chunks_exact_mut(self.dim.max(1))) {
+            row.copy_from_slice(self.row(i));
+        }
+    }
+
     /// A new set of the given rows, in that order, with the same task and names.
     /// Panics on an index `>= len()`, like slice indexing.
     pub fn select(&self, rows: &[usize]) -> Dataset {

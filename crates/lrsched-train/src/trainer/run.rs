@@ -123,8 +123,8 @@ pub(crate) fn fast_step(
     targets: BatchTargets<'_>,
 ) -> f32 {
     mlp.train_step_from(
-        BatchInput::Gather(&|start, count, out: &mut Vec<f32>| {
-            data.gather_features(&rows[start..start + count], out)
+        BatchInput::Gather(&|start, count, out: &mut [f32]| {
+            data.gather_features_into(&rows[start..start + count], out)
         }),
         targets,
         rows.len(),

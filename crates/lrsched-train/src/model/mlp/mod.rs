@@ -167,8 +167,6 @@ struct Slice {
     rows: usize,
     /// Summed (not mean) loss of the slice's rows.
     loss: f32,
-    /// The slice's input rows, when its unit gathered them ([`BatchInput::Gather`]).
-    x: Vec<f32>,
 }
 
 /// Per-layer buffers for a number of rows: the training step's, batch-wide, and each
@@ -243,9 +241,10 @@ pub enum BatchInput<'a> {
     /// The batch's rows in one buffer, rows x inputs.
     Rows(&'a [f32]),
     /// Fetched slice by slice by the thread that trains the slice: `gather(start, rows,
-    /// out)` appends rows `start..start + rows` of the batch to `out` (so gathering is
-    /// shared by the threads too, and a slice's rows are in its thread's cache).
-    Gather(&'a (dyn Fn(usize, usize, &mut Vec<f32>) + Sync)),
+    /// out)` writes rows `start..start + rows` of the batch into `out`, which holds
+    /// exactly `rows x inputs` values: the step's own batch buffer, so the rows are
+    /// copied once, by the threads together.
+    Gather(&'a (dyn Fn(usize, usize, &mut [f32]) + Sync)),
 }
 
 /// What the passes read of the network: shared by every thread.
@@ -594,9 +593,9 @@ impl Mlp {
     /// let mut a = Mlp::new(spec.clone(), 0, 64).with_threads(2);
     /// let mut b = Mlp::new(spec, 0, 64);
     /// let x: Vec<f32> = rows.iter().flat_map(|&r| data[2 * r..2 * r + 2].to_vec()).collect();
-    /// let gather = |start: usize, n: usize, out: &mut Vec<f32>| {
-    ///     for &r in &rows[start..start + n] {
-    ///         out.extend_from_slice(&data[2 * r..2 * r + 2]);
+    /// let gather = |start: usize, n: usize, out: &mut [f32]| {
+    ///     for (&r, row) in rows[start..start + n].iter().zip(out.chunks_exact_mut(2)) {
+    ///         row.copy_from_slice(&data[2 * r..2 * r + 2]);
     ///     }
     /// };
     /// let la = a.train_step_from(BatchInput::Gather(&gather), BatchTargets::Classes(&labels), 64);
@@ -652,29 +651,19 @@ impl Mlp {
         };
         let inputs = layers[0].fan_in;
         // Phase 0: each slice's rows fetched by the thread of its unit (with
-        // `BatchInput::Gather`), copied into the batch's buffer.
+        // `BatchInput::Gather`), straight into the batch's buffer.
         let sl = SendPtr(slices.as_mut_ptr());
         if let BatchInput::Gather(gather) = input {
             let batch = SendPtr(batch_x.as_mut_ptr());
             run(count, &|s, _| {
-                // SAFETY: unit `s` alone touches slice `s` (below `count`).
-                let slice = unsafe { &mut *sl.get().add(s) };
-                slice.x.clear();
-                gather(slice.start, slice.rows, &mut slice.x);
-                assert_eq!(
-                    slice.x.len(),
-                    slice.rows * inputs,
-                    "the gather gave the wrong number of values"
-                );
-                // SAFETY: `batch_x` holds the batch's rows (reserved above); the slice's
-                // rows of it are this unit's alone.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(
-                        slice.x.as_ptr(),
-                        batch.get().add(slice.start * inputs),
-                        slice.x.len(),
-                    )
+                // SAFETY: slice `s` (below `count`) is only read here; `batch_x` holds the
+                // batch's rows (reserved above), and the slice's rows of it are this
+                // unit's alone.
+                let (start, n) = unsafe { ((*sl.get().add(s)).start, (*sl.get().add(s)).rows) };
+                let out = unsafe {
+                    std::slice::from_raw_parts_mut(batch.get().add(start * inputs), n * inputs)
                 };
+                gather(start, n, out);
             });
         }
         let x: &[f32] = match input {

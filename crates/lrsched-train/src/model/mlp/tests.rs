@@ -103,9 +103,9 @@ fn train_bits(spec: ModelSpec, batch: usize, steps: usize, threads: usize) -> Ve
         let mut start = 0;
         for _ in 0..steps {
             let n = batch.min(rows - start);
-            let gather = |first: usize, count: usize, out: &mut Vec<f32>| {
+            let gather = |first: usize, count: usize, out: &mut [f32]| {
                 let from = (start + first) * inputs;
-                out.extend_from_slice(&x[from..from + count * inputs]);
+                out.copy_from_slice(&x[from..from + count * inputs]);
             };
             let t = if regression {
                 BatchTargets::Values(&values[start..start + n])
