@@ -7,7 +7,7 @@ use crate::trial_flags::{self, CommandArgs, LauncherArgs};
 use crate::UserError;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use lrsched_tools::candidates;
 use lrsched_tools::compare::{self as tool, Candidate, CompareSpec, Metric};
 use lrsched_tools::cores;
@@ -16,7 +16,7 @@ use lrsched_tools::protocol::Line;
 use lrsched_tools::run_spec::RunSpec;
 use lrsched_tools::runner::TrialEvent;
 use lrsched_tools::trainer::{BuiltIn, Trainer};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -500,18 +500,14 @@ struct Bar {
 impl Bar {
     fn new(spec: &CompareSpec, quiet: bool) -> Bar {
         let trials = spec.candidates.len().saturating_mul(spec.seeds.len());
-        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-            let bar = ProgressBar::new((trials as u64).saturating_mul(spec.epochs));
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{prefix} [{bar:20}] {pos}/{len} epochs  ETA {eta}  {msg}",
-                )
-                .expect("a valid template")
-                .progress_chars("=> "),
-            );
+        let bar = crate::notes::progress_bar(
+            quiet,
+            (trials as u64).saturating_mul(spec.epochs),
+            "{prefix} [{bar:20}] {pos}/{len} epochs  ETA {eta}  {msg}",
+        );
+        if let Some(bar) = &bar {
             bar.set_prefix(format!("trials 0/{trials}"));
-            bar
-        });
+        }
         Bar {
             bar,
             trials,

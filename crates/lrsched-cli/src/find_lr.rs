@@ -8,7 +8,6 @@ use crate::train::{self, TrainArgs};
 use crate::trial_flags::{self, CommandArgs};
 use crate::UserError;
 use clap::{ArgMatches, Args};
-use indicatif::{ProgressBar, ProgressStyle};
 use lrsched_tools::find_lr::{
     self, Apply, FindLrError, FindLrEvent, FindLrSpec, OptionError, RangeMode, ValidateSpec,
     DEFAULT_END, DEFAULT_START, DEFAULT_STEPS,
@@ -17,7 +16,6 @@ use lrsched_tools::runner::TrialEvent;
 use lrsched_tools::trainer::{BuiltIn, Trainer};
 use lrsched_tools::{find_lr_files, process};
 use lrsched_train::trainer::Engine;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -240,16 +238,14 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
 
     // Ctrl-C is main's `process::cancel_on_interrupt`: every trial's process group is
     // killed and lrsched exits; a library caller's `cancel_all` ends the sweeps as below.
-    let bar = (!a.train.quiet && std::io::stderr().is_terminal()).then(|| {
-        let bar = ProgressBar::new(steps.saturating_mul(spec.seeds as u64));
-        bar.set_style(
-            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
+    let bar = crate::notes::progress_bar(
+        a.train.quiet,
+        steps.saturating_mul(spec.seeds as u64),
+        "{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}",
+    );
+    if let Some(bar) = &bar {
         bar.set_prefix(format!("find-lr 0/{}", spec.seeds));
-        bar
-    });
+    }
     // Steps counted per sweep, so a sweep that stops early moves the bar to its end and
     // the ETA stays honest.
     let counted = Mutex::new(vec![0u64; spec.seeds]);
@@ -320,17 +316,11 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
                 spec.seeds, v.epochs
             );
         }
-        let bar = (!a.train.quiet && std::io::stderr().is_terminal()).then(|| {
-            let bar = ProgressBar::new(runs as u64);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "validate [{bar:30}] {pos}/{len} runs {msg} ETA {eta}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            );
-            bar
-        });
+        let bar = crate::notes::progress_bar(
+            a.train.quiet,
+            runs as u64,
+            "validate [{bar:30}] {pos}/{len} runs {msg} ETA {eta}",
+        );
         let events = |e: FindLrEvent<'_>| {
             if let (Some(bar), FindLrEvent::Validate(TrialEvent::Finished { input, .. })) =
                 (&bar, e)

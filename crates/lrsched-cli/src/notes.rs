@@ -1,8 +1,11 @@
-//! The libraries' notes (`log::warn!`, `log::info!`) printed on stderr as the command has
-//! always printed them: a warning as `note: ...`, information as it is. A library user
-//! chooses their own logger, or none, and so can silence them; the command shows them.
+//! What the command prints on stderr besides its results: the libraries' notes
+//! (`log::warn!`, `log::info!`) as the command has always printed them (a warning as
+//! `note: ...`, information as it is; a library user chooses their own logger, or none,
+//! and so can silence them), and the progress bars of the long commands.
 
+use indicatif::{ProgressBar, ProgressStyle};
 use log::{Level, LevelFilter, Log, Metadata, Record};
+use std::io::IsTerminal;
 
 struct Notes;
 
@@ -28,4 +31,18 @@ static NOTES: Notes = Notes;
 pub fn install() {
     // Only fails if a logger is set already, which this binary never does elsewhere.
     let _ = log::set_logger(&NOTES).map(|()| log::set_max_level(LevelFilter::Info));
+}
+
+/// A progress bar of `len` steps drawn with `template` (indicatif's), or none when `quiet`
+/// or when stderr is not a terminal (a log file gets the commands' lines, not redraws).
+pub fn progress_bar(quiet: bool, len: u64, template: &str) -> Option<ProgressBar> {
+    (!quiet && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new(len);
+        bar.set_style(
+            ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar
+    })
 }

@@ -4,14 +4,13 @@
 
 use crate::UserError;
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use lrsched::driver::Interval;
 use lrsched_tools::run_spec::{self, RunSpec};
 use lrsched_train::data;
 use lrsched_train::model::{Activation, Init};
 use lrsched_train::optim::OptimizerKind;
 use lrsched_train::trainer::{train, Engine, EpochRecord, Observer, Outcome, Summary};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 pub use lrsched_tools::run_spec::EXIT_DIVERGED;
@@ -270,15 +269,8 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(epochs: u64, quiet: bool) -> Progress {
-        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-            let bar = ProgressBar::new(0);
-            bar.set_style(
-                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
-                    .unwrap()
-                    .progress_chars("=> "),
-            );
-            bar
-        });
+        let bar =
+            crate::notes::progress_bar(quiet, 0, "{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}");
         Progress { bar, epochs, quiet }
     }
 }

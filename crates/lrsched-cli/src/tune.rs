@@ -13,7 +13,7 @@ use crate::trial_flags::{
 };
 use crate::UserError;
 use clap::{ArgMatches, Args};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use lrsched_tools::process::CommandTrainer;
 use lrsched_tools::protocol::Line;
 use lrsched_tools::run_spec::RunSpec;
@@ -24,7 +24,6 @@ use lrsched_tools::tune::{
 };
 use lrsched_tools::{candidates, cores};
 use serde_json::{json, Map};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -443,17 +442,11 @@ struct Progress {
 
 impl Progress {
     fn new(total: usize, quiet: bool, epochs: u64) -> Progress {
-        let bar = (!quiet && total > 0 && std::io::stderr().is_terminal()).then(|| {
-            let bar = ProgressBar::new(total as u64);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {pos}/{len} trials {msg} ETA {eta}",
-                )
-                .unwrap()
-                .progress_chars("=> "),
-            );
-            bar
-        });
+        let bar = crate::notes::progress_bar(
+            quiet || total == 0,
+            total as u64,
+            "{prefix} [{bar:30}] {pos}/{len} trials {msg} ETA {eta}",
+        );
         Progress {
             bar,
             quiet,
