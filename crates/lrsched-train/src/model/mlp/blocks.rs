@@ -176,11 +176,7 @@ pub(super) unsafe fn output_slice(
     let last = net.layers.len() - 1;
     let layer = &net.layers[last];
     let (fi, fo) = (layer.fan_in, layer.fan_out);
-    let input: &[f32] = if last == 0 {
-        &x[start * fi..(start + rows) * fi]
-    } else {
-        std::slice::from_raw_parts(p[last - 1].a.get().add(start * fi), rows * fi)
-    };
+    let input = std::slice::from_raw_parts(layer_input(p, last, x).add(start * fi), rows * fi);
     let z = std::slice::from_raw_parts_mut(p[last].z.get().add(start * fo), rows * fo);
     let w = &net.params[layer.w..layer.b];
     matmul(rows, fo, fi, z, fo, 1, false, input, fi, 1, w, 1, fi);
@@ -200,14 +196,10 @@ pub(super) unsafe fn output_slice(
         let d = std::slice::from_raw_parts_mut(below.delta.get().add(start * fi), rows * fi);
         // d input (rows x fi) = delta (rows x fo) * W (fo x fi)
         matmul(rows, fi, fo, d, fi, 1, false, delta, fo, 1, w, fi, 1);
-        if dropout {
-            let mask = std::slice::from_raw_parts(below.mask.get().add(start * fi), rows * fi);
-            for (v, k) in d.iter_mut().zip(mask) {
-                *v *= *k;
-            }
-        }
+        let mask = dropout
+            .then(|| std::slice::from_raw_parts(below.mask.get().add(start * fi), rows * fi));
         let h = std::slice::from_raw_parts(below.h.get().add(start * fi), rows * fi);
-        activation_backward(net.spec.activation, h, d);
+        activation_backward(net.spec.activation, h, d, mask);
     }
     loss
 }
@@ -259,14 +251,9 @@ pub(super) unsafe fn backward_block(
     let d = Cols::new(below.delta.get().add(j0), fi, rows, m);
     let h = Cols::new(below.h.get().add(j0), fi, rows, m);
     for r in 0..rows {
-        let dr = d.row(r);
-        if dropout {
-            let mask = std::slice::from_raw_parts(below.mask.get().add(r * fi + j0), m);
-            for (v, k) in dr.iter_mut().zip(mask) {
-                *v *= *k;
-            }
-        }
-        activation_backward(net.spec.activation, h.row(r), dr);
+        let mask =
+            dropout.then(|| std::slice::from_raw_parts(below.mask.get().add(r * fi + j0), m));
+        activation_backward(net.spec.activation, h.row(r), d.row(r), mask);
     }
     let mut sum = 0.0;
     if let Some((g, beta, _)) = net.layers[l - 1].bn {

@@ -130,8 +130,15 @@ pub(super) fn gelu(h: f32) -> f32 {
     0.5 * h * (1.0 + libm::erff(h * std::f32::consts::FRAC_1_SQRT_2))
 }
 
-/// Multiplies `d` (the gradient w.r.t. the activation's output) by its derivative at `h`.
-pub(super) fn activation_backward(act: Activation, h: &[f32], d: &mut [f32]) {
+/// Takes `d` (the gradient w.r.t. a hidden layer's output) back through the layer's
+/// dropout (times `mask`, when there is one) and its activation (times the derivative at
+/// `h`): the forward epilogue's steps in reverse.
+pub(super) fn activation_backward(act: Activation, h: &[f32], d: &mut [f32], mask: Option<&[f32]>) {
+    if let Some(mask) = mask {
+        for (v, k) in d.iter_mut().zip(mask) {
+            *v *= *k;
+        }
+    }
     match act {
         // A select, not a conditional store: this form vectorises (the store compiled to
         // lane-by-lane extracts), with the same result (NaN keeps `d`, as before).
@@ -264,11 +271,16 @@ pub(super) unsafe fn batch_norm_backward(
             d_gamma[j] += dr[j] * xr[j];
         }
     }
+    // Each column's factor once, not once per row.
+    let mut scale = [0.0f32; WIDE_BLOCK_ROWS];
+    let scale = &mut scale[..width];
+    for (s, (g, i)) in scale.iter_mut().zip(gamma.iter().zip(inv_std)) {
+        *s = g * i / n;
+    }
     for r in 0..rows {
         let (dr, xr) = (d.row(r), xhat.row(r));
         for j in 0..width {
-            let k = gamma[j] * inv_std[j] / n;
-            dr[j] = k * (n * dr[j] - d_beta[j] - xr[j] * d_gamma[j]);
+            dr[j] = scale[j] * (n * dr[j] - d_beta[j] - xr[j] * d_gamma[j]);
         }
     }
 }
@@ -381,7 +393,7 @@ pub(super) fn count_correct(loss: Loss, logits: &[f32], labels: &[u32], outputs:
 /// Writes `w` (`m x n`, rows `n` apart) transposed into `wt` (`n x m`, rows `m` apart),
 /// when the CPU has AVX, `m` is a multiple of 8 and `n` of 16; returns whether it did.
 ///
-/// Why: a hidden layer's forward product reads a block of the weights as gemm's left
+/// Why: a hidden layer's forward product reads a block of the weights as gemm's right
 /// operand, which gemm repacks for every product. From the weights' own (row-major)
 /// layout its packing gathers one value at a time from each of the block's 64 rows, and
 /// where a row is a multiple of 1 KiB long those rows fall into a few L1 sets that the
