@@ -16,7 +16,7 @@ use lrsched_tools::runner::TrialEvent;
 use lrsched_tools::trainer::{BuiltIn, Trainer};
 use lrsched_tools::{find_lr_files, process};
 use lrsched_train::trainer::Engine;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// Exit status when no seed gave a curve.
@@ -283,15 +283,8 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
         FindLrError::Spec(e) => flag_error(e, a.steps.as_deref()),
         FindLrError::Io(e) => UserError(e),
     })?;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    if process::cancelled() {
-        eprintln!(
-            "cancelled: every sweep was stopped; partial trials are in {}",
-            out.display()
-        );
-        return Ok(EXIT_CANCELLED);
+    if let Some(code) = finish(bar, "every sweep was stopped; partial trials are in", &out) {
+        return Ok(code);
     }
 
     let mut result = result;
@@ -303,12 +296,7 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
             Trainer::BuiltIn(b) => lrsched_tools::candidates::majority_share(&b.split),
             Trainer::Command(_) => None,
         };
-        let named: Vec<(&str, f64)> = result
-            .spread
-            .iter()
-            .filter_map(|s| s.median().map(|m| (s.name, m)))
-            .collect();
-        let points = find_lr::grid_rates(&named, &v.factors).len();
+        let points = result.validation_grid(&v.factors).len();
         let runs = points * spec.seeds;
         if !a.train.quiet {
             eprintln!(
@@ -334,15 +322,9 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
                 FindLrError::Spec(e) => validate_error(e, a),
                 FindLrError::Io(e) => UserError(e),
             })?;
-        if let Some(bar) = bar {
-            bar.finish_and_clear();
-        }
-        if process::cancelled() {
-            eprintln!(
-                "cancelled: the validation runs were stopped; the sweeps' results are in {}",
-                out.display()
-            );
-            return Ok(EXIT_CANCELLED);
+        let stopped = "the validation runs were stopped; the sweeps' results are in";
+        if let Some(code) = finish(bar, stopped, &out) {
+            return Ok(code);
         }
         result.validation = Some(validation);
     } else if vspec.is_some() && result.usable().next().is_some() {
@@ -386,4 +368,16 @@ pub fn run(a: &FindLrArgs, matches: Option<&ArgMatches>) -> Result<u8, UserError
     }
     println!("wrote {}", out.display());
     Ok(0)
+}
+
+/// Clears a phase's progress bar; when Ctrl-C stopped the phase, says so (`stopped`: what
+/// stopped and where what was done lies, before the folder) and gives the exit code.
+fn finish(bar: Option<indicatif::ProgressBar>, stopped: &str, out: &Path) -> Option<u8> {
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    process::cancelled().then(|| {
+        eprintln!("cancelled: {stopped} {}", out.display());
+        EXIT_CANCELLED
+    })
 }

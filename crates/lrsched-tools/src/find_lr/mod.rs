@@ -315,6 +315,24 @@ impl SeedRun {
     }
 }
 
+/// Each rule's median over the seeds, in rule order, for the rules that gave one: the
+/// suggestions (the first is the rules' rate; all of them seed `--validate`'s grid).
+///
+/// ```
+/// use lrsched_tools::find_lr::{rule_medians, Spread};
+/// let spread = [
+///     Spread { name: "valley", values: vec![] },
+///     Spread { name: "steepest", values: vec![1e-3, 4e-3, 2e-3] },
+/// ];
+/// assert_eq!(rule_medians(&spread), [("steepest", 2e-3)]);
+/// ```
+pub fn rule_medians(spread: &[Spread]) -> Vec<(&'static str, f64)> {
+    spread
+        .iter()
+        .filter_map(|s| s.median().map(|m| (s.name, m)))
+        .collect()
+}
+
 /// One rule's suggestion over the seeds that worked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spread {
@@ -398,6 +416,12 @@ pub struct FindLrResult {
 }
 
 impl FindLrResult {
+    /// The rates `--validate` trains with these factors, and where each comes from:
+    /// [`grid_rates`] around the [`rule_medians`].
+    pub fn validation_grid(&self, factors: &[f64]) -> Vec<(f64, Vec<String>)> {
+        grid_rates(&rule_medians(&self.spread), factors)
+    }
+
     /// The rate to train with and where it comes from: the validated rate
     /// (`validated`) when a validation ran and a run trained, else the rules' rate.
     pub fn rate_to_use(&self) -> Option<(String, f64)> {

@@ -128,7 +128,7 @@ pub fn find_lr(
         .map(|(r, input)| seed_run(spec, &given, input, r))
         .collect();
     let spread = spreads(&runs);
-    let suggested = spread.iter().find_map(|s| s.median().map(|m| (s.name, m)));
+    let suggested = super::rule_medians(&spread).first().copied();
     Ok(FindLrResult {
         spec: spec.clone(),
         trainer: trainer.describe(),

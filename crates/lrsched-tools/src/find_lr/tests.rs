@@ -252,11 +252,7 @@ fn validation_trains_a_grid_around_the_suggestions_and_ranks_it() {
     .unwrap();
     assert_eq!((v.metric.as_str(), v.higher_is_better), ("val_acc", true));
     // The grid is the rules' medians times 1/3, 1, 3, by rate.
-    let named: Vec<(&str, f64)> = result
-        .spread
-        .iter()
-        .filter_map(|s| s.median().map(|m| (s.name, m)))
-        .collect();
+    let named = rule_medians(&result.spread);
     assert!(named.len() >= 3, "{named:?}");
     let want = grid_rates(&named, &DEFAULT_FACTORS);
     assert_eq!(

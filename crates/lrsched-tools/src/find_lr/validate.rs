@@ -184,17 +184,8 @@ impl Validation {
     /// winner and the next are before trusting the winner.
     pub fn runner_up(&self) -> Option<&GridPoint> {
         let best = self.best?;
-        let better = |a: f64, b: f64| if self.higher_is_better { a > b } else { a < b };
-        self.points
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != best)
-            .filter_map(|(_, p)| Some((p, p.median?)))
-            .fold(None, |acc: Option<(&GridPoint, f64)>, (p, m)| match acc {
-                Some((_, am)) if !better(m, am) => acc,
-                _ => Some((p, m)),
-            })
-            .map(|(p, _)| p)
+        let next = best_median(&self.points, self.higher_is_better, Some(best))?;
+        self.points.get(next)
     }
 
     /// `Some("highest")` or `Some("lowest")` when the best point is the grid's highest
@@ -310,6 +301,21 @@ pub fn grid_rates(named: &[(&str, f64)], factors: &[f64]) -> Vec<(f64, Vec<Strin
     points
 }
 
+/// The point with the best median, leaving out `except`; of equal medians the first, the
+/// lower rate (the grid is by rate), the safer one.
+fn best_median(points: &[GridPoint], higher: bool, except: Option<usize>) -> Option<usize> {
+    let mut best: Option<(usize, f64)> = None;
+    for (i, p) in points.iter().enumerate() {
+        let Some(m) = p.median.filter(|_| Some(i) != except) else {
+            continue;
+        };
+        if best.is_none_or(|(_, b)| (higher && m > b) || (!higher && m < b)) {
+            best = Some((i, m));
+        }
+    }
+    best.map(|(i, _)| i)
+}
+
 /// The median of `values`, `None` (a failed run) counting as the worst; `None` when the
 /// median falls on a failed run. For an even count, the mean of the middle two.
 fn median(values: &[Option<f64>], higher_is_better: bool) -> Option<f64> {
@@ -357,12 +363,7 @@ pub fn validate(
 ) -> Result<Validation, FindLrError> {
     let spec = &result.spec;
     vspec.validate(spec.seeds).map_err(FindLrError::Spec)?;
-    let named: Vec<(&str, f64)> = result
-        .spread
-        .iter()
-        .filter_map(|s| s.median().map(|m| (s.name, m)))
-        .collect();
-    let rates = grid_rates(&named, &vspec.factors);
+    let rates = result.validation_grid(&vspec.factors);
     let seeds = spec.seed_list();
     let mut inputs = Vec::new();
     for (lr, _) in &rates {
@@ -445,18 +446,7 @@ pub fn validate(
         p.median = median(&p.values, higher);
         points.push(p);
     }
-    // The best median; a tie goes to the lower rate (the grid is by rate), the safer one.
-    let mut best: Option<usize> = None;
-    for (i, p) in points.iter().enumerate() {
-        let Some(m) = p.median else { continue };
-        let better = match best.and_then(|b| points[b].median) {
-            None => true,
-            Some(b) => (higher && m > b) || (!higher && m < b),
-        };
-        if better {
-            best = Some(i);
-        }
-    }
+    let best = best_median(&points, higher, None);
     Ok(Validation {
         metric: metric.to_string(),
         higher_is_better: higher,
