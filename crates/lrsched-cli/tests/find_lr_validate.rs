@@ -32,8 +32,14 @@ fn validate_on_digits_picks_the_grids_best_and_compare_takes_suggested_json() {
         &["--out", arg(&out)],
     ));
     assert!(stdout.contains("validated lr:"), "{stdout}");
-    // The winner comes with its median and the next rate's, not alone.
-    assert!(stdout.contains(" over 2 seed(s), next "), "{stdout}");
+    // The winner comes with its median and the next rate's, each with its seeds' range,
+    // and what the two seeds can tell of the gap, not alone.
+    assert!(stdout.contains(" over 2 seeds ("), "{stdout}");
+    assert!(
+        stdout.contains("so they do not tell the two apart")
+            || stdout.contains("every seed of the best beat every seed of the next"),
+        "{stdout}"
+    );
     assert!(stdout.contains("<- best"), "{stdout}");
     let j = json(&out.join("find_lr.json"));
     let v = &j["validated"];

@@ -280,32 +280,16 @@ pub fn summary(result: &FindLrResult, trainer: &Trainer) -> String {
     match result.suggested {
         Some((rule, lr)) => {
             let _ = writeln!(out, "suggested lr: {lr:.3e} ({rule})");
-            if let Some(v) = result.validation.as_ref().and_then(|v| v.lr()) {
-                let edge = result
-                    .validation
-                    .as_ref()
-                    .and_then(|v| v.at_edge())
-                    .map_or(String::new(), |e| {
-                        format!(", the grid's {e} rate: one beyond may train better (widen --validate-factors)")
-                    });
-                // The winner's and the next one's medians side by side: what the seeds
-                // back, not only which came first.
-                let margin = result.validation.as_ref().map_or(String::new(), |val| {
-                    let median = |p: &crate::find_lr::GridPoint| {
-                        p.median.map_or("-".into(), |m| format!("{m:.4}"))
-                    };
-                    match (val.best_point(), val.runner_up()) {
-                        (Some(b), Some(n)) => format!(
-                            "; median {} {} over {} seed(s), next {:.3e} at {}",
-                            val.metric,
-                            median(b),
-                            b.seeds.len(),
-                            n.lr,
-                            median(n)
-                        ),
-                        _ => String::new(),
-                    }
+            if let Some((val, v)) = result
+                .validation
+                .as_ref()
+                .and_then(|val| Some((val, val.lr()?)))
+            {
+                let edge = val.at_edge().map_or(String::new(), |e| {
+                    format!(", the grid's {e} rate: one beyond may train better (widen --validate-factors)")
                 });
+                // The winner beside the next one, with what the seeds can tell of the gap.
+                let margin = val.margin().map_or(String::new(), |m| format!("; {m}"));
                 let _ = writeln!(
                     out,
                     "validated lr: {v:.3e} ({:.2}x the {rule} rate; trained best of the grid{edge}{margin})",

@@ -148,6 +148,15 @@ pub struct GridPoint {
     pub completed: usize,
 }
 
+impl GridPoint {
+    /// The smallest and largest value over the seeds whose run gave one.
+    pub fn range(&self) -> Option<(f64, f64)> {
+        let mut v = self.values.iter().flatten().copied();
+        let first = v.next()?;
+        Some(v.fold((first, first), |(lo, hi), x| (lo.min(x), hi.max(x))))
+    }
+}
+
 /// What the validation found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Validation {
@@ -186,6 +195,73 @@ impl Validation {
         let best = self.best?;
         let next = best_median(&self.points, self.higher_is_better, Some(best))?;
         self.points.get(next)
+    }
+
+    /// How far the best point is from the runner-up, in what the seeds can tell: both
+    /// medians, each with its seeds' range, and whether the ranges keep apart (every seed
+    /// of the best beat every seed of the next), overlap, or, with one seed, cannot say.
+    /// `None` without a runner-up.
+    ///
+    /// ```
+    /// use lrsched_tools::find_lr::{GridPoint, Validation};
+    /// let point = |lr: f64, values: Vec<f64>| GridPoint {
+    ///     lr, from: vec![], seeds: (0..values.len() as u64).collect(),
+    ///     median: Some(values[values.len() / 2]), completed: values.len(),
+    ///     values: values.into_iter().map(Some).collect(), outcomes: vec![], dirs: vec![],
+    /// };
+    /// let v = Validation {
+    ///     metric: "val_acc".into(), higher_is_better: true, epochs: 1, factors: vec![1.0],
+    ///     chance: None, best: Some(1),
+    ///     points: vec![point(0.01, vec![0.90, 0.95, 0.96]), point(0.03, vec![0.94, 0.97, 0.98])],
+    /// };
+    /// assert_eq!(
+    ///     v.margin().unwrap(),
+    ///     "median val_acc 0.9700 over 3 seeds (0.9400..0.9800), next 1.00e-2 at 0.9500 \
+    ///      (0.9000..0.9600): the seeds' ranges overlap, so they do not tell the two apart"
+    /// );
+    /// ```
+    pub fn margin(&self) -> Option<String> {
+        let (best, next) = (self.best_point()?, self.runner_up()?);
+        let median = |p: &GridPoint| p.median.map_or("-".into(), |m| format!("{m:.4}"));
+        let range = |p: &GridPoint| {
+            p.range().map_or("none completed".into(), |(lo, hi)| {
+                format!("{lo:.4}..{hi:.4}")
+            })
+        };
+        let seeds = best.seeds.len();
+        if seeds < 2 {
+            return Some(format!(
+                "{} {} from 1 seed, next {:.2e} at {}: one seed does not tell the two apart",
+                self.metric,
+                median(best),
+                next.lr,
+                median(next)
+            ));
+        }
+        let apart = match (best.range(), next.range()) {
+            (Some((blo, bhi)), Some((nlo, nhi))) => {
+                if self.higher_is_better {
+                    blo > nhi
+                } else {
+                    bhi < nlo
+                }
+            }
+            _ => false,
+        };
+        let verdict = if apart {
+            "every seed of the best beat every seed of the next"
+        } else {
+            "the seeds' ranges overlap, so they do not tell the two apart"
+        };
+        Some(format!(
+            "median {} {} over {seeds} seeds ({}), next {:.2e} at {} ({}): {verdict}",
+            self.metric,
+            median(best),
+            range(best),
+            next.lr,
+            median(next),
+            range(next)
+        ))
     }
 
     /// `Some("highest")` or `Some("lowest")` when the best point is the grid's highest
