@@ -64,7 +64,7 @@ pub struct TrainArgs {
     /// Noise of --data spirals.
     #[arg(long, allow_hyphen_values = true, default_value_t = 0.05)]
     pub spirals_noise: f64,
-    /// Hidden sizes (`128`, `64-32`), or a full spec starting with the input size (`784-128-10`).
+    /// Hidden sizes (`128`, `128-64`), or a full spec starting with the input size (`784-128-10`).
     #[arg(long, default_value = "64")]
     pub model: String,
     /// Hidden activation.

@@ -392,8 +392,10 @@ fn a_damaged_checkpoint_is_refused() {
 fn bad_flags_are_one_line_errors() {
     for (args, needle) in [
         (
+            // On the 64-pixel digits `64-32` reads as a full spec; the error spells out
+            // how to write the hidden layers 64 and 32 instead.
             vec!["--model", "64-32"],
-            "has 32 outputs but the data needs 10",
+            "for hidden layers 64-32 write `64-64-32-10`",
         ),
         (vec!["--data", "csv"], "--data-path"),
         (

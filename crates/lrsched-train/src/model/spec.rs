@@ -93,9 +93,10 @@ pub const MAX_PARAMS: usize = 100_000_000;
 impl ModelSpec {
     /// Builds a spec from `--model` text and the data's shape.
     ///
-    /// `"128"` or `"64-32"` give the hidden sizes alone (the data fixes inputs and
-    /// outputs); a spec that starts with the data's input size is a full spec
-    /// (`"784-128-10"`), whose last size must then equal the outputs the task needs.
+    /// `"128"` or `"128-64"` give the hidden sizes alone (the data fixes inputs and
+    /// outputs); a spec of two or more sizes that starts with the data's input size is a
+    /// full spec (`"784-128-10"`), whose last size must then equal the outputs the task
+    /// needs (the error spells out both readings).
     /// `""` or `"none"` is a model with no hidden layer. At most [`MAX_PARAMS`] parameters.
     ///
     /// ```
@@ -105,7 +106,8 @@ impl ModelSpec {
     /// let s = ModelSpec::parse("128", 784, &task, Activation::Relu, Init::Torch).unwrap();
     /// assert_eq!(s.sizes, vec![784, 128, 10]);
     /// let e = ModelSpec::parse("784-128-2", 784, &task, Activation::Relu, Init::Torch).unwrap_err();
-    /// assert!(e.to_string().contains("2 outputs"));
+    /// assert!(e.to_string().contains("for hidden layers 784-128-2 write `784-784-128-2-10`"));
+    /// assert!(e.to_string().contains("for a full spec, `784-128-10`"));
     /// ```
     pub fn parse(
         text: &str,
@@ -136,10 +138,21 @@ impl ModelSpec {
         let sizes = if full {
             let last = *sizes.last().unwrap();
             if last != outputs {
+                // Both readings spelled out: hidden sizes that happen to start with the
+                // input size (`64-32` on the 64-pixel digits) and a full spec that ends
+                // wrong (`784-128-2` on MNIST) look the same.
+                let join = |s: &[usize]| {
+                    s.iter()
+                        .map(|s| s.to_string())
+                        .collect::<Vec<_>>()
+                        .join("-")
+                };
                 return Err(SpecError(format!(
-                    "`model` = `{text}` has {last} outputs but the data needs {outputs} ({}); give the hidden sizes alone, e.g. `{}`",
+                    "`model` = `{text}` starts with the data's {inputs} inputs, so it is read as a full spec, and then its last size {last} must be the {outputs} outputs the data needs ({}): for hidden layers {} write `{inputs}-{}-{outputs}`; for a full spec, `{}-{outputs}`",
                     describe(task),
-                    sizes[1..sizes.len() - 1].iter().map(|s| s.to_string()).collect::<Vec<_>>().join("-")
+                    join(&sizes),
+                    join(&sizes),
+                    join(&sizes[..sizes.len() - 1]),
                 )));
             }
             sizes
