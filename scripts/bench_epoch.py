@@ -70,6 +70,14 @@ def main():
     except ImportError:
         have_torch = False
         print("PyTorch: not installed in this Python; run with .venv-torch/bin/python to compare")
+    configs = []
+    for config in args.configs.split(","):
+        hidden, _, batch = config.partition(":")
+        if not (batch.isdigit() and 0 < int(batch) <= 60000
+                and all(h.isdigit() and 0 < int(h) <= 65536 for h in hidden.split("-"))):
+            sys.exit(f"--configs: expected HIDDEN:BATCH like 512-256:128 (sizes up to 65536, "
+                     f"batch 1 to 60000), got {config!r}")
+        configs.append((hidden, batch))
     if args.peak != "measure":
         try:
             peak1 = peak2 = float(args.peak)
@@ -85,8 +93,7 @@ def main():
                                    cwd=bench_mnist.ROOT, check=True)
         args.binary = os.path.join(target, "release", "lrsched")
 
-    for config in args.configs.split(","):
-        hidden, batch = config.split(":")
+    for hidden, batch in configs:
         flop = gflop(hidden)
         if args.peak == "measure":
             # Measured again for each network: a shared machine's clock drifts.

@@ -5,7 +5,8 @@
 //! Why measured, not computed from a data sheet: a virtual machine's cores run at whatever
 //! clock the host gives them, and a limit stated against a clock the cores never reach
 //! makes every share look smaller than it is (issue 24 stated 235 GFLOP/s per core, an
-//! assumed clock; this example measured 150-160 on the same CPU model). Each thread runs 16 independent chains of the widest
+//! assumed clock; this example measured 120-173 on the same machine, from one minute to
+//! the next). Each thread runs 16 independent chains of the widest
 //! FMA the CPU has (AVX-512, else AVX2), enough to fill both FMA ports whatever their
 //! latency; the threads run at once, so the figure for two is what two busy cores give.
 //!
