@@ -251,7 +251,12 @@ mod tests {
         assert_eq!(p("32-16").unwrap(), vec![64, 32, 16, 10]);
         assert_eq!(p("64-32-10").unwrap(), vec![64, 32, 10]);
         assert_eq!(p("").unwrap(), vec![64, 10]);
-        assert!(p("64-32").unwrap_err().to_string().contains("32 outputs"));
+        let e = p("64-32").unwrap_err().to_string();
+        assert!(e.contains("last size 32 must be the 10 outputs"), "{e}");
+        assert!(
+            e.contains("write `64-64-32-10`") && e.contains("full spec, `64-10`"),
+            "{e}"
+        );
         assert!(p("abc").unwrap_err().to_string().contains("`abc`"));
         assert!(p("0").is_err());
     }
