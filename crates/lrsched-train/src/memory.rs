@@ -102,11 +102,12 @@ fn state_buffers(kind: OptimizerKind) -> u64 {
 }
 
 /// Per row, the gathered inputs, the batch-wide copy of them the first layer's product
-/// reads, and the first layer's linear output it writes.
+/// reads, the lists of their nonzeros by row and by input (an index and a value each, as
+/// many as the inputs at most: the sparse products), and the first layer's linear output.
 fn first_layer_copies(model: &ModelSpec) -> u64 {
     let inputs = model.sizes.first().copied().unwrap_or(0) as u64;
     let first = model.sizes.get(1).copied().unwrap_or(0) as u64;
-    inputs.saturating_mul(2).saturating_add(first)
+    inputs.saturating_mul(6).saturating_add(first)
 }
 
 /// What a run of `model` with `optimizer`, batches of `batch` rows (already bounded by the
@@ -143,9 +144,9 @@ pub fn estimate(
         .saturating_mul(4 + state_buffers(optimizer))
         .saturating_mul(FLOAT);
     // Per row: each layer's linear output, normalised output, activation, dropout mask
-    // and delta (and BatchNorm's normalised input), plus the row's gathered inputs and
-    // the batch-wide copies the first layer's product reads and writes (its inputs and
-    // its linear output once more).
+    // and delta (and BatchNorm's normalised input), plus the row's gathered inputs, the
+    // batch-wide copies the first layer's product reads and writes (its inputs and its
+    // linear output once more) and the lists of the inputs' nonzeros (`first_layer_copies`).
     let layers = model.layers();
     let per_row =
         model

@@ -218,7 +218,7 @@ fn helper(s: &Shared, worker: usize) {
             // serial work twice its time on 2 threads: measured, the update 0.057 s per
             // epoch alone, 0.110 s beside a yielding helper), reading the clock only
             // every 64 turns.
-            if spins % 64 != 0 || start.elapsed() < SPIN {
+            if !spins.is_multiple_of(64) || start.elapsed() < SPIN {
                 std::hint::spin_loop();
                 continue;
             }

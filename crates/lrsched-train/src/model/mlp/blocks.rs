@@ -8,6 +8,7 @@ use super::kernels::{
     matmul, matmul_raw, transpose, Cols,
 };
 use super::passes::bias_activate;
+use super::sparse::SparsePtrs;
 use super::*;
 
 /// A pointer that crosses threads: the units of a job write disjoint parts through it.
@@ -69,7 +70,8 @@ fn block_cols(c: usize, fo: usize) -> (usize, usize) {
 /// the previous layer's `a`) is complete and read-only; nothing else touches this block's
 /// columns of `h`, `a`, `xhat`, `inv_std` or of the running statistics meanwhile, nor the
 /// block's weights' place in `wt` (scratch laid out as the parameters, holding at least
-/// the hidden layers' weights).
+/// the hidden layers' weights). With `sparse` (the batch's nonzero inputs, listed), the
+/// first layer's product is over those alone.
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn forward_block(
     net: View<'_>,
@@ -80,6 +82,7 @@ pub(super) unsafe fn forward_block(
     x: &[f32],
     running: SendPtr<f32>,
     wt: SendPtr<f32>,
+    sparse: Option<SparsePtrs>,
     dropout: bool,
 ) {
     let _ftz = FlushDenormals::new();
@@ -92,26 +95,32 @@ pub(super) unsafe fn forward_block(
     // The block's weights transposed where that is fast (see `transpose`): the same
     // product on a layout gemm packs by whole vectors.
     let wt = wt.get().add(layer.w + j0 * fi);
-    let (rhs, rhs_rs, rhs_cs) = if transpose(m, fi, w.as_ptr(), wt) {
-        (wt as *const f32, m, 1)
-    } else {
-        (w.as_ptr(), 1, fi)
-    };
-    matmul_raw(
-        rows,
-        m,
-        fi,
-        lp.h.get().add(j0),
-        fo,
-        1,
-        false,
-        input,
-        fi,
-        1,
-        rhs,
-        rhs_rs,
-        rhs_cs,
-    );
+    let transposed = transpose(m, fi, w.as_ptr(), wt);
+    match sparse {
+        Some(sparse) if l == 0 && transposed => sparse.forward(rows, wt, m, lp.h.get().add(j0), fo),
+        _ => {
+            let (rhs, rhs_rs, rhs_cs) = if transposed {
+                (wt as *const f32, m, 1)
+            } else {
+                (w.as_ptr(), 1, fi)
+            };
+            matmul_raw(
+                rows,
+                m,
+                fi,
+                lp.h.get().add(j0),
+                fo,
+                1,
+                false,
+                input,
+                fi,
+                1,
+                rhs,
+                rhs_rs,
+                rhs_cs,
+            );
+        }
+    }
     let bias = &net.params[layer.b + j0..layer.b + j0 + m];
     let h = Cols::new(lp.h.get().add(j0), fo, rows, m);
     let a = Cols::new(lp.a.get().add(j0), fo, rows, m);
@@ -208,11 +217,13 @@ pub(super) unsafe fn output_slice(
 /// batch: `d[:, cols] = delta_l * W_l[:, cols]`, then back through that layer's dropout,
 /// activation and BatchNorm (whose gamma and beta gradients of these columns it writes,
 /// returning their absolute sum). When `l - 1` is the first layer, also that layer's weight
-/// block `c` ([`weight_block`]) while its delta is in cache, its sum in `sums[c]`.
+/// block `c` ([`weight_block`], with `wt` and `sparse`) while its delta is in cache, its
+/// sum in `sums[c]`.
 ///
 /// # Safety
 /// `p` holds this step's buffers; `delta_l` is complete and read-only; nothing else
-/// touches this block's columns of layer `l - 1`'s delta, nor the gradients written.
+/// touches this block's columns of layer `l - 1`'s delta, nor the gradients written, nor
+/// (`l` = 1) the block's place in `wt`.
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn backward_block(
     net: View<'_>,
@@ -223,6 +234,8 @@ pub(super) unsafe fn backward_block(
     x: &[f32],
     grads: SendPtr<f32>,
     sums: SendPtr<f32>,
+    wt: SendPtr<f32>,
+    sparse: Option<SparsePtrs>,
     dropout: bool,
 ) -> f32 {
     let _ftz = FlushDenormals::new();
@@ -266,7 +279,7 @@ pub(super) unsafe fn backward_block(
         sum = abs_sum(d_gamma) + abs_sum(d_beta);
     }
     if l == 1 {
-        *sums.get().add(c) = weight_block(net, p, 0, c, rows, x, grads);
+        *sums.get().add(c) = weight_block(net, p, 0, c, rows, x, grads, wt, sparse);
     }
     sum
 }
@@ -274,11 +287,15 @@ pub(super) unsafe fn backward_block(
 /// Weight unit: rows of block `c` of layer `l`'s weight gradient, one product over the
 /// whole batch, `dW[cols] = delta[:, cols]^T * input`, and the same columns' bias
 /// gradient (the deltas summed over the rows in order). Returns the absolute sum of what
-/// it wrote (the divergence check's part).
+/// it wrote (the divergence check's part). With `sparse` (the batch's nonzero inputs,
+/// listed), the first layer's gradient is made over those alone, transposed into the
+/// block's place in `wt` (free after the forward pass), then transposed back.
 ///
 /// # Safety
 /// `p` holds this step's buffers; layer `l`'s delta columns of the block and its input are
-/// complete and read-only; nothing else touches these gradients meanwhile.
+/// complete and read-only; nothing else touches these gradients meanwhile, nor the block's
+/// place in `wt`.
+#[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn weight_block(
     net: View<'_>,
     p: &[LayerPtrs],
@@ -287,6 +304,8 @@ pub(super) unsafe fn weight_block(
     rows: usize,
     x: &[f32],
     grads: SendPtr<f32>,
+    wt: SendPtr<f32>,
+    sparse: Option<SparsePtrs>,
 ) -> f32 {
     let _ftz = FlushDenormals::new();
     let layer = &net.layers[l];
@@ -295,22 +314,35 @@ pub(super) unsafe fn weight_block(
     let input = layer_input(p, l, x);
     let dst = std::slice::from_raw_parts_mut(grads.get().add(layer.w + j0 * fi), m * fi);
     let delta = p[l].delta.get().add(j0) as *const f32;
-    // (m x fi) = delta[:, cols]^T (m x rows) * input (rows x fi)
-    matmul_raw(
-        m,
-        fi,
-        rows,
-        dst.as_mut_ptr(),
-        fi,
-        1,
-        false,
-        delta,
-        1,
-        fo,
-        input,
-        fi,
-        1,
-    );
+    match sparse {
+        Some(sparse) if l == 0 => {
+            let dwt = wt.get().add(layer.w + j0 * fi);
+            sparse.weight_grad(delta, fo, m, dwt);
+            if !transpose(fi, m, dwt, dst.as_mut_ptr()) {
+                for i in 0..fi {
+                    for j in 0..m {
+                        dst[j * fi + i] = *dwt.add(i * m + j);
+                    }
+                }
+            }
+        }
+        // (m x fi) = delta[:, cols]^T (m x rows) * input (rows x fi)
+        _ => matmul_raw(
+            m,
+            fi,
+            rows,
+            dst.as_mut_ptr(),
+            fi,
+            1,
+            false,
+            delta,
+            1,
+            fo,
+            input,
+            fi,
+            1,
+        ),
+    }
     let db = std::slice::from_raw_parts_mut(grads.get().add(layer.b + j0), m);
     db.fill(0.0);
     let d = Cols::new(p[l].delta.get().add(j0), fo, rows, m);

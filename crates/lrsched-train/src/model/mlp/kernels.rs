@@ -413,7 +413,7 @@ pub(super) fn count_correct(loss: Loss, logits: &[f32], labels: &[u32], outputs:
 /// overlap.
 pub(super) unsafe fn transpose(m: usize, n: usize, w: *const f32, wt: *mut f32) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if m % 8 == 0 && n % 16 == 0 && std::is_x86_feature_detected!("avx") {
+    if m.is_multiple_of(8) && n.is_multiple_of(16) && std::is_x86_feature_detected!("avx") {
         // SAFETY: the CPU has AVX; the sizes are as the caller promised.
         unsafe { avx::transpose(m, n, w, wt) };
         return true;

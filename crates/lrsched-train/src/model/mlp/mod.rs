@@ -11,6 +11,7 @@
 mod blocks;
 mod kernels;
 mod passes;
+mod sparse;
 #[cfg(test)]
 mod tests;
 
@@ -21,6 +22,7 @@ pub(crate) use blocks::{abs_sum, FlushDenormals};
 use blocks::{backward_block, forward_block, output_slice, weight_block, LayerPtrs, SendPtr};
 use kernels::{count_correct, loss_scale, loss_sum};
 use passes::forward;
+use sparse::SparseInput;
 use std::sync::Arc;
 
 /// Targets of one batch.
@@ -210,7 +212,8 @@ impl Workspace {
                 }
             }
             if training {
-                self.delta[l].resize(n, 0.0);
+                // Room to start the rows at a cache line ([`aligned`]).
+                self.delta[l].resize(n + ALIGN_SLACK, 0.0);
             }
         }
     }
@@ -226,10 +229,26 @@ impl Workspace {
                 xhat: SendPtr(saved.xhat.as_mut_ptr()),
                 inv_std: SendPtr(saved.inv_std.as_mut_ptr()),
                 z: SendPtr(saved.z.as_mut_ptr()),
-                delta: SendPtr(delta.as_mut_ptr()),
+                delta: SendPtr(aligned(delta)),
             });
         }
     }
+}
+
+/// Values a buffer holds beyond its use, so that its use can start at a cache line.
+const ALIGN_SLACK: usize = 16;
+
+/// The first value of `buffer` at a 64-byte boundary (within its first [`ALIGN_SLACK`]):
+/// rows of a multiple of 16 values then all start at a cache line, and a vector load never
+/// spans two (measured, the sparse products' loads across two lines took twice as long).
+fn aligned(buffer: &mut [f32]) -> *mut f32 {
+    let skip = buffer.as_ptr().align_offset(64);
+    let skip = if skip < ALIGN_SLACK.min(buffer.len()) {
+        skip
+    } else {
+        0
+    };
+    buffer[skip..].as_mut_ptr()
 }
 
 /// An evaluation chunk's summed loss and correct count.
@@ -316,9 +335,13 @@ pub struct Mlp {
     /// for the whole batch.
     batch_x: Vec<f32>,
     /// Scratch for the hidden layers' weights transposed block by block, at the
-    /// weights' own offsets: what each forward block's product reads
-    /// (`kernels::transpose`).
+    /// weights' own offsets (from [`aligned`]): what each forward block's product reads
+    /// (`kernels::transpose`), and the first layer's weight gradient block by block
+    /// before it is transposed back, on the sparse path.
     wt: Vec<f32>,
+    /// The batch's nonzero inputs, listed (when the first layer may take the sparse
+    /// products: `sparse::SparseInput::eligible`).
+    sparse: SparseInput,
 }
 
 /// The threads of an [`Mlp`]'s steps ([`Mlp::threads`]), lent to other work.
@@ -379,7 +402,8 @@ impl Mlp {
             threads: 1,
             pool: None,
             batch_x: Vec::new(),
-            wt: vec![0.0; hidden_weights],
+            wt: vec![0.0; hidden_weights + ALIGN_SLACK],
+            sparse: SparseInput::default(),
             spec,
         };
         mlp.init(seed);
@@ -641,35 +665,66 @@ impl Mlp {
             batch_x,
             ptrs,
             wt,
+            sparse,
             ..
         } = self;
         let (layers, params, ptrs): (&[Layer], &[f32], &[LayerPtrs]) = (layers, params, ptrs);
+        let inputs = layers[0].fan_in;
+        // The first layer's sparse products, when it is a hidden layer that may take them:
+        // each slice's unit lists its rows' nonzeros after gathering them.
+        let listing = (layers.len() > 1 && SparseInput::eligible(inputs, rows, count)).then(|| {
+            sparse.reserve(rows, inputs, count);
+            sparse.pointers(count)
+        });
         let pool = pool.as_deref();
         let run = |units: usize, f: &(dyn Fn(usize, usize) + Sync)| match pool {
             Some(pool) => pool.run(units, f),
             None => (0..units).for_each(|u| f(u, 0)),
         };
-        let inputs = layers[0].fan_in;
         // Phase 0: each slice's rows fetched by the thread of its unit (with
-        // `BatchInput::Gather`), straight into the batch's buffer.
+        // `BatchInput::Gather`), straight into the batch's buffer, and their nonzeros
+        // listed (on the sparse path).
         let sl = SendPtr(slices.as_mut_ptr());
-        if let BatchInput::Gather(gather) = input {
-            let batch = SendPtr(batch_x.as_mut_ptr());
+        let batch = SendPtr(batch_x.as_mut_ptr());
+        let gather = match input {
+            BatchInput::Gather(gather) => Some(gather),
+            BatchInput::Rows(_) => None,
+        };
+        let given = match input {
+            BatchInput::Rows(x) => &x[..rows * inputs],
+            BatchInput::Gather(_) => &[][..],
+        };
+        if gather.is_some() || listing.is_some() {
             run(count, &|s, _| {
                 // SAFETY: slice `s` (below `count`) is only read here; `batch_x` holds the
-                // batch's rows (reserved above), and the slice's rows of it are this
-                // unit's alone.
+                // batch's rows (reserved above), and the slice's rows of it and of the
+                // sparse lists are this unit's alone.
                 let (start, n) = unsafe { ((*sl.get().add(s)).start, (*sl.get().add(s)).rows) };
-                let out = unsafe {
-                    std::slice::from_raw_parts_mut(batch.get().add(start * inputs), n * inputs)
+                let x = match gather {
+                    Some(gather) => {
+                        let out = unsafe {
+                            std::slice::from_raw_parts_mut(
+                                batch.get().add(start * inputs),
+                                n * inputs,
+                            )
+                        };
+                        gather(start, n, out);
+                        &*out
+                    }
+                    None => &given[start * inputs..(start + n) * inputs],
                 };
-                gather(start, n, out);
+                if let Some(listing) = listing {
+                    unsafe { listing.list_slice(x, s, start, n) };
+                }
             });
         }
         let x: &[f32] = match input {
-            BatchInput::Rows(x) => &x[..rows * inputs],
+            BatchInput::Rows(_) => given,
             BatchInput::Gather(_) => &batch_x[..rows * inputs],
         };
+        // Sparse only where every slice was listed (none denser than `MAX_DENSITY`): a
+        // choice made by the batch alone.
+        let sparse = listing.filter(|_| sparse.all_listed(count));
         let net = View {
             spec,
             layers,
@@ -681,14 +736,14 @@ impl Mlp {
         // update applied by unit `b` of the backward pass and of the update, which the
         // pool hands to the same thread, so those weights stay in one core's cache.
         let stats = SendPtr(running.as_mut_ptr());
-        let wt = SendPtr(wt.as_mut_ptr());
+        let wt = SendPtr(aligned(wt));
         for (l, layer) in layers[..last].iter().enumerate() {
             run(block_count(layer.fan_out), &|c, _| {
                 // SAFETY: `ptrs` are the batch buffers, reserved for `rows` rows above;
                 // layer `l - 1`'s output was completed by the previous job; unit `c` alone
                 // writes its columns of layer `l`'s buffers and running statistics, and its
                 // weights' place in `wt` (which holds every hidden layer's weights).
-                unsafe { forward_block(net, ptrs, l, c, rows, x, stats, wt, dropout) };
+                unsafe { forward_block(net, ptrs, l, c, rows, x, stats, wt, sparse, dropout) };
             });
         }
         // The output layer, the loss and (when it needs no column statistics) the last
@@ -734,7 +789,7 @@ impl Mlp {
                     // layer's delta and input are complete.
                     unsafe {
                         *sums.get().add(block_at(l) + block) =
-                            weight_block(net, ptrs, l, block, rows, x, out)
+                            weight_block(net, ptrs, l, block, rows, x, out, wt, sparse)
                     };
                     return;
                 }
@@ -756,7 +811,8 @@ impl Mlp {
                 // BatchNorm gradients and sum, and (`l` = 1) the first layer's weight
                 // block `u` and its sum; layer `l`'s delta is complete.
                 unsafe {
-                    let norm_sum = backward_block(net, ptrs, l, u, rows, x, out, sums, dropout);
+                    let norm_sum =
+                        backward_block(net, ptrs, l, u, rows, x, out, sums, wt, sparse, dropout);
                     if norm {
                         *sums.get().add(blocks + block_at(l - 1) + u) = norm_sum;
                     }

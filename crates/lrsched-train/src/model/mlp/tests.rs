@@ -56,6 +56,29 @@ fn data(rows: usize, inputs: usize) -> Vec<f32> {
     (0..rows * inputs).map(|_| rng.normal() as f32).collect()
 }
 
+/// `rows x inputs` values, about `density` of them nonzero (normal), the rest zeros (and
+/// some -0.0, which count as zeros): inputs that take the first layer's sparse products.
+pub(super) fn sparse_data(rows: usize, inputs: usize, density: f64, seed: u64) -> Vec<f32> {
+    let mut rng = Rng::new(seed);
+    (0..rows * inputs)
+        .map(|_| {
+            let u = rng.next_f64();
+            if u < density {
+                rng.normal() as f32
+            } else if u < density + 0.05 {
+                -0.0
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// MNIST-like inputs: a fifth nonzero.
+fn sparse(rows: usize, inputs: usize) -> Vec<f32> {
+    sparse_data(rows, inputs, 0.2, 3)
+}
+
 #[test]
 fn two_threads_give_the_same_bits_as_one() {
     let task = Task::Classification { classes: 10 };
@@ -74,12 +97,18 @@ fn two_threads_give_the_same_bits_as_one() {
 /// Trains `steps` steps of SGD with momentum on `threads` threads (real threads, in
 /// parallel even where the machine has one core) and returns every bit that matters:
 /// losses, parameters, BatchNorm buffers, the dropout generator and the evaluation.
-fn train_bits(spec: ModelSpec, batch: usize, steps: usize, threads: usize) -> Vec<u64> {
+fn train_bits(
+    spec: ModelSpec,
+    batch: usize,
+    steps: usize,
+    threads: usize,
+    inputs_of: Inputs,
+) -> Vec<u64> {
     {
         let rows = 600; // not a multiple of the batch: short batches too
         let inputs = spec.sizes[0];
         let outputs = *spec.sizes.last().unwrap();
-        let x = data(rows, inputs);
+        let x = inputs_of(rows, inputs);
         let classes: Vec<u32> = (0..rows as u32)
             .map(|i| (i * 7) % outputs.max(2) as u32)
             .collect();
@@ -137,6 +166,9 @@ fn train_bits(spec: ModelSpec, batch: usize, steps: usize, threads: usize) -> Ve
     }
 }
 
+/// Makes `rows x inputs` input values.
+type Inputs = fn(usize, usize) -> Vec<f32>;
+
 /// The invariant of the parallel engine: a few hundred steps on 1, 2 or 3 threads end
 /// in the same bits.
 #[test]
@@ -146,40 +178,70 @@ fn training_on_one_or_two_threads_gives_the_same_bits() {
     dropout.dropout = 0.2;
     let mut norm_dropout = spec("96-32", 784, &classes, Activation::Relu, true);
     norm_dropout.dropout = 0.1;
-    let cases = [
+    let mut sparse_dropout = spec("72-16", 96, &classes, Activation::Relu, true);
+    sparse_dropout.dropout = 0.1;
+    let cases: [(ModelSpec, usize, usize, Inputs); 9] = [
         // The MNIST recipe's network and batch: two slices per batch.
-        (spec("128", 784, &classes, Activation::Relu, false), 64, 300),
+        (
+            spec("128", 784, &classes, Activation::Relu, false),
+            64,
+            300,
+            data,
+        ),
+        // The same on MNIST-like inputs: the first layer's sparse products.
+        (
+            spec("128", 784, &classes, Activation::Relu, false),
+            64,
+            300,
+            sparse,
+        ),
+        // Sparse, in 128-column blocks, 4 slices and a short last batch.
+        (
+            spec("256-32", 784, &classes, Activation::Relu, false),
+            112,
+            20,
+            sparse,
+        ),
+        // Sparse with BatchNorm and dropout, a partial 8-column block (72 = 64 + 8).
+        (sparse_dropout, 50, 20, sparse),
         // Several layers, dropout, 4 uneven slices and a short last batch.
-        (dropout, 100, 40),
+        (dropout, 100, 40, data),
         // BatchNorm: one whole-batch slice, weight gradients still shared.
-        (spec("64", 784, &classes, Activation::Tanh, true), 64, 40),
+        (
+            spec("64", 784, &classes, Activation::Tanh, true),
+            64,
+            40,
+            data,
+        ),
         // BatchNorm and dropout on two layers, a partial column block (96 = 64 + 32), the
         // backward pass in column blocks through both.
-        (norm_dropout, 50, 20),
+        (norm_dropout, 50, 20, data),
         // A layer in 128-column blocks, the last one partial (288 = 2 x 128 + 32), with
         // BatchNorm, above a layer in 64-column blocks.
         (
             spec("288-40", 784, &classes, Activation::Relu, true),
             48,
             10,
+            data,
         ),
         (
             spec("16", 784, &Task::Regression, Activation::Sigmoid, false),
             256,
             20,
+            data,
         ),
     ];
-    for (spec, batch, steps) in cases {
-        let one = train_bits(spec.clone(), batch, steps, 1);
+    for (spec, batch, steps, inputs) in cases {
+        let one = train_bits(spec.clone(), batch, steps, 1, inputs);
         assert!(one[..2 * steps]
             .chunks(2)
             .all(|b| f32::from_bits(b[0] as u32).is_finite() && b[1] == 1));
         assert!(
-            one == train_bits(spec.clone(), batch, steps, 2),
+            one == train_bits(spec.clone(), batch, steps, 2, inputs),
             "{spec:?} batch {batch}"
         );
         assert!(
-            one == train_bits(spec, batch, steps, 3),
+            one == train_bits(spec, batch, steps, 3, inputs),
             "batch {batch}, 3 threads"
         );
     }
@@ -195,6 +257,12 @@ fn gradients_match_finite_differences() {
             let mlp = Mlp::new(spec("4-3", 5, &task, act, bn), 11, 6);
             check_gradients(mlp, &x, BatchTargets::Classes(&labels), 6);
         }
+    }
+    // Sparse inputs: the first layer's sparse products.
+    let x64 = sparse_data(6, 64, 0.2, 8);
+    for bn in [false, true] {
+        let mlp = Mlp::new(spec("20-3", 64, &task, Activation::Tanh, bn), 11, 6);
+        check_gradients(mlp, &x64, BatchTargets::Classes(&labels), 6);
     }
     let binary = Task::BinaryClassification;
     let mlp = Mlp::new(spec("4", 5, &binary, Activation::Tanh, true), 5, 6);
@@ -229,5 +297,18 @@ fn the_transposition_is_exact() {
                 }
             }
         }
+    }
+}
+
+#[test]
+fn sparse_inputs_take_the_sparse_products_and_dense_ones_do_not() {
+    let task = Task::Classification { classes: 10 };
+    let labels: Vec<u32> = (0..128).map(|i| i % 10).collect();
+    for (x, sparse) in [(sparse(128, 784), true), (data(128, 784), false)] {
+        let mut mlp = Mlp::new(spec("256", 784, &task, Activation::Relu, false), 4, 128);
+        assert!(mlp
+            .train_step(&x, BatchTargets::Classes(&labels), 128)
+            .is_finite());
+        assert_eq!(mlp.sparse.all_listed(mlp.slice_count(128)), sparse);
     }
 }

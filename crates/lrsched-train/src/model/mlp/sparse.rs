@@ -1,0 +1,611 @@
+//! The first layer's two products for a batch whose inputs are mostly exact zeros (81% of
+//! MNIST's pixels are): the forward product `h = x W^T` and the weight gradient
+//! `dW = delta^T x` over the nonzero inputs only.
+//!
+//! Why: on MNIST the first layer is 75% of a 784-512-256-10 step's multiply-adds and 98%
+//! of a 784-128-10 step's, and a dense product spends four fifths of them on zeros. Here
+//! each slice's unit, right after gathering its rows, lists their nonzeros twice: by row
+//! (for the forward product) and by input (for the weight gradient). Measured on MNIST
+//! batches (density 0.19), one 128-column block on one thread: forward 203 us against
+//! gemm's 450, weight gradient 314 against 566 (batch 256).
+//!
+//! Each output is one chain of fused multiply-adds over its nonzero terms in a fixed order
+//! (ascending input for the forward product, ascending row for the gradient), in whichever
+//! vector width the CPU has: the same bits on every thread count and ISA. They are not the
+//! bits of the dense product (gemm sums in its own blocked order), so whether a step is
+//! sparse depends on its batch alone: every slice's rows at most [`MAX_DENSITY`] nonzero.
+
+use super::blocks::SendPtr;
+
+/// The largest share of nonzero inputs in each slice of a batch for the sparse products.
+/// On MNIST batches (one 128-column block, one thread) the sparse forward product at
+/// density 0.19 took 0.45 of gemm's time and the gradient 0.55, and both grow in
+/// proportion to the nonzeros while gemm's time does not: 0.3 keeps a margin.
+pub(super) const MAX_DENSITY: f64 = 0.3;
+
+/// Extra entries after each slice's part of the lists: the AVX-512 builder stores 16 values
+/// at a time and keeps as many of them as were nonzero.
+const SLACK: usize = 16;
+
+/// The nonzero inputs of a training batch, listed by row and by input, slice by slice.
+#[derive(Debug, Clone, Default)]
+pub(super) struct SparseInput {
+    /// Per row, where its nonzeros start and end in `csr_col` / `csr_val`.
+    row_span: Vec<[u32; 2]>,
+    csr_col: Vec<u32>,
+    csr_val: Vec<f32>,
+    /// Per slice, `inputs + 1` offsets: where each input's nonzeros (of that slice's rows)
+    /// start in `csc_row` / `csc_val`, and where the last one's end.
+    col_ptr: Vec<u32>,
+    csc_row: Vec<u32>,
+    csc_val: Vec<f32>,
+    /// Per slice, whether its rows were listed (false: denser than [`MAX_DENSITY`]).
+    listed: Vec<bool>,
+    inputs: usize,
+}
+
+/// Pointers to a [`SparseInput`]'s buffers for the units of a step.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SparsePtrs {
+    row_span: SendPtr<[u32; 2]>,
+    csr_col: SendPtr<u32>,
+    csr_val: SendPtr<f32>,
+    col_ptr: SendPtr<u32>,
+    csc_row: SendPtr<u32>,
+    csc_val: SendPtr<f32>,
+    listed: SendPtr<bool>,
+    inputs: usize,
+    /// The step's slices.
+    slices: usize,
+}
+
+/// Whether this CPU runs the sparse products, and how wide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isa {
+    Avx512,
+    Avx2,
+}
+
+fn isa() -> Option<Isa> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            return Some(Isa::Avx512);
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            return Some(Isa::Avx2);
+        }
+    }
+    None
+}
+
+impl SparseInput {
+    /// Whether a first layer `inputs` wide, with `rows` rows a batch, may take the sparse
+    /// products: inputs a multiple of 16 (its weight blocks are then transposed, what the
+    /// forward product reads) and at least 64, offsets that fit `u32`, and a CPU with
+    /// AVX2 and FMA or AVX-512.
+    pub(super) fn eligible(inputs: usize, rows: usize, slices: usize) -> bool {
+        inputs >= 64
+            && inputs.is_multiple_of(16)
+            && rows
+                .checked_mul(inputs)
+                .and_then(|n| n.checked_add((slices + 1) * SLACK))
+                .is_some_and(|n| n < u32::MAX as usize)
+            && isa().is_some()
+    }
+
+    /// Room for `rows` rows of `inputs` inputs in `slices` slices (it only grows).
+    pub(super) fn reserve(&mut self, rows: usize, inputs: usize, slices: usize) {
+        let entries = rows * inputs + (slices + 1) * SLACK;
+        self.inputs = inputs;
+        let grow = |len: usize, want: usize| len.max(want);
+        self.row_span
+            .resize(grow(self.row_span.len(), rows), [0, 0]);
+        for v in [&mut self.csr_col, &mut self.csc_row] {
+            v.resize(grow(v.len(), entries), 0);
+        }
+        for v in [&mut self.csr_val, &mut self.csc_val] {
+            v.resize(grow(v.len(), entries), 0.0);
+        }
+        self.col_ptr
+            .resize(grow(self.col_ptr.len(), slices * (inputs + 1)), 0);
+        self.listed.resize(grow(self.listed.len(), slices), false);
+    }
+
+    /// Pointers to the buffers, for a step of `slices` slices.
+    pub(super) fn pointers(&mut self, slices: usize) -> SparsePtrs {
+        SparsePtrs {
+            row_span: SendPtr(self.row_span.as_mut_ptr()),
+            csr_col: SendPtr(self.csr_col.as_mut_ptr()),
+            csr_val: SendPtr(self.csr_val.as_mut_ptr()),
+            col_ptr: SendPtr(self.col_ptr.as_mut_ptr()),
+            csc_row: SendPtr(self.csc_row.as_mut_ptr()),
+            csc_val: SendPtr(self.csc_val.as_mut_ptr()),
+            listed: SendPtr(self.listed.as_mut_ptr()),
+            inputs: self.inputs,
+            slices,
+        }
+    }
+
+    /// Whether every one of the first `slices` slices was listed by this step's
+    /// [`SparsePtrs::list_slice`]s.
+    pub(super) fn all_listed(&self, slices: usize) -> bool {
+        self.listed[..slices].iter().all(|&l| l)
+    }
+}
+
+impl SparsePtrs {
+    /// Lists the nonzeros of slice `s` (rows `start..start + rows` of the batch, whose
+    /// values are `x`), by row and then by input, unless more than [`MAX_DENSITY`] of them
+    /// are nonzero (it then stops, and the slice is marked unlisted).
+    ///
+    /// # Safety
+    /// The buffers were reserved for the batch and its slices; `x` holds the slice's
+    /// `rows x inputs` values; nothing else touches slice `s`'s part of the buffers
+    /// meanwhile.
+    pub(super) unsafe fn list_slice(self, x: &[f32], s: usize, start: usize, rows: usize) {
+        let inputs = self.inputs;
+        let base = start * inputs + s * SLACK;
+        let limit = (MAX_DENSITY * (rows * inputs) as f64) as usize;
+        let listed = self.listed.get().add(s);
+        *listed = false;
+        let isa = isa();
+        let mut end = base;
+        for (r, row) in (start..start + rows).zip(x.chunks_exact(inputs)) {
+            let (col, val) = (self.csr_col.get().add(end), self.csr_val.get().add(end));
+            let n = match isa {
+                #[cfg(target_arch = "x86_64")]
+                Some(Isa::Avx512) => x86::list_row_avx512(row, col, val),
+                _ => list_row(row, col, val),
+            };
+            *self.row_span.get().add(r) = [end as u32, (end + n) as u32];
+            end += n;
+            if end - base > limit {
+                return;
+            }
+        }
+        // By input: count each input's nonzeros, turn the counts into starts, place each
+        // entry at its input's cursor (rows in order), then shift the cursors (now ends)
+        // back into starts.
+        let ptr =
+            std::slice::from_raw_parts_mut(self.col_ptr.get().add(s * (inputs + 1)), inputs + 1);
+        ptr.fill(0);
+        let cols = std::slice::from_raw_parts(self.csr_col.get().add(base), end - base);
+        let vals = std::slice::from_raw_parts(self.csr_val.get().add(base), end - base);
+        for &c in cols {
+            ptr[c as usize + 1] += 1;
+        }
+        ptr[0] = base as u32;
+        for i in 0..inputs {
+            ptr[i + 1] += ptr[i];
+        }
+        let (row_out, val_out) = (self.csc_row.get(), self.csc_val.get());
+        for r in start..start + rows {
+            let [b, e] = *self.row_span.get().add(r);
+            for k in (b - base as u32) as usize..(e - base as u32) as usize {
+                let slot = &mut ptr[cols[k] as usize];
+                *row_out.add(*slot as usize) = r as u32;
+                *val_out.add(*slot as usize) = vals[k];
+                *slot += 1;
+            }
+        }
+        for i in (1..=inputs).rev() {
+            ptr[i] = ptr[i - 1];
+        }
+        ptr[0] = base as u32;
+        *listed = true;
+    }
+
+    /// `h[r, 0..m]` (rows `hs` apart) `= sum over row r's nonzeros (i, v) of v * wt[i, 0..m]`
+    /// for rows `0..rows`: the forward product of a block of `m` columns, from its weights
+    /// transposed (`wt`: `inputs x m`, rows `m` apart).
+    ///
+    /// # Safety
+    /// Every slice of the batch was listed; `wt` holds `inputs x m` values; `h` is valid
+    /// for writes of `rows` rows of `m` values and nothing else touches them meanwhile.
+    pub(super) unsafe fn forward(
+        self,
+        rows: usize,
+        wt: *const f32,
+        m: usize,
+        h: *mut f32,
+        hs: usize,
+    ) {
+        let (col, val) = (
+            self.csr_col.get() as *const u32,
+            self.csr_val.get() as *const f32,
+        );
+        let spans = std::slice::from_raw_parts(self.row_span.get(), rows);
+        match isa() {
+            #[cfg(target_arch = "x86_64")]
+            Some(Isa::Avx512) => x86::forward_avx512(spans, col, val, wt, m, h, hs),
+            #[cfg(target_arch = "x86_64")]
+            Some(Isa::Avx2) => x86::forward_avx2(spans, col, val, wt, m, h, hs),
+            _ => forward_rows::<16>(spans, col, val, wt, m, h, hs),
+        }
+    }
+
+    /// `dwt[i, 0..m]` (rows `m` apart) `= sum over the batch's rows r with a nonzero
+    /// input i (value v), in order, of v * delta[r, 0..m]` (`delta`'s rows `ds` apart):
+    /// a block of `m` rows of the weight gradient, transposed.
+    ///
+    /// # Safety
+    /// Every slice was listed; `delta` holds the batch's rows; `dwt` is valid for writes of
+    /// `inputs x m` values and nothing else touches them meanwhile.
+    pub(super) unsafe fn weight_grad(self, delta: *const f32, ds: usize, m: usize, dwt: *mut f32) {
+        match isa() {
+            #[cfg(target_arch = "x86_64")]
+            Some(Isa::Avx512) => x86::weight_grad_avx512(self, delta, ds, m, dwt),
+            #[cfg(target_arch = "x86_64")]
+            Some(Isa::Avx2) => x86::weight_grad_avx2(self, delta, ds, m, dwt),
+            _ => weight_grad_inputs::<16>(self, delta, ds, m, dwt),
+        }
+    }
+}
+
+/// Writes row's nonzeros (their indices and values) at `col` and `val`; returns how many.
+///
+/// # Safety
+/// `col` and `val` are valid for writes of `row.len()` values.
+unsafe fn list_row(row: &[f32], col: *mut u32, val: *mut f32) -> usize {
+    let mut n = 0;
+    for (i, &v) in row.iter().enumerate() {
+        // Written every time, kept when nonzero: no branch on the data.
+        *col.add(n) = i as u32;
+        *val.add(n) = v;
+        n += (v != 0.0) as usize;
+    }
+    n
+}
+
+/// One chunk of `W` columns (from `c0`) of two rows' forward products (`spans[0]` and
+/// `spans[1]`, each a row's nonzeros `col[b..e]`, `val[b..e]`) times the transposed
+/// weights' rows. Two rows at once: each accumulator is one chain of dependent
+/// multiply-adds, and two rows' chains keep twice as many in flight (a 64-column chunk
+/// alone waits on its 4). Each row's sum is still in its own order.
+#[inline(always)]
+unsafe fn rows_chunk<const W: usize>(
+    col: *const u32,
+    val: *const f32,
+    spans: [[u32; 2]; 2],
+    wt: *const f32,
+    m: usize,
+    c0: usize,
+) -> [[f32; W]; 2] {
+    let mut acc = [[0.0f32; W]; 2];
+    let term = |acc: &mut [f32; W], k: usize| {
+        let v = *val.add(k);
+        let w = &*(wt.add(*col.add(k) as usize * m + c0) as *const [f32; W]);
+        for j in 0..W {
+            acc[j] = v.mul_add(w[j], acc[j]);
+        }
+    };
+    let [[b0, e0], [b1, e1]] = spans.map(|[b, e]| [b as usize, e as usize]);
+    let both = (e0 - b0).min(e1 - b1);
+    for k in 0..both {
+        let [a0, a1] = &mut acc;
+        term(a0, b0 + k);
+        term(a1, b1 + k);
+    }
+    for k in b0 + both..e0 {
+        term(&mut acc[0], k);
+    }
+    for k in b1 + both..e1 {
+        term(&mut acc[1], k);
+    }
+    acc
+}
+
+/// [`SparsePtrs::forward`] two rows at a time, in chunks of at most `MAX` columns (the
+/// widest the ISA keeps in registers for two rows), then 16, then one.
+#[inline(always)]
+unsafe fn forward_rows<const MAX: usize>(
+    spans: &[[u32; 2]],
+    col: *const u32,
+    val: *const f32,
+    wt: *const f32,
+    m: usize,
+    h: *mut f32,
+    hs: usize,
+) {
+    for (pair, two) in spans.chunks(2).enumerate() {
+        // A last odd row is paired with an empty one (no terms, nothing written).
+        let rows = [two[0], *two.get(1).unwrap_or(&[0, 0])];
+        let out = [h.add(2 * pair * hs), h.add((2 * pair + 1) * hs)];
+        let store = |c0: usize, acc: &[f32], w: usize| {
+            for (row, o) in out.iter().enumerate().take(two.len()) {
+                std::ptr::copy_nonoverlapping(acc[row * w..].as_ptr(), o.add(c0), w);
+            }
+        };
+        let mut c0 = 0;
+        while m - c0 >= MAX {
+            store(
+                c0,
+                rows_chunk::<MAX>(col, val, rows, wt, m, c0).as_flattened(),
+                MAX,
+            );
+            c0 += MAX;
+        }
+        while m - c0 >= 16 {
+            store(
+                c0,
+                rows_chunk::<16>(col, val, rows, wt, m, c0).as_flattened(),
+                16,
+            );
+            c0 += 16;
+        }
+        while c0 < m {
+            store(
+                c0,
+                rows_chunk::<1>(col, val, rows, wt, m, c0).as_flattened(),
+                1,
+            );
+            c0 += 1;
+        }
+    }
+}
+
+/// One chunk of `W` columns (from `c0`) of two inputs' gradient rows (`i` and `i + 1`):
+/// their nonzeros in every slice, in order, times the deltas' rows; two at once as
+/// [`rows_chunk`].
+#[inline(always)]
+unsafe fn inputs_chunk<const W: usize>(
+    p: SparsePtrs,
+    i: usize,
+    delta: *const f32,
+    ds: usize,
+    c0: usize,
+) -> [[f32; W]; 2] {
+    let mut acc = [[0.0f32; W]; 2];
+    let term = |acc: &mut [f32; W], k: usize| {
+        let v = *p.csc_val.get().add(k);
+        let d = &*(delta.add(*p.csc_row.get().add(k) as usize * ds + c0) as *const [f32; W]);
+        for j in 0..W {
+            acc[j] = v.mul_add(d[j], acc[j]);
+        }
+    };
+    for s in 0..p.slices {
+        let ptr = p.col_ptr.get().add(s * (p.inputs + 1) + i);
+        // The second input's entries follow the first's (empty past the last input).
+        let (b0, e0) = (*ptr as usize, *ptr.add(1) as usize);
+        let e1 = if i + 1 < p.inputs {
+            *ptr.add(2) as usize
+        } else {
+            e0
+        };
+        let both = (e0 - b0).min(e1 - e0);
+        for k in 0..both {
+            let [a0, a1] = &mut acc;
+            term(a0, b0 + k);
+            term(a1, e0 + k);
+        }
+        for k in b0 + both..e0 {
+            term(&mut acc[0], k);
+        }
+        for k in e0 + both..e1 {
+            term(&mut acc[1], k);
+        }
+    }
+    acc
+}
+
+/// [`SparsePtrs::weight_grad`] two inputs at a time, in chunks as [`forward_rows`].
+#[inline(always)]
+unsafe fn weight_grad_inputs<const MAX: usize>(
+    p: SparsePtrs,
+    delta: *const f32,
+    ds: usize,
+    m: usize,
+    dwt: *mut f32,
+) {
+    for i in (0..p.inputs).step_by(2) {
+        let two = (p.inputs - i).min(2);
+        let store = |c0: usize, acc: &[f32], w: usize| {
+            for row in 0..two {
+                std::ptr::copy_nonoverlapping(
+                    acc[row * w..].as_ptr(),
+                    dwt.add((i + row) * m + c0),
+                    w,
+                );
+            }
+        };
+        let mut c0 = 0;
+        while m - c0 >= MAX {
+            store(
+                c0,
+                inputs_chunk::<MAX>(p, i, delta, ds, c0).as_flattened(),
+                MAX,
+            );
+            c0 += MAX;
+        }
+        while m - c0 >= 16 {
+            store(
+                c0,
+                inputs_chunk::<16>(p, i, delta, ds, c0).as_flattened(),
+                16,
+            );
+            c0 += 16;
+        }
+        while c0 < m {
+            store(c0, inputs_chunk::<1>(p, i, delta, ds, c0).as_flattened(), 1);
+            c0 += 1;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::*;
+    use std::arch::x86_64::*;
+
+    /// [`list_row`] 16 inputs at a time: compare with zero, compress the nonzero values
+    /// and their indices to the front of a vector, store all 16, keep the nonzero ones.
+    ///
+    /// # Safety
+    /// As [`list_row`], with room for [`SLACK`] more values; the CPU has AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn list_row_avx512(row: &[f32], col: *mut u32, val: *mut f32) -> usize {
+        let mut n = 0;
+        let mut i = 0;
+        let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        while i + 16 <= row.len() {
+            let v = _mm512_loadu_ps(row.as_ptr().add(i));
+            // Not equal, or unordered: a NaN input is listed (and spreads as in a dense
+            // product); -0.0 is not, as adding it changes no sum.
+            let nonzero = _mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(v, _mm512_setzero_ps());
+            if nonzero != 0 {
+                let index = _mm512_add_epi32(lanes, _mm512_set1_epi32(i as i32));
+                _mm512_storeu_ps(val.add(n), _mm512_maskz_compress_ps(nonzero, v));
+                _mm512_storeu_si512(
+                    col.add(n) as *mut _,
+                    _mm512_maskz_compress_epi32(nonzero, index),
+                );
+                n += nonzero.count_ones() as usize;
+            }
+            i += 16;
+        }
+        n + list_row_tail(&row[i..], i, col.add(n), val.add(n))
+    }
+
+    unsafe fn list_row_tail(row: &[f32], from: usize, col: *mut u32, val: *mut f32) -> usize {
+        let n = list_row(row, col, val);
+        for k in 0..n {
+            *col.add(k) += from as u32;
+        }
+        n
+    }
+
+    #[target_feature(enable = "avx512f,fma")]
+    pub(super) unsafe fn forward_avx512(
+        spans: &[[u32; 2]],
+        col: *const u32,
+        val: *const f32,
+        wt: *const f32,
+        m: usize,
+        h: *mut f32,
+        hs: usize,
+    ) {
+        forward_rows::<64>(spans, col, val, wt, m, h, hs)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn forward_avx2(
+        spans: &[[u32; 2]],
+        col: *const u32,
+        val: *const f32,
+        wt: *const f32,
+        m: usize,
+        h: *mut f32,
+        hs: usize,
+    ) {
+        forward_rows::<32>(spans, col, val, wt, m, h, hs)
+    }
+
+    #[target_feature(enable = "avx512f,fma")]
+    pub(super) unsafe fn weight_grad_avx512(
+        p: SparsePtrs,
+        delta: *const f32,
+        ds: usize,
+        m: usize,
+        dwt: *mut f32,
+    ) {
+        weight_grad_inputs::<64>(p, delta, ds, m, dwt)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn weight_grad_avx2(
+        p: SparsePtrs,
+        delta: *const f32,
+        ds: usize,
+        m: usize,
+        dwt: *mut f32,
+    ) {
+        weight_grad_inputs::<32>(p, delta, ds, m, dwt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::sparse_data as sparse_rows;
+    use super::*;
+
+    /// Lists `x` (`rows x inputs`) in `slices` slices as a training step does.
+    fn listed(x: &[f32], rows: usize, inputs: usize, slices: usize) -> (SparseInput, SparsePtrs) {
+        let mut sparse = SparseInput::default();
+        sparse.reserve(rows, inputs, slices);
+        let ptrs = sparse.pointers(slices);
+        for s in 0..slices {
+            let (start, end) = (s * rows / slices, (s + 1) * rows / slices);
+            // SAFETY: reserved above for these rows and slices; one slice at a time.
+            unsafe { ptrs.list_slice(&x[start * inputs..end * inputs], s, start, end - start) };
+        }
+        (sparse, ptrs)
+    }
+
+    /// The products as one chain of fused multiply-adds over every input in order (zeros
+    /// included): adding `0 * w` leaves a sum as it is, so the sparse products must give
+    /// these bits exactly.
+    #[test]
+    fn the_products_are_the_dense_chains_bit_for_bit() {
+        let (rows, inputs) = (37, 96);
+        let mut x = sparse_rows(rows, inputs, 0.15, 1);
+        x[5 * inputs..6 * inputs].fill(0.0); // a row with no nonzero at all
+        let (sparse, ptrs) = listed(&x, rows, inputs, 3);
+        assert!(sparse.all_listed(3));
+        for m in [128, 72, 5] {
+            let wt = sparse_rows(inputs, m, 1.0, 2);
+            let mut h = vec![f32::NAN; rows * (m + 3)];
+            // SAFETY: listed; wt is inputs x m; h holds rows rows m + 3 apart.
+            unsafe { ptrs.forward(rows, wt.as_ptr(), m, h.as_mut_ptr(), m + 3) };
+            for r in 0..rows {
+                for j in 0..m {
+                    let chain = (0..inputs).fold(0.0f32, |acc, i| {
+                        x[r * inputs + i].mul_add(wt[i * m + j], acc)
+                    });
+                    assert_eq!(
+                        h[r * (m + 3) + j].to_bits(),
+                        chain.to_bits(),
+                        "m {m} row {r} col {j}"
+                    );
+                }
+            }
+            let delta = sparse_rows(rows, m + 3, 1.0, 3);
+            let mut dwt = vec![f32::NAN; inputs * m];
+            // SAFETY: listed; delta holds rows rows m + 3 apart; dwt inputs x m.
+            unsafe { ptrs.weight_grad(delta.as_ptr(), m + 3, m, dwt.as_mut_ptr()) };
+            for i in 0..inputs {
+                for j in 0..m {
+                    let chain = (0..rows).fold(0.0f32, |acc, r| {
+                        x[r * inputs + i].mul_add(delta[r * (m + 3) + j], acc)
+                    });
+                    assert_eq!(
+                        dwt[i * m + j].to_bits(),
+                        chain.to_bits(),
+                        "m {m} input {i} col {j}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_dense_slice_is_not_listed() {
+        let (rows, inputs) = (64, 64);
+        let mut x = sparse_rows(rows, inputs, 0.1, 4);
+        let (sparse, _) = listed(&x, rows, inputs, 2);
+        assert!(sparse.all_listed(2));
+        // The second slice's rows half nonzero: over MAX_DENSITY, though the batch's
+        // average (0.3) is not.
+        x[32 * inputs..].copy_from_slice(&sparse_rows(32, inputs, 0.5, 5));
+        let (sparse, _) = listed(&x, rows, inputs, 2);
+        assert!(!sparse.all_listed(2));
+        assert!(sparse.listed[0]);
+    }
+
+    #[test]
+    fn small_or_odd_widths_are_not_eligible() {
+        assert!(!SparseInput::eligible(32, 64, 2));
+        assert!(!SparseInput::eligible(100, 64, 2));
+        assert!(!SparseInput::eligible(784, 1 << 23, 4));
+    }
+}
