@@ -345,18 +345,19 @@ unsafe fn forward_rows<const MAX: usize>(
     }
 }
 
-/// One chunk of `W` columns (from `c0`) of two inputs' gradient rows (`i` and `i + 1`):
-/// their nonzeros in every slice, in order, times the deltas' rows; two at once as
-/// [`rows_chunk`].
+/// One chunk of `W` columns (from `c0`) of two inputs' gradient rows (`i` and `i + 1`),
+/// from `acc`: their nonzeros in slice `s`, in order, times the deltas' rows; two at once
+/// as [`rows_chunk`].
 #[inline(always)]
 unsafe fn inputs_chunk<const W: usize>(
     p: SparsePtrs,
+    s: usize,
     i: usize,
     delta: *const f32,
     ds: usize,
     c0: usize,
+    mut acc: [[f32; W]; 2],
 ) -> [[f32; W]; 2] {
-    let mut acc = [[0.0f32; W]; 2];
     let term = |acc: &mut [f32; W], k: usize| {
         let v = *p.csc_val.get().add(k);
         let d = &*(delta.add(*p.csc_row.get().add(k) as usize * ds + c0) as *const [f32; W]);
@@ -364,32 +365,33 @@ unsafe fn inputs_chunk<const W: usize>(
             acc[j] = v.mul_add(d[j], acc[j]);
         }
     };
-    for s in 0..p.slices {
-        let ptr = p.col_ptr.get().add(s * (p.inputs + 1) + i);
-        // The second input's entries follow the first's (empty past the last input).
-        let (b0, e0) = (*ptr as usize, *ptr.add(1) as usize);
-        let e1 = if i + 1 < p.inputs {
-            *ptr.add(2) as usize
-        } else {
-            e0
-        };
-        let both = (e0 - b0).min(e1 - e0);
-        for k in 0..both {
-            let [a0, a1] = &mut acc;
-            term(a0, b0 + k);
-            term(a1, e0 + k);
-        }
-        for k in b0 + both..e0 {
-            term(&mut acc[0], k);
-        }
-        for k in e0 + both..e1 {
-            term(&mut acc[1], k);
-        }
+    let ptr = p.col_ptr.get().add(s * (p.inputs + 1) + i);
+    // The second input's entries follow the first's (empty past the last input).
+    let (b0, e0) = (*ptr as usize, *ptr.add(1) as usize);
+    let e1 = if i + 1 < p.inputs {
+        *ptr.add(2) as usize
+    } else {
+        e0
+    };
+    let both = (e0 - b0).min(e1 - e0);
+    for k in 0..both {
+        let [a0, a1] = &mut acc;
+        term(a0, b0 + k);
+        term(a1, e0 + k);
+    }
+    for k in b0 + both..e0 {
+        term(&mut acc[0], k);
+    }
+    for k in e0 + both..e1 {
+        term(&mut acc[1], k);
     }
     acc
 }
 
-/// [`SparsePtrs::weight_grad`] two inputs at a time, in chunks as [`forward_rows`].
+/// [`SparsePtrs::weight_grad`] slice by slice (a slice's deltas, 32 to 64 rows of the
+/// block, stay in L1 while every input's terms in it are added; the gradient rows carry
+/// from one slice to the next, so each sum keeps its order), two inputs at a time, in
+/// chunks as [`forward_rows`].
 #[inline(always)]
 unsafe fn weight_grad_inputs<const MAX: usize>(
     p: SparsePtrs,
@@ -398,37 +400,50 @@ unsafe fn weight_grad_inputs<const MAX: usize>(
     m: usize,
     dwt: *mut f32,
 ) {
-    for i in (0..p.inputs).step_by(2) {
-        let two = (p.inputs - i).min(2);
-        let store = |c0: usize, acc: &[f32], w: usize| {
-            for row in 0..two {
-                std::ptr::copy_nonoverlapping(
-                    acc[row * w..].as_ptr(),
-                    dwt.add((i + row) * m + c0),
-                    w,
-                );
+    for s in 0..p.slices {
+        for i in (0..p.inputs).step_by(2) {
+            let two = (p.inputs - i).min(2);
+            let chunk = |c0: usize, w: usize, acc: &mut [f32]| {
+                for row in 0..two {
+                    let at = dwt.add((i + row) * m + c0);
+                    if s == 0 {
+                        acc[row * w..(row + 1) * w].fill(0.0);
+                    } else {
+                        std::ptr::copy_nonoverlapping(at, acc[row * w..].as_mut_ptr(), w);
+                    }
+                }
+            };
+            let store = |c0: usize, w: usize, acc: &[f32]| {
+                for row in 0..two {
+                    std::ptr::copy_nonoverlapping(
+                        acc[row * w..].as_ptr(),
+                        dwt.add((i + row) * m + c0),
+                        w,
+                    );
+                }
+            };
+            let mut c0 = 0;
+            while m - c0 >= MAX {
+                let mut acc = [[0.0; MAX]; 2];
+                chunk(c0, MAX, acc.as_flattened_mut());
+                let acc = inputs_chunk::<MAX>(p, s, i, delta, ds, c0, acc);
+                store(c0, MAX, acc.as_flattened());
+                c0 += MAX;
             }
-        };
-        let mut c0 = 0;
-        while m - c0 >= MAX {
-            store(
-                c0,
-                inputs_chunk::<MAX>(p, i, delta, ds, c0).as_flattened(),
-                MAX,
-            );
-            c0 += MAX;
-        }
-        while m - c0 >= 16 {
-            store(
-                c0,
-                inputs_chunk::<16>(p, i, delta, ds, c0).as_flattened(),
-                16,
-            );
-            c0 += 16;
-        }
-        while c0 < m {
-            store(c0, inputs_chunk::<1>(p, i, delta, ds, c0).as_flattened(), 1);
-            c0 += 1;
+            while m - c0 >= 16 {
+                let mut acc = [[0.0; 16]; 2];
+                chunk(c0, 16, acc.as_flattened_mut());
+                let acc = inputs_chunk::<16>(p, s, i, delta, ds, c0, acc);
+                store(c0, 16, acc.as_flattened());
+                c0 += 16;
+            }
+            while c0 < m {
+                let mut acc = [[0.0; 1]; 2];
+                chunk(c0, 1, acc.as_flattened_mut());
+                let acc = inputs_chunk::<1>(p, s, i, delta, ds, c0, acc);
+                store(c0, 1, acc.as_flattened());
+                c0 += 1;
+            }
         }
     }
 }
