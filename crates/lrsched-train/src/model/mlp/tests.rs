@@ -312,3 +312,17 @@ fn sparse_inputs_take_the_sparse_products_and_dense_ones_do_not() {
         assert_eq!(mlp.sparse.all_listed(mlp.slice_count(128)), sparse);
     }
 }
+
+#[test]
+fn a_nan_or_infinite_input_on_the_sparse_path_is_seen() {
+    let task = Task::Classification { classes: 10 };
+    let labels: Vec<u32> = (0..128).map(|i| i % 10).collect();
+    for bad in [f32::NAN, f32::INFINITY] {
+        let mut x = sparse(128, 784);
+        x[70 * 784 + 3] = bad;
+        let mut mlp = Mlp::new(spec("256", 784, &task, Activation::Relu, false), 4, 128);
+        let loss = mlp.train_step(&x, BatchTargets::Classes(&labels), 128);
+        assert!(mlp.sparse.all_listed(mlp.slice_count(128)));
+        assert!(!mlp.grads_finite(), "{bad}: loss {loss}");
+    }
+}
