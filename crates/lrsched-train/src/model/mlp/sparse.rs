@@ -258,6 +258,30 @@ unsafe fn list_row(row: &[f32], col: *mut u32, val: *mut f32) -> usize {
     n
 }
 
+/// Runs `f::<W>(args)` over the columns `0..m` in chunks: `MAX` wide (a const), then 64,
+/// 16 and one, with `c0` the chunk's first column.
+macro_rules! by_chunks {
+    ($max:ident, $m:expr, $c0:ident => $f:ident($($arg:expr),*)) => {{
+        let mut $c0 = 0;
+        while $m - $c0 >= $max {
+            $f::<$max>($($arg),*);
+            $c0 += $max;
+        }
+        while $max > 64 && $m - $c0 >= 64 {
+            $f::<64>($($arg),*);
+            $c0 += 64;
+        }
+        while $m - $c0 >= 16 {
+            $f::<16>($($arg),*);
+            $c0 += 16;
+        }
+        while $c0 < $m {
+            $f::<1>($($arg),*);
+            $c0 += 1;
+        }
+    }};
+}
+
 /// One chunk of `W` columns (from `c0`) of two rows' forward products (`spans[0]` and
 /// `spans[1]`, each a row's nonzeros `col[b..e]`, `val[b..e]`) times the transposed
 /// weights' rows. Two rows at once: each accumulator is one chain of dependent
@@ -313,44 +337,27 @@ unsafe fn forward_rows<const MAX: usize>(
         // A last odd row is paired with an empty one (no terms, nothing written).
         let rows = [two[0], *two.get(1).unwrap_or(&[0, 0])];
         let out = [h.add(2 * pair * hs), h.add((2 * pair + 1) * hs)];
-        let store = |c0: usize, acc: &[f32], w: usize| {
-            for (row, o) in out.iter().enumerate().take(two.len()) {
-                std::ptr::copy_nonoverlapping(acc[row * w..].as_ptr(), o.add(c0), w);
-            }
-        };
-        let mut c0 = 0;
-        while m - c0 >= MAX {
-            store(
-                c0,
-                rows_chunk::<MAX>(col, val, rows, wt, m, c0).as_flattened(),
-                MAX,
-            );
-            c0 += MAX;
-        }
-        while MAX > 64 && m - c0 >= 64 {
-            store(
-                c0,
-                rows_chunk::<64>(col, val, rows, wt, m, c0).as_flattened(),
-                64,
-            );
-            c0 += 64;
-        }
-        while m - c0 >= 16 {
-            store(
-                c0,
-                rows_chunk::<16>(col, val, rows, wt, m, c0).as_flattened(),
-                16,
-            );
-            c0 += 16;
-        }
-        while c0 < m {
-            store(
-                c0,
-                rows_chunk::<1>(col, val, rows, wt, m, c0).as_flattened(),
-                1,
-            );
-            c0 += 1;
-        }
+        by_chunks!(MAX, m, c0 => forward_chunk(col, val, rows, two.len(), wt, m, out, c0));
+    }
+}
+
+/// Columns `c0..c0 + W` of two rows' forward products ([`rows_chunk`]), stored in the
+/// first `n` of `out` (the rows' outputs).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn forward_chunk<const W: usize>(
+    col: *const u32,
+    val: *const f32,
+    rows: [[u32; 2]; 2],
+    n: usize,
+    wt: *const f32,
+    m: usize,
+    out: [*mut f32; 2],
+    c0: usize,
+) {
+    let acc = rows_chunk::<W>(col, val, rows, wt, m, c0);
+    for (o, acc) in out.iter().zip(acc).take(n) {
+        (o.add(c0) as *mut [f32; W]).write_unaligned(acc);
     }
 }
 
@@ -411,56 +418,37 @@ unsafe fn weight_grad_inputs<const MAX: usize>(
 ) {
     for s in 0..p.slices {
         for i in (0..p.inputs).step_by(2) {
-            let two = (p.inputs - i).min(2);
-            let chunk = |c0: usize, w: usize, acc: &mut [f32]| {
-                for row in 0..two {
-                    let at = dwt.add((i + row) * m + c0);
-                    if s == 0 {
-                        acc[row * w..(row + 1) * w].fill(0.0);
-                    } else {
-                        std::ptr::copy_nonoverlapping(at, acc[row * w..].as_mut_ptr(), w);
-                    }
-                }
-            };
-            let store = |c0: usize, w: usize, acc: &[f32]| {
-                for row in 0..two {
-                    std::ptr::copy_nonoverlapping(
-                        acc[row * w..].as_ptr(),
-                        dwt.add((i + row) * m + c0),
-                        w,
-                    );
-                }
-            };
-            let mut c0 = 0;
-            while m - c0 >= MAX {
-                let mut acc = [[0.0; MAX]; 2];
-                chunk(c0, MAX, acc.as_flattened_mut());
-                let acc = inputs_chunk::<MAX>(p, s, i, delta, ds, c0, acc);
-                store(c0, MAX, acc.as_flattened());
-                c0 += MAX;
-            }
-            while MAX > 64 && m - c0 >= 64 {
-                let mut acc = [[0.0; 64]; 2];
-                chunk(c0, 64, acc.as_flattened_mut());
-                let acc = inputs_chunk::<64>(p, s, i, delta, ds, c0, acc);
-                store(c0, 64, acc.as_flattened());
-                c0 += 64;
-            }
-            while m - c0 >= 16 {
-                let mut acc = [[0.0; 16]; 2];
-                chunk(c0, 16, acc.as_flattened_mut());
-                let acc = inputs_chunk::<16>(p, s, i, delta, ds, c0, acc);
-                store(c0, 16, acc.as_flattened());
-                c0 += 16;
-            }
-            while c0 < m {
-                let mut acc = [[0.0; 1]; 2];
-                chunk(c0, 1, acc.as_flattened_mut());
-                let acc = inputs_chunk::<1>(p, s, i, delta, ds, c0, acc);
-                store(c0, 1, acc.as_flattened());
-                c0 += 1;
-            }
+            let n = (p.inputs - i).min(2);
+            by_chunks!(MAX, m, c0 => grad_chunk(p, s, i, n, delta, ds, m, dwt, c0));
         }
+    }
+}
+
+/// Columns `c0..c0 + W` of the first `n` of inputs `i` and `i + 1`'s gradient rows in
+/// `dwt`: slice `s`'s terms ([`inputs_chunk`]) added to what the slices before left there.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn grad_chunk<const W: usize>(
+    p: SparsePtrs,
+    s: usize,
+    i: usize,
+    n: usize,
+    delta: *const f32,
+    ds: usize,
+    m: usize,
+    dwt: *mut f32,
+    c0: usize,
+) {
+    let at = |row: usize| dwt.add((i + row) * m + c0) as *mut [f32; W];
+    let mut acc = [[0.0; W]; 2];
+    if s > 0 {
+        for (row, acc) in acc.iter_mut().enumerate().take(n) {
+            *acc = at(row).read_unaligned();
+        }
+    }
+    let acc = inputs_chunk::<W>(p, s, i, delta, ds, c0, acc);
+    for (row, acc) in acc.into_iter().enumerate().take(n) {
+        at(row).write_unaligned(acc);
     }
 }
 
