@@ -102,12 +102,13 @@ fn state_buffers(kind: OptimizerKind) -> u64 {
 }
 
 /// Per row, the gathered inputs, the batch-wide copy of them the first layer's product
-/// reads, the lists of their nonzeros by row and by input (an index and a value each, as
-/// many as the inputs at most: the sparse products), and the first layer's linear output.
+/// reads, for the sparse products the lists of their nonzeros by row and by input (an
+/// index and a value each, as many as the inputs at most) and the rows transposed, and the
+/// first layer's linear output.
 fn first_layer_copies(model: &ModelSpec) -> u64 {
     let inputs = model.sizes.first().copied().unwrap_or(0) as u64;
     let first = model.sizes.get(1).copied().unwrap_or(0) as u64;
-    inputs.saturating_mul(6).saturating_add(first)
+    inputs.saturating_mul(7).saturating_add(first)
 }
 
 /// What a run of `model` with `optimizer`, batches of `batch` rows (already bounded by the

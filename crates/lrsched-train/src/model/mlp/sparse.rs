@@ -41,6 +41,8 @@ pub(super) struct SparseInput {
     csc_val: Vec<f32>,
     /// Per slice, whether its rows were listed (false: denser than [`MAX_DENSITY`]).
     listed: Vec<bool>,
+    /// The batch's rows transposed slice by slice (each slice's inputs x its rows).
+    columns: Vec<f32>,
     inputs: usize,
 }
 
@@ -54,6 +56,7 @@ pub(super) struct SparsePtrs {
     csc_row: SendPtr<u32>,
     csc_val: SendPtr<f32>,
     listed: SendPtr<bool>,
+    columns: SendPtr<f32>,
     inputs: usize,
     /// The step's slices.
     slices: usize,
@@ -107,6 +110,8 @@ impl SparseInput {
         for v in [&mut self.csr_val, &mut self.csc_val] {
             v.resize(grow(v.len(), entries), 0.0);
         }
+        self.columns
+            .resize(grow(self.columns.len(), rows * inputs), 0.0);
         self.col_ptr
             .resize(grow(self.col_ptr.len(), slices * (inputs + 1)), 0);
         self.listed.resize(grow(self.listed.len(), slices), false);
@@ -122,6 +127,7 @@ impl SparseInput {
             csc_row: SendPtr(self.csc_row.as_mut_ptr()),
             csc_val: SendPtr(self.csc_val.as_mut_ptr()),
             listed: SendPtr(self.listed.as_mut_ptr()),
+            columns: SendPtr(self.columns.as_mut_ptr()),
             inputs: self.inputs,
             slices,
         }
@@ -155,7 +161,7 @@ impl SparsePtrs {
             let (col, val) = (self.csr_col.get().add(end), self.csr_val.get().add(end));
             let n = match isa {
                 #[cfg(target_arch = "x86_64")]
-                Some(Isa::Avx512) => x86::list_row_avx512(row, col, val),
+                Some(Isa::Avx512) => x86::list_row_avx512(row, 0, col, val),
                 _ => list_row(row, col, val),
             };
             *self.row_span.get().add(r) = [end as u32, (end + n) as u32];
@@ -164,11 +170,31 @@ impl SparsePtrs {
                 return;
             }
         }
-        // By input: count each input's nonzeros, turn the counts into starts, place each
-        // entry at its input's cursor (rows in order), then shift the cursors (now ends)
-        // back into starts.
         let ptr =
             std::slice::from_raw_parts_mut(self.col_ptr.get().add(s * (inputs + 1)), inputs + 1);
+        // By input, on AVX-512 with rows a multiple of 8: the slice transposed (each input's
+        // values for the slice's rows side by side), then each input's listed as a row is.
+        // Measured, MNIST at batch 64: the counting sort below took 3.6 ns per nonzero.
+        #[cfg(target_arch = "x86_64")]
+        if isa == Some(Isa::Avx512) && rows.is_multiple_of(8) {
+            let columns = self.columns.get().add(start * inputs);
+            if super::kernels::transpose(rows, inputs, x.as_ptr(), columns) {
+                let mut at = base;
+                for (i, column) in ptr.iter_mut().zip(0..inputs) {
+                    *i = at as u32;
+                    let values = std::slice::from_raw_parts(columns.add(column * rows), rows);
+                    let (row_out, val_out) =
+                        (self.csc_row.get().add(at), self.csc_val.get().add(at));
+                    at += x86::list_row_avx512(values, start as u32, row_out, val_out);
+                }
+                ptr[inputs] = at as u32;
+                *listed = true;
+                return;
+            }
+        }
+        // Otherwise count each input's nonzeros, turn the counts into starts, place each
+        // entry at its input's cursor (rows in order), then shift the cursors (now ends)
+        // back into starts.
         ptr.fill(0);
         let cols = std::slice::from_raw_parts(self.csr_col.get().add(base), end - base);
         let vals = std::slice::from_raw_parts(self.csr_val.get().add(base), end - base);
@@ -457,16 +483,25 @@ mod x86 {
     use super::*;
     use std::arch::x86_64::*;
 
-    /// [`list_row`] 16 inputs at a time: compare with zero, compress the nonzero values
-    /// and their indices to the front of a vector, store all 16, keep the nonzero ones.
+    /// [`list_row`] 16 inputs at a time, the indices counted from `first`: compare with
+    /// zero, compress the nonzero values and their indices to the front of a vector, store
+    /// all 16, keep the nonzero ones.
     ///
     /// # Safety
     /// As [`list_row`], with room for [`SLACK`] more values; the CPU has AVX-512F.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn list_row_avx512(row: &[f32], col: *mut u32, val: *mut f32) -> usize {
+    pub(super) unsafe fn list_row_avx512(
+        row: &[f32],
+        first: u32,
+        col: *mut u32,
+        val: *mut f32,
+    ) -> usize {
         let mut n = 0;
         let mut i = 0;
-        let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        let lanes = _mm512_add_epi32(
+            _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+            _mm512_set1_epi32(first as i32),
+        );
         while i + 16 <= row.len() {
             let v = _mm512_loadu_ps(row.as_ptr().add(i));
             // Not equal, or unordered: a NaN input is listed (and spreads as in a dense
@@ -483,13 +518,13 @@ mod x86 {
             }
             i += 16;
         }
-        n + list_row_tail(&row[i..], i, col.add(n), val.add(n))
+        n + list_row_tail(&row[i..], first + i as u32, col.add(n), val.add(n))
     }
 
-    unsafe fn list_row_tail(row: &[f32], from: usize, col: *mut u32, val: *mut f32) -> usize {
+    unsafe fn list_row_tail(row: &[f32], first: u32, col: *mut u32, val: *mut f32) -> usize {
         let n = list_row(row, col, val);
         for k in 0..n {
-            *col.add(k) += from as u32;
+            *col.add(k) += first;
         }
         n
     }
@@ -566,11 +601,19 @@ mod tests {
     /// these bits exactly.
     #[test]
     fn the_products_are_the_dense_chains_bit_for_bit() {
-        let (rows, inputs) = (37, 96);
+        // Slices of 12 and 13 rows (listed by input with a counting sort), and of 32 and 16
+        // (by the slice transposed, on AVX-512).
+        for (rows, slices) in [(37, 3), (64, 2), (48, 3)] {
+            products_are_chains(rows, slices);
+        }
+    }
+
+    fn products_are_chains(rows: usize, slices: usize) {
+        let inputs = 96;
         let mut x = sparse_rows(rows, inputs, 0.15, 1);
         x[5 * inputs..6 * inputs].fill(0.0); // a row with no nonzero at all
-        let (sparse, ptrs) = listed(&x, rows, inputs, 3);
-        assert!(sparse.all_listed(3));
+        let (sparse, ptrs) = listed(&x, rows, inputs, slices);
+        assert!(sparse.all_listed(slices));
         for m in [128, 72, 5] {
             let wt = sparse_rows(inputs, m, 1.0, 2);
             let mut h = vec![f32::NAN; rows * (m + 3)];
