@@ -60,6 +60,8 @@ pub(super) struct SparsePtrs {
     inputs: usize,
     /// The step's slices.
     slices: usize,
+    /// The kernels' instruction set (`None`: portable Rust, for the tests).
+    isa: Option<Isa>,
 }
 
 /// Whether this CPU runs the sparse products, and how wide.
@@ -130,6 +132,7 @@ impl SparseInput {
             columns: SendPtr(self.columns.as_mut_ptr()),
             inputs: self.inputs,
             slices,
+            isa: isa(),
         }
     }
 
@@ -155,7 +158,7 @@ impl SparsePtrs {
         let limit = (MAX_DENSITY * (rows * inputs) as f64) as usize;
         let listed = self.listed.get().add(s);
         *listed = false;
-        let isa = isa();
+        let isa = self.isa;
         let mut end = base;
         for (r, row) in (start..start + rows).zip(x.chunks_exact(inputs)) {
             let (col, val) = (self.csr_col.get().add(end), self.csr_val.get().add(end));
@@ -242,7 +245,7 @@ impl SparsePtrs {
             self.csr_val.get() as *const f32,
         );
         let spans = std::slice::from_raw_parts(self.row_span.get(), rows);
-        match isa() {
+        match self.isa {
             #[cfg(target_arch = "x86_64")]
             Some(Isa::Avx512) => x86::forward_avx512(spans, col, val, wt, m, h, hs),
             #[cfg(target_arch = "x86_64")]
@@ -259,7 +262,7 @@ impl SparsePtrs {
     /// Every slice was listed; `delta` holds the batch's rows; `dwt` is valid for writes of
     /// `inputs x m` values and nothing else touches them meanwhile.
     pub(super) unsafe fn weight_grad(self, delta: *const f32, ds: usize, m: usize, dwt: *mut f32) {
-        match isa() {
+        match self.isa {
             #[cfg(target_arch = "x86_64")]
             Some(Isa::Avx512) => x86::weight_grad_avx512(self, delta, ds, m, dwt),
             #[cfg(target_arch = "x86_64")]
@@ -583,11 +586,21 @@ mod tests {
     use super::super::tests::sparse_data as sparse_rows;
     use super::*;
 
-    /// Lists `x` (`rows x inputs`) in `slices` slices as a training step does.
-    fn listed(x: &[f32], rows: usize, inputs: usize, slices: usize) -> (SparseInput, SparsePtrs) {
+    /// Lists `x` (`rows x inputs`) in `slices` slices as a training step does, with the
+    /// kernels of `isa`.
+    fn listed(
+        x: &[f32],
+        rows: usize,
+        inputs: usize,
+        slices: usize,
+        isa: Option<Isa>,
+    ) -> (SparseInput, SparsePtrs) {
         let mut sparse = SparseInput::default();
         sparse.reserve(rows, inputs, slices);
-        let ptrs = sparse.pointers(slices);
+        let ptrs = SparsePtrs {
+            isa,
+            ..sparse.pointers(slices)
+        };
         for s in 0..slices {
             let (start, end) = (s * rows / slices, (s + 1) * rows / slices);
             // SAFETY: reserved above for these rows and slices; one slice at a time.
@@ -601,18 +614,31 @@ mod tests {
     /// these bits exactly.
     #[test]
     fn the_products_are_the_dense_chains_bit_for_bit() {
+        // Every instruction set this CPU has, and the portable kernels: the same bits.
+        let mut isas = vec![None];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                isas.push(Some(Isa::Avx2));
+            }
+            if std::is_x86_feature_detected!("avx512f") {
+                isas.push(Some(Isa::Avx512));
+            }
+        }
         // Slices of 12 and 13 rows (listed by input with a counting sort), and of 32 and 16
         // (by the slice transposed, on AVX-512).
-        for (rows, slices) in [(37, 3), (64, 2), (48, 3)] {
-            products_are_chains(rows, slices);
+        for isa in isas {
+            for (rows, slices) in [(37, 3), (64, 2), (48, 3)] {
+                products_are_chains(rows, slices, isa);
+            }
         }
     }
 
-    fn products_are_chains(rows: usize, slices: usize) {
+    fn products_are_chains(rows: usize, slices: usize, isa: Option<Isa>) {
         let inputs = 96;
         let mut x = sparse_rows(rows, inputs, 0.15, 1);
         x[5 * inputs..6 * inputs].fill(0.0); // a row with no nonzero at all
-        let (sparse, ptrs) = listed(&x, rows, inputs, slices);
+        let (sparse, ptrs) = listed(&x, rows, inputs, slices, isa);
         assert!(sparse.all_listed(slices));
         for m in [128, 72, 5] {
             let wt = sparse_rows(inputs, m, 1.0, 2);
@@ -627,7 +653,7 @@ mod tests {
                     assert_eq!(
                         h[r * (m + 3) + j].to_bits(),
                         chain.to_bits(),
-                        "m {m} row {r} col {j}"
+                        "{isa:?} m {m} row {r} col {j}"
                     );
                 }
             }
@@ -643,7 +669,7 @@ mod tests {
                     assert_eq!(
                         dwt[i * m + j].to_bits(),
                         chain.to_bits(),
-                        "m {m} input {i} col {j}"
+                        "{isa:?} m {m} input {i} col {j}"
                     );
                 }
             }
@@ -654,12 +680,12 @@ mod tests {
     fn a_dense_slice_is_not_listed() {
         let (rows, inputs) = (64, 64);
         let mut x = sparse_rows(rows, inputs, 0.1, 4);
-        let (sparse, _) = listed(&x, rows, inputs, 2);
+        let (sparse, _) = listed(&x, rows, inputs, 2, isa());
         assert!(sparse.all_listed(2));
         // The second slice's rows half nonzero: over MAX_DENSITY, though the batch's
         // average (0.3) is not.
         x[32 * inputs..].copy_from_slice(&sparse_rows(32, inputs, 0.5, 5));
-        let (sparse, _) = listed(&x, rows, inputs, 2);
+        let (sparse, _) = listed(&x, rows, inputs, 2, isa());
         assert!(!sparse.all_listed(2));
         assert!(sparse.listed[0]);
     }
