@@ -333,10 +333,21 @@ unsafe fn rows_chunk<const W: usize>(
             acc[j] = v.mul_add(w[j], acc[j]);
         }
     };
-    let [[b0, e0], [b1, e1]] = spans.map(|[b, e]| [b as usize, e as usize]);
+    two_chains(&mut acc, spans.map(|[b, e]| [b as usize, e as usize]), term);
+    acc
+}
+
+/// Adds entries `spans[0]` to `acc[0]` and `spans[1]` to `acc[1]` with `term`, each sum's
+/// in order, alternating while both have some (two independent chains in flight).
+#[inline(always)]
+fn two_chains<const W: usize>(
+    acc: &mut [[f32; W]; 2],
+    [[b0, e0], [b1, e1]]: [[usize; 2]; 2],
+    term: impl Fn(&mut [f32; W], usize),
+) {
     let both = (e0 - b0).min(e1 - b1);
     for k in 0..both {
-        let [a0, a1] = &mut acc;
+        let [a0, a1] = acc;
         term(a0, b0 + k);
         term(a1, b1 + k);
     }
@@ -346,7 +357,6 @@ unsafe fn rows_chunk<const W: usize>(
     for k in b1 + both..e1 {
         term(&mut acc[1], k);
     }
-    acc
 }
 
 /// [`SparsePtrs::forward`] two rows at a time, in chunks of `MAX` columns (the widest the
@@ -418,18 +428,7 @@ unsafe fn inputs_chunk<const W: usize>(
     } else {
         e0
     };
-    let both = (e0 - b0).min(e1 - e0);
-    for k in 0..both {
-        let [a0, a1] = &mut acc;
-        term(a0, b0 + k);
-        term(a1, e0 + k);
-    }
-    for k in b0 + both..e0 {
-        term(&mut acc[0], k);
-    }
-    for k in e0 + both..e1 {
-        term(&mut acc[1], k);
-    }
+    two_chains(&mut acc, [[b0, e0], [e0, e1]], term);
     acc
 }
 
