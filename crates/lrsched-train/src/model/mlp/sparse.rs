@@ -240,18 +240,7 @@ impl SparsePtrs {
         h: *mut f32,
         hs: usize,
     ) {
-        let (col, val) = (
-            self.csr_col.get() as *const u32,
-            self.csr_val.get() as *const f32,
-        );
-        let spans = std::slice::from_raw_parts(self.row_span.get(), rows);
-        match self.isa {
-            #[cfg(target_arch = "x86_64")]
-            Some(Isa::Avx512) => x86::forward_avx512(spans, col, val, wt, m, h, hs),
-            #[cfg(target_arch = "x86_64")]
-            Some(Isa::Avx2) => x86::forward_avx2(spans, col, val, wt, m, h, hs),
-            _ => forward_rows::<16>(spans, col, val, wt, m, h, hs),
-        }
+        self.run(Product::Forward { rows, wt, m, h, hs })
     }
 
     /// `dwt[i, 0..m]` (rows `m` apart) `= sum over the batch's rows r with a nonzero
@@ -262,12 +251,17 @@ impl SparsePtrs {
     /// Every slice was listed; `delta` holds the batch's rows; `dwt` is valid for writes of
     /// `inputs x m` values and nothing else touches them meanwhile.
     pub(super) unsafe fn weight_grad(self, delta: *const f32, ds: usize, m: usize, dwt: *mut f32) {
+        self.run(Product::Gradient { delta, ds, m, dwt })
+    }
+
+    /// [`product`] in the widest vectors of this step's instruction set.
+    unsafe fn run(self, job: Product) {
         match self.isa {
             #[cfg(target_arch = "x86_64")]
-            Some(Isa::Avx512) => x86::weight_grad_avx512(self, delta, ds, m, dwt),
+            Some(Isa::Avx512) => x86::product_avx512(self, job),
             #[cfg(target_arch = "x86_64")]
-            Some(Isa::Avx2) => x86::weight_grad_avx2(self, delta, ds, m, dwt),
-            _ => weight_grad_inputs::<16>(self, delta, ds, m, dwt),
+            Some(Isa::Avx2) => x86::product_avx2(self, job),
+            _ => product::<16>(self, job),
         }
     }
 }
@@ -311,43 +305,123 @@ macro_rules! by_chunks {
     }};
 }
 
-/// One chunk of `W` columns (from `c0`) of two rows' forward products (`spans[0]` and
-/// `spans[1]`, each a row's nonzeros `col[b..e]`, `val[b..e]`) times the transposed
-/// weights' rows. Two rows at once: each accumulator is one chain of dependent
-/// multiply-adds, and two rows' chains keep twice as many in flight (a 64-column chunk
-/// alone waits on its 4). Each row's sum is still in its own order.
-#[inline(always)]
-unsafe fn rows_chunk<const W: usize>(
-    col: *const u32,
-    val: *const f32,
-    spans: [[u32; 2]; 2],
-    wt: *const f32,
-    m: usize,
-    c0: usize,
-) -> [[f32; W]; 2] {
-    let mut acc = [[0.0f32; W]; 2];
-    let term = |acc: &mut [f32; W], k: usize| {
-        let v = *val.add(k);
-        let w = &*(wt.add(*col.add(k) as usize * m + c0) as *const [f32; W]);
-        for j in 0..W {
-            acc[j] = v.mul_add(w[j], acc[j]);
-        }
-    };
-    two_chains(&mut acc, spans.map(|[b, e]| [b as usize, e as usize]), term);
-    acc
+/// One of the two products, with what it writes: [`SparsePtrs::forward`]'s or
+/// [`SparsePtrs::weight_grad`]'s arguments.
+#[derive(Debug, Clone, Copy)]
+enum Product {
+    Forward {
+        rows: usize,
+        wt: *const f32,
+        m: usize,
+        h: *mut f32,
+        hs: usize,
+    },
+    Gradient {
+        delta: *const f32,
+        ds: usize,
+        m: usize,
+        dwt: *mut f32,
+    },
 }
 
-/// Adds entries `spans[0]` to `acc[0]` and `spans[1]` to `acc[1]` with `term`, each sum's
-/// in order, alternating while both have some (two independent chains in flight).
+/// Where a product's sums take their terms: term `k` is `val[k]` times row `idx[k]` of
+/// `rows` (`stride` apart): the listing by row and the transposed weights for the forward
+/// product, the listing by input and the deltas for the gradient.
+#[derive(Debug, Clone, Copy)]
+struct Terms {
+    idx: *const u32,
+    val: *const f32,
+    rows: *const f32,
+    stride: usize,
+}
+
+/// A product two sums at a time (two rows of the forward product, two inputs' rows of the
+/// gradient), in chunks of `MAX` columns (the widest the ISA keeps in registers for two
+/// sums: 128 with AVX-512's 32 registers, measured faster than 64 on 128-column blocks),
+/// then 64, 16 and one. The gradient goes slice by slice: a slice's deltas (32 to 64 rows
+/// of the block) stay in L1 while every input's terms in it are added, the gradient rows
+/// carried from one slice to the next, so each sum keeps its order.
 #[inline(always)]
-fn two_chains<const W: usize>(
-    acc: &mut [[f32; W]; 2],
+unsafe fn product<const MAX: usize>(p: SparsePtrs, job: Product) {
+    match job {
+        Product::Forward { rows, wt, m, h, hs } => {
+            let terms = Terms {
+                idx: p.csr_col.get(),
+                val: p.csr_val.get(),
+                rows: wt,
+                stride: m,
+            };
+            for r0 in (0..rows).step_by(2) {
+                // A last odd row is paired with an empty one (no terms, nothing written).
+                let n = (rows - r0).min(2);
+                let span = |k: usize| {
+                    if k < n {
+                        (*p.row_span.get().add(r0 + k)).map(|v| v as usize)
+                    } else {
+                        [0, 0]
+                    }
+                };
+                let spans = [span(0), span(1)];
+                let out = [h.add(r0 * hs), h.wrapping_add((r0 + 1) * hs)];
+                by_chunks!(MAX, m, c0 => sum_chunk(terms, spans, n, out, c0, false));
+            }
+        }
+        Product::Gradient { delta, ds, m, dwt } => {
+            let terms = Terms {
+                idx: p.csc_row.get(),
+                val: p.csc_val.get(),
+                rows: delta,
+                stride: ds,
+            };
+            for s in 0..p.slices {
+                for i in (0..p.inputs).step_by(2) {
+                    let n = (p.inputs - i).min(2);
+                    // The second input's entries follow the first's.
+                    let ptr = p.col_ptr.get().add(s * (p.inputs + 1) + i);
+                    let (b0, e0) = (*ptr as usize, *ptr.add(1) as usize);
+                    let e1 = if n == 2 { *ptr.add(2) as usize } else { e0 };
+                    let out = [dwt.add(i * m), dwt.wrapping_add((i + 1) * m)];
+                    let spans = [[b0, e0], [e0, e1]];
+                    by_chunks!(MAX, m, c0 => sum_chunk(terms, spans, n, out, c0, s > 0));
+                }
+            }
+        }
+    }
+}
+
+/// Columns `c0..c0 + W` of the first `n` of two sums, stored at `out`: their terms
+/// (entries `spans[0]` and `spans[1]` of `terms`) added to what `out` holds (`more`) or to
+/// zero. Two sums at once: each accumulator is one chain of dependent multiply-adds, and
+/// two sums' chains keep twice as many in flight (a 64-column chunk alone waits on its 4).
+/// Each sum still takes its terms in order.
+#[inline(always)]
+unsafe fn sum_chunk<const W: usize>(
+    terms: Terms,
     [[b0, e0], [b1, e1]]: [[usize; 2]; 2],
-    term: impl Fn(&mut [f32; W], usize),
+    n: usize,
+    out: [*mut f32; 2],
+    c0: usize,
+    more: bool,
 ) {
+    let mut acc = [[0.0f32; W]; 2];
+    if more {
+        for (acc, o) in acc.iter_mut().zip(out).take(n) {
+            *acc = (o.add(c0) as *const [f32; W]).read_unaligned();
+        }
+    }
+    let term = |acc: &mut [f32; W], k: usize| {
+        let v = *terms.val.add(k);
+        let row = terms
+            .rows
+            .add(*terms.idx.add(k) as usize * terms.stride + c0);
+        let row = &*(row as *const [f32; W]);
+        for j in 0..W {
+            acc[j] = v.mul_add(row[j], acc[j]);
+        }
+    };
     let both = (e0 - b0).min(e1 - b1);
     for k in 0..both {
-        let [a0, a1] = acc;
+        let [a0, a1] = &mut acc;
         term(a0, b0 + k);
         term(a1, b1 + k);
     }
@@ -357,126 +431,8 @@ fn two_chains<const W: usize>(
     for k in b1 + both..e1 {
         term(&mut acc[1], k);
     }
-}
-
-/// [`SparsePtrs::forward`] two rows at a time, in chunks of `MAX` columns (the widest the
-/// ISA keeps in registers for two rows: 128 with AVX-512's 32 registers, measured faster
-/// than 64 on 128-column blocks), then 64, 16 and one.
-#[inline(always)]
-unsafe fn forward_rows<const MAX: usize>(
-    spans: &[[u32; 2]],
-    col: *const u32,
-    val: *const f32,
-    wt: *const f32,
-    m: usize,
-    h: *mut f32,
-    hs: usize,
-) {
-    for (pair, two) in spans.chunks(2).enumerate() {
-        // A last odd row is paired with an empty one (no terms, nothing written).
-        let rows = [two[0], *two.get(1).unwrap_or(&[0, 0])];
-        let out = [h.add(2 * pair * hs), h.add((2 * pair + 1) * hs)];
-        by_chunks!(MAX, m, c0 => forward_chunk(col, val, rows, two.len(), wt, m, out, c0));
-    }
-}
-
-/// Columns `c0..c0 + W` of two rows' forward products ([`rows_chunk`]), stored in the
-/// first `n` of `out` (the rows' outputs).
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-unsafe fn forward_chunk<const W: usize>(
-    col: *const u32,
-    val: *const f32,
-    rows: [[u32; 2]; 2],
-    n: usize,
-    wt: *const f32,
-    m: usize,
-    out: [*mut f32; 2],
-    c0: usize,
-) {
-    let acc = rows_chunk::<W>(col, val, rows, wt, m, c0);
     for (o, acc) in out.iter().zip(acc).take(n) {
         (o.add(c0) as *mut [f32; W]).write_unaligned(acc);
-    }
-}
-
-/// One chunk of `W` columns (from `c0`) of two inputs' gradient rows (`i` and `i + 1`),
-/// from `acc`: their nonzeros in slice `s`, in order, times the deltas' rows; two at once
-/// as [`rows_chunk`].
-#[inline(always)]
-unsafe fn inputs_chunk<const W: usize>(
-    p: SparsePtrs,
-    s: usize,
-    i: usize,
-    delta: *const f32,
-    ds: usize,
-    c0: usize,
-    mut acc: [[f32; W]; 2],
-) -> [[f32; W]; 2] {
-    let term = |acc: &mut [f32; W], k: usize| {
-        let v = *p.csc_val.get().add(k);
-        let d = &*(delta.add(*p.csc_row.get().add(k) as usize * ds + c0) as *const [f32; W]);
-        for j in 0..W {
-            acc[j] = v.mul_add(d[j], acc[j]);
-        }
-    };
-    let ptr = p.col_ptr.get().add(s * (p.inputs + 1) + i);
-    // The second input's entries follow the first's (empty past the last input).
-    let (b0, e0) = (*ptr as usize, *ptr.add(1) as usize);
-    let e1 = if i + 1 < p.inputs {
-        *ptr.add(2) as usize
-    } else {
-        e0
-    };
-    two_chains(&mut acc, [[b0, e0], [e0, e1]], term);
-    acc
-}
-
-/// [`SparsePtrs::weight_grad`] slice by slice (a slice's deltas, 32 to 64 rows of the
-/// block, stay in L1 while every input's terms in it are added; the gradient rows carry
-/// from one slice to the next, so each sum keeps its order), two inputs at a time, in
-/// chunks as [`forward_rows`].
-#[inline(always)]
-unsafe fn weight_grad_inputs<const MAX: usize>(
-    p: SparsePtrs,
-    delta: *const f32,
-    ds: usize,
-    m: usize,
-    dwt: *mut f32,
-) {
-    for s in 0..p.slices {
-        for i in (0..p.inputs).step_by(2) {
-            let n = (p.inputs - i).min(2);
-            by_chunks!(MAX, m, c0 => grad_chunk(p, s, i, n, delta, ds, m, dwt, c0));
-        }
-    }
-}
-
-/// Columns `c0..c0 + W` of the first `n` of inputs `i` and `i + 1`'s gradient rows in
-/// `dwt`: slice `s`'s terms ([`inputs_chunk`]) added to what the slices before left there.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-unsafe fn grad_chunk<const W: usize>(
-    p: SparsePtrs,
-    s: usize,
-    i: usize,
-    n: usize,
-    delta: *const f32,
-    ds: usize,
-    m: usize,
-    dwt: *mut f32,
-    c0: usize,
-) {
-    let at = |row: usize| dwt.add((i + row) * m + c0) as *mut [f32; W];
-    let mut acc = [[0.0; W]; 2];
-    if s > 0 {
-        for (row, acc) in acc.iter_mut().enumerate().take(n) {
-            *acc = at(row).read_unaligned();
-        }
-    }
-    let acc = inputs_chunk::<W>(p, s, i, delta, ds, c0, acc);
-    for (row, acc) in acc.into_iter().enumerate().take(n) {
-        at(row).write_unaligned(acc);
     }
 }
 
@@ -532,51 +488,13 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx512f,fma")]
-    pub(super) unsafe fn forward_avx512(
-        spans: &[[u32; 2]],
-        col: *const u32,
-        val: *const f32,
-        wt: *const f32,
-        m: usize,
-        h: *mut f32,
-        hs: usize,
-    ) {
-        forward_rows::<128>(spans, col, val, wt, m, h, hs)
+    pub(super) unsafe fn product_avx512(p: SparsePtrs, job: Product) {
+        product::<128>(p, job)
     }
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn forward_avx2(
-        spans: &[[u32; 2]],
-        col: *const u32,
-        val: *const f32,
-        wt: *const f32,
-        m: usize,
-        h: *mut f32,
-        hs: usize,
-    ) {
-        forward_rows::<32>(spans, col, val, wt, m, h, hs)
-    }
-
-    #[target_feature(enable = "avx512f,fma")]
-    pub(super) unsafe fn weight_grad_avx512(
-        p: SparsePtrs,
-        delta: *const f32,
-        ds: usize,
-        m: usize,
-        dwt: *mut f32,
-    ) {
-        weight_grad_inputs::<128>(p, delta, ds, m, dwt)
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn weight_grad_avx2(
-        p: SparsePtrs,
-        delta: *const f32,
-        ds: usize,
-        m: usize,
-        dwt: *mut f32,
-    ) {
-        weight_grad_inputs::<32>(p, delta, ds, m, dwt)
+    pub(super) unsafe fn product_avx2(p: SparsePtrs, job: Product) {
+        product::<32>(p, job)
     }
 }
 
