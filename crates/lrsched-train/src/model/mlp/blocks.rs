@@ -5,7 +5,7 @@
 
 use super::kernels::{
     activate, activation_backward, batch_norm_backward, batch_norm_train, loss_scale, loss_sum,
-    matmul, matmul_raw, transpose, Cols,
+    matmul, matmul_raw, transpose, transpose_any, Cols,
 };
 use super::passes::bias_activate;
 use super::sparse::SparsePtrs;
@@ -318,13 +318,7 @@ pub(super) unsafe fn weight_block(
         Some(sparse) if l == 0 => {
             let dwt = wt.get().add(layer.w + j0 * fi);
             sparse.weight_grad(delta, fo, m, dwt);
-            if !transpose(fi, m, dwt, dst.as_mut_ptr()) {
-                for i in 0..fi {
-                    for j in 0..m {
-                        dst[j * fi + i] = *dwt.add(i * m + j);
-                    }
-                }
-            }
+            transpose_any(fi, m, dwt, dst.as_mut_ptr());
         }
         // (m x fi) = delta[:, cols]^T (m x rows) * input (rows x fi)
         _ => matmul_raw(

@@ -422,6 +422,20 @@ pub(super) unsafe fn transpose(m: usize, n: usize, w: *const f32, wt: *mut f32) 
     false
 }
 
+/// [`transpose`], or value by value where its fast way does not apply.
+///
+/// # Safety
+/// As [`transpose`].
+pub(super) unsafe fn transpose_any(m: usize, n: usize, w: *const f32, wt: *mut f32) {
+    if !transpose(m, n, w, wt) {
+        for i in 0..m {
+            for k in 0..n {
+                *wt.add(k * m + i) = *w.add(i * n + k);
+            }
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx {
     use std::arch::x86_64::*;

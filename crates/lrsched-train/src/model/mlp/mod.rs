@@ -686,13 +686,9 @@ impl Mlp {
         // listed (on the sparse path).
         let sl = SendPtr(slices.as_mut_ptr());
         let batch = SendPtr(batch_x.as_mut_ptr());
-        let gather = match input {
-            BatchInput::Gather(gather) => Some(gather),
-            BatchInput::Rows(_) => None,
-        };
-        let given = match input {
-            BatchInput::Rows(x) => &x[..rows * inputs],
-            BatchInput::Gather(_) => &[][..],
+        let (gather, given) = match input {
+            BatchInput::Gather(gather) => (Some(gather), &[][..]),
+            BatchInput::Rows(x) => (None, &x[..rows * inputs]),
         };
         if gather.is_some() || listing.is_some() {
             run(count, &|s, _| {
@@ -718,9 +714,9 @@ impl Mlp {
                 }
             });
         }
-        let x: &[f32] = match input {
-            BatchInput::Rows(_) => given,
-            BatchInput::Gather(_) => &batch_x[..rows * inputs],
+        let x: &[f32] = match gather {
+            Some(_) => &batch_x[..rows * inputs],
+            None => given,
         };
         // Sparse only where every slice was listed (none denser than `MAX_DENSITY`): a
         // choice made by the batch alone.
