@@ -6,22 +6,30 @@
 //! of a 784-128-10 step's, and a dense product spends four fifths of them on zeros. Here
 //! each slice's unit, right after gathering its rows, lists their nonzeros twice: by row
 //! (for the forward product) and by input (for the weight gradient). Measured on MNIST
-//! batches (density 0.19), one 128-column block on one thread: forward 203 us against
-//! gemm's 450, weight gradient 314 against 566 (batch 256).
+//! batches (density 0.19), one 128-column block on one thread, in a standalone prototype
+//! of the first kernels: forward 203 us against gemm's 450, weight gradient 314 against
+//! 566 (batch 256).
 //!
 //! Each output is one chain of fused multiply-adds over its nonzero terms in a fixed order
 //! (ascending input for the forward product, ascending row for the gradient), in whichever
 //! vector width the CPU has: the same bits on every thread count and ISA. They are not the
 //! bits of the dense product (gemm sums in its own blocked order), so whether a step is
 //! sparse depends on its batch alone: every slice's rows at most [`MAX_DENSITY`] nonzero.
+//! (The one difference from the dense chain: a zero input times an infinite weight is NaN
+//! there and nothing here. Weights only become infinite through an update with
+//! non-finite gradients, which the divergence check stops first.)
 
 use super::blocks::SendPtr;
 
 /// The largest share of nonzero inputs in each slice of a batch for the sparse products.
-/// On MNIST batches (one 128-column block, one thread) the sparse forward product at
-/// density 0.19 took 0.45 of gemm's time and the gradient 0.55, and both grow in
-/// proportion to the nonzeros while gemm's time does not: 0.3 keeps a margin.
-pub(super) const MAX_DENSITY: f64 = 0.3;
+/// Measured (engine bench, 2 threads, step median, MNIST with zeros turned into 0.05 at
+/// random to raise its density, sparse against dense on the same data): 784-128-10 b64 at
+/// density 0.19 0.147-0.153 ms against 0.168-0.172, at 0.26 0.167 against 0.160, at 0.31
+/// 0.178-0.185 against 0.160-0.187; 784-512-256-10 b256 at 0.19 2.19-2.20 against
+/// 2.68-2.71 ms, at 0.31 2.48-2.56 against 2.56-2.81, at 0.37 2.71 against 2.78, at 0.43
+/// 3.22 against 3.39, at 0.56 3.42 against 2.83. The smaller network breaks even near a
+/// quarter, so that is the limit.
+pub(super) const MAX_DENSITY: f64 = 0.25;
 
 /// Extra entries after each slice's part of the lists: the AVX-512 builder stores 16 values
 /// at a time and keeps as many of them as were nonzero.
@@ -177,7 +185,8 @@ impl SparsePtrs {
             std::slice::from_raw_parts_mut(self.col_ptr.get().add(s * (inputs + 1)), inputs + 1);
         // By input, on AVX-512 with rows a multiple of 8: the slice transposed (each input's
         // values for the slice's rows side by side), then each input's listed as a row is.
-        // Measured, MNIST at batch 64: the counting sort below took 3.6 ns per nonzero.
+        // Measured (perf, 784-128-10 b64): the listing took 12.1% of the threads' time with
+        // the counting sort below for every slice, 9.2% this way (its transposition included).
         #[cfg(target_arch = "x86_64")]
         if isa == Some(Isa::Avx512) && rows.is_multiple_of(8) {
             let columns = self.columns.get().add(start * inputs);
@@ -596,12 +605,14 @@ mod tests {
     #[test]
     fn a_dense_slice_is_not_listed() {
         let (rows, inputs) = (64, 64);
-        let mut x = sparse_rows(rows, inputs, 0.1, 4);
+        let mut x = sparse_rows(rows, inputs, 0.05, 4);
         let (sparse, _) = listed(&x, rows, inputs, 2, isa());
         assert!(sparse.all_listed(2));
-        // The second slice's rows half nonzero: over MAX_DENSITY, though the batch's
-        // average (0.3) is not.
-        x[32 * inputs..].copy_from_slice(&sparse_rows(32, inputs, 0.5, 5));
+        // The second slice's rows a third nonzero: over MAX_DENSITY, though the batch's
+        // average (about 0.2) is not.
+        x[32 * inputs..].copy_from_slice(&sparse_rows(32, inputs, 0.35, 5));
+        let nonzero = x.iter().filter(|v| **v != 0.0).count() as f64 / x.len() as f64;
+        assert!(nonzero < MAX_DENSITY, "{nonzero}");
         let (sparse, _) = listed(&x, rows, inputs, 2, isa());
         assert!(!sparse.all_listed(2));
         assert!(sparse.listed[0]);
@@ -609,6 +620,7 @@ mod tests {
 
     #[test]
     fn small_or_odd_widths_are_not_eligible() {
+        assert_eq!(SparseInput::eligible(784, 64, 2), isa().is_some());
         assert!(!SparseInput::eligible(32, 64, 2));
         assert!(!SparseInput::eligible(100, 64, 2));
         assert!(!SparseInput::eligible(784, 1 << 23, 4));
