@@ -132,7 +132,13 @@ fn main() {
                 "  threads {threads}: best epoch {:.3} s (gather {:.3}, step {:.3}, update {:.3}, eval {:.3}); {:.0} GFLOP/s; params crc {:08x}",
                 best[4], best[0], best[1], best[2], best[3],
                 (train_flop + eval_flop) / best[4] / 1e9,
-                mlp.params().iter().fold(0u32, |h, p| h.rotate_left(5) ^ p.to_bits())
+                {
+                    // In PyTorch's order, so that the checksum does not depend on how the
+                    // engine stores the parameters.
+                    let mut params = mlp.params().to_vec();
+                    mlp.to_torch_order(&mut params);
+                    params.iter().fold(0u32, |h, p| h.rotate_left(5) ^ p.to_bits())
+                }
             );
             steps.sort_by(f64::total_cmp);
             println!(

@@ -4,8 +4,8 @@
 
 use lrsched::driver::Interval;
 use lrsched::{oneline, AnySchedule};
-use lrsched_train::data::{digits, Split};
-use lrsched_train::model::{Activation, Init, ModelSpec};
+use lrsched_train::data::{digits, Split, Targets};
+use lrsched_train::model::{Activation, BatchTargets, CandleMlp, Init, Mlp, ModelSpec};
 use lrsched_train::optim::{OptimizerConfig, OptimizerKind};
 use lrsched_train::trainer::{
     train, CheckpointOptions, EarlyStop, Engine, EpochRecord, Monitor, Outcome, Quiet, TrainConfig,
@@ -105,6 +105,43 @@ fn resumed_run_equals_the_straight_run() {
     other.checkpoint = c.checkpoint.clone();
     let err = train(&other, &split, &mut Quiet).unwrap_err().to_string();
     assert!(err.contains("config.schedule"), "{err}");
+}
+
+#[test]
+fn checkpoints_and_summaries_hold_pytorchs_order() {
+    // The fused engine keeps its first layer's weights transposed; what leaves the run is in
+    // PyTorch's order: candle (which reads that order) built from the checkpoint's
+    // parameters gives the fused engine's loss on the same rows.
+    let split = digits::split().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(&split, "constant(lr=0.1)", Interval::Step, 2);
+    c.checkpoint = Some(CheckpointOptions {
+        dir: dir.path().into(),
+        keep_last: 2,
+        resume: false,
+    });
+    let s = train(&c, &split, &mut Quiet).unwrap();
+    let path = lrsched_train::checkpoint::epoch_path(dir.path(), 2);
+    let saved: serde_json::Value = lrsched_train::checkpoint::read(&path).unwrap();
+    let params: Vec<f32> = serde_json::from_value(saved["params"].clone()).unwrap();
+    assert_eq!(params, s.params);
+    let mut fast = Mlp::new(c.model.clone(), 0, 64);
+    let mut stored = params.clone();
+    fast.from_torch_order(&mut stored);
+    assert_ne!(stored, params, "the first layer is stored transposed");
+    assert!(fast.load(&stored, &[]));
+    let mut candle = CandleMlp::new(c.model.clone(), &params, &[], 0).unwrap();
+    let Targets::Classes(labels) = split.val.targets() else {
+        unreachable!()
+    };
+    let x = &split.val.features()[..64 * split.val.dim()];
+    let y = BatchTargets::Classes(&labels[..64]);
+    let (a, b) = (
+        fast.train_step(x, y, 64),
+        candle.train_step(x, y, 64).unwrap(),
+    );
+    assert!((a - b).abs() < 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
+    assert!(a < 0.5, "trained weights: {a}");
 }
 
 #[test]

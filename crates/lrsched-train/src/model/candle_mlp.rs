@@ -1,7 +1,8 @@
 //! The same MLP on candle's tensors and automatic differentiation: the general engine,
 //! and the reference the fused path ([`super::Mlp`]) is checked against.
 //!
-//! Parameters stay in the same flat layout as the fused path's, so optimizers, checkpoints
+//! Parameters stay in a flat buffer in PyTorch's order (the fused path's, but for its first
+//! hidden layer's weights: see [`super::Mlp::to_torch_order`]), so optimizers, checkpoints
 //! and the trainer are shared; before each step they are copied into candle variables and
 //! the gradients candle's `backward` computes are copied back out.
 
@@ -11,15 +12,18 @@ use super::BatchTargets;
 use crate::data::Rng;
 use candle_core::{DType, Device, Tensor, Var, D};
 
-/// An MLP on candle: the parameters in the flat layout of [`super::Mlp`], one candle
-/// variable per weight, bias, gamma and beta.
+/// An MLP on candle: the parameters in a flat buffer in PyTorch's order (as
+/// [`super::Mlp::to_torch_order`] gives the fused engine's), one candle variable per
+/// weight, bias, gamma and beta.
 ///
 /// ```
 /// use lrsched_train::data::Task;
 /// use lrsched_train::model::{Activation, BatchTargets, CandleMlp, Init, Mlp, ModelSpec};
 /// let spec = ModelSpec::parse("8", 2, &Task::BinaryClassification, Activation::Tanh, Init::Torch).unwrap();
 /// let mut fast = Mlp::new(spec.clone(), 7, 4);
-/// let mut reference = CandleMlp::new(spec, fast.params(), fast.buffers(), 7).unwrap();
+/// let mut start = fast.params().to_vec();
+/// fast.to_torch_order(&mut start);
+/// let mut reference = CandleMlp::new(spec, &start, fast.buffers(), 7).unwrap();
 /// let x = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
 /// let y = BatchTargets::Classes(&[0, 1, 1, 0]);
 /// let a = fast.train_step(&x, y, 4);
@@ -84,7 +88,7 @@ impl CandleMlp {
         })
     }
 
-    /// The parameters (flat layout).
+    /// The parameters (flat, in PyTorch's order).
     pub fn params(&self) -> &[f32] {
         &self.params
     }
@@ -94,7 +98,7 @@ impl CandleMlp {
         (&mut self.params, &mut self.grads)
     }
 
-    /// Gradients of the last step (flat layout).
+    /// Gradients of the last step (flat, in PyTorch's order).
     pub fn grads(&self) -> &[f32] {
         &self.grads
     }
@@ -308,8 +312,9 @@ mod tests {
                         .with_dropout(dropout)
                         .unwrap();
                     let mut fast = Mlp::new(spec.clone(), 21, ROWS);
-                    let mut reference =
-                        CandleMlp::new(spec, fast.params(), fast.buffers(), 21).unwrap();
+                    let mut start = fast.params().to_vec();
+                    fast.to_torch_order(&mut start);
+                    let mut reference = CandleMlp::new(spec, &start, fast.buffers(), 21).unwrap();
                     for it in 0..2 {
                         let a = fast.train_step(&x, *targets, ROWS);
                         let b = reference.train_step(&x, *targets, ROWS).unwrap();
@@ -319,7 +324,9 @@ mod tests {
                             (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
                             "{what}: loss {a} vs {b}"
                         );
-                        for (i, (g, r)) in fast.grads().iter().zip(reference.grads()).enumerate() {
+                        let mut grads = fast.grads().to_vec();
+                        fast.to_torch_order(&mut grads);
+                        for (i, (g, r)) in grads.iter().zip(reference.grads()).enumerate() {
                             assert!(
                                 (g - r).abs() <= 1e-4 * (1.0 + r.abs()),
                                 "{what}: grad {i}: {g} vs {r}"

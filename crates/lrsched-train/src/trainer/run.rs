@@ -73,10 +73,40 @@ impl Net {
             Net::Candle { net, .. } => net.params(),
         }
     }
+    /// The parameters in PyTorch's order (what checkpoints and summaries hold).
+    fn torch_params(&self) -> Vec<f32> {
+        match self {
+            Net::Fast(m) => torch_order(m, m.params().to_vec()),
+            Net::Candle { net, .. } => net.params().to_vec(),
+        }
+    }
+    /// The optimizer's state with its per-parameter buffers in PyTorch's order.
+    fn torch_state(&self, mut state: OptimizerState) -> OptimizerState {
+        if let Net::Fast(m) = self {
+            reorder_state(&mut state, |v| m.to_torch_order(v));
+        }
+        state
+    }
     fn buffers(&self) -> &[f32] {
         match self {
             Net::Fast(m) => m.buffers(),
             Net::Candle { net, .. } => net.buffers(),
+        }
+    }
+}
+
+/// `values` (laid out as `mlp`'s parameters) in PyTorch's order.
+fn torch_order(mlp: &Mlp, mut values: Vec<f32>) -> Vec<f32> {
+    mlp.to_torch_order(&mut values);
+    values
+}
+
+/// `reorder` applied to each of an optimizer state's per-parameter buffers (those as long
+/// as the parameters: every one a restorable state holds).
+fn reorder_state(state: &mut OptimizerState, reorder: impl Fn(&mut [f32])) {
+    for buffer in &mut state.buffers {
+        if buffer.values.len() == state.n_params {
+            reorder(&mut buffer.values);
         }
     }
 }
@@ -321,14 +351,23 @@ impl<'a> Start<'a> {
         if !differences.is_empty() {
             return Err(TrainError::Mismatch { path, differences });
         }
-        if !self.mlp.load(&saved.params, &saved.buffers) {
+        // Checkpoints hold PyTorch's order; the fused engine's optimizer works in its own.
+        let mut params = saved.params;
+        let mut optimizer = saved.optimizer;
+        if params.len() == self.mlp.params().len() {
+            self.mlp.from_torch_order(&mut params);
+            if config.engine == Engine::Fast {
+                reorder_state(&mut optimizer, |v| self.mlp.from_torch_order(v));
+            }
+        }
+        if !self.mlp.load(&params, &saved.buffers) {
             return Err(TrainError::Mismatch {
                 path,
                 differences: vec!["parameter count".into()],
             });
         }
         self.mlp.set_rng_state(saved.dropout_rng);
-        self.run.optimizer.restore(&saved.optimizer)?;
+        self.run.optimizer.restore(&optimizer)?;
         self.run.driver = self.run.driver.clone().restore(&saved.driver)?;
         let (seed, epoch, position) = saved.batches;
         self.run.batches = Batches::resume(
@@ -368,7 +407,7 @@ impl<'a> Start<'a> {
     pub(super) fn finished(self, outcome: Outcome, started: Instant) -> Summary {
         let params = match (&self.config.early_stop, &self.run.early.best_params) {
             (Some(es), Some(best)) if es.restore_best => best.clone(),
-            _ => self.mlp.params().to_vec(),
+            _ => torch_order(&self.mlp, self.mlp.params().to_vec()),
         };
         Summary {
             outcome,
@@ -389,7 +428,7 @@ impl<'a> Start<'a> {
             Engine::Candle => {
                 let mut net = CandleMlp::new(
                     config.model.clone(),
-                    self.mlp.params(),
+                    &torch_order(&self.mlp, self.mlp.params().to_vec()),
                     self.mlp.buffers(),
                     config.seed,
                 )
@@ -666,11 +705,16 @@ impl Training<'_> {
             .optimizer
             .eval_params(self.net.params(), &mut self.eval_params)?;
         let buffers = self.net.buffers().to_vec();
+        let candle = matches!(self.net, Net::Candle { .. });
         let eval_net = match &mut self.net {
             Net::Fast(m) => m,
             Net::Candle { eval, .. } => eval,
         };
         let saved = eval_net.params().to_vec();
+        if candle {
+            // candle's parameters are in PyTorch's order, the evaluating engine's not.
+            eval_net.from_torch_order(&mut self.eval_params);
+        }
         eval_net.load(&self.eval_params, &buffers);
         let result = evaluate(eval_net, self.data);
         eval_net.load(&saved, &buffers);
@@ -711,7 +755,7 @@ impl Training<'_> {
             early.best_epoch = Some(record.epoch);
             early.bad_epochs = 0;
             if keep {
-                early.best_params = Some(self.net.params().to_vec());
+                early.best_params = Some(self.net.torch_params());
                 early.best_buffers = Some(self.net.buffers().to_vec());
             }
         } else {
@@ -730,13 +774,13 @@ impl Training<'_> {
         let saved = SavedRun {
             config: self.config.identity(),
             epoch: epoch + 1,
-            params: self.net.params().to_vec(),
+            params: self.net.torch_params(),
             buffers: self.net.buffers().to_vec(),
             dropout_rng: match &self.net {
                 Net::Fast(m) => m.rng_state(),
                 Net::Candle { net, .. } => net.rng_state(),
             },
-            optimizer: self.run.optimizer.state(),
+            optimizer: self.net.torch_state(self.run.optimizer.state()),
             driver: self.run.driver.state(),
             batches: (batch_state.seed, batch_state.epoch, batch_state.position),
             early: self.run.early.clone(),
@@ -754,7 +798,7 @@ impl Training<'_> {
 
     /// Phase 7: the summary, with the best epoch's parameters where `restore_best` asks.
     pub(super) fn finish(self, outcome: Outcome, started: Instant) -> Summary {
-        let mut params = self.net.params().to_vec();
+        let mut params = self.net.torch_params();
         if let (Some(es), Some(best)) = (&self.config.early_stop, &self.run.early.best_params) {
             if es.restore_best {
                 params = best.clone();

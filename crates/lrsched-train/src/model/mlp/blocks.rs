@@ -5,7 +5,7 @@
 
 use super::kernels::{
     activate, activation_backward, batch_norm_backward, batch_norm_train, loss_scale, loss_sum,
-    matmul, matmul_raw, transpose, transpose_any, Cols,
+    matmul, matmul_raw, transpose, Cols,
 };
 use super::passes::bias_activate;
 use super::sparse::SparsePtrs;
@@ -53,7 +53,7 @@ pub(super) struct LayerPtrs {
 }
 
 /// Columns `j0..j0 + m` of a block `c`, for a layer `fo` wide.
-fn block_cols(c: usize, fo: usize) -> (usize, usize) {
+pub(super) fn block_cols(c: usize, fo: usize) -> (usize, usize) {
     let width = block_width(fo);
     let j0 = c * width;
     (j0, width.min(fo - j0))
@@ -92,10 +92,15 @@ pub(super) unsafe fn forward_block(
     let input = layer_input(p, l, x);
     let w = &net.params[layer.w + j0 * fi..layer.w + (j0 + m) * fi];
     let lp = &p[l];
-    // The block's weights transposed where that is fast (see `transpose`): the same
-    // product on a layout gemm packs by whole vectors.
-    let wt = wt.get().add(layer.w + j0 * fi);
-    let transposed = transpose(m, fi, w.as_ptr(), wt);
+    // The block's weights transposed: as stored (the first layer's), or else into `wt`
+    // where that is fast (see `transpose`): the same product on a layout gemm packs by
+    // whole vectors, and the layout the sparse products read.
+    let (wt, transposed) = if stored_transposed(net.layers, l) {
+        (w.as_ptr().cast_mut(), true)
+    } else {
+        let wt = wt.get().add(layer.w + j0 * fi);
+        (wt, transpose(m, fi, w.as_ptr(), wt))
+    };
     match sparse {
         Some(sparse) if l == 0 && transposed => sparse.forward(rows, wt, m, lp.h.get().add(j0), fo),
         _ => {
@@ -217,13 +222,12 @@ pub(super) unsafe fn output_slice(
 /// batch: `d[:, cols] = delta_l * W_l[:, cols]`, then back through that layer's dropout,
 /// activation and BatchNorm (whose gamma and beta gradients of these columns it writes,
 /// returning their absolute sum). When `l - 1` is the first layer, also that layer's weight
-/// block `c` ([`weight_block`], with `wt` and `sparse`) while its delta is in cache, its
-/// sum in `sums[c]`.
+/// block `c` ([`weight_block`], with `sparse`) while its delta is in cache, its sum in
+/// `sums[c]`.
 ///
 /// # Safety
 /// `p` holds this step's buffers; `delta_l` is complete and read-only; nothing else
-/// touches this block's columns of layer `l - 1`'s delta, nor the gradients written, nor
-/// (`l` = 1) the block's place in `wt`.
+/// touches this block's columns of layer `l - 1`'s delta, nor the gradients written.
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn backward_block(
     net: View<'_>,
@@ -234,7 +238,6 @@ pub(super) unsafe fn backward_block(
     x: &[f32],
     grads: SendPtr<f32>,
     sums: SendPtr<f32>,
-    wt: SendPtr<f32>,
     sparse: Option<SparsePtrs>,
     dropout: bool,
 ) -> f32 {
@@ -279,7 +282,7 @@ pub(super) unsafe fn backward_block(
         sum = abs_sum(d_gamma) + abs_sum(d_beta);
     }
     if l == 1 {
-        *sums.get().add(c) = weight_block(net, p, 0, c, rows, x, grads, wt, sparse);
+        *sums.get().add(c) = weight_block(net, p, 0, c, rows, x, grads, sparse);
     }
     sum
 }
@@ -287,14 +290,14 @@ pub(super) unsafe fn backward_block(
 /// Weight unit: rows of block `c` of layer `l`'s weight gradient, one product over the
 /// whole batch, `dW[cols] = delta[:, cols]^T * input`, and the same columns' bias
 /// gradient (the deltas summed over the rows in order). Returns the absolute sum of what
-/// it wrote (the divergence check's part). With `sparse` (the batch's nonzero inputs,
-/// listed), the first layer's gradient is made over those alone, transposed into the
-/// block's place in `wt` (free after the forward pass), then transposed back.
+/// it wrote (the divergence check's part). The gradient is in the order the weights are
+/// stored (see [`super::Mlp::params`]: the first hidden layer's block in x out). With
+/// `sparse` (the batch's nonzero inputs, listed), the first layer's is made over those
+/// alone.
 ///
 /// # Safety
 /// `p` holds this step's buffers; layer `l`'s delta columns of the block and its input are
-/// complete and read-only; nothing else touches these gradients meanwhile, nor the block's
-/// place in `wt`.
+/// complete and read-only; nothing else touches these gradients meanwhile.
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn weight_block(
     net: View<'_>,
@@ -304,7 +307,6 @@ pub(super) unsafe fn weight_block(
     rows: usize,
     x: &[f32],
     grads: SendPtr<f32>,
-    wt: SendPtr<f32>,
     sparse: Option<SparsePtrs>,
 ) -> f32 {
     let _ftz = FlushDenormals::new();
@@ -314,20 +316,22 @@ pub(super) unsafe fn weight_block(
     let input = layer_input(p, l, x);
     let dst = std::slice::from_raw_parts_mut(grads.get().add(layer.w + j0 * fi), m * fi);
     let delta = p[l].delta.get().add(j0) as *const f32;
+    // The gradient in the weights' order: transposed (in x out) where they are stored so.
+    let (dst_rs, dst_cs) = if stored_transposed(net.layers, l) {
+        (1, m)
+    } else {
+        (fi, 1)
+    };
     match sparse {
-        Some(sparse) if l == 0 => {
-            let dwt = wt.get().add(layer.w + j0 * fi);
-            sparse.weight_grad(delta, fo, m, dwt);
-            transpose_any(fi, m, dwt, dst.as_mut_ptr());
-        }
+        Some(sparse) if l == 0 => sparse.weight_grad(delta, fo, m, dst.as_mut_ptr()),
         // (m x fi) = delta[:, cols]^T (m x rows) * input (rows x fi)
         _ => matmul_raw(
             m,
             fi,
             rows,
             dst.as_mut_ptr(),
-            fi,
-            1,
+            dst_rs,
+            dst_cs,
             false,
             delta,
             1,

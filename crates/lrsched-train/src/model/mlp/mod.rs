@@ -46,7 +46,8 @@ pub(crate) struct Layer {
 }
 
 /// The flat layout of a spec's parameters: per layer its weights (out x in, row-major as
-/// PyTorch's), biases, then BatchNorm's gamma and beta. Returns the layers, the number of
+/// PyTorch's; [`Mlp`] keeps its first hidden layer's transposed within the same range),
+/// biases, then BatchNorm's gamma and beta. Returns the layers, the number of
 /// parameters and the number of running-statistics values.
 pub(crate) fn layout(spec: &ModelSpec) -> (Vec<Layer>, usize, usize) {
     let mut layers = Vec::new();
@@ -251,6 +252,57 @@ fn aligned(buffer: &mut [f32]) -> *mut f32 {
     buffer[skip..].as_mut_ptr()
 }
 
+/// A cache line of values: what [`Lines`] is made of, so its values start at one.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct Line([f32; 16]);
+
+/// A flat buffer of values that starts at a cache line (the parameters and gradients, which
+/// the sparse products read and write a block at a time: a vector load across two lines
+/// takes twice as long), and stays so when cloned, unlike a `Vec<f32>` given slack.
+#[derive(Clone, Default)]
+struct Lines {
+    lines: Vec<Line>,
+    len: usize,
+}
+
+impl Lines {
+    fn zeros(len: usize) -> Lines {
+        Lines {
+            lines: vec![Line::default(); len.div_ceil(16)],
+            len,
+        }
+    }
+}
+
+impl std::ops::Deref for Lines {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        // SAFETY: `lines` holds at least `len` values, contiguous (`Line` is a `repr(C)`
+        // array with no padding, 64 bytes long and aligned).
+        unsafe { std::slice::from_raw_parts(self.lines.as_ptr().cast::<f32>(), self.len) }
+    }
+}
+
+impl std::ops::DerefMut for Lines {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        // SAFETY: as in `deref`, borrowed mutably.
+        unsafe { std::slice::from_raw_parts_mut(self.lines.as_mut_ptr().cast::<f32>(), self.len) }
+    }
+}
+
+impl std::fmt::Debug for Lines {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} values", self.len)
+    }
+}
+
+/// Whether layer `l` of `layers` keeps its weights transposed block by block (see
+/// [`Mlp::params`]): the first layer, when it is a hidden one.
+fn stored_transposed(layers: &[Layer], l: usize) -> bool {
+    l == 0 && layers.len() > 1
+}
+
 /// An evaluation chunk's summed loss and correct count.
 type EvalPart = (f64, usize);
 
@@ -307,8 +359,9 @@ pub(crate) fn dropout_seed(seed: u64) -> u64 {
 pub struct Mlp {
     spec: ModelSpec,
     layers: Vec<Layer>,
-    params: Vec<f32>,
-    grads: Vec<f32>,
+    /// The parameters and their gradients, in the engine's order (see [`Mlp::params`]).
+    params: Lines,
+    grads: Lines,
     /// BatchNorm running mean and variance (buffers, not parameters).
     running: Vec<f32>,
     /// The row slices of a training batch.
@@ -336,8 +389,8 @@ pub struct Mlp {
     batch_x: Vec<f32>,
     /// Scratch for the hidden layers' weights transposed block by block, at the
     /// weights' own offsets (from [`aligned`]): what each forward block's product reads
-    /// (`kernels::transpose`), and the first layer's weight gradient block by block
-    /// before it is transposed back, on the sparse path.
+    /// (`kernels::transpose`). The first layer's place goes unused: its weights are
+    /// stored transposed.
     wt: Vec<f32>,
     /// The batch's nonzero inputs, listed (when the first layer may take the sparse
     /// products: `sparse::SparseInput::eligible`).
@@ -387,8 +440,8 @@ impl Mlp {
             }
         }
         let mut mlp = Mlp {
-            params: vec![0.0; n],
-            grads: vec![0.0; n],
+            params: Lines::zeros(n),
+            grads: Lines::zeros(n),
             running,
             slices: Vec::new(),
             batch: Workspace::default(),
@@ -505,6 +558,10 @@ impl Mlp {
                 self.params[beta..beta + layer.fan_out].fill(0.0);
             }
         }
+        // Drawn in PyTorch's order, as its initialisation draws them.
+        let mut params = self.params.to_vec();
+        self.from_torch_order(&mut params);
+        self.params.copy_from_slice(&params);
     }
 
     /// Makes room for batches of `capacity` rows (allocates only when it grows).
@@ -526,18 +583,39 @@ impl Mlp {
         &self.spec
     }
 
-    /// All trainable parameters, layer by layer: weights (out x in, row-major as
-    /// PyTorch's), biases, then BatchNorm's gamma and beta.
+    /// All trainable parameters, layer by layer: weights, biases, then BatchNorm's gamma
+    /// and beta, in the engine's order: PyTorch's (weights out x in, row-major), except
+    /// the first hidden layer's weights, which are kept transposed block by block (each
+    /// block of the rows a unit of the step works on, stored in the same place as in
+    /// PyTorch's order but in x out), so that the step reads them, and writes their
+    /// gradient, without transposing them each time. An optimizer, which treats values
+    /// one by one, needs no more than that [`Mlp::grads`] and its own buffers are in the
+    /// same order; [`Mlp::to_torch_order`] gives PyTorch's order, for a checkpoint or
+    /// another engine.
+    ///
+    /// ```
+    /// use lrsched_train::data::Task;
+    /// use lrsched_train::model::{Activation, Init, Mlp, ModelSpec};
+    /// let spec = ModelSpec::parse("3", 2, &Task::Classification { classes: 2 }, Activation::Relu, Init::Torch).unwrap();
+    /// let mlp = Mlp::new(spec, 0, 1);
+    /// let mut torch = mlp.params().to_vec();
+    /// mlp.to_torch_order(&mut torch);
+    /// // The first layer's weights (3 x 2) were stored 2 x 3: column 0 first.
+    /// assert_eq!(torch[1], mlp.params()[3]);
+    /// // Everything after them is in the same place.
+    /// assert_eq!(torch[6..], mlp.params()[6..]);
+    /// ```
     pub fn params(&self) -> &[f32] {
         &self.params
     }
 
-    /// The parameters, for the optimizer to update.
+    /// The parameters, for the optimizer to update (in the order of [`Mlp::params`]).
     pub fn params_mut(&mut self) -> &mut [f32] {
         &mut self.params
     }
 
-    /// Parameters and gradients together, as an optimizer step needs them.
+    /// Parameters and gradients together, as an optimizer step needs them (in the order
+    /// of [`Mlp::params`]).
     pub fn params_and_grads(&mut self) -> (&mut [f32], &mut [f32]) {
         (&mut self.params, &mut self.grads)
     }
@@ -547,12 +625,69 @@ impl Mlp {
         &self.grads
     }
 
+    /// Puts values laid out as [`Mlp::params`] (the parameters, their gradients, an
+    /// optimizer's buffers) in PyTorch's order: each layer's weights out x in, row-major.
+    /// [`Mlp::from_torch_order`] undoes it.
+    ///
+    /// ```
+    /// use lrsched_train::data::Task;
+    /// use lrsched_train::model::{Activation, Init, Mlp, ModelSpec};
+    /// let spec = ModelSpec::parse("8", 4, &Task::Classification { classes: 3 }, Activation::Relu, Init::Torch).unwrap();
+    /// let mlp = Mlp::new(spec, 0, 1);
+    /// let mut values = mlp.params().to_vec();
+    /// mlp.to_torch_order(&mut values);
+    /// mlp.from_torch_order(&mut values);
+    /// assert_eq!(values, mlp.params());
+    /// ```
+    ///
+    /// # Panics
+    /// If `values` is not as long as [`Mlp::params`].
+    pub fn to_torch_order(&self, values: &mut [f32]) {
+        self.reorder(values, true);
+    }
+
+    /// Puts values in PyTorch's order (as [`Mlp::to_torch_order`] gives them) in the
+    /// order of [`Mlp::params`]: what [`Mlp::load`] and an optimizer's buffers take.
+    ///
+    /// # Panics
+    /// If `values` is not as long as [`Mlp::params`].
+    pub fn from_torch_order(&self, values: &mut [f32]) {
+        self.reorder(values, false);
+    }
+
+    /// The first hidden layer's weight blocks transposed, to PyTorch's order (`to_torch`)
+    /// or from it.
+    fn reorder(&self, values: &mut [f32], to_torch: bool) {
+        assert_eq!(
+            values.len(),
+            self.params.len(),
+            "values laid out as the parameters"
+        );
+        if !stored_transposed(&self.layers, 0) {
+            return;
+        }
+        let layer = &self.layers[0];
+        let fi = layer.fan_in;
+        let mut block = Vec::new();
+        for c in 0..block_count(layer.fan_out) {
+            let (j0, m) = blocks::block_cols(c, layer.fan_out);
+            let place = &mut values[layer.w + j0 * fi..layer.w + (j0 + m) * fi];
+            block.clear();
+            block.extend_from_slice(place);
+            let (rows, cols) = if to_torch { (fi, m) } else { (m, fi) };
+            // SAFETY: `block` and `place` hold `m x fi` values each and do not overlap.
+            unsafe { kernels::transpose_any(rows, cols, block.as_ptr(), place.as_mut_ptr()) };
+        }
+    }
+
     /// BatchNorm running statistics (saved with checkpoints).
     pub fn buffers(&self) -> &[f32] {
         &self.running
     }
 
-    /// Replaces parameters and buffers (from a checkpoint); `false` if the sizes differ.
+    /// Replaces parameters (in the order of [`Mlp::params`]: a checkpoint's, in PyTorch's,
+    /// go through [`Mlp::from_torch_order`] first) and buffers; `false` if the sizes
+    /// differ.
     pub fn load(&mut self, params: &[f32], buffers: &[f32]) -> bool {
         if params.len() != self.params.len() || buffers.len() != self.running.len() {
             return false;
@@ -785,7 +920,7 @@ impl Mlp {
                     // layer's delta and input are complete.
                     unsafe {
                         *sums.get().add(block_at(l) + block) =
-                            weight_block(net, ptrs, l, block, rows, x, out, wt, sparse)
+                            weight_block(net, ptrs, l, block, rows, x, out, sparse)
                     };
                     return;
                 }
@@ -808,7 +943,7 @@ impl Mlp {
                 // block `u` and its sum; layer `l`'s delta is complete.
                 unsafe {
                     let norm_sum =
-                        backward_block(net, ptrs, l, u, rows, x, out, sums, wt, sparse, dropout);
+                        backward_block(net, ptrs, l, u, rows, x, out, sums, sparse, dropout);
                     if norm {
                         *sums.get().add(blocks + block_at(l - 1) + u) = norm_sum;
                     }

@@ -19,14 +19,38 @@ pub(super) fn forward(net: View<'_>, ws: &mut Workspace, x: &[f32], rows: usize,
         };
         let bias = &net.params[layer.b..layer.b + fo];
         let w = &net.params[layer.w..layer.b];
-        // out = input (rows x fi) * W^T (fi x fo): W is fo x fi row-major. Hidden layers
-        // write the product into `h`, where the epilogue adds the bias in place.
+        // out = input (rows x fi) * W^T (fi x fo): W is fo x fi row-major (or stored
+        // transposed). Hidden layers write the product into `h`, where the epilogue adds
+        // the bias in place.
         let out = if l + 1 == count {
             &mut saved.z[..rows * fo]
         } else {
             &mut saved.h[..rows * fo]
         };
-        matmul(rows, fo, fi, out, fo, 1, false, input, fi, 1, w, 1, fi);
+        if stored_transposed(net.layers, l) {
+            // Stored transposed block by block (see `Mlp::params`): a product per block.
+            for c in 0..block_count(fo) {
+                let (j0, m) = super::blocks::block_cols(c, fo);
+                let block = &w[j0 * fi..(j0 + m) * fi];
+                matmul(
+                    rows,
+                    m,
+                    fi,
+                    &mut out[j0..],
+                    fo,
+                    1,
+                    false,
+                    input,
+                    fi,
+                    1,
+                    block,
+                    m,
+                    1,
+                );
+            }
+        } else {
+            matmul(rows, fo, fi, out, fo, 1, false, input, fi, 1, w, 1, fi);
+        }
         if l + 1 == count {
             // The logits, z + b, kept in `z`, where the loss reads them.
             for row in out.chunks_exact_mut(fo) {
