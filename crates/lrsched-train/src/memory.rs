@@ -139,8 +139,8 @@ pub fn estimate(
     let params = model.parameter_count() as u64;
     // Parameters, gradients, the optimizer's buffers, one copy of the weights (the best
     // epoch's, kept for early stopping and the best checkpoint), and one more
-    // parameter-sized allowance: the engine's scratch for the hidden layers' weights
-    // transposed block by block (fewer values than the parameters).
+    // parameter-sized allowance: the engine's scratch for the hidden layers' weights after
+    // the first, transposed block by block (fewer values than the parameters).
     let parameters = params
         .saturating_mul(4 + state_buffers(optimizer))
         .saturating_mul(FLOAT);

@@ -69,8 +69,8 @@ pub(super) fn block_cols(c: usize, fo: usize) -> (usize, usize) {
 /// `p` holds this step's buffers (reserved for `rows` rows); the layer's input (`x` or
 /// the previous layer's `a`) is complete and read-only; nothing else touches this block's
 /// columns of `h`, `a`, `xhat`, `inv_std` or of the running statistics meanwhile, nor the
-/// block's weights' place in `wt` (scratch laid out as the parameters, holding at least
-/// the hidden layers' weights). With `sparse` (the batch's nonzero inputs, listed), the
+/// block's weights' place in `wt` (scratch laid out as the parameters from the second
+/// layer's weights on, holding at least the hidden layers' weights after the first). With `sparse` (the batch's nonzero inputs, listed), the
 /// first layer's product is over those alone.
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn forward_block(
@@ -98,7 +98,8 @@ pub(super) unsafe fn forward_block(
     let (wt, transposed) = if stored_transposed(net.layers, l) {
         (w.as_ptr().cast_mut(), true)
     } else {
-        let wt = wt.get().add(layer.w + j0 * fi);
+        // `wt` starts at the second layer's weights (`l` is at least 1 here).
+        let wt = wt.get().add(layer.w - net.layers[1].w + j0 * fi);
         (wt, transpose(m, fi, w.as_ptr(), wt))
     };
     match sparse {

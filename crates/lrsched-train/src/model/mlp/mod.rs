@@ -387,10 +387,10 @@ pub struct Mlp {
     /// (each copies its rows here): the first layer's column blocks are each one product
     /// for the whole batch.
     batch_x: Vec<f32>,
-    /// Scratch for the hidden layers' weights transposed block by block, at the
-    /// weights' own offsets (from [`aligned`]): what each forward block's product reads
-    /// (`kernels::transpose`). The first layer's place goes unused: its weights are
-    /// stored transposed.
+    /// Scratch for the hidden layers' weights after the first (which are stored
+    /// transposed), transposed block by block, at the weights' own offsets less the second
+    /// layer's (from [`aligned`]): what each forward block's product reads
+    /// (`kernels::transpose`).
     wt: Vec<f32>,
     /// The batch's nonzero inputs, listed (when the first layer may take the sparse
     /// products: `sparse::SparseInput::eligible`).
@@ -433,6 +433,12 @@ impl Mlp {
         let (layers, n, r) = layout(&spec);
         // The hidden layers' parameters all come before the output layer's.
         let hidden_weights = layers.last().map_or(0, |last| last.w);
+        // The scratch for transposed weights starts at the second layer's: the first
+        // layer's are stored transposed.
+        let scratch = hidden_weights
+            - layers
+                .get(1)
+                .map_or(0, |second| second.w.min(hidden_weights));
         let mut running = vec![0.0; r];
         for layer in &layers {
             if let Some((_, _, run)) = layer.bn {
@@ -455,7 +461,7 @@ impl Mlp {
             threads: 1,
             pool: None,
             batch_x: Vec::new(),
-            wt: vec![0.0; hidden_weights + ALIGN_SLACK],
+            wt: vec![0.0; scratch + ALIGN_SLACK],
             sparse: SparseInput::default(),
             spec,
         };
@@ -873,7 +879,7 @@ impl Mlp {
                 // SAFETY: `ptrs` are the batch buffers, reserved for `rows` rows above;
                 // layer `l - 1`'s output was completed by the previous job; unit `c` alone
                 // writes its columns of layer `l`'s buffers and running statistics, and its
-                // weights' place in `wt` (which holds every hidden layer's weights).
+                // weights' place in `wt` (which holds the later hidden layers' weights).
                 unsafe { forward_block(net, ptrs, l, c, rows, x, stats, wt, sparse, dropout) };
             });
         }
