@@ -83,7 +83,7 @@ impl Net {
     /// The optimizer's state with its per-parameter buffers in PyTorch's order.
     fn torch_state(&self, mut state: OptimizerState) -> OptimizerState {
         if let Net::Fast(m) = self {
-            reorder_state(&mut state, |v| m.to_torch_order(v));
+            reorder_state(&mut state, m.params().len(), |v| m.to_torch_order(v));
         }
         state
     }
@@ -101,11 +101,12 @@ fn torch_order(mlp: &Mlp, mut values: Vec<f32>) -> Vec<f32> {
     values
 }
 
-/// `reorder` applied to each of an optimizer state's per-parameter buffers (those as long
-/// as the parameters: every one a restorable state holds).
-fn reorder_state(state: &mut OptimizerState, reorder: impl Fn(&mut [f32])) {
+/// `reorder` applied to each of an optimizer state's per-parameter buffers (those
+/// `n_params` long, the model's parameter count: every one a restorable state holds; a
+/// state that does not fit is refused by `Optimizer::restore`, naming the difference).
+fn reorder_state(state: &mut OptimizerState, n_params: usize, reorder: impl Fn(&mut [f32])) {
     for buffer in &mut state.buffers {
-        if buffer.values.len() == state.n_params {
+        if buffer.values.len() == n_params {
             reorder(&mut buffer.values);
         }
     }
@@ -357,7 +358,8 @@ impl<'a> Start<'a> {
         if params.len() == self.mlp.params().len() {
             self.mlp.from_torch_order(&mut params);
             if config.engine == Engine::Fast {
-                reorder_state(&mut optimizer, |v| self.mlp.from_torch_order(v));
+                let n = self.mlp.params().len();
+                reorder_state(&mut optimizer, n, |v| self.mlp.from_torch_order(v));
             }
         }
         if !self.mlp.load(&params, &saved.buffers) {
