@@ -372,6 +372,9 @@ pub struct Mlp {
     ptrs: Vec<LayerPtrs>,
     /// One workspace per thread when evaluating.
     evals: Vec<Workspace>,
+    /// Per thread when evaluating, its chunk's nonzero inputs listed by row (when the
+    /// first layer may take the sparse forward product).
+    eval_lists: Vec<SparseInput>,
     /// Each evaluation chunk's summed loss and correct count, summed in order at the end.
     eval_parts: Vec<EvalPart>,
     /// Each weight-gradient block's sum of absolute gradients (the last step's), then each
@@ -453,6 +456,7 @@ impl Mlp {
             batch: Workspace::default(),
             ptrs: Vec::new(),
             evals: Vec::new(),
+            eval_lists: Vec::new(),
             eval_parts: Vec::new(),
             block_sums: Vec::new(),
             capacity: 0,
@@ -989,6 +993,19 @@ impl Mlp {
         for ws in &mut self.evals[..workers] {
             ws.reserve(&self.layers, EVAL_CHUNK.min(rows), false);
         }
+        // The first layer's sparse forward product, for chunks whose inputs are mostly
+        // zeros (as in training: the chunk's data alone decides).
+        let sparse =
+            self.layers.len() > 1 && SparseInput::eligible(inputs, EVAL_CHUNK.min(rows), 1);
+        if sparse {
+            if self.eval_lists.len() < workers {
+                self.eval_lists.resize(workers, SparseInput::default());
+            }
+            for lists in &mut self.eval_lists[..workers] {
+                lists.reserve_rows(EVAL_CHUNK.min(rows), inputs);
+            }
+        }
+        let lists = SendPtr(self.eval_lists.as_mut_ptr());
         self.eval_parts.clear();
         self.eval_parts.resize(chunks, (0.0, 0));
         let net = View {
@@ -1009,7 +1026,11 @@ impl Mlp {
             let start = c * EVAL_CHUNK;
             let n = EVAL_CHUNK.min(rows - start);
             let xs = &x[start * inputs..(start + n) * inputs];
-            forward(net, ws, xs, n, running);
+            // SAFETY: as the workspace: the thread's lists are its own, reserved above for
+            // a chunk (`sparse`).
+            let listed = sparse.then(|| unsafe { (*lists.get().add(worker)).pointers(1) });
+            let listed = listed.filter(|ptrs| unsafe { ptrs.list_chunk(xs, n) });
+            forward(net, ws, xs, n, running, listed);
             let logits = &ws.saved[last].z[..n * outputs];
             let t = targets.rows(start, n, outputs);
             let scale = loss_scale(loss, t, n, outputs);

@@ -2,11 +2,20 @@
 //! product that the step's units run on their blocks too.
 
 use super::kernels::{activate, gelu, matmul, sigmoid};
+use super::sparse::SparsePtrs;
 use super::*;
 
 /// The evaluation's forward pass of `rows` rows of `x` through the workspace (BatchNorm
-/// with its running statistics, no dropout). Each layer is one product for the rows.
-pub(super) fn forward(net: View<'_>, ws: &mut Workspace, x: &[f32], rows: usize, running: &[f32]) {
+/// with its running statistics, no dropout). Each layer is one product for the rows;
+/// with `sparse` (the rows' nonzeros, listed), the first layer's is over those alone.
+pub(super) fn forward(
+    net: View<'_>,
+    ws: &mut Workspace,
+    x: &[f32],
+    rows: usize,
+    running: &[f32],
+    sparse: Option<SparsePtrs>,
+) {
     let count = net.layers.len();
     for (l, layer) in net.layers.iter().enumerate() {
         let (fi, fo) = (layer.fan_in, layer.fan_out);
@@ -32,21 +41,28 @@ pub(super) fn forward(net: View<'_>, ws: &mut Workspace, x: &[f32], rows: usize,
             for c in 0..block_count(fo) {
                 let (j0, m) = super::blocks::block_cols(c, fo);
                 let block = &w[j0 * fi..(j0 + m) * fi];
-                matmul(
-                    rows,
-                    m,
-                    fi,
-                    &mut out[j0..],
-                    fo,
-                    1,
-                    false,
-                    input,
-                    fi,
-                    1,
-                    block,
-                    m,
-                    1,
-                );
+                match sparse {
+                    // SAFETY: the rows were listed; `block` holds the block's `fi x m`
+                    // weights; `out` holds `rows` rows of `fo >= j0 + m` values.
+                    Some(sparse) => unsafe {
+                        sparse.forward(rows, block.as_ptr(), m, out[j0..].as_mut_ptr(), fo)
+                    },
+                    None => matmul(
+                        rows,
+                        m,
+                        fi,
+                        &mut out[j0..],
+                        fo,
+                        1,
+                        false,
+                        input,
+                        fi,
+                        1,
+                        block,
+                        m,
+                        1,
+                    ),
+                }
             }
         } else {
             matmul(rows, fo, fi, out, fo, 1, false, input, fi, 1, w, 1, fi);

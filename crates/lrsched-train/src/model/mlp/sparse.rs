@@ -127,6 +127,18 @@ impl SparseInput {
         self.listed.resize(grow(self.listed.len(), slices), false);
     }
 
+    /// Room for listing `rows` rows of `inputs` inputs by row alone (an evaluation chunk's,
+    /// for [`SparsePtrs::list_chunk`]; it only grows).
+    pub(super) fn reserve_rows(&mut self, rows: usize, inputs: usize) {
+        let entries = rows * inputs + SLACK;
+        self.inputs = inputs;
+        let grow = |len: usize, want: usize| len.max(want);
+        self.row_span
+            .resize(grow(self.row_span.len(), rows), [0, 0]);
+        self.csr_col.resize(grow(self.csr_col.len(), entries), 0);
+        self.csr_val.resize(grow(self.csr_val.len(), entries), 0.0);
+    }
+
     /// Pointers to the buffers, for a step of `slices` slices.
     pub(super) fn pointers(&mut self, slices: usize) -> SparsePtrs {
         SparsePtrs {
@@ -163,24 +175,12 @@ impl SparsePtrs {
     pub(super) unsafe fn list_slice(self, x: &[f32], s: usize, start: usize, rows: usize) {
         let inputs = self.inputs;
         let base = start * inputs + s * SLACK;
-        let limit = (MAX_DENSITY * (rows * inputs) as f64) as usize;
         let listed = self.listed.get().add(s);
         *listed = false;
         let isa = self.isa;
-        let mut end = base;
-        for (r, row) in (start..start + rows).zip(x.chunks_exact(inputs)) {
-            let (col, val) = (self.csr_col.get().add(end), self.csr_val.get().add(end));
-            let n = match isa {
-                #[cfg(target_arch = "x86_64")]
-                Some(Isa::Avx512) => x86::list_row_avx512(row, 0, col, val),
-                _ => list_row(row, col, val),
-            };
-            *self.row_span.get().add(r) = [end as u32, (end + n) as u32];
-            end += n;
-            if end - base > limit {
-                return;
-            }
-        }
+        let Some(end) = self.list_by_row(x, base, start, rows) else {
+            return;
+        };
         let ptr =
             std::slice::from_raw_parts_mut(self.col_ptr.get().add(s * (inputs + 1)), inputs + 1);
         // By input, on AVX-512 with rows a multiple of 8: the slice transposed (each input's
@@ -232,6 +232,49 @@ impl SparsePtrs {
         }
         ptr[0] = base as u32;
         *listed = true;
+    }
+
+    /// Lists the nonzeros of an evaluation chunk's `rows` rows (`x`) by row alone, unless
+    /// more than [`MAX_DENSITY`] of them are nonzero; whether it did (then [`Self::forward`]
+    /// may run on them). The pointers are a [`SparseInput`]'s reserved for the chunk by
+    /// [`SparseInput::reserve_rows`].
+    ///
+    /// # Safety
+    /// As [`Self::list_slice`], for one slice of `rows` rows.
+    pub(super) unsafe fn list_chunk(self, x: &[f32], rows: usize) -> bool {
+        self.list_by_row(x, 0, 0, rows).is_some()
+    }
+
+    /// Rows `start..start + rows` of the batch (values `x`) listed by row from entry `base`
+    /// on; the end of their entries, or `None` once more than [`MAX_DENSITY`] of their
+    /// values turn out nonzero.
+    ///
+    /// # Safety
+    /// As [`Self::list_slice`].
+    unsafe fn list_by_row(
+        self,
+        x: &[f32],
+        base: usize,
+        start: usize,
+        rows: usize,
+    ) -> Option<usize> {
+        let inputs = self.inputs;
+        let limit = (MAX_DENSITY * (rows * inputs) as f64) as usize;
+        let mut end = base;
+        for (r, row) in (start..start + rows).zip(x.chunks_exact(inputs)) {
+            let (col, val) = (self.csr_col.get().add(end), self.csr_val.get().add(end));
+            let n = match self.isa {
+                #[cfg(target_arch = "x86_64")]
+                Some(Isa::Avx512) => x86::list_row_avx512(row, 0, col, val),
+                _ => list_row(row, col, val),
+            };
+            *self.row_span.get().add(r) = [end as u32, (end + n) as u32];
+            end += n;
+            if end - base > limit {
+                return None;
+            }
+        }
+        Some(end)
     }
 
     /// `h[r, 0..m]` (rows `hs` apart) `= sum over row r's nonzeros (i, v) of v * wt[i, 0..m]`

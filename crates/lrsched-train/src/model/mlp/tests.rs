@@ -329,3 +329,50 @@ fn a_nan_or_infinite_input_on_the_sparse_path_is_seen() {
         assert!(!mlp.grads_finite(), "{bad}: loss {loss}");
     }
 }
+
+#[test]
+fn evaluation_of_sparse_inputs_agrees_with_a_plain_forward_pass() {
+    let task = Task::Classification { classes: 10 };
+    let (rows, inputs, hidden) = (1100, 784, 192);
+    // Two full chunks and a short one; the second dense, so it takes gemm while the
+    // others take the sparse product.
+    let mut x = sparse_data(rows, inputs, 0.2, 5);
+    x[EVAL_CHUNK * inputs..2 * EVAL_CHUNK * inputs].copy_from_slice(&data(EVAL_CHUNK, inputs));
+    let labels: Vec<u32> = (0..rows as u32).map(|i| (i * 7) % 10).collect();
+    let spec = spec(&hidden.to_string(), inputs, &task, Activation::Relu, false);
+    let mut mlp = Mlp::new(spec, 4, 64).with_threads(2);
+    let (loss, accuracy) = mlp.evaluate(&x, BatchTargets::Classes(&labels), rows);
+    assert!(!mlp.eval_lists.is_empty(), "the chunks were listed");
+    let mut p = mlp.params().to_vec();
+    mlp.to_torch_order(&mut p);
+    let (w1, rest) = p.split_at(hidden * inputs);
+    let (b1, rest) = rest.split_at(hidden);
+    let (w2, b2) = rest.split_at(10 * hidden);
+    let (mut total, mut correct) = (0.0f64, 0usize);
+    for (row, &label) in x.chunks_exact(inputs).zip(&labels) {
+        let h: Vec<f64> = (0..hidden)
+            .map(|j| {
+                let w = &w1[j * inputs..(j + 1) * inputs];
+                let s: f64 = row.iter().zip(w).map(|(&a, &b)| a as f64 * b as f64).sum();
+                (s + b1[j] as f64).max(0.0)
+            })
+            .collect();
+        let z: Vec<f64> = (0..10)
+            .map(|k| {
+                let w = &w2[k * hidden..(k + 1) * hidden];
+                h.iter().zip(w).map(|(&a, &b)| a * b as f64).sum::<f64>() + b2[k] as f64
+            })
+            .collect();
+        let top = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let log_sum = top + z.iter().map(|v| (v - top).exp()).sum::<f64>().ln();
+        total += log_sum - z[label as usize];
+        let best = (0..10).max_by(|&a, &b| z[a].total_cmp(&z[b])).unwrap();
+        correct += (best == label as usize) as usize;
+    }
+    let expected = total / rows as f64;
+    assert!(
+        (loss - expected).abs() < 1e-5 * expected.abs(),
+        "{loss} vs {expected}"
+    );
+    assert_eq!(accuracy, Some(correct as f64 / rows as f64));
+}
