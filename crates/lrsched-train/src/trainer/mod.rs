@@ -293,7 +293,9 @@ pub struct Summary {
     pub seconds: f64,
     /// Epochs trained in this process: 0 when a resume found the run already finished.
     pub epochs_run: u64,
-    /// The final parameters (the best ones when `restore_best` applied).
+    /// The final parameters (the best ones when `restore_best` applied), in PyTorch's
+    /// order: per layer its weights (out x in, row-major), biases, BatchNorm's gamma and
+    /// beta.
     pub params: Vec<f32>,
 }
 

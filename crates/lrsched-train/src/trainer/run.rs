@@ -24,6 +24,7 @@ struct EarlyState {
     best: Option<f64>,
     best_epoch: Option<u64>,
     bad_epochs: u64,
+    /// In PyTorch's order, as everything a checkpoint holds.
     best_params: Option<Vec<f32>>,
     best_buffers: Option<Vec<f32>>,
 }
@@ -32,6 +33,8 @@ struct EarlyState {
 struct SavedRun {
     config: serde_json::Value,
     epoch: u64,
+    /// In PyTorch's order (`Mlp::to_torch_order`), as are the optimizer's per-parameter
+    /// buffers: the same file for either engine and any storage order.
     params: Vec<f32>,
     buffers: Vec<f32>,
     dropout_rng: u64,

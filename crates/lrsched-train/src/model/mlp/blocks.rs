@@ -92,38 +92,32 @@ pub(super) unsafe fn forward_block(
     let input = layer_input(p, l, x);
     let w = &net.params[layer.w + j0 * fi..layer.w + (j0 + m) * fi];
     let lp = &p[l];
-    // The block's weights transposed: as stored (the first layer's), or else into `wt`
-    // where that is fast (see `transpose`): the same product on a layout gemm packs by
-    // whole vectors, and the layout the sparse products read.
-    let (wt, transposed) = if stored_transposed(net.layers, l) {
-        (w.as_ptr().cast_mut(), true)
+    let out = lp.h.get().add(j0);
+    // The block's weights transposed: as stored (the first layer's, which alone may take
+    // the sparse product), or else into `wt` where that is fast (see `transpose`): the
+    // same product on a layout gemm packs by whole vectors.
+    if stored_transposed(net.layers, l) {
+        transposed_product(rows, fi, input, w.as_ptr(), m, out, fo, sparse);
     } else {
         // `wt` starts at the second layer's weights (`l` is at least 1 here).
         let wt = wt.get().add(layer.w - net.layers[1].w + j0 * fi);
-        (wt, transpose(m, fi, w.as_ptr(), wt))
-    };
-    match sparse {
-        Some(sparse) if l == 0 && transposed => sparse.forward(rows, wt, m, lp.h.get().add(j0), fo),
-        _ => {
-            let (rhs, rhs_rs, rhs_cs) = if transposed {
-                (wt as *const f32, m, 1)
-            } else {
-                (w.as_ptr(), 1, fi)
-            };
+        if transpose(m, fi, w.as_ptr(), wt) {
+            transposed_product(rows, fi, input, wt, m, out, fo, None);
+        } else {
             matmul_raw(
                 rows,
                 m,
                 fi,
-                lp.h.get().add(j0),
+                out,
                 fo,
                 1,
                 false,
                 input,
                 fi,
                 1,
-                rhs,
-                rhs_rs,
-                rhs_cs,
+                w.as_ptr(),
+                1,
+                fi,
             );
         }
     }
@@ -163,6 +157,31 @@ pub(super) unsafe fn forward_block(
                 *v *= *k;
             }
         }
+    }
+}
+
+/// `out[r, 0..m]` (rows `os` apart) `= input[r] (fi values) * wt` for rows `0..rows`, where
+/// `wt` holds a block of `m` columns' weights transposed (`fi x m`): over the listed nonzero
+/// inputs alone with `sparse`, else one gemm product.
+///
+/// # Safety
+/// `input` holds `rows x fi` values (and `sparse`, when given, lists them); `wt` holds
+/// `fi x m` values; `out` is valid for writes of `rows` rows of `m` values, `os` apart, that
+/// nothing else touches meanwhile.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn transposed_product(
+    rows: usize,
+    fi: usize,
+    input: *const f32,
+    wt: *const f32,
+    m: usize,
+    out: *mut f32,
+    os: usize,
+    sparse: Option<SparsePtrs>,
+) {
+    match sparse {
+        Some(sparse) => sparse.forward(rows, wt, m, out, os),
+        None => matmul_raw(rows, m, fi, out, os, 1, false, input, fi, 1, wt, m, 1),
     }
 }
 

@@ -177,8 +177,9 @@ struct Slice {
 #[derive(Debug, Clone, Default)]
 struct Workspace {
     saved: Vec<Saved>,
-    /// Per layer, d(loss)/d(linear output) (training only).
-    delta: Vec<Vec<f32>>,
+    /// Per layer, d(loss)/d(linear output) (training only; rows of a multiple of 16
+    /// values start at a cache line, as the sparse gradient's loads want).
+    delta: Vec<Lines>,
     capacity: usize,
 }
 
@@ -188,7 +189,7 @@ impl Workspace {
     fn reserve(&mut self, layers: &[Layer], capacity: usize, training: bool) {
         if self.saved.len() != layers.len() {
             self.saved = vec![Saved::default(); layers.len()];
-            self.delta = vec![Vec::new(); layers.len()];
+            self.delta = vec![Lines::default(); layers.len()];
             self.capacity = 0;
         }
         if capacity <= self.capacity {
@@ -213,8 +214,7 @@ impl Workspace {
                 }
             }
             if training {
-                // Room to start the rows at a cache line ([`aligned`]).
-                self.delta[l].resize(n + ALIGN_SLACK, 0.0);
+                self.delta[l].resize(n);
             }
         }
     }
@@ -230,26 +230,10 @@ impl Workspace {
                 xhat: SendPtr(saved.xhat.as_mut_ptr()),
                 inv_std: SendPtr(saved.inv_std.as_mut_ptr()),
                 z: SendPtr(saved.z.as_mut_ptr()),
-                delta: SendPtr(aligned(delta)),
+                delta: SendPtr(delta.as_mut_ptr()),
             });
         }
     }
-}
-
-/// Values a buffer holds beyond its use, so that its use can start at a cache line.
-const ALIGN_SLACK: usize = 16;
-
-/// The first value of `buffer` at a 64-byte boundary (within its first [`ALIGN_SLACK`]):
-/// rows of a multiple of 16 values then all start at a cache line, and a vector load never
-/// spans two (measured, the sparse products' loads across two lines took twice as long).
-fn aligned(buffer: &mut [f32]) -> *mut f32 {
-    let skip = buffer.as_ptr().align_offset(64);
-    let skip = if skip < ALIGN_SLACK.min(buffer.len()) {
-        skip
-    } else {
-        0
-    };
-    buffer[skip..].as_mut_ptr()
 }
 
 /// A cache line of values: what [`Lines`] is made of, so its values start at one.
@@ -257,9 +241,10 @@ fn aligned(buffer: &mut [f32]) -> *mut f32 {
 #[repr(C, align(64))]
 struct Line([f32; 16]);
 
-/// A flat buffer of values that starts at a cache line (the parameters and gradients, which
-/// the sparse products read and write a block at a time: a vector load across two lines
-/// takes twice as long), and stays so when cloned, unlike a `Vec<f32>` given slack.
+/// A flat buffer of values that starts at a cache line, and stays so when cloned (the
+/// parameters, gradients, deltas and transposed weights, which the products read and write
+/// a block of rows at a time: measured, the sparse products' vector loads across two lines
+/// took twice as long).
 #[derive(Clone, Default)]
 struct Lines {
     lines: Vec<Line>,
@@ -268,10 +253,15 @@ struct Lines {
 
 impl Lines {
     fn zeros(len: usize) -> Lines {
-        Lines {
-            lines: vec![Line::default(); len.div_ceil(16)],
-            len,
-        }
+        let mut lines = Lines::default();
+        lines.resize(len);
+        lines
+    }
+
+    /// `len` values long (new ones zero).
+    fn resize(&mut self, len: usize) {
+        self.lines.resize(len.div_ceil(16), Line::default());
+        self.len = len;
     }
 }
 
@@ -392,9 +382,8 @@ pub struct Mlp {
     batch_x: Vec<f32>,
     /// Scratch for the hidden layers' weights after the first (which are stored
     /// transposed), transposed block by block, at the weights' own offsets less the second
-    /// layer's (from [`aligned`]): what each forward block's product reads
-    /// (`kernels::transpose`).
-    wt: Vec<f32>,
+    /// layer's: what each forward block's product reads (`kernels::transpose`).
+    wt: Lines,
     /// The batch's nonzero inputs, listed (when the first layer may take the sparse
     /// products: `sparse::SparseInput::eligible`).
     sparse: SparseInput,
@@ -434,14 +423,12 @@ impl Mlp {
     /// for costs no memory up front.
     pub fn new(spec: ModelSpec, seed: u64, capacity: usize) -> Mlp {
         let (layers, n, r) = layout(&spec);
-        // The hidden layers' parameters all come before the output layer's.
-        let hidden_weights = layers.last().map_or(0, |last| last.w);
-        // The scratch for transposed weights starts at the second layer's: the first
-        // layer's are stored transposed.
-        let scratch = hidden_weights
-            - layers
-                .get(1)
-                .map_or(0, |second| second.w.min(hidden_weights));
+        // The scratch for transposed weights: the hidden layers' after the first (whose
+        // are stored transposed), which all come before the output layer's.
+        let scratch = match &layers[..] {
+            [_, second, .., last] => last.w - second.w,
+            _ => 0,
+        };
         let mut running = vec![0.0; r];
         for layer in &layers {
             if let Some((_, _, run)) = layer.bn {
@@ -465,7 +452,7 @@ impl Mlp {
             threads: 1,
             pool: None,
             batch_x: Vec::new(),
-            wt: vec![0.0; scratch + ALIGN_SLACK],
+            wt: Lines::zeros(scratch),
             sparse: SparseInput::default(),
             spec,
         };
@@ -877,7 +864,7 @@ impl Mlp {
         // update applied by unit `b` of the backward pass and of the update, which the
         // pool hands to the same thread, so those weights stay in one core's cache.
         let stats = SendPtr(running.as_mut_ptr());
-        let wt = SendPtr(aligned(wt));
+        let wt = SendPtr(wt.as_mut_ptr());
         for (l, layer) in layers[..last].iter().enumerate() {
             run(block_count(layer.fan_out), &|c, _| {
                 // SAFETY: `ptrs` are the batch buffers, reserved for `rows` rows above;

@@ -41,28 +41,21 @@ pub(super) fn forward(
             for c in 0..block_count(fo) {
                 let (j0, m) = super::blocks::block_cols(c, fo);
                 let block = &w[j0 * fi..(j0 + m) * fi];
-                match sparse {
-                    // SAFETY: the rows were listed; `block` holds the block's `fi x m`
-                    // weights; `out` holds `rows` rows of `fo >= j0 + m` values.
-                    Some(sparse) => unsafe {
-                        sparse.forward(rows, block.as_ptr(), m, out[j0..].as_mut_ptr(), fo)
-                    },
-                    None => matmul(
+                // SAFETY: `input` holds `rows x fi` values (listed in `sparse`), `block`
+                // the block's `fi x m` weights; `out` holds `rows` rows of `fo >= j0 + m`
+                // values and is this pass's alone.
+                unsafe {
+                    super::blocks::transposed_product(
                         rows,
-                        m,
                         fi,
-                        &mut out[j0..],
+                        input.as_ptr(),
+                        block.as_ptr(),
+                        m,
+                        out[j0..].as_mut_ptr(),
                         fo,
-                        1,
-                        false,
-                        input,
-                        fi,
-                        1,
-                        block,
-                        m,
-                        1,
-                    ),
-                }
+                        sparse,
+                    )
+                };
             }
         } else {
             matmul(rows, fo, fi, out, fo, 1, false, input, fi, 1, w, 1, fi);
