@@ -158,9 +158,12 @@ impl SparseInput {
     }
 
     /// Whether every one of the first `slices` slices was listed by this step's
-    /// [`SparsePtrs::list_slice`]s.
+    /// [`SparsePtrs::list_slice`]s (false where nothing was reserved for them: a step
+    /// that could not take the sparse products).
     pub(super) fn all_listed(&self, slices: usize) -> bool {
-        self.listed[..slices].iter().all(|&l| l)
+        self.listed
+            .get(..slices)
+            .is_some_and(|listed| listed.iter().all(|&l| l))
     }
 }
 
